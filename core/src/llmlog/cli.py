@@ -1,0 +1,209 @@
+"""The ``llmlog`` command line.
+
+``llmlog --version`` · ``llmlog plugins`` · ``llmlog config check [PATH]`` ·
+``llmlog config show [PATH]`` · ``llmlog demo``; plugins add subcommands through
+``llmlog_register_commands``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+import llmlog
+from llmlog.config import ConfigError, Configuration, find_config
+from llmlog.config.converter import converter
+from llmlog.config.loader import load_configuration, plugin_selection
+from llmlog.plugins import PluginHost
+from llmlog.registry import ComponentKind
+from llmlog.tomlout import dumps_toml
+
+__all__ = ["main"]
+
+
+def _host_for(path: str | None) -> tuple[Any, PluginHost, list[str]]:
+    source = find_config(path)
+    only, disabled, errors = plugin_selection(source)
+    host = PluginHost(only=only, blocked=disabled)
+    return source, host, errors + [f"{c} @ $.plugins" for c in host.conflicts]
+
+
+def _validate(path: str | None) -> tuple[Configuration, PluginHost]:
+    source, host, errors = _host_for(path)
+    config = load_configuration(
+        source,
+        host.components(ComponentKind.OUTPUT),
+        host.components(ComponentKind.FORMATTER),
+        extra_errors=errors,
+    )
+    return config, host
+
+
+def _options_dict(options: Any) -> dict[str, Any]:
+    if options is None:
+        return {}
+    return dict(converter.unstructure(options))
+
+
+def effective_dict(config: Configuration) -> dict[str, Any]:
+    """The configuration in force, defaults filled in, as plain data."""
+    settings = attrs.asdict(config.settings)
+    settings["level"] = config.settings.level.name.lower()
+    outputs: dict[str, Any] = {}
+    for name, spec in config.outputs.items():
+        table: dict[str, Any] = {"type": spec.component.name}
+        if spec.level is not None:
+            table["level"] = spec.level.name.lower()
+        if spec.formatter is not None:
+            opts = _options_dict(spec.formatter.options)
+            table["formatter"] = (
+                {"type": spec.formatter.component.name, **opts}
+                if opts
+                else spec.formatter.component.name
+            )
+        table.update(_options_dict(spec.options))
+        outputs[name] = table
+    return {**settings, "outputs": outputs}
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    host = PluginHost()
+    rows = [attrs.asdict(info) for info in host.plugins.values()]
+    if args.json:
+        print(json.dumps({"plugins": rows, "conflicts": host.conflicts}, indent=2))
+    else:
+        for info in host.plugins.values():
+            origin = f"{info.distribution} {info.version}" if info.distribution else info.module
+            tag = "built-in" if info.builtin else info.status
+            print(f"{info.name}  ({origin})  [{tag}]")
+            for component in info.components:
+                print(f"    {component}")
+            if info.error:
+                print(f"    error: {info.error}")
+        for conflict in host.conflicts:
+            print(f"conflict: {conflict}")
+        if not host.autoload:
+            print("(entry-point plugins not loaded: LLMLOG_DISABLE_PLUGIN_AUTOLOAD is set)")
+    return 1 if host.load_errors or host.conflicts else 0
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    try:
+        config, _ = _validate(args.path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    outputs = ", ".join(f"{n} ({s.component.name})" for n, s in config.outputs.items()) or "none"
+    print(
+        f"{config.source.label}: OK; level {config.settings.level.name.lower()}; outputs: {outputs}"
+    )
+    return 0
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    try:
+        config, _ = _validate(args.path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    data = effective_dict(config)
+    if args.json:
+        print(
+            json.dumps(
+                {"source": config.source.label, "provenance": config.provenance, "config": data},
+                indent=2,
+            )
+        )
+        return 0
+    comments = {key: f"from {where}" for key, where in config.provenance.items()}
+    if config.provenance.get("outputs") == "default":
+        comments["outputs"] = "built-in default (no [outputs] table)"
+    print(f"# effective llmlog configuration; source: {config.source.label}")
+    print(dumps_toml(data, comments))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from llmlog.demo import run_demo
+
+    if args.debug:
+        os.environ["LLMLOG_LEVEL"] = "debug"  # the documented override of `level`
+    try:
+        config = llmlog.configure(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    usage = run_demo()
+    llmlog.get_logger().dispatcher.flush()
+    outputs = ", ".join(config.outputs) or "none"
+    print(
+        f"\ndemo done: {usage.total_tokens} tokens, ${usage.cost or 0:.6f}; "
+        f"configuration: {config.source.label}; outputs: {outputs}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
+    """The argument parser, with plugin subcommands added from ``host``."""
+    parser = argparse.ArgumentParser(
+        prog="llmlog", description="llmlog: logging, tracing and flight recording for LLM apps."
+    )
+    parser.add_argument("--version", action="version", version=f"llmlog {llmlog.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("plugins", help="list plugins, their components and load errors")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_cmd_plugins)
+
+    config = sub.add_parser("config", help="check or show the configuration")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = config_sub.add_parser("check", help="validate a configuration (all errors at once)")
+    check.add_argument(
+        "path", nargs="?", help="llmlog.toml or pyproject.toml (default: the usual search)"
+    )
+    check.set_defaults(run=_cmd_config_check)
+    show = config_sub.add_parser(
+        "show", help="print the effective configuration and where each part came from"
+    )
+    show.add_argument(
+        "path", nargs="?", help="llmlog.toml or pyproject.toml (default: the usual search)"
+    )
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(run=_cmd_config_show)
+
+    demo = sub.add_parser(
+        "demo", help="run a simulated LLM pipeline that logs through the configured outputs"
+    )
+    demo.add_argument("--config", help="configuration file (default: the usual search)")
+    demo.add_argument("--debug", action="store_true", help="also show DEBUG entries")
+    demo.set_defaults(run=_cmd_demo)
+
+    for command in host.commands.values() if host is not None else ():
+        cp = sub.add_parser(command.name, help=command.help)
+        if command.arguments is not None:
+            command.arguments(cp)
+        cp.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``llmlog`` command."""
+    host = PluginHost()
+    parser = build_parser(host)
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help()
+        return 2
+    result = args.run(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Configuration: ``llmlog.toml`` found, read, validated and turned into components.
+
+See ``docs/configuration.md`` for every key. The public entry point is :func:`llmlog.configure`;
+this package holds the pieces it uses.
+"""
+
+from llmlog.config.errors import ConfigError
+from llmlog.config.loader import (
+    ConfigSource,
+    Configuration,
+    FormatterSpec,
+    OutputSpec,
+    Settings,
+    find_config,
+    load_configuration,
+    read_source,
+)
+
+__all__ = [
+    "ConfigError",
+    "ConfigSource",
+    "Configuration",
+    "FormatterSpec",
+    "OutputSpec",
+    "Settings",
+    "find_config",
+    "load_configuration",
+    "read_source",
+]

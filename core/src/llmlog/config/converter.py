@@ -1,0 +1,145 @@
+"""The cattrs converter for configuration: strict types, unknown keys rejected, readable errors.
+
+cattrs on its own would turn ``"10"`` into ``10`` and ``"no"`` into ``True``; configuration is
+stricter: a TOML value must already have the right type. Errors are flattened to
+``description @ $.path`` lines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import attrs
+import cattrs
+from cattrs.errors import ForbiddenExtraKeysError
+from cattrs.v import format_exception, transform_error
+
+from llmlog.severity import SEVERITY_NAMES, Severity, severity_from_name
+
+__all__ = ["ConfigValueError", "converter", "parse_severity_strict", "structure_errors"]
+
+
+class ConfigValueError(ValueError):
+    """A value of the right type but not an accepted one; its message is shown as is."""
+
+
+def parse_severity_strict(value: Any) -> Severity:
+    """A severity from its name; unknown names are an error listing the valid ones."""
+    if isinstance(value, str):
+        found = severity_from_name(value)
+        if found is not None:
+            return found
+        raise ConfigValueError(
+            f"unknown severity {value!r}; expected one of {', '.join(SEVERITY_NAMES)}"
+        )
+    raise ConfigValueError(f"expected a severity name (string), got {_type_name(value)} {value!r}")
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "float",
+        str: "string",
+        list: "array",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
+
+
+def _strict(kind: type, label: str) -> Any:
+    def structure(value: Any, _: Any) -> Any:
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            raise ConfigValueError(f"expected {label}, got {_type_name(value)} {value!r}")
+        return value
+
+    return structure
+
+
+def _path(value: Any, _: Any) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigValueError(f"expected a path (non-empty string), got {value!r}")
+    return Path(value).expanduser()
+
+
+converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+converter.register_structure_hook(bool, _strict(bool, "a boolean"))
+converter.register_structure_hook(int, _strict(int, "an integer"))
+converter.register_structure_hook(float, _strict(float, "a number"))
+converter.register_structure_hook(str, _strict(str, "a string"))
+converter.register_structure_hook(Severity, lambda v, _: parse_severity_strict(v))
+converter.register_structure_hook(Path, _path)
+
+
+def _auto_or_names(value: Any, _: Any) -> str | list[str]:
+    if value == "auto" or (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+        return value  # type: ignore[no-any-return]
+    raise ConfigValueError(f'expected "auto" or an array of plugin names, got {value!r}')
+
+
+converter.register_structure_hook_func(lambda t: t == (str | list[str]), _auto_or_names)
+
+
+def _literal(value: Any, type_: Any) -> Any:
+    choices = get_args(type_)
+    if value in choices and type(value) in {type(c) for c in choices}:
+        return value
+    listed = ", ".join(repr(c) for c in choices)
+    raise ConfigValueError(f"expected one of {listed}, got {value!r}")
+
+
+def _is_literal(type_: Any) -> bool:
+    return get_origin(type_) is Literal  # type: ignore[comparison-overlap]
+
+
+converter.register_structure_hook_func(_is_literal, _literal)
+
+
+def _describe(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, ForbiddenExtraKeysError):
+        valid = ", ".join(f.name for f in attrs.fields(exc.cl)) if attrs.has(exc.cl) else ""
+        keys = ", ".join(repr(k) for k in sorted(exc.extra_fields))
+        return f"unknown key {keys}" + (f"; valid keys: {valid}" if valid else "")
+    if isinstance(exc, ConfigValueError):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return "required key is missing"
+    if isinstance(exc, ValueError) and type(exc) is ValueError and str(exc):
+        return str(exc)  # raised by an attrs validator: its message is the explanation
+    return format_exception(exc, type_)
+
+
+def _validator_errors(data: Any, cls: type, path: str, known: list[str]) -> list[str]:
+    # attrs validators run in __init__, which cattrs never reaches when another field fails; run
+    # each field's validator on its own value so every problem is reported in one go.
+    if not (attrs.has(cls) and isinstance(data, dict)):
+        return []
+    out = []
+    for field in attrs.fields(cls):
+        if field.validator is None or field.name not in data:
+            continue
+        where = f"{path}.{field.name}"
+        if any(line.endswith(f"@ {where}") for line in known):
+            continue
+        try:
+            value = converter.structure(data[field.name], field.type)
+            field.validator(None, field, value)
+        except ValueError as exc:
+            out.append(f"{_describe(exc, field.type)} @ {where}")
+        except Exception:
+            continue
+    return out
+
+
+def structure_errors(data: Any, cls: type, path: str) -> tuple[Any, list[str]]:
+    """Structure ``data`` into ``cls``; return ``(instance or None, error lines)``."""
+    try:
+        return converter.structure(data, cls), []
+    except cattrs.BaseValidationError as exc:
+        errors = list(transform_error(exc, path=path, format_exception=_describe))
+        return None, errors + _validator_errors(data, cls, path, errors)
+    except (ValueError, TypeError) as exc:
+        return None, [f"{_describe(exc, cls)} @ {path}"]

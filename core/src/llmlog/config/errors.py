@@ -1,0 +1,26 @@
+"""The one exception configuration raises, carrying every problem found at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["ConfigError"]
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used.
+
+    :param source: where the configuration came from (a file path, or a description).
+    :param errors: one line per problem, each ``description @ $.key.path``.
+    """
+
+    def __init__(self, source: str, errors: Sequence[str]) -> None:
+        self.source = source
+        self.errors = list(errors)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """The message: the source and a count, then one indented line per error."""
+        n = len(self.errors)
+        head = f"{self.source}: {n} configuration error{'s' if n != 1 else ''}"
+        return "\n".join([head, *(f"  - {e}" for e in self.errors)])

@@ -1,0 +1,353 @@
+"""Finding, reading and validating ``llmlog.toml``.
+
+Where the configuration comes from, first match wins:
+
+1. the path passed to ``llmlog.configure(path)`` or ``llmlog config check PATH``;
+2. the file named by ``LLMLOG_CONFIG``;
+3. ``./llmlog.toml``;
+4. the ``[tool.llmlog]`` table of ``./pyproject.toml``;
+5. ``llmlog.toml`` in the user configuration directory (platformdirs: ``~/.config/llmlog`` on
+   Linux);
+6. the built-in defaults.
+
+``LLMLOG_LEVEL`` then overrides ``level`` from any of them. Validation reports every problem at
+once, each as ``description @ $.key.path``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import platformdirs
+
+from llmlog.config.converter import parse_severity_strict, structure_errors
+from llmlog.config.errors import ConfigError
+from llmlog.registry import Component
+from llmlog.severity import Severity
+
+__all__ = [
+    "ConfigSource",
+    "Configuration",
+    "FormatterSpec",
+    "OutputSpec",
+    "Settings",
+    "find_config",
+    "load_configuration",
+    "read_source",
+]
+
+
+def _fraction(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be between 0 and 1, got {value!r}")
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {value!r}")
+
+
+def _regexes(instance: Any, attribute: attrs.Attribute[list[str]], value: list[str]) -> None:
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """The top-level keys of ``llmlog.toml`` (everything but the tables)."""
+
+    #: Lowest severity logged at all; outputs can raise it further with their own ``level``.
+    level: Severity = Severity.INFO
+    #: Fraction of entries below ERROR to keep (head sampling); ERROR and FATAL are always kept.
+    sample_rate: float = attrs.field(default=1.0, validator=_fraction)
+    #: Fields added to every entry.
+    default_fields: dict[str, Any] = attrs.Factory(dict)
+    #: Record the calling file, line and function of each entry.
+    include_caller: bool = True
+    #: Entry-point plugins to load: ``"auto"`` for all installed, or a list of plugin names.
+    plugins: str | list[str] = "auto"
+    #: Plugin names never to load (added to ``LLMLOG_DISABLED_PLUGINS``).
+    disabled_plugins: list[str] = attrs.Factory(list)
+    #: Replace the values of secret-looking keys (``api_key``, ``authorization``, ...) with ``[REDACTED]``.
+    redact: bool = True
+    #: More key patterns (regular expressions, case-insensitive) to redact.
+    redact_keys: list[str] = attrs.field(factory=list, validator=_regexes)
+    #: Strings longer than this many characters are cut, with a ``…[truncated N chars]`` marker; 0: no cap.
+    max_string_length: int = attrs.field(default=32_768, validator=_non_negative)
+
+
+SETTINGS_KEYS = tuple(f.name for f in attrs.fields(Settings))
+TABLES = ("outputs",)
+
+
+@attrs.frozen
+class FormatterSpec:
+    """A formatter selected for an output: its component and structured options."""
+
+    component: Component
+    options: Any
+
+
+@attrs.frozen
+class OutputSpec:
+    """One ``[outputs.NAME]`` table, validated."""
+
+    name: str
+    component: Component
+    level: Severity | None
+    formatter: FormatterSpec | None
+    options: Any
+
+
+@attrs.frozen
+class ConfigSource:
+    """Where a configuration came from.
+
+    :param kind: ``file``, ``pyproject``, ``env`` (the file named by ``LLMLOG_CONFIG``), ``dict``
+        or ``defaults``.
+    :param path: the file, if any.
+    :param data: the raw table as read.
+    """
+
+    kind: str
+    path: Path | None
+    data: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        """How messages name this source."""
+        if self.kind == "pyproject":
+            return f"{self.path} [tool.llmlog]"
+        if self.path is not None:
+            return str(self.path)
+        return {"dict": "<configuration dict>", "defaults": "<built-in defaults>"}.get(
+            self.kind, self.kind
+        )
+
+
+@attrs.frozen
+class Configuration:
+    """A validated configuration, ready to be built.
+
+    :param settings: the top-level keys.
+    :param outputs: the output tables, by name, in file order.
+    :param source: where it was read from.
+    :param provenance: for each top-level key and table, where its value came from.
+    """
+
+    settings: Settings
+    outputs: dict[str, OutputSpec]
+    source: ConfigSource
+    provenance: dict[str, str]
+
+
+def user_config_file() -> Path:
+    """``llmlog.toml`` in the platform's user configuration directory."""
+    return platformdirs.user_config_path("llmlog", appauthor=False) / "llmlog.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"invalid TOML: {exc}"]) from None
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+
+
+def read_source(path: str | os.PathLike[str], kind: str = "file") -> ConfigSource:
+    """Read one configuration file (``pyproject.toml`` files are read from ``[tool.llmlog]``)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ConfigError(str(p), ["configuration file not found"])
+    data = _read_toml(p)
+    if p.name == "pyproject.toml":
+        table = data.get("tool", {}).get("llmlog")
+        if not isinstance(table, dict):
+            raise ConfigError(str(p), ["no [tool.llmlog] table in this pyproject.toml"])
+        return ConfigSource("pyproject", p, table)
+    return ConfigSource(kind, p, data)
+
+
+def find_config(
+    explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None
+) -> ConfigSource:
+    """Locate and read the configuration, in the documented order."""
+    if explicit is not None:
+        return read_source(explicit)
+    env = os.environ.get("LLMLOG_CONFIG")
+    if env:
+        return read_source(env, kind="env")
+    here = cwd or Path.cwd()
+    local = here / "llmlog.toml"
+    if local.is_file():
+        return read_source(local)
+    pyproject = here / "pyproject.toml"
+    if pyproject.is_file():
+        table = _read_toml(pyproject).get("tool", {}).get("llmlog")
+        if isinstance(table, dict):
+            return ConfigSource("pyproject", pyproject, table)
+    user = user_config_file()
+    if user.is_file():
+        return read_source(user)
+    return ConfigSource("defaults", None, {})
+
+
+def plugin_selection(source: ConfigSource) -> tuple[list[str] | None, list[str], list[str]]:
+    """Read ``plugins`` and ``disabled_plugins`` before the plugins are loaded.
+
+    :returns: ``(only, disabled, errors)``; ``only`` is ``None`` for ``"auto"``.
+    """
+    errors: list[str] = []
+    raw = source.data.get("plugins", "auto")
+    only: list[str] | None = None
+    # A wrong value is reported when the settings are validated.
+    if raw != "auto" and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        only = list(raw)
+    disabled = source.data.get("disabled_plugins", [])
+    if not (isinstance(disabled, list) and all(isinstance(x, str) for x in disabled)):
+        errors.append(f"expected an array of plugin names, got {disabled!r} @ $.disabled_plugins")
+        disabled = []
+    return only, disabled, errors
+
+
+def _choices(table: Mapping[str, Component]) -> str:
+    return ", ".join(sorted(table)) or "(none installed)"
+
+
+def _default_outputs(outputs: Mapping[str, Component]) -> dict[str, Any]:
+    # The console plugin when installed, else the built-in plain stderr output.
+    return (
+        {"console": {"type": "console"}} if "console" in outputs else {"stderr": {"type": "stderr"}}
+    )
+
+
+def _structure_options(
+    component: Component, table: dict[str, Any], path: str, errors: list[str]
+) -> Any:
+    if component.options is None:
+        if table:
+            keys = ", ".join(repr(k) for k in table)
+            errors.append(
+                f"unknown key {keys}; {component.kind.singular} {component.name!r} takes no options @ {path}"
+            )
+        return None
+    options, problems = structure_errors(table, component.options, path)
+    errors.extend(problems)
+    return options
+
+
+def _formatter_spec(
+    raw: Any, formatters: Mapping[str, Component], path: str, errors: list[str]
+) -> FormatterSpec | None:
+    if isinstance(raw, str):
+        name, table = raw, {}
+    elif isinstance(raw, dict):
+        table = dict(raw)
+        name = table.pop("type", None)
+        if not isinstance(name, str):
+            errors.append(
+                f"a formatter table needs a type (one of: {_choices(formatters)}) @ {path}.type"
+            )
+            return None
+    else:
+        errors.append(f"expected a formatter name or table, got {raw!r} @ {path}")
+        return None
+    component = formatters.get(name)
+    if component is None:
+        errors.append(f"unknown formatter {name!r}; installed: {_choices(formatters)} @ {path}")
+        return None
+    return FormatterSpec(component, _structure_options(component, table, path, errors))
+
+
+def _output_spec(
+    name: str,
+    raw: Any,
+    outputs: Mapping[str, Component],
+    formatters: Mapping[str, Component],
+    errors: list[str],
+) -> OutputSpec | None:
+    path = f"$.outputs.{name}"
+    if not isinstance(raw, dict):
+        errors.append(f"expected a table, got {raw!r} @ {path}")
+        return None
+    table = dict(raw)
+    type_name = table.pop("type", name)  # [outputs.console] alone means type = "console"
+    component = outputs.get(type_name) if isinstance(type_name, str) else None
+    if component is None:
+        errors.append(
+            f"unknown output type {type_name!r}; installed: {_choices(outputs)} @ {path}.type"
+        )
+        return None
+    level = None
+    if "level" in table:
+        try:
+            level = parse_severity_strict(table.pop("level"))
+        except ValueError as exc:
+            errors.append(f"{exc} @ {path}.level")
+    formatter = None
+    raw_formatter = table.pop("formatter", component.default_formatter)
+    if raw_formatter is not None:
+        if not component.accepts_formatter:
+            errors.append(f"output type {type_name!r} takes no formatter @ {path}.formatter")
+        else:
+            formatter = _formatter_spec(raw_formatter, formatters, f"{path}.formatter", errors)
+    options = _structure_options(component, table, path, errors)
+    return OutputSpec(name, component, level, formatter, options)
+
+
+def load_configuration(
+    source: ConfigSource,
+    outputs: Mapping[str, Component],
+    formatters: Mapping[str, Component],
+    *,
+    extra_errors: list[str] | None = None,
+) -> Configuration:
+    """Validate ``source`` against the installed components; raise :class:`ConfigError` listing
+    every problem."""
+    errors = list(extra_errors or [])
+    data = dict(source.data)
+    origin = source.label
+    provenance: dict[str, str] = {}
+    for key in (*SETTINGS_KEYS, *TABLES):
+        provenance[key] = origin if key in data else "default"
+    env_level = os.environ.get("LLMLOG_LEVEL")
+    if env_level:
+        data["level"] = env_level
+        provenance["level"] = "environment LLMLOG_LEVEL"
+
+    unknown = [k for k in data if k not in SETTINGS_KEYS and k not in TABLES]
+    for key in unknown:
+        errors.append(
+            f"unknown key {key!r}; valid keys: {', '.join(SETTINGS_KEYS)}; tables: {', '.join(TABLES)} @ $.{key}"
+        )
+    settings_data = {k: v for k, v in data.items() if k in SETTINGS_KEYS}
+    settings, problems = structure_errors(settings_data, Settings, "$")
+    errors.extend(problems)
+
+    raw_outputs = data.get("outputs")
+    if raw_outputs is None:
+        raw_outputs = _default_outputs(outputs)
+    specs: dict[str, OutputSpec] = {}
+    if isinstance(raw_outputs, dict):
+        for name, raw in raw_outputs.items():
+            spec = _output_spec(name, raw, outputs, formatters, errors)
+            if spec is not None:
+                specs[name] = spec
+    else:
+        errors.append(f"expected a table of outputs, got {raw_outputs!r} @ $.outputs")
+
+    if errors:
+        raise ConfigError(origin, errors)
+    assert settings is not None
+    return Configuration(settings, specs, source, provenance)

@@ -1,0 +1,185 @@
+"""``llmlog.configure()``: from configuration to installed outputs.
+
+Steps: read the configuration (:func:`~llmlog.config.find_config`), load plugins honouring its
+``plugins`` switches, validate every key against the installed components, build each formatter and
+output, install them into the global dispatcher, close the outputs they replace, then call the
+``llmlog_configure`` hook. Any problem raises one :class:`~llmlog.config.ConfigError` listing all of
+them, and the previous configuration stays in force.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from llmlog.builtin.stderr_output import StderrOutput
+from llmlog.config import ConfigError, ConfigSource, Configuration, OutputSpec, find_config
+from llmlog.config.loader import load_configuration, plugin_selection
+from llmlog.dispatch import close_outputs, report_problem
+from llmlog.interfaces import BuildContext, Output
+from llmlog.logger import _configure_lock, global_dispatcher
+from llmlog.plugins import PluginHost
+from llmlog.registry import ComponentKind
+from llmlog.sanitize import Sanitizer
+from llmlog.serialize import serializer
+from llmlog.severity import Severity
+
+__all__ = [
+    "configure",
+    "configure_fallback",
+    "current_configuration",
+    "plugin_host",
+    "shutdown",
+    "stats",
+]
+
+_current: tuple[Configuration, PluginHost] | None = None
+_lock = threading.RLock()
+
+
+def _as_source(source: str | os.PathLike[str] | Mapping[str, Any] | None) -> ConfigSource:
+    if isinstance(source, Mapping):
+        return ConfigSource("dict", None, dict(source))
+    return find_config(source)
+
+
+def build_output(spec: OutputSpec, config: Configuration) -> Output:
+    """Build one output (and its formatter) from its validated table."""
+    config_path = config.source.path
+    formatter = None
+    if spec.formatter is not None:
+        formatter = spec.formatter.component.factory(
+            spec.formatter.options, BuildContext(spec.name, None, config_path)
+        )
+    output = spec.component.factory(spec.options, BuildContext(spec.name, formatter, config_path))
+    if not isinstance(output, Output):
+        raise TypeError(
+            f"output type {spec.component.name!r} (plugin {spec.component.plugin!r}) built "
+            f"{type(output).__name__}, which is not an llmlog.Output"
+        )
+    output.level = spec.level if spec.level is not None else config.settings.level
+    output.name = spec.name
+    return output
+
+
+def build_outputs(config: Configuration) -> list[Output]:
+    """Build every output; on any failure close the ones built and raise one :class:`ConfigError`."""
+    built: list[Output] = []
+    errors: list[str] = []
+    for spec in config.outputs.values():
+        try:
+            built.append(build_output(spec, config))
+        except Exception as exc:
+            detail = str(exc) or type(exc).__name__
+            errors.append(f"cannot create output {spec.name!r}: {detail} @ $.outputs.{spec.name}")
+    if errors:
+        close_outputs(built, lambda o, e: None)
+        raise ConfigError(config.source.label, errors)
+    return built
+
+
+def configure(
+    source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    plugins: Iterable[tuple[str, object]] = (),
+    autoload: bool | None = None,
+) -> Configuration:
+    """Configure llmlog from a file, a dict, or (with no argument) the usual places.
+
+    :param source: a path to ``llmlog.toml`` (or a ``pyproject.toml`` with ``[tool.llmlog]``), a
+        dict with the same structure, or ``None`` to search (see :func:`~llmlog.config.find_config`).
+    :param plugins: extra in-process plugins to register, as ``(name, module_or_object)`` pairs.
+    :param autoload: load entry-point plugins; ``None`` follows ``LLMLOG_DISABLE_PLUGIN_AUTOLOAD``.
+    :returns: the validated :class:`~llmlog.config.Configuration` now in force.
+    :raises ConfigError: listing every problem; the previous configuration stays in force.
+    """
+    global _current
+    with _configure_lock, _lock:
+        src = _as_source(source)
+        only, disabled, errors = plugin_selection(src)
+        host = PluginHost(autoload=autoload, only=only, blocked=disabled, extra=plugins)
+        errors += [f"{conflict} @ $.plugins" for conflict in host.conflicts]
+        config = load_configuration(
+            src,
+            host.components(ComponentKind.OUTPUT),
+            host.components(ComponentKind.FORMATTER),
+            extra_errors=errors,
+        )
+        outputs = build_outputs(config)
+        settings = config.settings
+        serializer.reset(host.serializers)
+        dispatcher = global_dispatcher()
+        previous = dispatcher.install(
+            outputs,
+            level=settings.level,
+            sample_rate=settings.sample_rate,
+            default_fields=settings.default_fields,
+            sanitizer=Sanitizer(
+                redact=settings.redact,
+                extra_patterns=settings.redact_keys,
+                max_string_length=settings.max_string_length,
+            ),
+            include_caller=settings.include_caller,
+        )
+        close_outputs(previous, lambda o, e: report_problem(f"closing output {o.name!r}: {e}"))
+        _retire_current()
+        _current = (config, host)
+        host.pm.hook.llmlog_configure(config=config)
+        return config
+
+
+def configure_fallback(level: Severity = Severity.INFO) -> None:
+    """Install plain stderr output, used when the configuration cannot be loaded."""
+    global _current
+    with _lock:
+        output = StderrOutput()
+        output.level = level
+        output.name = "stderr"
+        previous = global_dispatcher().install([output], level=level)
+        close_outputs(previous, lambda o, e: None)
+        _retire_current()
+
+
+def _retire_current() -> None:
+    global _current
+    if _current is not None:
+        config, host = _current
+        _current = None
+        try:
+            host.pm.hook.llmlog_unconfigure(config=config)
+        except Exception as exc:
+            report_problem(f"a plugin's llmlog_unconfigure failed: {type(exc).__name__}: {exc}")
+
+
+def current_configuration() -> Configuration | None:
+    """The configuration in force, or ``None`` before the first ``configure()``."""
+    return _current[0] if _current is not None else None
+
+
+def plugin_host() -> PluginHost:
+    """The plugin host of the configuration in force (a fresh one if unconfigured)."""
+    return _current[1] if _current is not None else PluginHost()
+
+
+def shutdown() -> None:
+    """Flush and close every output and retire the configuration (also runs at exit)."""
+    with _lock:
+        global_dispatcher().close()
+        _retire_current()
+
+
+def stats() -> dict[str, Any]:
+    """Counters of the global logger: output failures by output, entries dropped by sampling."""
+    return global_dispatcher().stats()
+
+
+@atexit.register
+def _at_exit() -> None:
+    # Flush, then let plugins stop their background work. Outputs stay open: libraries may still
+    # log from their own exit handlers, and the operating system closes the files.
+    global_dispatcher().flush()
+    with _lock:
+        _retire_current()

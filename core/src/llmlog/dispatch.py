@@ -1,0 +1,216 @@
+"""Fan-out of entries to outputs, with failure isolation and flushing at exit.
+
+A :class:`Dispatcher` holds the installed outputs and the settings every entry needs (level,
+sampling, default fields, sanitizer). Loggers keep a reference to their dispatcher, never to its
+outputs, so ``llmlog.configure()`` can swap the outputs under loggers that modules created at
+import time.
+
+Failure policy: an output that raises is reported once on stderr, its failures are counted
+(:meth:`Dispatcher.stats`), and the remaining outputs still receive the entry.
+"""
+
+from __future__ import annotations
+
+import atexit
+import random
+import sys
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from llmlog.interfaces import Output
+from llmlog.records import EMPTY_FIELDS, LogEntry
+from llmlog.sanitize import Sanitizer
+from llmlog.severity import Severity
+
+__all__ = ["Dispatcher", "report_problem"]
+
+_ALL_DISPATCHERS: weakref.WeakSet[Dispatcher] = weakref.WeakSet()
+
+
+def report_problem(message: str) -> None:
+    """Print an llmlog diagnostic on stderr; never raises (stderr may be closed or ``None``)."""
+    try:
+        stream = sys.__stderr__ if sys.stderr is None else sys.stderr
+        if stream is not None:
+            stream.write(f"llmlog: {message}\n")
+            stream.flush()
+    except Exception:
+        pass
+
+
+class Dispatcher:
+    """Delivers entries to a set of outputs. Loggers share one; ``configure()`` re-installs it.
+
+    :param outputs: the outputs, each with its ``level`` and ``name`` already set.
+    :param level: the lowest severity any entry may have (below it, logging is a no-op).
+    :param sample_rate: fraction of entries below ERROR that are kept (ERROR and FATAL always are).
+    :param default_fields: fields added to every entry (the call's own fields win).
+    :param sanitizer: redaction and size caps applied to every entry.
+    :param include_caller: record the caller's file, line and function.
+    """
+
+    def __init__(
+        self,
+        outputs: Sequence[Output] = (),
+        *,
+        level: Severity = Severity.INFO,
+        sample_rate: float = 1.0,
+        default_fields: Mapping[str, Any] | None = None,
+        sanitizer: Sanitizer | None = None,
+        include_caller: bool = True,
+    ) -> None:
+        self._lock = threading.Lock()  # guards install/close and failure counting, never emit
+        self._failures: Counter[str] = Counter()
+        self._reported: set[str] = set()
+        self.sampled_out = 0
+        #: Called once, on the first entry, if nothing was installed explicitly (lazy configure).
+        self.on_first_use: Callable[[], None] | None = None
+        self.install(
+            outputs,
+            level=level,
+            sample_rate=sample_rate,
+            default_fields=default_fields,
+            sanitizer=sanitizer,
+            include_caller=include_caller,
+        )
+        _ALL_DISPATCHERS.add(self)
+
+    def install(
+        self,
+        outputs: Sequence[Output],
+        *,
+        level: Severity = Severity.INFO,
+        sample_rate: float = 1.0,
+        default_fields: Mapping[str, Any] | None = None,
+        sanitizer: Sanitizer | None = None,
+        include_caller: bool = True,
+    ) -> list[Output]:
+        """Replace the outputs and settings; returns the previous outputs (not closed)."""
+        sanitizer = sanitizer or Sanitizer()
+        outputs = list(outputs)
+        with self._lock:
+            previous = list(getattr(self, "outputs", ()))
+            self.outputs = outputs
+            self.level = level
+            # (level, bound write, output) triples: one tuple unpack per output per entry;
+            # the threshold is read by every log call before anything else is done.
+            self._reroute()
+            self.sanitizer = sanitizer
+            self.default_fields = (
+                sanitizer.fields(dict(default_fields)) if default_fields else EMPTY_FIELDS
+            )
+            self.sample_rate = sample_rate
+            self.random = random.Random().random
+            self.include_caller = include_caller
+            self._failures.clear()
+            self._reported.clear()
+            self.sampled_out = 0
+            self.on_first_use = None
+        return previous
+
+    def ensure_configured(self) -> None:
+        """Run a deferred first-use configuration now, if one is pending."""
+        callback = self.on_first_use
+        if callback is not None:
+            callback()
+
+    def add_output(self, output: Output) -> None:
+        """Add one output, keeping every other setting (``llmlog.testing.capture`` uses this)."""
+        with self._lock:
+            self.outputs = [*self.outputs, output]
+            self._reroute()
+
+    def remove_output(self, output: Output) -> None:
+        """Remove one output (not closed), keeping every other setting."""
+        with self._lock:
+            self.outputs = [o for o in self.outputs if o is not output]
+            self._reroute()
+
+    def _reroute(self) -> None:
+        self._routes = tuple((o.level, o.write, o) for o in self.outputs)
+        lowest = min((o.level for o in self.outputs), default=Severity.FATAL + 1)
+        self.threshold = max(self.level, lowest)
+
+    def defer(self, on_first_use: Callable[[], None]) -> None:
+        """Run ``on_first_use`` (once) at the first log call, which then sees the result.
+
+        Until then every severity passes the threshold check, so the first call gets that far.
+        """
+        with self._lock:
+            self.on_first_use = on_first_use
+            self.threshold = min(Severity)
+
+    def emit(self, entry: LogEntry) -> None:
+        """Deliver ``entry`` to every output whose level admits it; never raises."""
+        severity = entry.severity
+        for level, write, output in self._routes:
+            if severity >= level:
+                try:
+                    write(entry)
+                except Exception as exc:
+                    self._output_failed(output, exc)
+        if severity >= Severity.FATAL:
+            self.flush()
+
+    def _output_failed(self, output: Output, exc: Exception) -> None:
+        name = output.name or type(output).__name__
+        with self._lock:
+            self._failures[name] += 1
+            first = name not in self._reported
+            self._reported.add(name)
+        if first:
+            report_problem(
+                f"output {name!r} failed: {type(exc).__name__}: {exc}; the other outputs go on, "
+                f"and further failures of this output are counted (llmlog.stats())"
+            )
+
+    def internal_error(self, exc: BaseException) -> None:
+        """Report a failure inside llmlog itself (once per kind of error) and count it."""
+        key = f"<internal {type(exc).__name__}>"
+        with self._lock:
+            self._failures[key] += 1
+            first = key not in self._reported
+            self._reported.add(key)
+        if first:
+            report_problem(f"internal error while logging: {type(exc).__name__}: {exc}")
+
+    def flush(self) -> None:
+        """Flush every output; a failing flush is reported like a failing write."""
+        for output in self.outputs:
+            try:
+                output.flush()
+            except Exception as exc:
+                self._output_failed(output, exc)
+
+    def close(self) -> None:
+        """Flush and close every output, leaving the dispatcher with none."""
+        previous = self.install([], level=Severity.FATAL)
+        close_outputs(previous, self._output_failed)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: failures per output (and internal errors), entries dropped by sampling."""
+        with self._lock:
+            return {"failures": dict(self._failures), "sampled_out": self.sampled_out}
+
+
+def close_outputs(outputs: Sequence[Output], on_error: Callable[[Output, Exception], None]) -> None:
+    """Flush and close each output, reporting failures through ``on_error``."""
+    for output in outputs:
+        try:
+            output.flush()
+        except Exception as exc:
+            on_error(output, exc)
+        try:
+            output.close()
+        except Exception as exc:
+            on_error(output, exc)
+
+
+@atexit.register
+def _flush_all_at_exit() -> None:
+    # Nothing written is lost silently: every live dispatcher's outputs are flushed at exit.
+    for dispatcher in list(_ALL_DISPATCHERS):
+        dispatcher.flush()

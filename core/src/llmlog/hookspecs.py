@@ -1,0 +1,111 @@
+"""Hook specifications: the extension points of llmlog.
+
+Plugins implement these with the :data:`hookimpl` marker (``from llmlog import hookimpl``). All
+``llmlog_register_*`` hooks use the register-callback style: llmlog passes a ``register`` function,
+and the plugin calls it once per component it provides. The host validates each registration and
+reports duplicates naming both plugins.
+
+Every hook runs at setup (``llmlog.configure()`` or a CLI command), never per log entry: the
+per-entry path is plain method calls on the built components.
+
+Implementations may declare only the arguments they use; pluggy passes those by name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from llmlog.registry import (
+        CommandRegister,
+        ComponentRegister,
+        OutputRegister,
+        SerializerRegister,
+    )
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("llmlog")
+hookimpl = pluggy.HookimplMarker("llmlog")
+
+
+@hookspec
+def llmlog_register_outputs(register: OutputRegister) -> None:
+    """Register output types (where entries go), selected by ``type`` in ``[outputs.NAME]``.
+
+    :param register: ``register(name, factory, *, options=None, description="",
+        accepts_formatter=False, default_formatter=None)``. ``factory(options, context)`` returns an
+        :class:`llmlog.Output`; ``options`` is an attrs class whose fields are the output's TOML
+        keys (``None`` if it has none); ``context`` is an :class:`llmlog.BuildContext`.
+        ``accepts_formatter`` allows a ``formatter`` key; ``default_formatter`` names the formatter
+        used when the configuration gives none.
+
+    Use in plugins providing outputs, such as ``llmlog-output-console``.
+    """
+
+
+@hookspec
+def llmlog_register_formatters(register: ComponentRegister) -> None:
+    """Register formatters (how entries become lines), selected by an output's ``formatter`` key.
+
+    :param register: ``register(name, factory, *, options=None, description="")``.
+        ``factory(options, context)`` returns an :class:`llmlog.Formatter`.
+    """
+
+
+@hookspec
+def llmlog_register_recorders(register: ComponentRegister) -> None:
+    """Register flight-recorder backends (where the always-on ring of recent events is kept).
+
+    :param register: ``register(name, factory, *, options=None, description="")``.
+    """
+
+
+@hookspec
+def llmlog_register_trace_formats(register: ComponentRegister) -> None:
+    """Register trace formats (how a trace session is written), selected by ``[trace] format``.
+
+    :param register: ``register(name, factory, *, options=None, description="")``.
+    """
+
+
+@hookspec
+def llmlog_register_serializers(register: SerializerRegister) -> None:
+    """Teach every formatter to encode values of a type it does not know.
+
+    :param register: ``register(type_, function)``; ``function(value)`` returns something
+        JSON-encodable (a str, number, list or dict). Subclasses of ``type_`` use it too. A failing
+        function falls back to ``repr()``; a log call never raises because of it.
+    """
+
+
+@hookspec
+def llmlog_register_commands(register: CommandRegister) -> None:
+    """Add subcommands to the ``llmlog`` command line.
+
+    :param register: ``register(name, run, *, help="", arguments=None)``. ``arguments(parser)``
+        adds options to an :class:`argparse.ArgumentParser`; ``run(args)`` does the work and returns
+        an exit status (``None`` means 0).
+    """
+
+
+@hookspec
+def llmlog_configure(config: Any) -> None:
+    """Called at the end of ``llmlog.configure()``, after every output is built and installed.
+
+    :param config: the validated :class:`llmlog.config.Configuration`.
+
+    Use it to start background work that depends on the configuration.
+    """
+
+
+@hookspec
+def llmlog_unconfigure(config: Any) -> None:
+    """Called before a configuration is replaced or at interpreter exit, after outputs are flushed.
+
+    :param config: the :class:`llmlog.config.Configuration` being retired.
+
+    Use it to stop what ``llmlog_configure`` started.
+    """

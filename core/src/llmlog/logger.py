@@ -1,0 +1,358 @@
+"""The :class:`Logger`: the API applications call, and the per-entry hot path.
+
+Cost model, in call order: a level check against the dispatcher's threshold (one attribute read,
+before any argument is looked at); then, only for enabled entries, sampling, one ``ContextVar.get``,
+printf interpolation, field merging and sanitising, the caller's frame, one :class:`LogEntry`, and a
+plain method call per output. No pluggy and no locks on this path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+from llmlog.context import get_current
+from llmlog.dispatch import Dispatcher, report_problem
+from llmlog.interfaces import Output
+from llmlog.records import EMPTY_FIELDS, LogEntry, TokenUsage
+from llmlog.sanitize import Sanitizer
+from llmlog.serialize import safe_repr
+from llmlog.severity import Severity
+
+__all__ = ["Logger", "get_logger", "set_logger"]
+
+_DEBUG, _INFO, _WARN, _ERROR, _FATAL = (
+    Severity.DEBUG,
+    Severity.INFO,
+    Severity.WARN,
+    Severity.ERROR,
+    Severity.FATAL,
+)
+# Keyword arguments that set entry attributes instead of becoming fields.
+_SPECIAL = frozenset(
+    {"exc_info", "stack_info", "stacklevel", "model_id", "token_info", "latency_ms", "cost"}
+)
+_time_ns = time.time_ns
+_getframe = sys._getframe
+_basenames: dict[str, str] = {}
+
+
+def _basename(path: str) -> str:
+    try:
+        return _basenames[path]
+    except KeyError:
+        name = _basenames[path] = os.path.basename(path)
+        return name
+
+
+def _interpolate(msg: object, args: tuple[Any, ...]) -> str:
+    try:
+        return str(msg) % args
+    except Exception as exc:
+        # A wrong format string must not cost the entry: keep both parts, say what went wrong.
+        return f"{safe_repr(msg)} % {safe_repr(args)} (formatting failed: {exc})"
+
+
+def _format_exception(exc_info: Any) -> str | None:
+    if exc_info is None or exc_info is False:
+        return None
+    if isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    elif not isinstance(exc_info, tuple):
+        exc_info = sys.exc_info()
+    if exc_info[0] is None:
+        return None
+    return "".join(traceback.format_exception(*exc_info)).rstrip()
+
+
+class Logger:
+    """Logs entries through a :class:`~llmlog.dispatch.Dispatcher`.
+
+    Most code calls :func:`get_logger` and never builds one. A standalone logger, as dspy-go's
+    ``NewLogger(Config{...})`` builds, takes its own outputs::
+
+        log = Logger(level=Severity.DEBUG, outputs=[my_output], default_fields={"service": "qa"})
+
+    :param level: the lowest severity this logger emits.
+    :param outputs: where entries go; ``None`` means plain text on stderr.
+    :param sample_rate: fraction (0 to 1) of entries below ERROR to keep; ERROR and FATAL always are.
+    :param default_fields: fields added to every entry.
+    :param name: the logger's name, carried in :attr:`LogEntry.logger`.
+    :param dispatcher: share an existing dispatcher instead (outputs and settings come from it).
+
+    Every logging method takes a printf-style message with its ``args`` and keyword fields. Some
+    keywords set entry attributes instead of fields: ``exc_info`` (``True``, an exception or an
+    ``exc_info`` tuple), ``stack_info``, ``stacklevel`` (frames to skip for the caller, as in
+    :mod:`logging`), ``model_id``, ``token_info``, ``latency_ms`` and ``cost``.
+
+    Logging never raises: a bad format string, a value that cannot be serialised or a failing output
+    is reported on stderr once and counted.
+    """
+
+    __slots__ = ("_bound", "_dispatcher", "_level", "name")
+
+    def __init__(
+        self,
+        level: Severity = Severity.INFO,
+        outputs: list[Output] | None = None,
+        *,
+        sample_rate: float = 1.0,
+        default_fields: Mapping[str, Any] | None = None,
+        name: str = "",
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        if dispatcher is None:
+            if outputs is None:
+                from llmlog.builtin.stderr_output import StderrOutput
+
+                outputs = [StderrOutput()]
+            dispatcher = Dispatcher(
+                outputs,
+                level=level,
+                sample_rate=sample_rate,
+                default_fields=default_fields,
+                sanitizer=Sanitizer(),
+            )
+            level = Severity.DEBUG  # the dispatcher enforces it
+        self._dispatcher = dispatcher
+        self._level = level
+        self._bound: Mapping[str, Any] = EMPTY_FIELDS
+        self.name = name
+
+    # -- children --------------------------------------------------------------------------------
+
+    def bind(self, **fields: Any) -> Logger:
+        """Return a child logger that adds ``fields`` to every entry (on top of this one's)."""
+        child = Logger(self._level, name=self.name, dispatcher=self._dispatcher)
+        child._bound = MappingProxyType({**self._bound, **fields})
+        return child
+
+    def named(self, name: str) -> Logger:
+        """Return a child logger with the given name and this logger's bound fields."""
+        child = Logger(self._level, name=name, dispatcher=self._dispatcher)
+        child._bound = self._bound
+        return child
+
+    def with_level(self, level: Severity) -> Logger:
+        """Return a child logger that drops entries below ``level``."""
+        child = Logger(level, name=self.name, dispatcher=self._dispatcher)
+        child._bound = self._bound
+        return child
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The dispatcher (outputs and settings) this logger writes through."""
+        return self._dispatcher
+
+    def is_enabled_for(self, severity: Severity) -> bool:
+        """Whether an entry of ``severity`` would be emitted (ignoring sampling)."""
+        d = self._dispatcher
+        return severity >= d.threshold and severity >= self._level
+
+    # -- logging methods -------------------------------------------------------------------------
+
+    def debug(self, msg: object, *args: Any, **fields: Any) -> None:
+        """Log at DEBUG."""
+        if self._dispatcher.threshold <= _DEBUG:
+            self._log(_DEBUG, msg, args, fields)
+
+    def info(self, msg: object, *args: Any, **fields: Any) -> None:
+        """Log at INFO."""
+        if self._dispatcher.threshold <= _INFO:
+            self._log(_INFO, msg, args, fields)
+
+    def warn(self, msg: object, *args: Any, **fields: Any) -> None:
+        """Log at WARN."""
+        if self._dispatcher.threshold <= _WARN:
+            self._log(_WARN, msg, args, fields)
+
+    warning = warn
+
+    def error(self, msg: object, *args: Any, **fields: Any) -> None:
+        """Log at ERROR."""
+        if self._dispatcher.threshold <= _ERROR:
+            self._log(_ERROR, msg, args, fields)
+
+    def exception(self, msg: object, *args: Any, **fields: Any) -> None:
+        """Log at ERROR with the exception being handled (``exc_info=True``)."""
+        fields.setdefault("exc_info", True)
+        if self._dispatcher.threshold <= _ERROR:
+            self._log(_ERROR, msg, args, fields)
+
+    def log(self, severity: Severity, msg: object, *args: Any, **fields: Any) -> None:
+        """Log at ``severity``."""
+        if severity >= self._dispatcher.threshold:
+            self._log(severity, msg, args, fields)
+
+    def prompt_completion(
+        self,
+        prompt: str,
+        completion: str,
+        token_info: TokenUsage | None = None,
+        **fields: Any,
+    ) -> None:
+        """Log one LLM interaction at DEBUG, with the prompt and completion as fields.
+
+        The entry carries ``token_info`` (or the context's) so formatters show the usage; long
+        prompts are capped like any other string.
+        """
+        if self._dispatcher.threshold <= _DEBUG:
+            fields["prompt"] = prompt
+            fields["completion"] = completion
+            if token_info is not None:
+                fields["token_info"] = token_info
+            self._log(_DEBUG, "LLM interaction", (), fields)
+
+    def fatal(self, msg: object, *args: Any, **fields: Any) -> NoReturn:
+        """Log at FATAL, flush and close every output, then exit with status 1.
+
+        From the main thread this raises :class:`SystemExit` (so ``finally`` blocks and ``atexit``
+        handlers run); from another thread, where ``SystemExit`` would only end that thread, the
+        process exits with ``os._exit(1)``.
+        """
+        self._log(_FATAL, msg, args, fields)
+        self._dispatcher.close()
+        if threading.current_thread() is threading.main_thread():
+            raise SystemExit(1)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except Exception:
+                pass
+        os._exit(1)
+
+    # -- the hot path ----------------------------------------------------------------------------
+
+    def _log(self, severity: Severity, msg: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+        d = self._dispatcher
+        try:
+            if d.on_first_use is not None:
+                d.on_first_use()
+                if severity < d.threshold:
+                    return
+            if severity < self._level:
+                return
+            if severity < _ERROR and d.sample_rate < 1.0 and d.random() >= d.sample_rate:
+                d.sampled_out += 1
+                return
+            ctx = get_current()
+            model_id = ctx.model_id
+            token_info = ctx.token_info
+            latency_ms = cost = exception = None
+            stacklevel = 1
+            if kw and not _SPECIAL.isdisjoint(kw):
+                exception = _format_exception(kw.pop("exc_info", None))
+                if kw.pop("stack_info", False):
+                    stack = "".join(traceback.format_stack(_getframe(2))).rstrip()
+                    exception = f"{exception}\n{stack}" if exception else f"Stack:\n{stack}"
+                stacklevel = kw.pop("stacklevel", 1)
+                model_id = kw.pop("model_id", model_id)
+                token_info = kw.pop("token_info", token_info)
+                latency_ms = kw.pop("latency_ms", None)
+                cost = kw.pop("cost", None)
+            sanitizer = d.sanitizer
+            fields = d.default_fields
+            extra = self._bound
+            if ctx.fields:
+                extra = {**extra, **ctx.fields} if extra else ctx.fields
+            if kw:
+                extra = {**extra, **kw} if extra else kw
+            if extra:
+                extra = sanitizer.fields(extra)
+                fields = {**fields, **extra} if fields else extra
+            if args:
+                msg = _interpolate(msg, args)
+            elif type(msg) is not str:
+                msg = str(msg)
+            limit = sanitizer.limit
+            if limit is not None and len(msg) > limit:
+                msg = sanitizer.text(msg)
+            if exception is not None:
+                exception = sanitizer.text(exception)
+            if d.include_caller:
+                # Frame 0 is _log, 1 the logging method, 2 its caller.
+                try:
+                    frame = _getframe(1 + stacklevel)
+                except ValueError:
+                    frame = _getframe(1)
+                code = frame.f_code
+                file, line, function = _basename(code.co_filename), frame.f_lineno, code.co_qualname
+            else:
+                file, line, function = "", 0, ""
+            d.emit(
+                LogEntry(
+                    _time_ns(),
+                    severity,
+                    msg,
+                    file,
+                    line,
+                    function,
+                    ctx.trace_id,
+                    ctx.span_id,
+                    model_id,
+                    token_info,
+                    latency_ms,
+                    cost,
+                    fields,
+                    self.name,
+                    exception,
+                )
+            )
+        except Exception as exc:
+            d.internal_error(exc)
+
+
+# -- the global logger ---------------------------------------------------------------------------
+
+_configure_lock = threading.RLock()
+
+
+def _configure_on_first_use() -> None:
+    # The first entry of an unconfigured process configures llmlog from the usual places
+    # (llmlog.toml, LLMLOG_CONFIG, pyproject.toml, the user config dir, built-in defaults).
+    # A broken configuration must not break the application: fall back to stderr and say so.
+    with _configure_lock:
+        if _global_dispatcher.on_first_use is None:
+            return
+        _global_dispatcher.on_first_use = None
+        from llmlog.configure import configure, configure_fallback
+
+        try:
+            configure()
+        except Exception as exc:
+            report_problem(f"configuration failed, logging to stderr instead:\n{exc}")
+            configure_fallback()
+
+
+_global_dispatcher = Dispatcher(level=Severity.DEBUG)
+_global_dispatcher.defer(_configure_on_first_use)
+_global_logger = Logger(Severity.DEBUG, dispatcher=_global_dispatcher)
+
+
+def global_dispatcher() -> Dispatcher:
+    """The dispatcher behind :func:`get_logger`; ``llmlog.configure()`` installs into it."""
+    return _global_dispatcher
+
+
+def get_logger(name: str | None = None) -> Logger:
+    """Return the global logger, or a child of it carrying ``name``.
+
+    Safe to call at import time: the logger follows later ``llmlog.configure()`` calls.
+    """
+    logger = _global_logger
+    return logger.named(name) if name else logger
+
+
+def set_logger(logger: Logger) -> None:
+    """Make ``logger`` the one :func:`get_logger` returns from now on."""
+    global _global_logger
+    if not isinstance(logger, Logger):
+        raise TypeError(f"set_logger() needs a llmlog.Logger, not {type(logger).__name__}")
+    _global_logger = logger

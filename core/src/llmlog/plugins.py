@@ -1,0 +1,332 @@
+"""The plugin host: finds plugins, registers them with pluggy and collects their components.
+
+Loading order:
+
+1. built-in plugins (:data:`BUILTIN_PLUGINS`), registered through the same hooks as any other;
+2. entry points in the ``llmlog`` group, unless autoload is off; each entry point's name is the
+   plugin name used by the switches below;
+3. ``pluggy.PluginManager.check_pending()``, so a misspelled hook name is reported, not ignored.
+
+A plugin that fails to import, declares a bad hook, or raises from a register hook is reported
+(one warning on stderr, and in ``llmlog plugins``) and left out; the application's logging goes on.
+Two plugins registering the same component name is a conflict that names both plugins.
+
+Switches (environment, then configuration):
+
+* ``LLMLOG_DISABLE_PLUGIN_AUTOLOAD=1``: load no entry points (built-ins only);
+* ``LLMLOG_DISABLED_PLUGINS=a,b``: block the named plugins;
+* ``plugins = [...]`` in ``llmlog.toml``: load only the listed entry points;
+* ``LLMLOG_TRACE_PLUGINS=1``: print every hook call to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata as md
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import pluggy
+
+from llmlog import hookspecs
+from llmlog.registry import Command, Component, ComponentKind
+
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "PluginConflictError",
+    "PluginHost",
+    "PluginInfo",
+]
+
+ENTRY_POINT_GROUP = "llmlog"
+
+#: Built-in plugin modules; always loaded, cannot be blocked.
+BUILTIN_PLUGINS: tuple[str, ...] = ("llmlog.builtin.stderr_output",)
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def _env_list(name: str) -> list[str]:
+    return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
+
+
+class PluginConflictError(Exception):
+    """Two plugins registered a component of the same kind under the same name."""
+
+
+@attrs.define
+class PluginInfo:
+    """What the host knows about one plugin, as ``llmlog plugins`` shows it."""
+
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    builtin: bool = False
+    status: str = "loaded"  # loaded | failed | blocked | not selected
+    error: str | None = None
+    components: list[str] = attrs.Factory(list)
+
+
+class PluginHost:
+    """Owns one :class:`pluggy.PluginManager` and what its plugins registered.
+
+    :param autoload: load entry points; ``None`` reads ``LLMLOG_DISABLE_PLUGIN_AUTOLOAD``.
+    :param only: if given, load only the entry points with these names.
+    :param blocked: plugin names never to load, in addition to ``LLMLOG_DISABLED_PLUGINS``.
+    :param extra: plugin objects (modules or instances) to register after the entry points, as
+        ``(name, object)`` pairs; tests and applications use this for in-process plugins.
+    """
+
+    def __init__(
+        self,
+        *,
+        autoload: bool | None = None,
+        only: Iterable[str] | None = None,
+        blocked: Iterable[str] = (),
+        extra: Iterable[tuple[str, object]] = (),
+    ) -> None:
+        self.pm = pluggy.PluginManager("llmlog")
+        self.pm.add_hookspecs(hookspecs)
+        self.autoload = (
+            (not _env_flag("LLMLOG_DISABLE_PLUGIN_AUTOLOAD")) if autoload is None else autoload
+        )
+        self.only = set(only) if only is not None else None
+        self.blocked = {*blocked, *_env_list("LLMLOG_DISABLED_PLUGINS")}
+        self.plugins: dict[str, PluginInfo] = {}
+        self.conflicts: list[str] = []
+        self._components: dict[ComponentKind, dict[str, Component]] = {k: {} for k in ComponentKind}
+        self._serializers: list[tuple[type, Callable[[Any], Any]]] = []
+        self._commands: dict[str, Command] = {}
+        if _env_flag("LLMLOG_TRACE_PLUGINS"):
+            self.pm.trace.root.setwriter(sys.stderr.write)
+            self.pm.enable_tracing()
+        self._load(extra)
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def _load(self, extra: Iterable[tuple[str, object]]) -> None:
+        for module_name in BUILTIN_PLUGINS:
+            module = importlib.import_module(module_name)
+            self.pm.register(module, name=module_name)
+            self.plugins[module_name] = PluginInfo(
+                module_name, module_name, "llmlog", _version("llmlog"), builtin=True
+            )
+        if self.autoload:
+            for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                self._load_entry_point(ep)
+        for name, plugin in extra:
+            info = PluginInfo(name, getattr(plugin, "__name__", type(plugin).__qualname__))
+            self.plugins[name] = info
+            self._register(info, plugin)
+        self._check_pending()
+        self._collect()
+
+    def _load_entry_point(self, ep: md.EntryPoint) -> None:
+        dist = ep.dist.name if ep.dist is not None else None
+        version = ep.dist.version if ep.dist is not None else None
+        info = PluginInfo(ep.name, ep.value, dist, version)
+        if ep.name in self.plugins:
+            other = self.plugins[ep.name]
+            info.status, info.error = (
+                "failed",
+                (
+                    f"plugin name {ep.name!r} is already used by {other.distribution or other.module}"
+                ),
+            )
+            self._report(info)
+            self.plugins[f"{ep.name} ({dist})"] = info
+            return
+        self.plugins[ep.name] = info
+        if ep.name in self.blocked:
+            info.status = "blocked"
+            return
+        if self.only is not None and ep.name not in self.only:
+            info.status = "not selected"
+            return
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            info.status, info.error = "failed", f"import failed: {type(exc).__name__}: {exc}"
+            self._report(info)
+            return
+        self._register(info, plugin)
+
+    def _register(self, info: PluginInfo, plugin: object) -> None:
+        try:
+            self.pm.register(plugin, name=info.name)
+        except Exception as exc:
+            info.status, info.error = "failed", f"{type(exc).__name__}: {exc}"
+            self._report(info)
+
+    def _check_pending(self) -> None:
+        # A misspelled hook name is only noticed here; drop the offending plugin and look again.
+        while True:
+            try:
+                self.pm.check_pending()
+                return
+            except pluggy.PluginValidationError as exc:
+                name = self.pm.get_name(exc.plugin) or str(exc.plugin)
+                self.pm.unregister(exc.plugin)
+                info = self.plugins.get(name)
+                if info is None or info.builtin:
+                    raise
+                info.status, info.error = "failed", str(exc)
+                self._report(info)
+
+    def _report(self, info: PluginInfo) -> None:
+        where = f" ({info.distribution})" if info.distribution else ""
+        try:
+            print(
+                f"llmlog: warning: plugin {info.name!r}{where} was not loaded: {info.error}",
+                file=sys.stderr,
+            )
+        except Exception:  # stderr closed or missing: the plugin list still shows it
+            pass
+
+    # -- collecting components -------------------------------------------------------------------
+
+    def _collect(self) -> None:
+        for kind in ComponentKind:
+            self._call_register_hook(
+                f"llmlog_register_{kind.value}", self._component_register(kind)
+            )
+        self._call_register_hook("llmlog_register_serializers", self._serializer_register)
+        self._call_register_hook("llmlog_register_commands", self._command_register)
+
+    def _call_register_hook(self, hook_name: str, make_register: Callable[[str], Any]) -> None:
+        # Each implementation is called directly with a register bound to its plugin, so a
+        # registration can be attributed (for conflicts and `llmlog plugins`) and one plugin's
+        # exception cannot stop the others from registering.
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in reversed(hook.get_hookimpls()):
+            register = make_register(impl.plugin_name)
+            try:
+                impl.function(**dict.fromkeys(impl.argnames, register))
+            except PluginConflictError as exc:
+                self.conflicts.append(str(exc))
+            except Exception as exc:
+                info = self.plugins.get(impl.plugin_name)
+                if info is None or info.builtin:
+                    raise
+                info.status = "failed"
+                info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
+                self._report(info)
+
+    def _component_register(self, kind: ComponentKind) -> Callable[[str], Any]:
+        def make(plugin: str) -> Callable[..., None]:
+            def register(
+                name: str,
+                factory: Callable[[Any, Any], Any],
+                *,
+                options: type | None = None,
+                description: str = "",
+                accepts_formatter: bool = False,
+                default_formatter: str | None = None,
+            ) -> None:
+                if not isinstance(name, str) or not name:
+                    raise TypeError(
+                        f"{kind.singular} name must be a non-empty string, not {name!r}"
+                    )
+                if not callable(factory):
+                    raise TypeError(f"{kind.singular} {name!r}: factory is not callable")
+                if options is not None and not attrs.has(options):
+                    raise TypeError(f"{kind.singular} {name!r}: options must be an attrs class")
+                table = self._components[kind]
+                if name in table:
+                    raise PluginConflictError(
+                        f"{kind.singular} {name!r} is registered by both plugin "
+                        f"{self._describe(table[name].plugin)} and plugin {self._describe(plugin)}; "
+                        f"block one with LLMLOG_DISABLED_PLUGINS"
+                    )
+                table[name] = Component(
+                    kind,
+                    name,
+                    factory,
+                    plugin,
+                    options,
+                    description,
+                    accepts_formatter or default_formatter is not None,
+                    default_formatter,
+                )
+                info = self.plugins.get(plugin)
+                if info is not None:
+                    info.components.append(f"{kind.singular}:{name}")
+
+            return register
+
+        return make
+
+    def _serializer_register(self, plugin: str) -> Callable[..., None]:
+        def register(type_: type, function: Callable[[Any], Any]) -> None:
+            if not isinstance(type_, type) or not callable(function):
+                raise TypeError("register(type_, function) needs a type and a callable")
+            self._serializers.append((type_, function))
+            info = self.plugins.get(plugin)
+            if info is not None:
+                info.components.append(f"serializer:{type_.__qualname__}")
+
+        return register
+
+    def _command_register(self, plugin: str) -> Callable[..., None]:
+        def register(
+            name: str,
+            run: Callable[[argparse.Namespace], int | None],
+            *,
+            help: str = "",
+            arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+        ) -> None:
+            if name in self._commands:
+                raise PluginConflictError(
+                    f"command {name!r} is registered by both plugin "
+                    f"{self._describe(self._commands[name].plugin)} and plugin {self._describe(plugin)}"
+                )
+            self._commands[name] = Command(name, run, plugin, help, arguments)
+            info = self.plugins.get(plugin)
+            if info is not None:
+                info.components.append(f"command:{name}")
+
+        return register
+
+    def _describe(self, plugin: str) -> str:
+        info = self.plugins.get(plugin)
+        if info is None or info.distribution is None:
+            return repr(plugin)
+        return f"{plugin!r} ({info.distribution} {info.version})"
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def components(self, kind: ComponentKind) -> dict[str, Component]:
+        """The registered components of one kind, by name."""
+        return dict(self._components[kind])
+
+    @property
+    def serializers(self) -> list[tuple[type, Callable[[Any], Any]]]:
+        """Every ``(type, function)`` registered through ``llmlog_register_serializers``."""
+        return list(self._serializers)
+
+    @property
+    def commands(self) -> dict[str, Command]:
+        """CLI subcommands registered by plugins, by name."""
+        return dict(self._commands)
+
+    @property
+    def load_errors(self) -> list[PluginInfo]:
+        """Plugins that failed to load or register."""
+        return [p for p in self.plugins.values() if p.status == "failed"]
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None

@@ -1,0 +1,179 @@
+"""Building blocks for human-readable output: escaping, field values and timestamps.
+
+Shared by the built-in stderr output and the text, logfmt and console plugins so that every text
+rendering escapes the same way. Escaping matters for security: a prompt or a tool result can hold
+terminal escape sequences or newlines followed by a fake log line. Every character that is not
+printable (``str.isprintable``: control characters, line and paragraph separators, bidi overrides)
+is written as a backslash escape, so one entry is always exactly one line of visible text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from llmlog.records import TokenUsage
+from llmlog.serialize import serializer
+
+__all__ = [
+    "escape",
+    "format_cost",
+    "format_fields",
+    "format_tokens",
+    "format_value",
+    "local_timestamp",
+    "quote_if_needed",
+    "rfc3339_local",
+    "rfc3339_utc",
+    "safe_field_items",
+]
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+class _EscapeTable(dict[int, str]):
+    """``str.translate`` table that computes (and caches) the escape of each character it meets."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        if ch.isprintable():
+            out = ch
+        elif ch in _NAMED:
+            out = _NAMED[ch]
+        elif code < 0x100:
+            out = f"\\x{code:02x}"
+        elif code < 0x10000:
+            out = f"\\u{code:04x}"
+        else:
+            out = f"\\U{code:08x}"
+        self[code] = out
+        return out
+
+
+_ESCAPES = _EscapeTable()
+
+
+def escape(text: str) -> str:
+    """Return ``text`` with every non-printable character replaced by a backslash escape."""
+    if text.isprintable():
+        return text
+    return text.translate(_ESCAPES)
+
+
+def format_value(value: Any) -> str:
+    """Render a field value for text output (escaped, not quoted)."""
+    if isinstance(value, str):
+        return escape(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return escape(serializer.dumps(value).decode("utf-8"))
+
+
+_NEEDS_QUOTES = frozenset(' ="\\')
+
+
+_NEEDS_DISPLAY_QUOTES = frozenset(' ="')
+
+
+def quote_if_needed(text: str, *, strict: bool = True) -> str:
+    """Quote ``text`` if it is empty or holds a space, ``=`` or quote (or, when ``strict``, a
+    backslash).
+
+    ``strict`` is logfmt's rule: backslashes are doubled so a parser can undo the quoting exactly.
+    For people (console, text) only quotes are escaped, so an escaped ``\\x1b`` stays readable.
+    """
+    special = _NEEDS_QUOTES if strict else _NEEDS_DISPLAY_QUOTES
+    if text and special.isdisjoint(text):
+        return text
+    if strict:
+        text = text.replace("\\", "\\\\")
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def format_fields(
+    fields: Mapping[str, Any] | Iterable[tuple[str, Any]], *, strict: bool = True
+) -> str:
+    """Render fields as ``key=value`` pairs separated by spaces, quoting values where needed."""
+    items = fields.items() if isinstance(fields, Mapping) else fields
+    return " ".join(
+        f"{quote_if_needed(escape(str(k)), strict=strict)}="
+        f"{quote_if_needed(format_value(v), strict=strict)}"
+        for k, v in items
+    )
+
+
+def format_cost(cost: float) -> str:
+    """``$0.00001695``: dollars with up to 8 decimals, no exponent, no trailing zeros."""
+    text = f"{cost:.8f}".rstrip("0").rstrip(".")
+    return f"${text if text not in ('', '-0') else '0'}"
+
+
+def safe_field_items(
+    fields: Mapping[str, Any], reserved: frozenset[str]
+) -> Iterable[tuple[str, Any]]:
+    """Fields as ``(key, value)`` pairs, a key that collides with a ``reserved`` one renamed
+    ``field.<key>``: a field can never overwrite the record's own ``level`` or ``message``."""
+    if reserved.isdisjoint(fields):
+        return fields.items()
+    return [(f"field.{k}" if k in reserved else k, v) for k, v in fields.items()]
+
+
+def format_tokens(usage: TokenUsage, arrows: tuple[str, str] = ("↑", "↓")) -> str:
+    """``tokens=N(p↑c↓)`` as dspy-go's console shows usage (arrows replaceable, e.g. coloured)."""
+    up, down = arrows
+    return f"tokens={usage.total_tokens}({usage.prompt_tokens}{up}{usage.completion_tokens}{down})"
+
+
+# Formatting a time is the costliest part of a cheap log line; the second-resolution part is
+# cached and only the fraction is formatted per call. A tuple swap is atomic under the GIL.
+_utc_cache: tuple[int, str] = (-1, "")
+# Nanosecond times with 19 digits (years 2001 to 2286): digits 10.. are the fraction of a second.
+_NS_LOW, _NS_HIGH = 10**18, 10**19
+_local_cache: tuple[int, str] = (-1, "")
+_local_rfc_cache: tuple[int, str, str] = (-1, "", "")
+
+
+def rfc3339_utc(ns: int) -> str:
+    """``2026-11-25T17:40:05.123456Z``: UTC, microsecond precision."""
+    global _utc_cache
+    sec = ns // 1_000_000_000
+    cached = _utc_cache
+    if cached[0] != sec:
+        cached = _utc_cache = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    if _NS_LOW <= ns < _NS_HIGH:
+        return f"{cached[1]}.{str(ns)[10:16]}Z"  # 3x cheaper than a :06d format spec
+    return f"{cached[1]}.{ns // 1000 % 1_000_000:06d}Z"
+
+
+def local_timestamp(ns: int) -> str:
+    """``2026-11-25 18:40:05.123``: local time, millisecond precision, for people."""
+    global _local_cache
+    sec = ns // 1_000_000_000
+    cached = _local_cache
+    if cached[0] != sec:
+        cached = _local_cache = (sec, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sec)))
+    if _NS_LOW <= ns < _NS_HIGH:
+        return f"{cached[1]}.{str(ns)[10:13]}"
+    return f"{cached[1]}.{ns // 1_000_000 % 1000:03d}"
+
+
+def rfc3339_local(ns: int) -> str:
+    """``2026-11-25T18:40:05.123+01:00``: local time with its offset, millisecond precision."""
+    global _local_rfc_cache
+    sec, frac = divmod(ns, 1_000_000_000)
+    cached_sec, prefix, offset = _local_rfc_cache
+    if sec != cached_sec:
+        tm = time.localtime(sec)
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", tm)
+        minutes = (tm.tm_gmtoff or 0) // 60
+        sign = "+" if minutes >= 0 else "-"
+        offset = "Z" if minutes == 0 else f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        _local_rfc_cache = (sec, prefix, offset)
+    return f"{prefix}.{frac // 1_000_000:03d}{offset}"

@@ -1,0 +1,146 @@
+"""Turning arbitrary Python values into JSON, without ever raising.
+
+orjson handles the common types natively (str, numbers, dict, list, dataclasses, datetime, UUID,
+enums, numpy). Anything else goes through :meth:`Serializer.default`, which tries in order:
+
+1. a function registered for the value's type (or a base class) through the
+   ``llmlog_register_serializers`` hook;
+2. the value's own ``__llmlog__()`` method;
+3. attrs instances (as a dict), pydantic models (``model_dump``), sets, bytes, exceptions;
+4. ``repr()``, and if even that fails, a ``<unrepresentable T>`` marker.
+
+If orjson still refuses the whole value (an integer over 64 bits, a cycle, a non-string key), the
+value is converted by a pure-Python walk that fixes those cases, and encoded again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+__all__ = ["Serializer", "safe_repr", "serializer"]
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+_MAX_DEPTH = 64
+
+
+def safe_repr(value: object) -> str:
+    """``repr(value)``, or a marker naming the type when ``__repr__`` itself fails."""
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__qualname__}>"
+
+
+def _builtin_conversion(value: object) -> Any:
+    method = getattr(type(value), "__llmlog__", None)
+    if method is not None:
+        return method(value)
+    if attrs.has(type(value)):
+        return attrs.asdict(value, recurse=False)  # type: ignore[arg-type]
+    dump = getattr(value, "model_dump", None)  # pydantic v2
+    if callable(dump):
+        return dump(mode="json")
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}"
+    return safe_repr(value)
+
+
+class Serializer:
+    """Converts values orjson does not know; one process-wide instance is :data:`serializer`."""
+
+    def __init__(self) -> None:
+        self._registered: list[tuple[type, Callable[[Any], Any]]] = []
+        self._cache: dict[type, Callable[[Any], Any] | None] = {}
+
+    def register(self, type_: type, function: Callable[[Any], Any]) -> None:
+        """Use ``function(value)`` for instances of ``type_`` and its subclasses."""
+        self._registered.append((type_, function))
+        self._cache.clear()
+
+    def reset(self, registrations: Iterable[tuple[type, Callable[[Any], Any]]] = ()) -> None:
+        """Replace every registration (configure does this with the plugins' serializers)."""
+        self._registered = list(registrations)
+        self._cache.clear()
+
+    def _lookup(self, type_: type) -> Callable[[Any], Any] | None:
+        try:
+            return self._cache[type_]
+        except KeyError:
+            pass
+        found = None
+        for klass in type_.__mro__:
+            for registered, function in reversed(self._registered):
+                if registered is klass:
+                    found = function
+                    break
+            if found is not None:
+                break
+        self._cache[type_] = found
+        return found
+
+    def default(self, value: object) -> Any:
+        """orjson's ``default=`` callback: a JSON-able stand-in for ``value``; never raises."""
+        try:
+            function = self._lookup(type(value))
+            if function is not None:
+                return function(value)
+            return _builtin_conversion(value)
+        except Exception:
+            return safe_repr(value)
+
+    def dumps(self, value: object) -> bytes:
+        """Encode ``value`` as compact JSON bytes; never raises."""
+        try:
+            return orjson.dumps(value, default=self.default, option=_OPTIONS)
+        except Exception:
+            pass
+        try:
+            return orjson.dumps(self.to_jsonable(value), option=_OPTIONS)
+        except Exception as exc:  # only a bug in to_jsonable gets here
+            return orjson.dumps(f"<unserializable: {safe_repr(exc)}>")
+
+    def to_jsonable(self, value: object, _depth: int = 0, _seen: set[int] | None = None) -> Any:
+        """A copy of ``value`` made only of JSON types: the slow path orjson cannot refuse."""
+        if value is None or isinstance(value, bool | str | float):
+            return value
+        if isinstance(value, int):
+            # orjson rejects integers beyond 64 bits; keep their digits as a string.
+            return value if -(2**63) <= value < 2**64 else str(value)
+        if _depth >= _MAX_DEPTH:
+            return "<max depth>"
+        seen = _seen if _seen is not None else set()
+        if isinstance(value, Mapping | list | tuple):
+            if id(value) in seen:
+                return "<cycle>"
+            seen.add(id(value))
+            try:
+                if isinstance(value, Mapping):
+                    return {
+                        k if isinstance(k, str) else safe_repr(k): self.to_jsonable(
+                            v, _depth + 1, seen
+                        )
+                        for k, v in value.items()
+                    }
+                return [self.to_jsonable(v, _depth + 1, seen) for v in value]
+            finally:
+                seen.discard(id(value))
+        try:
+            orjson.dumps(value)  # natively supported (datetime, UUID, dataclass, ...)
+            return value
+        except Exception:
+            converted = self.default(value)
+            if converted is value or isinstance(converted, str):
+                return converted
+            return self.to_jsonable(converted, _depth + 1, seen)
+
+
+#: The process-wide serializer used by every formatter.
+serializer = Serializer()

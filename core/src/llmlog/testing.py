@@ -1,0 +1,389 @@
+"""Test helpers: capturing entries, and the conformance suite for plugin authors.
+
+Capturing, like structlog's ``capture_logs``::
+
+    with llmlog.testing.capture() as entries:
+        do_work()
+    assert entries[0].message == "done"
+
+Conformance, like Go's ``slogtest``: every output and formatter plugin runs the same cases, and a
+failure lists every case that went wrong::
+
+    from llmlog.testing import check_formatter, check_output
+
+    def test_conformance():
+        check_formatter(MyFormatter())
+        check_output(make_output, read_lines)
+
+The cases cover what the core promises users: every entry delivered once and in order, concurrent
+writers, values that cannot be serialised, control characters that must not forge lines, huge
+values, idempotent close, and no exception ever escaping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from llmlog.interfaces import Formatter, Output
+from llmlog.logger import global_dispatcher
+from llmlog.records import LogEntry, TokenUsage
+from llmlog.severity import Severity
+
+__all__ = [
+    "ConformanceError",
+    "ListOutput",
+    "capture",
+    "check_formatter",
+    "check_output",
+    "make_entry",
+]
+
+
+class ListOutput(Output):
+    """An output that keeps every entry in :attr:`entries` (thread-safe: ``list.append``)."""
+
+    def __init__(self, level: Severity = Severity.DEBUG) -> None:
+        self.level = level
+        self.entries: list[LogEntry] = []
+
+    def write(self, entry: LogEntry) -> None:
+        self.entries.append(entry)
+
+
+@contextmanager
+def capture(level: Severity = Severity.DEBUG) -> Iterator[list[LogEntry]]:
+    """Collect the entries logged through the global logger inside the block.
+
+    The configured outputs keep receiving entries as before. ``level`` is the lowest severity
+    captured; the global ``level`` setting still applies first.
+    """
+    dispatcher = global_dispatcher()
+    dispatcher.ensure_configured()
+    output = ListOutput(level)
+    output.name = "capture"
+    dispatcher.add_output(output)
+    try:
+        yield output.entries
+    finally:
+        dispatcher.remove_output(output)
+
+
+def make_entry(
+    message: str = "hello", severity: Severity = Severity.INFO, **overrides: Any
+) -> LogEntry:
+    """A :class:`LogEntry` with plausible values, for tests; keywords override attributes."""
+    values: dict[str, Any] = {
+        "time": time.time_ns(),
+        "severity": severity,
+        "message": message,
+        "file": "app.py",
+        "line": 42,
+        "function": "main",
+    }
+    values.update(overrides)
+    return LogEntry(**values)
+
+
+class ConformanceError(AssertionError):
+    """One or more conformance cases failed; the message lists each."""
+
+
+class _Unrepresentable:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr is broken on purpose")
+
+    def __str__(self) -> str:
+        raise RuntimeError("str is broken on purpose")
+
+
+@attrs.define
+class _AttrsValue:
+    name: str = "x"
+    size: int = 3
+
+
+def _odd_values() -> dict[str, Any]:
+    cycle: list[Any] = [1]
+    cycle.append(cycle)
+    return {
+        "none": None,
+        "flag": True,
+        "ratio": 0.25,
+        "nan": float("nan"),
+        "inf": float("inf"),
+        "huge_int": 2**80,
+        "raw": b"\xff\x00bytes",
+        "tags": {"a", "b"},
+        "int_keys": {1: "one", (2, 3): "tuple"},
+        "cycle": cycle,
+        "when": dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC),
+        "attrs": _AttrsValue(),
+        "error": ValueError("bad value"),
+        "broken": _Unrepresentable(),
+        "unicode": "héllo 世界 🙂",
+    }
+
+
+_INJECTION = (
+    "before\x1b[2J\x1b[31mred\rCARRIAGE\nFAKE 2026-01-01 ERROR forged\u202eevil\u2028sep\x00nul"
+)
+_FORBIDDEN_RAW = ("\x1b", "\r", "\u202e", "\u2028", "\x00")
+
+
+def _full_entry(message: str) -> LogEntry:
+    return make_entry(
+        message,
+        Severity.WARN,
+        trace_id="4f0c9a7e2b1d4c3a8e6f5d2c1b0a9f8e",
+        span_id="9b2e4c1d0a7f3e56",
+        model_id="gpt-4o-mini",
+        token_info=TokenUsage(10, 20, cost=0.0003),
+        latency_ms=812.5,
+        cost=0.0003,
+        fields={"user": "alice", "nested": {"k": [1, 2, {"deep": "x"}]}},
+        logger="app.qa",
+    )
+
+
+class _Failures:
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        self.items: list[str] = []
+
+    def case(self, name: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except AssertionError as exc:
+            self.items.append(f"{name}: {exc}")
+        except Exception as exc:
+            self.items.append(f"{name}: raised {type(exc).__name__}: {exc}")
+
+    def done(self) -> None:
+        if self.items:
+            lines = "\n".join(f"  - {item}" for item in self.items)
+            raise ConformanceError(f"{self.subject}: {len(self.items)} case(s) failed\n{lines}")
+
+
+def check_formatter(
+    formatter: Formatter,
+    parse: Callable[[str], Mapping[str, Any]] | None = None,
+    *,
+    multiline_exceptions: bool = True,
+) -> None:
+    """Run the formatter conformance cases; raise :class:`ConformanceError` listing failures.
+
+    :param formatter: the formatter under test.
+    :param parse: if the format is machine-readable, a function from one formatted line to a
+        mapping with at least ``message`` and ``level`` (the level name) and the entry's fields by
+        name; enables the round-trip cases.
+    :param multiline_exceptions: whether a traceback may continue on further lines. If ``False``,
+        every entry must be exactly one line.
+    """
+    f = _Failures(f"formatter {type(formatter).__name__}")
+
+    def basic() -> None:
+        out = formatter.format(make_entry("plain message"))
+        assert isinstance(out, str), f"format() returned {type(out).__name__}, not str"
+        assert "plain message" in out, f"message missing from {out!r}"
+        assert not out.endswith("\n"), "format() must not add the trailing newline"
+
+    def every_severity() -> None:
+        for severity in Severity:
+            out = formatter.format(make_entry("m", severity))
+            assert severity.name.lower() in out.lower(), f"{severity.name} not shown in {out!r}"
+
+    def all_attributes() -> None:
+        out = formatter.format(_full_entry("full entry"))
+        for needle in ("full entry", "alice", "gpt-4o-mini"):
+            assert needle in out, f"{needle!r} missing from {out!r}"
+
+    def control_characters() -> None:
+        out = formatter.format(make_entry(_INJECTION, fields={"tool_output": _INJECTION}))
+        for raw in _FORBIDDEN_RAW:
+            assert raw not in out, f"raw {raw!r} written: {out!r}"
+        assert "\n" not in out, f"an entry without exception spans several lines: {out!r}"
+
+    def odd_values() -> None:
+        out = formatter.format(make_entry("odd", fields=_odd_values()))
+        assert "odd" in out
+        out_bytes = formatter.format_bytes(make_entry("odd", fields=_odd_values()))
+        out_bytes.decode("utf-8")
+
+    def huge_value() -> None:
+        big = "x" * 2_000_000
+        out = formatter.format(make_entry("big", fields={"prompt": big}))
+        assert "big" in out
+
+    def exception_text() -> None:
+        entry = make_entry(
+            "failed", Severity.ERROR, exception="Traceback:\n  line 1\nValueError: \x1b[31mno"
+        )
+        out = formatter.format(entry)
+        assert "ValueError" in out, f"exception missing from {out!r}"
+        assert "\x1b" not in out, "raw escape in exception text"
+        if not multiline_exceptions:
+            assert "\n" not in out
+
+    def bytes_match_text() -> None:
+        entry = make_entry("same", fields={"u": "héllo"})
+        assert formatter.format_bytes(entry).decode("utf-8") == formatter.format(entry)
+
+    def concurrent() -> None:
+        entry = _full_entry("concurrent")
+        expected = formatter.format(entry)
+        results: list[str] = []
+
+        def work() -> None:
+            for _ in range(200):
+                results.append(formatter.format(entry))
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wrong = [r for r in results if r != expected]
+        assert not wrong, f"{len(wrong)} of {len(results)} concurrent results differ"
+
+    def round_trip() -> None:
+        assert parse is not None
+        entry = make_entry(
+            "round trip ünïcode", Severity.ERROR, fields={"user": "alice", "count": 3, "ok": True}
+        )
+        parsed = parse(formatter.format(entry))
+        assert parsed.get("message") == entry.message, f"message: {parsed.get('message')!r}"
+        assert str(parsed.get("level", "")).upper() == "ERROR", f"level: {parsed.get('level')!r}"
+        for key, value in entry.fields.items():
+            got = parsed.get(key)
+            assert got == value or str(got).lower() == str(value).lower(), f"field {key}: {got!r}"
+
+    def reserved_keys() -> None:
+        assert parse is not None
+        entry = make_entry("real message", fields={"message": "forged", "level": "forged"})
+        parsed = parse(formatter.format(entry))
+        assert parsed.get("message") == "real message", "a field overwrote the message"
+        assert str(parsed.get("level", "")).upper() == "INFO", "a field overwrote the level"
+
+    for name, case in [
+        ("basic", basic),
+        ("every severity", every_severity),
+        ("all attributes", all_attributes),
+        ("control characters", control_characters),
+        ("unusual values", odd_values),
+        ("huge value", huge_value),
+        ("exception text", exception_text),
+        ("format_bytes matches format", bytes_match_text),
+        ("concurrent use", concurrent),
+    ]:
+        f.case(name, case)
+    if parse is not None:
+        f.case("round trip", round_trip)
+        f.case("reserved keys", reserved_keys)
+    f.done()
+
+
+_TOKEN = re.compile(r"conformance-(\d+)-(\d+)")
+
+
+def check_output(
+    make_output: Callable[[], Output],
+    read_lines: Callable[[], Sequence[str]],
+    *,
+    threads: int = 4,
+    per_thread: int = 250,
+) -> None:
+    """Run the output conformance cases; raise :class:`ConformanceError` listing failures.
+
+    :param make_output: builds a fresh output. Each case builds one, writes, then closes it.
+    :param read_lines: returns every line the most recent output delivered, in order (read the
+        file, the captured stream, the server's API...). Called after ``close()``.
+    :param threads: writer threads in the concurrency case.
+    :param per_thread: entries per thread in the concurrency case.
+    """
+    f = _Failures("output")
+
+    def tokens(lines: Sequence[str]) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
+        for line in lines:
+            hits = _TOKEN.findall(line)
+            assert len(hits) <= 1, f"one line holds several entries: {line[:200]!r}"
+            found.extend((int(a), int(b)) for a, b in hits)
+        return found
+
+    def in_order() -> None:
+        out = make_output()
+        for i in range(50):
+            out.write(make_entry(f"conformance-0-{i}", Severity(10 * (1 + i % 5))))
+        out.flush()
+        out.close()
+        got = tokens(read_lines())
+        assert got == [(0, i) for i in range(50)], (
+            f"expected 50 entries in order, read {len(got)}: {got[:5]}…"
+        )
+
+    def concurrent() -> None:
+        out = make_output()
+
+        def work(t: int) -> None:
+            for i in range(per_thread):
+                out.write(make_entry(f"conformance-{t}-{i}", fields={"payload": "y" * (i % 300)}))
+
+        pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        out.close()
+        got = tokens(read_lines())
+        expected = {(t, i) for t in range(threads) for i in range(per_thread)}
+        assert len(got) == len(expected), f"wrote {len(expected)} entries, read {len(got)}"
+        assert set(got) == expected, "entries lost or duplicated"
+        for t in range(threads):
+            mine = [i for (tt, i) in got if tt == t]
+            assert mine == sorted(mine), f"thread {t}'s entries out of order"
+
+    def no_forged_lines() -> None:
+        out = make_output()
+        out.write(make_entry("conformance-0-0 " + _INJECTION, fields={"tool": _INJECTION}))
+        out.close()
+        lines = [line for line in read_lines() if line.strip()]
+        assert len(lines) == 1, f"one entry became {len(lines)} lines: {lines!r}"
+        for raw in _FORBIDDEN_RAW:
+            assert raw not in lines[0], f"raw {raw!r} reached the output"
+
+    def odd_values() -> None:
+        out = make_output()
+        out.write(make_entry("conformance-0-0", fields=_odd_values()))
+        out.write(_full_entry("conformance-0-1"))
+        out.close()
+        assert tokens(read_lines()) == [(0, 0), (0, 1)]
+
+    def close_twice() -> None:
+        out = make_output()
+        out.write(make_entry("conformance-0-0"))
+        out.close()
+        out.close()
+
+    def flush_empty() -> None:
+        out = make_output()
+        out.flush()
+        out.close()
+
+    for name, case in [
+        ("entries in order", in_order),
+        ("concurrent writers", concurrent),
+        ("control characters", no_forged_lines),
+        ("unusual values", odd_values),
+        ("close twice", close_twice),
+        ("flush with nothing written", flush_empty),
+    ]:
+        f.case(name, case)
+    f.done()

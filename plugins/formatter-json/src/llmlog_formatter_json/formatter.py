@@ -1,0 +1,106 @@
+"""The JSON formatter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import orjson
+from llmlog import Formatter, LogEntry
+from llmlog.render import rfc3339_utc, safe_field_items
+from llmlog.serialize import serializer
+from llmlog.severity import LEVEL_NAMES
+
+__all__ = ["RESERVED_KEYS", "JsonFormatter", "JsonOptions"]
+
+#: Keys of the record itself; a field with one of these names is written as ``field.<name>``.
+RESERVED_KEYS = frozenset(
+    {
+        "timestamp",
+        "level",
+        "message",
+        "file",
+        "line",
+        "function",
+        "traceId",
+        "spanId",
+        "modelId",
+        "tokenInfo",
+        "latencyMs",
+        "cost",
+        "logger",
+        "exception",
+        "fields",
+    }
+)
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+@attrs.frozen(kw_only=True)
+class JsonOptions:
+    """Options of the ``json`` formatter."""
+
+    #: Put fields at the top level of the object (dspy-go, structlog); ``false`` nests them under ``fields``.
+    flat: bool = True
+
+
+class JsonFormatter(Formatter):
+    """Formats entries as JSON objects; see the package docstring for the keys."""
+
+    def __init__(self, options: JsonOptions | None = None) -> None:
+        self._flat = (options or JsonOptions()).flat
+        self._default = serializer.default
+
+    def record(self, entry: LogEntry) -> dict[str, Any]:
+        """The dict that is encoded (useful to tests and to outputs that want a mapping)."""
+        data: dict[str, Any] = {
+            "timestamp": rfc3339_utc(entry.time),
+            "level": LEVEL_NAMES[entry.severity],
+            "message": entry.message,
+            "file": entry.file,
+            "line": entry.line,
+            "function": entry.function,
+        }
+        if entry.logger:
+            data["logger"] = entry.logger
+        if entry.trace_id:
+            data["traceId"] = entry.trace_id
+        if entry.span_id:
+            data["spanId"] = entry.span_id
+        if entry.model_id:
+            data["modelId"] = entry.model_id
+        usage = entry.token_info
+        if usage is not None:
+            info: dict[str, Any] = {
+                "promptTokens": usage.prompt_tokens,
+                "completionTokens": usage.completion_tokens,
+                "totalTokens": usage.total_tokens,
+            }
+            if usage.cost is not None:
+                info["cost"] = usage.cost
+            data["tokenInfo"] = info
+        if entry.latency_ms is not None:
+            data["latencyMs"] = entry.latency_ms
+        if entry.cost is not None:
+            data["cost"] = entry.cost
+        if entry.exception:
+            data["exception"] = entry.exception
+        fields = entry.fields
+        if fields:
+            if not self._flat:
+                data["fields"] = fields
+            elif RESERVED_KEYS.isdisjoint(fields):
+                data.update(fields)
+            else:
+                data.update(safe_field_items(fields, RESERVED_KEYS))
+        return data
+
+    def format_bytes(self, entry: LogEntry) -> bytes:
+        data = self.record(entry)
+        try:
+            return orjson.dumps(data, default=self._default, option=_OPTIONS)
+        except Exception:  # a 65-bit integer, a cycle: the slow path cannot fail
+            return serializer.dumps(data)
+
+    def format(self, entry: LogEntry) -> str:
+        return self.format_bytes(entry).decode("utf-8")

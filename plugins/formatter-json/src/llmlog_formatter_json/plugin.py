@@ -1,0 +1,24 @@
+"""Registers the ``json`` formatter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmlog import hookimpl
+from llmlog.registry import ComponentRegister
+
+from llmlog_formatter_json.formatter import JsonFormatter, JsonOptions
+
+
+def _factory(options: JsonOptions, context: Any) -> JsonFormatter:
+    return JsonFormatter(options)
+
+
+@hookimpl
+def llmlog_register_formatters(register: ComponentRegister) -> None:
+    register(
+        "json",
+        _factory,
+        options=JsonOptions,
+        description="One JSON object per line (dspy-go JSONFormatter keys), encoded by orjson.",
+    )

@@ -1,0 +1,10 @@
+"""llmlog's text formatter: dspy-go's ``TextFormatter`` layout, escaped so one entry is one line.
+
+``2026-11-25T18:40:05.123+01:00 [INFO] message [file.py:12] [traceId=…] [tokens=10/20] key=value``
+
+A traceback follows on continuation lines that start with ``  | ``.
+"""
+
+from llmlog_formatter_text.formatter import TextFormatter, TextOptions
+
+__all__ = ["TextFormatter", "TextOptions"]

@@ -1,0 +1,24 @@
+"""Registers the ``text`` formatter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmlog import hookimpl
+from llmlog.registry import ComponentRegister
+
+from llmlog_formatter_text.formatter import TextFormatter, TextOptions
+
+
+def _factory(options: TextOptions, context: Any) -> TextFormatter:
+    return TextFormatter(options)
+
+
+@hookimpl
+def llmlog_register_formatters(register: ComponentRegister) -> None:
+    register(
+        "text",
+        _factory,
+        options=TextOptions,
+        description="dspy-go style text: timestamp [LEVEL] message [file:line] ... key=value.",
+    )
