@@ -208,7 +208,7 @@ class PluginHost:
         # registration can be attributed (for conflicts and `llmlog plugins`) and one plugin's
         # exception cannot stop the others from registering.
         hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():  # in registration (load) order
             register = make_register(impl.plugin_name)
             try:
                 impl.function(**dict.fromkeys(impl.argnames, register))

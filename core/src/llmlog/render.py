@@ -9,6 +9,7 @@ is written as a backslash escape, so one entry is always exactly one line of vis
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -18,6 +19,7 @@ from llmlog.serialize import serializer
 
 __all__ = [
     "escape",
+    "escape_json_bytes",
     "format_cost",
     "format_fields",
     "format_tokens",
@@ -59,6 +61,28 @@ def escape(text: str) -> str:
     if text.isprintable():
         return text
     return text.translate(_ESCAPES)
+
+
+# Characters JSON allows raw inside strings that still break lines or text display: NEL, LINE and
+# PARAGRAPH SEPARATOR (``str.splitlines`` splits on them), and the bidirectional controls that can
+# make a terminal show text in a different order than it is stored. As UTF-8 they start with one
+# of these byte pairs, which makes the common case a cheap substring test.
+_JSON_UNSAFE = re.compile(rb"\xc2\x85|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def _json_escape(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode("utf-8"))
+
+
+def escape_json_bytes(data: bytes) -> bytes:
+    """Escape, in encoded JSON, the characters that would break lines or reorder text on screen.
+
+    The result is the same JSON value: these characters can only occur inside strings, where a
+    ``\\uXXXX`` escape means the same thing.
+    """
+    if b"\xe2\x80" in data or b"\xe2\x81" in data or b"\xc2\x85" in data or b"\xd8\x9c" in data:
+        return _JSON_UNSAFE.sub(_json_escape, data)
+    return data
 
 
 def format_value(value: Any) -> str:

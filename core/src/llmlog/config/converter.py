@@ -92,7 +92,8 @@ def _literal(value: Any, type_: Any) -> Any:
 
 
 def _is_literal(type_: Any) -> bool:
-    return get_origin(type_) is Literal  # type: ignore[comparison-overlap]
+    origin: object = get_origin(type_)
+    return origin is Literal
 
 
 converter.register_structure_hook_func(_is_literal, _literal)

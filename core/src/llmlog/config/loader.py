@@ -155,12 +155,27 @@ def user_config_file() -> Path:
     return platformdirs.user_config_path("llmlog", appauthor=False) / "llmlog.toml"
 
 
+_TOML_WHERE = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [f"invalid TOML: {exc}"]) from None
+        # Name the place as file:line:column, which editors and terminals can jump to.
+        text = str(exc)
+        match = _TOML_WHERE.search(text)
+        if match is None:
+            raise ConfigError(str(path), [f"invalid TOML: {text}"]) from None
+        if match.group(1):
+            line, column = int(match.group(1)), int(match.group(2))
+        else:
+            content = path.read_text("utf-8", "replace").splitlines() or [""]
+            line, column = len(content), len(content[-1]) + 1
+        raise ConfigError(
+            f"{path}:{line}:{column}", [f"invalid TOML: {text[: match.start()]}"]
+        ) from None
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
 

@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 import orjson
 from llmlog import Formatter, LogEntry
-from llmlog.render import rfc3339_utc, safe_field_items
+from llmlog.render import escape_json_bytes, rfc3339_utc, safe_field_items
 from llmlog.serialize import serializer
 from llmlog.severity import LEVEL_NAMES
 
@@ -98,9 +98,10 @@ class JsonFormatter(Formatter):
     def format_bytes(self, entry: LogEntry) -> bytes:
         data = self.record(entry)
         try:
-            return orjson.dumps(data, default=self._default, option=_OPTIONS)
+            out = orjson.dumps(data, default=self._default, option=_OPTIONS)
         except Exception:  # a 65-bit integer, a cycle: the slow path cannot fail
-            return serializer.dumps(data)
+            out = serializer.dumps(data)
+        return escape_json_bytes(out)
 
     def format(self, entry: LogEntry) -> str:
         return self.format_bytes(entry).decode("utf-8")

@@ -1,0 +1,52 @@
+"""Fixtures shared by the core tests.
+
+Every test runs in an empty temporary directory with the LLMLOG_* environment cleared and the
+user configuration directory pointed at the temporary directory, so no llmlog.toml of the machine
+can leak in. ``configured`` installs a known configuration and captures what is logged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import llmlog
+import pytest
+from llmlog.logger import global_dispatcher
+from llmlog.testing import ListOutput
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for key in list(os.environ):
+        if key.startswith("LLMLOG_") or key in ("NO_COLOR", "FORCE_COLOR"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    llmlog.shutdown()
+
+
+class Captured:
+    """A configured global logger writing to a :class:`ListOutput`."""
+
+    def __init__(self, output: ListOutput) -> None:
+        self.output = output
+
+    @property
+    def entries(self) -> list[llmlog.LogEntry]:
+        return self.output.entries
+
+    def messages(self) -> list[str]:
+        return [e.message for e in self.entries]
+
+
+@pytest.fixture
+def configured() -> Captured:
+    """The global logger configured at DEBUG with only a list output (no plugins loaded)."""
+    llmlog.configure({"level": "debug", "outputs": {}}, autoload=False)
+    output = ListOutput()
+    output.name = "list"
+    global_dispatcher().add_output(output)
+    return Captured(output)

@@ -1,0 +1,299 @@
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import attrs
+import llmlog
+import pytest
+from llmlog import BuildContext, ConfigError, Output, Severity, hookimpl
+from llmlog.config import find_config
+from llmlog.logger import global_dispatcher
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_discovery_order(tmp_path, monkeypatch):
+    assert find_config().kind == "defaults"
+
+    user = write(tmp_path / "xdg" / "llmlog" / "llmlog.toml", 'level = "error"\n')
+    assert find_config().path == user
+
+    write(tmp_path / "pyproject.toml", '[project]\nname = "x"\n[tool.llmlog]\nlevel = "warn"\n')
+    source = find_config()
+    assert (source.kind, source.data) == ("pyproject", {"level": "warn"})
+
+    local = write(tmp_path / "llmlog.toml", 'level = "debug"\n')
+    assert find_config().path == local
+
+    env = write(tmp_path / "elsewhere" / "env.toml", 'level = "fatal"\n')
+    monkeypatch.setenv("LLMLOG_CONFIG", str(env))
+    assert find_config().path == env
+
+    explicit = write(tmp_path / "explicit.toml", 'level = "info"\n')
+    assert find_config(explicit).path == explicit
+
+
+def test_pyproject_without_tool_table_is_skipped(tmp_path):
+    write(tmp_path / "pyproject.toml", '[project]\nname = "x"\n')
+    assert find_config().kind == "defaults"
+
+
+def test_missing_explicit_file_and_env_file_are_errors(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        find_config(tmp_path / "nope.toml")
+    monkeypatch.setenv("LLMLOG_CONFIG", str(tmp_path / "gone.toml"))
+    with pytest.raises(ConfigError, match="gone.toml"):
+        find_config()
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [('level = "info"\noutputs = [\n', ":2:12"), ('level = "info"\nlevel = "debug"\n[x]\n', ":2:")],
+)
+def test_invalid_toml_names_file_and_line(tmp_path, text, where):
+    bad = write(tmp_path / "llmlog.toml", text)
+    with pytest.raises(ConfigError) as info:
+        llmlog.configure(bad, autoload=False)
+    assert info.value.source.startswith(f"{bad}{where}")
+    assert info.value.errors[0].startswith("invalid TOML: ")
+
+
+def test_all_errors_reported_together_with_paths(tmp_path):
+    bad = write(
+        tmp_path / "llmlog.toml",
+        """
+        level = "verbose"
+        sample_rate = 3
+        levle = "info"
+        [outputs.err]
+        type = "stderr"
+        level = 10
+        [outputs.typo]
+        type = "fiel"
+        """,
+    )
+    with pytest.raises(ConfigError) as info:
+        llmlog.configure(bad, autoload=False)
+    errors = info.value.errors
+    assert info.value.source == str(bad)
+    assert str(info.value).startswith(f"{bad}: 5 configuration errors")
+    assert (
+        "unknown severity 'verbose'; expected one of debug, info, warn, error, fatal @ $.level"
+        in errors
+    )
+    assert "must be between 0 and 1, got 3.0 @ $.sample_rate" in errors
+    assert any(
+        e.startswith("unknown key 'levle'; valid keys: level,") and e.endswith("@ $.levle")
+        for e in errors
+    )
+    assert "expected a severity name (string), got integer 10 @ $.outputs.err.level" in errors
+    assert "unknown output type 'fiel'; installed: stderr @ $.outputs.typo.type" in errors
+
+
+@attrs.frozen(kw_only=True)
+class RingOptions:
+    capacity: int = 10
+    label: str = "ring"
+
+
+class Ring(Output):
+    instances: list["Ring"] = []
+
+    def __init__(self, options: RingOptions, context: BuildContext) -> None:
+        self.options, self.context = options, context
+        self.entries: list[llmlog.LogEntry] = []
+        self.closed = False
+        Ring.instances.append(self)
+
+    def write(self, entry):
+        self.entries.append(entry)
+        del self.entries[: -self.options.capacity]
+
+    def close(self):
+        self.closed = True
+
+
+class RingPlugin:
+    configured: list = []
+    unconfigured: list = []
+
+    @hookimpl
+    def llmlog_register_outputs(self, register):
+        register("ring", Ring, options=RingOptions, description="test ring")
+
+    @hookimpl
+    def llmlog_configure(self, config):
+        self.configured.append(config)
+
+    @hookimpl
+    def llmlog_unconfigure(self, config):
+        self.unconfigured.append(config)
+
+
+def test_component_options_type_errors_and_typos():
+    config = {"outputs": {"r": {"type": "ring", "capacity": "ten", "lable": "x"}}}
+    with pytest.raises(ConfigError) as info:
+        llmlog.configure(config, plugins=[("ring", RingPlugin())], autoload=False)
+    assert info.value.errors == [
+        "expected an integer, got string 'ten' @ $.outputs.r.capacity",
+        "unknown key 'lable'; valid keys: capacity, label @ $.outputs.r",
+    ]
+    assert info.value.source == "<configuration dict>"
+
+
+def test_output_type_defaults_to_table_name_and_options_are_structured(tmp_path):
+    Ring.instances.clear()
+    path = write(tmp_path / "llmlog.toml", '[outputs.ring]\ncapacity = 2\nlevel = "warn"\n')
+    config = llmlog.configure(path, plugins=[("ring", RingPlugin())], autoload=False)
+    (ring,) = Ring.instances
+    assert ring.options == RingOptions(capacity=2)
+    assert ring.context.name == "ring" and ring.context.config_path == path
+    assert (ring.level, ring.name) == (Severity.WARN, "ring")
+    log = llmlog.get_logger()
+    for i in range(5):
+        log.warn("w%d", i)
+    log.info("filtered by the output level")
+    assert [e.message for e in ring.entries] == ["w3", "w4"]
+    assert config.provenance["outputs"] == str(path)
+    assert config.provenance["level"] == "default"
+
+
+def test_reconfigure_closes_old_outputs_and_runs_lifecycle_hooks():
+    Ring.instances.clear()
+    plugin = RingPlugin()
+    plugin.configured.clear()
+    plugin.unconfigured.clear()
+    first = llmlog.configure({"outputs": {"ring": {}}}, plugins=[("ring", plugin)], autoload=False)
+    second = llmlog.configure({"outputs": {"ring": {}}}, plugins=[("ring", plugin)], autoload=False)
+    assert Ring.instances[0].closed and not Ring.instances[1].closed
+    assert plugin.configured == [first, second]
+    assert plugin.unconfigured == [first]
+
+
+def test_a_failed_configure_keeps_the_previous_configuration():
+    Ring.instances.clear()
+    llmlog.configure({"outputs": {"ring": {}}}, plugins=[("ring", RingPlugin())], autoload=False)
+    with pytest.raises(ConfigError):
+        llmlog.configure(
+            {"level": "nope", "outputs": {"ring": {}}},
+            plugins=[("ring", RingPlugin())],
+            autoload=False,
+        )
+    llmlog.get_logger().info("still here")
+    assert [e.message for e in Ring.instances[0].entries] == ["still here"]
+    assert len(Ring.instances) == 1
+
+
+class Unopenable(Output):
+    def __init__(self, options, context):
+        raise PermissionError(f"cannot open /root/forbidden.log for {context.name}")
+
+    def write(self, entry):
+        pass
+
+
+class BrokenPlugin:
+    @hookimpl
+    def llmlog_register_outputs(self, register):
+        register("unopenable", Unopenable)
+
+
+def test_output_factory_failure_is_a_config_error_naming_the_output():
+    Ring.instances.clear()
+    config = {"outputs": {"good": {"type": "ring"}, "bad": {"type": "unopenable"}}}
+    with pytest.raises(ConfigError) as info:
+        llmlog.configure(
+            config, plugins=[("ring", RingPlugin()), ("broken", BrokenPlugin())], autoload=False
+        )
+    assert info.value.errors == [
+        "cannot create output 'bad': cannot open /root/forbidden.log for bad @ $.outputs.bad"
+    ]
+    assert Ring.instances[0].closed  # the one already built is not leaked
+
+
+def test_env_level_override_and_provenance(monkeypatch):
+    monkeypatch.setenv("LLMLOG_LEVEL", "error")
+    config = llmlog.configure({"level": "debug", "outputs": {}}, autoload=False)
+    assert config.settings.level is Severity.ERROR
+    assert config.provenance["level"] == "environment LLMLOG_LEVEL"
+    monkeypatch.setenv("LLMLOG_LEVEL", "loud")
+    with pytest.raises(ConfigError, match=r"unknown severity 'loud'.* @ \$\.level"):
+        llmlog.configure({}, autoload=False)
+
+
+def test_formatter_key_rules():
+    with pytest.raises(ConfigError) as info:
+        llmlog.configure(
+            {
+                "outputs": {
+                    "r": {"type": "ring", "formatter": "text"},
+                    "s": {"type": "stderr", "formatter": "nope"},
+                }
+            },
+            plugins=[("ring", RingPlugin())],
+            autoload=False,
+        )
+    assert info.value.errors == [
+        "output type 'ring' takes no formatter @ $.outputs.r.formatter",
+        "unknown formatter 'nope'; installed: (none installed) @ $.outputs.s.formatter",
+    ]
+
+
+def test_default_outputs_without_plugins_write_plain_text_to_stderr(capsys):
+    config = llmlog.configure(autoload=False)
+    assert [s.component.name for s in config.outputs.values()] == ["stderr"]
+    llmlog.get_logger().info("visible", user="bob")
+    err = capsys.readouterr().err
+    assert " INFO  visible [test_config.py:" in err and "user=bob" in err
+
+
+def test_unconfigured_first_use_configures_from_llmlog_toml(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LLMLOG_DISABLE_PLUGIN_AUTOLOAD", "1")
+    write(tmp_path / "llmlog.toml", 'level = "warn"\n[outputs.stderr]\n')
+    dispatcher = global_dispatcher()
+    dispatcher.defer(__import__("llmlog.logger", fromlist=["x"])._configure_on_first_use)
+    log = llmlog.get_logger()
+    log.info("dropped")
+    log.warn("kept")
+    err = capsys.readouterr().err
+    assert "kept" in err and "dropped" not in err
+
+
+def test_broken_config_on_first_use_falls_back_to_stderr(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LLMLOG_DISABLE_PLUGIN_AUTOLOAD", "1")
+    write(tmp_path / "llmlog.toml", 'level = "loud"\n')
+    global_dispatcher().defer(sys.modules["llmlog.logger"]._configure_on_first_use)
+    llmlog.get_logger().info("still logged")
+    err = capsys.readouterr().err
+    assert "configuration failed, logging to stderr instead" in err
+    assert "unknown severity 'loud'" in err
+    assert "still logged" in err
+
+
+def test_settings_round_trip_through_toml(tmp_path):
+    path = write(
+        tmp_path / "llmlog.toml",
+        """
+        level = "debug"
+        sample_rate = 0.5
+        default_fields = {service = "qa", version = 2}
+        include_caller = false
+        redact_keys = ["^ssn$"]
+        max_string_length = 1000
+        [outputs.stderr]
+        """,
+    )
+    config = llmlog.configure(path, autoload=False)
+    s = config.settings
+    assert (s.level, s.sample_rate, s.default_fields, s.include_caller) == (
+        Severity.DEBUG,
+        0.5,
+        {"service": "qa", "version": 2},
+        False,
+    )
+    assert tomllib.loads(path.read_text())["redact_keys"] == s.redact_keys

@@ -1,0 +1,196 @@
+"""Property tests for the pieces every formatter relies on."""
+
+import json
+import math
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from llmlog.render import escape, format_fields, quote_if_needed
+from llmlog.sanitize import REDACTED, Sanitizer
+from llmlog.serialize import Serializer, serializer
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+odd_leaf = (
+    json_leaf
+    | st.binary()
+    | st.frozensets(st.integers(), max_size=3)
+    | st.integers(min_value=2**64, max_value=2**90)
+    | st.complex_numbers()
+)
+nested = st.recursive(
+    odd_leaf,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.integers(), children, max_size=4)
+        | st.tuples(children, children)
+    ),
+    max_leaves=20,
+)
+
+
+@given(st.text())
+def test_escape_output_is_always_printable(text):
+    out = escape(text)
+    assert out.isprintable()
+    assert "\n" not in out and "\x1b" not in out and "\r" not in out
+
+
+@given(st.text().filter(str.isprintable))
+def test_escape_leaves_printable_text_alone(text):
+    assert escape(text) == text
+
+
+@given(st.dictionaries(st.text(min_size=1), json_leaf, max_size=6))
+def test_format_fields_is_one_printable_line(fields):
+    line = format_fields(fields)
+    assert line.isprintable()
+
+
+@given(st.text())
+def test_strict_quoting_is_reversible(text):
+    quoted = quote_if_needed(text)
+    if quoted.startswith('"') and len(quoted) >= 2 and quoted != text:
+        inner = quoted[1:-1]
+        # Undo \\ and \" exactly as a logfmt parser does.
+        out, i = [], 0
+        while i < len(inner):
+            if inner[i] == "\\" and i + 1 < len(inner):
+                out.append(inner[i + 1])
+                i += 2
+            else:
+                out.append(inner[i])
+                i += 1
+        assert "".join(out) == text
+    else:
+        assert quoted == text
+
+
+@settings(max_examples=300)
+@given(nested)
+def test_serializer_never_raises_and_always_emits_valid_json(value):
+    data = serializer.dumps({"v": value})
+    assert isinstance(orjson.loads(data), dict)
+
+
+def test_serializer_fallbacks_in_order():
+    class Custom:
+        pass
+
+    class WithHook:
+        def __llmlog__(self):
+            return {"via": "hook"}
+
+    class BrokenRepr:
+        def __repr__(self):
+            raise RuntimeError
+
+    s = Serializer()
+    s.register(Custom, lambda v: "registered")
+    cycle = []
+    cycle.append(cycle)
+    out = orjson.loads(
+        s.dumps(
+            {"a": Custom(), "b": WithHook(), "c": BrokenRepr(), "d": 2**70, "e": cycle, "f": {1: 2}}
+        )
+    )
+    assert out["a"] == "registered"
+    assert out["b"] == {"via": "hook"}
+    assert out["c"].startswith("<unrepresentable ") and out["c"].endswith("BrokenRepr>")
+    assert out["d"] == str(2**70)
+    assert out["e"] == ["<cycle>"]
+    assert out["f"] == {"1": 2}
+
+
+def test_registered_serializer_applies_to_subclasses_and_failures_fall_back():
+    class Base:
+        pass
+
+    class Child(Base):
+        def __repr__(self):
+            return "Child()"
+
+    s = Serializer()
+    s.register(Base, lambda v: 1 / 0)
+    assert orjson.loads(s.dumps(Child())) == "Child()"
+
+
+secret_keys = st.sampled_from(
+    [
+        "api_key",
+        "API-KEY",
+        "openai_api_key",
+        "Authorization",
+        "x-api-key",
+        "client_secret",
+        "password",
+        "access_token",
+        "Cookie",
+        "private_key",
+    ]
+)
+plain_keys = st.sampled_from(
+    ["max_tokens", "prompt_tokens", "total_tokens", "model", "user", "temperature", "token_info"]
+)
+
+
+@given(st.dictionaries(secret_keys | plain_keys, json_leaf, min_size=1), st.integers(0, 5))
+def test_secrets_are_redacted_at_any_depth(fields, depth):
+    data = fields
+    for _ in range(depth):
+        data = {"wrapper": [data]}
+    cleaned = Sanitizer().fields(data)
+    inner = cleaned
+    for _ in range(depth):
+        inner = inner["wrapper"][0]
+    for key, value in fields.items():
+        if key in (
+            "max_tokens",
+            "prompt_tokens",
+            "total_tokens",
+            "model",
+            "user",
+            "temperature",
+            "token_info",
+        ):
+            assert inner[key] is value or (isinstance(value, float) and math.isnan(value))
+        else:
+            assert inner[key] == REDACTED
+
+
+@given(st.text(), st.integers(1, 50))
+def test_truncation_keeps_a_marker_and_valid_json(text, limit):
+    out = Sanitizer(max_string_length=limit).text(text)
+    if len(text) <= limit:
+        assert out == text
+    else:
+        assert out.startswith(text[:limit])
+        assert out.endswith(f"…[truncated {len(text) - limit} chars]")
+    assert json.loads(orjson.dumps({"prompt": out})) == {"prompt": out}
+
+
+def test_sanitizer_returns_the_same_object_when_nothing_changes():
+    fields = {"a": 1, "b": "short", "c": [1, 2]}
+    assert Sanitizer().fields(fields) is fields
+
+
+def test_redaction_can_be_turned_off_and_extended():
+    assert Sanitizer(redact=False).fields({"api_key": "k"}) == {"api_key": "k"}
+    assert Sanitizer(extra_patterns=["^ssn$"]).fields({"ssn": "1", "x": 2}) == {
+        "ssn": REDACTED,
+        "x": 2,
+    }
+
+
+@given(st.text())
+def test_escaped_json_is_one_line_the_same_value_and_has_no_bidi_controls(text):
+    from llmlog.render import escape_json_bytes
+
+    out = escape_json_bytes(orjson.dumps({"t": text}))
+    decoded = out.decode("utf-8")
+    assert len(decoded.splitlines()) == 1
+    assert not any(
+        ch in decoded
+        for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    )
+    assert orjson.loads(out) == {"t": text}
