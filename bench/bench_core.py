@@ -32,8 +32,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import llmlog
 import orjson
+
+import llmlog
 from llmlog import Logger, Output, Severity
 from llmlog_formatter_json import JsonFormatter
 

@@ -7,25 +7,20 @@ can leak in. ``configured`` installs a known configuration and captures what is 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import llmlog
 import pytest
+
+import llmlog
 from llmlog.logger import global_dispatcher
-from llmlog.testing import ListOutput
+from llmlog.testing import ListOutput, isolated_environment
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for key in list(os.environ):
-        if key.startswith("LLMLOG_") or key in ("NO_COLOR", "FORCE_COLOR"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
-    llmlog.shutdown()
+def isolated(tmp_path: Path) -> Iterator[Path]:
+    with isolated_environment(tmp_path):
+        yield tmp_path
 
 
 class Captured:

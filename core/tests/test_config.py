@@ -4,8 +4,9 @@ import tomllib
 from pathlib import Path
 
 import attrs
-import llmlog
 import pytest
+
+import llmlog
 from llmlog import BuildContext, ConfigError, Output, Severity, hookimpl
 from llmlog.config import find_config
 from llmlog.logger import global_dispatcher

@@ -4,8 +4,9 @@ import sys
 import textwrap
 import threading
 
-import llmlog
 import pytest
+
+import llmlog
 from llmlog import Logger, Output, Severity, TokenUsage
 from llmlog.logger import global_dispatcher
 from llmlog.testing import ListOutput
@@ -124,7 +125,8 @@ def test_context_values_reach_entries_and_call_overrides_win(configured):
     with (
         llmlog.with_model_id("gpt-4o"),
         llmlog.with_token_info(usage),
-        llmlog.with_trace_id("t" * 32),llmlog.with_span_id("s" * 16)
+        llmlog.with_trace_id("t" * 32),
+        llmlog.with_span_id("s" * 16),
     ):
         log.info("from context")
         log.info("overridden", model_id="other", latency_ms=12.5, cost=0.002)

@@ -1,8 +1,9 @@
 import sys
 import types
 
-import llmlog
 import pytest
+
+import llmlog
 from llmlog import ConfigError, hookimpl
 from llmlog.plugins import BUILTIN_PLUGINS, PluginHost
 from llmlog.registry import ComponentKind
@@ -154,7 +155,7 @@ def test_an_entry_point_that_fails_to_import_is_reported(monkeypatch, capsys):
     info = h.plugins["broken_plugin"]
     assert info.status == "failed" and "ModuleNotFoundError" in info.error
     assert "plugin 'broken_plugin'" in capsys.readouterr().err
-    assert "console" in h.components(ComponentKind.OUTPUT)  # the others still load
+    assert "stderr" in h.components(ComponentKind.OUTPUT)  # the others still load
 
 
 def test_hookimpl_is_the_public_marker():

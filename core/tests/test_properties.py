@@ -6,6 +6,7 @@ import math
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from llmlog.render import escape, format_fields, quote_if_needed
 from llmlog.sanitize import REDACTED, Sanitizer
 from llmlog.serialize import Serializer, serializer

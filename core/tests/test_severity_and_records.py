@@ -1,6 +1,7 @@
 import logging
 
 import pytest
+
 from llmlog import Severity, TokenUsage, parse_severity
 from llmlog.severity import severity_from_name
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from llmlog.records import TokenUsage
+from llmlog.records import LogEntry, TokenUsage
 from llmlog.serialize import serializer
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "format_tokens",
     "format_value",
     "local_timestamp",
+    "plain_line",
     "quote_if_needed",
     "rfc3339_local",
     "rfc3339_utc",
@@ -80,7 +81,11 @@ def escape_json_bytes(data: bytes) -> bytes:
     The result is the same JSON value: these characters can only occur inside strings, where a
     ``\\uXXXX`` escape means the same thing.
     """
-    if b"\xe2\x80" in data or b"\xe2\x81" in data or b"\xc2\x85" in data or b"\xd8\x9c" in data:
+    # ASCII (the common case) is one fast check; otherwise single-byte searches, which are cheaper
+    # than two-byte ones, decide whether the regular expression needs to run at all.
+    if data.isascii():
+        return data
+    if b"\xe2" in data or b"\xc2" in data or b"\xd8" in data:
         return _JSON_UNSAFE.sub(_json_escape, data)
     return data
 
@@ -201,3 +206,23 @@ def rfc3339_local(ns: int) -> str:
         offset = "Z" if minutes == 0 else f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
         _local_rfc_cache = (sec, prefix, offset)
     return f"{prefix}.{frac // 1_000_000:03d}{offset}"
+
+
+def plain_line(entry: LogEntry) -> str:
+    """``2026-11-25 18:40:05.123 INFO  message [file:line] [model=m] [tokens=…] key=value``."""
+    parts = [local_timestamp(entry.time), f"{entry.severity.name:<5}", escape(entry.message)]
+    if entry.file:
+        parts.append(f"[{escape(entry.file)}:{entry.line}]")
+    if entry.trace_id:
+        parts.append(f"[traceId={escape(entry.trace_id)}]")
+    if entry.model_id:
+        parts.append(f"[model={escape(entry.model_id)}]")
+    if entry.token_info is not None:
+        parts.append(f"[{format_tokens(entry.token_info)}]")
+    if entry.fields:
+        parts.append(format_fields(entry.fields, strict=False))
+    line = " ".join(parts)
+    if entry.exception:
+        # Continuation lines start with a marker, so a traceback cannot pass for a log line.
+        line += "".join(f"\n  | {escape(x)}" for x in entry.exception.splitlines())
+    return line

@@ -23,7 +23,8 @@ import orjson
 
 __all__ = ["Serializer", "safe_repr", "serializer"]
 
-_OPTIONS = orjson.OPT_NON_STR_KEYS
+# Non-string keys (OPT_NON_STR_KEYS) would double the cost of every encode; they are rare, so
+# they take the slow path instead, which converts them.
 _MAX_DEPTH = 64
 
 
@@ -99,11 +100,11 @@ class Serializer:
     def dumps(self, value: object) -> bytes:
         """Encode ``value`` as compact JSON bytes; never raises."""
         try:
-            return orjson.dumps(value, default=self.default, option=_OPTIONS)
+            return orjson.dumps(value, default=self.default)
         except Exception:
             pass
         try:
-            return orjson.dumps(self.to_jsonable(value), option=_OPTIONS)
+            return orjson.dumps(self.to_jsonable(value))
         except Exception as exc:  # only a bug in to_jsonable gets here
             return orjson.dumps(f"<unserializable: {safe_repr(exc)}>")
 

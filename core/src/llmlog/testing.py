@@ -23,11 +23,13 @@ values, idempotent close, and no exception ever escaping.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -38,11 +40,13 @@ from llmlog.records import LogEntry, TokenUsage
 from llmlog.severity import Severity
 
 __all__ = [
+    "ENVIRONMENT_VARIABLES",
     "ConformanceError",
     "ListOutput",
     "capture",
     "check_formatter",
     "check_output",
+    "isolated_environment",
     "make_entry",
 ]
 
@@ -56,6 +60,37 @@ class ListOutput(Output):
 
     def write(self, entry: LogEntry) -> None:
         self.entries.append(entry)
+
+
+#: Environment variables that change llmlog's behaviour (besides every ``LLMLOG_*`` one).
+ENVIRONMENT_VARIABLES = ("NO_COLOR", "FORCE_COLOR", "OTEL_SDK_DISABLED")
+
+
+@contextmanager
+def isolated_environment(directory: Path) -> Iterator[Path]:
+    """Run the block with no llmlog configuration from the machine leaking in.
+
+    Clears every ``LLMLOG_*`` variable and :data:`ENVIRONMENT_VARIABLES`, points the user
+    configuration directory (``XDG_CONFIG_HOME``) into ``directory`` and makes ``directory`` the
+    working directory; restores all of it, and shuts llmlog down, afterwards. Use it from an autouse
+    pytest fixture with ``tmp_path``.
+    """
+    saved_env = dict(os.environ)
+    saved_cwd = Path.cwd()
+    try:
+        for key in list(os.environ):
+            if key.startswith("LLMLOG_") or key in ENVIRONMENT_VARIABLES:
+                del os.environ[key]
+        os.environ["XDG_CONFIG_HOME"] = str(directory / "xdg")
+        os.chdir(directory)
+        yield directory
+    finally:
+        from llmlog.configure import shutdown
+
+        shutdown()
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ import math
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
+
 from llmlog import Severity, TokenUsage
 from llmlog.testing import check_formatter, make_entry
 from llmlog_formatter_json import RESERVED_KEYS, JsonFormatter, JsonOptions

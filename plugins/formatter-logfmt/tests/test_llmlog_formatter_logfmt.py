@@ -1,6 +1,7 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from llmlog import Severity, TokenUsage
 from llmlog.render import escape
 from llmlog.testing import check_formatter, make_entry

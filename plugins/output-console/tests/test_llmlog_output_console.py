@@ -3,8 +3,9 @@ import re
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 
-import llmlog
 import pytest
+
+import llmlog
 from llmlog import Severity, TokenUsage
 from llmlog.testing import check_output, make_entry
 from llmlog_formatter_json import JsonFormatter

@@ -13,27 +13,7 @@ from llmlog.hookspecs import hookimpl
 from llmlog.interfaces import BuildContext, Formatter, Output
 from llmlog.records import LogEntry
 from llmlog.registry import OutputRegister
-from llmlog.render import escape, format_fields, format_tokens, local_timestamp
-
-
-def plain_line(entry: LogEntry) -> str:
-    """``2026-11-25 18:40:05.123 INFO  message [file:line] [model=m] [tokens=…] key=value``."""
-    parts = [local_timestamp(entry.time), f"{entry.severity.name:<5}", escape(entry.message)]
-    if entry.file:
-        parts.append(f"[{escape(entry.file)}:{entry.line}]")
-    if entry.trace_id:
-        parts.append(f"[traceId={escape(entry.trace_id)}]")
-    if entry.model_id:
-        parts.append(f"[model={escape(entry.model_id)}]")
-    if entry.token_info is not None:
-        parts.append(f"[{format_tokens(entry.token_info)}]")
-    if entry.fields:
-        parts.append(format_fields(entry.fields, strict=False))
-    line = " ".join(parts)
-    if entry.exception:
-        # Continuation lines start with a marker, so a traceback cannot pass for a log line.
-        line += "".join(f"\n  | {escape(x)}" for x in entry.exception.splitlines())
-    return line
+from llmlog.render import plain_line
 
 
 class StderrOutput(Output):

@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 import orjson
+
 from llmlog import Formatter, LogEntry
 from llmlog.render import escape_json_bytes, rfc3339_utc, safe_field_items
 from llmlog.serialize import serializer
@@ -33,7 +34,6 @@ RESERVED_KEYS = frozenset(
         "fields",
     }
 )
-_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 @attrs.frozen(kw_only=True)
@@ -98,10 +98,10 @@ class JsonFormatter(Formatter):
     def format_bytes(self, entry: LogEntry) -> bytes:
         data = self.record(entry)
         try:
-            out = orjson.dumps(data, default=self._default, option=_OPTIONS)
-        except Exception:  # a 65-bit integer, a cycle: the slow path cannot fail
+            out = orjson.dumps(data, default=self._default)
+        except Exception:  # a 65-bit integer, a cycle, a non-string key: the slow path cannot fail
             out = serializer.dumps(data)
-        return escape_json_bytes(out)
+        return out if out.isascii() else escape_json_bytes(out)
 
     def format(self, entry: LogEntry) -> str:
         return self.format_bytes(entry).decode("utf-8")

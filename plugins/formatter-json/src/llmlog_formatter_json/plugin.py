@@ -6,7 +6,6 @@ from typing import Any
 
 from llmlog import hookimpl
 from llmlog.registry import ComponentRegister
-
 from llmlog_formatter_json.formatter import JsonFormatter, JsonOptions
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+
 from llmlog import Formatter, LogEntry
 from llmlog.render import format_fields, rfc3339_utc, safe_field_items
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+
 from llmlog import Formatter, LogEntry
 from llmlog.render import escape, format_cost, format_fields, rfc3339_local, rfc3339_utc
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, TextIO
 
 import attrs
+
 from llmlog import Formatter, LogEntry, Output
 from llmlog.render import (
     escape,

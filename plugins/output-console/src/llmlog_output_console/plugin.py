@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from llmlog import BuildContext, hookimpl
 from llmlog.registry import OutputRegister
-
 from llmlog_output_console.output import ConsoleOptions, ConsoleOutput
 
 

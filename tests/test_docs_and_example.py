@@ -1,0 +1,108 @@
+"""Documentation and the example configuration cannot drift from the code."""
+
+import inspect
+import re
+import tomllib
+
+import attrs
+
+import llmlog
+from llmlog import hookspecs
+from llmlog.config.loader import Settings
+from llmlog.plugins import PluginHost
+from llmlog.registry import ComponentKind
+
+
+def hook_functions():
+    return {
+        name: fn
+        for name, fn in vars(hookspecs).items()
+        if name.startswith("llmlog_") and callable(fn)
+    }
+
+
+def test_every_hook_has_a_section_with_its_exact_signature(repo):
+    text = (repo / "docs" / "hooks.md").read_text()
+    hooks = hook_functions()
+    assert len(hooks) == 8
+    for name, fn in hooks.items():
+        args = ", ".join(inspect.signature(fn).parameters)
+        assert f"## {name}({args})" in text, f"docs/hooks.md lacks '## {name}({args})'"
+        assert fn.__doc__, f"{name} has no docstring"
+
+
+def test_every_hook_is_a_registered_spec():
+    host = PluginHost(autoload=False)
+    assert set(hook_functions()) <= {
+        name for name in dir(host.pm.hook) if name.startswith("llmlog_")
+    }
+
+
+def installed_components():
+    host = PluginHost()
+    return host.components(ComponentKind.OUTPUT), host.components(ComponentKind.FORMATTER)
+
+
+def test_every_configuration_key_is_documented(repo):
+    text = (repo / "docs" / "configuration.md").read_text()
+    for field in attrs.fields(Settings):
+        assert f"### `{field.name}`" in text, f"top-level key {field.name} undocumented"
+    for key in ("type", "level", "formatter"):
+        assert re.search(rf"### `{key}`", text), f"output key {key} undocumented"
+    outputs, formatters = installed_components()
+    for label, components in (("Output", outputs), ("Formatter", formatters)):
+        for name, component in components.items():
+            assert f"### {label} `{name}`" in text, f"{label.lower()} {name} undocumented"
+            section = text.split(f"### {label} `{name}`", 1)[1].split("\n### ", 1)[0]
+            for field in attrs.fields(component.options) if component.options else ():
+                assert f"- `{field.name}`:" in section, (
+                    f"{label.lower()} {name}: key {field.name} undocumented"
+                )
+
+
+def test_every_environment_variable_is_documented(repo):
+    text = (repo / "docs" / "configuration.md").read_text()
+    source = "\n".join(p.read_text() for p in (repo / "core" / "src" / "llmlog").rglob("*.py"))
+    for var in set(re.findall(r"LLMLOG_[A-Z_]+", source)):
+        assert f"`{var}`" in text, f"{var} undocumented"
+
+
+def test_example_configuration_loads_and_shows_every_key(repo):
+    path = repo / "llmlog.toml.example"
+    data = tomllib.loads(path.read_text())
+    for field in attrs.fields(Settings):
+        assert field.name in data, f"llmlog.toml.example lacks {field.name}"
+    config = llmlog.configure(path)
+    assert list(config.outputs) == list(data["outputs"])
+
+    outputs, formatters = installed_components()
+    tables = data["outputs"].values()
+    for name, component in outputs.items():
+        shown = [t for t in tables if t.get("type") == name]
+        assert shown, f"llmlog.toml.example has no output of type {name}"
+        for field in attrs.fields(component.options) if component.options else ():
+            assert any(field.name in t for t in shown), (
+                f"output {name}: {field.name} not in the example"
+            )
+    formatter_tables = [t["formatter"] for t in tables if isinstance(t.get("formatter"), dict)]
+    for name, component in formatters.items():
+        shown = [t for t in formatter_tables if t.get("type") == name]
+        assert shown, f"llmlog.toml.example has no formatter table of type {name}"
+        for field in attrs.fields(component.options) if component.options else ():
+            assert any(field.name in t for t in shown), (
+                f"formatter {name}: {field.name} not in the example"
+            )
+
+
+def test_example_defaults_match_the_code(repo):
+    data = tomllib.loads((repo / "llmlog.toml.example").read_text())
+    for field in attrs.fields(Settings):
+        if field.name in ("default_fields", "redact_keys"):
+            continue  # the example shows a sample value
+        default = (
+            field.default.factory() if isinstance(field.default, attrs.Factory) else field.default
+        )
+        expected = default.name.lower() if isinstance(default, llmlog.Severity) else default
+        assert data[field.name] == expected, (
+            f"{field.name}: example {data[field.name]!r} != default {expected!r}"
+        )
