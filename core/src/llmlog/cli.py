@@ -93,11 +93,18 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 1 if host.load_errors or host.conflicts else 0
 
 
-def _cmd_config_check(args: argparse.Namespace) -> int:
+def _validated_or_report(path: str | None) -> Configuration | None:
+    """The validated configuration, or ``None`` after printing its errors on stderr."""
     try:
-        config, _ = _validate(args.path)
+        return _validate(path)[0]
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return None
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    config = _validated_or_report(args.path)
+    if config is None:
         return 1
     outputs = ", ".join(f"{n} ({s.component.name})" for n, s in config.outputs.items()) or "none"
     print(
@@ -107,10 +114,8 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_show(args: argparse.Namespace) -> int:
-    try:
-        config, _ = _validate(args.path)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    config = _validated_or_report(args.path)
+    if config is None:
         return 1
     data = effective_dict(config)
     if args.json:

@@ -18,6 +18,7 @@ from llmlog.records import LogEntry, TokenUsage
 from llmlog.serialize import serializer
 
 __all__ = [
+    "continuation_lines",
     "escape",
     "escape_json_bytes",
     "format_cost",
@@ -208,6 +209,14 @@ def rfc3339_local(ns: int) -> str:
     return f"{prefix}.{frac // 1_000_000:03d}{offset}"
 
 
+def continuation_lines(text: str, marker: str = "  | ") -> str:
+    """``text`` (a traceback) as escaped lines, each after a newline and ``marker``.
+
+    The marker makes continuation lines impossible to mistake for log lines of their own.
+    """
+    return "".join(f"\n{marker}{escape(line)}" for line in text.splitlines())
+
+
 def plain_line(entry: LogEntry) -> str:
     """``2026-11-25 18:40:05.123 INFO  message [file:line] [model=m] [tokens=…] key=value``."""
     parts = [local_timestamp(entry.time), f"{entry.severity.name:<5}", escape(entry.message)]
@@ -222,7 +231,4 @@ def plain_line(entry: LogEntry) -> str:
     if entry.fields:
         parts.append(format_fields(entry.fields, strict=False))
     line = " ".join(parts)
-    if entry.exception:
-        # Continuation lines start with a marker, so a traceback cannot pass for a log line.
-        line += "".join(f"\n  | {escape(x)}" for x in entry.exception.splitlines())
-    return line
+    return line + continuation_lines(entry.exception) if entry.exception else line

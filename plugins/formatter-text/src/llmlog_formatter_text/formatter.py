@@ -5,7 +5,14 @@ from __future__ import annotations
 import attrs
 
 from llmlog import Formatter, LogEntry
-from llmlog.render import escape, format_cost, format_fields, rfc3339_local, rfc3339_utc
+from llmlog.render import (
+    continuation_lines,
+    escape,
+    format_cost,
+    format_fields,
+    rfc3339_local,
+    rfc3339_utc,
+)
 
 __all__ = ["TextFormatter", "TextOptions"]
 
@@ -57,7 +64,4 @@ class TextFormatter(Formatter):
         if entry.fields:
             parts.append(format_fields(entry.fields, strict=False))
         line = " ".join(parts)
-        if entry.exception:
-            # Continuation lines carry a marker, so a traceback cannot pass for a log line.
-            line += "".join(f"\n  | {escape(x)}" for x in entry.exception.splitlines())
-        return line
+        return line + continuation_lines(entry.exception) if entry.exception else line

@@ -11,6 +11,7 @@ import attrs
 
 from llmlog import Formatter, LogEntry, Output
 from llmlog.render import (
+    continuation_lines,
     escape,
     format_cost,
     format_tokens,
@@ -128,8 +129,7 @@ class ConsoleOutput(Output):
             parts.append(self._render_fields(entry.fields))
         line = " ".join(parts)
         if entry.exception:
-            marker = f"{_DIM}  |{_RESET} " if color else "  | "
-            line += "".join(f"\n{marker}{escape(x)}" for x in entry.exception.splitlines())
+            line += continuation_lines(entry.exception, f"{_DIM}  |{_RESET} " if color else "  | ")
         return line
 
     def _render_fields(self, fields: Mapping[str, Any]) -> str:
