@@ -40,7 +40,7 @@ def test_config_check_ok_and_errors(cli, tmp_path):
 
     bad = tmp_path / "bad.toml"
     bad.write_text(
-        'level = "loud"\n[outputs.console]\ncolour = "always"\n[outputs.x]\ntype = "file"\n'
+        'level = "loud"\n[outputs.console]\ncolour = "always"\n[outputs.x]\ntype = "fiel"\n'
     )
     done = cli("config", "check", str(bad))
     assert done.returncode == 1
@@ -48,7 +48,7 @@ def test_config_check_ok_and_errors(cli, tmp_path):
         f"{bad}: 3 configuration errors",
         "  - unknown severity 'loud'; expected one of debug, info, warn, error, fatal @ $.level",
         "  - unknown key 'colour'; valid keys: stream, color, show_location, show_fields, max_value_length @ $.outputs.console",
-        "  - unknown output type 'file'; installed: console, stderr @ $.outputs.x.type",
+        "  - unknown output type 'fiel'; installed: console, file, stderr @ $.outputs.x.type",
     ]
     assert "Traceback" not in done.stderr
 

@@ -38,6 +38,28 @@ def test_every_hook_is_a_registered_spec():
     }
 
 
+def option_names(options, prefix=""):
+    """Dotted names of every option, nested tables included (``rotation.max_bytes``)."""
+    if options is None:
+        return []
+    attrs.resolve_types(options)
+    names = []
+    for field in attrs.fields(options):
+        if attrs.has(field.type):
+            names += option_names(field.type, f"{prefix}{field.name}.")
+        else:
+            names.append(f"{prefix}{field.name}")
+    return names
+
+
+def lookup(table, dotted):
+    for part in dotted.split("."):
+        if not isinstance(table, dict) or part not in table:
+            return False
+        table = table[part]
+    return True
+
+
 def installed_components():
     host = PluginHost()
     return host.components(ComponentKind.OUTPUT), host.components(ComponentKind.FORMATTER)
@@ -54,10 +76,8 @@ def test_every_configuration_key_is_documented(repo):
         for name, component in components.items():
             assert f"### {label} `{name}`" in text, f"{label.lower()} {name} undocumented"
             section = text.split(f"### {label} `{name}`", 1)[1].split("\n### ", 1)[0]
-            for field in attrs.fields(component.options) if component.options else ():
-                assert f"- `{field.name}`:" in section, (
-                    f"{label.lower()} {name}: key {field.name} undocumented"
-                )
+            for option in option_names(component.options):
+                assert f"- `{option}`:" in section, f"{label.lower()} {name}: {option} undocumented"
 
 
 def test_every_environment_variable_is_documented(repo):
@@ -80,18 +100,14 @@ def test_example_configuration_loads_and_shows_every_key(repo):
     for name, component in outputs.items():
         shown = [t for t in tables if t.get("type") == name]
         assert shown, f"llmlog.toml.example has no output of type {name}"
-        for field in attrs.fields(component.options) if component.options else ():
-            assert any(field.name in t for t in shown), (
-                f"output {name}: {field.name} not in the example"
-            )
+        for option in option_names(component.options):
+            assert any(lookup(t, option) for t in shown), f"output {name}: {option} missing"
     formatter_tables = [t["formatter"] for t in tables if isinstance(t.get("formatter"), dict)]
     for name, component in formatters.items():
         shown = [t for t in formatter_tables if t.get("type") == name]
         assert shown, f"llmlog.toml.example has no formatter table of type {name}"
-        for field in attrs.fields(component.options) if component.options else ():
-            assert any(field.name in t for t in shown), (
-                f"formatter {name}: {field.name} not in the example"
-            )
+        for option in option_names(component.options):
+            assert any(lookup(t, option) for t in shown), f"formatter {name}: {option} missing"
 
 
 def test_example_defaults_match_the_code(repo):

@@ -74,6 +74,9 @@ def build_outputs(config: Configuration) -> list[Output]:
             built.append(build_output(spec, config))
         except Exception as exc:
             detail = str(exc) or type(exc).__name__
+            if isinstance(exc, OSError) and exc.strerror:
+                # "[Errno 13] ..." helps nobody; the message and the file do.
+                detail = exc.strerror + (f": {exc.filename}" if exc.filename else "")
             errors.append(f"cannot create output {spec.name!r}: {detail} @ $.outputs.{spec.name}")
     if errors:
         close_outputs(built, lambda o, e: None)

@@ -191,9 +191,25 @@ class Dispatcher:
         close_outputs(previous, self._output_failed)
 
     def stats(self) -> dict[str, Any]:
-        """Counters: failures per output (and internal errors), entries dropped by sampling."""
+        """Counters: failures per output (and internal errors), entries dropped by sampling, and
+        each output's own counters (:meth:`Output.stats`)."""
         with self._lock:
-            return {"failures": dict(self._failures), "sampled_out": self.sampled_out}
+            result: dict[str, Any] = {
+                "failures": dict(self._failures),
+                "sampled_out": self.sampled_out,
+            }
+            outputs = list(self.outputs)
+        own = {}
+        for output in outputs:
+            try:
+                counters = output.stats()
+            except Exception:
+                continue
+            if counters:
+                own[output.name or type(output).__name__] = counters
+        if own:
+            result["outputs"] = own
+        return result
 
 
 def close_outputs(outputs: Sequence[Output], on_error: Callable[[Output, Exception], None]) -> None:

@@ -63,6 +63,10 @@ class Output(abc.ABC):
         """Flush and release resources. Must be idempotent."""
         self.flush()
 
+    def stats(self) -> dict[str, int]:
+        """Counters worth showing in ``llmlog.stats()`` (lines written, errors...); none by default."""
+        return {}
+
 
 @attrs.frozen
 class BuildContext:

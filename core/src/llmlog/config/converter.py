@@ -118,11 +118,17 @@ def _validator_errors(data: Any, cls: type, path: str, known: list[str]) -> list
     # each field's validator on its own value so every problem is reported in one go.
     if not (attrs.has(cls) and isinstance(data, dict)):
         return []
+    attrs.resolve_types(cls)  # options classes may use string annotations
     out = []
     for field in attrs.fields(cls):
-        if field.validator is None or field.name not in data:
+        if field.name not in data:
             continue
         where = f"{path}.{field.name}"
+        if attrs.has(field.type):  # a nested table: its validators too
+            out += _validator_errors(data[field.name], field.type, where, known)
+            continue
+        if field.validator is None:
+            continue
         if any(line.endswith(f"@ {where}") for line in known):
             continue
         try:

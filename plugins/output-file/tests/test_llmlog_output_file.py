@@ -1,0 +1,428 @@
+import errno
+import gzip
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+import zstandard
+
+import llmlog
+from llmlog import ConfigError, Severity
+from llmlog.filesink import FileSink, RotationPolicy, TraceOutput, rotated_files
+from llmlog.testing import check_output, make_entry
+from llmlog_formatter_json import JsonFormatter
+from llmlog_output_file import FileOptions, FileOutput, RotationOptions
+
+
+def all_lines(path):
+    """Every line of the live file and its rotated (possibly compressed) files, oldest first."""
+    lines = []
+    for f in [*rotated_files(path), path]:
+        if not f.exists():
+            continue
+        if f.suffix == ".gz":
+            data = gzip.decompress(f.read_bytes())
+        elif f.suffix == ".zst":
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(f.read_bytes())
+        else:
+            data = f.read_bytes()
+        lines += data.decode().splitlines()
+    return lines
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        FileOptions(),
+        FileOptions(buffer_size=4096),
+        FileOptions(rotation=RotationOptions(max_bytes=20_000)),
+        FileOptions(buffer_size=8192, rotation=RotationOptions(max_bytes=30_000, compress="gzip")),
+    ],
+    ids=["unbuffered", "buffered", "rotating", "buffered-rotating-gzip"],
+)
+def test_conformance(tmp_path, options):
+    counter = iter(range(1000))
+    current = {}
+
+    def make():
+        current["path"] = tmp_path / f"run{next(counter)}" / "app.log"
+        return FileOutput(current["path"], JsonFormatter(), options)
+
+    check_output(make, lambda: all_lines(current["path"]))
+
+
+def test_creates_private_directory_and_file_and_appends(tmp_path):
+    path = tmp_path / "new" / "deeper" / "app.log"
+    out = FileOutput(path, JsonFormatter())
+    out.write(make_entry("one"))
+    out.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    out = FileOutput(path, JsonFormatter(), FileOptions(mode=0o640))
+    assert out.sink._size == path.stat().st_size  # the current size is counted
+    out.write(make_entry("two"))
+    out.close()
+    assert [json.loads(x)["message"] for x in path.read_text().splitlines()] == ["one", "two"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # an existing file keeps its mode
+    fresh = tmp_path / "other.log"
+    FileOutput(fresh, JsonFormatter(), FileOptions(mode=0o640)).close()
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
+
+
+def test_size_rotation_retention_and_names(tmp_path):
+    path = tmp_path / "app.log"
+    unrelated = [tmp_path / "app.log.old", tmp_path / "app.logger", tmp_path / "app.2020.log"]
+    for f in unrelated:
+        f.write_text("keep me")
+    sink = FileSink(path, rotation=RotationPolicy(max_bytes=1000, max_files=3))
+    for i in range(200):
+        sink.write(b'{"n":%d,"pad":"%s"}' % (i, b"x" * 60))
+    sink.close()
+    rotated = rotated_files(path)
+    assert len(rotated) == 3  # exactly the newest max_files
+    assert all(f.exists() for f in unrelated)
+    numbers = [json.loads(x)["n"] for x in all_lines(path)]
+    assert numbers == list(
+        range(200 - len(numbers), 200)
+    )  # the newest, in order, nothing missing in between
+    assert all(f.stat().st_size <= 1000 for f in [*rotated, path])
+    assert sink.stats()["rotations"] > 10
+
+
+def test_rotations_in_the_same_second_never_collide(tmp_path):
+    path = tmp_path / "app.log"
+    sink = FileSink(path, rotation=RotationPolicy(max_bytes=100))
+    for i in range(300):
+        sink.write(b"%05d" % i + b"y" * 90)
+    sink.close()
+    assert sink.stats()["rotations"] == 299
+    assert len(rotated_files(path)) == 299
+    assert [int(x[:5]) for x in all_lines(path)] == list(range(300))
+
+
+def test_an_entry_larger_than_max_bytes_does_not_rotate_an_empty_file(tmp_path):
+    path = tmp_path / "app.log"
+    sink = FileSink(path, rotation=RotationPolicy(max_bytes=100))
+    sink.write(b"z" * 500)
+    sink.close()
+    assert rotated_files(path) == []
+    assert path.read_bytes() == b"z" * 500 + b"\n"
+
+
+def test_time_rotation(tmp_path, monkeypatch):
+    import llmlog.filesink as fs
+
+    period = {"value": "2026112517"}
+    monkeypatch.setattr(fs, "_period", lambda when, seconds: period["value"])
+    path = tmp_path / "app.log"
+    sink = FileSink(path, rotation=RotationPolicy(when="hourly"))
+    sink.write(b"hour 17")
+    period["value"] = "2026112518"
+    monkeypatch.setattr(fs, "_CHECK_SECONDS", 0.0)
+    sink._next_check = 0
+    sink.write(b"hour 18")
+    sink.close()
+    (old,) = rotated_files(path)
+    assert old.read_bytes() == b"hour 17\n"
+    assert path.read_bytes() == b"hour 18\n"
+
+
+@pytest.mark.parametrize("compress", ["gzip", "zstd"])
+def test_compression_of_rotated_files(tmp_path, compress):
+    path = tmp_path / "app.log"
+    sink = FileSink(path, rotation=RotationPolicy(max_bytes=2000, max_files=2, compress=compress))
+    for i in range(100):
+        sink.write(b"line %03d " % i + b"w" * 50)
+    sink.close()
+    rotated = rotated_files(path)
+    assert len(rotated) == 2
+    assert all(f.suffix == (".gz" if compress == "gzip" else ".zst") for f in rotated)
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in rotated)
+    lines = all_lines(path)
+    assert [int(x.split()[1]) for x in lines] == list(range(100 - len(lines), 100))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_buffered_mode_flushes_at_error_interval_and_close(tmp_path):
+    path = tmp_path / "app.log"
+    out = FileOutput(path, JsonFormatter(), FileOptions(buffer_size=1 << 20, flush_interval=0.2))
+    out.write(make_entry("buffered"))
+    assert path.read_bytes() == b""
+    out.write(make_entry("error flushes", Severity.ERROR))
+    assert [json.loads(x)["message"] for x in path.read_text().splitlines()] == [
+        "buffered",
+        "error flushes",
+    ]
+    out.write(make_entry("waits at most the interval"))
+    deadline = time.monotonic() + 3
+    while "waits" not in path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "waits at most the interval" in path.read_text()
+    out.write(make_entry("closed"))
+    out.close()
+    assert path.read_text().splitlines()[-1].find('"closed"') > 0
+
+
+KILLED = textwrap.dedent(
+    """
+    import os, signal, sys, llmlog
+    llmlog.configure({"outputs": {"file": {"path": sys.argv[1], "buffer_size": int(sys.argv[2])}}})
+    log = llmlog.get_logger()
+    for i in range(500):
+        log.info("entry %d", i)
+    if sys.argv[3] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def test_unbuffered_entries_survive_kill_9(tmp_path):
+    path = tmp_path / "app.log"
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED, str(path), "0", "kill"], capture_output=True
+    )
+    assert done.returncode == -signal.SIGKILL
+    assert len(path.read_text().splitlines()) == 500
+
+
+def test_buffered_entries_are_flushed_at_exit(tmp_path):
+    path = tmp_path / "app.log"
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED, str(path), "1000000", "exit"], capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(path.read_text().splitlines()) == 500
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, llmlog
+    path, who, count, buffer = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    llmlog.configure({"outputs": {"file": {"path": path, "buffer_size": buffer,
+                      "rotation": {"max_bytes": 60000}}}})
+    log = llmlog.get_logger()
+    for i in range(count):
+        log.info("w", who=who, i=i, pad="p" * (i % 200))
+    """
+)
+
+
+@pytest.mark.parametrize("buffer", [0, 16384])
+def test_many_processes_and_a_rotation_lose_and_tear_nothing(tmp_path, buffer):
+    path = tmp_path / "shared.log"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), f"p{n}", "2000", str(buffer)])
+        for n in range(4)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    records = [json.loads(line) for line in all_lines(path)]  # every line parses: none torn
+    assert len(records) == 8000
+    for n in range(4):
+        mine = [r["i"] for r in records if r["who"] == f"p{n}"]
+        assert sorted(mine) == list(range(2000))
+    assert len(rotated_files(path)) > 5
+
+
+def test_many_threads_lose_and_tear_nothing(tmp_path):
+    path = tmp_path / "threads.log"
+    out = FileOutput(path, JsonFormatter(), FileOptions(rotation=RotationOptions(max_bytes=50_000)))
+
+    def work(t):
+        for i in range(1000):
+            out.write(make_entry("t", fields={"t": t, "i": i}))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.close()
+    records = [json.loads(line) for line in all_lines(path)]
+    assert sorted((r["t"], r["i"]) for r in records) == [
+        (t, i) for t in range(4) for i in range(1000)
+    ]
+
+
+def test_configure_time_faults_name_the_path(tmp_path, read_only_dir):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    cases = {
+        "under_a_file": str(blocker / "sub" / "app.log"),
+        "is_a_directory": str(tmp_path),
+        "read_only": str(read_only_dir / "app.log"),
+    }
+    with pytest.raises(ConfigError) as info:
+        llmlog.configure(
+            {"outputs": {name: {"type": "file", "path": p} for name, p in cases.items()}}
+        )
+    errors = info.value.errors
+    assert len(errors) == 3
+    assert errors[0].startswith(
+        f"cannot create output 'under_a_file': cannot create directory {blocker / 'sub'}"
+    )
+    assert (
+        errors[1]
+        == f"cannot create output 'is_a_directory': {tmp_path} is a directory, not a file @ $.outputs.is_a_directory"
+    )
+    assert errors[2].startswith(
+        f"cannot create output 'read_only': cannot open {read_only_dir / 'app.log'} for appending: "
+    )
+    assert errors[2].endswith("@ $.outputs.read_only")
+
+
+def test_disk_full_for_real_falls_back_reports_once_and_recovers(tiny_fs, capsys):
+    filler = tiny_fs / "filler"
+    path = tiny_fs / "app.log"
+    out = FileOutput(path, JsonFormatter())
+    out.name = "file"
+    n = 0
+    while out.stats()["write_errors"] == 0:
+        out.write(make_entry(f"entry {n}", fields={"pad": "q" * 500}))
+        n += 1
+        assert n < 1000
+    for i in range(5):
+        out.write(make_entry(f"while full {i}"))
+    err = capsys.readouterr().err
+    assert err.count("cannot write to") == 1
+    assert "No space left on device" in err
+    assert "while full 4" in err  # the entries went to stderr
+    stats = out.stats()
+    assert stats["write_errors"] == 6 and stats["lines_to_stderr"] == 6
+    filler.write_bytes(b"")
+    path.write_bytes(b"")  # free the space: recovery
+    out.write(make_entry("after recovery"))
+    out.close()
+    assert "works again" in capsys.readouterr().err
+    records = [json.loads(x) for x in path.read_text().splitlines() if x.startswith("{")]
+    assert records[-1]["message"] == "after recovery"
+
+
+def test_injected_write_failure_reports_once_and_recovers(tmp_path, monkeypatch, capsys):
+    import llmlog.filesink as fs
+
+    path = tmp_path / "app.log"
+    out = FileOutput(path, JsonFormatter())
+    real_write = os.write
+    failing = {"on": True}
+
+    def write(fd, data):
+        if failing["on"] and fd == out.sink._fd:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(fs.os, "write", write)
+    monkeypatch.setattr(fs, "_os_write", write)  # the lock-free path's binding
+    for i in range(3):
+        out.write(make_entry(f"lost? {i}"))
+    failing["on"] = False
+    out.write(make_entry("back"))
+    out.close()
+    err = capsys.readouterr().err
+    assert err.count("No space left on device") == 1
+    assert err.count("lost? ") == 3
+    assert "works again" in err
+    assert [json.loads(x)["message"] for x in path.read_text().splitlines()] == ["back"]
+
+
+def test_a_vanished_file_is_recreated(tmp_path, capsys, monkeypatch):
+    import llmlog.filesink as fs
+
+    monkeypatch.setattr(fs, "_CHECK_SECONDS", 0.0)
+    path = tmp_path / "app.log"
+    out = FileOutput(path, JsonFormatter())
+    out.write(make_entry("before"))
+    path.unlink()
+    out.write(make_entry("after"))
+    out.close()
+    assert "disappeared; created it again" in capsys.readouterr().err
+    assert [json.loads(x)["message"] for x in path.read_text().splitlines()] == ["after"]
+    assert out.stats()["reopens"] == 1
+
+
+def test_toml_options_and_error_paths(tmp_path):
+    (tmp_path / "llmlog.toml").write_text(
+        textwrap.dedent(
+            """
+            [outputs.file]
+            path = "logs/app.jsonl"
+            buffer_size = 65536
+            flush_interval = 0.5
+            fsync = "flush"
+            mode = 0o640
+            formatter = "logfmt"
+            [outputs.file.rotation]
+            max_bytes = 10485760
+            max_files = 7
+            when = "daily"
+            compress = "gzip"
+            """
+        )
+    )
+    config = llmlog.configure()
+    options = config.outputs["file"].options
+    assert options == FileOptions(
+        path="logs/app.jsonl",
+        buffer_size=65536,
+        flush_interval=0.5,
+        fsync="flush",
+        mode=0o640,
+        rotation=RotationOptions(max_bytes=10485760, max_files=7, when="daily", compress="gzip"),
+    )
+    llmlog.get_logger().error("relative to the config file")
+    llmlog.shutdown()
+    assert 'msg="relative to the config file"' in (tmp_path / "logs" / "app.jsonl").read_text()
+
+    with pytest.raises(ConfigError) as info:
+        llmlog.configure(
+            {
+                "outputs": {
+                    "file": {
+                        "mode": 0o1777,
+                        "rotation": {"max_bytes": -1, "when": "weekly", "maxfiles": 3},
+                    }
+                }
+            }
+        )
+    assert info.value.errors == [
+        "expected one of 'never', 'hourly', 'daily', got 'weekly' @ $.outputs.file.rotation.when",
+        "unknown key 'maxfiles'; valid keys: max_bytes, max_files, when, compress @ $.outputs.file.rotation",
+        "must be permission bits between 0o000 and 0o777 (write 0o600 in TOML), got 1023 @ $.outputs.file.mode",
+        "must be 0 or more, got -1 @ $.outputs.file.rotation.max_bytes",
+    ]
+
+
+def test_default_path_is_in_the_user_log_dir(tmp_path, monkeypatch):
+    from llmlog_output_file import default_log_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert default_log_path() == tmp_path / "state" / "llmlog" / "log" / "llmlog.log"
+    llmlog.configure({"outputs": {"file": {}}})
+    llmlog.get_logger().warn("default place")
+    llmlog.shutdown()
+    assert "default place" in default_log_path().read_text()
+
+
+def test_trace_output_shares_the_machinery_and_repeats_the_header(tmp_path):
+    path = tmp_path / "trace.jsonl"
+    trace = TraceOutput(
+        path,
+        lambda event: json.dumps(event, separators=(",", ":")).encode(),
+        header=lambda: b'{"type":"session"}',
+        rotation=RotationPolicy(max_bytes=300),
+    )
+    trace.write({"type": "session"})
+    for i in range(60):
+        trace.write({"type": "span", "i": i})
+    trace.close()
+    files = [*rotated_files(path), path]
+    assert len(files) > 2
+    for f in files:
+        assert f.read_text().splitlines()[0] == '{"type":"session"}'
+    assert [json.loads(x)["i"] for x in all_lines(path) if '"span"' in x] == list(range(60))
