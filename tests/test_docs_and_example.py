@@ -8,7 +8,7 @@ import attrs
 
 import llmlog
 from llmlog import hookspecs
-from llmlog.config.loader import Settings
+from llmlog.config.loader import SECTIONS, Settings
 from llmlog.plugins import PluginHost
 from llmlog.registry import ComponentKind
 
@@ -122,3 +122,14 @@ def test_example_defaults_match_the_code(repo):
         assert data[field.name] == expected, (
             f"{field.name}: example {data[field.name]!r} != default {expected!r}"
         )
+
+
+def test_every_fixed_table_is_documented_and_in_the_example(repo):
+    text = (repo / "docs" / "configuration.md").read_text()
+    example = tomllib.loads((repo / "llmlog.toml.example").read_text())
+    for name, options in SECTIONS.items():
+        assert f"## `[{name}]`" in text, f"[{name}] undocumented"
+        section = text.split(f"## `[{name}]`", 1)[1].split("\n## ", 1)[0]
+        for option in option_names(options):
+            assert f"- `{option}`:" in section, f"[{name}] {option} undocumented"
+            assert lookup(example.get(name, {}), option), f"[{name}] {option} not in the example"

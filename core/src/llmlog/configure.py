@@ -26,6 +26,7 @@ from llmlog.registry import ComponentKind
 from llmlog.sanitize import Sanitizer
 from llmlog.serialize import serializer
 from llmlog.severity import Severity
+from llmlog.stdlib import StdlibCapture
 
 __all__ = [
     "configure",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 _current: tuple[Configuration, PluginHost] | None = None
+_capture: StdlibCapture | None = None
 _lock = threading.RLock()
 
 
@@ -130,6 +132,10 @@ def configure(
         close_outputs(previous, lambda o, e: report_problem(f"closing output {o.name!r}: {e}"))
         _retire_current()
         _current = (config, host)
+        if config.stdlib.capture:
+            global _capture
+            _capture = StdlibCapture(config.stdlib)
+            _capture.install()
         host.pm.hook.llmlog_configure(config=config)
         return config
 
@@ -147,7 +153,10 @@ def configure_fallback(level: Severity = Severity.INFO) -> None:
 
 
 def _retire_current() -> None:
-    global _current
+    global _current, _capture
+    if _capture is not None:
+        _capture.uninstall()
+        _capture = None
     if _current is not None:
         config, host = _current
         _current = None

@@ -28,6 +28,7 @@ from llmlog.severity import Severity
 __all__ = ["Dispatcher", "report_problem"]
 
 _ALL_DISPATCHERS: weakref.WeakSet[Dispatcher] = weakref.WeakSet()
+_FATAL = Severity.FATAL  # enum member access is slow; the emit path reads a module constant
 
 
 def report_problem(message: str) -> None:
@@ -152,7 +153,7 @@ class Dispatcher:
                     write(entry)
                 except Exception as exc:
                     self._output_failed(output, exc)
-        if severity >= Severity.FATAL:
+        if severity >= _FATAL:
             self.flush()
 
     def _output_failed(self, output: Output, exc: Exception) -> None:

@@ -228,7 +228,102 @@ class Logger:
                 pass
         os._exit(1)
 
+    def log_record(
+        self,
+        severity: Severity,
+        message: str,
+        *,
+        time_ns: int,
+        file: str = "",
+        line: int = 0,
+        function: str = "",
+        fields: dict[str, Any] | None = None,
+        exception: str | None = None,
+        logger: str | None = None,
+    ) -> None:
+        """Log an entry whose time, caller and message are already known.
+
+        For integrations that turn another system's records into llmlog entries (the standard
+        ``logging`` handler does): the level check, sampling, context, default and bound fields,
+        redaction and size caps apply as for any call, but the caller is not looked up.
+        """
+        self._record(
+            severity,
+            message,
+            time_ns,
+            file,
+            line,
+            function,
+            fields or {},
+            exception,
+            self.name if logger is None else logger,
+        )
+
+    def _record(
+        self,
+        severity: Severity,
+        message: str,
+        time_ns: int,
+        file: str,
+        line: int,
+        function: str,
+        fields: dict[str, Any],
+        exception: str | None,
+        logger: str,
+    ) -> None:
+        # log_record with positional arguments, for integrations on a hot path.
+        d = self._dispatcher
+        try:
+            if d.on_first_use is not None:
+                d.on_first_use()
+            if severity < d.threshold or severity < self._level:
+                return
+            if severity < _ERROR and d.sample_rate < 1.0 and d.random() >= d.sample_rate:
+                d.sampled_out += 1
+                return
+            ctx = get_current()
+            sanitizer = d.sanitizer
+            limit = sanitizer.limit
+            if limit is not None and len(message) > limit:
+                message = sanitizer.text(message)
+            d.emit(
+                LogEntry(
+                    time_ns,
+                    severity,
+                    message,
+                    file,
+                    line,
+                    function,
+                    ctx.trace_id,
+                    ctx.span_id,
+                    ctx.model_id,
+                    ctx.token_info,
+                    None,
+                    None,
+                    self._fields(d, ctx.fields, fields),
+                    logger,
+                    sanitizer.text(exception) if exception else None,
+                )
+            )
+        except Exception as exc:
+            d.internal_error(exc)
+
     # -- the hot path ----------------------------------------------------------------------------
+
+    def _fields(
+        self, d: Dispatcher, context_fields: Mapping[str, Any], call: dict[str, Any]
+    ) -> Mapping[str, Any]:
+        """Default < bound < context < call fields; what is added is redacted and capped once."""
+        fields = d.default_fields
+        extra = self._bound
+        if context_fields:
+            extra = {**extra, **context_fields} if extra else context_fields
+        if call:
+            extra = {**extra, **call} if extra else call
+        if extra:
+            extra = d.sanitizer.fields(extra)
+            fields = {**fields, **extra} if fields else extra
+        return fields
 
     def _log(self, severity: Severity, msg: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
         d = self._dispatcher
@@ -258,15 +353,7 @@ class Logger:
                 latency_ms = kw.pop("latency_ms", None)
                 cost = kw.pop("cost", None)
             sanitizer = d.sanitizer
-            fields = d.default_fields
-            extra = self._bound
-            if ctx.fields:
-                extra = {**extra, **ctx.fields} if extra else ctx.fields
-            if kw:
-                extra = {**extra, **kw} if extra else kw
-            if extra:
-                extra = sanitizer.fields(extra)
-                fields = {**fields, **extra} if fields else extra
+            fields = self._fields(d, ctx.fields, kw)
             if args:
                 msg = _interpolate(msg, args)
             elif type(msg) is not str:

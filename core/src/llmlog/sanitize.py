@@ -73,16 +73,12 @@ class Sanitizer:
             return text
         return f"{text[:limit]}…[truncated {len(text) - limit} chars]"
 
-    def fields(self, fields: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Return ``fields`` cleaned; the same object when nothing had to change."""
-        return self._mapping(fields, 0)
-
     def value(self, value: Any, depth: int = 0) -> Any:
         """Clean one value (strings capped, containers walked)."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
-            return self._mapping(value, depth + 1)
+            return self.fields(value, depth + 1)
         if isinstance(value, list | tuple):
             if depth >= _MAX_DEPTH:
                 return "<max depth>"
@@ -92,7 +88,8 @@ class Sanitizer:
             return cleaned
         return value
 
-    def _mapping(self, mapping: Mapping[Any, Any], depth: int) -> Mapping[Any, Any]:
+    def fields(self, mapping: Mapping[Any, Any], depth: int = 0) -> Mapping[Any, Any]:
+        """Return ``mapping`` cleaned; the same object when nothing had to change."""
         if depth >= _MAX_DEPTH:
             return {"<max depth>": True}
         changed: dict[Any, Any] | None = None

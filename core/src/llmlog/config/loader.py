@@ -30,6 +30,7 @@ from llmlog.config.converter import parse_severity_strict, structure_errors
 from llmlog.config.errors import ConfigError
 from llmlog.registry import Component
 from llmlog.severity import Severity
+from llmlog.stdlib import StdlibOptions
 
 __all__ = [
     "ConfigSource",
@@ -86,7 +87,9 @@ class Settings:
 
 
 SETTINGS_KEYS = tuple(f.name for f in attrs.fields(Settings))
-TABLES = ("outputs",)
+#: Tables of llmlog.toml beside the top-level keys, and the options class of each fixed one.
+SECTIONS: dict[str, type] = {"stdlib": StdlibOptions}
+TABLES = ("outputs", *SECTIONS)
 
 
 @attrs.frozen
@@ -140,6 +143,7 @@ class Configuration:
 
     :param settings: the top-level keys.
     :param outputs: the output tables, by name, in file order.
+    :param stdlib: the ``[stdlib]`` table.
     :param source: where it was read from.
     :param provenance: for each top-level key and table, where its value came from.
     """
@@ -148,6 +152,7 @@ class Configuration:
     outputs: dict[str, OutputSpec]
     source: ConfigSource
     provenance: dict[str, str]
+    stdlib: StdlibOptions = attrs.Factory(StdlibOptions)
 
 
 def user_config_file() -> Path:
@@ -362,7 +367,12 @@ def load_configuration(
     else:
         errors.append(f"expected a table of outputs, got {raw_outputs!r} @ $.outputs")
 
+    sections: dict[str, Any] = {}
+    for name, options_class in SECTIONS.items():
+        sections[name], problems = structure_errors(data.get(name, {}), options_class, f"$.{name}")
+        errors.extend(problems)
+
     if errors:
         raise ConfigError(origin, errors)
     assert settings is not None
-    return Configuration(settings, specs, source, provenance)
+    return Configuration(settings, specs, source, provenance, **sections)
