@@ -65,6 +65,24 @@ def installed_components():
     return host.components(ComponentKind.OUTPUT), host.components(ComponentKind.FORMATTER)
 
 
+def test_every_recorder_backend_is_documented_and_in_the_example(repo):
+    text = (repo / "docs" / "configuration.md").read_text()
+    example = tomllib.loads((repo / "llmlog.toml.example").read_text())["flight_recorder"]
+    for name, component in PluginHost().components(ComponentKind.RECORDER).items():
+        assert f"### Recorder backend `{name}`" in text, f"recorder backend {name} undocumented"
+        section = (
+            text.split(f"### Recorder backend `{name}`", 1)[1]
+            .split("\n### ", 1)[0]
+            .split("\n## ", 1)[0]
+        )
+        for option in option_names(component.options):
+            assert f"- `{option}`:" in section, f"recorder backend {name}: {option} undocumented"
+            if example["backend"]["type"] == name:
+                assert option in example["backend"], (
+                    f"recorder backend {name}: {option} not in the example"
+                )
+
+
 def test_every_configuration_key_is_documented(repo):
     text = (repo / "docs" / "configuration.md").read_text()
     for field in attrs.fields(Settings):
@@ -130,6 +148,8 @@ def test_every_fixed_table_is_documented_and_in_the_example(repo):
     for name, options in SECTIONS.items():
         assert f"## `[{name}]`" in text, f"[{name}] undocumented"
         section = text.split(f"## `[{name}]`", 1)[1].split("\n## ", 1)[0]
-        for option in option_names(options):
+        # The flight recorder's backend is read separately from its options class.
+        extra = ["backend"] if name == "flight_recorder" else []
+        for option in [*extra, *option_names(options)]:
             assert f"- `{option}`:" in section, f"[{name}] {option} undocumented"
             assert lookup(example.get(name, {}), option), f"[{name}] {option} not in the example"

@@ -158,3 +158,36 @@ def test_httpx_and_httpcore_loggers_through_threads_and_asyncio(server):
     assert {e.file for e in requests} == {
         "_client.py"
     }  # the library's own location, not the handler's
+
+
+def test_captured_debug_records_reach_the_flight_recorder_while_outputs_show_info(server, tmp_path):
+    llmlog.configure(
+        {
+            "level": "info",
+            "outputs": {},
+            "stdlib": {
+                "capture": True,
+                "loggers": ["httpx", "httpcore"],
+                "level": "debug",
+                "propagate": False,
+            },
+            "flight_recorder": {"enabled": True, "level": "debug", "snapshot_dir": str(tmp_path)},
+        }
+    )
+    shown = ListOutput(llmlog.Severity.INFO)
+    global_dispatcher().add_output(shown)
+    with llmlog.with_model_id("gpt-4o"), httpx.Client() as client:
+        assert client.get(f"{server}/ok").status_code == 200
+    from llmlog.flight import global_flight_recorder
+    from llmlog.flight.snapshot import read_snapshot
+
+    snap = read_snapshot(global_flight_recorder().snapshot(reason="call-failed"))
+    trail = [
+        e for e in snap.events if e["kind"] == "log" and e.get("logger", "").startswith("httpcore")
+    ]
+    assert trail, "the httpcore DEBUG trail is in the snapshot"
+    assert all(e["level"] == "DEBUG" and e["model"] == "gpt-4o" for e in trail)
+    assert not [
+        e for e in shown.entries if e.logger.startswith("httpcore")
+    ]  # no output showed them
+    assert [e.logger for e in shown.entries] == ["httpx"]  # the INFO request line only

@@ -40,6 +40,7 @@ def _validate(path: str | None) -> tuple[Configuration, PluginHost]:
         source,
         host.components(ComponentKind.OUTPUT),
         host.components(ComponentKind.FORMATTER),
+        recorders=host.components(ComponentKind.RECORDER),
         extra_errors=errors,
     )
     return config, host
@@ -49,6 +50,12 @@ def _options_dict(options: Any) -> dict[str, Any]:
     if options is None:
         return {}
     return dict(converter.unstructure(options))
+
+
+def _component_value(spec: Any) -> Any:
+    """A formatter or backend as TOML: its name, or a table with its options."""
+    options = _options_dict(spec.options)
+    return {"type": spec.component.name, **options} if options else spec.component.name
 
 
 def effective_dict(config: Configuration) -> dict[str, Any]:
@@ -61,15 +68,16 @@ def effective_dict(config: Configuration) -> dict[str, Any]:
         if spec.level is not None:
             table["level"] = spec.level.name.lower()
         if spec.formatter is not None:
-            opts = _options_dict(spec.formatter.options)
-            table["formatter"] = (
-                {"type": spec.formatter.component.name, **opts}
-                if opts
-                else spec.formatter.component.name
-            )
+            table["formatter"] = _component_value(spec.formatter)
         table.update(_options_dict(spec.options))
         outputs[name] = table
-    return {**settings, "outputs": outputs}
+    stdlib = _options_dict(config.stdlib)
+    stdlib["level"] = config.stdlib.level.name.lower()
+    flight = _options_dict(config.flight_recorder)
+    flight["level"] = config.flight_recorder.level.name.lower()
+    if config.recorder_backend is not None:
+        flight = {"backend": _component_value(config.recorder_backend), **flight}
+    return {**settings, "outputs": outputs, "stdlib": stdlib, "flight_recorder": flight}
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -155,6 +163,39 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_flight_view(args: argparse.Namespace) -> int:
+    from llmlog.flight.snapshot import SnapshotError, read_snapshot
+    from llmlog.flight.view import render_view
+
+    try:
+        snapshot = read_snapshot(args.file)
+    except SnapshotError as exc:
+        print(f"llmlog: {exc}", file=sys.stderr)
+        return 1
+    render_view(snapshot, sys.stdout, last=args.last)
+    return 0
+
+
+def _cmd_flight_convert(args: argparse.Namespace) -> int:
+    from llmlog.flight.chrome import write_chrome
+    from llmlog.flight.snapshot import SnapshotError, read_snapshot
+
+    try:
+        snapshot = read_snapshot(args.file)
+    except SnapshotError as exc:
+        print(f"llmlog: {exc}", file=sys.stderr)
+        return 1
+    target = (
+        args.output or str(args.file).removesuffix(".zst").removesuffix(".jsonl") + ".chrome.json"
+    )
+    with open(target, "wb") as fh:
+        size = write_chrome(snapshot, fh)
+    print(
+        f"{target}: {size} bytes of Chrome Trace Event JSON (open it in ui.perfetto.dev or chrome://tracing)"
+    )
+    return 0
+
+
 def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     """The argument parser, with plugin subcommands added from ``host``."""
     parser = argparse.ArgumentParser(
@@ -189,6 +230,18 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--config", help="configuration file (default: the usual search)")
     demo.add_argument("--debug", action="store_true", help="also show DEBUG entries")
     demo.set_defaults(run=_cmd_demo)
+
+    flight = sub.add_parser("flight", help="read flight-recorder snapshots")
+    flight_sub = flight.add_subparsers(dest="flight_command", metavar="ACTION", required=True)
+    view = flight_sub.add_parser("view", help="summary and timeline of a snapshot, errors first")
+    view.add_argument("file", help="a snapshot (.jsonl or .jsonl.zst)")
+    view.add_argument("--last", type=int, default=50, help="timeline events to show (default 50)")
+    view.set_defaults(run=_cmd_flight_view)
+    convert = flight_sub.add_parser("convert", help="convert a snapshot for a trace viewer")
+    convert.add_argument("file", help="a snapshot (.jsonl or .jsonl.zst)")
+    convert.add_argument("--to", choices=["chrome"], default="chrome", help="output format")
+    convert.add_argument("-o", "--output", help="output file (default: next to the snapshot)")
+    convert.set_defaults(run=_cmd_flight_convert)
 
     for command in host.commands.values() if host is not None else ():
         cp = sub.add_parser(command.name, help=command.help)

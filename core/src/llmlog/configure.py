@@ -19,6 +19,12 @@ from llmlog.builtin.stderr_output import StderrOutput
 from llmlog.config import ConfigError, ConfigSource, Configuration, OutputSpec, find_config
 from llmlog.config.loader import load_configuration, plugin_selection
 from llmlog.dispatch import close_outputs, report_problem
+from llmlog.flight.recorder import (
+    FlightRecorder,
+    RecorderOutput,
+    global_flight_recorder,
+    set_global_flight_recorder,
+)
 from llmlog.interfaces import BuildContext, Output
 from llmlog.logger import _configure_lock, global_dispatcher
 from llmlog.plugins import PluginHost
@@ -39,6 +45,7 @@ __all__ = [
 
 _current: tuple[Configuration, PluginHost] | None = None
 _capture: StdlibCapture | None = None
+_configured_recorder: FlightRecorder | None = None
 _lock = threading.RLock()
 
 
@@ -111,9 +118,11 @@ def configure(
             src,
             host.components(ComponentKind.OUTPUT),
             host.components(ComponentKind.FORMATTER),
+            recorders=host.components(ComponentKind.RECORDER),
             extra_errors=errors,
         )
         outputs = build_outputs(config)
+        recorder = _build_recorder(config, outputs)
         settings = config.settings
         serializer.reset(host.serializers)
         dispatcher = global_dispatcher()
@@ -132,6 +141,10 @@ def configure(
         close_outputs(previous, lambda o, e: report_problem(f"closing output {o.name!r}: {e}"))
         _retire_current()
         _current = (config, host)
+        if recorder is not None:
+            global _configured_recorder
+            set_global_flight_recorder(recorder)
+            _configured_recorder = recorder
         if config.stdlib.capture:
             global _capture
             _capture = StdlibCapture(config.stdlib)
@@ -152,8 +165,49 @@ def configure_fallback(level: Severity = Severity.INFO) -> None:
         _retire_current()
 
 
+def _build_recorder(config: Configuration, outputs: list[Output]) -> FlightRecorder | None:
+    """Start the configured flight recorder (or keep one started through the API) and add its
+    output to ``outputs``; returns the recorder to make global, if configuration made one."""
+    options = config.flight_recorder
+    recorder = None
+    if options.enabled and config.recorder_backend is not None:
+        spec = config.recorder_backend
+        try:
+            recorder = FlightRecorder(
+                options.min_age,
+                options.max_bytes,
+                spec.component.factory(
+                    spec.options, BuildContext("flight_recorder", None, config.source.path)
+                ),
+                level=options.level,
+                snapshot_dir=options.snapshot_dir or None,
+                triggers=options.triggers,
+                signal_name=options.signal,
+                min_snapshot_interval=options.min_snapshot_interval,
+                gc_pauses=options.gc_pauses,
+                chunk_events=options.chunk_events,
+                chunk_bytes=options.chunk_bytes,
+                chunk_period=options.chunk_period,
+            )
+            recorder.start()
+        except Exception as exc:
+            close_outputs(outputs, lambda o, e: None)
+            raise ConfigError(
+                config.source.label,
+                [f"cannot start the flight recorder: {exc} @ $.flight_recorder"],
+            ) from None
+    active = recorder or (None if _configured_recorder is not None else global_flight_recorder())
+    if active is not None:
+        output = RecorderOutput(active)
+        output.name = "flight_recorder"
+        outputs.append(output)
+    return recorder
+
+
 def _retire_current() -> None:
-    global _current, _capture
+    global _current, _capture, _configured_recorder
+    if _configured_recorder is not None and _configured_recorder is not global_flight_recorder():
+        _configured_recorder.stop()
     if _capture is not None:
         _capture.uninstall()
         _capture = None

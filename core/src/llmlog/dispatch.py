@@ -131,9 +131,16 @@ class Dispatcher:
             self._reroute()
 
     def _reroute(self) -> None:
-        self._routes = tuple((o.level, o.write, o) for o in self.outputs)
-        lowest = min((o.level for o in self.outputs), default=Severity.FATAL + 1)
-        self.threshold = max(self.level, lowest)
+        # An output's effective level is at least the dispatcher's, except for outputs marked
+        # ``independent`` (the flight recorder), which keep their own: DEBUG entries reach the
+        # recorder while every other output shows INFO and up.
+        level = self.level
+        routes = []
+        for o in self.outputs:
+            effective = o.level if getattr(o, "independent", False) else max(level, o.level)
+            routes.append((effective, o.write, o))
+        self._routes = tuple(routes)
+        self.threshold = min((r[0] for r in routes), default=Severity.FATAL + 1)
 
     def defer(self, on_first_use: Callable[[], None]) -> None:
         """Run ``on_first_use`` (once) at the first log call, which then sees the result.

@@ -38,6 +38,7 @@ import errno
 import fcntl
 import gzip
 import os
+import queue
 import re
 import shutil
 import sys
@@ -100,6 +101,12 @@ def _rotated_pattern(path: Path) -> re.Pattern[str]:
         rf"^{re.escape(stem)}\.(\d{{4}}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{{6}})(?:-(\d+))?"
         rf"{re.escape(suffix)}(\.gz|\.zst)?$"
     )
+
+
+def _rotation_key(path: Path) -> str:
+    # The time-and-counter part of a rotated name, zero-padded so keys sort in rotation order.
+    match = re.search(r"\.(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{6})(?:-(\d+))?", path.name)
+    return f"{match.group(1)}-{int(match.group(2) or 0):06d}" if match else path.name
 
 
 def rotated_files(path: str | os.PathLike[str]) -> list[Path]:
@@ -206,7 +213,8 @@ class FileSink:
         self._closed = False
         self._failing = False
         self._torn = False
-        self._compressing: list[threading.Thread] = []
+        self._compress_queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._compressor: threading.Thread | None = None
         self._flusher: threading.Thread | None = None
         self._wake = threading.Event()
         #: Counters, also shown by ``llmlog.stats()``.
@@ -459,19 +467,28 @@ class FileSink:
         raise FileExistsError(errno.EEXIST, f"no free rotation name for {self.path}")
 
     def _after_rotation(self, rotated: Path) -> None:
+        # Called by _rotate with the rotation lock held.
         if self._compress is None:
-            self._apply_retention()
+            self._prune()
             return
-        worker = threading.Thread(
-            target=self._compress_then_retain,
-            args=(rotated,),
-            name=f"llmlog-compress-{self.name}",
-            daemon=True,
-        )
-        self._compressing = [t for t in self._compressing if t.is_alive()] + [worker]
-        worker.start()
+        # One worker per sink, in rotation order: retention never runs while another thread is
+        # halfway through renaming a compressed file.
+        self._compress_queue.put(rotated)
+        if self._compressor is None or not self._compressor.is_alive():
+            self._compressor = threading.Thread(
+                target=self._compress_loop, name=f"llmlog-compress-{self.name}", daemon=True
+            )
+            self._compressor.start()
 
-    def _compress_then_retain(self, rotated: Path) -> None:
+    def _compress_loop(self) -> None:
+        while True:
+            rotated = self._compress_queue.get()
+            if rotated is None:
+                return
+            self._compress_one(rotated)
+            self._apply_retention()
+
+    def _compress_one(self, rotated: Path) -> None:
         assert self._compress is not None
         target = rotated.with_name(rotated.name + _SUFFIX[self._rotation.compress])
         temporary = target.with_name(target.name + ".tmp")
@@ -486,16 +503,41 @@ class FileSink:
             report_problem(
                 f"file output {self.name!r}: compressing {rotated} failed: {exc}; kept it uncompressed"
             )
-        self._apply_retention()
 
     def _apply_retention(self) -> None:
+        """Prune old rotated files, taking the rotation lock (for the compression worker)."""
+        if self._rotation.max_files <= 0:
+            return
+        # Under the rotation lock, so processes sharing the file do not prune at the same time.
+        # (flock conflicts between two descriptors even in one process: _rotate, which holds
+        # the lock already, calls _prune directly.)
+        try:
+            lock_fd = os.open(
+                self._lock_path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), self._mode
+            )
+        except OSError:
+            return
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            self._prune()
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
+            os.close(lock_fd)
+
+    def _prune(self) -> None:
+        """Delete all but the newest ``max_files`` rotated files; the rotation lock must be held."""
         keep = self._rotation.max_files
         if keep <= 0:
             return
-        files = rotated_files(self.path)
-        for old in files[: max(0, len(files) - keep)]:
-            with contextlib.suppress(FileNotFoundError):
-                old.unlink()
+        # A rotation mid-compression exists twice (app.X.log and app.X.log.gz): one entry.
+        groups: dict[str, list[Path]] = {}
+        for path in rotated_files(self.path):
+            groups.setdefault(_rotation_key(path), []).append(path)
+        for key in sorted(groups)[: max(0, len(groups) - keep)]:
+            for old in groups[key]:
+                with contextlib.suppress(FileNotFoundError):
+                    old.unlink()
 
     # -- flushing and closing --------------------------------------------------------------------
 
@@ -540,8 +582,9 @@ class FileSink:
                     with contextlib.suppress(OSError):
                         os.close(fd)
         self._wake.set()
-        for worker in self._compressing:
-            worker.join(timeout=30)
+        if self._compressor is not None:
+            self._compress_queue.put(None)
+            self._compressor.join(timeout=60)
 
     def stats(self) -> dict[str, Any]:
         """The counters: lines, write errors, lines sent to stderr, rotations, reopens."""
@@ -553,7 +596,8 @@ class FileSink:
         self._buffer = bytearray()
         self._flusher = None
         self._wake = threading.Event()
-        self._compressing = []
+        self._compress_queue = queue.SimpleQueue()
+        self._compressor = None
 
 
 def _before_fork() -> None:

@@ -46,7 +46,10 @@ __all__ = [
 ENTRY_POINT_GROUP = "llmlog"
 
 #: Built-in plugin modules; always loaded, cannot be blocked.
-BUILTIN_PLUGINS: tuple[str, ...] = ("llmlog.builtin.stderr_output",)
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "llmlog.builtin.stderr_output",
+    "llmlog.builtin.memory_recorder",
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 

@@ -28,6 +28,7 @@ import platformdirs
 
 from llmlog.config.converter import parse_severity_strict, structure_errors
 from llmlog.config.errors import ConfigError
+from llmlog.flight.options import FlightRecorderOptions
 from llmlog.registry import Component
 from llmlog.severity import Severity
 from llmlog.stdlib import StdlibOptions
@@ -88,7 +89,7 @@ class Settings:
 
 SETTINGS_KEYS = tuple(f.name for f in attrs.fields(Settings))
 #: Tables of llmlog.toml beside the top-level keys, and the options class of each fixed one.
-SECTIONS: dict[str, type] = {"stdlib": StdlibOptions}
+SECTIONS: dict[str, type] = {"stdlib": StdlibOptions, "flight_recorder": FlightRecorderOptions}
 TABLES = ("outputs", *SECTIONS)
 
 
@@ -144,6 +145,8 @@ class Configuration:
     :param settings: the top-level keys.
     :param outputs: the output tables, by name, in file order.
     :param stdlib: the ``[stdlib]`` table.
+    :param flight_recorder: the ``[flight_recorder]`` table.
+    :param recorder_backend: the flight recorder's backend component and options.
     :param source: where it was read from.
     :param provenance: for each top-level key and table, where its value came from.
     """
@@ -153,6 +156,8 @@ class Configuration:
     source: ConfigSource
     provenance: dict[str, str]
     stdlib: StdlibOptions = attrs.Factory(StdlibOptions)
+    flight_recorder: FlightRecorderOptions = attrs.Factory(FlightRecorderOptions)
+    recorder_backend: FormatterSpec | None = None
 
 
 def user_config_file() -> Path:
@@ -267,9 +272,10 @@ def _structure_options(
     return options
 
 
-def _formatter_spec(
-    raw: Any, formatters: Mapping[str, Component], path: str, errors: list[str]
+def _component_spec(
+    raw: Any, components: Mapping[str, Component], kind: str, path: str, errors: list[str]
 ) -> FormatterSpec | None:
+    """A component chosen by name (``"json"``) or by a table with ``type`` and its options."""
     if isinstance(raw, str):
         name, table = raw, {}
     elif isinstance(raw, dict):
@@ -277,15 +283,15 @@ def _formatter_spec(
         name = table.pop("type", None)
         if not isinstance(name, str):
             errors.append(
-                f"a formatter table needs a type (one of: {_choices(formatters)}) @ {path}.type"
+                f"a {kind} table needs a type (one of: {_choices(components)}) @ {path}.type"
             )
             return None
     else:
-        errors.append(f"expected a formatter name or table, got {raw!r} @ {path}")
+        errors.append(f"expected a {kind} name or table, got {raw!r} @ {path}")
         return None
-    component = formatters.get(name)
+    component = components.get(name)
     if component is None:
-        errors.append(f"unknown formatter {name!r}; installed: {_choices(formatters)} @ {path}")
+        errors.append(f"unknown {kind} {name!r}; installed: {_choices(components)} @ {path}")
         return None
     return FormatterSpec(component, _structure_options(component, table, path, errors))
 
@@ -321,7 +327,9 @@ def _output_spec(
         if not component.accepts_formatter:
             errors.append(f"output type {type_name!r} takes no formatter @ {path}.formatter")
         else:
-            formatter = _formatter_spec(raw_formatter, formatters, f"{path}.formatter", errors)
+            formatter = _component_spec(
+                raw_formatter, formatters, "formatter", f"{path}.formatter", errors
+            )
     options = _structure_options(component, table, path, errors)
     return OutputSpec(name, component, level, formatter, options)
 
@@ -331,6 +339,7 @@ def load_configuration(
     outputs: Mapping[str, Component],
     formatters: Mapping[str, Component],
     *,
+    recorders: Mapping[str, Component] | None = None,
     extra_errors: list[str] | None = None,
 ) -> Configuration:
     """Validate ``source`` against the installed components; raise :class:`ConfigError` listing
@@ -368,11 +377,25 @@ def load_configuration(
         errors.append(f"expected a table of outputs, got {raw_outputs!r} @ $.outputs")
 
     sections: dict[str, Any] = {}
+    recorder_backend = None
     for name, options_class in SECTIONS.items():
-        sections[name], problems = structure_errors(data.get(name, {}), options_class, f"$.{name}")
+        table = data.get(name, {})
+        if name == "flight_recorder" and isinstance(table, dict):
+            table = dict(table)
+            raw_backend = table.pop("backend", "memory")
+            recorder_backend = _component_spec(
+                raw_backend,
+                recorders or {},
+                "flight-recorder backend",
+                "$.flight_recorder.backend",
+                errors,
+            )
+        sections[name], problems = structure_errors(table, options_class, f"$.{name}")
         errors.extend(problems)
 
     if errors:
         raise ConfigError(origin, errors)
     assert settings is not None
-    return Configuration(settings, specs, source, provenance, **sections)
+    return Configuration(
+        settings, specs, source, provenance, **sections, recorder_backend=recorder_backend
+    )

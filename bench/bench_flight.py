@@ -1,0 +1,240 @@
+"""Flight recorder costs, with the reference points the targets were set against, in one run.
+
+Cases (medians of interleaved rounds, ns per event unless stated):
+
+* writer-visible cost of an ordinary event (a ~300-700 B mix of span starts, span ends and log
+  records), ``zstd`` backend with background sealing, and ``memory`` backend; reference points:
+  ``orjson.dumps`` of the same event, and appending a tuple to a deque;
+* stored bytes per ordinary event with ``zstd``;
+* ``trace_region`` with no recorder running, against an empty ``with`` block, and with one running;
+* a DEBUG log call while the recorder records DEBUG and every output is at INFO;
+* a native snapshot of about 100 MB of raw history (milliseconds).
+
+Run::
+
+    .venv/bin/python bench/bench_flight.py          # writes bench/results/flight.json
+    .venv/bin/python bench/bench_flight.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from llmlog import Logger, Output, Severity, TraceEvent, TraceEventType
+from llmlog.flight import FlightRecorder, RecorderOutput, trace_region
+from llmlog.flight import annotations as flight_annotations
+
+TEXT = "The quick brown fox answers questions about retrieval-augmented generation. " * 3
+
+
+def mix(n: int) -> list[tuple[str, dict]]:
+    """An ordinary-event mix: span start (~300 B), span end (~160 B), log record (~330 B)."""
+    out = []
+    for i in range(n):
+        k = i % 3
+        if k == 0:
+            out.append(
+                (
+                    "span",
+                    {
+                        "event": "start",
+                        "operation": f"Predict:qa{i % 7}",
+                        "inputs": {"question": TEXT[:150]},
+                    },
+                )
+            )
+        elif k == 1:
+            out.append(
+                ("span", {"event": "end", "duration_ms": i % 900, "outputs": {"answer": "Paris."}})
+            )
+        else:
+            out.append(
+                (
+                    "log",
+                    {
+                        "level": "DEBUG",
+                        "msg": TEXT[: 120 + i % 80],
+                        "logger": "app.pipeline",
+                        "fields": {"attempt": i % 4},
+                    },
+                )
+            )
+    return out
+
+
+def writer_cost(backend: str, events: list[tuple[str, dict]]) -> tuple[float, float]:
+    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend=backend)
+    fr.start()
+    ts = time.time_ns()
+    record, record_trace = fr.record, fr.record_trace_event
+    start = time.perf_counter_ns()
+    for i, (kind, data) in enumerate(events):
+        if kind == "span":
+            record_trace(
+                TraceEvent(TraceEventType.SPAN, ts, "ab" * 16, f"{i // 3:016x}", None, data)
+            )
+        else:
+            record("log", **data)
+    elapsed = (time.perf_counter_ns() - start) / len(events)
+    fr.ring.seal_now(wait=30)
+    stored = fr.ring.stored_bytes / max(1, sum(c.events for c in fr.ring.chunks))
+    fr.stop()
+    return elapsed, stored
+
+
+def reference_costs(events: list[tuple[str, dict]]) -> tuple[float, float]:
+    dumps = orjson.dumps
+    start = time.perf_counter_ns()
+    for _kind, data in events:
+        dumps(data)
+    t_dumps = (time.perf_counter_ns() - start) / len(events)
+    ring: collections.deque = collections.deque(maxlen=10_000)
+    start = time.perf_counter_ns()
+    for kind, data in events:
+        ring.append((time.time_ns(), kind, data))
+    t_deque = (time.perf_counter_ns() - start) / len(events)
+    return t_dumps, t_deque
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def region_costs(n: int) -> tuple[float, float, float]:
+    null = _Null()
+    assert flight_annotations.active is None
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        with null:
+            pass
+    t_empty = (time.perf_counter_ns() - start) / n
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        with trace_region("step"):
+            pass
+    t_off = (time.perf_counter_ns() - start) / n
+    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend="zstd")
+    fr.start()
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        with trace_region("step"):
+            pass
+    t_on = (time.perf_counter_ns() - start) / n
+    fr.stop()
+    return t_empty, t_off, t_on
+
+
+class InfoOnly(Output):
+    def write(self, entry) -> None:
+        pass
+
+
+def debug_log_cost(n: int) -> float:
+    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend="zstd", level=Severity.DEBUG)
+    fr.start()
+    info = InfoOnly()
+    info.level = Severity.INFO
+    log = Logger(Severity.INFO, [info, RecorderOutput(fr)])
+    debug = log.debug
+    start = time.perf_counter_ns()
+    for i in range(n):
+        debug("cache lookup", key=i)
+    elapsed = (time.perf_counter_ns() - start) / n
+    fr.stop()
+    return elapsed
+
+
+def snapshot_cost(raw_mb: int) -> tuple[float, int, int]:
+    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend="zstd")
+    fr.start()
+    events = mix(3000)
+    ts = time.time_ns()
+    while fr.ring._seq * 0 + sum(c.raw_bytes for c in fr.ring.chunks) < raw_mb << 20:
+        for i, (kind, data) in enumerate(events):
+            if kind == "span":
+                fr.record_trace_event(
+                    TraceEvent(TraceEventType.SPAN, ts, "ab" * 16, f"{i:016x}", None, data)
+                )
+            else:
+                fr.record("log", **data)
+        fr.ring.seal_now(wait=60)
+    raw = sum(c.raw_bytes for c in fr.ring.chunks)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        path = fr.snapshot(Path(tmp) / "s.jsonl.zst")
+        elapsed = (time.perf_counter() - start) * 1000
+        size = path.stat().st_size
+    fr.stop()
+    return elapsed, raw, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--snapshot-mb", type=int, default=100)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "flight.json"))
+    args = parser.parse_args()
+    if args.quick:
+        args.events, args.rounds, args.snapshot_mb = 6_000, 2, 10
+    events = mix(args.events)
+    results: dict[str, list[float]] = collections.defaultdict(list)
+    for _ in range(args.rounds):
+        t, stored = writer_cost("zstd", events)
+        results["zstd writer ns/event"].append(t)
+        results["zstd stored B/event"].append(stored)
+        t, stored = writer_cost("memory", events)
+        results["memory writer ns/event"].append(t)
+        results["memory stored B/event"].append(stored)
+        t_dumps, t_deque = reference_costs(events)
+        results["orjson.dumps ns/event"].append(t_dumps)
+        results["deque.append tuple ns/event"].append(t_deque)
+        t_empty, t_off, t_on = region_costs(args.events)
+        results["empty with ns"].append(t_empty)
+        results["trace_region off ns"].append(t_off)
+        results["trace_region on ns"].append(t_on)
+        results["DEBUG log to recorder, outputs INFO ns"].append(debug_log_cost(args.events))
+    snap_ms, raw, size = snapshot_cost(args.snapshot_mb)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(
+        f"Python {sys.version.split()[0]}; {args.rounds} rounds x {args.events} events; medians\n"
+    )
+    for key, value in med.items():
+        print(f"  {key:42} {value:10.1f}")
+    print(
+        f"  {'trace_region off minus empty with ns':42} {med['trace_region off ns'] - med['empty with ns']:10.1f}"
+    )
+    print(f"  snapshot of {raw / 1e6:.0f} MB raw ({size / 1e6:.1f} MB zstd): {snap_ms:.1f} ms")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(
+        json.dumps(
+            {
+                "medians": med,
+                "snapshot_ms": snap_ms,
+                "snapshot_raw_bytes": raw,
+                "snapshot_file_bytes": size,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

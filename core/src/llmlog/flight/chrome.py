@@ -1,0 +1,219 @@
+"""Flight-recorder snapshot → Chrome Trace Event JSON (opened by ui.perfetto.dev, chrome://tracing).
+
+Mapping, chosen so concurrent and async work survives:
+
+* spans (``span`` start/end from trace sessions) and LLM/tool calls with a duration become
+  **async slices** (``b``/``e``) keyed by span id: thread-scoped slices would drop overlapping calls;
+* ``trace_task`` tasks become async slices keyed by task id (they may end on another thread);
+* ``trace_region`` regions become ``B``/``E`` slices on their thread (they nest there);
+* log entries, annotations, exceptions and GC pauses become instant events (``i``) with their data;
+* token counts become a counter track (``C``), cumulative over the window;
+* thread names come from the header, as ``M`` metadata.
+
+Times are microseconds relative to the first event (floats keep nanosecond precision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from llmlog.flight.snapshot import Snapshot
+
+__all__ = ["to_chrome", "write_chrome"]
+
+
+def _start_ns(event: dict[str, Any]) -> int:
+    ts = int(event.get("ts", 0))
+    if event.get("kind") in ("llm_call", "tool_call"):
+        data = event.get("data") or {}
+        ts -= int(float(data.get("latency_ms") or data.get("duration_ms") or 0) * 1e6)
+    return ts
+
+
+def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
+    header = snapshot.header
+    pid = int(header.get("pid") or 1)
+    events = snapshot.events
+    # Calls are recorded when they finish; their slices start `latency` earlier, which must not
+    # fall before the time origin (readers drop events at negative times).
+    t0 = min((_start_ns(e) for e in events), default=0)
+
+    def us(ts: int) -> float:
+        return (ts - t0) / 1000.0
+
+    yield {
+        "ph": "M",
+        "name": "process_name",
+        "pid": pid,
+        "tid": 0,
+        "args": {"name": f"llmlog flight recorder (pid {pid})"},
+    }
+    for tid, name in (header.get("threads") or {}).items():
+        yield {
+            "ph": "M",
+            "name": "thread_name",
+            "pid": pid,
+            "tid": int(tid),
+            "args": {"name": name},
+        }
+    tokens = 0
+    span_names: dict[str, str] = {}
+    for event in events:
+        kind = event.get("kind", "")
+        ts = us(int(event.get("ts", t0)))
+        tid = int(event.get("tid") or 0)
+        if kind == "span":
+            data = event.get("data") or {}
+            phase = data.get("event")
+            slice_id = event.get("span_id", "")
+            # An end must repeat its begin's name, or readers leave the slice open.
+            name = span_names.setdefault(slice_id, data.get("operation") or slice_id or "span")
+            if phase == "start":
+                args = {
+                    k: v
+                    for k, v in {
+                        "inputs": data.get("inputs"),
+                        "parent_id": event.get("parent_id"),
+                        "trace_id": event.get("trace_id"),
+                        "started_before_window": event.get("started_before_window"),
+                    }.items()
+                    if v is not None
+                }
+                yield {
+                    "ph": "b",
+                    "cat": "span",
+                    "id": slice_id,
+                    "name": name,
+                    "ts": ts,
+                    "pid": pid,
+                    "tid": tid,
+                    "args": args,
+                }
+            elif phase == "end":
+                args = {
+                    k: v
+                    for k, v in {
+                        "outputs": data.get("outputs"),
+                        "error": data.get("error"),
+                        "duration_ms": data.get("duration_ms"),
+                    }.items()
+                    if v is not None
+                }
+                yield {
+                    "ph": "e",
+                    "cat": "span",
+                    "id": slice_id,
+                    "name": name,
+                    "ts": ts,
+                    "pid": pid,
+                    "tid": tid,
+                    "args": args,
+                }
+        elif kind in ("llm_call", "tool_call"):
+            data = event.get("data") or {}
+            duration = float(data.get("latency_ms") or data.get("duration_ms") or 0) * 1000.0
+            name = data.get("model") or data.get("tool_name") or kind
+            slice_id = f"{event.get('span_id', '')}:{kind}:{event.get('ts')}"
+            yield {
+                "ph": "b",
+                "cat": kind,
+                "id": slice_id,
+                "name": name,
+                "ts": ts - duration,
+                "pid": pid,
+                "tid": tid,
+                "args": data,
+            }
+            yield {
+                "ph": "e",
+                "cat": kind,
+                "id": slice_id,
+                "name": name,
+                "ts": ts,
+                "pid": pid,
+                "tid": tid,
+            }
+            usage = data.get("usage") or {}
+            if usage.get("total_tokens"):
+                tokens += int(usage["total_tokens"])
+                yield {
+                    "ph": "C",
+                    "name": "tokens",
+                    "ts": ts,
+                    "pid": pid,
+                    "tid": tid,
+                    "args": {"total": tokens},
+                }
+        elif kind in ("task_begin", "task_end"):
+            yield {
+                "ph": "b" if kind == "task_begin" else "e",
+                "cat": "task",
+                "id": f"task-{event.get('task_id')}",
+                "name": event.get("name", "task"),
+                "ts": ts,
+                "pid": pid,
+                "tid": tid,
+            }
+        elif kind in ("region_begin", "region_end"):
+            yield {
+                "ph": "B" if kind == "region_begin" else "E",
+                "name": event.get("name", "region"),
+                "ts": ts,
+                "pid": pid,
+                "tid": tid,
+            }
+        else:
+            args = {k: v for k, v in event.items() if k not in ("ts", "tid", "kind")}
+            name = event.get("msg") or event.get("message") or kind
+            if kind == "log":
+                name = f"{event.get('level', '')} {name}"
+                usage = event.get("tokens") or {}
+                if usage.get("total"):
+                    tokens += int(usage["total"])
+                    yield {
+                        "ph": "C",
+                        "name": "tokens",
+                        "ts": ts,
+                        "pid": pid,
+                        "tid": tid,
+                        "args": {"total": tokens},
+                    }
+            yield {
+                "ph": "i",
+                "s": "t",
+                "cat": kind,
+                "name": str(name)[:200],
+                "ts": ts,
+                "pid": pid,
+                "tid": tid,
+                "args": args,
+            }
+
+
+def to_chrome(snapshot: Snapshot) -> dict[str, Any]:
+    """The Chrome Trace Event document for ``snapshot``."""
+    return {
+        "traceEvents": list(_events(snapshot)),
+        "displayTimeUnit": "ms",
+        "otherData": {"source": "llmlog flight recorder", "header": snapshot.header},
+    }
+
+
+def write_chrome(snapshot: Snapshot, fileobj: Any) -> int:
+    """Stream the Chrome JSON to a binary file object, one event at a time; returns bytes written."""
+    written = fileobj.write(b'{"displayTimeUnit":"ms","otherData":')
+    written += fileobj.write(
+        orjson.dumps({"source": "llmlog flight recorder", "header": snapshot.header})
+    )
+    written += fileobj.write(b',"traceEvents":[\n')
+    first = True
+    for event in _events(snapshot):
+        if not first:
+            written += fileobj.write(b",\n")
+        written += fileobj.write(orjson.dumps(event, default=str))
+        first = False
+    written += fileobj.write(b"\n]}\n")
+    return int(written)

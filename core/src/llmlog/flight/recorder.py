@@ -1,0 +1,670 @@
+"""The :class:`FlightRecorder`: an always-on ring of recent activity, dumped when something breaks.
+
+What it records (each as one JSON line with ``ts`` in nanoseconds, ``kind`` and ``tid``):
+
+* log entries at or above its own ``level`` (default DEBUG), whatever the outputs' levels: it is
+  attached to the logging dispatcher as an output that ignores the global level;
+* trace events (``record_trace_event``): span starts and ends, LLM calls, tool calls, errors; spans
+  still open are kept in a bounded table so a snapshot can re-emit the ones whose start was evicted;
+* annotations: ``trace_region``, ``trace_task``, ``trace_log``;
+* unhandled exceptions, and optionally garbage-collector pauses.
+
+Snapshots (``snapshot``, ``write_to``) hold a header line, the re-emitted open spans and the sealed
+chunks, oldest first. With the ``memory`` backend the file is JSON Lines; with ``zstd`` it is
+concatenated zstd frames that ``zstd -dc`` turns into the same JSON Lines. Files are written to a
+temporary name and renamed, so a failure never leaves half a snapshot.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import platformdirs
+
+from llmlog.dispatch import report_problem
+from llmlog.flight import annotations as _annotations
+from llmlog.flight.ring import ChunkRing, RecorderBackend
+from llmlog.interfaces import Output
+from llmlog.records import LogEntry, TraceEvent, TraceEventType
+from llmlog.render import escape_json_bytes
+from llmlog.serialize import serializer
+from llmlog.severity import LEVEL_NAMES, Severity
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "TRIGGERS",
+    "FlightRecorder",
+    "RecorderOutput",
+    "SnapshotInProgress",
+    "global_flight_recorder",
+    "init_global_flight_recorder",
+]
+
+FORMAT = "llmlog-flight"
+FORMAT_VERSION = 1
+#: Snapshot triggers: ``fatal`` (a FATAL entry), ``unhandled`` (uncaught exceptions in the main
+#: thread, other threads and asyncio tasks), ``signal`` (``signal_name``, SIGUSR1 by default) and
+#: ``exit`` (interpreter exit).
+TRIGGERS = ("fatal", "unhandled", "signal", "exit")
+
+_FATAL = Severity.FATAL
+_current_task = _annotations._task.get
+_SPAN = TraceEventType.SPAN  # enum member access is slow; compare with a module constant
+_get_ident = threading.get_ident
+_time_ns = time.time_ns
+_dumps = orjson.dumps
+_default = serializer.default
+
+
+class SnapshotInProgress(RuntimeError):
+    """Another snapshot of this recorder is being written; use its result (Go's fail-fast rule)."""
+
+
+def default_snapshot_dir() -> Path:
+    """Where snapshots go by default: ``flight`` in the platformdirs user state directory."""
+    return platformdirs.user_state_path("llmlog", appauthor=False) / "flight"
+
+
+def _encode(event: dict[str, Any]) -> bytes:
+    try:
+        line = _dumps(event, default=_default)
+    except Exception:
+        line = serializer.dumps(event)
+    return line if line.isascii() else escape_json_bytes(line)
+
+
+class FlightRecorder:
+    """An always-on ring of recent events; see the module docstring.
+
+    :param min_age: seconds of history to keep at least (unless ``max_bytes`` is exceeded).
+    :param max_bytes: bytes of stored (for ``zstd``, compressed) history to keep at most; it wins.
+    :param backend: a backend object, or the name of one registered through
+        ``llmlog_register_recorders`` (``memory``, ``zstd``).
+    :param level: lowest severity of log entries recorded.
+    :param snapshot_dir: where ``snapshot()`` without a path writes.
+    :param triggers: which of :data:`TRIGGERS` snapshot automatically.
+    :param signal_name: the signal of the ``signal`` trigger.
+    :param min_snapshot_interval: ``snapshot_on_error`` and automatic triggers snapshot at most
+        this often (seconds); the skipped ones are counted.
+    :param gc_pauses: record garbage-collector pauses.
+    :param chunk_events, chunk_bytes, chunk_period: when the open chunk is sealed.
+    :param max_open_spans: bound of the open-span table.
+    """
+
+    def __init__(
+        self,
+        min_age: float = 10.0,
+        max_bytes: int = 10 << 20,
+        backend: RecorderBackend | str = "memory",
+        *,
+        level: Severity = Severity.DEBUG,
+        snapshot_dir: str | os.PathLike[str] | None = None,
+        triggers: Iterable[str] = ("fatal",),
+        signal_name: str = "SIGUSR1",
+        min_snapshot_interval: float = 30.0,
+        gc_pauses: bool = False,
+        chunk_events: int = 1024,
+        chunk_bytes: int = 1 << 20,
+        chunk_period: float = 1.0,
+        max_open_spans: int = 10_000,
+    ) -> None:
+        if isinstance(backend, str):
+            backend = _backend_by_name(backend)
+        self.backend = backend
+        self.level = level
+        self.min_age = min_age
+        self.max_bytes = max_bytes
+        self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else default_snapshot_dir()
+        unknown = set(triggers) - set(TRIGGERS)
+        if unknown:
+            raise ValueError(
+                f"unknown trigger(s) {sorted(unknown)}; expected some of {list(TRIGGERS)}"
+            )
+        self.triggers = frozenset(triggers)
+        self.signal_name = signal_name
+        self.min_snapshot_interval = min_snapshot_interval
+        self.gc_pauses = gc_pauses
+        self.max_open_spans = max_open_spans
+        self.ring = ChunkRing(
+            backend,
+            min_age=min_age,
+            max_bytes=max_bytes,
+            chunk_events=chunk_events,
+            chunk_bytes=chunk_bytes,
+            chunk_period=chunk_period,
+        )
+        self._enabled = False
+        self._writing = threading.Lock()
+        self._open_spans: dict[str, tuple[int, bytes]] = {}
+        self._threads: dict[int, str] = {}
+        self._last_auto_snapshot = 0.0
+        self.counters = {
+            "snapshots": 0,
+            "snapshots_skipped": 0,
+            "open_spans_dropped": 0,
+            "record_errors": 0,
+        }
+        self._hooks: list[Any] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the recorder is running."""
+        return self._enabled
+
+    def start(self) -> None:
+        """Start recording (idempotent). Annotations now reach this recorder."""
+        if self._enabled:
+            return
+        self.ring.start()
+        self._enabled = True
+        _annotations.active = self
+        self._install_triggers()
+        self.record(
+            "recorder_start",
+            min_age=self.min_age,
+            max_bytes=self.max_bytes,
+            backend=self.backend.name,
+        )
+
+    def stop(self) -> None:
+        """Stop recording (idempotent); what was recorded stays until the recorder is dropped."""
+        if not self._enabled:
+            return
+        self._enabled = False
+        if _annotations.active is self:
+            _annotations.active = None
+        self._uninstall_triggers()
+        self.ring.seal_now(wait=2.0)
+        self.ring.stop()
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def record(self, kind: str, **data: Any) -> None:
+        """Record one event of ``kind`` with ``data``. Never raises."""
+        if not self._enabled:
+            return
+        try:
+            tid = _get_ident()
+            if tid not in self._threads:
+                self._threads[tid] = threading.current_thread().name
+            event: dict[str, Any] = {"ts": _time_ns(), "kind": kind, "tid": tid}
+            task = _current_task()
+            if task is not None:
+                event["task"] = task[0]
+            event.update(data)
+            try:  # _encode, inlined: this runs for every event
+                line = _dumps(event, default=_default)
+            except Exception:
+                line = serializer.dumps(event)
+            self.ring.append(line if line.isascii() else escape_json_bytes(line))
+        except Exception:
+            self.counters["record_errors"] += 1
+
+    def record_entry(self, entry: LogEntry) -> None:
+        """Record a log entry (the dispatcher calls this through :class:`RecorderOutput`)."""
+        if not self._enabled:
+            return
+        try:
+            tid = _get_ident()
+            if tid not in self._threads:
+                self._threads[tid] = threading.current_thread().name
+            event: dict[str, Any] = {
+                "ts": entry.time,
+                "kind": "log",
+                "tid": tid,
+                "level": LEVEL_NAMES.get(entry.severity, str(entry.severity)),
+                "msg": entry.message,
+            }
+            if entry.logger:
+                event["logger"] = entry.logger
+            if entry.file:
+                event["file"] = entry.file
+                event["line"] = entry.line
+                event["fn"] = entry.function
+            if entry.trace_id:
+                event["trace_id"] = entry.trace_id
+            if entry.span_id:
+                event["span_id"] = entry.span_id
+            if entry.model_id:
+                event["model"] = entry.model_id
+            usage = entry.token_info
+            if usage is not None:
+                event["tokens"] = {
+                    "prompt": usage.prompt_tokens,
+                    "completion": usage.completion_tokens,
+                    "total": usage.total_tokens,
+                    "cost": usage.cost,
+                }
+            if entry.latency_ms is not None:
+                event["latency_ms"] = entry.latency_ms
+            if entry.cost is not None:
+                event["cost"] = entry.cost
+            if entry.fields:
+                event["fields"] = entry.fields
+            if entry.exception:
+                event["exception"] = entry.exception
+            task = _current_task()
+            if task is not None:
+                event["task"] = task[0]
+            try:
+                line = _dumps(event, default=_default)
+            except Exception:
+                line = serializer.dumps(event)
+            self.ring.append(line if line.isascii() else escape_json_bytes(line))
+        except Exception:
+            self.counters["record_errors"] += 1
+        if entry.severity >= _FATAL and "fatal" in self.triggers:
+            self._auto_snapshot("fatal")
+
+    def record_trace_event(self, event: TraceEvent) -> None:
+        """Record a trace-session event (span start/end, LLM call, tool call, module, error).
+
+        Span starts are also kept in the open-span table until their end is recorded.
+        """
+        if not self._enabled:
+            return
+        data = event.data
+        if type(data) is not dict:
+            data = dict(data)  # orjson encodes dicts natively, not other mappings
+        payload: dict[str, Any] = {
+            "ts": event.time,
+            "kind": event.type,
+            "tid": _get_ident(),
+            "trace_id": event.trace_id,
+        }
+        if event.span_id:
+            payload["span_id"] = event.span_id
+        if event.parent_id:
+            payload["parent_id"] = event.parent_id
+        if data:
+            payload["data"] = data
+        task = _current_task()
+        if task is not None:
+            payload["task"] = task[0]
+        try:
+            line = _encode(payload)
+            if event.type is _SPAN and event.span_id:
+                phase = data.get("event")
+                if phase == "start":
+                    if len(self._open_spans) < self.max_open_spans:
+                        self._open_spans[event.span_id] = (self.ring._seq + 1, line)
+                    else:
+                        self.counters["open_spans_dropped"] += 1
+                elif phase == "end":
+                    self._open_spans.pop(event.span_id, None)
+            self.ring.append(line)
+        except Exception:
+            self.counters["record_errors"] += 1
+
+    def record_exception(self, exc: BaseException, where: str = "") -> None:
+        """Record an exception (type, message, traceback) as an ``exception`` event."""
+        import traceback
+
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+        self.record(
+            "exception", type=type(exc).__qualname__, message=str(exc), traceback=text, where=where
+        )
+
+    # -- snapshots -------------------------------------------------------------------------------
+
+    def write_to(self, fileobj: IO[bytes], *, reason: str = "manual") -> int:
+        """Write a snapshot to ``fileobj``; returns the bytes written.
+
+        :raises SnapshotInProgress: at once if another snapshot is being written (no waiting).
+        :raises RuntimeError: if the recorder is not running.
+        """
+        if not self._enabled:
+            raise RuntimeError("cannot snapshot a flight recorder that is not running")
+        if not self._writing.acquire(blocking=False):
+            raise SnapshotInProgress("a snapshot of this flight recorder is already being written")
+        try:
+            ring = self.ring
+            ring.seal_now(wait=2.0)
+            chunks = ring.chunks  # an immutable tuple: copying the reference is the whole copy
+            oldest = chunks[0].seq if chunks else ring._seq + 1
+            open_spans = [line for seq, line in list(self._open_spans.values()) if seq < oldest]
+            header = self._header(chunks, len(open_spans), reason)
+            seal = self.backend.seal
+            written = fileobj.write(seal(_encode(header) + b"\n"))
+            if open_spans:
+                marked = [line[:-1] + b',"started_before_window":true}' for line in open_spans]
+                written += fileobj.write(seal(b"\n".join(marked) + b"\n"))
+            for chunk in chunks:
+                written += fileobj.write(chunk.data)
+            self.counters["snapshots"] += 1
+            return written
+        finally:
+            self._writing.release()
+
+    def snapshot(
+        self, path: str | os.PathLike[str] | None = None, *, reason: str = "manual"
+    ) -> Path:
+        """Write a snapshot file (to a temporary name, then renamed) and return its path.
+
+        Without ``path`` the file goes to ``snapshot_dir`` as
+        ``flight-<pid>-<time>-<reason><suffix>``.
+        """
+        if path is None:
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            target = (
+                self.snapshot_dir
+                / f"flight-{os.getpid()}-{stamp}-{int(time.time_ns() % 1e9):09d}-{reason}{self.backend.suffix}"
+            )
+        else:
+            target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                self.write_to(fh, reason=reason)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        self.record("snapshot", path=str(target), reason=reason)
+        return target
+
+    def snapshot_on_error(
+        self,
+        exc: BaseException,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        min_interval: float | None = None,
+    ) -> BaseException:
+        """Record ``exc`` and take a snapshot (at most once per ``min_interval`` seconds, default
+        ``min_snapshot_interval``); return ``exc`` so the caller can ``raise`` it. Never raises."""
+        try:
+            self.record_exception(exc, where="snapshot_on_error")
+            self._auto_snapshot("error", path, min_interval)
+        except Exception as problem:
+            report_problem(f"flight recorder: snapshot on error failed: {problem}")
+        return exc
+
+    def _auto_snapshot(
+        self,
+        reason: str,
+        path: str | os.PathLike[str] | None = None,
+        min_interval: float | None = None,
+    ) -> Path | None:
+        interval = self.min_snapshot_interval if min_interval is None else min_interval
+        now = time.monotonic()
+        if self._last_auto_snapshot and now - self._last_auto_snapshot < interval:
+            self.counters["snapshots_skipped"] += 1
+            return None
+        self._last_auto_snapshot = now
+        try:
+            target = self.snapshot(path, reason=reason)
+        except SnapshotInProgress:
+            return None
+        except Exception as problem:
+            report_problem(f"flight recorder: {reason} snapshot failed: {problem}")
+            return None
+        report_problem(f"flight recorder: {reason} snapshot written to {target}")
+        return target
+
+    def _header(self, chunks: tuple[Any, ...], open_spans: int, reason: str) -> dict[str, Any]:
+        ring = self.ring
+        return {
+            "kind": "header",
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "reason": reason,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "created_ns": time.time_ns(),
+            "clock": {"wall_ns": time.time_ns(), "monotonic_ns": time.monotonic_ns()},
+            "config": {
+                "backend": self.backend.name,
+                "min_age": self.min_age,
+                "max_bytes": self.max_bytes,
+                "level": LEVEL_NAMES.get(self.level, str(self.level)),
+                "chunk_events": ring.chunk_events,
+                "chunk_bytes": ring.chunk_bytes,
+                "chunk_period": ring.chunk_period,
+            },
+            "window": {
+                "chunks": len(chunks),
+                "events": sum(c.events for c in chunks),
+                "raw_bytes": sum(c.raw_bytes for c in chunks),
+                "stored_bytes": sum(len(c.data) for c in chunks),
+                "oldest_ns": chunks[0].t_min if chunks else None,
+                "newest_ns": chunks[-1].t_max if chunks else None,
+                "open_spans_before_window": open_spans,
+            },
+            "drops": {
+                "events": ring.dropped_events,
+                "chunks": ring.dropped_chunks,
+                "evicted_events": ring.evicted_events,
+                "open_spans": self.counters["open_spans_dropped"],
+                "record_errors": self.counters["record_errors"],
+            },
+            "threads": {str(k): v for k, v in self._threads.items()},
+        }
+
+    def stats(self) -> dict[str, int]:
+        """Counters: snapshots, skipped snapshots, drops, stored bytes, events in the window."""
+        ring = self.ring
+        return {
+            **self.counters,
+            "stored_bytes": ring.stored_bytes,
+            "window_events": sum(c.events for c in ring.chunks),
+            "dropped_events": ring.dropped_events,
+            "evicted_events": ring.evicted_events,
+        }
+
+    # -- triggers --------------------------------------------------------------------------------
+
+    def _install_triggers(self) -> None:
+        if "unhandled" in self.triggers:
+            previous_hook = sys.excepthook
+
+            def excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+                self.record_exception(exc, where="main thread")
+                self._auto_snapshot("unhandled")
+                previous_hook(exc_type, exc, tb)
+
+            previous_thread_hook = threading.excepthook
+
+            def thread_hook(args: Any) -> None:
+                if args.exc_value is not None:
+                    self.record_exception(
+                        args.exc_value, where=f"thread {getattr(args.thread, 'name', '?')}"
+                    )
+                    self._auto_snapshot("unhandled")
+                previous_thread_hook(args)
+
+            sys.excepthook = excepthook
+            threading.excepthook = thread_hook
+            # asyncio reports exceptions of tasks nobody awaited through its "asyncio" logger.
+            asyncio_handler = _AsyncioErrors(self)
+            logging.getLogger("asyncio").addHandler(asyncio_handler)
+            self._hooks.append(
+                (
+                    "unhandled",
+                    previous_hook,
+                    previous_thread_hook,
+                    asyncio_handler,
+                    excepthook,
+                    thread_hook,
+                )
+            )
+        if "signal" in self.triggers and threading.current_thread() is threading.main_thread():
+            number = getattr(signal, self.signal_name, None)
+            if number is None:
+                raise ValueError(f"unknown signal {self.signal_name!r}")
+
+            def on_signal(signum: int, frame: Any) -> None:
+                threading.Thread(
+                    target=self._auto_snapshot, args=("signal", None, 0.0), daemon=True
+                ).start()
+
+            previous = signal.signal(number, on_signal)
+            self._hooks.append(("signal", number, previous))
+        if "exit" in self.triggers:
+
+            def at_exit() -> None:
+                if self._enabled:
+                    self._auto_snapshot("exit", None, 0.0)
+
+            atexit.register(at_exit)
+            self._hooks.append(("exit", at_exit))
+        if self.gc_pauses:
+            started: dict[int, int] = {}
+
+            def on_gc(phase: str, info: dict[str, int]) -> None:
+                if phase == "start":
+                    started[_get_ident()] = time.perf_counter_ns()
+                else:
+                    t0 = started.pop(_get_ident(), None)
+                    if t0 is not None:
+                        self.record(
+                            "gc",
+                            generation=info.get("generation"),
+                            collected=info.get("collected"),
+                            dur_ns=time.perf_counter_ns() - t0,
+                        )
+
+            gc.callbacks.append(on_gc)
+            self._hooks.append(("gc", on_gc))
+
+    def _uninstall_triggers(self) -> None:
+        for hook in reversed(self._hooks):
+            kind = hook[0]
+            if kind == "unhandled":
+                _, previous_hook, previous_thread_hook, asyncio_handler, mine, mine_thread = hook
+                if sys.excepthook is mine:
+                    sys.excepthook = previous_hook
+                if threading.excepthook is mine_thread:
+                    threading.excepthook = previous_thread_hook
+                logging.getLogger("asyncio").removeHandler(asyncio_handler)
+            elif kind == "signal":
+                with contextlib.suppress(ValueError):
+                    signal.signal(hook[1], hook[2])
+            elif kind == "exit":
+                atexit.unregister(hook[1])
+            elif kind == "gc":
+                with contextlib.suppress(ValueError):
+                    gc.callbacks.remove(hook[1])
+        self._hooks.clear()
+
+
+class _AsyncioErrors(logging.Handler):
+    """Turns asyncio's "Task exception was never retrieved" reports into recorder snapshots."""
+
+    def __init__(self, recorder: FlightRecorder) -> None:
+        super().__init__(logging.ERROR)
+        self._recorder = recorder
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self._recorder.record_exception(
+                record.exc_info[1], where=f"asyncio: {record.getMessage()}"
+            )
+            self._recorder._auto_snapshot("unhandled")
+
+
+class RecorderOutput(Output):
+    """The recorder as a dispatcher output with its own level, exempt from the global level."""
+
+    #: The dispatcher does not raise this output's level to the global ``level``.
+    independent = True
+
+    def __init__(self, recorder: FlightRecorder) -> None:
+        self.recorder = recorder
+        self.level = recorder.level
+        self.write = recorder.record_entry  # type: ignore[method-assign]
+
+    def write(self, entry: LogEntry) -> None:  # replaced per instance in __init__
+        self.recorder.record_entry(entry)
+
+    def stats(self) -> dict[str, int]:
+        return self.recorder.stats()
+
+
+def _backend_by_name(name: str) -> RecorderBackend:
+    from llmlog.configure import plugin_host
+    from llmlog.registry import ComponentKind
+
+    components = plugin_host().components(ComponentKind.RECORDER)
+    component = components.get(name)
+    if component is None:
+        raise ValueError(
+            f"unknown flight-recorder backend {name!r}; installed: {', '.join(sorted(components)) or '(none)'}"
+        )
+    backend: RecorderBackend = component.factory(
+        None if component.options is None else component.options(), None
+    )
+    return backend
+
+
+# -- the global recorder -------------------------------------------------------------------------
+
+_global: FlightRecorder | None = None
+_global_lock = threading.Lock()
+
+
+def init_global_flight_recorder(*args: Any, **kwargs: Any) -> FlightRecorder | None:
+    """Create and start the global recorder with these arguments; only the first call has effect.
+
+    A failure to start is reported on stderr and the program goes on without a recorder.
+    """
+    global _global
+    with _global_lock:
+        if _global is not None:
+            return _global
+        try:
+            recorder = FlightRecorder(*args, **kwargs)
+            recorder.start()
+        except Exception as exc:
+            report_problem(f"flight recorder could not start, continuing without it: {exc}")
+            return None
+        _global = recorder
+        _attach_to_logging(recorder)
+        return recorder
+
+
+def global_flight_recorder() -> FlightRecorder | None:
+    """The global recorder, or ``None`` before ``init_global_flight_recorder``/configuration."""
+    return _global
+
+
+def set_global_flight_recorder(recorder: FlightRecorder | None) -> None:
+    """Replace the global recorder (configuration does this); the previous one is stopped."""
+    global _global
+    with _global_lock:
+        previous, _global = _global, recorder
+    if previous is not None and previous is not recorder:
+        previous.stop()
+
+
+def _attach_to_logging(recorder: FlightRecorder) -> None:
+    from llmlog.logger import global_dispatcher
+
+    dispatcher = global_dispatcher()
+    dispatcher.ensure_configured()
+    for output in dispatcher.outputs:
+        if isinstance(output, RecorderOutput):
+            dispatcher.remove_output(output)
+    output = RecorderOutput(recorder)
+    output.name = "flight_recorder"
+    dispatcher.add_output(output)

@@ -1,0 +1,243 @@
+"""The chunked ring behind the flight recorder.
+
+Events arrive as serialised JSON lines (``bytes``, no newline) and are appended to the *active
+chunk*, a plain list. The chunk is sealed when it holds ``chunk_events`` events or ``chunk_bytes``
+raw bytes, or when it is ``chunk_period`` seconds old. Sealing joins the lines, hands them to the
+backend (the ``zstd`` backend compresses; ``memory`` keeps them as they are), and, on a background
+thread when the backend asks for it, appends the sealed chunk to the ring.
+
+Retention is Go's ``FlightRecorder`` rule at chunk granularity, run after every seal: keep the
+newest chunk; walking back, keep older chunks until their stored size passes ``max_bytes`` or the
+window reaches back further than ``min_age``; drop the rest. The chunk that crosses a threshold is
+kept, so memory stays within ``max_bytes`` plus one chunk plus the open chunk. ``max_bytes`` wins
+over ``min_age``.
+
+The writer never blocks on I/O or compression and never raises: it takes a small lock to append
+(so a concurrent seal cannot lose an event) and hands full chunks to the sealer. If the sealer
+falls behind by more than ``max_bytes`` of raw data, whole pending chunks are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import attrs
+
+__all__ = ["ChunkRing", "RecorderBackend", "SealedChunk"]
+
+
+class RecorderBackend(Protocol):
+    """What a flight-recorder backend provides (registered through ``llmlog_register_recorders``).
+
+    :attr name: the backend name.
+    :attr suffix: the snapshot file suffix (``.jsonl`` or ``.jsonl.zst``).
+    :attr background: seal on a background thread (for backends whose sealing costs CPU).
+    """
+
+    name: str
+    suffix: str
+    background: bool
+
+    def seal(self, raw: bytes) -> bytes:
+        """Turn the raw JSON lines of one chunk (ending with a newline) into stored bytes. The
+        stored chunks of a ring, concatenated, must form a valid snapshot body."""
+
+    def decode(self, data: bytes) -> bytes:
+        """Undo :meth:`seal` for a whole snapshot file (concatenated chunks)."""
+
+
+@attrs.frozen
+class SealedChunk:
+    """One immutable chunk of the ring."""
+
+    seq: int
+    t_min: int
+    t_max: int
+    events: int
+    raw_bytes: int
+    data: bytes
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+class ChunkRing:
+    """Chunks of recent events with Go's MinAge/MaxBytes retention; see the module docstring."""
+
+    def __init__(
+        self,
+        backend: RecorderBackend,
+        *,
+        min_age: float = 10.0,
+        max_bytes: int = 10 << 20,
+        chunk_events: int = 1024,
+        chunk_bytes: int = 1 << 20,
+        chunk_period: float = 1.0,
+        clock: Callable[[], int] = _now_ns,
+    ) -> None:
+        self.backend = backend
+        self.min_age_ns = int(min_age * 1e9)
+        self.max_bytes = max_bytes
+        self.chunk_events = chunk_events
+        self.chunk_bytes = chunk_bytes
+        self.chunk_period = chunk_period
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._active: list[bytes] = []
+        self._active_bytes = 0
+        self._active_t0 = 0
+        self._seq = 0
+        #: The sealed chunks, oldest first; replaced (never mutated) on every seal.
+        self.chunks: tuple[SealedChunk, ...] = ()
+        self.dropped_events = 0
+        self.dropped_chunks = 0
+        self.evicted_events = 0
+        self._pending: queue.SimpleQueue[
+            tuple[list[bytes], int, int, int, threading.Event | None]
+        ] = queue.SimpleQueue()
+        self._pending_bytes = 0
+        self._stop = threading.Event()
+        self._sealer: threading.Thread | None = None
+        self._ticker: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background threads (sealer if the backend wants one, and the period ticker)."""
+        self._stop.clear()
+        if self.backend.background:
+            self._sealer = threading.Thread(
+                target=self._seal_loop, name="llmlog-flight-sealer", daemon=True
+            )
+            self._sealer.start()
+        self._ticker = threading.Thread(
+            target=self._tick_loop, name="llmlog-flight-ticker", daemon=True
+        )
+        self._ticker.start()
+
+    def stop(self) -> None:
+        """Stop the threads; the ring keeps what it holds."""
+        self._stop.set()
+        self._pending.put(([], 0, 0, 0, None))  # wake the sealer
+        for thread in (self._sealer, self._ticker):
+            if thread is not None:
+                thread.join(timeout=5)
+        self._sealer = self._ticker = None
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def append(self, line: bytes) -> None:
+        """Add one serialised event; seals the chunk when it is full. Never raises, never blocks
+        for longer than the append lock."""
+        # acquire/release costs half of ``with lock:`` here, and this runs for every event.
+        lock = self._lock
+        lock.acquire()
+        try:
+            active = self._active
+            if not active:
+                self._active_t0 = self._clock()
+            active.append(line)
+            size = self._active_bytes + len(line) + 1
+            self._active_bytes = size
+            if size >= self.chunk_bytes or len(active) >= self.chunk_events:
+                self._seal_locked(None)
+        finally:
+            lock.release()
+
+    def seal_now(self, wait: float = 2.0) -> bool:
+        """Seal the active chunk and wait (up to ``wait`` seconds) until every pending chunk is in
+        the ring. Returns whether it finished in time."""
+        done = threading.Event()
+        with self._lock:
+            self._seal_locked(done)
+        return done.wait(wait)
+
+    def _seal_locked(self, done: threading.Event | None) -> None:
+        lines, self._active = self._active, []
+        raw_bytes, self._active_bytes = self._active_bytes, 0
+        t0 = self._active_t0
+        self._seq += 1
+        seq = self._seq
+        if self.backend.background and self._sealer is not None:
+            if (
+                lines
+                and self._pending_bytes + raw_bytes > max(self.max_bytes, self.chunk_bytes) * 2
+            ):
+                # The sealer is far behind: drop this chunk (counted) rather than grow or block.
+                self.dropped_chunks += 1
+                self.dropped_events += len(lines)
+                lines, raw_bytes = [], 0
+            self._pending_bytes += raw_bytes
+            self._pending.put((lines, seq, t0, raw_bytes, done))
+        else:
+            self._store(lines, seq, t0, raw_bytes)
+            if done is not None:
+                done.set()
+
+    # -- sealing and retention -------------------------------------------------------------------
+
+    def _seal_loop(self) -> None:
+        while True:
+            lines, seq, t0, raw_bytes, done = self._pending.get()
+            if lines:
+                self._store(lines, seq, t0, raw_bytes)
+                self._pending_bytes -= raw_bytes
+            if done is not None:
+                done.set()
+            if self._stop.is_set() and self._pending.empty():
+                return
+
+    def _tick_loop(self) -> None:
+        period_ns = int(self.chunk_period * 1e9)
+        while not self._stop.wait(self.chunk_period / 4):
+            with self._lock:
+                if self._active and self._clock() - self._active_t0 >= period_ns:
+                    self._seal_locked(None)
+
+    def _store(self, lines: list[bytes], seq: int, t0: int, raw_bytes: int) -> None:
+        if not lines:
+            return
+        raw = b"\n".join(lines) + b"\n"
+        try:
+            data = self.backend.seal(raw)
+        except Exception:
+            self.dropped_chunks += 1
+            self.dropped_events += len(lines)
+            return
+        chunk = SealedChunk(seq, t0, self._clock(), len(lines), raw_bytes, data)
+        self._retain(chunk)
+
+    def _retain(self, newest: SealedChunk) -> None:
+        # Go's endGeneration rule over whole chunks; the tuple is replaced, never mutated, so a
+        # snapshot can copy the reference without a lock.
+        previous = self.chunks
+        keep = [newest]
+        size = len(newest.data)
+        now = newest.t_max
+        for chunk in reversed(previous):
+            if size > self.max_bytes or now - keep[-1].t_min > self.min_age_ns:
+                break
+            keep.append(chunk)
+            size += len(chunk.data)
+        kept = tuple(reversed(keep))
+        evicted = len(previous) + 1 - len(kept)
+        if evicted:
+            self.evicted_events += sum(c.events for c in previous[:evicted])
+        self.chunks = kept
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes held by sealed chunks."""
+        return sum(len(c.data) for c in self.chunks)
+
+    @property
+    def active_events(self) -> int:
+        """Events in the open chunk."""
+        return len(self._active)
