@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+from peers import StdlibOrjson, structlog_logger
 
 import llmlog
 from llmlog import Logger, Output, Severity
@@ -86,25 +87,11 @@ def llmlog_cases() -> dict[str, Case]:
 
 
 def stdlib_cases() -> dict[str, Case]:
-    class JsonFormatterStd(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return orjson.dumps(
-                {
-                    "timestamp": self.formatTime(record),
-                    "level": record.levelname,
-                    "message": record.getMessage(),
-                    "file": record.filename,
-                    "line": record.lineno,
-                    "function": record.funcName,
-                    **getattr(record, "fields", {}),
-                }
-            ).decode()
-
     logger = logging.getLogger("bench.stdlib")
     logger.propagate = False
     logger.setLevel(logging.INFO)
     handler = logging.StreamHandler(Sink())  # type: ignore[arg-type]
-    handler.setFormatter(JsonFormatterStd())
+    handler.setFormatter(StdlibOrjson())
     logger.addHandler(handler)
 
     def filtered(n: int) -> None:
@@ -121,8 +108,6 @@ def stdlib_cases() -> dict[str, Case]:
 
 
 def structlog_cases() -> dict[str, Case]:
-    import structlog
-
     sink = Sink()
 
     class SinkLogger:
@@ -131,23 +116,7 @@ def structlog_cases() -> dict[str, Case]:
 
         info = debug = msg
 
-    logger = structlog.wrap_logger(
-        SinkLogger(),
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.CallsiteParameterAdder(
-                [
-                    structlog.processors.CallsiteParameter.FILENAME,
-                    structlog.processors.CallsiteParameter.LINENO,
-                    structlog.processors.CallsiteParameter.FUNC_NAME,
-                ]
-            ),
-            structlog.processors.JSONRenderer(serializer=orjson.dumps),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        cache_logger_on_first_use=True,
-    )
+    logger = structlog_logger(SinkLogger())
 
     def filtered(n: int) -> None:
         debug = logger.debug

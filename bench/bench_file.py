@@ -38,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+from peers import StdlibOrjson, structlog_logger
 
 from llmlog import Logger, Severity
 from llmlog_formatter_json import JsonFormatter
@@ -106,23 +107,7 @@ def structlog_case(buffered: bool) -> Case:
 
     def setup(directory: Path, n: int) -> Callable[[], None]:
         fh = open(directory / "structlog.log", "ab", buffering=-1 if buffered else 0)  # noqa: SIM115
-        logger = structlog.wrap_logger(
-            structlog.BytesLogger(fh),
-            processors=[
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                structlog.processors.CallsiteParameterAdder(
-                    [
-                        structlog.processors.CallsiteParameter.FILENAME,
-                        structlog.processors.CallsiteParameter.LINENO,
-                        structlog.processors.CallsiteParameter.FUNC_NAME,
-                    ]
-                ),
-                structlog.processors.JSONRenderer(serializer=orjson.dumps),
-            ],
-            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-            cache_logger_on_first_use=True,
-        )
+        logger = structlog_logger(structlog.BytesLogger(fh))
 
         def run() -> None:
             info = logger.info
@@ -133,21 +118,6 @@ def structlog_case(buffered: bool) -> Case:
         return run
 
     return setup
-
-
-class StdlibJson(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return orjson.dumps(
-            {
-                "timestamp": self.formatTime(record),
-                "level": record.levelname,
-                "message": record.getMessage(),
-                "file": record.filename,
-                "line": record.lineno,
-                "function": record.funcName,
-                **getattr(record, "fields", {}),
-            }
-        ).decode()
 
 
 _stdlib_counter = iter(range(10**9))
@@ -166,7 +136,7 @@ def stdlib_case(rotating: bool, json_format: bool) -> Case:
         else:
             handler = logging.FileHandler(path)
         handler.setFormatter(
-            StdlibJson()
+            StdlibOrjson()
             if json_format
             else logging.Formatter(
                 "%(asctime)s %(levelname)s %(filename)s:%(lineno)d %(funcName)s %(message)s"
@@ -219,22 +189,7 @@ def threaded(kind: str, directory: Path, per_thread: int) -> tuple[float, Path]:
         import structlog
 
         fh = open(path, "ab", buffering=0)  # noqa: SIM115
-        slog = structlog.wrap_logger(
-            structlog.BytesLogger(fh),
-            processors=[
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                structlog.processors.CallsiteParameterAdder(
-                    [
-                        structlog.processors.CallsiteParameter.FILENAME,
-                        structlog.processors.CallsiteParameter.LINENO,
-                        structlog.processors.CallsiteParameter.FUNC_NAME,
-                    ]
-                ),
-                structlog.processors.JSONRenderer(serializer=orjson.dumps),
-            ],
-            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        )
+        slog = structlog_logger(structlog.BytesLogger(fh))
         emit = slog.info
         finish = fh.close
 

@@ -23,35 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
+from peers import StdlibJson, StdlibOrjson
 
 from llmlog import Logger, Severity
 from llmlog.stdlib import LlmlogHandler
 from llmlog_formatter_json import JsonFormatter
 from llmlog_output_file import FileOutput
-
-
-class StdlibJson(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(self.data(record), separators=(",", ":"))
-
-    def data(self, record: logging.LogRecord) -> dict[str, object]:
-        return {
-            "timestamp": self.formatTime(record),
-            "level": record.levelname,
-            "message": record.getMessage(),
-            "file": record.filename,
-            "line": record.lineno,
-            "function": record.funcName,
-            "user": getattr(record, "user", None),
-            "attempt": getattr(record, "attempt", None),
-        }
-
-
-class StdlibOrjson(StdlibJson):
-    def format(self, record: logging.LogRecord) -> str:
-        return orjson.dumps(self.data(record)).decode()
-
 
 _names = iter(range(10**9))
 

@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -416,39 +416,46 @@ class FileSink:
                 f"file output {self.name!r}: {exc}; entries go to stderr until it recovers"
             )
 
-    def _rotate(self, incoming: int) -> None:
-        try:
-            lock_fd = os.open(
-                self._lock_path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), self._mode
-            )
-        except OSError as exc:
-            self._raw_write_failed(exc)
-            return
+    @contextlib.contextmanager
+    def _rotation_lock(self) -> Iterator[None]:
+        """Hold the inter-process ``flock`` on ``<file>.lock``.
+
+        flock conflicts between two descriptors even within one process, so code that already
+        holds it calls the unlocked helpers directly.
+        """
+        lock_fd = os.open(
+            self._lock_path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), self._mode
+        )
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            # Another process may have rotated while we waited: look again under the lock.
-            try:
-                current = os.stat(self.path)
-            except FileNotFoundError:
-                current = None
-            if current is not None and current.st_ino == self._ino:
-                self._size = current.st_size
-                if self._due(incoming):
-                    target = self._rotated_name()
-                    os.rename(self.path, target)
-                    self.counters["rotations"] += 1
-                    self._open()
-                    self._after_rotation(target)
-                    return
-            if current is None or current.st_ino != self._ino:
-                self._open()
-                self.counters["reopens"] += 1
-        except OSError as exc:
-            self._raw_write_failed(exc)
+            yield
         finally:
             with contextlib.suppress(OSError):
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
             os.close(lock_fd)
+
+    def _rotate(self, incoming: int) -> None:
+        try:
+            with self._rotation_lock():
+                # Another process may have rotated while we waited: look again under the lock.
+                try:
+                    current = os.stat(self.path)
+                except FileNotFoundError:
+                    current = None
+                if current is not None and current.st_ino == self._ino:
+                    self._size = current.st_size
+                    if self._due(incoming):
+                        target = self._rotated_name()
+                        os.rename(self.path, target)
+                        self.counters["rotations"] += 1
+                        self._open()
+                        self._after_rotation(target)
+                        return
+                if current is None or current.st_ino != self._ino:
+                    self._open()
+                    self.counters["reopens"] += 1
+        except OSError as exc:
+            self._raw_write_failed(exc)
 
     def _rotated_name(self) -> Path:
         stem, suffix = _split_name(self.path)
@@ -505,25 +512,15 @@ class FileSink:
             )
 
     def _apply_retention(self) -> None:
-        """Prune old rotated files, taking the rotation lock (for the compression worker)."""
+        """Prune old rotated files under the rotation lock (for the compression worker), so
+        processes sharing the file do not prune at the same time."""
         if self._rotation.max_files <= 0:
             return
-        # Under the rotation lock, so processes sharing the file do not prune at the same time.
-        # (flock conflicts between two descriptors even in one process: _rotate, which holds
-        # the lock already, calls _prune directly.)
         try:
-            lock_fd = os.open(
-                self._lock_path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), self._mode
-            )
+            with self._rotation_lock():
+                self._prune()
         except OSError:
-            return
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            self._prune()
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(lock_fd, fcntl.LOCK_UN)
-            os.close(lock_fd)
+            pass
 
     def _prune(self) -> None:
         """Delete all but the newest ``max_files`` rotated files; the rotation lock must be held."""

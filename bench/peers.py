@@ -1,0 +1,71 @@
+"""The peers every benchmark compares against, set up the same way everywhere.
+
+* :class:`StdlibJson` / :class:`StdlibOrjson`: a stdlib ``logging.Formatter`` producing the same
+  JSON record as llmlog's ``json`` formatter (timestamp, level, message, caller, ``extra`` fields),
+  with the standard library's ``json`` or with orjson.
+* :func:`structlog_logger`: structlog with the processors needed for the same record (level, ISO
+  timestamp, call site, orjson renderer), filtering at INFO, cached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import orjson
+
+__all__ = ["StdlibJson", "StdlibOrjson", "structlog_logger"]
+
+
+class StdlibJson(logging.Formatter):
+    """The usual hand-written stdlib JSON formatter (standard-library ``json``)."""
+
+    def data(self, record: logging.LogRecord) -> dict[str, Any]:
+        return {
+            "timestamp": self.formatTime(record),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "file": record.filename,
+            "line": record.lineno,
+            "function": record.funcName,
+            **getattr(record, "fields", {}),
+            **{k: getattr(record, k) for k in ("user", "attempt") if hasattr(record, k)},
+        }
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(self.data(record), separators=(",", ":"))
+
+
+class StdlibOrjson(StdlibJson):
+    """The same formatter accelerated with orjson."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return orjson.dumps(self.data(record)).decode()
+
+
+def structlog_logger(sink: Any, *, callsite: bool = True) -> Any:
+    """A structlog logger writing rendered bytes to ``sink`` (anything with ``msg(bytes)``)."""
+    import structlog
+
+    processors: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if callsite:
+        processors.append(
+            structlog.processors.CallsiteParameterAdder(
+                [
+                    structlog.processors.CallsiteParameter.FILENAME,
+                    structlog.processors.CallsiteParameter.LINENO,
+                    structlog.processors.CallsiteParameter.FUNC_NAME,
+                ]
+            )
+        )
+    processors.append(structlog.processors.JSONRenderer(serializer=orjson.dumps))
+    return structlog.wrap_logger(
+        sink,
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        cache_logger_on_first_use=True,
+    )
