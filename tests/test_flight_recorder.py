@@ -439,3 +439,19 @@ def test_memory_stays_bounded_under_four_threads_writing_at_full_speed():
     # The open chunk is bounded by chunk_bytes (raw), and the sealer's backlog is bounded too.
     assert fr.ring._pending_bytes <= 2 * max(fr.max_bytes, chunk_bytes)
     assert fr.ring.evicted_events > 0
+
+
+def test_reconfiguring_replaces_and_then_stops_the_configured_recorder(tmp_path):
+    first = llmlog.configure({"outputs": {}, "flight_recorder": {"enabled": True}})
+    recorder = global_flight_recorder()
+    assert recorder is not None and recorder.enabled
+    assert first.flight_recorder.enabled
+    llmlog.configure({"outputs": {}, "flight_recorder": {"enabled": True, "backend": "zstd"}})
+    replacement = global_flight_recorder()
+    assert (
+        replacement is not recorder and not recorder.enabled and replacement.backend.name == "zstd"
+    )
+    llmlog.configure({"outputs": {}})
+    assert global_flight_recorder() is None
+    assert not replacement.enabled
+    assert llmlog.flight.annotations.active is None

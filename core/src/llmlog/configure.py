@@ -141,10 +141,15 @@ def configure(
         close_outputs(previous, lambda o, e: report_problem(f"closing output {o.name!r}: {e}"))
         _retire_current()
         _current = (config, host)
+        global _configured_recorder
         if recorder is not None:
-            global _configured_recorder
             set_global_flight_recorder(recorder)
             _configured_recorder = recorder
+        elif _configured_recorder is not None:
+            # The previous configuration started a recorder; this one does not want it.
+            if global_flight_recorder() is _configured_recorder:
+                set_global_flight_recorder(None)
+            _configured_recorder = None
         if config.stdlib.capture:
             global _capture
             _capture = StdlibCapture(config.stdlib)
