@@ -108,7 +108,7 @@ def configure(
     :returns: the validated :class:`~llmlog.config.Configuration` now in force.
     :raises ConfigError: listing every problem; the previous configuration stays in force.
     """
-    global _current
+    global _current, _configured_recorder, _capture
     with _configure_lock, _lock:
         src = _as_source(source)
         only, disabled, errors = plugin_selection(src)
@@ -141,7 +141,6 @@ def configure(
         close_outputs(previous, lambda o, e: report_problem(f"closing output {o.name!r}: {e}"))
         _retire_current()
         _current = (config, host)
-        global _configured_recorder
         if recorder is not None:
             set_global_flight_recorder(recorder)
             _configured_recorder = recorder
@@ -151,7 +150,6 @@ def configure(
                 set_global_flight_recorder(None)
             _configured_recorder = None
         if config.stdlib.capture:
-            global _capture
             _capture = StdlibCapture(config.stdlib)
             _capture.install()
         host.pm.hook.llmlog_configure(config=config)
@@ -160,7 +158,6 @@ def configure(
 
 def configure_fallback(level: Severity = Severity.INFO) -> None:
     """Install plain stderr output, used when the configuration cannot be loaded."""
-    global _current
     with _lock:
         output = StderrOutput()
         output.level = level
