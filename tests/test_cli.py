@@ -93,6 +93,14 @@ def test_demo_runs_offline_and_is_secure_by_default(cli, tmp_path):
     assert "\x1b[2J" not in err and "\\x1b[2J" in err  # the injected escape is shown, not obeyed
     assert "ToolError: exchange-rate service unreachable" in err
     assert "demo done:" in err
+    # The demo's flight recorder kept the simulated SDK's DEBUG lines that went through stdlib
+    # logging, and the snapshot opens with `llmlog flight view`.
+    snapshot = err.rsplit("llmlog flight view ", 1)[1].split()[0]
+    view = cli("flight", "view", snapshot, "--last", "100")
+    assert view.returncode == 0, view.stderr
+    assert "DEBUG POST /v1/chat/completions" in view.stdout
+    assert "[demo.provider_sdk]" in view.stdout
+    assert "Errors (1):" in view.stdout
 
 
 def test_demo_honours_llmlog_toml(cli, tmp_path):

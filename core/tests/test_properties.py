@@ -195,3 +195,11 @@ def test_escaped_json_is_one_line_the_same_value_and_has_no_bidi_controls(text):
         for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
     )
     assert orjson.loads(out) == {"t": text}
+
+
+def test_read_only_and_other_mappings_encode_as_objects():
+    from collections import ChainMap
+    from types import MappingProxyType
+
+    out = orjson.loads(serializer.dumps({"a": MappingProxyType({"x": 1}), "b": ChainMap({"y": 2})}))
+    assert out == {"a": {"x": 1}, "b": {"y": 2}}

@@ -143,7 +143,12 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile
+
     from llmlog.demo import run_demo
+    from llmlog.flight import FlightRecorder, global_flight_recorder
+    from llmlog.flight.recorder import set_global_flight_recorder
+    from llmlog.stdlib import StdlibCapture, StdlibOptions
 
     if args.debug:
         os.environ["LLMLOG_LEVEL"] = "debug"  # the documented override of `level`
@@ -152,15 +157,46 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    usage = run_demo()
+    # Unless the configuration runs one, the demo runs its own flight recorder (snapshots in a
+    # temporary directory) and captures the simulated SDK's standard-logging records into it.
+    recorder = global_flight_recorder()
+    own = recorder is None
+    if own:
+        recorder = FlightRecorder(snapshot_dir=tempfile.mkdtemp(prefix="llmlog-demo-"))
+        recorder.start()
+        set_global_flight_recorder(recorder)
+        llmlog.configure(args.config)  # attaches the recorder to the logging path
+    capture = StdlibCapture(
+        StdlibOptions(capture=True, loggers=["demo.provider_sdk"], propagate=False)
+    )
+    capture.install()
+    try:
+        usage = run_demo()
+    finally:
+        capture.uninstall()
     llmlog.get_logger().dispatcher.flush()
+    assert recorder is not None
+    snapshot = recorder.snapshot(reason="demo")
+    events = read_events(snapshot)
+    hidden = sum(1 for e in events if e.get("kind") == "log" and e.get("level") == "DEBUG")
     outputs = ", ".join(config.outputs) or "none"
     print(
         f"\ndemo done: {usage.total_tokens} tokens, ${usage.cost or 0:.6f}; "
-        f"configuration: {config.source.label}; outputs: {outputs}",
+        f"configuration: {config.source.label}; outputs: {outputs}\n"
+        f"flight recorder: {len(events)} events kept ({hidden} DEBUG entries no output showed); "
+        f"see them with: llmlog flight view {snapshot}",
         file=sys.stderr,
     )
+    if own:
+        set_global_flight_recorder(None)
     return 0
+
+
+def read_events(path: Any) -> list[dict[str, Any]]:
+    """The events of a snapshot (for the demo's summary)."""
+    from llmlog.flight.snapshot import read_snapshot
+
+    return read_snapshot(path).events
 
 
 def _cmd_flight_view(args: argparse.Namespace) -> int:

@@ -3,16 +3,19 @@
 Nothing leaves the machine: the "model" is a function, prices come from a table in this file.
 It shows what llmlog adds to plain logging: model ids and token usage from the context, trace ids,
 cost and latency, secrets redacted, a prompt's terminal escapes neutralised, a retry warning and an
-error with its traceback.
+error with its traceback. A simulated provider SDK logs DEBUG lines through the standard logging
+module; with a flight recorder running they are kept there, though no output shows them.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 import time
 
 import llmlog
+from llmlog.flight import trace_region, trace_task
 from llmlog.records import TokenUsage
 
 __all__ = ["run_demo"]
@@ -30,11 +33,16 @@ _QUESTIONS = [
 ]
 
 
+# The simulated provider SDK logs through the standard logging module, as real SDKs do.
+_sdk = logging.getLogger("demo.provider_sdk")
+
+
 class ToolError(RuntimeError):
     """The simulated currency tool failing."""
 
 
 def _fake_llm(model: str, prompt: str, answer: str, rng: random.Random) -> tuple[str, TokenUsage]:
+    _sdk.debug("POST /v1/chat/completions model=%s prompt_chars=%d", model, len(prompt))
     prompt_tokens = len(prompt.split()) * 4 + rng.randint(20, 60)
     completion_tokens = len(answer.split()) * 4 + rng.randint(3, 12)
     p_price, c_price = _PRICES[model]
@@ -62,6 +70,7 @@ def run_demo(seed: int = 7) -> TokenUsage:
         model = "demo-large" if number == 2 else "demo-small"
         trace_id = secrets.token_hex(16)
         with (
+            trace_task(f"request {number}"),
             llmlog.with_trace_id(trace_id),
             llmlog.with_model_id(model),
             llmlog.with_fields(request=number),
@@ -71,12 +80,14 @@ def run_demo(seed: int = 7) -> TokenUsage:
             docs = rng.randint(2, 6)
             log.debug("retrieved %d documents", docs, latency_ms=round(rng.uniform(3, 12), 1))
             if number == 2:
+                _sdk.debug("HTTP 429 from provider; retry-after=0.2s", extra={"attempt": 1})
                 log.warn("rate limited by provider; retrying in %.1fs", 0.2, attempt=1)
             if answer is None:
-                try:
-                    _convert_currency(12.5)
-                except ToolError:
-                    log.exception("tool call failed", tool="convert_currency")
+                with trace_region("convert_currency"):
+                    try:
+                        _convert_currency(12.5)
+                    except ToolError:
+                        log.exception("tool call failed", tool="convert_currency")
                 continue
             prompt = f"Context: {docs} documents.\nQuestion: {question}"
             completion, usage = _fake_llm(model, prompt, answer, rng)

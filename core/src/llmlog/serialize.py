@@ -6,7 +6,7 @@ enums, numpy). Anything else goes through :meth:`Serializer.default`, which trie
 1. a function registered for the value's type (or a base class) through the
    ``llmlog_register_serializers`` hook;
 2. the value's own ``__llmlog__()`` method;
-3. attrs instances (as a dict), pydantic models (``model_dump``), sets, bytes, exceptions;
+3. other mappings (as a dict), attrs instances (as a dict), pydantic models (``model_dump``), sets, bytes, exceptions;
 4. ``repr()``, and if even that fails, a ``<unrepresentable T>`` marker.
 
 If orjson still refuses the whole value (an integer over 64 bits, a cycle, a non-string key), the
@@ -40,6 +40,8 @@ def _builtin_conversion(value: object) -> Any:
     method = getattr(type(value), "__llmlog__", None)
     if method is not None:
         return method(value)
+    if isinstance(value, Mapping):  # MappingProxyType, ChainMap...: orjson takes only dict
+        return dict(value)
     if attrs.has(type(value)):
         return attrs.asdict(value, recurse=False)  # type: ignore[arg-type]
     dump = getattr(value, "model_dump", None)  # pydantic v2

@@ -30,8 +30,11 @@ def _line(event: dict[str, Any], t_end: int) -> str:
         body = f"{event.get('level', ''):<5} {event.get('msg', '')}"
         if event.get("logger"):
             body += f" [{event['logger']}]"
-        if event.get("fields"):
-            body += " " + " ".join(f"{k}={v}" for k, v in event["fields"].items())
+        fields = event.get("fields")
+        if isinstance(fields, dict) and fields:
+            body += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+        elif fields:
+            body += f" {fields}"
     elif kind == "exception":
         body = f"{event.get('type')}: {event.get('message')} ({event.get('where', '')})"
     elif kind in ("region_begin", "region_end", "task_begin", "task_end"):
