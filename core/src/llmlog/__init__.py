@@ -38,6 +38,14 @@ from llmlog.interfaces import BuildContext, Formatter, Output
 from llmlog.logger import Logger, get_logger, set_logger
 from llmlog.records import LogEntry, TokenInfo, TokenUsage, TraceEvent, TraceEventType
 from llmlog.severity import Severity, parse_severity
+from llmlog.tracing import (
+    Span,
+    TraceSession,
+    new_trace_session,
+    span,
+    start_trace_session,
+    traced,
+)
 
 try:
     __version__ = version("llmlog")
@@ -54,10 +62,12 @@ __all__ = [
     "Logger",
     "Output",
     "Severity",
+    "Span",
     "TokenInfo",
     "TokenUsage",
     "TraceEvent",
     "TraceEventType",
+    "TraceSession",
     "__version__",
     "bind_current",
     "configure",
@@ -70,10 +80,14 @@ __all__ = [
     "get_trace_id",
     "get_trace_session",
     "hookimpl",
+    "new_trace_session",
     "parse_severity",
     "set_logger",
     "shutdown",
+    "span",
+    "start_trace_session",
     "stats",
+    "traced",
     "with_fields",
     "with_model_id",
     "with_span_id",

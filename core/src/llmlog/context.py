@@ -93,7 +93,17 @@ class _Change:
         changes = self._changes
         if self._fields:
             changes = {**changes, "fields": MappingProxyType({**ctx.fields, **self._fields})}
-        ctx = attrs.evolve(ctx, **changes)
+        # A direct constructor call: attrs.evolve costs about three times as much, and spans
+        # enter a context change twice per span.
+        get = changes.get
+        ctx = LogContext(
+            get("model_id", ctx.model_id),
+            get("token_info", ctx.token_info),
+            get("trace_id", ctx.trace_id),
+            get("span_id", ctx.span_id),
+            get("session", ctx.session),
+            get("fields", ctx.fields),
+        )
         self._tokens.append(_current.set(ctx))
         return ctx
 

@@ -65,9 +65,12 @@ def llmlog_register_recorders(register: ComponentRegister) -> None:
 
 @hookspec
 def llmlog_register_trace_formats(register: ComponentRegister) -> None:
-    """Register trace formats (how a trace session is written), selected by ``[trace] format``.
+    """Register trace formats (how a trace session is written), selected by name in
+    ``llmlog.new_trace_session(path, format=...)``.
 
     :param register: ``register(name, factory, *, options=None, description="")``.
+        ``factory(options, path)`` returns a writer with ``write(event)``, ``flush()`` and
+        ``close()`` for the trace file at ``path``.
     """
 
 

@@ -1,0 +1,616 @@
+"""Trace sessions and spans: dspy-go's ``TraceSession`` in Python idiom.
+
+A :class:`TraceSession` writes :class:`~llmlog.TraceEvent` records through a trace format (a plugin
+registered with ``llmlog_register_trace_formats``; ``dspy`` writes dspy-go's JSONL). Its ``emit_*``
+methods mirror dspy-go's ``EmitSpanStart``, ``EmitLLMCall`` and the rest.
+
+On top of it, :func:`span` and :func:`traced` give Python code nested spans whose parents come from
+the current context, so threads given the context (``llmlog.bind_current``) and asyncio tasks keep a
+correct tree; dspy-go's interceptor always sent an empty parent. Inside a span, log entries carry its
+trace id and span id, and every event also reaches the flight recorder when one runs. Spans work
+without a session too (ids in the context, events to the flight recorder only).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from llmlog.context import _Change, get_current
+from llmlog.dispatch import report_problem
+from llmlog.flight import annotations as _flight
+from llmlog.records import TokenUsage, TraceEvent, TraceEventType
+from llmlog.sanitize import Sanitizer
+
+__all__ = [
+    "Span",
+    "TraceSession",
+    "TraceWriter",
+    "new_span_id",
+    "new_trace_id",
+    "new_trace_session",
+    "span",
+    "start_trace_session",
+    "traced",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# Ids need to be unique, not secret: a PRNG seeded from the OS is a few times cheaper than
+# secrets.token_hex, and it is reseeded in a forked child so parent and child never repeat ids.
+_random = random.Random(secrets.randbits(128))
+_bits = _random.getrandbits
+os.register_at_fork(after_in_child=lambda: _random.seed(secrets.randbits(128)))
+
+
+def new_trace_id() -> str:
+    """32 lowercase hex characters (128 random bits), the W3C trace-id shape dspy-go uses."""
+    return f"{_bits(128):032x}"
+
+
+def new_span_id() -> str:
+    """16 lowercase hex characters (64 random bits), the W3C span-id shape dspy-go's interceptor uses."""
+    return f"{_bits(64):016x}"
+
+
+class TraceWriter(Protocol):
+    """What a trace format's factory returns: where a session's events go."""
+
+    def write(self, event: TraceEvent) -> None:
+        """Write one event."""
+
+    def flush(self) -> None:
+        """Push buffered events out."""
+
+    def close(self) -> None:
+        """Flush and close. Idempotent."""
+
+
+def _recorder() -> Any:
+    return _flight.active
+
+
+class TraceSession:
+    """A trace: one trace id, events written in order through ``writer``.
+
+    Use :func:`new_trace_session` or :func:`start_trace_session` to make one from a path and a
+    format name. As a context manager it becomes the current session (``with_trace_session``) and is
+    closed on exit.
+
+    :param writer: where events go (from a trace format).
+    :param trace_id: the trace id; a new random one by default.
+    :param sanitizer: redaction and size caps applied to event data (secure defaults).
+    :param content: ``False`` drops prompts, responses, inputs and outputs but keeps tokens, cost and
+        latency (the "no content" mode).
+    """
+
+    def __init__(
+        self,
+        writer: TraceWriter,
+        trace_id: str | None = None,
+        *,
+        sanitizer: Sanitizer | None = None,
+        content: bool = True,
+    ) -> None:
+        self.writer = writer
+        self.trace_id = trace_id or new_trace_id()
+        self._sanitizer = sanitizer or Sanitizer()
+        self._content = content
+        self._lock = threading.Lock()
+        self._closed = False
+        self._context: _Change | None = None
+        self.failures = 0
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _emit(
+        self,
+        type_: TraceEventType,
+        span_id: str | None,
+        data: dict[str, Any],
+        parent_id: str | None = None,
+    ) -> TraceEvent:
+        event = TraceEvent(
+            type_, time.time_ns(), self.trace_id, span_id, parent_id, self._clean(data)
+        )
+        recorder = _flight.active
+        if recorder is not None:
+            recorder.record_trace_event(event)
+        lock = self._lock
+        lock.acquire()  # half the cost of ``with lock:``
+        try:
+            if not self._closed:
+                self.writer.write(event)
+        except Exception as exc:  # a trace call never raises into the application
+            self.failures += 1
+            if self.failures == 1:
+                report_problem(
+                    f"trace session {self.trace_id}: writing failed: {type(exc).__name__}: {exc}"
+                )
+        finally:
+            lock.release()
+        return event
+
+    _CONTENT_KEYS = frozenset(
+        {
+            "prompt",
+            "response",
+            "inputs",
+            "outputs",
+            "code",
+            "stdout",
+            "stderr",
+            "locals",
+            "input",
+            "output",
+        }
+    )
+
+    def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not self._content:
+            data = {k: v for k, v in data.items() if k not in self._CONTENT_KEYS}
+        cleaned = self._sanitizer.fields(data)
+        return cleaned if isinstance(cleaned, dict) else dict(cleaned)
+
+    # -- dspy-go's Emit* methods -----------------------------------------------------------------
+
+    def emit_session(
+        self, metadata: Mapping[str, Any] | None = None, start_ns: int | None = None
+    ) -> None:
+        """The ``session`` event (written once, when the session opens)."""
+        data = {"start_time": _rfc3339_nano(start_ns or time.time_ns()), **(metadata or {})}
+        self._emit(TraceEventType.SESSION, None, data)
+
+    def emit_span_start(
+        self,
+        span_id: str,
+        parent_id: str | None,
+        operation: str,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``EmitSpanStart``: a span begins (``parent_id`` empty or ``None`` for a root)."""
+        data: dict[str, Any] = {"event": "start", "operation": operation}
+        if inputs is not None:
+            data["inputs"] = dict(inputs)
+        self._emit(TraceEventType.SPAN, span_id, data, parent_id or None)
+
+    def emit_span_end(
+        self,
+        span_id: str,
+        outputs: Mapping[str, Any] | None = None,
+        error: BaseException | str | None = None,
+        duration_ms: int = 0,
+    ) -> None:
+        """``EmitSpanEnd``: a span ends, with its outputs or error."""
+        data: dict[str, Any] = {"event": "end", "duration_ms": int(duration_ms)}
+        if outputs is not None:
+            data["outputs"] = dict(outputs)
+        if error is not None:
+            data["error"] = str(error)
+        self._emit(TraceEventType.SPAN, span_id, data)
+
+    def emit_llm_call(
+        self,
+        span_id: str,
+        provider: str,
+        model: str,
+        prompt: str,
+        response: str,
+        usage: TokenUsage | None = None,
+        latency_ms: int = 0,
+    ) -> None:
+        """``EmitLLMCall``: one LLM call, with token usage and latency. An unknown cost stays absent."""
+        data: dict[str, Any] = {
+            "provider": provider,
+            "model": model,
+            "prompt": prompt,
+            "response": response,
+            "latency_ms": int(latency_ms),
+        }
+        if usage is not None:
+            data["usage"] = {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            }
+            if usage.cost is not None:
+                data["usage"]["cost"] = usage.cost
+        self._emit(TraceEventType.LLM_CALL, span_id, data)
+
+    def emit_module(
+        self,
+        span_id: str,
+        module_type: str,
+        module_name: str,
+        signature: str,
+        inputs: Mapping[str, Any] | None,
+        outputs: Mapping[str, Any] | None,
+        duration_ms: int,
+        llm_calls: int,
+        total_tokens: int,
+        success: bool,
+    ) -> None:
+        """``EmitModule``: a module run, summarised."""
+        data: dict[str, Any] = {
+            "module_type": module_type,
+            "module_name": module_name,
+            "signature": signature,
+            "duration_ms": int(duration_ms),
+            "llm_calls": int(llm_calls),
+            "total_tokens": int(total_tokens),
+            "success": bool(success),
+        }
+        if inputs is not None:
+            data["inputs"] = dict(inputs)
+        if outputs is not None:
+            data["outputs"] = dict(outputs)
+        self._emit(TraceEventType.MODULE, span_id, data)
+
+    def emit_code_exec(
+        self,
+        span_id: str,
+        iteration: int,
+        code: str,
+        stdout: str,
+        stderr: str,
+        locals_: Mapping[str, Any] | None = None,
+        duration_ms: int = 0,
+        sub_llm_calls: list[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """``EmitCodeExec``: one code execution (an RLM REPL step)."""
+        data: dict[str, Any] = {
+            "iteration": int(iteration),
+            "code": code,
+            "stdout": stdout,
+            "stderr": stderr,
+            "duration_ms": int(duration_ms),
+        }
+        if locals_ is not None:
+            data["locals"] = dict(locals_)
+        if sub_llm_calls is not None:
+            data["sub_llm_calls"] = [dict(c) for c in sub_llm_calls]
+        self._emit(TraceEventType.CODE_EXEC, span_id, data)
+
+    def emit_tool_call(
+        self,
+        span_id: str,
+        tool_name: str,
+        input: Any,
+        output: Any,
+        duration_ms: int = 0,
+        success: bool = True,
+        error: BaseException | str | None = None,
+    ) -> None:
+        """``EmitToolCall``: one tool call."""
+        data: dict[str, Any] = {
+            "tool_name": tool_name,
+            "input": input,
+            "output": output,
+            "duration_ms": int(duration_ms),
+            "success": bool(success),
+        }
+        if error is not None:
+            data["error"] = str(error)
+        self._emit(TraceEventType.TOOL_CALL, span_id, data)
+
+    def emit_error(
+        self, span_id: str, error_type: str, message: str, recoverable: bool = False
+    ) -> None:
+        """``EmitError``: an error in a span."""
+        self._emit(
+            TraceEventType.ERROR,
+            span_id,
+            {"error_type": error_type, "message": message, "recoverable": bool(recoverable)},
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Push buffered events to the file."""
+        with self._lock:
+            if not self._closed:
+                self.writer.flush()
+
+    def close(self) -> None:
+        """Flush and close (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self.writer.close()
+            except Exception as exc:
+                report_problem(f"trace session {self.trace_id}: closing failed: {exc}")
+
+    def __enter__(self) -> TraceSession:
+        from llmlog.context import with_trace_session
+
+        self._context = with_trace_session(self)
+        self._context.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._context is not None:
+            self._context.__exit__(exc_type, exc, tb)
+            self._context = None
+        self.close()
+
+
+_nano_cache: tuple[int, str, str] = (-1, "", "")
+
+
+def _rfc3339_nano(ns: int) -> str:
+    """RFC 3339 with nanoseconds and the local offset, trailing zeros dropped (Go's RFC3339Nano)."""
+    global _nano_cache
+    seconds = ns // 1_000_000_000
+    cached = _nano_cache
+    if cached[0] != seconds:
+        tm = time.localtime(seconds)
+        minutes = (tm.tm_gmtoff or 0) // 60
+        if minutes == 0:
+            zone = "Z"
+        else:
+            sign = "+" if minutes > 0 else "-"
+            zone = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        cached = _nano_cache = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", tm), zone)
+    # The fraction's digits, without a format spec (slow) for 19-digit times (2001 to 2286).
+    digits = str(ns)[10:] if 10**18 <= ns < 10**19 else f"{ns % 1_000_000_000:09d}"
+    digits = digits.rstrip("0")
+    return f"{cached[1]}.{digits}{cached[2]}" if digits else f"{cached[1]}{cached[2]}"
+
+
+def _format_writer(
+    format: str, path: str | os.PathLike[str], options: Mapping[str, Any]
+) -> TraceWriter:
+    from llmlog.configure import plugin_host
+    from llmlog.registry import ComponentKind
+
+    formats = plugin_host().components(ComponentKind.TRACE_FORMAT)
+    component = formats.get(format)
+    if component is None:
+        raise ValueError(
+            f"unknown trace format {format!r}; installed: {', '.join(sorted(formats)) or '(none)'}"
+        )
+    factory_options = component.options(**options) if component.options is not None else None
+    writer: TraceWriter = component.factory(factory_options, Path(path))
+    return writer
+
+
+def new_trace_session(
+    path: str | os.PathLike[str], *, format: str = "dspy", content: bool = True, **options: Any
+) -> TraceSession:
+    """``NewTraceSession``: open a trace file in ``format`` and write the session event.
+
+    :param options: the format's options (for ``dspy``: ``buffer_size``, ``max_bytes``,
+        ``max_files``, ``mode``...).
+    """
+    session = TraceSession(_format_writer(format, path, options), content=content)
+    session.emit_session()
+    return session
+
+
+def start_trace_session(
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    format: str = "dspy",
+    **options: Any,
+) -> TraceSession:
+    """``StartTraceSession``: like :func:`new_trace_session`, reusing the context's trace id if any
+    and merging ``metadata`` into the session event."""
+    trace_id = get_current().trace_id
+    session = TraceSession(_format_writer(format, path, options), trace_id)
+    session.emit_session(metadata)
+    return session
+
+
+class Span:
+    """An open span; what ``with span(...) as s`` gives. Set outputs with :meth:`set_outputs`."""
+
+    __slots__ = (
+        "_context",
+        "_start",
+        "error",
+        "name",
+        "outputs",
+        "parent_id",
+        "session",
+        "span_id",
+        "trace_id",
+    )
+
+    def __init__(self, name: str, inputs: Mapping[str, Any] | None) -> None:
+        ctx = get_current()
+        self.name = name
+        self.session = ctx.session
+        self.trace_id = ctx.trace_id or new_trace_id()
+        self.parent_id = ctx.span_id
+        self.span_id = new_span_id()
+        self.outputs: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self._start = time.perf_counter_ns()
+        self._context = _Change({"span_id": self.span_id, "trace_id": self.trace_id})
+        self._begin(inputs)
+
+    def _begin(self, inputs: Mapping[str, Any] | None) -> None:
+        if isinstance(self.session, TraceSession):
+            self.session.emit_span_start(self.span_id, self.parent_id, self.name, inputs)
+        elif _recorder() is not None:
+            data: dict[str, Any] = {"event": "start", "operation": self.name}
+            if inputs is not None:
+                data["inputs"] = dict(inputs)
+            _recorder().record_trace_event(
+                TraceEvent(
+                    TraceEventType.SPAN,
+                    time.time_ns(),
+                    self.trace_id,
+                    self.span_id,
+                    self.parent_id,
+                    data,
+                )
+            )
+
+    def set_outputs(self, **outputs: Any) -> None:
+        """Record the span's outputs (written with its end)."""
+        self.outputs = {**(self.outputs or {}), **outputs}
+
+    def end(self) -> None:
+        """End the span (the ``with`` block does this)."""
+        duration_ms = (time.perf_counter_ns() - self._start) // 1_000_000
+        if isinstance(self.session, TraceSession):
+            self.session.emit_span_end(self.span_id, self.outputs, self.error, duration_ms)
+        elif _recorder() is not None:
+            data: dict[str, Any] = {"event": "end", "duration_ms": duration_ms}
+            if self.outputs is not None:
+                data["outputs"] = self.outputs
+            if self.error is not None:
+                data["error"] = str(self.error)
+            _recorder().record_trace_event(
+                TraceEvent(
+                    TraceEventType.SPAN, time.time_ns(), self.trace_id, self.span_id, None, data
+                )
+            )
+
+    def __enter__(self) -> Span:
+        self._context.__enter__()
+        return self
+
+    def fail(self, exc: BaseException) -> None:
+        """Record that the span failed with ``exc`` (an ``error`` event; the end carries it too)."""
+        self.error = exc
+        if isinstance(self.session, TraceSession):
+            self.session.emit_error(self.span_id, type(exc).__name__, str(exc), False)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._context.__exit__(exc_type, exc, tb)
+        if exc is not None:
+            self.fail(exc)
+        self.end()
+
+
+def span(name: str, inputs: Mapping[str, Any] | None = None) -> Span:
+    """Open a span: ``with llmlog.span("retrieve", inputs={"q": q}) as s: ...; s.set_outputs(docs=n)``.
+
+    Its parent is the current span; entries logged inside carry its trace and span ids.
+    """
+    return Span(name, inputs)
+
+
+def traced(
+    name: str | None = None, *, record_inputs: bool = True, record_output: bool = True
+) -> Callable[[F], F]:
+    """Decorate a function (sync, async, generator or async generator) to run inside a span.
+
+    The span is named after the function unless ``name`` is given; arguments become its inputs and
+    the return value its output (``record_inputs``/``record_output`` turn that off); an exception is
+    recorded and re-raised. For generators the span covers the whole iteration.
+    """
+
+    def decorate(fn: F) -> F:
+        label = name or fn.__qualname__
+        signature = inspect.signature(fn)
+
+        def inputs_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+            if not record_inputs:
+                return None
+            try:
+                bound = signature.bind_partial(*args, **kwargs)
+            except TypeError:
+                return {"args": list(args), **kwargs}
+            return {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
+
+        def done(s: Span, value: Any) -> None:
+            if record_output:
+                s.set_outputs(output=value)
+
+        if inspect.isasyncgenfunction(fn):
+
+            @functools.wraps(fn)
+            async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                s = span(label, inputs_of(args, kwargs))
+                iterator = fn(*args, **kwargs)
+                count = 0
+                try:
+                    while True:
+                        # The span is current only while the generator body runs, never in the
+                        # caller between items.
+                        with s._context:
+                            try:
+                                item = await iterator.__anext__()
+                            except StopAsyncIteration:
+                                break
+                        count += 1
+                        yield item
+                except BaseException as exc:
+                    s.fail(exc)
+                    raise
+                finally:
+                    done(s, {"items": count})
+                    s.end()
+
+            return agen_wrapper  # type: ignore[return-value]
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with span(label, inputs_of(args, kwargs)) as s:
+                    value = await fn(*args, **kwargs)
+                    done(s, value)
+                    return value
+
+            return async_wrapper  # type: ignore[return-value]
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+                s = span(label, inputs_of(args, kwargs))
+                iterator = fn(*args, **kwargs)
+                count = 0
+                try:
+                    while True:
+                        with s._context:  # current only while the generator body runs
+                            try:
+                                item = next(iterator)
+                            except StopIteration:
+                                break
+                        count += 1
+                        yield item
+                except BaseException as exc:
+                    s.fail(exc)
+                    raise
+                finally:
+                    done(s, {"items": count})
+                    s.end()
+
+            return gen_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with span(label, inputs_of(args, kwargs)) as s:
+                value = fn(*args, **kwargs)
+                done(s, value)
+                return value
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

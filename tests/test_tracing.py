@@ -1,0 +1,351 @@
+"""Trace sessions and spans, written in dspy-go's format and read back."""
+
+import asyncio
+import json
+import re
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import llmlog
+from llmlog import TokenUsage, TraceEvent, TraceEventType
+from llmlog.filesink import rotated_files
+from llmlog.logger import global_dispatcher
+from llmlog.testing import ListOutput
+from llmlog_trace_dspy import DspyOptions, DspyTraceWriter, encode, parse_timestamp, read_trace
+from llmlog_trace_dspy.format import TraceReadError
+
+GO_RFC3339_NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?(Z|[+-]\d\d:\d\d)$")
+
+
+def lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_every_emit_method_writes_dspy_go_keys_and_types(tmp_path):
+    path = tmp_path / "trace.jsonl"
+    with llmlog.start_trace_session(path, {"program": "qa", "version": 2}) as session:
+        session.emit_span_start("s1", "", "Predict:qa", {"question": "2+2?"})
+        session.emit_llm_call(
+            "s1", "openai", "gpt-4", "prompt", "4", TokenUsage(10, 20, cost=0.001), 690
+        )
+        session.emit_module(
+            "s1",
+            "Predict",
+            "qa",
+            "question -> answer",
+            {"question": "2+2?"},
+            {"answer": "4"},
+            812,
+            1,
+            30,
+            True,
+        )
+        session.emit_code_exec(
+            "s1", 1, "print(1)", "1\n", "", {"x": 1}, 3, [{"prompt": "p", "response": "r"}]
+        )
+        session.emit_tool_call("s1", "search", {"q": "x"}, ["doc"], 5, False, "timeout")
+        session.emit_error("s1", "ValueError", "bad", True)
+        session.emit_span_end("s1", {"answer": "4"}, None, 812)
+    records = lines(path)
+    assert [r["type"] for r in records] == [
+        "session",
+        "span",
+        "llm_call",
+        "module",
+        "code_exec",
+        "tool_call",
+        "error",
+        "span",
+    ]
+    for r in records:
+        assert list(r)[:3] == ["type", "timestamp", "trace_id"]
+        assert GO_RFC3339_NANO.match(r["timestamp"]), r["timestamp"]
+        assert re.fullmatch(r"[0-9a-f]{32}", r["trace_id"])
+        if "data" in r:
+            assert list(r["data"]) == sorted(r["data"])  # Go sorts map keys
+    session_, start, llm, module, code, tool, error, end = records
+    assert session_["data"]["program"] == "qa" and GO_RFC3339_NANO.match(
+        session_["data"]["start_time"]
+    )
+    assert "parent_id" not in start and start["data"] == {
+        "event": "start",
+        "inputs": {"question": "2+2?"},
+        "operation": "Predict:qa",
+    }
+    assert llm["data"] == {
+        "latency_ms": 690,
+        "model": "gpt-4",
+        "prompt": "prompt",
+        "provider": "openai",
+        "response": "4",
+        "usage": {"completion_tokens": 20, "cost": 0.001, "prompt_tokens": 10, "total_tokens": 30},
+    }
+    assert (
+        module["data"]["success"] is True
+        and module["data"]["llm_calls"] == 1
+        and module["data"]["total_tokens"] == 30
+    )
+    assert code["data"]["iteration"] == 1 and code["data"]["sub_llm_calls"] == [
+        {"prompt": "p", "response": "r"}
+    ]
+    assert tool["data"] == {
+        "duration_ms": 5,
+        "error": "timeout",
+        "input": {"q": "x"},
+        "output": ["doc"],
+        "success": False,
+        "tool_name": "search",
+    }
+    assert error["data"] == {"error_type": "ValueError", "message": "bad", "recoverable": True}
+    assert end["data"] == {"duration_ms": 812, "event": "end", "outputs": {"answer": "4"}}
+
+
+def test_unknown_cost_is_absent_not_zero(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with llmlog.new_trace_session(path) as session:
+        session.emit_llm_call("s", "openai", "m", "p", "r", TokenUsage(1, 2), 1)
+    assert "cost" not in lines(path)[1]["data"]["usage"]
+
+
+def test_spans_nest_with_real_parents_across_threads_and_tasks_and_logs_carry_ids(tmp_path):
+    llmlog.configure({"level": "debug", "outputs": {}})
+    seen = ListOutput()
+    global_dispatcher().add_output(seen)
+    path = tmp_path / "t.jsonl"
+    with llmlog.new_trace_session(path) as session, llmlog.span("evaluate") as root:
+        llmlog.get_logger().info("in root")
+
+        def worker(i):
+            with llmlog.span(f"thread-{i}"):
+                llmlog.get_logger().info("in thread %d", i)
+
+        threads = [
+            threading.Thread(target=llmlog.bind_current(worker), args=(i,)) for i in range(3)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        async def task(i):
+            with llmlog.span(f"task-{i}"):
+                await asyncio.sleep(0)
+                with llmlog.span(f"task-{i}-child"):
+                    pass
+
+        async def main():
+            await asyncio.gather(*(task(i) for i in range(3)))
+
+        asyncio.run(main())
+    starts = {
+        r["data"]["operation"]: r
+        for r in lines(path)
+        if r["type"] == "span" and r["data"]["event"] == "start"
+    }
+    assert "parent_id" not in starts["evaluate"]
+    for i in range(3):
+        assert starts[f"thread-{i}"]["parent_id"] == root.span_id
+        assert starts[f"task-{i}"]["parent_id"] == root.span_id
+        assert starts[f"task-{i}-child"]["parent_id"] == starts[f"task-{i}"]["span_id"]
+    assert {r["trace_id"] for r in lines(path)} == {session.trace_id}
+    by_message = {e.message: e for e in seen.entries}
+    assert (
+        by_message["in root"].span_id == root.span_id
+        and by_message["in root"].trace_id == session.trace_id
+    )
+    for i in range(3):
+        assert by_message[f"in thread {i}"].span_id == starts[f"thread-{i}"]["span_id"]
+
+
+def test_traced_sync_async_generators_and_errors(tmp_path):
+    llmlog.configure({"level": "debug", "outputs": {}})
+    seen = ListOutput()
+    global_dispatcher().add_output(seen)
+
+    @llmlog.traced()
+    def add(a, b):
+        return a + b
+
+    @llmlog.traced("fetch")
+    async def fetch(url):
+        await asyncio.sleep(0)
+        return {"status": 200}
+
+    @llmlog.traced()
+    def numbers(n):
+        for i in range(n):
+            llmlog.get_logger().info("inside generator")
+            yield i
+
+    @llmlog.traced()
+    async def stream(n):
+        for i in range(n):
+            yield i
+
+    @llmlog.traced()
+    def broken():
+        raise KeyError("missing")
+
+    path = tmp_path / "t.jsonl"
+    with llmlog.new_trace_session(path):
+        assert add(2, 3) == 5
+        assert asyncio.run(fetch("http://x")) == {"status": 200}
+        out = []
+        for value in numbers(2):
+            llmlog.get_logger().info("between items")
+            out.append(value)
+        assert out == [0, 1]
+
+        async def consume():
+            return [x async for x in stream(3)]
+
+        assert asyncio.run(consume()) == [0, 1, 2]
+        with pytest.raises(KeyError):
+            broken()
+    records = lines(path)
+    ends = {
+        r["span_id"]: r["data"]
+        for r in records
+        if r["type"] == "span" and r["data"]["event"] == "end"
+    }
+    starts = {
+        r["data"]["operation"]: r
+        for r in records
+        if r["type"] == "span" and r["data"]["event"] == "start"
+    }
+    assert starts["test_traced_sync_async_generators_and_errors.<locals>.add"]["data"][
+        "inputs"
+    ] == {"a": 2, "b": 3}
+    assert ends[starts["test_traced_sync_async_generators_and_errors.<locals>.add"]["span_id"]][
+        "outputs"
+    ] == {"output": 5}
+    assert ends[starts["fetch"]["span_id"]]["outputs"] == {"output": {"status": 200}}
+    numbers_id = starts["test_traced_sync_async_generators_and_errors.<locals>.numbers"]["span_id"]
+    assert ends[numbers_id]["outputs"] == {"output": {"items": 2}}
+    assert ends[starts["test_traced_sync_async_generators_and_errors.<locals>.stream"]["span_id"]][
+        "outputs"
+    ] == {"output": {"items": 3}}
+    broken_id = starts["test_traced_sync_async_generators_and_errors.<locals>.broken"]["span_id"]
+    assert ends[broken_id]["error"] == "'missing'"
+    assert any(
+        r["type"] == "error" and r["span_id"] == broken_id and r["data"]["error_type"] == "KeyError"
+        for r in records
+    )
+    # The generator's span is current inside its body only, never in the caller between items.
+    inside = [e for e in seen.entries if e.message == "inside generator"]
+    between = [e for e in seen.entries if e.message == "between items"]
+    assert all(e.span_id == numbers_id for e in inside)
+    assert all(e.span_id != numbers_id for e in between)
+
+
+def test_no_content_mode_redaction_and_caps(tmp_path):
+    from llmlog.sanitize import Sanitizer
+    from llmlog.tracing import TraceSession
+
+    path = tmp_path / "t.jsonl"
+    session = TraceSession(DspyTraceWriter(path), content=False)
+    session.emit_llm_call(
+        "s", "openai", "gpt-4o", "secret prompt", "secret answer", TokenUsage(5, 6, cost=0.1), 40
+    )
+    session.close()
+    data = lines(path)[0]["data"]
+    assert "prompt" not in data and "response" not in data
+    assert data["usage"]["total_tokens"] == 11 and data["latency_ms"] == 40
+    capped = TraceSession(
+        DspyTraceWriter(tmp_path / "c.jsonl"), sanitizer=Sanitizer(max_string_length=10)
+    )
+    capped.emit_span_start(
+        "s", None, "op", {"prompt": "x" * 100, "headers": {"Authorization": "Bearer t"}}
+    )
+    capped.close()
+    inputs = lines(tmp_path / "c.jsonl")[0]["data"]["inputs"]
+    assert inputs["prompt"] == "x" * 10 + "…[truncated 90 chars]"
+    assert inputs["headers"]["Authorization"] == "[REDACTED]"
+
+
+def test_rotation_repeats_the_session_line_and_reading_back(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with llmlog.new_trace_session(path, max_bytes=2000) as session:
+        for i in range(60):
+            with llmlog.span(f"op{i}"):
+                pass
+    files = [*rotated_files(path), path]
+    assert len(files) > 3
+    events = []
+    for f in files:
+        first = next(read_trace(f))
+        assert first.type is TraceEventType.SESSION and first.trace_id == session.trace_id
+        events += [e for e in read_trace(f) if e.type is TraceEventType.SPAN]
+    assert [e.data["operation"] for e in events if e.data["event"] == "start"] == [
+        f"op{i}" for i in range(60)
+    ]
+
+
+def test_reader_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"type":"session","timestamp":"2026-08-20T10:15:02Z","trace_id":"a"}\n{"type":"span","timestamp":"2026-08-20T10:15:02.123456","trace_id":"a"}\n'
+    )
+    with pytest.raises(TraceReadError, match=r"bad\.jsonl:2: not an RFC 3339 timestamp"):
+        list(read_trace(bad))
+
+
+def test_spans_reach_the_flight_recorder(tmp_path):
+    from llmlog.flight import FlightRecorder
+    from llmlog.flight.snapshot import read_snapshot
+
+    fr = FlightRecorder()
+    fr.start()
+    try:
+        with llmlog.span("no session needed") as s:
+            pass
+        snap = read_snapshot(fr.snapshot(tmp_path / "s.jsonl"))
+    finally:
+        fr.stop()
+    spans = [e for e in snap.events if e["kind"] == "span"]
+    assert [e["data"]["event"] for e in spans] == ["start", "end"]
+    assert spans[0]["span_id"] == s.span_id
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150)
+@given(
+    st.sampled_from(list(TraceEventType)),
+    st.integers(10**18, 2 * 10**18),
+    st.dictionaries(st.text(max_size=8), json_values, max_size=5),
+    st.one_of(st.none(), st.from_regex(r"[0-9a-f]{16}", fullmatch=True)),
+)
+def test_encode_and_read_round_trip(tmp_path_factory, kind, ns, data, parent):
+    path = tmp_path_factory.mktemp("rt") / "t.jsonl"
+    event = TraceEvent(kind, ns, "ab" * 16, "cd" * 8, parent, data)
+    path.write_bytes(encode(event) + b"\n")
+    (back,) = list(read_trace(path))
+    assert back.type is kind and back.time == ns and back.parent_id == parent
+    assert back.data == data
+
+
+def test_parse_timestamp_accepts_go_offsets():
+    assert parse_timestamp("2026-08-20T10:15:02.123456789+02:00") == parse_timestamp(
+        "2026-08-20T08:15:02.123456789Z"
+    )
+    assert parse_timestamp("1970-01-01T00:00:01Z") == 1_000_000_000
+    with pytest.raises(ValueError):
+        parse_timestamp("2026-08-20 10:15:02")
+
+
+def test_session_options_reach_the_file_sink(tmp_path):
+    writer = DspyTraceWriter(tmp_path / "t.jsonl", DspyOptions(buffer_size=1 << 20))
+    writer.write(TraceEvent(TraceEventType.SESSION, time.time_ns(), "a"))
+    assert (tmp_path / "t.jsonl").read_bytes() == b""
+    writer.close()
+    assert (tmp_path / "t.jsonl").read_bytes().count(b"\n") == 1
