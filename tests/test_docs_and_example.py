@@ -65,6 +65,15 @@ def installed_components():
     return host.components(ComponentKind.OUTPUT), host.components(ComponentKind.FORMATTER)
 
 
+def test_every_trace_format_is_documented(repo):
+    text = (repo / "docs" / "configuration.md").read_text()
+    for name, component in PluginHost().components(ComponentKind.TRACE_FORMAT).items():
+        assert f"### Trace format `{name}`" in text, f"trace format {name} undocumented"
+        section = text.split(f"### Trace format `{name}`", 1)[1].split("\n## ", 1)[0]
+        for option in option_names(component.options):
+            assert f"- `{option}`:" in section, f"trace format {name}: {option} undocumented"
+
+
 def test_every_recorder_backend_is_documented_and_in_the_example(repo):
     text = (repo / "docs" / "configuration.md").read_text()
     example = tomllib.loads((repo / "llmlog.toml.example").read_text())["flight_recorder"]
