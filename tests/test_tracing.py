@@ -349,3 +349,58 @@ def test_session_options_reach_the_file_sink(tmp_path):
     assert (tmp_path / "t.jsonl").read_bytes() == b""
     writer.close()
     assert (tmp_path / "t.jsonl").read_bytes().count(b"\n") == 1
+
+
+def test_tracing_interceptor_nests_modules_and_rolls_up_tokens_once(tmp_path):
+    from llmlog.tracing import ModuleInfo, tracing_interceptor
+
+    intercept = tracing_interceptor()
+    assert intercept({"q": "x"}, ModuleInfo("qa", "Predict"), lambda i: {"a": 1}) == {
+        "a": 1
+    }  # no session
+
+    def predict(inputs):
+        session = llmlog.get_trace_session()
+        session.emit_llm_call(
+            llmlog.get_span_id(), "openai", "gpt-4o", "p", "r", TokenUsage(10, 5), 3
+        )
+        return {"answer": "4"}
+
+    def chain(inputs):
+        first = intercept(inputs, ModuleInfo("step1", "Predict"), predict)
+        intercept(inputs, ModuleInfo("step2", "Predict"), predict)
+        session = llmlog.get_trace_session()
+        session.emit_llm_call(
+            llmlog.get_span_id(), "openai", "gpt-4o", "p", "r", TokenUsage(1, 1), 1
+        )
+        return first
+
+    def failing(inputs):
+        raise ValueError("module broke")
+
+    path = tmp_path / "t.jsonl"
+    with llmlog.new_trace_session(path):
+        assert intercept(
+            {"question": "2+2?"},
+            ModuleInfo("pipeline", "ChainOfThought", "question -> answer"),
+            chain,
+        ) == {"answer": "4"}
+        with pytest.raises(ValueError, match="module broke"):
+            intercept({}, ModuleInfo("bad", "Predict"), failing)
+    records = lines(path)
+    starts = {
+        r["data"]["operation"]: r
+        for r in records
+        if r["type"] == "span" and r["data"]["event"] == "start"
+    }
+    root = starts["ChainOfThought:pipeline"]
+    assert "parent_id" not in root
+    assert starts["Predict:step1"]["parent_id"] == root["span_id"]
+    modules = {r["data"]["module_name"]: r["data"] for r in records if r["type"] == "module"}
+    assert (modules["step1"]["llm_calls"], modules["step1"]["total_tokens"]) == (1, 15)
+    assert (modules["pipeline"]["llm_calls"], modules["pipeline"]["total_tokens"]) == (3, 32)
+    assert (
+        modules["pipeline"]["signature"] == "question -> answer"
+        and modules["pipeline"]["success"] is True
+    )
+    assert modules["bad"]["success"] is False

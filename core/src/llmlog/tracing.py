@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
+import attrs
+
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
 from llmlog.flight import annotations as _flight
@@ -32,6 +34,7 @@ from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.sanitize import Sanitizer
 
 __all__ = [
+    "ModuleInfo",
     "Span",
     "TraceSession",
     "TraceWriter",
@@ -41,6 +44,7 @@ __all__ = [
     "span",
     "start_trace_session",
     "traced",
+    "tracing_interceptor",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -110,6 +114,10 @@ class TraceSession:
         self._closed = False
         self._context: _Change | None = None
         self.failures = 0
+        # Per open span: its parent, and the LLM calls and tokens of its whole subtree, so a
+        # module summary can roll up without counting a call twice.
+        self._parents: dict[str, str | None] = {}
+        self._rollup: dict[str, list[int]] = {}
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -182,6 +190,8 @@ class TraceSession:
         data: dict[str, Any] = {"event": "start", "operation": operation}
         if inputs is not None:
             data["inputs"] = dict(inputs)
+        self._parents[span_id] = parent_id or None
+        self._rollup[span_id] = [0, 0]
         self._emit(TraceEventType.SPAN, span_id, data, parent_id or None)
 
     def emit_span_end(
@@ -198,6 +208,23 @@ class TraceSession:
         if error is not None:
             data["error"] = str(error)
         self._emit(TraceEventType.SPAN, span_id, data)
+        self._parents.pop(span_id, None)
+        self._rollup.pop(span_id, None)
+
+    def subtree_usage(self, span_id: str) -> tuple[int, int]:
+        """``(llm_calls, total_tokens)`` recorded so far in ``span_id`` and the spans under it."""
+        calls, tokens = self._rollup.get(span_id, (0, 0))
+        return calls, tokens
+
+    def _add_usage(self, span_id: str, tokens: int) -> None:
+        seen = 0
+        current: str | None = span_id
+        while current is not None and current in self._rollup and seen < 1000:
+            entry = self._rollup[current]
+            entry[0] += 1
+            entry[1] += tokens
+            current = self._parents.get(current)
+            seen += 1
 
     def emit_llm_call(
         self,
@@ -225,6 +252,7 @@ class TraceSession:
             }
             if usage.cost is not None:
                 data["usage"]["cost"] = usage.cost
+        self._add_usage(span_id, usage.total_tokens if usage is not None else 0)
         self._emit(TraceEventType.LLM_CALL, span_id, data)
 
     def emit_module(
@@ -614,3 +642,56 @@ def traced(
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+@attrs.frozen
+class ModuleInfo:
+    """What an interceptor knows about the module it wraps (dspy-go's ``core.ModuleInfo``)."""
+
+    module_name: str
+    module_type: str
+    signature: str = ""
+
+
+Handler = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
+def tracing_interceptor() -> Callable[[Mapping[str, Any], ModuleInfo, Handler], Mapping[str, Any]]:
+    """dspy-go's ``TracingInterceptor``: wrap a module call in a span of the current session.
+
+    The returned ``intercept(inputs, info, handler)`` calls ``handler(inputs)`` inside a span named
+    ``"ModuleType:ModuleName"`` whose parent is the current span (dspy-go always wrote an empty
+    parent), records the outputs or the error, and ends with a ``module`` event whose ``llm_calls``
+    and ``total_tokens`` roll up every LLM call made inside, nested modules included, each counted
+    once. With no current session it just calls the handler.
+    """
+
+    def intercept(
+        inputs: Mapping[str, Any], info: ModuleInfo, handler: Handler
+    ) -> Mapping[str, Any]:
+        session = get_current().session
+        if not isinstance(session, TraceSession):
+            return handler(inputs)
+        started = time.perf_counter_ns()
+        outputs: Mapping[str, Any] | None = None
+        with span(f"{info.module_type}:{info.module_name}", inputs) as s:
+            try:
+                outputs = handler(inputs)
+                s.set_outputs(**outputs)
+                return outputs
+            finally:
+                calls, tokens = session.subtree_usage(s.span_id)
+                session.emit_module(
+                    s.span_id,
+                    info.module_type,
+                    info.module_name,
+                    info.signature,
+                    inputs,
+                    outputs,
+                    (time.perf_counter_ns() - started) // 1_000_000,
+                    calls,
+                    tokens,
+                    outputs is not None,
+                )
+
+    return intercept
