@@ -404,3 +404,95 @@ def test_tracing_interceptor_nests_modules_and_rolls_up_tokens_once(tmp_path):
         and modules["pipeline"]["success"] is True
     )
     assert modules["bad"]["success"] is False
+
+
+@pytest.fixture
+def sample_trace(tmp_path):
+    from llmlog.tracing import ModuleInfo, tracing_interceptor
+
+    intercept = tracing_interceptor()
+
+    def predict(inputs):
+        llmlog.get_trace_session().emit_llm_call(
+            llmlog.get_span_id(),
+            "openai",
+            "gpt-4o",
+            "What is the capital?",
+            "Paris",
+            TokenUsage(10, 5, cost=0.0001),
+            120,
+        )
+        return {"answer": "Paris"}
+
+    def failing(inputs):
+        raise TimeoutError("search timed out")
+
+    path = tmp_path / "trace.jsonl"
+    with llmlog.new_trace_session(path), llmlog.span("evaluate"):
+        intercept({"q": "capital"}, ModuleInfo("qa", "Predict"), predict)
+        with pytest.raises(TimeoutError):
+            intercept({"q": "x"}, ModuleInfo("react", "ReAct"), failing)
+    return path
+
+
+def test_view_draws_the_tree_with_tokens_cost_and_errors(cli, sample_trace):
+    done = cli("view", str(sample_trace), "--no-color")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert out[0].startswith("Trace ")
+    assert out[1].startswith("evaluate ") and "tokens=15" in out[1] and "$0.0001" in out[1]
+    assert any(line.startswith("├── Predict:qa ") for line in out)
+    assert any(line.startswith("└── ✗ ReAct:react ") and "search timed out" in line for line in out)
+    assert any("llm gpt-4o (openai) 120ms tokens=15(10↑5↓) $0.0001" in line for line in out)
+    assert out[-1] == "3 spans, 1 LLM call, 15 tokens, $0.0001, 1 with errors"
+
+
+def test_view_flags(cli, sample_trace):
+    stats = cli("view", str(sample_trace), "--stats").stdout
+    assert "openai/gpt-4o: 1 call, 15 tokens, latency min 120 / median 120 / max 120 ms" in stats
+    errors = cli("view", str(sample_trace), "--errors", "--no-color").stdout
+    assert "ReAct:react" in errors and "Predict:qa" not in errors
+    found = cli("view", str(sample_trace), "--search", "CAPITAL", "--no-color", "--compact").stdout
+    assert "Predict:qa" in found and "ReAct:react" not in found and "llm gpt-4o" not in found
+
+
+def test_view_bad_input_names_file_and_line(cli, sample_trace, tmp_path):
+    broken = tmp_path / "broken.jsonl"
+    good = sample_trace.read_text().splitlines()
+    broken.write_text(
+        "\n".join(
+            [
+                good[0],
+                good[1],
+                "{not json",
+                good[2],
+                '{"type":"span","timestamp":"yesterday","trace_id":"a"}',
+                *good[3:],
+            ]
+        )
+        + "\n"
+    )
+    done = cli("view", str(broken))
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip()
+        == f"llmlog: {broken}:3: not a JSON line (unexpected character: line 1 column 2 (char 1))"
+        or done.stderr.startswith(f"llmlog: {broken}:3: not a JSON line")
+    )
+    assert "Traceback" not in done.stderr
+    lenient = cli("view", str(broken), "--lenient", "--no-color")
+    assert lenient.returncode == 0
+    assert lenient.stdout.splitlines()[-1].endswith("; 2 unreadable lines skipped")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert cli("view", str(empty)).stderr.strip() == f"llmlog: {empty}:1: empty file"
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\x00\x01\x02garbage")
+    assert (
+        cli("view", str(binary)).stderr.strip() == f"llmlog: {binary}:1: a binary file, not a trace"
+    )
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"hello": "world"}\n')
+    result = cli("view", str(other))
+    assert result.returncode == 1 and "not a trace in any installed format (dspy)" in result.stderr
+    assert "Traceback" not in result.stderr + cli("view", str(tmp_path / "missing.jsonl")).stderr

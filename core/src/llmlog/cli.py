@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -232,6 +233,35 @@ def _cmd_flight_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_view(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline(1 << 20)
+    except OSError as exc:
+        print(f"llmlog: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if not first.strip():
+        print(f"llmlog: {path}:1: empty file", file=sys.stderr)
+        return 1
+    if b"\x00" in first:
+        print(f"llmlog: {path}:1: a binary file, not a trace", file=sys.stderr)
+        return 1
+    formats = PluginHost().components(ComponentKind.TRACE_FORMAT)
+    for _, component in sorted(formats.items()):
+        detect = getattr(component.factory, "detect", None)
+        viewer = getattr(component.factory, "view", None)
+        if detect is not None and viewer is not None and detect(first):
+            try:
+                return int(viewer(path, args, sys.stdout) or 0)
+            except ValueError as exc:  # the readers' errors name file:line
+                print(f"llmlog: {exc}", file=sys.stderr)
+                return 1
+    known = ", ".join(sorted(formats)) or "(none installed)"
+    print(f"llmlog: {path}:1: not a trace in any installed format ({known})", file=sys.stderr)
+    return 1
+
+
 def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     """The argument parser, with plugin subcommands added from ``host``."""
     parser = argparse.ArgumentParser(
@@ -266,6 +296,22 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--config", help="configuration file (default: the usual search)")
     demo.add_argument("--debug", action="store_true", help="also show DEBUG entries")
     demo.set_defaults(run=_cmd_demo)
+
+    view_trace = sub.add_parser("view", help="show a trace file (the format is detected)")
+    view_trace.add_argument("file", help="a trace file")
+    view_trace.add_argument(
+        "--stats", action="store_true", help="totals and latency statistics only"
+    )
+    view_trace.add_argument(
+        "--errors", action="store_true", help="only failing spans and their ancestors"
+    )
+    view_trace.add_argument("--search", metavar="TEXT", help="only spans whose events mention TEXT")
+    view_trace.add_argument("--compact", action="store_true", help="no LLM-call lines")
+    view_trace.add_argument("--no-color", action="store_true", help="never colour")
+    view_trace.add_argument(
+        "--lenient", action="store_true", help="skip unreadable lines (counted)"
+    )
+    view_trace.set_defaults(run=_cmd_view)
 
     flight = sub.add_parser("flight", help="read flight-recorder snapshots")
     flight_sub = flight.add_subparsers(dest="flight_command", metavar="ACTION", required=True)

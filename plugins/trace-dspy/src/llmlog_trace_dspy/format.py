@@ -129,9 +129,13 @@ class TraceReadError(ValueError):
     """A line of a trace file that cannot be read; the message names ``file:line``."""
 
 
-def read_trace(path: str | os.PathLike[str]) -> Iterator[TraceEvent]:
+def read_trace(
+    path: str | os.PathLike[str], *, skipped: list[str] | None = None
+) -> Iterator[TraceEvent]:
     """The events of a dspy-go trace file, in file order.
 
+    :param skipped: if given, unreadable lines are skipped and their messages appended here
+        instead of raising.
     :raises TraceReadError: naming ``file:line`` for a line that is not a valid event.
     """
     p = Path(path)
@@ -139,28 +143,36 @@ def read_trace(path: str | os.PathLike[str]) -> Iterator[TraceEvent]:
         for number, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
-            where = f"{p}:{number}"
             try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise TraceReadError(f"{where}: not a JSON line ({exc})") from None
-            if not isinstance(record, dict):
-                raise TraceReadError(f"{where}: expected a JSON object")
-            try:
-                kind = TraceEventType(record["type"])
-                time_ns = parse_timestamp(record["timestamp"])
-            except KeyError as exc:
-                raise TraceReadError(f"{where}: missing key {exc}") from None
-            except ValueError as exc:
-                raise TraceReadError(f"{where}: {exc}") from None
-            data = record.get("data") or {}
-            if not isinstance(data, dict):
-                raise TraceReadError(f"{where}: data must be an object, got {type(data).__name__}")
-            yield TraceEvent(
-                kind,
-                time_ns,
-                str(record.get("trace_id", "")),
-                record.get("span_id"),
-                record.get("parent_id"),
-                data,
-            )
+                yield _event(raw, f"{p}:{number}")
+            except TraceReadError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(str(exc))
+
+
+def _event(raw: bytes, where: str) -> TraceEvent:
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise TraceReadError(f"{where}: not a JSON line ({exc})") from None
+    if not isinstance(record, dict):
+        raise TraceReadError(f"{where}: expected a JSON object")
+    try:
+        kind = TraceEventType(record["type"])
+        time_ns = parse_timestamp(record["timestamp"])
+    except KeyError as exc:
+        raise TraceReadError(f"{where}: missing key {exc}") from None
+    except ValueError as exc:
+        raise TraceReadError(f"{where}: {exc}") from None
+    data = record.get("data") or {}
+    if not isinstance(data, dict):
+        raise TraceReadError(f"{where}: data must be an object, got {type(data).__name__}")
+    return TraceEvent(
+        kind,
+        time_ns,
+        str(record.get("trace_id", "")),
+        record.get("span_id"),
+        record.get("parent_id"),
+        data,
+    )

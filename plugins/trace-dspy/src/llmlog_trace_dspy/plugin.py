@@ -7,10 +7,16 @@ from pathlib import Path
 from llmlog import hookimpl
 from llmlog.registry import ComponentRegister
 from llmlog_trace_dspy.format import DspyOptions, DspyTraceWriter
+from llmlog_trace_dspy.view import detect, view
 
 
 def _factory(options: DspyOptions | None, path: Path) -> DspyTraceWriter:
     return DspyTraceWriter(path, options)
+
+
+# `llmlog view` asks each trace format whether it recognises a file, then lets it draw it.
+_factory.detect = detect  # type: ignore[attr-defined]
+_factory.view = view  # type: ignore[attr-defined]
 
 
 @hookimpl
