@@ -496,3 +496,25 @@ def test_view_bad_input_names_file_and_line(cli, sample_trace, tmp_path):
     result = cli("view", str(other))
     assert result.returncode == 1 and "not a trace in any installed format (dspy)" in result.stderr
     assert "Traceback" not in result.stderr + cli("view", str(tmp_path / "missing.jsonl")).stderr
+
+
+def test_a_generator_stopped_early_is_not_an_error(tmp_path):
+    closed = []
+
+    @llmlog.traced("numbers")
+    def numbers():
+        try:
+            yield from range(10)
+        finally:
+            closed.append(True)
+
+    path = tmp_path / "t.jsonl"
+    with llmlog.new_trace_session(path):
+        for value in numbers():
+            if value == 2:
+                break
+    records = lines(path)
+    assert closed == [True]  # the wrapped generator was closed too
+    assert not [r for r in records if r["type"] == "error"]
+    (end,) = [r["data"] for r in records if r["type"] == "span" and r["data"]["event"] == "end"]
+    assert "error" not in end and end["outputs"] == {"output": {"items": 3}}

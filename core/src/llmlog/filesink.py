@@ -361,14 +361,26 @@ class FileSink:
         except Exception:
             pass
 
-    def _drain(self) -> None:
-        if self._buffer:
-            data = bytes(self._buffer)
-            self._buffer.clear()
-            self._write_out(data)
-            if self._fsync_on_flush and not self._failing:
-                with contextlib.suppress(OSError):
-                    os.fsync(self._fd)
+    def _drain(self) -> bool:
+        """Write the buffer out (lock held); fsync under the ``flush`` policy. Returns whether it
+        synced."""
+        if not self._buffer:
+            return False
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        self._write_out(data)
+        return self._sync()
+
+    def _sync(self) -> bool:
+        if self._fsync_on_flush and not self._failing:
+            with contextlib.suppress(OSError):
+                os.fsync(self._fd)
+            return True
+        return False
+
+    def _flush_locked(self) -> None:
+        if not self._drain():
+            self._sync()
 
     # -- checks and rotation ---------------------------------------------------------------------
 
@@ -556,22 +568,15 @@ class FileSink:
     def flush(self) -> None:
         """Write the buffer out (and fsync if the policy says so)."""
         with self._lock:
-            if self._closed:
-                return
-            self._drain()
-            if self._fsync_on_flush and not self._failing:
-                with contextlib.suppress(OSError):
-                    os.fsync(self._fd)
+            if not self._closed:
+                self._flush_locked()
 
     def close(self) -> None:
         """Flush, stop the background threads and close the file. Idempotent."""
         with self._lock:
             if self._closed:
                 return
-            self._drain()
-            if self._fsync_on_flush and not self._failing:
-                with contextlib.suppress(OSError):
-                    os.fsync(self._fd)
+            self._flush_locked()
             self._closed = True
             self._fast = False
             for fd in (self._fd, self._retired_fd):

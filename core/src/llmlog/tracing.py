@@ -589,6 +589,9 @@ def traced(
                                 break
                         count += 1
                         yield item
+                except GeneratorExit:  # the consumer stopped early: not an error
+                    await iterator.aclose()
+                    raise
                 except BaseException as exc:
                     s.fail(exc)
                     raise
@@ -623,6 +626,9 @@ def traced(
                                 break
                         count += 1
                         yield item
+                except GeneratorExit:  # the consumer stopped early: not an error
+                    iterator.close()
+                    raise
                 except BaseException as exc:
                     s.fail(exc)
                     raise
