@@ -121,3 +121,25 @@ def test_demo_honours_llmlog_toml(cli, tmp_path):
 def test_module_entry_point(sh):
     done = sh([sys.executable, "-m", "llmlog.cli", "--version"])
     assert done.returncode == 0
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path):
+    import subprocess
+
+    # A trace whose view is far larger than a pipe's buffer, so writing must hit the closed pipe.
+    path = tmp_path / "big.jsonl"
+    with llmlog.new_trace_session(path), llmlog.span("root"):
+        for i in range(3000):
+            with llmlog.span(f"span-{i}"):
+                pass
+    llmlog_bin = str(__import__("pathlib").Path(sys.executable).with_name("llmlog"))
+    proc = subprocess.Popen(
+        [llmlog_bin, "view", str(path), "--no-color"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout.read(10)
+    proc.stdout.close()  # like `llmlog view FILE | head -c 10`
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in stderr

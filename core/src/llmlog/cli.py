@@ -341,7 +341,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 2
-    result = args.run(args)
+    try:
+        result = args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`llmlog view FILE | head`): not an error. Point stdout at devnull
+        # so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return int(result or 0)
 
 
