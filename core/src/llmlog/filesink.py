@@ -78,11 +78,6 @@ class RotationPolicy:
     max_files: int = 0
     compress: Compression = "none"
 
-    @property
-    def enabled(self) -> bool:
-        """Whether any rotation happens."""
-        return self.max_bytes > 0 or self.when != "never"
-
 
 def _period(when: str, seconds: float) -> str:
     fmt = {"hourly": "%Y%m%d%H", "daily": "%Y%m%d"}.get(when)

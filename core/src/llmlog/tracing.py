@@ -80,10 +80,6 @@ class TraceWriter(Protocol):
         """Flush and close. Idempotent."""
 
 
-def _recorder() -> Any:
-    return _flight.active
-
-
 class TraceSession:
     """A trace: one trace id, events written in order through ``writer``.
 
@@ -478,11 +474,11 @@ class Span:
     def _begin(self, inputs: Mapping[str, Any] | None) -> None:
         if isinstance(self.session, TraceSession):
             self.session.emit_span_start(self.span_id, self.parent_id, self.name, inputs)
-        elif _recorder() is not None:
+        elif (recorder := _flight.active) is not None:
             data: dict[str, Any] = {"event": "start", "operation": self.name}
             if inputs is not None:
                 data["inputs"] = dict(inputs)
-            _recorder().record_trace_event(
+            recorder.record_trace_event(
                 TraceEvent(
                     TraceEventType.SPAN,
                     time.time_ns(),
@@ -502,13 +498,13 @@ class Span:
         duration_ms = (time.perf_counter_ns() - self._start) // 1_000_000
         if isinstance(self.session, TraceSession):
             self.session.emit_span_end(self.span_id, self.outputs, self.error, duration_ms)
-        elif _recorder() is not None:
+        elif (recorder := _flight.active) is not None:
             data: dict[str, Any] = {"event": "end", "duration_ms": duration_ms}
             if self.outputs is not None:
                 data["outputs"] = self.outputs
             if self.error is not None:
                 data["error"] = str(self.error)
-            _recorder().record_trace_event(
+            recorder.record_trace_event(
                 TraceEvent(
                     TraceEventType.SPAN, time.time_ns(), self.trace_id, self.span_id, None, data
                 )

@@ -236,8 +236,3 @@ class ChunkRing:
     def stored_bytes(self) -> int:
         """Bytes held by sealed chunks."""
         return sum(len(c.data) for c in self.chunks)
-
-    @property
-    def active_events(self) -> int:
-        """Events in the open chunk."""
-        return len(self._active)
