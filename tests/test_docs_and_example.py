@@ -157,8 +157,8 @@ def test_every_fixed_table_is_documented_and_in_the_example(repo):
     for name, options in SECTIONS.items():
         assert f"## `[{name}]`" in text, f"[{name}] undocumented"
         section = text.split(f"## `[{name}]`", 1)[1].split("\n## ", 1)[0]
-        # The flight recorder's backend is read separately from its options class.
-        extra = ["backend"] if name == "flight_recorder" else []
+        # The flight recorder's backend and the trace format are read apart from the options.
+        extra = {"flight_recorder": ["backend"], "trace": ["format"]}.get(name, [])
         for option in [*extra, *option_names(options)]:
             assert f"- `{option}`:" in section, f"[{name}] {option} undocumented"
             assert lookup(example.get(name, {}), option), f"[{name}] {option} not in the example"

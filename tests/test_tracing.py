@@ -456,6 +456,47 @@ def test_view_flags(cli, sample_trace):
     assert "Predict:qa" in found and "ReAct:react" not in found and "llm gpt-4o" not in found
 
 
+def test_view_final_export_iter_and_watch_on_dspy_traces(cli, sample_trace, tmp_path):
+    from llmlog.tracing import TraceSession
+    from llmlog_trace_dspy import DspyTraceWriter
+
+    assert cli("view", "--final", str(sample_trace)).returncode == 1  # the root returned nothing
+    answered = tmp_path / "answered.jsonl"
+    with TraceSession(DspyTraceWriter(answered)) as session:
+        session.emit_span_start("r", None, "program")
+        session.emit_span_end("r", {"answer": "Paris"}, None, 3)
+    assert '"answer": "Paris"' in cli("view", "--final", str(answered)).stdout
+    done = cli("view", "--export", "tree.md", str(sample_trace), cwd=tmp_path)
+    markdown = (tmp_path / "tree.md").read_text()
+    assert done.returncode == 0 and markdown.startswith("# Trace `trace.jsonl`")
+    assert "├── Predict:qa" in markdown and "\033" not in markdown
+    wrong = cli("view", "--iter", "2", str(sample_trace))
+    assert wrong.returncode == 2 and "RLM" in wrong.stderr
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    live = tmp_path / "live.jsonl"
+    session = TraceSession(DspyTraceWriter(live))
+    session.emit_session()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("llmlog")), "view", "--watch", str(live)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("watching ")
+        session.emit_span_start("s1", None, "retrieve")
+        session.emit_tool_call("s1", "search", {"q": "x"}, [], 4, False, "timeout")
+        lines = [proc.stdout.readline() for _ in range(2)]
+        assert "span retrieve started" in lines[0] and "tool search failed 4ms" in lines[1]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        session.close()
+
+
 def test_view_bad_input_names_file_and_line(cli, sample_trace, tmp_path):
     broken = tmp_path / "broken.jsonl"
     good = sample_trace.read_text().splitlines()
@@ -494,7 +535,10 @@ def test_view_bad_input_names_file_and_line(cli, sample_trace, tmp_path):
     other = tmp_path / "other.jsonl"
     other.write_text('{"hello": "world"}\n')
     result = cli("view", str(other))
-    assert result.returncode == 1 and "not a trace in any installed format (dspy)" in result.stderr
+    assert (
+        result.returncode == 1
+        and "not a trace in any installed format (dspy, rlm)" in result.stderr
+    )
     assert "Traceback" not in result.stderr + cli("view", str(tmp_path / "missing.jsonl")).stderr
 
 

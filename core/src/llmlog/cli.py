@@ -1,7 +1,8 @@
 """The ``llmlog`` command line.
 
 ``llmlog --version`` · ``llmlog plugins`` · ``llmlog config check [PATH]`` ·
-``llmlog config show [PATH]`` · ``llmlog demo``; plugins add subcommands through
+``llmlog config show [PATH]`` · ``llmlog demo`` · ``llmlog view FILE`` · ``llmlog convert FILE --to
+FORMAT`` · ``llmlog flight view|convert FILE``; plugins add subcommands through
 ``llmlog_register_commands``.
 """
 
@@ -42,6 +43,7 @@ def _validate(path: str | None) -> tuple[Configuration, PluginHost]:
         host.components(ComponentKind.OUTPUT),
         host.components(ComponentKind.FORMATTER),
         recorders=host.components(ComponentKind.RECORDER),
+        trace_formats=host.components(ComponentKind.TRACE_FORMAT),
         extra_errors=errors,
     )
     return config, host
@@ -78,7 +80,16 @@ def effective_dict(config: Configuration) -> dict[str, Any]:
     flight["level"] = config.flight_recorder.level.name.lower()
     if config.recorder_backend is not None:
         flight = {"backend": _component_value(config.recorder_backend), **flight}
-    return {**settings, "outputs": outputs, "stdlib": stdlib, "flight_recorder": flight}
+    trace = _options_dict(config.trace)
+    if config.trace_format is not None:
+        trace = {"format": _component_value(config.trace_format), **trace}
+    return {
+        **settings,
+        "outputs": outputs,
+        "stdlib": stdlib,
+        "flight_recorder": flight,
+        "trace": trace,
+    }
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -233,33 +244,88 @@ def _cmd_flight_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_view(args: argparse.Namespace) -> int:
-    path = Path(args.file)
+def _first_line(path: Path) -> tuple[bytes | None, str | None]:
+    """The file's first line, or the message saying why it is not a trace."""
     try:
         with path.open("rb") as fh:
             first = fh.readline(1 << 20)
     except OSError as exc:
-        print(f"llmlog: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return None, f"{path}: cannot read: {exc.strerror or exc}"
     if not first.strip():
-        print(f"llmlog: {path}:1: empty file", file=sys.stderr)
-        return 1
+        return None, f"{path}:1: empty file"
     if b"\x00" in first:
-        print(f"llmlog: {path}:1: a binary file, not a trace", file=sys.stderr)
-        return 1
-    formats = PluginHost().components(ComponentKind.TRACE_FORMAT)
+        return None, f"{path}:1: a binary file, not a trace"
+    return first, None
+
+
+def _detect_format(path: Path, formats: dict[str, Any]) -> tuple[Any, str | None]:
+    """The trace-format component that recognises ``path``, or the message saying none does."""
+    first, problem = _first_line(path)
+    if first is None:
+        return None, problem
     for _, component in sorted(formats.items()):
-        detect = getattr(component.factory, "detect", None)
-        viewer = getattr(component.factory, "view", None)
-        if detect is not None and viewer is not None and detect(first):
-            try:
-                return int(viewer(path, args, sys.stdout) or 0)
-            except ValueError as exc:  # the readers' errors name file:line
-                print(f"llmlog: {exc}", file=sys.stderr)
-                return 1
+        detect = component.support.detect
+        if detect is not None and detect(first):
+            return component, None
     known = ", ".join(sorted(formats)) or "(none installed)"
-    print(f"llmlog: {path}:1: not a trace in any installed format ({known})", file=sys.stderr)
-    return 1
+    return None, f"{path}:1: not a trace in any installed format ({known})"
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from llmlog.viewing import ViewError
+
+    path = Path(args.file)
+    component, problem = _detect_format(path, PluginHost().components(ComponentKind.TRACE_FORMAT))
+    if component is None or component.support.view is None:
+        print(f"llmlog: {problem or f'{path}: the format cannot be shown'}", file=sys.stderr)
+        return 1
+    try:
+        return int(component.support.view(path, args, sys.stdout) or 0)
+    except ViewError as exc:
+        print(f"llmlog: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # the readers' errors name file:line
+        print(f"llmlog: {exc}", file=sys.stderr)
+        return 1
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    formats = PluginHost().components(ComponentKind.TRACE_FORMAT)
+    target_format = formats.get(args.to)
+    if target_format is None:
+        known = ", ".join(sorted(formats)) or "(none installed)"
+        print(f"llmlog: unknown trace format {args.to!r}; installed: {known}", file=sys.stderr)
+        return 2
+    source, problem = _detect_format(path, formats)
+    if source is None or source.support.read is None:
+        print(f"llmlog: {problem or f'{path}: its format cannot be read'}", file=sys.stderr)
+        return 1
+    # A directory (the input's by default) lets the format name a new file, as sessions do.
+    output = Path(args.output) if args.output else path.parent
+    if output.exists() and not output.is_dir() and not args.force:
+        print(f"llmlog: {output} exists; pass --force to replace it", file=sys.stderr)
+        return 1
+    if output.is_file():
+        output.unlink()
+    skipped: list[str] = []
+    count = 0
+    writer = target_format.factory(
+        target_format.options() if target_format.options is not None else None, output
+    )
+    try:
+        for event in source.support.read(path, skipped=skipped if args.lenient else None):
+            writer.write(event)
+            count += 1
+    except ValueError as exc:  # names file:line
+        writer.close()
+        print(f"llmlog: {exc}", file=sys.stderr)
+        return 1
+    writer.close()
+    written = getattr(writer, "path", output)
+    note = f"; {len(skipped)} unreadable lines skipped" if skipped else ""
+    print(f"{written}: {count} events from {path} ({source.name}) written as {args.to}{note}")
+    return 0
 
 
 def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
@@ -300,18 +366,44 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     view_trace = sub.add_parser("view", help="show a trace file (the format is detected)")
     view_trace.add_argument("file", help="a trace file")
     view_trace.add_argument(
-        "--stats", action="store_true", help="totals and latency statistics only"
+        "--stats", action="store_true", help="totals: tokens, cost, timings (min/median/max)"
     )
     view_trace.add_argument(
-        "--errors", action="store_true", help="only failing spans and their ancestors"
+        "--errors", action="store_true", help="only what failed (and, in a tree, its ancestors)"
     )
-    view_trace.add_argument("--search", metavar="TEXT", help="only spans whose events mention TEXT")
-    view_trace.add_argument("--compact", action="store_true", help="no LLM-call lines")
+    view_trace.add_argument(
+        "-s", "--search", metavar="TEXT", help="only what mentions TEXT (case-insensitive)"
+    )
+    view_trace.add_argument(
+        "-c", "--compact", action="store_true", help="no full responses or LLM-call details"
+    )
+    view_trace.add_argument("--iter", type=int, metavar="N", help="only iteration N (RLM files)")
+    view_trace.add_argument("--final", action="store_true", help="only the final answer")
+    view_trace.add_argument(
+        "-w", "--watch", action="store_true", help="follow a growing file (Ctrl-C to stop)"
+    )
+    view_trace.add_argument("--export", metavar="FILE.md", help="write Markdown to FILE.md")
     view_trace.add_argument("--no-color", action="store_true", help="never colour")
     view_trace.add_argument(
         "--lenient", action="store_true", help="skip unreadable lines (counted)"
     )
     view_trace.set_defaults(run=_cmd_view)
+
+    convert_trace = sub.add_parser(
+        "convert", help="rewrite a trace file in another trace format (the source is detected)"
+    )
+    convert_trace.add_argument("file", help="a trace file")
+    convert_trace.add_argument(
+        "--to", required=True, metavar="FORMAT", help="target trace format (dspy, rlm, ...)"
+    )
+    convert_trace.add_argument(
+        "-o", "--output", help="output file or directory (default: a new file beside the input)"
+    )
+    convert_trace.add_argument("--force", action="store_true", help="replace an existing file")
+    convert_trace.add_argument(
+        "--lenient", action="store_true", help="skip unreadable lines (counted)"
+    )
+    convert_trace.set_defaults(run=_cmd_convert)
 
     flight = sub.add_parser("flight", help="read flight-recorder snapshots")
     flight_sub = flight.add_subparsers(dest="flight_command", metavar="ACTION", required=True)

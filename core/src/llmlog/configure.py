@@ -119,6 +119,7 @@ def configure(
             host.components(ComponentKind.OUTPUT),
             host.components(ComponentKind.FORMATTER),
             recorders=host.components(ComponentKind.RECORDER),
+            trace_formats=host.components(ComponentKind.TRACE_FORMAT),
             extra_errors=errors,
         )
         outputs = build_outputs(config)

@@ -611,6 +611,35 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
+def timestamped_name(prefix: str, suffix: str = ".jsonl", now: float | None = None) -> str:
+    """``{prefix}_YYYY-MM-DD_HH-MM-SS_<8 hex>{suffix}``: a new file's name in a directory, in local
+    time (the rlm writers' pattern), sorting by time, with a random suffix so that two files of
+    the same second never collide."""
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(now))
+    return f"{prefix}_{stamp}_{os.urandom(4).hex()}{suffix}"
+
+
+def config_relative(raw: str, config_path: Path | None, default: Path) -> Path:
+    """A path from configuration: ``default`` when empty, ``~`` expanded, and a relative path
+    taken from the configuration file's directory (so a config works from any working
+    directory)."""
+    if not raw:
+        return default
+    path = Path(raw).expanduser()
+    if not path.is_absolute() and config_path is not None:
+        path = config_path.parent / path
+    return path
+
+
+def file_in(path: str | os.PathLike[str], prefix: str) -> Path:
+    """``path`` itself, or a :func:`timestamped_name` inside it when it is a directory (or ends in
+    a separator)."""
+    target = Path(path)
+    if target.is_dir() or str(path).endswith(os.sep):
+        return target / timestamped_name(prefix)
+    return target
+
+
 class TraceOutput:
     """The JSONL sink trace formats write through: dspy-go's ``TraceOutput`` on :class:`FileSink`.
 

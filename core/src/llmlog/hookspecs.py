@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         ComponentRegister,
         OutputRegister,
         SerializerRegister,
+        TraceFormatRegister,
     )
 
 __all__ = ["hookimpl", "hookspec"]
@@ -64,13 +65,17 @@ def llmlog_register_recorders(register: ComponentRegister) -> None:
 
 
 @hookspec
-def llmlog_register_trace_formats(register: ComponentRegister) -> None:
-    """Register trace formats (how a trace session is written), selected by name in
-    ``llmlog.new_trace_session(path, format=...)``.
+def llmlog_register_trace_formats(register: TraceFormatRegister) -> None:
+    """Register trace formats (how a trace session is written), selected by ``[trace] format``
+    in ``llmlog.toml`` or ``llmlog.new_trace_session(path, format=...)``.
 
-    :param register: ``register(name, factory, *, options=None, description="")``.
-        ``factory(options, path)`` returns a writer with ``write(event)``, ``flush()`` and
-        ``close()`` for the trace file at ``path``.
+    :param register: ``register(name, factory, *, options=None, description="", detect=None,
+        read=None, view=None)``. ``factory(options, path)`` returns a writer with
+        ``write(event)``, ``flush()`` and ``close()`` for the trace file at ``path`` (or, when
+        ``path`` is a directory, for a new file it names there). ``detect(first_line)`` tells
+        whether a file is in the format, ``read(path, skipped=None)`` yields its events (so
+        ``llmlog convert`` can turn it into any other format), and ``view(path, args, out)``
+        prints it for ``llmlog view``.
     """
 
 

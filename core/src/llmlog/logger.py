@@ -401,7 +401,7 @@ class Logger:
 _configure_lock = threading.RLock()
 
 
-def _configure_on_first_use() -> None:
+def configure_on_first_use() -> None:
     # The first entry of an unconfigured process configures llmlog from the usual places
     # (llmlog.toml, LLMLOG_CONFIG, pyproject.toml, the user config dir, built-in defaults).
     # A broken configuration must not break the application: fall back to stderr and say so.
@@ -419,7 +419,7 @@ def _configure_on_first_use() -> None:
 
 
 _global_dispatcher = Dispatcher(level=Severity.DEBUG)
-_global_dispatcher.defer(_configure_on_first_use)
+_global_dispatcher.defer(configure_on_first_use)
 _global_logger = Logger(Severity.DEBUG, dispatcher=_global_dispatcher)
 
 

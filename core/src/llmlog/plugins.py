@@ -33,7 +33,7 @@ import attrs
 import pluggy
 
 from llmlog import hookspecs
-from llmlog.registry import Command, Component, ComponentKind
+from llmlog.registry import Command, Component, ComponentKind, TraceFormatSupport
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -235,6 +235,9 @@ class PluginHost:
                 description: str = "",
                 accepts_formatter: bool = False,
                 default_formatter: str | None = None,
+                detect: Callable[[bytes], bool] | None = None,
+                read: Callable[..., Any] | None = None,
+                view: Callable[..., int] | None = None,
             ) -> None:
                 if not isinstance(name, str) or not name:
                     raise TypeError(
@@ -242,6 +245,11 @@ class PluginHost:
                     )
                 if not callable(factory):
                     raise TypeError(f"{kind.singular} {name!r}: factory is not callable")
+                support = TraceFormatSupport(detect, read, view)
+                if kind is not ComponentKind.TRACE_FORMAT and support != TraceFormatSupport():
+                    raise TypeError(
+                        f"{kind.singular} {name!r}: detect, read and view are for trace formats"
+                    )
                 if options is not None and not attrs.has(options):
                     raise TypeError(f"{kind.singular} {name!r}: options must be an attrs class")
                 table = self._components[kind]
@@ -260,6 +268,7 @@ class PluginHost:
                     description,
                     accepts_formatter or default_formatter is not None,
                     default_formatter,
+                    support,
                 )
                 info = self.plugins.get(plugin)
                 if info is not None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import enum
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol, TextIO
 
 import attrs
 
@@ -16,6 +17,8 @@ __all__ = [
     "ComponentRegister",
     "OutputRegister",
     "SerializerRegister",
+    "TraceFormatRegister",
+    "TraceFormatSupport",
 ]
 
 
@@ -36,6 +39,21 @@ class ComponentKind(enum.StrEnum):
 
 
 @attrs.frozen
+class TraceFormatSupport:
+    """What a trace format offers beside its writer, for ``llmlog view`` and ``llmlog convert``.
+
+    :param detect: ``detect(first_line: bytes) -> bool``: whether a file is in this format.
+    :param read: ``read(path, skipped=None) -> Iterator[TraceEvent]``: the file's events (a list
+        passed as ``skipped`` collects unreadable lines instead of raising ``ValueError``).
+    :param view: ``view(path, args, out) -> int``: print the file as ``llmlog view`` flags ask.
+    """
+
+    detect: Callable[[bytes], bool] | None = None
+    read: Callable[..., Iterator[Any]] | None = None
+    view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None
+
+
+@attrs.frozen
 class Component:
     """One registered component: what configuration can select by ``name``."""
 
@@ -47,6 +65,8 @@ class Component:
     description: str = ""
     accepts_formatter: bool = False
     default_formatter: str | None = None
+    #: Trace formats only: reading and showing files.
+    support: TraceFormatSupport = attrs.field(factory=TraceFormatSupport, eq=False)
 
 
 @attrs.frozen
@@ -63,7 +83,7 @@ class Command:
 
 
 class ComponentRegister(Protocol):
-    """The ``register`` callback of formatter, recorder and trace-format hooks."""
+    """The ``register`` callback of the formatter and recorder hooks."""
 
     def __call__(
         self,
@@ -72,6 +92,22 @@ class ComponentRegister(Protocol):
         *,
         options: type | None = None,
         description: str = "",
+    ) -> None: ...
+
+
+class TraceFormatRegister(Protocol):
+    """The ``register`` callback of ``llmlog_register_trace_formats``."""
+
+    def __call__(
+        self,
+        name: str,
+        factory: Callable[[Any, Any], Any],
+        *,
+        options: type | None = None,
+        description: str = "",
+        detect: Callable[[bytes], bool] | None = None,
+        read: Callable[..., Iterator[Any]] | None = None,
+        view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None,
     ) -> None: ...
 
 

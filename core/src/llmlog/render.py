@@ -21,6 +21,7 @@ __all__ = [
     "continuation_lines",
     "escape",
     "escape_json_bytes",
+    "escape_lines",
     "format_cost",
     "format_fields",
     "format_tokens",
@@ -63,6 +64,11 @@ def escape(text: str) -> str:
     if text.isprintable():
         return text
     return text.translate(_ESCAPES)
+
+
+def escape_lines(text: str) -> str:
+    """:func:`escape` each line of ``text``, keeping its newlines (for text shown as a block)."""
+    return "\n".join(escape(line) for line in text.split("\n"))
 
 
 # Characters JSON allows raw inside strings that still break lines or text display: NEL, LINE and

@@ -71,8 +71,9 @@ def isolated_environment(directory: Path) -> Iterator[Path]:
     """Run the block with no llmlog configuration from the machine leaking in.
 
     Clears every ``LLMLOG_*`` variable and :data:`ENVIRONMENT_VARIABLES`, points the user
-    configuration directory (``XDG_CONFIG_HOME``) into ``directory`` and makes ``directory`` the
-    working directory; restores all of it, and shuts llmlog down, afterwards. Use it from an autouse
+    configuration, state and cache directories (``XDG_CONFIG_HOME``, ``XDG_STATE_HOME``,
+    ``XDG_CACHE_HOME``: default log, trace and snapshot locations) into ``directory`` and makes
+    ``directory`` the working directory; restores all of it, and shuts llmlog down, afterwards. Use it from an autouse
     pytest fixture with ``tmp_path``.
     """
     saved_env = dict(os.environ)
@@ -82,6 +83,8 @@ def isolated_environment(directory: Path) -> Iterator[Path]:
             if key.startswith("LLMLOG_") or key in ENVIRONMENT_VARIABLES:
                 del os.environ[key]
         os.environ["XDG_CONFIG_HOME"] = str(directory / "xdg")
+        os.environ["XDG_STATE_HOME"] = str(directory / "xdg-state")
+        os.environ["XDG_CACHE_HOME"] = str(directory / "xdg-cache")
         os.chdir(directory)
         yield directory
     finally:

@@ -123,9 +123,15 @@ class TraceSession:
         span_id: str | None,
         data: dict[str, Any],
         parent_id: str | None = None,
+        cleaned: bool = False,
     ) -> TraceEvent:
         event = TraceEvent(
-            type_, time.time_ns(), self.trace_id, span_id, parent_id, self._clean(data)
+            type_,
+            time.time_ns(),
+            self.trace_id,
+            span_id,
+            parent_id,
+            data if cleaned else self._clean(data),
         )
         recorder = _flight.active
         if recorder is not None:
@@ -160,9 +166,24 @@ class TraceSession:
         }
     )
 
+    def _user_mapping(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Span inputs or outputs, cleaned on their own: the span events' hot path (the rest of
+        their data is ours and needs no walk)."""
+        if not self._content:
+            return dict.fromkeys(values)
+        cleaned = self._sanitizer.fields(values)
+        return cleaned if type(cleaned) is dict else dict(cleaned)
+
     def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
         if not self._content:
-            data = {k: v for k, v in data.items() if k not in self._CONTENT_KEYS}
+            # Content goes; the names of inputs and outputs stay (they are structure: a trace
+            # format may rely on them, as the rlm format spots code execution by an input "code").
+            data = {
+                k: (dict.fromkeys(v) if k in self._CONTENT_KEYS else v)
+                for k, v in data.items()
+                if k not in self._CONTENT_KEYS
+                or (k in ("inputs", "outputs") and isinstance(v, Mapping))
+            }
         cleaned = self._sanitizer.fields(data)
         return cleaned if isinstance(cleaned, dict) else dict(cleaned)
 
@@ -183,12 +204,12 @@ class TraceSession:
         inputs: Mapping[str, Any] | None = None,
     ) -> None:
         """``EmitSpanStart``: a span begins (``parent_id`` empty or ``None`` for a root)."""
-        data: dict[str, Any] = {"event": "start", "operation": operation}
+        data: dict[str, Any] = {"event": "start", "operation": self._sanitizer.text(operation)}
         if inputs is not None:
-            data["inputs"] = dict(inputs)
+            data["inputs"] = self._user_mapping(inputs)
         self._parents[span_id] = parent_id or None
         self._rollup[span_id] = [0, 0]
-        self._emit(TraceEventType.SPAN, span_id, data, parent_id or None)
+        self._emit(TraceEventType.SPAN, span_id, data, parent_id or None, cleaned=True)
 
     def emit_span_end(
         self,
@@ -200,10 +221,10 @@ class TraceSession:
         """``EmitSpanEnd``: a span ends, with its outputs or error."""
         data: dict[str, Any] = {"event": "end", "duration_ms": int(duration_ms)}
         if outputs is not None:
-            data["outputs"] = dict(outputs)
+            data["outputs"] = self._user_mapping(outputs)
         if error is not None:
-            data["error"] = str(error)
-        self._emit(TraceEventType.SPAN, span_id, data)
+            data["error"] = self._sanitizer.text(str(error))
+        self._emit(TraceEventType.SPAN, span_id, data, cleaned=True)
         self._parents.pop(span_id, None)
         self._rollup.pop(span_id, None)
 
@@ -398,49 +419,107 @@ def _rfc3339_nano(ns: int) -> str:
     return f"{cached[1]}.{digits}{cached[2]}" if digits else f"{cached[1]}{cached[2]}"
 
 
-def _format_writer(
-    format: str, path: str | os.PathLike[str], options: Mapping[str, Any]
-) -> TraceWriter:
-    from llmlog.configure import plugin_host
-    from llmlog.registry import ComponentKind
+def _session_defaults() -> tuple[Any, Any, Sanitizer, Path | None]:
+    """The configured ``[trace]`` table, format spec, sanitizer and config file (configuring
+    llmlog from the usual places first if nothing has yet)."""
+    from llmlog.configure import current_configuration
+    from llmlog.logger import configure_on_first_use
+    from llmlog.traceconfig import TraceOptions
 
-    formats = plugin_host().components(ComponentKind.TRACE_FORMAT)
-    component = formats.get(format)
-    if component is None:
-        raise ValueError(
-            f"unknown trace format {format!r}; installed: {', '.join(sorted(formats)) or '(none)'}"
-        )
-    factory_options = component.options(**options) if component.options is not None else None
+    configure_on_first_use()
+    config = current_configuration()
+    if config is None:
+        return TraceOptions(), None, Sanitizer(), None
+    settings = config.settings
+    sanitizer = Sanitizer(
+        redact=settings.redact,
+        extra_patterns=settings.redact_keys,
+        max_string_length=settings.max_string_length,
+    )
+    return config.trace, config.trace_format, sanitizer, config.source.path
+
+
+def _open_session(
+    path: str | os.PathLike[str] | None,
+    format: str | None,
+    content: bool | None,
+    options: Mapping[str, Any],
+    trace_id: str | None,
+    metadata: Mapping[str, Any] | None,
+) -> TraceSession:
+    from llmlog.configure import plugin_host
+    from llmlog.filesink import config_relative
+    from llmlog.registry import ComponentKind
+    from llmlog.traceconfig import default_trace_dir
+
+    trace, spec, sanitizer, config_path = _session_defaults()
+    factory_options: Any = None
+    if format is None and spec is not None:
+        component = spec.component
+        factory_options = spec.options
+        if options and factory_options is not None:
+            factory_options = attrs.evolve(factory_options, **options)
+    else:
+        formats = plugin_host().components(ComponentKind.TRACE_FORMAT)
+        name = format or "dspy"
+        found = formats.get(name)
+        if found is None:
+            raise ValueError(
+                f"unknown trace format {name!r}; installed: {', '.join(sorted(formats)) or '(none)'}"
+            )
+        component = found
+        if component.options is not None:
+            factory_options = component.options(**options)
+    if path is None:
+        directory = config_relative(trace.dir, config_path, default_trace_dir())
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = directory
     writer: TraceWriter = component.factory(factory_options, Path(path))
-    return writer
+    session = TraceSession(
+        writer,
+        trace_id,
+        sanitizer=sanitizer,
+        content=trace.content if content is None else content,
+    )
+    session.emit_session(metadata)
+    return session
 
 
 def new_trace_session(
-    path: str | os.PathLike[str], *, format: str = "dspy", content: bool = True, **options: Any
+    path: str | os.PathLike[str] | None = None,
+    *,
+    format: str | None = None,
+    content: bool | None = None,
+    **options: Any,
 ) -> TraceSession:
-    """``NewTraceSession``: open a trace file in ``format`` and write the session event.
+    """``NewTraceSession``: open a trace file and write the session event.
 
+    With no arguments it follows the ``[trace]`` table of ``llmlog.toml``: its ``format``
+    (``dspy`` by default) and a new timestamped file in its ``dir``; so swapping ``format = "rlm"``
+    there changes what every session writes, with no code change.
+
+    :param path: the trace file, or a directory to create a new file in.
+    :param format: a trace format name, overriding ``[trace] format``.
+    :param content: ``False`` drops prompts, responses, inputs and outputs (default from
+        ``[trace] content``).
     :param options: the format's options (for ``dspy``: ``buffer_size``, ``max_bytes``,
-        ``max_files``, ``mode``...).
+        ``max_files``, ``mode``...), overriding those of ``[trace] format``.
     """
-    session = TraceSession(_format_writer(format, path, options), content=content)
-    session.emit_session()
-    return session
+    return _open_session(path, format, content, options, None, None)
 
 
 def start_trace_session(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     *,
-    format: str = "dspy",
+    format: str | None = None,
+    content: bool | None = None,
     **options: Any,
 ) -> TraceSession:
     """``StartTraceSession``: like :func:`new_trace_session`, reusing the context's trace id if any
-    and merging ``metadata`` into the session event."""
-    trace_id = get_current().trace_id
-    session = TraceSession(_format_writer(format, path, options), trace_id)
-    session.emit_session(metadata)
-    return session
+    and merging ``metadata`` into the session event (for ``rlm``: ``root_model``,
+    ``max_iterations``, ``backend``, ``context``, ``query``...)."""
+    return _open_session(path, format, content, options, get_current().trace_id, metadata)
 
 
 class Span:

@@ -32,6 +32,7 @@ from llmlog.flight.options import FlightRecorderOptions
 from llmlog.registry import Component
 from llmlog.severity import Severity
 from llmlog.stdlib import StdlibOptions
+from llmlog.traceconfig import TraceOptions
 
 __all__ = [
     "ConfigSource",
@@ -89,7 +90,17 @@ class Settings:
 
 SETTINGS_KEYS = tuple(f.name for f in attrs.fields(Settings))
 #: Tables of llmlog.toml beside the top-level keys, and the options class of each fixed one.
-SECTIONS: dict[str, type] = {"stdlib": StdlibOptions, "flight_recorder": FlightRecorderOptions}
+SECTIONS: dict[str, type] = {
+    "stdlib": StdlibOptions,
+    "flight_recorder": FlightRecorderOptions,
+    "trace": TraceOptions,
+}
+#: The table key of each section that names a component (a name, or a table with ``type``), its
+#: default, and what messages call it.
+_SECTION_COMPONENTS = {
+    "flight_recorder": ("backend", "memory", "flight-recorder backend"),
+    "trace": ("format", "dspy", "trace format"),
+}
 TABLES = ("outputs", *SECTIONS)
 
 
@@ -147,6 +158,9 @@ class Configuration:
     :param stdlib: the ``[stdlib]`` table.
     :param flight_recorder: the ``[flight_recorder]`` table.
     :param recorder_backend: the flight recorder's backend component and options.
+    :param trace: the ``[trace]`` table.
+    :param trace_format: the trace format of sessions opened without one, and its options
+        (``None`` when the default ``dspy`` is not installed and none was chosen).
     :param source: where it was read from.
     :param provenance: for each top-level key and table, where its value came from.
     """
@@ -158,6 +172,8 @@ class Configuration:
     stdlib: StdlibOptions = attrs.Factory(StdlibOptions)
     flight_recorder: FlightRecorderOptions = attrs.Factory(FlightRecorderOptions)
     recorder_backend: FormatterSpec | None = None
+    trace: TraceOptions = attrs.Factory(TraceOptions)
+    trace_format: FormatterSpec | None = None
 
 
 def user_config_file() -> Path:
@@ -340,6 +356,7 @@ def load_configuration(
     formatters: Mapping[str, Component],
     *,
     recorders: Mapping[str, Component] | None = None,
+    trace_formats: Mapping[str, Component] | None = None,
     extra_errors: list[str] | None = None,
 ) -> Configuration:
     """Validate ``source`` against the installed components; raise :class:`ConfigError` listing
@@ -377,19 +394,24 @@ def load_configuration(
         errors.append(f"expected a table of outputs, got {raw_outputs!r} @ $.outputs")
 
     sections: dict[str, Any] = {}
-    recorder_backend = None
+    chosen: dict[str, FormatterSpec | None] = {}
+    components = {"flight_recorder": recorders or {}, "trace": trace_formats or {}}
     for name, options_class in SECTIONS.items():
         table = data.get(name, {})
-        if name == "flight_recorder" and isinstance(table, dict):
+        if name in _SECTION_COMPONENTS and isinstance(table, dict):
+            key, default, kind = _SECTION_COMPONENTS[name]
             table = dict(table)
-            raw_backend = table.pop("backend", "memory")
-            recorder_backend = _component_spec(
-                raw_backend,
-                recorders or {},
-                "flight-recorder backend",
-                "$.flight_recorder.backend",
-                errors,
-            )
+            raw = table.pop(key, None)
+            if raw is None and default not in components[name]:
+                chosen[name] = None  # the default is not installed and nothing asked for it
+            else:
+                chosen[name] = _component_spec(
+                    default if raw is None else raw,
+                    components[name],
+                    kind,
+                    f"$.{name}.{key}",
+                    errors,
+                )
         sections[name], problems = structure_errors(table, options_class, f"$.{name}")
         errors.extend(problems)
 
@@ -397,5 +419,11 @@ def load_configuration(
         raise ConfigError(origin, errors)
     assert settings is not None
     return Configuration(
-        settings, specs, source, provenance, **sections, recorder_backend=recorder_backend
+        settings,
+        specs,
+        source,
+        provenance,
+        **sections,
+        recorder_backend=chosen.get("flight_recorder"),
+        trace_format=chosen.get("trace"),
     )

@@ -9,7 +9,7 @@ import attrs
 import platformdirs
 
 from llmlog import Formatter, LogEntry, Output, Severity
-from llmlog.filesink import FileSink, RotationPolicy
+from llmlog.filesink import FileSink, RotationPolicy, config_relative
 
 __all__ = ["FileOptions", "FileOutput", "RotationOptions", "default_log_path"]
 
@@ -73,12 +73,7 @@ class FileOptions:
 
 def resolve_path(raw: str, config_path: Path | None) -> Path:
     """The file an output writes: the default, or ``raw`` resolved against the config's directory."""
-    if not raw:
-        return default_log_path()
-    path = Path(raw).expanduser()
-    if not path.is_absolute() and config_path is not None:
-        path = config_path.parent / path
-    return path
+    return config_relative(raw, config_path, default_log_path())
 
 
 class FileOutput(Output):

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import attrs
 import orjson
 
-from llmlog.filesink import RotationPolicy, TraceOutput
+from llmlog.filesink import RotationPolicy, TraceOutput, file_in
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes
 from llmlog.serialize import serializer
@@ -67,13 +67,17 @@ class DspyOptions:
 
 
 class DspyTraceWriter:
-    """Writes a session's events to ``path`` through :class:`llmlog.filesink.TraceOutput`."""
+    """Writes a session's events to ``path`` through :class:`llmlog.filesink.TraceOutput`.
+
+    :param path: the trace file, or a directory to create ``trace_YYYY-MM-DD_HH-MM-SS_<8 hex>.jsonl``
+        in.
+    """
 
     def __init__(self, path: str | os.PathLike[str], options: DspyOptions | None = None) -> None:
         opts = options or DspyOptions()
         self._session_line: bytes | None = None
         self.output = TraceOutput(
-            path,
+            file_in(path, "trace"),
             encode,
             header=lambda: self._session_line,
             buffer_size=opts.buffer_size,

@@ -1,0 +1,372 @@
+"""``llmlog view`` for RLM files: iteration by iteration, with the rlm-go viewer's flags.
+
+``--compact`` (no full responses, no sub-call text), ``--iter N``, ``--errors`` (iterations whose code
+wrote to stderr), ``--final`` (the first final answer), ``--search TEXT`` (response, code, stdout,
+stderr; case-insensitive, highlighted), ``--stats`` (tokens, cost, timings min/median/max, a table and
+a timeline), ``--watch`` (print iterations as they are appended), ``--export FILE.md``,
+``--no-color``, ``--lenient`` (skip unreadable lines, counted). Tokens count each sub-call once
+(rlm-go's repeated lists are read once) and include the iterations' own calls when known.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+import orjson
+
+from llmlog.render import escape, escape_lines, format_cost
+from llmlog.viewing import (
+    BOLD,
+    CYAN,
+    DIM,
+    GREEN,
+    RED,
+    YELLOW,
+    Paint,
+    export_target,
+    follow,
+    paint_for,
+)
+from llmlog_trace_rlm.model import Iteration, Metadata, SubCall
+from llmlog_trace_rlm.reader import iter_rlm, read_rlm
+
+__all__ = ["detect", "view"]
+
+
+def detect(first_line: bytes) -> bool:
+    """Whether a file starting with ``first_line`` is an RLM file."""
+    try:
+        record = orjson.loads(first_line)
+    except orjson.JSONDecodeError:
+        return b'"code_blocks"' in first_line or b'"type": "metadata"' in first_line
+    return isinstance(record, dict) and (
+        record.get("type") in ("metadata", "iteration")
+        or ("type" not in record and "code_blocks" in record)
+    )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more chars]"
+
+
+def _tokens(calls: Iterable[SubCall]) -> tuple[int, int, float | None, int]:
+    prompt = completion = unknown = 0
+    cost = 0.0
+    count = 0
+    for call in calls:
+        count += 1
+        prompt += call.prompt_tokens
+        completion += call.completion_tokens
+        if call.cost is None:
+            unknown += 1
+        else:
+            cost += call.cost
+    return prompt, completion, (cost if count and unknown < count else None), unknown
+
+
+def _selected(iterations: list[Iteration], args: argparse.Namespace) -> list[Iteration]:
+    chosen = iterations
+    if args.iter is not None:
+        chosen = [it for it in chosen if it.iteration == args.iter]
+    if args.errors:
+        chosen = [it for it in chosen if it.has_error]
+    if args.search:
+        needle = args.search.lower()
+        chosen = [it for it in chosen if needle in _searchable(it)]
+    return chosen
+
+
+def _searchable(it: Iteration) -> str:
+    parts = [it.response]
+    for block in it.code_blocks:
+        parts += [block.code, block.stdout, block.stderr]
+    return "\n".join(parts).lower()
+
+
+def _header(meta: Metadata | None, path: Path, out: TextIO, paint: Paint) -> None:
+    out.write(paint(BOLD, f"RLM trace {path}") + "\n")
+    if meta is None:
+        out.write("  (no metadata line)\n")
+        return
+    out.write(f"  model {escape(meta.root_model)} · backend {escape(meta.backend)}")
+    if meta.max_iterations is not None:
+        out.write(f" · max {meta.max_iterations} iterations")
+    if meta.timestamp:
+        out.write(f" · started {escape(meta.timestamp)}")
+    out.write("\n")
+    if meta.query:
+        out.write(f"  query: {escape(_cut(meta.query, 80))}\n")
+
+
+def _call_line(call: SubCall, compact: bool, paint: Paint) -> str:
+    line = f"{call.model or 'llm'} {call.execution_time:.3f}s ({call.prompt_tokens}→{call.completion_tokens} tokens)"
+    if call.cost is not None:
+        line += f" {format_cost(call.cost)}"
+    if call.error:
+        line += " " + paint(RED, f"error: {escape(call.error)}")
+    if not compact:
+        line += f"\n        prompt: {escape(_cut(call.prompt, 100))}\n        response: {escape(_cut(call.response, 100))}"
+    return line
+
+
+def _render(it: Iteration, args: argparse.Namespace, out: TextIO, paint: Paint) -> None:
+    marks = []
+    if it.final_answer is not None:
+        marks.append(paint(GREEN, "[FINAL]"))
+    if it.has_error:
+        marks.append(paint(RED, "[ERROR]"))
+    seconds = f"{it.iteration_time:.2f}s" if it.iteration_time is not None else "-"
+    out.write(
+        "\n" + paint(BOLD, f"━━ Iteration {it.iteration}") + f" · {seconds} {' '.join(marks)}\n"
+    )
+
+    def show(text: str, limit: int) -> str:
+        shown = escape_lines(_cut(text, limit))
+        if args.search:
+            shown = re.sub(
+                re.escape(escape(args.search)),
+                lambda m: paint(YELLOW, m.group(0)),
+                shown,
+                flags=re.IGNORECASE,
+            )
+        return shown.replace("\n", "\n    ")
+
+    if it.root_call is not None:
+        out.write("  " + paint(CYAN, _call_line(it.root_call, True, paint)) + "\n")
+    if not args.compact and it.response:
+        out.write(f"  response:\n    {show(it.response, 500)}\n")
+    for index, block in enumerate(it.code_blocks, start=1):
+        out.write(f"  code block {index} ({block.execution_time:.3f}s):\n")
+        lines = block.code.splitlines()
+        for line in lines[:15]:
+            out.write(f"    {paint(DIM, '│')} {show(line, 200)}\n")
+        if len(lines) > 15:
+            out.write(f"    {paint(DIM, f'│ … {len(lines) - 15} more lines')}\n")
+        if block.stdout:
+            out.write(f"    output: {show(block.stdout.rstrip(), 300)}\n")
+        if block.stderr:
+            out.write(f"    {paint(RED, 'stderr:')} {show(block.stderr.rstrip(), 300)}\n")
+        if block.locals and not args.compact:
+            shown = ", ".join(
+                f"{k} = {_cut(str(v), 80)}" for k, v in list(block.locals.items())[:10]
+            )
+            out.write(f"    locals: {escape(shown)}\n")
+        if block.calls:
+            out.write(f"    sub-LLM calls: {len(block.calls)}\n")
+            for call in block.calls:
+                out.write(f"      → {paint(CYAN, _call_line(call, args.compact, paint))}\n")
+    if it.final_answer is not None:
+        out.write(f"  {paint(GREEN, 'final answer:')} {show(it.final_answer, 2000)}\n")
+
+
+def _summary(iterations: list[Iteration], skipped: int, out: TextIO) -> None:
+    calls = [c for it in iterations for c in it.calls]
+    prompt, completion, cost, unknown = _tokens(calls)
+    blocks = sum(len(it.code_blocks) for it in iterations)
+    line = (
+        f"\n{len(iterations)} iterations, {blocks} code blocks, {len(calls)} LLM calls, "
+        f"{prompt + completion} tokens ({prompt}→{completion})"
+    )
+    if cost is not None:
+        line += f", {format_cost(cost)}" + (" (+ calls of unknown price)" if unknown else "")
+    elif calls:
+        line += ", cost unknown"
+    if any(it.has_error for it in iterations):
+        line += f", {sum(1 for it in iterations if it.has_error)} with errors"
+    if skipped:
+        line += f"; {skipped} unreadable lines skipped"
+    out.write(line + "\n")
+
+
+def view(path: Path, args: argparse.Namespace, out: TextIO) -> int:
+    """Print the RLM file at ``path`` as the flags ask; returns the exit status."""
+    paint = paint_for(args, out)
+    export = export_target(args)
+    if args.stats:
+        return _stats(path, args, out, paint)
+    if args.watch:
+        return _watch(path, args, out, paint)
+    problems: list[str] = []
+    run = read_rlm(path, skipped=problems if args.lenient else None)
+    chosen = _selected(run.iterations, args)
+    if export is not None:
+        export.write_text(_markdown(path, run.metadata, chosen), "utf-8")
+        out.write(f"{export}: {len(chosen)} iterations written as Markdown\n")
+        return 0
+    if args.final:
+        for it in chosen:
+            if it.final_answer is not None:
+                out.write(escape_lines(it.final_answer) + "\n")
+                return 0
+        out.write("no final answer in this trace\n")
+        return 1
+    _header(run.metadata, path, out, paint)
+    for it in chosen:
+        _render(it, args, out, paint)
+    if not chosen and (args.iter is not None or args.errors or args.search):
+        out.write("\nno iteration matches\n")
+    _summary(run.iterations, len(problems), out)
+    return 0
+
+
+def _watch(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> int:
+    state = {"shown": 0, "header": False}
+
+    def refresh() -> None:
+        problems: list[str] = []  # a line being written is incomplete: skip it until it is whole
+        run = read_rlm(path, skipped=problems)
+        if not state["header"]:
+            _header(run.metadata, path, out, paint)
+            state["header"] = True
+        fresh = run.iterations[int(state["shown"]) :]
+        state["shown"] = len(run.iterations)
+        for it in _selected(fresh, args):
+            _render(it, args, out, paint)
+        out.flush()
+
+    out.write(f"watching {path} (Ctrl-C to stop)\n")
+    return follow(path, refresh)
+
+
+@attrs.define
+class _Row:
+    number: int
+    seconds: float | None
+    blocks: int
+    calls: int
+    prompt: int
+    completion: int
+    final: bool
+
+
+def _stats(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> int:
+    # One pass, keeping a small row per iteration: memory does not grow with prompt sizes.
+    meta: Metadata | None = None
+    rows: list[_Row] = []
+    sub_times: list[float] = []
+    calls_total = unknown_price = 0
+    cost = 0.0
+    problems: list[str] = []
+    for item in iter_rlm(path, skipped=problems if args.lenient else None):
+        if isinstance(item, Metadata):
+            meta = item
+            continue
+        calls = item.calls
+        p, c, call_cost, unknown = _tokens(calls)
+        calls_total += len(calls)
+        unknown_price += unknown
+        cost += call_cost or 0.0
+        sub_times += [call.execution_time for b in item.code_blocks for call in b.calls]
+        rows.append(
+            _Row(
+                item.iteration,
+                item.iteration_time,
+                len(item.code_blocks),
+                sum(len(b.calls) for b in item.code_blocks),
+                p,
+                c,
+                item.final_answer is not None,
+            )
+        )
+    _header(meta, path, out, paint)
+    times = sorted(r.seconds for r in rows if r.seconds is not None)
+    prompt = sum(r.prompt for r in rows)
+    completion = sum(r.completion for r in rows)
+    out.write(
+        f"\n  iterations {len(rows)} · code blocks {sum(r.blocks for r in rows)} · "
+        f"sub-LLM calls {sum(r.calls for r in rows)} · total time {sum(times):.2f}s\n"
+    )
+    if prompt + completion:
+        out.write(
+            f"  tokens: prompt {prompt} · completion {completion} · total {prompt + completion}"
+            f" · {(prompt + completion) / max(calls_total, 1):.1f} per call\n"
+        )
+    if calls_total:
+        priced = calls_total - unknown_price
+        out.write(
+            f"  cost: {format_cost(cost)}"
+            + (f" ({unknown_price} calls of unknown price)\n" if unknown_price else "\n")
+            if priced
+            else "  cost: unknown (no call reported a price)\n"
+        )
+    if times:
+        out.write(
+            f"  iteration time: min {times[0]:.2f}s · median {statistics.median(times):.2f}s · "
+            f"max {times[-1]:.2f}s · average {sum(times) / len(times):.2f}s\n"
+        )
+    if sub_times:
+        out.write(
+            f"  sub-call time: min {min(sub_times):.3f}s · median {statistics.median(sub_times):.3f}s · "
+            f"max {max(sub_times):.3f}s · average {sum(sub_times) / len(sub_times):.3f}s\n"
+        )
+    out.write(f"\n  {'iter':>4} {'time':>8} {'code':>4} {'calls':>5} {'tokens':>15}  final\n")
+    for r in rows:
+        seconds = f"{r.seconds:.2f}s" if r.seconds is not None else "-"
+        tokens = f"{r.prompt}→{r.completion}"
+        out.write(
+            f"  {r.number:>4} {seconds:>8} {r.blocks:>4} {r.calls:>5} {tokens:>15}  {'✓' if r.final else ''}\n"
+        )
+    if 0 < len(rows) <= 20 and times and times[-1] > 0:
+        out.write("\n  timeline\n")
+        longest = times[-1]
+        for r in rows:
+            width = max(1, round(40 * (r.seconds or 0.0) / longest))
+            bar = paint(GREEN if r.final else CYAN, "█" * width)
+            out.write(f"  {r.number:>4} {bar}\n")
+    if problems:
+        out.write(f"\n  {len(problems)} unreadable lines skipped\n")
+    return 0
+
+
+def _fence(text: str, lang: str = "text") -> str:
+    ticks = "```"
+    while ticks in text:
+        ticks += "`"
+    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}\n"
+
+
+def _markdown(path: Path, meta: Metadata | None, iterations: list[Iteration]) -> str:
+    parts = [f"# RLM trace `{path.name}`\n"]
+    if meta is not None:
+        parts.append(
+            f"- model: `{meta.root_model}`\n- backend: `{meta.backend}`\n"
+            + (f"- query: {meta.query}\n" if meta.query else "")
+            + (f"- started: {meta.timestamp}\n" if meta.timestamp else "")
+        )
+    calls = [c for it in iterations for c in it.calls]
+    prompt, completion, cost, _ = _tokens(calls)
+    parts.append(
+        f"- iterations: {len(iterations)}; LLM calls: {len(calls)}; tokens: {prompt}→{completion}"
+        + (f"; cost: {format_cost(cost)}" if cost is not None else "")
+        + "\n"
+    )
+    for it in iterations:
+        seconds = f"{it.iteration_time:.2f}s" if it.iteration_time is not None else "-"
+        title = f"\n## Iteration {it.iteration} ({seconds})" + (
+            " — final" if it.final_answer else ""
+        )
+        parts.append(title + "\n\n")
+        if it.response:
+            parts.append("**Response**\n\n" + _fence(it.response))
+        for index, block in enumerate(it.code_blocks, start=1):
+            parts.append(f"\n### Code block {index} ({block.execution_time:.3f}s)\n\n")
+            parts.append(_fence(block.code, "python"))
+            if block.stdout:
+                parts.append("\n**Output**\n\n" + _fence(block.stdout))
+            if block.stderr:
+                parts.append("\n**Errors**\n\n" + _fence(block.stderr))
+            for call in block.calls:
+                parts.append(
+                    f"\n- sub-call `{call.model or 'llm'}` {call.execution_time:.3f}s, "
+                    f"{call.prompt_tokens}→{call.completion_tokens} tokens\n"
+                    f"  - prompt: {_cut(call.prompt, 300)!r}\n  - response: {_cut(call.response, 300)!r}\n"
+                )
+        if it.final_answer is not None:
+            parts.append(f"\n**Final answer:** {it.final_answer}\n")
+    return "".join(parts)
