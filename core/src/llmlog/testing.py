@@ -46,6 +46,7 @@ __all__ = [
     "capture",
     "check_formatter",
     "check_output",
+    "check_trace_format",
     "isolated_environment",
     "make_entry",
 ]
@@ -424,4 +425,170 @@ def check_output(
         ("flush with nothing written", flush_empty),
     ]:
         f.case(name, case)
+    f.done()
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json accepts bare NaN/Infinity; JavaScript and Go readers do not.
+    raise ValueError(f"{name} is not JSON")
+
+
+def _conformance_run(session: Any, oddities: Mapping[str, Any]) -> tuple[int, int]:
+    """A small program through ``session``: a root, a module with an LLM call, a code execution
+    with a sub-call, a failing tool, an error. Returns ``(llm_calls, total_tokens)`` written."""
+    from llmlog.records import TokenUsage as Usage
+
+    s = session
+    s.emit_span_start("1000000000000001", None, "program", {"question": "2+2?", **oddities})
+    s.emit_span_start("1000000000000002", "1000000000000001", "Predict:qa", {"q": _INJECTION})
+    s.emit_llm_call(
+        "1000000000000002",
+        "openai",
+        "gpt-4o-mini",
+        [{"role": "user", "content": "2+2?"}],
+        "```repl\nprint(2 + 2)\n```",
+        Usage(11, 7, cost=0.0002),
+        120,
+    )
+    s.emit_span_end("1000000000000002", {"answer": "4"}, None, 130)
+    s.emit_span_start("1000000000000003", "1000000000000001", "execute", {"code": "print(2 + 2)"})
+    s.emit_span_start("1000000000000004", "1000000000000003", "llm_query", None)
+    s.emit_llm_call("1000000000000004", "openai", "gpt-4o-mini", "check 4", "yes", Usage(3, 1), 40)
+    s.emit_span_end("1000000000000004", {"response": "yes"}, None, 41)
+    s.emit_code_exec("1000000000000003", 1, "print(2 + 2)", "4\n", "", {"x": 4}, 45)
+    s.emit_span_end("1000000000000003", None, None, 46)
+    s.emit_tool_call("1000000000000001", "search", {"q": "x"}, None, 5, False, "timeout")
+    s.emit_error("1000000000000001", "TimeoutError", "search timed out", True)
+    s.emit_module(
+        "1000000000000001",
+        "Program",
+        "program",
+        "question -> answer",
+        {"question": "2+2?"},
+        {"answer": "4"},
+        200,
+        2,
+        22,
+        True,
+    )
+    s.emit_span_end("1000000000000001", {"answer": "4"}, None, 200)
+    return 2, 22
+
+
+def check_trace_format(name: str, directory: Path) -> None:
+    """Run the trace-format conformance cases for the installed format ``name``; raise
+    :class:`ConformanceError` listing failures. Every trace format plugin runs it in its tests.
+
+    A format must: create a new file when given a directory; write a whole program's events
+    (every event type, nested spans, sub-calls, odd values, control characters) without raising,
+    as valid JSON lines that nothing but the owner can read; survive ``flush()`` with nothing
+    written and ``close()`` twice; recognise its own file (``detect``); read it back (``read``)
+    with every LLM call's tokens; and show it (``view``) with each combination of flags.
+    """
+    import argparse
+    import io
+    import json
+
+    from llmlog.configure import plugin_host
+    from llmlog.registry import ComponentKind
+    from llmlog.tracing import TraceSession
+
+    component = plugin_host().components(ComponentKind.TRACE_FORMAT).get(name)
+    if component is None:
+        raise ConformanceError(f"trace format {name!r} is not installed")
+    support = component.support
+    f = _Failures(f"trace format {name!r}")
+    counter = iter(range(1_000_000))
+
+    def new_dir() -> Path:
+        target = directory / f"conformance-{name}-{next(counter)}"
+        target.mkdir(parents=True)
+        return target
+
+    def write_program() -> tuple[Path, tuple[int, int]]:
+        target = new_dir()
+        writer = component.factory(component.options() if component.options else None, target)
+        session = TraceSession(writer, "4f0c9a7e2b1d4c3a8e6f5d2c1b0a9f8e")
+        session.emit_session({"root_model": "gpt-4o-mini", "query": "2+2?"})
+        expected = _conformance_run(session, _odd_values())
+        session.flush()
+        session.close()
+        session.close()
+        files = list(target.iterdir())
+        assert len(files) == 1, f"a directory as path should give one new file, got {files}"
+        assert session.failures == 0, "the session reported a write failure"
+        return files[0], expected
+
+    def lines_are_json() -> None:
+        path, _ = write_program()
+        raw = path.read_bytes()
+        assert raw.endswith(b"\n"), "the file does not end with a newline"
+        for number, line in enumerate(raw.splitlines(), start=1):
+            try:
+                json.loads(line, parse_constant=_refuse_constant)
+            except ValueError as exc:
+                raise AssertionError(f"line {number} is not strict JSON: {exc}") from None
+            for forbidden in _FORBIDDEN_RAW:
+                assert forbidden.encode() not in line, f"line {number}: raw {forbidden!r}"
+
+    def private() -> None:
+        path, _ = write_program()
+        mode = path.stat().st_mode & 0o777
+        assert mode & 0o077 == 0, f"{path.name} has mode {oct(mode)}: readable by others"
+
+    def detected() -> None:
+        path, _ = write_program()
+        assert support.detect is not None, "no detect(): llmlog view cannot recognise the files"
+        with path.open("rb") as fh:
+            assert support.detect(fh.readline()), "detect() does not recognise its own file"
+
+    def read_back() -> None:
+        path, (calls, tokens) = write_program()
+        assert support.read is not None, "no read(): llmlog convert cannot read the files"
+        got_calls = got_tokens = 0
+        for event in support.read(path):
+            data = event.data
+            if event.type == "llm_call" and isinstance(data.get("usage"), Mapping):
+                got_calls += 1
+                got_tokens += int(data["usage"].get("total_tokens") or 0)
+            subs = data.get("sub_llm_calls") if event.type == "code_exec" else None
+            for sub in subs if isinstance(subs, list) else []:
+                got_calls += 1
+                got_tokens += int(sub.get("prompt_tokens") or 0) + int(
+                    sub.get("completion_tokens") or 0
+                )
+        assert (got_calls, got_tokens) == (calls, tokens), (
+            f"read back {got_calls} LLM calls with {got_tokens} tokens; wrote {calls} with {tokens}"
+        )
+
+    def viewed() -> None:
+        path, _ = write_program()
+        assert support.view is not None, "no view(): llmlog view cannot show the files"
+        base: dict[str, Any] = dict.fromkeys(
+            ["stats", "errors", "compact", "final", "watch", "no_color", "lenient"], False
+        )
+        base.update(search=None, iter=None, export=None)
+        for flags in ({}, {"stats": True}, {"errors": True}, {"search": "2+2"}, {"compact": True}):
+            out = io.StringIO()
+            status = support.view(path, argparse.Namespace(**{**base, **flags}), out)
+            assert status == 0, f"view with {flags or 'no flags'} returned {status}"
+            assert out.getvalue().strip(), f"view with {flags or 'no flags'} printed nothing"
+            assert "\x1b[2J" not in out.getvalue(), "a control sequence reached the terminal"
+
+    def empty_session() -> None:
+        target = new_dir()
+        writer = component.factory(component.options() if component.options else None, target)
+        writer.flush()
+        writer.close()
+        writer.close()
+
+    for case_name, case in [
+        ("a whole program as JSON lines", lines_are_json),
+        ("files only the owner can read", private),
+        ("detect() recognises the file", detected),
+        ("read() returns every LLM call's tokens", read_back),
+        ("view() shows it", viewed),
+        ("flush and close with nothing written", empty_session),
+    ]:
+        f.case(case_name, case)
     f.done()
