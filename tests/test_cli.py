@@ -103,6 +103,21 @@ def test_demo_runs_offline_and_is_secure_by_default(cli, tmp_path):
     assert "Errors (1):" in view.stdout
 
 
+def test_dspy_demo_traces_a_react_agent_and_shows_the_tree(cli, tmp_path):
+    done = cli("demo", "--dspy", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("Trace ") and "├── Predict:react " in out
+    assert "✗ Tool:search_news" in out and "news service unavailable" in out
+    assert "Tool:get_weather" in out and "└── ChainOfThought:extract" in out
+    assert "llm dummy (dummy)" in out and "cost unknown" in out
+    assert out.rstrip().endswith(
+        "5 LLM calls, 0 tokens (5 calls with unknown price), 1 with errors"
+    )
+    assert "weather lookup" in done.stderr  # the tool's log entry, with the trace id
+    assert "[traceId=" in done.stderr
+
+
 def test_demo_honours_llmlog_toml(cli, tmp_path):
     (tmp_path / "llmlog.toml").write_text(
         '[outputs.console]\nstream = "stdout"\nformatter = "json"\n'

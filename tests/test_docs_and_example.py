@@ -24,7 +24,7 @@ def hook_functions():
 def test_every_hook_has_a_section_with_its_exact_signature(repo):
     text = (repo / "docs" / "hooks.md").read_text()
     hooks = hook_functions()
-    assert len(hooks) == 8
+    assert len(hooks) == 9
     for name, fn in hooks.items():
         args = ", ".join(inspect.signature(fn).parameters)
         assert f"## {name}({args})" in text, f"docs/hooks.md lacks '## {name}({args})'"
@@ -72,6 +72,19 @@ def test_every_trace_format_is_documented(repo):
         section = text.split(f"### Trace format `{name}`", 1)[1].split("\n## ", 1)[0]
         for option in option_names(component.options):
             assert f"- `{option}`:" in section, f"trace format {name}: {option} undocumented"
+
+
+def test_every_integration_is_documented_and_in_the_example(repo):
+    text = (repo / "docs" / "configuration.md").read_text()
+    example = tomllib.loads((repo / "llmlog.toml.example").read_text())["integrations"]
+    for name, component in PluginHost().components(ComponentKind.INTEGRATION).items():
+        assert f"### Integration `{name}`" in text, f"integration {name} undocumented"
+        section = text.split(f"### Integration `{name}`", 1)[1].split("\n## ", 1)[0]
+        for option in ["enabled", *option_names(component.options)]:
+            assert f"- `{option}`:" in section, f"integration {name}: {option} undocumented"
+            assert lookup(example.get(name, {}), option), (
+                f"integration {name}: {option} not in the example"
+            )
 
 
 def test_every_recorder_backend_is_documented_and_in_the_example(repo):

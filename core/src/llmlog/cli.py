@@ -44,6 +44,7 @@ def _validate(path: str | None) -> tuple[Configuration, PluginHost]:
         host.components(ComponentKind.FORMATTER),
         recorders=host.components(ComponentKind.RECORDER),
         trace_formats=host.components(ComponentKind.TRACE_FORMAT),
+        integrations=host.components(ComponentKind.INTEGRATION),
         extra_errors=errors,
     )
     return config, host
@@ -83,12 +84,17 @@ def effective_dict(config: Configuration) -> dict[str, Any]:
     trace = _options_dict(config.trace)
     if config.trace_format is not None:
         trace = {"format": _component_value(config.trace_format), **trace}
+    integrations = {
+        name: {"enabled": spec.enabled, **_options_dict(spec.options)}
+        for name, spec in config.integrations.items()
+    }
     return {
         **settings,
         "outputs": outputs,
         "stdlib": stdlib,
         "flight_recorder": flight,
         "trace": trace,
+        "integrations": integrations,
     }
 
 
@@ -162,6 +168,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from llmlog.flight.recorder import set_global_flight_recorder
     from llmlog.stdlib import StdlibCapture, StdlibOptions
 
+    if args.dspy:
+        return _dspy_demo(args)
     if args.debug:
         os.environ["LLMLOG_LEVEL"] = "debug"  # the documented override of `level`
     try:
@@ -202,6 +210,41 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if own:
         set_global_flight_recorder(None)
     return 0
+
+
+def _dspy_demo(args: argparse.Namespace) -> int:
+    import importlib.util
+    import tempfile
+
+    if importlib.util.find_spec("llmlog_integration_dspy") is None:
+        print(
+            "llmlog: demo --dspy needs DSPy and the integration: pip install llmlog-integration-dspy",
+            file=sys.stderr,
+        )
+        return 1
+    from llmlog_integration_dspy.demo import run_dspy_demo
+
+    try:
+        llmlog.configure(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    path = run_dspy_demo(Path(tempfile.mkdtemp(prefix="llmlog-dspy-demo-")))
+    print(f"\n$ llmlog view {path}\n", file=sys.stderr)
+    view = argparse.Namespace(
+        file=str(path),
+        stats=False,
+        errors=False,
+        search=None,
+        compact=False,
+        iter=None,
+        final=False,
+        watch=False,
+        export=None,
+        no_color=False,
+        lenient=False,
+    )
+    return _cmd_view(view)
 
 
 def read_events(path: Any) -> list[dict[str, Any]]:
@@ -361,6 +404,11 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     )
     demo.add_argument("--config", help="configuration file (default: the usual search)")
     demo.add_argument("--debug", action="store_true", help="also show DEBUG entries")
+    demo.add_argument(
+        "--dspy",
+        action="store_true",
+        help="trace a DSPy ReAct agent and a ChainOfThought on DummyLM, then show the trace",
+    )
     demo.set_defaults(run=_cmd_demo)
 
     view_trace = sub.add_parser("view", help="show a trace file (the format is detected)")

@@ -25,7 +25,7 @@ from llmlog.flight.recorder import (
     global_flight_recorder,
     set_global_flight_recorder,
 )
-from llmlog.interfaces import BuildContext, Output
+from llmlog.interfaces import BuildContext, Integration, Output
 from llmlog.logger import _configure_lock, global_dispatcher
 from llmlog.plugins import PluginHost
 from llmlog.registry import ComponentKind
@@ -46,6 +46,7 @@ __all__ = [
 _current: tuple[Configuration, PluginHost] | None = None
 _capture: StdlibCapture | None = None
 _configured_recorder: FlightRecorder | None = None
+_integrations: list[tuple[str, Integration]] = []
 _lock = threading.RLock()
 
 
@@ -120,6 +121,7 @@ def configure(
             host.components(ComponentKind.FORMATTER),
             recorders=host.components(ComponentKind.RECORDER),
             trace_formats=host.components(ComponentKind.TRACE_FORMAT),
+            integrations=host.components(ComponentKind.INTEGRATION),
             extra_errors=errors,
         )
         outputs = build_outputs(config)
@@ -153,6 +155,7 @@ def configure(
         if config.stdlib.capture:
             _capture = StdlibCapture(config.stdlib)
             _capture.install()
+        _start_integrations(config)
         host.pm.hook.llmlog_configure(config=config)
         return config
 
@@ -207,8 +210,32 @@ def _build_recorder(config: Configuration, outputs: list[Output]) -> FlightRecor
     return recorder
 
 
+def _start_integrations(config: Configuration) -> None:
+    # A failing integration is reported and skipped: logging itself must keep working.
+    for name, spec in config.integrations.items():
+        if not spec.enabled:
+            continue
+        try:
+            integration = spec.component.factory(spec.options)
+            integration.start()
+        except Exception as exc:
+            report_problem(f"integration {name!r} failed to start: {type(exc).__name__}: {exc}")
+            continue
+        _integrations.append((name, integration))
+
+
+def _stop_integrations() -> None:
+    while _integrations:
+        name, integration = _integrations.pop()
+        try:
+            integration.stop()
+        except Exception as exc:
+            report_problem(f"integration {name!r} failed to stop: {type(exc).__name__}: {exc}")
+
+
 def _retire_current() -> None:
     global _current, _capture, _configured_recorder
+    _stop_integrations()
     if _configured_recorder is not None and _configured_recorder is not global_flight_recorder():
         _configured_recorder.stop()
     if _capture is not None:

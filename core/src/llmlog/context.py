@@ -26,6 +26,8 @@ __all__ = [
     "TraceSessionLike",
     "bind_current",
     "current_context",
+    "enter_context",
+    "exit_context",
     "get_model_id",
     "get_span_id",
     "get_token_info",
@@ -63,6 +65,7 @@ class LogContext:
 
 
 _EMPTY = LogContext()
+_UNSET: Any = object()
 _current: contextvars.ContextVar[LogContext] = contextvars.ContextVar(
     "llmlog_context", default=_EMPTY
 )
@@ -114,6 +117,36 @@ class _Change:
         tb: TracebackType | None,
     ) -> None:
         _current.reset(self._tokens.pop())
+
+
+def enter_context(
+    *, model_id: Any = _UNSET, trace_id: Any = _UNSET, span_id: Any = _UNSET, session: Any = _UNSET
+) -> contextvars.Token[LogContext]:
+    """Change the current context now; undo it with :func:`exit_context`.
+
+    For integrations whose "start" and "end" are separate callbacks (DSPy's hooks), where a
+    ``with`` block cannot span both. Arguments left out keep their current values.
+    """
+    ctx = _current.get()
+    return _current.set(
+        LogContext(
+            ctx.model_id if model_id is _UNSET else model_id,
+            ctx.token_info,
+            ctx.trace_id if trace_id is _UNSET else trace_id,
+            ctx.span_id if span_id is _UNSET else span_id,
+            ctx.session if session is _UNSET else session,
+            ctx.fields,
+        )
+    )
+
+
+def exit_context(token: contextvars.Token[LogContext]) -> None:
+    """Undo :func:`enter_context`. From another context (a callback that ended on another thread
+    or task) the token does not apply and this does nothing."""
+    try:
+        _current.reset(token)
+    except ValueError:
+        pass
 
 
 def with_model_id(model_id: str | None) -> _Change:

@@ -80,6 +80,19 @@ def llmlog_register_trace_formats(register: TraceFormatRegister) -> None:
 
 
 @hookspec
+def llmlog_register_integrations(register: ComponentRegister) -> None:
+    """Register integrations with other libraries (tracing DSPy, exporting over OTLP...), turned
+    on by ``[integrations.NAME] enabled = true`` in ``llmlog.toml``.
+
+    :param register: ``register(name, factory, *, options=None, description="")``.
+        ``factory(options)`` returns an :class:`llmlog.interfaces.Integration`: ``configure()``
+        calls its ``start()`` when the table says ``enabled = true``, and its ``stop()`` when the
+        configuration is replaced or llmlog shuts down. ``stop()`` must leave the other library as
+        ``start()`` found it.
+    """
+
+
+@hookspec
 def llmlog_register_serializers(register: SerializerRegister) -> None:
     """Teach every formatter to encode values of a type it does not know.
 

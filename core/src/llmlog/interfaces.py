@@ -16,7 +16,7 @@ import attrs
 from llmlog.records import LogEntry
 from llmlog.severity import Severity
 
-__all__ = ["BuildContext", "Formatter", "Output"]
+__all__ = ["BuildContext", "Formatter", "Integration", "Output"]
 
 
 class Formatter(abc.ABC):
@@ -66,6 +66,20 @@ class Output(abc.ABC):
     def stats(self) -> dict[str, int]:
         """Counters worth showing in ``llmlog.stats()`` (lines written, errors...); none by default."""
         return {}
+
+
+class Integration(abc.ABC):
+    """Something an integration plugin switches on and off: instrumentation of another library,
+    an exporter. Built from its ``[integrations.NAME]`` options by ``configure()``."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Switch it on. Called once per configuration that enables it; must not raise into the
+        application for anything but a programming error."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Switch it off and leave the other library as :meth:`start` found it; idempotent."""
 
 
 @attrs.frozen

@@ -29,13 +29,18 @@ class ComponentKind(enum.StrEnum):
     FORMATTER = "formatters"
     RECORDER = "recorders"
     TRACE_FORMAT = "trace_formats"
+    INTEGRATION = "integrations"
 
     @property
     def singular(self) -> str:
-        """``output``, ``formatter``, ``recorder`` or ``trace format``: for messages."""
-        return {"outputs": "output", "formatters": "formatter", "recorders": "recorder"}.get(
-            self.value, "trace format"
-        )
+        """``output``, ``formatter``, ``recorder``, ``trace format`` or ``integration``."""
+        return {
+            "outputs": "output",
+            "formatters": "formatter",
+            "recorders": "recorder",
+            "trace_formats": "trace format",
+            "integrations": "integration",
+        }[self.value]
 
 
 @attrs.frozen
@@ -59,7 +64,7 @@ class Component:
 
     kind: ComponentKind
     name: str
-    factory: Callable[[Any, Any], Any] = attrs.field(eq=False)
+    factory: Callable[..., Any] = attrs.field(eq=False)
     plugin: str
     options: type | None = None
     description: str = ""
@@ -83,12 +88,12 @@ class Command:
 
 
 class ComponentRegister(Protocol):
-    """The ``register`` callback of the formatter and recorder hooks."""
+    """The ``register`` callback of the formatter, recorder and integration hooks."""
 
     def __call__(
         self,
         name: str,
-        factory: Callable[[Any, Any], Any],
+        factory: Callable[..., Any],
         *,
         options: type | None = None,
         description: str = "",

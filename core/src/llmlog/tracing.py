@@ -154,6 +154,8 @@ class TraceSession:
     _CONTENT_KEYS = frozenset(
         {
             "prompt",
+            "messages",
+            "final_answer",
             "response",
             "inputs",
             "outputs",
@@ -252,8 +254,14 @@ class TraceSession:
         response: str,
         usage: TokenUsage | None = None,
         latency_ms: int = 0,
+        *,
+        messages: list[Mapping[str, Any]] | None = None,
     ) -> None:
-        """``EmitLLMCall``: one LLM call, with token usage and latency. An unknown cost stays absent."""
+        """``EmitLLMCall``: one LLM call, with token usage and latency. An unknown cost stays absent.
+
+        :param messages: the chat messages, kept beside the text ``prompt`` (an extra key that
+            dspy-go's readers ignore; the ``rlm`` format shows them as the conversation).
+        """
         data: dict[str, Any] = {
             "provider": provider,
             "model": model,
@@ -261,6 +269,8 @@ class TraceSession:
             "response": response,
             "latency_ms": int(latency_ms),
         }
+        if messages is not None:
+            data["messages"] = messages
         if usage is not None:
             data["usage"] = {
                 "prompt_tokens": usage.prompt_tokens,
@@ -311,8 +321,14 @@ class TraceSession:
         locals_: Mapping[str, Any] | None = None,
         duration_ms: int = 0,
         sub_llm_calls: list[Mapping[str, Any]] | None = None,
+        *,
+        final_answer: Any = None,
     ) -> None:
-        """``EmitCodeExec``: one code execution (an RLM REPL step)."""
+        """``EmitCodeExec``: one code execution (an RLM REPL step).
+
+        :param final_answer: what the code submitted as the run's answer, if it did (an extra key
+            that dspy-go's readers ignore; the ``rlm`` format makes it the final answer).
+        """
         data: dict[str, Any] = {
             "iteration": int(iteration),
             "code": code,
@@ -324,6 +340,8 @@ class TraceSession:
             data["locals"] = dict(locals_)
         if sub_llm_calls is not None:
             data["sub_llm_calls"] = [dict(c) for c in sub_llm_calls]
+        if final_answer is not None:
+            data["final_answer"] = final_answer
         self._emit(TraceEventType.CODE_EXEC, span_id, data)
 
     def emit_tool_call(
@@ -357,6 +375,12 @@ class TraceSession:
             span_id,
             {"error_type": error_type, "message": message, "recoverable": bool(recoverable)},
         )
+
+    @property
+    def path(self) -> Path | None:
+        """The file the session writes (``None`` for a writer that has no file)."""
+        path = getattr(self.writer, "path", None)
+        return Path(path) if path is not None else None
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ __all__ = [
     "ConfigSource",
     "Configuration",
     "FormatterSpec",
+    "IntegrationSpec",
     "OutputSpec",
     "Settings",
     "find_config",
@@ -101,7 +102,7 @@ _SECTION_COMPONENTS = {
     "flight_recorder": ("backend", "memory", "flight-recorder backend"),
     "trace": ("format", "dspy", "trace format"),
 }
-TABLES = ("outputs", *SECTIONS)
+TABLES = ("outputs", *SECTIONS, "integrations")
 
 
 @attrs.frozen
@@ -120,6 +121,15 @@ class OutputSpec:
     component: Component
     level: Severity | None
     formatter: FormatterSpec | None
+    options: Any
+
+
+@attrs.frozen
+class IntegrationSpec:
+    """One ``[integrations.NAME]`` table, validated."""
+
+    component: Component
+    enabled: bool
     options: Any
 
 
@@ -161,6 +171,7 @@ class Configuration:
     :param trace: the ``[trace]`` table.
     :param trace_format: the trace format of sessions opened without one, and its options
         (``None`` when the default ``dspy`` is not installed and none was chosen).
+    :param integrations: the ``[integrations.NAME]`` tables, by name.
     :param source: where it was read from.
     :param provenance: for each top-level key and table, where its value came from.
     """
@@ -174,6 +185,7 @@ class Configuration:
     recorder_backend: FormatterSpec | None = None
     trace: TraceOptions = attrs.Factory(TraceOptions)
     trace_format: FormatterSpec | None = None
+    integrations: dict[str, IntegrationSpec] = attrs.Factory(dict)
 
 
 def user_config_file() -> Path:
@@ -350,6 +362,35 @@ def _output_spec(
     return OutputSpec(name, component, level, formatter, options)
 
 
+def _integration_specs(
+    raw: Any, components: Mapping[str, Component], errors: list[str]
+) -> dict[str, IntegrationSpec]:
+    specs: dict[str, IntegrationSpec] = {}
+    if not isinstance(raw, dict):
+        errors.append(f"expected a table of integrations, got {raw!r} @ $.integrations")
+        return specs
+    for name, table in raw.items():
+        path = f"$.integrations.{name}"
+        component = components.get(name)
+        if component is None:
+            errors.append(
+                f"unknown integration {name!r}; installed: {_choices(components)} @ {path}"
+            )
+            continue
+        if not isinstance(table, dict):
+            errors.append(f"expected a table, got {table!r} @ {path}")
+            continue
+        options = dict(table)
+        enabled = options.pop("enabled", False)
+        if not isinstance(enabled, bool):
+            errors.append(f"expected true or false, got {enabled!r} @ {path}.enabled")
+            continue
+        specs[name] = IntegrationSpec(
+            component, enabled, _structure_options(component, options, path, errors)
+        )
+    return specs
+
+
 def load_configuration(
     source: ConfigSource,
     outputs: Mapping[str, Component],
@@ -357,6 +398,7 @@ def load_configuration(
     *,
     recorders: Mapping[str, Component] | None = None,
     trace_formats: Mapping[str, Component] | None = None,
+    integrations: Mapping[str, Component] | None = None,
     extra_errors: list[str] | None = None,
 ) -> Configuration:
     """Validate ``source`` against the installed components; raise :class:`ConfigError` listing
@@ -415,6 +457,8 @@ def load_configuration(
         sections[name], problems = structure_errors(table, options_class, f"$.{name}")
         errors.extend(problems)
 
+    integration_specs = _integration_specs(data.get("integrations", {}), integrations or {}, errors)
+
     if errors:
         raise ConfigError(origin, errors)
     assert settings is not None
@@ -426,4 +470,5 @@ def load_configuration(
         **sections,
         recorder_backend=chosen.get("flight_recorder"),
         trace_format=chosen.get("trace"),
+        integrations=integration_specs,
     )

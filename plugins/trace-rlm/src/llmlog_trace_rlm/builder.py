@@ -150,7 +150,7 @@ class IterationBuilder:
             return
         self.complete()
         self._current = Iteration(
-            prompt=messages_of(data.get("prompt", "")),
+            prompt=messages_of(data.get("messages") or data.get("prompt", "")),
             response=call.response,
             # A call that says nothing about its model or usage adds no call entry.
             root_call=call if call.model or "usage" in data else None,

@@ -202,7 +202,7 @@ class RlmTraceSession(TraceSession):
 
     It is a full :class:`~llmlog.TraceSession` (spans, ``emit_*``, context manager), so anything
     traced while it is current becomes iterations, plus the seed's direct methods
-    :meth:`log_iteration` and :meth:`log_llm_call`. Secrets are redacted and long strings capped
+    :meth:`log_iteration`, :meth:`log_llm_call` and ``path`` (``Path()``). Secrets are redacted and long strings capped
     like in any session.
     """
 
@@ -227,11 +227,6 @@ class RlmTraceSession(TraceSession):
         )
         metadata = attrs.asdict(config) if isinstance(config, RlmSessionConfig) else config
         self.emit_session(dict(metadata or {}))
-
-    @property
-    def path(self) -> Path:
-        """The RLM file (dspy-go's ``Path()``)."""
-        return self.writer.path
 
     def log_iteration(
         self,

@@ -1,0 +1,520 @@
+"""The DSPy callback that turns DSPy's hooks into llmlog spans and events.
+
+Every hook pair (module, LM, adapter format/parse, tool, evaluate, compile, interpreter execute,
+tool call, startup, shutdown) becomes a span whose parent is the span of DSPy's active call
+(``ACTIVE_CALL_ID``), so threads of ``Evaluate``/``dspy.Parallel`` and concurrent ``acall`` s build
+one correct tree. State is kept per ``call_id`` (never per thread: one thread interleaves asyncio
+tasks). A DSPy call with no DSPy parent hangs under the current llmlog span if there is one.
+
+Nothing here may reach the DSPy program: each hook catches its own failures, reports the first on
+stderr and counts them (``LlmlogCallback.failures``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dspy.utils.callback import BaseCallback
+from dspy.utils.callback_context import ACTIVE_CALL_ID
+
+from llmlog.context import enter_context, exit_context, get_current
+from llmlog.dispatch import report_problem
+from llmlog.records import TokenUsage
+from llmlog.tracing import TraceSession, start_trace_session
+from llmlog_integration_dspy.lm import (
+    history_entry,
+    model_and_provider,
+    prompt_of,
+    response_of,
+    usage_of,
+)
+from llmlog_integration_dspy.options import DspyOptions
+
+__all__ = ["LlmlogCallback"]
+
+_perf = time.perf_counter_ns
+_active = ACTIVE_CALL_ID.get
+
+
+class _Call:
+    """One open DSPy call: its span, session and what its end hook needs."""
+
+    __slots__ = (
+        "context",
+        "instance",
+        "kind",
+        "name",
+        "owns_session",
+        "parent",
+        "session",
+        "span_id",
+        "start",
+        "state",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        span_id: str,
+        session: TraceSession,
+        parent: str | None,
+        instance: Any,
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.span_id = span_id
+        self.session = session
+        self.parent = parent  # the parent's call_id, when DSPy has one
+        self.instance = instance
+        self.start = _perf()
+        self.owns_session = False
+        self.context: contextvars.Token[Any] | None = None
+        self.state: dict[str, Any] | None = None
+
+
+def _dict_of(value: Any) -> Any:
+    """A DSPy result as plain data: ``Prediction``/``Example`` as their fields."""
+    to_dict = getattr(value, "toDict", None)
+    if callable(to_dict):
+        try:
+            return to_dict()
+        except Exception:
+            pass
+    return value
+
+
+def _outputs_mapping(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    plain = _dict_of(value)
+    return dict(plain) if isinstance(plain, Mapping) else {"output": plain}
+
+
+def _signature(instance: Any) -> str:
+    # Predict has a signature; ChainOfThought and the like hold a Predict as ``predict``.
+    signature = getattr(instance, "signature", None)
+    if signature is None:
+        signature = getattr(getattr(instance, "predict", None), "signature", None)
+    if signature is None:
+        return ""
+    try:
+        return str(signature.signature)
+    except Exception:
+        return type(signature).__name__
+
+
+class LlmlogCallback(BaseCallback):  # type: ignore[misc]
+    """A DSPy ``BaseCallback`` writing llmlog spans; register it with :func:`instrument`.
+
+    :param options: granularity and session policy (``[integrations.dspy]``).
+    """
+
+    def __init__(self, options: DspyOptions | None = None) -> None:
+        self.options = options or DspyOptions()
+        self._calls: dict[str, _Call] = {}
+        self._shared: TraceSession | None = None
+        self._shared_lock = threading.Lock()
+        self._started_interpreters: set[int] = set()
+        self._starting: dict[str, int] = {}
+        self.failures = 0
+        self._adapters = self.options.adapters == "spans"
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def _session_for_root(self, metadata: Mapping[str, Any]) -> tuple[TraceSession, bool]:
+        """The session a top-level call writes to, and whether the call owns (closes) it."""
+        current = get_current().session
+        if isinstance(current, TraceSession):
+            return current, False
+        if self.options.sessions == "per_call":
+            return start_trace_session(metadata={"integration": "dspy", **metadata}), True
+        shared = self._shared
+        if shared is None:
+            with self._shared_lock:
+                shared = self._shared
+                if shared is None:
+                    shared = self._shared = start_trace_session(
+                        metadata={"integration": "dspy", **metadata}
+                    )
+        return shared, False
+
+    def close(self) -> None:
+        """Close the shared session, if one was opened (uninstrument and exit do this)."""
+        with self._shared_lock:
+            shared, self._shared = self._shared, None
+        if shared is not None:
+            shared.close()
+
+    # -- the common start and end ---------------------------------------------------------------
+
+    def _begin(
+        self,
+        kind: str,
+        call_id: str,
+        instance: Any,
+        operation: str,
+        inputs: Mapping[str, Any] | None,
+        model_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> _Call | None:
+        parent_call = _active()
+        parent = self._calls.get(parent_call) if parent_call else None
+        span_id = call_id[:16]
+        parent_span: str | None
+        if parent is not None:
+            session, parent_span, owns = parent.session, parent.span_id, False
+        else:
+            about = dict(metadata or {})
+            if model_id:
+                about["root_model"] = model_id
+            session, owns = self._session_for_root(about)
+            ctx = get_current()
+            parent_span = ctx.span_id if ctx.session is session else None
+        call = _Call(kind, operation, span_id, session, parent_call, instance)
+        call.owns_session = owns
+        self._calls[call_id] = call
+        session.emit_span_start(span_id, parent_span, operation, inputs)
+        call.context = enter_context(
+            span_id=span_id,
+            trace_id=session.trace_id,
+            session=session,
+            **({"model_id": model_id} if model_id else {}),
+        )
+        return call
+
+    def _end(
+        self,
+        call_id: str,
+        outputs: Mapping[str, Any] | None,
+        exception: BaseException | None,
+        finish: Callable[[_Call], None] | None = None,
+    ) -> None:
+        call = self._calls.pop(call_id, None)
+        if call is None:  # started before instrument(), or its start failed
+            return
+        if call.context is not None:
+            exit_context(call.context)
+        session = call.session
+        if finish is not None:
+            finish(call)
+        if exception is not None:
+            session.emit_error(
+                call.span_id, type(exception).__name__, str(exception), call.kind == "tool"
+            )
+        duration_ms = (_perf() - call.start) // 1_000_000
+        session.emit_span_end(call.span_id, outputs, exception, duration_ms)
+        if call.owns_session:
+            session.close()
+
+    def _guard(self, action: Callable[[], Any]) -> None:
+        # DSPy would log a warning and go on; we report once and count, and never let a failure
+        # of llmlog's reach the program.
+        try:
+            action()
+        except Exception as exc:
+            self.failures += 1
+            if self.failures == 1:
+                report_problem(
+                    f"llmlog DSPy integration: a callback failed (reported once): "
+                    f"{type(exc).__name__}: {exc}"
+                )
+
+    # -- modules ---------------------------------------------------------------------------------
+
+    def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        kwargs = inputs.get("kwargs") if isinstance(inputs.get("kwargs"), Mapping) else None
+        args = inputs.get("args")
+        values = dict(kwargs or {})
+        if args:
+            values["args"] = list(args)
+        # What an RLM file's metadata line wants to know, when this call opens the session.
+        about: dict[str, Any] = {}
+        if isinstance(getattr(instance, "max_iters", None), int):
+            about["max_iterations"] = instance.max_iters
+        if isinstance(values.get("query"), str):
+            about["query"] = values["query"]
+        name = type(instance).__name__
+        attribute = self._attribute_name(instance)
+        if attribute:  # dspy-go's "ModuleType:ModuleName", the name being its attribute
+            name = f"{name}:{attribute}"
+        self._guard(lambda: self._begin("module", call_id, instance, name, values, None, about))
+
+    def _attribute_name(self, instance: Any) -> str | None:
+        """The attribute of the calling module that holds ``instance`` (``react``, ``extract``)."""
+        parent = self._calls.get(_active() or "")
+        if parent is None or parent.kind != "module":
+            return None
+        try:
+            for key, value in vars(parent.instance).items():
+                if value is instance:
+                    return str(key)
+        except TypeError:  # no __dict__
+            return None
+        return None
+
+    def on_module_end(
+        self, call_id: str, outputs: Any | None, exception: BaseException | None = None
+    ) -> None:
+        def summary(call: _Call) -> None:
+            calls, tokens = call.session.subtree_usage(call.span_id)
+            module_type, _, module_name = call.name.partition(":")
+            call.session.emit_module(
+                call.span_id,
+                module_type,
+                module_name or module_type,
+                _signature(call.instance),
+                None,
+                None,
+                (_perf() - call.start) // 1_000_000,
+                calls,
+                tokens,
+                exception is None,
+            )
+
+        self._guard(lambda: self._end(call_id, _outputs_mapping(outputs), exception, summary))
+
+    # -- LM calls --------------------------------------------------------------------------------
+
+    def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        def begin() -> None:
+            model, provider = model_and_provider(instance)
+            settings = getattr(instance, "kwargs", None)
+            span_inputs: dict[str, Any] = {"model": model, "provider": provider}
+            if isinstance(settings, Mapping) and settings:
+                span_inputs["kwargs"] = dict(settings)  # api_key and the like are redacted
+            call = self._begin("lm", call_id, instance, f"LM:{model}", span_inputs, model)
+            if call is not None:
+                call.state = {"inputs": inputs, "model": model, "provider": provider}
+
+        self._guard(begin)
+
+    def on_lm_end(
+        self, call_id: str, outputs: Any | None, exception: BaseException | None = None
+    ) -> None:
+        def finish(call: _Call) -> None:
+            state = call.state or {}
+            text, messages = prompt_of(state.get("inputs") or {})
+            usage = usage_of(history_entry(call.instance, outputs))
+            call.session.emit_llm_call(
+                call.span_id,
+                state.get("provider", ""),
+                state.get("model", ""),
+                text,
+                response_of(outputs),
+                usage if usage is not None else TokenUsage(),
+                (_perf() - call.start) // 1_000_000,
+                messages=messages,
+            )
+
+        self._guard(lambda: self._end(call_id, None, exception, finish))
+
+    # -- adapters ----------------------------------------------------------------------------------
+
+    def on_adapter_format_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        if self._adapters:
+            name = f"{type(instance).__name__}.format"
+            self._guard(lambda: self._begin("adapter", call_id, instance, name, None))
+
+    def on_adapter_format_end(
+        self, call_id: str, outputs: Any | None, exception: BaseException | None = None
+    ) -> None:
+        if self._adapters:
+            self._guard(lambda: self._end(call_id, None, exception))
+
+    def on_adapter_parse_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        if self._adapters:
+            name = f"{type(instance).__name__}.parse"
+            self._guard(lambda: self._begin("adapter", call_id, instance, name, None))
+
+    def on_adapter_parse_end(
+        self, call_id: str, outputs: Any | None, exception: BaseException | None = None
+    ) -> None:
+        if self._adapters:
+            parsed = dict(outputs) if isinstance(outputs, Mapping) else None
+            self._guard(lambda: self._end(call_id, parsed, exception))
+
+    # -- tools -------------------------------------------------------------------------------------
+
+    def on_tool_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        def begin() -> None:
+            name = str(getattr(instance, "name", None) or type(instance).__name__)
+            raw = inputs.get("kwargs")
+            args = dict(raw) if isinstance(raw, Mapping) else dict(inputs)
+            call = self._begin("tool", call_id, instance, f"Tool:{name}", args)
+            if call is not None:
+                call.state = {"name": name, "args": args}
+
+        self._guard(begin)
+
+    def on_tool_end(
+        self, call_id: str, outputs: Any | None, exception: BaseException | None = None
+    ) -> None:
+        def finish(call: _Call) -> None:
+            state = call.state or {}
+            call.session.emit_tool_call(
+                call.span_id,
+                state.get("name", call.name),
+                state.get("args"),
+                _dict_of(outputs),
+                (_perf() - call.start) // 1_000_000,
+                exception is None,
+                exception,
+            )
+
+        self._guard(lambda: self._end(call_id, None, exception, finish))
+
+    # -- evaluate and compile (roots, so a threaded evaluation is one tree) -----------------------
+
+    def on_evaluate_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        def begin() -> None:
+            devset = inputs.get("devset") or getattr(instance, "devset", None) or []
+            metric = inputs.get("metric") or getattr(instance, "metric", None)
+            program = inputs.get("program")
+            values = {
+                "program": type(program).__name__ if program is not None else None,
+                "metric": getattr(metric, "__name__", type(metric).__name__) if metric else None,
+                "examples": len(devset) if hasattr(devset, "__len__") else None,
+                "num_threads": inputs.get("num_threads") or getattr(instance, "num_threads", None),
+            }
+            self._begin("evaluate", call_id, instance, "Evaluate", values)
+
+        self._guard(begin)
+
+    def on_evaluate_end(
+        self, call_id: str, outputs: Any | None, exception: BaseException | None = None
+    ) -> None:
+        score = getattr(outputs, "score", None)
+        results = getattr(outputs, "results", None)
+        summary = None
+        if outputs is not None:
+            summary = {"score": score if score is not None else _dict_of(outputs)}
+            if isinstance(results, list):
+                summary["results"] = len(results)
+        self._guard(lambda: self._end(call_id, summary, exception))
+
+    def on_compile_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        def begin() -> None:
+            student = inputs.get("student")
+            trainset = inputs.get("trainset") or []
+            values = {
+                "student": type(student).__name__ if student is not None else None,
+                "trainset": len(trainset) if hasattr(trainset, "__len__") else None,
+            }
+            name = f"Compile:{type(instance).__name__}"
+            self._begin("compile", call_id, instance, name, values)
+
+        self._guard(begin)
+
+    def on_compile_end(
+        self, call_id: str, outputs: Any | None, exception: BaseException | None = None
+    ) -> None:
+        summary = {"program": type(outputs).__name__} if outputs is not None else None
+        self._guard(lambda: self._end(call_id, summary, exception))
+
+    # -- code interpreters (dspy.RLM, ProgramOfThought, CodeAct) ----------------------------------
+
+    def on_interpreter_execute_start(
+        self, call_id: str, instance: Any, inputs: dict[str, Any]
+    ) -> None:
+        def begin() -> None:
+            code = str(inputs.get("code") or "")
+            # The first execute of a fresh interpreter runs the sandbox's own bootstrap code (and
+            # starts the worker inside it): a span, but not a code block of the program.
+            bootstrap = id(instance) not in self._started_interpreters and (
+                getattr(instance, "_process", True) is None
+            )
+            if bootstrap:
+                self._begin("bootstrap", call_id, instance, "Interpreter.bootstrap", None)
+                return
+            variables = inputs.get("variables")
+            call = self._begin("execute", call_id, instance, "Interpreter.execute", {"code": code})
+            if call is not None:
+                call.state = {"code": code, "variables": variables}
+
+        self._guard(begin)
+
+    def on_interpreter_execute_end(
+        self, call_id: str, outputs: Any | None, exception: BaseException | None = None
+    ) -> None:
+        def finish(call: _Call) -> None:
+            if call.kind != "execute":
+                return
+            state = call.state or {}
+            # Numbered per calling module (the RLM run), as dspy-go numbers its iterations.
+            owner = self._calls.get(call.parent) if call.parent else None
+            iteration = 1
+            if owner is not None:
+                if owner.state is None:
+                    owner.state = {}
+                iteration = owner.state["iterations"] = owner.state.get("iterations", 0) + 1
+            final = (
+                getattr(outputs, "output", None)
+                if type(outputs).__name__ == "FinalOutput"
+                else None
+            )
+            variables = state.get("variables")
+            data_locals = dict(variables) if isinstance(variables, Mapping) else None
+            call.session.emit_code_exec(
+                call.span_id,
+                iteration,
+                state.get("code", ""),
+                outputs if isinstance(outputs, str) else "",
+                "" if exception is None else f"{type(exception).__name__}: {exception}",
+                data_locals,
+                (_perf() - call.start) // 1_000_000,
+                final_answer=final,
+            )
+
+        self._guard(lambda: self._end(call_id, None, exception, finish))
+
+    def on_interpreter_tool_call_start(
+        self, call_id: str, instance: Any, inputs: dict[str, Any]
+    ) -> None:
+        def begin() -> None:
+            name = str(inputs.get("tool_name") or "tool")
+            args = {"args": inputs.get("args"), "kwargs": inputs.get("kwargs")}
+            call = self._begin("tool", call_id, instance, f"Tool:{name}", args)
+            if call is not None:
+                call.state = {"name": name, "args": args}
+
+        self._guard(begin)
+
+    on_interpreter_tool_call_end = on_tool_end
+
+    def on_interpreter_startup_start(
+        self, call_id: str, instance: Any, inputs: dict[str, Any]
+    ) -> None:
+        self._starting[call_id] = id(instance)
+        if self.options.interpreter_lifecycle:
+            self._guard(
+                lambda: self._begin("lifecycle", call_id, instance, "Interpreter.startup", None)
+            )
+
+    def on_interpreter_startup_end(
+        self, call_id: str, outputs: Any | None, exception: BaseException | None = None
+    ) -> None:
+        interpreter = self._starting.pop(call_id, None)
+        if exception is None and interpreter is not None:
+            self._started_interpreters.add(interpreter)
+        if self.options.interpreter_lifecycle:
+            self._guard(lambda: self._end(call_id, None, exception))
+
+    def on_interpreter_shutdown_start(
+        self, call_id: str, instance: Any, inputs: dict[str, Any]
+    ) -> None:
+        self._started_interpreters.discard(id(instance))
+        if self.options.interpreter_lifecycle:
+            self._guard(
+                lambda: self._begin("lifecycle", call_id, instance, "Interpreter.shutdown", None)
+            )
+
+    def on_interpreter_shutdown_end(
+        self, call_id: str, outputs: Any | None, exception: BaseException | None = None
+    ) -> None:
+        if self.options.interpreter_lifecycle:
+            self._guard(lambda: self._end(call_id, None, exception))

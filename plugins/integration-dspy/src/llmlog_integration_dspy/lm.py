@@ -1,0 +1,85 @@
+"""What an LM call's hooks and the LM's history say about the call: model, provider, prompt,
+response, tokens and cost."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from llmlog.records import TokenUsage
+
+__all__ = ["history_entry", "model_and_provider", "prompt_of", "response_of", "usage_of"]
+
+#: History entries searched from the newest for the call's own (a concurrent call may have
+#: appended after it); DSPy caps each history at 10,000.
+_SCAN = 64
+
+
+def model_and_provider(lm: Any) -> tuple[str, str]:
+    """``("gpt-4o-mini", "openai")`` for ``openai/gpt-4o-mini``; DSPy's ``DummyLM`` is
+    ``("dummy", "dummy")``."""
+    model = str(getattr(lm, "model", "") or type(lm).__name__)
+    provider, _, name = model.partition("/")
+    if name:
+        return name, provider
+    return model, str(getattr(lm, "provider", None) or model).lower()
+
+
+def history_entry(lm: Any, outputs: Any) -> Mapping[str, Any] | None:
+    """The LM's history entry of the call that returned ``outputs``: DSPy stores the very list
+    the end hook receives, so identity finds it even with concurrent calls on one LM."""
+    history = getattr(lm, "history", None)
+    if not history or outputs is None:
+        return None
+    try:
+        for index in range(len(history) - 1, max(-1, len(history) - 1 - _SCAN), -1):
+            entry = history[index]
+            if isinstance(entry, Mapping) and entry.get("outputs") is outputs:
+                return entry
+    except IndexError:  # trimmed by another thread while we looked
+        return None
+    return None
+
+
+def usage_of(entry: Mapping[str, Any] | None) -> TokenUsage | None:
+    """Tokens and cost of one call; cost ``None`` when DSPy could not price it (never 0)."""
+    if entry is None:
+        return None
+    usage = entry.get("usage")
+    cost = entry.get("cost")
+    if not isinstance(usage, Mapping):
+        return TokenUsage(0, 0, cost=float(cost) if isinstance(cost, int | float) else None)
+    prompt = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
+    return TokenUsage(
+        prompt,
+        completion,
+        total_tokens=int(usage.get("total_tokens") or prompt + completion),
+        cost=float(cost) if isinstance(cost, int | float) else None,
+    )
+
+
+def prompt_of(inputs: Mapping[str, Any]) -> tuple[str, list[Mapping[str, Any]] | None]:
+    """The prompt as text (what dspy-go's ``prompt`` holds) and the chat messages, if any."""
+    messages = inputs.get("messages")
+    if isinstance(messages, list) and messages:
+        parts = []
+        for message in messages:
+            if isinstance(message, Mapping):
+                content = message.get("content")
+                if isinstance(content, list):
+                    content = "\n".join(
+                        str(p.get("text", "")) for p in content if isinstance(p, Mapping)
+                    )
+                parts.append(f"{message.get('role', 'user')}: {content}")
+        return "\n\n".join(parts), [dict(m) for m in messages if isinstance(m, Mapping)]
+    prompt = inputs.get("prompt")
+    return ("" if prompt is None else str(prompt)), None
+
+
+def response_of(outputs: Any) -> str:
+    """The completion text: DSPy passes a list of completions (strings, or dicts with ``text``)."""
+    if isinstance(outputs, list):
+        texts = [str(o.get("text", o)) if isinstance(o, Mapping) else str(o) for o in outputs]
+        return texts[0] if len(texts) == 1 else "\n\n".join(texts)
+    return "" if outputs is None else str(outputs)

@@ -1,0 +1,532 @@
+"""Real DSPy programs on DummyLM (and a loopback OpenAI-compatible server for tokens and cost),
+traced through the integration; the tree shape, parents, tokens and errors asserted from the file."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import dspy
+import pytest
+from dspy.utils import DummyLM
+
+import llmlog
+import llmlog_integration_dspy as integration
+from llmlog.testing import capture, isolated_environment
+
+TOOLS = Path(__file__).resolve().parents[3] / "tests" / "tools"
+
+
+@pytest.fixture
+def sh():
+    def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            args, cwd=cwd, capture_output=True, text=True, env=dict(os.environ), timeout=300
+        )
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def traced(tmp_path: Path):
+    with isolated_environment(tmp_path):
+        llmlog.configure({"trace": {"dir": "traces"}, "outputs": {}})
+        before = dspy.settings.callbacks
+        snapshot = list(before)
+        integration.instrument()
+        yield tmp_path / "traces"
+        integration.uninstrument()
+        assert dspy.settings.callbacks is before and dspy.settings.callbacks == snapshot
+
+
+class Trace:
+    """The events of the one trace file written in a directory."""
+
+    def __init__(self, directory: Path, fmt: str = "trace") -> None:
+        integration.uninstrument()  # closes the shared session
+        files = sorted(directory.glob(f"{fmt}_*.jsonl"))
+        assert len(files) == 1, files
+        self.path = files[0]
+        self.records = [json.loads(x) for x in self.path.read_text().splitlines()]
+        self.starts = {
+            r["span_id"]: r
+            for r in self.records
+            if r["type"] == "span" and r["data"]["event"] == "start"
+        }
+        self.ends = {
+            r["span_id"]: r
+            for r in self.records
+            if r["type"] == "span" and r["data"]["event"] == "end"
+        }
+
+    def name(self, span_id: str | None) -> str | None:
+        return self.starts[span_id]["data"]["operation"] if span_id in self.starts else None
+
+    def parent(self, span_id: str) -> str | None:
+        return self.starts[span_id].get("parent_id")
+
+    def spans(self, operation: str) -> list[str]:
+        return [s for s, r in self.starts.items() if r["data"]["operation"] == operation]
+
+    def children(self, span_id: str | None) -> list[str]:
+        return [self.name(s) or "" for s, r in self.starts.items() if r.get("parent_id") == span_id]
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["type"] == kind]
+
+
+def test_predict_and_chain_of_thought_nest_adapter_and_lm_spans(traced):
+    dspy.configure(lm=DummyLM([{"answer": "Paris"}, {"reasoning": "2+2 is 4", "answer": "4"}]))
+    assert dspy.Predict("question -> answer")(question="Capital?").answer == "Paris"
+    assert dspy.ChainOfThought("question -> answer")(question="2+2?").answer == "4"
+    trace = Trace(traced)
+    (predict_root,) = [s for s in trace.spans("Predict") if trace.parent(s) is None]
+    assert trace.children(predict_root) == ["ChatAdapter.format", "LM:dummy", "ChatAdapter.parse"]
+    (cot,) = trace.spans("ChainOfThought")
+    assert trace.parent(cot) is None and trace.children(cot) == ["Predict:predict"]
+    (call,) = [
+        e for e in trace.events("llm_call") if trace.parent(trace.parent(e["span_id"]) or "") == cot
+    ]
+    assert call["data"]["model"] == "dummy" and call["data"]["usage"]["total_tokens"] == 0
+    assert "cost" not in call["data"]["usage"]  # DummyLM reports no price: unknown, not $0
+    assert call["data"]["messages"][-1]["role"] == "user"
+    modules = {e["span_id"]: e["data"] for e in trace.events("module")}
+    assert modules[cot]["llm_calls"] == 1 and modules[cot]["success"] is True
+    assert modules[cot]["signature"] == "question -> reasoning, answer"
+    assert trace.ends[predict_root]["data"]["outputs"] == {"answer": "Paris"}
+    # DSPy's 32-hex call ids become 16-hex span ids; one trace id for the shared session.
+    assert all(len(s) == 16 for s in trace.starts)
+    assert len({r["trace_id"] for r in trace.records}) == 1
+
+
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    llmlog.get_logger("tools").info("weather lookup", city=city)
+    return f"Sunny in {city}"
+
+
+def flaky_search(query: str) -> str:
+    """A search that always fails."""
+    raise RuntimeError("tool exploded")
+
+
+def test_react_with_a_working_and_a_failing_tool(traced):
+    dspy.configure(
+        lm=DummyLM(
+            [
+                {
+                    "next_thought": "search",
+                    "next_tool_name": "flaky_search",
+                    "next_tool_args": {"query": "Paris"},
+                },
+                {
+                    "next_thought": "weather",
+                    "next_tool_name": "get_weather",
+                    "next_tool_args": {"city": "Paris"},
+                },
+                {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
+                {"reasoning": "it is sunny", "answer": "Sunny"},
+            ]
+        )
+    )
+    with capture() as entries:
+        result = dspy.ReAct("question -> answer", tools=[get_weather, flaky_search])(
+            question="Weather?"
+        )
+    assert result.answer == "Sunny"  # the failing tool changed nothing for the program
+    trace = Trace(traced)
+    (react,) = trace.spans("ReAct")
+    assert trace.children(react) == [
+        "Predict:react",
+        "Tool:flaky_search",
+        "Predict:react",
+        "Tool:get_weather",
+        "Predict:react",
+        "Tool:finish",
+        "ChainOfThought:extract",
+    ]
+    tools = {e["data"]["tool_name"]: e["data"] for e in trace.events("tool_call")}
+    assert (
+        tools["get_weather"]["success"] is True
+        and tools["get_weather"]["output"] == "Sunny in Paris"
+    )
+    assert tools["get_weather"]["input"] == {"city": "Paris"}
+    assert (
+        tools["flaky_search"]["success"] is False
+        and "tool exploded" in tools["flaky_search"]["error"]
+    )
+    (error,) = trace.events("error")
+    assert error["data"] == {
+        "error_type": "RuntimeError",
+        "message": "tool exploded",
+        "recoverable": True,
+    }
+    assert trace.ends[error["span_id"]]["data"]["error"] == "tool exploded"
+    # The log entry made inside the tool carries the tool span's ids.
+    (entry,) = [e for e in entries if e.message == "weather lookup"]
+    (weather,) = trace.spans("Tool:get_weather")
+    assert entry.span_id == weather and entry.trace_id == trace.records[0]["trace_id"]
+
+
+class Boom(dspy.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.predict = dspy.Predict("question -> answer")
+
+    def forward(self, question: str) -> dspy.Prediction:
+        self.predict(question=question)
+        raise ValueError("boom after predict")
+
+
+def test_a_module_that_raises_ends_its_span_with_the_error_and_still_raises(traced):
+    dspy.configure(lm=DummyLM([{"answer": "x"}]))
+    with pytest.raises(ValueError, match="boom after predict"):
+        Boom()(question="q")
+    trace = Trace(traced)
+    (boom,) = trace.spans("Boom")
+    assert trace.ends[boom]["data"]["error"] == "boom after predict"
+    assert [e["data"]["error_type"] for e in trace.events("error")] == ["ValueError"]
+    assert {e["span_id"]: e["data"]["success"] for e in trace.events("module")}[boom] is False
+
+
+def test_acall_under_asyncio_gather_keeps_two_trees(traced):
+    dspy.configure(
+        lm=DummyLM(
+            {"one": {"reasoning": "r", "answer": "1"}, "two": {"reasoning": "r", "answer": "2"}}
+        )
+    )
+    cot = dspy.ChainOfThought("question -> answer")
+
+    async def both() -> list[Any]:
+        return list(await asyncio.gather(cot.acall(question="one"), cot.acall(question="two")))
+
+    answers = asyncio.run(both())
+    assert [a.answer for a in answers] == ["1", "2"]
+    trace = Trace(traced)
+    roots = trace.spans("ChainOfThought")
+    assert len(roots) == 2 and all(trace.parent(r) is None for r in roots)
+    for root in roots:
+        (predict,) = [s for s in trace.spans("Predict:predict") if trace.parent(s) == root]
+        assert trace.children(predict) == ["ChatAdapter.format", "LM:dummy", "ChatAdapter.parse"]
+        asked = trace.starts[root]["data"]["inputs"]["question"]
+        (lm_span,) = [s for s in trace.spans("LM:dummy") if trace.parent(s) == predict]
+        (call,) = [e for e in trace.events("llm_call") if e["span_id"] == lm_span]
+        assert asked in call["data"]["prompt"]  # each call under its own question's tree
+
+
+def exact(example: Any, prediction: Any, trace: Any = None) -> bool:
+    return bool(example.answer == prediction.answer)
+
+
+def test_threaded_evaluate_is_one_tree(traced):
+    answers = {f"q{i}": {"answer": str(i)} for i in range(6)}
+    dspy.configure(lm=DummyLM(answers))
+    devset = [
+        dspy.Example(question=f"q{i}", answer=str(i)).with_inputs("question") for i in range(6)
+    ]
+    result = dspy.Evaluate(devset=devset, metric=exact, num_threads=2, display_progress=False)(
+        dspy.Predict("question -> answer")
+    )
+    assert result.score == 100.0
+    trace = Trace(traced)
+    (evaluate,) = trace.spans("Evaluate")
+    assert trace.parent(evaluate) is None
+    assert trace.children(evaluate) == ["Predict"] * 6
+    assert trace.starts[evaluate]["data"]["inputs"]["num_threads"] == 2
+    assert trace.ends[evaluate]["data"]["outputs"]["score"] == 100.0
+    assert all(trace.parent(s) is not None for s in trace.starts if s != evaluate)
+
+
+def test_dspy_parallel_children_hang_under_the_enclosing_module(traced):
+    dspy.configure(lm=DummyLM({"alpha?": {"answer": "A"}, "beta?": {"answer": "B"}}))
+
+    class Fan(dspy.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.predict = dspy.Predict("question -> answer")
+
+        def forward(self) -> list[Any]:
+            parallel = dspy.Parallel(num_threads=2)
+            return parallel(
+                [(self.predict, {"question": "alpha?"}), (self.predict, {"question": "beta?"})]
+            )
+
+    results = Fan()()
+    assert sorted(r.answer for r in results) == ["A", "B"]
+    trace = Trace(traced)
+    (fan,) = trace.spans("Fan")
+    assert trace.children(fan) == ["Predict:predict", "Predict:predict"]
+
+
+def test_compile_is_a_root_span(traced):
+    dspy.configure(lm=DummyLM([{"answer": "x"}]))
+    trainset = [dspy.Example(question="q", answer="a").with_inputs("question")]
+    compiled = dspy.LabeledFewShot(k=1).compile(
+        dspy.Predict("question -> answer"), trainset=trainset
+    )
+    assert compiled is not None
+    trace = Trace(traced)
+    (compile_span,) = trace.spans("Compile:LabeledFewShot")
+    assert trace.parent(compile_span) is None
+    assert trace.starts[compile_span]["data"]["inputs"] == {"student": "Predict", "trainset": 1}
+
+
+RLM_ANSWERS = [
+    {"reasoning": "look", "code": "```python\nsub = llm_query('say hi')\nprint(sub)\n```"},
+    {"answer": "hi from sub"},
+    {"reasoning": "Submit.", "code": "```python\nSUBMIT(answer='42')\n```"},
+]
+
+
+@pytest.mark.parametrize("fmt", ["dspy", "rlm"])
+def test_rlm_programs_show_code_blocks_and_sub_calls_in_either_format(traced, fmt):
+    llmlog.configure({"trace": {"dir": "traces", "format": fmt}, "outputs": {}})
+    dspy.configure(lm=DummyLM(RLM_ANSWERS))
+    rlm = dspy.RLM(
+        "context, query -> answer", max_iters=3, interpreter_factory=dspy.LocalInterpreter
+    )
+    assert rlm(context="abc", query="q?").answer == "42"
+    if fmt == "dspy":
+        trace = Trace(traced)
+        (root,) = trace.spans("RLM")
+        assert trace.children(root) == [
+            "Interpreter.bootstrap",
+            "Predict:generate_action",
+            "Interpreter.execute",
+            "Predict:generate_action",
+            "Interpreter.execute",
+        ]
+        first, second = trace.events("code_exec")
+        assert first["data"]["code"] == "sub = llm_query('say hi')\nprint(sub)"
+        assert "hi from sub" in first["data"]["stdout"] and first["data"]["iteration"] == 1
+        assert second["data"]["final_answer"] == {"answer": "42"}
+        (tool,) = trace.spans("Tool:llm_query")
+        assert trace.name(trace.parent(tool)) == "Interpreter.execute"
+        return
+    from llmlog_trace_rlm import read_rlm
+
+    integration.uninstrument()
+    (path,) = traced.glob("rlm_*.jsonl")
+    run = read_rlm(path)
+    first, second = run.iterations
+    assert "look" in first.response and first.prompt[-1]["role"] == "user"
+    (block,) = first.code_blocks
+    assert block.code == "sub = llm_query('say hi')\nprint(sub)" and "hi from sub" in block.stdout
+    assert [c.prompt for c in block.calls] == ["say hi"]
+    assert second.final_answer == "42" and second.code_blocks[0].code == "SUBMIT(answer='42')"
+    assert run.metadata is not None and run.metadata.root_model == "dummy"
+
+
+def _fake_openai():
+    spec = importlib.util.spec_from_file_location("fake_openai", TOOLS / "fake_openai.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tokens_and_cost_per_call_from_a_provider_that_reports_usage(traced):
+    fake = _fake_openai()
+    reply = "[[ ## reasoning ## ]]\nthink\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
+    with fake.FakeOpenAI(lambda request: reply) as server:
+        lm = dspy.LM(
+            "openai/gpt-4o-mini", api_base=server.base_url, api_key="sk-live-secret", cache=False
+        )
+        dspy.configure(lm=lm)
+
+        class Pipeline(dspy.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.first = dspy.ChainOfThought("question -> answer")
+                self.second = dspy.ChainOfThought("question -> answer")
+
+            def forward(self, question: str) -> dspy.Prediction:
+                self.first(question=question)
+                return self.second(question=question)
+
+        assert Pipeline()(question="Capital of France?").answer == "Paris"
+        expected = [entry["usage"]["total_tokens"] for entry in lm.history]
+        costs = [entry["cost"] for entry in lm.history]
+    trace = Trace(traced)
+    assert "sk-live-secret" not in trace.path.read_text()
+    calls = trace.events("llm_call")
+    assert [c["data"]["usage"]["total_tokens"] for c in calls] == expected and sum(expected) > 0
+    assert [c["data"]["usage"]["cost"] for c in calls] == costs and all(costs)
+    assert {c["data"]["provider"] for c in calls} == {"openai"}
+    assert {c["data"]["model"] for c in calls} == {"gpt-4o-mini"}
+    (lm_span,) = trace.spans("LM:gpt-4o-mini")[:1]
+    assert trace.starts[lm_span]["data"]["inputs"]["kwargs"]["api_key"] == "[REDACTED]"
+    modules = {trace.name(e["span_id"]): e["data"] for e in trace.events("module")}
+    # Rollups count each call once: the pipeline holds both calls, not four.
+    assert set(modules) == {
+        "Pipeline",
+        "ChainOfThought:first",
+        "ChainOfThought:second",
+        "Predict:predict",
+    }
+    assert modules["Pipeline"]["llm_calls"] == 2 and modules["Pipeline"]["total_tokens"] == sum(
+        expected
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Implementing custom LMs through BaseLM.forward")
+def test_log_entries_during_an_lm_call_carry_model_trace_and_span(traced):
+    class LoggingLM(DummyLM):
+        def forward(self, *args: Any, **kwargs: Any) -> Any:
+            llmlog.get_logger("provider").info("request sent")
+            return super().forward(*args, **kwargs)
+
+    dspy.configure(lm=LoggingLM([{"answer": "Paris"}]))
+    with capture() as entries:
+        dspy.Predict("question -> answer")(question="Capital?")
+    trace = Trace(traced)
+    (entry,) = [e for e in entries if e.message == "request sent"]
+    (lm_span,) = trace.spans("LM:dummy")
+    assert (entry.model_id, entry.span_id, entry.trace_id) == (
+        "dummy",
+        lm_span,
+        trace.records[0]["trace_id"],
+    )
+
+
+def test_instrument_twice_is_once_and_others_callbacks_stay(traced):
+    from dspy.utils.callback import BaseCallback
+
+    class Other(BaseCallback):
+        pass
+
+    other = Other()
+    dspy.settings.callbacks.append(other)
+    try:
+        first = integration.instrument()
+        assert integration.instrument() is first
+        assert sum(1 for cb in dspy.settings.callbacks if cb is first) == 1
+        integration.uninstrument()
+        integration.uninstrument()
+        assert dspy.settings.callbacks[-1] is other
+        assert not any(type(cb).__name__ == "LlmlogCallback" for cb in dspy.settings.callbacks)
+    finally:
+        dspy.settings.callbacks.remove(other)
+
+
+def test_instrument_from_a_thread_that_does_not_own_dspy_settings(traced):
+    integration.uninstrument()
+    dspy.configure(lm=DummyLM([{"answer": "ok"}]))  # this (main) thread owns DSPy's settings
+    errors: list[BaseException] = []
+
+    def instrument_elsewhere() -> None:
+        try:
+            integration.instrument()
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=instrument_elsewhere)
+    worker.start()
+    worker.join()
+    assert errors == []
+    dspy.Predict("question -> answer")(question="q")
+    assert Trace(traced).spans("Predict")
+    integration.instrument()
+
+
+def test_instrument_does_not_take_ownership_of_dspy_settings(tmp_path, sh):
+    program = tmp_path / "owner.py"
+    program.write_text(
+        "import threading, dspy, llmlog, llmlog_integration_dspy as i\n"
+        "from dspy.utils import DummyLM\n"
+        "llmlog.configure({'trace': {'dir': 'traces'}, 'outputs': {}})\n"
+        "i.instrument()  # on the main thread, before the application configures DSPy\n"
+        "def app():\n"
+        "    dspy.configure(lm=DummyLM([{'answer': 'ok'}]))  # the app's own thread owns DSPy\n"
+        "    print(dspy.Predict('question -> answer')(question='q').answer)\n"
+        "t = threading.Thread(target=app); t.start(); t.join()\n"
+    )
+    done = sh([sys.executable, str(program)], cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    (path,) = (tmp_path / "traces").glob("trace_*.jsonl")
+    assert '"operation":"Predict"' in path.read_text()
+
+
+def test_a_failure_inside_llmlog_never_reaches_the_program(traced, capfd):
+    from llmlog.tracing import TraceSession
+    from llmlog_trace_dspy import DspyTraceWriter
+
+    class BadSignature(dspy.Module):
+        @property
+        def signature(self) -> Any:
+            raise RuntimeError("a property that explodes")
+
+        def forward(self) -> str:
+            return "fine"
+
+    dspy.configure(lm=DummyLM([{"answer": "x"}]))
+    assert BadSignature()() == "fine"
+    with TraceSession(DspyTraceWriter("/dev/full")):  # every write fails: disk full
+        assert dspy.Predict("question -> answer")(question="q").answer == "x"
+    err = capfd.readouterr().err
+    assert err.count("No space left") == 1, err
+
+
+def test_toml_switch_turns_it_on_and_off(tmp_path):
+    integration.uninstrument()
+    llmlog.configure(
+        {
+            "trace": {"dir": "toml"},
+            "outputs": {},
+            "integrations": {"dspy": {"enabled": True, "adapters": "off"}},
+        }
+    )
+    callback = integration.instrumented()
+    assert callback is not None and callback in dspy.settings.callbacks
+    dspy.configure(lm=DummyLM([{"answer": "x"}]))
+    dspy.Predict("question -> answer")(question="q")
+    llmlog.configure({"outputs": {}})  # a configuration without it: DSPy as it was
+    assert integration.instrumented() is None and callback not in dspy.settings.callbacks
+    (path,) = (tmp_path / "toml").glob("trace_*.jsonl")
+    operations = Counter(
+        json.loads(x)["data"].get("operation") for x in path.read_text().splitlines()
+    )
+    assert operations["Predict"] == 1 and operations["ChatAdapter.format"] == 0
+    integration.instrument()
+
+
+def test_per_call_sessions_write_one_file_per_top_level_call(traced):
+    integration.uninstrument()
+    integration.instrument(integration.DspyOptions(sessions="per_call"))
+    dspy.configure(lm=DummyLM([{"answer": "1"}, {"answer": "2"}]))
+    predict = dspy.Predict("question -> answer")
+    predict(question="a")
+    predict(question="b")
+    integration.uninstrument()
+    files = sorted(traced.glob("trace_*.jsonl"))
+    assert len(files) == 2
+    trace_ids = {json.loads(f.read_text().splitlines()[0])["trace_id"] for f in files}
+    assert len(trace_ids) == 2
+    integration.instrument()
+
+
+def test_dspy_events_reach_the_flight_recorder(traced, tmp_path):
+    from llmlog.flight import FlightRecorder
+    from llmlog.flight.recorder import set_global_flight_recorder
+    from llmlog.flight.snapshot import read_snapshot
+
+    recorder = FlightRecorder(snapshot_dir=str(tmp_path / "flight"))
+    recorder.start()
+    set_global_flight_recorder(recorder)
+    try:
+        dspy.configure(lm=DummyLM([{"answer": "x"}]))
+        dspy.Predict("question -> answer")(question="q")
+        snapshot = read_snapshot(recorder.snapshot(reason="test"))
+    finally:
+        set_global_flight_recorder(None)
+        recorder.stop()
+    kinds = Counter(e.get("kind") for e in snapshot.events)
+    assert kinds["llm_call"] == 1 and kinds["span"] >= 8 and kinds["module"] == 1
