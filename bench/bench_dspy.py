@@ -1,0 +1,292 @@
+"""What tracing a DSPy program costs, per LM call: llmlog against the peers, in the same run.
+
+Each round runs every variant in a fresh process (so no instrumentation can leak into another:
+OpenInference's uninstrument strips DSPy's own wrappers), in an order that rotates per round. A
+process warms up, then times a mix of real DSPy programs on ``DummyLM`` (Predict, ChainOfThought,
+and a ReAct agent with a tool: 5 LM calls per pass), and checks afterwards that its variant recorded
+what it should, so no variant wins by dropping work.
+
+Variants: no callback (the baseline); an empty ``BaseCallback`` (DSPy's own callback machinery); a
+bare callback writing one orjson line per hook (the floor of a callback-based file tracer); llmlog
+(``dspy`` and ``rlm`` formats, flight recorder on); OpenInference's DSPy instrumentor with the
+OpenTelemetry SDK (batch processor, in-memory exporter); MLflow ``mlflow.dspy.autolog`` with a local
+SQLite store, asynchronous and synchronous trace logging. Run::
+
+    .venv/bin/uv sync --all-packages --group bench     # the peers
+    .venv/bin/python bench/bench_dspy.py               # bench/results/dspy.json
+    .venv/bin/python bench/bench_dspy.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+LM_CALLS_PER_PASS = 5
+VARIANTS = [
+    "none",
+    "empty",
+    "floor",
+    "llmlog-dspy",
+    "llmlog-rlm",
+    "openinference",
+    "mlflow-async",
+    "mlflow-sync",
+]
+SLOW = {"mlflow-async", "mlflow-sync"}
+
+
+# -- the child process ---------------------------------------------------------------------------
+
+
+def _programs() -> Any:
+    import dspy
+    from dspy.utils import DummyLM
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"Sunny in {city}"
+
+    predict = dspy.Predict("question -> answer")
+    cot = dspy.ChainOfThought("question -> answer")
+    react = dspy.ReAct("question -> answer", tools=[get_weather])
+    answers = [
+        {"answer": "Paris"},
+        {"reasoning": "2 and 2", "answer": "4"},
+        {
+            "next_thought": "look",
+            "next_tool_name": "get_weather",
+            "next_tool_args": {"city": "Paris"},
+        },
+        {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
+        {"reasoning": "sunny", "answer": "Sunny"},
+    ]
+
+    def one_pass() -> None:
+        with dspy.context(lm=DummyLM(answers)):
+            predict(question="Capital of France?")
+            cot(question="2+2?")
+            react(question="Weather in Paris?")
+
+    return one_pass
+
+
+def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
+    """Install the variant; return ``finish`` (makes what it recorded durable or exported: timed)
+    and ``count`` (says what was recorded: not timed)."""
+    import dspy
+
+    def nothing() -> None:
+        pass
+
+    if variant == "none":
+        return nothing, lambda: {"ok": True}
+    if variant == "empty":
+        from dspy.utils.callback import BaseCallback
+
+        dspy.settings.callbacks.append(BaseCallback())
+        return nothing, lambda: {"ok": True}
+    if variant == "floor":
+        import orjson
+        from dspy.utils.callback import BaseCallback
+
+        sink = open(workdir / "floor.jsonl", "ab")  # noqa: SIM115 - lives as long as the process
+        names = [n for n in dir(BaseCallback) if n.startswith("on_")]
+
+        class Floor(BaseCallback):
+            pass
+
+        from dspy.utils.callback_context import ACTIVE_CALL_ID
+
+        def hook(name: str) -> Any:
+            # What a bare tracer must keep: the hook, ids, parent, time, the instance's type and
+            # the inputs or outputs (anything orjson cannot encode as its str()).
+            def record(self: Any, call_id: str, **kw: Any) -> None:
+                instance = kw.pop("instance", None)
+                line = {
+                    "hook": name,
+                    "call_id": call_id,
+                    "parent": ACTIVE_CALL_ID.get(),
+                    "t": time.time_ns(),
+                    "type": type(instance).__name__,
+                    **kw,
+                }
+                sink.write(orjson.dumps(line, default=str) + b"\n")
+
+            return record
+
+        for name in names:
+            setattr(Floor, name, hook(name))
+        dspy.settings.callbacks.append(Floor())
+
+        def lines() -> dict[str, Any]:
+            return {"lines": sum(1 for _ in open(workdir / "floor.jsonl", "rb"))}
+
+        return sink.flush, lines
+    if variant.startswith("llmlog-"):
+        import llmlog
+        import llmlog_integration_dspy
+        from llmlog.flight import FlightRecorder
+        from llmlog.flight.recorder import set_global_flight_recorder
+
+        fmt = variant.split("-", 1)[1]
+        llmlog.configure({"trace": {"format": fmt, "dir": str(workdir)}, "outputs": {}})
+        recorder = FlightRecorder(snapshot_dir=str(workdir / "flight"))
+        recorder.start()
+        set_global_flight_recorder(recorder)
+        llmlog_integration_dspy.instrument()
+
+        def recorded() -> dict[str, Any]:
+            (path,) = workdir.glob("*.jsonl")
+            stats = recorder.stats()
+            flight = stats["window_events"] + stats["evicted_events"]
+            return {"lines": sum(1 for _ in path.open("rb")), "flight": flight}
+
+        return llmlog_integration_dspy.uninstrument, recorded  # closes the session
+    if variant == "openinference":
+        from openinference.instrumentation.dspy import DSPyInstrumentor
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+        DSPyInstrumentor().instrument(tracer_provider=provider)
+
+        def spans() -> dict[str, Any]:
+            return {"spans": len(exporter.get_finished_spans())}
+
+        return provider.force_flush, spans
+    if variant.startswith("mlflow-"):
+        os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = (
+            "true" if variant == "mlflow-async" else "false"
+        )
+        import mlflow
+
+        mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+        mlflow.set_experiment("bench")
+        mlflow.dspy.autolog()
+
+        def traces() -> dict[str, Any]:
+            found = mlflow.search_traces(max_results=100_000, return_type="list")
+            return {"traces": len(found), "spans": sum(len(t.data.spans) for t in found)}
+
+        return mlflow.flush_trace_async_logging, traces
+    raise SystemExit(f"unknown variant {variant}")
+
+
+def child(variant: str, passes: int, warmup: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)  # MLflow writes artifacts relative to the working directory
+        one_pass = _programs()
+        finish, count = _setup(variant, Path(tmp))
+        for _ in range(warmup):
+            one_pass()
+        # The timed part ends when the variant's records are written or exported: deferring the
+        # work past the measurement must not count as being fast.
+        start = time.perf_counter_ns()
+        for _ in range(passes):
+            one_pass()
+        finish()
+        elapsed = time.perf_counter_ns() - start
+        result = {
+            "us_per_lm_call": elapsed / 1000 / (passes * LM_CALLS_PER_PASS),
+            "passes": passes + warmup,
+            "recorded": count(),
+        }
+    print(json.dumps(result))
+
+
+# -- the parent: rounds, checks, ratios ----------------------------------------------------------
+
+
+def expected_ok(variant: str, recorded: dict[str, Any], passes: int) -> str | None:
+    """Why ``recorded`` is too little for ``passes`` program passes, or ``None``."""
+    calls = passes * LM_CALLS_PER_PASS
+    if variant == "floor" and recorded["lines"] < calls * 6:
+        return f"{recorded['lines']} lines for {calls} LM calls"
+    if variant.startswith("llmlog-dspy") and recorded["lines"] < calls * 8:
+        return f"{recorded['lines']} lines for {calls} LM calls"
+    if variant.startswith("llmlog-rlm") and recorded["lines"] < calls:  # one iteration per call
+        return f"{recorded['lines']} iterations for {calls} LM calls"
+    if variant.startswith("llmlog") and recorded["flight"] < calls * 8:
+        return f"{recorded['flight']} flight-recorder events for {calls} LM calls"
+    if variant == "openinference" and recorded["spans"] < calls * 2:
+        return f"{recorded['spans']} spans for {calls} LM calls"
+    if variant.startswith("mlflow") and recorded["traces"] < passes * 3:
+        return f"{recorded['traces']} traces for {passes * 3} top-level calls"
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--passes", type=int, default=200, help="program passes per process")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=int, default=20, help=argparse.SUPPRESS)
+    parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "dspy.json"))
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.passes, args.warmup)
+        return
+    if args.quick:
+        args.rounds, args.passes = 2, 40
+    samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for r in range(args.rounds):
+        order = VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]
+        for variant in order:
+            passes = max(10, args.passes // 10) if variant in SLOW else args.passes
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", variant, "--passes", str(passes)],
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            problem = expected_ok(variant, result["recorded"], result["passes"])
+            if problem:
+                raise SystemExit(f"{variant} recorded too little: {problem}")
+            samples[variant].append(result["us_per_lm_call"])
+            print(
+                f"  round {r + 1} {variant:14} {result['us_per_lm_call']:9.1f} µs/LM call  {result['recorded']}"
+            )
+    med = {v: statistics.median(s) for v, s in samples.items()}
+    base, empty = med["none"], med["empty"]
+    floor_extra = med["floor"] - empty
+    print(f"\nPython {sys.version.split()[0]}; {args.rounds} rounds; medians per LM call\n")
+    print(f"  {'variant':14} {'µs/call':>9} {'added':>9} {'beyond empty cb':>16}")
+    rows = {}
+    for v in VARIANTS:
+        added = med[v] - base
+        beyond = med[v] - empty
+        rows[v] = {"us_per_lm_call": med[v], "added_us": added, "beyond_empty_us": beyond}
+        print(f"  {v:14} {med[v]:9.1f} {added:9.1f} {beyond:16.1f}")
+    print()
+    for v in ("llmlog-dspy", "llmlog-rlm"):
+        added = rows[v]["added_us"]
+        print(
+            f"  {v}: beyond the empty callback {rows[v]['beyond_empty_us']:.1f} µs = "
+            f"{rows[v]['beyond_empty_us'] / floor_extra:.2f}× the orjson floor's {floor_extra:.1f} µs; "
+            f"total added {added:.1f} µs = 1/{rows['openinference']['added_us'] / added:.1f} of OpenInference's, "
+            f"1/{rows['mlflow-async']['added_us'] / added:.0f} of MLflow async's, "
+            f"1/{rows['mlflow-sync']['added_us'] / added:.0f} of MLflow sync's"
+        )
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps({"medians": rows, "samples": samples}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
