@@ -562,3 +562,36 @@ def test_a_generator_stopped_early_is_not_an_error(tmp_path):
     assert not [r for r in records if r["type"] == "error"]
     (end,) = [r["data"] for r in records if r["type"] == "span" and r["data"]["event"] == "end"]
     assert "error" not in end and end["outputs"] == {"output": {"items": 3}}
+
+
+def test_listeners_see_every_event_and_never_break_the_program(tmp_path, capfd):
+    from llmlog.tracing import add_listener, remove_listener
+
+    class Collector:
+        def __init__(self):
+            self.events = []
+
+        def take(self, event):
+            self.events.append((event.type, event.span_id))
+
+    collector = Collector()
+    add_listener(collector.take)
+
+    def broken(event):
+        raise RuntimeError("listener bug")
+
+    add_listener(broken)
+    try:
+        with llmlog.new_trace_session(tmp_path / "t.jsonl") as session, llmlog.span("in") as s:
+            session.emit_llm_call(s.span_id, "p", "m", "q", "a", TokenUsage(1, 1), 1)
+        with llmlog.span("no session"):
+            pass
+    finally:
+        remove_listener(collector.take)  # a new bound-method object: removed all the same
+        remove_listener(broken)
+    kinds = [k for k, _ in collector.events]
+    assert kinds == ["session", "span", "llm_call", "span", "span", "span"]
+    with llmlog.span("after removal"):
+        pass
+    assert len(collector.events) == 6
+    assert capfd.readouterr().err.count("a trace listener failed") == 1

@@ -38,9 +38,11 @@ __all__ = [
     "Span",
     "TraceSession",
     "TraceWriter",
+    "add_listener",
     "new_span_id",
     "new_trace_id",
     "new_trace_session",
+    "remove_listener",
     "span",
     "start_trace_session",
     "traced",
@@ -55,6 +57,45 @@ F = TypeVar("F", bound=Callable[..., Any])
 _random = random.Random(secrets.randbits(128))
 _bits = _random.getrandbits
 os.register_at_fork(after_in_child=lambda: _random.seed(secrets.randbits(128)))
+
+
+#: Functions every trace event is handed to (exporters such as OTLP), after the session's own
+#: writer. A tuple replaced on change, so the hot path reads it without a lock.
+_listeners: tuple[Callable[[TraceEvent], None], ...] = ()
+_listeners_lock = threading.Lock()
+_listener_failures = 0
+
+
+def add_listener(listener: Callable[[TraceEvent], None]) -> None:
+    """Hand every trace event, from every session and every session-less span, to ``listener``.
+
+    It runs on the application's thread for each event, so it should only queue the event; an
+    exception from it is reported once on stderr and never reaches the application.
+    """
+    global _listeners
+    with _listeners_lock:
+        _listeners = (*_listeners, listener)
+
+
+def remove_listener(listener: Callable[[TraceEvent], None]) -> None:
+    """Stop handing events to ``listener`` (no error if it was not added)."""
+    global _listeners
+    with _listeners_lock:
+        # == rather than "is": a bound method is a new object at each attribute access.
+        _listeners = tuple(x for x in _listeners if x != listener)
+
+
+def _notify(event: TraceEvent) -> None:
+    global _listener_failures
+    for listener in _listeners:
+        try:
+            listener(event)
+        except Exception as exc:
+            _listener_failures += 1
+            if _listener_failures == 1:
+                report_problem(
+                    f"a trace listener failed (reported once): {type(exc).__name__}: {exc}"
+                )
 
 
 def new_trace_id() -> str:
@@ -136,6 +177,8 @@ class TraceSession:
         recorder = _flight.active
         if recorder is not None:
             recorder.record_trace_event(event)
+        if _listeners:
+            _notify(event)
         lock = self._lock
         lock.acquire()  # half the cost of ``with lock:``
         try:
@@ -577,11 +620,11 @@ class Span:
     def _begin(self, inputs: Mapping[str, Any] | None) -> None:
         if isinstance(self.session, TraceSession):
             self.session.emit_span_start(self.span_id, self.parent_id, self.name, inputs)
-        elif (recorder := _flight.active) is not None:
+        elif _flight.active is not None or _listeners:
             data: dict[str, Any] = {"event": "start", "operation": self.name}
             if inputs is not None:
                 data["inputs"] = dict(inputs)
-            recorder.record_trace_event(
+            _without_session(
                 TraceEvent(
                     TraceEventType.SPAN,
                     time.time_ns(),
@@ -601,13 +644,13 @@ class Span:
         duration_ms = (time.perf_counter_ns() - self._start) // 1_000_000
         if isinstance(self.session, TraceSession):
             self.session.emit_span_end(self.span_id, self.outputs, self.error, duration_ms)
-        elif (recorder := _flight.active) is not None:
+        elif _flight.active is not None or _listeners:
             data: dict[str, Any] = {"event": "end", "duration_ms": duration_ms}
             if self.outputs is not None:
                 data["outputs"] = self.outputs
             if self.error is not None:
                 data["error"] = str(self.error)
-            recorder.record_trace_event(
+            _without_session(
                 TraceEvent(
                     TraceEventType.SPAN, time.time_ns(), self.trace_id, self.span_id, None, data
                 )
@@ -633,6 +676,15 @@ class Span:
         if exc is not None:
             self.fail(exc)
         self.end()
+
+
+def _without_session(event: TraceEvent) -> None:
+    """A session-less span's event: to the flight recorder and the listeners only."""
+    recorder = _flight.active
+    if recorder is not None:
+        recorder.record_trace_event(event)
+    if _listeners:
+        _notify(event)
 
 
 def span(name: str, inputs: Mapping[str, Any] | None = None) -> Span:

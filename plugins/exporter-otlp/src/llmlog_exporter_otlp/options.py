@@ -1,0 +1,52 @@
+"""The options of ``[integrations.otlp]``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+__all__ = ["OtlpOptions"]
+
+
+@attrs.frozen(kw_only=True)
+class OtlpOptions:
+    """Options of the OTLP exporter (``enabled`` is read by the configuration itself).
+
+    Empty values fall back to the standard ``OTEL_EXPORTER_OTLP_*`` and ``OTEL_SERVICE_NAME`` /
+    ``OTEL_RESOURCE_ATTRIBUTES`` environment variables, then to OpenTelemetry's defaults.
+    """
+
+    #: Where to send traces, e.g. ``http://127.0.0.1:4318/v1/traces`` (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
+    #: ``OTEL_EXPORTER_OTLP_ENDPOINT``; default ``http://localhost:4318/v1/traces``).
+    endpoint: str = ""
+    #: ``http/protobuf`` or ``grpc`` (needs ``llmlog-exporter-otlp[grpc]``); default from
+    #: ``OTEL_EXPORTER_OTLP_PROTOCOL``, else ``http/protobuf``.
+    protocol: Literal["", "http/protobuf", "grpc"] = ""
+    #: Extra request headers (API keys of hosted backends); merged over ``OTEL_EXPORTER_OTLP_HEADERS``.
+    headers: dict[str, str] = attrs.Factory(dict)
+    #: ``gzip`` or ``none``; default from ``OTEL_EXPORTER_OTLP_COMPRESSION``, else none.
+    compression: Literal["", "gzip", "none"] = ""
+    #: Seconds one export request may take (``OTEL_EXPORTER_OTLP_TIMEOUT``; default 10).
+    timeout: float = 0.0
+    #: ``service.name`` of the resource (``OTEL_SERVICE_NAME``; default ``llmlog``).
+    service_name: str = ""
+    #: ``service.version`` of the resource.
+    service_version: str = ""
+    #: More resource attributes (``deployment.environment`` ...), over ``OTEL_RESOURCE_ATTRIBUTES``.
+    resource_attributes: dict[str, str] = attrs.Factory(dict)
+    #: Export prompts, responses, tool arguments and results, inputs and outputs (may hold personal
+    #: data; off by default, as the GenAI conventions ask). Also on when
+    #: ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``SPAN_ONLY`` or ``SPAN_AND_EVENT``.
+    capture_content: bool = False
+    #: Also write OpenInference attributes (``openinference.span.kind``, ``llm.token_count.*``...)
+    #: so that Arize Phoenix shows LLM and tool spans natively.
+    openinference: bool = False
+    #: Trace events waiting for the export thread at most; more are dropped and counted.
+    max_queue_size: int = attrs.field(default=20_000, validator=attrs.validators.gt(0))
+    #: Spans per export request at most.
+    max_export_batch_size: int = attrs.field(default=512, validator=attrs.validators.gt(0))
+    #: Seconds between exports (sooner when a batch is full).
+    schedule_delay: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
+    #: Seconds ``close()`` (and exit) waits for the last spans to be exported.
+    flush_timeout: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))

@@ -1,0 +1,319 @@
+"""The OTLP exporter: spans built from llmlog's events, a dead collector, and a real receiver
+(an MLflow tracking server on 127.0.0.1 accepting OTLP/HTTP) read back through its own client."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+import llmlog
+from llmlog import TokenUsage
+from llmlog.testing import isolated_environment
+from llmlog_exporter_otlp import OtlpExporter, OtlpOptions
+
+TOOLS = Path(__file__).resolve().parents[3] / "tests" / "tools"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path) -> Iterator[Path]:
+    with isolated_environment(tmp_path):
+        llmlog.configure({"outputs": {}, "trace": {"dir": "traces"}})
+        yield tmp_path
+
+
+def _program(session: llmlog.TraceSession) -> None:
+    """A small agent: a module calling an LM (own span) and a tool, an LLM call recorded directly
+    in a module span, and a failing step."""
+    with llmlog.span("ReAct", inputs={"question": "Weather in Paris?"}) as agent:
+        with llmlog.span("Predict:react") as predict:
+            with llmlog.span("LM:gpt-4o-mini") as lm:
+                session.emit_llm_call(
+                    lm.span_id,
+                    "openai",
+                    "gpt-4o-mini",
+                    "Weather?",
+                    "call the tool",
+                    TokenUsage(12, 5, cost=0.0002),
+                    30,
+                    messages=[{"role": "user", "content": "Weather?"}],
+                )
+            session.emit_module(
+                predict.span_id,
+                "Predict",
+                "react",
+                "question -> answer",
+                None,
+                None,
+                31,
+                1,
+                17,
+                True,
+            )
+        with llmlog.span("Tool:get_weather", inputs={"city": "Paris"}) as tool:
+            session.emit_tool_call(tool.span_id, "get_weather", {"city": "Paris"}, "Sunny", 4)
+        session.emit_llm_call(
+            agent.span_id, "anthropic", "claude-x", "inline", "ok", TokenUsage(3, 1), 9
+        )
+        with pytest.raises(TimeoutError), llmlog.span("Tool:search"):
+            raise TimeoutError("search timed out")
+        agent.set_outputs(answer="Sunny")
+
+
+def _export(options: OtlpOptions | None = None) -> tuple[list[Any], str]:
+    memory = InMemorySpanExporter()
+    exporter = OtlpExporter(options or OtlpOptions(schedule_delay=0.05), span_exporter=memory)
+    exporter.start()
+    with llmlog.new_trace_session() as session:
+        _program(session)
+    exporter.stop()
+    return list(memory.get_finished_spans()), session.trace_id
+
+
+def test_spans_carry_llmlogs_ids_parents_and_the_genai_conventions():
+    spans, trace_id = _export()
+    by_name = {s.name: s for s in spans}
+    assert set(by_name) == {
+        "invoke_agent ReAct",
+        "Predict:react",
+        "chat gpt-4o-mini",
+        "execute_tool get_weather",
+        "text_completion claude-x",
+        "Tool:search",
+    }
+    assert {format(s.context.trace_id, "032x") for s in spans} == {trace_id}
+    agent = by_name["invoke_agent ReAct"]
+    assert agent.parent is None and agent.attributes["gen_ai.agent.name"] == "ReAct"
+    predict, chat = by_name["Predict:react"], by_name["chat gpt-4o-mini"]
+    assert predict.parent.span_id == agent.context.span_id
+    assert chat.parent.span_id == predict.context.span_id and chat.kind is SpanKind.CLIENT
+    assert {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 12,
+        "gen_ai.usage.output_tokens": 5,
+        "llmlog.cost.usd": 0.0002,
+    }.items() <= dict(chat.attributes).items()
+    # Tokens only on inference spans: wrappers do not repeat them.
+    assert not any("gen_ai.usage.input_tokens" in s.attributes for s in (agent, predict))
+    assert predict.attributes["llmlog.module.signature"] == "question -> answer"
+    inline = by_name["text_completion claude-x"]  # an LLM call recorded in the agent's own span
+    assert (
+        inline.parent.span_id == agent.context.span_id
+        and inline.attributes["llmlog.cost.unknown"] is True
+    )
+    assert inline.end_time - inline.start_time == 9_000_000
+    tool = by_name["execute_tool get_weather"]
+    assert (
+        tool.attributes["gen_ai.tool.name"] == "get_weather"
+        and tool.status.status_code is StatusCode.UNSET
+    )
+    failed = by_name["Tool:search"]
+    assert (
+        failed.status.status_code is StatusCode.ERROR
+        and failed.attributes["error.type"] == "TimeoutError"
+    )
+    assert [e.name for e in failed.events] == ["exception"]
+    # No content unless asked for.
+    assert not any(
+        key in s.attributes
+        for s in spans
+        for key in ("gen_ai.input.messages", "input.value", "gen_ai.tool.call.arguments")
+    )
+
+
+def test_content_and_openinference_mirror_on_request(monkeypatch):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
+    spans, _ = _export(OtlpOptions(schedule_delay=0.05, openinference=True))
+    chat = next(s for s in spans if s.name == "chat gpt-4o-mini")
+    assert '"content":"Weather?"' in chat.attributes["gen_ai.input.messages"]
+    assert chat.attributes["openinference.span.kind"] == "LLM"
+    assert (
+        chat.attributes["llm.token_count.total"] == 17
+        and chat.attributes["llm.cost.total"] == 0.0002
+    )
+    tool = next(s for s in spans if s.name == "execute_tool get_weather")
+    assert tool.attributes["openinference.span.kind"] == "TOOL"
+    assert tool.attributes["gen_ai.tool.call.result"] == "Sunny"
+
+
+def test_spans_without_a_session_and_unfinished_spans_at_close():
+    memory = InMemorySpanExporter()
+    exporter = OtlpExporter(OtlpOptions(schedule_delay=0.05), span_exporter=memory)
+    exporter.start()
+    with llmlog.span("no session"):
+        pass
+    never_ended = llmlog.span("still running")
+    exporter.stop()
+    names = {s.name: s for s in memory.get_finished_spans()}
+    assert "no session" in names
+    assert names["still running"].attributes["llmlog.unfinished"] is True
+    never_ended.end()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_dead_collector_never_blocks_and_memory_stays_bounded(capfd):
+    options = OtlpOptions(
+        endpoint=f"http://127.0.0.1:{_closed_port()}/v1/traces",
+        timeout=0.5,
+        max_queue_size=5_000,
+        schedule_delay=0.05,
+        flush_timeout=2.0,
+    )
+    exporter = OtlpExporter(options)
+    exporter.start()
+    tracemalloc.start()
+    session = llmlog.new_trace_session(format="dspy", buffer_size=1 << 20)
+    started = time.perf_counter()
+    for n in range(100_000):
+        session.emit_span_start(f"{n:016x}", None, "step")
+        session.emit_span_end(f"{n:016x}", None, None, 0)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    session.close()
+    stopping = time.perf_counter()
+    exporter.stop()
+    assert time.perf_counter() - stopping < 5.0  # bounded by flush_timeout, not by the collector
+    stats = exporter.stats()
+    # Events beyond the queue, and spans beyond the bound while the collector is down, are dropped.
+    assert stats["dropped"] > 50_000 and stats["exported"] == 0 and stats["waiting"] == 0
+    assert peak < 60 << 20, f"peak {peak >> 20} MiB"
+    err = capfd.readouterr().err
+    assert err.count("dropping trace data") == 1 and "Transient error" not in err, err
+    assert err.count("did not accept spans") == 1 and "were dropped" in err
+    assert elapsed < 60  # no export call ever ran on this thread
+
+
+def _free_port() -> int:
+    return _closed_port()
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An MLflow tracking server (SQLite) on 127.0.0.1: a real OTLP/HTTP receiver."""
+    root = tmp_path_factory.mktemp("mlflow")
+    port = _free_port()
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--default-artifact-root",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "server.log").open("w"),
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((root / "server.log").read_text()[-3000:])
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _fake_openai() -> Any:
+    spec = importlib.util.spec_from_file_location("fake_openai", TOOLS / "fake_openai.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_traced_dspy_program_reaches_a_real_receiver(mlflow_server, tmp_path, monkeypatch):
+    import dspy
+    import mlflow
+
+    # Endpoint and headers from the standard variables, as a deployment would set them.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{mlflow_server}/v1/traces")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-mlflow-experiment-id=0")
+    llmlog.configure(
+        {
+            "outputs": {},
+            "trace": {"dir": "traces"},
+            "integrations": {
+                "dspy": {"enabled": True},
+                "otlp": {
+                    "enabled": True,
+                    "timeout": 60.0,
+                    "flush_timeout": 120.0,
+                    "service_name": "e2e",
+                },
+            },
+        }
+    )
+    fake = _fake_openai()
+    reply = "[[ ## reasoning ## ]]\nthink\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
+    with fake.FakeOpenAI(lambda request: reply) as server:
+        lm = dspy.LM(
+            "openai/gpt-4o-mini", api_base=server.base_url, api_key="sk-e2e-secret", cache=False
+        )
+        with dspy.context(lm=lm):
+            assert (
+                dspy.ChainOfThought("question -> answer")(question="Capital of France?").answer
+                == "Paris"
+            )
+        usage = lm.history[-1]["usage"]
+    (local,) = (tmp_path / "traces").glob(
+        "trace_*.jsonl"
+    )  # the local file, written beside the export
+    trace_id = local.read_text().split('"trace_id":"', 1)[1][:32]
+    llmlog.shutdown()  # flushes the exporter
+
+    mlflow.set_tracking_uri(mlflow_server)
+    traces = mlflow.search_traces(locations=["0"], return_type="list")
+    (trace,) = [t for t in traces if trace_id in t.info.trace_id]
+    spans = {s.name: s for s in trace.data.spans}
+    assert set(spans) >= {
+        "ChainOfThought",
+        "Predict:predict",
+        "chat gpt-4o-mini",
+        "ChatAdapter.format",
+    }
+    assert spans["ChainOfThought"].parent_id is None
+    assert spans["Predict:predict"].parent_id == spans["ChainOfThought"].span_id
+    chat = spans["chat gpt-4o-mini"]
+    assert chat.parent_id == spans["Predict:predict"].span_id
+    assert chat.attributes["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]
+    assert chat.attributes["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
+    assert chat.attributes["gen_ai.provider.name"] == "openai"
+    assert "sk-e2e-secret" not in str([s.attributes for s in trace.data.spans])
