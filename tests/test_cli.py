@@ -158,3 +158,24 @@ def test_a_closed_pipe_is_not_an_error(tmp_path):
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0
     assert "Traceback" not in stderr
+
+
+def test_integration_tables_are_validated_with_paths_and_choices(cli, tmp_path):
+    config = tmp_path / "llmlog.toml"
+    config.write_text(
+        "[integrations.dspy]\nenabled = 'yes'\n\n"
+        "[integrations.otlp]\nenabled = true\nsessions = 1\ncompression = 'brotli'\n\n"
+        "[integrations.langsmith]\nenabled = true\n"
+    )
+    result = cli("config", "check", str(config))
+    assert result.returncode == 1
+    err = result.stderr
+    assert "expected true or false, got 'yes' @ $.integrations.dspy.enabled" in err
+    assert "@ $.integrations.otlp.compression" in err and "'sessions'" in err
+    assert (
+        "unknown integration 'langsmith'; installed: dspy, otlp @ $.integrations.langsmith" in err
+    )
+    config.write_text("[integrations.dspy]\nenabled = true\nsessions = 'per_call'\n")
+    shown = cli("config", "show", str(config))
+    assert shown.returncode == 0 and "[integrations.dspy]" in shown.stdout
+    assert 'sessions = "per_call"' in shown.stdout

@@ -217,7 +217,8 @@ class TraceSession:
         if not self._content:
             return dict.fromkeys(values)
         cleaned = self._sanitizer.fields(values)
-        return cleaned if type(cleaned) is dict else dict(cleaned)
+        # A copy when nothing changed: the caller may go on mutating its own dict.
+        return cleaned if type(cleaned) is dict and cleaned is not values else dict(cleaned)
 
     def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
         if not self._content:
