@@ -203,6 +203,46 @@ def test_a_dead_collector_never_blocks_and_memory_stays_bounded(capfd):
     assert elapsed < 60  # no export call ever ran on this thread
 
 
+def test_a_rejecting_collector_is_retried_then_given_up_on_and_reported_once(capfd):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    requests: list[int] = []
+
+    class Rejecting(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            requests.append(1)
+            self.send_response(400)  # a permanent refusal: not retried by the SDK itself
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Rejecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+        exporter = OtlpExporter(
+            OtlpOptions(endpoint=endpoint, schedule_delay=0.05, flush_timeout=3.0)
+        )
+        exporter.start()
+        with llmlog.new_trace_session() as session:
+            _program(session)
+        time.sleep(1.5)  # one refusal, then a pause before the retry
+        stopping = time.perf_counter()
+        exporter.stop()
+        assert time.perf_counter() - stopping < 5.0
+    finally:
+        server.shutdown()
+    stats = exporter.stats()
+    assert len(requests) >= 2 and stats["failed_exports"] >= 2 and stats["exported"] == 0
+    assert stats["dropped"] == 6  # the program's spans, counted when the exporter gave up
+    err = capfd.readouterr().err
+    assert err.count("did not accept spans") == 1 and "6 trace events or spans were dropped" in err
+
+
 def _free_port() -> int:
     return _closed_port()
 
