@@ -30,6 +30,7 @@ __all__ = [
     "plain_line",
     "quote_if_needed",
     "rfc3339_local",
+    "rfc3339_nano",
     "rfc3339_utc",
     "safe_field_items",
 ]
@@ -213,6 +214,29 @@ def rfc3339_local(ns: int) -> str:
         offset = "Z" if minutes == 0 else f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
         _local_rfc_cache = (sec, prefix, offset)
     return f"{prefix}.{frac // 1_000_000:03d}{offset}"
+
+
+_nano_cache: tuple[int, str, str] = (-1, "", "")
+
+
+def rfc3339_nano(ns: int) -> str:
+    """RFC 3339 with nanoseconds and the local offset, trailing zeros dropped (Go's RFC3339Nano)."""
+    global _nano_cache
+    seconds = ns // 1_000_000_000
+    cached = _nano_cache
+    if cached[0] != seconds:
+        tm = time.localtime(seconds)
+        minutes = (tm.tm_gmtoff or 0) // 60
+        if minutes == 0:
+            zone = "Z"
+        else:
+            sign = "+" if minutes > 0 else "-"
+            zone = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        cached = _nano_cache = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", tm), zone)
+    # The fraction's digits, without a format spec (slow) for 19-digit times (2001 to 2286).
+    digits = str(ns)[10:] if 10**18 <= ns < 10**19 else f"{ns % 1_000_000_000:09d}"
+    digits = digits.rstrip("0")
+    return f"{cached[1]}.{digits}{cached[2]}" if digits else f"{cached[1]}{cached[2]}"
 
 
 def continuation_lines(text: str, marker: str = "  | ") -> str:

@@ -31,6 +31,7 @@ from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
 from llmlog.flight import annotations as _flight
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
+from llmlog.render import rfc3339_nano
 from llmlog.sanitize import Sanitizer
 
 __all__ = [
@@ -239,7 +240,7 @@ class TraceSession:
         self, metadata: Mapping[str, Any] | None = None, start_ns: int | None = None
     ) -> None:
         """The ``session`` event (written once, when the session opens)."""
-        data = {"start_time": _rfc3339_nano(start_ns or time.time_ns()), **(metadata or {})}
+        data = {"start_time": rfc3339_nano(start_ns or time.time_ns()), **(metadata or {})}
         self._emit(TraceEventType.SESSION, None, data)
 
     def emit_span_start(
@@ -462,29 +463,6 @@ class TraceSession:
             self._context.__exit__(exc_type, exc, tb)
             self._context = None
         self.close()
-
-
-_nano_cache: tuple[int, str, str] = (-1, "", "")
-
-
-def _rfc3339_nano(ns: int) -> str:
-    """RFC 3339 with nanoseconds and the local offset, trailing zeros dropped (Go's RFC3339Nano)."""
-    global _nano_cache
-    seconds = ns // 1_000_000_000
-    cached = _nano_cache
-    if cached[0] != seconds:
-        tm = time.localtime(seconds)
-        minutes = (tm.tm_gmtoff or 0) // 60
-        if minutes == 0:
-            zone = "Z"
-        else:
-            sign = "+" if minutes > 0 else "-"
-            zone = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-        cached = _nano_cache = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", tm), zone)
-    # The fraction's digits, without a format spec (slow) for 19-digit times (2001 to 2286).
-    digits = str(ns)[10:] if 10**18 <= ns < 10**19 else f"{ns % 1_000_000_000:09d}"
-    digits = digits.rstrip("0")
-    return f"{cached[1]}.{digits}{cached[2]}" if digits else f"{cached[1]}{cached[2]}"
 
 
 def _session_defaults() -> tuple[Any, Any, Sanitizer, Path | None]:

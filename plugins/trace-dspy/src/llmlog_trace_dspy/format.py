@@ -14,9 +14,8 @@ import orjson
 
 from llmlog.filesink import RotationPolicy, TraceOutput, file_in
 from llmlog.records import TraceEvent, TraceEventType
-from llmlog.render import escape_json_bytes
+from llmlog.render import escape_json_bytes, rfc3339_nano
 from llmlog.serialize import serializer
-from llmlog.tracing import _rfc3339_nano
 
 __all__ = [
     "DspyOptions",
@@ -34,7 +33,7 @@ def encode(event: TraceEvent) -> bytes:
     """One event as one dspy-go JSON line (no newline)."""
     envelope: dict[str, Any] = {
         "type": event.type,
-        "timestamp": _rfc3339_nano(event.time),
+        "timestamp": rfc3339_nano(event.time),
         "trace_id": event.trace_id,
     }
     if event.span_id:

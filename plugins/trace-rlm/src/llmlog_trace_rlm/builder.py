@@ -22,8 +22,8 @@ from typing import Any
 import orjson
 
 from llmlog.records import TraceEvent, TraceEventType
+from llmlog.render import rfc3339_nano
 from llmlog.serialize import serializer
-from llmlog.tracing import _rfc3339_nano
 from llmlog_trace_rlm.model import CodeBlock, Iteration, SubCall, messages_of
 
 __all__ = ["IterationBuilder", "answer_text", "sub_call"]
@@ -242,6 +242,6 @@ class IterationBuilder:
         self._answered = self._answered or current.final_answer is not None
         self.number += 1
         current.iteration = self.number
-        current.timestamp = _rfc3339_nano(self._start_ns)
+        current.timestamp = rfc3339_nano(self._start_ns)
         current.iteration_time = max(0.0, (self._end_ns - self._start_ns) / 1e9)
         self._emit(current)

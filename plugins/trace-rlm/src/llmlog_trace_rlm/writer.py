@@ -14,10 +14,10 @@ import attrs
 from llmlog.context import get_current
 from llmlog.filesink import TraceOutput, file_in
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
-from llmlog.render import escape_json_bytes
+from llmlog.render import escape_json_bytes, rfc3339_nano
 from llmlog.sanitize import Sanitizer
 from llmlog.serialize import serializer
-from llmlog.tracing import ModuleInfo, TraceSession, _rfc3339_nano, new_span_id, tracing_interceptor
+from llmlog.tracing import ModuleInfo, TraceSession, new_span_id, tracing_interceptor
 from llmlog_trace_rlm.builder import IterationBuilder, answer_text, sub_call
 from llmlog_trace_rlm.model import CodeBlock, Iteration, Metadata, messages_of
 
@@ -83,7 +83,7 @@ class RlmTraceWriter:
         opts = options or RlmOptions()
         target = file_in(path, "rlm")  # rlm_YYYY-MM-DD_HH-MM-SS_<8 hex>.jsonl, as rlm names them
         self._options = opts
-        self.metadata = Metadata(timestamp=_rfc3339_nano(time.time_ns()))
+        self.metadata = Metadata(timestamp=rfc3339_nano(time.time_ns()))
         self._metadata_written = False
         self.builder = IterationBuilder(self._write_iteration)
         self.output = TraceOutput(
@@ -123,7 +123,7 @@ class RlmTraceWriter:
         self.builder.number += 1
         iteration.iteration = self.builder.number
         if not iteration.timestamp:
-            iteration.timestamp = _rfc3339_nano(time.time_ns())
+            iteration.timestamp = rfc3339_nano(time.time_ns())
         self._write_iteration(iteration)
 
     # -- internals --------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class RlmTraceWriter:
     def _session(self, event: TraceEvent) -> None:
         data = event.data
         meta = self.metadata
-        meta.timestamp = _rfc3339_nano(event.time)
+        meta.timestamp = rfc3339_nano(event.time)
         for key, value in data.items():
             if key in _METADATA_KEYS:
                 self._set_metadata(key, value)
