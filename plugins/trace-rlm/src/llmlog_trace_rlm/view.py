@@ -287,14 +287,11 @@ def _stats(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> i
             f"  tokens: prompt {prompt} · completion {completion} · total {prompt + completion}"
             f" · {(prompt + completion) / max(calls_total, 1):.1f} per call\n"
         )
-    if calls_total:
-        priced = calls_total - unknown_price
-        out.write(
-            f"  cost: {format_cost(cost)}"
-            + (f" ({unknown_price} calls of unknown price)\n" if unknown_price else "\n")
-            if priced
-            else "  cost: unknown (no call reported a price)\n"
-        )
+    if calls_total and unknown_price == calls_total:
+        out.write("  cost: unknown (no call reported a price)\n")
+    elif calls_total:
+        note = f" ({unknown_price} calls of unknown price)" if unknown_price else ""
+        out.write(f"  cost: {format_cost(cost)}{note}\n")
     if times:
         out.write(
             f"  iteration time: min {times[0]:.2f}s · median {statistics.median(times):.2f}s · "
