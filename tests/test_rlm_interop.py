@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,24 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from llmlog.fake_provider import FakeOpenAI, prompt_text
 from llmlog_trace_rlm import read_rlm
-
-TOOLS = Path(__file__).parent / "tools"
-
-
-def _fake_openai():
-    spec = importlib.util.spec_from_file_location("fake_openai", TOOLS / "fake_openai.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _rlm_reply(request):
     """The root model writes code that calls a sub-LLM, then submits; sub-calls answer."""
-    fake = _fake_openai()
     messages = request["messages"]
-    text = fake.prompt_text(request)
+    text = prompt_text(request)
     if text.startswith("Summarise"):
         return "a short summary"
     turns = sum(1 for m in messages if m["role"] == "assistant")
@@ -48,8 +37,7 @@ def python_rlm_file(tmp_path: Path) -> Path:
     from rlm import RLM
     from rlm.logger import RLMLogger
 
-    fake = _fake_openai()
-    with fake.FakeOpenAI(_rlm_reply) as server:
+    with FakeOpenAI(_rlm_reply) as server:
         rlm = RLM(
             backend="openai",
             backend_kwargs={

@@ -231,19 +231,10 @@ def _dspy_demo(args: argparse.Namespace) -> int:
         return 1
     path = run_dspy_demo(Path(tempfile.mkdtemp(prefix="llmlog-dspy-demo-")))
     print(f"\n$ llmlog view {path}\n", file=sys.stderr)
-    view = argparse.Namespace(
-        file=str(path),
-        stats=False,
-        errors=False,
-        search=None,
-        compact=False,
-        iter=None,
-        final=False,
-        watch=False,
-        export=None,
-        no_color=False,
-        lenient=False,
-    )
+    from llmlog.viewing import view_arguments
+
+    view = view_arguments()
+    view.file = str(path)
     return _cmd_view(view)
 
 

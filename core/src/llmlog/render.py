@@ -201,6 +201,15 @@ def local_timestamp(ns: int) -> str:
     return f"{cached[1]}.{ns // 1_000_000 % 1000:03d}"
 
 
+def _utc_offset(tm: time.struct_time) -> str:
+    """``Z`` at offset 0, else ``+01:00``/``-05:30``: RFC 3339's form of a local time's offset."""
+    minutes = (tm.tm_gmtoff or 0) // 60
+    if minutes == 0:
+        return "Z"
+    sign = "+" if minutes > 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def rfc3339_local(ns: int) -> str:
     """``2026-11-25T18:40:05.123+01:00``: local time with its offset, millisecond precision."""
     global _local_rfc_cache
@@ -209,9 +218,7 @@ def rfc3339_local(ns: int) -> str:
     if sec != cached_sec:
         tm = time.localtime(sec)
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", tm)
-        minutes = (tm.tm_gmtoff or 0) // 60
-        sign = "+" if minutes >= 0 else "-"
-        offset = "Z" if minutes == 0 else f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        offset = _utc_offset(tm)
         _local_rfc_cache = (sec, prefix, offset)
     return f"{prefix}.{frac // 1_000_000:03d}{offset}"
 
@@ -226,13 +233,7 @@ def rfc3339_nano(ns: int) -> str:
     cached = _nano_cache
     if cached[0] != seconds:
         tm = time.localtime(seconds)
-        minutes = (tm.tm_gmtoff or 0) // 60
-        if minutes == 0:
-            zone = "Z"
-        else:
-            sign = "+" if minutes > 0 else "-"
-            zone = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-        cached = _nano_cache = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", tm), zone)
+        cached = _nano_cache = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", tm), _utc_offset(tm))
     # The fraction's digits, without a format spec (slow) for 19-digit times (2001 to 2286).
     digits = str(ns)[10:] if 10**18 <= ns < 10**19 else f"{ns % 1_000_000_000:09d}"
     digits = digits.rstrip("0")

@@ -485,13 +485,13 @@ def check_trace_format(name: str, directory: Path) -> None:
     written and ``close()`` twice; recognise its own file (``detect``); read it back (``read``)
     with every LLM call's tokens; and show it (``view``) with each combination of flags.
     """
-    import argparse
     import io
     import json
 
     from llmlog.configure import plugin_host
     from llmlog.registry import ComponentKind
     from llmlog.tracing import TraceSession
+    from llmlog.viewing import view_arguments
 
     component = plugin_host().components(ComponentKind.TRACE_FORMAT).get(name)
     if component is None:
@@ -564,13 +564,9 @@ def check_trace_format(name: str, directory: Path) -> None:
     def viewed() -> None:
         path, _ = write_program()
         assert support.view is not None, "no view(): llmlog view cannot show the files"
-        base: dict[str, Any] = dict.fromkeys(
-            ["stats", "errors", "compact", "final", "watch", "no_color", "lenient"], False
-        )
-        base.update(search=None, iter=None, export=None)
         for flags in ({}, {"stats": True}, {"errors": True}, {"search": "2+2"}, {"compact": True}):
             out = io.StringIO()
-            status = support.view(path, argparse.Namespace(**{**base, **flags}), out)
+            status = support.view(path, view_arguments(**flags), out)
             assert status == 0, f"view with {flags or 'no flags'} returned {status}"
             assert out.getvalue().strip(), f"view with {flags or 'no flags'} printed nothing"
             assert "\x1b[2J" not in out.getvalue(), "a control sequence reached the terminal"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["Paint", "ViewError", "export_target", "follow", "paint_for"]
+__all__ = ["Paint", "ViewError", "export_target", "follow", "paint_for", "view_arguments"]
 
 RED, GREEN, YELLOW, DIM, CYAN, BOLD, RESET = (
     "\033[31m",
@@ -30,6 +30,30 @@ Paint = Callable[[str, str], str]
 
 class ViewError(ValueError):
     """A problem with the request (not the file): printed as ``llmlog: message``, exit 2."""
+
+
+#: The flags of ``llmlog view`` as a viewer receives them, at their defaults.
+VIEW_DEFAULTS: dict[str, object] = {
+    "stats": False,
+    "errors": False,
+    "search": None,
+    "compact": False,
+    "iter": None,
+    "final": False,
+    "watch": False,
+    "export": None,
+    "no_color": False,
+    "lenient": False,
+}
+
+
+def view_arguments(**flags: object) -> argparse.Namespace:
+    """The ``args`` a viewer gets from ``llmlog view``, for calling one from code:
+    ``view(path, view_arguments(stats=True), sys.stdout)``."""
+    unknown = set(flags) - set(VIEW_DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown llmlog view flags: {', '.join(sorted(unknown))}")
+    return argparse.Namespace(**{**VIEW_DEFAULTS, **flags})
 
 
 def paint_for(args: argparse.Namespace, out: TextIO) -> Paint:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -21,10 +20,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import llmlog
 from llmlog import TokenUsage
+from llmlog.fake_provider import FakeOpenAI
 from llmlog.testing import isolated_environment
 from llmlog_exporter_otlp import OtlpExporter, OtlpOptions
-
-TOOLS = Path(__file__).resolve().parents[3] / "tests" / "tools"
 
 
 @pytest.fixture(autouse=True)
@@ -243,15 +241,11 @@ def test_a_rejecting_collector_is_retried_then_given_up_on_and_reported_once(cap
     assert err.count("did not accept spans") == 1 and "6 trace events or spans were dropped" in err
 
 
-def _free_port() -> int:
-    return _closed_port()
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An MLflow tracking server (SQLite) on 127.0.0.1: a real OTLP/HTTP receiver."""
     root = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
+    port = _closed_port()  # free now, for the server to take
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     process = subprocess.Popen(
         [
@@ -291,14 +285,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(30)
 
 
-def _fake_openai() -> Any:
-    spec = importlib.util.spec_from_file_location("fake_openai", TOOLS / "fake_openai.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_traced_dspy_program_reaches_a_real_receiver(mlflow_server, tmp_path, monkeypatch):
     import dspy
     import mlflow
@@ -321,9 +307,8 @@ def test_a_traced_dspy_program_reaches_a_real_receiver(mlflow_server, tmp_path, 
             },
         }
     )
-    fake = _fake_openai()
     reply = "[[ ## reasoning ## ]]\nthink\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
-    with fake.FakeOpenAI(lambda request: reply) as server:
+    with FakeOpenAI(lambda request: reply) as server:
         lm = dspy.LM(
             "openai/gpt-4o-mini", api_base=server.base_url, api_key="sk-e2e-secret", cache=False
         )

@@ -4,7 +4,6 @@ traced through the integration; the tree shape, parents, tokens and errors asser
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,9 +19,8 @@ from dspy.utils import DummyLM
 
 import llmlog
 import llmlog_integration_dspy as integration
+from llmlog.fake_provider import FakeOpenAI
 from llmlog.testing import capture, isolated_environment
-
-TOOLS = Path(__file__).resolve().parents[3] / "tests" / "tools"
 
 
 @pytest.fixture
@@ -325,18 +323,9 @@ def test_rlm_programs_show_code_blocks_and_sub_calls_in_either_format(traced, fm
     assert run.metadata is not None and run.metadata.root_model == "dummy"
 
 
-def _fake_openai():
-    spec = importlib.util.spec_from_file_location("fake_openai", TOOLS / "fake_openai.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_tokens_and_cost_per_call_from_a_provider_that_reports_usage(traced):
-    fake = _fake_openai()
     reply = "[[ ## reasoning ## ]]\nthink\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
-    with fake.FakeOpenAI(lambda request: reply) as server:
+    with FakeOpenAI(lambda request: reply) as server:
         lm = dspy.LM(
             "openai/gpt-4o-mini", api_base=server.base_url, api_key="sk-live-secret", cache=False
         )

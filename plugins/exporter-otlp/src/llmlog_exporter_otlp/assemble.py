@@ -41,9 +41,10 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _AGENTS = ("ReAct", "RLM", "CodeAct", "ProgramOfThought")
 
 
-def _span_id(text: str) -> int:
-    """A span id as OpenTelemetry's 64-bit int: the hex itself, or a hash of any other string."""
-    if len(text) == 16:
+def _otel_id(text: str, size: int) -> int:
+    """An llmlog id as OpenTelemetry's int of ``size`` bytes: the hex itself when it is ``2 * size``
+    hex digits (llmlog's and DSPy's ids), else a hash of the string (``emit_*`` take any string)."""
+    if len(text) == 2 * size:
         try:
             value = int(text, 16)
         except ValueError:
@@ -51,19 +52,7 @@ def _span_id(text: str) -> int:
         else:
             if value:
                 return value
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") or 1
-
-
-def _trace_id(text: str) -> int:
-    if len(text) == 32:
-        try:
-            value = int(text, 16)
-        except ValueError:
-            pass
-        else:
-            if value:
-                return value
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest(), "big") or 1
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=size).digest(), "big") or 1
 
 
 def _json(value: Any) -> str:
@@ -336,10 +325,10 @@ class SpanAssembler:
         return self._finish(child_id, child, event.time)
 
     def _finish(self, span_id: str, span: _Open, end: int) -> ReadableSpan:
-        trace = _trace_id(span.trace_id)
-        context = SpanContext(trace, _span_id(span_id), is_remote=False, trace_flags=_SAMPLED)
+        trace = _otel_id(span.trace_id, 16)
+        context = SpanContext(trace, _otel_id(span_id, 8), is_remote=False, trace_flags=_SAMPLED)
         parent = (
-            SpanContext(trace, _span_id(span.parent), is_remote=False, trace_flags=_SAMPLED)
+            SpanContext(trace, _otel_id(span.parent, 8), is_remote=False, trace_flags=_SAMPLED)
             if span.parent
             else None
         )

@@ -1,8 +1,9 @@
 """A small OpenAI-compatible chat-completions server on 127.0.0.1, for tests with no network.
 
-Real clients (the ``openai`` package, litellm, the ``rlms`` package) talk to it over HTTP. Each
-request is answered by ``reply(request_json) -> str``; usage is counted as whitespace-separated
-words so tests can assert exact token numbers.
+Real clients (the ``openai`` package, LiteLLM and so DSPy's ``dspy.LM``, the ``rlms`` package)
+talk to it over HTTP, so an integration's token and cost paths can be tested for real. Each request
+is answered by ``reply(request_json) -> str``; usage is counted as whitespace-separated words so
+tests can assert exact token numbers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+__all__ = ["FakeOpenAI", "prompt_text", "words"]
 
 Reply = Callable[[dict[str, Any]], str]
 
