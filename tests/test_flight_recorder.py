@@ -2,6 +2,7 @@
 and the Chrome export checked with Perfetto's real trace processor."""
 
 import asyncio
+import io
 import json
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from llmlog.flight import (
 )
 from llmlog.flight.chrome import to_chrome
 from llmlog.flight.snapshot import SnapshotError, read_snapshot
+from llmlog.flight.view import render_view
 
 
 @pytest.fixture
@@ -65,9 +67,8 @@ def test_records_logs_annotations_and_trace_events_and_reads_them_back(recorder,
     assert kinds[:1] == ["recorder_start"]
     for expected in (
         "task_begin",
-        "region_begin",
+        "region",
         "log",
-        "region_end",
         "span",
         "llm_call",
         "annotation",
@@ -111,7 +112,7 @@ def test_retention_follows_gos_rule(tmp_path):
     ring = ChunkRing(
         MemoryBackend(), min_age=1000.0, max_bytes=10_000, chunk_events=10, clock=lambda: now[0]
     )
-    line = b"x" * 99  # 100 bytes with the newline: a chunk of 10 is 1,000 bytes
+    line = b"x" * 99 + b"\n"  # 100 bytes: a chunk of 10 is 1,000 bytes
     for second in range(100):
         now[0] = second * 1_000_000_000
         for _ in range(10):
@@ -197,10 +198,53 @@ def test_annotations_are_near_free_without_a_recorder_and_work_as_decorators():
         assert asyncio.run(awork(1)) == 2
     finally:
         fr.stop()
-    names = [
-        json.loads(line).get("name") for chunk in fr.ring.chunks for line in chunk.data.splitlines()
+    regions = [
+        event
+        for chunk in fr.ring.chunks
+        for event in map(json.loads, chunk.data.splitlines())
+        if event["kind"] == "region"
     ]
-    assert names.count("decorated") == 2 and names.count("decorated-async") == 2
+    # One event per region, written when it ends, stamped with its start.
+    assert sorted(r["name"] for r in regions) == ["decorated", "decorated-async"]
+    assert all(r["dur"] >= 0 for r in regions)
+    assert not fr._open_regions
+
+
+def test_a_snapshot_inside_a_running_region_shows_it_open(tmp_path):
+    fr = FlightRecorder(snapshot_dir=tmp_path)
+    fr.start()
+    try:
+        with trace_region("outer"):
+            with trace_region("inner"):
+                pass
+            with trace_region("hangs here"), trace_task("job"):
+                path = fr.snapshot(tmp_path / "inside.jsonl")
+        with pytest.raises(ValueError), trace_region("fails"):
+            raise ValueError("bad input")
+        after = fr.snapshot(tmp_path / "after.jsonl")
+    finally:
+        fr.stop()
+    inside = read_snapshot(path)
+    assert inside.header["window"]["open_regions"] == 2
+    open_ = {e["name"]: e for e in inside.events if e["kind"] == "region_begin"}
+    assert set(open_) == {"outer", "hangs here"} and all(e["open"] for e in open_.values())
+    assert "task" not in open_["outer"]  # entered before the task began
+    finished = [e["name"] for e in inside.events if e["kind"] == "region"]
+    assert finished == ["inner"]
+    done = read_snapshot(after)
+    regions = {e["name"]: e for e in done.events if e["kind"] == "region"}
+    assert set(regions) == {"outer", "inner", "hangs here", "fails"}
+    assert regions["fails"]["error"] == "ValueError: bad input"
+    # Stamped with their start: the outer region sorts before the inner one it contains.
+    assert regions["outer"]["ts"] <= regions["inner"]["ts"]
+    assert regions["outer"]["ts"] + regions["outer"]["dur"] >= regions["hangs here"]["ts"]
+    assert not [e for e in done.events if e["kind"] == "region_begin"]
+    text = io.StringIO()
+    render_view(inside, text)
+    assert "region_begin hangs here (still running)" in text.getvalue()
+    chrome = to_chrome(done)["traceEvents"]
+    slices = {e["name"]: e for e in chrome if e.get("ph") == "X"}
+    assert set(slices) >= {"outer", "inner"} and slices["outer"]["dur"] >= slices["inner"]["dur"]
 
 
 def test_trace_task_follows_asyncio_tasks_and_threads(recorder):

@@ -17,6 +17,8 @@ import contextvars
 import functools
 import inspect
 import itertools
+import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -32,6 +34,8 @@ _task: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
     "llmlog_trace_task", default=None
 )
 _ids = itertools.count(1)
+_time_ns = time.time_ns
+_get_ident = threading.get_ident
 
 
 def current_task() -> tuple[int, str] | None:
@@ -79,25 +83,29 @@ _NOOP = _NoOp("")
 
 
 class _Region(_NoOp):
-    """An active region: records its begin and end (the ``with`` statement pairs them)."""
+    """An active region. It is recorded as one ``region`` event with its duration when it ends;
+    while it runs it sits in the recorder's table of open regions, so a snapshot taken inside it
+    (a hang, a crash) still shows it, as an open ``region_begin``."""
 
-    __slots__ = ("_id", "_recorder")
+    __slots__ = ("_id", "_recorder", "_start")
 
     def __init__(self, recorder: Any, name: str) -> None:
-        super().__init__(name)
+        # No super().__init__(): this runs for every region, and the call would cost more
+        # than the assignments.
+        self.name = name
         self._recorder = recorder
         self._id = 0
+        self._start = 0
 
     def __enter__(self) -> _Region:
-        self._id = next(_ids)
-        self._recorder.record("region_begin", name=self.name, region=self._id)
+        self._id = region = next(_ids)
+        self._start = start = _time_ns()
+        self._recorder._open_regions[region] = (start, self.name, _get_ident(), _task.get())
         return self
 
     def __exit__(self, exc_type: Any = None, exc: Any = None, tb: Any = None) -> None:
-        data: dict[str, Any] = {"name": self.name, "region": self._id}
-        if exc_type is not None:
-            data["error"] = f"{exc_type.__name__}: {exc}"
-        self._recorder.record("region_end", **data)
+        error = None if exc_type is None else f"{exc_type.__name__}: {exc}"
+        self._recorder.record_region(self.name, self._id, self._start, error)
 
 
 def trace_region(name: str) -> Any:

@@ -5,7 +5,8 @@ Mapping, chosen so concurrent and async work survives:
 * spans (``span`` start/end from trace sessions) and LLM/tool calls with a duration become
   **async slices** (``b``/``e``) keyed by span id: thread-scoped slices would drop overlapping calls;
 * ``trace_task`` tasks become async slices keyed by task id (they may end on another thread);
-* ``trace_region`` regions become ``B``/``E`` slices on their thread (they nest there);
+* ``trace_region`` regions become complete slices (``X``) on their thread, where they nest; a
+  region still running at the snapshot becomes a ``B`` that never ends;
 * log entries, annotations, exceptions and GC pauses become instant events (``i``) with their data;
 * token counts become a counter track (``C``), cumulative over the window;
 * thread names come from the header, as ``M`` metadata.
@@ -157,7 +158,19 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
                 "pid": pid,
                 "tid": tid,
             }
-        elif kind in ("region_begin", "region_end"):
+        elif kind == "region":  # one complete slice: regions nest on their thread
+            slice_: dict[str, Any] = {
+                "ph": "X",
+                "name": event.get("name", "region"),
+                "ts": ts,
+                "dur": int(event.get("dur", 0)) / 1000,
+                "pid": pid,
+                "tid": tid,
+            }
+            if event.get("error"):
+                slice_["args"] = {"error": event["error"]}
+            yield slice_
+        elif kind in ("region_begin", "region_end"):  # a region still running at the snapshot
             yield {
                 "ph": "B" if kind == "region_begin" else "E",
                 "name": event.get("name", "region"),

@@ -67,6 +67,7 @@ _SPAN = TraceEventType.SPAN  # enum member access is slow; compare with a module
 _get_ident = threading.get_ident
 _time_ns = time.time_ns
 _dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE  # ring lines end with their newline
 _default = serializer.default
 
 
@@ -147,9 +148,12 @@ class FlightRecorder:
             chunk_bytes=chunk_bytes,
             chunk_period=chunk_period,
         )
+        self._append = self.ring.append
         self._enabled = False
         self._writing = threading.Lock()
         self._open_spans: dict[str, tuple[int, bytes]] = {}
+        #: Regions entered and not yet left: id -> (start ns, name, thread id, trace task).
+        self._open_regions: dict[int, tuple[int, str, int, tuple[int, str] | None]] = {}
         self._threads: dict[int, str] = {}
         self._last_auto_snapshot = 0.0
         self.counters = {
@@ -195,6 +199,12 @@ class FlightRecorder:
 
     # -- recording -------------------------------------------------------------------------------
 
+    # The three record methods below run for every event: they build the event dict in one
+    # expression, encode it once and append the bytes to the ring with no lock (see ``ring``).
+
+    def _thread_seen(self, tid: int) -> None:
+        self._threads[tid] = threading.current_thread().name
+
     def record(self, kind: str, **data: Any) -> None:
         """Record one event of ``kind`` with ``data``. Never raises."""
         if not self._enabled:
@@ -202,17 +212,48 @@ class FlightRecorder:
         try:
             tid = _get_ident()
             if tid not in self._threads:
-                self._threads[tid] = threading.current_thread().name
-            event: dict[str, Any] = {"ts": _time_ns(), "kind": kind, "tid": tid}
+                self._thread_seen(tid)
+            task = _current_task()
+            if task is None:
+                event = {"ts": _time_ns(), "kind": kind, "tid": tid, **data}
+            else:
+                event = {"ts": _time_ns(), "kind": kind, "tid": tid, "task": task[0], **data}
+            try:
+                line = _dumps(event, default=_default, option=_NEWLINE)
+            except Exception:
+                line = serializer.dumps(event) + b"\n"
+            self._append(line if line.isascii() else escape_json_bytes(line))
+        except Exception:
+            self.counters["record_errors"] += 1
+
+    def record_region(self, name: str, region: int, start: int, error: str | None) -> None:
+        """Record a finished ``trace_region``: one ``region`` event stamped with its start and
+        carrying ``dur`` (ns). Called by the region's ``__exit__``. Never raises."""
+        self._open_regions.pop(region, None)
+        if not self._enabled:
+            return
+        try:
+            tid = _get_ident()
+            if tid not in self._threads:
+                self._thread_seen(tid)
+            event = {
+                "ts": start,
+                "kind": "region",
+                "tid": tid,
+                "name": name,
+                "region": region,
+                "dur": _time_ns() - start,
+            }
             task = _current_task()
             if task is not None:
                 event["task"] = task[0]
-            event.update(data)
-            try:  # _encode, inlined: this runs for every event
-                line = _dumps(event, default=_default)
-            except Exception:
-                line = serializer.dumps(event)
-            self.ring.append(line if line.isascii() else escape_json_bytes(line))
+            if error is not None:
+                event["error"] = error
+            try:
+                line = _dumps(event, option=_NEWLINE)
+            except Exception:  # a name with a lone surrogate
+                line = serializer.dumps(event) + b"\n"
+            self._append(line if line.isascii() else escape_json_bytes(line))
         except Exception:
             self.counters["record_errors"] += 1
 
@@ -223,12 +264,13 @@ class FlightRecorder:
         try:
             tid = _get_ident()
             if tid not in self._threads:
-                self._threads[tid] = threading.current_thread().name
+                self._thread_seen(tid)
+            severity = entry.severity
             event: dict[str, Any] = {
                 "ts": entry.time,
                 "kind": "log",
                 "tid": tid,
-                "level": LEVEL_NAMES.get(entry.severity, str(entry.severity)),
+                "level": LEVEL_NAMES.get(severity) or str(severity),
                 "msg": entry.message,
             }
             if entry.logger:
@@ -239,7 +281,6 @@ class FlightRecorder:
                 event["fn"] = entry.function
             if entry.trace_id:
                 event["trace_id"] = entry.trace_id
-            if entry.span_id:
                 event["span_id"] = entry.span_id
             if entry.model_id:
                 event["model"] = entry.model_id
@@ -263,13 +304,13 @@ class FlightRecorder:
             if task is not None:
                 event["task"] = task[0]
             try:
-                line = _dumps(event, default=_default)
+                line = _dumps(event, default=_default, option=_NEWLINE)
             except Exception:
-                line = serializer.dumps(event)
-            self.ring.append(line if line.isascii() else escape_json_bytes(line))
+                line = serializer.dumps(event) + b"\n"
+            self._append(line if line.isascii() else escape_json_bytes(line))
         except Exception:
             self.counters["record_errors"] += 1
-        if entry.severity >= _FATAL and "fatal" in self.triggers:
+        if severity >= _FATAL and "fatal" in self.triggers:
             self._auto_snapshot("fatal")
 
     def record_trace_event(self, event: TraceEvent) -> None:
@@ -279,36 +320,42 @@ class FlightRecorder:
         """
         if not self._enabled:
             return
-        data = event.data
-        if type(data) is not dict:
-            data = dict(data)  # orjson encodes dicts natively, not other mappings
-        payload: dict[str, Any] = {
-            "ts": event.time,
-            "kind": event.type,
-            "tid": _get_ident(),
-            "trace_id": event.trace_id,
-        }
-        if event.span_id:
-            payload["span_id"] = event.span_id
-        if event.parent_id:
-            payload["parent_id"] = event.parent_id
-        if data:
-            payload["data"] = data
-        task = _current_task()
-        if task is not None:
-            payload["task"] = task[0]
         try:
-            line = _encode(payload)
-            if event.type is _SPAN and event.span_id:
+            data = event.data
+            if type(data) is not dict:
+                data = dict(data)  # orjson encodes dicts natively, not other mappings
+            span_id = event.span_id
+            payload: dict[str, Any] = {
+                "ts": event.time,
+                "kind": event.type,
+                "tid": _get_ident(),
+                "trace_id": event.trace_id,
+            }
+            if span_id:
+                payload["span_id"] = span_id
+            if event.parent_id:
+                payload["parent_id"] = event.parent_id
+            if data:
+                payload["data"] = data
+            task = _current_task()
+            if task is not None:
+                payload["task"] = task[0]
+            try:
+                line = _dumps(payload, default=_default, option=_NEWLINE)
+            except Exception:
+                line = serializer.dumps(payload) + b"\n"
+            if not line.isascii():
+                line = escape_json_bytes(line)
+            if span_id and event.type is _SPAN:
                 phase = data.get("event")
                 if phase == "start":
                     if len(self._open_spans) < self.max_open_spans:
-                        self._open_spans[event.span_id] = (self.ring._seq + 1, line)
+                        self._open_spans[span_id] = (self.ring._seq + 1, line)
                     else:
                         self.counters["open_spans_dropped"] += 1
                 elif phase == "end":
-                    self._open_spans.pop(event.span_id, None)
-            self.ring.append(line)
+                    self._open_spans.pop(span_id, None)
+            self._append(line)
         except Exception:
             self.counters["record_errors"] += 1
 
@@ -343,10 +390,20 @@ class FlightRecorder:
             seal = self.backend.seal
             written = fileobj.write(seal(_encode(header) + b"\n"))
             if open_spans:
-                marked = [line[:-1] + b',"started_before_window":true}' for line in open_spans]
-                written += fileobj.write(seal(b"\n".join(marked) + b"\n"))
+                marked = [line[:-2] + b',"started_before_window":true}\n' for line in open_spans]
+                written += fileobj.write(seal(b"".join(marked)))
             for chunk in chunks:
                 written += fileobj.write(chunk.data)
+            # Regions still running (recorded only when they end): last, as open begins.
+            running = []
+            for region, (start, name, tid, task) in list(self._open_regions.items()):
+                begin: dict[str, Any] = {"ts": start, "kind": "region_begin", "tid": tid}
+                if task is not None:
+                    begin["task"] = task[0]
+                begin.update(name=name, region=region, open=True)
+                running.append(_encode(begin))
+            if running:
+                written += fileobj.write(seal(b"\n".join(running) + b"\n"))
             self.counters["snapshots"] += 1
             return written
         finally:
@@ -450,6 +507,7 @@ class FlightRecorder:
                 "oldest_ns": chunks[0].t_min if chunks else None,
                 "newest_ns": chunks[-1].t_max if chunks else None,
                 "open_spans_before_window": open_spans,
+                "open_regions": len(self._open_regions),
             },
             "drops": {
                 "events": ring.dropped_events,

@@ -1,10 +1,10 @@
 """The chunked ring behind the flight recorder.
 
-Events arrive as serialised JSON lines (``bytes``, no newline) and are appended to the *active
-chunk*, a plain list. The chunk is sealed when it holds ``chunk_events`` events or ``chunk_bytes``
-raw bytes, or when it is ``chunk_period`` seconds old. Sealing joins the lines, hands them to the
-backend (the ``zstd`` backend compresses; ``memory`` keeps them as they are), and, on a background
-thread when the backend asks for it, appends the sealed chunk to the ring.
+Events arrive as serialised JSON lines (``bytes``, each ending with its newline) and are appended
+to the *active chunk*, one ``bytearray``. The chunk is sealed when it holds ``chunk_events`` events or
+``chunk_bytes`` raw bytes, or when it is ``chunk_period`` seconds old. Sealing hands the bytes to
+the backend (the ``zstd`` backend compresses; ``memory`` keeps them as they are), on a background
+thread when the backend asks for it, and appends the sealed chunk to the ring.
 
 Retention is Go's ``FlightRecorder`` rule at chunk granularity, run after every seal: keep the
 newest chunk; walking back, keep older chunks until their stored size passes ``max_bytes`` or the
@@ -12,9 +12,14 @@ window reaches back further than ``min_age``; drop the rest. The chunk that cros
 kept, so memory stays within ``max_bytes`` plus one chunk plus the open chunk. ``max_bytes`` wins
 over ``min_age``.
 
-The writer never blocks on I/O or compression and never raises: it takes a small lock to append
-(so a concurrent seal cannot lose an event) and hands full chunks to the sealer. If the sealer
-falls behind by more than ``max_bytes`` of raw data, whole pending chunks are dropped and counted.
+The writer never blocks on I/O or compression and never raises. Why one ``bytearray`` rather than
+a list of lines: thousands of small ``bytes`` objects held until a seal cost the writer more in
+allocation than the encoding itself, and joining them needs the GIL on the sealer thread. A small
+lock guards the append and the swap of a full chunk for an empty one. When it hands a chunk to a
+background sealer that is waiting for the GIL, the writer yields it once: a sealer starved by a
+busy writer would otherwise run only once per switch interval (5 ms) and fall behind. If the
+sealer still falls behind by more than ``max_bytes`` of raw data, whole pending chunks are dropped
+and counted.
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ class RecorderBackend(Protocol):
     suffix: str
     background: bool
 
-    def seal(self, raw: bytes) -> bytes:
+    def seal(self, raw: bytes | bytearray) -> bytes:
         """Turn the raw JSON lines of one chunk (ending with a newline) into stored bytes. The
-        stored chunks of a ring, concatenated, must form a valid snapshot body."""
+        stored chunks of a ring, concatenated, must form a valid snapshot body. ``raw`` is not
+        used by anyone else afterwards: a backend that keeps it as it is may return it."""
 
     def decode(self, data: bytes) -> bytes:
         """Undo :meth:`seal` for a whole snapshot file (concatenated chunks)."""
@@ -88,8 +94,8 @@ class ChunkRing:
         self.chunk_period = chunk_period
         self._clock = clock
         self._lock = threading.Lock()
-        self._active: list[bytes] = []
-        self._active_bytes = 0
+        self._active = bytearray()
+        self._active_events = 0
         self._active_t0 = 0
         self._seq = 0
         #: The sealed chunks, oldest first; replaced (never mutated) on every seal.
@@ -98,8 +104,9 @@ class ChunkRing:
         self.dropped_chunks = 0
         self.evicted_events = 0
         self._pending: queue.SimpleQueue[
-            tuple[list[bytes], int, int, int, threading.Event | None]
+            tuple[bytes | bytearray, int, int, int, threading.Event | None]
         ] = queue.SimpleQueue()
+        self._sealer_idle = False  # the sealer is waiting for work (not compressing)
         self._pending_bytes = 0
         self._stop = threading.Event()
         self._sealer: threading.Thread | None = None
@@ -123,7 +130,7 @@ class ChunkRing:
     def stop(self) -> None:
         """Stop the threads; the ring keeps what it holds."""
         self._stop.set()
-        self._pending.put(([], 0, 0, 0, None))  # wake the sealer
+        self._pending.put((b"", 0, 0, 0, None))  # wake the sealer
         for thread in (self._sealer, self._ticker):
             if thread is not None:
                 thread.join(timeout=5)
@@ -132,7 +139,7 @@ class ChunkRing:
     # -- writing ---------------------------------------------------------------------------------
 
     def append(self, line: bytes) -> None:
-        """Add one serialised event; seals the chunk when it is full. Never raises, never blocks
+        """Add one serialised event (a JSON line ending with its newline); seals the chunk when it is full. Never raises, never blocks
         for longer than the append lock."""
         # acquire/release costs half of ``with lock:`` here, and this runs for every event.
         lock = self._lock
@@ -141,13 +148,15 @@ class ChunkRing:
             active = self._active
             if not active:
                 self._active_t0 = self._clock()
-            active.append(line)
-            size = self._active_bytes + len(line) + 1
-            self._active_bytes = size
-            if size >= self.chunk_bytes or len(active) >= self.chunk_events:
-                self._seal_locked(None)
+            active += line
+            self._active_events += 1
+            if len(active) < self.chunk_bytes and self._active_events < self.chunk_events:
+                return
+            handed = self._seal_locked(None)
         finally:
             lock.release()
+        if handed and self._sealer_idle:
+            time.sleep(0)  # let the waiting sealer take the GIL and start compressing
 
     def seal_now(self, wait: float = 2.0) -> bool:
         """Seal the active chunk and wait (up to ``wait`` seconds) until every pending chunk is in
@@ -157,36 +166,40 @@ class ChunkRing:
             self._seal_locked(done)
         return done.wait(wait)
 
-    def _seal_locked(self, done: threading.Event | None) -> None:
-        lines, self._active = self._active, []
-        raw_bytes, self._active_bytes = self._active_bytes, 0
+    def _seal_locked(self, done: threading.Event | None) -> bool:
+        """Swap the active chunk for an empty one and seal it; whether it went to the sealer."""
+        raw, self._active = self._active, bytearray()
+        events, self._active_events = self._active_events, 0
         t0 = self._active_t0
         self._seq += 1
         seq = self._seq
+        raw_bytes = len(raw)
         if self.backend.background and self._sealer is not None:
-            if (
-                lines
-                and self._pending_bytes + raw_bytes > max(self.max_bytes, self.chunk_bytes) * 2
-            ):
+            if raw and self._pending_bytes + raw_bytes > max(self.max_bytes, self.chunk_bytes) * 2:
                 # The sealer is far behind: drop this chunk (counted) rather than grow or block.
                 self.dropped_chunks += 1
-                self.dropped_events += len(lines)
-                lines, raw_bytes = [], 0
+                self.dropped_events += events
+                raw, events, raw_bytes = bytearray(), 0, 0
             self._pending_bytes += raw_bytes
-            self._pending.put((lines, seq, t0, raw_bytes, done))
-        else:
-            self._store(lines, seq, t0, raw_bytes)
-            if done is not None:
-                done.set()
+            self._pending.put((raw, seq, t0, events, done))
+            return True
+        self._store(raw, seq, t0, events)
+        if done is not None:
+            done.set()
+        return False
 
     # -- sealing and retention -------------------------------------------------------------------
 
     def _seal_loop(self) -> None:
+        get = self._pending.get
         while True:
-            lines, seq, t0, raw_bytes, done = self._pending.get()
-            if lines:
-                self._store(lines, seq, t0, raw_bytes)
-                self._pending_bytes -= raw_bytes
+            self._sealer_idle = True
+            raw, seq, t0, events, done = get()
+            self._sealer_idle = False
+            if raw:
+                self._store(raw, seq, t0, events)
+                with self._lock:
+                    self._pending_bytes -= len(raw)
             if done is not None:
                 done.set()
             if self._stop.is_set() and self._pending.empty():
@@ -199,17 +212,18 @@ class ChunkRing:
                 if self._active and self._clock() - self._active_t0 >= period_ns:
                     self._seal_locked(None)
 
-    def _store(self, lines: list[bytes], seq: int, t0: int, raw_bytes: int) -> None:
-        if not lines:
+    def _store(self, raw: bytes | bytearray, seq: int, t0: int, events: int) -> None:
+        if not raw:
             return
-        raw = b"\n".join(lines) + b"\n"
         try:
             data = self.backend.seal(raw)
         except Exception:
             self.dropped_chunks += 1
-            self.dropped_events += len(lines)
+            self.dropped_events += events
             return
-        chunk = SealedChunk(seq, t0, self._clock(), len(lines), raw_bytes, data)
+        if type(data) is not bytes:
+            data = bytes(data)  # the memory backend keeps the chunk: make it immutable
+        chunk = SealedChunk(seq, t0, self._clock(), events, len(raw), data)
         self._retain(chunk)
 
     def _retain(self, newest: SealedChunk) -> None:

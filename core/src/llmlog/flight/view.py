@@ -19,7 +19,7 @@ def _is_error(event: dict[str, Any]) -> bool:
         return True
     if kind == "log" and event.get("level") in _ERROR_LEVELS:
         return True
-    return bool(kind in ("region_end", "task_end") and event.get("error"))
+    return bool(kind in ("region", "region_end", "task_end") and event.get("error"))
 
 
 def _line(event: dict[str, Any], t_end: int) -> str:
@@ -37,10 +37,14 @@ def _line(event: dict[str, Any], t_end: int) -> str:
             body += f" {fields}"
     elif kind == "exception":
         body = f"{event.get('type')}: {event.get('message')} ({event.get('where', '')})"
-    elif kind in ("region_begin", "region_end", "task_begin", "task_end"):
-        body = f"{kind} {event.get('name', '')}" + (
-            f" error={event['error']}" if event.get("error") else ""
-        )
+    elif kind in ("region", "region_begin", "region_end", "task_begin", "task_end"):
+        body = f"{kind} {event.get('name', '')}"
+        if kind == "region":
+            body += f" {int(event.get('dur', 0)) / 1e6:.3f} ms"
+        elif event.get("open"):
+            body += " (still running)"
+        if event.get("error"):
+            body += f" error={event['error']}"
     elif kind == "annotation":
         body = f"[{event.get('category')}] {event.get('message')}"
     elif kind == "span":

@@ -35,7 +35,7 @@ class ZstdBackend:
         self.level = (options or ZstdOptions()).level
         self._local = threading.local()
 
-    def seal(self, raw: bytes) -> bytes:
+    def seal(self, raw: bytes | bytearray) -> bytes:
         # One compressor per thread: a ZstdCompressor must not be used by two threads at once
         # (sealing runs on the sealer thread, snapshots on theirs), and making a new one for
         # every chunk allocates a compression context while holding the GIL.
