@@ -3,7 +3,8 @@
 Cases (medians of interleaved rounds, ns per event unless stated):
 
 * writer-visible cost of an ordinary event (a ~300-700 B mix of span starts, span ends and log
-  records), ``zstd`` backend with background sealing, and ``memory`` backend; reference points:
+  records), ``zstd`` backend with background sealing, and ``memory`` backend, with the ring full
+  and evicting (``max_bytes`` 4 MiB); reference points:
   ``orjson.dumps`` of the same event, and appending a tuple to a deque;
 * stored bytes per ordinary event with ``zstd``;
 * ``trace_region`` with no recorder running, against an empty ``with`` block, and with one running;
@@ -72,10 +73,12 @@ def mix(n: int) -> list[tuple[str, dict]]:
 
 
 def writer_cost(backend: str, events: list[tuple[str, dict]]) -> tuple[float, float]:
-    """What recording adds on the writer's thread, per event. The span events are built before
-    the timed loop: a trace session builds its ``TraceEvent`` for its own file whether or not a
-    recorder runs, so the recorder's cost starts where it is handed one."""
-    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend=backend)
+    """What recording adds on the writer's thread, per event, with the ring full and evicting (an
+    always-on recorder's steady state: a growing ring also pays the kernel for fresh pages). The
+    span events are built before the timed loop: a trace session builds its ``TraceEvent`` for
+    its own file whether or not a recorder runs, so the recorder's cost starts where it is handed
+    one."""
+    fr = FlightRecorder(min_age=3600, max_bytes=4 << 20, backend=backend)
     fr.start()
     ts = time.time_ns()
     prepared = [
@@ -85,12 +88,21 @@ def writer_cost(backend: str, events: list[tuple[str, dict]]) -> tuple[float, fl
         for i, (kind, data) in enumerate(events)
     ]
     record, record_trace = fr.record, fr.record_trace_event
+
+    def write_all() -> None:
+        for event in prepared:
+            if type(event) is TraceEvent:
+                record_trace(event)
+            else:
+                record("log", **event)
+
+    for _ in range(1000):  # fill the ring (bounded: 4 MiB of zstd frames is ~650k events)
+        if fr.ring.evicted_events:
+            break
+        write_all()
+        fr.ring.seal_now(wait=30)
     start = time.perf_counter_ns()
-    for event in prepared:
-        if type(event) is TraceEvent:
-            record_trace(event)
-        else:
-            record("log", **event)
+    write_all()
     elapsed = (time.perf_counter_ns() - start) / len(events)
     fr.ring.seal_now(wait=30)
     stored = fr.ring.stored_bytes / max(1, sum(c.events for c in fr.ring.chunks))
