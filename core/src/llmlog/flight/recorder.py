@@ -80,12 +80,18 @@ def default_snapshot_dir() -> Path:
     return platformdirs.user_state_path("llmlog", appauthor=False) / "flight"
 
 
-def _encode(event: dict[str, Any]) -> bytes:
+def _line(event: dict[str, Any]) -> bytes:
+    """One ring line: the event as JSON with its newline, line separators escaped."""
     try:
-        line = _dumps(event, default=_default)
-    except Exception:
-        line = serializer.dumps(event)
+        line = _dumps(event, default=_default, option=_NEWLINE)
+    except Exception:  # what orjson refuses (a lone surrogate, a huge int): the slow encoder
+        line = serializer.dumps(event) + b"\n"
     return line if line.isascii() else escape_json_bytes(line)
+
+
+def _encode(event: dict[str, Any]) -> bytes:
+    """The event as JSON without a newline (headers and other lines written once)."""
+    return _line(event)[:-1]
 
 
 class FlightRecorder:
@@ -199,8 +205,8 @@ class FlightRecorder:
 
     # -- recording -------------------------------------------------------------------------------
 
-    # The three record methods below run for every event: they build the event dict in one
-    # expression, encode it once and append the bytes to the ring with no lock (see ``ring``).
+    # The record methods below run for every event: each builds its event dict and appends its
+    # one encoded line to the ring.
 
     def _thread_seen(self, tid: int) -> None:
         self._threads[tid] = threading.current_thread().name
@@ -218,11 +224,7 @@ class FlightRecorder:
                 event = {"ts": _time_ns(), "kind": kind, "tid": tid, **data}
             else:
                 event = {"ts": _time_ns(), "kind": kind, "tid": tid, "task": task[0], **data}
-            try:
-                line = _dumps(event, default=_default, option=_NEWLINE)
-            except Exception:
-                line = serializer.dumps(event) + b"\n"
-            self._append(line if line.isascii() else escape_json_bytes(line))
+            self._append(_line(event))
         except Exception:
             self.counters["record_errors"] += 1
 
@@ -249,11 +251,7 @@ class FlightRecorder:
                 event["task"] = task[0]
             if error is not None:
                 event["error"] = error
-            try:
-                line = _dumps(event, option=_NEWLINE)
-            except Exception:  # a name with a lone surrogate
-                line = serializer.dumps(event) + b"\n"
-            self._append(line if line.isascii() else escape_json_bytes(line))
+            self._append(_line(event))
         except Exception:
             self.counters["record_errors"] += 1
 
@@ -303,11 +301,7 @@ class FlightRecorder:
             task = _current_task()
             if task is not None:
                 event["task"] = task[0]
-            try:
-                line = _dumps(event, default=_default, option=_NEWLINE)
-            except Exception:
-                line = serializer.dumps(event) + b"\n"
-            self._append(line if line.isascii() else escape_json_bytes(line))
+            self._append(_line(event))
         except Exception:
             self.counters["record_errors"] += 1
         if severity >= _FATAL and "fatal" in self.triggers:
@@ -340,12 +334,7 @@ class FlightRecorder:
             task = _current_task()
             if task is not None:
                 payload["task"] = task[0]
-            try:
-                line = _dumps(payload, default=_default, option=_NEWLINE)
-            except Exception:
-                line = serializer.dumps(payload) + b"\n"
-            if not line.isascii():
-                line = escape_json_bytes(line)
+            line = _line(payload)
             if span_id and event.type is _SPAN:
                 phase = data.get("event")
                 if phase == "start":
