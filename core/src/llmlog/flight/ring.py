@@ -1,10 +1,10 @@
 """The chunked ring behind the flight recorder.
 
 Events arrive as serialised JSON lines (``bytes``, each ending with its newline) and are appended
-to the *active chunk*, one ``bytearray``. The chunk is sealed when it holds ``chunk_events`` events or
-``chunk_bytes`` raw bytes, or when it is ``chunk_period`` seconds old. Sealing hands the bytes to
-the backend (the ``zstd`` backend compresses; ``memory`` keeps them as they are), on a background
-thread when the backend asks for it, and appends the sealed chunk to the ring.
+to the *active chunk*, one ``bytearray``. The chunk is sealed when it holds ``chunk_events``
+events or ``chunk_bytes`` raw bytes, or when it is ``chunk_period`` seconds old. Sealing hands the
+bytes to the backend (the ``zstd`` backend compresses; ``memory`` keeps them as they are), on a
+background thread when the backend asks for it, and appends the sealed chunk to the ring.
 
 Retention is Go's ``FlightRecorder`` rule at chunk granularity, run after every seal: keep the
 newest chunk; walking back, keep older chunks until their stored size passes ``max_bytes`` or the
@@ -139,8 +139,8 @@ class ChunkRing:
     # -- writing ---------------------------------------------------------------------------------
 
     def append(self, line: bytes) -> None:
-        """Add one serialised event (a JSON line ending with its newline); seals the chunk when it is full. Never raises, never blocks
-        for longer than the append lock."""
+        """Add one serialised event (a JSON line ending with its newline); seals the chunk when it
+        is full. Never raises, never blocks for longer than the append lock."""
         # acquire/release costs half of ``with lock:`` here, and this runs for every event.
         lock = self._lock
         lock.acquire()
@@ -222,7 +222,7 @@ class ChunkRing:
             self.dropped_events += events
             return
         if type(data) is not bytes:
-            data = bytes(data)  # the memory backend keeps the chunk: make it immutable
+            data = bytes(data)  # a backend returned the bytearray itself: keep an immutable copy
         chunk = SealedChunk(seq, t0, self._clock(), events, len(raw), data)
         self._retain(chunk)
 
