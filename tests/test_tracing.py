@@ -595,3 +595,51 @@ def test_listeners_see_every_event_and_never_break_the_program(tmp_path, capfd):
         pass
     assert len(collector.events) == 6
     assert capfd.readouterr().err.count("a trace listener failed") == 1
+
+
+def test_buffered_trace_events_are_never_lost_silently(tmp_path):
+    """The dspy format buffers by default: an error event is written at once, the rest within the
+    flush interval, before a flight-recorder snapshot, on FATAL and at exit without a close."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from llmlog.flight import FlightRecorder
+
+    path = tmp_path / "buffered.jsonl"
+    session = llmlog.TraceSession(DspyTraceWriter(path, DspyOptions(flush_interval=60)))
+    session.emit_session()
+    session.emit_span_start("s1", None, "retrieve")
+    assert path.read_bytes() == b""  # buffered: not yet written
+    session.emit_error("s1", "TimeoutError", "search timed out")
+    assert [e["type"] for e in lines(path)] == ["session", "span", "error"]
+    session.emit_span_end("s1", None, "timeout", 5)
+    fr = FlightRecorder(snapshot_dir=tmp_path)
+    fr.start()
+    try:
+        fr.snapshot(tmp_path / "snap.jsonl")
+    finally:
+        fr.stop()
+    assert len(lines(path)) == 4  # the snapshot flushed the trace file first
+    session.close()
+
+    script = textwrap.dedent(
+        f"""
+        import llmlog
+        from llmlog_trace_dspy import DspyOptions, DspyTraceWriter
+        session = llmlog.TraceSession(DspyTraceWriter({str(tmp_path / "exit.jsonl")!r},
+                                                      DspyOptions(flush_interval=60)))
+        session.emit_session()
+        for i in range(100):
+            session.emit_span_start(f"{{i:016x}}", None, "step")
+        if __import__("sys").argv[1] == "fatal":
+            llmlog.Logger(outputs=[]).fatal("giving up")
+        """
+    )
+    for how in ("exit", "fatal"):
+        (tmp_path / "exit.jsonl").unlink(missing_ok=True)
+        done = subprocess.run(
+            [sys.executable, "-c", script, how], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == (1 if how == "fatal" else 0), done.stderr
+        assert len(lines(tmp_path / "exit.jsonl")) == 101, how

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -292,6 +293,29 @@ def _first_line(path: Path) -> tuple[bytes | None, str | None]:
     return first, None
 
 
+def _await_first_line(path: Path, interval: float = 0.2) -> bool:
+    """``view --watch`` on a file that does not exist yet or is still empty (a program has just
+    opened its trace, and buffers): wait for its first whole line. False if interrupted."""
+    said = False
+    try:
+        while True:
+            try:
+                with path.open("rb") as fh:
+                    first = fh.readline(1 << 20)
+                if first.endswith(b"\n") or len(first) >= 1 << 20:
+                    return True
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return True  # let the format detection name the problem
+            if not said:
+                print(f"llmlog: waiting for {path} to get its first line", file=sys.stderr)
+                said = True
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return False
+
+
 def _detect_format(path: Path, formats: dict[str, Any]) -> tuple[Any, str | None]:
     """The trace-format component that recognises ``path``, or the message saying none does."""
     first, problem = _first_line(path)
@@ -309,6 +333,8 @@ def _cmd_view(args: argparse.Namespace) -> int:
     from llmlog.viewing import ViewError
 
     path = Path(args.file)
+    if args.watch and not _await_first_line(path):
+        return 0
     component, problem = _detect_format(path, PluginHost().components(ComponentKind.TRACE_FORMAT))
     if component is None or component.support.view is None:
         print(f"llmlog: {problem or f'{path}: the format cannot be shown'}", file=sys.stderr)

@@ -162,6 +162,9 @@ class Dispatcher:
                     self._output_failed(output, exc)
         if severity >= _FATAL:
             self.flush()
+            from llmlog.filesink import flush_all  # trace files too; a rare path
+
+            flush_all()
 
     def _output_failed(self, output: Output, exc: Exception) -> None:
         name = output.name or type(output).__name__

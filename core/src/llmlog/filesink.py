@@ -33,6 +33,7 @@ away by someone else is noticed at the next check and recreated.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import fcntl
@@ -183,11 +184,15 @@ class FileSink:
         self.path = Path(path)
         self.name = name or str(self.path)
         self._mode = mode
-        self._buffer_size = buffer_size
         self._flush_interval = flush_interval
         self._fsync_always = fsync == "always"
         self._fsync_on_flush = fsync in ("flush", "always")
         self._rotation = rotation or RotationPolicy()
+        if buffer_size and self._rotation.max_bytes:
+            # A buffer is written whole into one file: keep it well under the rotation size, or
+            # files would grow past max_bytes by up to a buffer.
+            buffer_size = min(buffer_size, max(1, self._rotation.max_bytes // 4))
+        self._buffer_size = buffer_size
         self._compress = _compressor(self._rotation.compress)
         self._header = header
         self._lock = threading.Lock()
@@ -597,6 +602,19 @@ class FileSink:
         self._compressor = None
 
 
+def flush_all() -> None:
+    """Write out the buffer of every open file sink (log files and trace files alike).
+
+    Runs at interpreter exit, on a FATAL entry and before a flight-recorder snapshot, so nothing
+    buffered is lost silently; a sink that fails to flush reports it itself."""
+    for sink in list(_LIVE_SINKS):
+        with contextlib.suppress(Exception):
+            sink.flush()
+
+
+atexit.register(flush_all)
+
+
 def _before_fork() -> None:
     for sink in list(_LIVE_SINKS):
         with contextlib.suppress(Exception):
@@ -667,8 +685,8 @@ class TraceOutput:
         return self.sink.path
 
     def write(self, event: Any) -> None:
-        """Encode and append one event."""
-        self.sink.write(self._encode(event))
+        """Encode and append one event; an ``error`` event flushes a buffer at once."""
+        self.sink.write(self._encode(event), urgent=getattr(event, "type", None) == "error")
 
     def flush(self) -> None:
         """Write buffered events out."""

@@ -120,6 +120,10 @@ class TraceEvent:
     :param span_id: the span the event belongs to (16 hex characters when llmlog made it).
     :param parent_id: the parent span, carried only by span start events.
     :param data: the type-specific payload (see the trace format reference).
+
+    ``encoded_data`` caches ``data`` as JSON once an encoder asked for it
+    (:func:`llmlog.serialize.encoded_event_data`), so the trace file and the flight recorder
+    encode it once between them.
     """
 
     type: TraceEventType
@@ -128,3 +132,4 @@ class TraceEvent:
     span_id: str | None = None
     parent_id: str | None = None
     data: Mapping[str, Any] = EMPTY_FIELDS
+    encoded_data: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False)

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import orjson
 
-__all__ = ["Serializer", "safe_repr", "serializer"]
+__all__ = ["Serializer", "encoded_event_data", "safe_repr", "serializer"]
 
 # Non-string keys (OPT_NON_STR_KEYS) would double the cost of every encode; they are rare, so
 # they take the slow path instead, which converts them.
@@ -147,3 +147,22 @@ class Serializer:
 
 #: The process-wide serializer used by every formatter.
 serializer = Serializer()
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def encoded_event_data(event: Any) -> orjson.Fragment:
+    """A :class:`~llmlog.TraceEvent` 's ``data`` as JSON, keys sorted at every level (the order
+    dspy-go's encoder gives maps), ready to embed in an encoder's own envelope with
+    ``orjson.dumps``. Computed once per event and cached on it: the trace file and the flight
+    recorder both embed it."""
+    encoded: bytes | None = event.encoded_data
+    if encoded is None:
+        data = event.data
+        try:
+            encoded = orjson.dumps(data, default=serializer.default, option=_SORTED)
+        except Exception:  # non-string keys, a lone surrogate...: the slow path
+            encoded = serializer.dumps(data)
+        event.encoded_data = encoded
+    return orjson.Fragment(encoded)

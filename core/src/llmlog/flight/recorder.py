@@ -35,12 +35,13 @@ import orjson
 import platformdirs
 
 from llmlog.dispatch import report_problem
+from llmlog.filesink import flush_all
 from llmlog.flight import annotations as _annotations
 from llmlog.flight.ring import ChunkRing, RecorderBackend
 from llmlog.interfaces import Output
 from llmlog.records import LogEntry, TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes
-from llmlog.serialize import serializer
+from llmlog.serialize import encoded_event_data, serializer
 from llmlog.severity import LEVEL_NAMES, Severity
 
 __all__ = [
@@ -316,8 +317,6 @@ class FlightRecorder:
             return
         try:
             data = event.data
-            if type(data) is not dict:
-                data = dict(data)  # orjson encodes dicts natively, not other mappings
             span_id = event.span_id
             payload: dict[str, Any] = {
                 "ts": event.time,
@@ -330,7 +329,7 @@ class FlightRecorder:
             if event.parent_id:
                 payload["parent_id"] = event.parent_id
             if data:
-                payload["data"] = data
+                payload["data"] = encoded_event_data(event)  # shared with the trace file
             task = _current_task()
             if task is not None:
                 payload["task"] = task[0]
@@ -370,6 +369,7 @@ class FlightRecorder:
         if not self._writing.acquire(blocking=False):
             raise SnapshotInProgress("a snapshot of this flight recorder is already being written")
         try:
+            flush_all()  # what the snapshot shows is in the trace and log files too
             ring = self.ring
             ring.seal_now(wait=2.0)
             chunks = ring.chunks  # an immutable tuple: copying the reference is the whole copy

@@ -15,7 +15,7 @@ import orjson
 from llmlog.filesink import RotationPolicy, TraceOutput, file_in
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes, rfc3339_nano
-from llmlog.serialize import serializer
+from llmlog.serialize import encoded_event_data, serializer
 
 __all__ = [
     "DspyOptions",
@@ -41,7 +41,7 @@ def encode(event: TraceEvent) -> bytes:
     if event.parent_id:
         envelope["parent_id"] = event.parent_id
     if event.data:
-        envelope["data"] = dict(sorted(event.data.items()))
+        envelope["data"] = encoded_event_data(event)  # shared with the flight recorder
     try:
         line = orjson.dumps(envelope, default=_default)
     except Exception:
@@ -53,8 +53,13 @@ def encode(event: TraceEvent) -> bytes:
 class DspyOptions:
     """Options of the ``dspy`` trace format (the file machinery of the ``file`` output)."""
 
-    #: Bytes to buffer before writing; 0 writes every event at once (dspy-go's behaviour).
-    buffer_size: int = 0
+    #: Bytes to buffer before writing; 0 writes every event at once (dspy-go's behaviour). The
+    #: default buffers: one ``write()`` per event costs more than encoding it. Buffered events
+    #: reach the file within ``flush_interval``, at once for an ``error`` event, and at close,
+    #: exit, FATAL and flight-recorder snapshots.
+    buffer_size: int = attrs.field(default=65536, validator=attrs.validators.ge(0))
+    #: Seconds a buffered event may wait before it is written.
+    flush_interval: float = attrs.field(default=0.5, validator=attrs.validators.gt(0))
     #: Rotate the trace file before it passes this size; 0: no rotation.
     max_bytes: int = 0
     #: Rotated trace files to keep; 0 keeps all.
@@ -80,6 +85,7 @@ class DspyTraceWriter:
             encode,
             header=lambda: self._session_line,
             buffer_size=opts.buffer_size,
+            flush_interval=opts.flush_interval,
             rotation=RotationPolicy(max_bytes=opts.max_bytes, max_files=opts.max_files),
             mode=opts.mode,
             fsync=opts.fsync,
