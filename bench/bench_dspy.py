@@ -8,7 +8,7 @@ what it should, so no variant wins by dropping work.
 
 Variants: no callback (the baseline); an empty ``BaseCallback`` (DSPy's own callback machinery); a
 bare callback writing one orjson line per hook (the floor of a callback-based file tracer); llmlog
-(``dspy`` and ``rlm`` formats, flight recorder on; ``dspy`` also with a 64 KiB write buffer); OpenInference's DSPy instrumentor with the
+(``dspy`` and ``rlm`` formats, flight recorder on; ``dspy`` also unbuffered, one ``write()`` per event); OpenInference's DSPy instrumentor with the
 OpenTelemetry SDK (batch processor, in-memory exporter); MLflow ``mlflow.dspy.autolog`` with a local
 SQLite store, asynchronous and synchronous trace logging. Run::
 
@@ -36,7 +36,7 @@ VARIANTS = [
     "empty",
     "floor",
     "llmlog-dspy",
-    "llmlog-dspy-buffered",
+    "llmlog-dspy-unbuffered",
     "llmlog-rlm",
     "openinference",
     "mlflow-async",
@@ -147,8 +147,8 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
         from llmlog.flight.recorder import set_global_flight_recorder
 
         fmt: Any = variant.split("-")[1]
-        if variant.endswith("-buffered"):  # [trace] format = { type = "dspy", buffer_size = ... }
-            fmt = {"type": fmt, "buffer_size": 65536}
+        if variant.endswith("-unbuffered"):  # [trace] format = { type = "dspy", buffer_size = 0 }
+            fmt = {"type": fmt, "buffer_size": 0}
         llmlog.configure({"trace": {"format": fmt, "dir": str(workdir)}, "outputs": {}})
         recorder = FlightRecorder(snapshot_dir=str(workdir / "flight"))
         recorder.start()
@@ -286,7 +286,7 @@ def main() -> None:
         rows[v] = {"us_per_lm_call": med[v], "added_us": added, "beyond_empty_us": beyond}
         print(f"  {v:14} {med[v]:9.1f} {added:9.1f} {beyond:16.1f}")
     print()
-    for v in ("llmlog-dspy", "llmlog-dspy-buffered", "llmlog-rlm"):
+    for v in ("llmlog-dspy", "llmlog-dspy-unbuffered", "llmlog-rlm"):
         added = rows[v]["added_us"]
         print(
             f"  {v}: beyond the empty callback {rows[v]['beyond_empty_us']:.1f} µs = "

@@ -152,11 +152,11 @@ serializer = Serializer()
 _SORTED = orjson.OPT_SORT_KEYS
 
 
-def encoded_event_data(event: Any) -> orjson.Fragment:
+def encoded_event_data(event: Any) -> bytes:
     """A :class:`~llmlog.TraceEvent` 's ``data`` as JSON, keys sorted at every level (the order
-    dspy-go's encoder gives maps), ready to embed in an encoder's own envelope with
-    ``orjson.dumps``. Computed once per event and cached on it: the trace file and the flight
-    recorder both embed it."""
+    dspy-go's encoder gives maps), to embed in an encoder's own envelope as an
+    ``orjson.Fragment``. Computed once per event and cached on it (``event.encoded_data``): the
+    trace file and the flight recorder both embed it; read the cache first on a hot path."""
     encoded: bytes | None = event.encoded_data
     if encoded is None:
         data = event.data
@@ -165,4 +165,4 @@ def encoded_event_data(event: Any) -> orjson.Fragment:
         except Exception:  # non-string keys, a lone surrogate...: the slow path
             encoded = serializer.dumps(data)
         event.encoded_data = encoded
-    return orjson.Fragment(encoded)
+    return encoded

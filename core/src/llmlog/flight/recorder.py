@@ -68,6 +68,7 @@ _SPAN = TraceEventType.SPAN  # enum member access is slow; compare with a module
 _get_ident = threading.get_ident
 _time_ns = time.time_ns
 _dumps = orjson.dumps
+_Fragment = orjson.Fragment
 _NEWLINE = orjson.OPT_APPEND_NEWLINE  # ring lines end with their newline
 _default = serializer.default
 
@@ -329,7 +330,8 @@ class FlightRecorder:
             if event.parent_id:
                 payload["parent_id"] = event.parent_id
             if data:
-                payload["data"] = encoded_event_data(event)  # shared with the trace file
+                # Encoded once, shared with the trace file.
+                payload["data"] = _Fragment(event.encoded_data or encoded_event_data(event))
             task = _current_task()
             if task is not None:
                 payload["task"] = task[0]

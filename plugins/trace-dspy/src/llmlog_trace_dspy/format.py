@@ -41,7 +41,8 @@ def encode(event: TraceEvent) -> bytes:
     if event.parent_id:
         envelope["parent_id"] = event.parent_id
     if event.data:
-        envelope["data"] = encoded_event_data(event)  # shared with the flight recorder
+        # Encoded once, shared with the flight recorder.
+        envelope["data"] = orjson.Fragment(event.encoded_data or encoded_event_data(event))
     try:
         line = orjson.dumps(envelope, default=_default)
     except Exception:
