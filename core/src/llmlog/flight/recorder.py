@@ -210,17 +210,19 @@ class FlightRecorder:
     # The record methods below run for every event: each builds its event dict and appends its
     # one encoded line to the ring.
 
-    def _thread_seen(self, tid: int) -> None:
-        self._threads[tid] = threading.current_thread().name
+    def _tid(self) -> int:
+        """The current thread's id, its name noted the first time (for snapshot headers)."""
+        tid = _get_ident()
+        if tid not in self._threads:
+            self._threads[tid] = threading.current_thread().name
+        return tid
 
     def record(self, kind: str, **data: Any) -> None:
         """Record one event of ``kind`` with ``data``. Never raises."""
         if not self._enabled:
             return
         try:
-            tid = _get_ident()
-            if tid not in self._threads:
-                self._thread_seen(tid)
+            tid = self._tid()
             task = _current_task()
             if task is None:
                 event = {"ts": _time_ns(), "kind": kind, "tid": tid, **data}
@@ -237,9 +239,7 @@ class FlightRecorder:
         if not self._enabled:
             return
         try:
-            tid = _get_ident()
-            if tid not in self._threads:
-                self._thread_seen(tid)
+            tid = self._tid()
             event = {
                 "ts": start,
                 "kind": "region",
@@ -262,9 +262,7 @@ class FlightRecorder:
         if not self._enabled:
             return
         try:
-            tid = _get_ident()
-            if tid not in self._threads:
-                self._thread_seen(tid)
+            tid = self._tid()
             severity = entry.severity
             event: dict[str, Any] = {
                 "ts": entry.time,
@@ -322,7 +320,7 @@ class FlightRecorder:
             payload: dict[str, Any] = {
                 "ts": event.time,
                 "kind": event.type,
-                "tid": _get_ident(),
+                "tid": self._tid(),
                 "trace_id": event.trace_id,
             }
             if span_id:
