@@ -8,13 +8,15 @@ what it should, so no variant wins by dropping work.
 
 Variants: no callback (the baseline); an empty ``BaseCallback`` (DSPy's own callback machinery); a
 bare callback writing one orjson line per hook (the floor of a callback-based file tracer); llmlog
-(``dspy`` and ``rlm`` formats, flight recorder on; ``dspy`` also unbuffered, one ``write()`` per event); OpenInference's DSPy instrumentor with the
-OpenTelemetry SDK (batch processor, in-memory exporter); MLflow ``mlflow.dspy.autolog`` with a local
-SQLite store, asynchronous and synchronous trace logging. Run::
+(``dspy`` and ``rlm`` formats, flight recorder on; ``dspy`` also unbuffered, one ``write()`` per
+event); OpenInference's DSPy instrumentor with the OpenTelemetry SDK (batch processor, in-memory
+exporter); MLflow ``mlflow.dspy.autolog`` with a local SQLite store, asynchronous and synchronous
+trace logging. Run::
 
     .venv/bin/uv sync --all-packages --group bench     # the peers
     .venv/bin/python bench/bench_dspy.py               # bench/results/dspy.json
     .venv/bin/python bench/bench_dspy.py --quick
+    .venv/bin/python bench/bench_dspy.py --hooks       # time inside the hooks only (steadier)
 """
 
 from __future__ import annotations
@@ -195,11 +197,44 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
     raise SystemExit(f"unknown variant {variant}")
 
 
-def child(variant: str, passes: int, warmup: int) -> None:
+def _time_hooks(callback: Any) -> list[int]:
+    """Wrap each ``on_*`` hook of ``callback`` with a clock; returns the running total (ns)."""
+    total = [0]
+    clock = time.perf_counter_ns
+    for name in dir(type(callback)):
+        if name.startswith("on_"):
+            hook = getattr(callback, name)
+
+            def timed(*args: Any, _hook: Any = hook, **kwargs: Any) -> Any:
+                start = clock()
+                try:
+                    return _hook(*args, **kwargs)
+                finally:
+                    total[0] += clock() - start
+
+            setattr(callback, name, timed)
+    return total
+
+
+def child(variant: str, passes: int, warmup: int, hooks: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # MLflow writes artifacts relative to the working directory
         one_pass = _programs()
         finish, count = _setup(variant, Path(tmp))
+        if hooks:  # time spent inside the callback's own hooks only
+            import dspy
+
+            total = _time_hooks(dspy.settings.callbacks[-1])
+            for _ in range(warmup):
+                one_pass()
+            total[0] = 0
+            for _ in range(passes):
+                one_pass()
+            finish()
+            print(
+                json.dumps({"hook_us_per_lm_call": total[0] / 1000 / (passes * LM_CALLS_PER_PASS)})
+            )
+            return
         for _ in range(warmup):
             one_pass()
         # The timed part ends when the variant's records are written or exported: deferring the
@@ -238,6 +273,46 @@ def expected_ok(variant: str, recorded: dict[str, Any], passes: int) -> str | No
     return None
 
 
+HOOKED = ["empty", "floor", "llmlog-dspy", "llmlog-dspy-unbuffered", "llmlog-rlm"]
+
+
+def hook_times(args: argparse.Namespace) -> None:
+    """``--hooks``: a companion figure far less sensitive to this machine's noise than whole-program
+    time. Each hook is wrapped with a clock; the empty callback's figure is the wrapper's own cost
+    and DSPy's call into it, subtracted from the others. It leaves out what a tracer costs outside
+    its hooks (garbage collection of what it keeps, its background threads)."""
+    samples: dict[str, list[float]] = {v: [] for v in HOOKED}
+    for r in range(args.rounds):
+        for variant in HOOKED[r % len(HOOKED) :] + HOOKED[: r % len(HOOKED)]:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    variant,
+                    "--hooks",
+                    "--passes",
+                    f"{args.passes}",
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
+            samples[variant].append(
+                json.loads(done.stdout.strip().splitlines()[-1])["hook_us_per_lm_call"]
+            )
+    med = {v: statistics.median(s) for v, s in samples.items()}
+    floor = med["floor"] - med["empty"]
+    print(
+        f"\nPython {sys.version.split()[0]}; {args.rounds} rounds; medians, µs per LM call in the hooks\n"
+    )
+    for v in HOOKED[1:]:
+        own = med[v] - med["empty"]
+        print(f"  {v:24} {own:8.1f} µs  = {own / floor:5.2f}× the floor's")
+    print(f"  (the timing wrapper and DSPy's call into it: {med['empty']:.1f} µs, subtracted)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -247,13 +322,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=20, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--hooks",
+        action="store_true",
+        help="instead: the time spent inside each callback's own hooks, per LM call",
+    )
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "dspy.json"))
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.passes, args.warmup)
+        child(args.child, args.passes, args.warmup, args.hooks)
         return
     if args.quick:
         args.rounds, args.passes = 2, 40
+    if args.hooks:
+        hook_times(args)
+        return
     samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for r in range(args.rounds):
         order = VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]
