@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -95,6 +96,11 @@ def _outputs_mapping(value: Any) -> dict[str, Any] | None:
     return dict(plain) if isinstance(plain, Mapping) else {"output": plain}
 
 
+# A signature's text ("question -> answer") per signature class: DSPy rebuilds it from the
+# fields at every access, and a module summary asks for it at every module end.
+_signature_texts: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
 def _signature(instance: Any) -> str:
     # Predict has a signature; ChainOfThought and the like hold a Predict as ``predict``.
     signature = getattr(instance, "signature", None)
@@ -103,9 +109,18 @@ def _signature(instance: Any) -> str:
     if signature is None:
         return ""
     try:
-        return str(signature.signature)
+        return _signature_texts[signature]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referenceable
+        pass
+    try:
+        text = str(signature.signature)
     except Exception:
         return type(signature).__name__
+    try:
+        _signature_texts[signature] = text
+    except TypeError:
+        pass
+    return text
 
 
 class LlmlogCallback(BaseCallback):  # type: ignore[misc]

@@ -91,6 +91,7 @@ class DspyTraceWriter:
             mode=opts.mode,
             fsync=opts.fsync,
         )
+        self._sink_write = self.output.sink.write
 
     @property
     def path(self) -> Path:
@@ -98,9 +99,11 @@ class DspyTraceWriter:
         return self.output.path
 
     def write(self, event: TraceEvent) -> None:
-        if event.type is _SESSION and self._session_line is None:
+        kind = event.type
+        if kind is _SESSION and self._session_line is None:
             self._session_line = encode(event)
-        self.output.write(event)
+        # Straight to the sink (TraceOutput.write, one call less): an error is written at once.
+        self._sink_write(encode(event), urgent=kind is _ERROR)
 
     def flush(self) -> None:
         self.output.flush()
@@ -110,6 +113,7 @@ class DspyTraceWriter:
 
 
 _SESSION = TraceEventType.SESSION
+_ERROR = TraceEventType.ERROR
 _TIMESTAMP = re.compile(
     r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$"
 )
