@@ -246,14 +246,22 @@ def read_events(path: Any) -> list[dict[str, Any]]:
     return read_snapshot(path).events
 
 
-def _cmd_flight_view(args: argparse.Namespace) -> int:
+def _snapshot_or_report(path: str) -> Any:
+    """The snapshot at ``path``, or ``None`` after saying on stderr why it cannot be read."""
     from llmlog.flight.snapshot import SnapshotError, read_snapshot
-    from llmlog.flight.view import render_view
 
     try:
-        snapshot = read_snapshot(args.file)
+        return read_snapshot(path)
     except SnapshotError as exc:
         print(f"llmlog: {exc}", file=sys.stderr)
+        return None
+
+
+def _cmd_flight_view(args: argparse.Namespace) -> int:
+    from llmlog.flight.view import render_view
+
+    snapshot = _snapshot_or_report(args.file)
+    if snapshot is None:
         return 1
     render_view(snapshot, sys.stdout, last=args.last)
     return 0
@@ -261,12 +269,9 @@ def _cmd_flight_view(args: argparse.Namespace) -> int:
 
 def _cmd_flight_convert(args: argparse.Namespace) -> int:
     from llmlog.flight.chrome import write_chrome
-    from llmlog.flight.snapshot import SnapshotError, read_snapshot
 
-    try:
-        snapshot = read_snapshot(args.file)
-    except SnapshotError as exc:
-        print(f"llmlog: {exc}", file=sys.stderr)
+    snapshot = _snapshot_or_report(args.file)
+    if snapshot is None:
         return 1
     target = (
         args.output or str(args.file).removesuffix(".zst").removesuffix(".jsonl") + ".chrome.json"

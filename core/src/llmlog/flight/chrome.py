@@ -34,6 +34,23 @@ def _start_ns(event: dict[str, Any]) -> int:
     return ts
 
 
+def _async(
+    ph: str,
+    cat: str,
+    slice_id: str,
+    name: str,
+    ts: float,
+    pid: int,
+    tid: int,
+    args: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One end (``b`` or ``e``) of an async slice keyed by ``slice_id``."""
+    event = {"ph": ph, "cat": cat, "id": slice_id, "name": name, "ts": ts, "pid": pid, "tid": tid}
+    if args is not None:
+        event["args"] = args
+    return event
+
+
 def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
     header = snapshot.header
     pid = int(header.get("pid") or 1)
@@ -72,71 +89,30 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
             slice_id = event.get("span_id", "")
             # An end must repeat its begin's name, or readers leave the slice open.
             name = span_names.setdefault(slice_id, data.get("operation") or slice_id or "span")
-            if phase == "start":
-                args = {
-                    k: v
-                    for k, v in {
+            if phase in ("start", "end"):
+                if phase == "start":
+                    args = {
                         "inputs": data.get("inputs"),
                         "parent_id": event.get("parent_id"),
                         "trace_id": event.get("trace_id"),
                         "started_before_window": event.get("started_before_window"),
-                    }.items()
-                    if v is not None
-                }
-                yield {
-                    "ph": "b",
-                    "cat": "span",
-                    "id": slice_id,
-                    "name": name,
-                    "ts": ts,
-                    "pid": pid,
-                    "tid": tid,
-                    "args": args,
-                }
-            elif phase == "end":
-                args = {
-                    k: v
-                    for k, v in {
+                    }
+                else:
+                    args = {
                         "outputs": data.get("outputs"),
                         "error": data.get("error"),
                         "duration_ms": data.get("duration_ms"),
-                    }.items()
-                    if v is not None
-                }
-                yield {
-                    "ph": "e",
-                    "cat": "span",
-                    "id": slice_id,
-                    "name": name,
-                    "ts": ts,
-                    "pid": pid,
-                    "tid": tid,
-                    "args": args,
-                }
+                    }
+                present = {k: v for k, v in args.items() if v is not None}
+                ph = "b" if phase == "start" else "e"
+                yield _async(ph, "span", slice_id, name, ts, pid, tid, present)
         elif kind in ("llm_call", "tool_call"):
             data = event.get("data") or {}
             duration = float(data.get("latency_ms") or data.get("duration_ms") or 0) * 1000.0
             name = data.get("model") or data.get("tool_name") or kind
             slice_id = f"{event.get('span_id', '')}:{kind}:{event.get('ts')}"
-            yield {
-                "ph": "b",
-                "cat": kind,
-                "id": slice_id,
-                "name": name,
-                "ts": ts - duration,
-                "pid": pid,
-                "tid": tid,
-                "args": data,
-            }
-            yield {
-                "ph": "e",
-                "cat": kind,
-                "id": slice_id,
-                "name": name,
-                "ts": ts,
-                "pid": pid,
-                "tid": tid,
-            }
+            yield _async("b", kind, slice_id, name, ts - duration, pid, tid, data)
+            yield _async("e", kind, slice_id, name, ts, pid, tid)
             usage = data.get("usage") or {}
             if usage.get("total_tokens"):
                 tokens += int(usage["total_tokens"])
@@ -149,15 +125,9 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
                     "args": {"total": tokens},
                 }
         elif kind in ("task_begin", "task_end"):
-            yield {
-                "ph": "b" if kind == "task_begin" else "e",
-                "cat": "task",
-                "id": f"task-{event.get('task_id')}",
-                "name": event.get("name", "task"),
-                "ts": ts,
-                "pid": pid,
-                "tid": tid,
-            }
+            ph = "b" if kind == "task_begin" else "e"
+            task = f"task-{event.get('task_id')}"
+            yield _async(ph, "task", task, event.get("name", "task"), ts, pid, tid)
         elif kind == "region":  # one complete slice: regions nest on their thread
             slice_: dict[str, Any] = {
                 "ph": "X",

@@ -91,11 +91,6 @@ def _line(event: dict[str, Any]) -> bytes:
     return line if line.isascii() else escape_json_bytes(line)
 
 
-def _encode(event: dict[str, Any]) -> bytes:
-    """The event as JSON without a newline (headers and other lines written once)."""
-    return _line(event)[:-1]
-
-
 class FlightRecorder:
     """An always-on ring of recent events; see the module docstring.
 
@@ -279,6 +274,7 @@ class FlightRecorder:
                 event["fn"] = entry.function
             if entry.trace_id:
                 event["trace_id"] = entry.trace_id
+            if entry.span_id:
                 event["span_id"] = entry.span_id
             if entry.model_id:
                 event["model"] = entry.model_id
@@ -377,7 +373,7 @@ class FlightRecorder:
             open_spans = [line for seq, line in list(self._open_spans.values()) if seq < oldest]
             header = self._header(chunks, len(open_spans), reason)
             seal = self.backend.seal
-            written = fileobj.write(seal(_encode(header) + b"\n"))
+            written = fileobj.write(seal(_line(header)))
             if open_spans:
                 marked = [line[:-2] + b',"started_before_window":true}\n' for line in open_spans]
                 written += fileobj.write(seal(b"".join(marked)))
@@ -390,9 +386,9 @@ class FlightRecorder:
                 if task is not None:
                     begin["task"] = task[0]
                 begin.update(name=name, region=region, open=True)
-                running.append(_encode(begin))
+                running.append(_line(begin))
             if running:
-                written += fileobj.write(seal(b"\n".join(running) + b"\n"))
+                written += fileobj.write(seal(b"".join(running)))
             self.counters["snapshots"] += 1
             return written
         finally:
