@@ -104,6 +104,41 @@ def test_records_logs_annotations_and_trace_events_and_reads_them_back(recorder,
             assert done.stdout.splitlines() == lines
 
 
+def test_a_log_entry_is_recorded_the_same_with_or_without_a_log_entry_object(recorder, tmp_path):
+    # An entry only the recorder takes reaches it as parts (no LogEntry is built); one another
+    # output takes too reaches it as a LogEntry. Both must give the same record.
+    from llmlog.flight import RecorderOutput
+    from llmlog.testing import ListOutput
+
+    log = llmlog.Logger(Severity.DEBUG, [ListOutput(Severity.INFO), RecorderOutput(recorder)])
+    assert log.dispatcher.direct[0] == Severity.INFO
+
+    def entry():
+        with (
+            llmlog.with_model_id("m"),
+            llmlog.with_trace_id("t" * 32),
+            llmlog.with_span_id("s" * 16),
+        ):
+            log.debug("step %d", 1, api_key="sk-1", latency_ms=5, n=1)
+
+    entry()
+    log.dispatcher.add_output(ListOutput(Severity.DEBUG))
+    assert log.dispatcher.direct[0] == 0
+    entry()
+    snap = read_snapshot(recorder.snapshot(tmp_path / "s.jsonl"))
+    first, second = [
+        {k: v for k, v in e.items() if k != "ts"} for e in snap.events if e["kind"] == "log"
+    ]
+    assert first == second
+    assert first["fields"] == {"api_key": "[REDACTED]", "n": 1}
+    assert (first["model"], first["trace_id"], first["span_id"], first["latency_ms"]) == (
+        "m",
+        "t" * 32,
+        "s" * 16,
+        5,
+    )
+
+
 def test_retention_follows_gos_rule(tmp_path):
     now = [0]
     from llmlog.builtin.memory_recorder import MemoryBackend

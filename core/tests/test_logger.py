@@ -7,7 +7,7 @@ import threading
 import pytest
 
 import llmlog
-from llmlog import Logger, Output, Severity, TokenUsage
+from llmlog import LogEntry, Logger, Output, Severity, TokenUsage
 from llmlog.logger import global_dispatcher
 from llmlog.testing import ListOutput
 
@@ -228,6 +228,54 @@ def test_failing_output_is_reported_once_counted_and_others_go_on(capsys):
     err = capsys.readouterr().err
     assert err.count("output 'bad' failed: OSError: disk on fire") == 1
     assert log.dispatcher.stats()["failures"] == {"bad": 5}
+
+
+class PartsOutput(ListOutput):
+    """An output that also takes entries as their parts (as the flight recorder does)."""
+
+    def __init__(self, level=Severity.DEBUG, fail=False):
+        super().__init__(level)
+        self.parts = []
+        self.fail = fail
+        self.independent = True  # keeps its own level under the dispatcher's
+
+    def write_parts(self, *parts):
+        if self.fail:
+            raise OSError("parts on fire")
+        self.parts.append(LogEntry(*parts))
+
+
+def test_an_entry_only_one_output_takes_goes_to_it_as_parts(capsys):
+    debug_only, info = PartsOutput(), ListOutput(Severity.INFO)
+    log = Logger(Severity.INFO, [info, debug_only])
+    with llmlog.with_model_id("gpt-4o"):
+        log.debug("cache %s", "miss", api_key="sk-1", n=2)
+    log.info("shown")
+    # The DEBUG entry reached only the DEBUG output, as parts, complete and redacted.
+    (entry,) = debug_only.parts
+    assert (entry.severity, entry.message, entry.model_id) == (
+        Severity.DEBUG,
+        "cache miss",
+        "gpt-4o",
+    )
+    assert entry.fields == {"api_key": "[REDACTED]", "n": 2}
+    assert entry.file == "test_logger.py" and entry.function.endswith("as_parts")
+    # The INFO entry, which another output takes too, went to both as a LogEntry.
+    assert [e.message for e in info.entries] == ["shown"]
+    assert [e.message for e in debug_only.entries] == ["shown"]
+    # With a second output at DEBUG, nothing goes as parts.
+    both = PartsOutput()
+    log = Logger(Severity.DEBUG, [ListOutput(), both])
+    log.debug("d")
+    assert both.parts == [] and [e.message for e in both.entries] == ["d"]
+    # A failing parts output is reported and counted like a failing write.
+    bad = PartsOutput(fail=True)
+    bad.name = "bad"
+    log = Logger(Severity.INFO, [ListOutput(Severity.INFO), bad])
+    for _ in range(3):
+        log.debug("lost")
+    assert capsys.readouterr().err.count("output 'bad' failed: OSError: parts on fire") == 1
+    assert log.dispatcher.stats()["failures"] == {"bad": 3}
 
 
 def test_log_calls_never_raise(capsys):

@@ -141,6 +141,20 @@ class Dispatcher:
             routes.append((effective, o.write, o))
         self._routes = tuple(routes)
         self.threshold = min((r[0] for r in routes), default=Severity.FATAL + 1)
+        # An output whose level is below every other output's takes the entries in between
+        # alone; if it accepts an entry as its parts, the logger hands them over directly,
+        # without a LogEntry (see Output.write_parts). FATAL entries always go through emit(),
+        # which flushes. One tuple, replaced whole, so a concurrent log call never sees half.
+        direct: tuple[int, Callable[..., None] | None, Output | None] = (0, None, None)
+        if routes:
+            lowest = min(routes, key=lambda r: r[0])
+            above = min((r[0] for r in routes if r is not lowest), default=_FATAL)
+            write_parts = getattr(lowest[2], "write_parts", None)
+            if lowest[0] < above and write_parts is not None:
+                direct = (min(above, _FATAL), write_parts, lowest[2])
+        #: ``(below, write_parts, output)``: entries below ``below`` (and at or above
+        #: ``threshold``) go to ``output`` alone, as parts. ``below`` is 0 when there is none.
+        self.direct = direct
 
     def defer(self, on_first_use: Callable[[], None]) -> None:
         """Run ``on_first_use`` (once) at the first log call, which then sees the result.

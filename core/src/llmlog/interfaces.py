@@ -9,6 +9,7 @@ output whose level admits it. Outputs never see filtered entries, never raise in
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -51,6 +52,13 @@ class Output(abc.ABC):
     level: Severity = Severity.DEBUG
     #: The instance name from the configuration (``[outputs.NAME]``); set by the core.
     name: str = ""
+    #: Optional: a callable taking an entry as its parts, positionally in
+    #: :class:`~llmlog.LogEntry` field order (``time, severity, message, ..., exception``). For an
+    #: entry that only this output takes (its level is below every other output's), the logger
+    #: calls it instead of building a ``LogEntry`` nobody else would see: the flight recorder
+    #: takes DEBUG entries this way while every other output shows INFO and up. ``None``: the
+    #: core always calls :meth:`write`.
+    write_parts: Callable[..., None] | None = None
 
     @abc.abstractmethod
     def write(self, entry: LogEntry) -> None:

@@ -51,6 +51,20 @@ def _basename(path: str) -> str:
         return name
 
 
+def _deliver(d: Dispatcher, parts: tuple[Any, ...]) -> None:
+    """Hand an entry, given as its parts in :class:`LogEntry` field order, to the outputs: to the
+    dispatcher's direct output alone when only it takes the severity (no ``LogEntry`` is built),
+    else as a ``LogEntry`` through ``emit``."""
+    below, direct, output = d.direct
+    if parts[1] < below:
+        try:
+            direct(*parts)  # type: ignore[misc]
+        except Exception as exc:
+            d._output_failed(output, exc)  # type: ignore[arg-type]
+    else:
+        d.emit(LogEntry(*parts))
+
+
 def _interpolate(msg: object, args: tuple[Any, ...]) -> str:
     try:
         return str(msg) % args
@@ -286,8 +300,9 @@ class Logger:
             limit = sanitizer.limit
             if limit is not None and len(message) > limit:
                 message = sanitizer.text(message)
-            d.emit(
-                LogEntry(
+            _deliver(
+                d,
+                (
                     time_ns,
                     severity,
                     message,
@@ -303,7 +318,7 @@ class Logger:
                     self._fields(d, ctx.fields, fields),
                     logger,
                     sanitizer.text(exception) if exception else None,
-                )
+                ),
             )
         except Exception as exc:
             d.internal_error(exc)
@@ -370,11 +385,14 @@ class Logger:
                 except ValueError:
                     frame = _getframe(1)
                 code = frame.f_code
-                file, line, function = _basename(code.co_filename), frame.f_lineno, code.co_qualname
+                path = code.co_filename
+                file = _basenames.get(path) or _basename(path)
+                line, function = frame.f_lineno, code.co_qualname
             else:
                 file, line, function = "", 0, ""
-            d.emit(
-                LogEntry(
+            _deliver(
+                d,
+                (
                     _time_ns(),
                     severity,
                     msg,
@@ -390,7 +408,7 @@ class Logger:
                     fields,
                     self.name,
                     exception,
-                )
+                ),
             )
         except Exception as exc:
             d.internal_error(exc)

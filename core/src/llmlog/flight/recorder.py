@@ -27,7 +27,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,7 +39,7 @@ from llmlog.filesink import flush_all
 from llmlog.flight import annotations as _annotations
 from llmlog.flight.ring import ChunkRing, RecorderBackend
 from llmlog.interfaces import Output
-from llmlog.records import LogEntry, TraceEvent, TraceEventType
+from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes
 from llmlog.serialize import encoded_event_data, serializer
 from llmlog.severity import LEVEL_NAMES, Severity
@@ -203,21 +203,21 @@ class FlightRecorder:
     # -- recording -------------------------------------------------------------------------------
 
     # The record methods below run for every event: each builds its event dict and appends its
-    # one encoded line to the ring.
+    # one encoded line to the ring. Each reads the thread id inline (``_note_thread`` only the
+    # first time a thread is seen): a method call per event would cost more than the lookup.
 
-    def _tid(self) -> int:
-        """The current thread's id, its name noted the first time (for snapshot headers)."""
-        tid = _get_ident()
-        if tid not in self._threads:
-            self._threads[tid] = threading.current_thread().name
-        return tid
+    def _note_thread(self, tid: int) -> None:
+        """Note the current thread's name under its id (for snapshot headers)."""
+        self._threads[tid] = threading.current_thread().name
 
     def record(self, kind: str, **data: Any) -> None:
         """Record one event of ``kind`` with ``data``. Never raises."""
         if not self._enabled:
             return
         try:
-            tid = self._tid()
+            tid = _get_ident()
+            if tid not in self._threads:
+                self._note_thread(tid)
             task = _current_task()
             if task is None:
                 event = {"ts": _time_ns(), "kind": kind, "tid": tid, **data}
@@ -234,7 +234,9 @@ class FlightRecorder:
         if not self._enabled:
             return
         try:
-            tid = self._tid()
+            tid = _get_ident()
+            if tid not in self._threads:
+                self._note_thread(tid)
             event = {
                 "ts": start,
                 "kind": "region",
@@ -254,46 +256,87 @@ class FlightRecorder:
 
     def record_entry(self, entry: LogEntry) -> None:
         """Record a log entry (the dispatcher calls this through :class:`RecorderOutput`)."""
+        self.record_log(
+            entry.time,
+            entry.severity,
+            entry.message,
+            entry.file,
+            entry.line,
+            entry.function,
+            entry.trace_id,
+            entry.span_id,
+            entry.model_id,
+            entry.token_info,
+            entry.latency_ms,
+            entry.cost,
+            entry.fields,
+            entry.logger,
+            entry.exception,
+        )
+
+    def record_log(
+        self,
+        time_ns: int,
+        severity: Severity,
+        message: str,
+        file: str,
+        line: int,
+        function: str,
+        trace_id: str | None,
+        span_id: str | None,
+        model_id: str | None,
+        token_info: TokenUsage | None,
+        latency_ms: float | None,
+        cost: float | None,
+        fields: Mapping[str, Any],
+        logger: str,
+        exception: str | None,
+    ) -> None:
+        """Record a log entry given as its parts, in :class:`~llmlog.LogEntry` field order.
+
+        The logger calls this directly, without building a ``LogEntry``, for an entry only the
+        recorder takes (a DEBUG entry while every output shows INFO and up). Never raises.
+        """
         if not self._enabled:
             return
         try:
-            tid = self._tid()
-            severity = entry.severity
+            tid = _get_ident()
+            if tid not in self._threads:
+                self._note_thread(tid)
             event: dict[str, Any] = {
-                "ts": entry.time,
+                "ts": time_ns,
                 "kind": "log",
                 "tid": tid,
                 "level": LEVEL_NAMES.get(severity) or str(severity),
-                "msg": entry.message,
+                "msg": message,
             }
-            if entry.logger:
-                event["logger"] = entry.logger
-            if entry.file:
-                event["file"] = entry.file
-                event["line"] = entry.line
-                event["fn"] = entry.function
-            if entry.trace_id:
-                event["trace_id"] = entry.trace_id
-            if entry.span_id:
-                event["span_id"] = entry.span_id
-            if entry.model_id:
-                event["model"] = entry.model_id
-            usage = entry.token_info
-            if usage is not None:
+            if logger:
+                event["logger"] = logger
+            if file:
+                event["file"] = file
+                event["line"] = line
+                event["fn"] = function
+            if trace_id:
+                event["trace_id"] = trace_id
+            if span_id:
+                event["span_id"] = span_id
+            if model_id:
+                event["model"] = model_id
+            if token_info is not None:
                 event["tokens"] = {
-                    "prompt": usage.prompt_tokens,
-                    "completion": usage.completion_tokens,
-                    "total": usage.total_tokens,
-                    "cost": usage.cost,
+                    "prompt": token_info.prompt_tokens,
+                    "completion": token_info.completion_tokens,
+                    "total": token_info.total_tokens,
+                    "cost": token_info.cost,
                 }
-            if entry.latency_ms is not None:
-                event["latency_ms"] = entry.latency_ms
-            if entry.cost is not None:
-                event["cost"] = entry.cost
-            if entry.fields:
-                event["fields"] = entry.fields
-            if entry.exception:
-                event["exception"] = entry.exception
+            if latency_ms is not None:
+                event["latency_ms"] = latency_ms
+            if cost is not None:
+                event["cost"] = cost
+            if fields:
+                event["fields"] = fields
+            if exception:
+                event["exception"] = exception
             task = _current_task()
             if task is not None:
                 event["task"] = task[0]
@@ -311,12 +354,15 @@ class FlightRecorder:
         if not self._enabled:
             return
         try:
+            tid = _get_ident()
+            if tid not in self._threads:
+                self._note_thread(tid)
             data = event.data
             span_id = event.span_id
             payload: dict[str, Any] = {
                 "ts": event.time,
                 "kind": event.type,
-                "tid": self._tid(),
+                "tid": tid,
                 "trace_id": event.trace_id,
             }
             if span_id:
@@ -636,6 +682,8 @@ class RecorderOutput(Output):
         self.recorder = recorder
         self.level = recorder.level
         self.write = recorder.record_entry  # type: ignore[method-assign]
+        #: Takes an entry as its parts (see :attr:`llmlog.interfaces.Output.write_parts`).
+        self.write_parts = recorder.record_log
 
     def write(self, entry: LogEntry) -> None:  # replaced per instance in __init__
         self.recorder.record_entry(entry)
