@@ -111,7 +111,7 @@ def test_a_log_entry_is_recorded_the_same_with_or_without_a_log_entry_object(rec
     from llmlog.testing import ListOutput
 
     log = llmlog.Logger(Severity.DEBUG, [ListOutput(Severity.INFO), RecorderOutput(recorder)])
-    assert log.dispatcher.direct[0] == Severity.INFO
+    assert log.dispatcher.direct_below == Severity.INFO
 
     def entry():
         with (
@@ -123,7 +123,7 @@ def test_a_log_entry_is_recorded_the_same_with_or_without_a_log_entry_object(rec
 
     entry()
     log.dispatcher.add_output(ListOutput(Severity.DEBUG))
-    assert log.dispatcher.direct[0] == 0
+    assert log.dispatcher.direct_below == 0
     entry()
     snap = read_snapshot(recorder.snapshot(tmp_path / "s.jsonl"))
     first, second = [

@@ -144,17 +144,28 @@ class Dispatcher:
         # An output whose level is below every other output's takes the entries in between
         # alone; if it accepts an entry as its parts, the logger hands them over directly,
         # without a LogEntry (see Output.write_parts). FATAL entries always go through emit(),
-        # which flushes. One tuple, replaced whole, so a concurrent log call never sees half.
-        direct: tuple[int, Callable[..., None] | None, Output | None] = (0, None, None)
+        # which flushes. A log call reading ``direct_below`` from one configuration and
+        # ``direct`` from the next still delivers correctly: ``direct`` holds LogEntry when
+        # there is no direct output, and the logger checks which one it called.
+        below = 0
+        direct: tuple[Callable[..., Any], Output | None] = (LogEntry, None)
         if routes:
             lowest = min(routes, key=lambda r: r[0])
             above = min((r[0] for r in routes if r is not lowest), default=_FATAL)
             write_parts = getattr(lowest[2], "write_parts", None)
             if lowest[0] < above and write_parts is not None:
-                direct = (min(above, _FATAL), write_parts, lowest[2])
-        #: ``(below, write_parts, output)``: entries below ``below`` (and at or above
-        #: ``threshold``) go to ``output`` alone, as parts. ``below`` is 0 when there is none.
+                below, direct = min(above, _FATAL), (write_parts, lowest[2])
+        #: ``(write_parts, output)`` of the output that alone takes entries below
+        #: :attr:`direct_below` (``(LogEntry, None)`` when there is none).
         self.direct = direct
+        #: Severities below this (and at or above ``threshold``) go to :attr:`direct` alone.
+        self.direct_below = below
+
+    def direct_failed(self, exc: Exception) -> None:
+        """Report a failure of the direct output (see :attr:`direct`) like a failing write."""
+        output = self.direct[1]
+        if output is not None:
+            self._output_failed(output, exc)
 
     def defer(self, on_first_use: Callable[[], None]) -> None:
         """Run ``on_first_use`` (once) at the first log call, which then sees the result.

@@ -51,20 +51,6 @@ def _basename(path: str) -> str:
         return name
 
 
-def _deliver(d: Dispatcher, parts: tuple[Any, ...]) -> None:
-    """Hand an entry, given as its parts in :class:`LogEntry` field order, to the outputs: to the
-    dispatcher's direct output alone when only it takes the severity (no ``LogEntry`` is built),
-    else as a ``LogEntry`` through ``emit``."""
-    below, direct, output = d.direct
-    if parts[1] < below:
-        try:
-            direct(*parts)  # type: ignore[misc]
-        except Exception as exc:
-            d._output_failed(output, exc)  # type: ignore[arg-type]
-    else:
-        d.emit(LogEntry(*parts))
-
-
 def _interpolate(msg: object, args: tuple[Any, ...]) -> str:
     try:
         return str(msg) % args
@@ -300,9 +286,14 @@ class Logger:
             limit = sanitizer.limit
             if limit is not None and len(message) > limit:
                 message = sanitizer.text(message)
-            _deliver(
-                d,
-                (
+            merged = self._fields(d, ctx.fields, fields)
+            if exception:
+                exception = sanitizer.text(exception)
+            # To the outputs as a LogEntry, or, when one output alone takes this severity, to it
+            # as the entry's parts (Output.write_parts): no LogEntry nobody else would see.
+            make = d.direct[0] if severity < d.direct_below else LogEntry
+            try:
+                entry = make(
                     time_ns,
                     severity,
                     message,
@@ -315,11 +306,15 @@ class Logger:
                     ctx.token_info,
                     None,
                     None,
-                    self._fields(d, ctx.fields, fields),
+                    merged,
                     logger,
-                    sanitizer.text(exception) if exception else None,
-                ),
-            )
+                    exception or None,
+                )
+            except Exception as exc:  # only a direct output can fail here
+                d.direct_failed(exc)
+                return
+            if make is LogEntry:
+                d.emit(entry)
         except Exception as exc:
             d.internal_error(exc)
 
@@ -390,9 +385,10 @@ class Logger:
                 line, function = frame.f_lineno, code.co_qualname
             else:
                 file, line, function = "", 0, ""
-            _deliver(
-                d,
-                (
+            # As in _record: a LogEntry for the outputs, or the parts for a direct output.
+            make = d.direct[0] if severity < d.direct_below else LogEntry
+            try:
+                entry = make(
                     _time_ns(),
                     severity,
                     msg,
@@ -408,8 +404,12 @@ class Logger:
                     fields,
                     self.name,
                     exception,
-                ),
-            )
+                )
+            except Exception as exc:  # only a direct output can fail here
+                d.direct_failed(exc)
+                return
+            if make is LogEntry:
+                d.emit(entry)
         except Exception as exc:
             d.internal_error(exc)
 
