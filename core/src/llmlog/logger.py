@@ -3,7 +3,9 @@
 Cost model, in call order: a level check against the dispatcher's threshold (one attribute read,
 before any argument is looked at); then, only for enabled entries, sampling, one ``ContextVar.get``,
 printf interpolation, field merging and sanitising, the caller's frame, one :class:`LogEntry`, and a
-plain method call per output. No pluggy and no locks on this path.
+plain method call per output. An entry that one output alone takes (the flight recorder's DEBUG
+entries while the other outputs show INFO) goes to it as its parts, without a ``LogEntry``. No
+pluggy and no locks on this path.
 """
 
 from __future__ import annotations
