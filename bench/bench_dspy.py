@@ -17,6 +17,7 @@ trace logging. Run::
     .venv/bin/python bench/bench_dspy.py               # bench/results/dspy.json
     .venv/bin/python bench/bench_dspy.py --quick
     .venv/bin/python bench/bench_dspy.py --hooks       # time inside the hooks only (steadier)
+    .venv/bin/python bench/bench_dspy.py --hooks --without flight --without file,flight
 """
 
 from __future__ import annotations
@@ -153,8 +154,9 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
             fmt = {"type": fmt, "buffer_size": 0}
         llmlog.configure({"trace": {"format": fmt, "dir": str(workdir)}, "outputs": {}})
         recorder = FlightRecorder(snapshot_dir=str(workdir / "flight"))
-        recorder.start()
-        set_global_flight_recorder(recorder)
+        if "flight" not in os.environ.get("BENCH_DSPY_WITHOUT", ""):
+            recorder.start()
+            set_global_flight_recorder(recorder)
         llmlog_integration_dspy.instrument()
 
         def recorded() -> dict[str, Any]:
@@ -197,6 +199,31 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
     raise SystemExit(f"unknown variant {variant}")
 
 
+#: Parts of llmlog that ``--without`` turns off, for the breakdown of its hook time.
+PARTS = ("flight", "file", "context", "redaction")
+
+
+def _turn_off(parts: list[str]) -> None:
+    """Turn parts of llmlog off in this process (``--without``): an analysis of where its time goes,
+    not a configuration anyone would run. ``flight``: no flight recorder; ``file``: trace events
+    are not written; ``context``: DSPy calls do not enter llmlog's logging context;
+    ``redaction``: span inputs, outputs and event data are not redacted or capped."""
+    if "file" in parts:
+        import llmlog_trace_dspy.format as dspy_format
+
+        dspy_format.DspyTraceWriter.write = lambda self, event: None  # type: ignore[method-assign]
+    if "context" in parts:
+        import llmlog_integration_dspy.callback as callback
+
+        callback.enter_context = lambda **values: None  # type: ignore[assignment]
+        callback.exit_context = lambda token: None  # type: ignore[assignment]
+    if "redaction" in parts:
+        from llmlog.tracing import TraceSession
+
+        TraceSession._user_mapping = lambda self, values: dict(values)  # type: ignore[method-assign]
+        TraceSession._clean = lambda self, data: data  # type: ignore[method-assign]
+
+
 def _time_hooks(callback: Any) -> list[int]:
     """Wrap each ``on_*`` hook of ``callback`` with a clock; returns the running total (ns)."""
     total = [0]
@@ -217,6 +244,7 @@ def _time_hooks(callback: Any) -> list[int]:
 
 
 def child(variant: str, passes: int, warmup: int, hooks: bool = False) -> None:
+    _turn_off(os.environ.get("BENCH_DSPY_WITHOUT", "").split(","))
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # MLflow writes artifacts relative to the working directory
         one_pass = _programs()
@@ -281,21 +309,31 @@ def hook_times(args: argparse.Namespace) -> None:
     time. Each hook is wrapped with a clock; the empty callback's figure is the wrapper's own cost
     and DSPy's call into it, subtracted from the others. It leaves out what a tracer costs outside
     its hooks (garbage collection of what it keeps, its background threads)."""
-    samples: dict[str, list[float]] = {v: [] for v in HOOKED}
+    variants = list(HOOKED)
+    turned_off = {}  # variant -> the parts it runs without
+    for parts in args.without:
+        unknown = set(parts.split(",")) - set(PARTS)
+        if unknown:
+            raise SystemExit(f"--without: unknown part(s) {sorted(unknown)}; choose from {PARTS}")
+        variants.append(f"llmlog-dspy without {parts}")
+        turned_off[variants[-1]] = parts
+    samples: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(args.rounds):
-        for variant in HOOKED[r % len(HOOKED) :] + HOOKED[: r % len(HOOKED)]:
+        for variant in variants[r % len(variants) :] + variants[: r % len(variants)]:
+            env = dict(os.environ, BENCH_DSPY_WITHOUT=turned_off.get(variant, ""))
             done = subprocess.run(
                 [
                     sys.executable,
                     __file__,
                     "--child",
-                    variant,
+                    "llmlog-dspy" if variant in turned_off else variant,
                     "--hooks",
                     "--passes",
                     f"{args.passes}",
                 ],
                 capture_output=True,
                 text=True,
+                env=env,
             )
             if done.returncode != 0:
                 raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
@@ -307,9 +345,9 @@ def hook_times(args: argparse.Namespace) -> None:
     print(
         f"\nPython {sys.version.split()[0]}; {args.rounds} rounds; medians, µs per LM call in the hooks\n"
     )
-    for v in HOOKED[1:]:
+    for v in variants[1:]:
         own = med[v] - med["empty"]
-        print(f"  {v:24} {own:8.1f} µs  = {own / floor:5.2f}× the floor's")
+        print(f"  {v:52} {own:8.1f} µs  = {own / floor:5.2f}× the floor's")
     print(f"  (the timing wrapper and DSPy's call into it: {med['empty']:.1f} µs, subtracted)")
 
 
@@ -326,6 +364,13 @@ def main() -> None:
         "--hooks",
         action="store_true",
         help="instead: the time spent inside each callback's own hooks, per LM call",
+    )
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        help=f"with --hooks: also run llmlog-dspy with these parts off (comma-separated: "
+        f"{', '.join(PARTS)}), to see where its time goes; repeat for more variants",
     )
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "dspy.json"))
     args = parser.parse_args()
