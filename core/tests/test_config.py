@@ -97,6 +97,31 @@ def test_all_errors_reported_together_with_paths(tmp_path):
 
 
 @attrs.frozen(kw_only=True)
+class WindowOptions:
+    seconds: int = attrs.field(default=10, validator=attrs.validators.gt(0))
+
+
+@attrs.frozen(kw_only=True)
+class NestedOptions:
+    window: WindowOptions = attrs.Factory(WindowOptions)
+    size: int = attrs.field(default=1, validator=attrs.validators.gt(0))
+
+
+def test_a_table_given_as_a_scalar_and_a_failing_validator_are_each_reported_once():
+    from llmlog.config.converter import structure_errors
+
+    _, errors = structure_errors({"window": "daily"}, NestedOptions, "$.x")
+    assert errors == [
+        "expected a table (keys: seconds), got string 'daily' @ $.x.window",
+    ]
+    _, errors = structure_errors({"window": {"seconds": 0}, "size": -5}, NestedOptions, "$.x")
+    assert sorted(errors) == [
+        "'seconds' must be > 0: 0 @ $.x.window.seconds",
+        "'size' must be > 0: -5 @ $.x.size",
+    ]
+
+
+@attrs.frozen(kw_only=True)
 class RingOptions:
     capacity: int = 10
     label: str = "ring"

@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import attrs
 import cattrs
+import cattrs.gen
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
@@ -99,6 +100,25 @@ def _is_literal(type_: Any) -> bool:
 converter.register_structure_hook_func(_is_literal, _literal)
 
 
+def _table(cl: type) -> Any:
+    # An options class comes from a TOML table; anything else (``rotation = "daily"`` where a
+    # table is expected) gets a message naming the keys, not cattrs' AttributeError.
+    structure: Any = cattrs.gen.make_dict_structure_fn(cl, converter)
+    keys = ", ".join(f.name for f in attrs.fields(cl))
+
+    def structure_table(value: Any, type_: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ConfigValueError(
+                f"expected a table (keys: {keys}), got {_type_name(value)} {value!r}"
+            )
+        return structure(value, type_)
+
+    return structure_table
+
+
+converter.register_structure_hook_factory(attrs.has, _table)
+
+
 def _describe(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, ForbiddenExtraKeysError):
         valid = ", ".join(f.name for f in attrs.fields(exc.cl)) if attrs.has(exc.cl) else ""
@@ -147,6 +167,13 @@ def structure_errors(data: Any, cls: type, path: str) -> tuple[Any, list[str]]:
         return converter.structure(data, cls), []
     except cattrs.BaseValidationError as exc:
         errors = list(transform_error(exc, path=path, format_exception=_describe))
-        return None, errors + _validator_errors(data, cls, path, errors)
+        precise = _validator_errors(data, cls, path, errors)
+        # A validator that failed inside a class's __init__ is reported by cattrs at the class's
+        # path; the run above names the field too: keep only that line.
+        vague = set()
+        for line in precise:
+            message, where = line.rsplit(" @ ", 1)
+            vague.add(f"{message} @ {where.rsplit('.', 1)[0]}")
+        return None, [line for line in errors if line not in vague] + precise
     except (ValueError, TypeError) as exc:
         return None, [f"{_describe(exc, cls)} @ {path}"]
