@@ -409,6 +409,43 @@ def test_cli_view_and_convert(cli, tmp_path, recorder):
     assert f"{bad}:2: not a JSON line" in failed.stderr
 
 
+def test_cli_lists_snapshots_and_filters_the_timeline(cli, tmp_path, recorder):
+    from llmlog.flight import RecorderOutput
+
+    log = llmlog.Logger(Severity.DEBUG, [RecorderOutput(recorder)])
+    log.debug("cache miss", key="k1")
+    log.warn("slow provider", ms=900)
+    log.error("quota exceeded")
+    recorder.record_trace_event(span("span", "s1", "start", operation="Predict:qa"))
+    snaps = tmp_path / "snaps"
+    path = recorder.snapshot(snaps / "flight-1-20261125T000000-0-manual.jsonl")
+    (snaps / "notes.jsonl").write_text('{"a": 1}\n')
+    (tmp_path / "llmlog.toml").write_text(f'[flight_recorder]\nsnapshot_dir = "{snaps}"\n')
+    # The configured directory, or one named on the command line.
+    listed = cli("flight", "list", cwd=tmp_path)
+    assert listed.returncode == 0
+    assert f"Snapshots in {snaps} (1, newest first)" in listed.stdout
+    assert path.name in listed.stdout and " manual " in listed.stdout
+    assert "(1 other .jsonl files that are not snapshots)" in listed.stdout
+    assert cli("flight", "list", str(snaps)).stdout == listed.stdout
+
+    def timeline(*options):
+        done = cli("flight", "view", str(path), *options)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split("\nTimeline", 1)[1]
+
+    shown = timeline("--kind", "log", "--level", "warn")
+    assert "slow provider" in shown and "quota exceeded" in shown
+    assert "cache miss" not in shown and "Predict:qa" not in shown
+    shown = timeline("--grep", "K1")  # fields count, any case
+    assert "cache miss" in shown and "slow provider" not in shown
+    shown = timeline("--kind", "span")
+    assert "Predict:qa" in shown and "cache miss" not in shown
+    unknown = cli("flight", "view", str(path), "--level", "loud")
+    assert unknown.returncode == 2
+    assert "unknown severity 'loud'; expected one of debug" in unknown.stderr
+
+
 def test_reader_errors_name_the_file(tmp_path):
     plain = tmp_path / "x.jsonl"
     plain.write_text('{"kind":"log"}\n')

@@ -2,8 +2,8 @@
 
 ``llmlog --version`` · ``llmlog plugins`` · ``llmlog config check [PATH]`` ·
 ``llmlog config show [PATH]`` · ``llmlog demo`` · ``llmlog view FILE`` · ``llmlog convert FILE --to
-FORMAT`` · ``llmlog flight view|convert FILE``; plugins add subcommands through
-``llmlog_register_commands``.
+FORMAT`` · ``llmlog flight list [DIR]`` · ``llmlog flight view|convert FILE``; plugins add
+subcommands through ``llmlog_register_commands``.
 """
 
 from __future__ import annotations
@@ -259,11 +259,76 @@ def _snapshot_or_report(path: str) -> Any:
 
 def _cmd_flight_view(args: argparse.Namespace) -> int:
     from llmlog.flight.view import render_view
+    from llmlog.severity import SEVERITY_NAMES, severity_from_name
 
+    level = None
+    if args.level is not None:
+        level = severity_from_name(args.level)
+        if level is None:
+            print(
+                f"llmlog: --level: unknown severity {args.level!r}; expected one of "
+                f"{', '.join(SEVERITY_NAMES)}",
+                file=sys.stderr,
+            )
+            return 2
     snapshot = _snapshot_or_report(args.file)
     if snapshot is None:
         return 1
-    render_view(snapshot, sys.stdout, last=args.last)
+    render_view(
+        snapshot, sys.stdout, last=args.last, kinds=args.kind or (), level=level, grep=args.grep
+    )
+    return 0
+
+
+def _cmd_flight_list(args: argparse.Namespace) -> int:
+    from llmlog.flight.recorder import default_snapshot_dir
+    from llmlog.flight.snapshot import SnapshotError, read_header
+    from llmlog.render import escape, local_timestamp
+
+    if args.dir:
+        directory = Path(args.dir)
+    else:
+        # Where this project's configuration sends snapshots, else the platformdirs default.
+        try:
+            config, _ = _validate(args.config)
+        except ConfigError as exc:
+            print(f"llmlog: {exc}", file=sys.stderr)
+            return 1
+        configured = config.flight_recorder.snapshot_dir
+        directory = Path(configured).expanduser() if configured else default_snapshot_dir()
+    if not directory.is_dir():
+        print(f"No snapshots: {directory} does not exist.")
+        return 0
+    found = sorted(
+        (p for p in directory.iterdir() if p.name.endswith((".jsonl", ".jsonl.zst"))),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    rows, others = [], 0
+    for path in found:
+        if path.name.startswith("."):  # a snapshot still being written (temporary name)
+            continue
+        try:
+            header = read_header(path)
+        except SnapshotError:
+            others += 1
+            continue
+        created = header.get("created_ns")
+        when = local_timestamp(created) if isinstance(created, int) else "?"
+        window = header.get("window") or {}
+        rows.append(
+            f"  {when}  {escape(str(header.get('reason', '?'))):<10} "
+            f"{escape(str((header.get('config') or {}).get('backend', '?'))):<7} "
+            f"{window.get('events', '?'):>8} events {path.stat().st_size / 1024:>9.1f} KiB  "
+            f"{escape(path.name)}"
+        )
+    print(f"Snapshots in {directory} ({len(rows)}, newest first):")
+    for row in rows:
+        print(row)
+    if others:
+        print(f"  ({others} other .jsonl files that are not snapshots)")
+    if rows:
+        print("Open one with: llmlog flight view FILE")
     return 0
 
 
@@ -477,9 +542,26 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
 
     flight = sub.add_parser("flight", help="read flight-recorder snapshots")
     flight_sub = flight.add_subparsers(dest="flight_command", metavar="ACTION", required=True)
+    listing = flight_sub.add_parser(
+        "list", help="the snapshots in the configured snapshot directory, newest first"
+    )
+    listing.add_argument(
+        "dir", nargs="?", help="a directory (default: [flight_recorder] snapshot_dir)"
+    )
+    listing.add_argument("--config", help="the configuration file (default: discovered)")
+    listing.set_defaults(run=_cmd_flight_list)
     view = flight_sub.add_parser("view", help="summary and timeline of a snapshot, errors first")
     view.add_argument("file", help="a snapshot (.jsonl or .jsonl.zst)")
-    view.add_argument("--last", type=int, default=50, help="timeline events to show (default 50)")
+    view.add_argument(
+        "--last", type=int, default=50, help="timeline events to show (default 50; 0: all)"
+    )
+    view.add_argument(
+        "--kind",
+        action="append",
+        help="only events of this kind in the timeline (log, span, llm_call, region, ...); repeat",
+    )
+    view.add_argument("--level", help="only log entries at or above this severity in the timeline")
+    view.add_argument("--grep", help="only timeline events containing this text (any case)")
     view.set_defaults(run=_cmd_flight_view)
     convert = flight_sub.add_parser("convert", help="convert a snapshot for a trace viewer")
     convert.add_argument("file", help="a snapshot (.jsonl or .jsonl.zst)")

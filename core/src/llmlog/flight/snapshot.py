@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import orjson
 
-__all__ = ["Snapshot", "SnapshotError", "read_snapshot"]
+__all__ = ["Snapshot", "SnapshotError", "read_header", "read_snapshot"]
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -45,6 +45,28 @@ def _lines(path: Path) -> Iterator[bytes]:
             yield from io.BufferedReader(stream)
         else:
             yield from fh
+
+
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Only the header line of a snapshot (cheap: the rest is not read or decompressed).
+
+    :raises SnapshotError: when the file is unreadable or its first line is not a header.
+    """
+    p = Path(path)
+    try:
+        for raw in _lines(p):
+            if raw.strip():
+                header = orjson.loads(raw)
+                if isinstance(header, dict) and header.get("format") == "llmlog-flight":
+                    return header
+                break
+    except SnapshotError:
+        raise
+    except OSError as exc:
+        raise SnapshotError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    except Exception as exc:
+        raise SnapshotError(f"{p}:1: not a snapshot header ({exc})") from None
+    raise SnapshotError(f"{p}:1: not an llmlog flight-recorder snapshot (no header line)")
 
 
 def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from typing import Any, TextIO
+
+import orjson
 
 from llmlog.flight.snapshot import Snapshot
 from llmlog.render import escape, local_timestamp
+from llmlog.severity import Severity, severity_from_name
 
 __all__ = ["render_view"]
 
@@ -58,8 +62,44 @@ def _line(event: dict[str, Any], t_end: int) -> str:
     return f"{local_timestamp(ts)} ({rel:+8.3f}s) {escape(str(body))[:300]}"
 
 
-def render_view(snapshot: Snapshot, out: TextIO, *, last: int = 50) -> None:
-    """Print the summary, every error event, then the last ``last`` events."""
+def _filter(
+    events: list[dict[str, Any]],
+    kinds: Collection[str],
+    level: Severity | None,
+    grep: str | None,
+) -> list[dict[str, Any]]:
+    """The events of the chosen ``kinds`` (all if empty), log events at ``level`` and above (other
+    kinds are not affected), and, with ``grep``, that contain it anywhere: message, fields,
+    traceback, data (case-insensitive)."""
+    wanted = []
+    needle = grep.casefold() if grep else None
+    for event in events:
+        if kinds and event.get("kind") not in kinds:
+            continue
+        if level is not None and event.get("kind") == "log":
+            found = severity_from_name(str(event.get("level", "")))
+            if found is None or found < level:
+                continue
+        if needle is not None and needle not in orjson.dumps(event).decode().casefold():
+            continue
+        wanted.append(event)
+    return wanted
+
+
+def render_view(
+    snapshot: Snapshot,
+    out: TextIO,
+    *,
+    last: int = 50,
+    kinds: Collection[str] = (),
+    level: Severity | None = None,
+    grep: str | None = None,
+) -> None:
+    """Print the summary, every error event, then the last ``last`` events.
+
+    ``kinds``, ``level`` and ``grep`` narrow the timeline (see :func:`_filter`); the summary and
+    the errors always cover the whole snapshot.
+    """
     header = snapshot.header
     events = snapshot.events
     window = header.get("window", {})
@@ -87,9 +127,10 @@ def render_view(snapshot: Snapshot, out: TextIO, *, last: int = 50) -> None:
         if event.get("exception") or event.get("traceback"):
             for text in str(event.get("exception") or event.get("traceback")).splitlines()[-6:]:
                 out.write(f"      | {escape(text)}\n")
-    shown = events[-last:]
-    out.write(
-        f"\nTimeline (last {len(shown)} of {len(events)}; times relative to the newest event):\n"
-    )
+    narrowed = kinds or level is not None or grep
+    matching = _filter(events, kinds, level, grep) if narrowed else events
+    shown = matching[-last:] if last > 0 else matching
+    of = f"{len(matching)} matching" if narrowed else f"{len(events)}"
+    out.write(f"\nTimeline (last {len(shown)} of {of}; times relative to the newest event):\n")
     for event in shown:
         out.write("  " + _line(event, t_end) + "\n")
