@@ -96,6 +96,35 @@ def test_all_errors_reported_together_with_paths(tmp_path):
     assert "unknown output type 'fiel'; installed: stderr @ $.outputs.typo.type" in errors
 
 
+def test_options_in_seconds_take_numbers_or_go_style_durations(tmp_path):
+    from llmlog.config.converter import structure_errors
+    from llmlog.flight.options import FlightRecorderOptions
+
+    options, errors = structure_errors(
+        {"min_age": "1m30s", "chunk_period": 0.25, "min_snapshot_interval": "500ms"},
+        FlightRecorderOptions,
+        "$.flight_recorder",
+    )
+    assert errors == []
+    assert (options.min_age, options.chunk_period, options.min_snapshot_interval) == (90, 0.25, 0.5)
+    bad = write(
+        tmp_path / "bad.toml",
+        """
+        [flight_recorder]
+        min_age = "10 sec"
+        chunk_period = true
+        """,
+    )
+    with pytest.raises(ConfigError) as info:
+        llmlog.configure(bad, autoload=False)
+    assert info.value.errors == [
+        'expected a number of seconds or a duration such as "500ms", "10s", "1m30s", '
+        "got '10 sec' @ $.flight_recorder.min_age",
+        'expected a number of seconds or a duration such as "500ms", "10s", "1m30s", '
+        "got boolean True @ $.flight_recorder.chunk_period",
+    ]
+
+
 @attrs.frozen(kw_only=True)
 class WindowOptions:
     seconds: int = attrs.field(default=10, validator=attrs.validators.gt(0))

@@ -7,6 +7,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from llmlog.config.converter import ConfigValueError, parse_duration
 from llmlog.render import escape, format_fields, quote_if_needed
 from llmlog.sanitize import REDACTED, Sanitizer
 from llmlog.serialize import Serializer, serializer
@@ -203,3 +204,34 @@ def test_read_only_and_other_mappings_encode_as_objects():
 
     out = orjson.loads(serializer.dumps({"a": MappingProxyType({"x": 1}), "b": ChainMap({"y": 2})}))
     assert out == {"a": {"x": 1}, "b": {"y": 2}}
+
+
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10_000), st.sampled_from(sorted(_UNIT_SECONDS))),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_duration_strings_parse_to_the_sum_of_their_parts(parts):
+    text = "".join(f"{n}{unit}" for n, unit in parts)
+    expected = sum(n * _UNIT_SECONDS[unit] for n, unit in parts)
+    assert math.isclose(parse_duration(text), expected, rel_tol=1e-9, abs_tol=1e-12)
+
+
+@given(st.text(max_size=12))
+def test_anything_else_is_a_clear_error_not_a_traceback(text):
+    # Either a valid duration (a number of seconds comes back) or a ConfigValueError saying what
+    # is accepted; never another exception.
+    message = ""
+    try:
+        seconds = parse_duration(text)
+    except ConfigValueError as exc:
+        message = str(exc)
+    if message:
+        assert "a duration such as" in message and repr(text) in message
+    else:
+        assert isinstance(seconds, float) and seconds >= 0

@@ -4,6 +4,7 @@ See ``docs/configuration.md`` for every key. The public entry point is :func:`ll
 this package holds the pieces it uses.
 """
 
+from llmlog.config.converter import Seconds, parse_duration
 from llmlog.config.errors import ConfigError
 from llmlog.config.loader import (
     ConfigSource,
@@ -22,8 +23,10 @@ __all__ = [
     "Configuration",
     "FormatterSpec",
     "OutputSpec",
+    "Seconds",
     "Settings",
     "find_config",
     "load_configuration",
+    "parse_duration",
     "read_source",
 ]

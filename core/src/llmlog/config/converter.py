@@ -7,8 +7,9 @@ stricter: a TOML value must already have the right type. Errors are flattened to
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import attrs
 import cattrs
@@ -18,7 +19,14 @@ from cattrs.v import format_exception, transform_error
 
 from llmlog.severity import SEVERITY_NAMES, Severity, severity_from_name
 
-__all__ = ["ConfigValueError", "converter", "parse_severity_strict", "structure_errors"]
+__all__ = [
+    "ConfigValueError",
+    "Seconds",
+    "converter",
+    "parse_duration",
+    "parse_severity_strict",
+    "structure_errors",
+]
 
 
 class ConfigValueError(ValueError):
@@ -73,6 +81,56 @@ converter.register_structure_hook(float, _strict(float, "a number"))
 converter.register_structure_hook(str, _strict(str, "a string"))
 converter.register_structure_hook(Severity, lambda v, _: parse_severity_strict(v))
 converter.register_structure_hook(Path, _path)
+
+
+class _Duration:
+    """Marks an option in seconds that configuration also accepts as a duration string."""
+
+
+#: An option in seconds. Configuration takes a number, or a duration string as Go writes them
+#: (``time.ParseDuration``): ``"500ms"``, ``"10s"``, ``"1m30s"``, ``"1.5h"``; units ``ns``,
+#: ``us`` (or ``µs``), ``ms``, ``s``, ``m``, ``h``.
+Seconds = Annotated[float, _Duration]
+
+_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_HINT = 'a number of seconds or a duration such as "500ms", "10s", "1m30s"'
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go-style duration string (``"1h2m3.5s"``, ``"250ms"``).
+
+    :raises ConfigValueError: for anything else, saying what is accepted.
+    """
+    total, position = 0.0, 0
+    for part in _DURATION_PART.finditer(text):
+        if part.start() != position:
+            break
+        total += float(part.group(1)) * _UNITS[part.group(2)]
+        position = part.end()
+    if position == 0 or position != len(text):
+        raise ConfigValueError(f"expected {_DURATION_HINT}, got {text!r}")
+    return total
+
+
+def _seconds(value: Any, _: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        return parse_duration(value)
+    raise ConfigValueError(f"expected {_DURATION_HINT}, got {_type_name(value)} {value!r}")
+
+
+converter.register_structure_hook_func(lambda t: t == Seconds, _seconds)
 
 
 def _auto_or_names(value: Any, _: Any) -> str | list[str]:

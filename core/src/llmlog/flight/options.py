@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 
+from llmlog.config.converter import Seconds
 from llmlog.severity import Severity
 
 __all__ = ["FlightRecorderOptions"]
@@ -36,7 +37,7 @@ class FlightRecorderOptions:
     #: Run the flight recorder.
     enabled: bool = False
     #: Seconds of history kept at least, unless ``max_bytes`` is reached first.
-    min_age: float = attrs.field(default=10.0, validator=_positive)
+    min_age: Seconds = attrs.field(default=10.0, validator=_positive)
     #: Bytes of stored history kept at most (compressed size for ``zstd``); wins over ``min_age``.
     max_bytes: int = attrs.field(default=10 << 20, validator=_positive)
     #: Lowest severity of log entries recorded, independent of every output's level.
@@ -48,7 +49,7 @@ class FlightRecorderOptions:
     #: The signal of the ``signal`` trigger.
     signal: str = "SIGUSR1"
     #: Automatic and on-error snapshots at most this often, in seconds.
-    min_snapshot_interval: float = attrs.field(default=30.0, validator=_non_negative)
+    min_snapshot_interval: Seconds = attrs.field(default=30.0, validator=_non_negative)
     #: Record garbage-collector pauses.
     gc_pauses: bool = False
     #: Seal the open chunk after this many events.
@@ -56,4 +57,4 @@ class FlightRecorderOptions:
     #: ... or this many raw bytes.
     chunk_bytes: int = attrs.field(default=1 << 20, validator=_positive)
     #: ... or this many seconds.
-    chunk_period: float = attrs.field(default=1.0, validator=_positive)
+    chunk_period: Seconds = attrs.field(default=1.0, validator=_positive)

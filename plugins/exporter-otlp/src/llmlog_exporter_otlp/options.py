@@ -6,6 +6,8 @@ from typing import Literal
 
 import attrs
 
+from llmlog.config.converter import Seconds
+
 __all__ = ["OtlpOptions"]
 
 
@@ -28,7 +30,7 @@ class OtlpOptions:
     #: ``gzip`` or ``none``; default from ``OTEL_EXPORTER_OTLP_COMPRESSION``, else none.
     compression: Literal["", "gzip", "none"] = ""
     #: Seconds one export request may take (``OTEL_EXPORTER_OTLP_TIMEOUT``; default 10).
-    timeout: float = 0.0
+    timeout: Seconds = 0.0
     #: ``service.name`` of the resource (``OTEL_SERVICE_NAME``; default ``llmlog``).
     service_name: str = ""
     #: ``service.version`` of the resource.
@@ -47,6 +49,6 @@ class OtlpOptions:
     #: Spans per export request at most.
     max_export_batch_size: int = attrs.field(default=512, validator=attrs.validators.gt(0))
     #: Seconds between exports (sooner when a batch is full).
-    schedule_delay: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
+    schedule_delay: Seconds = attrs.field(default=1.0, validator=attrs.validators.gt(0))
     #: Seconds ``close()`` (and exit) waits for the last spans to be exported.
-    flush_timeout: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    flush_timeout: Seconds = attrs.field(default=5.0, validator=attrs.validators.gt(0))

@@ -9,6 +9,7 @@ import attrs
 import platformdirs
 
 from llmlog import Formatter, LogEntry, Output, Severity
+from llmlog.config.converter import Seconds
 from llmlog.filesink import FileSink, RotationPolicy, config_relative
 
 __all__ = ["FileOptions", "FileOutput", "RotationOptions", "default_log_path"]
@@ -62,7 +63,7 @@ class FileOptions:
     #: Bytes to buffer before writing; 0 (default) hands every entry to the OS before the call returns.
     buffer_size: int = attrs.field(default=0, validator=_non_negative)
     #: Buffered mode: the longest an entry waits before it is written, in seconds.
-    flush_interval: float = attrs.field(default=1.0, validator=_positive)
+    flush_interval: Seconds = attrs.field(default=1.0, validator=_positive)
     #: ``never`` (default), ``flush`` (after each buffer write, flush and close) or ``always``.
     fsync: Literal["never", "flush", "always"] = "never"
     #: Permission bits for files llmlog creates; prompts are sensitive, so owner-only by default.

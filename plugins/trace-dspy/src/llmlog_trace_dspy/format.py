@@ -12,6 +12,7 @@ from typing import Any, Literal
 import attrs
 import orjson
 
+from llmlog.config.converter import Seconds
 from llmlog.filesink import RotationPolicy, TraceOutput, file_in
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes, rfc3339_nano
@@ -60,7 +61,7 @@ class DspyOptions:
     #: exit, FATAL and flight-recorder snapshots.
     buffer_size: int = attrs.field(default=65536, validator=attrs.validators.ge(0))
     #: Seconds a buffered event may wait before it is written.
-    flush_interval: float = attrs.field(default=0.5, validator=attrs.validators.gt(0))
+    flush_interval: Seconds = attrs.field(default=0.5, validator=attrs.validators.gt(0))
     #: Rotate the trace file before it passes this size; 0: no rotation.
     max_bytes: int = 0
     #: Rotated trace files to keep; 0 keeps all.
