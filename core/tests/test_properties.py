@@ -7,7 +7,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmlog.config.converter import ConfigValueError, parse_duration
+from llmlog.config.converter import ConfigValueError, parse_duration, parse_size
 from llmlog.render import escape, format_fields, quote_if_needed
 from llmlog.sanitize import REDACTED, Sanitizer
 from llmlog.serialize import Serializer, serializer
@@ -235,3 +235,30 @@ def test_anything_else_is_a_clear_error_not_a_traceback(text):
         assert "a duration such as" in message and repr(text) in message
     else:
         assert isinstance(seconds, float) and seconds >= 0
+
+
+_UNIT_BYTES = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "KiB": 1024, "MiB": 1024**2}
+
+
+@given(
+    st.integers(0, 10**6),
+    st.sampled_from(sorted(_UNIT_BYTES)),
+    st.sampled_from(["", " "]),
+    st.booleans(),
+)
+def test_size_strings_parse_to_bytes(number, unit, space, lower):
+    text = f"{number}{space}{unit.lower() if lower else unit}"
+    assert parse_size(text) == number * _UNIT_BYTES[unit]
+
+
+@given(st.text(max_size=12))
+def test_a_bad_size_is_a_clear_error_not_a_traceback(text):
+    message = ""
+    try:
+        size = parse_size(text)
+    except ConfigValueError as exc:
+        message = str(exc)
+    if message:
+        assert "a size such as" in message and repr(text) in message
+    else:
+        assert isinstance(size, int) and size >= 0

@@ -4,7 +4,7 @@ See ``docs/configuration.md`` for every key. The public entry point is :func:`ll
 this package holds the pieces it uses.
 """
 
-from llmlog.config.converter import Seconds, parse_duration
+from llmlog.config.converter import Bytes, Seconds, parse_duration, parse_size
 from llmlog.config.errors import ConfigError
 from llmlog.config.loader import (
     ConfigSource,
@@ -18,6 +18,7 @@ from llmlog.config.loader import (
 )
 
 __all__ = [
+    "Bytes",
     "ConfigError",
     "ConfigSource",
     "Configuration",
@@ -28,5 +29,6 @@ __all__ = [
     "find_config",
     "load_configuration",
     "parse_duration",
+    "parse_size",
     "read_source",
 ]

@@ -20,11 +20,13 @@ from cattrs.v import format_exception, transform_error
 from llmlog.severity import SEVERITY_NAMES, Severity, severity_from_name
 
 __all__ = [
+    "Bytes",
     "ConfigValueError",
     "Seconds",
     "converter",
     "parse_duration",
     "parse_severity_strict",
+    "parse_size",
     "structure_errors",
 ]
 
@@ -131,6 +133,53 @@ def _seconds(value: Any, _: Any) -> float:
 
 
 converter.register_structure_hook_func(lambda t: t == Seconds, _seconds)
+
+
+class _Size:
+    """Marks an option in bytes that configuration also accepts as a size string."""
+
+
+#: An option in bytes. Configuration takes an integer, or a size string: ``"64KiB"``, ``"10MiB"``,
+#: ``"1.5 GB"`` (``B``; ``KB``, ``MB``, ``GB``, ``TB`` in powers of 1000; ``KiB``, ``MiB``,
+#: ``GiB``, ``TiB`` in powers of 1024; any case, a space allowed before the unit).
+Bytes = Annotated[int, _Size]
+
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+_SIZE = re.compile(r"(\d+\.?\d*|\.\d+) ?([a-zA-Z]+)")
+_SIZE_HINT = 'an integer number of bytes or a size such as "64KiB", "10MiB", "1.5 GB"'
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size string (``"10MiB"``, ``"500 MB"``), rounded down to whole bytes.
+
+    :raises ConfigValueError: for anything else, saying what is accepted.
+    """
+    match = _SIZE.fullmatch(text.strip())
+    factor = _SIZE_UNITS.get(match.group(2).lower()) if match else None
+    if match is None or factor is None:
+        raise ConfigValueError(f"expected {_SIZE_HINT}, got {text!r}")
+    return int(float(match.group(1)) * factor)
+
+
+def _bytes(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return parse_size(value)
+    raise ConfigValueError(f"expected {_SIZE_HINT}, got {_type_name(value)} {value!r}")
+
+
+converter.register_structure_hook_func(lambda t: t == Bytes, _bytes)
 
 
 def _auto_or_names(value: Any, _: Any) -> str | list[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from llmlog.config.converter import Seconds
+from llmlog.config.converter import Bytes, Seconds
 from llmlog.severity import Severity
 
 __all__ = ["FlightRecorderOptions"]
@@ -39,7 +39,7 @@ class FlightRecorderOptions:
     #: Seconds of history kept at least, unless ``max_bytes`` is reached first.
     min_age: Seconds = attrs.field(default=10.0, validator=_positive)
     #: Bytes of stored history kept at most (compressed size for ``zstd``); wins over ``min_age``.
-    max_bytes: int = attrs.field(default=10 << 20, validator=_positive)
+    max_bytes: Bytes = attrs.field(default=10 << 20, validator=_positive)
     #: Lowest severity of log entries recorded, independent of every output's level.
     level: Severity = Severity.DEBUG
     #: Where snapshots go; default: ``flight`` in the platformdirs user state directory.
@@ -55,6 +55,6 @@ class FlightRecorderOptions:
     #: Seal the open chunk after this many events.
     chunk_events: int = attrs.field(default=1024, validator=_positive)
     #: ... or this many raw bytes.
-    chunk_bytes: int = attrs.field(default=1 << 20, validator=_positive)
+    chunk_bytes: Bytes = attrs.field(default=1 << 20, validator=_positive)
     #: ... or this many seconds.
     chunk_period: Seconds = attrs.field(default=1.0, validator=_positive)

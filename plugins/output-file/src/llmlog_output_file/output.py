@@ -9,7 +9,7 @@ import attrs
 import platformdirs
 
 from llmlog import Formatter, LogEntry, Output, Severity
-from llmlog.config.converter import Seconds
+from llmlog.config.converter import Bytes, Seconds
 from llmlog.filesink import FileSink, RotationPolicy, config_relative
 
 __all__ = ["FileOptions", "FileOutput", "RotationOptions", "default_log_path"]
@@ -44,7 +44,7 @@ class RotationOptions:
     """The ``[outputs.NAME.rotation]`` table."""
 
     #: Rotate before the file would grow past this many bytes; 0: no size limit.
-    max_bytes: int = attrs.field(default=0, validator=_non_negative)
+    max_bytes: Bytes = attrs.field(default=0, validator=_non_negative)
     #: Rotated files to keep, newest first; 0 keeps all.
     max_files: int = attrs.field(default=0, validator=_non_negative)
     #: Also rotate when the local hour or day changes.
@@ -61,7 +61,7 @@ class FileOptions:
     #: Default: ``llmlog.log`` in the platformdirs user log directory.
     path: str = ""
     #: Bytes to buffer before writing; 0 (default) hands every entry to the OS before the call returns.
-    buffer_size: int = attrs.field(default=0, validator=_non_negative)
+    buffer_size: Bytes = attrs.field(default=0, validator=_non_negative)
     #: Buffered mode: the longest an entry waits before it is written, in seconds.
     flush_interval: Seconds = attrs.field(default=1.0, validator=_positive)
     #: ``never`` (default), ``flush`` (after each buffer write, flush and close) or ``always``.

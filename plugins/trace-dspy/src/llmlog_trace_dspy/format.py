@@ -12,7 +12,7 @@ from typing import Any, Literal
 import attrs
 import orjson
 
-from llmlog.config.converter import Seconds
+from llmlog.config.converter import Bytes, Seconds
 from llmlog.filesink import RotationPolicy, TraceOutput, file_in
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes, rfc3339_nano
@@ -59,11 +59,11 @@ class DspyOptions:
     #: default buffers: one ``write()`` per event costs more than encoding it. Buffered events
     #: reach the file within ``flush_interval``, at once for an ``error`` event, and at close,
     #: exit, FATAL and flight-recorder snapshots.
-    buffer_size: int = attrs.field(default=65536, validator=attrs.validators.ge(0))
+    buffer_size: Bytes = attrs.field(default=65536, validator=attrs.validators.ge(0))
     #: Seconds a buffered event may wait before it is written.
     flush_interval: Seconds = attrs.field(default=0.5, validator=attrs.validators.gt(0))
     #: Rotate the trace file before it passes this size; 0: no rotation.
-    max_bytes: int = 0
+    max_bytes: Bytes = 0
     #: Rotated trace files to keep; 0 keeps all.
     max_files: int = 0
     #: Permission bits of new trace files.

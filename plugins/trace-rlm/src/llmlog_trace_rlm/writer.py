@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
+from llmlog.config.converter import Bytes
 from llmlog.context import get_current
 from llmlog.filesink import TraceOutput, file_in
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
@@ -52,14 +53,14 @@ class RlmOptions:
     """Options of the ``rlm`` trace format."""
 
     #: Bytes to buffer before writing; 0 writes every line at once (what the live viewers expect).
-    buffer_size: int = 0
+    buffer_size: Bytes = 0
     #: Permission bits of new trace files.
     mode: int = 0o600
     #: ``never``, ``flush`` or ``always``.
     fsync: Literal["never", "flush", "always"] = "never"
     #: Longest line written, in bytes: the Go viewers fail on a line over 10 MiB, so longer
     #: iterations get their longest strings cut (with a truncation marker) until they fit.
-    max_line_bytes: int = attrs.field(default=8 << 20, validator=attrs.validators.ge(4096))
+    max_line_bytes: Bytes = attrs.field(default=8 << 20, validator=attrs.validators.ge(4096))
     #: Characters of the run's context kept in the metadata line (dspy-go kept 500 bytes).
     context_chars: int = attrs.field(default=500, validator=attrs.validators.ge(0))
 
