@@ -7,6 +7,7 @@ stricter: a TOML value must already have the right type. Errors are flattened to
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -119,7 +120,7 @@ def parse_duration(text: str) -> float:
             break
         total += float(part.group(1)) * _UNITS[part.group(2)]
         position = part.end()
-    if position == 0 or position != len(text):
+    if position == 0 or position != len(text) or not math.isfinite(total):
         raise ConfigValueError(f"expected {_DURATION_HINT}, got {text!r}")
     return total
 
@@ -166,9 +167,10 @@ def parse_size(text: str) -> int:
     """
     match = _SIZE.fullmatch(text.strip())
     factor = _SIZE_UNITS.get(match.group(2).lower()) if match else None
-    if match is None or factor is None:
+    size = float(match.group(1)) * factor if match and factor else math.inf
+    if not math.isfinite(size):  # no match, an unknown unit, or too many digits
         raise ConfigValueError(f"expected {_SIZE_HINT}, got {text!r}")
-    return int(float(match.group(1)) * factor)
+    return int(size)
 
 
 def _bytes(value: Any, _: Any) -> int:
