@@ -1,26 +1,21 @@
-"""The OTLP exporter: a trace-event listener, a bounded queue and one export thread.
+"""The OTLP span exporter: a trace-event listener in front of an :class:`ExportQueue`.
 
-The application's thread only appends each event to a bounded queue (a full queue drops the event
-and counts it). One daemon thread turns events into spans (:mod:`llmlog_exporter_otlp.assemble`)
-and sends them in batches through the OpenTelemetry SDK's OTLP exporter. A collector that is down,
-slow or rejecting costs the application nothing: failed batches are retried with growing pauses
-while the queue keeps its bound, spans beyond the bound are dropped and counted, and the first
-problem is reported once on stderr.
+The application's thread only appends each event to the bounded queue. The export thread turns
+events into spans (:mod:`llmlog_exporter_otlp.assemble`) and sends them in batches through the
+OpenTelemetry SDK's OTLP exporter; the queue retries, bounds, drops and reports (see
+:mod:`llmlog_exporter_otlp.sending`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections import deque
 from typing import Any
 
-from llmlog.dispatch import report_problem
 from llmlog.interfaces import Integration
-from llmlog.records import TraceEvent
 from llmlog.tracing import add_listener, remove_listener
-from llmlog_exporter_otlp.options import OtlpOptions
+from llmlog_exporter_otlp.options import OtlpConnectionOptions, OtlpOptions
+from llmlog_exporter_otlp.sending import ExportQueue
 
 __all__ = ["OtlpExporter"]
 
@@ -70,7 +65,7 @@ def _span_exporter(options: OtlpOptions) -> Any:
     return OTLPSpanExporter(**kwargs)
 
 
-def _resource(options: OtlpOptions) -> Any:
+def _resource(options: OtlpConnectionOptions) -> Any:
     from opentelemetry.sdk.resources import Resource
 
     attributes: dict[str, Any] = dict(options.resource_attributes)
@@ -95,16 +90,8 @@ class OtlpExporter(Integration):
     def __init__(self, options: OtlpOptions | None = None, span_exporter: Any = None) -> None:
         self.options = options or OtlpOptions()
         self._span_exporter = span_exporter
-        self._queue: deque[TraceEvent] = deque()
-        self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._max = self.options.max_queue_size
-        #: Counters: events or spans dropped, spans exported, failed export attempts.
-        self.counters = {"dropped": 0, "exported": 0, "failed_exports": 0}
-        self._reported: dict[str, object] = {}
-        self._drop_lock = threading.Lock()  # only on the (rare) dropping path
+        self._sending: ExportQueue | None = None
+        self._quieted: list[tuple[logging.Logger, int]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -112,7 +99,7 @@ class OtlpExporter(Integration):
         """Build the exporter, start the export thread and listen to every trace event."""
         from llmlog_exporter_otlp.assemble import SpanAssembler
 
-        if self._thread is not None:
+        if self._sending is not None:
             return
         if self._span_exporter is None:
             self._span_exporter = _span_exporter(self.options)
@@ -120,142 +107,53 @@ class OtlpExporter(Integration):
             os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "").upper()
             in _CONTENT_MODES
         )
-        self._assembler = SpanAssembler(
+        assembler = SpanAssembler(
             _resource(self.options),
             capture_content=capture,
             openinference=self.options.openinference,
         )
-        self._stopping = False
         self._quieted = [(logging.getLogger(n), logging.getLogger(n).level) for n in _SDK_LOGGERS]
         for logger, _ in self._quieted:
             logger.setLevel(logging.CRITICAL)
-        self._thread = threading.Thread(target=self._run, name="llmlog-otlp", daemon=True)
-        self._thread.start()
-        add_listener(self._enqueue)
+        self._sending = ExportQueue(
+            "llmlog-otlp",
+            self.options,
+            convert=assembler.add,
+            send=self._send,
+            finish=assembler.close,
+            queued="trace events or spans",
+            sent="spans",
+            endpoint=self.options.endpoint or "from OTEL_EXPORTER_OTLP_*",
+        )
+        self._sending.start()
+        add_listener(self._sending.put)
 
     def stop(self) -> None:
         """Stop listening, export what is queued and the spans still open (within
         ``flush_timeout``), and shut the exporter down. Idempotent."""
-        thread = self._thread
-        if thread is None:
+        sending = self._sending
+        if sending is None:
             return
-        remove_listener(self._enqueue)
-        self._stopping = True
-        self._wake.set()
-        thread.join(self.options.flush_timeout)
-        self._thread = None
-        if thread.is_alive():  # the collector is slower than flush_timeout: give up on the rest
-            left = len(self._queue)
-            self._queue.clear()
-            if left:
-                self._dropped(left)
+        remove_listener(sending.put)
+        sending.stop()
         try:
             self._span_exporter.shutdown()
         except Exception as exc:
-            self._report("shutdown", f"shutting the exporter down failed: {exc}")
+            sending.report("shutdown", f"shutting the exporter down failed: {exc}")
         for logger, level in self._quieted:
             logger.setLevel(level)
-        if self.counters["dropped"]:
-            report_problem(
-                f"OTLP exporter: {self.counters['dropped']} trace events or spans were dropped "
-                f"(queue full or collector unreachable); {self.counters['exported']} spans exported"
-            )
 
     def flush(self, timeout: float | None = None) -> bool:
         """Export everything queued so far; ``False`` if that took longer than ``timeout``."""
-        if self._thread is None:
-            return True
-        self._idle.clear()
-        self._wake.set()
-        return self._idle.wait(self.options.flush_timeout if timeout is None else timeout)
+        return True if self._sending is None else self._sending.flush(timeout)
 
-    # -- the application's side ------------------------------------------------------------------
-
-    def _enqueue(self, event: TraceEvent) -> None:
-        queue = self._queue
-        if len(queue) >= self._max:  # bounded: never grow, never block the application
-            self._dropped(1)
-            return
-        queue.append(event)
-        if len(queue) >= self.options.max_export_batch_size:
-            self._wake.set()
-
-    # -- the export thread -----------------------------------------------------------------------
-
-    def _run(self) -> None:
-        pending: deque[Any] = deque()
-        backoff = 0.0
-        while True:
-            self._wake.wait(backoff or self.options.schedule_delay)
-            self._wake.clear()
-            queue = self._queue
-            while queue:
-                event = queue.popleft()
-                try:
-                    pending.extend(self._assembler.add(event))
-                except Exception as exc:  # a malformed event must not stop the exporter
-                    self._report("assemble", f"could not convert an event: {exc}")
-            if self._stopping:
-                pending.extend(self._assembler.close())
-            # Finished spans waiting for the collector are bounded like the queue.
-            excess = len(pending) - self._max
-            if excess > 0:
-                for _ in range(excess):
-                    pending.popleft()
-                self._dropped(excess)
-            backoff = self._export(pending, backoff)
-            if self._stopping and (not pending or backoff):
-                # Closing while the collector still fails: what is left is dropped, counted.
-                left = len(pending) + len(queue)
-                queue.clear()
-                if left:
-                    self._dropped(left)
-                self._idle.set()
-                return
-            if not queue and not pending:
-                self._idle.set()
-
-    def _export(self, pending: deque[Any], backoff: float) -> float:
-        """Send ``pending`` in batches; returns the pause before the next try (0: all sent)."""
+    def _send(self, batch: list[Any]) -> bool:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
-        size = self.options.max_export_batch_size
-        while pending:
-            batch = [pending[i] for i in range(min(size, len(pending)))]
-            try:
-                result = self._span_exporter.export(batch)
-            except Exception as exc:
-                result = None
-                self._report("export", f"export raised {type(exc).__name__}: {exc}")
-            if result is not SpanExportResult.SUCCESS:
-                self.counters["failed_exports"] += 1
-                self._report(
-                    "failed",
-                    "the collector did not accept spans; retrying with backoff, dropping beyond "
-                    f"{self._max} (endpoint {self.options.endpoint or 'from OTEL_EXPORTER_OTLP_*'})",
-                )
-                return min(30.0, max(1.0, backoff * 2))
-            for _ in batch:
-                pending.popleft()
-            self.counters["exported"] += len(batch)
-        return 0.0
-
-    def _dropped(self, count: int) -> None:
-        with self._drop_lock:
-            self.counters["dropped"] += count
-        self._report(
-            "dropped",
-            "dropping trace data: the queue is full or the collector unreachable "
-            "(counted; the total is reported at exit)",
-        )
-
-    def _report(self, key: str, message: str) -> None:
-        # Each kind of problem once, from any thread: setdefault is one atomic step, and only
-        # the call that inserted its own marker reports.
-        marker = object()
-        if self._reported.setdefault(key, marker) is marker:
-            report_problem(f"OTLP exporter: {message}")
+        return bool(self._span_exporter.export(batch) is SpanExportResult.SUCCESS)
 
     def stats(self) -> dict[str, int]:
-        """The counters, plus the events waiting now."""
-        return {**self.counters, "waiting": len(self._queue)}
+        """Spans dropped and exported, failed export attempts, and the events waiting now."""
+        if self._sending is None:
+            return {"dropped": 0, "exported": 0, "failed_exports": 0, "waiting": 0}
+        return self._sending.stats()

@@ -8,23 +8,13 @@ import attrs
 
 from llmlog.config.converter import Seconds
 
-__all__ = ["OtlpOptions"]
+__all__ = ["OtlpConnectionOptions", "OtlpLogOptions", "OtlpOptions"]
 
 
 @attrs.frozen(kw_only=True)
-class OtlpOptions:
-    """Options of the OTLP exporter (``enabled`` is read by the configuration itself).
+class OtlpConnectionOptions:
+    """Where and how to send, and the queue in front of it: what spans and logs share."""
 
-    Empty values fall back to the standard ``OTEL_EXPORTER_OTLP_*`` and ``OTEL_SERVICE_NAME`` /
-    ``OTEL_RESOURCE_ATTRIBUTES`` environment variables, then to OpenTelemetry's defaults.
-    """
-
-    #: Where to send traces, e.g. ``http://127.0.0.1:4318/v1/traces`` (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
-    #: ``OTEL_EXPORTER_OTLP_ENDPOINT``; default ``http://localhost:4318/v1/traces``).
-    endpoint: str = ""
-    #: ``http/protobuf`` or ``grpc`` (needs ``llmlog-exporter-otlp[grpc]``); default from
-    #: ``OTEL_EXPORTER_OTLP_PROTOCOL``, else ``http/protobuf``.
-    protocol: Literal["", "http/protobuf", "grpc"] = ""
     #: Extra request headers (API keys of hosted backends); merged over ``OTEL_EXPORTER_OTLP_HEADERS``.
     headers: dict[str, str] = attrs.Factory(dict)
     #: ``gzip`` or ``none``; default from ``OTEL_EXPORTER_OTLP_COMPRESSION``, else none.
@@ -37,6 +27,30 @@ class OtlpOptions:
     service_version: str = ""
     #: More resource attributes (``deployment.environment`` ...), over ``OTEL_RESOURCE_ATTRIBUTES``.
     resource_attributes: dict[str, str] = attrs.Factory(dict)
+    #: Items waiting for the export thread at most; more are dropped and counted.
+    max_queue_size: int = attrs.field(default=20_000, validator=attrs.validators.gt(0))
+    #: Items per export request at most.
+    max_export_batch_size: int = attrs.field(default=512, validator=attrs.validators.gt(0))
+    #: Seconds between exports (sooner when a batch is full).
+    schedule_delay: Seconds = attrs.field(default=1.0, validator=attrs.validators.gt(0))
+    #: Seconds ``close()`` (and exit) waits for the last items to be exported.
+    flush_timeout: Seconds = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+
+
+@attrs.frozen(kw_only=True)
+class OtlpOptions(OtlpConnectionOptions):
+    """Options of the OTLP span exporter (``enabled`` is read by the configuration itself).
+
+    Empty values fall back to the standard ``OTEL_EXPORTER_OTLP_*`` and ``OTEL_SERVICE_NAME`` /
+    ``OTEL_RESOURCE_ATTRIBUTES`` environment variables, then to OpenTelemetry's defaults.
+    """
+
+    #: Where to send traces, e.g. ``http://127.0.0.1:4318/v1/traces`` (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
+    #: ``OTEL_EXPORTER_OTLP_ENDPOINT``; default ``http://localhost:4318/v1/traces``).
+    endpoint: str = ""
+    #: ``http/protobuf`` or ``grpc`` (needs ``llmlog-exporter-otlp[grpc]``); default from
+    #: ``OTEL_EXPORTER_OTLP_PROTOCOL``, else ``http/protobuf``.
+    protocol: Literal["", "http/protobuf", "grpc"] = ""
     #: Export prompts, responses, tool arguments and results, inputs and outputs (may hold personal
     #: data; off by default, as the GenAI conventions ask). Also on when
     #: ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``SPAN_ONLY`` or ``SPAN_AND_EVENT``.
@@ -44,11 +58,17 @@ class OtlpOptions:
     #: Also write OpenInference attributes (``openinference.span.kind``, ``llm.token_count.*``...)
     #: so that Arize Phoenix shows LLM and tool spans natively.
     openinference: bool = False
-    #: Trace events waiting for the export thread at most; more are dropped and counted.
-    max_queue_size: int = attrs.field(default=20_000, validator=attrs.validators.gt(0))
-    #: Spans per export request at most.
-    max_export_batch_size: int = attrs.field(default=512, validator=attrs.validators.gt(0))
-    #: Seconds between exports (sooner when a batch is full).
-    schedule_delay: Seconds = attrs.field(default=1.0, validator=attrs.validators.gt(0))
-    #: Seconds ``close()`` (and exit) waits for the last spans to be exported.
-    flush_timeout: Seconds = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+
+
+@attrs.frozen(kw_only=True)
+class OtlpLogOptions(OtlpConnectionOptions):
+    """Options of the ``otlp`` output: log entries as OpenTelemetry log records over OTLP/HTTP.
+
+    Empty values fall back to the ``OTEL_EXPORTER_OTLP_LOGS_*`` / ``OTEL_EXPORTER_OTLP_*``,
+    ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` environment variables.
+    """
+
+    #: Where to send log records, e.g. ``http://127.0.0.1:4318/v1/logs``
+    #: (``OTEL_EXPORTER_OTLP_LOGS_ENDPOINT``, else ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/logs``;
+    #: default ``http://localhost:4318/v1/logs``).
+    endpoint: str = ""
