@@ -48,7 +48,7 @@ def test_config_check_ok_and_errors(cli, tmp_path):
         f"{bad}: 3 configuration errors",
         "  - unknown severity 'loud'; expected one of debug, info, warn, error, fatal @ $.level",
         "  - unknown key 'colour'; valid keys: stream, color, show_location, show_fields, max_value_length @ $.outputs.console",
-        "  - unknown output type 'fiel'; installed: console, file, stderr, stdlib @ $.outputs.x.type",
+        "  - unknown output type 'fiel'; installed: console, file, otlp, stderr, stdlib @ $.outputs.x.type",
     ]
     assert "Traceback" not in done.stderr
 

@@ -58,6 +58,7 @@ class ExportQueue:
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._stopping = False
+        self._failing = False  # the last export attempt failed: flush() does not wait
         self._thread: threading.Thread | None = None
         #: Items dropped, items exported, failed export attempts.
         self.counters = {"dropped": 0, "exported": 0, "failed_exports": 0}
@@ -98,9 +99,13 @@ class ExportQueue:
         return True
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Export everything queued so far; ``False`` if that took longer than ``timeout``."""
+        """Export everything queued so far; ``False`` if that took longer than ``timeout``, and
+        at once while the collector is failing (exit and FATAL must not wait for a dead one)."""
         if self._thread is None:
             return True
+        if self._failing:
+            self._wake.set()
+            return False
         self._idle.clear()
         self._wake.set()
         return self._idle.wait(self.options.flush_timeout if timeout is None else timeout)
@@ -144,6 +149,7 @@ class ExportQueue:
                     pending.popleft()
                 self._dropped(excess)
             backoff = self._export(pending, backoff)
+            self._failing = backoff > 0
             if self._stopping and (not pending or backoff):
                 # Closing while the collector still fails: what is left is dropped, counted.
                 left = len(pending) + len(queue)

@@ -1,0 +1,236 @@
+"""The ``otlp`` output: log entries as OpenTelemetry log records, received by a real OTLP/HTTP
+receiver (an HTTP server on 127.0.0.1 decoding ``ExportLogsServiceRequest`` protobuf), the output
+conformance suite, and a dead collector."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+import llmlog
+from llmlog import Severity, TokenUsage
+from llmlog.testing import check_output, isolated_environment, make_entry
+from llmlog_exporter_otlp import OtlpLogOptions, OtlpLogOutput
+from llmlog_exporter_otlp.logs import severity_number
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path) -> Iterator[Path]:
+    with isolated_environment(tmp_path):
+        yield tmp_path
+
+
+class Receiver:
+    """An OTLP/HTTP logs receiver: every request decoded and kept; ``status`` answers."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                receiver.headers.append(dict(self.headers))
+                if receiver.status == 200:
+                    request = ExportLogsServiceRequest.FromString(body)
+                    receiver.requests.append(MessageToDict(request))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}/v1/logs"
+
+    def records(self) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+        """Every record received: (resource attributes, scope name, record)."""
+        found = []
+        for request in self.requests:
+            for resource_logs in request.get("resourceLogs", []):
+                resource = _attributes(resource_logs.get("resource", {}))
+                for scope_logs in resource_logs.get("scopeLogs", []):
+                    scope = scope_logs.get("scope", {}).get("name", "")
+                    for record in scope_logs.get("logRecords", []):
+                        found.append((resource, scope, record))
+        return found
+
+
+def _value(any_value: dict[str, Any]) -> Any:
+    if "kvlistValue" in any_value:
+        return {kv["key"]: _value(kv["value"]) for kv in any_value["kvlistValue"].get("values", [])}
+    if "arrayValue" in any_value:
+        return [_value(v) for v in any_value["arrayValue"].get("values", [])]
+    if "intValue" in any_value:
+        return int(any_value["intValue"])
+    for key in ("stringValue", "boolValue", "doubleValue", "bytesValue"):
+        if key in any_value:
+            return any_value[key]
+    return None
+
+
+def _attributes(holder: dict[str, Any]) -> dict[str, Any]:
+    return {kv["key"]: _value(kv["value"]) for kv in holder.get("attributes", [])}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.server.shutdown()
+
+
+def test_entries_arrive_as_log_records_linked_to_their_spans(receiver):
+    llmlog.configure(
+        {
+            "level": "debug",
+            "outputs": {
+                "otel": {
+                    "type": "otlp",
+                    "level": "info",
+                    "endpoint": receiver.endpoint,
+                    "schedule_delay": "50ms",
+                    "compression": "gzip",
+                    "headers": {"x-team": "qa"},
+                    "service_name": "qa-service",
+                }
+            },
+        }
+    )
+    log = llmlog.get_logger("app.rag")
+    log.debug("not exported: below the output's level")
+    with (
+        llmlog.new_trace_session() as session,
+        llmlog.span("Predict:qa") as span,
+        llmlog.with_model_id("gpt-4o-mini"),
+    ):
+        log.info(
+            "answered",
+            docs=3,
+            scores=[0.5, 0.25],
+            meta={"source": "wiki", "api_key": "sk-secret"},
+            token_info=TokenUsage(12, 5),
+            latency_ms=41.5,
+        )
+    try:
+        raise TimeoutError("provider timed out")
+    except TimeoutError:
+        log.exception("gave up")
+    llmlog.shutdown()  # closes the output: everything is sent
+    records = receiver.records()
+    assert len(records) == 2
+    (resource, scope, answered), (_, _, failed) = records
+    assert resource["service.name"] == "qa-service" and scope == "app.rag"
+    assert receiver.headers[0]["x-team"] == "qa"
+    assert answered["body"]["stringValue"] == "answered"
+    assert (
+        answered["severityNumber"] == "SEVERITY_NUMBER_INFO" and answered["severityText"] == "INFO"
+    )
+    # The trace and span ids are the llmlog span's (base64 in the JSON form of the protobuf).
+    assert bytes.fromhex(session.trace_id) == _b64(answered["traceId"])
+    assert bytes.fromhex(span.span_id) == _b64(answered["spanId"])
+    attributes = _attributes(answered)
+    assert attributes["docs"] == 3 and attributes["scores"] == [0.5, 0.25]
+    assert attributes["meta"] == {"source": "wiki", "api_key": "[REDACTED]"}
+    assert attributes["code.file.path"] == "test_otlp_logs.py"
+    assert attributes["code.function.name"].endswith("linked_to_their_spans")
+    assert attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    assert attributes["gen_ai.usage.input_tokens"] == 12
+    assert attributes["llmlog.cost.unknown"] is True and "llmlog.cost.usd" not in attributes
+    assert attributes["llmlog.latency_ms"] == 41.5
+    assert failed["severityNumber"] == "SEVERITY_NUMBER_ERROR" and "traceId" not in failed
+    assert "TimeoutError: provider timed out" in _attributes(failed)["exception.stacktrace"]
+
+
+def _b64(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)
+
+
+def test_severities_map_to_opentelemetry_numbers():
+    assert [severity_number(s) for s in Severity] == [5, 9, 13, 17, 21]
+    assert severity_number(5) == 1 and severity_number(25) == 9 and severity_number(99) == 21
+
+
+def test_the_output_conformance_suite(receiver):
+    def make() -> OtlpLogOutput:
+        receiver.requests.clear()
+        return OtlpLogOutput(OtlpLogOptions(endpoint=receiver.endpoint, schedule_delay=0.02))
+
+    def read_lines() -> list[str]:
+        # One line per record received: its body and attributes as JSON.
+        return [
+            json.dumps({"body": r["body"], "attributes": _attributes(r)}, default=str)
+            for _, _, r in receiver.records()
+        ]
+
+    check_output(make, read_lines)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_dead_or_refusing_collector_never_blocks_and_is_reported_once(receiver, capfd):
+    dead = OtlpLogOutput(
+        OtlpLogOptions(
+            endpoint=f"http://127.0.0.1:{_closed_port()}/v1/logs",
+            timeout=0.5,
+            max_queue_size=1_000,
+            schedule_delay=0.05,
+            flush_timeout=2.0,
+        )
+    )
+    entry = make_entry("into the void", fields={"n": 1})
+    started = time.perf_counter()
+    for _ in range(50_000):
+        dead.write(entry)
+    writing = time.perf_counter() - started
+    time.sleep(0.3)  # the first attempt fails
+    flushing = time.perf_counter()
+    dead.flush()  # returns at once while the collector is failing
+    assert time.perf_counter() - flushing < 1.0
+    dead.close()
+    stats = dead.stats()
+    assert stats["dropped"] == 50_000 and stats["exported"] == 0 and stats["waiting"] == 0
+    assert writing < 10  # only appends ran on this thread
+    # A collector answering 503 is retried; once it accepts, the records arrive.
+    receiver.status = 503
+    flaky = OtlpLogOutput(
+        OtlpLogOptions(endpoint=receiver.endpoint, schedule_delay=0.05, flush_timeout=5.0)
+    )
+    for n in range(3):
+        flaky.write(make_entry(f"retried {n}"))
+    time.sleep(0.3)
+    receiver.status = 200
+    flaky.close()
+    assert [r["body"]["stringValue"] for _, _, r in receiver.records()] == [
+        "retried 0",
+        "retried 1",
+        "retried 2",
+    ]
+    assert flaky.stats()["failed_exports"] >= 1 and flaky.stats()["dropped"] == 0
+    err = capfd.readouterr().err
+    assert err.count("dropping log entries") == 1
+    assert err.count("did not accept log records") == 2  # once per output
+    assert "50000 log entries were dropped" in err
