@@ -16,12 +16,13 @@ import argparse
 import json
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+
+from peers import start_receiver
 
 import llmlog
 from llmlog_exporter_otlp import OtlpExporter, OtlpOptions
@@ -102,9 +103,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.pairs, args.rounds = 5_000, 2
-    sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
-    assert sink.stdout is not None
-    live = f"http://127.0.0.1:{sink.stdout.readline().strip()}/v1/traces"
+    sink, base = start_receiver(SINK)
+    live = f"{base}/v1/traces"
     dead = f"http://127.0.0.1:{_free_port()}/v1/traces"
     llmlog.configure({"outputs": {}})
     variants = {"no exporter": None, "OTLP, live receiver": live, "OTLP, dead receiver": dead}

@@ -24,13 +24,14 @@ import argparse
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from peers import start_receiver
 
 import llmlog
 from llmlog import Severity
@@ -186,9 +187,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.entries, args.rounds = 5_000, 2
-    sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
-    assert sink.stdout is not None
-    base = f"http://127.0.0.1:{sink.stdout.readline().strip()}"
+    sink, base = start_receiver(SINK)
     endpoint = f"{base}/v1/logs"
     llmlog.configure({"outputs": {}})
     samples: dict[str, list[float]] = {name: [] for name in VARIANTS}

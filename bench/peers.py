@@ -5,17 +5,20 @@
   with the standard library's ``json`` or with orjson.
 * :func:`structlog_logger`: structlog with the processors needed for the same record (level, ISO
   timestamp, call site, orjson renderer), filtering at INFO, cached.
+* :func:`start_receiver`: a local HTTP receiver (an OTLP sink) in another process.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import orjson
 
-__all__ = ["StdlibJson", "StdlibOrjson", "structlog_logger"]
+__all__ = ["StdlibJson", "StdlibOrjson", "start_receiver", "structlog_logger"]
 
 
 class StdlibJson(logging.Formatter):
@@ -69,3 +72,11 @@ def structlog_logger(sink: Any, *, callsite: bool = True) -> Any:
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         cache_logger_on_first_use=True,
     )
+
+
+def start_receiver(code: str) -> tuple[subprocess.Popen[str], str]:
+    """Run ``code`` (an HTTP server that prints its port, then serves) in another process; return
+    the process (terminate it when done) and the server's base URL."""
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, f"http://127.0.0.1:{process.stdout.readline().strip()}"

@@ -59,3 +59,25 @@ def test_token_usage_addition_keeps_unknown_cost_unknown():
     known = TokenUsage(10, 5, cost=0.5)
     assert (known + TokenUsage(1, 1, cost=0.25)) == TokenUsage(11, 6, 17, 0.75)
     assert (known + TokenUsage(1, 1)).cost is None  # unknown price is not zero
+
+
+def test_an_events_encoded_data_kept_with_it_costs_about_its_size():
+    # orjson writes into a 4 KiB block and returns it as is; the cached encoding of a small
+    # event must not keep that block (an exporter's queue holds thousands of events).
+    import time
+    import tracemalloc
+
+    from llmlog import TraceEvent, TraceEventType
+    from llmlog.serialize import encoded_event_data
+
+    events = [
+        TraceEvent(TraceEventType.SPAN, time.time_ns(), "ab" * 16, f"{n:016x}", None, {"n": n})
+        for n in range(2000)
+    ]
+    tracemalloc.start()
+    for event in events:
+        encoded_event_data(event)
+    kept, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert all(event.encoded_data == b'{"n":%d}' % n for n, event in enumerate(events))
+    assert kept / len(events) < 200, f"{kept / len(events):.0f} bytes kept per event"

@@ -41,7 +41,7 @@ from llmlog.flight.ring import ChunkRing, RecorderBackend
 from llmlog.interfaces import Output
 from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes
-from llmlog.serialize import encoded_event_data, serializer
+from llmlog.serialize import encoded_event_data, retainable, serializer
 from llmlog.severity import LEVEL_NAMES, Severity
 
 __all__ = [
@@ -380,7 +380,7 @@ class FlightRecorder:
                 phase = data.get("event")
                 if phase == "start":
                     if len(self._open_spans) < self.max_open_spans:
-                        self._open_spans[span_id] = (self.ring._seq + 1, line)
+                        self._open_spans[span_id] = (self.ring._seq + 1, retainable(line))
                     else:
                         self.counters["open_spans_dropped"] += 1
                 elif phase == "end":
