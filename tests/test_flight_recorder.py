@@ -420,9 +420,12 @@ def test_cli_lists_snapshots_and_filters_the_timeline(cli, tmp_path, recorder):
     snaps = tmp_path / "snaps"
     path = recorder.snapshot(snaps / "flight-1-20261125T000000-0-manual.jsonl")
     (snaps / "notes.jsonl").write_text('{"a": 1}\n')
-    (tmp_path / "llmlog.toml").write_text(f'[flight_recorder]\nsnapshot_dir = "{snaps}"\n')
+    config = tmp_path / "llmlog.toml"
+    config.write_text('[flight_recorder]\nsnapshot_dir = "snaps"\n')  # next to the config file
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
     # The configured directory, or one named on the command line.
-    listed = cli("flight", "list", cwd=tmp_path)
+    listed = cli("flight", "list", "--config", str(config), cwd=elsewhere)
     assert listed.returncode == 0
     assert f"Snapshots in {snaps} (1, newest first)" in listed.stdout
     assert path.name in listed.stdout and " manual " in listed.stdout

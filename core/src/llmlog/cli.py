@@ -281,6 +281,7 @@ def _cmd_flight_view(args: argparse.Namespace) -> int:
 
 
 def _cmd_flight_list(args: argparse.Namespace) -> int:
+    from llmlog.filesink import config_relative
     from llmlog.flight.recorder import default_snapshot_dir
     from llmlog.flight.snapshot import SnapshotError, read_header
     from llmlog.render import escape, local_timestamp
@@ -294,8 +295,9 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"llmlog: {exc}", file=sys.stderr)
             return 1
-        configured = config.flight_recorder.snapshot_dir
-        directory = Path(configured).expanduser() if configured else default_snapshot_dir()
+        directory = config_relative(
+            config.flight_recorder.snapshot_dir, config.source.path, default_snapshot_dir()
+        )
     if not directory.is_dir():
         print(f"No snapshots: {directory} does not exist.")
         return 0

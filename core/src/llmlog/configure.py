@@ -19,9 +19,11 @@ from llmlog.builtin.stderr_output import StderrOutput
 from llmlog.config import ConfigError, ConfigSource, Configuration, OutputSpec, find_config
 from llmlog.config.loader import load_configuration, plugin_selection
 from llmlog.dispatch import close_outputs, report_problem
+from llmlog.filesink import config_relative
 from llmlog.flight.recorder import (
     FlightRecorder,
     RecorderOutput,
+    default_snapshot_dir,
     global_flight_recorder,
     set_global_flight_recorder,
 )
@@ -186,7 +188,9 @@ def _build_recorder(config: Configuration, outputs: list[Output]) -> FlightRecor
                     spec.options, BuildContext("flight_recorder", None, config.source.path)
                 ),
                 level=options.level,
-                snapshot_dir=options.snapshot_dir or None,
+                snapshot_dir=config_relative(
+                    options.snapshot_dir, config.source.path, default_snapshot_dir()
+                ),
                 triggers=options.triggers,
                 signal_name=options.signal,
                 min_snapshot_interval=options.min_snapshot_interval,
