@@ -90,7 +90,9 @@ class OtlpExporter(Integration):
     def __init__(self, options: OtlpOptions | None = None, span_exporter: Any = None) -> None:
         self.options = options or OtlpOptions()
         self._span_exporter = span_exporter
+        self._given_exporter = span_exporter is not None
         self._sending: ExportQueue | None = None
+        self._stopped: ExportQueue | None = None  # the last run's queue, for stats()
         self._quieted: list[tuple[logging.Logger, int]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -136,10 +138,13 @@ class OtlpExporter(Integration):
             return
         remove_listener(sending.put)
         sending.stop()
+        self._sending, self._stopped = None, sending
         try:
             self._span_exporter.shutdown()
         except Exception as exc:
             sending.report("shutdown", f"shutting the exporter down failed: {exc}")
+        if not self._given_exporter:  # a later start() builds a fresh one
+            self._span_exporter = None
         for logger, level in self._quieted:
             logger.setLevel(level)
 
@@ -153,7 +158,9 @@ class OtlpExporter(Integration):
         return bool(self._span_exporter.export(batch) is SpanExportResult.SUCCESS)
 
     def stats(self) -> dict[str, int]:
-        """Spans dropped and exported, failed export attempts, and the events waiting now."""
-        if self._sending is None:
+        """Spans dropped and exported, failed export attempts, and the events waiting now (of the
+        current run, or of the last one after ``stop()``)."""
+        sending = self._sending or self._stopped
+        if sending is None:
             return {"dropped": 0, "exported": 0, "failed_exports": 0, "waiting": 0}
-        return self._sending.stats()
+        return sending.stats()
