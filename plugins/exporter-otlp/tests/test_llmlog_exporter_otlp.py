@@ -241,6 +241,44 @@ def test_a_rejecting_collector_is_retried_then_given_up_on_and_reported_once(cap
     assert err.count("did not accept spans") == 1 and "6 trace events or spans were dropped" in err
 
 
+def test_an_exporter_can_be_stopped_and_started_again():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    names: list[str] = []
+
+    class Accepting(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            request = ExportTraceServiceRequest.FromString(body)
+            names.extend(
+                span.name for r in request.resource_spans for s in r.scope_spans for span in s.spans
+            )
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Accepting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+        exporter = OtlpExporter(OtlpOptions(endpoint=endpoint, schedule_delay=0.05))
+        for run in ("first", "second"):
+            exporter.start()
+            with llmlog.span(run):
+                pass
+            exporter.stop()
+            assert exporter.stats()["exported"] == 1  # this run's, after stop()
+    finally:
+        server.shutdown()
+    assert names == ["first", "second"]
+
+
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An MLflow tracking server (SQLite) on 127.0.0.1: a real OTLP/HTTP receiver."""
