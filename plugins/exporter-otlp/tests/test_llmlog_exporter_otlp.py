@@ -10,7 +10,7 @@ import sys
 import time
 import tracemalloc
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -201,27 +201,32 @@ def test_a_dead_collector_never_blocks_and_memory_stays_bounded(capfd):
     assert elapsed < 60  # no export call ever ran on this thread
 
 
-def test_a_rejecting_collector_is_retried_then_given_up_on_and_reported_once(capfd):
+def _receiver(on_body: Callable[[bytes], None], status: int = 200) -> tuple[Any, str]:
+    """A local OTLP/HTTP endpoint answering ``status`` to every request, after handing its body
+    to ``on_body``; returns the server (shut it down) and the traces endpoint."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    requests: list[int] = []
-
-    class Rejecting(BaseHTTPRequestHandler):
+    class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            requests.append(1)
-            self.send_response(400)  # a permanent refusal: not retried by the SDK itself
+            on_body(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Rejecting)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+
+
+def test_a_rejecting_collector_is_retried_then_given_up_on_and_reported_once(capfd):
+    requests: list[bytes] = []
+    # 400: a permanent refusal, not retried by the SDK itself.
+    server, endpoint = _receiver(requests.append, status=400)
     try:
-        endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
         exporter = OtlpExporter(
             OtlpOptions(endpoint=endpoint, schedule_delay=0.05, flush_timeout=3.0)
         )
@@ -242,31 +247,18 @@ def test_a_rejecting_collector_is_retried_then_given_up_on_and_reported_once(cap
 
 
 def test_an_exporter_can_be_stopped_and_started_again():
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     names: list[str] = []
 
-    class Accepting(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+    def received(body: bytes) -> None:
+        request = ExportTraceServiceRequest.FromString(body)
+        names.extend(
+            span.name for r in request.resource_spans for s in r.scope_spans for span in s.spans
+        )
 
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            request = ExportTraceServiceRequest.FromString(body)
-            names.extend(
-                span.name for r in request.resource_spans for s in r.scope_spans for span in s.spans
-            )
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Accepting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, endpoint = _receiver(received)
     try:
-        endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
         exporter = OtlpExporter(OtlpOptions(endpoint=endpoint, schedule_delay=0.05))
         for run in ("first", "second"):
             exporter.start()
