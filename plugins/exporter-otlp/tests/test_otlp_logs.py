@@ -159,6 +159,19 @@ def test_entries_arrive_as_log_records_linked_to_their_spans(receiver):
     assert "TimeoutError: provider timed out" in _attributes(failed)["exception.stacktrace"]
 
 
+def test_a_custom_trace_id_maps_as_the_span_exporter_maps_it(receiver):
+    # A session started with an id from upstream (not 32 hex digits): its entries still name the
+    # trace the span exporter sends, which hashes such ids.
+    from llmlog_exporter_otlp.ids import otel_id
+
+    output = OtlpLogOutput(OtlpLogOptions(endpoint=receiver.endpoint, schedule_delay=0.02))
+    output.write(make_entry("inside", trace_id="req-7f3c-upstream", span_id="0000000000000abc"))
+    output.close()
+    ((_, _, record),) = receiver.records()
+    assert _b64(record["traceId"]) == otel_id("req-7f3c-upstream", 16).to_bytes(16, "big")
+    assert _b64(record["spanId"]) == (0xABC).to_bytes(8, "big")
+
+
 def _b64(text: str) -> bytes:
     import base64
 

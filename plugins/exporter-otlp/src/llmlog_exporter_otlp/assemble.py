@@ -20,7 +20,6 @@ several times). Prompts, responses, arguments, results, inputs and outputs are e
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -34,25 +33,12 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 from llmlog.records import TraceEvent
 from llmlog.sanitize import Sanitizer
 from llmlog.serialize import serializer
+from llmlog_exporter_otlp.ids import otel_id
 
 __all__ = ["SpanAssembler"]
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _AGENTS = ("ReAct", "RLM", "CodeAct", "ProgramOfThought")
-
-
-def _otel_id(text: str, size: int) -> int:
-    """An llmlog id as OpenTelemetry's int of ``size`` bytes: the hex itself when it is ``2 * size``
-    hex digits (llmlog's and DSPy's ids), else a hash of the string (``emit_*`` take any string)."""
-    if len(text) == 2 * size:
-        try:
-            value = int(text, 16)
-        except ValueError:
-            pass
-        else:
-            if value:
-                return value
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=size).digest(), "big") or 1
 
 
 def _json(value: Any) -> str:
@@ -325,10 +311,10 @@ class SpanAssembler:
         return self._finish(child_id, child, event.time)
 
     def _finish(self, span_id: str, span: _Open, end: int) -> ReadableSpan:
-        trace = _otel_id(span.trace_id, 16)
-        context = SpanContext(trace, _otel_id(span_id, 8), is_remote=False, trace_flags=_SAMPLED)
+        trace = otel_id(span.trace_id, 16)
+        context = SpanContext(trace, otel_id(span_id, 8), is_remote=False, trace_flags=_SAMPLED)
         parent = (
-            SpanContext(trace, _otel_id(span.parent, 8), is_remote=False, trace_flags=_SAMPLED)
+            SpanContext(trace, otel_id(span.parent, 8), is_remote=False, trace_flags=_SAMPLED)
             if span.parent
             else None
         )

@@ -11,8 +11,9 @@ What a record carries:
 
 * ``time_unix_nano``, ``severity_number`` / ``severity_text`` (DEBUG 5, INFO 9, WARN 13, ERROR 17,
   FATAL 21), the message as ``body``;
-* ``trace_id`` / ``span_id`` of the llmlog span the entry was made in, so a backend shows the
-  entry inside the trace the span exporter sent;
+* ``trace_id`` / ``span_id`` of the llmlog span the entry was made in, mapped as the span
+  exporter maps them (:mod:`llmlog_exporter_otlp.ids`), so a backend shows the entry inside the
+  trace the span exporter sent;
 * attributes: the entry's fields (nested values as OTLP maps and arrays), ``code.file.path``,
   ``code.line.number``, ``code.function.name``, ``gen_ai.request.model``,
   ``gen_ai.usage.input_tokens`` / ``output_tokens``, ``llmlog.cost.usd`` (or
@@ -35,6 +36,7 @@ from llmlog.records import LogEntry
 from llmlog.serialize import serializer
 from llmlog.severity import LEVEL_NAMES
 from llmlog_exporter_otlp.exporter import _resource
+from llmlog_exporter_otlp.ids import otel_id_bytes
 from llmlog_exporter_otlp.options import OtlpLogOptions
 from llmlog_exporter_otlp.sending import ExportQueue
 
@@ -228,16 +230,6 @@ def _any_value(value: Any, depth: int = 0) -> Any:
     return AnyValue(string_value=_text(serializer.dumps(value).decode()))
 
 
-def _id_bytes(hex_id: str | None, size: int) -> bytes:
-    """A hex trace or span id as OTLP's bytes; empty when it is not ``size`` bytes of hex."""
-    if not hex_id or len(hex_id) != 2 * size:
-        return b""
-    try:
-        return bytes.fromhex(hex_id)
-    except ValueError:
-        return b""
-
-
 def _record(entry: LogEntry) -> Iterable[tuple[str, Any]]:
     """One entry as ``(scope name, LogRecord)``."""
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -263,10 +255,9 @@ def _record(entry: LogEntry) -> Iterable[tuple[str, Any]]:
         attributes["llmlog.latency_ms"] = entry.latency_ms
     if entry.exception:
         attributes["exception.stacktrace"] = entry.exception
-    trace_id = _id_bytes(entry.trace_id, 16)
-    span_id = _id_bytes(entry.span_id, 8)
-    if entry.trace_id and not trace_id:  # not OTLP-shaped (a custom id): keep it as text
-        attributes["llmlog.trace_id"] = entry.trace_id
+    # The ids the span exporter gives the same span (a custom, non-hex id is hashed alike).
+    trace_id = otel_id_bytes(entry.trace_id, 16)
+    span_id = otel_id_bytes(entry.span_id, 8)
     severity = int(entry.severity)
     record = LogRecord(
         time_unix_nano=entry.time,
