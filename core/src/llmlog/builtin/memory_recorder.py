@@ -1,7 +1,8 @@
 """Built-in flight-recorder backend ``memory``: chunks kept as plain JSON Lines.
 
-Sealing only copies the chunk into an immutable ``bytes``, so it happens on the writer's thread; a snapshot is a JSON Lines file
-any tool can read. Holds about 3 to 4 times more bytes than ``zstd`` for the same history.
+Sealing keeps the lines as they are (the ring stores them as an immutable ``bytes``), so it
+happens on the writer's thread; a snapshot is a JSON Lines file any tool can read. Holds about 3 to
+4 times more bytes than ``zstd`` for the same history.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ class MemoryBackend:
     suffix = ".jsonl"
     background = False
 
-    def seal(self, raw: bytes | bytearray) -> bytes:
-        return bytes(raw)
+    def seal(self, raw: bytes | bytearray) -> bytes | bytearray:
+        return raw  # the ring copies a bytearray into an immutable bytes
 
     def decode(self, data: bytes) -> bytes:
         return data

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -125,17 +126,6 @@ def parse_duration(text: str) -> float:
     return total
 
 
-def _seconds(value: Any, _: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        return parse_duration(value)
-    raise ConfigValueError(f"expected {_DURATION_HINT}, got {_type_name(value)} {value!r}")
-
-
-converter.register_structure_hook_func(lambda t: t == Seconds, _seconds)
-
-
 class _Size:
     """Marks an option in bytes that configuration also accepts as a size string."""
 
@@ -173,15 +163,28 @@ def parse_size(text: str) -> int:
     return int(size)
 
 
-def _bytes(value: Any, _: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return parse_size(value)
-    raise ConfigValueError(f"expected {_SIZE_HINT}, got {_type_name(value)} {value!r}")
+def _number_or_text(
+    numbers: Any, convert: Callable[[Any], Any], parse: Callable[[str], Any], hint: str
+) -> Callable[[Any, Any], Any]:
+    """The structure hook of an option given as a number (``numbers``, booleans excluded) or as a
+    string ``parse`` reads (a duration, a size)."""
+
+    def structure(value: Any, _: Any) -> Any:
+        if isinstance(value, numbers) and not isinstance(value, bool):
+            return convert(value)
+        if isinstance(value, str):
+            return parse(value)
+        raise ConfigValueError(f"expected {hint}, got {_type_name(value)} {value!r}")
+
+    return structure
 
 
-converter.register_structure_hook_func(lambda t: t == Bytes, _bytes)
+converter.register_structure_hook_func(
+    lambda t: t == Seconds, _number_or_text(int | float, float, parse_duration, _DURATION_HINT)
+)
+converter.register_structure_hook_func(
+    lambda t: t == Bytes, _number_or_text(int, int, parse_size, _SIZE_HINT)
+)
 
 
 def _auto_or_names(value: Any, _: Any) -> str | list[str]:

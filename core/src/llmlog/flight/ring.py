@@ -47,10 +47,11 @@ class RecorderBackend(Protocol):
     suffix: str
     background: bool
 
-    def seal(self, raw: bytes | bytearray) -> bytes:
+    def seal(self, raw: bytes | bytearray) -> bytes | bytearray:
         """Turn the raw JSON lines of one chunk (ending with a newline) into stored bytes. The
         stored chunks of a ring, concatenated, must form a valid snapshot body. ``raw`` is not
-        used by anyone else afterwards: a backend that keeps it as it is may return it."""
+        used by anyone else afterwards: a backend that keeps it as it is may return it (the ring
+        stores a ``bytearray`` as an immutable ``bytes``)."""
 
     def decode(self, data: bytes) -> bytes:
         """Undo :meth:`seal` for a whole snapshot file (concatenated chunks)."""

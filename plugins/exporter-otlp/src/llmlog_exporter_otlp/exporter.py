@@ -14,7 +14,12 @@ from typing import Any
 
 from llmlog.interfaces import Integration
 from llmlog.tracing import add_listener, remove_listener
-from llmlog_exporter_otlp.options import OtlpConnectionOptions, OtlpOptions
+from llmlog_exporter_otlp.options import (
+    OtlpConnectionOptions,
+    OtlpOptions,
+    request_headers,
+    setting,
+)
 from llmlog_exporter_otlp.sending import ExportQueue
 
 __all__ = ["OtlpExporter"]
@@ -28,19 +33,12 @@ _SDK_LOGGERS = ("opentelemetry.exporter.otlp", "opentelemetry.sdk.trace.export")
 def _span_exporter(options: OtlpOptions) -> Any:
     """The SDK's OTLP exporter; unset options leave the ``OTEL_EXPORTER_OTLP_*`` variables in
     charge (the SDK reads them)."""
-    protocol = options.protocol or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "")
-    )
+    protocol = setting(options.protocol, "TRACES", "PROTOCOL")
     kwargs: dict[str, Any] = {}
     if options.endpoint:
         kwargs["endpoint"] = options.endpoint
     if options.headers:
-        from opentelemetry.util.re import parse_env_headers
-
-        env = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or os.environ.get(
-            "OTEL_EXPORTER_OTLP_HEADERS", ""
-        )
-        kwargs["headers"] = {**parse_env_headers(env, liberal=True), **options.headers}
+        kwargs["headers"] = request_headers(options, "TRACES")
     if options.timeout:
         kwargs["timeout"] = options.timeout
     if protocol == "grpc":

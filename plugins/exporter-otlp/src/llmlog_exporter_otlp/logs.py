@@ -37,7 +37,7 @@ from llmlog.serialize import serializer
 from llmlog.severity import LEVEL_NAMES
 from llmlog_exporter_otlp.exporter import _resource
 from llmlog_exporter_otlp.ids import otel_id_bytes
-from llmlog_exporter_otlp.options import OtlpLogOptions
+from llmlog_exporter_otlp.options import OtlpLogOptions, request_headers, setting
 from llmlog_exporter_otlp.sending import ExportQueue
 
 __all__ = ["OtlpLogOutput", "severity_number"]
@@ -54,21 +54,10 @@ def severity_number(severity: int) -> int:
     return min(21, 5 + 4 * ((severity - 10) // 10))
 
 
-def _setting(options_value: str, *names: str) -> str:
-    """The option if set, else the first of the environment variables ``names`` that is set."""
-    if options_value:
-        return options_value
-    for name in names:
-        value = os.environ.get(name, "")
-        if value:
-            return value
-    return ""
-
-
 def logs_endpoint(options: OtlpLogOptions) -> str:
     """Where records go: the option, ``OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`` (as is), or
     ``OTEL_EXPORTER_OTLP_ENDPOINT`` with ``/v1/logs`` appended, as the OTLP specification says."""
-    explicit = _setting(options.endpoint, "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
+    explicit = options.endpoint or os.environ.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
     if explicit:
         return explicit
     base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
@@ -83,26 +72,16 @@ class OtlpLogOutput(Output):
     """
 
     def __init__(self, options: OtlpLogOptions | None = None) -> None:
-        from opentelemetry.util.re import parse_env_headers
-
         self.options = opts = options or OtlpLogOptions()
         self.endpoint = logs_endpoint(opts)
-        env_headers = _setting("", "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
         self._headers = {
-            **parse_env_headers(env_headers, liberal=True),
-            **opts.headers,
+            **request_headers(opts, "LOGS"),
             "Content-Type": "application/x-protobuf",
         }
-        compression = _setting(
-            opts.compression,
-            "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
-            "OTEL_EXPORTER_OTLP_COMPRESSION",
-        )
-        self._gzip = compression == "gzip"
+        self._gzip = setting(opts.compression, "LOGS", "COMPRESSION") == "gzip"
         if self._gzip:
             self._headers["Content-Encoding"] = "gzip"
-        timeout = _setting("", "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
-        self._timeout = opts.timeout or _seconds_from_env(timeout)
+        self._timeout = opts.timeout or _seconds_from_env(setting("", "LOGS", "TIMEOUT"))
         self._resource = _proto_resource(_resource(opts))
         self._session: Any = None
         self._closed = False

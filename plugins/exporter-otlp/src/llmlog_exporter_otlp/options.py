@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import attrs
 
 from llmlog.config.converter import Seconds
 
-__all__ = ["OtlpConnectionOptions", "OtlpLogOptions", "OtlpOptions"]
+__all__ = ["OtlpConnectionOptions", "OtlpLogOptions", "OtlpOptions", "request_headers", "setting"]
 
 
 @attrs.frozen(kw_only=True)
@@ -72,3 +73,23 @@ class OtlpLogOptions(OtlpConnectionOptions):
     #: (``OTEL_EXPORTER_OTLP_LOGS_ENDPOINT``, else ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/logs``;
     #: default ``http://localhost:4318/v1/logs``).
     endpoint: str = ""
+
+
+def setting(value: str, signal: str, name: str) -> str:
+    """An option's ``value`` if set, else ``OTEL_EXPORTER_OTLP_{signal}_{name}``, else
+    ``OTEL_EXPORTER_OTLP_{name}`` (the order the OTLP exporter specification gives), else ``""``.
+
+    :param signal: ``TRACES`` or ``LOGS``.
+    """
+    return (
+        value
+        or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_{name}")
+        or os.environ.get(f"OTEL_EXPORTER_OTLP_{name}", "")
+    )
+
+
+def request_headers(options: OtlpConnectionOptions, signal: str) -> dict[str, str]:
+    """The option's headers over those of the ``OTEL_EXPORTER_OTLP_[signal_]HEADERS`` variables."""
+    from opentelemetry.util.re import parse_env_headers
+
+    return {**parse_env_headers(setting("", signal, "HEADERS"), liberal=True), **options.headers}
