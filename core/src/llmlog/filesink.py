@@ -95,13 +95,14 @@ def _rotated_pattern(path: Path) -> re.Pattern[str]:
     stem, suffix = _split_name(path)
     return re.compile(
         rf"^{re.escape(stem)}\.(\d{{4}}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{{6}})(?:-(\d+))?"
-        rf"{re.escape(suffix)}(\.gz|\.zst)?$"
+        rf"{re.escape(suffix)}(\.gz|\.zst)?$",
+        re.ASCII,
     )
 
 
 def _rotation_key(path: Path) -> str:
     # The time-and-counter part of a rotated name, zero-padded so keys sort in rotation order.
-    match = re.search(r"\.(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{6})(?:-(\d+))?", path.name)
+    match = re.search(r"\.(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{6})(?:-(\d+))?", path.name, re.ASCII)
     return f"{match.group(1)}-{int(match.group(2) or 0):06d}" if match else path.name
 
 

@@ -8,7 +8,6 @@ stricter: a TOML value must already have the right type. Errors are flattened to
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -106,24 +105,57 @@ _UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _DURATION_HINT = 'a number of seconds or a duration such as "500ms", "10s", "1m30s"'
+_DIGITS = frozenset("0123456789")
+
+
+def _number_at(text: str, start: int) -> int:
+    """The end of the decimal number (``12``, ``1.5``, ``3.``, ``.25``; ASCII digits only) that
+    begins at ``start``, or ``start`` when there is none. One pass, no backtracking: the parsers
+    below stay linear in the input's length, however hostile the input."""
+    end, length = start, len(text)
+    while end < length and text[end] in _DIGITS:
+        end += 1
+    whole = end - start
+    if end < length and text[end] == ".":
+        fraction_start = end + 1
+        end = fraction_start
+        while end < length and text[end] in _DIGITS:
+            end += 1
+        if whole == 0 and end == fraction_start:  # a lone "."
+            return start
+    return end
 
 
 def parse_duration(text: str) -> float:
     """Seconds in a Go-style duration string (``"1h2m3.5s"``, ``"250ms"``).
 
+    Linear in the length of ``text``; digits are ASCII only (``"٣s"`` is refused).
+
     :raises ConfigValueError: for anything else, saying what is accepted.
     """
-    total, position = 0.0, 0
-    for part in _DURATION_PART.finditer(text):
-        if part.start() != position:
+    total, position, length = 0.0, 0, len(text)
+    while position < length:
+        end = _number_at(text, position)
+        if end == position:
             break
-        total += float(part.group(1)) * _UNITS[part.group(2)]
-        position = part.end()
-    if position == 0 or position != len(text) or not math.isfinite(total):
-        raise ConfigValueError(f"expected {_DURATION_HINT}, got {text!r}")
+        number = text[position:end]
+        unit_end = end
+        while unit_end < length and text[unit_end] not in _DIGITS and text[unit_end] != ".":
+            unit_end += 1
+        factor = _UNITS.get(text[end:unit_end])
+        if factor is None:
+            break
+        total += float(number) * factor
+        position = unit_end
+    if length == 0 or position != length or not math.isfinite(total):
+        raise ConfigValueError(f"expected {_DURATION_HINT}, got {_shown(text)}")
     return total
+
+
+def _shown(text: str) -> str:
+    """``text`` as an error message quotes it: whole when short, its head when long."""
+    return repr(text) if len(text) <= 80 else f"{text[:60]!r}… ({len(text)} characters)"
 
 
 class _Size:
@@ -146,20 +178,23 @@ _SIZE_UNITS = {
     "gib": 1024**3,
     "tib": 1024**4,
 }
-_SIZE = re.compile(r"(\d+\.?\d*|\.\d+) ?([a-zA-Z]+)")
 _SIZE_HINT = 'an integer number of bytes or a size such as "64KiB", "10MiB", "1.5 GB"'
 
 
 def parse_size(text: str) -> int:
     """Bytes in a size string (``"10MiB"``, ``"500 MB"``), rounded down to whole bytes.
 
+    Linear in the length of ``text``; digits are ASCII only.
+
     :raises ConfigValueError: for anything else, saying what is accepted.
     """
-    match = _SIZE.fullmatch(text.strip())
-    factor = _SIZE_UNITS.get(match.group(2).lower()) if match else None
-    size = float(match.group(1)) * factor if match and factor else math.inf
-    if not math.isfinite(size):  # no match, an unknown unit, or too many digits
-        raise ConfigValueError(f"expected {_SIZE_HINT}, got {text!r}")
+    stripped = text.strip()
+    end = _number_at(stripped, 0)
+    unit = stripped[end + 1 :] if stripped[end : end + 1] == " " else stripped[end:]
+    factor = _SIZE_UNITS.get(unit.lower()) if end > 0 and unit.isascii() else None
+    size = float(stripped[:end]) * factor if factor else math.inf
+    if not math.isfinite(size):  # no number, an unknown unit, or too many digits
+        raise ConfigValueError(f"expected {_SIZE_HINT}, got {_shown(text)}")
     return int(size)
 
 

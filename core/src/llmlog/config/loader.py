@@ -193,7 +193,8 @@ def user_config_file() -> Path:
     return platformdirs.user_config_path("llmlog", appauthor=False) / "llmlog.toml"
 
 
-_TOML_WHERE = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
+# Anchored at one place (no leading \s*, which a search retries at every offset) and ASCII digits.
+_TOML_WHERE = re.compile(r" ?\((?:at line (\d+), column (\d+)|at end of document)\)$", re.ASCII)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -116,7 +116,7 @@ class DspyTraceWriter:
 _SESSION = TraceEventType.SESSION
 _ERROR = TraceEventType.ERROR
 _TIMESTAMP = re.compile(
-    r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$"
+    r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$", re.ASCII
 )
 
 
