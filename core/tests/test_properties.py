@@ -186,18 +186,19 @@ def test_redaction_can_be_turned_off_and_extended():
     }
 
 
-@given(st.text())
-def test_escaped_json_is_one_line_the_same_value_and_has_no_bidi_controls(text):
+@given(st.text(st.characters(exclude_categories=["Cs"])))
+def test_escaped_json_is_one_printable_line_with_the_same_value(text):
+    # C1 controls, DEL, NEL, line separators, bidi, zero-width and tag characters: all escaped.
     from llmlog.render import escape_json_bytes
 
-    out = escape_json_bytes(orjson.dumps({"t": text}))
+    encoded = orjson.dumps({"t": text})
+    out = escape_json_bytes(encoded)
     decoded = out.decode("utf-8")
-    assert len(decoded.splitlines()) == 1
-    assert not any(
-        ch in decoded
-        for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-    )
+    assert decoded.isprintable()
     assert orjson.loads(out) == {"t": text}
+    if encoded.isascii() and b"\x7f" not in encoded:  # the callers' fast path
+        assert out == encoded
+    assert escape_json_bytes(out + b"\n") == out + b"\n"
 
 
 def test_read_only_and_other_mappings_encode_as_objects():
@@ -304,3 +305,54 @@ def test_hypothesis_runs_with_the_repository_profile():
     assert current.default.deadline is None
     if os.environ.get("CI"):
         assert current.default.derandomize and current.default.database is None
+
+
+# Text as hostile as Python strings get: lone surrogates, controls, bidi overrides, astral planes.
+hostile_text = st.text(
+    st.characters(categories=["Cs", "Cc", "Cf", "Zl", "Zp", "Lu", "Ll", "Nd", "So", "Co"]),
+    max_size=12,
+)
+hostile_leaf = (
+    hostile_text
+    | st.integers()
+    | st.integers(min_value=2**63, max_value=2**4000)
+    | st.integers(min_value=-(2**4000), max_value=-(2**63))
+    | st.builds(pow, st.just(10), st.integers(4400, 5000))  # too long for str()
+    | st.floats()
+    | st.binary(max_size=8)
+)
+hostile = st.recursive(
+    hostile_leaf,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(hostile_text | st.integers(), children, max_size=4)
+    ),
+    max_leaves=15,
+)
+
+
+@given(st.dictionaries(hostile_text, hostile, max_size=5))
+def test_an_odd_value_costs_only_itself(values):
+    # A lone surrogate or a huge integer used to replace the whole record with
+    # "<unserializable: ...>": now every other value is kept, and the keys stay sorted.
+    record = {
+        "message": "kept",
+        "zz_last": 1,
+        **{f"v_{i}": v for i, v in enumerate(values.values())},
+    }
+    out = serializer.dumps(record, sort_keys=True)
+    decoded = orjson.loads(out)
+    assert decoded["message"] == "kept" and decoded["zz_last"] == 1
+    assert list(decoded) == sorted(decoded)
+    assert len(decoded) == len(record)
+
+
+def test_lone_surrogates_and_huge_integers_keep_readable_text():
+    value = {"file": os.fsdecode(b"report\xff.pdf"), "n": 10**5000, "m": 2**70, "k": -(10**400)}
+    decoded = orjson.loads(serializer.dumps(value))
+    assert decoded == {
+        "file": "report\\udcff.pdf",
+        "n": "<integer of about 5001 digits>",
+        "m": str(2**70),
+        "k": "<-integer of about 401 digits>",
+    }

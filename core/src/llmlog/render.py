@@ -9,13 +9,12 @@ is written as a backslash escape, so one entry is always exactly one line of vis
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmlog.records import LogEntry, TokenUsage
-from llmlog.serialize import serializer
+from llmlog.serialize import big_int_text, serializer
 
 __all__ = [
     "continuation_lines",
@@ -72,30 +71,44 @@ def escape_lines(text: str) -> str:
     return "\n".join(escape(line) for line in text.split("\n"))
 
 
-# Characters JSON allows raw inside strings that still break lines or text display: NEL, LINE and
-# PARAGRAPH SEPARATOR (``str.splitlines`` splits on them), and the bidirectional controls that can
-# make a terminal show text in a different order than it is stored. As UTF-8 they start with one
-# of these byte pairs, which makes the common case a cheap substring test.
-_JSON_UNSAFE = re.compile(rb"\xc2\x85|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+class _JsonEscapeTable(dict[int, str]):
+    """``str.translate`` table for encoded JSON: every character that is not printable becomes a
+    ``\\uXXXX`` escape (a surrogate pair past U+FFFF), every other stays as it is."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        if ch.isprintable() or ch == "\n":  # a raw newline in encoded JSON ends the line
+            out = ch
+        elif code < 0x10000:
+            out = f"\\u{code:04x}"
+        else:
+            high, low = divmod(code - 0x10000, 0x400)
+            out = f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+        self[code] = out
+        return out
 
 
-def _json_escape(match: re.Match[bytes]) -> bytes:
-    return b"\\u%04x" % ord(match.group().decode("utf-8"))
+_JSON_ESCAPES = _JsonEscapeTable()
 
 
 def escape_json_bytes(data: bytes) -> bytes:
-    """Escape, in encoded JSON, the characters that would break lines or reorder text on screen.
+    """Escape, in encoded JSON, every character that is not printable: what JSON allows raw
+    inside strings but a terminal acts on or hides (DEL and the C1 controls, NEL, LINE and
+    PARAGRAPH SEPARATOR, the bidirectional controls that reorder text on screen, zero-width and
+    tag characters, private-use characters), by the same rule as :func:`escape`.
 
-    The result is the same JSON value: these characters can only occur inside strings, where a
-    ``\\uXXXX`` escape means the same thing.
+    The result is the same JSON value: such characters can only occur inside strings (an
+    encoder escapes the controls below U+0020 itself), where a ``\\uXXXX`` escape means the same
+    thing. ``data`` must be UTF-8, as every JSON encoder writes. Callers on a hot path skip the
+    call for ASCII without DEL (``line.isascii() and b"\\x7f" not in line``), which never changes.
     """
-    # ASCII (the common case) is one fast check; otherwise single-byte searches, which are cheaper
-    # than two-byte ones, decide whether the regular expression needs to run at all.
     if data.isascii():
+        return data.replace(b"\x7f", b"\\u007f") if b"\x7f" in data else data
+    text = data.decode("utf-8", "surrogateescape")
+    body = text[:-1] if text.endswith("\n") else text
+    if body.isprintable():
         return data
-    if b"\xe2" in data or b"\xc2" in data or b"\xd8" in data:
-        return _JSON_UNSAFE.sub(_json_escape, data)
-    return data
+    return text.translate(_JSON_ESCAPES).encode("utf-8", "surrogateescape")
 
 
 def format_value(value: Any) -> str:
@@ -108,7 +121,10 @@ def format_value(value: Any) -> str:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        # repr() raises past 4,300 digits: such a number is written as a size marker.
+        return repr(value) if value.bit_length() <= 1024 else big_int_text(value)
+    if isinstance(value, float):
         return repr(value)
     return escape(serializer.dumps(value).decode("utf-8"))
 

@@ -9,8 +9,15 @@ enums, numpy). Anything else goes through :meth:`Serializer.default`, which trie
 3. other mappings (as a dict), attrs instances (as a dict), pydantic models (``model_dump``), sets, bytes, exceptions;
 4. ``repr()``, and if even that fails, a ``<unrepresentable T>`` marker.
 
-If orjson still refuses the whole value (an integer over 64 bits, a cycle, a non-string key), the
-value is converted by a pure-Python walk that fixes those cases, and encoded again.
+If orjson still refuses the whole value (an integer over 64 bits, a cycle, a non-string key, a
+string that is not valid Unicode), the value is converted by a pure-Python walk that fixes those
+cases one value at a time, and encoded again: an odd value never costs the rest of the record.
+
+- a string with lone surrogates (``os.fsdecode(b"report\\xff.pdf")``) keeps its text, each lone
+  surrogate written as its escape (``report\\udcff.pdf``);
+- an integer beyond 64 bits becomes its digits as a string, and one too long to write out
+  (``10**5000``) a marker naming its size;
+- a container met again inside itself becomes ``"<cycle>"``, and nesting stops at 64 levels.
 """
 
 from __future__ import annotations
@@ -21,7 +28,15 @@ from typing import Any
 import attrs
 import orjson
 
-__all__ = ["Serializer", "encoded_event_data", "retainable", "safe_repr", "serializer"]
+__all__ = [
+    "Serializer",
+    "big_int_text",
+    "encoded_event_data",
+    "retainable",
+    "safe_repr",
+    "serializer",
+    "valid_text",
+]
 
 # Non-string keys (OPT_NON_STR_KEYS) would double the cost of every encode; they are rare, so
 # they take the slow path instead, which converts them.
@@ -99,24 +114,27 @@ class Serializer:
         except Exception:
             return safe_repr(value)
 
-    def dumps(self, value: object) -> bytes:
-        """Encode ``value`` as compact JSON bytes; never raises."""
+    def dumps(self, value: object, *, sort_keys: bool = False) -> bytes:
+        """Encode ``value`` as compact JSON bytes (keys sorted at every level with
+        ``sort_keys``); never raises, and an odd value inside costs only that value."""
+        option = orjson.OPT_SORT_KEYS if sort_keys else 0
         try:
-            return orjson.dumps(value, default=self.default)
+            return orjson.dumps(value, default=self.default, option=option)
         except Exception:
             pass
         try:
-            return orjson.dumps(self.to_jsonable(value))
+            return orjson.dumps(self.to_jsonable(value), option=option)
         except Exception as exc:  # only a bug in to_jsonable gets here
             return orjson.dumps(f"<unserializable: {safe_repr(exc)}>")
 
     def to_jsonable(self, value: object, _depth: int = 0, _seen: set[int] | None = None) -> Any:
         """A copy of ``value`` made only of JSON types: the slow path orjson cannot refuse."""
-        if value is None or isinstance(value, bool | str | float):
+        if value is None or isinstance(value, bool | float):
             return value
+        if isinstance(value, str):
+            return valid_text(value)
         if isinstance(value, int):
-            # orjson rejects integers beyond 64 bits; keep their digits as a string.
-            return value if -(2**63) <= value < 2**64 else str(value)
+            return value if -(2**63) <= value < 2**64 else big_int_text(value)
         if _depth >= _MAX_DEPTH:
             return "<max depth>"
         seen = _seen if _seen is not None else set()
@@ -127,7 +145,7 @@ class Serializer:
             try:
                 if isinstance(value, Mapping):
                     return {
-                        k if isinstance(k, str) else safe_repr(k): self.to_jsonable(
+                        valid_text(k if isinstance(k, str) else safe_repr(k)): self.to_jsonable(
                             v, _depth + 1, seen
                         )
                         for k, v in value.items()
@@ -140,9 +158,36 @@ class Serializer:
             return value
         except Exception:
             converted = self.default(value)
-            if converted is value or isinstance(converted, str):
-                return converted
+            if isinstance(converted, str):
+                return valid_text(converted)
+            if converted is value:
+                return valid_text(safe_repr(value))
             return self.to_jsonable(converted, _depth + 1, seen)
+
+
+def valid_text(text: str) -> str:
+    """``text`` with every lone surrogate written as its escape (``\\udcff``), so it encodes as
+    UTF-8; the same object when it already does (the common case, one C-level check)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+#: Integers with more bits than this are written as a size marker instead of their digits.
+_MAX_INT_BITS = 1024
+
+
+def big_int_text(value: int) -> str:
+    """An integer JSON readers cannot take as a number, as text: its digits while they are few
+    enough to read (up to 1,024 bits, about 308 digits), else a marker naming its size
+    (``str(10**5000)`` itself raises: Python caps integer-to-text conversion)."""
+    bits = value.bit_length()
+    if bits <= _MAX_INT_BITS:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    return f"<{sign}integer of about {int(bits * 0.30103) + 1} digits>"
 
 
 #: The process-wide serializer used by every formatter.
@@ -162,8 +207,8 @@ def encoded_event_data(event: Any) -> bytes:
         data = event.data
         try:
             encoded = orjson.dumps(data, default=serializer.default, option=_SORTED)
-        except Exception:  # non-string keys, a lone surrogate...: the slow path
-            encoded = serializer.dumps(data)
+        except Exception:  # non-string keys, a lone surrogate...: the slow path, still sorted
+            encoded = serializer.dumps(data, sort_keys=True)
         # A copy of exactly its size: orjson's result keeps the 4 KiB block it was written into,
         # and an event can be kept a while (an exporter's queue holds thousands).
         encoded = event.encoded_data = retainable(encoded)

@@ -88,7 +88,7 @@ def _line(event: dict[str, Any]) -> bytes:
         line = _dumps(event, default=_default, option=_NEWLINE)
     except Exception:  # what orjson refuses (a lone surrogate, a huge int): the slow encoder
         line = serializer.dumps(event) + b"\n"
-    return line if line.isascii() else escape_json_bytes(line)
+    return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
 
 
 class FlightRecorder:

@@ -101,7 +101,7 @@ class JsonFormatter(Formatter):
             out = orjson.dumps(data, default=self._default)
         except Exception:  # a 65-bit integer, a cycle, a non-string key: the slow path cannot fail
             out = serializer.dumps(data)
-        return out if out.isascii() else escape_json_bytes(out)
+        return out if out.isascii() and b"\x7f" not in out else escape_json_bytes(out)
 
     def format(self, entry: LogEntry) -> str:
         return self.format_bytes(entry).decode("utf-8")

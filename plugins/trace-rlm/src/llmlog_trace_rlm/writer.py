@@ -179,7 +179,7 @@ class RlmTraceWriter:
             # Cut every long string a little more each round until the line fits.
             line = serializer.dumps(Sanitizer(redact=False, max_string_length=cap).fields(record))
             cap //= 4
-        return line if line.isascii() else escape_json_bytes(line)
+        return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
 
 
 def _seconds(value: float | timedelta) -> float:
