@@ -22,7 +22,6 @@ import argparse
 import gzip
 import json
 import mmap
-import os
 import random
 import re
 import signal
