@@ -695,16 +695,20 @@ class FileSink:
             # waiting for the lock would wait for ourselves. The interrupted call writes it.
             self._pending.append(data[done:] if done else data)
             return
-        self._inside.add(me)
-        try:
-            with self._lock:
-                self._write_locked(data, urgent, done)
-                while self._pending:
-                    self._write_locked(self._pending.popleft(), urgent, 0)
-        finally:
-            self._inside.discard(me)
-        if self._pending:  # queued after our last look, before we left
-            self._locked(self._pending.popleft(), urgent, 0)
+        pending = self._pending
+        while True:
+            self._inside.add(me)
+            try:
+                with self._lock:
+                    self._write_locked(data, urgent, done)
+                    while pending:
+                        self._write_locked(pending.popleft(), urgent, 0)
+            finally:
+                self._inside.discard(me)
+            if not pending:
+                return
+            # Queued after our last look, before we left: write it too.
+            data, done = pending.popleft(), 0
 
     def _write_locked(self, data: bytes, urgent: bool, done: int) -> None:
         if self._closed:
