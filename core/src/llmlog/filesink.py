@@ -424,6 +424,10 @@ class Maintenance:
             thread.join(max(0.0, deadline - _monotonic()))
         if not self.needed:
             return
+        # A file still held is another process's current file it has not yet noticed is
+        # rotated: a writer notices within its check interval, so wait about that long (an idle
+        # one may hold it much longer; a later pass, in any process, finishes the work).
+        deadline = min(deadline, _monotonic() + _CHECK_SECONDS + 0.5)
         delay = 0.02
         while self.run_pass() and _monotonic() + delay < deadline:
             time.sleep(delay)
@@ -970,24 +974,13 @@ class FileSink:
             self._flush_locked()
             self._closed = True
             self._fast = False
-        self._release_rotated()
         self._wake.set()
         self.maintenance.finish(_monotonic() + timeout)
         with self._lock:
             fd, self._fd = self._fd, -1
         # A thread that read the number just before the close may still write through it: park
-        # the descriptor a while rather than let a new file reuse its number at once.
-        _park(fd)
-
-    def _release_rotated(self) -> None:
-        # Closing: drop the shared lock if the file was rotated by another process, so the
-        # passes below (ours or another process's) can compress or delete it.
-        with contextlib.suppress(OSError):
-            current = os.stat(self.path)
-            if (current.st_ino, current.st_dev) == (self._ino, self._dev):
-                return
-        with contextlib.suppress(OSError):
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        # the number a while rather than let a new file reuse it at once.
+        _park(fd, self.path)
 
     def at_exit(self, deadline: float) -> None:
         """Interpreter exit: write the buffer out and write every later line at once (exit
@@ -1031,12 +1024,23 @@ _parked: collections.deque[tuple[float, int]] = collections.deque()
 _PARK_SECONDS = 2.0
 
 
-def _park(fd: int) -> None:
+def _park(fd: int, path: Path) -> None:
     if fd < 0:
         return
-    # Not a writer any more: a parked descriptor must not keep its file from being compressed.
-    with contextlib.suppress(OSError):
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    # Not a writer any more, so it must not keep the file it wrote from being compressed: the
+    # number is pointed at a fresh, unlocked descriptor of the same path (a late write still
+    # lands in the log). Never LOCK_UN: the locked description may be shared with forked
+    # children still writing through it, and unlocking would unlock it for them too.
+    try:
+        fresh = os.open(path, os.O_WRONLY | os.O_APPEND | _CLOEXEC)
+    except OSError:
+        fresh = os.open(os.devnull, os.O_WRONLY | _CLOEXEC)
+    try:
+        os.dup2(fresh, fd, inheritable=False)
+    except OSError:
+        pass
+    finally:
+        os.close(fresh)
     now = _monotonic()
     _parked.append((now, fd))
     while _parked and now - _parked[0][0] > _PARK_SECONDS:

@@ -563,3 +563,61 @@ def test_every_file_and_directory_is_private_from_its_first_byte(tmp_path, compr
     assert {name: mode for name, mode in seen.items() if mode != 0o600} == {}
     for directory in (tmp_path / "a", tmp_path / "a" / "b", path.parent):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+
+
+FORKING = textwrap.dedent(
+    """
+    import json, os, sys, threading, time, llmlog
+    llmlog.configure({"level": "info", "outputs": {"file": {"type": "file", "path": sys.argv[1],
+        "formatter": "json", "buffer_size": int(sys.argv[2]),
+        "rotation": {"max_bytes": 100000, "compress": "gzip"}},
+        "console": {"type": "console", "stream": "stderr"}}})
+    log = llmlog.get_logger()
+    stop, sent = False, [0]
+    def spam():  # holds the sinks' and the console's locks, again and again, as forks happen
+        while not stop:
+            log.info("spam", i=sent[0])
+            sent[0] += 1
+    thread = threading.Thread(target=spam)
+    thread.start()
+    hung = 0
+    for n in range(30):
+        pid = os.fork()
+        if pid == 0:
+            log.info("child", n=n)
+            llmlog.shutdown()
+            os._exit(0)
+        deadline = time.monotonic() + 10
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > deadline:
+                hung += 1
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.002)
+    stop = True
+    thread.join()
+    llmlog.shutdown()
+    print(json.dumps({"hung": hung, "sent": sent[0]}))
+    """
+)
+
+
+@pytest.mark.parametrize("buffer", [0, 8192])
+def test_fork_while_another_thread_logs(tmp_path, buffer):
+    # The child's first entry never waits for a lock another thread held at the fork, and no
+    # entry of parent or child is lost through the rotations (before: 12 of 100 child entries
+    # lost; a child that unlocked the shared file let the parent's lines be compressed away).
+    path = tmp_path / "app.log"
+    done = subprocess.run(
+        [sys.executable, "-c", FORKING, str(path), str(buffer)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["hung"] == 0
+    records = [json.loads(x) for x in all_lines(path)]
+    assert sorted(r["n"] for r in records if r["message"] == "child") == list(range(30))
+    assert sorted(r["i"] for r in records if r["message"] == "spam") == list(range(result["sent"]))
