@@ -152,9 +152,8 @@ def test_a_signal_handler_logging_mid_write_loses_nothing():
     import json
     import subprocess
     import sys
-    import time
-
     import threading
+    import time
 
     process = subprocess.Popen(
         [sys.executable, "-c", SIGNALLED], stdout=subprocess.PIPE, stderr=subprocess.PIPE
