@@ -59,7 +59,8 @@ def _interpolate(msg: object, args: tuple[Any, ...]) -> str:
         return str(msg) % args
     except Exception as exc:
         # A wrong format string must not cost the entry: keep both parts, say what went wrong.
-        return f"{safe_repr(msg)} % {safe_repr(args)} (formatting failed: {safe_str(exc)})"
+        shown = ", ".join(safe_repr(arg) for arg in args)
+        return f"{safe_repr(msg)} % ({shown}) (formatting failed: {safe_str(exc)})"
 
 
 def _message_text(msg: object) -> str:
