@@ -381,7 +381,7 @@ def test_global_recorder_first_call_wins_and_failure_is_reported(capsys):
         set_global_flight_recorder(None)
     assert init_global_flight_recorder(backend="no-such-backend") is None
     assert "flight recorder could not start, continuing without it" in capsys.readouterr().err
-    assert global_flight_recorder() is None
+    assert not global_flight_recorder().enabled
 
 
 def test_cli_view_and_convert(cli, tmp_path, recorder):
@@ -571,6 +571,56 @@ def test_reconfiguring_replaces_and_then_stops_the_configured_recorder(tmp_path)
         replacement is not recorder and not recorder.enabled and replacement.backend.name == "zstd"
     )
     llmlog.configure({"outputs": {}})
-    assert global_flight_recorder() is None
+    assert not global_flight_recorder().enabled
     assert not replacement.enabled
     assert llmlog.flight.annotations.active is None
+
+
+def test_without_a_recorder_the_global_one_is_a_no_op_that_never_replaces_the_exception(tmp_path):
+    # The documented pattern must keep the application's own exception when no recorder runs
+    # (the default), not raise AttributeError instead.
+    recorder = global_flight_recorder()
+    assert not recorder.enabled
+    error = TimeoutError("the model did not answer")
+
+    def evaluate():
+        try:
+            raise error
+        except Exception as exc:
+            raise global_flight_recorder().snapshot_on_error(exc)  # noqa: B904 (as documented)
+
+    with pytest.raises(TimeoutError) as raised:
+        evaluate()
+    assert raised.value is error
+    assert recorder.snapshot_on_error(error, tmp_path / "x.jsonl", min_interval=0) is error
+    assert recorder.snapshot(tmp_path / "x.jsonl") is None
+    assert recorder.write_to(io.BytesIO()) == 0
+    recorder.record("annotation", category="c", message="m")
+    recorder.record_exception(error)
+    recorder.start()
+    recorder.stop()
+    assert recorder.stats() == {} and list(tmp_path.iterdir()) == []
+
+
+def test_the_python_blocks_of_the_guide_run_as_written_with_and_without_a_recorder(
+    repo, tmp_path, capsys
+):
+    import re
+
+    blocks = re.findall(
+        r"```python\n(.*?)```", (repo / "docs" / "flight-recorder.md").read_text(), re.S
+    )
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "flight-recorder.md", "exec"), {})
+    init_global_flight_recorder(snapshot_dir=tmp_path / "snaps")
+    try:
+        for block in blocks:
+            exec(compile(block, "flight-recorder.md", "exec"), {})
+    finally:
+        from llmlog.flight.recorder import set_global_flight_recorder
+
+        set_global_flight_recorder(None)
+    (path,) = (tmp_path / "snaps").glob("flight-*-error.jsonl")
+    kinds = {e["kind"] for e in read_snapshot(path).events}
+    assert {"task_begin", "region", "annotation", "exception"} <= kinds

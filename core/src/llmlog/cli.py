@@ -165,7 +165,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import tempfile
 
     from llmlog.demo import run_demo
-    from llmlog.flight import FlightRecorder, global_flight_recorder
+    from llmlog.flight import FlightRecorder, running_flight_recorder
     from llmlog.flight.recorder import set_global_flight_recorder
     from llmlog.stdlib import StdlibCapture, StdlibOptions
 
@@ -180,7 +180,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return 1
     # Unless the configuration runs one, the demo runs its own flight recorder (snapshots in a
     # temporary directory) and captures the simulated SDK's standard-logging records into it.
-    recorder = global_flight_recorder()
+    recorder = running_flight_recorder()
     own = recorder is None
     if own:
         recorder = FlightRecorder(snapshot_dir=tempfile.mkdtemp(prefix="llmlog-demo-"))

@@ -47,12 +47,15 @@ from llmlog.severity import LEVEL_NAMES, Severity
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "NO_FLIGHT_RECORDER",
     "TRIGGERS",
     "FlightRecorder",
+    "NoFlightRecorder",
     "RecorderOutput",
     "SnapshotInProgress",
     "global_flight_recorder",
     "init_global_flight_recorder",
+    "running_flight_recorder",
 ]
 
 FORMAT = "llmlog-flight"
@@ -708,6 +711,73 @@ def _backend_by_name(name: str) -> RecorderBackend:
     return backend
 
 
+class NoFlightRecorder:
+    """What :func:`global_flight_recorder` returns when no recorder runs (the default): every
+    method does nothing, so code written for a running recorder works unchanged without one.
+
+    ``raise global_flight_recorder().snapshot_on_error(exc)`` raises ``exc`` itself; ``snapshot()``
+    writes nothing and returns ``None`` (as dspy-go's wrapper does when not running); ``enabled``
+    is ``False``. Nothing is recorded: start a recorder with :func:`init_global_flight_recorder`
+    or ``[flight_recorder] enabled = true``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def enabled(self) -> bool:
+        """Always ``False``."""
+        return False
+
+    def start(self) -> None:
+        """Does nothing (this object cannot record)."""
+
+    def stop(self) -> None:
+        """Does nothing."""
+
+    def record(self, kind: str, **data: Any) -> None:
+        """Does nothing."""
+
+    def record_entry(self, entry: LogEntry) -> None:
+        """Does nothing."""
+
+    def record_trace_event(self, event: TraceEvent) -> None:
+        """Does nothing."""
+
+    def record_exception(self, exc: BaseException, where: str = "") -> None:
+        """Does nothing."""
+
+    def write_to(self, fileobj: IO[bytes], *, reason: str = "manual") -> int:
+        """Writes nothing; returns 0."""
+        return 0
+
+    def snapshot(
+        self, path: str | os.PathLike[str] | None = None, *, reason: str = "manual"
+    ) -> None:
+        """Writes nothing; returns ``None``."""
+        return
+
+    def snapshot_on_error(
+        self,
+        exc: BaseException,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        min_interval: float | None = None,
+    ) -> BaseException:
+        """Returns ``exc``, for ``raise``."""
+        return exc
+
+    def stats(self) -> dict[str, int]:
+        """No counters: an empty dict."""
+        return {}
+
+    def __repr__(self) -> str:
+        return "<NoFlightRecorder: no flight recorder runs>"
+
+
+#: The one :class:`NoFlightRecorder`.
+NO_FLIGHT_RECORDER = NoFlightRecorder()
+
+
 # -- the global recorder -------------------------------------------------------------------------
 
 _global: FlightRecorder | None = None
@@ -734,8 +804,17 @@ def init_global_flight_recorder(*args: Any, **kwargs: Any) -> FlightRecorder | N
         return recorder
 
 
-def global_flight_recorder() -> FlightRecorder | None:
-    """The global recorder, or ``None`` before ``init_global_flight_recorder``/configuration."""
+def global_flight_recorder() -> FlightRecorder | NoFlightRecorder:
+    """The global recorder; before ``init_global_flight_recorder`` or a configuration that enables
+    one (and after a failure to start), :data:`NO_FLIGHT_RECORDER`, whose methods do nothing:
+    ``raise global_flight_recorder().snapshot_on_error(exc)`` is safe either way. Whether one
+    runs: ``global_flight_recorder().enabled``; the recorder itself or ``None``:
+    :func:`running_flight_recorder`."""
+    return _global if _global is not None else NO_FLIGHT_RECORDER
+
+
+def running_flight_recorder() -> FlightRecorder | None:
+    """The global recorder, or ``None`` when there is none (for code that attaches to it)."""
     return _global
 
 
