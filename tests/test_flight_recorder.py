@@ -624,3 +624,75 @@ def test_the_python_blocks_of_the_guide_run_as_written_with_and_without_a_record
     (path,) = (tmp_path / "snaps").glob("flight-*-error.jsonl")
     kinds = {e["kind"] for e in read_snapshot(path).events}
     assert {"task_begin", "region", "annotation", "exception"} <= kinds
+
+
+def test_chrome_export_shows_each_thread_as_its_own_named_thread_in_perfetto(perfetto, tmp_path):
+    # Thread ids as Python reports them (~1.4e14) made Perfetto merge every thread into one; the
+    # export numbers threads 1, 2, ... and names them, and async slices keep their overlap.
+    threads = 5
+    fr = FlightRecorder(backend="zstd", chunk_events=16)
+    fr.start()
+    barrier = threading.Barrier(threads)
+
+    def call(i):
+        trace_log("note", f"from worker {i}")
+        barrier.wait()  # every call below ends after all of them began: they overlap
+        fr.record_trace_event(span("llm_call", f"s{i}", model=f"m{i}", latency_ms=200))
+
+    workers = [threading.Thread(target=call, args=(i,), name=f"worker-{i}") for i in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    snap = read_snapshot(fr.snapshot(tmp_path / "s.jsonl.zst"))
+    fr.stop()
+    chrome = to_chrome(snap)["traceEvents"]
+    assert all(0 <= e["tid"] < 1 << 16 for e in chrome)
+    perfetto.load(json.dumps({"traceEvents": chrome}).encode())
+    named = perfetto.query("select tid, name from thread where name like 'worker-%' order by name")
+    assert [r["name"] for r in named] == [f"worker-{i}" for i in range(threads)]
+    assert len({r["tid"] for r in named}) == threads
+    notes = perfetto.query(
+        "select s.name as note, t.name as thread from slice s join thread_track tt"
+        " on s.track_id = tt.id join thread t using (utid) where s.name like 'from worker %'"
+    )
+    assert sorted((r["note"], r["thread"]) for r in notes) == [
+        (f"from worker {i}", f"worker-{i}") for i in range(threads)
+    ]
+    calls = perfetto.query("select ts, dur from slice where category = 'llm_call'")
+    assert len(calls) == threads
+    latest_start = max(r["ts"] for r in calls)
+    assert all(r["ts"] + r["dur"] > latest_start for r in calls)  # all overlap
+    problems = perfetto.query(
+        "select name, value from stats where severity in ('error', 'data_loss') and value > 0"
+    )
+    assert problems == []
+
+
+def test_the_thread_table_is_bounded_and_names_threads_by_their_current_name(tmp_path, monkeypatch):
+    monkeypatch.setattr("llmlog.flight.recorder.MAX_THREADS", 8)
+    fr = FlightRecorder()
+    fr.start()
+    release = threading.Event()
+    recorded = threading.Barrier(13)
+
+    def work():
+        fr.record("tick")
+        recorded.wait()
+        release.wait()
+
+    threads = [threading.Thread(target=work, name=f"t{i}-" + "x" * 300) for i in range(12)]
+    try:
+        for thread in threads:
+            thread.start()
+        recorded.wait()
+        threads[-1].name = "renamed"
+        header = read_snapshot(fr.snapshot(tmp_path / "s.jsonl")).header
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join()
+        fr.stop()
+    names = list(header["threads"].values())
+    assert len(names) == 8
+    assert names[-1] == "renamed" and all(len(n) <= 200 for n in names)

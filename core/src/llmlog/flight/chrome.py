@@ -9,7 +9,10 @@ Mapping, chosen so concurrent and async work survives:
   region still running at the snapshot becomes a ``B`` that never ends;
 * log entries, annotations, exceptions and GC pauses become instant events (``i``) with their data;
 * token counts become a counter track (``C``), cumulative over the window;
-* thread names come from the header, as ``M`` metadata.
+* threads are numbered 1, 2, ... in the order the recorder first saw them (Python's thread ids,
+  around 1.4e14, are past what trace readers keep: Perfetto merged every thread into one) and
+  named from the header, as ``M`` metadata (``thread_name``, ``thread_sort_index``); the Python
+  thread ids are kept in ``otherData.threads``.
 
 Times are microseconds relative to the first event (floats keep nanosecond precision).
 """
@@ -23,7 +26,7 @@ import orjson
 
 from llmlog.flight.snapshot import Snapshot
 
-__all__ = ["to_chrome", "write_chrome"]
+__all__ = ["thread_numbers", "to_chrome", "write_chrome"]
 
 
 def _start_ns(event: dict[str, Any]) -> int:
@@ -51,6 +54,19 @@ def _async(
     return event
 
 
+def thread_numbers(snapshot: Snapshot) -> dict[Any, int]:
+    """Each Python thread id of the snapshot → its small number (1, 2, ...): the header's
+    threads first, in the order the recorder first saw them, then any other thread of an event."""
+    numbers: dict[Any, int] = {}
+    for ident in snapshot.header.get("threads") or {}:
+        numbers.setdefault(int(ident), len(numbers) + 1)
+    for event in snapshot.events:
+        ident = event.get("tid")
+        if ident is not None and ident not in numbers:
+            numbers[ident] = len(numbers) + 1
+    return numbers
+
+
 def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
     header = snapshot.header
     pid = int(header.get("pid") or 1)
@@ -69,20 +85,24 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
         "tid": 0,
         "args": {"name": f"llmlog flight recorder (pid {pid})"},
     }
-    for tid, name in (header.get("threads") or {}).items():
+    numbers = thread_numbers(snapshot)
+    names = header.get("threads") or {}
+    for ident, number in numbers.items():
+        name = names.get(str(ident)) or f"thread {ident}"
+        yield {"ph": "M", "name": "thread_name", "pid": pid, "tid": number, "args": {"name": name}}
         yield {
             "ph": "M",
-            "name": "thread_name",
+            "name": "thread_sort_index",
             "pid": pid,
-            "tid": int(tid),
-            "args": {"name": name},
+            "tid": number,
+            "args": {"sort_index": number},
         }
     tokens = 0
     span_names: dict[str, str] = {}
     for event in events:
         kind = event.get("kind", "")
         ts = us(int(event.get("ts", t0)))
-        tid = int(event.get("tid") or 0)
+        tid = numbers.get(event.get("tid"), 0)
         if kind == "span":
             data = event.get("data") or {}
             phase = data.get("event")
@@ -176,21 +196,24 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
             }
 
 
+def _other_data(snapshot: Snapshot) -> dict[str, Any]:
+    threads = {str(number): ident for ident, number in thread_numbers(snapshot).items()}
+    return {"source": "llmlog flight recorder", "header": snapshot.header, "threads": threads}
+
+
 def to_chrome(snapshot: Snapshot) -> dict[str, Any]:
     """The Chrome Trace Event document for ``snapshot``."""
     return {
         "traceEvents": list(_events(snapshot)),
         "displayTimeUnit": "ms",
-        "otherData": {"source": "llmlog flight recorder", "header": snapshot.header},
+        "otherData": _other_data(snapshot),
     }
 
 
 def write_chrome(snapshot: Snapshot, fileobj: Any) -> int:
     """Stream the Chrome JSON to a binary file object, one event at a time; returns bytes written."""
     written = fileobj.write(b'{"displayTimeUnit":"ms","otherData":')
-    written += fileobj.write(
-        orjson.dumps({"source": "llmlog flight recorder", "header": snapshot.header})
-    )
+    written += fileobj.write(orjson.dumps(_other_data(snapshot)))
     written += fileobj.write(b',"traceEvents":[\n')
     first = True
     for event in _events(snapshot):

@@ -65,6 +65,9 @@ FORMAT_VERSION = 1
 #: ``exit`` (interpreter exit).
 TRIGGERS = ("fatal", "unhandled", "signal", "exit")
 
+#: Threads whose names a recorder keeps for snapshot headers (the ones seen last).
+MAX_THREADS = 1024
+
 _FATAL = Severity.FATAL
 _current_task = _annotations._task.get
 _SPAN = TraceEventType.SPAN  # enum member access is slow; compare with a module constant
@@ -210,8 +213,15 @@ class FlightRecorder:
     # first time a thread is seen): a method call per event would cost more than the lookup.
 
     def _note_thread(self, tid: int) -> None:
-        """Note the current thread's name under its id (for snapshot headers)."""
-        self._threads[tid] = threading.current_thread().name
+        """Note the current thread's name under its id (for snapshot headers). The table keeps the
+        :data:`MAX_THREADS` threads seen last, names cut to 200 characters: it goes into every
+        header, which readers cap."""
+        threads = self._threads
+        if len(threads) >= MAX_THREADS:
+            # Another thread may add one at the same time; forgetting none this time is fine.
+            with contextlib.suppress(RuntimeError, StopIteration, KeyError):
+                del threads[next(iter(threads))]
+        threads[tid] = threading.current_thread().name[:200]
 
     def record(self, kind: str, **data: Any) -> None:
         """Record one event of ``kind`` with ``data``. Never raises."""
@@ -515,6 +525,12 @@ class FlightRecorder:
 
     def _header(self, chunks: tuple[Any, ...], open_spans: int, reason: str) -> dict[str, Any]:
         ring = self.ring
+        threads = self._threads
+        for thread in threading.enumerate():
+            # A thread id is reused once its thread ends, and a thread may be renamed: the name
+            # it has now is the better one for a thread still running.
+            if thread.ident in threads:
+                threads[thread.ident] = thread.name[:200]
         return {
             "kind": "header",
             "format": FORMAT,
@@ -550,7 +566,7 @@ class FlightRecorder:
                 "open_spans": self.counters["open_spans_dropped"],
                 "record_errors": self.counters["record_errors"],
             },
-            "threads": {str(k): v for k, v in self._threads.items()},
+            "threads": {str(k): v for k, v in list(self._threads.items())},
         }
 
     def stats(self) -> dict[str, int]:
