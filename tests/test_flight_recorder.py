@@ -696,3 +696,45 @@ def test_the_thread_table_is_bounded_and_names_threads_by_their_current_name(tmp
     names = list(header["threads"].values())
     assert len(names) == 8
     assert names[-1] == "renamed" and all(len(n) <= 200 for n in names)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_crash_snapshot_is_not_skipped_after_a_signal_snapshot_and_skips_are_counted(tmp_path):
+    import os
+    import signal
+
+    fr = FlightRecorder(
+        snapshot_dir=tmp_path, triggers=["signal", "unhandled"], min_snapshot_interval=3600
+    )
+    fr.start()
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)  # an operator asks for a snapshot
+        for _ in range(400):
+            if list(tmp_path.glob("flight-*-signal.jsonl")):
+                break
+            time.sleep(0.05)
+        assert list(tmp_path.glob("flight-*-signal.jsonl"))
+
+        def crash(n):
+            raise RuntimeError(f"worker died {n}")
+
+        for n in range(3):  # the first one snapshots: the signal one is another kind
+            thread = threading.Thread(target=crash, args=(n,))
+            thread.start()
+            thread.join()
+        for n in range(2):
+            fr.snapshot_on_error(ValueError(f"bad {n}"))  # first snapshots, second is skipped
+        stats = fr.stats()
+        last = read_snapshot(fr.snapshot(tmp_path / "manual.jsonl"))
+    finally:
+        fr.stop()
+    (crashed,) = tmp_path.glob("flight-*-unhandled.jsonl")
+    assert any(e.get("message") == "worker died 0" for e in read_snapshot(crashed).events)
+    assert len(list(tmp_path.glob("flight-*-error.jsonl"))) == 1
+    assert stats["snapshots_skipped"] == 3
+    assert (stats["snapshots_skipped_unhandled"], stats["snapshots_skipped_error"]) == (2, 1)
+    # Skipped since the previous snapshot: in the next snapshot's header and its timeline.
+    assert last.header["skipped_snapshots"] == {"error": 1}
+    skipped = [e["reason"] for e in last.events if e["kind"] == "snapshot_skipped"]
+    assert skipped == ["unhandled", "unhandled", "error"]
+

@@ -68,6 +68,9 @@ TRIGGERS = ("fatal", "unhandled", "signal", "exit")
 #: Threads whose names a recorder keeps for snapshot headers (the ones seen last).
 MAX_THREADS = 1024
 
+#: How long a trigger other than ``signal`` waits for a snapshot being written before its own.
+_WAIT_FOR_SNAPSHOT = 10.0
+
 _FATAL = Severity.FATAL
 _current_task = _annotations._task.get
 _SPAN = TraceEventType.SPAN  # enum member access is slow; compare with a module constant
@@ -164,7 +167,12 @@ class FlightRecorder:
         #: Regions entered and not yet left: id -> (start ns, name, thread id, trace task).
         self._open_regions: dict[int, tuple[int, str, int, tuple[int, str] | None]] = {}
         self._threads: dict[int, str] = {}
-        self._last_auto_snapshot = 0.0
+        #: When each trigger kind last snapshotted (monotonic seconds): rate limits are per kind.
+        self._last_auto_snapshot: dict[str, float] = {}
+        #: Snapshots skipped since the last one written, by reason (for the next header).
+        self._skipped: dict[str, int] = {}
+        #: The thread writing a snapshot, while one is written.
+        self._writer: int | None = None
         self.counters = {
             "snapshots": 0,
             "snapshots_skipped": 0,
@@ -423,6 +431,7 @@ class FlightRecorder:
             raise RuntimeError("cannot snapshot a flight recorder that is not running")
         if not self._writing.acquire(blocking=False):
             raise SnapshotInProgress("a snapshot of this flight recorder is already being written")
+        self._writer = _get_ident()
         try:
             flush_all()  # what the snapshot shows is in the trace and log files too
             ring = self.ring
@@ -449,8 +458,11 @@ class FlightRecorder:
             if running:
                 written += fileobj.write(seal(b"".join(running)))
             self.counters["snapshots"] += 1
+            for skipped_reason, count in header["skipped_snapshots"].items():
+                self._skipped[skipped_reason] -= count  # reported now; later skips stay counted
             return written
         finally:
+            self._writer = None
             self._writing.release()
 
     def snapshot(
@@ -507,21 +519,45 @@ class FlightRecorder:
         path: str | os.PathLike[str] | None = None,
         min_interval: float | None = None,
     ) -> Path | None:
+        """Snapshot for a trigger (``reason``: ``fatal``, ``unhandled``, ``signal``, ``exit`` or
+        ``error``), at most once per ``min_interval`` seconds *per reason*: a storm of one kind
+        is limited, but a crash right after a signal snapshot still gets its own. A skipped
+        snapshot is counted (``stats()``, the next snapshot's header) and recorded as a
+        ``snapshot_skipped`` event. Never raises."""
         interval = self.min_snapshot_interval if min_interval is None else min_interval
         now = time.monotonic()
-        if self._last_auto_snapshot and now - self._last_auto_snapshot < interval:
-            self.counters["snapshots_skipped"] += 1
+        last = self._last_auto_snapshot.get(reason)
+        if last is not None and now - last < interval:
+            self._skip(reason, "rate limit")
             return None
-        self._last_auto_snapshot = now
+        self._last_auto_snapshot[reason] = now
         try:
-            target = self.snapshot(path, reason=reason)
+            try:
+                target = self.snapshot(path, reason=reason)
+            except SnapshotInProgress:
+                # Another snapshot is being written. A signal storm takes its result (Go's rule);
+                # anything else carries an event that one lacks: wait for it, then take our own.
+                if reason == "signal" or self._writer == _get_ident():
+                    raise
+                if self._writing.acquire(timeout=_WAIT_FOR_SNAPSHOT):
+                    self._writing.release()
+                target = self.snapshot(path, reason=reason)
         except SnapshotInProgress:
+            self._skip(reason, "another snapshot was being written")
             return None
         except Exception as problem:
             report_problem(f"flight recorder: {reason} snapshot failed: {problem}")
             return None
         report_problem(f"flight recorder: {reason} snapshot written to {target}")
         return target
+
+    def _skip(self, reason: str, why: str) -> None:
+        counters = self.counters
+        counters["snapshots_skipped"] += 1
+        key = f"snapshots_skipped_{reason}"
+        counters[key] = counters.get(key, 0) + 1
+        self._skipped[reason] = self._skipped.get(reason, 0) + 1
+        self.record("snapshot_skipped", reason=reason, why=why)
 
     def _header(self, chunks: tuple[Any, ...], open_spans: int, reason: str) -> dict[str, Any]:
         ring = self.ring
@@ -567,6 +603,9 @@ class FlightRecorder:
                 "record_errors": self.counters["record_errors"],
             },
             "threads": {str(k): v for k, v in list(self._threads.items())},
+            # Automatic snapshots skipped since the previous one (rate limit, or another being
+            # written), by trigger: what happened in between may be missing from both.
+            "skipped_snapshots": {k: v for k, v in list(self._skipped.items()) if v},
         }
 
     def stats(self) -> dict[str, int]:
