@@ -738,3 +738,39 @@ def test_a_crash_snapshot_is_not_skipped_after_a_signal_snapshot_and_skips_are_c
     skipped = [e["reason"] for e in last.events if e["kind"] == "snapshot_skipped"]
     assert skipped == ["unhandled", "unhandled", "error"]
 
+
+def test_snapshot_files_are_0600_from_their_first_byte_and_new_directories_0700(tmp_path, cli):
+    import os
+    import stat
+
+    modes = []
+
+    class Watched(FlightRecorder):
+        def write_to(self, fileobj, *, reason="manual"):
+            modes.append(stat.S_IMODE(os.fstat(fileobj.fileno()).st_mode))  # before any byte
+            return super().write_to(fileobj, reason=reason)
+
+    previous = os.umask(0)  # what a permissive environment gives
+    try:
+        fr = Watched(snapshot_dir=tmp_path / "a" / "b" / "snaps", backend="zstd")
+        fr.start()
+        try:
+            path = fr.snapshot(reason="../../escape attempt")
+            explicit = fr.snapshot(tmp_path / "c" / "d" / "s.jsonl.zst")
+        finally:
+            fr.stop()
+        converted = tmp_path / "e" / "out.json"
+        done = cli("flight", "convert", str(path), "-o", str(converted))
+        assert done.returncode == 0, done.stderr
+    finally:
+        os.umask(previous)
+    assert modes == [0o600, 0o600]
+    assert path.parent == tmp_path / "a" / "b" / "snaps" and path.name.endswith(
+        "-______escape_attempt.jsonl.zst"
+    )
+    for file in (path, explicit, converted):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    for directory in ("a", "a/b", "a/b/snaps", "c", "c/d", "e"):
+        assert stat.S_IMODE((tmp_path / directory).stat().st_mode) == 0o700, directory
+    leftovers = [p.name for p in tmp_path.rglob(".*") if p.is_file()]
+    assert leftovers == []

@@ -336,17 +336,26 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
 
 def _cmd_flight_convert(args: argparse.Namespace) -> int:
     from llmlog.flight.chrome import write_chrome
+    from llmlog.flight.files import written_atomically
+    from llmlog.render import escape
 
     snapshot = _snapshot_or_report(args.file)
     if snapshot is None:
         return 1
-    target = (
+    target = Path(
         args.output or str(args.file).removesuffix(".zst").removesuffix(".jsonl") + ".chrome.json"
     )
-    with open(target, "wb") as fh:
-        size = write_chrome(snapshot, fh)
+    try:
+        with written_atomically(target) as fh:  # 0600 from the first byte; no half file
+            size = write_chrome(snapshot, fh)
+    except OSError as exc:
+        print(
+            f"llmlog: {escape(str(target))}: cannot write: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 1
     print(
-        f"{target}: {size} bytes of Chrome Trace Event JSON (open it in ui.perfetto.dev or chrome://tracing)"
+        f"{escape(str(target))}: {size} bytes of Chrome Trace Event JSON "
+        "(open it in ui.perfetto.dev or chrome://tracing)"
     )
     return 0
 

@@ -37,6 +37,7 @@ import platformdirs
 from llmlog.dispatch import report_problem
 from llmlog.filesink import flush_all
 from llmlog.flight import annotations as _annotations
+from llmlog.flight.files import written_atomically
 from llmlog.flight.ring import ChunkRing, RecorderBackend
 from llmlog.interfaces import Output
 from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
@@ -468,32 +469,27 @@ class FlightRecorder:
     def snapshot(
         self, path: str | os.PathLike[str] | None = None, *, reason: str = "manual"
     ) -> Path:
-        """Write a snapshot file (to a temporary name, then renamed) and return its path.
+        """Write a snapshot file and return its path: created with mode 0600 under a temporary
+        name and renamed when complete (missing directories are created with mode 0700).
 
         Without ``path`` the file goes to ``snapshot_dir`` as
-        ``flight-<pid>-<time>-<reason><suffix>``.
+        ``flight-<pid>-<time>-<reason><suffix>`` (characters of ``reason`` other than ASCII
+        letters, digits, ``_`` and ``-`` written as ``_``).
         """
         if path is None:
             stamp = time.strftime("%Y%m%dT%H%M%S")
+            # The reason is the caller's text: only its safe characters go into a file name.
+            label = "".join(
+                c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in reason[:40]
+            )
             target = (
                 self.snapshot_dir
-                / f"flight-{os.getpid()}-{stamp}-{int(time.time_ns() % 1e9):09d}-{reason}{self.backend.suffix}"
+                / f"flight-{os.getpid()}-{stamp}-{time.time_ns() % 1_000_000_000:09d}-{label}{self.backend.suffix}"
             )
         else:
             target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                self.write_to(fh, reason=reason)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        with written_atomically(target) as fh:
+            self.write_to(fh, reason=reason)
         self.record("snapshot", path=str(target), reason=reason)
         return target
 
@@ -571,7 +567,7 @@ class FlightRecorder:
             "kind": "header",
             "format": FORMAT,
             "version": FORMAT_VERSION,
-            "reason": reason,
+            "reason": reason[:200],
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "created_ns": time.time_ns(),
