@@ -1151,3 +1151,19 @@ def test_viewers_print_hostile_snapshots_safely(tmp_path):
     )
     assert done.returncode == 0 and done.stderr == b""
     assert_printable(done.stdout.decode("utf-8"))
+
+
+def test_a_snapshot_of_more_events_than_max_events_keeps_the_newest(tmp_path):
+    fr = FlightRecorder(chunk_events=16)
+    fr.start()
+    for i in range(100):
+        fr.record("tick", i=i)
+    path = fr.snapshot(tmp_path / "s.jsonl")
+    fr.stop()
+    snap = read_snapshot(path, max_events=10)
+    assert [e["i"] for e in snap.events] == list(range(90, 100))
+    assert snap.dropped == 91 and snap.missing_events == 0  # 100 ticks and recorder_start
+    status, out, err = flight_cli("view", path, "--max-events", "10")
+    assert err == ""
+    assert status == 0 and "the oldest 91 were dropped (more than 10)" in out
+    assert flight_cli("view", path, "--max-events", "0")[0] == 2

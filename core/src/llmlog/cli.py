@@ -246,14 +246,16 @@ def read_events(path: Any) -> list[dict[str, Any]]:
     return read_snapshot(path, lenient=True).events
 
 
-def _snapshot_or_report(path: str, lenient: bool = False) -> Any:
+def _snapshot_or_report(path: str, lenient: bool = False, max_events: int | None = None) -> Any:
     """The snapshot at ``path``, or ``None`` after saying on stderr (escaped) why it cannot be
     read."""
     from llmlog.flight.snapshot import SnapshotError, UnreadableLine, read_snapshot
     from llmlog.render import escape
 
     try:
-        return read_snapshot(path, lenient=lenient)
+        if max_events is None:
+            return read_snapshot(path, lenient=lenient)
+        return read_snapshot(path, lenient=lenient, max_events=max_events)
     except SnapshotError as exc:
         hint = " (--lenient skips unreadable lines)" if isinstance(exc, UnreadableLine) else ""
         print(f"llmlog: {escape(str(exc))}{hint}", file=sys.stderr)
@@ -280,7 +282,10 @@ def _cmd_flight_view(args: argparse.Namespace) -> int:
     if args.last < 0:
         print("llmlog: --last: expected 0 (all) or more", file=sys.stderr)
         return 2
-    snapshot = _snapshot_or_report(args.file, args.lenient)
+    if args.max_events is not None and args.max_events < 1:
+        print("llmlog: --max-events: expected 1 or more", file=sys.stderr)
+        return 2
+    snapshot = _snapshot_or_report(args.file, args.lenient, args.max_events)
     if snapshot is None:
         return 1
     # Kinds the recorder writes, and any other this snapshot holds (FlightRecorder.record).
@@ -387,7 +392,10 @@ def _cmd_flight_convert(args: argparse.Namespace) -> int:
     from llmlog.flight.files import written_atomically
     from llmlog.render import escape
 
-    snapshot = _snapshot_or_report(args.file, args.lenient)
+    if args.max_events is not None and args.max_events < 1:
+        print("llmlog: --max-events: expected 1 or more", file=sys.stderr)
+        return 2
+    snapshot = _snapshot_or_report(args.file, args.lenient, args.max_events)
     if snapshot is None:
         return 1
     target = Path(
@@ -408,6 +416,8 @@ def _cmd_flight_convert(args: argparse.Namespace) -> int:
         )
     if snapshot.missing_events:
         skipped += f"; {snapshot.missing_events} events missing (the file is damaged or cut short)"
+    if snapshot.dropped:
+        skipped += f"; the oldest {snapshot.dropped} events left out (--max-events)"
     print(
         f"{escape(str(target))}: {size} bytes of Chrome Trace Event JSON "
         f"(open it in ui.perfetto.dev or chrome://tracing){skipped}"
@@ -632,6 +642,11 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     view.add_argument(
         "--lenient", action="store_true", help="skip unreadable lines (counted) instead of failing"
     )
+    view.add_argument(
+        "--max-events",
+        type=int,
+        help="most events read, the newest kept (default 1,000,000: bounds memory)",
+    )
     view.set_defaults(run=_cmd_flight_view)
     convert = flight_sub.add_parser("convert", help="convert a snapshot for a trace viewer")
     convert.add_argument("file", help="a snapshot (.jsonl or .jsonl.zst)")
@@ -639,6 +654,11 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     convert.add_argument("-o", "--output", help="output file (default: next to the snapshot)")
     convert.add_argument(
         "--lenient", action="store_true", help="skip unreadable lines (counted) instead of failing"
+    )
+    convert.add_argument(
+        "--max-events",
+        type=int,
+        help="most events read, the newest kept (default 1,000,000: bounds memory)",
     )
     convert.set_defaults(run=_cmd_flight_convert)
 

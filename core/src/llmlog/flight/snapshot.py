@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -35,6 +36,7 @@ from llmlog.flight.schema import check_event, check_header, is_header
 __all__ = [
     "HEADER_LIMIT",
     "LINE_LIMIT",
+    "MAX_EVENTS",
     "NotASnapshot",
     "Snapshot",
     "SnapshotError",
@@ -48,6 +50,9 @@ __all__ = [
 HEADER_LIMIT = 1 << 20
 #: Longest event line read by default (bytes); longer ones are skipped and counted.
 LINE_LIMIT = 16 << 20
+#: Most events held by default: the newest are kept (a default window holds about 56,000; a
+#: small zstd file can decode to tens of millions of valid lines, which would not fit in memory).
+MAX_EVENTS = 1_000_000
 #: Problems kept as messages in a lenient read (all of them are counted).
 _KEPT_PROBLEMS = 20
 
@@ -74,6 +79,7 @@ class Snapshot:
     :param problems: ``file:line: ...`` messages of the first skipped lines and of the damaged
         parts of the file passed over (lenient); the events lost in those are
         :attr:`missing_events`.
+    :param dropped: the oldest events not kept, past ``max_events``.
     """
 
     path: Path
@@ -81,6 +87,7 @@ class Snapshot:
     events: list[dict[str, Any]]
     skipped: int = 0
     problems: tuple[str, ...] = ()
+    dropped: int = 0
 
     @property
     def missing_events(self) -> int:
@@ -97,7 +104,7 @@ class Snapshot:
             if not e.get("started_before_window")
             and not (e["kind"] == "region_begin" and e.get("open"))
         )
-        return max(0, expected - read - self.skipped)
+        return max(0, expected - read - self.skipped - self.dropped)
 
 
 def recorder_backends() -> list[RecorderBackend]:
@@ -292,6 +299,7 @@ def read_snapshot(
     *,
     lenient: bool = False,
     max_line: int = LINE_LIMIT,
+    max_events: int = MAX_EVENTS,
     backends: Sequence[RecorderBackend] | None = None,
 ) -> Snapshot:
     """Read a snapshot: its header and events, sorted by time (file order among equal times).
@@ -299,11 +307,14 @@ def read_snapshot(
     :param lenient: skip (and count) event lines that are not valid events, and pass over
         damaged parts of the file, instead of raising.
     :param max_line: longest event line read; longer ones are skipped and counted.
+    :param max_events: most events kept: past it, the oldest (in file order) are dropped and
+        counted (:attr:`Snapshot.dropped`), so memory stays bounded.
     :param backends: the backends to decode with (default: the registered ones).
     :raises SnapshotError: naming ``file:line`` and what was expected.
     """
     p = Path(path)
-    events: list[dict[str, Any]] = []
+    events: deque[dict[str, Any]] = deque(maxlen=max(max_events, 1))
+    read = 0
     problems: list[str] = []
     skipped = 0
 
@@ -350,6 +361,7 @@ def read_snapshot(
                         problem(f"{p}:{number}: {wrong}")
                         continue
                     events.append(event)
+                    read += 1
             except SnapshotError:
                 raise
             except Exception as exc:  # the decoder refusing damaged data (strict mode)
@@ -362,8 +374,13 @@ def read_snapshot(
             raise SnapshotError(f"{p}: cannot read: {exc.strerror or exc}") from None
         except Exception as exc:
             raise SnapshotError(f"{p}:1: cannot decode: {exc}") from None
-    events.sort(key=_time)
-    return Snapshot(p, header, events, skipped, tuple(problems))
+    dropped = read - len(events)
+    if dropped:
+        problems.append(
+            f"{p}: {read} events: the oldest {dropped} were dropped (more than {max_events})"
+        )
+    kept = sorted(events, key=_time)
+    return Snapshot(p, header, kept, skipped, tuple(problems), dropped)
 
 
 def _time(event: dict[str, Any]) -> int:
