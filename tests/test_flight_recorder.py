@@ -999,6 +999,21 @@ def test_flight_list_reads_headers_only_and_lists_damaged_snapshots_with_the_rea
     assert f"unreadable: {tmp_path / 'window-list.jsonl'}:1: header: 'window'" in out
     assert f"unreadable: {tmp_path / 'threads-list.jsonl'}:1: header: 'threads'" in out
     assert "(2 other .jsonl files that are not snapshots)" in out  # not-a-snapshot, empty
+    # Neither a directory nor a FIFO (whose read would block) is taken for a snapshot.
+    (tmp_path / "folder.jsonl").mkdir()
+    __import__("os").mkfifo(tmp_path / "pipe.jsonl")
+    import signal
+
+    def hung(signum, frame):
+        raise TimeoutError("flight list blocked on the FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        assert flight_cli("list", tmp_path) == (status, out, err)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 #: Everything a hostile string may try on a terminal or a log reader.

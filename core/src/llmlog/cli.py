@@ -313,6 +313,8 @@ def _cmd_flight_view(args: argparse.Namespace) -> int:
 
 
 def _cmd_flight_list(args: argparse.Namespace) -> int:
+    import stat
+
     from llmlog.filesink import config_relative
     from llmlog.flight.recorder import default_snapshot_dir
     from llmlog.flight.snapshot import (
@@ -351,6 +353,8 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
         try:
             status = path.stat()
         except OSError:  # gone meanwhile, or a dangling link
+            continue
+        if not stat.S_ISREG(status.st_mode):  # a directory, or a FIFO that would block a read
             continue
         found.append((status.st_mtime, status.st_size, path))
     found.sort(key=lambda item: item[0], reverse=True)
