@@ -11,8 +11,10 @@ What it records (each as one JSON line with ``ts`` in nanoseconds, ``kind`` and 
 
 Snapshots (``snapshot``, ``write_to``) hold a header line, the re-emitted open spans and the sealed
 chunks, oldest first. With the ``memory`` backend the file is JSON Lines; with ``zstd`` it is
-concatenated zstd frames that ``zstd -dc`` turns into the same JSON Lines. Files are written to a
-temporary name and renamed, so a failure never leaves half a snapshot.
+concatenated zstd frames that ``zstd -dc`` turns into the same JSON Lines. Files are created with
+mode 0600 under a temporary name and renamed (:mod:`llmlog.flight.files`), so a failure never
+leaves half a snapshot. Automatic snapshots are rate-limited per trigger; the skipped ones are
+counted and reported in the next snapshot's header. :mod:`llmlog.flight.snapshot` reads them back.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ class FlightRecorder:
     :param triggers: which of :data:`TRIGGERS` snapshot automatically.
     :param signal_name: the signal of the ``signal`` trigger.
     :param min_snapshot_interval: ``snapshot_on_error`` and automatic triggers snapshot at most
-        this often (seconds); the skipped ones are counted.
+        this often (seconds) for each trigger; the skipped ones are counted.
     :param gc_pauses: record garbage-collector pauses.
     :param chunk_events, chunk_bytes, chunk_period: when the open chunk is sealed.
     :param max_open_spans: bound of the open-span table.
