@@ -126,7 +126,7 @@ class ZstdBackend:
         ``skipped``, its message is appended there and decoding goes on with the next frame.
         A file cut short inside a frame is reported the same way.
         """
-        end = os.fstat(stream.fileno()).st_size
+        end = stream.seek(0, os.SEEK_END)
         decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
         offset = 0
         while offset < end:
