@@ -1182,3 +1182,17 @@ def test_a_snapshot_of_more_events_than_max_events_keeps_the_newest(tmp_path):
     assert err == ""
     assert status == 0 and "the oldest 91 were dropped (more than 10)" in out
     assert flight_cli("view", path, "--max-events", "0")[0] == 2
+
+
+def test_flight_view_quotes_field_values_as_the_console_does(tmp_path):
+    from llmlog.flight import RecorderOutput
+
+    fr = FlightRecorder()
+    fr.start()
+    llmlog.Logger(Severity.DEBUG, [RecorderOutput(fr)]).info(
+        "asked", question="Which tool? level=ERROR"
+    )
+    path = fr.snapshot(tmp_path / "s.jsonl")
+    fr.stop()
+    out = flight_cli("view", path)[1]
+    assert 'INFO  asked question="Which tool? level=ERROR"' in out

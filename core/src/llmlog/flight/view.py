@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import orjson
 
 from llmlog.flight.snapshot import Snapshot
-from llmlog.render import escape, format_cost, format_value, local_timestamp
+from llmlog.render import escape, format_cost, format_value, local_timestamp, quote_if_needed
 from llmlog.severity import Severity, severity_from_name
 from llmlog.viewing import CYAN, DIM, RED, YELLOW, Paint
 
@@ -84,7 +84,11 @@ def _fields(mapping: Mapping[str, Any], skip: Collection[str] = ()) -> str:
     for key, value in mapping.items():
         if key in skip or value is None:
             continue
-        part = f"{_cut(str(key), 60)}={_value(value, 120)}"
+        # Quoted as the console output quotes (a value with a space cannot pass for two fields).
+        part = (
+            f"{quote_if_needed(_cut(str(key), 60), strict=False)}="
+            f"{quote_if_needed(_value(value, 120), strict=False)}"
+        )
         length += len(part) + 1
         if length > _FIELDS:
             parts.append("…")
