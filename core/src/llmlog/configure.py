@@ -24,7 +24,7 @@ from llmlog.flight.recorder import (
     FlightRecorder,
     RecorderOutput,
     default_snapshot_dir,
-    global_flight_recorder,
+    running_flight_recorder,
     set_global_flight_recorder,
 )
 from llmlog.interfaces import BuildContext, Integration, Output
@@ -151,7 +151,7 @@ def configure(
             _configured_recorder = recorder
         elif _configured_recorder is not None:
             # The previous configuration started a recorder; this one does not want it.
-            if global_flight_recorder() is _configured_recorder:
+            if running_flight_recorder() is _configured_recorder:
                 set_global_flight_recorder(None)
             _configured_recorder = None
         if config.stdlib.capture:
@@ -206,7 +206,7 @@ def _build_recorder(config: Configuration, outputs: list[Output]) -> FlightRecor
                 config.source.label,
                 [f"cannot start the flight recorder: {exc} @ $.flight_recorder"],
             ) from None
-    active = recorder or (None if _configured_recorder is not None else global_flight_recorder())
+    active = recorder or (None if _configured_recorder is not None else running_flight_recorder())
     if active is not None:
         output = RecorderOutput(active)
         output.name = "flight_recorder"
@@ -240,7 +240,7 @@ def _stop_integrations() -> None:
 def _retire_current() -> None:
     global _current, _capture, _configured_recorder
     _stop_integrations()
-    if _configured_recorder is not None and _configured_recorder is not global_flight_recorder():
+    if _configured_recorder is not None and _configured_recorder is not running_flight_recorder():
         _configured_recorder.stop()
     if _capture is not None:
         _capture.uninstall()
