@@ -5,6 +5,7 @@ import re
 import tomllib
 
 import attrs
+import pytest
 
 import llmlog
 from llmlog import hookspecs
@@ -127,13 +128,19 @@ def test_every_environment_variable_is_documented(repo):
         assert f"`{var}`" in text, f"{var} undocumented"
 
 
-def test_example_configuration_loads_and_shows_every_key(repo):
-    path = repo / "llmlog.toml.example"
+def test_example_configuration_loads_and_shows_every_key(repo, tmp_path):
+    # A copy: its relative paths (logs/app.jsonl) are taken from its directory, and a test
+    # writes nothing into the repository.
+    path = tmp_path / "llmlog.toml"
+    path.write_text((repo / "llmlog.toml.example").read_text())
     data = tomllib.loads(path.read_text())
     for field in attrs.fields(Settings):
         assert field.name in data, f"llmlog.toml.example lacks {field.name}"
     config = llmlog.configure(path)
     assert list(config.outputs) == list(data["outputs"])
+    llmlog.get_logger().info("through every output of the example")
+    llmlog.shutdown()
+    assert "through every output of the example" in (tmp_path / "logs" / "app.jsonl").read_text()
 
     outputs, formatters = installed_components()
     tables = data["outputs"].values()
@@ -175,3 +182,13 @@ def test_every_fixed_table_is_documented_and_in_the_example(repo):
         for option in [*extra, *option_names(options)]:
             assert f"- `{option}`:" in section, f"[{name}] {option} undocumented"
             assert lookup(example.get(name, {}), option), f"[{name}] {option} not in the example"
+
+
+def test_nothing_generated_is_tracked(sh, repo):
+    if not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked_but_ignored = sh(
+        ["git", "ls-files", "--cached", "--ignored", "--exclude-standard"], cwd=repo, check=True
+    )
+    assert tracked_but_ignored.stdout == ""
+    assert "logs/" in (repo / ".gitignore").read_text().splitlines()
