@@ -170,7 +170,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from llmlog.filesink import config_relative
     from llmlog.flight import FlightRecorder, global_flight_recorder
     from llmlog.flight.recorder import default_snapshot_dir, set_global_flight_recorder
-    from llmlog.render import escape
+    from llmlog.render import escape, plural
     from llmlog.stdlib import StdlibCapture, StdlibOptions
 
     if args.dspy:
@@ -213,9 +213,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     hidden = sum(1 for e in events if e.get("kind") == "log" and e.get("level") == "DEBUG")
     outputs = ", ".join(config.outputs) or "none"
     print(
-        f"\ndemo done: {usage.total_tokens} tokens, ${usage.cost or 0:.6f}; "
+        f"\ndemo done: {plural(usage.total_tokens, 'token')}, ${usage.cost or 0:.6f}; "
         f"configuration: {config.source.label}; outputs: {outputs}\n"
-        f"flight recorder: {len(events)} events kept ({hidden} DEBUG entries no output showed), "
+        f"flight recorder: {plural(len(events), 'event')} kept "
+        f"({plural(hidden, 'DEBUG entry', 'DEBUG entries')} no output showed), "
         f"in {escape(str(snapshot.parent))} with the last {KEEP} demo snapshots; "
         f"see them with: {escape(cli_command('flight', 'view', str(snapshot)))}",
         file=sys.stderr,
