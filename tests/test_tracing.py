@@ -706,7 +706,8 @@ def assert_readers_keep_numbers(value, where="$"):
 
 
 def emit_everything_with(session, n):
-    """Every emit_* method, span and traced, each numeric argument taken from ``n()``."""
+    """Every emit_* method, span, traced and the LLM-call recorders, each numeric argument taken
+    from ``n()``."""
     session.emit_span_start("s1", None, "root", {"x": n()})
     session.emit_llm_call(
         "s1", "p", "m", "prompt", "response", TokenUsage(n(), n(), n(), cost=n()), n()
@@ -737,6 +738,15 @@ def emit_everything_with(session, n):
     with llmlog.span("traced root", inputs={"n": n()}) as s:
         s.set_outputs(n=n())
         step(n())
+        s.llm_call(
+            prompt="q",
+            response="a",
+            usage={"prompt_tokens": n(), "completion_tokens": n(), "cost": n()},
+            latency_ms=n(),
+        )
+        llmlog.get_logger().prompt_completion(
+            "q", "a", TokenUsage(n(), n(), n(), cost=n()), latency_ms=n(), cost=n()
+        )
 
 
 @settings(max_examples=60)
@@ -753,7 +763,7 @@ def test_hostile_numbers_never_raise_and_every_line_keeps_readable_numbers(
     for line in path.read_text().splitlines():
         assert_readers_keep_numbers(strict_json(line))
     if format == "dspy":
-        assert len(list(read_trace(path))) == 12
+        assert len(list(read_trace(path))) == 14
     else:
         assert read_rlm(path).iterations
 
