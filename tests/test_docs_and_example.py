@@ -244,11 +244,10 @@ DOC_RUNS = {
             question = "What is the capital of France?"
 
             def create(model, messages):
-                usage = {"prompt_tokens": 14, "completion_tokens": 2, "total_tokens": 16}
                 return SimpleNamespace(
                     model=model,
                     choices=[SimpleNamespace(message=SimpleNamespace(content="Paris"))],
-                    usage=SimpleNamespace(model_dump=lambda: usage),
+                    usage=SimpleNamespace(prompt_tokens=14, completion_tokens=2, total_tokens=16),
                 )
 
             client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))

@@ -6,6 +6,7 @@ import re
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -863,6 +864,8 @@ def test_llm_calls_in_a_session_less_span_reach_the_flight_recorder(tmp_path):
         with llmlog.with_model_id("m1"), llmlog.span("no session") as s:
             llmlog.get_logger().prompt_completion("q", "a", TokenUsage(3, 4), latency_ms=5)
             s.llm_call(prompt="q2", response="a2", usage={"input_tokens": 1, "output_tokens": 2})
+            # As an SDK returns it: an object (Anthropic's Usage names its counts so).
+            s.llm_call(usage=SimpleNamespace(input_tokens=5, output_tokens=6, cache_tokens=None))
         snap = read_snapshot(fr.snapshot(tmp_path / "s.jsonl"))
     finally:
         fr.stop()
@@ -870,6 +873,7 @@ def test_llm_calls_in_a_session_less_span_reach_the_flight_recorder(tmp_path):
     assert [(c["span_id"], c["data"]["model"], c["data"]["usage"]) for c in calls] == [
         (s.span_id, "m1", {"completion_tokens": 4, "prompt_tokens": 3, "total_tokens": 7}),
         (s.span_id, "m1", {"completion_tokens": 2, "prompt_tokens": 1, "total_tokens": 3}),
+        (s.span_id, "m1", {"completion_tokens": 6, "prompt_tokens": 5, "total_tokens": 11}),
     ]
     assert calls[0]["data"]["latency_ms"] == 5
 

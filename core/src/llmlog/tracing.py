@@ -123,17 +123,23 @@ def _flag(value: object) -> bool:
         return False
 
 
-_USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
+def _usage_value(usage: Any, *names: str) -> Any:
+    """The first of ``names`` that ``usage`` (a mapping or an object) has, else ``None``."""
+    for name in names:
+        value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
+        if value is not None:
+            return value
+    return None
 
 
-def usage_data(usage: TokenUsage | Mapping[str, Any]) -> dict[str, Any]:
+def usage_data(usage: Any) -> dict[str, Any]:
     """Token usage as an ``llm_call`` event's ``usage``: the three counts as safe integers
     (:func:`llmlog.numbers.as_count`) and the cost only when known and finite.
 
-    ``usage`` is a :class:`~llmlog.TokenUsage` or a provider's usage mapping (OpenAI's
-    ``prompt_tokens``/``completion_tokens``/``total_tokens``, or ``input_tokens``/
-    ``output_tokens`` as Anthropic and the OpenAI Responses API name them); a missing total is
-    the sum of the other two.
+    ``usage`` is a :class:`~llmlog.TokenUsage`, or what a provider's SDK returns, as a mapping
+    or an object: ``prompt_tokens``/``completion_tokens``/``total_tokens`` (OpenAI's
+    ``response.usage``, LiteLLM's), or ``input_tokens``/``output_tokens`` (Anthropic's, the
+    OpenAI Responses API's); ``cost`` if it has one. A missing total is the sum of the other two.
     """
     prompt: Any
     completion: Any
@@ -143,10 +149,10 @@ def usage_data(usage: TokenUsage | Mapping[str, Any]) -> dict[str, Any]:
         prompt, completion, total = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
         cost = usage.cost
     else:
-        prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
-        completion = usage.get("completion_tokens", usage.get("output_tokens"))
-        total = usage.get("total_tokens")
-        cost = usage.get("cost")
+        prompt = _usage_value(usage, "prompt_tokens", "input_tokens")
+        completion = _usage_value(usage, "completion_tokens", "output_tokens")
+        total = _usage_value(usage, "total_tokens")
+        cost = _usage_value(usage, "cost")
     data: dict[str, Any] = {
         "prompt_tokens": as_count(prompt, "usage.prompt_tokens"),
         "completion_tokens": as_count(completion, "usage.completion_tokens"),
@@ -190,8 +196,8 @@ def _llm_call_data(
     model: str,
     prompt: str,
     response: str,
-    usage: TokenUsage | Mapping[str, Any] | None,
-    latency_ms: float,
+    usage: Any,
+    latency_ms: object,
     messages: list[Mapping[str, Any]] | None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
@@ -396,15 +402,15 @@ class TraceSession:
         model: str,
         prompt: str,
         response: str,
-        usage: TokenUsage | Mapping[str, Any] | None = None,
+        usage: Any = None,
         latency_ms: float = 0,
         *,
         messages: list[Mapping[str, Any]] | None = None,
     ) -> None:
         """``EmitLLMCall``: one LLM call, with token usage and latency. An unknown cost stays absent.
 
-        :param usage: a :class:`~llmlog.TokenUsage` or a provider's usage mapping (see
-            :func:`usage_data`).
+        :param usage: a :class:`~llmlog.TokenUsage` or a provider's usage, as a mapping or an
+            object (see :func:`usage_data`).
         :param messages: the chat messages, kept beside the text ``prompt`` (an extra key that
             dspy-go's readers ignore; the ``rlm`` format shows them as the conversation).
 
@@ -751,7 +757,7 @@ class Span:
         model: str | None = None,
         prompt: Any = "",
         response: Any = "",
-        usage: TokenUsage | Mapping[str, Any] | None = None,
+        usage: Any = None,
         latency_ms: float | None = None,
         provider: str = "",
         messages: list[Mapping[str, Any]] | None = None,
@@ -763,9 +769,9 @@ class Span:
         :param prompt: the prompt text, or a list of chat messages (``{"role", "content"}``),
             kept as ``messages`` with their contents joined as the text.
         :param response: the completion text.
-        :param usage: a :class:`~llmlog.TokenUsage`, or the provider's usage mapping
-            (``prompt_tokens``/``completion_tokens``/``total_tokens``, or ``input_tokens``/
-            ``output_tokens``; ``cost`` if known).
+        :param usage: a :class:`~llmlog.TokenUsage`, or the provider's usage as its SDK gives
+            it, a mapping or an object (``prompt_tokens``/``completion_tokens``/
+            ``total_tokens``, or ``input_tokens``/``output_tokens``; ``cost`` if known).
         :param latency_ms: how long the call took, in milliseconds.
         :param provider: ``"openai"``, ``"anthropic"``...
         :param messages: the chat messages, kept beside the text prompt.
@@ -829,7 +835,7 @@ def _record_llm_call(
     model: str | None,
     prompt: Any,
     response: Any,
-    usage: TokenUsage | Mapping[str, Any] | None,
+    usage: Any,
     latency_ms: float | None,
     provider: str,
     messages: list[Mapping[str, Any]] | None,
@@ -850,13 +856,13 @@ def _record_llm_call(
                 text,
                 answer,
                 usage,
-                latency_ms or 0,
+                0 if latency_ms is None else latency_ms,
                 messages=messages,
             )
         elif _flight.active is not None or _listeners:
             from llmlog.logger import global_dispatcher
 
-            data = _llm_call_data(provider, model, text, answer, usage, latency_ms or 0, messages)
+            data = _llm_call_data(provider, model, text, answer, usage, latency_ms, messages)
             cleaned = global_dispatcher().sanitizer.fields(data)
             _without_session(
                 TraceEvent(
@@ -881,13 +887,13 @@ def record_llm_call(
     model: str | None = None,
     prompt: Any = "",
     response: Any = "",
-    usage: TokenUsage | Mapping[str, Any] | None = None,
+    usage: Any = None,
     latency_ms: float | None = None,
     provider: str = "",
     messages: list[Mapping[str, Any]] | None = None,
 ) -> None:
     """Record one LLM call on the current span: ``llmlog.record_llm_call(model="gpt-4o-mini",
-    prompt=p, response=r, usage=resp.usage, latency_ms=840)``.
+    prompt=p, response=r, usage=response.usage, latency_ms=840)``.
 
     The call goes to the current trace session as an ``llm_call`` event of the current span (with
     no span, of the session itself), counted in the enclosing modules' ``llm_calls`` and
