@@ -161,12 +161,16 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    import tempfile
+def _is_demo_snapshot(name: str) -> bool:
+    return name.startswith("flight-") and name.endswith(("-demo.jsonl", "-demo.jsonl.zst"))
 
-    from llmlog.demo import run_demo
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from llmlog.demo import KEEP, cli_command, keep_newest, run_demo
+    from llmlog.filesink import config_relative
     from llmlog.flight import FlightRecorder, running_flight_recorder
-    from llmlog.flight.recorder import set_global_flight_recorder
+    from llmlog.flight.recorder import default_snapshot_dir, set_global_flight_recorder
+    from llmlog.render import escape, plural
     from llmlog.stdlib import StdlibCapture, StdlibOptions
 
     if args.dspy:
@@ -178,12 +182,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    # Unless the configuration runs one, the demo runs its own flight recorder (snapshots in a
-    # temporary directory) and captures the simulated SDK's standard-logging records into it.
+    # Unless the configuration runs one, the demo runs its own flight recorder and captures the
+    # simulated SDK's standard-logging records into it. Its snapshot goes where `llmlog flight
+    # list` looks (the configured snapshot_dir, else the platformdirs default), and the newest
+    # KEEP demo snapshots stay there: nothing is left in the temporary directory.
     recorder = running_flight_recorder()
     own = recorder is None
     if own:
-        recorder = FlightRecorder(snapshot_dir=tempfile.mkdtemp(prefix="llmlog-demo-"))
+        recorder = FlightRecorder(
+            snapshot_dir=config_relative(
+                config.flight_recorder.snapshot_dir, config.source.path, default_snapshot_dir()
+            )
+        )
         recorder.start()
         set_global_flight_recorder(recorder)
         llmlog.configure(args.config)  # attaches the recorder to the logging path
@@ -198,40 +208,52 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     llmlog.get_logger().dispatcher.flush()
     assert recorder is not None
     snapshot = recorder.snapshot(reason="demo")
+    keep_newest(snapshot.parent, _is_demo_snapshot)
     events = read_events(snapshot)
     hidden = sum(1 for e in events if e.get("kind") == "log" and e.get("level") == "DEBUG")
     outputs = ", ".join(config.outputs) or "none"
     print(
-        f"\ndemo done: {usage.total_tokens} tokens, ${usage.cost or 0:.6f}; "
+        f"\ndemo done: {plural(usage.total_tokens, 'token')}, ${usage.cost or 0:.6f}; "
         f"configuration: {config.source.label}; outputs: {outputs}\n"
-        f"flight recorder: {len(events)} events kept ({hidden} DEBUG entries no output showed); "
-        f"see them with: llmlog flight view {snapshot}",
+        f"flight recorder: {plural(len(events), 'event')} kept "
+        f"({plural(hidden, 'DEBUG entry', 'DEBUG entries')} no output showed), "
+        f"in {escape(str(snapshot.parent))} with the last {KEEP} demo snapshots; "
+        f"see them with: {escape(cli_command('flight', 'view', str(snapshot)))}",
         file=sys.stderr,
     )
     if own:
         set_global_flight_recorder(None)
+        recorder.stop()
     return 0
 
 
 def _dspy_demo(args: argparse.Namespace) -> int:
-    import importlib.util
-    import tempfile
+    from llmlog.demo import cli_command, keep_newest
+    from llmlog.filesink import config_relative
+    from llmlog.render import escape
+    from llmlog.traceconfig import default_trace_dir
 
-    if importlib.util.find_spec("llmlog_integration_dspy") is None:
+    try:
+        # The integration and DSPy itself (which the demo module imports): either may be missing.
+        from llmlog_integration_dspy.demo import run_dspy_demo
+    except ImportError as exc:
         print(
-            "llmlog: demo --dspy needs DSPy and the integration: pip install llmlog-integration-dspy",
+            "llmlog: demo --dspy needs DSPy and the integration: pip install "
+            f"llmlog-integration-dspy ({exc})",
             file=sys.stderr,
         )
         return 1
-    from llmlog_integration_dspy.demo import run_dspy_demo
 
     try:
-        llmlog.configure(args.config)
+        config = llmlog.configure(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    path = run_dspy_demo(Path(tempfile.mkdtemp(prefix="llmlog-dspy-demo-")))
-    print(f"\n$ llmlog view {path}\n", file=sys.stderr)
+    # In `demo` under the configured trace directory, where the newest KEEP demo traces stay.
+    directory = config_relative(config.trace.dir, config.source.path, default_trace_dir()) / "demo"
+    path = run_dspy_demo(directory)
+    keep_newest(directory, lambda name: ".jsonl" in name and not name.startswith("."))
+    print(f"\n$ {escape(cli_command('view', str(path)))}\n", file=sys.stderr)
     from llmlog.viewing import view_arguments
 
     view = view_arguments()
