@@ -362,3 +362,212 @@ def test_settings_round_trip_through_toml(tmp_path):
         False,
     )
     assert tomllib.loads(path.read_text())["redact_keys"] == s.redact_keys
+
+
+# -- files that cannot be read as a configuration ------------------------------------------------
+
+
+def config_error(source, **kwargs) -> ConfigError:
+    """The ConfigError ``llmlog.configure(source)`` raises (any other exception fails the test)."""
+    with pytest.raises(ConfigError) as info:
+        llmlog.configure(source, autoload=False, **kwargs)
+    return info.value
+
+
+NOT_UTF8 = [
+    (b'level = "info"\n# caf\xe9\n', ":2:6", "invalid continuation byte: byte 0xe9"),
+    (b"\xff\xd8\xff\xe0 JFIF binary", ":1:1", "invalid start byte: byte 0xff"),
+    (b'level = "\xe2\x82', ":1:10", "unexpected end of data: byte 0xe2"),
+]
+
+
+@pytest.mark.parametrize(("content", "where", "reason"), NOT_UTF8)
+def test_a_config_file_that_is_not_utf8_is_named_with_line_and_column(
+    tmp_path, monkeypatch, content, where, reason
+):
+    path = tmp_path / "llmlog.toml"
+    path.write_bytes(content)
+    # given explicitly, named by LLMLOG_CONFIG, found in the working directory
+    errors = [config_error(path), config_error(None)]
+    monkeypatch.setenv("LLMLOG_CONFIG", str(path))
+    errors.append(config_error(None))
+    for error in errors:
+        assert error.source == f"{path}{where}"
+        assert error.errors == [f"not UTF-8 text ({reason}); a configuration file must be UTF-8"]
+
+
+def test_a_pyproject_that_is_not_utf8_or_has_no_tool_table_is_named(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_bytes(b'[project]\nname = "\xc0"\n')
+    assert config_error(None).source == f"{pyproject}:2:9"  # found by the search
+    pyproject.write_text("tool = 1\n")
+    assert find_config().kind == "defaults"  # no [tool.llmlog] table: not llmlog's
+    assert config_error(pyproject).errors == ["no [tool.llmlog] table in this pyproject.toml"]
+
+
+def test_byte_order_marks(tmp_path):
+    path = tmp_path / "llmlog.toml"
+    path.write_bytes(b'\xef\xbb\xbflevel = "warn"\noutputs = {}\n')  # UTF-8 with a BOM: read
+    assert llmlog.configure(path, autoload=False).settings.level is Severity.WARN
+    path.write_bytes('level = "warn"\n'.encode("utf-16"))
+    error = config_error(path)
+    assert (error.source, error.errors) == (
+        f"{path}:1:1",
+        ["the file is UTF-16 (it starts with a byte-order mark); save it as UTF-8"],
+    )
+
+
+def test_a_directory_a_huge_file_and_a_bad_path_are_errors_naming_them(tmp_path, monkeypatch):
+    assert config_error(tmp_path).errors == ["is a directory, not a configuration file"]
+    monkeypatch.setenv("LLMLOG_CONFIG", str(tmp_path))
+    assert config_error(None).errors == ["is a directory, not a configuration file"]
+    monkeypatch.delenv("LLMLOG_CONFIG")
+    huge = tmp_path / "app.log"
+    with huge.open("wb") as fh:
+        fh.truncate(64 << 20)  # sparse: no disk used
+    assert config_error(huge).errors == [
+        "larger than 4 MiB; not a configuration file (a log file?)"
+    ]
+    plain = write(tmp_path / "plain.toml", "")
+    assert config_error(plain / "x.toml").errors == [
+        "cannot read the file: a part of the path is not a directory"
+    ]
+    assert config_error("~nobody-by-this-name/llmlog.toml").errors == [
+        "configuration file not found"
+    ]
+    assert config_error(str(tmp_path / "nul\0.toml")).errors == [
+        "cannot read the file: embedded null byte"
+    ]
+
+
+def unprivileged() -> list[str]:
+    """The command prefix that runs a command as an unprivileged user (root reads any file)."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: cannot drop privileges")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def test_an_unreadable_file_is_an_error_naming_it(tmp_path):
+    import os
+    import subprocess
+    import tempfile
+
+    # Permissions do not stop root: read as an unprivileged user then, from a directory it can
+    # reach (pytest's temporary directories are private to root).
+    with tempfile.TemporaryDirectory() as directory:
+        os.chmod(directory, 0o755)
+        path = Path(directory) / "llmlog.toml"
+        path.write_text('level = "info"\n')
+        path.chmod(0)
+        code = (
+            "import llmlog, sys\n"
+            "try:\n    llmlog.configure(sys.argv[1], autoload=False)\n"
+            "except llmlog.ConfigError as e:\n    print(e.source, e.errors)\n"
+        )
+        done = subprocess.run(
+            [*unprivileged(), sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.stdout == f"{path} ['cannot read the file: Permission denied']\n", done.stderr
+
+
+def test_a_config_file_that_comes_and_goes_is_read_or_not_found(tmp_path):
+    """No check-then-open: a file removed at any moment is either read whole or not found."""
+    import threading
+
+    path = tmp_path / "llmlog.toml"
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            path.write_text('level = "warn"\noutputs = {}\n')
+            path.unlink()
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    seen = set()
+    try:
+        for _ in range(300):
+            for source in (path, None):  # given, and found by the search
+                try:
+                    seen.add(llmlog.configure(source, autoload=False).source.kind)
+                except ConfigError as exc:
+                    # a half-written file is valid TOML or a syntax error; never a traceback
+                    seen.add(exc.errors[0].split(":")[0])
+    finally:
+        stop.set()
+        thread.join()
+    assert seen <= {"file", "defaults", "configuration file not found", "invalid TOML"}
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("a = " + "[" * 2000 + "]" * 2000 + "\n", ":1:37"),
+        ("x = 1\ndefault_fields = " + "{a = " * 2000 + "1" + "}" * 2000 + "\n", ":2:178"),
+        ('s = """[[[["""\nt = ' + "[" * 40 + "]" * 40, ":2:37"),
+    ],
+)
+def test_deep_nesting_in_a_file_is_an_error_at_its_place(tmp_path, text, where):
+    path = write(tmp_path / "llmlog.toml", text)
+    error = config_error(path)
+    assert error.source == f"{path}{where}"
+    assert error.errors == ["arrays and inline tables nested more than 32 levels deep"]
+
+
+def test_brackets_in_strings_and_comments_are_not_nesting(tmp_path):
+    nested = "[" * 40
+    path = write(
+        tmp_path / "llmlog.toml",
+        f"""\
+        # {nested}
+        outputs = {{}}
+        [default_fields]
+        a = "{nested}\\"{nested}"  # {nested}
+        b = '{nested}'
+        c = [[1], {{x = [2]}}]
+        m = \"\"\"{nested}
+        {nested}\\\"\"\"\"\"\"
+        l = '''{nested}'''''
+        """,
+    )
+    fields = llmlog.configure(path, autoload=False).settings.default_fields
+    assert fields == {
+        "a": f'{nested}"{nested}',
+        "b": nested,
+        "c": [[1], {"x": [2]}],
+        "m": f'{nested}\n{nested}"""',
+        "l": f"{nested}''",
+    }
+
+
+def test_deep_or_odd_dict_configurations_are_errors_with_paths():
+    deep: list = []
+    inner = deep
+    for _ in range(5000):
+        inner.append([])
+        inner = inner[0]
+    cyclic: dict = {}
+    cyclic["self"] = cyclic
+    error = config_error(
+        {"default_fields": cyclic, "outputs": {"x": deep}, 7: "seven", "level": 10**5000}
+    )
+    assert error.errors == [
+        "keys must be strings, got 7 @ $",
+        "nested more than 32 levels deep @ $.outputs.x" + "[0]" * 31,
+        "nested more than 32 levels deep @ $.default_fields" + ".self" * 32,
+        "expected a severity name (string), got integer <integer of about 5001 digits> @ $.level",
+    ]
+    error = config_error({"disabled_plugins": "x" * 10_000, "level": {"a": deep}})
+    assert error.errors[0] == (
+        "expected an array of plugin names, got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxx'… (10000 characters) @ $.disabled_plugins"
+    )
+    assert len(str(error)) < 2000

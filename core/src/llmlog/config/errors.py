@@ -20,7 +20,13 @@ class ConfigError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        """The message: the source and a count, then one indented line per error."""
+        """The message: the source and a count, then one indented line per error.
+
+        Control characters (in a file name, a key, a quoted value) are escaped: the message is
+        printed on terminals and written to log files.
+        """
+        from llmlog.render import escape
+
         n = len(self.errors)
-        head = f"{self.source}: {n} configuration error{'s' if n != 1 else ''}"
-        return "\n".join([head, *(f"  - {e}" for e in self.errors)])
+        head = f"{escape(self.source)}: {n} configuration error{'s' if n != 1 else ''}"
+        return "\n".join([head, *(f"  - {escape(e)}" for e in self.errors)])

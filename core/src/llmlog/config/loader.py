@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,9 @@ from typing import Any
 import attrs
 import platformdirs
 
-from llmlog.config.converter import parse_severity_strict, structure_errors
+from llmlog.config.converter import parse_severity_strict, shown, structure_errors
 from llmlog.config.errors import ConfigError
+from llmlog.config.tomlfile import MAX_DEPTH, read_toml
 from llmlog.flight.options import FlightRecorderOptions
 from llmlog.registry import Component
 from llmlog.severity import Severity
@@ -49,12 +49,12 @@ __all__ = [
 
 def _fraction(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"must be between 0 and 1, got {value!r}")
+        raise ValueError(f"must be between 0 and 1, got {shown(value)}")
 
 
 def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
     if value < 0:
-        raise ValueError(f"must be 0 or more, got {value!r}")
+        raise ValueError(f"must be 0 or more, got {shown(value)}")
 
 
 def _regexes(instance: Any, attribute: attrs.Attribute[list[str]], value: list[str]) -> None:
@@ -62,7 +62,7 @@ def _regexes(instance: Any, attribute: attrs.Attribute[list[str]], value: list[s
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+            raise ValueError(f"invalid regular expression {shown(pattern)}: {exc}") from None
 
 
 @attrs.frozen(kw_only=True)
@@ -193,40 +193,30 @@ def user_config_file() -> Path:
     return platformdirs.user_config_path("llmlog", appauthor=False) / "llmlog.toml"
 
 
-# Anchored at one place (no leading \s*, which a search retries at every offset) and ASCII digits.
-_TOML_WHERE = re.compile(r" ?\((?:at line (\d+), column (\d+)|at end of document)\)$", re.ASCII)
+def _tool_table(data: Mapping[str, Any]) -> Any:
+    """``[tool.llmlog]`` of a ``pyproject.toml`` (``None`` when there is none)."""
+    tool = data.get("tool")
+    return tool.get("llmlog") if isinstance(tool, dict) else None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _expanded(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        # Name the place as file:line:column, which editors and terminals can jump to.
-        text = str(exc)
-        match = _TOML_WHERE.search(text)
-        if match is None:
-            raise ConfigError(str(path), [f"invalid TOML: {text}"]) from None
-        if match.group(1):
-            line, column = int(match.group(1)), int(match.group(2))
-        else:
-            content = path.read_text("utf-8", "replace").splitlines() or [""]
-            line, column = len(content), len(content[-1]) + 1
-        raise ConfigError(
-            f"{path}:{line}:{column}", [f"invalid TOML: {text[: match.start()]}"]
-        ) from None
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+        return p.expanduser()
+    except RuntimeError:  # "~user" of no known user, or no home directory: keep it as written
+        return p
 
 
 def read_source(path: str | os.PathLike[str], kind: str = "file") -> ConfigSource:
-    """Read one configuration file (``pyproject.toml`` files are read from ``[tool.llmlog]``)."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ConfigError(str(p), ["configuration file not found"])
-    data = _read_toml(p)
+    """Read one configuration file (``pyproject.toml`` files are read from ``[tool.llmlog]``).
+
+    :raises ConfigError: naming the file, for any file that cannot be used (see
+        :func:`~llmlog.config.tomlfile.read_toml`).
+    """
+    p = _expanded(path)
+    data = read_toml(p)
     if p.name == "pyproject.toml":
-        table = data.get("tool", {}).get("llmlog")
+        table = _tool_table(data)
         if not isinstance(table, dict):
             raise ConfigError(str(p), ["no [tool.llmlog] table in this pyproject.toml"])
         return ConfigSource("pyproject", p, table)
@@ -248,7 +238,7 @@ def find_config(
         return read_source(local)
     pyproject = here / "pyproject.toml"
     if pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("llmlog")
+        table = _tool_table(read_toml(pyproject))
         if isinstance(table, dict):
             return ConfigSource("pyproject", pyproject, table)
     user = user_config_file()
@@ -270,7 +260,9 @@ def plugin_selection(source: ConfigSource) -> tuple[list[str] | None, list[str],
         only = list(raw)
     disabled = source.data.get("disabled_plugins", [])
     if not (isinstance(disabled, list) and all(isinstance(x, str) for x in disabled)):
-        errors.append(f"expected an array of plugin names, got {disabled!r} @ $.disabled_plugins")
+        errors.append(
+            f"expected an array of plugin names, got {shown(disabled)} @ $.disabled_plugins"
+        )
         disabled = []
     return only, disabled, errors
 
@@ -291,7 +283,7 @@ def _structure_options(
 ) -> Any:
     if component.options is None:
         if table:
-            keys = ", ".join(repr(k) for k in table)
+            keys = ", ".join(shown(k) for k in table)
             errors.append(
                 f"unknown key {keys}; {component.kind.singular} {component.name!r} takes no options @ {path}"
             )
@@ -316,11 +308,11 @@ def _component_spec(
             )
             return None
     else:
-        errors.append(f"expected a {kind} name or table, got {raw!r} @ {path}")
+        errors.append(f"expected a {kind} name or table, got {shown(raw)} @ {path}")
         return None
     component = components.get(name)
     if component is None:
-        errors.append(f"unknown {kind} {name!r}; installed: {_choices(components)} @ {path}")
+        errors.append(f"unknown {kind} {shown(name)}; installed: {_choices(components)} @ {path}")
         return None
     return FormatterSpec(component, _structure_options(component, table, path, errors))
 
@@ -334,14 +326,14 @@ def _output_spec(
 ) -> OutputSpec | None:
     path = f"$.outputs.{name}"
     if not isinstance(raw, dict):
-        errors.append(f"expected a table, got {raw!r} @ {path}")
+        errors.append(f"expected a table, got {shown(raw)} @ {path}")
         return None
     table = dict(raw)
     type_name = table.pop("type", name)  # [outputs.console] alone means type = "console"
     component = outputs.get(type_name) if isinstance(type_name, str) else None
     if component is None:
         errors.append(
-            f"unknown output type {type_name!r}; installed: {_choices(outputs)} @ {path}.type"
+            f"unknown output type {shown(type_name)}; installed: {_choices(outputs)} @ {path}.type"
         )
         return None
     level = None
@@ -354,7 +346,7 @@ def _output_spec(
     raw_formatter = table.pop("formatter", component.default_formatter)
     if raw_formatter is not None:
         if not component.accepts_formatter:
-            errors.append(f"output type {type_name!r} takes no formatter @ {path}.formatter")
+            errors.append(f"output type {shown(type_name)} takes no formatter @ {path}.formatter")
         else:
             formatter = _component_spec(
                 raw_formatter, formatters, "formatter", f"{path}.formatter", errors
@@ -368,28 +360,78 @@ def _integration_specs(
 ) -> dict[str, IntegrationSpec]:
     specs: dict[str, IntegrationSpec] = {}
     if not isinstance(raw, dict):
-        errors.append(f"expected a table of integrations, got {raw!r} @ $.integrations")
+        errors.append(f"expected a table of integrations, got {shown(raw)} @ $.integrations")
         return specs
     for name, table in raw.items():
         path = f"$.integrations.{name}"
         component = components.get(name)
         if component is None:
             errors.append(
-                f"unknown integration {name!r}; installed: {_choices(components)} @ {path}"
+                f"unknown integration {shown(name)}; installed: {_choices(components)} @ {path}"
             )
             continue
         if not isinstance(table, dict):
-            errors.append(f"expected a table, got {table!r} @ {path}")
+            errors.append(f"expected a table, got {shown(table)} @ {path}")
             continue
         options = dict(table)
         enabled = options.pop("enabled", False)
         if not isinstance(enabled, bool):
-            errors.append(f"expected true or false, got {enabled!r} @ {path}.enabled")
+            errors.append(f"expected true or false, got {shown(enabled)} @ {path}.enabled")
             continue
         specs[name] = IntegrationSpec(
             component, enabled, _structure_options(component, options, path, errors)
         )
     return specs
+
+
+#: Values a configuration may hold in all (counted with repetition, for a dict that shares its
+#: parts): a TOML file of ``MAX_FILE_BYTES`` holds fewer.
+MAX_VALUES = 2_500_000
+
+
+def _path_of(parent: str, key: Any) -> str:
+    return f"{parent}[{key}]" if isinstance(key, int) else f"{parent}.{key}"
+
+
+def _shape_errors(data: Mapping[Any, Any]) -> tuple[list[str], set[Any]]:
+    """What no validation can take: a key that is not a string, nesting deeper than
+    :data:`~llmlog.config.tomlfile.MAX_DEPTH` (a dict that contains itself included), more than
+    :data:`MAX_VALUES` values. Walked without recursion.
+
+    :returns: the errors, and the top-level keys whose values are to be left out of validation.
+    """
+    errors: list[str] = []
+    bad: set[Any] = set()
+    count = 0
+    # (top-level key, value, its path, its depth: 1 for a top-level key's value)
+    stack: list[tuple[Any, Any, str, int]] = []
+    for key, value in data.items():
+        if not isinstance(key, str):
+            errors.append(f"keys must be strings, got {shown(key)} @ $")
+            bad.add(key)
+        else:
+            stack.append((key, value, f"$.{key}", 1))
+    while stack:
+        top, value, path, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            errors.append(f"more than {MAX_VALUES:,} values; not a configuration @ $")
+            bad.update(data)
+            break
+        if top in bad or not isinstance(value, Mapping | list | tuple):
+            continue
+        if depth > MAX_DEPTH:
+            errors.append(f"nested more than {MAX_DEPTH} levels deep @ {path}")
+            bad.add(top)
+            continue
+        items = list(value.items()) if isinstance(value, Mapping) else list(enumerate(value))
+        for key, item in reversed(items):
+            if isinstance(value, Mapping) and not isinstance(key, str):
+                errors.append(f"keys must be strings, got {shown(key)} @ {path}")
+                bad.add(top)
+                break
+            stack.append((top, item, _path_of(path, key), depth + 1))
+    return errors, bad
 
 
 def load_configuration(
@@ -405,7 +447,9 @@ def load_configuration(
     """Validate ``source`` against the installed components; raise :class:`ConfigError` listing
     every problem."""
     errors = list(extra_errors or [])
-    data = dict(source.data)
+    problems, unusable = _shape_errors(source.data)
+    errors.extend(problems)
+    data = {k: v for k, v in source.data.items() if k not in unusable}
     origin = source.label
     provenance: dict[str, str] = {}
     for key in (*SETTINGS_KEYS, *TABLES):
@@ -418,7 +462,7 @@ def load_configuration(
     unknown = [k for k in data if k not in SETTINGS_KEYS and k not in TABLES]
     for key in unknown:
         errors.append(
-            f"unknown key {key!r}; valid keys: {', '.join(SETTINGS_KEYS)}; tables: {', '.join(TABLES)} @ $.{key}"
+            f"unknown key {shown(key)}; valid keys: {', '.join(SETTINGS_KEYS)}; tables: {', '.join(TABLES)} @ $.{key}"
         )
     settings_data = {k: v for k, v in data.items() if k in SETTINGS_KEYS}
     settings, problems = structure_errors(settings_data, Settings, "$")
@@ -434,7 +478,7 @@ def load_configuration(
             if spec is not None:
                 specs[name] = spec
     else:
-        errors.append(f"expected a table of outputs, got {raw_outputs!r} @ $.outputs")
+        errors.append(f"expected a table of outputs, got {shown(raw_outputs)} @ $.outputs")
 
     sections: dict[str, Any] = {}
     chosen: dict[str, FormatterSpec | None] = {}
