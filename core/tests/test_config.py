@@ -5,6 +5,8 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import llmlog
 from llmlog import BuildContext, ConfigError, Output, Severity, hookimpl
@@ -571,3 +573,67 @@ def test_deep_or_odd_dict_configurations_are_errors_with_paths():
         "xxxxxxxxxxxxxxxxxxxx'… (10000 characters) @ $.disabled_plugins"
     )
     assert len(str(error)) < 2000
+
+
+# -- redact_keys ---------------------------------------------------------------------------------
+
+
+def test_redact_keys_are_validated_one_by_one_as_the_sanitizer_compiles_them(tmp_path, capsys):
+    from llmlog.cli import main
+
+    path = write(
+        tmp_path / "llmlog.toml",
+        """
+        redact_keys = ["(?i)ssn", "(", "^a$|^b$", "^(x)\\\\1$", 7]
+        outputs = {}
+        """,
+    )
+    error = config_error(path)
+    assert error.errors == [
+        "invalid regular expression '(': missing ), unterminated subpattern at position 0 "
+        "@ $.redact_keys[1]",
+        "expected a string, got integer 7 @ $.redact_keys[4]",
+    ]
+    assert main(["config", "check", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines()[1:] == [f"  - {e}" for e in error.errors]
+
+    # what is valid alone is valid together: a global flag, an alternation, a backreference
+    llmlog.configure(
+        {"level": "debug", "redact_keys": ["(?i)ssn", "^a$|^b$", "^(x)\\1$"], "outputs": {}},
+        autoload=False,
+    )
+    from llmlog.logger import global_dispatcher
+    from llmlog.testing import ListOutput
+
+    output = ListOutput()
+    global_dispatcher().add_output(output)
+    llmlog.get_logger().info("m", my_SSN=1, a=2, ab=3, xx=4, x=5, api_key=6)
+    assert dict(output.entries[0].fields) == {
+        "my_SSN": "[REDACTED]",
+        "a": "[REDACTED]",
+        "ab": 3,
+        "xx": "[REDACTED]",
+        "x": 5,
+        "api_key": "[REDACTED]",
+    }
+
+
+REGEX_ALPHABET = "()[]{}?*+|\\^$.:<>=!Pias0129-,"
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # "[[" : a possible nested set
+@settings(max_examples=300)
+@given(st.lists(st.text(REGEX_ALPHABET, max_size=10), min_size=1, max_size=3))
+def test_redact_keys_that_validate_are_the_ones_the_sanitizer_takes(patterns):
+    from llmlog.config.converter import structure_errors
+    from llmlog.config.loader import Settings
+    from llmlog.sanitize import Sanitizer
+
+    settings_, errors = structure_errors({"redact_keys": patterns}, Settings, "$")
+    try:
+        Sanitizer(extra_patterns=patterns)
+    except Exception:
+        assert errors and all(e.startswith("invalid regular expression ") for e in errors)
+    else:
+        assert errors == [] and settings_.redact_keys == patterns
+        llmlog.configure({"redact_keys": patterns, "outputs": {}}, autoload=False)

@@ -25,6 +25,7 @@ from llmlog.severity import SEVERITY_NAMES, Severity, severity_from_name
 __all__ = [
     "Bytes",
     "ConfigValueError",
+    "KeyPattern",
     "Seconds",
     "converter",
     "parse_duration",
@@ -248,6 +249,34 @@ converter.register_structure_hook_func(
 converter.register_structure_hook_func(
     lambda t: t == Bytes, _number_or_text(int, int, parse_size, _SIZE_HINT)
 )
+
+
+class _KeyPattern:
+    """Marks a string that must be a secret-key pattern (a regular expression)."""
+
+
+#: A ``redact_keys`` entry: a regular expression the sanitizer compiles as it is validated here
+#: (:func:`llmlog.sanitize.key_pattern`), so a pattern configuration accepts never fails later.
+KeyPattern = Annotated[str, _KeyPattern]
+
+
+def _key_pattern(value: Any, _: Any) -> str:
+    from llmlog.sanitize import key_pattern
+
+    if not isinstance(value, str):
+        raise ConfigValueError(f"expected a string, got {_type_name(value)} {shown(value)}")
+    try:
+        key_pattern(value)
+    except RecursionError:  # re's parser recurses once per nested group
+        raise ConfigValueError(
+            f"invalid regular expression {shown(value)}: groups nested too deeply"
+        ) from None
+    except Exception as exc:  # re.error, and OverflowError for a repeat count like a{9999999999}
+        raise ConfigValueError(f"invalid regular expression {shown(value)}: {exc}") from None
+    return value
+
+
+converter.register_structure_hook_func(lambda t: t == KeyPattern, _key_pattern)
 
 
 def _auto_or_names(value: Any, _: Any) -> str | list[str]:

@@ -17,7 +17,6 @@ once, each as ``description @ $.key.path``.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import attrs
 import platformdirs
 
-from llmlog.config.converter import parse_severity_strict, shown, structure_errors
+from llmlog.config.converter import KeyPattern, parse_severity_strict, shown, structure_errors
 from llmlog.config.errors import ConfigError
 from llmlog.config.tomlfile import MAX_DEPTH, read_toml
 from llmlog.flight.options import FlightRecorderOptions
@@ -57,14 +56,6 @@ def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) ->
         raise ValueError(f"must be 0 or more, got {shown(value)}")
 
 
-def _regexes(instance: Any, attribute: attrs.Attribute[list[str]], value: list[str]) -> None:
-    for pattern in value:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {shown(pattern)}: {exc}") from None
-
-
 @attrs.frozen(kw_only=True)
 class Settings:
     """The top-level keys of ``llmlog.toml`` (everything but the tables)."""
@@ -84,7 +75,7 @@ class Settings:
     #: Replace the values of secret-looking keys (``api_key``, ``authorization``, ...) with ``[REDACTED]``.
     redact: bool = True
     #: More key patterns (regular expressions, case-insensitive) to redact.
-    redact_keys: list[str] = attrs.field(factory=list, validator=_regexes)
+    redact_keys: list[KeyPattern] = attrs.Factory(list)
     #: Strings longer than this many characters are cut, with a ``…[truncated N chars]`` marker; 0: no cap.
     max_string_length: int = attrs.field(default=32_768, validator=_non_negative)
 
