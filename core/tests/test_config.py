@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import llmlog
 from llmlog import BuildContext, ConfigError, Output, Severity, hookimpl
-from llmlog.config import find_config
+from llmlog.config import FileMode, find_config
 from llmlog.logger import global_dispatcher
 
 
@@ -637,3 +637,74 @@ def test_redact_keys_that_validate_are_the_ones_the_sanitizer_takes(patterns):
     else:
         assert errors == [] and settings_.redact_keys == patterns
         llmlog.configure({"redact_keys": patterns, "outputs": {}}, autoload=False)
+
+
+# -- permission bits -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ModeOptions:
+    mode: FileMode = 0o600
+
+
+class ModeOutput(Output):
+    def __init__(self, options: ModeOptions, context: BuildContext) -> None:
+        self.options = options
+
+    def write(self, entry):
+        pass
+
+
+class ModePlugin:
+    @hookimpl
+    def llmlog_register_outputs(self, register):
+        register("moded", ModeOutput, options=ModeOptions)
+
+
+def test_permission_bits_are_shown_in_octal_and_read_back():
+    import json
+
+    from llmlog.cli import effective_dict
+    from llmlog.tomlout import dumps_toml
+
+    config = llmlog.configure(
+        {"outputs": {"m": {"type": "moded", "mode": 0o640}, "d": {"type": "moded"}}},
+        plugins=[("mode", ModePlugin())],
+        autoload=False,
+    )
+    data = effective_dict(config)
+    text = dumps_toml(data)
+    assert "mode = 0o640" in text and "mode = 0o600" in text
+    assert "416" not in text and "384" not in text
+    again = tomllib.loads(text)
+    assert again["outputs"] == {
+        "m": {"type": "moded", "mode": 0o640},
+        "d": {"type": "moded", "mode": 0o600},
+    }
+    assert llmlog.configure(again, plugins=[("mode", ModePlugin())], autoload=False)
+    # JSON has no octal: the number itself, which reads back the same
+    assert json.loads(json.dumps(data))["outputs"]["m"]["mode"] == 416
+
+
+def test_permission_bits_must_be_an_integer_up_to_0o777():
+    error = config_error(
+        {
+            "outputs": {
+                "a": {"type": "moded", "mode": 600},
+                "b": {"type": "moded", "mode": "0o600"},
+                "c": {"type": "moded", "mode": True},
+                "d": {"type": "moded", "mode": -1},
+            }
+        },
+        plugins=[("mode", ModePlugin())],
+    )
+    assert error.errors == [
+        "must be permission bits between 0o000 and 0o777 (write 0o600 in TOML, not 600), "
+        "got 0o1130 (600) @ $.outputs.a.mode",
+        "expected permission bits (an octal integer such as 0o600), got string '0o600' "
+        "@ $.outputs.b.mode",
+        "expected permission bits (an octal integer such as 0o600), got boolean True "
+        "@ $.outputs.c.mode",
+        "must be permission bits between 0o000 and 0o777 (write 0o600 in TOML, not 600), "
+        "got -1 @ $.outputs.d.mode",
+    ]

@@ -8,9 +8,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["dumps_toml", "toml_key", "toml_value"]
+__all__ = ["Octal", "dumps_toml", "toml_key", "toml_value"]
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class Octal(int):
+    """An integer written in octal (permission bits: ``0o600``, which TOML reads back). JSON
+    writes it as the plain number it is."""
 
 
 def toml_key(key: str) -> str:
@@ -22,6 +27,8 @@ def toml_value(value: Any) -> str:
     """An inline TOML value."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Octal) and value >= 0:
+        return f"0o{int(value):03o}"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):

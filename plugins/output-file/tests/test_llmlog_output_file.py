@@ -391,9 +391,9 @@ def test_toml_options_and_error_paths(tmp_path):
             }
         )
     assert info.value.errors == [
+        "must be permission bits between 0o000 and 0o777 (write 0o600 in TOML, not 600), got 0o1777 (1023) @ $.outputs.file.mode",
         "expected one of 'never', 'hourly', 'daily', got 'weekly' @ $.outputs.file.rotation.when",
         "unknown key 'maxfiles'; valid keys: max_bytes, max_files, when, compress @ $.outputs.file.rotation",
-        "must be permission bits between 0o000 and 0o777 (write 0o600 in TOML), got 1023 @ $.outputs.file.mode",
         "must be 0 or more, got -1 @ $.outputs.file.rotation.max_bytes",
     ]
 

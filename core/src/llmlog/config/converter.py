@@ -25,6 +25,7 @@ from llmlog.severity import SEVERITY_NAMES, Severity, severity_from_name
 __all__ = [
     "Bytes",
     "ConfigValueError",
+    "FileMode",
     "KeyPattern",
     "Seconds",
     "converter",
@@ -249,6 +250,40 @@ converter.register_structure_hook_func(
 converter.register_structure_hook_func(
     lambda t: t == Bytes, _number_or_text(int, int, parse_size, _SIZE_HINT)
 )
+
+
+class _FileMode:
+    """Marks an integer that holds permission bits."""
+
+
+#: Permission bits of files a component creates, ``0o000`` to ``0o777``. TOML writes them as an
+#: octal integer (``mode = 0o600``), and ``llmlog config show`` prints them so.
+FileMode = Annotated[int, _FileMode]
+
+
+def _file_mode(value: Any, _: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigValueError(
+            f"expected permission bits (an octal integer such as 0o600), got "
+            f"{_type_name(value)} {shown(value)}"
+        )
+    if not 0 <= value <= 0o777:
+        shown_value = f"{value:#o} ({value})" if 0 <= value < 1 << 64 else shown(value)
+        raise ConfigValueError(
+            f"must be permission bits between 0o000 and 0o777 (write 0o600 in TOML, not 600), "
+            f"got {shown_value}"
+        )
+    return value
+
+
+def _octal(value: int) -> int:
+    from llmlog.tomlout import Octal
+
+    return Octal(value)
+
+
+converter.register_structure_hook_func(lambda t: t == FileMode, _file_mode)
+converter.register_unstructure_hook_func(lambda t: t == FileMode, _octal)
 
 
 class _KeyPattern:
