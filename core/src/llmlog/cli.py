@@ -47,6 +47,7 @@ def _validate(path: str | None) -> tuple[Configuration, PluginHost]:
         trace_formats=host.components(ComponentKind.TRACE_FORMAT),
         integrations=host.components(ComponentKind.INTEGRATION),
         extra_errors=errors,
+        explain=host.unavailable,
     )
     return config, host
 

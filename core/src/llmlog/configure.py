@@ -125,6 +125,7 @@ def configure(
             trace_formats=host.components(ComponentKind.TRACE_FORMAT),
             integrations=host.components(ComponentKind.INTEGRATION),
             extra_errors=errors,
+            explain=host.unavailable,
         )
         outputs = build_outputs(config)
         recorder = _build_recorder(config, outputs)

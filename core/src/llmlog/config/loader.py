@@ -17,7 +17,7 @@ once, each as ``description @ $.key.path``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from llmlog.config.converter import KeyPattern, parse_severity_strict, shown, st
 from llmlog.config.errors import ConfigError
 from llmlog.config.tomlfile import MAX_DEPTH, read_toml
 from llmlog.flight.options import FlightRecorderOptions
-from llmlog.registry import Component
+from llmlog.registry import Component, ComponentKind
 from llmlog.severity import Severity
 from llmlog.stdlib import StdlibOptions
 from llmlog.traceconfig import TraceOptions
@@ -94,6 +94,12 @@ _SECTION_COMPONENTS = {
     "trace": ("format", "dspy", "trace format"),
 }
 TABLES = ("outputs", *SECTIONS, "integrations")
+#: The kind of component each name in messages stands for.
+_COMPONENT_KINDS = {
+    "formatter": ComponentKind.FORMATTER,
+    "flight-recorder backend": ComponentKind.RECORDER,
+    "trace format": ComponentKind.TRACE_FORMAT,
+}
 
 
 @attrs.frozen
@@ -258,8 +264,27 @@ def plugin_selection(source: ConfigSource) -> tuple[list[str] | None, list[str],
     return only, disabled, errors
 
 
+#: Tells why a component is missing although a switched-off plugin provides it
+#: (:meth:`llmlog.plugins.PluginHost.unavailable`).
+Explain = Callable[[ComponentKind, str], str | None]
+
+
 def _choices(table: Mapping[str, Component]) -> str:
     return ", ".join(sorted(table)) or "(none installed)"
+
+
+def _missing(
+    label: str,
+    kind: ComponentKind,
+    name: Any,
+    components: Mapping[str, Component],
+    explain: Explain | None,
+) -> str:
+    """The message for a component name nothing installed provides."""
+    why = explain(kind, name) if explain is not None and isinstance(name, str) else None
+    if why is not None:
+        return f"{label} {shown(name)} is {why}"
+    return f"unknown {label} {shown(name)}; installed: {_choices(components)}"
 
 
 def _default_outputs(outputs: Mapping[str, Component]) -> dict[str, Any]:
@@ -285,7 +310,12 @@ def _structure_options(
 
 
 def _component_spec(
-    raw: Any, components: Mapping[str, Component], kind: str, path: str, errors: list[str]
+    raw: Any,
+    components: Mapping[str, Component],
+    kind: str,
+    path: str,
+    errors: list[str],
+    explain: Explain | None = None,
 ) -> FormatterSpec | None:
     """A component chosen by name (``"json"``) or by a table with ``type`` and its options."""
     if isinstance(raw, str):
@@ -303,7 +333,8 @@ def _component_spec(
         return None
     component = components.get(name)
     if component is None:
-        errors.append(f"unknown {kind} {shown(name)}; installed: {_choices(components)} @ {path}")
+        registered = _COMPONENT_KINDS[kind]
+        errors.append(f"{_missing(kind, registered, name, components, explain)} @ {path}")
         return None
     return FormatterSpec(component, _structure_options(component, table, path, errors))
 
@@ -314,6 +345,7 @@ def _output_spec(
     outputs: Mapping[str, Component],
     formatters: Mapping[str, Component],
     errors: list[str],
+    explain: Explain | None = None,
 ) -> OutputSpec | None:
     path = f"$.outputs.{name}"
     if not isinstance(raw, dict):
@@ -323,9 +355,8 @@ def _output_spec(
     type_name = table.pop("type", name)  # [outputs.console] alone means type = "console"
     component = outputs.get(type_name) if isinstance(type_name, str) else None
     if component is None:
-        errors.append(
-            f"unknown output type {shown(type_name)}; installed: {_choices(outputs)} @ {path}.type"
-        )
+        message = _missing("output type", ComponentKind.OUTPUT, type_name, outputs, explain)
+        errors.append(f"{message} @ {path}.type")
         return None
     level = None
     if "level" in table:
@@ -340,14 +371,17 @@ def _output_spec(
             errors.append(f"output type {shown(type_name)} takes no formatter @ {path}.formatter")
         else:
             formatter = _component_spec(
-                raw_formatter, formatters, "formatter", f"{path}.formatter", errors
+                raw_formatter, formatters, "formatter", f"{path}.formatter", errors, explain
             )
     options = _structure_options(component, table, path, errors)
     return OutputSpec(name, component, level, formatter, options)
 
 
 def _integration_specs(
-    raw: Any, components: Mapping[str, Component], errors: list[str]
+    raw: Any,
+    components: Mapping[str, Component],
+    errors: list[str],
+    explain: Explain | None = None,
 ) -> dict[str, IntegrationSpec]:
     specs: dict[str, IntegrationSpec] = {}
     if not isinstance(raw, dict):
@@ -357,9 +391,8 @@ def _integration_specs(
         path = f"$.integrations.{name}"
         component = components.get(name)
         if component is None:
-            errors.append(
-                f"unknown integration {shown(name)}; installed: {_choices(components)} @ {path}"
-            )
+            message = _missing("integration", ComponentKind.INTEGRATION, name, components, explain)
+            errors.append(f"{message} @ {path}")
             continue
         if not isinstance(table, dict):
             errors.append(f"expected a table, got {shown(table)} @ {path}")
@@ -434,9 +467,14 @@ def load_configuration(
     trace_formats: Mapping[str, Component] | None = None,
     integrations: Mapping[str, Component] | None = None,
     extra_errors: list[str] | None = None,
+    explain: Explain | None = None,
 ) -> Configuration:
     """Validate ``source`` against the installed components; raise :class:`ConfigError` listing
-    every problem."""
+    every problem.
+
+    :param explain: says why a component name is missing when a switched-off plugin provides it
+        (:meth:`llmlog.plugins.PluginHost.unavailable`); without it such a name is unknown.
+    """
     errors = list(extra_errors or [])
     problems, unusable = _shape_errors(source.data)
     errors.extend(problems)
@@ -465,7 +503,7 @@ def load_configuration(
     specs: dict[str, OutputSpec] = {}
     if isinstance(raw_outputs, dict):
         for name, raw in raw_outputs.items():
-            spec = _output_spec(name, raw, outputs, formatters, errors)
+            spec = _output_spec(name, raw, outputs, formatters, errors, explain)
             if spec is not None:
                 specs[name] = spec
     else:
@@ -489,11 +527,14 @@ def load_configuration(
                     kind,
                     f"$.{name}.{key}",
                     errors,
+                    explain,
                 )
         sections[name], problems = structure_errors(table, options_class, f"$.{name}")
         errors.extend(problems)
 
-    integration_specs = _integration_specs(data.get("integrations", {}), integrations or {}, errors)
+    integration_specs = _integration_specs(
+        data.get("integrations", {}), integrations or {}, errors, explain
+    )
 
     if errors:
         raise ConfigError(origin, errors)
