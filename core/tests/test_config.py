@@ -1,5 +1,6 @@
 import sys
 import textwrap
+import threading
 import tomllib
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import llmlog
 from llmlog import BuildContext, ConfigError, Output, Severity, hookimpl
 from llmlog.config import FileMode, find_config
 from llmlog.logger import global_dispatcher
+from llmlog.tomlout import dumps_toml
 
 
 def write(path: Path, text: str) -> Path:
@@ -442,19 +444,7 @@ def test_a_directory_a_huge_file_and_a_bad_path_are_errors_naming_them(tmp_path,
     ]
 
 
-def unprivileged() -> list[str]:
-    """The command prefix that runs a command as an unprivileged user (root reads any file)."""
-    import os
-    import shutil
-
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root and setpriv (util-linux) is missing: cannot drop privileges")
-    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-
-
-def test_an_unreadable_file_is_an_error_naming_it(tmp_path):
+def test_an_unreadable_file_is_an_error_naming_it(tmp_path, unprivileged):
     import os
     import subprocess
     import tempfile
@@ -472,7 +462,7 @@ def test_an_unreadable_file_is_an_error_naming_it(tmp_path):
             "except llmlog.ConfigError as e:\n    print(e.source, e.errors)\n"
         )
         done = subprocess.run(
-            [*unprivileged(), sys.executable, "-c", code, str(path)],
+            [*unprivileged, sys.executable, "-c", code, str(path)],
             capture_output=True,
             text=True,
             timeout=120,
@@ -708,3 +698,141 @@ def test_permission_bits_must_be_an_integer_up_to_0o777():
         "must be permission bits between 0o000 and 0o777 (write 0o600 in TOML, not 600), "
         "got -1 @ $.outputs.d.mode",
     ]
+
+
+# -- config check: a dry run of configure() ----------------------------------------------------
+
+
+class Threaded(Output):
+    """An output whose factory starts a thread (as the OTLP output does); close() stops it."""
+
+    def __init__(self, options, context):
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.stop.wait, daemon=True)
+        self.thread.start()
+
+    def write(self, entry):
+        pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+@attrs.frozen(kw_only=True)
+class PathOptions:
+    path: str = "app.log"
+
+
+class Appending(Output):
+    """An output that creates its file when built, and registers a check that creates nothing."""
+
+    def __init__(self, options: PathOptions, context: BuildContext) -> None:
+        target = Path(options.path)
+        if not target.is_absolute() and context.config_path is not None:
+            target = context.config_path.parent / target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = target.open("a")
+
+    def write(self, entry):
+        pass
+
+    def close(self):
+        self.fh.close()
+
+
+def appending_check(options: PathOptions, context: BuildContext) -> None:
+    from llmlog.config import OptionError
+    from llmlog.pathcheck import check_appendable
+
+    target = Path(options.path)
+    if not target.is_absolute() and context.config_path is not None:
+        target = context.config_path.parent / target
+    try:
+        check_appendable(target)
+    except OSError as exc:
+        raise OptionError("path", exc.strerror or str(exc)) from None
+
+
+def failing_formatter(options, context):
+    raise ValueError("no such template")
+
+
+class DryRunPlugin:
+    @hookimpl
+    def llmlog_register_outputs(self, register):
+        register("threaded", Threaded)
+        register("appending", Appending, options=PathOptions, check=appending_check)
+        register("unopenable", Unopenable)
+        register("nothing", lambda options, context: object())
+
+    @hookimpl
+    def llmlog_register_formatters(self, register):
+        register("failing", failing_formatter)
+
+
+DRY_RUN_CASES = {
+    "ok": {"outputs": {"t": {"type": "threaded"}, "a": {"type": "appending", "path": "d/a.log"}}},
+    "raising factory": {"outputs": {"u": {"type": "unopenable"}}},
+    "not an output": {"outputs": {"n": {"type": "nothing"}}},
+    "impossible path": {"outputs": {"a": {"type": "appending", "path": "/proc/nope/app.log"}}},
+    "a directory": {"outputs": {"a": {"type": "appending", "path": "."}}},
+    "failing formatter": {"outputs": {"s": {"type": "stderr", "formatter": "failing"}}},
+    "bad signal": {
+        "outputs": {},
+        "flight_recorder": {"enabled": True, "triggers": ["signal"], "signal": "SIGNOPE"},
+    },
+}
+
+
+@pytest.mark.parametrize("case", DRY_RUN_CASES)
+def test_check_says_what_configure_says_and_creates_nothing(tmp_path, case):
+    from llmlog.configure import check_configuration
+
+    path = tmp_path / "conf" / "llmlog.toml"
+    path.parent.mkdir()
+    path.write_text(dumps_toml(DRY_RUN_CASES[case]))
+    plugins = [("dry", DryRunPlugin())]
+    threads = threading.active_count()
+    try:
+        check_configuration(path, plugins=plugins, autoload=False)
+        checked = None
+    except ConfigError as exc:
+        checked = exc
+    # nothing created, no thread left running
+    assert sorted(p.name for p in path.parent.iterdir()) == ["llmlog.toml"]
+    assert threading.active_count() == threads
+    try:
+        llmlog.configure(path, plugins=plugins, autoload=False)
+        configured = None
+    except ConfigError as exc:
+        configured = exc
+    assert (checked is None) == (configured is None) == (case == "ok")
+    if checked is not None and configured is not None:
+        assert (checked.source, checked.errors) == (configured.source, configured.errors)
+        assert checked.source == str(path)
+        assert all(" @ $." in e for e in checked.errors)
+    else:
+        assert (path.parent / "d" / "a.log").is_file()  # configure() did create it
+
+
+def test_dry_run_errors_name_the_option(tmp_path):
+    from llmlog.configure import check_configuration
+
+    plugins = [("dry", DryRunPlugin())]
+    cases = {
+        "impossible path": "cannot create output 'a': cannot create directory /proc/nope: /proc "
+        "is on a proc filesystem, which takes no new files @ $.outputs.a.path",
+        "a directory": "cannot create output 'a': . is a directory, not a file @ $.outputs.a.path",
+        "raising factory": "cannot create output 'u': cannot open /root/forbidden.log for u "
+        "@ $.outputs.u",
+        "not an output": "cannot create output 'n': output type 'nothing' (plugin 'dry') built "
+        "object, which is not an llmlog.Output @ $.outputs.n",
+        "failing formatter": "cannot create output 's': no such template @ $.outputs.s.formatter",
+        "bad signal": "cannot start the flight recorder: unknown signal 'SIGNOPE' (expected a name "
+        "such as SIGUSR1) @ $.flight_recorder.signal",
+    }
+    for case, message in cases.items():
+        with pytest.raises(ConfigError) as info:
+            check_configuration(DRY_RUN_CASES[case], plugins=plugins, autoload=False)
+        assert info.value.errors == [message]

@@ -247,6 +247,7 @@ class PluginHost:
                 detect: Callable[[bytes], bool] | None = None,
                 read: Callable[..., Any] | None = None,
                 view: Callable[..., int] | None = None,
+                check: Callable[[Any, Any], None] | None = None,
             ) -> None:
                 if not isinstance(name, str) or not name:
                     raise TypeError(
@@ -254,6 +255,8 @@ class PluginHost:
                     )
                 if not callable(factory):
                     raise TypeError(f"{kind.singular} {name!r}: factory is not callable")
+                if check is not None and not callable(check):
+                    raise TypeError(f"{kind.singular} {name!r}: check is not callable")
                 support = TraceFormatSupport(detect, read, view)
                 if kind is not ComponentKind.TRACE_FORMAT and support != TraceFormatSupport():
                     raise TypeError(
@@ -278,6 +281,7 @@ class PluginHost:
                     accepts_formatter or default_formatter is not None,
                     default_formatter,
                     support,
+                    check,
                 )
                 info = self.plugins.get(plugin)
                 if info is not None:

@@ -5,7 +5,7 @@ this package holds the pieces it uses.
 """
 
 from llmlog.config.converter import Bytes, FileMode, KeyPattern, Seconds, parse_duration, parse_size
-from llmlog.config.errors import ConfigError
+from llmlog.config.errors import ConfigError, OptionError
 from llmlog.config.loader import (
     ConfigSource,
     Configuration,
@@ -25,6 +25,7 @@ __all__ = [
     "FileMode",
     "FormatterSpec",
     "KeyPattern",
+    "OptionError",
     "OutputSpec",
     "Seconds",
     "Settings",
