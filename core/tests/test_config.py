@@ -553,8 +553,8 @@ def test_deep_or_odd_dict_configurations_are_errors_with_paths():
     )
     assert error.errors == [
         "keys must be strings, got 7 @ $",
-        "nested more than 32 levels deep @ $.outputs.x" + "[0]" * 31,
         "nested more than 32 levels deep @ $.default_fields" + ".self" * 32,
+        "nested more than 32 levels deep @ $.outputs.x" + "[0]" * 31,
         "expected a severity name (string), got integer <integer of about 5001 digits> @ $.level",
     ]
     error = config_error({"disabled_plugins": "x" * 10_000, "level": {"a": deep}})
@@ -836,3 +836,17 @@ def test_dry_run_errors_name_the_option(tmp_path):
         with pytest.raises(ConfigError) as info:
             check_configuration(DRY_RUN_CASES[case], plugins=plugins, autoload=False)
         assert info.value.errors == [message]
+
+
+def test_huge_arrays_and_tables_are_one_error_each(tmp_path):
+    path = tmp_path / "llmlog.toml"
+    path.write_text(
+        "redact_keys = [" + ", ".join(['"("'] * 200_000) + "]\n"
+        "[default_fields]\n" + "".join(f"k{i} = {i}\n" for i in range(20_000))
+    )
+    assert config_error(path).errors == [
+        "an array of 200,000 entries; at most 10,000 @ $.redact_keys",
+        "a table of 20,000 entries; at most 10,000 @ $.default_fields",
+    ]
+    error = config_error({f"k{i}": i for i in range(10_001)})
+    assert error.errors == ["a table of 10,001 entries; at most 10,000 @ $"]

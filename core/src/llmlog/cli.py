@@ -145,7 +145,9 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     comments = {key: f"from {where}" for key, where in config.provenance.items()}
     if config.provenance.get("outputs") == "default":
         comments["outputs"] = "built-in default (no [outputs] table)"
-    print(f"# effective llmlog configuration; source: {config.source.label}")
+    from llmlog.render import escape
+
+    print(f"# effective llmlog configuration; source: {escape(config.source.label)}")
     print(dumps_toml(data, comments))
     return 0
 

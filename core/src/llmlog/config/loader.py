@@ -408,6 +408,9 @@ def _integration_specs(
     return specs
 
 
+#: Entries an array or a table may hold: no configuration needs more, and a typed array of
+#: a million wrong values would make a million error lines.
+MAX_ENTRIES = 10_000
 #: Values a configuration may hold in all (counted with repetition, for a dict that shares its
 #: parts): a TOML file of ``MAX_FILE_BYTES`` holds fewer.
 MAX_VALUES = 2_500_000
@@ -419,8 +422,9 @@ def _path_of(parent: str, key: Any) -> str:
 
 def _shape_errors(data: Mapping[Any, Any]) -> tuple[list[str], set[Any]]:
     """What no validation can take: a key that is not a string, nesting deeper than
-    :data:`~llmlog.config.tomlfile.MAX_DEPTH` (a dict that contains itself included), more than
-    :data:`MAX_VALUES` values. Walked without recursion.
+    :data:`~llmlog.config.tomlfile.MAX_DEPTH` (a dict that contains itself included), an array or
+    table of more than :data:`MAX_ENTRIES` entries, more than :data:`MAX_VALUES` values. Walked
+    without recursion.
 
     :returns: the errors, and the top-level keys whose values are to be left out of validation.
     """
@@ -429,12 +433,15 @@ def _shape_errors(data: Mapping[Any, Any]) -> tuple[list[str], set[Any]]:
     count = 0
     # (top-level key, value, its path, its depth: 1 for a top-level key's value)
     stack: list[tuple[Any, Any, str, int]] = []
+    if len(data) > MAX_ENTRIES:
+        return [f"a table of {len(data):,} entries; at most {MAX_ENTRIES:,} @ $"], set(data)
     for key, value in data.items():
         if not isinstance(key, str):
             errors.append(f"keys must be strings, got {shown(key)} @ $")
             bad.add(key)
         else:
             stack.append((key, value, f"$.{key}", 1))
+    stack.reverse()  # popped in document order
     while stack:
         top, value, path, depth = stack.pop()
         count += 1
@@ -446,6 +453,11 @@ def _shape_errors(data: Mapping[Any, Any]) -> tuple[list[str], set[Any]]:
             continue
         if depth > MAX_DEPTH:
             errors.append(f"nested more than {MAX_DEPTH} levels deep @ {path}")
+            bad.add(top)
+            continue
+        if len(value) > MAX_ENTRIES:
+            kind = "a table" if isinstance(value, Mapping) else "an array"
+            errors.append(f"{kind} of {len(value):,} entries; at most {MAX_ENTRIES:,} @ {path}")
             bad.add(top)
             continue
         items = list(value.items()) if isinstance(value, Mapping) else list(enumerate(value))
