@@ -176,6 +176,12 @@ def check_components(config: Configuration, *, dry_run: bool = False) -> list[st
     return errors
 
 
+#: Signals no handler can be installed for.
+_UNCATCHABLE = frozenset(
+    getattr(signal, name) for name in ("SIGKILL", "SIGSTOP") if hasattr(signal, name)
+)
+
+
 def _recorder_errors(config: Configuration, dry_run: bool) -> list[str]:
     options = config.flight_recorder
     spec = config.recorder_backend
@@ -183,13 +189,14 @@ def _recorder_errors(config: Configuration, dry_run: bool) -> list[str]:
         return []
     what = "cannot start the flight recorder"
     errors = []
-    if "signal" in options.triggers and not isinstance(
-        getattr(signal, options.signal, None), signal.Signals
-    ):
+    number = getattr(signal, options.signal, None) if options.signal.startswith("SIG") else None
+    if "signal" in options.triggers and not isinstance(number, signal.Signals):
         errors.append(
             f"{what}: unknown signal {shown(options.signal)} (expected a name such as SIGUSR1) "
             "@ $.flight_recorder.signal"
         )
+    elif "signal" in options.triggers and number in _UNCATCHABLE:
+        errors.append(f"{what}: {options.signal} cannot be caught @ $.flight_recorder.signal")
     context = BuildContext("flight_recorder", None, config.source.path)
     try:
         if spec.component.check is not None:

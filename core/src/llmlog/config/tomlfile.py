@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ _STRUCTURE = re.compile(r"[\[\]{}#\"']")
 _BASIC_END = re.compile(r'\\.|["\n]', re.DOTALL)
 _LITERAL_END = re.compile(r"['\n]")
 _MULTI_BASIC_END = re.compile(r'\\.|"""', re.DOTALL)
+# Runs of digits, found one after the other (linear), to name the one int() refused.
+_DIGITS = re.compile(r"[0-9_]+")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -95,8 +98,14 @@ def parse_toml(data: bytes, label: str) -> dict[str, Any]:
         raise ConfigError(
             f"{label}:{line}:{column}", [f"invalid TOML: {message[: match.start()]}"]
         ) from None
-    except ValueError as exc:  # an integer of more digits than int() converts
-        raise ConfigError(label, [f"invalid TOML: {exc}"]) from None
+    except ValueError:  # an integer of more digits than int() converts (4,300)
+        long_run = next((m for m in _DIGITS.finditer(text) if m.end() - m.start() > 4000), None)
+        where = label
+        if long_run is not None:
+            where = "{}:{}:{}".format(label, *_line_column(text, long_run.start()))
+        raise ConfigError(
+            where, [f"invalid TOML: a number of more than {sys.get_int_max_str_digits()} digits"]
+        ) from None
     except RecursionError:  # the nesting scan above keeps it out of reach; a deep caller stack
         raise ConfigError(label, ["invalid TOML: nested too deeply to read"]) from None
 
