@@ -499,6 +499,15 @@ def test_a_config_file_that_comes_and_goes_is_read_or_not_found(tmp_path):
     assert seen <= {"file", "defaults", "configuration file not found", "invalid TOML"}
 
 
+def test_an_integer_too_long_to_convert_is_named_at_its_place(tmp_path):
+    path = write(tmp_path / "llmlog.toml", "level = 'info'\nmax_string_length = " + "9" * 5000)
+    error = config_error(path)
+    assert (error.source, error.errors) == (
+        f"{path}:2:21",
+        ["invalid TOML: a number of more than 4300 digits"],
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "where"),
     [
@@ -782,6 +791,10 @@ DRY_RUN_CASES = {
         "outputs": {},
         "flight_recorder": {"enabled": True, "triggers": ["signal"], "signal": "SIGNOPE"},
     },
+    "uncatchable signal": {
+        "outputs": {},
+        "flight_recorder": {"enabled": True, "triggers": ["signal"], "signal": "SIGKILL"},
+    },
 }
 
 
@@ -831,6 +844,8 @@ def test_dry_run_errors_name_the_option(tmp_path):
         "failing formatter": "cannot create output 's': no such template @ $.outputs.s.formatter",
         "bad signal": "cannot start the flight recorder: unknown signal 'SIGNOPE' (expected a name "
         "such as SIGUSR1) @ $.flight_recorder.signal",
+        "uncatchable signal": "cannot start the flight recorder: SIGKILL cannot be caught "
+        "@ $.flight_recorder.signal",
     }
     for case, message in cases.items():
         with pytest.raises(ConfigError) as info:
