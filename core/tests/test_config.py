@@ -800,15 +800,13 @@ DRY_RUN_CASES = {
 
 @pytest.mark.parametrize("case", DRY_RUN_CASES)
 def test_check_says_what_configure_says_and_creates_nothing(tmp_path, case):
-    from llmlog.configure import check_configuration
-
     path = tmp_path / "conf" / "llmlog.toml"
     path.parent.mkdir()
     path.write_text(dumps_toml(DRY_RUN_CASES[case]))
     plugins = [("dry", DryRunPlugin())]
     threads = threading.active_count()
     try:
-        check_configuration(path, plugins=plugins, autoload=False)
+        llmlog.check_configuration(path, plugins=plugins, autoload=False)
         checked = None
     except ConfigError as exc:
         checked = exc
@@ -830,8 +828,6 @@ def test_check_says_what_configure_says_and_creates_nothing(tmp_path, case):
 
 
 def test_dry_run_errors_name_the_option(tmp_path):
-    from llmlog.configure import check_configuration
-
     plugins = [("dry", DryRunPlugin())]
     cases = {
         "impossible path": "cannot create output 'a': cannot create directory /proc/nope: /proc "
@@ -849,7 +845,7 @@ def test_dry_run_errors_name_the_option(tmp_path):
     }
     for case, message in cases.items():
         with pytest.raises(ConfigError) as info:
-            check_configuration(DRY_RUN_CASES[case], plugins=plugins, autoload=False)
+            llmlog.check_configuration(DRY_RUN_CASES[case], plugins=plugins, autoload=False)
         assert info.value.errors == [message]
 
 
