@@ -63,19 +63,23 @@ def check_appendable(path: str | os.PathLike[str]) -> None:
 
 
 def _check(path: Path, hops: int) -> None:
+    if hops > 40:
+        raise OSError(
+            errno.ELOOP, f"cannot open {path} for appending: Too many levels of symbolic links"
+        )
     if path.name == "..":  # always a directory, once FileSink has made the ones before it
         raise IsADirectoryError(errno.EISDIR, f"{path} is a directory, not a file")
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        if os.path.islink(path) and hops < 40:  # a dangling link: the file is made at its target
+        if os.path.islink(path):  # a dangling link: the file is made at its target
             _check(Path(os.path.realpath(path)), hops + 1)
             return
-        _check_creatable(path)
+        _check_creatable(path, hops)
         return
     except OSError as exc:
         if exc.errno == errno.ENOTDIR:  # an ancestor is a file: what mkdir would meet
-            _check_creatable(path)
+            _check_creatable(path, hops)
         raise OSError(exc.errno, f"cannot open {path} for appending: {exc.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, f"{path} is a directory, not a file")
@@ -88,7 +92,7 @@ def _check(path: Path, hops: int) -> None:
         raise PermissionError(errno.EACCES, f"cannot open {path} for appending: Permission denied")
 
 
-def _check_creatable(path: Path) -> None:
+def _check_creatable(path: Path, hops: int) -> None:
     """``path`` is missing: FileSink makes its missing directories (lexically, as
     ``Path.mkdir(parents=True)`` does), then opens it; every directory it makes an entry in must
     take one."""
@@ -122,30 +126,44 @@ def _check_creatable(path: Path) -> None:
                 made.pop()
             else:
                 current = current.parent
-        elif name not in ("", "."):
-            if not made and not (current / name).exists():
-                takers.append(current)
+        elif name in ("", "."):
+            continue
+        elif made:  # inside a directory made here: everything in it is new
+            made.append(name)
+            made_ever.add(tuple(made))
+            _check_name(path, name, current)
+        elif os.path.isdir(current / name):  # ".." led back to one that exists
+            current = Path(os.path.realpath(current / name))
+        elif os.path.lexists(current / name):  # a file, or a link to nothing, in the way
+            raise FileExistsError(
+                errno.EEXIST, _cannot(path, f"{current / name} is not a directory")
+            )
+        else:
+            takers.append(current)
             made.append(name)
             made_ever.add(tuple(made))
             _check_name(path, name, current)
     final = (*made, names[-1])
     if final in made_ever:
         raise IsADirectoryError(errno.EISDIR, f"{path} is a directory, not a file")
+    existing = None
     if not made:
-        target = current / names[-1]
-        if os.path.lexists(target):  # reached through "..": a file that exists after all
-            _check(target, hops=40)
-            return
-        takers.append(current)
-    _check_name(path, names[-1], current)
-    if len(os.fsencode(path)) >= _pathconf(current, "PC_PATH_MAX", 4096):
-        raise OSError(errno.ENAMETOOLONG, _cannot(path, "File name too long"))
+        existing = current / names[-1]
+        if not os.path.lexists(existing):
+            existing = None
+            takers.append(current)
+    if existing is None:
+        _check_name(path, names[-1], current)
+        if len(os.fsencode(path)) >= _pathconf(current, "PC_PATH_MAX", 4096):
+            raise OSError(errno.ENAMETOOLONG, _cannot(path, "File name too long"))
     for directory in takers:
         if not os.access(directory, os.W_OK | os.X_OK):
             raise PermissionError(errno.EACCES, _cannot(path, f"{directory} is not writable"))
         problem = _probe(directory)
         if problem is not None:
             raise OSError(problem[0], _cannot(path, problem[1]))
+    if existing is not None:  # reached through "..": a file (or a link) that exists after all
+        _check(existing, hops + 1)
 
 
 def _cannot(path: Path, reason: str) -> str:
