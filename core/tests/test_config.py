@@ -861,3 +861,17 @@ def test_huge_arrays_and_tables_are_one_error_each(tmp_path):
     ]
     error = config_error({f"k{i}": i for i in range(10_001)})
     assert error.errors == ["a table of 10,001 entries; at most 10,000 @ $"]
+
+
+def test_messages_escape_what_a_terminal_would_act_on(tmp_path, capsys):
+    from llmlog.cli import main
+
+    hostile = "\x1b]52;c;cGF5bG9hZA==\x07\x1b[2J"
+    path = tmp_path / f"odd{hostile}.toml"
+    toml = "".join(f"\\u{ord(c):04x}" if not c.isprintable() else c for c in hostile)
+    path.write_text(f'level = "{toml}"\n[outputs."x{toml}\\n"]\n')
+    assert main(["config", "check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "\\x1b]52;c;" in err and "@ $.outputs.x\\x1b" in err
+    assert err.count("\n") == 3  # the head and two errors, a newline in a key escaped

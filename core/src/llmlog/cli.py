@@ -130,6 +130,8 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_show(args: argparse.Namespace) -> int:
+    from llmlog.render import escape
+
     config = _validated_or_report(args.path)
     if config is None:
         return 1
@@ -145,8 +147,6 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     comments = {key: f"from {where}" for key, where in config.provenance.items()}
     if config.provenance.get("outputs") == "default":
         comments["outputs"] = "built-in default (no [outputs] table)"
-    from llmlog.render import escape
-
     print(f"# effective llmlog configuration; source: {escape(config.source.label)}")
     print(dumps_toml(data, comments))
     return 0
