@@ -16,7 +16,13 @@ API reference.
 from importlib.metadata import PackageNotFoundError, version
 
 from llmlog.config import ConfigError, Configuration
-from llmlog.configure import configure, current_configuration, shutdown, stats
+from llmlog.configure import (
+    check_configuration,
+    configure,
+    current_configuration,
+    shutdown,
+    stats,
+)
 from llmlog.context import (
     LogContext,
     bind_current,
@@ -71,6 +77,7 @@ __all__ = [
     "TraceSession",
     "__version__",
     "bind_current",
+    "check_configuration",
     "configure",
     "current_configuration",
     "current_context",

@@ -20,9 +20,8 @@ from typing import Any
 import attrs
 
 import llmlog
-from llmlog.config import ConfigError, Configuration, find_config
+from llmlog.config import ConfigError, Configuration
 from llmlog.config.converter import converter
-from llmlog.config.loader import load_configuration, plugin_selection
 from llmlog.plugins import PluginHost
 from llmlog.registry import ComponentKind
 from llmlog.tomlout import dumps_toml
@@ -30,25 +29,10 @@ from llmlog.tomlout import dumps_toml
 __all__ = ["main"]
 
 
-def _host_for(path: str | None) -> tuple[Any, PluginHost, list[str]]:
-    source = find_config(path)
-    only, disabled, errors = plugin_selection(source)
-    host = PluginHost(only=only, blocked=disabled)
-    return source, host, errors + [f"{c} @ $.plugins" for c in host.conflicts]
-
-
 def _validate(path: str | None) -> tuple[Configuration, PluginHost]:
-    source, host, errors = _host_for(path)
-    config = load_configuration(
-        source,
-        host.components(ComponentKind.OUTPUT),
-        host.components(ComponentKind.FORMATTER),
-        recorders=host.components(ComponentKind.RECORDER),
-        trace_formats=host.components(ComponentKind.TRACE_FORMAT),
-        integrations=host.components(ComponentKind.INTEGRATION),
-        extra_errors=errors,
-    )
-    return config, host
+    from llmlog.configure import validate
+
+    return validate(path)
 
 
 def _options_dict(options: Any) -> dict[str, Any]:
@@ -130,8 +114,13 @@ def _validated_or_report(path: str | None) -> Configuration | None:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    config = _validated_or_report(args.path)
-    if config is None:
+    from llmlog.configure import check_configuration
+
+    try:
+        # A dry run of configure(): every component checked or built and closed, nothing created.
+        config = check_configuration(args.path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
         return 1
     outputs = ", ".join(f"{n} ({s.component.name})" for n, s in config.outputs.items()) or "none"
     print(
@@ -141,6 +130,8 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_show(args: argparse.Namespace) -> int:
+    from llmlog.render import escape
+
     config = _validated_or_report(args.path)
     if config is None:
         return 1
@@ -156,7 +147,7 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     comments = {key: f"from {where}" for key, where in config.provenance.items()}
     if config.provenance.get("outputs") == "default":
         comments["outputs"] = "built-in default (no [outputs] table)"
-    print(f"# effective llmlog configuration; source: {config.source.label}")
+    print(f"# effective llmlog configuration; source: {escape(config.source.label)}")
     print(dumps_toml(data, comments))
     return 0
 
@@ -583,7 +574,10 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="check or show the configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    check = config_sub.add_parser("check", help="validate a configuration (all errors at once)")
+    check = config_sub.add_parser(
+        "check",
+        help="validate a configuration and dry-run building it (all errors at once; creates nothing)",
+    )
     check.add_argument(
         "path", nargs="?", help="llmlog.toml or pyproject.toml (default: the usual search)"
     )
