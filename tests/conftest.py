@@ -162,3 +162,17 @@ def perfetto():
     tp = Perfetto()
     yield tp
     tp.close()
+
+
+@pytest.fixture
+def unprivileged() -> list[str]:
+    """The command prefix that runs a command as an unprivileged user, for tests of permissions
+    (root reads and writes any file); empty when not root. Skips where privileges cannot be
+    dropped."""
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: cannot drop privileges")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

@@ -1,16 +1,23 @@
 """Documentation and the example configuration cannot drift from the code."""
 
 import inspect
+import json
 import re
+import sys
+import textwrap
 import tomllib
+from pathlib import Path
 
 import attrs
+import pytest
 
 import llmlog
 from llmlog import hookspecs
 from llmlog.config.loader import SECTIONS, Settings
 from llmlog.plugins import PluginHost
 from llmlog.registry import ComponentKind
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def hook_functions():
@@ -127,13 +134,19 @@ def test_every_environment_variable_is_documented(repo):
         assert f"`{var}`" in text, f"{var} undocumented"
 
 
-def test_example_configuration_loads_and_shows_every_key(repo):
-    path = repo / "llmlog.toml.example"
+def test_example_configuration_loads_and_shows_every_key(repo, tmp_path):
+    # A copy: its relative paths (logs/app.jsonl) are taken from its directory, and a test
+    # writes nothing into the repository.
+    path = tmp_path / "llmlog.toml"
+    path.write_text((repo / "llmlog.toml.example").read_text())
     data = tomllib.loads(path.read_text())
     for field in attrs.fields(Settings):
         assert field.name in data, f"llmlog.toml.example lacks {field.name}"
     config = llmlog.configure(path)
     assert list(config.outputs) == list(data["outputs"])
+    llmlog.get_logger().info("through every output of the example")
+    llmlog.shutdown()
+    assert "through every output of the example" in (tmp_path / "logs" / "app.jsonl").read_text()
 
     outputs, formatters = installed_components()
     tables = data["outputs"].values()
@@ -175,3 +188,280 @@ def test_every_fixed_table_is_documented_and_in_the_example(repo):
         for option in [*extra, *option_names(options)]:
             assert f"- `{option}`:" in section, f"[{name}] {option} undocumented"
             assert lookup(example.get(name, {}), option), f"[{name}] {option} not in the example"
+
+
+def test_nothing_generated_is_tracked(sh, repo):
+    if not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked_but_ignored = sh(
+        ["git", "ls-files", "--cached", "--ignored", "--exclude-standard"], cwd=repo, check=True
+    )
+    assert tracked_but_ignored.stdout == ""
+    assert "logs/" in (repo / ".gitignore").read_text().splitlines()
+
+
+# -- every ```python block of the README and docs/ runs
+
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+#: Per file: stand-ins for the names its examples take as given (a prompt, a tool that fails, a
+#: plugin's own classes), run before its first block; what is run after its last block to
+#: exercise what the blocks defined; and the blocks that must end by raising the exception they
+#: re-raise (by index in the file). The blocks of a file run in order in one namespace, in a
+#: process of their own, with plugins/_template/src importable (the template's real classes
+#: play "your plugin"). A file with python blocks that is not listed runs with no stand-ins.
+DOC_RUNS = {
+    "README.md": {
+        "before": """
+            prompt, completion = "What is 2+2?", "4"
+            key = "sk-not-a-real-key"
+
+            class ToolError(Exception):
+                pass
+
+            def call_tool():
+                raise ToolError("the search service is down")
+        """,
+    },
+    "docs/flight-recorder.md": {
+        # The block is self-contained: its program times out, and the pattern must hand the
+        # TimeoutError back unchanged (with no recorder running, too) for its handler to print.
+        "after": """
+            assert not global_flight_recorder().enabled
+        """,
+    },
+    "docs/tracing.md": {
+        # An OpenAI client's shape: chat.completions.create() -> reply.model, .choices, .usage.
+        "before": """
+            from types import SimpleNamespace
+
+            question = "What is the capital of France?"
+
+            def create(model, messages):
+                return SimpleNamespace(
+                    model=model,
+                    choices=[SimpleNamespace(message=SimpleNamespace(content="Paris"))],
+                    usage=SimpleNamespace(prompt_tokens=14, completion_tokens=2, total_tokens=16),
+                )
+
+            client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))
+        """,
+        # The trace holds the span tree and the call with its tokens.
+        "after": """
+            from llmlog_trace_dspy import read_trace
+
+            events = list(read_trace(session.path))
+            (call,) = [e for e in events if e.type == "llm_call"]
+            assert call.data["usage"]["total_tokens"] == 16 and call.data["response"] == "Paris"
+            spans = {e.data["operation"] for e in events if e.data.get("event") == "start"}
+            assert spans == {"evaluate", "predict"}
+        """,
+    },
+    "docs/hooks.md": {
+        "before": """
+            from decimal import Decimal
+
+            import attrs
+
+            import llmlog
+            from llmlog import hookimpl
+            from llmlog.builtin.memory_recorder import MemoryBackend
+            from llmlog_integration_dspy.integration import DspyIntegration
+            from llmlog_integration_dspy.options import DspyOptions
+            from llmlog_output_example.output import ExampleOptions, ExampleOutput
+            from llmlog_trace_dspy import DspyTraceWriter, read_trace
+            from llmlog_trace_dspy.format import DspyOptions as DspyTraceOptions
+            from llmlog_trace_dspy.view import detect, view
+
+            def make_example_output(options, context):
+                return ExampleOutput(options, context.formatter)
+
+            @attrs.frozen(kw_only=True)
+            class CsvOptions:
+                delimiter: str = ","
+
+            class CsvFormatter(llmlog.Formatter):
+                def __init__(self, options):
+                    self.delimiter = options.delimiter
+
+                def format(self, entry):
+                    return self.delimiter.join((entry.severity.name, entry.message))
+
+            @attrs.frozen
+            class MemoryRingOptions:
+                pass
+
+            def MemoryRing(options, context):
+                return MemoryBackend()
+
+            def run_tail(args):
+                return 0
+
+            class Exporter:
+                service = None
+
+                def start(self, service):
+                    self.service = service
+
+                def stop(self):
+                    self.service = "stopped"
+
+            exporter = Exporter()
+        """,
+        # Every hook registered with a real plugin host (register() checks its arguments), and
+        # the configure hooks called with a real configuration.
+        "after": """
+            import types
+
+            from llmlog.plugins import PluginHost
+            from llmlog.registry import ComponentKind
+
+            hooks = {k: v for k, v in dict(globals()).items() if k.startswith("llmlog_")}
+            host = PluginHost(autoload=False, extra=[("docs", types.SimpleNamespace(**hooks))])
+            assert not host.load_errors, [(p.name, p.error) for p in host.load_errors]
+            assert "example" in host.components(ComponentKind.OUTPUT)
+            assert "csv" in host.components(ComponentKind.FORMATTER)
+            assert "dspy" in host.components(ComponentKind.TRACE_FORMAT)
+            assert "dspy" in host.components(ComponentKind.INTEGRATION)
+            assert "tail" in host.commands
+            config = llmlog.configure({"default_fields": {"service": "qa"}})
+            llmlog_configure(config)
+            assert exporter.service == "qa"
+            llmlog_unconfigure(config)
+            assert exporter.service == "stopped"
+        """,
+    },
+    "docs/writing-a-plugin.md": {
+        "before": """
+            import json
+            from typing import Literal
+
+            import attrs
+
+            from llmlog import hookimpl
+            from llmlog_formatter_json import JsonFormatter
+            from llmlog_output_file import FileOutput
+
+            MyFormatter = JsonFormatter
+
+            def my_parse(line):
+                return json.loads(line)
+
+            def MyOutput(path):  # appends to its file, as most outputs do
+                return FileOutput(path, JsonFormatter())
+        """,
+        # The conformance tests of the example, run; "myformat" is the dspy format registered
+        # again under that name by an in-process plugin.
+        "after": """
+            import tempfile
+            import types
+            from pathlib import Path
+
+            import llmlog
+            from llmlog_trace_dspy import DspyTraceWriter, read_trace
+            from llmlog_trace_dspy.format import DspyOptions
+            from llmlog_trace_dspy.view import detect, view
+
+            @hookimpl
+            def llmlog_register_trace_formats(register):
+                register(
+                    "myformat",
+                    lambda options, path: DspyTraceWriter(path, options),
+                    options=DspyOptions,
+                    detect=detect,
+                    read=read_trace,
+                    view=view,
+                )
+
+            test_formatter()
+            test_output(Path(tempfile.mkdtemp(dir=".")))
+            mine = types.SimpleNamespace(llmlog_register_trace_formats=llmlog_register_trace_formats)
+            llmlog.configure({}, plugins=[("myformat", mine)])
+            test_trace_format(Path(tempfile.mkdtemp(dir=".")))
+        """,
+    },
+}
+
+DOC_RUNNER = """
+import json, sys, traceback
+
+spec = json.loads(open(sys.argv[1]).read())
+namespace = {"__name__": "__docs__"}
+failures = []
+
+
+def run(code, filename, first_line, raises=None):
+    try:
+        exec(compile("\\n" * (first_line - 1) + code, filename, "exec"), namespace)
+    except BaseException as exc:
+        if type(exc).__name__ != raises:
+            failures.append(f"{filename}:{first_line}: " + traceback.format_exc())
+    else:
+        if raises:
+            failures.append(f"{filename}:{first_line}: should have raised {raises}")
+
+
+run(spec["before"], "<stand-ins>", 1)
+for block in spec["blocks"]:
+    run(block["code"], spec["file"], block["line"], block["raises"])
+if not failures:
+    run(spec["after"], "<after the blocks>", 1)
+print(json.dumps(failures))
+"""
+
+
+def documentation_files(repo):
+    return [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]
+
+
+def test_every_python_block_in_the_docs_is_covered(repo):
+    found = {
+        str(path.relative_to(repo)): len(PYTHON_BLOCK.findall(path.read_text()))
+        for path in documentation_files(repo)
+    }
+    assert sum(found.values()) >= 16
+    assert set(DOC_RUNS) <= {name for name, count in found.items() if count}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        str(p.relative_to(REPO))
+        for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+        if PYTHON_BLOCK.search(p.read_text())
+    ],
+)
+def test_every_python_block_in_the_docs_runs(sh, repo, tmp_path, name):
+    text = (repo / name).read_text()
+    run = DOC_RUNS.get(name, {})
+    blocks = [
+        {
+            "code": match.group(1),
+            "line": text[: match.start(1)].count("\n") + 1,
+            "raises": run.get("raises", {}).get(index),
+        }
+        for index, match in enumerate(PYTHON_BLOCK.finditer(text))
+    ]
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "file": name,
+                "blocks": blocks,
+                "before": textwrap.dedent(run.get("before", "")),
+                "after": textwrap.dedent(run.get("after", "")),
+            }
+        )
+    )
+    runner = tmp_path / "runner.py"
+    runner.write_text(DOC_RUNNER)
+    work = tmp_path / "work"
+    work.mkdir()
+    done = sh(
+        [sys.executable, str(runner), str(spec)],
+        cwd=work,
+        env={"PYTHONPATH": str(repo / "plugins" / "_template" / "src")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    failures = json.loads(done.stdout.splitlines()[-1])
+    assert not failures, "\n".join(failures)[-6000:]

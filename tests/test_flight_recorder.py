@@ -4,6 +4,7 @@ and the Chrome export checked with Perfetto's real trace processor."""
 import asyncio
 import io
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -381,7 +382,7 @@ def test_global_recorder_first_call_wins_and_failure_is_reported(capsys):
         set_global_flight_recorder(None)
     assert init_global_flight_recorder(backend="no-such-backend") is None
     assert "flight recorder could not start, continuing without it" in capsys.readouterr().err
-    assert global_flight_recorder() is None
+    assert not global_flight_recorder().enabled
 
 
 def test_cli_view_and_convert(cli, tmp_path, recorder):
@@ -571,6 +572,627 @@ def test_reconfiguring_replaces_and_then_stops_the_configured_recorder(tmp_path)
         replacement is not recorder and not recorder.enabled and replacement.backend.name == "zstd"
     )
     llmlog.configure({"outputs": {}})
-    assert global_flight_recorder() is None
+    assert not global_flight_recorder().enabled
     assert not replacement.enabled
     assert llmlog.flight.annotations.active is None
+
+
+def test_without_a_recorder_the_global_one_is_a_no_op_that_never_replaces_the_exception(tmp_path):
+    # The documented pattern must keep the application's own exception when no recorder runs
+    # (the default), not raise AttributeError instead.
+    recorder = global_flight_recorder()
+    assert not recorder.enabled
+    error = TimeoutError("the model did not answer")
+
+    def evaluate():
+        try:
+            raise error
+        except Exception as exc:
+            raise global_flight_recorder().snapshot_on_error(exc)  # noqa: B904 (as documented)
+
+    with pytest.raises(TimeoutError) as raised:
+        evaluate()
+    assert raised.value is error
+    assert recorder.snapshot_on_error(error, tmp_path / "x.jsonl", min_interval=0) is error
+    assert recorder.snapshot(tmp_path / "x.jsonl") is None
+    assert recorder.write_to(io.BytesIO()) == 0
+    recorder.record("annotation", category="c", message="m")
+    recorder.record_exception(error)
+    recorder.start()
+    recorder.stop()
+    assert recorder.stats() == {} and list(tmp_path.iterdir()) == []
+
+
+def test_the_python_blocks_of_the_guide_run_as_written_with_and_without_a_recorder(
+    repo, tmp_path, capsys
+):
+    import re
+
+    blocks = re.findall(
+        r"```python\n(.*?)```", (repo / "docs" / "flight-recorder.md").read_text(), re.S
+    )
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "flight-recorder.md", "exec"), {})
+    init_global_flight_recorder(snapshot_dir=tmp_path / "snaps")
+    try:
+        for block in blocks:
+            exec(compile(block, "flight-recorder.md", "exec"), {})
+    finally:
+        from llmlog.flight.recorder import set_global_flight_recorder
+
+        set_global_flight_recorder(None)
+    (path,) = (tmp_path / "snaps").glob("flight-*-error.jsonl")
+    kinds = {e["kind"] for e in read_snapshot(path).events}
+    assert {"task_begin", "region", "annotation", "exception"} <= kinds
+
+
+def test_chrome_export_shows_each_thread_as_its_own_named_thread_in_perfetto(perfetto, tmp_path):
+    # Thread ids as Python reports them (~1.4e14) made Perfetto merge every thread into one; the
+    # export numbers threads 1, 2, ... and names them, and async slices keep their overlap.
+    threads = 5
+    fr = FlightRecorder(backend="zstd", chunk_events=16)
+    fr.start()
+    barrier = threading.Barrier(threads)
+
+    def call(i):
+        trace_log("note", f"from worker {i}")
+        barrier.wait()  # every call below ends after all of them began: they overlap
+        fr.record_trace_event(span("llm_call", f"s{i}", model=f"m{i}", latency_ms=200))
+
+    workers = [threading.Thread(target=call, args=(i,), name=f"worker-{i}") for i in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    snap = read_snapshot(fr.snapshot(tmp_path / "s.jsonl.zst"))
+    fr.stop()
+    chrome = to_chrome(snap)["traceEvents"]
+    assert all(0 <= e["tid"] < 1 << 16 for e in chrome)
+    perfetto.load(json.dumps({"traceEvents": chrome}).encode())
+    named = perfetto.query("select tid, name from thread where name like 'worker-%' order by name")
+    assert [r["name"] for r in named] == [f"worker-{i}" for i in range(threads)]
+    assert len({r["tid"] for r in named}) == threads
+    notes = perfetto.query(
+        "select s.name as note, t.name as thread from slice s join thread_track tt"
+        " on s.track_id = tt.id join thread t using (utid) where s.name like 'from worker %'"
+    )
+    assert sorted((r["note"], r["thread"]) for r in notes) == [
+        (f"from worker {i}", f"worker-{i}") for i in range(threads)
+    ]
+    calls = perfetto.query("select ts, dur from slice where category = 'llm_call'")
+    assert len(calls) == threads
+    latest_start = max(r["ts"] for r in calls)
+    assert all(r["ts"] + r["dur"] > latest_start for r in calls)  # all overlap
+    problems = perfetto.query(
+        "select name, value from stats where severity in ('error', 'data_loss') and value > 0"
+    )
+    assert problems == []
+
+
+def test_the_thread_table_is_bounded_and_names_threads_by_their_current_name(tmp_path, monkeypatch):
+    monkeypatch.setattr("llmlog.flight.recorder.MAX_THREADS", 8)
+    fr = FlightRecorder()
+    fr.start()
+    release = threading.Event()
+    recorded = threading.Barrier(13)
+
+    def work():
+        fr.record("tick")
+        recorded.wait()
+        release.wait()
+
+    threads = [threading.Thread(target=work, name=f"t{i}-" + "x" * 300) for i in range(12)]
+    try:
+        for thread in threads:
+            thread.start()
+        recorded.wait()
+        threads[-1].name = "renamed"
+        header = read_snapshot(fr.snapshot(tmp_path / "s.jsonl")).header
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join()
+        fr.stop()
+    names = list(header["threads"].values())
+    assert len(names) == 8
+    assert names[-1] == "renamed" and all(len(n) <= 200 for n in names)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_crash_snapshot_is_not_skipped_after_a_signal_snapshot_and_skips_are_counted(tmp_path):
+    import os
+    import signal
+
+    fr = FlightRecorder(
+        snapshot_dir=tmp_path, triggers=["signal", "unhandled"], min_snapshot_interval=3600
+    )
+    fr.start()
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)  # an operator asks for a snapshot
+        for _ in range(400):
+            if list(tmp_path.glob("flight-*-signal.jsonl")):
+                break
+            time.sleep(0.05)
+        assert list(tmp_path.glob("flight-*-signal.jsonl"))
+
+        def crash(n):
+            raise RuntimeError(f"worker died {n}")
+
+        for n in range(3):  # the first one snapshots: the signal one is another kind
+            thread = threading.Thread(target=crash, args=(n,))
+            thread.start()
+            thread.join()
+        for n in range(2):
+            fr.snapshot_on_error(ValueError(f"bad {n}"))  # first snapshots, second is skipped
+        stats = fr.stats()
+        last = read_snapshot(fr.snapshot(tmp_path / "manual.jsonl"))
+    finally:
+        fr.stop()
+    (crashed,) = tmp_path.glob("flight-*-unhandled.jsonl")
+    assert any(e.get("message") == "worker died 0" for e in read_snapshot(crashed).events)
+    assert len(list(tmp_path.glob("flight-*-error.jsonl"))) == 1
+    assert stats["snapshots_skipped"] == 3
+    assert (stats["snapshots_skipped_unhandled"], stats["snapshots_skipped_error"]) == (2, 1)
+    # Skipped since the previous snapshot: in the next snapshot's header and its timeline.
+    assert last.header["skipped_snapshots"] == {"error": 1}
+    skipped = [e["reason"] for e in last.events if e["kind"] == "snapshot_skipped"]
+    assert skipped == ["unhandled", "unhandled", "error"]
+
+
+def test_snapshot_files_are_0600_from_their_first_byte_and_new_directories_0700(tmp_path, cli):
+    import os
+    import stat
+
+    modes = []
+
+    class Watched(FlightRecorder):
+        def write_to(self, fileobj, *, reason="manual"):
+            modes.append(stat.S_IMODE(os.fstat(fileobj.fileno()).st_mode))  # before any byte
+            return super().write_to(fileobj, reason=reason)
+
+    previous = os.umask(0)  # what a permissive environment gives
+    try:
+        fr = Watched(snapshot_dir=tmp_path / "a" / "b" / "snaps", backend="zstd")
+        fr.start()
+        try:
+            path = fr.snapshot(reason="../../escape attempt")
+            explicit = fr.snapshot(tmp_path / "c" / "d" / "s.jsonl.zst")
+        finally:
+            fr.stop()
+        converted = tmp_path / "e" / "out.json"
+        done = cli("flight", "convert", str(path), "-o", str(converted))
+        assert done.returncode == 0, done.stderr
+    finally:
+        os.umask(previous)
+    assert modes == [0o600, 0o600]
+    assert path.parent == tmp_path / "a" / "b" / "snaps" and path.name.endswith(
+        "-______escape_attempt.jsonl.zst"
+    )
+    for file in (path, explicit, converted):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    for directory in ("a", "a/b", "a/b/snaps", "c", "c/d", "e"):
+        assert stat.S_IMODE((tmp_path / directory).stat().st_mode) == 0o700, directory
+    leftovers = [p.name for p in tmp_path.rglob(".*") if p.is_file()]
+    assert leftovers == []
+
+
+def busy_snapshot(path, backend="memory"):
+    """A snapshot with one of each thing the viewers show: spans, an LLM call, a log entry with
+    model/tokens/latency/cost, a failed tool call, an error event, an exception, a region."""
+    from llmlog.flight import RecorderOutput
+
+    fr = FlightRecorder(backend=backend, chunk_events=8)
+    fr.start()
+    log = llmlog.Logger(Severity.DEBUG, [RecorderOutput(fr)])
+    with trace_task("evaluate"):
+        with trace_region("retrieve"):
+            log.debug("cache miss", key="k1")
+        fr.record_trace_event(span("span", "s1", "start", operation="Predict:qa"))
+        fr.record_trace_event(
+            span(
+                "llm_call",
+                "s1",
+                provider="openai",
+                model="gpt-4o",
+                latency_ms=12,
+                usage={
+                    "prompt_tokens": 20,
+                    "completion_tokens": 10,
+                    "total_tokens": 30,
+                    "cost": 0.0001,
+                },
+            )
+        )
+        log.info(
+            "answered",
+            model_id="gpt-4o-mini",
+            token_info=llmlog.TokenUsage(7, 3, cost=0.00002),
+            latency_ms=8.5,
+        )
+        fr.record_trace_event(
+            span(
+                "tool_call", "s1", tool_name="search", duration_ms=5, success=False, error="timeout"
+            )
+        )
+        fr.record_trace_event(span("error", "s1", error_type="ValueError", message="bad answer"))
+        fr.record_trace_event(
+            span("span", "s1", "end", duration_ms=15, error="ValueError: bad answer")
+        )
+        fr.record_exception(RuntimeError("boom"), where="worker")
+    path = fr.snapshot(path)
+    fr.stop()
+    return path
+
+
+def flight_cli(*args):
+    """``llmlog flight ...`` run in-process: (exit status, stdout, stderr)."""
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from llmlog.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(["flight", *map(str, args)])
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_flight_view_pairs_spans_shows_calls_and_reads_errors_as_text(tmp_path):
+    path = busy_snapshot(tmp_path / "s.jsonl")
+    status, out, err = flight_cli("view", path, "--last", "0")
+    assert (status, err) == (0, "")
+    timeline = out.split("\nTimeline", 1)[1]
+    lines = timeline.splitlines()
+
+    def line_with(text):
+        (found,) = [line for line in lines if text in line]
+        return found
+
+    assert "Predict:qa [s1]" in line_with("span start")
+    assert "Predict:qa [s1] 15 ms" in line_with("span end")
+    assert "ValueError: bad answer" in line_with("span end")
+    assert "llm gpt-4o (openai) 12 ms tokens=30(20↑10↓) $0.0001 [s1]" in line_with("llm gpt-4o")
+    assert (
+        "INFO  answered model=gpt-4o-mini tokens=10(7↑3↓) latency=8.5ms cost=$0.00002"
+        in line_with("answered")
+    )
+    assert "tool search failed 5 ms error: timeout [s1]" in line_with("tool search")
+    assert "error ValueError: bad answer [s1]" in line_with("error ValueError")
+    assert "exception RuntimeError: boom (worker)" in line_with("exception RuntimeError")
+    errors = out.split("\nErrors (", 1)[1].split("\nTimeline", 1)[0]
+    assert errors.startswith("4):")  # the tool call, the error, the span end, the exception
+    assert "{'" not in out and '{"' not in out  # nothing printed as a Python dict or raw JSON
+
+
+def test_flight_view_rejects_an_unknown_kind_and_a_negative_last(tmp_path):
+    path = busy_snapshot(tmp_path / "s.jsonl")
+    status, out, err = flight_cli("view", path, "--kind", "spam")
+    assert status == 2 and out == ""
+    assert err.startswith(
+        "llmlog: --kind: unknown kind 'spam'; known kinds: session, span, llm_call"
+    )
+    # A kind the program recorded itself (FlightRecorder.record) is known in its snapshot.
+    fr = FlightRecorder()
+    fr.start()
+    fr.record("cache_stats", hits=3)
+    custom = fr.snapshot(tmp_path / "c.jsonl")
+    fr.stop()
+    status, out, err = flight_cli("view", custom, "--kind", "cache_stats")
+    assert status == 0 and "cache_stats hits=3" in out.split("\nTimeline", 1)[1]
+    status, out, err = flight_cli("view", path, "--kind", "cache_stats")
+    assert status == 2 and "unknown kind 'cache_stats'" in err
+    assert flight_cli("view", path, "--last", "-1")[0] == 2
+
+
+def test_flight_view_colours_on_a_terminal_only(tmp_path):
+    import os
+    import pty
+
+    path = busy_snapshot(tmp_path / "s.jsonl")
+    llmlog_bin = str(__import__("pathlib").Path(sys.executable).with_name("llmlog"))
+
+    without = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+
+    def on_terminal(env):
+        leader, follower = pty.openpty()
+        done = subprocess.run(
+            [llmlog_bin, "flight", "view", str(path)],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            env={**without, **env},
+            timeout=60,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(leader)
+        assert done.returncode == 0, done.stderr
+        return b"".join(chunks).decode()
+
+    coloured = on_terminal({})
+    assert "\x1b[31mexception RuntimeError: boom" in coloured
+    assert "\x1b[36mllm gpt-4o" in coloured
+    assert "\x1b[" not in on_terminal({"NO_COLOR": "1"})
+    piped = subprocess.run(
+        [llmlog_bin, "flight", "view", str(path)],
+        capture_output=True,
+        text=True,
+        env=without,
+        timeout=60,
+    )
+    assert piped.returncode == 0 and "\x1b[" not in piped.stdout
+
+
+CORPUS = __import__("pathlib").Path(__file__).parent / "flight_corpus"
+
+#: Each bad file of the corpus and the message a strict read gives (after "llmlog: FILE").
+BAD_FILES = {
+    "no-ts.jsonl": ":5: 'ts': expected an integer of nanoseconds since the epoch (0 to 2**63-1), got no ts",
+    "mixed-ts.jsonl": ":6: 'ts': expected an integer of nanoseconds since the epoch (0 to 2**63-1), got a string",
+    "huge-ts.jsonl": ":4: 'ts': expected an integer of nanoseconds since the epoch (0 to 2**63-1), got a number out of range",
+    "float-ts.jsonl": ":4: 'ts': expected an integer of nanoseconds since the epoch (0 to 2**63-1), got a number",
+    "kind-list.jsonl": ":5: 'kind': expected a string, got a list",
+    "region-dur-x.jsonl": ":4: region event: 'dur': expected an integer, got a string",
+    "data-string.jsonl": ":6: llm_call event: 'data': expected an object, got a string",
+    "usage-list.jsonl": ":6: llm_call event: 'data' > 'usage': expected an object, got a list",
+    "not-utf8.jsonl": ":7: not UTF-8 text (byte 0xff at column 90)",
+    "truncated.jsonl": ":9: the last line is cut short (a truncated file)",
+    "deep-fields.jsonl": ":7: not a JSON line (depth limit exceeded",
+    "corrupt-frame.jsonl.zst": ": after line 5: cannot decode (zstd): byte 642: a damaged frame (zstd decompress error: Data corruption detected)",
+    "garbage-after.jsonl.zst": ": after line 9: cannot decode (zstd): byte 1045: not a zstd frame (damaged data, or not a snapshot)",
+    "truncated.jsonl.zst": ": after line 5: cannot decode (zstd): byte 642: a frame cut short (a truncated file)",
+    "window-list.jsonl": ":1: header: 'window': expected an object, got a list",
+    "threads-list.jsonl": ":1: header: 'threads': expected an object of thread names by thread id, got a list",
+    "not-a-snapshot.jsonl": ":1: not an llmlog flight-recorder snapshot (no header line)",
+    "empty.jsonl": ":1: empty: not an llmlog flight-recorder snapshot",
+}
+#: Read without complaint (zstd frames without checksums are what earlier versions wrote).
+GOOD_FILES = ["valid.jsonl", "valid.jsonl.zst", "lone-surrogate.jsonl", "old-no-checksum.jsonl.zst"]
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_snapshots_get_file_line_messages_from_view_and_convert(name, tmp_path):
+    path = CORPUS / name
+    for command in (["view"], ["convert", "-o", tmp_path / "out.json"]):
+        status, out, err = flight_cli(*command, path)
+        assert status == 1, (command, out, err)
+        assert err.startswith(f"llmlog: {path}{BAD_FILES[name]}"), err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out.json").exists()
+    with pytest.raises(SnapshotError, match=re.escape(f"{path}{BAD_FILES[name]}")):
+        read_snapshot(path)
+    header_problem = BAD_FILES[name].startswith(":1:")
+    status, out, err = flight_cli("view", "--lenient", path)
+    assert status == (1 if header_problem else 0), err
+    if not header_problem:
+        assert "unreadable line" in out or "cannot decode" in out
+
+
+@pytest.mark.parametrize("name", GOOD_FILES)
+def test_good_corpus_snapshots_are_read(name, tmp_path):
+    path = CORPUS / name
+    status, out, err = flight_cli("view", path)
+    assert (status, err) == (0, "")
+    assert "ERROR step" in out and "span end   Predict:qa [s1] 15 ms" in out
+    assert "events the header counts are missing" not in out and "skipped" not in out
+    status, out, err = flight_cli("convert", path, "-o", tmp_path / "out.json")
+    assert status == 0 and json.loads((tmp_path / "out.json").read_text())["traceEvents"]
+
+
+def test_flight_list_reads_headers_only_and_lists_damaged_snapshots_with_the_reason(tmp_path):
+    import shutil
+
+    for name in [*BAD_FILES, *GOOD_FILES]:
+        shutil.copy(CORPUS / name, tmp_path / name)
+    status, out, err = flight_cli("list", tmp_path)
+    assert (status, err) == (0, "")
+    assert f"Snapshots in {tmp_path} (" in out
+    for name in GOOD_FILES + [n for n, m in BAD_FILES.items() if not m.startswith(":1:")]:
+        assert out.count(f"  {name}\n") == 1, name  # a readable header: listed
+    assert f"unreadable: {tmp_path / 'window-list.jsonl'}:1: header: 'window'" in out
+    assert f"unreadable: {tmp_path / 'threads-list.jsonl'}:1: header: 'threads'" in out
+    assert "(2 other .jsonl files that are not snapshots)" in out  # not-a-snapshot, empty
+    # Neither a directory nor a FIFO (whose read would block) is taken for a snapshot.
+    (tmp_path / "folder.jsonl").mkdir()
+    __import__("os").mkfifo(tmp_path / "pipe.jsonl")
+    import signal
+
+    def hung(signum, frame):
+        raise TimeoutError("flight list blocked on the FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        assert flight_cli("list", tmp_path) == (status, out, err)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+#: Everything a hostile string may try on a terminal or a log reader.
+HOSTILE = (
+    "x\x1b[2J\x1b[H"  # clear the screen
+    "\x1b]52;c;cm0gLXJmIH4=\x07"  # OSC 52: write the clipboard
+    "\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\"  # OSC 8: a hidden link
+    "\x9b31m\x7f\x85"  # C1 CSI, DEL, NEL
+    "\u202egnp.exe\u202c\u200b\u2028\U000e0041"  # bidi override, zero-width, separator, tag
+    "\ud800"  # a lone surrogate (an escape in the JSON)
+    "\r\n2026-01-01 00:00:00.000 INFO  forged log line\x00y"
+)
+
+
+def hostile_snapshot(directory):
+    """A snapshot whose every string is :data:`HOSTILE` (and whose file name is hostile too):
+    header fields, kinds, messages, field keys and values, span, region, task and thread names."""
+    import os
+
+    h = HOSTILE
+    ts = 1_796_500_000_000_000_000
+    header = {
+        "kind": "header",
+        "format": "llmlog-flight",
+        "version": 1,
+        "reason": h,
+        "pid": 4242,
+        "host": h,
+        "created_ns": ts,
+        "clock": {"wall_ns": ts, "monotonic_ns": 1},
+        "config": {"backend": h, "min_age": 10.0, "max_bytes": 1024, "level": h},
+        "window": {"chunks": 1, "events": 10, "raw_bytes": 1, "stored_bytes": 1},
+        "drops": {h: 3},
+        "threads": {"7": h, "8": h},
+        "skipped_snapshots": {h: 2},
+        h: h,
+    }
+    data = {"event": "start", "operation": h, "inputs": {h: h}}
+    events = [
+        {
+            "kind": "log",
+            "level": h,
+            "msg": h,
+            "logger": h,
+            "file": h,
+            "line": 1,
+            "fn": h,
+            "model": h,
+            "fields": {h: h, "n": [h, {h: h}]},
+            "exception": f"Traceback\n{h}\n{h}",
+            "trace_id": h,
+            "span_id": h,
+        },
+        {"kind": "log", "level": "ERROR", "msg": h, "exception": h},
+        {"kind": "span", "trace_id": h, "span_id": h, "parent_id": h, "data": data},
+        {
+            "kind": "span",
+            "trace_id": h,
+            "span_id": h,
+            "data": {"event": "end", "error": h, "outputs": {h: h}},
+        },
+        {
+            "kind": "llm_call",
+            "trace_id": h,
+            "span_id": h,
+            "data": {
+                "model": h,
+                "provider": h,
+                "prompt": h,
+                "response": h,
+                "latency_ms": 5,
+                "usage": {"total_tokens": 3, "cost": 0.1},
+            },
+        },
+        {
+            "kind": "tool_call",
+            "span_id": h,
+            "data": {"tool_name": h, "success": False, "error": h, "duration_ms": 1},
+        },
+        {"kind": "error", "span_id": h, "data": {"error_type": h, "message": h}},
+        {"kind": "module", "data": {"module_type": h, "module_name": h, "success": False}},
+        {"kind": "region", "name": h, "region": 1, "dur": 5, "error": h},
+        {"kind": "region_begin", "name": h, "region": 2, "open": True},
+        {"kind": "task_begin", "name": h, "task_id": 3},
+        {"kind": "task_end", "name": h, "task_id": 3, "error": h},
+        {"kind": "annotation", "category": h, "message": h},
+        {"kind": "exception", "type": h, "message": h, "traceback": h, "where": h},
+        {"kind": "snapshot_skipped", "reason": h, "why": h},
+        {"kind": "snapshot", "path": h, "reason": h},
+        {"kind": h, h: h, "message": h},
+    ]
+    for i, event in enumerate(events):
+        event.update(ts=ts + i * 1000, tid=7 + i % 2)
+    # The header as raw UTF-8 (only the lone surrogate escaped), the events all \u escapes.
+    lines = [json.dumps(header, ensure_ascii=False).replace("\ud800", "\\ud800").encode()]
+    lines += [json.dumps(event).encode() for event in events]
+    name = os.fsdecode(b"snap-\xff\x1b[2J\x1b]52;c;eA==\x07\xe2\x80\xae\nINFO forged.jsonl")
+    path = directory / name
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def assert_printable(text):
+    bad = sorted({f"U+{ord(c):04X}" for c in text if not (c.isprintable() or c == "\n")})
+    assert not bad, f"non-printable characters reached the output: {bad}"
+
+
+def test_viewers_print_hostile_snapshots_safely(tmp_path):
+    import os
+
+    path = hostile_snapshot(tmp_path)
+    status, out, err = flight_cli("view", path, "--last", "0")
+    assert (status, err) == (0, "")
+    assert_printable(out)
+    assert "forged log line" in out and "\nINFO forged" not in out
+    assert "\n2026-01-01" not in out
+    # Every event is shown, hostile kind included.
+    assert out.count("\n  20") == 17 + 7  # 17 events in the timeline, 7 of them errors
+    status, out, err = flight_cli("list", tmp_path)
+    assert (status, err) == (0, "")
+    assert_printable(out)
+    assert "snap-\\udcff\\x1b[2J" in out  # the file name, escaped
+    target = tmp_path / "out.json"
+    status, out, err = flight_cli("convert", path, "-o", target)
+    assert (status, err) == (0, "")
+    assert_printable(out)
+    text = target.read_bytes().decode("utf-8")  # valid UTF-8
+    assert_printable(text)
+    document = json.loads(text)  # valid JSON, the hostile text kept as data
+    assert document["otherData"]["header"]["host"] == HOSTILE.replace("\ud800", "\\ud800")
+    names = {e["args"]["name"] for e in document["traceEvents"] if e["name"] == "thread_name"}
+    assert names == {HOSTILE.replace("\ud800", "\\ud800")}
+    # Errors about a hostile file are escaped too (the message names the file).
+    broken = tmp_path / os.fsdecode(b"bad-\x1b]52;c;eA==\x07\n.jsonl")
+    broken.write_bytes(path.read_bytes() + b'{"ts": "\x1b[2J"}\n')
+    for command in ("view", "convert"):
+        status, out, err = flight_cli(command, broken)
+        assert status == 1 and err.startswith("llmlog: ") and err.count("\n") == 1
+        assert_printable(err)
+    # The real command, bytes as the terminal gets them.
+    done = subprocess.run(
+        [
+            str(__import__("pathlib").Path(sys.executable).with_name("llmlog")),
+            "flight",
+            "view",
+            str(path),
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stderr == b""
+    assert_printable(done.stdout.decode("utf-8"))
+
+
+def test_a_snapshot_of_more_events_than_max_events_keeps_the_newest(tmp_path):
+    fr = FlightRecorder(chunk_events=16)
+    fr.start()
+    for i in range(100):
+        fr.record("tick", i=i)
+    path = fr.snapshot(tmp_path / "s.jsonl")
+    fr.stop()
+    snap = read_snapshot(path, max_events=10)
+    assert [e["i"] for e in snap.events] == list(range(90, 100))
+    assert snap.dropped == 91 and snap.missing_events == 0  # 100 ticks and recorder_start
+    status, out, err = flight_cli("view", path, "--max-events", "10")
+    assert err == ""
+    assert status == 0 and "the oldest 91 were dropped (more than 10)" in out
+    assert flight_cli("view", path, "--max-events", "0")[0] == 2
+
+
+def test_flight_view_quotes_field_values_as_the_console_does(tmp_path):
+    from llmlog.flight import RecorderOutput
+
+    fr = FlightRecorder()
+    fr.start()
+    llmlog.Logger(Severity.DEBUG, [RecorderOutput(fr)]).info(
+        "asked", question="Which tool? level=ERROR"
+    )
+    path = fr.snapshot(tmp_path / "s.jsonl")
+    fr.stop()
+    out = flight_cli("view", path)[1]
+    assert 'INFO  asked question="Which tool? level=ERROR"' in out

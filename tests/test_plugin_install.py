@@ -6,9 +6,24 @@ the development environment is left as it was. Building uses the environment's h
 """
 
 import json
+import os
+import re
+import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
+
+UV = Path(sys.executable).with_name("uv")
+# Read at import, before the tests' isolated environment points XDG_CACHE_HOME elsewhere: the
+# offline runs of uv take every package from this cache, which the README's sync filled.
+UV_CACHE = (
+    subprocess.run([UV, "cache", "dir"], capture_output=True, text=True).stdout.strip()
+    if UV.exists()
+    else ""
+)
 
 
 def pip_install(sh, source: Path, target: Path) -> None:
@@ -158,3 +173,215 @@ def test_two_distributions_registering_one_name_is_an_error_naming_both(sh, cli,
 
     resolved = cli("config", "check", env={**env, "LLMLOG_DISABLED_PLUGINS": "other_json"})
     assert resolved.returncode == 0, resolved.stderr
+
+
+def readme_block_after(readme: str, heading_text: str) -> list[str]:
+    """The command lines of the first ```sh block after ``heading_text`` in the README."""
+    rest = readme.split(heading_text, 1)[1]
+    block = rest.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def standard_distributions(repo: Path) -> set[str]:
+    import tomllib
+
+    core = tomllib.loads((repo / "core" / "pyproject.toml").read_text())
+    extra = core["project"]["optional-dependencies"]["standard"]
+    return {"llmlog", *(re.split(r"[<>=!~ ;\[]", req, maxsplit=1)[0] for req in extra)}
+
+
+def test_the_readme_source_install_line_names_every_standard_distribution(repo):
+    import glob
+    import tomllib
+
+    readme = (repo / "README.md").read_text()
+    (line,) = readme_block_after(readme, "Or straight\nfrom the sources")
+    assert line.startswith("pip install ./")
+    paths = [p for arg in line.split()[2:] for p in sorted(glob.glob(str(repo / arg)))]
+    names = {
+        tomllib.loads((Path(p) / "pyproject.toml").read_text())["project"]["name"] for p in paths
+    }
+    assert names == standard_distributions(repo)
+
+
+def dependency_closure(roots: list[str]) -> list:
+    """The installed distributions that ``roots`` need (extras and markers followed), llmlog's
+    own left out: what an index would have to provide."""
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found = {}
+    todo = [Requirement(r) for r in roots]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        req = todo.pop()
+        key = (canonicalize_name(req.name), frozenset(req.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        dist = distribution(req.name)
+        if not key[0].startswith("llmlog"):
+            found[key[0]] = dist
+        for text in dist.requires or []:
+            sub = Requirement(text)
+            extras = req.extras or {""}
+            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in extras):
+                todo.append(sub)
+    return list(found.values())
+
+
+def offline_dependencies(target: Path) -> Path:
+    """A directory holding (as links) only the third-party packages llmlog[standard] needs,
+    taken from this environment: a .pth file to it gives a fresh environment llmlog's
+    dependencies without an index, and nothing of llmlog itself."""
+    target.mkdir()
+    for dist in dependency_closure(["llmlog[standard]"]):
+        site = Path(str(dist.locate_file("")))
+        for top in {Path(str(f)).parts[0] for f in dist.files or []}:
+            if top != ".." and not (target / top).exists() and (site / top).exists():
+                (target / top).symlink_to(site / top)
+    return target
+
+
+TRACE_PROGRAM = """
+import os
+import sys
+import llmlog
+
+os.makedirs("traces", exist_ok=True)
+for format in sys.argv[1:]:
+    try:
+        session = llmlog.new_trace_session("traces", format=None if format == "-" else format)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        continue
+    with session, llmlog.span("root") as s:
+        s.llm_call(model="m", prompt="q", response="a", usage={"prompt_tokens": 2, "completion_tokens": 1})
+    print(session.path)
+"""
+
+
+@pytest.mark.slow
+def test_the_readme_local_route_to_llmlog_standard_works_in_a_fresh_environment(sh, repo, tmp_path):
+    """The README's commands, run as written plus flags that keep them offline: the build uses
+    this environment's hatchling (--no-build-isolation --offline), pip finds llmlog's wheels in
+    dist only (--no-index) and the third-party dependencies already installed (a .pth file)."""
+    build, install = readme_block_after(
+        (repo / "README.md").read_text(), "From a checkout of this repository"
+    )
+    assert build == ".venv/bin/uv build --all-packages --wheel -o dist"
+    assert install == 'pip install --find-links dist "llmlog[standard]"'
+    dist = tmp_path / "dist"
+    sh(
+        [str(UV), *build.split()[1:-1], str(dist), "--no-build-isolation", "--offline"],
+        cwd=repo,
+        env={"VIRTUAL_ENV": sys.prefix},
+        check=True,
+    )
+    env_dir = tmp_path / "app-env"
+    sh([sys.executable, "-m", "venv", str(env_dir)], check=True)
+    python = env_dir / "bin" / "python"
+    site = sh(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+    ).stdout.strip()
+    deps = offline_dependencies(tmp_path / "deps")
+    (Path(site) / "llmlog-test-deps.pth").write_text(f"{deps}\n")
+    pip = [str(env_dir / "bin" / "pip"), "install", "--quiet", "--no-index", "--find-links"]
+    # The dev environment's own settings must not reach the fresh one.
+    clean = {
+        "PYTHONPATH": "",
+        "VIRTUAL_ENV": str(env_dir),
+        "PIP_FIND_LINKS": "",
+        "PIP_CONFIG_FILE": os.devnull,
+    }
+    app = tmp_path / "app"
+    app.mkdir()
+
+    # The core alone: a trace session says which distribution to install.
+    sh([*pip, str(dist), "llmlog"], env=clean, check=True)
+    alone = sh([str(python), "-c", TRACE_PROGRAM, "-", "rlm"], env=clean, cwd=app, check=True)
+    assert alone.stdout.splitlines() == [
+        "error: unknown trace format 'dspy' (installed: none); install llmlog-trace-dspy "
+        "(pip install llmlog-trace-dspy, or llmlog[standard])",
+        "error: unknown trace format 'rlm' (installed: none); install llmlog-trace-rlm "
+        "(pip install llmlog-trace-rlm, or llmlog[standard])",
+    ]
+
+    # The README's command: every standard plugin, from the wheels.
+    sh([*pip, str(dist), "llmlog[standard]"], env=clean, check=True)
+    listed = sh([str(env_dir / "bin" / "llmlog"), "plugins", "--json"], env=clean, check=True)
+    plugins = json.loads(listed.stdout)["plugins"]
+    assert {p["distribution"] for p in plugins} == standard_distributions(repo)
+    components = {c for p in plugins for c in p["components"]}
+    assert {"trace format:dspy", "trace format:rlm", "recorder:zstd"} <= components
+    written = sh([str(python), "-c", TRACE_PROGRAM, "-", "rlm"], env=clean, cwd=app, check=True)
+    for path in written.stdout.splitlines():
+        shown = sh(
+            [str(env_dir / "bin" / "llmlog"), "view", "--no-color", path], env=clean, cwd=app
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "1 LLM call" in shown.stdout and "3 tokens" in shown.stdout
+
+
+def sh_commands_after(text: str, heading: str) -> list[str]:
+    """The commands (comments stripped) of the first ```sh block after ``heading``."""
+    return [line.split("  #", 1)[0].strip() for line in readme_block_after(text, heading)]
+
+
+@pytest.mark.slow
+def test_a_plugin_installed_beside_a_checkout_survives_the_documented_resync(sh, repo, tmp_path):
+    """docs/writing-a-plugin.md's commands, run in a copy of the repository set up by the
+    README's sync (offline, from uv's cache; this environment's uv plays .venv/bin/uv): a plain
+    re-sync uninstalls the plugin, as the guide warns, and the documented one keeps it."""
+    guide = sh_commands_after(
+        (repo / "docs" / "writing-a-plugin.md").read_text(), "## Developing against a checkout"
+    )
+    template = sh_commands_after(
+        (repo / "plugins" / "_template" / "README.md").read_text(), "Against a checkout"
+    )
+    install, resync = guide
+    assert template == guide
+    assert install == ".venv/bin/uv pip install -e ../llmlog-output-mine"
+    assert resync == ".venv/bin/uv sync --all-packages --locked --inexact"
+
+    junk = shutil.ignore_patterns(
+        ".venv*", ".git", "*_cache", ".hypothesis", "__pycache__", "dist", "build", "logs"
+    )
+    checkout = tmp_path / "llmlog"
+    shutil.copytree(repo, checkout, ignore=junk)
+    shutil.copytree(repo / "plugins" / "_template", tmp_path / "llmlog-output-mine", ignore=junk)
+    env = {
+        "VIRTUAL_ENV": str(checkout / ".venv"),
+        "UV_OFFLINE": "1",
+        "UV_CACHE_DIR": UV_CACHE,
+        "PYTHONPATH": "",
+    }
+
+    def run(command: str) -> None:
+        program, *args = command.split()
+        assert program == ".venv/bin/uv"
+        sh([str(UV), *args], cwd=checkout, env=env, check=True)
+
+    def plugin_listed() -> bool:
+        listed = sh(
+            [str(checkout / ".venv" / "bin" / "llmlog"), "plugins", "--json"],
+            cwd=checkout,
+            env=env,
+            check=True,
+        )
+        return "output_example" in {p["name"] for p in json.loads(listed.stdout)["plugins"]}
+
+    readme_sync = ".venv/bin/uv sync --all-packages --locked"
+    assert f"{readme_sync} && .venv/bin/llmlog demo" in (repo / "README.md").read_text()
+    run(readme_sync)
+    run(install)
+    assert plugin_listed()
+    run(readme_sync)
+    assert not plugin_listed()  # what the guide warns of
+    run(install)
+    run(resync)
+    run(resync)
+    assert plugin_listed()

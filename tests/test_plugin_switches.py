@@ -26,7 +26,9 @@ def test_config_plugins_list_selects_entry_points():
     assert host.plugins["formatter_json"].status == "not selected"
     with pytest.raises(
         ConfigError,
-        match=r"unknown formatter 'json'; installed: text @ \$\.outputs\.stderr\.formatter",
+        match=r"formatter 'json' is provided by plugin 'formatter_json' \(llmlog-formatter-json "
+        r"[^)]+\), which is not in plugins \(the configuration loads only: formatter_text\) "
+        r"@ \$\.outputs\.stderr\.formatter",
     ):
         llmlog.configure(
             {"plugins": ["formatter_text"], "outputs": {"stderr": {"formatter": "json"}}}

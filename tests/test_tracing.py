@@ -3,8 +3,10 @@
 import asyncio
 import json
 import re
+import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -643,3 +645,257 @@ def test_buffered_trace_events_are_never_lost_silently(tmp_path):
         )
         assert done.returncode == (1 if how == "fatal" else 0), done.stderr
         assert len(lines(tmp_path / "exit.jsonl")) == 101, how
+
+
+# -- numbers at the API: whatever the program passes, every line is written and every reader keeps it
+
+MAX_SAFE_INT = 2**53 - 1
+#: Fields that dspy-go's and rlm-go's Go types decode as integers.
+COUNT_KEYS = frozenset(
+    {
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "latency_ms",
+        "duration_ms",
+        "iteration",
+        "llm_calls",
+    }
+)
+FLOAT_KEYS = frozenset({"cost", "execution_time", "iteration_time"})
+
+hostile_numbers = st.one_of(
+    st.integers(-(2**80), 2**80),
+    st.integers(2**53 - 2, 2**64 + 2),
+    st.floats(),  # NaN and both infinities included
+    st.booleans(),
+    st.none(),
+    st.sampled_from(
+        ["12", " 7 ", "12.5", "lots", "", "nan", "-inf", "1e400", "٣", "0x10", "1_000"]
+    ),
+    st.decimals(),
+    st.fractions(),
+    st.builds(list),
+    st.builds(object),
+)
+
+
+def strict_json(line):
+    """A line as every reader parses it: no NaN or Infinity literals."""
+
+    def reject(name):
+        raise AssertionError(f"non-standard JSON constant {name} in {line[:200]!r}")
+
+    return json.loads(line, parse_constant=reject)
+
+
+def assert_readers_keep_numbers(value, where="$"):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{where}.{key}"
+            if key in COUNT_KEYS:
+                assert type(item) is int and 0 <= item <= MAX_SAFE_INT, f"{here} = {item!r}"
+            elif key in FLOAT_KEYS and item is not None:
+                assert type(item) in (int, float) and abs(item) <= MAX_SAFE_INT, (
+                    f"{here} = {item!r}"
+                )
+            else:
+                assert_readers_keep_numbers(item, here)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            assert_readers_keep_numbers(item, f"{where}[{i}]")
+
+
+def emit_everything_with(session, n):
+    """Every emit_* method, span, traced and the LLM-call recorders, each numeric argument taken
+    from ``n()``."""
+    session.emit_span_start("s1", None, "root", {"x": n()})
+    session.emit_llm_call(
+        "s1", "p", "m", "prompt", "response", TokenUsage(n(), n(), n(), cost=n()), n()
+    )
+    session.emit_module("s1", "Predict", "qa", "q -> a", {"q": n()}, {"a": n()}, n(), n(), n(), n())
+    session.emit_code_exec(
+        "s1",
+        n(),
+        "x = 1",
+        "",
+        "",
+        {"x": n()},
+        n(),
+        [
+            {"prompt": "p", "response": "r", "prompt_tokens": n(), "completion_tokens": n()},
+            {"prompt": "p", "response": "r", "latency_ms": n(), "execution_time": n()},
+            {"prompt": "p", "response": "r", "usage": {"total_tokens": n(), "cost": n()}},
+        ],
+    )
+    session.emit_tool_call("s1", "search", {"q": n()}, n(), n(), n(), None)
+    session.emit_error("s1", "ValueError", "bad", n())
+    session.emit_span_end("s1", {"answer": n()}, None, n())
+
+    @llmlog.traced()
+    def step(value):
+        return value
+
+    with llmlog.span("traced root", inputs={"n": n()}) as s:
+        s.set_outputs(n=n())
+        step(n())
+        s.llm_call(
+            prompt="q",
+            response="a",
+            usage={"prompt_tokens": n(), "completion_tokens": n(), "cost": n()},
+            latency_ms=n(),
+        )
+        llmlog.get_logger().prompt_completion(
+            "q", "a", TokenUsage(n(), n(), n(), cost=n()), latency_ms=n(), cost=n()
+        )
+
+
+@settings(max_examples=60)
+@given(st.sampled_from(["dspy", "rlm"]), st.data())
+def test_hostile_numbers_never_raise_and_every_line_keeps_readable_numbers(
+    tmp_path_factory, format, data
+):
+    from llmlog_trace_rlm import read_rlm
+
+    directory = tmp_path_factory.mktemp("numbers")
+    with llmlog.new_trace_session(directory, format=format) as session:
+        emit_everything_with(session, lambda: data.draw(hostile_numbers))
+    (path,) = directory.iterdir()
+    for line in path.read_text().splitlines():
+        assert_readers_keep_numbers(strict_json(line))
+    if format == "dspy":
+        assert len(list(read_trace(path))) == 14
+    else:
+        assert read_rlm(path).iterations
+
+
+def test_a_replaced_number_is_reported_once_per_kind(tmp_path, capfd):
+    from llmlog import numbers
+
+    before = numbers.adjusted()
+    with llmlog.new_trace_session(tmp_path / "t.jsonl") as session:
+        for _ in range(3):
+            session.emit_llm_call("s", "p", "m", "q", "a", TokenUsage(2**70, 1), float("nan"))
+    after = numbers.adjusted()
+    assert after["out of range"] - before.get("out of range", 0) == 6  # prompt and total
+    assert after["NaN or infinite"] - before.get("NaN or infinite", 0) == 3
+    calls = [r["data"] for r in lines(tmp_path / "t.jsonl") if r["type"] == "llm_call"]
+    assert [(c["latency_ms"], c["usage"]) for c in calls] == [
+        (0, {"completion_tokens": 1, "prompt_tokens": MAX_SAFE_INT, "total_tokens": MAX_SAFE_INT})
+    ] * 3
+    err = capfd.readouterr().err
+    # Once per process and kind: this process may have reported them in an earlier test.
+    assert err.count("(out of range)") <= 1 and err.count("(NaN or infinite)") <= 1
+
+
+# -- recording LLM calls: prompt_completion in a span, Span.llm_call, llmlog.record_llm_call
+
+
+def run_llm_calls_program(directory, format):
+    """Three calls in one span, each recorded a different way, at level INFO (so the
+    prompt_completion entry itself is not logged, and its call must be traced anyway)."""
+    from llmlog.tracing import ModuleInfo, tracing_interceptor
+
+    llmlog.configure({"level": "info"})
+    log = llmlog.get_logger("app")
+    intercept = tracing_interceptor()
+
+    def predict(inputs):
+        log.prompt_completion(
+            "What is 2+2?",
+            "4",
+            TokenUsage(12, 3, cost=0.0001),
+            latency_ms=250,
+            provider="openai",
+        )
+        return {"answer": "4"}
+
+    with llmlog.new_trace_session(directory, format=format) as session:
+        with llmlog.with_model_id("gpt-4o-mini"), llmlog.span("answer", inputs={"q": "2+2?"}) as s:
+            intercept({"q": "2+2?"}, ModuleInfo("qa", "Predict"), predict)
+            s.llm_call(
+                model="gpt-4o",
+                prompt=[{"role": "user", "content": "Are you sure?"}],
+                response="Yes, 4.",
+                usage={"prompt_tokens": 20, "completion_tokens": 5, "cost": 0.0002},
+                latency_ms=300,
+                provider="openai",
+            )
+            llmlog.record_llm_call(
+                prompt="Say it in words.", response="four", usage=TokenUsage(1, 1, cost=0.0)
+            )
+            s.set_outputs(answer="4")
+        log.prompt_completion("outside any span", "not traced", TokenUsage(100, 100))
+    return session.path
+
+
+@pytest.mark.parametrize("format", ["dspy", "rlm"])
+def test_llm_calls_recorded_from_a_span_are_in_the_trace_and_in_view(cli, tmp_path, format):
+    path = run_llm_calls_program(tmp_path / "traces", format)
+    shown = cli("view", "--no-color", str(path))
+    assert shown.returncode == 0, shown.stderr
+    stats = cli("view", "--stats", "--no-color", str(path))
+    assert stats.returncode == 0, stats.stderr
+    if format == "dspy":
+        assert shown.stdout.splitlines()[-1] == "2 spans, 3 LLM calls, 42 tokens, $0.0003"
+        assert "llm gpt-4o-mini (openai) 250ms tokens=15(12↑3↓) $0.0001" in shown.stdout
+        assert "llm gpt-4o (openai) 300ms tokens=25(20↑5↓) $0.0002" in shown.stdout
+        assert "openai/gpt-4o-mini: 1 call, 15 tokens" in stats.stdout
+        records = lines(path)
+        (module,) = [r["data"] for r in records if r["type"] == "module"]
+        assert (module["llm_calls"], module["total_tokens"]) == (1, 15)  # counted once
+        (chat,) = [
+            r["data"] for r in records if r["type"] == "llm_call" and "messages" in r["data"]
+        ]
+        assert chat["prompt"] == "Are you sure?"  # a string, as dspy-go reads it
+    else:
+        assert "3 LLM calls, 42 tokens (33→9), $0.0003" in shown.stdout
+        assert "tokens: prompt 33 · completion 9 · total 42" in stats.stdout
+    assert "outside any span" not in path.read_text()
+
+
+def test_llm_calls_in_a_session_less_span_reach_the_flight_recorder(tmp_path):
+    from llmlog.flight import FlightRecorder
+    from llmlog.flight.snapshot import read_snapshot
+
+    fr = FlightRecorder()
+    fr.start()
+    try:
+        with llmlog.with_model_id("m1"), llmlog.span("no session") as s:
+            llmlog.get_logger().prompt_completion("q", "a", TokenUsage(3, 4), latency_ms=5)
+            s.llm_call(prompt="q2", response="a2", usage={"input_tokens": 1, "output_tokens": 2})
+            # As an SDK returns it: an object (Anthropic's Usage names its counts so).
+            s.llm_call(usage=SimpleNamespace(input_tokens=5, output_tokens=6, cache_tokens=None))
+        snap = read_snapshot(fr.snapshot(tmp_path / "s.jsonl"))
+    finally:
+        fr.stop()
+    calls = [e for e in snap.events if e["kind"] == "llm_call"]
+    assert [(c["span_id"], c["data"]["model"], c["data"]["usage"]) for c in calls] == [
+        (s.span_id, "m1", {"completion_tokens": 4, "prompt_tokens": 3, "total_tokens": 7}),
+        (s.span_id, "m1", {"completion_tokens": 2, "prompt_tokens": 1, "total_tokens": 3}),
+        (s.span_id, "m1", {"completion_tokens": 6, "prompt_tokens": 5, "total_tokens": 11}),
+    ]
+    assert calls[0]["data"]["latency_ms"] == 5
+
+
+def test_a_missing_trace_format_names_what_to_install_or_where_to_look(sh, tmp_path):
+    program = (
+        "import llmlog\n"
+        "for name in ('rlm', 'otel'):\n"
+        "    try:\n"
+        "        llmlog.new_trace_session('.', format=name)\n"
+        "    except ValueError as exc:\n"
+        "        print(exc)\n"
+    )
+    done = sh(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env={"LLMLOG_DISABLED_PLUGINS": "trace_rlm"},
+        check=True,
+    )
+    assert done.stdout.splitlines() == [
+        "unknown trace format 'rlm' (installed: dspy); llmlog-trace-rlm is installed but its "
+        "plugin is not loaded (disabled, or it failed to import): `llmlog plugins` says why",
+        "unknown trace format 'otel' (installed: dspy); trace formats come from plugins: "
+        "`llmlog plugins` lists them",
+    ]

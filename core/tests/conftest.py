@@ -7,6 +7,7 @@ can leak in. ``configured`` installs a known configuration and captures what is 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,3 +46,17 @@ def configured() -> Captured:
     output.name = "list"
     global_dispatcher().add_output(output)
     return Captured(output)
+
+
+@pytest.fixture
+def unprivileged() -> list[str]:
+    """The command prefix that runs a command as an unprivileged user, for tests of permissions
+    (root reads and writes any file); empty when not root. Skips where privileges cannot be
+    dropped."""
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: cannot drop privileges")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

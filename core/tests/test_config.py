@@ -1,15 +1,19 @@
 import sys
 import textwrap
+import threading
 import tomllib
 from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import llmlog
 from llmlog import BuildContext, ConfigError, Output, Severity, hookimpl
-from llmlog.config import find_config
+from llmlog.config import FileMode, find_config
 from llmlog.logger import global_dispatcher
+from llmlog.tomlout import dumps_toml
 
 
 def write(path: Path, text: str) -> Path:
@@ -362,3 +366,512 @@ def test_settings_round_trip_through_toml(tmp_path):
         False,
     )
     assert tomllib.loads(path.read_text())["redact_keys"] == s.redact_keys
+
+
+# -- files that cannot be read as a configuration ------------------------------------------------
+
+
+def config_error(source, **kwargs) -> ConfigError:
+    """The ConfigError ``llmlog.configure(source)`` raises (any other exception fails the test)."""
+    with pytest.raises(ConfigError) as info:
+        llmlog.configure(source, autoload=False, **kwargs)
+    return info.value
+
+
+NOT_UTF8 = [
+    (b'level = "info"\n# caf\xe9\n', ":2:6", "invalid continuation byte: byte 0xe9"),
+    (b"\xff\xd8\xff\xe0 JFIF binary", ":1:1", "invalid start byte: byte 0xff"),
+    (b'level = "\xe2\x82', ":1:10", "unexpected end of data: byte 0xe2"),
+]
+
+
+@pytest.mark.parametrize(("content", "where", "reason"), NOT_UTF8)
+def test_a_config_file_that_is_not_utf8_is_named_with_line_and_column(
+    tmp_path, monkeypatch, content, where, reason
+):
+    path = tmp_path / "llmlog.toml"
+    path.write_bytes(content)
+    # given explicitly, named by LLMLOG_CONFIG, found in the working directory
+    errors = [config_error(path), config_error(None)]
+    monkeypatch.setenv("LLMLOG_CONFIG", str(path))
+    errors.append(config_error(None))
+    for error in errors:
+        assert error.source == f"{path}{where}"
+        assert error.errors == [f"not UTF-8 text ({reason}); a configuration file must be UTF-8"]
+
+
+def test_a_pyproject_that_is_not_utf8_or_has_no_tool_table_is_named(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_bytes(b'[project]\nname = "\xc0"\n')
+    assert config_error(None).source == f"{pyproject}:2:9"  # found by the search
+    pyproject.write_text("tool = 1\n")
+    assert find_config().kind == "defaults"  # no [tool.llmlog] table: not llmlog's
+    assert config_error(pyproject).errors == ["no [tool.llmlog] table in this pyproject.toml"]
+
+
+def test_byte_order_marks(tmp_path):
+    path = tmp_path / "llmlog.toml"
+    path.write_bytes(b'\xef\xbb\xbflevel = "warn"\noutputs = {}\n')  # UTF-8 with a BOM: read
+    assert llmlog.configure(path, autoload=False).settings.level is Severity.WARN
+    path.write_bytes('level = "warn"\n'.encode("utf-16"))
+    error = config_error(path)
+    assert (error.source, error.errors) == (
+        f"{path}:1:1",
+        ["the file is UTF-16 (it starts with a byte-order mark); save it as UTF-8"],
+    )
+
+
+def test_a_directory_a_huge_file_and_a_bad_path_are_errors_naming_them(tmp_path, monkeypatch):
+    assert config_error(tmp_path).errors == ["is a directory, not a configuration file"]
+    monkeypatch.setenv("LLMLOG_CONFIG", str(tmp_path))
+    assert config_error(None).errors == ["is a directory, not a configuration file"]
+    monkeypatch.delenv("LLMLOG_CONFIG")
+    huge = tmp_path / "app.log"
+    with huge.open("wb") as fh:
+        fh.truncate(64 << 20)  # sparse: no disk used
+    assert config_error(huge).errors == [
+        "larger than 4 MiB; not a configuration file (a log file?)"
+    ]
+    plain = write(tmp_path / "plain.toml", "")
+    assert config_error(plain / "x.toml").errors == [
+        "cannot read the file: a part of the path is not a directory"
+    ]
+    assert config_error("~nobody-by-this-name/llmlog.toml").errors == [
+        "configuration file not found"
+    ]
+    assert config_error(str(tmp_path / "nul\0.toml")).errors == [
+        "cannot read the file: embedded null byte"
+    ]
+
+
+def test_an_unreadable_file_is_an_error_naming_it(tmp_path, unprivileged):
+    import os
+    import subprocess
+    import tempfile
+
+    # Permissions do not stop root: read as an unprivileged user then, from a directory it can
+    # reach (pytest's temporary directories are private to root).
+    with tempfile.TemporaryDirectory() as directory:
+        os.chmod(directory, 0o755)
+        path = Path(directory) / "llmlog.toml"
+        path.write_text('level = "info"\n')
+        path.chmod(0)
+        code = (
+            "import llmlog, sys\n"
+            "try:\n    llmlog.configure(sys.argv[1], autoload=False)\n"
+            "except llmlog.ConfigError as e:\n    print(e.source, e.errors)\n"
+        )
+        done = subprocess.run(
+            [*unprivileged, sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.stdout == f"{path} ['cannot read the file: Permission denied']\n", done.stderr
+
+
+def test_a_config_file_that_comes_and_goes_is_read_or_not_found(tmp_path):
+    """No check-then-open: a file removed at any moment is either read whole or not found."""
+    import threading
+
+    path = tmp_path / "llmlog.toml"
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            path.write_text('level = "warn"\noutputs = {}\n')
+            path.unlink()
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    seen = set()
+    try:
+        for _ in range(300):
+            for source in (path, None):  # given, and found by the search
+                try:
+                    seen.add(llmlog.configure(source, autoload=False).source.kind)
+                except ConfigError as exc:
+                    # a half-written file is valid TOML or a syntax error; never a traceback
+                    seen.add(exc.errors[0].split(":")[0])
+    finally:
+        stop.set()
+        thread.join()
+    assert seen <= {"file", "defaults", "configuration file not found", "invalid TOML"}
+
+
+def test_an_integer_too_long_to_convert_is_named_at_its_place(tmp_path):
+    path = write(tmp_path / "llmlog.toml", "level = 'info'\nmax_string_length = " + "9" * 5000)
+    error = config_error(path)
+    assert (error.source, error.errors) == (
+        f"{path}:2:21",
+        ["invalid TOML: a number of more than 4300 digits"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("a = " + "[" * 2000 + "]" * 2000 + "\n", ":1:37"),
+        ("x = 1\ndefault_fields = " + "{a = " * 2000 + "1" + "}" * 2000 + "\n", ":2:178"),
+        ('s = """[[[["""\nt = ' + "[" * 40 + "]" * 40, ":2:37"),
+    ],
+)
+def test_deep_nesting_in_a_file_is_an_error_at_its_place(tmp_path, text, where):
+    path = write(tmp_path / "llmlog.toml", text)
+    error = config_error(path)
+    assert error.source == f"{path}{where}"
+    assert error.errors == ["arrays and inline tables nested more than 32 levels deep"]
+
+
+def test_brackets_in_strings_and_comments_are_not_nesting(tmp_path):
+    nested = "[" * 40
+    path = write(
+        tmp_path / "llmlog.toml",
+        f"""\
+        # {nested}
+        outputs = {{}}
+        [default_fields]
+        a = "{nested}\\"{nested}"  # {nested}
+        b = '{nested}'
+        c = [[1], {{x = [2]}}]
+        m = \"\"\"{nested}
+        {nested}\\\"\"\"\"\"\"
+        l = '''{nested}'''''
+        """,
+    )
+    fields = llmlog.configure(path, autoload=False).settings.default_fields
+    assert fields == {
+        "a": f'{nested}"{nested}',
+        "b": nested,
+        "c": [[1], {"x": [2]}],
+        "m": f'{nested}\n{nested}"""',
+        "l": f"{nested}''",
+    }
+
+
+def test_deep_or_odd_dict_configurations_are_errors_with_paths():
+    deep: list = []
+    inner = deep
+    for _ in range(5000):
+        inner.append([])
+        inner = inner[0]
+    cyclic: dict = {}
+    cyclic["self"] = cyclic
+    error = config_error(
+        {"default_fields": cyclic, "outputs": {"x": deep}, 7: "seven", "level": 10**5000}
+    )
+    assert error.errors == [
+        "keys must be strings, got 7 @ $",
+        "nested more than 32 levels deep @ $.default_fields" + ".self" * 32,
+        "nested more than 32 levels deep @ $.outputs.x" + "[0]" * 31,
+        "expected a severity name (string), got integer <integer of about 5001 digits> @ $.level",
+    ]
+    error = config_error({"disabled_plugins": "x" * 10_000, "level": {"a": deep}})
+    assert error.errors[0] == (
+        "expected an array of plugin names, got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxx'… (10000 characters) @ $.disabled_plugins"
+    )
+    assert len(str(error)) < 2000
+
+
+# -- redact_keys ---------------------------------------------------------------------------------
+
+
+def test_redact_keys_are_validated_one_by_one_as_the_sanitizer_compiles_them(tmp_path, capsys):
+    from llmlog.cli import main
+
+    path = write(
+        tmp_path / "llmlog.toml",
+        """
+        redact_keys = ["(?i)ssn", "(", "^a$|^b$", "^(x)\\\\1$", 7]
+        outputs = {}
+        """,
+    )
+    error = config_error(path)
+    assert error.errors == [
+        "invalid regular expression '(': missing ), unterminated subpattern at position 0 "
+        "@ $.redact_keys[1]",
+        "expected a string, got integer 7 @ $.redact_keys[4]",
+    ]
+    assert main(["config", "check", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines()[1:] == [f"  - {e}" for e in error.errors]
+
+    # what is valid alone is valid together: a global flag, an alternation, a backreference
+    llmlog.configure(
+        {"level": "debug", "redact_keys": ["(?i)ssn", "^a$|^b$", "^(x)\\1$"], "outputs": {}},
+        autoload=False,
+    )
+    from llmlog.logger import global_dispatcher
+    from llmlog.testing import ListOutput
+
+    output = ListOutput()
+    global_dispatcher().add_output(output)
+    llmlog.get_logger().info("m", my_SSN=1, a=2, ab=3, xx=4, x=5, api_key=6)
+    assert dict(output.entries[0].fields) == {
+        "my_SSN": "[REDACTED]",
+        "a": "[REDACTED]",
+        "ab": 3,
+        "xx": "[REDACTED]",
+        "x": 5,
+        "api_key": "[REDACTED]",
+    }
+
+
+REGEX_ALPHABET = "()[]{}?*+|\\^$.:<>=!Pias0129-,"
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # "[[" : a possible nested set
+@settings(max_examples=300)
+@given(st.lists(st.text(REGEX_ALPHABET, max_size=10), min_size=1, max_size=3))
+def test_redact_keys_that_validate_are_the_ones_the_sanitizer_takes(patterns):
+    from llmlog.config.converter import structure_errors
+    from llmlog.config.loader import Settings
+    from llmlog.sanitize import Sanitizer
+
+    settings_, errors = structure_errors({"redact_keys": patterns}, Settings, "$")
+    try:
+        Sanitizer(extra_patterns=patterns)
+    except Exception:
+        assert errors and all(e.startswith("invalid regular expression ") for e in errors)
+    else:
+        assert errors == [] and settings_.redact_keys == patterns
+        llmlog.configure({"redact_keys": patterns, "outputs": {}}, autoload=False)
+
+
+# -- permission bits -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ModeOptions:
+    mode: FileMode = 0o600
+
+
+class ModeOutput(Output):
+    def __init__(self, options: ModeOptions, context: BuildContext) -> None:
+        self.options = options
+
+    def write(self, entry):
+        pass
+
+
+class ModePlugin:
+    @hookimpl
+    def llmlog_register_outputs(self, register):
+        register("moded", ModeOutput, options=ModeOptions)
+
+
+def test_permission_bits_are_shown_in_octal_and_read_back():
+    import json
+
+    from llmlog.cli import effective_dict
+    from llmlog.tomlout import dumps_toml
+
+    config = llmlog.configure(
+        {"outputs": {"m": {"type": "moded", "mode": 0o640}, "d": {"type": "moded"}}},
+        plugins=[("mode", ModePlugin())],
+        autoload=False,
+    )
+    data = effective_dict(config)
+    text = dumps_toml(data)
+    assert "mode = 0o640" in text and "mode = 0o600" in text
+    assert "416" not in text and "384" not in text
+    again = tomllib.loads(text)
+    assert again["outputs"] == {
+        "m": {"type": "moded", "mode": 0o640},
+        "d": {"type": "moded", "mode": 0o600},
+    }
+    assert llmlog.configure(again, plugins=[("mode", ModePlugin())], autoload=False)
+    # JSON has no octal: the number itself, which reads back the same
+    assert json.loads(json.dumps(data))["outputs"]["m"]["mode"] == 416
+
+
+def test_permission_bits_must_be_an_integer_up_to_0o777():
+    error = config_error(
+        {
+            "outputs": {
+                "a": {"type": "moded", "mode": 600},
+                "b": {"type": "moded", "mode": "0o600"},
+                "c": {"type": "moded", "mode": True},
+                "d": {"type": "moded", "mode": -1},
+            }
+        },
+        plugins=[("mode", ModePlugin())],
+    )
+    assert error.errors == [
+        "must be permission bits between 0o000 and 0o777 (write 0o600 in TOML, not 600), "
+        "got 0o1130 (600) @ $.outputs.a.mode",
+        "expected permission bits (an octal integer such as 0o600), got string '0o600' "
+        "@ $.outputs.b.mode",
+        "expected permission bits (an octal integer such as 0o600), got boolean True "
+        "@ $.outputs.c.mode",
+        "must be permission bits between 0o000 and 0o777 (write 0o600 in TOML, not 600), "
+        "got -1 @ $.outputs.d.mode",
+    ]
+
+
+# -- config check: a dry run of configure() ----------------------------------------------------
+
+
+class Threaded(Output):
+    """An output whose factory starts a thread (as the OTLP output does); close() stops it."""
+
+    def __init__(self, options, context):
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.stop.wait, daemon=True)
+        self.thread.start()
+
+    def write(self, entry):
+        pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+@attrs.frozen(kw_only=True)
+class PathOptions:
+    path: str = "app.log"
+
+
+class Appending(Output):
+    """An output that creates its file when built, and registers a check that creates nothing."""
+
+    def __init__(self, options: PathOptions, context: BuildContext) -> None:
+        target = Path(options.path)
+        if not target.is_absolute() and context.config_path is not None:
+            target = context.config_path.parent / target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = target.open("a")
+
+    def write(self, entry):
+        pass
+
+    def close(self):
+        self.fh.close()
+
+
+def appending_check(options: PathOptions, context: BuildContext) -> None:
+    from llmlog.config import OptionError
+    from llmlog.pathcheck import check_appendable
+
+    target = Path(options.path)
+    if not target.is_absolute() and context.config_path is not None:
+        target = context.config_path.parent / target
+    try:
+        check_appendable(target)
+    except OSError as exc:
+        raise OptionError("path", exc.strerror or str(exc)) from None
+
+
+def failing_formatter(options, context):
+    raise ValueError("no such template")
+
+
+class DryRunPlugin:
+    @hookimpl
+    def llmlog_register_outputs(self, register):
+        register("threaded", Threaded)
+        register("appending", Appending, options=PathOptions, check=appending_check)
+        register("unopenable", Unopenable)
+        register("nothing", lambda options, context: object())
+
+    @hookimpl
+    def llmlog_register_formatters(self, register):
+        register("failing", failing_formatter)
+
+
+DRY_RUN_CASES = {
+    "ok": {"outputs": {"t": {"type": "threaded"}, "a": {"type": "appending", "path": "d/a.log"}}},
+    "raising factory": {"outputs": {"u": {"type": "unopenable"}}},
+    "not an output": {"outputs": {"n": {"type": "nothing"}}},
+    "impossible path": {"outputs": {"a": {"type": "appending", "path": "/proc/nope/app.log"}}},
+    "a directory": {"outputs": {"a": {"type": "appending", "path": "."}}},
+    "failing formatter": {"outputs": {"s": {"type": "stderr", "formatter": "failing"}}},
+    "bad signal": {
+        "outputs": {},
+        "flight_recorder": {"enabled": True, "triggers": ["signal"], "signal": "SIGNOPE"},
+    },
+    "uncatchable signal": {
+        "outputs": {},
+        "flight_recorder": {"enabled": True, "triggers": ["signal"], "signal": "SIGKILL"},
+    },
+}
+
+
+@pytest.mark.parametrize("case", DRY_RUN_CASES)
+def test_check_says_what_configure_says_and_creates_nothing(tmp_path, case):
+    path = tmp_path / "conf" / "llmlog.toml"
+    path.parent.mkdir()
+    path.write_text(dumps_toml(DRY_RUN_CASES[case]))
+    plugins = [("dry", DryRunPlugin())]
+    threads = threading.active_count()
+    try:
+        llmlog.check_configuration(path, plugins=plugins, autoload=False)
+        checked = None
+    except ConfigError as exc:
+        checked = exc
+    # nothing created, no thread left running
+    assert sorted(p.name for p in path.parent.iterdir()) == ["llmlog.toml"]
+    assert threading.active_count() == threads
+    try:
+        llmlog.configure(path, plugins=plugins, autoload=False)
+        configured = None
+    except ConfigError as exc:
+        configured = exc
+    assert (checked is None) == (configured is None) == (case == "ok")
+    if checked is not None and configured is not None:
+        assert (checked.source, checked.errors) == (configured.source, configured.errors)
+        assert checked.source == str(path)
+        assert all(" @ $." in e for e in checked.errors)
+    else:
+        assert (path.parent / "d" / "a.log").is_file()  # configure() did create it
+
+
+def test_dry_run_errors_name_the_option(tmp_path):
+    plugins = [("dry", DryRunPlugin())]
+    cases = {
+        "impossible path": "cannot create output 'a': cannot create directory /proc/nope: /proc "
+        "is on a proc filesystem, which takes no new files @ $.outputs.a.path",
+        "a directory": "cannot create output 'a': . is a directory, not a file @ $.outputs.a.path",
+        "raising factory": "cannot create output 'u': cannot open /root/forbidden.log for u "
+        "@ $.outputs.u",
+        "not an output": "cannot create output 'n': output type 'nothing' (plugin 'dry') built "
+        "object, which is not an llmlog.Output @ $.outputs.n",
+        "failing formatter": "cannot create output 's': no such template @ $.outputs.s.formatter",
+        "bad signal": "cannot start the flight recorder: unknown signal 'SIGNOPE' (expected a name "
+        "such as SIGUSR1) @ $.flight_recorder.signal",
+        "uncatchable signal": "cannot start the flight recorder: SIGKILL cannot be caught "
+        "@ $.flight_recorder.signal",
+    }
+    for case, message in cases.items():
+        with pytest.raises(ConfigError) as info:
+            llmlog.check_configuration(DRY_RUN_CASES[case], plugins=plugins, autoload=False)
+        assert info.value.errors == [message]
+
+
+def test_huge_arrays_and_tables_are_one_error_each(tmp_path):
+    path = tmp_path / "llmlog.toml"
+    path.write_text(
+        "redact_keys = [" + ", ".join(['"("'] * 200_000) + "]\n"
+        "[default_fields]\n" + "".join(f"k{i} = {i}\n" for i in range(20_000))
+    )
+    assert config_error(path).errors == [
+        "an array of 200,000 entries; at most 10,000 @ $.redact_keys",
+        "a table of 20,000 entries; at most 10,000 @ $.default_fields",
+    ]
+    error = config_error({f"k{i}": i for i in range(10_001)})
+    assert error.errors == ["a table of 10,001 entries; at most 10,000 @ $"]
+
+
+def test_messages_escape_what_a_terminal_would_act_on(tmp_path, capsys):
+    from llmlog.cli import main
+
+    hostile = "\x1b]52;c;cGF5bG9hZA==\x07\x1b[2J"
+    path = tmp_path / f"odd{hostile}.toml"
+    toml = "".join(f"\\u{ord(c):04x}" if not c.isprintable() else c for c in hostile)
+    path.write_text(f'level = "{toml}"\n[outputs."x{toml}\\n"]\n')
+    assert main(["config", "check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "\\x1b]52;c;" in err and "@ $.outputs.x\\x1b" in err
+    assert err.count("\n") == 3  # the head and two errors, a newline in a key escaped

@@ -356,3 +356,11 @@ def test_lone_surrogates_and_huge_integers_keep_readable_text():
         "m": str(2**70),
         "k": "<-integer of about 401 digits>",
     }
+
+
+@given(st.integers(-3, 10**6), st.sampled_from(["call", "token", "event"]))
+def test_plural_agrees_with_the_count(n, noun):
+    from llmlog.render import plural
+
+    assert plural(n, noun) == (f"{n} {noun}" if n == 1 else f"{n} {noun}s")
+    assert plural(n, "entry", "entries").endswith("entry" if n == 1 else "entries")

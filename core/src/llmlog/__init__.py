@@ -16,7 +16,13 @@ API reference.
 from importlib.metadata import PackageNotFoundError, version
 
 from llmlog.config import ConfigError, Configuration
-from llmlog.configure import configure, current_configuration, shutdown, stats
+from llmlog.configure import (
+    check_configuration,
+    configure,
+    current_configuration,
+    shutdown,
+    stats,
+)
 from llmlog.context import (
     LogContext,
     bind_current,
@@ -42,6 +48,7 @@ from llmlog.tracing import (
     Span,
     TraceSession,
     new_trace_session,
+    record_llm_call,
     span,
     start_trace_session,
     traced,
@@ -70,6 +77,7 @@ __all__ = [
     "TraceSession",
     "__version__",
     "bind_current",
+    "check_configuration",
     "configure",
     "current_configuration",
     "current_context",
@@ -82,6 +90,7 @@ __all__ = [
     "hookimpl",
     "new_trace_session",
     "parse_severity",
+    "record_llm_call",
     "set_logger",
     "shutdown",
     "span",

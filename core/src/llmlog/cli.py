@@ -20,9 +20,8 @@ from typing import Any
 import attrs
 
 import llmlog
-from llmlog.config import ConfigError, Configuration, find_config
+from llmlog.config import ConfigError, Configuration
 from llmlog.config.converter import converter
-from llmlog.config.loader import load_configuration, plugin_selection
 from llmlog.plugins import PluginHost
 from llmlog.registry import ComponentKind
 from llmlog.tomlout import dumps_toml
@@ -30,25 +29,10 @@ from llmlog.tomlout import dumps_toml
 __all__ = ["main"]
 
 
-def _host_for(path: str | None) -> tuple[Any, PluginHost, list[str]]:
-    source = find_config(path)
-    only, disabled, errors = plugin_selection(source)
-    host = PluginHost(only=only, blocked=disabled)
-    return source, host, errors + [f"{c} @ $.plugins" for c in host.conflicts]
-
-
 def _validate(path: str | None) -> tuple[Configuration, PluginHost]:
-    source, host, errors = _host_for(path)
-    config = load_configuration(
-        source,
-        host.components(ComponentKind.OUTPUT),
-        host.components(ComponentKind.FORMATTER),
-        recorders=host.components(ComponentKind.RECORDER),
-        trace_formats=host.components(ComponentKind.TRACE_FORMAT),
-        integrations=host.components(ComponentKind.INTEGRATION),
-        extra_errors=errors,
-    )
-    return config, host
+    from llmlog.configure import validate
+
+    return validate(path)
 
 
 def _options_dict(options: Any) -> dict[str, Any]:
@@ -130,8 +114,13 @@ def _validated_or_report(path: str | None) -> Configuration | None:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    config = _validated_or_report(args.path)
-    if config is None:
+    from llmlog.configure import check_configuration
+
+    try:
+        # A dry run of configure(): every component checked or built and closed, nothing created.
+        config = check_configuration(args.path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
         return 1
     outputs = ", ".join(f"{n} ({s.component.name})" for n, s in config.outputs.items()) or "none"
     print(
@@ -141,6 +130,8 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_show(args: argparse.Namespace) -> int:
+    from llmlog.render import escape
+
     config = _validated_or_report(args.path)
     if config is None:
         return 1
@@ -156,17 +147,21 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     comments = {key: f"from {where}" for key, where in config.provenance.items()}
     if config.provenance.get("outputs") == "default":
         comments["outputs"] = "built-in default (no [outputs] table)"
-    print(f"# effective llmlog configuration; source: {config.source.label}")
+    print(f"# effective llmlog configuration; source: {escape(config.source.label)}")
     print(dumps_toml(data, comments))
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    import tempfile
+def _is_demo_snapshot(name: str) -> bool:
+    return name.startswith("flight-") and name.endswith(("-demo.jsonl", "-demo.jsonl.zst"))
 
-    from llmlog.demo import run_demo
-    from llmlog.flight import FlightRecorder, global_flight_recorder
-    from llmlog.flight.recorder import set_global_flight_recorder
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from llmlog.demo import KEEP, cli_command, keep_newest, run_demo
+    from llmlog.filesink import config_relative
+    from llmlog.flight import FlightRecorder, running_flight_recorder
+    from llmlog.flight.recorder import default_snapshot_dir, set_global_flight_recorder
+    from llmlog.render import escape, plural
     from llmlog.stdlib import StdlibCapture, StdlibOptions
 
     if args.dspy:
@@ -178,12 +173,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    # Unless the configuration runs one, the demo runs its own flight recorder (snapshots in a
-    # temporary directory) and captures the simulated SDK's standard-logging records into it.
-    recorder = global_flight_recorder()
+    # Unless the configuration runs one, the demo runs its own flight recorder and captures the
+    # simulated SDK's standard-logging records into it. Its snapshot goes where `llmlog flight
+    # list` looks (the configured snapshot_dir, else the platformdirs default), and the newest
+    # KEEP demo snapshots stay there: nothing is left in the temporary directory.
+    recorder = running_flight_recorder()
     own = recorder is None
     if own:
-        recorder = FlightRecorder(snapshot_dir=tempfile.mkdtemp(prefix="llmlog-demo-"))
+        recorder = FlightRecorder(
+            snapshot_dir=config_relative(
+                config.flight_recorder.snapshot_dir, config.source.path, default_snapshot_dir()
+            )
+        )
         recorder.start()
         set_global_flight_recorder(recorder)
         llmlog.configure(args.config)  # attaches the recorder to the logging path
@@ -198,40 +199,52 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     llmlog.get_logger().dispatcher.flush()
     assert recorder is not None
     snapshot = recorder.snapshot(reason="demo")
+    keep_newest(snapshot.parent, _is_demo_snapshot)
     events = read_events(snapshot)
     hidden = sum(1 for e in events if e.get("kind") == "log" and e.get("level") == "DEBUG")
     outputs = ", ".join(config.outputs) or "none"
     print(
-        f"\ndemo done: {usage.total_tokens} tokens, ${usage.cost or 0:.6f}; "
+        f"\ndemo done: {plural(usage.total_tokens, 'token')}, ${usage.cost or 0:.6f}; "
         f"configuration: {config.source.label}; outputs: {outputs}\n"
-        f"flight recorder: {len(events)} events kept ({hidden} DEBUG entries no output showed); "
-        f"see them with: llmlog flight view {snapshot}",
+        f"flight recorder: {plural(len(events), 'event')} kept "
+        f"({plural(hidden, 'DEBUG entry', 'DEBUG entries')} no output showed), "
+        f"in {escape(str(snapshot.parent))} with the last {KEEP} demo snapshots; "
+        f"see them with: {escape(cli_command('flight', 'view', str(snapshot)))}",
         file=sys.stderr,
     )
     if own:
         set_global_flight_recorder(None)
+        recorder.stop()
     return 0
 
 
 def _dspy_demo(args: argparse.Namespace) -> int:
-    import importlib.util
-    import tempfile
+    from llmlog.demo import cli_command, keep_newest
+    from llmlog.filesink import config_relative
+    from llmlog.render import escape
+    from llmlog.traceconfig import default_trace_dir
 
-    if importlib.util.find_spec("llmlog_integration_dspy") is None:
+    try:
+        # The integration and DSPy itself (which the demo module imports): either may be missing.
+        from llmlog_integration_dspy.demo import run_dspy_demo
+    except ImportError as exc:
         print(
-            "llmlog: demo --dspy needs DSPy and the integration: pip install llmlog-integration-dspy",
+            "llmlog: demo --dspy needs DSPy and the integration: pip install "
+            f"llmlog-integration-dspy ({exc})",
             file=sys.stderr,
         )
         return 1
-    from llmlog_integration_dspy.demo import run_dspy_demo
 
     try:
-        llmlog.configure(args.config)
+        config = llmlog.configure(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    path = run_dspy_demo(Path(tempfile.mkdtemp(prefix="llmlog-dspy-demo-")))
-    print(f"\n$ llmlog view {path}\n", file=sys.stderr)
+    # In `demo` under the configured trace directory, where the newest KEEP demo traces stay.
+    directory = config_relative(config.trace.dir, config.source.path, default_trace_dir()) / "demo"
+    path = run_dspy_demo(directory)
+    keep_newest(directory, lambda name: ".jsonl" in name and not name.startswith("."))
+    print(f"\n$ {escape(cli_command('view', str(path)))}\n", file=sys.stderr)
     from llmlog.viewing import view_arguments
 
     view = view_arguments()
@@ -240,50 +253,98 @@ def _dspy_demo(args: argparse.Namespace) -> int:
 
 
 def read_events(path: Any) -> list[dict[str, Any]]:
-    """The events of a snapshot (for the demo's summary)."""
+    """The events of a snapshot (for the demo's summary); unreadable lines are skipped."""
     from llmlog.flight.snapshot import read_snapshot
 
-    return read_snapshot(path).events
+    return read_snapshot(path, lenient=True).events
 
 
-def _snapshot_or_report(path: str) -> Any:
-    """The snapshot at ``path``, or ``None`` after saying on stderr why it cannot be read."""
-    from llmlog.flight.snapshot import SnapshotError, read_snapshot
+def _snapshot_or_report(path: str, lenient: bool = False, max_events: int | None = None) -> Any:
+    """The snapshot at ``path``, or ``None`` after saying on stderr (escaped) why it cannot be
+    read."""
+    import gc
 
+    from llmlog.flight.snapshot import SnapshotError, UnreadableLine, read_snapshot
+    from llmlog.render import escape
+
+    # Loading builds one dict per event and keeps them all: the cyclic garbage collector would
+    # traverse them again and again (two thirds of the time for 100,000 events) to find nothing.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        return read_snapshot(path)
+        if max_events is None:
+            return read_snapshot(path, lenient=lenient)
+        return read_snapshot(path, lenient=lenient, max_events=max_events)
     except SnapshotError as exc:
-        print(f"llmlog: {exc}", file=sys.stderr)
+        hint = " (--lenient skips unreadable lines)" if isinstance(exc, UnreadableLine) else ""
+        print(f"llmlog: {escape(str(exc))}{hint}", file=sys.stderr)
         return None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _cmd_flight_view(args: argparse.Namespace) -> int:
+    from llmlog.flight.schema import KNOWN_KINDS
     from llmlog.flight.view import render_view
+    from llmlog.render import escape
     from llmlog.severity import SEVERITY_NAMES, severity_from_name
+    from llmlog.viewing import paint_for
 
     level = None
     if args.level is not None:
         level = severity_from_name(args.level)
         if level is None:
             print(
-                f"llmlog: --level: unknown severity {args.level!r}; expected one of "
+                f"llmlog: --level: unknown severity {escape(repr(args.level))}; expected one of "
                 f"{', '.join(SEVERITY_NAMES)}",
                 file=sys.stderr,
             )
             return 2
-    snapshot = _snapshot_or_report(args.file)
+    if args.last < 0:
+        print("llmlog: --last: expected 0 (all) or more", file=sys.stderr)
+        return 2
+    if args.max_events is not None and args.max_events < 1:
+        print("llmlog: --max-events: expected 1 or more", file=sys.stderr)
+        return 2
+    snapshot = _snapshot_or_report(args.file, args.lenient, args.max_events)
     if snapshot is None:
         return 1
+    # Kinds the recorder writes, and any other this snapshot holds (FlightRecorder.record).
+    present = {event["kind"] for event in snapshot.events}
+    unknown = [k for k in args.kind or () if k not in KNOWN_KINDS and k not in present]
+    if unknown:
+        others = sorted(present - set(KNOWN_KINDS))
+        extra = f"; in this snapshot also: {', '.join(escape(k) for k in others)}" if others else ""
+        print(
+            f"llmlog: --kind: unknown kind {escape(repr(unknown[0]))}; known kinds: "
+            f"{', '.join(KNOWN_KINDS)}{extra}",
+            file=sys.stderr,
+        )
+        return 2
     render_view(
-        snapshot, sys.stdout, last=args.last, kinds=args.kind or (), level=level, grep=args.grep
+        snapshot,
+        sys.stdout,
+        last=args.last,
+        kinds=args.kind or (),
+        level=level,
+        grep=args.grep,
+        paint=paint_for(args, sys.stdout),
     )
     return 0
 
 
 def _cmd_flight_list(args: argparse.Namespace) -> int:
+    import stat
+
     from llmlog.filesink import config_relative
     from llmlog.flight.recorder import default_snapshot_dir
-    from llmlog.flight.snapshot import SnapshotError, read_header
+    from llmlog.flight.snapshot import (
+        NotASnapshot,
+        SnapshotError,
+        read_header,
+        recorder_backends,
+    )
     from llmlog.render import escape, local_timestamp
 
     if args.dir:
@@ -298,35 +359,53 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
         directory = config_relative(
             config.flight_recorder.snapshot_dir, config.source.path, default_snapshot_dir()
         )
+    shown_dir = escape(str(directory))
     if not directory.is_dir():
-        print(f"No snapshots: {directory} does not exist.")
+        print(f"No snapshots: {shown_dir} does not exist.")
         return 0
-    found = sorted(
-        (p for p in directory.iterdir() if p.name.endswith((".jsonl", ".jsonl.zst"))),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    rows, others = [], 0
-    for path in found:
+    try:
+        names = [p for p in directory.iterdir() if p.name.endswith((".jsonl", ".jsonl.zst"))]
+    except OSError as exc:
+        print(f"llmlog: {shown_dir}: cannot list: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    found = []
+    for path in names:
         if path.name.startswith("."):  # a snapshot still being written (temporary name)
             continue
         try:
-            header = read_header(path)
-        except SnapshotError:
+            status = path.stat()
+        except OSError:  # gone meanwhile, or a dangling link
+            continue
+        if not stat.S_ISREG(status.st_mode):  # a directory, or a FIFO that would block a read
+            continue
+        found.append((status.st_mtime, status.st_size, path))
+    found.sort(key=lambda item: item[0], reverse=True)
+    backends = recorder_backends()
+    rows, others, unreadable = [], 0, []
+    for _, size, path in found:
+        try:
+            header = read_header(path, backends=backends)
+        except NotASnapshot:
             others += 1
+            continue
+        except SnapshotError as exc:  # a snapshot that cannot be read: listed with the reason
+            unreadable.append(escape(str(exc)))
             continue
         created = header.get("created_ns")
         when = local_timestamp(created) if isinstance(created, int) else "?"
         window = header.get("window") or {}
+        events = window.get("events")
         rows.append(
-            f"  {when}  {escape(str(header.get('reason', '?'))):<10} "
-            f"{escape(str((header.get('config') or {}).get('backend', '?'))):<7} "
-            f"{window.get('events', '?'):>8} events {path.stat().st_size / 1024:>9.1f} KiB  "
+            f"  {when}  {escape(str(header.get('reason') or '?')[:40]):<10} "
+            f"{escape(str((header.get('config') or {}).get('backend') or '?')[:20]):<7} "
+            f"{events if isinstance(events, int) else '?':>8} events {size / 1024:>9.1f} KiB  "
             f"{escape(path.name)}"
         )
-    print(f"Snapshots in {directory} ({len(rows)}, newest first):")
+    print(f"Snapshots in {shown_dir} ({len(rows)}, newest first):")
     for row in rows:
         print(row)
+    for message in unreadable:
+        print(f"  unreadable: {message}")
     if others:
         print(f"  ({others} other .jsonl files that are not snapshots)")
     if rows:
@@ -336,17 +415,38 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
 
 def _cmd_flight_convert(args: argparse.Namespace) -> int:
     from llmlog.flight.chrome import write_chrome
+    from llmlog.flight.files import written_atomically
+    from llmlog.render import escape
 
-    snapshot = _snapshot_or_report(args.file)
+    if args.max_events is not None and args.max_events < 1:
+        print("llmlog: --max-events: expected 1 or more", file=sys.stderr)
+        return 2
+    snapshot = _snapshot_or_report(args.file, args.lenient, args.max_events)
     if snapshot is None:
         return 1
-    target = (
+    target = Path(
         args.output or str(args.file).removesuffix(".zst").removesuffix(".jsonl") + ".chrome.json"
     )
-    with open(target, "wb") as fh:
-        size = write_chrome(snapshot, fh)
+    try:
+        with written_atomically(target) as fh:  # 0600 from the first byte; no half file
+            size = write_chrome(snapshot, fh)
+    except OSError as exc:
+        print(
+            f"llmlog: {escape(str(target))}: cannot write: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 1
+    skipped = ""
+    if snapshot.skipped:
+        skipped = (
+            f"; {snapshot.skipped} unreadable line{'s' if snapshot.skipped > 1 else ''} skipped"
+        )
+    if snapshot.missing_events:
+        skipped += f"; {snapshot.missing_events} events missing (the file is damaged or cut short)"
+    if snapshot.dropped:
+        skipped += f"; the oldest {snapshot.dropped} events left out (--max-events)"
     print(
-        f"{target}: {size} bytes of Chrome Trace Event JSON (open it in ui.perfetto.dev or chrome://tracing)"
+        f"{escape(str(target))}: {size} bytes of Chrome Trace Event JSON "
+        f"(open it in ui.perfetto.dev or chrome://tracing){skipped}"
     )
     return 0
 
@@ -474,7 +574,10 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="check or show the configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    check = config_sub.add_parser("check", help="validate a configuration (all errors at once)")
+    check = config_sub.add_parser(
+        "check",
+        help="validate a configuration and dry-run building it (all errors at once; creates nothing)",
+    )
     check.add_argument(
         "path", nargs="?", help="llmlog.toml or pyproject.toml (default: the usual search)"
     )
@@ -564,11 +667,28 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     )
     view.add_argument("--level", help="only log entries at or above this severity in the timeline")
     view.add_argument("--grep", help="only timeline events containing this text (any case)")
+    view.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR)")
+    view.add_argument(
+        "--lenient", action="store_true", help="skip unreadable lines (counted) instead of failing"
+    )
+    view.add_argument(
+        "--max-events",
+        type=int,
+        help="most events read, the newest kept (default 1,000,000: bounds memory)",
+    )
     view.set_defaults(run=_cmd_flight_view)
     convert = flight_sub.add_parser("convert", help="convert a snapshot for a trace viewer")
     convert.add_argument("file", help="a snapshot (.jsonl or .jsonl.zst)")
     convert.add_argument("--to", choices=["chrome"], default="chrome", help="output format")
     convert.add_argument("-o", "--output", help="output file (default: next to the snapshot)")
+    convert.add_argument(
+        "--lenient", action="store_true", help="skip unreadable lines (counted) instead of failing"
+    )
+    convert.add_argument(
+        "--max-events",
+        type=int,
+        help="most events read, the newest kept (default 1,000,000: bounds memory)",
+    )
     convert.set_defaults(run=_cmd_flight_convert)
 
     for command in host.commands.values() if host is not None else ():

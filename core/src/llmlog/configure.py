@@ -10,13 +10,23 @@ them, and the previous configuration stays in force.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import signal
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmlog.builtin.stderr_output import StderrOutput
-from llmlog.config import ConfigError, ConfigSource, Configuration, OutputSpec, find_config
+from llmlog.config import (
+    ConfigError,
+    ConfigSource,
+    Configuration,
+    OptionError,
+    OutputSpec,
+    find_config,
+)
+from llmlog.config.converter import shown
 from llmlog.config.loader import load_configuration, plugin_selection
 from llmlog.dispatch import close_outputs, report_problem
 from llmlog.filesink import config_relative
@@ -24,10 +34,10 @@ from llmlog.flight.recorder import (
     FlightRecorder,
     RecorderOutput,
     default_snapshot_dir,
-    global_flight_recorder,
+    running_flight_recorder,
     set_global_flight_recorder,
 )
-from llmlog.interfaces import BuildContext, Integration, Output
+from llmlog.interfaces import BuildContext, Formatter, Integration, Output
 from llmlog.logger import _configure_lock, global_dispatcher
 from llmlog.plugins import PluginHost
 from llmlog.records import LogEntry
@@ -38,12 +48,17 @@ from llmlog.severity import Severity
 from llmlog.stdlib import StdlibCapture
 
 __all__ = [
+    "build_output",
+    "build_outputs",
+    "check_components",
+    "check_configuration",
     "configure",
     "configure_fallback",
     "current_configuration",
     "plugin_host",
     "shutdown",
     "stats",
+    "validate",
 ]
 
 _current: tuple[Configuration, PluginHost] | None = None
@@ -59,16 +74,26 @@ def _as_source(source: str | os.PathLike[str] | Mapping[str, Any] | None) -> Con
     return find_config(source)
 
 
-def build_output(spec: OutputSpec, config: Configuration) -> Output:
-    """Build one output (and its formatter) from its validated table."""
-    config_path = config.source.path
-    formatter = None
-    if spec.formatter is not None:
-        formatter = spec.formatter.component.factory(
-            spec.formatter.options, BuildContext(spec.name, None, config_path)
-        )
-    output = spec.component.factory(spec.options, BuildContext(spec.name, formatter, config_path))
+def _failure(what: str, path: str, exc: BaseException) -> str:
+    """One error line for a component that cannot be built: at the option the component names
+    (:class:`~llmlog.config.OptionError`), else at the component's table."""
+    if isinstance(exc, OptionError):
+        return f"{what}: {exc.message} @ {path}.{exc.key}"
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        # "[Errno 13] ..." helps nobody; the message and the file do.
+        detail = exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    return f"{what}: {detail} @ {path}"
+
+
+def _make_output(spec: OutputSpec, config: Configuration, formatter: Formatter | None) -> Output:
+    output = spec.component.factory(
+        spec.options, BuildContext(spec.name, formatter, config.source.path)
+    )
     if not isinstance(output, Output):
+        close = getattr(output, "close", None)
+        if callable(close):
+            close()
         raise TypeError(
             f"output type {spec.component.name!r} (plugin {spec.component.plugin!r}) built "
             f"{type(output).__name__}, which is not an llmlog.Output"
@@ -78,23 +103,184 @@ def build_output(spec: OutputSpec, config: Configuration) -> Output:
     return output
 
 
+def _make_formatter(spec: OutputSpec, config: Configuration) -> Formatter | None:
+    if spec.formatter is None:
+        return None
+    formatter: Formatter = spec.formatter.component.factory(
+        spec.formatter.options, BuildContext(spec.name, None, config.source.path)
+    )
+    return formatter
+
+
+def build_output(spec: OutputSpec, config: Configuration) -> Output:
+    """Build one output (and its formatter) from its validated table."""
+    return _make_output(spec, config, _make_formatter(spec, config))
+
+
 def build_outputs(config: Configuration) -> list[Output]:
     """Build every output; on any failure close the ones built and raise one :class:`ConfigError`."""
     built: list[Output] = []
     errors: list[str] = []
     for spec in config.outputs.values():
+        what, path = f"cannot create output {spec.name!r}", f"$.outputs.{spec.name}"
         try:
-            built.append(build_output(spec, config))
+            formatter = _make_formatter(spec, config)
         except Exception as exc:
-            detail = str(exc) or type(exc).__name__
-            if isinstance(exc, OSError) and exc.strerror:
-                # "[Errno 13] ..." helps nobody; the message and the file do.
-                detail = exc.strerror + (f": {exc.filename}" if exc.filename else "")
-            errors.append(f"cannot create output {spec.name!r}: {detail} @ $.outputs.{spec.name}")
+            errors.append(_failure(what, f"{path}.formatter", exc))
+            continue
+        try:
+            built.append(_make_output(spec, config, formatter))
+        except Exception as exc:
+            errors.append(_failure(what, path, exc))
     if errors:
         close_outputs(built, lambda o, e: None)
         raise ConfigError(config.source.label, errors)
     return built
+
+
+def check_components(config: Configuration, *, dry_run: bool = False) -> list[str]:
+    """What building ``config``'s components would fail on, found without building them.
+
+    Runs each component's ``check`` (see :attr:`llmlog.registry.Component.check`: it creates
+    nothing); ``configure()`` does this before building anything. With ``dry_run`` (``llmlog
+    config check``), formatters and recorder backends are built and dropped, a component without
+    a ``check`` is built and closed at once, and the flight recorder is constructed without being
+    started: every error ``configure()`` would raise, worded and placed as it would.
+    Integrations are not built: ``configure()`` reports one that fails to start and goes on.
+
+    :returns: the error lines, ``description @ $.path``.
+    """
+    errors: list[str] = []
+    where = config.source.path
+    for spec in config.outputs.values():
+        what, path = f"cannot create output {spec.name!r}", f"$.outputs.{spec.name}"
+        formatter = None
+        if spec.formatter is not None:
+            component = spec.formatter.component
+            context = BuildContext(spec.name, None, where)
+            try:
+                if component.check is not None:
+                    component.check(spec.formatter.options, context)
+                if dry_run:
+                    formatter = component.factory(spec.formatter.options, context)
+            except Exception as exc:
+                errors.append(_failure(what, f"{path}.formatter", exc))
+                continue
+        try:
+            if spec.component.check is not None:
+                spec.component.check(spec.options, BuildContext(spec.name, formatter, where))
+            elif dry_run:
+                _make_output(spec, config, formatter).close()
+        except Exception as exc:
+            errors.append(_failure(what, path, exc))
+    errors += _recorder_errors(config, dry_run)
+    return errors
+
+
+#: Signals no handler can be installed for.
+_UNCATCHABLE = frozenset(
+    getattr(signal, name) for name in ("SIGKILL", "SIGSTOP") if hasattr(signal, name)
+)
+
+
+def _recorder_errors(config: Configuration, dry_run: bool) -> list[str]:
+    options = config.flight_recorder
+    spec = config.recorder_backend
+    if not options.enabled or spec is None:
+        return []
+    what = "cannot start the flight recorder"
+    errors = []
+    number = getattr(signal, options.signal, None) if options.signal.startswith("SIG") else None
+    if "signal" in options.triggers and not isinstance(number, signal.Signals):
+        errors.append(
+            f"{what}: unknown signal {shown(options.signal)} (expected a name such as SIGUSR1) "
+            "@ $.flight_recorder.signal"
+        )
+    elif "signal" in options.triggers and number in _UNCATCHABLE:
+        errors.append(f"{what}: {options.signal} cannot be caught @ $.flight_recorder.signal")
+    context = BuildContext("flight_recorder", None, config.source.path)
+    try:
+        if spec.component.check is not None:
+            spec.component.check(spec.options, context)
+        backend = spec.component.factory(spec.options, context) if dry_run else None
+    except Exception as exc:
+        return [*errors, _failure(what, "$.flight_recorder.backend", exc)]
+    if backend is not None and not errors:
+        try:
+            _new_recorder(config, backend)  # constructed, never started: no thread, no hook
+        except Exception as exc:
+            errors.append(_failure(what, "$.flight_recorder", exc))
+    return errors
+
+
+def _new_recorder(config: Configuration, backend: Any) -> FlightRecorder:
+    options = config.flight_recorder
+    return FlightRecorder(
+        options.min_age,
+        options.max_bytes,
+        backend,
+        level=options.level,
+        snapshot_dir=config_relative(
+            options.snapshot_dir, config.source.path, default_snapshot_dir()
+        ),
+        triggers=options.triggers,
+        signal_name=options.signal,
+        min_snapshot_interval=options.min_snapshot_interval,
+        gc_pauses=options.gc_pauses,
+        chunk_events=options.chunk_events,
+        chunk_bytes=options.chunk_bytes,
+        chunk_period=options.chunk_period,
+    )
+
+
+def validate(
+    source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    plugins: Iterable[tuple[str, object]] = (),
+    autoload: bool | None = None,
+) -> tuple[Configuration, PluginHost]:
+    """Read and validate a configuration against the plugins it selects, building nothing.
+
+    Arguments as for :func:`configure`.
+
+    :returns: the validated configuration and the plugin host it was validated against.
+    :raises ConfigError: listing every problem.
+    """
+    src = _as_source(source)
+    only, disabled, errors = plugin_selection(src)
+    host = PluginHost(autoload=autoload, only=only, blocked=disabled, extra=plugins)
+    errors += [f"{conflict} @ $.plugins" for conflict in host.conflicts]
+    config = load_configuration(
+        src,
+        host.components(ComponentKind.OUTPUT),
+        host.components(ComponentKind.FORMATTER),
+        recorders=host.components(ComponentKind.RECORDER),
+        trace_formats=host.components(ComponentKind.TRACE_FORMAT),
+        integrations=host.components(ComponentKind.INTEGRATION),
+        extra_errors=errors,
+        explain=host.unavailable,
+    )
+    return config, host
+
+
+def check_configuration(
+    source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    plugins: Iterable[tuple[str, object]] = (),
+    autoload: bool | None = None,
+) -> Configuration:
+    """What ``llmlog config check`` does: :func:`validate`, then a dry run of building every
+    component (:func:`check_components` with ``dry_run``), creating nothing and installing
+    nothing. A configuration it accepts, :func:`configure` accepts; it raises what
+    :func:`configure` would raise, worded and placed the same way.
+
+    :raises ConfigError: listing every problem.
+    """
+    config, _ = validate(source, plugins=plugins, autoload=autoload)
+    problems = check_components(config, dry_run=True)
+    if problems:
+        raise ConfigError(config.source.label, problems)
+    return config
 
 
 def configure(
@@ -114,19 +300,10 @@ def configure(
     """
     global _current, _configured_recorder, _capture
     with _configure_lock, _lock:
-        src = _as_source(source)
-        only, disabled, errors = plugin_selection(src)
-        host = PluginHost(autoload=autoload, only=only, blocked=disabled, extra=plugins)
-        errors += [f"{conflict} @ $.plugins" for conflict in host.conflicts]
-        config = load_configuration(
-            src,
-            host.components(ComponentKind.OUTPUT),
-            host.components(ComponentKind.FORMATTER),
-            recorders=host.components(ComponentKind.RECORDER),
-            trace_formats=host.components(ComponentKind.TRACE_FORMAT),
-            integrations=host.components(ComponentKind.INTEGRATION),
-            extra_errors=errors,
-        )
+        config, host = validate(source, plugins=plugins, autoload=autoload)
+        problems = check_components(config)
+        if problems:
+            raise ConfigError(config.source.label, problems)
         outputs = build_outputs(config)
         recorder = _build_recorder(config, outputs)
         settings = config.settings
@@ -152,7 +329,7 @@ def configure(
             _configured_recorder = recorder
         elif _configured_recorder is not None:
             # The previous configuration started a recorder; this one does not want it.
-            if global_flight_recorder() is _configured_recorder:
+            if running_flight_recorder() is _configured_recorder:
                 set_global_flight_recorder(None)
             _configured_recorder = None
         if config.stdlib.capture:
@@ -181,33 +358,26 @@ def _build_recorder(config: Configuration, outputs: list[Output]) -> FlightRecor
     recorder = None
     if options.enabled and config.recorder_backend is not None:
         spec = config.recorder_backend
+        what, path = "cannot start the flight recorder", "$.flight_recorder"
         try:
-            recorder = FlightRecorder(
-                options.min_age,
-                options.max_bytes,
-                spec.component.factory(
-                    spec.options, BuildContext("flight_recorder", None, config.source.path)
-                ),
-                level=options.level,
-                snapshot_dir=config_relative(
-                    options.snapshot_dir, config.source.path, default_snapshot_dir()
-                ),
-                triggers=options.triggers,
-                signal_name=options.signal,
-                min_snapshot_interval=options.min_snapshot_interval,
-                gc_pauses=options.gc_pauses,
-                chunk_events=options.chunk_events,
-                chunk_bytes=options.chunk_bytes,
-                chunk_period=options.chunk_period,
+            backend = spec.component.factory(
+                spec.options, BuildContext("flight_recorder", None, config.source.path)
             )
-            recorder.start()
         except Exception as exc:
             close_outputs(outputs, lambda o, e: None)
             raise ConfigError(
-                config.source.label,
-                [f"cannot start the flight recorder: {exc} @ $.flight_recorder"],
+                config.source.label, [_failure(what, f"{path}.backend", exc)]
             ) from None
-    active = recorder or (None if _configured_recorder is not None else global_flight_recorder())
+        try:
+            recorder = _new_recorder(config, backend)
+            recorder.start()
+        except Exception as exc:
+            if recorder is not None:  # started in part: its threads and hooks go too
+                with contextlib.suppress(Exception):
+                    recorder.stop()
+            close_outputs(outputs, lambda o, e: None)
+            raise ConfigError(config.source.label, [_failure(what, path, exc)]) from None
+    active = recorder or (None if _configured_recorder is not None else running_flight_recorder())
     if active is not None:
         output = RecorderOutput(active)
         output.name = "flight_recorder"
@@ -241,7 +411,7 @@ def _stop_integrations() -> None:
 def _retire_current() -> None:
     global _current, _capture, _configured_recorder
     _stop_integrations()
-    if _configured_recorder is not None and _configured_recorder is not global_flight_recorder():
+    if _configured_recorder is not None and _configured_recorder is not running_flight_recorder():
         _configured_recorder.stop()
     if _capture is not None:
         _capture.uninstall()

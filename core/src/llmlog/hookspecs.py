@@ -37,11 +37,15 @@ def llmlog_register_outputs(register: OutputRegister) -> None:
     """Register output types (where entries go), selected by ``type`` in ``[outputs.NAME]``.
 
     :param register: ``register(name, factory, *, options=None, description="",
-        accepts_formatter=False, default_formatter=None)``. ``factory(options, context)`` returns an
-        :class:`llmlog.Output`; ``options`` is an attrs class whose fields are the output's TOML
-        keys (``None`` if it has none); ``context`` is an :class:`llmlog.BuildContext`.
-        ``accepts_formatter`` allows a ``formatter`` key; ``default_formatter`` names the formatter
-        used when the configuration gives none.
+        accepts_formatter=False, default_formatter=None, check=None)``. ``factory(options,
+        context)`` returns an :class:`llmlog.Output`; ``options`` is an attrs class whose fields
+        are the output's TOML keys (``None`` if it has none); ``context`` is an
+        :class:`llmlog.BuildContext`. ``accepts_formatter`` allows a ``formatter`` key;
+        ``default_formatter`` names the formatter used when the configuration gives none.
+        ``check(options, context)`` raises what ``factory`` would, creating nothing (raise
+        :class:`llmlog.config.OptionError` to name the option); ``configure()`` and ``llmlog
+        config check`` run it before building. Without it, ``config check`` builds the output and
+        closes it at once.
 
     Use in plugins providing outputs, such as ``llmlog-output-console``.
     """
@@ -51,8 +55,9 @@ def llmlog_register_outputs(register: OutputRegister) -> None:
 def llmlog_register_formatters(register: ComponentRegister) -> None:
     """Register formatters (how entries become lines), selected by an output's ``formatter`` key.
 
-    :param register: ``register(name, factory, *, options=None, description="")``.
-        ``factory(options, context)`` returns an :class:`llmlog.Formatter`.
+    :param register: ``register(name, factory, *, options=None, description="", check=None)``.
+        ``factory(options, context)`` returns an :class:`llmlog.Formatter`; ``check`` as for
+        outputs.
     """
 
 
@@ -60,7 +65,8 @@ def llmlog_register_formatters(register: ComponentRegister) -> None:
 def llmlog_register_recorders(register: ComponentRegister) -> None:
     """Register flight-recorder backends (where the always-on ring of recent events is kept).
 
-    :param register: ``register(name, factory, *, options=None, description="")``.
+    :param register: ``register(name, factory, *, options=None, description="", check=None)``;
+        ``check`` as for outputs.
     """
 
 

@@ -20,8 +20,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-from llmlog.context import get_current
+import attrs
+
+from llmlog import tracing as _tracing
+from llmlog.context import LogContext, get_current
 from llmlog.dispatch import Dispatcher, report_problem
+from llmlog.flight import annotations as _flight
 from llmlog.interfaces import Output
 from llmlog.records import EMPTY_FIELDS, LogEntry, TokenUsage
 from llmlog.sanitize import Sanitizer
@@ -259,20 +263,69 @@ class Logger:
         self,
         prompt: str,
         completion: str,
+        /,
         token_info: TokenUsage | None = None,
         **fields: Any,
     ) -> None:
-        """Log one LLM interaction at DEBUG, with the prompt and completion as fields.
+        """Log one LLM interaction at DEBUG, with the prompt and completion as fields (a field
+        of the call named ``prompt`` or ``completion`` is kept as ``field.prompt`` or
+        ``field.completion``).
 
         The entry carries ``token_info`` (or the context's) so formatters show the usage; long
         prompts are capped like any other string.
+
+        Inside a span (``llmlog.span``, ``@llmlog.traced``) it also records the call in the
+        trace, once, whatever the log level: an ``llm_call`` event with the model (``model_id=``
+        or the context's), the tokens and cost of ``token_info`` (or the context's; ``cost=``
+        fills an unknown cost), ``latency_ms=`` if given and ``provider=`` if given (also kept as
+        a field). With no trace session the event goes to the flight recorder and the trace
+        listeners, when they run. See :func:`llmlog.record_llm_call`.
         """
+        ctx = get_current()
+        if ctx.span_id is not None and (
+            ctx.session is not None or _flight.active is not None or _tracing._listeners
+        ):
+            self._trace_call(ctx, prompt, completion, token_info, fields)
         if self._dispatcher.threshold <= _DEBUG:
+            for name in ("prompt", "completion"):
+                if name in fields:
+                    fields[f"field.{name}"] = fields.pop(name)
             fields["prompt"] = prompt
             fields["completion"] = completion
             if token_info is not None:
                 fields["token_info"] = token_info
             self._log(_DEBUG, "LLM interaction", (), fields)
+
+    @staticmethod
+    def _trace_call(
+        ctx: LogContext,
+        prompt: str,
+        completion: str,
+        token_info: TokenUsage | None,
+        fields: Mapping[str, Any],
+    ) -> None:
+        """``prompt_completion``'s call, as an ``llm_call`` event of the current span."""
+        try:
+            usage = token_info if token_info is not None else ctx.token_info
+            cost = fields.get("cost")
+            if usage is not None and usage.cost is None and isinstance(cost, int | float):
+                usage = attrs.evolve(usage, cost=float(cost))
+            model = fields.get("model_id")
+            provider = fields.get("provider")
+            _tracing._record_llm_call(
+                ctx.session,
+                ctx.trace_id,
+                ctx.span_id,
+                model=model if isinstance(model, str) else ctx.model_id or "",
+                prompt=prompt,
+                response=completion,
+                usage=usage,
+                latency_ms=fields.get("latency_ms"),
+                provider=provider if isinstance(provider, str) else "",
+                messages=None,
+            )
+        except Exception as exc:  # logging never raises
+            report_problem(f"recording an LLM call failed: {type(exc).__name__}: {exc}")
 
     def fatal(self, msg: object, /, *args: Any, **fields: Any) -> NoReturn:
         """Log at FATAL, flush and close every output, then exit with status 1.

@@ -17,6 +17,10 @@ Switches (environment, then configuration):
 * ``LLMLOG_DISABLED_PLUGINS=a,b``: block the named plugins;
 * ``plugins = [...]`` in ``llmlog.toml``: load only the listed entry points;
 * ``LLMLOG_TRACE_PLUGINS=1``: print every hook call to stderr.
+
+A component that configuration asks for and that only a switched-off plugin provides is reported
+as such (:meth:`PluginHost.unavailable`), not as unknown: to tell, and only then, the host imports
+the switched-off plugins and asks them what they register, without registering them.
 """
 
 from __future__ import annotations
@@ -103,8 +107,12 @@ class PluginHost:
         self.autoload = (
             (not _env_flag("LLMLOG_DISABLE_PLUGIN_AUTOLOAD")) if autoload is None else autoload
         )
+        self._autoload_given = autoload is not None
         self.only = set(only) if only is not None else None
+        self._blocked_here = set(blocked)
         self.blocked = {*blocked, *_env_list("LLMLOG_DISABLED_PLUGINS")}
+        self._entry_points: dict[str, md.EntryPoint] = {}
+        self._would_provide: dict[str, set[tuple[ComponentKind, str]]] = {}
         self.plugins: dict[str, PluginInfo] = {}
         self.conflicts: list[str] = []
         self._components: dict[ComponentKind, dict[str, Component]] = {k: {} for k in ComponentKind}
@@ -150,6 +158,7 @@ class PluginHost:
             self.plugins[f"{ep.name} ({dist})"] = info
             return
         self.plugins[ep.name] = info
+        self._entry_points[ep.name] = ep
         if ep.name in self.blocked:
             info.status = "blocked"
             return
@@ -238,6 +247,7 @@ class PluginHost:
                 detect: Callable[[bytes], bool] | None = None,
                 read: Callable[..., Any] | None = None,
                 view: Callable[..., int] | None = None,
+                check: Callable[[Any, Any], None] | None = None,
             ) -> None:
                 if not isinstance(name, str) or not name:
                     raise TypeError(
@@ -245,6 +255,8 @@ class PluginHost:
                     )
                 if not callable(factory):
                     raise TypeError(f"{kind.singular} {name!r}: factory is not callable")
+                if check is not None and not callable(check):
+                    raise TypeError(f"{kind.singular} {name!r}: check is not callable")
                 support = TraceFormatSupport(detect, read, view)
                 if kind is not ComponentKind.TRACE_FORMAT and support != TraceFormatSupport():
                     raise TypeError(
@@ -269,6 +281,7 @@ class PluginHost:
                     accepts_formatter or default_formatter is not None,
                     default_formatter,
                     support,
+                    check,
                 )
                 info = self.plugins.get(plugin)
                 if info is not None:
@@ -321,6 +334,41 @@ class PluginHost:
         """The registered components of one kind, by name."""
         return dict(self._components[kind])
 
+    def unavailable(self, kind: ComponentKind, name: str) -> str | None:
+        """Why the component ``name`` of ``kind`` is not available although an installed plugin
+        provides it (the plugin is blocked, not selected, or entry points are off), as the end of
+        a sentence: ``provided by plugin 'output_file' (...), which is disabled
+        (disabled_plugins)``; ``None`` when no switched-off plugin provides it.
+
+        Imports each switched-off plugin (once) and calls its register hooks with a register that
+        only notes the names; nothing is registered and any failure is ignored.
+        """
+        for ep, reason in self._switched_off():
+            provided = self._would_provide.get(ep.name)
+            if provided is None:
+                provided = self._would_provide[ep.name] = _provided_by(ep)
+            if (kind, name) in provided:
+                dist = f" ({ep.dist.name} {ep.dist.version})" if ep.dist is not None else ""
+                return f"provided by plugin {ep.name!r}{dist}, which {reason}"
+        return None
+
+    def _switched_off(self) -> Iterable[tuple[md.EntryPoint, str]]:
+        if not self.autoload:
+            switch = "autoload=False" if self._autoload_given else "LLMLOG_DISABLE_PLUGIN_AUTOLOAD"
+            for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                yield ep, f"is not loaded: entry-point plugins are off ({switch})"
+            return
+        for name, ep in self._entry_points.items():
+            status = self.plugins[name].status
+            if status == "blocked":
+                where = (
+                    "disabled_plugins" if name in self._blocked_here else "LLMLOG_DISABLED_PLUGINS"
+                )
+                yield ep, f"is disabled ({where})"
+            elif status == "not selected":
+                listed = ", ".join(sorted(self.only or ())) or "none"
+                yield ep, f"is not in plugins (the configuration loads only: {listed})"
+
     @property
     def serializers(self) -> list[tuple[type, Callable[[Any], Any]]]:
         """Every ``(type, function)`` registered through ``llmlog_register_serializers``."""
@@ -335,6 +383,31 @@ class PluginHost:
     def load_errors(self) -> list[PluginInfo]:
         """Plugins that failed to load or register."""
         return [p for p in self.plugins.values() if p.status == "failed"]
+
+
+def _provided_by(ep: md.EntryPoint) -> set[tuple[ComponentKind, str]]:
+    """The components the plugin of ``ep`` registers, found in a plugin manager of its own."""
+    found: set[tuple[ComponentKind, str]] = set()
+    try:
+        pm = pluggy.PluginManager("llmlog")
+        pm.add_hookspecs(hookspecs)
+        pm.register(ep.load(), name=ep.name)
+    except Exception:
+        return found
+    for kind in ComponentKind:
+
+        def note(
+            name: object, *args: object, _kind: ComponentKind = kind, **kwargs: object
+        ) -> None:
+            if isinstance(name, str):
+                found.add((_kind, name))
+
+        for impl in getattr(pm.hook, f"llmlog_register_{kind.value}").get_hookimpls():
+            try:
+                impl.function(**dict.fromkeys(impl.argnames, note))
+            except Exception:
+                continue
+    return found
 
 
 def _version(dist: str) -> str | None:

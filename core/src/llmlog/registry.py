@@ -72,6 +72,11 @@ class Component:
     default_formatter: str | None = None
     #: Trace formats only: reading and showing files.
     support: TraceFormatSupport = attrs.field(factory=TraceFormatSupport, eq=False)
+    #: ``check(options, context)``: raises what ``factory`` would raise for these options, creating
+    #: nothing (no file, directory or thread); ``configure()`` and ``llmlog config check`` run it
+    #: before building. ``None``: the dry run of ``config check`` builds the component and closes
+    #: it at once instead.
+    check: Callable[[Any, Any], None] | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -97,6 +102,7 @@ class ComponentRegister(Protocol):
         *,
         options: type | None = None,
         description: str = "",
+        check: Callable[[Any, Any], None] | None = None,
     ) -> None: ...
 
 
@@ -113,6 +119,7 @@ class TraceFormatRegister(Protocol):
         detect: Callable[[bytes], bool] | None = None,
         read: Callable[..., Iterator[Any]] | None = None,
         view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None,
+        check: Callable[[Any, Any], None] | None = None,
     ) -> None: ...
 
 
@@ -128,6 +135,7 @@ class OutputRegister(Protocol):
         description: str = "",
         accepts_formatter: bool = False,
         default_formatter: str | None = None,
+        check: Callable[[Any, Any], None] | None = None,
     ) -> None: ...
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "format_value",
     "local_timestamp",
     "plain_line",
+    "plural",
     "quote_if_needed",
     "rfc3339_local",
     "rfc3339_nano",
@@ -279,3 +280,10 @@ def plain_line(entry: LogEntry) -> str:
         parts.append(format_fields(entry.fields, strict=False))
     line = " ".join(parts)
     return line + continuation_lines(entry.exception) if entry.exception else line
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``count`` and ``noun`` agreeing in number: ``1 call``, ``2 calls``, ``0 calls``
+    (``plural_form`` for a noun that does not just take an ``s``: ``plural(n, "entry",
+    "entries")``)."""
+    return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_SECRET_PATTERNS", "REDACTED", "Sanitizer"]
+__all__ = ["DEFAULT_SECRET_PATTERNS", "REDACTED", "Sanitizer", "key_pattern"]
 
 REDACTED = "[REDACTED]"
 
@@ -35,7 +35,24 @@ DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
     r"credential",
 )
 
+#: The default patterns in one expression (they are written to be joined).
+_DEFAULT_SECRET_RE = re.compile("|".join(DEFAULT_SECRET_PATTERNS), re.IGNORECASE)
+
 _MAX_DEPTH = 32
+
+
+def key_pattern(pattern: str) -> re.Pattern[str]:
+    """One more secret-key pattern (``redact_keys``) as the sanitizer searches keys with it.
+
+    Each is compiled on its own, not joined to the others: a pattern valid alone stays valid
+    (``(?i)ssn`` starts with a global flag, which a joined expression allows only at its start;
+    ``a|b`` keeps its alternation to itself; ``\\1`` refers to its own group).
+
+    :raises re.error: when ``pattern`` is not a regular expression.
+    """
+    return re.compile(pattern, re.IGNORECASE)
+
+
 _SCALARS = frozenset({int, float, bool, type(None)})
 
 
@@ -49,19 +66,20 @@ class Sanitizer:
         extra_patterns: Iterable[str] = (),
         max_string_length: int = 32_768,
     ) -> None:
-        patterns = [*DEFAULT_SECRET_PATTERNS, *extra_patterns] if redact else []
-        self._secret_re = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+        self._secret_res = (
+            [_DEFAULT_SECRET_RE, *(key_pattern(p) for p in extra_patterns)] if redact else []
+        )
         #: The string length cap, or ``None`` for no cap.
         self.limit = self._max = max_string_length if max_string_length > 0 else None
         self._is_secret: dict[str, bool] = {}
 
     def is_secret_key(self, key: object) -> bool:
         """Whether a field named ``key`` is redacted."""
-        if self._secret_re is None or not isinstance(key, str):
+        if not self._secret_res or not isinstance(key, str):
             return False
         known = self._is_secret.get(key)
         if known is None:
-            known = self._secret_re.search(key) is not None
+            known = any(pattern.search(key) is not None for pattern in self._secret_res)
             if len(self._is_secret) < 10_000:  # keys come from code, but stay bounded anyway
                 self._is_secret[key] = known
         return known

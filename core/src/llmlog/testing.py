@@ -37,6 +37,7 @@ import attrs
 from llmlog.interfaces import Formatter, Output
 from llmlog.logger import global_dispatcher
 from llmlog.records import LogEntry, TokenUsage
+from llmlog.render import plural
 from llmlog.severity import Severity
 
 __all__ = [
@@ -558,7 +559,8 @@ def check_trace_format(name: str, directory: Path) -> None:
                     sub.get("completion_tokens") or 0
                 )
         assert (got_calls, got_tokens) == (calls, tokens), (
-            f"read back {got_calls} LLM calls with {got_tokens} tokens; wrote {calls} with {tokens}"
+            f"read back {plural(got_calls, 'LLM call')} with {plural(got_tokens, 'token')}; "
+            f"wrote {calls} with {tokens}"
         )
 
     def viewed() -> None:

@@ -20,7 +20,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -30,6 +30,7 @@ import attrs
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
 from llmlog.flight import annotations as _flight
+from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
 from llmlog.sanitize import Sanitizer
@@ -43,11 +44,13 @@ __all__ = [
     "new_span_id",
     "new_trace_id",
     "new_trace_session",
+    "record_llm_call",
     "remove_listener",
     "span",
     "start_trace_session",
     "traced",
     "tracing_interceptor",
+    "usage_data",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -107,6 +110,108 @@ def new_trace_id() -> str:
 def new_span_id() -> str:
     """16 lowercase hex characters (64 random bits), the W3C span-id shape dspy-go's interceptor uses."""
     return f"{_bits(64):016x}"
+
+
+def _flag(value: object) -> bool:
+    """A ``success``/``recoverable`` argument as a bool; one whose truth cannot be told (a NumPy
+    array, a signalling NaN) is ``False``, so the trace call still never raises."""
+    if value is True or value is False:
+        return value
+    try:
+        return bool(value)
+    except Exception:
+        return False
+
+
+def _usage_value(usage: Any, *names: str) -> Any:
+    """The first of ``names`` that ``usage`` (a mapping or an object) has, else ``None``."""
+    for name in names:
+        value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def usage_data(usage: Any) -> dict[str, Any]:
+    """Token usage as an ``llm_call`` event's ``usage``: the three counts as safe integers
+    (:func:`llmlog.numbers.as_count`) and the cost only when known and finite.
+
+    ``usage`` is a :class:`~llmlog.TokenUsage`, or what a provider's SDK returns, as a mapping
+    or an object: ``prompt_tokens``/``completion_tokens``/``total_tokens`` (OpenAI's
+    ``response.usage``, LiteLLM's), or ``input_tokens``/``output_tokens`` (Anthropic's, the
+    OpenAI Responses API's); ``cost`` if it has one. A missing total is the sum of the other two.
+    """
+    prompt: Any
+    completion: Any
+    total: Any
+    cost: Any
+    if isinstance(usage, TokenUsage):
+        prompt, completion, total = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
+        cost = usage.cost
+    else:
+        prompt = _usage_value(usage, "prompt_tokens", "input_tokens")
+        completion = _usage_value(usage, "completion_tokens", "output_tokens")
+        total = _usage_value(usage, "total_tokens")
+        cost = _usage_value(usage, "cost")
+    data: dict[str, Any] = {
+        "prompt_tokens": as_count(prompt, "usage.prompt_tokens"),
+        "completion_tokens": as_count(completion, "usage.completion_tokens"),
+    }
+    data["total_tokens"] = (
+        min(data["prompt_tokens"] + data["completion_tokens"], MAX_SAFE_INT)
+        if total is None
+        else as_count(total, "usage.total_tokens")
+    )
+    known = as_cost(cost, "usage.cost")
+    if known is not None:
+        data["cost"] = known
+    return data
+
+
+def _sub_call_numbers(call: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``sub_llm_calls`` item with the numbers readers decode made safe (its other keys as
+    given): token counts and ``latency_ms`` as integers, ``execution_time`` in seconds, a cost
+    only when finite, also inside a nested ``usage``."""
+    item = dict(call)
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens", "latency_ms"):
+        if key in item:
+            item[key] = as_count(item[key], f"sub_llm_calls.{key}")
+    if "execution_time" in item:
+        item["execution_time"] = as_seconds(item["execution_time"], "sub_llm_calls.execution_time")
+    if "cost" in item:
+        cost = as_cost(item["cost"], "sub_llm_calls.cost")
+        if cost is None:
+            del item["cost"]
+        else:
+            item["cost"] = cost
+    usage = item.get("usage")
+    if isinstance(usage, Mapping):
+        # The mapping's other keys stay; a cost that is not a finite number goes.
+        item["usage"] = {k: v for k, v in usage.items() if k != "cost"} | usage_data(usage)
+    return item
+
+
+def _llm_call_data(
+    provider: str,
+    model: str,
+    prompt: str,
+    response: str,
+    usage: Any,
+    latency_ms: object,
+    messages: list[Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "provider": provider,
+        "model": model,
+        "prompt": prompt,
+        "response": response,
+        "latency_ms": as_count(latency_ms, "latency_ms"),
+    }
+    if messages is not None:
+        data["messages"] = messages
+    if usage is not None:
+        data["usage"] = usage_data(usage)
+    return data
 
 
 class TraceWriter(Protocol):
@@ -263,10 +368,10 @@ class TraceSession:
         span_id: str,
         outputs: Mapping[str, Any] | None = None,
         error: BaseException | str | None = None,
-        duration_ms: int = 0,
+        duration_ms: float = 0,
     ) -> None:
         """``EmitSpanEnd``: a span ends, with its outputs or error."""
-        data: dict[str, Any] = {"event": "end", "duration_ms": int(duration_ms)}
+        data: dict[str, Any] = {"event": "end", "duration_ms": as_count(duration_ms, "duration_ms")}
         if outputs is not None:
             data["outputs"] = self._user_mapping(outputs)
         if error is not None:
@@ -297,34 +402,23 @@ class TraceSession:
         model: str,
         prompt: str,
         response: str,
-        usage: TokenUsage | None = None,
-        latency_ms: int = 0,
+        usage: Any = None,
+        latency_ms: float = 0,
         *,
         messages: list[Mapping[str, Any]] | None = None,
     ) -> None:
         """``EmitLLMCall``: one LLM call, with token usage and latency. An unknown cost stays absent.
 
+        :param usage: a :class:`~llmlog.TokenUsage` or a provider's usage, as a mapping or an
+            object (see :func:`usage_data`).
         :param messages: the chat messages, kept beside the text ``prompt`` (an extra key that
             dspy-go's readers ignore; the ``rlm`` format shows them as the conversation).
+
+        Numbers are written as every reader decodes them (:mod:`llmlog.numbers`): a NaN, negative
+        or non-numeric latency or token count becomes 0, one past ``2**53 - 1`` that, reported once.
         """
-        data: dict[str, Any] = {
-            "provider": provider,
-            "model": model,
-            "prompt": prompt,
-            "response": response,
-            "latency_ms": int(latency_ms),
-        }
-        if messages is not None:
-            data["messages"] = messages
-        if usage is not None:
-            data["usage"] = {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.total_tokens,
-            }
-            if usage.cost is not None:
-                data["usage"]["cost"] = usage.cost
-        self._add_usage(span_id, usage.total_tokens if usage is not None else 0)
+        data = _llm_call_data(provider, model, prompt, response, usage, latency_ms, messages)
+        self._add_usage(span_id, data["usage"]["total_tokens"] if "usage" in data else 0)
         self._emit(TraceEventType.LLM_CALL, span_id, data)
 
     def emit_module(
@@ -335,7 +429,7 @@ class TraceSession:
         signature: str,
         inputs: Mapping[str, Any] | None,
         outputs: Mapping[str, Any] | None,
-        duration_ms: int,
+        duration_ms: float,
         llm_calls: int,
         total_tokens: int,
         success: bool,
@@ -345,10 +439,10 @@ class TraceSession:
             "module_type": module_type,
             "module_name": module_name,
             "signature": signature,
-            "duration_ms": int(duration_ms),
-            "llm_calls": int(llm_calls),
-            "total_tokens": int(total_tokens),
-            "success": bool(success),
+            "duration_ms": as_count(duration_ms, "duration_ms"),
+            "llm_calls": as_count(llm_calls, "llm_calls"),
+            "total_tokens": as_count(total_tokens, "total_tokens"),
+            "success": _flag(success),
         }
         if inputs is not None:
             data["inputs"] = dict(inputs)
@@ -364,7 +458,7 @@ class TraceSession:
         stdout: str,
         stderr: str,
         locals_: Mapping[str, Any] | None = None,
-        duration_ms: int = 0,
+        duration_ms: float = 0,
         sub_llm_calls: list[Mapping[str, Any]] | None = None,
         *,
         final_answer: Any = None,
@@ -375,16 +469,16 @@ class TraceSession:
             that dspy-go's readers ignore; the ``rlm`` format makes it the final answer).
         """
         data: dict[str, Any] = {
-            "iteration": int(iteration),
+            "iteration": as_count(iteration, "iteration"),
             "code": code,
             "stdout": stdout,
             "stderr": stderr,
-            "duration_ms": int(duration_ms),
+            "duration_ms": as_count(duration_ms, "duration_ms"),
         }
         if locals_ is not None:
             data["locals"] = dict(locals_)
         if sub_llm_calls is not None:
-            data["sub_llm_calls"] = [dict(c) for c in sub_llm_calls]
+            data["sub_llm_calls"] = [_sub_call_numbers(c) for c in sub_llm_calls]
         if final_answer is not None:
             data["final_answer"] = final_answer
         self._emit(TraceEventType.CODE_EXEC, span_id, data)
@@ -395,7 +489,7 @@ class TraceSession:
         tool_name: str,
         input: Any,
         output: Any,
-        duration_ms: int = 0,
+        duration_ms: float = 0,
         success: bool = True,
         error: BaseException | str | None = None,
     ) -> None:
@@ -404,8 +498,8 @@ class TraceSession:
             "tool_name": tool_name,
             "input": input,
             "output": output,
-            "duration_ms": int(duration_ms),
-            "success": bool(success),
+            "duration_ms": as_count(duration_ms, "duration_ms"),
+            "success": _flag(success),
         }
         if error is not None:
             data["error"] = str(error)
@@ -418,7 +512,7 @@ class TraceSession:
         self._emit(
             TraceEventType.ERROR,
             span_id,
-            {"error_type": error_type, "message": message, "recoverable": bool(recoverable)},
+            {"error_type": error_type, "message": message, "recoverable": _flag(recoverable)},
         )
 
     @property
@@ -485,6 +579,30 @@ def _session_defaults() -> tuple[Any, Any, Sanitizer, Path | None]:
     return config.trace, config.trace_format, sanitizer, config.source.path
 
 
+#: The trace formats of ``llmlog[standard]`` and the distribution that brings each.
+STANDARD_FORMATS = {"dspy": "llmlog-trace-dspy", "rlm": "llmlog-trace-rlm"}
+
+
+def unknown_format_message(name: str, installed: Iterable[str]) -> str:
+    """What to say when no trace format ``name`` is loaded: what is, and what to install (or,
+    for an installed distribution whose plugin did not load, where to look)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    known = ", ".join(sorted(installed)) or "none"
+    message = f"unknown trace format {name!r} (installed: {known})"
+    package = STANDARD_FORMATS.get(name)
+    if package is None:
+        return f"{message}; trace formats come from plugins: `llmlog plugins` lists them"
+    try:
+        distribution(package)
+    except PackageNotFoundError:
+        return f"{message}; install {package} (pip install {package}, or llmlog[standard])"
+    return (
+        f"{message}; {package} is installed but its plugin is not loaded (disabled, or it failed "
+        f"to import): `llmlog plugins` says why"
+    )
+
+
 def _open_session(
     path: str | os.PathLike[str] | None,
     format: str | None,
@@ -510,9 +628,7 @@ def _open_session(
         name = format or "dspy"
         found = formats.get(name)
         if found is None:
-            raise ValueError(
-                f"unknown trace format {name!r}; installed: {', '.join(sorted(formats)) or '(none)'}"
-            )
+            raise ValueError(unknown_format_message(name, formats))
         component = found
         if component.options is not None:
             factory_options = component.options(**options)
@@ -635,6 +751,46 @@ class Span:
                 )
             )
 
+    def llm_call(
+        self,
+        *,
+        model: str | None = None,
+        prompt: Any = "",
+        response: Any = "",
+        usage: Any = None,
+        latency_ms: float | None = None,
+        provider: str = "",
+        messages: list[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Record one LLM call made in this span (an ``llm_call`` event; ``llmlog view`` counts
+        it, with its tokens and cost, in the span and every span above it).
+
+        :param model: the model id; the context's (``with_model_id``) by default.
+        :param prompt: the prompt text, or a list of chat messages (``{"role", "content"}``),
+            kept as ``messages`` with their contents joined as the text.
+        :param response: the completion text.
+        :param usage: a :class:`~llmlog.TokenUsage`, or the provider's usage as its SDK gives
+            it, a mapping or an object (``prompt_tokens``/``completion_tokens``/
+            ``total_tokens``, or ``input_tokens``/``output_tokens``; ``cost`` if known).
+        :param latency_ms: how long the call took, in milliseconds.
+        :param provider: ``"openai"``, ``"anthropic"``...
+        :param messages: the chat messages, kept beside the text prompt.
+
+        Works in a session-less span too (to the flight recorder and listeners); never raises.
+        """
+        _record_llm_call(
+            self.session,
+            self.trace_id,
+            self.span_id,
+            model=model,
+            prompt=prompt,
+            response=response,
+            usage=usage,
+            latency_ms=latency_ms,
+            provider=provider,
+            messages=messages,
+        )
+
     def __enter__(self) -> Span:
         self._context.__enter__()
         return self
@@ -655,6 +811,109 @@ class Span:
         if exc is not None:
             self.fail(exc)
         self.end()
+
+
+def _prompt_parts(prompt: Any, messages: Any) -> tuple[str, Any]:
+    """The text ``prompt`` (dspy-go's readers need a string) and the chat messages: a prompt
+    given as a list of messages is kept as the messages, its contents joined as the text."""
+    if isinstance(prompt, str):
+        return prompt, messages
+    if isinstance(prompt, list | tuple) and all(isinstance(m, Mapping) for m in prompt):
+        text = "\n\n".join(str(m.get("content", "")) for m in prompt)
+        return text, list(prompt) if messages is None else messages
+    return str(prompt), messages
+
+
+_record_failures = 0
+
+
+def _record_llm_call(
+    session: Any,
+    trace_id: str | None,
+    span_id: str | None,
+    *,
+    model: str | None,
+    prompt: Any,
+    response: Any,
+    usage: Any,
+    latency_ms: float | None,
+    provider: str,
+    messages: list[Mapping[str, Any]] | None,
+) -> None:
+    """One LLM call in ``session`` (an ``llm_call`` event of ``span_id``), or, with no session,
+    to the flight recorder and the listeners. Never raises."""
+    global _record_failures
+    try:
+        if model is None:
+            model = get_current().model_id or ""
+        text, messages = _prompt_parts(prompt, messages)
+        answer = response if isinstance(response, str) else str(response)
+        if isinstance(session, TraceSession):
+            session.emit_llm_call(
+                span_id or "",
+                provider,
+                model,
+                text,
+                answer,
+                usage,
+                0 if latency_ms is None else latency_ms,
+                messages=messages,
+            )
+        elif _flight.active is not None or _listeners:
+            from llmlog.logger import global_dispatcher
+
+            data = _llm_call_data(provider, model, text, answer, usage, latency_ms, messages)
+            cleaned = global_dispatcher().sanitizer.fields(data)
+            _without_session(
+                TraceEvent(
+                    TraceEventType.LLM_CALL,
+                    time.time_ns(),
+                    trace_id or "",
+                    span_id,
+                    None,
+                    cleaned if isinstance(cleaned, dict) else dict(cleaned),
+                )
+            )
+    except Exception as exc:  # a trace call never raises into the application
+        _record_failures += 1
+        if _record_failures == 1:
+            report_problem(
+                f"recording an LLM call failed (reported once): {type(exc).__name__}: {exc}"
+            )
+
+
+def record_llm_call(
+    *,
+    model: str | None = None,
+    prompt: Any = "",
+    response: Any = "",
+    usage: Any = None,
+    latency_ms: float | None = None,
+    provider: str = "",
+    messages: list[Mapping[str, Any]] | None = None,
+) -> None:
+    """Record one LLM call on the current span: ``llmlog.record_llm_call(model="gpt-4o-mini",
+    prompt=p, response=r, usage=response.usage, latency_ms=840)``.
+
+    The call goes to the current trace session as an ``llm_call`` event of the current span (with
+    no span, of the session itself), counted in the enclosing modules' ``llm_calls`` and
+    ``total_tokens``; with no session, to the flight recorder and the trace listeners (the OTLP
+    exporter) when they run; otherwise nowhere. See :meth:`Span.llm_call` for the arguments.
+    Never raises.
+    """
+    ctx = get_current()
+    _record_llm_call(
+        ctx.session,
+        ctx.trace_id,
+        ctx.span_id,
+        model=model,
+        prompt=prompt,
+        response=response,
+        usage=usage,
+        latency_ms=latency_ms,
+        provider=provider,
+        messages=messages,
+    )
 
 
 def _without_session(event: TraceEvent) -> None:

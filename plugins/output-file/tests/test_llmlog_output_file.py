@@ -271,12 +271,13 @@ def test_configure_time_faults_name_the_path(tmp_path, read_only_dir):
     )
     assert (
         errors[1]
-        == f"cannot create output 'is_a_directory': {tmp_path} is a directory, not a file @ $.outputs.is_a_directory"
+        == f"cannot create output 'is_a_directory': {tmp_path} is a directory, not a file @ $.outputs.is_a_directory.path"
     )
     assert errors[2].startswith(
         f"cannot create output 'read_only': cannot open {read_only_dir / 'app.log'} for appending: "
     )
-    assert errors[2].endswith("@ $.outputs.read_only")
+    assert errors[2].endswith("@ $.outputs.read_only.path")
+    assert all(e.endswith(".path") for e in errors)  # the option at fault
 
 
 def _ids(text: str) -> list[int]:
@@ -412,9 +413,9 @@ def test_toml_options_and_error_paths(tmp_path):
             }
         )
     assert info.value.errors == [
+        "must be permission bits between 0o000 and 0o777 (write 0o600 in TOML, not 600), got 0o1777 (1023) @ $.outputs.file.mode",
         "expected one of 'never', 'hourly', 'daily', got 'weekly' @ $.outputs.file.rotation.when",
         "unknown key 'maxfiles'; valid keys: max_bytes, max_files, when, compress @ $.outputs.file.rotation",
-        "must be permission bits between 0o000 and 0o777 (write 0o600 in TOML), got 1023 @ $.outputs.file.mode",
         "must be 0 or more, got -1 @ $.outputs.file.rotation.max_bytes",
     ]
 

@@ -7,7 +7,8 @@ happens on the writer's thread; a snapshot is a JSON Lines file any tool can rea
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from llmlog.hookspecs import hookimpl
 from llmlog.registry import ComponentRegister
@@ -19,12 +20,15 @@ class MemoryBackend:
     name = "memory"
     suffix = ".jsonl"
     background = False
+    magic = b""
 
     def seal(self, raw: bytes | bytearray) -> bytes | bytearray:
         return raw  # the ring copies a bytearray into an immutable bytes
 
-    def decode(self, data: bytes) -> bytes:
-        return data
+    def decode(self, stream: BinaryIO, skipped: list[str] | None = None) -> Iterator[bytes]:
+        """The file is its JSON lines: read in pieces of 64 KiB."""
+        while piece := stream.read(1 << 16):
+            yield piece
 
 
 def _factory(options: Any, context: Any) -> MemoryBackend:

@@ -4,8 +4,8 @@ See ``docs/configuration.md`` for every key. The public entry point is :func:`ll
 this package holds the pieces it uses.
 """
 
-from llmlog.config.converter import Bytes, Seconds, parse_duration, parse_size
-from llmlog.config.errors import ConfigError
+from llmlog.config.converter import Bytes, FileMode, KeyPattern, Seconds, parse_duration, parse_size
+from llmlog.config.errors import ConfigError, OptionError
 from llmlog.config.loader import (
     ConfigSource,
     Configuration,
@@ -22,7 +22,10 @@ __all__ = [
     "ConfigError",
     "ConfigSource",
     "Configuration",
+    "FileMode",
     "FormatterSpec",
+    "KeyPattern",
+    "OptionError",
     "OutputSpec",
     "Seconds",
     "Settings",

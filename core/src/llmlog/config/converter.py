@@ -8,6 +8,7 @@ stricter: a TOML value must already have the right type. Errors are flattened to
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -18,22 +19,54 @@ import cattrs.gen
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
+from llmlog.serialize import big_int_text
 from llmlog.severity import SEVERITY_NAMES, Severity, severity_from_name
 
 __all__ = [
     "Bytes",
     "ConfigValueError",
+    "FileMode",
+    "KeyPattern",
     "Seconds",
     "converter",
     "parse_duration",
     "parse_severity_strict",
     "parse_size",
+    "shown",
     "structure_errors",
 ]
 
 
 class ConfigValueError(ValueError):
     """A value of the right type but not an accepted one; its message is shown as is."""
+
+
+class _Shown(reprlib.Repr):
+    """``repr`` for messages: bounded in length and depth whatever the value (a 2,000-deep array
+    has no ``repr``: it raises ``RecursionError``; nor has ``10**5000``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxdict = self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 8
+        self.maxstring = self.maxother = 60
+        self.maxlong = 60
+
+    def repr_int(self, x: int, level: int) -> str:
+        return big_int_text(x) if x.bit_length() > 1024 else super().repr_int(x, level)
+
+    def repr_str(self, x: str, level: int) -> str:
+        if len(x) <= 80:
+            return repr(x)
+        return f"{x[:60]!r}… ({len(x)} characters)"
+
+
+_SHOWN = _Shown()
+
+
+def shown(value: Any) -> str:
+    """``value`` as error messages quote it: its ``repr`` when short, its head when long."""
+    return _SHOWN.repr(value)
 
 
 def parse_severity_strict(value: Any) -> Severity:
@@ -43,9 +76,11 @@ def parse_severity_strict(value: Any) -> Severity:
         if found is not None:
             return found
         raise ConfigValueError(
-            f"unknown severity {value!r}; expected one of {', '.join(SEVERITY_NAMES)}"
+            f"unknown severity {shown(value)}; expected one of {', '.join(SEVERITY_NAMES)}"
         )
-    raise ConfigValueError(f"expected a severity name (string), got {_type_name(value)} {value!r}")
+    raise ConfigValueError(
+        f"expected a severity name (string), got {_type_name(value)} {shown(value)}"
+    )
 
 
 def _type_name(value: Any) -> str:
@@ -65,7 +100,7 @@ def _strict(kind: type, label: str) -> Any:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         if not ok:
-            raise ConfigValueError(f"expected {label}, got {_type_name(value)} {value!r}")
+            raise ConfigValueError(f"expected {label}, got {_type_name(value)} {shown(value)}")
         return value
 
     return structure
@@ -73,7 +108,7 @@ def _strict(kind: type, label: str) -> Any:
 
 def _path(value: Any, _: Any) -> Path:
     if not isinstance(value, str) or not value:
-        raise ConfigValueError(f"expected a path (non-empty string), got {value!r}")
+        raise ConfigValueError(f"expected a path (non-empty string), got {shown(value)}")
     return Path(value).expanduser()
 
 
@@ -149,13 +184,8 @@ def parse_duration(text: str) -> float:
         total += float(number) * factor
         position = unit_end
     if length == 0 or position != length or not math.isfinite(total):
-        raise ConfigValueError(f"expected {_DURATION_HINT}, got {_shown(text)}")
+        raise ConfigValueError(f"expected {_DURATION_HINT}, got {shown(text)}")
     return total
-
-
-def _shown(text: str) -> str:
-    """``text`` as an error message quotes it: whole when short, its head when long."""
-    return repr(text) if len(text) <= 80 else f"{text[:60]!r}… ({len(text)} characters)"
 
 
 class _Size:
@@ -194,7 +224,7 @@ def parse_size(text: str) -> int:
     factor = _SIZE_UNITS.get(unit.lower()) if end > 0 and unit.isascii() else None
     size = float(stripped[:end]) * factor if factor else math.inf
     if not math.isfinite(size):  # no number, an unknown unit, or too many digits
-        raise ConfigValueError(f"expected {_SIZE_HINT}, got {_shown(text)}")
+        raise ConfigValueError(f"expected {_SIZE_HINT}, got {shown(text)}")
     return int(size)
 
 
@@ -209,7 +239,7 @@ def _number_or_text(
             return convert(value)
         if isinstance(value, str):
             return parse(value)
-        raise ConfigValueError(f"expected {hint}, got {_type_name(value)} {value!r}")
+        raise ConfigValueError(f"expected {hint}, got {_type_name(value)} {shown(value)}")
 
     return structure
 
@@ -222,10 +252,72 @@ converter.register_structure_hook_func(
 )
 
 
+class _FileMode:
+    """Marks an integer that holds permission bits."""
+
+
+#: Permission bits of files a component creates, ``0o000`` to ``0o777``. TOML writes them as an
+#: octal integer (``mode = 0o600``), and ``llmlog config show`` prints them so.
+FileMode = Annotated[int, _FileMode]
+
+
+def _file_mode(value: Any, _: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigValueError(
+            f"expected permission bits (an octal integer such as 0o600), got "
+            f"{_type_name(value)} {shown(value)}"
+        )
+    if not 0 <= value <= 0o777:
+        shown_value = f"{value:#o} ({value})" if 0 <= value < 1 << 64 else shown(value)
+        raise ConfigValueError(
+            f"must be permission bits between 0o000 and 0o777 (write 0o600 in TOML, not 600), "
+            f"got {shown_value}"
+        )
+    return value
+
+
+def _octal(value: int) -> int:
+    from llmlog.tomlout import Octal
+
+    return Octal(value)
+
+
+converter.register_structure_hook_func(lambda t: t == FileMode, _file_mode)
+converter.register_unstructure_hook_func(lambda t: t == FileMode, _octal)
+
+
+class _KeyPattern:
+    """Marks a string that must be a secret-key pattern (a regular expression)."""
+
+
+#: A ``redact_keys`` entry: a regular expression the sanitizer compiles as it is validated here
+#: (:func:`llmlog.sanitize.key_pattern`), so a pattern configuration accepts never fails later.
+KeyPattern = Annotated[str, _KeyPattern]
+
+
+def _key_pattern(value: Any, _: Any) -> str:
+    from llmlog.sanitize import key_pattern
+
+    if not isinstance(value, str):
+        raise ConfigValueError(f"expected a string, got {_type_name(value)} {shown(value)}")
+    try:
+        key_pattern(value)
+    except RecursionError:  # re's parser recurses once per nested group
+        raise ConfigValueError(
+            f"invalid regular expression {shown(value)}: groups nested too deeply"
+        ) from None
+    except Exception as exc:  # re.error, and OverflowError for a repeat count like a{9999999999}
+        raise ConfigValueError(f"invalid regular expression {shown(value)}: {exc}") from None
+    return value
+
+
+converter.register_structure_hook_func(lambda t: t == KeyPattern, _key_pattern)
+
+
 def _auto_or_names(value: Any, _: Any) -> str | list[str]:
     if value == "auto" or (isinstance(value, list) and all(isinstance(x, str) for x in value)):
         return value  # type: ignore[no-any-return]
-    raise ConfigValueError(f'expected "auto" or an array of plugin names, got {value!r}')
+    raise ConfigValueError(f'expected "auto" or an array of plugin names, got {shown(value)}')
 
 
 converter.register_structure_hook_func(lambda t: t == (str | list[str]), _auto_or_names)
@@ -236,7 +328,7 @@ def _literal(value: Any, type_: Any) -> Any:
     if value in choices and type(value) in {type(c) for c in choices}:
         return value
     listed = ", ".join(repr(c) for c in choices)
-    raise ConfigValueError(f"expected one of {listed}, got {value!r}")
+    raise ConfigValueError(f"expected one of {listed}, got {shown(value)}")
 
 
 def _is_literal(type_: Any) -> bool:
@@ -256,7 +348,7 @@ def _table(cl: type) -> Any:
     def structure_table(value: Any, type_: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigValueError(
-                f"expected a table (keys: {keys}), got {_type_name(value)} {value!r}"
+                f"expected a table (keys: {keys}), got {_type_name(value)} {shown(value)}"
             )
         return structure(value, type_)
 
@@ -269,7 +361,7 @@ converter.register_structure_hook_factory(attrs.has, _table)
 def _describe(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, ForbiddenExtraKeysError):
         valid = ", ".join(f.name for f in attrs.fields(exc.cl)) if attrs.has(exc.cl) else ""
-        keys = ", ".join(repr(k) for k in sorted(exc.extra_fields))
+        keys = ", ".join(shown(k) for k in sorted(exc.extra_fields))
         return f"unknown key {keys}" + (f"; valid keys: {valid}" if valid else "")
     if isinstance(exc, ConfigValueError):
         return str(exc)

@@ -17,19 +17,18 @@ once, each as ``description @ $.key.path``.
 from __future__ import annotations
 
 import os
-import re
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 import platformdirs
 
-from llmlog.config.converter import parse_severity_strict, structure_errors
+from llmlog.config.converter import KeyPattern, parse_severity_strict, shown, structure_errors
 from llmlog.config.errors import ConfigError
+from llmlog.config.tomlfile import MAX_DEPTH, read_toml
 from llmlog.flight.options import FlightRecorderOptions
-from llmlog.registry import Component
+from llmlog.registry import Component, ComponentKind
 from llmlog.severity import Severity
 from llmlog.stdlib import StdlibOptions
 from llmlog.traceconfig import TraceOptions
@@ -49,20 +48,12 @@ __all__ = [
 
 def _fraction(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"must be between 0 and 1, got {value!r}")
+        raise ValueError(f"must be between 0 and 1, got {shown(value)}")
 
 
 def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
     if value < 0:
-        raise ValueError(f"must be 0 or more, got {value!r}")
-
-
-def _regexes(instance: Any, attribute: attrs.Attribute[list[str]], value: list[str]) -> None:
-    for pattern in value:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        raise ValueError(f"must be 0 or more, got {shown(value)}")
 
 
 @attrs.frozen(kw_only=True)
@@ -84,7 +75,7 @@ class Settings:
     #: Replace the values of secret-looking keys (``api_key``, ``authorization``, ...) with ``[REDACTED]``.
     redact: bool = True
     #: More key patterns (regular expressions, case-insensitive) to redact.
-    redact_keys: list[str] = attrs.field(factory=list, validator=_regexes)
+    redact_keys: list[KeyPattern] = attrs.Factory(list)
     #: Strings longer than this many characters are cut, with a ``…[truncated N chars]`` marker; 0: no cap.
     max_string_length: int = attrs.field(default=32_768, validator=_non_negative)
 
@@ -103,6 +94,12 @@ _SECTION_COMPONENTS = {
     "trace": ("format", "dspy", "trace format"),
 }
 TABLES = ("outputs", *SECTIONS, "integrations")
+#: The kind of component each name in messages stands for.
+_COMPONENT_KINDS = {
+    "formatter": ComponentKind.FORMATTER,
+    "flight-recorder backend": ComponentKind.RECORDER,
+    "trace format": ComponentKind.TRACE_FORMAT,
+}
 
 
 @attrs.frozen
@@ -193,40 +190,30 @@ def user_config_file() -> Path:
     return platformdirs.user_config_path("llmlog", appauthor=False) / "llmlog.toml"
 
 
-# Anchored at one place (no leading \s*, which a search retries at every offset) and ASCII digits.
-_TOML_WHERE = re.compile(r" ?\((?:at line (\d+), column (\d+)|at end of document)\)$", re.ASCII)
+def _tool_table(data: Mapping[str, Any]) -> Any:
+    """``[tool.llmlog]`` of a ``pyproject.toml`` (``None`` when there is none)."""
+    tool = data.get("tool")
+    return tool.get("llmlog") if isinstance(tool, dict) else None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _expanded(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        # Name the place as file:line:column, which editors and terminals can jump to.
-        text = str(exc)
-        match = _TOML_WHERE.search(text)
-        if match is None:
-            raise ConfigError(str(path), [f"invalid TOML: {text}"]) from None
-        if match.group(1):
-            line, column = int(match.group(1)), int(match.group(2))
-        else:
-            content = path.read_text("utf-8", "replace").splitlines() or [""]
-            line, column = len(content), len(content[-1]) + 1
-        raise ConfigError(
-            f"{path}:{line}:{column}", [f"invalid TOML: {text[: match.start()]}"]
-        ) from None
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+        return p.expanduser()
+    except RuntimeError:  # "~user" of no known user, or no home directory: keep it as written
+        return p
 
 
 def read_source(path: str | os.PathLike[str], kind: str = "file") -> ConfigSource:
-    """Read one configuration file (``pyproject.toml`` files are read from ``[tool.llmlog]``)."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ConfigError(str(p), ["configuration file not found"])
-    data = _read_toml(p)
+    """Read one configuration file (``pyproject.toml`` files are read from ``[tool.llmlog]``).
+
+    :raises ConfigError: naming the file, for any file that cannot be used (see
+        :func:`~llmlog.config.tomlfile.read_toml`).
+    """
+    p = _expanded(path)
+    data = read_toml(p)
     if p.name == "pyproject.toml":
-        table = data.get("tool", {}).get("llmlog")
+        table = _tool_table(data)
         if not isinstance(table, dict):
             raise ConfigError(str(p), ["no [tool.llmlog] table in this pyproject.toml"])
         return ConfigSource("pyproject", p, table)
@@ -248,7 +235,7 @@ def find_config(
         return read_source(local)
     pyproject = here / "pyproject.toml"
     if pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("llmlog")
+        table = _tool_table(read_toml(pyproject))
         if isinstance(table, dict):
             return ConfigSource("pyproject", pyproject, table)
     user = user_config_file()
@@ -270,13 +257,34 @@ def plugin_selection(source: ConfigSource) -> tuple[list[str] | None, list[str],
         only = list(raw)
     disabled = source.data.get("disabled_plugins", [])
     if not (isinstance(disabled, list) and all(isinstance(x, str) for x in disabled)):
-        errors.append(f"expected an array of plugin names, got {disabled!r} @ $.disabled_plugins")
+        errors.append(
+            f"expected an array of plugin names, got {shown(disabled)} @ $.disabled_plugins"
+        )
         disabled = []
     return only, disabled, errors
 
 
+#: Tells why a component is missing although a switched-off plugin provides it
+#: (:meth:`llmlog.plugins.PluginHost.unavailable`).
+Explain = Callable[[ComponentKind, str], str | None]
+
+
 def _choices(table: Mapping[str, Component]) -> str:
     return ", ".join(sorted(table)) or "(none installed)"
+
+
+def _missing(
+    label: str,
+    kind: ComponentKind,
+    name: Any,
+    components: Mapping[str, Component],
+    explain: Explain | None,
+) -> str:
+    """The message for a component name nothing installed provides."""
+    why = explain(kind, name) if explain is not None and isinstance(name, str) else None
+    if why is not None:
+        return f"{label} {shown(name)} is {why}"
+    return f"unknown {label} {shown(name)}; installed: {_choices(components)}"
 
 
 def _default_outputs(outputs: Mapping[str, Component]) -> dict[str, Any]:
@@ -291,7 +299,7 @@ def _structure_options(
 ) -> Any:
     if component.options is None:
         if table:
-            keys = ", ".join(repr(k) for k in table)
+            keys = ", ".join(shown(k) for k in table)
             errors.append(
                 f"unknown key {keys}; {component.kind.singular} {component.name!r} takes no options @ {path}"
             )
@@ -302,7 +310,12 @@ def _structure_options(
 
 
 def _component_spec(
-    raw: Any, components: Mapping[str, Component], kind: str, path: str, errors: list[str]
+    raw: Any,
+    components: Mapping[str, Component],
+    kind: str,
+    path: str,
+    errors: list[str],
+    explain: Explain | None = None,
 ) -> FormatterSpec | None:
     """A component chosen by name (``"json"``) or by a table with ``type`` and its options."""
     if isinstance(raw, str):
@@ -316,11 +329,12 @@ def _component_spec(
             )
             return None
     else:
-        errors.append(f"expected a {kind} name or table, got {raw!r} @ {path}")
+        errors.append(f"expected a {kind} name or table, got {shown(raw)} @ {path}")
         return None
     component = components.get(name)
     if component is None:
-        errors.append(f"unknown {kind} {name!r}; installed: {_choices(components)} @ {path}")
+        registered = _COMPONENT_KINDS[kind]
+        errors.append(f"{_missing(kind, registered, name, components, explain)} @ {path}")
         return None
     return FormatterSpec(component, _structure_options(component, table, path, errors))
 
@@ -331,18 +345,18 @@ def _output_spec(
     outputs: Mapping[str, Component],
     formatters: Mapping[str, Component],
     errors: list[str],
+    explain: Explain | None = None,
 ) -> OutputSpec | None:
     path = f"$.outputs.{name}"
     if not isinstance(raw, dict):
-        errors.append(f"expected a table, got {raw!r} @ {path}")
+        errors.append(f"expected a table, got {shown(raw)} @ {path}")
         return None
     table = dict(raw)
     type_name = table.pop("type", name)  # [outputs.console] alone means type = "console"
     component = outputs.get(type_name) if isinstance(type_name, str) else None
     if component is None:
-        errors.append(
-            f"unknown output type {type_name!r}; installed: {_choices(outputs)} @ {path}.type"
-        )
+        message = _missing("output type", ComponentKind.OUTPUT, type_name, outputs, explain)
+        errors.append(f"{message} @ {path}.type")
         return None
     level = None
     if "level" in table:
@@ -354,42 +368,106 @@ def _output_spec(
     raw_formatter = table.pop("formatter", component.default_formatter)
     if raw_formatter is not None:
         if not component.accepts_formatter:
-            errors.append(f"output type {type_name!r} takes no formatter @ {path}.formatter")
+            errors.append(f"output type {shown(type_name)} takes no formatter @ {path}.formatter")
         else:
             formatter = _component_spec(
-                raw_formatter, formatters, "formatter", f"{path}.formatter", errors
+                raw_formatter, formatters, "formatter", f"{path}.formatter", errors, explain
             )
     options = _structure_options(component, table, path, errors)
     return OutputSpec(name, component, level, formatter, options)
 
 
 def _integration_specs(
-    raw: Any, components: Mapping[str, Component], errors: list[str]
+    raw: Any,
+    components: Mapping[str, Component],
+    errors: list[str],
+    explain: Explain | None = None,
 ) -> dict[str, IntegrationSpec]:
     specs: dict[str, IntegrationSpec] = {}
     if not isinstance(raw, dict):
-        errors.append(f"expected a table of integrations, got {raw!r} @ $.integrations")
+        errors.append(f"expected a table of integrations, got {shown(raw)} @ $.integrations")
         return specs
     for name, table in raw.items():
         path = f"$.integrations.{name}"
         component = components.get(name)
         if component is None:
-            errors.append(
-                f"unknown integration {name!r}; installed: {_choices(components)} @ {path}"
-            )
+            message = _missing("integration", ComponentKind.INTEGRATION, name, components, explain)
+            errors.append(f"{message} @ {path}")
             continue
         if not isinstance(table, dict):
-            errors.append(f"expected a table, got {table!r} @ {path}")
+            errors.append(f"expected a table, got {shown(table)} @ {path}")
             continue
         options = dict(table)
         enabled = options.pop("enabled", False)
         if not isinstance(enabled, bool):
-            errors.append(f"expected true or false, got {enabled!r} @ {path}.enabled")
+            errors.append(f"expected true or false, got {shown(enabled)} @ {path}.enabled")
             continue
         specs[name] = IntegrationSpec(
             component, enabled, _structure_options(component, options, path, errors)
         )
     return specs
+
+
+#: Entries an array or a table may hold: no configuration needs more, and a typed array of
+#: a million wrong values would make a million error lines.
+MAX_ENTRIES = 10_000
+#: Values a configuration may hold in all (counted with repetition, for a dict that shares its
+#: parts): a TOML file of ``MAX_FILE_BYTES`` holds fewer.
+MAX_VALUES = 2_500_000
+
+
+def _path_of(parent: str, key: Any) -> str:
+    return f"{parent}[{key}]" if isinstance(key, int) else f"{parent}.{key}"
+
+
+def _shape_errors(data: Mapping[Any, Any]) -> tuple[list[str], set[Any]]:
+    """What no validation can take: a key that is not a string, nesting deeper than
+    :data:`~llmlog.config.tomlfile.MAX_DEPTH` (a dict that contains itself included), an array or
+    table of more than :data:`MAX_ENTRIES` entries, more than :data:`MAX_VALUES` values. Walked
+    without recursion.
+
+    :returns: the errors, and the top-level keys whose values are to be left out of validation.
+    """
+    errors: list[str] = []
+    bad: set[Any] = set()
+    count = 0
+    # (top-level key, value, its path, its depth: 1 for a top-level key's value)
+    stack: list[tuple[Any, Any, str, int]] = []
+    if len(data) > MAX_ENTRIES:
+        return [f"a table of {len(data):,} entries; at most {MAX_ENTRIES:,} @ $"], set(data)
+    for key, value in data.items():
+        if not isinstance(key, str):
+            errors.append(f"keys must be strings, got {shown(key)} @ $")
+            bad.add(key)
+        else:
+            stack.append((key, value, f"$.{key}", 1))
+    stack.reverse()  # popped in document order
+    while stack:
+        top, value, path, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            errors.append(f"more than {MAX_VALUES:,} values; not a configuration @ $")
+            bad.update(data)
+            break
+        if top in bad or not isinstance(value, Mapping | list | tuple):
+            continue
+        if depth > MAX_DEPTH:
+            errors.append(f"nested more than {MAX_DEPTH} levels deep @ {path}")
+            bad.add(top)
+            continue
+        if len(value) > MAX_ENTRIES:
+            kind = "a table" if isinstance(value, Mapping) else "an array"
+            errors.append(f"{kind} of {len(value):,} entries; at most {MAX_ENTRIES:,} @ {path}")
+            bad.add(top)
+            continue
+        items = list(value.items()) if isinstance(value, Mapping) else list(enumerate(value))
+        for key, item in reversed(items):
+            if isinstance(value, Mapping) and not isinstance(key, str):
+                errors.append(f"keys must be strings, got {shown(key)} @ {path}")
+                bad.add(top)
+                break
+            stack.append((top, item, _path_of(path, key), depth + 1))
+    return errors, bad
 
 
 def load_configuration(
@@ -401,11 +479,18 @@ def load_configuration(
     trace_formats: Mapping[str, Component] | None = None,
     integrations: Mapping[str, Component] | None = None,
     extra_errors: list[str] | None = None,
+    explain: Explain | None = None,
 ) -> Configuration:
     """Validate ``source`` against the installed components; raise :class:`ConfigError` listing
-    every problem."""
+    every problem.
+
+    :param explain: says why a component name is missing when a switched-off plugin provides it
+        (:meth:`llmlog.plugins.PluginHost.unavailable`); without it such a name is unknown.
+    """
     errors = list(extra_errors or [])
-    data = dict(source.data)
+    problems, unusable = _shape_errors(source.data)
+    errors.extend(problems)
+    data = {k: v for k, v in source.data.items() if k not in unusable}
     origin = source.label
     provenance: dict[str, str] = {}
     for key in (*SETTINGS_KEYS, *TABLES):
@@ -418,7 +503,7 @@ def load_configuration(
     unknown = [k for k in data if k not in SETTINGS_KEYS and k not in TABLES]
     for key in unknown:
         errors.append(
-            f"unknown key {key!r}; valid keys: {', '.join(SETTINGS_KEYS)}; tables: {', '.join(TABLES)} @ $.{key}"
+            f"unknown key {shown(key)}; valid keys: {', '.join(SETTINGS_KEYS)}; tables: {', '.join(TABLES)} @ $.{key}"
         )
     settings_data = {k: v for k, v in data.items() if k in SETTINGS_KEYS}
     settings, problems = structure_errors(settings_data, Settings, "$")
@@ -430,11 +515,11 @@ def load_configuration(
     specs: dict[str, OutputSpec] = {}
     if isinstance(raw_outputs, dict):
         for name, raw in raw_outputs.items():
-            spec = _output_spec(name, raw, outputs, formatters, errors)
+            spec = _output_spec(name, raw, outputs, formatters, errors, explain)
             if spec is not None:
                 specs[name] = spec
     else:
-        errors.append(f"expected a table of outputs, got {raw_outputs!r} @ $.outputs")
+        errors.append(f"expected a table of outputs, got {shown(raw_outputs)} @ $.outputs")
 
     sections: dict[str, Any] = {}
     chosen: dict[str, FormatterSpec | None] = {}
@@ -454,11 +539,14 @@ def load_configuration(
                     kind,
                     f"$.{name}.{key}",
                     errors,
+                    explain,
                 )
         sections[name], problems = structure_errors(table, options_class, f"$.{name}")
         errors.extend(problems)
 
-    integration_specs = _integration_specs(data.get("integrations", {}), integrations or {}, errors)
+    integration_specs = _integration_specs(
+        data.get("integrations", {}), integrations or {}, errors, explain
+    )
 
     if errors:
         raise ConfigError(origin, errors)

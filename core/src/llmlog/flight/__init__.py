@@ -8,19 +8,23 @@ from llmlog.flight.annotations import trace_log, trace_region, trace_task
 from llmlog.flight.options import FlightRecorderOptions
 from llmlog.flight.recorder import (
     FlightRecorder,
+    NoFlightRecorder,
     RecorderOutput,
     SnapshotInProgress,
     global_flight_recorder,
     init_global_flight_recorder,
+    running_flight_recorder,
 )
 
 __all__ = [
     "FlightRecorder",
     "FlightRecorderOptions",
+    "NoFlightRecorder",
     "RecorderOutput",
     "SnapshotInProgress",
     "global_flight_recorder",
     "init_global_flight_recorder",
+    "running_flight_recorder",
     "trace_log",
     "trace_region",
     "trace_task",

@@ -9,7 +9,10 @@ Mapping, chosen so concurrent and async work survives:
   region still running at the snapshot becomes a ``B`` that never ends;
 * log entries, annotations, exceptions and GC pauses become instant events (``i``) with their data;
 * token counts become a counter track (``C``), cumulative over the window;
-* thread names come from the header, as ``M`` metadata.
+* threads are numbered 1, 2, ... in the order the recorder first saw them (Python's thread ids,
+  around 1.4e14, are past what trace readers keep: Perfetto merged every thread into one) and
+  named from the header, as ``M`` metadata (``thread_name``, ``thread_sort_index``); the Python
+  thread ids are kept in ``otherData.threads``.
 
 Times are microseconds relative to the first event (floats keep nanosecond precision).
 """
@@ -19,16 +22,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from llmlog.flight.snapshot import Snapshot
+from llmlog.render import escape_json_bytes
+from llmlog.serialize import serializer
 
-__all__ = ["to_chrome", "write_chrome"]
+__all__ = ["thread_numbers", "to_chrome", "write_chrome"]
 
 
 def _start_ns(event: dict[str, Any]) -> int:
-    ts = int(event.get("ts", 0))
-    if event.get("kind") in ("llm_call", "tool_call"):
+    ts: int = event["ts"]
+    if event["kind"] in ("llm_call", "tool_call"):
         data = event.get("data") or {}
         ts -= int(float(data.get("latency_ms") or data.get("duration_ms") or 0) * 1e6)
     return ts
@@ -51,9 +54,24 @@ def _async(
     return event
 
 
+def thread_numbers(snapshot: Snapshot) -> dict[Any, int]:
+    """Each Python thread id of the snapshot → its small number (1, 2, ...): the header's
+    threads first, in the order the recorder first saw them, then any other thread of an event."""
+    numbers: dict[Any, int] = {}
+    for ident in snapshot.header.get("threads") or {}:
+        numbers.setdefault(int(ident), len(numbers) + 1)
+    for event in snapshot.events:
+        ident = event.get("tid")
+        if ident is not None and ident not in numbers:
+            numbers[ident] = len(numbers) + 1
+    return numbers
+
+
 def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
     header = snapshot.header
-    pid = int(header.get("pid") or 1)
+    pid = header.get("pid") or 1
+    if not 0 < pid < 1 << 31:  # readers keep 32 bits
+        pid = 1
     events = snapshot.events
     # Calls are recorded when they finish; their slices start `latency` earlier, which must not
     # fall before the time origin (readers drop events at negative times).
@@ -69,24 +87,28 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
         "tid": 0,
         "args": {"name": f"llmlog flight recorder (pid {pid})"},
     }
-    for tid, name in (header.get("threads") or {}).items():
+    numbers = thread_numbers(snapshot)
+    names = header.get("threads") or {}
+    for ident, number in numbers.items():
+        name = names.get(str(ident)) or f"thread {ident}"
+        yield {"ph": "M", "name": "thread_name", "pid": pid, "tid": number, "args": {"name": name}}
         yield {
             "ph": "M",
-            "name": "thread_name",
+            "name": "thread_sort_index",
             "pid": pid,
-            "tid": int(tid),
-            "args": {"name": name},
+            "tid": number,
+            "args": {"sort_index": number},
         }
     tokens = 0
     span_names: dict[str, str] = {}
     for event in events:
-        kind = event.get("kind", "")
-        ts = us(int(event.get("ts", t0)))
-        tid = int(event.get("tid") or 0)
+        kind = event["kind"]
+        ts = us(event["ts"])
+        tid = numbers.get(event.get("tid"), 0)
         if kind == "span":
             data = event.get("data") or {}
             phase = data.get("event")
-            slice_id = event.get("span_id", "")
+            slice_id = event.get("span_id") or ""
             # An end must repeat its begin's name, or readers leave the slice open.
             name = span_names.setdefault(slice_id, data.get("operation") or slice_id or "span")
             if phase in ("start", "end"):
@@ -110,7 +132,7 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
             data = event.get("data") or {}
             duration = float(data.get("latency_ms") or data.get("duration_ms") or 0) * 1000.0
             name = data.get("model") or data.get("tool_name") or kind
-            slice_id = f"{event.get('span_id', '')}:{kind}:{event.get('ts')}"
+            slice_id = f"{event.get('span_id') or ''}:{kind}:{event['ts']}"
             yield _async("b", kind, slice_id, name, ts - duration, pid, tid, data)
             yield _async("e", kind, slice_id, name, ts, pid, tid)
             usage = data.get("usage") or {}
@@ -127,13 +149,14 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
         elif kind in ("task_begin", "task_end"):
             ph = "b" if kind == "task_begin" else "e"
             task = f"task-{event.get('task_id')}"
-            yield _async(ph, "task", task, event.get("name", "task"), ts, pid, tid)
+            yield _async(ph, "task", task, event.get("name") or "task", ts, pid, tid)
         elif kind == "region":  # one complete slice: regions nest on their thread
             slice_: dict[str, Any] = {
                 "ph": "X",
-                "name": event.get("name", "region"),
+                "name": event.get("name") or "region",
                 "ts": ts,
-                "dur": int(event.get("dur", 0)) / 1000,
+                # A wall clock stepped back during the region gives a negative duration.
+                "dur": max(event.get("dur") or 0, 0) / 1000,
                 "pid": pid,
                 "tid": tid,
             }
@@ -143,16 +166,18 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
         elif kind in ("region_begin", "region_end"):  # a region still running at the snapshot
             yield {
                 "ph": "B" if kind == "region_begin" else "E",
-                "name": event.get("name", "region"),
+                "name": event.get("name") or "region",
                 "ts": ts,
                 "pid": pid,
                 "tid": tid,
             }
         else:
             args = {k: v for k, v in event.items() if k not in ("ts", "tid", "kind")}
-            name = event.get("msg") or event.get("message") or kind
+            name = event.get("msg") or event.get("message")
+            if not isinstance(name, str):  # another kind's fields hold any JSON
+                name = kind
             if kind == "log":
-                name = f"{event.get('level', '')} {name}"
+                name = f"{event.get('level') or ''} {name}"
                 usage = event.get("tokens") or {}
                 if usage.get("total"):
                     tokens += int(usage["total"])
@@ -168,7 +193,7 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
                 "ph": "i",
                 "s": "t",
                 "cat": kind,
-                "name": str(name)[:200],
+                "name": name[:200],
                 "ts": ts,
                 "pid": pid,
                 "tid": tid,
@@ -176,27 +201,37 @@ def _events(snapshot: Snapshot) -> Iterator[dict[str, Any]]:
             }
 
 
+def _json(value: Any) -> bytes:
+    """``value`` as JSON with every non-printable character escaped: whoever opens the file in
+    a pager or a terminal sees the snapshot's text, and nothing in it acts on the terminal."""
+    data = serializer.dumps(value)
+    return data if data.isascii() and b"\x7f" not in data else escape_json_bytes(data)
+
+
+def _other_data(snapshot: Snapshot) -> dict[str, Any]:
+    threads = {str(number): ident for ident, number in thread_numbers(snapshot).items()}
+    return {"source": "llmlog flight recorder", "header": snapshot.header, "threads": threads}
+
+
 def to_chrome(snapshot: Snapshot) -> dict[str, Any]:
     """The Chrome Trace Event document for ``snapshot``."""
     return {
         "traceEvents": list(_events(snapshot)),
         "displayTimeUnit": "ms",
-        "otherData": {"source": "llmlog flight recorder", "header": snapshot.header},
+        "otherData": _other_data(snapshot),
     }
 
 
 def write_chrome(snapshot: Snapshot, fileobj: Any) -> int:
     """Stream the Chrome JSON to a binary file object, one event at a time; returns bytes written."""
     written = fileobj.write(b'{"displayTimeUnit":"ms","otherData":')
-    written += fileobj.write(
-        orjson.dumps({"source": "llmlog flight recorder", "header": snapshot.header})
-    )
+    written += fileobj.write(_json(_other_data(snapshot)))
     written += fileobj.write(b',"traceEvents":[\n')
     first = True
     for event in _events(snapshot):
         if not first:
             written += fileobj.write(b",\n")
-        written += fileobj.write(orjson.dumps(event, default=str))
+        written += fileobj.write(_json(event))
         first = False
     written += fileobj.write(b"\n]}\n")
     return int(written)

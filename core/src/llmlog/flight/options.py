@@ -48,7 +48,7 @@ class FlightRecorderOptions:
     triggers: list[str] = attrs.field(factory=lambda: ["fatal"], validator=_triggers)
     #: The signal of the ``signal`` trigger.
     signal: str = "SIGUSR1"
-    #: Automatic and on-error snapshots at most this often, in seconds.
+    #: Automatic and on-error snapshots at most this often for each trigger, in seconds.
     min_snapshot_interval: Seconds = attrs.field(default=30.0, validator=_non_negative)
     #: Record garbage-collector pauses.
     gc_pauses: bool = False

@@ -11,8 +11,10 @@ What it records (each as one JSON line with ``ts`` in nanoseconds, ``kind`` and 
 
 Snapshots (``snapshot``, ``write_to``) hold a header line, the re-emitted open spans and the sealed
 chunks, oldest first. With the ``memory`` backend the file is JSON Lines; with ``zstd`` it is
-concatenated zstd frames that ``zstd -dc`` turns into the same JSON Lines. Files are written to a
-temporary name and renamed, so a failure never leaves half a snapshot.
+concatenated zstd frames that ``zstd -dc`` turns into the same JSON Lines. Files are created with
+mode 0600 under a temporary name and renamed (:mod:`llmlog.flight.files`), so a failure never
+leaves half a snapshot. Automatic snapshots are rate-limited per trigger; the skipped ones are
+counted and reported in the next snapshot's header. :mod:`llmlog.flight.snapshot` reads them back.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import platformdirs
 from llmlog.dispatch import report_problem
 from llmlog.filesink import flush_all
 from llmlog.flight import annotations as _annotations
+from llmlog.flight.files import written_atomically
 from llmlog.flight.ring import ChunkRing, RecorderBackend
 from llmlog.interfaces import Output
 from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
@@ -47,12 +50,15 @@ from llmlog.severity import LEVEL_NAMES, Severity
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "NO_FLIGHT_RECORDER",
     "TRIGGERS",
     "FlightRecorder",
+    "NoFlightRecorder",
     "RecorderOutput",
     "SnapshotInProgress",
     "global_flight_recorder",
     "init_global_flight_recorder",
+    "running_flight_recorder",
 ]
 
 FORMAT = "llmlog-flight"
@@ -61,6 +67,12 @@ FORMAT_VERSION = 1
 #: thread, other threads and asyncio tasks), ``signal`` (``signal_name``, SIGUSR1 by default) and
 #: ``exit`` (interpreter exit).
 TRIGGERS = ("fatal", "unhandled", "signal", "exit")
+
+#: Threads whose names a recorder keeps for snapshot headers (the ones seen last).
+MAX_THREADS = 1024
+
+#: How long a trigger other than ``signal`` waits for a snapshot being written before its own.
+_WAIT_FOR_SNAPSHOT = 10.0
 
 _FATAL = Severity.FATAL
 _current_task = _annotations._task.get
@@ -103,7 +115,7 @@ class FlightRecorder:
     :param triggers: which of :data:`TRIGGERS` snapshot automatically.
     :param signal_name: the signal of the ``signal`` trigger.
     :param min_snapshot_interval: ``snapshot_on_error`` and automatic triggers snapshot at most
-        this often (seconds); the skipped ones are counted.
+        this often (seconds) for each trigger; the skipped ones are counted.
     :param gc_pauses: record garbage-collector pauses.
     :param chunk_events, chunk_bytes, chunk_period: when the open chunk is sealed.
     :param max_open_spans: bound of the open-span table.
@@ -158,7 +170,12 @@ class FlightRecorder:
         #: Regions entered and not yet left: id -> (start ns, name, thread id, trace task).
         self._open_regions: dict[int, tuple[int, str, int, tuple[int, str] | None]] = {}
         self._threads: dict[int, str] = {}
-        self._last_auto_snapshot = 0.0
+        #: When each trigger kind last snapshotted (monotonic seconds): rate limits are per kind.
+        self._last_auto_snapshot: dict[str, float] = {}
+        #: Snapshots skipped since the last one written, by reason (for the next header).
+        self._skipped: dict[str, int] = {}
+        #: The thread writing a snapshot, while one is written.
+        self._writer: int | None = None
         self.counters = {
             "snapshots": 0,
             "snapshots_skipped": 0,
@@ -207,8 +224,15 @@ class FlightRecorder:
     # first time a thread is seen): a method call per event would cost more than the lookup.
 
     def _note_thread(self, tid: int) -> None:
-        """Note the current thread's name under its id (for snapshot headers)."""
-        self._threads[tid] = threading.current_thread().name
+        """Note the current thread's name under its id (for snapshot headers). The table keeps the
+        :data:`MAX_THREADS` threads seen last, names cut to 200 characters: it goes into every
+        header, which readers cap."""
+        threads = self._threads
+        if len(threads) >= MAX_THREADS:
+            # Another thread may add one at the same time; forgetting none this time is fine.
+            with contextlib.suppress(RuntimeError, StopIteration, KeyError):
+                del threads[next(iter(threads))]
+        threads[tid] = threading.current_thread().name[:200]
 
     def record(self, kind: str, **data: Any) -> None:
         """Record one event of ``kind`` with ``data``. Never raises."""
@@ -410,6 +434,7 @@ class FlightRecorder:
             raise RuntimeError("cannot snapshot a flight recorder that is not running")
         if not self._writing.acquire(blocking=False):
             raise SnapshotInProgress("a snapshot of this flight recorder is already being written")
+        self._writer = _get_ident()
         try:
             flush_all()  # what the snapshot shows is in the trace and log files too
             ring = self.ring
@@ -436,39 +461,37 @@ class FlightRecorder:
             if running:
                 written += fileobj.write(seal(b"".join(running)))
             self.counters["snapshots"] += 1
+            for skipped_reason, count in header["skipped_snapshots"].items():
+                self._skipped[skipped_reason] -= count  # reported now; later skips stay counted
             return written
         finally:
+            self._writer = None
             self._writing.release()
 
     def snapshot(
         self, path: str | os.PathLike[str] | None = None, *, reason: str = "manual"
     ) -> Path:
-        """Write a snapshot file (to a temporary name, then renamed) and return its path.
+        """Write a snapshot file and return its path: created with mode 0600 under a temporary
+        name and renamed when complete (missing directories are created with mode 0700).
 
         Without ``path`` the file goes to ``snapshot_dir`` as
-        ``flight-<pid>-<time>-<reason><suffix>``.
+        ``flight-<pid>-<time>-<reason><suffix>`` (characters of ``reason`` other than ASCII
+        letters, digits, ``_`` and ``-`` written as ``_``).
         """
         if path is None:
             stamp = time.strftime("%Y%m%dT%H%M%S")
+            # The reason is the caller's text: only its safe characters go into a file name.
+            label = "".join(
+                c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in reason[:40]
+            )
             target = (
                 self.snapshot_dir
-                / f"flight-{os.getpid()}-{stamp}-{int(time.time_ns() % 1e9):09d}-{reason}{self.backend.suffix}"
+                / f"flight-{os.getpid()}-{stamp}-{time.time_ns() % 1_000_000_000:09d}-{label}{self.backend.suffix}"
             )
         else:
             target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                self.write_to(fh, reason=reason)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        with written_atomically(target) as fh:
+            self.write_to(fh, reason=reason)
         self.record("snapshot", path=str(target), reason=reason)
         return target
 
@@ -494,15 +517,31 @@ class FlightRecorder:
         path: str | os.PathLike[str] | None = None,
         min_interval: float | None = None,
     ) -> Path | None:
+        """Snapshot for a trigger (``reason``: ``fatal``, ``unhandled``, ``signal``, ``exit`` or
+        ``error``), at most once per ``min_interval`` seconds *per reason*: a storm of one kind
+        is limited, but a crash right after a signal snapshot still gets its own. A skipped
+        snapshot is counted (``stats()``, the next snapshot's header) and recorded as a
+        ``snapshot_skipped`` event. Never raises."""
         interval = self.min_snapshot_interval if min_interval is None else min_interval
         now = time.monotonic()
-        if self._last_auto_snapshot and now - self._last_auto_snapshot < interval:
-            self.counters["snapshots_skipped"] += 1
+        last = self._last_auto_snapshot.get(reason)
+        if last is not None and now - last < interval:
+            self._skip(reason, "rate limit")
             return None
-        self._last_auto_snapshot = now
+        self._last_auto_snapshot[reason] = now
         try:
-            target = self.snapshot(path, reason=reason)
+            try:
+                target = self.snapshot(path, reason=reason)
+            except SnapshotInProgress:
+                # Another snapshot is being written. A signal storm takes its result (Go's rule);
+                # anything else carries an event that one lacks: wait for it, then take our own.
+                if reason == "signal" or self._writer == _get_ident():
+                    raise
+                if self._writing.acquire(timeout=_WAIT_FOR_SNAPSHOT):
+                    self._writing.release()
+                target = self.snapshot(path, reason=reason)
         except SnapshotInProgress:
+            self._skip(reason, "another snapshot was being written")
             return None
         except Exception as problem:
             report_problem(f"flight recorder: {reason} snapshot failed: {problem}")
@@ -510,13 +549,27 @@ class FlightRecorder:
         report_problem(f"flight recorder: {reason} snapshot written to {target}")
         return target
 
+    def _skip(self, reason: str, why: str) -> None:
+        counters = self.counters
+        counters["snapshots_skipped"] += 1
+        key = f"snapshots_skipped_{reason}"
+        counters[key] = counters.get(key, 0) + 1
+        self._skipped[reason] = self._skipped.get(reason, 0) + 1
+        self.record("snapshot_skipped", reason=reason, why=why)
+
     def _header(self, chunks: tuple[Any, ...], open_spans: int, reason: str) -> dict[str, Any]:
         ring = self.ring
+        threads = self._threads
+        for thread in threading.enumerate():
+            # A thread id is reused once its thread ends, and a thread may be renamed: the name
+            # it has now is the better one for a thread still running.
+            if thread.ident in threads:
+                threads[thread.ident] = thread.name[:200]
         return {
             "kind": "header",
             "format": FORMAT,
             "version": FORMAT_VERSION,
-            "reason": reason,
+            "reason": reason[:200],
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "created_ns": time.time_ns(),
@@ -547,7 +600,10 @@ class FlightRecorder:
                 "open_spans": self.counters["open_spans_dropped"],
                 "record_errors": self.counters["record_errors"],
             },
-            "threads": {str(k): v for k, v in self._threads.items()},
+            "threads": {str(k): v for k, v in list(self._threads.items())},
+            # Automatic snapshots skipped since the previous one (rate limit, or another being
+            # written), by trigger: what happened in between may be missing from both.
+            "skipped_snapshots": {k: v for k, v in list(self._skipped.items()) if v},
         }
 
     def stats(self) -> dict[str, int]:
@@ -708,6 +764,73 @@ def _backend_by_name(name: str) -> RecorderBackend:
     return backend
 
 
+class NoFlightRecorder:
+    """What :func:`global_flight_recorder` returns when no recorder runs (the default): every
+    method does nothing, so code written for a running recorder works unchanged without one.
+
+    ``raise global_flight_recorder().snapshot_on_error(exc)`` raises ``exc`` itself; ``snapshot()``
+    writes nothing and returns ``None`` (as dspy-go's wrapper does when not running); ``enabled``
+    is ``False``. Nothing is recorded: start a recorder with :func:`init_global_flight_recorder`
+    or ``[flight_recorder] enabled = true``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def enabled(self) -> bool:
+        """Always ``False``."""
+        return False
+
+    def start(self) -> None:
+        """Does nothing (this object cannot record)."""
+
+    def stop(self) -> None:
+        """Does nothing."""
+
+    def record(self, kind: str, **data: Any) -> None:
+        """Does nothing."""
+
+    def record_entry(self, entry: LogEntry) -> None:
+        """Does nothing."""
+
+    def record_trace_event(self, event: TraceEvent) -> None:
+        """Does nothing."""
+
+    def record_exception(self, exc: BaseException, where: str = "") -> None:
+        """Does nothing."""
+
+    def write_to(self, fileobj: IO[bytes], *, reason: str = "manual") -> int:
+        """Writes nothing; returns 0."""
+        return 0
+
+    def snapshot(
+        self, path: str | os.PathLike[str] | None = None, *, reason: str = "manual"
+    ) -> None:
+        """Writes nothing; returns ``None``."""
+        return
+
+    def snapshot_on_error(
+        self,
+        exc: BaseException,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        min_interval: float | None = None,
+    ) -> BaseException:
+        """Returns ``exc``, for ``raise``."""
+        return exc
+
+    def stats(self) -> dict[str, int]:
+        """No counters: an empty dict."""
+        return {}
+
+    def __repr__(self) -> str:
+        return "<NoFlightRecorder: no flight recorder runs>"
+
+
+#: The one :class:`NoFlightRecorder`.
+NO_FLIGHT_RECORDER = NoFlightRecorder()
+
+
 # -- the global recorder -------------------------------------------------------------------------
 
 _global: FlightRecorder | None = None
@@ -734,8 +857,17 @@ def init_global_flight_recorder(*args: Any, **kwargs: Any) -> FlightRecorder | N
         return recorder
 
 
-def global_flight_recorder() -> FlightRecorder | None:
-    """The global recorder, or ``None`` before ``init_global_flight_recorder``/configuration."""
+def global_flight_recorder() -> FlightRecorder | NoFlightRecorder:
+    """The global recorder; before ``init_global_flight_recorder`` or a configuration that enables
+    one (and after a failure to start), :data:`NO_FLIGHT_RECORDER`, whose methods do nothing:
+    ``raise global_flight_recorder().snapshot_on_error(exc)`` is safe either way. Whether one
+    runs: ``global_flight_recorder().enabled``; the recorder itself or ``None``:
+    :func:`running_flight_recorder`."""
+    return _global if _global is not None else NO_FLIGHT_RECORDER
+
+
+def running_flight_recorder() -> FlightRecorder | None:
+    """The global recorder, or ``None`` when there is none (for code that attaches to it)."""
     return _global
 
 

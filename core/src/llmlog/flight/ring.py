@@ -27,8 +27,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Protocol
 
 import attrs
 
@@ -41,11 +41,14 @@ class RecorderBackend(Protocol):
     :attr name: the backend name.
     :attr suffix: the snapshot file suffix (``.jsonl`` or ``.jsonl.zst``).
     :attr background: seal on a background thread (for backends whose sealing costs CPU).
+    :attr magic: the bytes every snapshot this backend writes starts with (``b""`` for plain
+        JSON Lines): the snapshot reader picks the backend to :meth:`decode` a file with by it.
     """
 
     name: str
     suffix: str
     background: bool
+    magic: bytes
 
     def seal(self, raw: bytes | bytearray) -> bytes | bytearray:
         """Turn the raw JSON lines of one chunk (ending with a newline) into stored bytes. The
@@ -53,8 +56,12 @@ class RecorderBackend(Protocol):
         used by anyone else afterwards: a backend that keeps it as it is may return it (the ring
         stores a ``bytearray`` as an immutable ``bytes``)."""
 
-    def decode(self, data: bytes) -> bytes:
-        """Undo :meth:`seal` for a whole snapshot file (concatenated chunks)."""
+    def decode(self, stream: BinaryIO, skipped: list[str] | None = None) -> Iterator[bytes]:
+        """Undo :meth:`seal` for a snapshot file (concatenated chunks) open in ``stream``
+        (seekable): its JSON lines, in pieces. Each piece must be small (64 KiB is the rule)
+        and memory bounded independently of the file: a small compressed file may decode to
+        gigabytes. A damaged part raises ``ValueError`` naming where it is, or, given
+        ``skipped``, has that message appended there and is passed over."""
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ import attrs
 import platformdirs
 
 from llmlog import Formatter, LogEntry, Output, Severity
-from llmlog.config.converter import Bytes, Seconds
+from llmlog.config.converter import Bytes, FileMode, Seconds
 from llmlog.filesink import FileSink, RotationPolicy, config_relative
 
 __all__ = ["FileOptions", "FileOutput", "RotationOptions", "default_log_path"]
@@ -67,7 +67,7 @@ class FileOptions:
     #: ``never`` (default), ``flush`` (after each buffer write, flush and close) or ``always``.
     fsync: Literal["never", "flush", "always"] = "never"
     #: Permission bits for files llmlog creates; prompts are sensitive, so owner-only by default.
-    mode: int = attrs.field(default=0o600, validator=_file_mode)
+    mode: FileMode = attrs.field(default=0o600, validator=_file_mode)
     #: When to rotate and what to keep.
     rotation: RotationOptions = attrs.Factory(RotationOptions)
 

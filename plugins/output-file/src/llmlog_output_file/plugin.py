@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from llmlog import BuildContext, hookimpl
+from llmlog.config import OptionError
+from llmlog.pathcheck import check_appendable
 from llmlog.registry import OutputRegister
 from llmlog_output_file.output import FileOptions, FileOutput, resolve_path
 
@@ -14,6 +16,14 @@ def _factory(options: FileOptions, context: BuildContext) -> FileOutput:
     return output
 
 
+def _check(options: FileOptions, context: BuildContext) -> None:
+    # What the factory would meet opening the file, found without creating it.
+    try:
+        check_appendable(resolve_path(options.path, context.config_path))
+    except OSError as exc:
+        raise OptionError("path", exc.strerror or str(exc)) from None
+
+
 @hookimpl
 def llmlog_register_outputs(register: OutputRegister) -> None:
     register(
@@ -22,4 +32,5 @@ def llmlog_register_outputs(register: OutputRegister) -> None:
         options=FileOptions,
         description="Log files: buffering, rotation, retention, compression, multi-process safe.",
         default_formatter="json",
+        check=_check,
     )

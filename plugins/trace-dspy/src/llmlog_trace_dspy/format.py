@@ -12,7 +12,7 @@ from typing import Any, Literal
 import attrs
 import orjson
 
-from llmlog.config.converter import Bytes, Seconds
+from llmlog.config.converter import Bytes, FileMode, Seconds
 from llmlog.filesink import RotationPolicy, TraceOutput, file_in
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes, rfc3339_nano
@@ -67,7 +67,7 @@ class DspyOptions:
     #: Rotated trace files to keep; 0 keeps all.
     max_files: int = 0
     #: Permission bits of new trace files.
-    mode: int = 0o600
+    mode: FileMode = 0o600
     #: ``never``, ``flush`` or ``always``.
     fsync: Literal["never", "flush", "always"] = "never"
 

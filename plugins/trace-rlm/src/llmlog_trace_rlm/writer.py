@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
-from llmlog.config.converter import Bytes
+from llmlog.config.converter import Bytes, FileMode
 from llmlog.context import get_current
 from llmlog.filesink import TraceOutput, file_in
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
@@ -55,7 +55,7 @@ class RlmOptions:
     #: Bytes to buffer before writing; 0 writes every line at once (what the live viewers expect).
     buffer_size: Bytes = 0
     #: Permission bits of new trace files.
-    mode: int = 0o600
+    mode: FileMode = 0o600
     #: ``never``, ``flush`` or ``always``.
     fsync: Literal["never", "flush", "always"] = "never"
     #: Longest line written, in bytes: the Go viewers fail on a line over 10 MiB, so longer
