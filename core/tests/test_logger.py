@@ -416,8 +416,14 @@ def test_odd_arguments_keep_the_entry_and_show_what_could_not_be_used(configured
     log.info("m", msg="x", self="y")
     log.log(Severity.INFO, "m", severity="x")
     log.warn("m", stacklevel=0)
+    log.prompt_completion("p", "c", prompt="x", completion="y")
     entries = configured.entries
-    assert len(entries) == 9
+    assert len(entries) == 10
+    assert {k: entries[9].fields[k] for k in ("prompt", "completion", "field.prompt")} == {
+        "prompt": "p",
+        "completion": "c",
+        "field.prompt": "x",
+    }
     assert entries[0].message == "<unprintable _NoStr: ValueError: no str>"
     assert entries[1].exception == "exc_info=(1, 2) (not an exception)"
     assert dict(entries[2].fields) == {"stacklevel": "x"} and entries[2].line > 0
