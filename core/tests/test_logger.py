@@ -291,9 +291,11 @@ def test_log_calls_never_raise(capsys):
     log.info("%s", Hostile())
     log.info("ok", weird=Hostile())
     log.info("deep", stacklevel=10_000)
-    assert "ok" in [e.message for e in out.entries]
-    assert "deep" in [e.message for e in out.entries]
-    assert "internal error" in capsys.readouterr().err
+    messages = [e.message for e in out.entries]
+    assert messages[0].endswith("Hostile: RuntimeError: no str for you>")
+    assert messages[1].startswith("'%s' % (<unrepresentable ") and "Hostile>)" in messages[1]
+    assert messages[2:] == ["ok", "deep"]
+    assert "internal error" not in capsys.readouterr().err
 
 
 def test_get_logger_follows_reconfiguration_and_set_logger():
@@ -391,3 +393,61 @@ def test_fatal_logs_flushes_closes_and_exits_1(where, tmp_path):
     assert "NOT REACHED" not in lines
     if where == "main":
         assert lines[-1] == "FINALLY RAN"
+
+
+class _NoStr:
+    def __str__(self):
+        raise ValueError("no str")
+
+    def __repr__(self):
+        raise ValueError("no repr")
+
+
+def test_odd_arguments_keep_the_entry_and_show_what_could_not_be_used(configured, capsys):
+    # Each of these calls used to return normally while its entry reached no output (or raised
+    # TypeError in the caller, for the field names).
+    log = llmlog.get_logger()
+    log.info(_NoStr())
+    log.info("m", exc_info=(1, 2))
+    log.info("m", stacklevel="x")
+    log.info("m", token_info="lots")
+    log.info("m", model_id=123)
+    log.info("m", cost="free", latency_ms=float("nan"))
+    log.info("m", msg="x", self="y")
+    log.log(Severity.INFO, "m", severity="x")
+    log.warn("m", stacklevel=0)
+    log.prompt_completion("p", "c", prompt="x", completion="y")
+    entries = configured.entries
+    assert len(entries) == 10
+    assert {k: entries[9].fields[k] for k in ("prompt", "completion", "field.prompt")} == {
+        "prompt": "p",
+        "completion": "c",
+        "field.prompt": "x",
+    }
+    assert entries[0].message == "<unprintable _NoStr: ValueError: no str>"
+    assert entries[1].exception == "exc_info=(1, 2) (not an exception)"
+    assert dict(entries[2].fields) == {"stacklevel": "x"} and entries[2].line > 0
+    assert entries[3].token_info is None and dict(entries[3].fields) == {"token_info": "lots"}
+    assert entries[4].model_id == "123"
+    assert entries[5].cost is None and dict(entries[5].fields)["cost"] == "free"
+    assert entries[5].latency_ms is None and "latency_ms" in entries[5].fields
+    assert dict(entries[6].fields) == {"msg": "x", "self": "y"}
+    assert dict(entries[7].fields) == {"severity": "x"}
+    assert dict(entries[8].fields) == {"stacklevel": 0}
+    assert "internal error" not in capsys.readouterr().err
+
+
+def test_entries_after_shutdown_go_to_stderr_never_nowhere(capsys):
+    llmlog.configure({"level": "info", "outputs": {}}, autoload=False)
+    log = llmlog.get_logger()
+    llmlog.shutdown()
+    for n in range(10):
+        (log.error if n == 5 else log.info)("late %d", n)
+    log.debug("below the level that was configured")
+    err = capsys.readouterr().err
+    assert err.count("logging after llmlog.shutdown()") == 1
+    assert [f"late {n}" in err for n in range(10)] == [True] * 10
+    assert "below the level" not in err
+    llmlog.configure({"level": "info", "outputs": {}}, autoload=False)  # starts over
+    log.info("quiet again")
+    assert "quiet again" not in capsys.readouterr().err

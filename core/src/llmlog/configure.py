@@ -40,6 +40,7 @@ from llmlog.flight.recorder import (
 from llmlog.interfaces import BuildContext, Formatter, Integration, Output
 from llmlog.logger import _configure_lock, global_dispatcher
 from llmlog.plugins import PluginHost
+from llmlog.records import LogEntry
 from llmlog.registry import ComponentKind
 from llmlog.sanitize import Sanitizer
 from llmlog.serialize import serializer
@@ -435,10 +436,35 @@ def plugin_host() -> PluginHost:
 
 
 def shutdown() -> None:
-    """Flush and close every output and retire the configuration (also runs at exit)."""
+    """Flush and close every output and retire the configuration.
+
+    Entries logged afterwards (by a library's exit code, a late thread) are not dropped: they go
+    to stderr as plain text, and the first of them says so. ``configure()`` starts over."""
     with _lock:
-        global_dispatcher().close()
+        dispatcher = global_dispatcher()
+        level = dispatcher.level
+        dispatcher.close()
         _retire_current()
+        late = _AfterShutdown()
+        late.level = level
+        late.name = "stderr (after shutdown)"
+        dispatcher.install([late], level=level)
+
+
+class _AfterShutdown(StderrOutput):
+    """Where entries go after :func:`shutdown`: stderr, with a note on the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._noted = False
+
+    def write(self, entry: LogEntry) -> None:
+        if not self._noted:
+            self._noted = True
+            report_problem(
+                "logging after llmlog.shutdown(): this entry and later ones go to stderr"
+            )
+        super().write(entry)
 
 
 def stats() -> dict[str, Any]:

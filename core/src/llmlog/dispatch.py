@@ -12,6 +12,7 @@ Failure policy: an output that raises is reported once on stderr, its failures a
 from __future__ import annotations
 
 import atexit
+import os
 import random
 import sys
 import threading
@@ -63,7 +64,9 @@ class Dispatcher:
         sanitizer: Sanitizer | None = None,
         include_caller: bool = True,
     ) -> None:
-        self._lock = threading.Lock()  # guards install/close and failure counting, never emit
+        # Guards install/close and failure counting, never emit. Re-entrant: a signal handler
+        # that logs may interrupt the counting of a failure and fail again itself.
+        self._lock = threading.RLock()
         self._failures: Counter[str] = Counter()
         self._reported: set[str] = set()
         self.sampled_out = 0
@@ -259,6 +262,15 @@ def close_outputs(outputs: Sequence[Output], on_error: Callable[[Output, Excepti
             output.close()
         except Exception as exc:
             on_error(output, exc)
+
+
+def _after_fork_in_child() -> None:
+    # A lock another thread held at the fork stays held forever in the child.
+    for dispatcher in list(_ALL_DISPATCHERS):
+        dispatcher._lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

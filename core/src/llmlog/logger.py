@@ -10,6 +10,7 @@ pluggy and no locks on this path.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -62,7 +63,24 @@ def _interpolate(msg: object, args: tuple[Any, ...]) -> str:
         return str(msg) % args
     except Exception as exc:
         # A wrong format string must not cost the entry: keep both parts, say what went wrong.
-        return f"{safe_repr(msg)} % {safe_repr(args)} (formatting failed: {exc})"
+        shown = ", ".join(safe_repr(arg) for arg in args)
+        return f"{safe_repr(msg)} % ({shown}) (formatting failed: {safe_str(exc)})"
+
+
+def _message_text(msg: object) -> str:
+    """``str(msg)``, or a marker saying why it has none: an entry is never lost to its message."""
+    try:
+        return str(msg)
+    except Exception as exc:
+        return f"<unprintable {type(msg).__qualname__}: {type(exc).__name__}: {safe_str(exc)}>"
+
+
+def safe_str(value: object) -> str:
+    """``str(value)``, or its :func:`~llmlog.serialize.safe_repr` when ``__str__`` fails."""
+    try:
+        return str(value)
+    except Exception:
+        return safe_repr(value)
 
 
 def _format_exception(exc_info: Any) -> str | None:
@@ -72,9 +90,54 @@ def _format_exception(exc_info: Any) -> str | None:
         exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
     elif not isinstance(exc_info, tuple):
         exc_info = sys.exc_info()
-    if exc_info[0] is None:
+    if not exc_info or exc_info[0] is None:
         return None
-    return "".join(traceback.format_exception(*exc_info)).rstrip()
+    try:
+        return "".join(traceback.format_exception(*exc_info)).rstrip()
+    except Exception:
+        # Not an exception or an exc_info triple (exc_info=(1, 2)): shown as given.
+        return f"exc_info={safe_repr(exc_info)} (not an exception)"
+
+
+def _special_keywords(
+    kw: dict[str, Any], model_id: Any, token_info: Any
+) -> tuple[str | None, int, str | None, TokenUsage | None, float | None, float | None]:
+    """Take the keywords that set entry attributes out of ``kw``. A value of the wrong type
+    (``cost="free"``, ``token_info="lots"``, ``stacklevel="x"``) does not cost the entry: it
+    stays in ``kw`` as an ordinary field, shown as given, and the attribute keeps its default;
+    a model id is a name, so ``model_id=123`` becomes ``"123"``."""
+    exception = _format_exception(kw.pop("exc_info", None))
+    if kw.pop("stack_info", False):
+        stack = "".join(traceback.format_stack(_getframe(3))).rstrip()
+        exception = f"{exception}\n{stack}" if exception else f"Stack:\n{stack}"
+    stacklevel = kw.pop("stacklevel", 1)
+    if type(stacklevel) is not int or stacklevel < 1:
+        kw["stacklevel"] = stacklevel
+        stacklevel = 1
+    if "model_id" in kw:
+        model = kw.pop("model_id")
+        model_id = model if model is None or isinstance(model, str) else safe_str(model)
+    if "token_info" in kw:
+        tokens = kw.pop("token_info")
+        if tokens is None or isinstance(tokens, TokenUsage):
+            token_info = tokens
+        else:
+            kw["token_info"] = tokens
+    latency_ms = _number(kw, "latency_ms")
+    cost = _number(kw, "cost")
+    return exception, stacklevel, model_id, token_info, latency_ms, cost
+
+
+def _number(kw: dict[str, Any], key: str) -> float | None:
+    if key not in kw:
+        return None
+    value = kw[key]
+    if value is None or (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ):
+        del kw[key]
+        return value
+    return None  # stays a field, shown as given
 
 
 class Logger:
@@ -163,35 +226,35 @@ class Logger:
 
     # -- logging methods -------------------------------------------------------------------------
 
-    def debug(self, msg: object, *args: Any, **fields: Any) -> None:
+    def debug(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at DEBUG."""
         if self._dispatcher.threshold <= _DEBUG:
             self._log(_DEBUG, msg, args, fields)
 
-    def info(self, msg: object, *args: Any, **fields: Any) -> None:
+    def info(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at INFO."""
         if self._dispatcher.threshold <= _INFO:
             self._log(_INFO, msg, args, fields)
 
-    def warn(self, msg: object, *args: Any, **fields: Any) -> None:
+    def warn(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at WARN."""
         if self._dispatcher.threshold <= _WARN:
             self._log(_WARN, msg, args, fields)
 
     warning = warn
 
-    def error(self, msg: object, *args: Any, **fields: Any) -> None:
+    def error(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at ERROR."""
         if self._dispatcher.threshold <= _ERROR:
             self._log(_ERROR, msg, args, fields)
 
-    def exception(self, msg: object, *args: Any, **fields: Any) -> None:
+    def exception(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at ERROR with the exception being handled (``exc_info=True``)."""
         fields.setdefault("exc_info", True)
         if self._dispatcher.threshold <= _ERROR:
             self._log(_ERROR, msg, args, fields)
 
-    def log(self, severity: Severity, msg: object, *args: Any, **fields: Any) -> None:
+    def log(self, severity: Severity, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at ``severity``."""
         if severity >= self._dispatcher.threshold:
             self._log(severity, msg, args, fields)
@@ -200,10 +263,13 @@ class Logger:
         self,
         prompt: str,
         completion: str,
+        /,
         token_info: TokenUsage | None = None,
         **fields: Any,
     ) -> None:
-        """Log one LLM interaction at DEBUG, with the prompt and completion as fields.
+        """Log one LLM interaction at DEBUG, with the prompt and completion as fields (a field
+        of the call named ``prompt`` or ``completion`` is kept as ``field.prompt`` or
+        ``field.completion``).
 
         The entry carries ``token_info`` (or the context's) so formatters show the usage; long
         prompts are capped like any other string.
@@ -221,6 +287,9 @@ class Logger:
         ):
             self._trace_call(ctx, prompt, completion, token_info, fields)
         if self._dispatcher.threshold <= _DEBUG:
+            for name in ("prompt", "completion"):
+                if name in fields:
+                    fields[f"field.{name}"] = fields.pop(name)
             fields["prompt"] = prompt
             fields["completion"] = completion
             if token_info is not None:
@@ -258,7 +327,7 @@ class Logger:
         except Exception as exc:  # logging never raises
             report_problem(f"recording an LLM call failed: {type(exc).__name__}: {exc}")
 
-    def fatal(self, msg: object, *args: Any, **fields: Any) -> NoReturn:
+    def fatal(self, msg: object, /, *args: Any, **fields: Any) -> NoReturn:
         """Log at FATAL, flush and close every output, then exit with status 1.
 
         From the main thread this raises :class:`SystemExit` (so ``finally`` blocks and ``atexit``
@@ -402,21 +471,15 @@ class Logger:
             latency_ms = cost = exception = None
             stacklevel = 1
             if kw and not _SPECIAL.isdisjoint(kw):
-                exception = _format_exception(kw.pop("exc_info", None))
-                if kw.pop("stack_info", False):
-                    stack = "".join(traceback.format_stack(_getframe(2))).rstrip()
-                    exception = f"{exception}\n{stack}" if exception else f"Stack:\n{stack}"
-                stacklevel = kw.pop("stacklevel", 1)
-                model_id = kw.pop("model_id", model_id)
-                token_info = kw.pop("token_info", token_info)
-                latency_ms = kw.pop("latency_ms", None)
-                cost = kw.pop("cost", None)
+                exception, stacklevel, model_id, token_info, latency_ms, cost = _special_keywords(
+                    kw, model_id, token_info
+                )
             sanitizer = d.sanitizer
             fields = self._fields(d, ctx.fields, kw)
             if args:
                 msg = _interpolate(msg, args)
             elif type(msg) is not str:
-                msg = str(msg)
+                msg = _message_text(msg)
             limit = sanitizer.limit
             if limit is not None and len(msg) > limit:
                 msg = sanitizer.text(msg)

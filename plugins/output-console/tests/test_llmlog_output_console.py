@@ -124,3 +124,60 @@ def test_configured_from_toml(tmp_path, capsys):
     llmlog.shutdown()
     out = capsys.readouterr().out
     assert "msg=hello" in out and "user=bob" in out
+
+
+SIGNALLED = """
+import json, os, signal, llmlog
+llmlog.configure({"level": "info", "outputs": {"console": {"type": "console", "color": "never"}}})
+log = llmlog.get_logger()
+ticks = 0
+def handler(signum, frame):  # logs every millisecond, often while stderr's write is blocked
+    global ticks
+    ticks += 1
+    log.info("tick", n=ticks)
+signal.signal(signal.SIGALRM, handler)
+signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+for i in range(20000):
+    log.info("main", i=i)
+signal.setitimer(signal.ITIMER_REAL, 0, 0)
+llmlog.shutdown()
+os.write(1, json.dumps({"ticks": ticks}).encode())
+"""
+
+
+def test_a_signal_handler_logging_mid_write_loses_nothing():
+    # stderr is a pipe read late: writes block, the timer interrupts them, and the handler's
+    # entry would re-enter the stream (Python's streams lose or refuse such a write). It is
+    # written right after the interrupted line instead.
+    import json
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGNALLED], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    chunks: list[bytes] = []
+
+    def read_slowly():  # a stalled, then slow terminal: the pipe stays full, writes block
+        assert process.stderr is not None
+        time.sleep(1.0)
+        while chunk := process.stderr.read1(8192):
+            chunks.append(chunk)
+            time.sleep(0.003)
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    assert process.stdout is not None
+    out = process.stdout.read()
+    process.wait(timeout=300)
+    reader.join()
+    err = b"".join(chunks)
+    assert process.returncode == 0, err[-2000:]
+    ticks = json.loads(out)["ticks"]
+    lines = err.decode().splitlines()
+    assert sum(" main " in x for x in lines) == 20000
+    assert sorted(int(x.rsplit("n=", 1)[1]) for x in lines if " tick " in x) == list(
+        range(1, ticks + 1)
+    )

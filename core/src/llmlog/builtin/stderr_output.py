@@ -14,6 +14,7 @@ from llmlog.interfaces import BuildContext, Formatter, Output
 from llmlog.records import LogEntry
 from llmlog.registry import OutputRegister
 from llmlog.render import plain_line
+from llmlog.streamwrite import StreamLines
 
 
 class StderrOutput(Output):
@@ -24,11 +25,12 @@ class StderrOutput(Output):
 
     def __init__(self, formatter: Formatter | None = None) -> None:
         self._render = formatter.format if formatter is not None else plain_line
+        self._lines = StreamLines()
 
     def write(self, entry: LogEntry) -> None:
         stream = sys.stderr
         if stream is not None:
-            stream.write(self._render(entry) + "\n")
+            self._lines.write(stream, self._render(entry) + "\n")
 
     def flush(self) -> None:
         stream = sys.stderr

@@ -20,6 +20,7 @@ from llmlog.render import (
     quote_if_needed,
 )
 from llmlog.severity import Severity
+from llmlog.streamwrite import StreamLines
 
 __all__ = ["ConsoleOptions", "ConsoleOutput", "use_color"]
 
@@ -93,6 +94,7 @@ class ConsoleOutput(Output):
         self._location = opts.show_location
         self._fields = opts.show_fields
         self._max_value = opts.max_value_length
+        self._lines = StreamLines()
 
     def _stream(self) -> TextIO | None:
         # Looked up on every write so redirect_stdout, pytest's capture and the like are honoured.
@@ -149,7 +151,7 @@ class ConsoleOutput(Output):
         stream = self._stream()
         if stream is not None:
             # One write call per entry: lines from concurrent threads do not interleave.
-            stream.write(self.render(entry) + "\n")
+            self._lines.write(stream, self.render(entry) + "\n")
 
     def flush(self) -> None:
         stream = self._stream()
