@@ -415,8 +415,8 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
 
 def _cmd_flight_convert(args: argparse.Namespace) -> int:
     from llmlog.flight.chrome import write_chrome
-    from llmlog.flight.files import written_atomically
     from llmlog.render import escape
+    from llmlog.safefiles import written_atomically
 
     if args.max_events is not None and args.max_events < 1:
         print("llmlog: --max-events: expected 1 or more", file=sys.stderr)

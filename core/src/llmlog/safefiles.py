@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["DIRECTORY_MODE", "create_new", "make_private_dirs", "replace_atomically"]
+__all__ = ["DIRECTORY_MODE", "create_new", "make_private_dirs", "written_atomically"]
 
 #: Permission bits of every directory llmlog creates.
 DIRECTORY_MODE = 0o700
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def make_private_dirs(directory: str | os.PathLike[str], mode: int = DIRECTORY_MODE) -> None:
@@ -50,12 +53,12 @@ def make_private_dirs(directory: str | os.PathLike[str], mode: int = DIRECTORY_M
 
 
 def create_new(path: str | os.PathLike[str], mode: int, flags: int = os.O_WRONLY) -> int:
-    """Create ``path``, which must not exist, with ``mode`` exactly; return its descriptor
-    (close-on-exec).
+    """Create ``path``, which must not exist (a symlink there counts), with ``mode`` exactly;
+    return its descriptor (close-on-exec).
 
     :raises FileExistsError: if ``path`` exists.
     """
-    fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | _CLOEXEC, mode)
+    fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, mode)
     try:
         os.fchmod(fd, mode)  # the umask can only have removed bits: set exactly these
     except OSError:
@@ -63,17 +66,23 @@ def create_new(path: str | os.PathLike[str], mode: int, flags: int = os.O_WRONLY
     return fd
 
 
-def replace_atomically(path: str | os.PathLike[str], data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory (created with
-    ``mode``) renamed over it, so a reader or a crash sees the old file or the whole new one."""
-    target = Path(path)
-    make_private_dirs(target.parent)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+@contextlib.contextmanager
+def written_atomically(target: str | os.PathLike[str], mode: int = 0o600) -> Iterator[BinaryIO]:
+    """A binary file to write ``target`` through: created with ``mode`` under a fresh temporary
+    name in its directory (a hidden name, ``O_EXCL | O_NOFOLLOW``: nothing already there, not even
+    a planted symlink, is followed or reused), synced and renamed over ``target`` when the block
+    ends, removed if the block raises. No reader sees half a file; a failure leaves nothing."""
+    path = Path(target)
+    make_private_dirs(path.parent)
+    # Short enough for any file-name limit, unique, and hidden (leading dot).
+    temporary = path.with_name(f".{path.name[:180]}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = create_new(temporary, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(temporary, target)
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)

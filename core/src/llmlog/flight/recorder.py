@@ -12,7 +12,7 @@ What it records (each as one JSON line with ``ts`` in nanoseconds, ``kind`` and 
 Snapshots (``snapshot``, ``write_to``) hold a header line, the re-emitted open spans and the sealed
 chunks, oldest first. With the ``memory`` backend the file is JSON Lines; with ``zstd`` it is
 concatenated zstd frames that ``zstd -dc`` turns into the same JSON Lines. Files are created with
-mode 0600 under a temporary name and renamed (:mod:`llmlog.flight.files`), so a failure never
+mode 0600 under a temporary name and renamed (:mod:`llmlog.safefiles`), so a failure never
 leaves half a snapshot. Automatic snapshots are rate-limited per trigger; the skipped ones are
 counted and reported in the next snapshot's header. :mod:`llmlog.flight.snapshot` reads them back.
 """
@@ -39,11 +39,11 @@ import platformdirs
 from llmlog.dispatch import report_problem
 from llmlog.filesink import flush_all
 from llmlog.flight import annotations as _annotations
-from llmlog.flight.files import written_atomically
 from llmlog.flight.ring import ChunkRing, RecorderBackend
 from llmlog.interfaces import Output
 from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes
+from llmlog.safefiles import written_atomically
 from llmlog.serialize import encoded_event_data, retainable, serializer
 from llmlog.severity import LEVEL_NAMES, Severity
 
