@@ -24,9 +24,12 @@ and counted.
 
 from __future__ import annotations
 
+import collections
+import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
@@ -80,16 +83,35 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
+#: Signal handlers run on the main thread only (see ChunkRing._acquire_or_defer).
+_MAIN_THREAD = threading.main_thread().ident
+_RINGS: weakref.WeakSet[ChunkRing] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A lock another thread held at the fork stays held in the child; the forking thread is
+    # the child's main thread.
+    global _MAIN_THREAD
+    _MAIN_THREAD = threading.get_ident()
+    for ring in list(_RINGS):
+        ring._lock = threading.Lock()
+
+
+_fork_hook: list[bool] = []
+
+
 class ChunkRing:
     """Chunks of recent events with Go's MinAge/MaxBytes retention; see the module docstring."""
 
     # Slots: the append path reads several attributes per event, at fixed offsets rather than
     # through an instance dict (fewer cache lines touched between a program's own work).
     __slots__ = (
+        "__weakref__",
         "_active",
         "_active_events",
         "_active_t0",
         "_clock",
+        "_deferred",
         "_lock",
         "_pending",
         "_pending_bytes",
@@ -129,6 +151,11 @@ class ChunkRing:
         self.chunk_period = chunk_period
         self._clock = clock
         self._lock = threading.Lock()
+        self._deferred: collections.deque[bytes] = collections.deque()
+        _RINGS.add(self)
+        if not _fork_hook:  # registered with the first ring, not at import
+            _fork_hook.append(True)
+            os.register_at_fork(after_in_child=_after_fork_in_child)
         self._active = bytearray()
         self._active_events = 0
         self._active_t0 = 0
@@ -175,11 +202,15 @@ class ChunkRing:
 
     def append(self, line: bytes) -> None:
         """Add one serialised event (a JSON line ending with its newline); seals the chunk when it
-        is full. Never raises, never blocks for longer than the append lock."""
+        is full. Never raises, never blocks for longer than the append lock, never deadlocks
+        with a signal handler that logs (see :meth:`_acquire_or_defer`)."""
         # acquire/release costs half of ``with lock:`` here, and this runs for every event.
         lock = self._lock
-        lock.acquire()
+        if not lock.acquire(False) and not self._acquire_or_defer(line):
+            return
         try:
+            if self._deferred:
+                self._take_deferred()  # older than this line
             active = self._active
             if not active:
                 self._active_t0 = self._clock()
@@ -193,11 +224,34 @@ class ChunkRing:
         if handed and self._sealer_idle:
             time.sleep(0)  # let the waiting sealer take the GIL and start compressing
 
+    def _acquire_or_defer(self, line: bytes) -> bool:
+        """The append lock is held. Another thread holds it only briefly: wait for it. But a
+        signal handler runs on the main thread, possibly while the main thread itself holds the
+        lock in the middle of an append, and waiting would wait forever. So the main thread
+        never waits: it leaves its line for the next append, the ticker or a snapshot to take,
+        in order, before anything else. Returns whether the lock is now held."""
+        if threading.get_ident() != _MAIN_THREAD:
+            self._lock.acquire()
+            return True
+        self._deferred.append(line)
+        return False
+
+    def _take_deferred(self) -> None:
+        # With the lock held: lines a signal handler left while the lock was held.
+        active, deferred = self._active, self._deferred
+        if not active:
+            self._active_t0 = self._clock()
+        while deferred:
+            active += deferred.popleft()
+            self._active_events += 1
+
     def seal_now(self, wait: float = 2.0) -> bool:
         """Seal the active chunk and wait (up to ``wait`` seconds) until every pending chunk is in
         the ring. Returns whether it finished in time."""
         done = threading.Event()
         with self._lock:
+            if self._deferred:
+                self._take_deferred()
             self._seal_locked(done)
         return done.wait(wait)
 
@@ -244,6 +298,8 @@ class ChunkRing:
         period_ns = int(self.chunk_period * 1e9)
         while not self._stop.wait(self.chunk_period / 4):
             with self._lock:
+                if self._deferred:
+                    self._take_deferred()
                 if self._active and self._clock() - self._active_t0 >= period_ns:
                     self._seal_locked(None)
 
