@@ -546,7 +546,11 @@ class FileSink:
                     fd = create_new(self.path, self._mode, access | os.O_APPEND)
                     created = True
                 except FileExistsError:
-                    fd = os.open(self.path, access | os.O_APPEND | _CLOEXEC)
+                    # An existing file, or a symlink (followed, and its target created if it
+                    # has none yet, as the user who made the link meant).
+                    fd = os.open(
+                        self.path, access | os.O_APPEND | os.O_CREAT | _CLOEXEC, self._mode
+                    )
             except PermissionError:
                 if access == os.O_WRONLY:
                     raise OSError(
@@ -974,13 +978,13 @@ class FileSink:
             self._flush_locked()
             self._closed = True
             self._fast = False
-        self._wake.set()
-        self.maintenance.finish(_monotonic() + timeout)
-        with self._lock:
             fd, self._fd = self._fd, -1
         # A thread that read the number just before the close may still write through it: park
-        # the number a while rather than let a new file reuse it at once.
+        # the number a while rather than let a new file reuse it at once. Parking also lets go
+        # of our file, which the last passes below may then compress if it was rotated.
         _park(fd, self.path)
+        self._wake.set()
+        self.maintenance.finish(_monotonic() + timeout)
 
     def at_exit(self, deadline: float) -> None:
         """Interpreter exit: write the buffer out and write every later line at once (exit
