@@ -285,9 +285,7 @@ class Logger:
                 return
             ctx = get_current()
             sanitizer = d.sanitizer
-            limit = sanitizer.limit
-            if limit is not None and len(message) > limit:
-                message = sanitizer.text(message)
+            message = sanitizer.text(message)
             merged = self._fields(d, ctx.fields, fields)
             if exception:
                 exception = sanitizer.text(exception)
@@ -370,9 +368,7 @@ class Logger:
                 msg = _interpolate(msg, args)
             elif type(msg) is not str:
                 msg = str(msg)
-            limit = sanitizer.limit
-            if limit is not None and len(msg) > limit:
-                msg = sanitizer.text(msg)
+            msg = sanitizer.text(msg)
             if exception is not None:
                 exception = sanitizer.text(exception)
             if d.include_caller:
