@@ -280,7 +280,7 @@ class Sanitizer:
                 break
             cleaned.append(self._value(item, depth + 1, walk))
         else:
-            if type(items) is list and all(a is b for a, b in zip(cleaned, items, strict=True)):
+            if all(a is b for a, b in zip(cleaned, items, strict=True)):
                 return items
         return cleaned
 
