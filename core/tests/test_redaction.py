@@ -386,3 +386,40 @@ def test_span_inputs_outputs_and_errors_are_scanned(tmp_path):
     text = path.read_text()
     assert token not in text and "abc123456" not in text
     assert "[REDACTED:openai-key]" in text and "api_key=[REDACTED:secret]" in text
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def test_configured_patterns_are_checked_one_by_one_at_their_path():
+    with pytest.raises(llmlog.ConfigError) as raised:
+        llmlog.configure({"redact_patterns": ["ok", "("], "redact_keys": [3]}, autoload=False)
+    text = str(raised.value)
+    assert "invalid regular expression '(':" in text and "@ $.redact_patterns[1]" in text
+    assert "must be a string (a regular expression), got int @ $.redact_keys[0]" in text
+
+
+def test_configured_settings_reach_entries_and_trace_sessions(tmp_path):
+    # "(?i)ssn" made configure() raise re.error (every output lost); patterns and the switch
+    # apply to log entries and to trace sessions alike.
+    llmlog.configure(
+        {
+            "outputs": {},
+            "redact_keys": ["(?i)ssn"],
+            "redact_values": False,
+            "redact_patterns": [r"\bEMP-\d+\b"],
+        }
+    )
+    token = SECRETS[0]["value"]
+    out = ListOutput()
+    global_dispatcher().add_output(out)
+    llmlog.get_logger().info(f"EMP-42 {token}", SSN="1")
+    (entry,) = out.entries
+    assert entry.message == f"[REDACTED:pattern] {token}" and entry.fields["SSN"] == REDACTED
+    with (
+        llmlog.start_trace_session(tmp_path / "t.jsonl", format="dspy"),
+        llmlog.span("s", {"note": "EMP-7", "SSN": "2"}),
+    ):
+        pass
+    text = (tmp_path / "t.jsonl").read_text()
+    assert "EMP-7" not in text and '"2"' not in text and "[REDACTED:pattern]" in text

@@ -116,11 +116,25 @@ class Sanitizer:
             if redact and (redact_values or value_patterns)
             else None
         )
+        self._builtin_only = redact_values and not value_patterns
         #: The string length cap, or ``None`` for no cap.
         self.limit = self._max = max_string_length if max_string_length > 0 else None
         self._max_values = max(1, max_values)
         self._is_secret: dict[Any, int] = {}
         self._clean: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Sanitizer:
+        """The sanitizer the top-level keys of a configuration (``llmlog.config.Settings``:
+        ``redact``, ``redact_keys``, ``redact_values``, ``redact_patterns``,
+        ``max_string_length``) ask for: log entries and trace sessions use the same."""
+        return cls(
+            redact=settings.redact,
+            extra_patterns=settings.redact_keys,
+            max_string_length=settings.max_string_length,
+            redact_values=settings.redact_values,
+            value_patterns=settings.redact_patterns,
+        )
 
     def is_secret_key(self, key: object) -> bool:
         """Whether a field named ``key`` can be redacted (``signature`` only when its value looks
@@ -150,6 +164,14 @@ class Sanitizer:
             return f"{head[:limit]}…[truncated {len(text) - limit} chars]"
         if scanner is None:
             return text
+        if (
+            len(text) < 20
+            and self._builtin_only
+            and ":" not in text
+            and "=" not in text
+            and "B" not in text
+        ):
+            return text  # too short for a token, and no assignment, URL or Bearer (as in redact)
         if len(text) <= _CLEAN_CACHE_LENGTH:
             clean = self._clean
             if text in clean:
