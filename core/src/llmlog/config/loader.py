@@ -21,12 +21,12 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NewType
 
 import attrs
 import platformdirs
 
-from llmlog.config.converter import parse_severity_strict, structure_errors
+from llmlog.config.converter import converter, parse_severity_strict, structure_errors
 from llmlog.config.errors import ConfigError
 from llmlog.flight.options import FlightRecorderOptions
 from llmlog.registry import Component
@@ -57,12 +57,22 @@ def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) ->
         raise ValueError(f"must be 0 or more, got {value!r}")
 
 
-def _regexes(instance: Any, attribute: attrs.Attribute[list[str]], value: list[str]) -> None:
-    for pattern in value:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+#: A regular expression given in the configuration, compiled when it is read, so a bad one is
+#: reported at its own path (``$.redact_patterns[1]``).
+Regex = NewType("Regex", str)
+
+
+def _regex(value: Any, _: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string (a regular expression), got {type(value).__name__}")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
+
+
+converter.register_structure_hook(Regex, _regex)
 
 
 @attrs.frozen(kw_only=True)
@@ -81,10 +91,15 @@ class Settings:
     plugins: str | list[str] = "auto"
     #: Plugin names never to load (added to ``LLMLOG_DISABLED_PLUGINS``).
     disabled_plugins: list[str] = attrs.Factory(list)
-    #: Replace the values of secret-looking keys (``api_key``, ``authorization``, ...) with ``[REDACTED]``.
+    #: Redact secrets: the values of secret-looking keys (``api_key``, ``authorization``, ...)
+    #: become ``[REDACTED]``, secrets found inside text ``[REDACTED:kind]`` (docs/redaction.md).
     redact: bool = True
     #: More key patterns (regular expressions, case-insensitive) to redact.
-    redact_keys: list[str] = attrs.field(factory=list, validator=_regexes)
+    redact_keys: list[Regex] = attrs.Factory(list)
+    #: Scan every string for secrets by their shape (keys, tokens, URL passwords, ``password=...``).
+    redact_values: bool = True
+    #: More regular expressions to redact inside strings (the first group only, if it has groups).
+    redact_patterns: list[Regex] = attrs.Factory(list)
     #: Strings longer than this many characters are cut, with a ``…[truncated N chars]`` marker; 0: no cap.
     max_string_length: int = attrs.field(default=32_768, validator=_non_negative)
 
