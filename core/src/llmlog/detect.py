@@ -602,6 +602,32 @@ _ANCHORED: dict[str, str] = {
 }
 
 # An assignment's name, read backwards from its separator (letters, digits, ``_.-``).
+#: The secret words a name inside text can end with (what the tails above stand for).
+_NAME_ENDINGS = (
+    "key",
+    "keys",
+    "pwd",
+    "jwt",
+    "dsn",
+    "sig",
+    "auth",
+    "pass",
+    "token",
+    "creds",
+    "secret",
+    "secrets",
+    "bearer",
+    "cookie",
+    "cookies",
+    "passwd",
+    "string",
+    "password",
+    "signature",
+    "credential",
+    "credentials",
+    "passphrase",
+    "authorization",
+)
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-]+")
 _QUOTED_VALUE = {'"': re.compile(r'[^"\n]{1,4096}'), "'": re.compile(r"[^'\n]{1,4096}")}
 _PLAIN_VALUE = re.compile(r"[^\s\"'&,;<>(){}\[\]]{1,4096}")
@@ -716,6 +742,10 @@ class SecretScanner:
         name_end = at
         while name_end > 0 and text[name_end - 1] in "\"' ":
             name_end -= 1
+        # The regex checked three letters; most names it lets through ("Question:") end with
+        # no secret word: say so before reading the name.
+        if not text[max(0, name_end - 13) : name_end].lower().endswith(_NAME_ENDINGS):
+            return None
         # The name is the run of name characters before the separator: matched on the reversed
         # window (a backward search with \Z tries every start: 80 squared steps).
         found = _NAME_CHARS.match(text[max(0, name_end - 80) : name_end][::-1])
