@@ -414,7 +414,7 @@ def test_cli_lists_snapshots_and_filters_the_timeline(cli, tmp_path, recorder):
     from llmlog.flight import RecorderOutput
 
     log = llmlog.Logger(Severity.DEBUG, [RecorderOutput(recorder)])
-    log.debug("cache miss", key="k1")
+    log.debug("cache miss", item="k1")
     log.warn("slow provider", ms=900)
     log.error("quota exceeded")
     recorder.record_trace_event(span("span", "s1", "start", operation="Predict:qa"))

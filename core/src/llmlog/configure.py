@@ -314,11 +314,7 @@ def configure(
             level=settings.level,
             sample_rate=settings.sample_rate,
             default_fields=settings.default_fields,
-            sanitizer=Sanitizer(
-                redact=settings.redact,
-                extra_patterns=settings.redact_keys,
-                max_string_length=settings.max_string_length,
-            ),
+            sanitizer=Sanitizer.from_settings(settings),
             include_caller=settings.include_caller,
         )
         close_outputs(previous, lambda o, e: report_problem(f"closing output {o.name!r}: {e}"))

@@ -401,9 +401,7 @@ class Logger:
                 return
             ctx = get_current()
             sanitizer = d.sanitizer
-            limit = sanitizer.limit
-            if limit is not None and len(message) > limit:
-                message = sanitizer.text(message)
+            message = sanitizer.text(message)
             merged = self._fields(d, ctx.fields, fields)
             if exception:
                 exception = sanitizer.text(exception)
@@ -480,9 +478,7 @@ class Logger:
                 msg = _interpolate(msg, args)
             elif type(msg) is not str:
                 msg = _message_text(msg)
-            limit = sanitizer.limit
-            if limit is not None and len(msg) > limit:
-                msg = sanitizer.text(msg)
+            msg = sanitizer.text(msg)
             if exception is not None:
                 exception = sanitizer.text(exception)
             if d.include_caller:

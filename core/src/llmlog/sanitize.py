@@ -1,42 +1,63 @@
 """Secure-by-default treatment of what gets logged: secret redaction and size caps.
 
 Applied once per entry in the core, before any output sees it, so every output (third-party ones
-and the flight recorder included) receives the same cleaned record.
+and the flight recorder included) receives the same cleaned record. docs/redaction.md is the
+user's guide.
 
-* **Redaction** is by key name: a field (at any depth of nested mappings) whose key looks like a
-  credential, such as ``api_key``, ``Authorization``, ``x-api-key``, ``client_secret`` or
-  ``password``, has its value replaced by ``"[REDACTED]"``. Token *counts* (``max_tokens``,
-  ``prompt_tokens``) are not secrets and are kept.
+* **Secrets by key**: a field (at any depth of nested mappings, sequences and objects) whose name
+  is a secret one by :func:`llmlog.detect.is_secret_name` (``api_key``, ``Authorization``,
+  ``x-api-key``, ``client_secret``, ``github_token``, ``aws_access_key_id``, ``dsn``...) or
+  matches a ``redact_keys`` pattern has its value replaced by ``"[REDACTED]"``; so has the second
+  item of a pair whose first is such a name (headers given as ``[("Authorization", "Bearer x")]``).
+  Token *counts* (``max_tokens``, ``prompt_tokens``, ``token_count``) are not secrets and are kept.
+* **Secrets by value**: every string (message, field values at any depth, exception text, span
+  inputs, outputs and errors) is scanned by :class:`llmlog.detect.SecretScanner`; only the secret
+  part is replaced, by a marker naming its kind: ``key [REDACTED:openai-key] used``.
 * **Size caps**: a string longer than ``max_string_length`` characters keeps its head and gets an
-  explicit marker, ``…[truncated 123456 chars]``. The result is still a string, so JSON stays valid.
+  explicit marker, ``…[truncated 123456 chars]``; ``bytes`` become text the same way
+  (``…[truncated N bytes]``), and so does what other objects turn into (``repr()`` included).
+* **Bounded work**: a walk visits at most ``max_values`` values per call (the rest is replaced by
+  a ``"<truncated: N more values>"`` marker), stops at 32 levels (``"<max depth>"``), and a
+  container met again inside itself becomes ``"<cycle>"``: a structure that refers to itself any
+  number of times costs what it holds, never more.
+* Dataclasses, attrs classes, pydantic models and other objects become the mappings or text the
+  serializer would write (:meth:`llmlog.serialize.Serializer.default`), so what they hold is
+  redacted and capped too.
+
+The result is still made of JSON-able values and strings, so JSON stays valid.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import enum
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_SECRET_PATTERNS", "REDACTED", "Sanitizer", "key_pattern"]
+import attrs
+
+from llmlog.detect import PLAIN, SECRET, SHAPED, SecretScanner, is_credential_shaped, name_class
+from llmlog.serialize import safe_repr, serializer
+
+__all__ = [
+    "CYCLE",
+    "DEFAULT_MAX_VALUES",
+    "MAX_DEPTH",
+    "REDACTED",
+    "Sanitizer",
+    "key_pattern",
+]
 
 REDACTED = "[REDACTED]"
-
-#: Key patterns treated as secrets (searched case-insensitively in the key).
-DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
-    r"api[-_ ]?key",
-    r"secret",
-    r"passw(or)?d",
-    r"authorization",
-    r"^auth$",
-    r"(access|refresh|auth|bearer|session|id)[-_ ]?token",
-    r"^token$",
-    r"cookie",
-    r"private[-_ ]?key",
-    r"credential",
-)
-
-#: The default patterns in one expression (they are written to be joined).
-_DEFAULT_SECRET_RE = re.compile("|".join(DEFAULT_SECRET_PATTERNS), re.IGNORECASE)
+#: Stands for a container found inside itself.
+CYCLE = "<cycle>"
+#: Stands for what lies deeper than 32 levels.
+MAX_DEPTH = "<max depth>"
+#: Values one walk visits at most (one entry's fields, one span's inputs...).
+DEFAULT_MAX_VALUES = 10_000
 
 _MAX_DEPTH = 32
 
@@ -54,10 +75,43 @@ def key_pattern(pattern: str) -> re.Pattern[str]:
 
 
 _SCALARS = frozenset({int, float, bool, type(None)})
+# Values orjson writes itself, in a bounded size: kept as they are.
+_NATIVE = (datetime.date, datetime.time, datetime.timedelta, uuid.UUID, enum.Enum)
+# Strings up to this length found clean are remembered (log messages are mostly literals).
+_CLEAN_CACHE_LENGTH = 64
+_CLEAN_CACHE_SIZE = 4096
+# A string over the cap is scanned this far past it, so a secret cut by the cap is still found.
+_SCAN_MARGIN = 4096
+
+
+class _Walk:
+    """The state of one walk: values left to visit and the containers being visited."""
+
+    __slots__ = ("budget", "path")
+
+    def __init__(self, budget: int, top: object) -> None:
+        self.budget = budget
+        self.path = {id(top)}
+
+
+def _truncated(count: int) -> str:
+    return f"<truncated: {count} more values>"
 
 
 class Sanitizer:
-    """Redacts secret-looking keys and caps long strings. Construct once; call per entry."""
+    """Redacts secrets (by key and by value), caps sizes and bounds the work of a walk.
+    Construct once; call per entry.
+
+    :param redact: redact at all (keys and values); ``False`` keeps only the size caps.
+    :param extra_patterns: more key patterns (``redact_keys``): regular expressions searched
+        case-insensitively in each key, each compiled on its own.
+    :param max_string_length: the string length cap; 0 for none.
+    :param redact_values: scan strings for secret shapes (``redact_values``).
+    :param value_patterns: more regular expressions to redact inside strings
+        (``redact_patterns``); they apply while ``redact`` is on, even with ``redact_values``
+        off.
+    :param max_values: values one walk visits at most.
+    """
 
     def __init__(
         self,
@@ -65,73 +119,233 @@ class Sanitizer:
         redact: bool = True,
         extra_patterns: Iterable[str] = (),
         max_string_length: int = 32_768,
+        redact_values: bool = True,
+        value_patterns: Iterable[str] = (),
+        max_values: int = DEFAULT_MAX_VALUES,
     ) -> None:
-        self._secret_res = (
-            [_DEFAULT_SECRET_RE, *(key_pattern(p) for p in extra_patterns)] if redact else []
+        self._redact = redact
+        self._key_patterns = [key_pattern(p) for p in extra_patterns]
+        value_patterns = list(value_patterns)
+        self._scanner = (
+            SecretScanner(self.key_class, value_patterns, builtin=redact_values)
+            if redact and (redact_values or value_patterns)
+            else None
         )
+        self._builtin_only = redact_values and not value_patterns
         #: The string length cap, or ``None`` for no cap.
         self.limit = self._max = max_string_length if max_string_length > 0 else None
-        self._is_secret: dict[str, bool] = {}
+        self._max_values = max(1, max_values)
+        self._is_secret: dict[Any, int] = {}
+        self._clean: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Sanitizer:
+        """The sanitizer the top-level keys of a configuration (``llmlog.config.Settings``:
+        ``redact``, ``redact_keys``, ``redact_values``, ``redact_patterns``,
+        ``max_string_length``) ask for: log entries and trace sessions use the same."""
+        return cls(
+            redact=settings.redact,
+            extra_patterns=settings.redact_keys,
+            max_string_length=settings.max_string_length,
+            redact_values=settings.redact_values,
+            value_patterns=settings.redact_patterns,
+        )
 
     def is_secret_key(self, key: object) -> bool:
-        """Whether a field named ``key`` is redacted."""
-        if not self._secret_res or not isinstance(key, str):
-            return False
+        """Whether a field named ``key`` can be redacted (``signature`` only when its value looks
+        like a credential: :data:`llmlog.detect.SHAPED`)."""
+        return self.key_class(key) != PLAIN
+
+    def key_class(self, key: object) -> int:
+        """:func:`llmlog.detect.name_class` of ``key``, or SECRET when a ``redact_keys`` pattern
+        matches it; PLAIN while redaction is off."""
         known = self._is_secret.get(key)
         if known is None:
-            known = any(pattern.search(key) is not None for pattern in self._secret_res)
+            if not self._redact or not isinstance(key, str):
+                return PLAIN
+            known = SECRET if any(p.search(key) for p in self._key_patterns) else name_class(key)
             if len(self._is_secret) < 10_000:  # keys come from code, but stay bounded anyway
                 self._is_secret[key] = known
         return known
 
     def text(self, text: str) -> str:
-        """Cap one string at the configured length, with the truncation marker."""
+        """One string, secrets in it redacted and capped at the configured length."""
         limit = self._max
-        if limit is None or len(text) <= limit:
+        scanner = self._scanner
+        if limit is not None and len(text) > limit:
+            head = text[: limit + _SCAN_MARGIN]
+            if scanner is not None:
+                head = scanner.redact(head)
+            return f"{head[:limit]}…[truncated {len(text) - limit} chars]"
+        if scanner is None:
             return text
-        return f"{text[:limit]}…[truncated {len(text) - limit} chars]"
+        if (
+            len(text) < 20
+            and self._builtin_only
+            and ":" not in text
+            and "=" not in text
+            and "B" not in text
+        ):
+            return text  # too short for a token, and no assignment, URL or Bearer (as in redact)
+        if len(text) <= _CLEAN_CACHE_LENGTH:
+            clean = self._clean
+            if text in clean:
+                return text
+            out = scanner.redact(text)
+            if out is text:
+                if len(clean) >= _CLEAN_CACHE_SIZE:
+                    clean.clear()
+                clean.add(text)
+            return out
+        return scanner.redact(text)
 
     def value(self, value: Any, depth: int = 0) -> Any:
-        """Clean one value (strings capped, containers walked)."""
-        if isinstance(value, str):
+        """Clean one value (strings scanned and capped, containers and objects walked)."""
+        kind = type(value)
+        if kind is str:
             return self.text(value)
-        if isinstance(value, Mapping):
-            return self.fields(value, depth + 1)
-        if isinstance(value, list | tuple):
-            if depth >= _MAX_DEPTH:
-                return "<max depth>"
-            cleaned = [self.value(v, depth + 1) for v in value]
-            if all(a is b for a, b in zip(cleaned, value, strict=True)):
-                return value
-            return cleaned
-        return value
+        if kind in _SCALARS:
+            return value
+        return self._value(value, depth, _Walk(self._max_values, None))
 
     def fields(self, mapping: Mapping[Any, Any], depth: int = 0) -> Mapping[Any, Any]:
         """Return ``mapping`` cleaned; the same object when nothing had to change."""
+        return self._fields(mapping, depth, None)
+
+    # -- the walk --------------------------------------------------------------------------------
+
+    def _fields(
+        self, mapping: Mapping[Any, Any], depth: int, walk: _Walk | None
+    ) -> Mapping[Any, Any]:
         if depth >= _MAX_DEPTH:
-            return {"<max depth>": True}
+            return {MAX_DEPTH: True}
+        if walk is None and len(mapping) >= self._max_values:
+            walk = _Walk(self._max_values, mapping)
         changed: dict[Any, Any] | None = None
         known = self._is_secret
-        limit = self._max
+        clean = self._clean
+        done = 0
+        # Per-entry path: the common cases (known key, short clean string, number) are inline.
         for key, value in mapping.items():
-            # Per-entry path: the common cases (known key, short string, number) are inline.
+            if walk is not None:
+                walk.budget -= 1
+                if walk.budget < 0:
+                    return self._cut(mapping, changed, done)
+            done += 1
             secret = known.get(key)
             if secret is None:
-                secret = self.is_secret_key(key)
-            if secret:
-                new = REDACTED
+                secret = self.key_class(key)
+            if secret and (secret != SHAPED or is_credential_shaped(value)):
+                new: Any = REDACTED
             else:
                 kind = type(value)
                 if kind is str:
-                    if limit is None or len(value) <= limit:
+                    if len(value) <= _CLEAN_CACHE_LENGTH and value in clean:
                         continue
                     new = self.text(value)
                 elif kind in _SCALARS:
                     continue
                 else:
-                    new = self.value(value, depth)
+                    if walk is None:
+                        walk = _Walk(self._max_values - done, mapping)
+                    new = self._value(value, depth, walk)
             if new is not value:
                 if changed is None:
                     changed = dict(mapping)
                 changed[key] = new
         return mapping if changed is None else changed
+
+    def _cut(
+        self, mapping: Mapping[Any, Any], changed: dict[Any, Any] | None, done: int
+    ) -> dict[Any, Any]:
+        """The first ``done`` items of ``mapping`` (as cleaned so far) and a marker for the rest."""
+        source = changed if changed is not None else mapping
+        out: dict[Any, Any] = {}
+        for i, (key, value) in enumerate(source.items()):
+            if i >= done:
+                break
+            out[key] = value
+        out["<truncated>"] = _truncated(len(mapping) - done)
+        return out
+
+    def _value(self, value: Any, depth: int, walk: _Walk) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.text(value)
+        if kind in _SCALARS:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, (int | float, _NATIVE)):
+            return value
+        if depth >= _MAX_DEPTH:
+            return MAX_DEPTH
+        if isinstance(value, bytes | bytearray | memoryview):
+            return self._bytes(value)
+        key = id(value)
+        if key in walk.path:
+            return CYCLE
+        walk.path.add(key)
+        try:
+            if isinstance(value, Mapping):
+                return self._fields(value, depth + 1, walk)
+            if isinstance(value, list | tuple):
+                return self._sequence(value, depth, walk)
+            if isinstance(value, set | frozenset):
+                return self._sequence(list(value), depth, walk)
+            return self._object(value, depth, walk)
+        except Exception as exc:  # a mapping whose items() raises, a property that raises...
+            return f"<unrepresentable {type(value).__qualname__}: {safe_repr(exc)}>"
+        finally:
+            walk.path.discard(key)
+
+    def _sequence(self, items: list[Any] | tuple[Any, ...], depth: int, walk: _Walk) -> Any:
+        if (
+            len(items) == 2
+            and isinstance(items[1], str | bytes | bytearray)
+            and (shape := self.key_class(items[0])) != PLAIN
+            and (shape != SHAPED or is_credential_shaped(items[1]))
+        ):
+            # A (name, value) pair: headers as [("Authorization", "Bearer ...")].
+            walk.budget -= 2
+            return [items[0], REDACTED]
+        cleaned: list[Any] = []
+        for i, item in enumerate(items):
+            walk.budget -= 1
+            if walk.budget < 0:
+                cleaned.append(_truncated(len(items) - i))
+                break
+            cleaned.append(self._value(item, depth + 1, walk))
+        else:
+            if all(a is b for a, b in zip(cleaned, items, strict=True)):
+                return items
+        return cleaned
+
+    def _bytes(self, value: bytes | bytearray | memoryview) -> str:
+        """Bytes as the text the serializer would write (UTF-8, other bytes as ``\\xNN``),
+        scanned and capped; a cut is counted in bytes."""
+        size = value.nbytes if isinstance(value, memoryview) else len(value)
+        limit = self._max
+        window = size if limit is None else min(size, limit + _SCAN_MARGIN)
+        text = bytes(value[:window]).decode("utf-8", "backslashreplace")
+        if limit is None or size <= limit:
+            return text if self._scanner is None else self._scanner.redact(text)
+        keep = len(bytes(value[:limit]).decode("utf-8", "backslashreplace"))
+        if self._scanner is not None:
+            text = self._scanner.redact(text)
+        return f"{text[:keep]}…[truncated {size - limit} bytes]"
+
+    def _object(self, value: Any, depth: int, walk: _Walk) -> Any:
+        """Any other object, as the serializer would write it, walked: what it holds is
+        redacted and capped like the rest."""
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            as_mapping: Any = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        elif attrs.has(type(value)):
+            as_mapping = attrs.asdict(value, recurse=False)
+        else:
+            as_mapping = serializer.default(value)
+            if as_mapping is value:  # a registered function that returns the value itself
+                return self.text(safe_repr(value))
+        if isinstance(as_mapping, str):
+            return self.text(as_mapping)
+        return self._value(as_mapping, depth + 1, walk)

@@ -570,12 +570,7 @@ def _session_defaults() -> tuple[Any, Any, Sanitizer, Path | None]:
     config = current_configuration()
     if config is None:
         return TraceOptions(), None, Sanitizer(), None
-    settings = config.settings
-    sanitizer = Sanitizer(
-        redact=settings.redact,
-        extra_patterns=settings.redact_keys,
-        max_string_length=settings.max_string_length,
-    )
+    sanitizer = Sanitizer.from_settings(config.settings)
     return config.trace, config.trace_format, sanitizer, config.source.path
 
 

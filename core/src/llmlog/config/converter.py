@@ -8,6 +8,7 @@ stricter: a TOML value must already have the right type. Errors are flattened to
 from __future__ import annotations
 
 import math
+import re
 import reprlib
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "FileMode",
     "KeyPattern",
     "Seconds",
+    "ValuePattern",
     "converter",
     "parse_duration",
     "parse_severity_strict",
@@ -290,28 +292,45 @@ class _KeyPattern:
     """Marks a string that must be a secret-key pattern (a regular expression)."""
 
 
+class _ValuePattern:
+    """Marks a string that must be a secret-value pattern (a regular expression)."""
+
+
 #: A ``redact_keys`` entry: a regular expression the sanitizer compiles as it is validated here
 #: (:func:`llmlog.sanitize.key_pattern`), so a pattern configuration accepts never fails later.
 KeyPattern = Annotated[str, _KeyPattern]
+#: A ``redact_patterns`` entry: a regular expression searched in every string.
+ValuePattern = Annotated[str, _ValuePattern]
 
 
-def _key_pattern(value: Any, _: Any) -> str:
+def _regex(compile_: Callable[[str], Any]) -> Callable[[Any, Any], str]:
+    """The structure hook of a regular expression option: compiled as its user will compile
+    it, so a bad one is reported at its own path (``$.redact_keys[1]``)."""
+
+    def structure(value: Any, _: Any) -> str:
+        if not isinstance(value, str):
+            raise ConfigValueError(f"expected a string, got {_type_name(value)} {shown(value)}")
+        try:
+            compile_(value)
+        except RecursionError:  # re's parser recurses once per nested group
+            raise ConfigValueError(
+                f"invalid regular expression {shown(value)}: groups nested too deeply"
+            ) from None
+        except Exception as exc:  # re.error, and OverflowError for a repeat like a{9999999999}
+            raise ConfigValueError(f"invalid regular expression {shown(value)}: {exc}") from None
+        return value
+
+    return structure
+
+
+def _key_pattern(pattern: str) -> Any:
     from llmlog.sanitize import key_pattern
 
-    if not isinstance(value, str):
-        raise ConfigValueError(f"expected a string, got {_type_name(value)} {shown(value)}")
-    try:
-        key_pattern(value)
-    except RecursionError:  # re's parser recurses once per nested group
-        raise ConfigValueError(
-            f"invalid regular expression {shown(value)}: groups nested too deeply"
-        ) from None
-    except Exception as exc:  # re.error, and OverflowError for a repeat count like a{9999999999}
-        raise ConfigValueError(f"invalid regular expression {shown(value)}: {exc}") from None
-    return value
+    return key_pattern(pattern)
 
 
-converter.register_structure_hook_func(lambda t: t == KeyPattern, _key_pattern)
+converter.register_structure_hook_func(lambda t: t == KeyPattern, _regex(_key_pattern))
+converter.register_structure_hook_func(lambda t: t == ValuePattern, _regex(re.compile))
 
 
 def _auto_or_names(value: Any, _: Any) -> str | list[str]:

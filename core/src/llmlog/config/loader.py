@@ -24,7 +24,13 @@ from typing import Any
 import attrs
 import platformdirs
 
-from llmlog.config.converter import KeyPattern, parse_severity_strict, shown, structure_errors
+from llmlog.config.converter import (
+    KeyPattern,
+    ValuePattern,
+    parse_severity_strict,
+    shown,
+    structure_errors,
+)
 from llmlog.config.errors import ConfigError
 from llmlog.config.tomlfile import MAX_DEPTH, read_toml
 from llmlog.flight.options import FlightRecorderOptions
@@ -72,10 +78,15 @@ class Settings:
     plugins: str | list[str] = "auto"
     #: Plugin names never to load (added to ``LLMLOG_DISABLED_PLUGINS``).
     disabled_plugins: list[str] = attrs.Factory(list)
-    #: Replace the values of secret-looking keys (``api_key``, ``authorization``, ...) with ``[REDACTED]``.
+    #: Redact secrets: the values of secret-looking keys (``api_key``, ``authorization``, ...)
+    #: become ``[REDACTED]``, secrets found inside text ``[REDACTED:kind]`` (docs/redaction.md).
     redact: bool = True
     #: More key patterns (regular expressions, case-insensitive) to redact.
     redact_keys: list[KeyPattern] = attrs.Factory(list)
+    #: Scan every string for secrets by their shape (keys, tokens, URL passwords, ``password=...``).
+    redact_values: bool = True
+    #: More regular expressions to redact inside strings (the first group only, if it has groups).
+    redact_patterns: list[ValuePattern] = attrs.Factory(list)
     #: Strings longer than this many characters are cut, with a ``…[truncated N chars]`` marker; 0: no cap.
     max_string_length: int = attrs.field(default=32_768, validator=_non_negative)
 

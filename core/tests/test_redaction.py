@@ -1,0 +1,425 @@
+"""Secrets caught by key name and by value, and a walk that always ends (issue 15).
+
+The corpus (``data/secrets_corpus.json``) holds realistic but fake secrets of every shape the
+scanner knows, secrets that are secrets by where they stand (URL passwords, ``password=...``),
+look-alikes that must stay as they are (token counts, commit hashes, UUIDs, base64 image data,
+"skeleton"), field names in both directions, and ordinary LLM-app text for the false-positive
+rate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+import pydantic
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import llmlog
+from llmlog.detect import PLAIN, SECRET, SHAPED, SecretScanner, name_class
+from llmlog.logger import global_dispatcher
+from llmlog.sanitize import CYCLE, REDACTED, Sanitizer
+from llmlog.serialize import serializer
+from llmlog.testing import ListOutput
+
+CORPUS = json.loads((Path(__file__).parent / "data" / "secrets_corpus.json").read_text())
+SECRETS: list[dict[str, str]] = CORPUS["secrets"]
+CONTEXTUAL: list[dict[str, str]] = CORPUS["contextual"]
+CONTEXTS = ("{s}", "using {s} for the call", '"{s}"', "({s})", "line one\n{s}\nline three")
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Fail (instead of hanging the run) when the block takes more than 30 s."""
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TimeoutError("did not return within 30 s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(30)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def hang_guard() -> Iterator[None]:
+    with guarded():
+        yield
+
+
+# -- names ---------------------------------------------------------------------------------------
+
+
+def test_the_corpus_is_big_enough():
+    assert len(SECRETS) + len(CONTEXTUAL) >= 60
+    assert len({s["kind"] for s in SECRETS}) >= 25
+
+
+@pytest.mark.parametrize("name", CORPUS["names"]["secret"])
+def test_secret_names_are_secret(name):
+    assert name_class(name) == SECRET
+    assert Sanitizer().fields({name: "value"}) == {name: REDACTED}
+
+
+@pytest.mark.parametrize("name", CORPUS["names"]["plain"])
+def test_plain_names_stay_visible(name):
+    assert name_class(name) == PLAIN
+    assert Sanitizer().fields({name: 12}) == {name: 12}
+
+
+def test_signature_is_a_secret_only_when_its_value_looks_like_one():
+    # An HMAC is a secret; a DSPy signature is the program's structure.
+    assert name_class("signature") == name_class("sig") == SHAPED
+    hmac = "sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    cleaned = Sanitizer().fields({"signature": "question -> answer", "x_signature": hmac})
+    assert cleaned == {"signature": "question -> answer", "x_signature": REDACTED}
+    assert Sanitizer().text(f"?sig={hmac[7:]}&a=1") == "?sig=[REDACTED:secret]&a=1"
+
+
+def test_redact_keys_are_compiled_one_by_one():
+    # "(?i)ssn" is a valid pattern alone, and not inside an alternation (global flags): it made
+    # configure() raise re.error.
+    s = Sanitizer(extra_patterns=["(?i)ssn", "^internal_"])
+    assert s.fields({"SSN": "1", "internal_x": "2", "x": "3"}) == {
+        "SSN": REDACTED,
+        "internal_x": REDACTED,
+        "x": "3",
+    }
+
+
+# -- values --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize("secret", SECRETS, ids=lambda s: s["kind"])
+def test_every_secret_shape_is_redacted_with_its_kind(secret, context):
+    text = context.format(s=secret["value"])
+    out = Sanitizer().text(text)
+    assert secret["value"] not in out
+    assert out == context.format(s=f"[REDACTED:{secret['kind']}]")
+
+
+@pytest.mark.parametrize("secret", SECRETS, ids=lambda s: s["kind"])
+def test_a_secret_under_a_plain_name_is_redacted_at_any_depth(secret):
+    fields = {"note": {"items": [("x", f"key {secret['value']} here")]}, "n": 1}
+    out = Sanitizer().fields(fields)
+    assert secret["value"] not in orjson.dumps(out).decode()
+    assert out["note"]["items"][0][1] == f"key [REDACTED:{secret['kind']}] here"
+
+
+@pytest.mark.parametrize("case", CONTEXTUAL, ids=lambda c: c["template"][:30])
+def test_a_secret_by_where_it_stands_is_replaced_and_the_rest_kept(case):
+    text = case["template"].format(s=case["value"])
+    out = Sanitizer().text(text)
+    assert out == case["template"].format(s=f"[REDACTED:{case['kind']}]")
+
+
+def test_url_credentials_keep_user_and_host():
+    out = Sanitizer().text("db at postgres://app:s3cr3t-pw@db.internal:5432/prod ready")
+    assert out == "db at postgres://app:[REDACTED:url-password]@db.internal:5432/prod ready"
+
+
+@pytest.mark.parametrize("text", CORPUS["lookalikes"], ids=lambda t: t[:30])
+def test_look_alikes_are_not_redacted(text):
+    assert Sanitizer().text(text) == text
+
+
+def test_ordinary_text_is_not_redacted():
+    # The false-positive rate on ordinary LLM-app text (prompts, answers, code, JSON, logs,
+    # prose about keys, tokens and passwords): none of the corpus is changed.
+    changed = [t for t in CORPUS["ordinary"] if Sanitizer().text(t) != t]
+    assert changed == []
+    assert len(CORPUS["ordinary"]) >= 80
+
+
+corpus_texts = st.lists(
+    st.sampled_from(
+        [s["value"] for s in SECRETS]
+        + [c["template"].format(s=c["value"]) for c in CONTEXTUAL]
+        + CORPUS["lookalikes"]
+        + CORPUS["ordinary"]
+    )
+    | st.text(max_size=20),
+    max_size=6,
+).map(" ".join)
+
+
+@settings(max_examples=200)
+@given(corpus_texts)
+def test_redaction_is_idempotent_and_leaves_no_secret(text):
+    once = Sanitizer().text(text)
+    assert Sanitizer().text(once) == once
+    for secret in SECRETS:
+        assert secret["value"] not in once
+
+
+def test_value_scanning_can_be_turned_off_and_extended():
+    key = SECRETS[0]["value"]
+    assert Sanitizer(redact_values=False).text(f"k {key}") == f"k {key}"
+    assert Sanitizer(redact_values=False).fields({"api_key": key}) == {"api_key": REDACTED}
+    assert Sanitizer(redact=False).text(f"k {key}") == f"k {key}"
+    extended = Sanitizer(value_patterns=[r"\bEMP-\d{6}\b", r"acct=(\d+)"])
+    assert extended.text("EMP-123456 acct=42 x") == "[REDACTED:pattern] acct=[REDACTED:pattern] x"
+    only_patterns = Sanitizer(redact_values=False, value_patterns=[r"\bEMP-\d{6}\b"])
+    assert only_patterns.text(f"EMP-123456 {key}") == f"[REDACTED:pattern] {key}"
+
+
+def test_scanner_alone():
+    scanner = SecretScanner()
+    assert scanner.redact("nothing here") == "nothing here"
+    assert scanner.redact("Authorization: Bearer abc123def456") == (
+        "Authorization: Bearer [REDACTED:bearer-token]"
+    )
+
+
+# -- pairs, objects, bytes -----------------------------------------------------------------------
+
+
+def test_headers_as_pairs():
+    headers = [("Authorization", "Bearer abc123def456"), ("Accept", "json"), ["X-Api-Key", "k"]]
+    out = Sanitizer().fields({"headers": headers, "pair": ("password", "hunter2")})
+    assert out == {
+        "headers": [["Authorization", REDACTED], ("Accept", "json"), ["X-Api-Key", REDACTED]],
+        "pair": ["password", REDACTED],
+    }
+
+
+@dataclasses.dataclass
+class ClientConfig:
+    api_key: str
+    model: str
+    notes: str
+
+
+@attrs.define
+class AttrsConfig:
+    password: str
+    host: str
+
+
+class PydanticConfig(pydantic.BaseModel):
+    openai_key: str
+    base_url: str
+
+
+def test_objects_are_walked_for_secrets():
+    token = SECRETS[0]["value"]
+    out = Sanitizer().fields(
+        {
+            "dc": ClientConfig("k-1", "gpt-4o", f"uses {token}"),
+            "at": AttrsConfig("hunter2", "db"),
+            "pd": PydanticConfig(openai_key="k-2", base_url="https://u:pw123@api.example.com/v1"),
+            "exc": ValueError(f"bad key {token}"),
+        }
+    )
+    assert out == {
+        "dc": {"api_key": REDACTED, "model": "gpt-4o", "notes": "uses [REDACTED:openai-key]"},
+        "at": {"password": REDACTED, "host": "db"},
+        "pd": {
+            "openai_key": REDACTED,
+            "base_url": "https://u:[REDACTED:url-password]@api.example.com/v1",
+        },
+        "exc": "ValueError: bad key [REDACTED:openai-key]",
+    }
+
+
+def test_bytes_and_repr_are_capped():
+    class Huge:
+        def __repr__(self) -> str:
+            return "y" * 5_000_000
+
+    s = Sanitizer(max_string_length=100)
+    out = s.fields({"b": b"x" * 10_000_000, "ba": bytearray(b"\xff" * 1000), "r": Huge()})
+    assert out["b"] == "x" * 100 + "…[truncated 9999900 bytes]"
+    assert out["ba"].startswith("\\xff") and out["ba"].endswith("…[truncated 900 bytes]")
+    assert out["r"] == "y" * 100 + "…[truncated 4999900 chars]"
+    assert s.fields({"b": b"ok " + SECRETS[1]["value"].encode()}) == {
+        "b": f"ok [REDACTED:{SECRETS[1]['kind']}]"
+    }
+
+
+def test_an_object_that_cannot_be_read_is_marked():
+    class Broken(dict[str, int]):
+        def items(self) -> Any:
+            raise RuntimeError("no")
+
+    out = Sanitizer().fields({"m": Broken(a=1), "ok": 1})
+    assert out["ok"] == 1
+    assert out["m"].startswith("<unrepresentable ") and "Broken: RuntimeError('no')>" in out["m"]
+
+
+# -- bounds --------------------------------------------------------------------------------------
+
+
+def test_a_dict_holding_itself_twice_is_logged_at_once(hang_guard):
+    d: dict[str, Any] = {}
+    d["a"] = d
+    d["b"] = d
+    items: list[Any] = []
+    items.append(items)
+    items.append(items)
+    out = ListOutput()
+    llmlog.configure({"outputs": {}}, autoload=False)
+    global_dispatcher().add_output(out)
+    llmlog.get_logger().info("state", state=d, items=items)
+    (entry,) = out.entries
+    assert entry.fields["state"] == {"a": CYCLE, "b": CYCLE}
+    assert entry.fields["items"] == [CYCLE, CYCLE]
+
+
+def test_shared_references_cost_at_most_the_budget(hang_guard):
+    # No cycle, but 2**40 paths: the walk stops after its budget, with a marker.
+    node: Any = "leaf"
+    for _ in range(40):
+        node = [node, node]
+    out = Sanitizer(max_values=1000).fields({"tree": node})
+    text = orjson.dumps(out).decode()
+    assert "<truncated: " in text and text.count("leaf") < 1000
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(1 + _count(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(1 + _count(v) for v in value)
+    return 0
+
+
+secret_key = st.sampled_from(["api_key", "password", "Authorization", "github_token", "dsn"])
+plain_key = st.sampled_from(["model", "max_tokens", "content", "user", "n"])
+leaf = st.one_of(
+    st.integers(),
+    st.text(max_size=10),
+    st.sampled_from([s["value"] for s in SECRETS]),
+    st.none(),
+)
+
+
+@st.composite
+def shared_structures(draw: st.DrawFn) -> Any:
+    """Nested dicts and lists whose nodes are reused anywhere, including inside themselves."""
+    nodes: list[Any] = []
+    for _ in range(draw(st.integers(1, 12))):
+        if draw(st.booleans()):
+            nodes.append({})
+        else:
+            nodes.append([])
+    for node in nodes:
+        for _ in range(draw(st.integers(0, 4))):
+            child = draw(st.sampled_from(nodes) | leaf)
+            if isinstance(node, dict):
+                node[draw(secret_key | plain_key)] = child
+            else:
+                node.append(child)
+    return nodes[0]
+
+
+@settings(max_examples=150)
+@given(shared_structures(), st.sampled_from([50, 1000, 10_000]))
+def test_any_structure_ends_within_the_budget_valid_and_redacted(value, budget):
+    with guarded():
+        out = Sanitizer(max_values=budget).fields({"value": value})
+    assert _count(out) <= budget + 40  # markers included
+    text = serializer.dumps(out).decode()
+    json.loads(text)  # valid JSON
+    for secret in SECRETS:
+        assert secret["value"] not in text
+    _assert_secret_keys_redacted(out)
+
+
+def _assert_secret_keys_redacted(value: Any) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("api_key", "password", "Authorization", "github_token", "dsn"):
+                assert item == REDACTED
+            else:
+                _assert_secret_keys_redacted(item)
+    elif isinstance(value, list):
+        for item in value:
+            _assert_secret_keys_redacted(item)
+
+
+# -- through the logger and the trace session ----------------------------------------------------
+
+
+def test_messages_printf_arguments_and_exceptions_are_scanned(configured):
+    token = SECRETS[0]["value"]
+    log = llmlog.get_logger()
+    log.info("calling with Authorization: Bearer abc123def456")
+    log.info("key is %s", token)
+    try:
+        raise ValueError(f"rejected {token}")
+    except ValueError:
+        log.error("failed", exc_info=True)
+    messages = [e.message for e in configured.entries]
+    assert messages[:2] == [
+        "calling with Authorization: Bearer [REDACTED:bearer-token]",
+        "key is [REDACTED:openai-key]",
+    ]
+    exception = configured.entries[2].exception
+    assert exception is not None and "rejected [REDACTED:openai-key]" in exception
+    assert token not in exception
+
+
+def test_span_inputs_outputs_and_errors_are_scanned(tmp_path):
+    from llmlog.tracing import TraceSession
+    from llmlog_trace_dspy import DspyTraceWriter
+
+    token = SECRETS[0]["value"]
+    path = tmp_path / "t.jsonl"
+    session = TraceSession(DspyTraceWriter(path))
+    session.emit_span_start("s1", None, "op", {"url": "https://x?api_key=abc123456", "k": token})
+    session.emit_span_end("s1", {"answer": f"the key {token}"}, error=ValueError(f"no {token}"))
+    session.close()
+    text = path.read_text()
+    assert token not in text and "abc123456" not in text
+    assert "[REDACTED:openai-key]" in text and "api_key=[REDACTED:secret]" in text
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def test_configured_patterns_are_checked_one_by_one_at_their_path():
+    with pytest.raises(llmlog.ConfigError) as raised:
+        llmlog.configure({"redact_patterns": ["ok", "("], "redact_keys": [3]}, autoload=False)
+    text = str(raised.value)
+    assert "invalid regular expression '(':" in text and "@ $.redact_patterns[1]" in text
+    assert "must be a string (a regular expression), got int @ $.redact_keys[0]" in text
+
+
+def test_configured_settings_reach_entries_and_trace_sessions(tmp_path):
+    # "(?i)ssn" made configure() raise re.error (every output lost); patterns and the switch
+    # apply to log entries and to trace sessions alike.
+    llmlog.configure(
+        {
+            "outputs": {},
+            "redact_keys": ["(?i)ssn"],
+            "redact_values": False,
+            "redact_patterns": [r"\bEMP-\d+\b"],
+        }
+    )
+    token = SECRETS[0]["value"]
+    out = ListOutput()
+    global_dispatcher().add_output(out)
+    llmlog.get_logger().info(f"EMP-42 {token}", SSN="1")
+    (entry,) = out.entries
+    assert entry.message == f"[REDACTED:pattern] {token}" and entry.fields["SSN"] == REDACTED
+    with (
+        llmlog.start_trace_session(tmp_path / "t.jsonl", format="dspy"),
+        llmlog.span("s", {"note": "EMP-7", "SSN": "2"}),
+    ):
+        pass
+    text = (tmp_path / "t.jsonl").read_text()
+    assert "EMP-7" not in text and '"2"' not in text and "[REDACTED:pattern]" in text
