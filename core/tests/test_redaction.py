@@ -396,7 +396,7 @@ def test_configured_patterns_are_checked_one_by_one_at_their_path():
         llmlog.configure({"redact_patterns": ["ok", "("], "redact_keys": [3]}, autoload=False)
     text = str(raised.value)
     assert "invalid regular expression '(':" in text and "@ $.redact_patterns[1]" in text
-    assert "must be a string (a regular expression), got int @ $.redact_keys[0]" in text
+    assert "expected a string, got integer 3 @ $.redact_keys[0]" in text
 
 
 def test_configured_settings_reach_entries_and_trace_sessions(tmp_path):
