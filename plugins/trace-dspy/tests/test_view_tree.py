@@ -526,3 +526,41 @@ def test_view_from_code_gives_the_same_as_the_command(tmp_path, helpers):
     out = io.StringIO()
     assert view(path, view_arguments(no_color=True), out) == 0
     assert out.getvalue() == helpers.run_main("view", "--no-color", str(path)).out
+
+
+def test_no_format_installed_names_the_packages(tmp_path, helpers, monkeypatch):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"type":"session","timestamp":"2026-08-20T10:15:02Z","trace_id":"t"}\n')
+    monkeypatch.setenv("LLMLOG_DISABLE_PLUGIN_AUTOLOAD", "1")
+    for args in (["view", str(path)], ["convert", str(path), "--to", "rlm"]):
+        done = helpers.run_main(*args)
+        assert done.status in (1, 2)
+        assert "pip install llmlog-trace-dspy llmlog-trace-rlm" in done.err, done.err
+        assert "llmlog[standard]" in done.err
+    monkeypatch.setenv("LLMLOG_DISABLE_PLUGIN_AUTOLOAD", "")
+    monkeypatch.setenv("LLMLOG_DISABLED_PLUGINS", "trace_rlm")
+    other = tmp_path / "rlm.jsonl"
+    other.write_text('{"type":"metadata","timestamp":"2026-08-20T10:15:02Z"}\n')
+    done = helpers.run_main("view", str(other))
+    assert done.status == 1 and "(dspy)" in done.err
+    assert "pip install llmlog-trace-rlm" in done.err and "llmlog-trace-dspy" not in done.err, (
+        done.err
+    )
+
+
+def test_files_that_cannot_be_read_or_written_are_named(tmp_path, helpers):
+    ln = helpers.line
+    path = helpers.write_jsonl(
+        tmp_path / "t.jsonl",
+        [helpers.session_line(), ln("span", "a", {"event": "start", "operation": "x"})],
+    )
+    directory = helpers.run_main("view", str(tmp_path))
+    assert directory.status == 1
+    assert directory.err == f"llmlog: {tmp_path}: cannot read: Is a directory\n"
+    missing = tmp_path / "no" / "such" / "dir" / "x.md"
+    export = helpers.run_main("view", "--export", str(missing), str(path))
+    assert export.status == 1
+    assert export.err == f"llmlog: {missing}: No such file or directory\n"
+    written = tmp_path / "x.md"
+    assert helpers.run_main("view", "--export", str(written), str(path)).status == 0
+    assert written.stat().st_mode & 0o777 == 0o600
