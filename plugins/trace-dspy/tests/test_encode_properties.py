@@ -118,3 +118,34 @@ def test_every_encoded_line_parses_everywhere_with_sorted_keys_and_keeps_the_eve
     assert line.isascii() or all(ch.isprintable() for ch in line.decode("utf-8"))
     (back,) = list(read_trace(path))
     assert back.type is kind and back.time == event.time and back.data == _expected(data)
+
+
+@settings(max_examples=300)
+@given(
+    year=st.integers(0, 9999) | st.sampled_from([0, 1, 999, 1000, 9999]),
+    month=st.integers(1, 12),
+    day=st.integers(1, 28),
+    clock=st.tuples(st.integers(0, 23), st.integers(0, 59), st.integers(0, 59)),
+    fraction=st.none() | st.from_regex(r"[0-9]{1,9}", fullmatch=True),
+    zone=st.sampled_from(["Z", "+23:59", "-23:59", "+05:30", "-00:00"]),
+)
+def test_every_timestamp_the_reader_accepts_is_written_back_readable(
+    tmp_path_factory, year, month, day, clock, fraction, zone
+):
+    """Years 0000 to 9999 at any offset (what Go's RFC 3339 parser takes): the writer writes a
+    timestamp every reader takes again (Python's strftime writes year 999 as "999" and year 0 as
+    "0"), the same instant, or the nearest one RFC 3339 can write (years 0000 to 9999 in UTC)."""
+    from llmlog_trace_dspy import encode, parse_timestamp
+
+    hour, minute, second = clock
+    text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+    text += (f".{fraction}" if fraction else "") + zone
+    ns = parse_timestamp(text)
+    line = encode(TraceEvent(TraceEventType.SPAN, ns, "t", "s", None, {"event": "start"}))
+    written = orjson.loads(line)["timestamp"]
+    back = parse_timestamp(written)  # raises if not RFC 3339
+    low, high = (
+        parse_timestamp("0000-01-01T00:00:00Z"),
+        parse_timestamp("9999-12-31T23:59:59.999999999Z"),
+    )
+    assert back == min(max(ns, low), high), (text, written)

@@ -78,6 +78,17 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(strings, inner, max_size=4),
     max_leaves=12,
 )
+timestamps = st.builds(
+    "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}{}".format,
+    st.integers(0, 9999) | st.sampled_from([0, 999, 1000, 1970, 9999]),
+    st.integers(1, 12),
+    st.integers(1, 28),
+    st.integers(0, 23),
+    st.integers(0, 59),
+    st.integers(0, 59),
+    st.sampled_from(["", ".5", ".123456789", ".000000001"]),
+    st.sampled_from(["Z", "+23:59", "-23:59", "+02:00", "-00:00"]),
+)
 DATA_KEYS = [
     "event",
     "operation",
@@ -236,6 +247,9 @@ class Runner:
             if done.status:
                 assert written == [], (to, written)  # nothing partial left behind
             for converted in written:
+                if to == "dspy":  # every line written is one every reader takes
+                    with self.helpers.hang_guard(30):
+                        list(read_trace(converted))
                 self.check("view", "--lenient", str(converted))
                 converted.unlink()
 

@@ -37,7 +37,7 @@ def encode(event: TraceEvent) -> bytes:
     """One event as one dspy-go JSON line (no newline)."""
     envelope: dict[str, Any] = {
         "type": event.type,
-        "timestamp": rfc3339_nano(event.time),
+        "timestamp": _timestamp(event.time),
         "trace_id": event.trace_id,
     }
     if event.span_id:
@@ -52,6 +52,24 @@ def encode(event: TraceEvent) -> bytes:
     except Exception:
         line = serializer.dumps(envelope)
     return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
+
+
+def _timestamp(ns: int) -> str:
+    """``ns`` in RFC 3339 as dspy-go writes it (local offset), for any instant the reader takes.
+
+    ``time.strftime`` writes years below 1000 with fewer than four digits, so instants within a day
+    of years 1000 to 9999 take the fast local form, and the others UTC, clamped to what RFC 3339
+    can write (years 0000 to 9999; the reader takes local years 0000 to 9999 at offsets up to a day).
+    """
+    if _LOCAL_LOW <= ns < _LOCAL_HIGH:
+        return rfc3339_nano(ns)
+    ns = min(max(ns, _RFC3339_LOW), _RFC3339_HIGH)
+    days, rest = divmod(ns, _DAY_NS)
+    seconds, fraction = divmod(rest, 1_000_000_000)
+    year, month, day = _civil(days)
+    digits = f".{fraction:09d}".rstrip("0").rstrip(".")
+    clock = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{year:04d}-{month:02d}-{day:02d}T{clock}{digits}Z"
 
 
 @attrs.frozen(kw_only=True)
@@ -135,6 +153,26 @@ def _days_before(year: int, month: int, day: int) -> int:
     doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     return era * 146097 + doe - 719468
+
+
+def _civil(days: int) -> tuple[int, int, int]:
+    """The date ``days`` after 1970-01-01 (the inverse of :func:`_days_before`)."""
+    days += 719468
+    era = days // 146097
+    doe = days - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+_DAY_NS = 86_400_000_000_000
+_RFC3339_LOW = _days_before(0, 1, 1) * _DAY_NS
+_RFC3339_HIGH = _days_before(10000, 1, 1) * _DAY_NS - 1
+_LOCAL_LOW = _days_before(1000, 1, 2) * _DAY_NS
+_LOCAL_HIGH = _days_before(9999, 12, 31) * _DAY_NS
 
 
 def parse_timestamp(text: str) -> int:
