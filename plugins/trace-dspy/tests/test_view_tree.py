@@ -124,7 +124,7 @@ def _sub_call_trace(tmp_path, helpers, listed_extra=False):
             "execution_time": 0.005,
         }
     ]
-    if listed_extra:  # a call known only from the list (as rlm -> dspy conversion writes it)
+    if listed_extra:  # a call known only from the list
         subs.append(
             {
                 "model": "gpt",

@@ -19,14 +19,14 @@ A parent that is not in the file (rotated away) makes a root, and so does a pare
 note). Indentation stops growing 32 levels down (deeper spans are drawn there, marked with their
 depth), so a deep chain costs a line per span.
 
-Counting LLM calls. Every ``llm_call`` event is one call, as dspy-cli counts them. A
-``code_exec`` event may list the calls its code made in ``sub_llm_calls`` (dspy-go's
-``EmitCodeExec``; ``llmlog convert`` from RLM writes them only there); such a call may also have
-been traced as an ``llm_call`` event, in the code_exec's span or a span below it. An item of
-``sub_llm_calls`` is the same call as such an event when their prompt and response are the same
-(a prompt given as a list of messages compares as its contents joined), each event standing for
-at most one item of a list; only the items with no such event are counted, as extra calls. So a
-call traced both ways is counted once, and a call known only from the list is counted too.
+Counting LLM calls. Every ``llm_call`` event is one call, as dspy-cli counts them. A ``code_exec``
+event may list the calls its code made in ``sub_llm_calls`` (dspy-go's ``EmitCodeExec`` takes them);
+such a call may also have been traced as an ``llm_call`` event, in the code_exec's span or a span
+below it. An item of ``sub_llm_calls`` is the same call as such an event when their prompt and
+response are the same (a prompt given as a list of messages compares as its contents joined), each
+event standing for at most one item of a list; only the items with no such event are counted, as
+extra calls. So a call traced both ways is counted once, and a call known only from the list is
+counted too.
 
 Values inside ``data`` are read as dspy-go's viewer reads them: a value of an unexpected type is
 ignored (a duration that is not a number is unknown, tokens that are not numbers count 0) or, for
