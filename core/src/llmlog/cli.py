@@ -9,8 +9,10 @@ subcommands through ``llmlog_register_commands``.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -465,6 +467,14 @@ def _first_line(path: Path) -> tuple[bytes | None, str | None]:
     return first, None
 
 
+def _say(message: str) -> None:
+    """``llmlog: message`` on stderr, escaped: a message can name a file whose name, or quote a
+    value whose text, holds control characters."""
+    from llmlog.render import escape
+
+    print(f"llmlog: {escape(message)}", file=sys.stderr)
+
+
 def _await_first_line(path: Path, interval: float = 0.2) -> bool:
     """``view --watch`` on a file that does not exist yet or is still empty (a program has just
     opened its trace, and buffers): wait for its first whole line. False if interrupted."""
@@ -481,11 +491,26 @@ def _await_first_line(path: Path, interval: float = 0.2) -> bool:
             except OSError:
                 return True  # let the format detection name the problem
             if not said:
-                print(f"llmlog: waiting for {path} to get its first line", file=sys.stderr)
+                _say(f"waiting for {path} to get its first line")
                 said = True
             time.sleep(interval)
     except KeyboardInterrupt:
         return False
+
+
+#: The trace formats of the standard set, by the distribution that installs each.
+_STANDARD_FORMATS = {"dspy": "llmlog-trace-dspy", "rlm": "llmlog-trace-rlm"}
+
+
+def _formats_hint(formats: dict[str, Any]) -> tuple[str, str]:
+    """The installed trace formats (``dspy, rlm``, or ``""``) and, for the standard ones that are
+    missing, what to install (``"; more with: pip install llmlog-trace-rlm"``)."""
+    missing = [dist for name, dist in _STANDARD_FORMATS.items() if name not in formats]
+    if not formats:
+        hint = f'; install them with: pip install {" ".join(missing)} (or "llmlog[standard]")'
+    else:
+        hint = f"; more with: pip install {' '.join(missing)}" if missing else ""
+    return ", ".join(sorted(formats)), hint
 
 
 def _detect_format(path: Path, formats: dict[str, Any]) -> tuple[Any, str | None]:
@@ -495,10 +520,17 @@ def _detect_format(path: Path, formats: dict[str, Any]) -> tuple[Any, str | None
         return None, problem
     for _, component in sorted(formats.items()):
         detect = component.support.detect
-        if detect is not None and detect(first):
+        try:
+            recognised = detect is not None and detect(first)
+        except Exception:  # a plugin's detect() that raises does not recognise the file
+            recognised = False
+        if recognised:
             return component, None
-    known = ", ".join(sorted(formats)) or "(none installed)"
-    return None, f"{path}:1: not a trace in any installed format ({known})"
+    known, hint = _formats_hint(formats)
+    return (
+        None,
+        f"{path}:1: not a trace in any installed format ({known or 'none installed'}){hint}",
+    )
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
@@ -509,15 +541,21 @@ def _cmd_view(args: argparse.Namespace) -> int:
         return 0
     component, problem = _detect_format(path, PluginHost().components(ComponentKind.TRACE_FORMAT))
     if component is None or component.support.view is None:
-        print(f"llmlog: {problem or f'{path}: the format cannot be shown'}", file=sys.stderr)
+        _say(problem or f"{path}: the format cannot be shown")
         return 1
     try:
         return int(component.support.view(path, args, sys.stdout) or 0)
     except ViewError as exc:
-        print(f"llmlog: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except ValueError as exc:  # the readers' errors name file:line
-        print(f"llmlog: {exc}", file=sys.stderr)
+        _say(str(exc))
+        return 1
+    except BrokenPipeError:
+        raise  # `llmlog view FILE | head`: main() ends quietly
+    except OSError as exc:  # the file vanished or became unreadable, an export cannot be written
+        where = exc.filename if exc.filename is not None else path
+        _say(f"{where}: {exc.strerror or exc}")
         return 1
 
 
@@ -526,38 +564,79 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     formats = PluginHost().components(ComponentKind.TRACE_FORMAT)
     target_format = formats.get(args.to)
     if target_format is None:
-        known = ", ".join(sorted(formats)) or "(none installed)"
-        print(f"llmlog: unknown trace format {args.to!r}; installed: {known}", file=sys.stderr)
+        known, hint = _formats_hint(formats)
+        _say(f"unknown trace format {args.to!r}; installed: {known or 'none'}{hint}")
         return 2
     source, problem = _detect_format(path, formats)
     if source is None or source.support.read is None:
-        print(f"llmlog: {problem or f'{path}: its format cannot be read'}", file=sys.stderr)
+        _say(problem or f"{path}: its format cannot be read")
         return 1
     # A directory (the input's by default) lets the format name a new file, as sessions do.
     output = Path(args.output) if args.output else path.parent
-    if output.exists() and not output.is_dir() and not args.force:
-        print(f"llmlog: {output} exists; pass --force to replace it", file=sys.stderr)
+    into_directory = output.is_dir() or str(args.output or "").endswith(os.sep)
+    directory = output if into_directory else output.parent
+    if not into_directory and output.exists() and not args.force:
+        _say(f"{output} exists; pass --force to replace it")
         return 1
-    if output.is_file():
-        output.unlink()
+    try:
+        written, count, skipped = _convert(path, source, target_format, directory, args)
+    except ValueError as exc:  # the reader's message names file:line
+        _say(str(exc))
+        return 1
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else directory
+        _say(f"{where}: {exc.strerror or exc}")
+        return 1
+    try:
+        final = written.parent.parent / written.name if into_directory else output
+        if into_directory and final.exists():  # timestamped names: only by a clash of clocks
+            raise FileExistsError(errno.EEXIST, "exists", str(final))
+        os.replace(written, final)
+    except OSError as exc:
+        _say(f"{exc.filename or output}: cannot write: {exc.strerror or exc}")
+        return 1
+    finally:
+        shutil.rmtree(written.parent, ignore_errors=True)
+    from llmlog.render import escape
+
+    note = f"; {len(skipped)} unreadable line{'' if len(skipped) == 1 else 's'} skipped"
+    print(
+        escape(
+            f"{final}: {count} event{'' if count == 1 else 's'} from {path} ({source.name}) "
+            f"written as {args.to}{note if skipped else ''}"
+        )
+    )
+    return 0
+
+
+def _convert(
+    path: Path, source: Any, target: Any, directory: Path, args: argparse.Namespace
+) -> tuple[Path, int, list[str]]:
+    """Writes the converted file into a private temporary directory inside ``directory`` (so the
+    file is the target format's, with its name and mode from the first byte, and the rename into
+    place is atomic); returns its path, the events written and the lines skipped. On any failure
+    the temporary directory is removed, so nothing partial is left."""
+    import tempfile
+
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    scratch = Path(tempfile.mkdtemp(prefix=".llmlog-convert-", dir=directory))
     skipped: list[str] = []
     count = 0
-    writer = target_format.factory(
-        target_format.options() if target_format.options is not None else None, output
-    )
     try:
-        for event in source.support.read(path, skipped=skipped if args.lenient else None):
-            writer.write(event)
-            count += 1
-    except ValueError as exc:  # names file:line
-        writer.close()
-        print(f"llmlog: {exc}", file=sys.stderr)
-        return 1
-    writer.close()
-    written = getattr(writer, "path", output)
-    note = f"; {len(skipped)} unreadable lines skipped" if skipped else ""
-    print(f"{written}: {count} events from {path} ({source.name}) written as {args.to}{note}")
-    return 0
+        writer = target.factory(target.options() if target.options is not None else None, scratch)
+        try:
+            for event in source.support.read(path, skipped=skipped if args.lenient else None):
+                writer.write(event)
+                count += 1
+        finally:
+            writer.close()
+        written = Path(getattr(writer, "path", ""))
+        if written.parent != scratch or not written.is_file():
+            raise OSError(errno.ENOENT, "the format wrote no file", str(directory))
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return written, count, skipped
 
 
 def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:

@@ -13,7 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["Paint", "ViewError", "export_target", "follow", "paint_for", "view_arguments"]
+__all__ = [
+    "Paint",
+    "ViewError",
+    "export_target",
+    "follow",
+    "paint_for",
+    "view_arguments",
+    "write_private_text",
+]
 
 RED, GREEN, YELLOW, DIM, CYAN, BOLD, RESET = (
     "\033[31m",
@@ -71,6 +79,14 @@ def export_target(args: argparse.Namespace) -> Path | None:
     if target.suffix.lower() != ".md":
         raise ViewError(f"--export writes Markdown; give a file ending in .md, not {target.name!r}")
     return target
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path``, replacing it; a new file is owner-only (0600) from its
+    first byte, as every file llmlog creates (an export holds prompts and responses)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    with open(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as fh:
+        fh.write(text)
 
 
 def follow(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import calendar
+import functools
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ __all__ = [
     "DspyTraceWriter",
     "TraceReadError",
     "encode",
+    "loads",
+    "parse_line",
     "parse_timestamp",
     "read_trace",
 ]
@@ -34,7 +37,7 @@ def encode(event: TraceEvent) -> bytes:
     """One event as one dspy-go JSON line (no newline)."""
     envelope: dict[str, Any] = {
         "type": event.type,
-        "timestamp": rfc3339_nano(event.time),
+        "timestamp": _timestamp(event.time),
         "trace_id": event.trace_id,
     }
     if event.span_id:
@@ -49,6 +52,24 @@ def encode(event: TraceEvent) -> bytes:
     except Exception:
         line = serializer.dumps(envelope)
     return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
+
+
+def _timestamp(ns: int) -> str:
+    """``ns`` in RFC 3339 as dspy-go writes it (local offset), for any instant the reader takes.
+
+    ``time.strftime`` writes years below 1000 with fewer than four digits, so instants within a day
+    of years 1000 to 9999 take the fast local form, and the others UTC, clamped to what RFC 3339
+    can write (years 0000 to 9999; the reader takes local years 0000 to 9999 at offsets up to a day).
+    """
+    if _LOCAL_LOW <= ns < _LOCAL_HIGH:
+        return rfc3339_nano(ns)
+    ns = min(max(ns, _RFC3339_LOW), _RFC3339_HIGH)
+    days, rest = divmod(ns, _DAY_NS)
+    seconds, fraction = divmod(rest, 1_000_000_000)
+    year, month, day = _civil(days)
+    digits = f".{fraction:09d}".rstrip("0").rstrip(".")
+    clock = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{year:04d}-{month:02d}-{day:02d}T{clock}{digits}Z"
 
 
 @attrs.frozen(kw_only=True)
@@ -115,29 +136,110 @@ class DspyTraceWriter:
 
 _SESSION = TraceEventType.SESSION
 _ERROR = TraceEventType.ERROR
+_TYPES = {t.value: t for t in TraceEventType}
+# Groups: the six fields, the fraction (7), then "Z" (8) or nothing (an offset ends the text).
 _TIMESTAMP = re.compile(
-    r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$", re.ASCII
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d{1,9}))?(?:(Z)|[+-]\d\d:\d\d)", re.ASCII
 )
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _days_before(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to the given date of the proleptic Gregorian calendar (any year from
+    0 to 9999, as Go's RFC 3339 parser takes; ``datetime`` stops at year 1)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _civil(days: int) -> tuple[int, int, int]:
+    """The date ``days`` after 1970-01-01 (the inverse of :func:`_days_before`)."""
+    days += 719468
+    era = days // 146097
+    doe = days - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+_DAY_NS = 86_400_000_000_000
+_RFC3339_LOW = _days_before(0, 1, 1) * _DAY_NS
+_RFC3339_HIGH = _days_before(10000, 1, 1) * _DAY_NS - 1
+_LOCAL_LOW = _days_before(1000, 1, 2) * _DAY_NS
+_LOCAL_HIGH = _days_before(9999, 12, 31) * _DAY_NS
 
 
 def parse_timestamp(text: str) -> int:
     """Nanoseconds since the epoch from an RFC 3339 timestamp (as dspy-go writes them).
 
+    Refuses what Go's ``time.Parse(time.RFC3339Nano, ...)`` refuses: no offset, a month, day,
+    hour, minute, second or offset out of range (``2026-02-30``, ``T24:00``, ``:60``).
+
     :raises ValueError: for anything else (dspy-go's reader drops such events; ours names them).
     """
-    match = _TIMESTAMP.match(text)
+    match = _TIMESTAMP.fullmatch(text)
     if match is None:
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction = int((match.group(7) or "0").ljust(9, "0"))
-    zone = match.group(8)
-    offset = (
-        0
-        if zone == "Z"
-        else (1 if zone[0] == "+" else -1) * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    )
-    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset
-    return seconds * 1_000_000_000 + fraction
+        raise ValueError(f"not an RFC 3339 timestamp: {_shown(text)}")
+    # The date, time and offset part repeats from line to line: computed once per second.
+    seconds = _epoch_seconds(text[:19], match.group(2) or text[-6:])
+    fraction = match.group(1)
+    return seconds * 1_000_000_000 + (int(fraction.ljust(9, "0")) if fraction else 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _epoch_seconds(date_time: str, zone: str) -> int:
+    """``YYYY-MM-DDTHH:MM:SS`` at offset ``zone`` (``Z`` or ``+HH:MM``) as seconds since the epoch.
+
+    :raises ValueError: for a field out of range.
+    """
+    year, month, day = int(date_time[0:4]), int(date_time[5:7]), int(date_time[8:10])
+    hour, minute, second = int(date_time[11:13]), int(date_time[14:16]), int(date_time[17:19])
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days_in_month = (29 if leap else 28) if month == 2 else _MONTH_DAYS[(month - 1) % 12]
+    offset_hours, offset_minutes = (0, 0) if zone == "Z" else (int(zone[1:3]), int(zone[4:6]))
+    if not (
+        1 <= month <= 12
+        and 1 <= day <= days_in_month
+        and hour < 24
+        and minute < 60
+        and second < 60
+        and offset_hours < 24
+        and offset_minutes < 60
+    ):
+        raise ValueError(
+            f"not an RFC 3339 timestamp (a field out of range): {_shown(date_time + zone)}"
+        )
+    offset = offset_hours * 3600 + offset_minutes * 60
+    if zone[0] == "-":
+        offset = -offset
+    return _days_before(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value from the file as a message shows it: ``repr`` (quotes, escapes), cut short."""
+    text = repr(value) if isinstance(value, str) else _kind(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of a decoded value, as a message names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
 
 
 class TraceReadError(ValueError):
@@ -149,9 +251,18 @@ def read_trace(
 ) -> Iterator[TraceEvent]:
     """The events of a dspy-go trace file, in file order.
 
+    Each line must be what dspy-go's ``json.Unmarshal`` into a ``TraceEvent`` accepts: an object
+    whose ``type`` is one of the event types, whose ``timestamp`` is an RFC 3339 string, whose
+    ``trace_id``, ``span_id`` and ``parent_id`` are strings (or null, or absent) and whose
+    ``data`` is an object (or null, or absent). Values inside ``data`` are not checked: dspy-go's
+    viewer reads them with type assertions and ignores a value of the wrong type, and so does
+    ``llmlog view``. Text Go's decoder reads is read too: invalid UTF-8 becomes U+FFFD, a lone
+    surrogate escape (``\\ud800``) stays a lone surrogate (the writers escape it again).
+
     :param skipped: if given, unreadable lines are skipped and their messages appended here
         instead of raising.
-    :raises TraceReadError: naming ``file:line`` for a line that is not a valid event.
+    :raises TraceReadError: naming ``file:line`` and what was expected, for a line that is not a
+        valid event.
     """
     p = Path(path)
     with p.open("rb") as fh:
@@ -159,35 +270,103 @@ def read_trace(
             if not raw.strip():
                 continue
             try:
-                yield _event(raw, f"{p}:{number}")
+                yield parse_line(raw, f"{p}:{number}")
             except TraceReadError as exc:
                 if skipped is None:
                     raise
                 skipped.append(str(exc))
 
 
-def _event(raw: bytes, where: str) -> TraceEvent:
+def loads(raw: bytes) -> Any:
+    """One JSON value as Go's ``encoding/json`` reads it, which orjson is stricter than: invalid
+    UTF-8 is read as U+FFFD and a lone surrogate escape as that code point.
+
+    :raises ValueError: for what no JSON reader takes (bad syntax, ``NaN``, a number too big for
+        a float, nesting deeper than 1,024), with orjson's message.
+    """
     try:
-        record = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise TraceReadError(f"{where}: not a JSON line ({exc})") from None
-    if not isinstance(record, dict):
-        raise TraceReadError(f"{where}: expected a JSON object")
+        error = exc
     try:
-        kind = TraceEventType(record["type"])
-        time_ns = parse_timestamp(record["timestamp"])
-    except KeyError as exc:
-        raise TraceReadError(f"{where}: missing key {exc}") from None
+        return json.loads(
+            raw.decode("utf-8", "replace"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_json_int,
+        )
+    except (ValueError, RecursionError):
+        raise ValueError(str(error)) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number is infinity when parsed as double")
+    return value
+
+
+def _json_int(text: str) -> int | float:
+    # As orjson reads them: integers past 64 bits as floats (Go reads every number in `data` as
+    # a float64).
+    if len(text) > 19:
+        return _finite_float(text)
+    value = int(text)
+    return value if -(2**63) <= value < 2**64 else float(value)
+
+
+def parse_line(raw: bytes, where: str) -> TraceEvent:
+    """One line of a trace file as an event; ``where`` (``file:line``) starts every message.
+
+    :raises TraceReadError: for a line that is not a valid event.
+    """
+    try:
+        record = orjson.loads(raw)  # the common case, without a call more
+    except orjson.JSONDecodeError:
+        try:
+            record = loads(raw)
+        except ValueError as exc:
+            raise TraceReadError(f"{where}: not a JSON line ({exc})") from None
+    if type(record) is not dict:
+        raise TraceReadError(f"{where}: expected a JSON object, got {_kind(record)}")
+    get = record.get
+    name = get("type")
+    kind = _TYPES.get(name) if type(name) is str else None
+    if kind is None:
+        expected = ", ".join(_TYPES)
+        got = "nothing" if "type" not in record else _shown(name)
+        raise TraceReadError(f'{where}: expected "type" to be one of {expected}; got {got}')
+    stamp = get("timestamp")
+    if type(stamp) is not str:
+        got = "nothing" if "timestamp" not in record else _kind(stamp)
+        raise TraceReadError(f'{where}: expected "timestamp" as an RFC 3339 string; got {got}')
+    try:
+        time_ns = parse_timestamp(stamp)
     except ValueError as exc:
         raise TraceReadError(f"{where}: {exc}") from None
-    data = record.get("data") or {}
-    if not isinstance(data, dict):
-        raise TraceReadError(f"{where}: data must be an object, got {type(data).__name__}")
-    return TraceEvent(
-        kind,
-        time_ns,
-        str(record.get("trace_id", "")),
-        record.get("span_id"),
-        record.get("parent_id"),
-        data,
-    )
+    trace_id, span_id, parent_id = get("trace_id"), get("span_id"), get("parent_id")
+    # Each a string or null, as Go decodes into a string field; checked in one test when so.
+    if not (
+        (trace_id is None or type(trace_id) is str)
+        and (span_id is None or type(span_id) is str)
+        and (parent_id is None or type(parent_id) is str)
+    ):
+        for key in ("trace_id", "span_id", "parent_id"):
+            _text_or_null(record, key, where)
+    data = get("data")
+    if data is None:
+        data = {}
+    elif type(data) is not dict:
+        raise TraceReadError(f'{where}: expected "data" to be an object; got {_kind(data)}')
+    return TraceEvent(kind, time_ns, trace_id or "", span_id or None, parent_id or None, data)
+
+
+def _text_or_null(record: dict[str, Any], key: str, where: str) -> str | None:
+    value = record.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise TraceReadError(f'{where}: expected "{key}" to be a string; got {_kind(value)}')

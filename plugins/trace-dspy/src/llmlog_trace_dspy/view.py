@@ -1,31 +1,87 @@
 """``llmlog view`` for dspy-format traces: the span tree with durations, tokens, cost and errors.
 
 Like dspy-go's "Trace Timeline", with the span tree dspy-go parsed but never drew. Flags:
-``--stats`` (totals and LLM latency min/median/max per model), ``--errors`` (only failing spans and
-error events, with their ancestors), ``--search TEXT`` (spans whose events mention TEXT),
-``--compact`` (no LLM-call lines), ``--final`` (what the root spans returned), ``--watch`` (print
-events as they are appended), ``--export FILE.md`` (the tree as Markdown), ``--no-color``,
-``--lenient`` (skip unreadable lines, counted). ``--iter`` is for RLM files.
+``--stats`` (totals and LLM latency min/median/max per model), ``--errors`` (only failing spans,
+and spans whose code wrote to stderr, with their ancestors), ``--search TEXT`` (spans any of whose
+texts mention TEXT: name, inputs, outputs, errors, error events, tool input and output, LLM
+prompt, response and model, code, stdout, stderr, locals; exit status 1 and ``no span matches``
+when none does, as ``grep``), ``--compact`` (no LLM-call lines), ``--final`` (what the root spans
+returned), ``--watch`` (print events as they are appended), ``--export FILE.md`` (the tree as
+Markdown), ``--no-color``, ``--lenient`` (skip unreadable lines, counted). ``--iter`` is for RLM
+files.
+
+The tree. Every event dspy-go can write is shown: a span is made of the events that carry its
+``span_id``; its parent is the ``parent_id`` of its start event, or else of the first of its events
+that has one. A span whose start is missing (dspy-go writes ``tool_call`` events with a span id
+of their own) is shown under that parent, or as a root; events with no span id are shown together.
+A parent that is not in the file (rotated away) makes a root, and so does a parent cycle
+(``a → b → a``: the span of the cycle that comes first in the file is drawn as a root, with a
+note). Indentation stops growing 32 levels down (deeper spans are drawn there, marked with their
+depth), so a deep chain costs a line per span.
+
+Counting LLM calls. Every ``llm_call`` event is one call, as dspy-cli counts them. A ``code_exec``
+event may list the calls its code made in ``sub_llm_calls`` (dspy-go's ``EmitCodeExec`` takes them);
+such a call may also have been traced as an ``llm_call`` event, in the code_exec's span or a span
+below it. An item of ``sub_llm_calls`` is the same call as such an event when their prompt and
+response are the same (a prompt given as a list of messages compares as its contents joined), each
+event standing for at most one item of a list; only the items with no such event are counted, as
+extra calls. So a call traced both ways is counted once, and a call known only from the list is
+counted too.
+
+Values inside ``data`` are read as dspy-go's viewer reads them: a value of an unexpected type is
+ignored (a duration that is not a number is unknown, tokens that are not numbers count 0) or, for
+names and texts, shown as compact JSON; never an error. Every text from the file, the file's name
+included, is escaped before it reaches the terminal or the Markdown export.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
+import re
 import statistics
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, TextIO
 
-import attrs
 import orjson
 
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.render import escape, escape_lines, format_cost
-from llmlog.viewing import CYAN, DIM, RED, ViewError, export_target, follow, paint_for
-from llmlog_trace_dspy.format import read_trace
+from llmlog.serialize import serializer
+from llmlog.viewing import (
+    CYAN,
+    DIM,
+    RED,
+    Paint,
+    ViewError,
+    export_target,
+    follow,
+    paint_for,
+    write_private_text,
+)
+from llmlog_trace_dspy.format import TraceReadError, loads, parse_line
+from llmlog_trace_dspy.tree import (
+    NO_SPAN,
+    Call,
+    Node,
+    Trace,
+    call_of,
+    load_tree,
+    mentions,
+    ms_text,
+    stream_totals,
+    text_of,
+)
 
 __all__ = ["detect", "view"]
+
+_SESSION, _SPAN, _LLM = TraceEventType.SESSION, TraceEventType.SPAN, TraceEventType.LLM_CALL
+_MODULE, _CODE, _TOOL = TraceEventType.MODULE, TraceEventType.CODE_EXEC, TraceEventType.TOOL_CALL
+_ERROR = TraceEventType.ERROR
+_TYPES = frozenset(t.value for t in TraceEventType)
+#: Levels of indentation drawn; deeper spans are drawn at this depth with a depth marker.
+_MAX_INDENT = 32
 
 
 def _count(n: int, noun: str) -> str:
@@ -33,142 +89,20 @@ def _count(n: int, noun: str) -> str:
 
 
 def detect(first_line: bytes) -> bool:
-    """Whether a file starting with ``first_line`` is a dspy-format trace."""
+    """Whether a file starting with ``first_line`` is a dspy-format trace; never raises."""
     try:
-        record = orjson.loads(first_line)
-    except orjson.JSONDecodeError:
+        record = loads(first_line)
+        return (
+            isinstance(record, dict)
+            and isinstance(record.get("type"), str)
+            and record["type"] in _TYPES
+            and "trace_id" in record
+        )
+    except Exception:  # whatever the line holds, the answer is "not mine"
         return False
-    return (
-        isinstance(record, dict)
-        and record.get("type") in {t.value for t in TraceEventType}
-        and "trace_id" in record
-    )
 
 
-@attrs.define
-class _Node:
-    span_id: str
-    name: str = "?"
-    parent: str | None = None
-    start: int = 0
-    duration_ms: int | None = None
-    error: str | None = None
-    outputs: Any = None
-    children: list[str] = attrs.Factory(list)
-    calls: list[dict[str, Any]] = attrs.Factory(list)
-    notes: list[str] = attrs.Factory(list)
-    text: list[str] = attrs.Factory(list)
-
-
-def _load(path: Path, lenient: bool) -> tuple[dict[str, _Node], list[str], dict[str, Any], int]:
-    """The span tree, with each span's calls, notes and searchable text."""
-    nodes: dict[str, _Node] = {}
-    roots: list[str] = []
-    session: dict[str, Any] = {}
-    problems: list[str] = []
-    for event in read_trace(path, skipped=problems if lenient else None):
-        data = dict(event.data)
-        if event.type is TraceEventType.SESSION:
-            session = {"trace_id": event.trace_id, **data}
-            continue
-        span_id = event.span_id or "-"
-        node = nodes.get(span_id)
-        if node is None:
-            node = nodes[span_id] = _Node(span_id, start=event.time)
-        if event.type is TraceEventType.SPAN and data.get("event") == "start":
-            node.name = str(data.get("operation", span_id))
-            node.parent = event.parent_id
-            node.start = event.time
-            node.text.append(node.name)
-            if event.parent_id and event.parent_id in nodes:
-                nodes[event.parent_id].children.append(span_id)
-            elif not event.parent_id:
-                roots.append(span_id)
-            else:
-                roots.append(span_id)  # parent not in this file (rotated away)
-        elif event.type is TraceEventType.SPAN:
-            node.duration_ms = int(data.get("duration_ms") or 0)
-            if data.get("error"):
-                node.error = str(data["error"])
-            if not node.parent and data.get("outputs") is not None:
-                node.outputs = data["outputs"]
-        elif event.type is TraceEventType.LLM_CALL:
-            node.calls.append(data)
-            node.text += [str(data.get(k, "")) for k in ("prompt", "response", "model", "provider")]
-        elif event.type is TraceEventType.ERROR:
-            node.error = node.error or f"{data.get('error_type')}: {data.get('message')}"
-            node.notes.append(f"error {data.get('error_type')}: {data.get('message')}")
-        elif event.type is TraceEventType.TOOL_CALL:
-            ok = data.get("success", True)
-            node.notes.append(
-                f"tool {data.get('tool_name')} {'ok' if ok else 'failed'} {data.get('duration_ms', 0)}ms"
-            )
-            node.text.append(str(data.get("tool_name", "")))
-            if not ok and data.get("error"):
-                node.error = node.error or f"tool {data.get('tool_name')}: {data.get('error')}"
-        elif event.type is TraceEventType.MODULE:
-            node.notes.append(
-                f"module {data.get('module_type')}:{data.get('module_name')} "
-                f"{'ok' if data.get('success') else 'failed'}, {_count(int(data.get('llm_calls') or 0), 'LLM call')}, "
-                f"{data.get('total_tokens', 0)} tokens"
-            )
-        elif event.type is TraceEventType.CODE_EXEC:
-            node.notes.append(
-                f"code #{data.get('iteration')} {data.get('duration_ms', 0)}ms"
-                + (" stderr" if data.get("stderr") else "")
-            )
-            node.text += [str(data.get(k, "")) for k in ("code", "stdout", "stderr")]
-            subs = data.get("sub_llm_calls")
-            if isinstance(subs, list):
-                node.calls += [_sub_call(item) for item in subs if isinstance(item, dict)]
-    return nodes, roots, session, len(problems)
-
-
-def _sub_call(item: dict[str, Any]) -> dict[str, Any]:
-    """A ``code_exec`` event's ``sub_llm_calls`` item as an ``llm_call``'s data, so the tree and
-    the totals count the calls made from code."""
-    usage = item.get("usage") if isinstance(item.get("usage"), dict) else None
-    if usage is None:
-        prompt = int(item.get("prompt_tokens") or 0)
-        completion = int(item.get("completion_tokens") or 0)
-        usage = {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        }
-        if isinstance(item.get("cost"), int | float):
-            usage["cost"] = item["cost"]
-    latency = item.get("latency_ms", float(item.get("execution_time") or 0.0) * 1000)
-    return {
-        "provider": item.get("provider", ""),
-        "model": item.get("model", ""),
-        "usage": usage,
-        "latency_ms": int(latency or 0),
-        "prompt": item.get("prompt", ""),
-        "response": item.get("response", ""),
-    }
-
-
-def _subtree(nodes: dict[str, _Node], span_id: str) -> list[_Node]:
-    out, stack = [], [span_id]
-    while stack:
-        node = nodes.get(stack.pop())
-        if node is not None:
-            out.append(node)
-            stack.extend(node.children)
-    return out
-
-
-def _usage(calls: list[dict[str, Any]]) -> tuple[int, float | None, int]:
-    tokens, cost, unknown = 0, 0.0, 0
-    for call in calls:
-        usage = call.get("usage") or {}
-        tokens += int(usage.get("total_tokens") or 0)
-        if usage.get("cost") is None:
-            unknown += 1
-        else:
-            cost += float(usage["cost"])
-    return tokens, (cost if calls and unknown < len(calls) else None), unknown
+# -- output ----------------------------------------------------------------------------------------
 
 
 def view(path: Path, args: argparse.Namespace, out: TextIO) -> int:
@@ -181,217 +115,279 @@ def view(path: Path, args: argparse.Namespace, out: TextIO) -> int:
     if export is not None:
         buffer = io.StringIO()
         args.no_color = True
-        _tree(path, args, buffer)
-        export.write_text(f"# Trace `{path.name}`\n\n```text\n{buffer.getvalue()}```\n", "utf-8")
-        out.write(f"{export}: the trace tree written as Markdown\n")
-        return 0
+        status = _tree(path, args, buffer)
+        body = buffer.getvalue()
+        # A fence longer than any run of backticks in the text, so nothing in it can end the block.
+        fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", body)), default=0))
+        write_private_text(export, f"# Trace `{escape(path.name)}`\n\n{fence}text\n{body}{fence}\n")
+        out.write(f"{escape(str(export))}: the trace tree written as Markdown\n")
+        return status
     return _tree(path, args, out)
+
+
+def _header(session: dict[str, Any], path: Path, out: TextIO) -> None:
+    out.write(f"Trace {escape(text_of(session.get('trace_id')) or '?')} in {escape(str(path))}")
+    if session.get("start_time"):
+        out.write(f", started {escape(text_of(session['start_time']))}")
+    out.write("\n")
 
 
 def _tree(path: Path, args: argparse.Namespace, out: TextIO) -> int:
     if args.stats:
         return _stats(path, args, out)
     paint = paint_for(args, out)
-    nodes, roots, session, skipped = _load(path, args.lenient)
-    all_calls = [c for n in nodes.values() for c in n.calls]
-    tokens, cost, unknown = _usage(all_calls)
+    trace = load_tree(path, args.lenient)
     if args.final:
-        answers = [nodes[r].outputs for r in roots if r in nodes and nodes[r].outputs is not None]
-        if not answers:
-            out.write("no final answer in this trace (no root span ended with outputs)\n")
-            return 1
-        for answer in answers:
-            text = (
-                answer
-                if isinstance(answer, str)
-                else orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode()
-            )
-            out.write(escape_lines(text) + "\n")
-        return 0
-    _header(session, path, out)
+        return _final(trace, out)
+    _header(trace.session, path, out)
     search = args.search.lower() if args.search else None
     wanted: set[str] | None = None
-    if args.errors or search:
+    if args.errors or search is not None:
         wanted = set()
-        for node in nodes.values():
-            hit = (args.errors and node.error) or (
-                search and any(search in t.lower() for t in node.text)
+        for node in trace.order:
+            hit = (not args.errors or node.error is not None or node.attention) and (
+                search is None or search in node.title.lower() or mentions(node.text, search)
             )
             if hit:
-                current: str | None = node.span_id
-                while current is not None and current not in wanted:
-                    wanted.add(current)
-                    current = nodes[current].parent if current in nodes else None
-
-    def render(span_id: str, prefix: str, last: bool, top: bool) -> None:
-        node = nodes[span_id]
-        if wanted is not None and span_id not in wanted:
-            return
-        branch = "" if top else ("└── " if last else "├── ")
-        sub_tokens, sub_cost, sub_unknown = _usage(
-            [c for n in _subtree(nodes, span_id) for c in n.calls]
-        )
-        parts = [paint(RED, f"✗ {escape(node.name)}") if node.error else escape(node.name)]
-        parts.append(
-            paint(DIM, f"{node.duration_ms}ms")
-            if node.duration_ms is not None
-            else paint(DIM, "running")
-        )
-        if sub_tokens:
-            parts.append(f"tokens={sub_tokens}")
-        if sub_cost is not None:
-            parts.append(format_cost(sub_cost) + (" (+ unknown)" if sub_unknown else ""))
-        elif sub_unknown:
-            parts.append("cost unknown")
-        if node.error:
-            parts.append(paint(RED, escape(node.error)))
-        out.write(f"{prefix}{branch}{' '.join(parts)}\n")
-        child_prefix = prefix + ("" if top else ("    " if last else "│   "))
-        for note in node.notes:
-            out.write(f"{child_prefix}  {paint(DIM, escape(note))}\n")
-        if not args.compact:
-            for call in node.calls:
-                usage = call.get("usage") or {}
-                provider = f" ({call['provider']})" if call.get("provider") else ""
-                line = f"llm {call.get('model')}{provider} {call.get('latency_ms', 0)}ms"
-                if usage:
-                    line += f" tokens={usage.get('total_tokens', 0)}({usage.get('prompt_tokens', 0)}↑{usage.get('completion_tokens', 0)}↓)"
-                    line += (
-                        f" {format_cost(usage['cost'])}"
-                        if usage.get("cost") is not None
-                        else " cost unknown"
-                    )
-                out.write(f"{child_prefix}  {paint(CYAN, escape(line))}\n")
-        kids = [k for k in node.children if wanted is None or k in wanted]
-        for i, child in enumerate(kids):
-            render(child, child_prefix, i == len(kids) - 1, False)
-
-    shown_roots = [r for r in roots if r in nodes and (wanted is None or r in wanted)]
-    for root in shown_roots:
-        render(root, "", True, True)
-    errors = sum(1 for n in nodes.values() if n.error)
-    summary = (
-        f"\n{_count(len(nodes), 'span')}, {_count(len(all_calls), 'LLM call')}, {tokens} tokens"
-    )
-    summary += f", {format_cost(cost)}" if cost is not None else ""
-    summary += f" ({_count(unknown, 'call')} with unknown price)" if unknown else ""
-    summary += f", {errors} with errors" if errors else ""
-    summary += f"; {_count(skipped, 'unreadable line')} skipped" if skipped else ""
-    out.write(summary + "\n")
+                _with_ancestors(node, wanted)
+        if not wanted:
+            if search is not None:
+                scope = " among the failing spans" if args.errors else ""
+                out.write(f"no span matches {escape(repr(args.search))}{scope}\n")
+                return 1
+            out.write("no span failed\n")
+    _draw(trace, wanted, args.compact, paint, out)
+    out.write(_summary(trace) + "\n")
     return 0
 
 
+def _with_ancestors(node: Node, wanted: set[str]) -> None:
+    current: Node | None = node
+    while current is not None and current.span_id not in wanted:
+        wanted.add(current.span_id)
+        current = current.up
+
+
+def _draw(trace: Trace, wanted: set[str] | None, compact: bool, paint: Paint, out: TextIO) -> None:
+    """The tree, depth-first without recursion; a line per span, note and call."""
+    roots = [r for r in trace.roots if wanted is None or r.span_id in wanted]
+    stack: list[tuple[Node, str, bool, bool, int]] = [
+        (root, "", True, True, 0) for root in reversed(roots)
+    ]
+    while stack:
+        node, prefix, last, top, depth = stack.pop()
+        branch = "" if top else ("└── " if last else "├── ")
+        marker = f"[depth {depth}] " if depth > _MAX_INDENT else ""
+        title = escape(node.title)
+        parts = [marker + (paint(RED, f"✗ {title}") if node.error is not None else title)]
+        if node.ended:
+            parts.append(paint(DIM, ms_text(node.duration)))
+        elif node.started:
+            parts.append(paint(DIM, "running"))
+        elif node.span_id != NO_SPAN:
+            parts.append(paint(DIM, "(no span start)"))
+        if node.tokens:
+            parts.append(f"tokens={node.tokens}")
+        if node.priced:
+            parts.append(format_cost(node.cost) + (" (+ unknown)" if node.unknown else ""))
+        elif node.unknown:
+            parts.append("cost unknown")
+        if node.error is not None:
+            parts.append(paint(RED, escape(node.error)))
+        out.write(f"{prefix}{branch}{' '.join(parts)}\n")
+        deeper = depth < _MAX_INDENT
+        child_prefix = prefix + ("" if top or not deeper else ("    " if last else "│   "))
+        if node.cycle is not None:
+            out.write(f"{child_prefix}  {paint(DIM, escape(node.cycle))}\n")
+        for note in node.notes:
+            out.write(f"{child_prefix}  {paint(DIM, escape(note))}\n")
+        if not compact:
+            for call in node.calls:
+                out.write(f"{child_prefix}  {paint(CYAN, escape(_call_line(call)))}\n")
+        kids = [k for k in node.children if wanted is None or k.span_id in wanted]
+        for i in range(len(kids) - 1, -1, -1):
+            stack.append((kids[i], child_prefix, i == len(kids) - 1, False, depth + 1))
+
+
+def _call_line(call: Call) -> str:
+    provider = f" ({call.provider})" if call.provider else ""
+    latency = f"{int(call.latency)}ms" if call.latency is not None else "?ms"
+    line = f"llm {call.model or '?'}{provider} {latency}"
+    if call.usage:
+        line += f" tokens={call.total_tokens}({call.prompt_tokens}↑{call.completion_tokens}↓)"
+    line += f" {format_cost(call.cost)}" if call.cost is not None else " cost unknown"
+    return line + (" (sub-call)" if call.listed else "")
+
+
+def _summary(trace: Trace) -> str:
+    calls = list(trace.calls())
+    tokens = sum(c.total_tokens for c in calls)
+    unknown = sum(1 for c in calls if c.cost is None)
+    errors = sum(1 for n in trace.nodes.values() if n.error is not None)
+    summary = (
+        f"\n{_count(trace.spans, 'span')}, {_count(len(calls), 'LLM call')}, "
+        f"{_count(tokens, 'token')}"
+    )
+    if unknown < len(calls):
+        summary += f", {format_cost(sum(c.cost for c in calls if c.cost is not None))}"
+    summary += f" ({_count(unknown, 'call')} with unknown price)" if unknown else ""
+    if errors:
+        summary += f", {errors} with errors"  # spans with errors: "1 with errors" is right
+    if trace.skipped:
+        summary += f"; {_count(trace.skipped, 'unreadable line')} skipped"
+    return summary
+
+
+def _final(trace: Trace, out: TextIO) -> int:
+    answers = [r.outputs for r in trace.roots if r.outputs is not None]
+    if not answers:
+        out.write("no final answer in this trace (no root span ended with outputs)\n")
+        return 1
+    for answer in answers:
+        out.write(escape_lines(answer if isinstance(answer, str) else _pretty(answer)) + "\n")
+    return 0
+
+
+def _pretty(value: Any) -> str:
+    """Indented JSON; a value orjson refuses (nesting past 255, odd text) through the
+    serializer's walk, which caps nesting with a marker."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):
+        safe = serializer.to_jsonable(value)
+        return orjson.dumps(safe, option=orjson.OPT_INDENT_2).decode("utf-8")
+
+
+def _stats(path: Path, args: argparse.Namespace, out: TextIO) -> int:
+    totals = stream_totals(path, args.lenient)
+    rows = totals.rows
+    calls = sum(row.calls for row in rows.values())
+    unknown = sum(row.unknown for row in rows.values())
+    _header(totals.session, path, out)
+    out.write(f"  spans: {totals.spans}; errors: {totals.errors}\n")
+    out.write(f"  LLM calls: {calls}; tokens: {sum(row.tokens for row in rows.values())}")
+    if unknown < calls:
+        out.write(f"; cost {format_cost(sum(row.cost for row in rows.values()))}")
+    out.write(f" ({_count(unknown, 'call')} with unknown price)\n" if unknown else "\n")
+    for model, row in sorted(rows.items()):
+        latencies = sorted(row.latencies)
+        timing = (
+            f"latency min {latencies[0]:.0f} / median {statistics.median(latencies):.0f} / "
+            f"max {latencies[-1]:.0f} ms"
+            if latencies
+            else "latency unknown"
+        )
+        out.write(
+            f"  {escape(model)}: {_count(row.calls, 'call')}, {_count(row.tokens, 'token')}, "
+            f"{timing}\n"
+        )
+    if totals.skipped:
+        out.write(f"  {_count(totals.skipped, 'unreadable line')} skipped\n")
+    return 0
+
+
+# -- --watch ---------------------------------------------------------------------------------------
+
+
 def _event_line(event: TraceEvent) -> str | None:
+    """One event as ``--watch`` prints it (not escaped yet), or ``None`` for a session event."""
     data = event.data
     kind = event.type
-    if kind is TraceEventType.LLM_CALL:
-        usage = data.get("usage") or {}
-        return f"llm {data.get('model')} {data.get('latency_ms', 0)}ms tokens={usage.get('total_tokens', 0)}"
-    if kind is TraceEventType.MODULE:
-        state = "ok" if data.get("success") else "failed"
-        return f"module {data.get('module_type')}:{data.get('module_name')} {state} {data.get('duration_ms', 0)}ms"
-    if kind is TraceEventType.TOOL_CALL:
-        state = "ok" if data.get("success", True) else "failed"
-        return f"tool {data.get('tool_name')} {state} {data.get('duration_ms', 0)}ms"
-    if kind is TraceEventType.CODE_EXEC:
-        return f"code #{data.get('iteration')} {data.get('duration_ms', 0)}ms" + (
-            " stderr" if data.get("stderr") else ""
+    if kind is _LLM:
+        call = call_of(data, listed=False)
+        return (
+            f"llm {call.model or '?'} {ms_text(data.get('latency_ms'))} tokens={call.total_tokens}"
         )
-    if kind is TraceEventType.ERROR:
-        return f"error {data.get('error_type')}: {data.get('message')}"
-    if kind is TraceEventType.SPAN and data.get("event") == "start":
-        return f"span {data.get('operation')} started"
-    if kind is TraceEventType.SPAN:
-        return f"span ended {data.get('duration_ms', 0)}ms" + (
-            f" error: {data['error']}" if data.get("error") else ""
+    if kind is _MODULE:
+        state = "failed" if data.get("success") is False else "ok"
+        label = f"{text_of(data.get('module_type'))}:{text_of(data.get('module_name'))}"
+        return f"module {label} {state} {ms_text(data.get('duration_ms'))}"
+    if kind is _TOOL:
+        state = "failed" if data.get("success") is False else "ok"
+        return f"tool {text_of(data.get('tool_name'))} {state} {ms_text(data.get('duration_ms'))}"
+    if kind is _CODE:
+        iteration = data.get("iteration")
+        number = "" if iteration is None else f" #{text_of(iteration)}"
+        return f"code{number} {ms_text(data.get('duration_ms'))}" + (
+            " stderr" if data.get("stderr") not in (None, "") else ""
+        )
+    if kind is _ERROR:
+        return f"error {text_of(data.get('error_type'))}: {text_of(data.get('message'))}"
+    if kind is _SPAN and data.get("event") == "start":
+        return f"span {text_of(data.get('operation'))} started"
+    if kind is _SPAN:
+        error = data.get("error")
+        return f"span ended {ms_text(data.get('duration_ms'))}" + (
+            f" error: {text_of(error)}" if error not in (None, "", False) else ""
         )
     return None
 
 
+def _failed(event: TraceEvent) -> bool:
+    data = event.data
+    return (
+        event.type is _ERROR
+        or data.get("error") not in (None, "", False)
+        or data.get("success") is False
+        or (event.type is _CODE and data.get("stderr") not in (None, ""))
+    )
+
+
+class _Watcher:
+    """``--watch``: prints the events appended since the last :meth:`refresh`, reading only the
+    new whole lines (a line still being written waits for its newline)."""
+
+    def __init__(self, path: Path, args: argparse.Namespace, out: TextIO) -> None:
+        self.path = path
+        self.out = out
+        self.paint = paint_for(args, out)
+        self.search = args.search.lower() if args.search else None
+        self.errors = bool(args.errors)
+        self.offset = 0
+        self.line = 0
+        self.inode = -1
+
+    def refresh(self) -> None:
+        try:
+            fh = self.path.open("rb")
+        except OSError:
+            return  # not there (yet, or any more): the next change is shown
+        with fh:
+            st = os.fstat(fh.fileno())
+            if st.st_size < self.offset or (st.st_ino != self.inode and self.inode != -1):
+                # truncated, or replaced (rotated): start again from its first line
+                self.offset = self.line = 0
+                self.out.write(self.paint(DIM, "(the file was replaced; reading it again)") + "\n")
+            self.inode = st.st_ino
+            fh.seek(self.offset)
+            for raw in fh:
+                if not raw.endswith(b"\n"):
+                    break
+                self.offset += len(raw)
+                self.line += 1
+                if raw.strip():
+                    self._show(raw)
+        self.out.flush()
+
+    def _show(self, raw: bytes) -> None:
+        paint = self.paint
+        try:
+            event = parse_line(raw, f"{self.path}:{self.line}")
+        except TraceReadError as exc:
+            self.out.write(paint(RED, escape(f"unreadable line: {exc}")) + "\n")
+            return
+        line = _event_line(event)
+        if line is None:
+            return
+        if self.search is not None and not mentions([event.data], self.search):
+            return
+        failed = _failed(event)
+        if self.errors and not failed:
+            return
+        span = escape((event.span_id or "-")[:8])
+        self.out.write(f"{span} {paint(RED if failed else DIM, escape(line))}\n")
+
+
 def _watch(path: Path, args: argparse.Namespace, out: TextIO) -> int:
-    paint = paint_for(args, out)
-    seen = {"events": 0}
-
-    def refresh() -> None:
-        problems: list[str] = []  # a line being written is incomplete until its newline
-        events = list(read_trace(path, skipped=problems))
-        for event in events[seen["events"] :]:
-            line = _event_line(event)
-            if line is None:
-                continue
-            if args.search and args.search.lower() not in str(event.data).lower():
-                continue
-            if (
-                args.errors
-                and event.type is not TraceEventType.ERROR
-                and not event.data.get("error")
-            ):
-                continue
-            colour = RED if event.type is TraceEventType.ERROR or event.data.get("error") else DIM
-            out.write(f"{(event.span_id or '-')[:8]} {paint(colour, escape(line))}\n")
-        seen["events"] = len(events)
-        out.flush()
-
-    out.write(f"watching {path} (Ctrl-C to stop)\n")
-    return follow(path, refresh)
-
-
-def _header(session: dict[str, Any], path: Path, out: TextIO) -> None:
-    out.write(f"Trace {session.get('trace_id', '?')} in {path}")
-    if session.get("start_time"):
-        out.write(f", started {session['start_time']}")
-    out.write("\n")
-
-
-def _stats(path: Path, args: argparse.Namespace, out: TextIO) -> int:
-    # One pass that keeps numbers only (a latency per call for the medians), never the tree or
-    # any text: memory stays flat however big the file is.
-    problems: list[str] = []
-    session: dict[str, Any] = {}
-    spans = 0
-    failed: set[str] = set()
-    by_model: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0.0, 0, []])
-    for event in read_trace(path, skipped=problems if args.lenient else None):
-        data = event.data
-        kind = event.type
-        if kind is TraceEventType.SESSION:
-            session = {"trace_id": event.trace_id, **data}
-        elif kind is TraceEventType.SPAN:
-            if data.get("event") == "start":
-                spans += 1
-            elif data.get("error"):
-                failed.add(event.span_id or "-")
-        elif kind is TraceEventType.ERROR or (
-            kind is TraceEventType.TOOL_CALL and data.get("success") is False
-        ):
-            failed.add(event.span_id or "-")
-        calls = [data] if kind is TraceEventType.LLM_CALL else []
-        if kind is TraceEventType.CODE_EXEC and isinstance(data.get("sub_llm_calls"), list):
-            calls = [_sub_call(item) for item in data["sub_llm_calls"] if isinstance(item, dict)]
-        for call in calls:
-            usage = call.get("usage") or {}
-            row = by_model[f"{call.get('provider') or '-'}/{call.get('model') or '-'}"]
-            row[0] += 1
-            row[1] += int(usage.get("total_tokens") or 0)
-            if usage.get("cost") is None:
-                row[3] += 1
-            else:
-                row[2] += float(usage["cost"])
-            row[4].append(float(call.get("latency_ms") or 0))
-    _header(session, path, out)
-    calls_total = sum(r[0] for r in by_model.values())
-    unknown = sum(r[3] for r in by_model.values())
-    out.write(f"  spans: {spans}; errors: {len(failed)}\n")
-    out.write(f"  LLM calls: {calls_total}; tokens: {sum(r[1] for r in by_model.values())}")
-    if calls_total and unknown < calls_total:
-        out.write(f"; cost {format_cost(sum(r[2] for r in by_model.values()))}")
-    out.write(f" ({_count(unknown, 'call')} with unknown price)\n" if unknown else "\n")
-    for model, (count, tokens, _, _, latencies) in sorted(by_model.items()):
-        latencies.sort()
-        out.write(
-            f"  {model}: {_count(count, 'call')}, {tokens} tokens, latency min {latencies[0]:.0f} / median "
-            f"{statistics.median(latencies):.0f} / max {latencies[-1]:.0f} ms\n"
-        )
-    if problems:
-        out.write(f"  {_count(len(problems), 'unreadable line')} skipped\n")
-    return 0
+    out.write(f"watching {escape(str(path))} (Ctrl-C to stop)\n")
+    return follow(path, _Watcher(path, args, out).refresh)
