@@ -499,13 +499,12 @@ def _await_first_line(path: Path, interval: float = 0.2) -> bool:
 
 
 #: The trace formats of the standard set, by the distribution that installs each.
-_STANDARD_FORMATS = {"dspy": "llmlog-trace-dspy", "rlm": "llmlog-trace-rlm"}
-
-
 def _formats_hint(formats: dict[str, Any]) -> tuple[str, str]:
     """The installed trace formats (``dspy, rlm``, or ``""``) and, for the standard ones that are
     missing, what to install (``"; more with: pip install llmlog-trace-rlm"``)."""
-    missing = [dist for name, dist in _STANDARD_FORMATS.items() if name not in formats]
+    from llmlog.tracing import STANDARD_FORMATS
+
+    missing = [dist for name, dist in STANDARD_FORMATS.items() if name not in formats]
     if not formats:
         hint = f'; install them with: pip install {" ".join(missing)} (or "llmlog[standard]")'
     else:
