@@ -82,11 +82,13 @@ def export_target(args: argparse.Namespace) -> Path | None:
 
 
 def write_private_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path``, replacing it; a new file is owner-only (0600) from its
-    first byte, as every file llmlog creates (an export holds prompts and responses)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
-    with open(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as fh:
-        fh.write(text)
+    """Write ``text`` (UTF-8) to ``path``, replacing it whole (:func:`llmlog.safefiles.
+    written_atomically`): owner-only (0600) from its first byte, as every file llmlog creates (an
+    export holds prompts and responses)."""
+    from llmlog.safefiles import written_atomically
+
+    with written_atomically(path) as fh:
+        fh.write(text.encode("utf-8", "backslashreplace"))
 
 
 def follow(
