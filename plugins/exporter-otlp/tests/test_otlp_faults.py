@@ -185,6 +185,53 @@ def test_what_was_sent_and_what_was_dropped_make_up_what_was_produced():
     _check(totals, "log records", COUNT, records, run.stderr)
 
 
+def test_threads_writing_while_the_output_closes_lose_nothing_silently(capfd):
+    # Four threads write before, while and after the output closes, with a collector that takes
+    # 5 batches and then hangs: every entry is sent (and received) or counted, whichever path it
+    # took.
+    collector = StallingCollector(accept=5)
+    output = OtlpLogOutput(
+        OtlpLogOptions(
+            endpoint=f"{collector.base}/v1/logs",
+            max_queue_size=2_000,
+            max_export_batch_size=100,
+            schedule_delay=0.01,
+            flush_timeout=1.0,
+        )
+    )
+    entry = make_entry("racing", fields={"n": 1})
+    closed = threading.Event()
+    written = [0] * 4
+
+    def write(slot: int) -> None:
+        after = 0
+        while after < 1_000:  # until closed, and 1,000 more
+            output.write(entry)
+            written[slot] += 1
+            after += closed.is_set()
+            if written[slot] % 100 == 0:
+                time.sleep(0.001)  # let the export thread and the closing run in between
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        waited = time.monotonic() + 30
+        while collector.answered["/v1/logs"] < 2 and time.monotonic() < waited:
+            time.sleep(0.01)  # the collector has taken some
+        output.close()  # while they write
+        closed.set()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        collector.close()
+    stats = output.stats()
+    assert stats["exported"] + stats["dropped"] == sum(written), (stats, written)
+    assert stats["exported"] == collector.received["/v1/logs"] > 0, stats
+    err = capfd.readouterr().err
+    assert err.count("were not sent") == 1 and err.count("made after the exporter closed") == 1
+
+
 @pytest.mark.slow
 def test_a_healthy_collector_gets_everything_at_exit_and_nothing_is_reported():
     collector = StallingCollector(accept=10**9)

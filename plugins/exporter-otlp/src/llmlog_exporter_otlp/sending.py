@@ -278,14 +278,18 @@ class ExportQueue:
                 self._idle.set()
 
     def _take(self) -> bool:
-        """Convert what is queued, a batch at a time (the lock is let go between batches), and,
+        """Convert what is queued now (not what comes meanwhile: a steady stream must not keep
+        the thread from sending), a batch at a time (the lock is let go between batches), and,
         when closing, what ``finish`` gives; ``False`` once the queue was abandoned."""
         queue, pending = self._queue, self._pending
+        todo = len(queue)
         while True:
             with self._lock:
                 if self._gone():
                     return False
-                for _ in range(min(self._batch, len(queue))):
+                chunk = min(self._batch, todo, len(queue))
+                todo -= chunk
+                for _ in range(chunk):
                     item, size = queue.popleft()
                     self._bytes_out += size
                     try:
@@ -297,7 +301,7 @@ class ExportQueue:
                         )
                         continue
                     self._add(converted)
-                if not queue and self._stopping:
+                if self._stopping and (todo <= 0 or not queue):
                     try:
                         self._add(self._finish())
                     except Exception as exc:
@@ -319,7 +323,7 @@ class ExportQueue:
                         f"({self.options.max_queue_size} items or {_mib(self._max_bytes)} "
                         "wait at most); counted, the total is reported when the exporter closes",
                     )
-            if not queue or (self._stopping and time.monotonic() >= self._deadline):
+            if todo <= 0 or not queue or (self._stopping and time.monotonic() >= self._deadline):
                 return True
 
     def _next_batch(self) -> list[Any]:
@@ -360,14 +364,16 @@ class ExportQueue:
                 time_left = self._deadline - time.monotonic()
                 if time_left <= 0:
                     return 0.0
+            error = None
             try:
                 accepted = self._send(batch, time_left)
             except Exception as exc:
-                accepted = False
-                self.report("export", f"export raised {type(exc).__name__}: {exc}")
+                accepted, error = False, exc
             with self._lock:
-                if self._gone():
+                if self._gone():  # closing gave up on this request: nothing more to say
                     return -1.0
+                if error is not None:
+                    self.report("export", f"export raised {type(error).__name__}: {error}")
                 if not accepted:
                     self._count("failed_exports", 1)
                     self.report(
