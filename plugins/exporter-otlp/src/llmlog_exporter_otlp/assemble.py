@@ -176,6 +176,10 @@ class SpanAssembler:
             self._set_content(span, "output.value", data["outputs"])
         return [self._finish(span_id, span, event.time)]
 
+    def open_spans(self) -> int:
+        """How many spans are open (started, not yet ended)."""
+        return len(self._open)
+
     def close(self) -> list[ReadableSpan]:
         """Every span still open, ended now and marked ``llmlog.unfinished`` (at exit)."""
         now = time.time_ns()

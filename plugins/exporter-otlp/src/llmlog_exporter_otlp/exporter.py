@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from llmlog.interfaces import Integration
+from llmlog.records import TraceEvent
 from llmlog.tracing import add_listener, remove_listener
 from llmlog_exporter_otlp.options import (
     OtlpConnectionOptions,
@@ -21,6 +22,7 @@ from llmlog_exporter_otlp.options import (
     setting,
 )
 from llmlog_exporter_otlp.sending import ExportQueue
+from llmlog_exporter_otlp.sizes import ITEM_OVERHEAD, fields_size
 
 __all__ = ["OtlpExporter"]
 
@@ -61,6 +63,21 @@ def _span_exporter(options: OtlpOptions) -> Any:
             HttpCompression.Gzip if options.compression == "gzip" else HttpCompression.NoCompression
         )
     return OTLPSpanExporter(**kwargs)
+
+
+def _traces_endpoint(options: OtlpOptions) -> str:
+    """Where the SDK's exporter sends, for messages: the option, the variables as the SDK reads
+    them, or its default."""
+    if options.endpoint:
+        return options.endpoint
+    explicit = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if explicit:
+        return explicit
+    grpc = setting(options.protocol, "TRACES", "PROTOCOL") == "grpc"
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    if grpc:
+        return base or "http://localhost:4317"
+    return f"{base.rstrip('/')}/v1/traces" if base else "http://localhost:4318/v1/traces"
 
 
 def _resource(options: OtlpConnectionOptions) -> Any:
@@ -120,10 +137,15 @@ class OtlpExporter(Integration):
             self.options,
             convert=assembler.add,
             send=self._send,
+            estimate=event_size,
+            measure=span_size,
             finish=assembler.close,
-            queued="trace events or spans",
+            units=_span_units,
+            held=assembler.open_spans,
+            queued="trace events",
             sent="spans",
-            endpoint=self.options.endpoint or "from OTEL_EXPORTER_OTLP_*",
+            other="other trace events (span ends, LLM and tool calls, errors)",
+            endpoint=_traces_endpoint(self.options),
         )
         self._sending.start()
         add_listener(self._sending.put)
@@ -138,27 +160,54 @@ class OtlpExporter(Integration):
         sending.stop()
         self._sending, self._stopped = None, sending
         try:
+            # Also ends the SDK's retry pauses, if closing abandoned a request in flight.
             self._span_exporter.shutdown()
         except Exception as exc:
             sending.report("shutdown", f"shutting the exporter down failed: {exc}")
         if not self._given_exporter:  # a later start() builds a fresh one
             self._span_exporter = None
-        for logger, level in self._quieted:
-            logger.setLevel(level)
+        if not sending.abandoned:  # else the SDK may still log about the abandoned request
+            for logger, level in self._quieted:
+                logger.setLevel(level)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Export everything queued so far; ``False`` if that took longer than ``timeout``."""
         return True if self._sending is None else self._sending.flush(timeout)
 
-    def _send(self, batch: list[Any]) -> bool:
+    def _send(self, batch: list[Any], time_left: float | None) -> bool:
+        # The SDK's exporter has its own request timeout and retries: while closing, a request
+        # still in flight at the deadline is abandoned (see ExportQueue).
         from opentelemetry.sdk.trace.export import SpanExportResult
 
         return bool(self._span_exporter.export(batch) is SpanExportResult.SUCCESS)
 
     def stats(self) -> dict[str, int]:
-        """Spans dropped and exported, failed export attempts, and the events waiting now (of the
+        """Spans exported and dropped (``dropped``, and by cause: ``dropped_queue_full``,
+        ``dropped_export_failed``, ``dropped_unsent``), other trace events dropped at a full queue
+        (``dropped_other``), failed export attempts, and the events and bytes waiting now (of the
         current run, or of the last one after ``stop()``)."""
         sending = self._sending or self._stopped
-        if sending is None:
-            return {"dropped": 0, "exported": 0, "failed_exports": 0, "waiting": 0}
-        return sending.stats()
+        return ExportQueue.no_stats() if sending is None else sending.stats()
+
+
+def event_size(event: TraceEvent) -> int:
+    """What a queued trace event holds, estimated cheaply (on the application's thread): its
+    data's encoded size if an encoder already made it, else its values by length."""
+    encoded = event.encoded_data
+    if encoded is not None:
+        return ITEM_OVERHEAD + len(encoded)
+    return ITEM_OVERHEAD + fields_size(event.data) if event.data else ITEM_OVERHEAD
+
+
+def span_size(span: Any) -> int:
+    """What a finished span (a ``ReadableSpan``) holds: its attributes and events by length."""
+    size = ITEM_OVERHEAD + len(span.name) + fields_size(span.attributes or {})
+    for event in span.events:
+        size += ITEM_OVERHEAD // 2 + fields_size(event.attributes or {})
+    return size
+
+
+def _span_units(event: TraceEvent) -> int:
+    # A dropped span start loses its span; other events (an end, an LLM call...) leave it
+    # incomplete, counted apart.
+    return 1 if event.type == "span" and event.data.get("event") == "start" else 0

@@ -39,8 +39,9 @@ from llmlog_exporter_otlp.exporter import _resource
 from llmlog_exporter_otlp.ids import otel_id_bytes
 from llmlog_exporter_otlp.options import OtlpLogOptions, request_headers, setting
 from llmlog_exporter_otlp.sending import ExportQueue
+from llmlog_exporter_otlp.sizes import ITEM_OVERHEAD, fields_size
 
-__all__ = ["OtlpLogOutput", "severity_number"]
+__all__ = ["OtlpLogOutput", "entry_size", "severity_number"]
 
 _DEFAULT_ENDPOINT = "http://localhost:4318/v1/logs"
 _MAX_DEPTH = 8
@@ -90,6 +91,8 @@ class OtlpLogOutput(Output):
             opts,
             convert=_record,
             send=self._send,
+            estimate=entry_size,
+            measure=_record_size,
             queued="log entries",
             sent="log records",
             endpoint=self.endpoint,
@@ -121,7 +124,7 @@ class OtlpLogOutput(Output):
 
     # -- the export thread -----------------------------------------------------------------------
 
-    def _send(self, batch: list[tuple[str, Any]]) -> bool:
+    def _send(self, batch: list[tuple[str, Any]], time_left: float | None) -> bool:
         from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
             ExportLogsServiceRequest,
         )
@@ -149,10 +152,28 @@ class OtlpLogOutput(Output):
             import requests
 
             self._session = requests.Session()
+        # While closing, a request takes no longer than what is left of the deadline.
+        timeout = self._timeout if time_left is None else max(0.01, min(self._timeout, time_left))
         response = self._session.post(
-            self.endpoint, data=body, headers=self._headers, timeout=self._timeout
+            self.endpoint, data=body, headers=self._headers, timeout=timeout
         )
         return bool(200 <= response.status_code < 300)
+
+
+def entry_size(entry: LogEntry) -> int:
+    """What a queued entry holds, estimated cheaply (on the application's thread): its message,
+    fields and traceback by length, plus a fixed cost per item and per value."""
+    size = ITEM_OVERHEAD + len(entry.message)
+    if entry.fields:
+        size += fields_size(entry.fields)
+    if entry.exception:
+        size += len(entry.exception)
+    return size
+
+
+def _record_size(item: tuple[str, Any]) -> int:
+    scope, record = item
+    return ITEM_OVERHEAD + len(scope) + int(record.ByteSize())
 
 
 def _seconds_from_env(text: str) -> float:

@@ -7,7 +7,7 @@ from typing import Literal
 
 import attrs
 
-from llmlog.config.converter import Seconds
+from llmlog.config.converter import Bytes, Seconds
 
 __all__ = ["OtlpConnectionOptions", "OtlpLogOptions", "OtlpOptions", "request_headers", "setting"]
 
@@ -28,13 +28,22 @@ class OtlpConnectionOptions:
     service_version: str = ""
     #: More resource attributes (``deployment.environment`` ...), over ``OTEL_RESOURCE_ATTRIBUTES``.
     resource_attributes: dict[str, str] = attrs.Factory(dict)
-    #: Items waiting for the export thread at most; more are dropped and counted.
+    #: Items waiting for the export thread at most, and again items waiting for the collector;
+    #: more are dropped and counted.
     max_queue_size: int = attrs.field(default=20_000, validator=attrs.validators.gt(0))
+    #: Bytes held by both at most (an estimate: text by length plus a fixed cost per item); more
+    #: are dropped and counted. 32 MiB holds a full queue of ordinary entries (20,000 of about
+    #: 1 KiB) or about 1,000 prompts at the core's 32 KiB string cap.
+    max_queue_bytes: Bytes = attrs.field(
+        default=32 * 2**20, validator=attrs.validators.ge(64 * 2**10)
+    )
     #: Items per export request at most.
     max_export_batch_size: int = attrs.field(default=512, validator=attrs.validators.gt(0))
     #: Seconds between exports (sooner when a batch is full).
     schedule_delay: Seconds = attrs.field(default=1.0, validator=attrs.validators.gt(0))
-    #: Seconds ``close()`` (and exit) waits for the last items to be exported.
+    #: Seconds closing (``llmlog.shutdown()``, a new configuration, exit) waits for the last items
+    #: to be exported, in total for every OTLP exporter and output closing together; a request
+    #: still in flight then is abandoned.
     flush_timeout: Seconds = attrs.field(default=5.0, validator=attrs.validators.gt(0))
 
 
