@@ -1242,3 +1242,28 @@ def test_a_signal_handler_that_logs_into_the_recorder_never_deadlocks_or_loses(t
     result = json.loads(done.stdout)
     assert result["ticks"] > 10 and result["main"]
     assert result["tick"] == list(range(1, result["ticks"] + 1))
+
+
+def test_session_less_spans_and_record_are_redacted_and_capped(tmp_path):
+    # Spans opened without a trace session and FlightRecorder.record() reached the recorder raw:
+    # an api_key, a URL password, a password output and a 100,000-character output as given.
+    from llmlog.flight.recorder import set_global_flight_recorder
+
+    llmlog.configure({"outputs": {}}, autoload=False)
+    recorder = FlightRecorder(snapshot_dir=tmp_path)
+    recorder.start()
+    set_global_flight_recorder(recorder)
+    try:
+        llmlog.configure({"outputs": {}}, autoload=False)
+        with llmlog.span(
+            "s", inputs={"api_key": "k-0001", "q": "postgres://u:hunter2pass@db/x"}
+        ) as s:
+            s.set_outputs(password="p4ssw0rd", text="x" * 100_000)
+        recorder.record("custom", api_key="k-0002", note="Authorization: Bearer abcdefghijklmnop12")
+        text = json.dumps(read_snapshot(recorder.snapshot(reason="t")).events)
+    finally:
+        set_global_flight_recorder(None)
+        recorder.stop()
+    for secret in ("k-0001", "hunter2pass", "p4ssw0rd", "k-0002", "abcdefghijklmnop12"):
+        assert secret not in text
+    assert "[truncated 67232 chars]" in text

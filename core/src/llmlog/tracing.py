@@ -912,7 +912,13 @@ def record_llm_call(
 
 
 def _without_session(event: TraceEvent) -> None:
-    """A session-less span's event: to the flight recorder and the listeners only."""
+    """A session-less span's event: to the flight recorder and the listeners only, redacted and
+    capped as log entries are (by the configured sanitizer), like a session's events."""
+    from llmlog.logger import global_dispatcher
+
+    if event.data and event.type is TraceEventType.SPAN:
+        cleaned = global_dispatcher().sanitizer.fields(event.data)
+        event.data = cleaned if isinstance(cleaned, dict) else dict(cleaned)
     recorder = _flight.active
     if recorder is not None:
         recorder.record_trace_event(event)

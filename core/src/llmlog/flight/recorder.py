@@ -235,10 +235,14 @@ class FlightRecorder:
         threads[tid] = threading.current_thread().name[:200]
 
     def record(self, kind: str, **data: Any) -> None:
-        """Record one event of ``kind`` with ``data``. Never raises."""
+        """Record one event of ``kind`` with ``data``, redacted and capped as log entries are (by
+        the configured sanitizer). Never raises."""
         if not self._enabled:
             return
         try:
+            from llmlog.logger import global_dispatcher
+
+            data = dict(global_dispatcher().sanitizer.fields(data))
             tid = _get_ident()
             if tid not in self._threads:
                 self._note_thread(tid)
