@@ -38,10 +38,9 @@ def detect(first_line: bytes) -> bool:
         record = orjson.loads(first_line)
     except orjson.JSONDecodeError:
         return False
+    kind = record.get("type") if isinstance(record, dict) else None
     return (
-        isinstance(record, dict)
-        and record.get("type") in {t.value for t in TraceEventType}
-        and "trace_id" in record
+        isinstance(kind, str) and kind in {t.value for t in TraceEventType} and "trace_id" in record
     )
 
 
