@@ -491,6 +491,55 @@ def test_reads_dspy_go_module_iterations(tmp_path):
             "prompt_tokens must be an integer",
         ),
         ('{"type": "metadata", "backend_kwargs": [1]}', "backend_kwargs must be an object"),
+        (
+            '{"type": "metadata", "timestamp": 1700000000}',
+            "timestamp must be a string, got an integer",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "timestamp": 1.5, "code_blocks": []}',
+            "timestamp must be a string",
+        ),
+        (
+            '{"type": "iteration", "iteration": [1], "code_blocks": []}',
+            "iteration must be an integer, got an array",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1e30, "code_blocks": []}',
+            "iteration must be an integer",
+        ),
+        (
+            '{"type": "iteration", "iteration": 9223372036854775808, "code_blocks": []}',
+            "at most 64 bits",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": [], "iteration_time": 1e999}',
+            "iteration_time must be a finite number",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": ["x"]}',
+            "a code block must be an object, got a string",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": [{"code": 1}]}',
+            "code must be a string, got an integer",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": [{"code": "c", "result": {"locals": "x"}}]}',
+            "locals must be an object",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": [], "root_call": []}',
+            "an rlm_calls entry must be an object, got an array",
+        ),
+        (
+            '{"type": {"a": 1}, "code_blocks": []}',
+            'type must be "metadata" or "iteration", got an object',
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": [{"code": "c", "result": {"rlm_calls": '
+            '[{"usage_summary": {"model_usage_summaries": {"m": {"total_input_tokens": "9"}}}}]}}]}',
+            "total_input_tokens must be an integer, got a string",
+        ),
     ],
 )
 def test_bad_lines_name_file_and_line(tmp_path, line, message):
@@ -561,14 +610,7 @@ def test_what_is_written_reads_back_and_every_reader_accepts_it(tmp_path, items)
     back = read_rlm(path).iterations
     assert len(back) == len(items)
     for wrote, read in zip(items, back, strict=True):
-        # Rlm-go's repeated lists are read once: identical lists in two blocks are kept once.
-        seen: list[Any] = []
-        for block in wrote.code_blocks:
-            keys = [c.key() for c in block.calls]
-            if keys and keys in seen:
-                block.calls = []
-            elif keys:
-                seen.append(keys)
+        # (two blocks with the same calls keep them: only rlm-go's files repeat one list)
         assert read.prompt == wrote.prompt and read.response == wrote.response
         assert read.code_blocks == wrote.code_blocks
         assert read.final_answer == wrote.final_answer
@@ -843,3 +885,76 @@ def test_summaries_count_in_the_singular_and_plural(tmp_path):
     stats = io.StringIO()
     view(tmp_path / "one.jsonl", view_arguments(stats=True), stats)
     assert "(1 call of unknown price)" in stats.getvalue()
+
+
+def test_a_line_too_long_even_with_strings_cut_keeps_its_shape(tmp_path, capfd):
+    writer = RlmTraceWriter(tmp_path / "wide.jsonl", RlmOptions(max_line_bytes=64 * 1024))
+    wide = {f"v{n}": n for n in range(20_000)}  # no long string to cut
+    writer.log_iteration(Iteration(code_blocks=[CodeBlock("x", locals=wide)], final_answer="42"))
+    writer.log_iteration(Iteration(response="\x9b" * 30_000))  # 2 bytes each, 6 escaped
+    writer.close()
+    lines = _check_lines(tmp_path / "wide.jsonl")
+    assert all(len(x.encode()) <= 64 * 1024 for x in lines)
+    first, second = read_rlm(tmp_path / "wide.jsonl").iterations
+    assert first.final_answer == "42" and "bytes not written" in first.response
+    assert second.response.startswith("\x9b") and "…[truncated" in second.response
+    assert writer.oversized == 1 and capfd.readouterr().err.count("passed max_line_bytes") == 1
+
+
+def test_loose_fields_are_read_leniently(tmp_path):
+    """What the format leaves loose (Python rlm's prompt shapes, usage summaries, answers of any
+    type, null for any field as Go reads it) is read, not refused."""
+    path = _write(
+        tmp_path / "loose.jsonl",
+        {"type": "metadata", "max_depth": None, "max_iterations": None, "root_model": ["m"]},
+        {
+            "type": "iteration",
+            "iteration": None,
+            "prompt": {"messages": [{"role": None, "content": [{"text": "part"}, 3]}]},
+            "response": {"text": "r"},
+            "code_blocks": [
+                {
+                    "code": None,
+                    "result": {
+                        "stdout": 5,
+                        "rlm_calls": [
+                            {"prompt": ["a", {"content": "b"}], "usage_summary": [1, 2]},
+                            {"usage_summary": {"model_usage_summaries": [1]}},
+                        ],
+                    },
+                }
+            ],
+            "final_answer": {"answer": 42},
+        },
+    )
+    run = read_rlm(path)
+    assert run.metadata is not None and run.metadata.max_iterations == 0
+    assert run.metadata.max_depth == 1 and run.metadata.root_model == "m"
+    (it,) = run.iterations
+    assert it.prompt == [{"role": "user", "content": "part\n3"}] and it.final_answer == "42"
+    assert it.code_blocks[0].stdout == "5" and it.code_blocks[0].calls[0].prompt == "a\n\nb"
+
+
+def test_a_sub_call_traced_and_listed_in_sub_llm_calls_counts_once(tmp_path):
+    """dspy-go writes a code execution's sub-calls in ``sub_llm_calls`` and may also trace them
+    as ``llm_call`` events in its span: one call, counted once."""
+    with llmlog.new_trace_session(tmp_path, format="rlm") as session:
+        with llmlog.span("RLM"):
+            with llmlog.span("Predict"):
+                session.emit_llm_call(
+                    get_current().span_id or "", "p", "m", "q", "r", TokenUsage(5, 5), 1
+                )
+            with llmlog.span("execute", inputs={"code": "llm_query('a')"}) as ex:
+                with llmlog.span("llm_query"):
+                    session.emit_llm_call(
+                        get_current().span_id or "", "p", "m", "a", "b", TokenUsage(2, 1), 1
+                    )
+                listed = [
+                    {"prompt": "a", "response": "b", "prompt_tokens": 2, "completion_tokens": 1},
+                    {"prompt": "c", "response": "d", "prompt_tokens": 4, "completion_tokens": 4},
+                ]
+                session.emit_code_exec(ex.span_id, 1, "llm_query('a')", "", "", None, 3, listed)
+        path = session.writer.path
+    (it,) = read_rlm(path).iterations
+    assert [(c.prompt, c.total_tokens) for c in it.code_blocks[0].calls] == [("a", 3), ("c", 8)]
+    assert sum(c.total_tokens for c in it.calls) == 21

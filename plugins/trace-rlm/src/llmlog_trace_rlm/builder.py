@@ -164,6 +164,7 @@ class IterationBuilder:
         self._anchor: str | None = None  # the step (span under the root) of the current call
         self._start_ns = 0
         self._end_ns = 0
+        self._own_usage = False
         self.number = 0
         self._answered = False
         #: Model and provider of the first LLM call: the metadata's defaults.
@@ -239,26 +240,19 @@ class IterationBuilder:
             return
         messages = data.get("messages")
         prompt = messages_of(messages if isinstance(messages, list) else data.get("prompt", ""))
-        # The call's own entry is kept whenever it says something the iteration line does not.
-        own = (
-            call.model
-            or "usage" in data
-            or call.execution_time
-            or call.error
-            or call.prompt != prompt_text(prompt)
-        )
         anchor = chain[-2] if root is not None and len(chain) >= 2 else None
         if anchor is not None:
             start = self._starts[anchor]
         else:
             start = event.time - int(span_seconds(call.execution_time) * 1e9)
         self._open(
-            Iteration(prompt=prompt, response=call.response, root_call=call if own else None),
+            Iteration(prompt=prompt, response=call.response, root_call=call),
             root,
             start,
             event.time,
         )
         self._anchor = anchor
+        self._own_usage = "usage" in data
 
     def _block(self, block: CodeBlock, chain: list[str], start_ns: int, end_ns: int) -> None:
         if self._current is None:  # code with no LLM call before it
@@ -402,6 +396,17 @@ class IterationBuilder:
             return
         self._current = None
         self._current_root = self._anchor = None
+        call = current.root_call
+        # The call's own entry is kept whenever it says something the iteration line does not
+        # (dspy-go's code-less iterations, converted, say nothing more).
+        if call is not None and not (
+            call.model
+            or self._own_usage
+            or call.execution_time
+            or call.error
+            or call.prompt != prompt_text(current.prompt)
+        ):
+            current.root_call = None
         self._answered = self._answered or current.final_answer is not None
         self.number += 1
         current.iteration = self.number

@@ -30,6 +30,7 @@ from llmlog.serialize import big_int_text, serializer
 __all__ = [
     "LLM_CALL_BLOCK",
     "MAX_INT",
+    "WRITER",
     "Answer",
     "CodeBlock",
     "Iteration",
@@ -47,6 +48,9 @@ __all__ = [
 #: The code of the block that carries a code-less iteration's own LLM call, so that viewers, which
 #: count tokens only in ``rlm_calls``, count it (dspy-go wrote such iterations with no tokens).
 LLM_CALL_BLOCK = "# LLM call (no code executed)"
+
+#: The ``writer`` of the metadata lines llmlog writes.
+WRITER = "llmlog"
 
 #: The largest integer written: 2^53 - 1, what every RLM reader decodes exactly.
 MAX_INT = 2**53 - 1
@@ -357,6 +361,10 @@ class Metadata:
     #: The trace id of the session that wrote the file (an extra key readers ignore; ``""`` when
     #: unknown), so that a file converted to the dspy format and back keeps it.
     trace_id: str = ""
+    #: What wrote the file (an extra key): :data:`WRITER` in files llmlog wrote, whose blocks
+    #: each hold their own sub-calls (rlm-go repeats one list in every block; the reader reads
+    #: such repeats once, except in llmlog's files, where two blocks may make the same calls).
+    writer: str = WRITER
     line: int = 0
 
     def to_json(self, notes: list[str] | None = None) -> dict[str, Any]:
@@ -381,4 +389,5 @@ class Metadata:
             out["query"] = plain_text(self.query)
         if self.trace_id:
             out["trace_id"] = plain_text(self.trace_id)
+        out["writer"] = WRITER
         return out

@@ -22,10 +22,12 @@ import attrs
 import orjson
 
 from llmlog.records import TraceEvent, TraceEventType
+from llmlog.render import escape
 from llmlog.tracing import new_span_id, new_trace_id
 from llmlog_trace_rlm.builder import clamp_ns, span_seconds
 from llmlog_trace_rlm.model import (
     LLM_CALL_BLOCK,
+    WRITER,
     CodeBlock,
     Iteration,
     Metadata,
@@ -195,19 +197,26 @@ def _block(raw: Any, where: str) -> CodeBlock:
     )
 
 
-def _iteration(record: dict[str, Any], number: int, where: str) -> Iteration:
+def _repeated(block: CodeBlock, earlier: CodeBlock) -> bool:
+    try:
+        return block.calls == earlier.calls and block.locals == earlier.locals
+    except RecursionError:  # locals nested as deep as the parser allows
+        return False
+
+
+def _iteration(
+    record: dict[str, Any], number: int, where: str, repeated_lists: bool = True
+) -> Iteration:
     blocks_raw = record.get("code_blocks")
     if blocks_raw is None and "code_blocks" not in record:
         raise RlmReadError(f"{where}: not an RLM iteration (no code_blocks)")
     blocks = [_block(b, where) for b in _expect(_given(blocks_raw, []), list, "code_blocks", where)]
-    # rlm-go attaches one iteration's whole call list to every block: keep each list once.
-    seen: list[list[tuple[Any, ...]]] = []
-    for block in blocks:
-        keys = [c.key() for c in block.calls]
-        if keys and keys in seen:
-            block.calls = []
-        elif keys:
-            seen.append(keys)
+    if repeated_lists:
+        # rlm-go attaches one iteration's whole call list and locals to every block: a block
+        # whose calls and locals are those of an earlier block has its calls read once.
+        for index, block in enumerate(blocks):
+            if block.calls and any(_repeated(block, b) for b in blocks[:index]):
+                block.calls = []
     root = record.get("root_call")
     root_call = _call(root, where) if root is not None else None
     if (
@@ -237,6 +246,7 @@ def _metadata(record: dict[str, Any], number: int, where: str) -> Metadata:
 
     others = record.get("other_backends")
     trace_id = record.get("trace_id")
+    writer = record.get("writer")
     max_depth = record.get("max_depth")
     return Metadata(
         root_model=_text(record.get("root_model")) or "unknown",
@@ -251,6 +261,7 @@ def _metadata(record: dict[str, Any], number: int, where: str) -> Metadata:
         query=_text(record.get("query")),
         timestamp=_string(record.get("timestamp"), "timestamp", where),
         trace_id=trace_id if isinstance(trace_id, str) else "",
+        writer=writer if isinstance(writer, str) else "",
         line=number,
     )
 
@@ -269,20 +280,23 @@ def iter_rlm(
     :raises RlmReadError: naming ``file:line`` and what was expected.
     """
     p = Path(path)
+    repeated_lists = True  # until a metadata line says llmlog wrote the file
     with p.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
-            where = f"{p}:{number}"
+            where = f"{escape(str(p))}:{number}"  # a file name can hold escape sequences
             try:
                 record = _loads(raw, where)
                 if not isinstance(record, dict):
                     raise RlmReadError(f"{where}: expected a JSON object, got {_json_type(record)}")
                 kind = record.get("type", "iteration")
                 if kind == "metadata":
-                    yield _metadata(record, number, where)
+                    meta = _metadata(record, number, where)
+                    repeated_lists = meta.writer != WRITER
+                    yield meta
                 elif kind == "iteration":
-                    yield _iteration(record, number, where)
+                    yield _iteration(record, number, where, repeated_lists)
                 elif isinstance(kind, str):
                     shown = kind if len(kind) <= 40 else kind[:40] + "…"
                     raise RlmReadError(f"{where}: not an RLM line (type {shown!r})")
@@ -376,7 +390,7 @@ def to_events(
             data = {
                 k: v
                 for k, v in item.to_json(notes).items()
-                if k not in ("type", "timestamp", "trace_id")
+                if k not in ("type", "timestamp", "trace_id", "writer")
             }
             data["start_time"] = item.timestamp
             trace_id = trace_id or item.trace_id or new_trace_id()

@@ -105,6 +105,8 @@ class RlmTraceWriter:
         self._described: set[str] = set()  # metadata keys the run has set
         #: Numbers written in range because no RLM reader decodes what was given.
         self.clamped = 0
+        #: Lines written without their contents, too long even with every string cut.
+        self.oversized = 0
         self.builder = IterationBuilder(self._write_iteration)
         self.output = TraceOutput(
             target, _identity, buffer_size=opts.buffer_size, mode=opts.mode, fsync=opts.fsync
@@ -228,14 +230,48 @@ class RlmTraceWriter:
         self.output.write(line)
 
     def _line(self, record: dict[str, Any]) -> bytes:
-        line = serializer.dumps(record)
+        line = _encode(record)
         limit = self._options.max_line_bytes
         cap = 1 << 20
         while len(line) > limit and cap >= 64:
             # Cut every long string a little more each round until the line fits.
-            line = serializer.dumps(Sanitizer(redact=False, max_string_length=cap).fields(record))
+            line = _encode(Sanitizer(redact=False, max_string_length=cap).fields(record))
             cap //= 4
-        return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
+        if len(line) > limit:  # many small values: keep the line's shape, say what was left out
+            size = len(line)
+            cut = Sanitizer(redact=False, max_string_length=64).fields(record)
+            line = _encode(_skeleton(cut, size))
+            self.oversized += 1
+            if self.oversized == 1:
+                report_problem(
+                    f"rlm trace {escape(str(self.path))}: a line of {size} bytes passed "
+                    f"max_line_bytes ({limit}) even with its strings cut; written without its "
+                    "contents (further ones are counted: RlmTraceWriter.oversized)"
+                )
+        return line
+
+
+def _encode(record: Mapping[str, Any]) -> bytes:
+    line = serializer.dumps(record)
+    return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
+
+
+def _skeleton(record: Mapping[str, Any], size: int) -> dict[str, Any]:
+    """``record`` (its strings cut) with its arrays and objects emptied but the final answer, so
+    that the line keeps the shape every reader needs."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "root_call":
+            continue
+        if isinstance(value, dict):
+            out[key] = {}
+        elif isinstance(value, list):
+            out[key] = value if key == "final_answer" else []
+        else:
+            out[key] = value
+    if out.get("type") == "iteration":
+        out["response"] = f"…[{size} bytes not written: the line passed max_line_bytes]"
+    return out
 
 
 def _seconds(value: Any) -> Any:
