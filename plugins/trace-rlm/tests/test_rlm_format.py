@@ -110,7 +110,17 @@ def web_visualizer_accepts(lines: list[str]) -> bool:
             isinstance(m.get("content"), str) for m in prompt if m.get("role") == "user"
         ):
             return False
-    return all(isinstance(it.get("code_blocks"), list) for it in iterations)
+    answers_ok = all(
+        it.get("final_answer") is None
+        or isinstance(it["final_answer"], str)
+        or (
+            isinstance(it["final_answer"], list)
+            and len(it["final_answer"]) == 2
+            and all(isinstance(x, str) for x in it["final_answer"])
+        )
+        for it in iterations
+    )
+    return answers_ok and all(isinstance(it.get("code_blocks"), list) for it in iterations)
 
 
 # -- writing -----------------------------------------------------------------------------------------
@@ -747,7 +757,7 @@ def test_numbers_no_reader_decodes_are_written_in_range_and_reported_once(tmp_pa
         None,
         float("nan"),
     )
-    session.log_llm_call("q", "r", HUGE, float("inf"), 0.5)
+    session.log_llm_call("q", "r", HUGE, float("inf"), 0.5, cost=float("nan"))
     session.emit_llm_call("s", "p", "m", "q", "r", TokenUsage(HUGE, 2**64 + 1), 5)
     session.writer.log_iteration(Iteration(root_call=SubCall(prompt_tokens=float("nan"))))  # type: ignore[arg-type]
     session.close()

@@ -154,6 +154,8 @@ class RlmTraceWriter:
         the session was opened by an enclosing program): the keys of the session event
         (``max_iterations``, ``query``, ...), each taken unless the run already set it, and only
         while the metadata line is not yet written. Safe to call from any thread."""
+        if self._metadata_written:
+            return
         for key, value in metadata.items():
             if key in _METADATA_KEYS and key not in self._described and value is not None:
                 self._set_metadata(key, value)
@@ -386,10 +388,14 @@ class RlmTraceSession(TraceSession):
         of seconds as 0, the first such change reported."""
         notes: list[str] = []
         try:
+            known = isinstance(cost, int | float) and not isinstance(cost, bool)
+            if cost is not None and not (known and math.isfinite(cost)):
+                notes.append(f"cost={cost!r:.40}")
+                cost = None
             usage = TokenUsage(
                 count(prompt_tokens, "prompt_tokens", notes),
                 count(completion_tokens, "completion_tokens", notes),
-                cost=cost if isinstance(cost, int | float) and math.isfinite(cost) else None,
+                cost=cost,
             )
             elapsed = seconds(_seconds(latency), "latency", notes)
             span_id = get_current().span_id or new_span_id()
