@@ -615,8 +615,7 @@ def test_what_is_written_reads_back_and_every_reader_accepts_it(tmp_path, items)
     for item in items:
         writer.log_iteration(item)
     writer.close()
-    lines = path.read_text("utf-8").splitlines()  # valid UTF-8, one record per line
-    assert all(go_viewer_accepts(x) for x in lines) and web_visualizer_accepts(lines)
+    _check_lines(path)  # valid UTF-8, one record per line, every reader takes every line
     back = read_rlm(path).iterations
     assert len(back) == len(items)
     for wrote, read in zip(items, back, strict=True):
