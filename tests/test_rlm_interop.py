@@ -83,8 +83,12 @@ def test_convert_python_rlm_to_dspy_and_back(python_rlm_file, cli, tmp_path):
     (dspy_file,) = out.glob("trace_*.jsonl")
     records = [json.loads(x) for x in dspy_file.read_text().splitlines()]
     assert records[0]["type"] == "session" and records[0]["data"]["root_model"] == "fake-gpt"
-    (code,) = [r for r in records if r["type"] == "code_exec" and r["data"]["sub_llm_calls"]]
-    assert code["data"]["sub_llm_calls"][0]["prompt_tokens"] == 6
+    # The sub-call is an llm_call in the code block's span (dspy readers count llm_call events).
+    spans = {r["span_id"]: r for r in records if r["type"] == "span" and "parent_id" in r}
+    calls = [r for r in records if r["type"] == "llm_call"]
+    (sub,) = [r for r in calls if spans[r["span_id"]]["data"]["operation"] == "llm_query"]
+    assert sub["data"]["usage"]["prompt_tokens"] == 6
+    assert spans[spans[sub["span_id"]]["parent_id"]]["data"]["operation"] == "code"
     tree = cli("view", "--no-color", str(dspy_file))
     assert "tokens=9" in tree.stdout, tree.stdout  # the sub-call's tokens roll up into the tree
     back = cli("convert", str(dspy_file), "--to", "rlm", "-o", str(out))
@@ -275,7 +279,7 @@ def test_bad_rlm_files_name_file_and_line(tmp_path, cli, content, message):
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
     if content.startswith(b'{"type": "metadata"'):
         lenient = cli("view", "--lenient", str(path))
-        assert lenient.returncode == 0 and "1 unreadable lines skipped" in lenient.stdout
+        assert lenient.returncode == 0 and "1 unreadable line skipped" in lenient.stdout
 
 
 def test_trace_table_errors_name_key_and_choices(tmp_path, cli):

@@ -323,6 +323,40 @@ def test_rlm_programs_show_code_blocks_and_sub_calls_in_either_format(traced, fm
     assert run.metadata is not None and run.metadata.root_model == "dummy"
 
 
+class _Wrapper(dspy.Module):
+    """A program around an RLM module: it opens the trace, not the RLM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rlm = dspy.RLM(
+            "context, query -> answer", max_iters=3, interpreter_factory=dspy.LocalInterpreter
+        )
+
+    def forward(self, query: str) -> dspy.Prediction:
+        return self.rlm(context="abc", query=query)
+
+
+@pytest.mark.parametrize("opened_by", ["program", "enclosing module"])
+def test_rlm_metadata_has_max_iters_when_another_opened_the_session(traced, opened_by):
+    import json
+
+    llmlog.configure({"trace": {"dir": "traces", "format": "rlm"}, "outputs": {}})
+    dspy.configure(lm=DummyLM(RLM_ANSWERS))
+    if opened_by == "program":
+        with llmlog.new_trace_session(format="rlm") as session:
+            dspy.RLM(
+                "context, query -> answer", max_iters=3, interpreter_factory=dspy.LocalInterpreter
+            )(context="abc", query="q?")
+        path = session.writer.path
+    else:
+        _Wrapper()(query="q?")
+        integration.uninstrument()
+        (path,) = traced.glob("rlm_*.jsonl")
+    meta = json.loads(path.read_text().splitlines()[0])
+    assert (meta["max_iterations"], meta["max_depth"]) == (3, 1)
+    assert meta["query"] == "q?"
+
+
 def test_tokens_and_cost_per_call_from_a_provider_that_reports_usage(traced):
     reply = "[[ ## reasoning ## ]]\nthink\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
     with FakeOpenAI(lambda request: reply) as server:

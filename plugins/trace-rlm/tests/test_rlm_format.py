@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -45,7 +46,8 @@ def isolated(tmp_path: Path):
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """What Go's ``encoding/json`` decodes into an ``int``: an integer literal within 64 bits."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def _is_number(value: Any) -> bool:
@@ -63,6 +65,7 @@ def go_viewer_accepts(line: str) -> bool:
     if record["type"] == "metadata":
         return (
             isinstance(record.get("root_model"), str)
+            and isinstance(record.get("timestamp", ""), str)
             and (record.get("max_iterations") is None or _is_int(record["max_iterations"]))
             and isinstance(record.get("backend"), str)
             and (record.get("backend_kwargs") is None or isinstance(record["backend_kwargs"], dict))
@@ -107,7 +110,17 @@ def web_visualizer_accepts(lines: list[str]) -> bool:
             isinstance(m.get("content"), str) for m in prompt if m.get("role") == "user"
         ):
             return False
-    return all(isinstance(it.get("code_blocks"), list) for it in iterations)
+    answers_ok = all(
+        it.get("final_answer") is None
+        or isinstance(it["final_answer"], str)
+        or (
+            isinstance(it["final_answer"], list)
+            and len(it["final_answer"]) == 2
+            and all(isinstance(x, str) for x in it["final_answer"])
+        )
+        for it in iterations
+    )
+    return answers_ok and all(isinstance(it.get("code_blocks"), list) for it in iterations)
 
 
 # -- writing -----------------------------------------------------------------------------------------
@@ -403,7 +416,7 @@ def test_reads_rlm_go_files_with_duplicated_call_lists_once(tmp_path):
     (it,) = run.iterations
     assert [len(b.calls) for b in it.code_blocks] == [2, 0]
     assert sum(c.total_tokens for c in it.calls) == 10
-    assert it.final_answer == "result = 42"
+    assert it.final_answer == ["result", "42"]  # rlm-go's [variable, value], kept as a pair
     events = list(to_events(path))
     assert events[0].type is TraceEventType.SESSION
 
@@ -488,6 +501,55 @@ def test_reads_dspy_go_module_iterations(tmp_path):
             "prompt_tokens must be an integer",
         ),
         ('{"type": "metadata", "backend_kwargs": [1]}', "backend_kwargs must be an object"),
+        (
+            '{"type": "metadata", "timestamp": 1700000000}',
+            "timestamp must be a string, got an integer",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "timestamp": 1.5, "code_blocks": []}',
+            "timestamp must be a string",
+        ),
+        (
+            '{"type": "iteration", "iteration": [1], "code_blocks": []}',
+            "iteration must be an integer, got an array",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1e30, "code_blocks": []}',
+            "iteration must be an integer",
+        ),
+        (
+            '{"type": "iteration", "iteration": 9223372036854775808, "code_blocks": []}',
+            "at most 64 bits",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": [], "iteration_time": 1e999}',
+            "iteration_time must be a finite number",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": ["x"]}',
+            "a code block must be an object, got a string",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": [{"code": 1}]}',
+            "code must be a string, got an integer",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": [{"code": "c", "result": {"locals": "x"}}]}',
+            "locals must be an object",
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": [], "root_call": []}',
+            "an rlm_calls entry must be an object, got an array",
+        ),
+        (
+            '{"type": {"a": 1}, "code_blocks": []}',
+            'type must be "metadata" or "iteration", got an object',
+        ),
+        (
+            '{"type": "iteration", "iteration": 1, "code_blocks": [{"code": "c", "result": {"rlm_calls": '
+            '[{"usage_summary": {"model_usage_summaries": {"m": {"total_input_tokens": "9"}}}}]}}]}',
+            "total_input_tokens must be an integer, got a string",
+        ),
     ],
 )
 def test_bad_lines_name_file_and_line(tmp_path, line, message):
@@ -553,21 +615,355 @@ def test_what_is_written_reads_back_and_every_reader_accepts_it(tmp_path, items)
     for item in items:
         writer.log_iteration(item)
     writer.close()
-    lines = path.read_text("utf-8").splitlines()  # valid UTF-8, one record per line
-    assert all(go_viewer_accepts(x) for x in lines) and web_visualizer_accepts(lines)
+    _check_lines(path)  # valid UTF-8, one record per line, every reader takes every line
     back = read_rlm(path).iterations
     assert len(back) == len(items)
     for wrote, read in zip(items, back, strict=True):
-        # Rlm-go's repeated lists are read once: identical lists in two blocks are kept once.
-        seen: list[Any] = []
-        for block in wrote.code_blocks:
-            keys = [c.key() for c in block.calls]
-            if keys and keys in seen:
-                block.calls = []
-            elif keys:
-                seen.append(keys)
+        # (two blocks with the same calls keep them: only rlm-go's files repeat one list)
         assert read.prompt == wrote.prompt and read.response == wrote.response
         assert read.code_blocks == wrote.code_blocks
         assert read.final_answer == wrote.final_answer
         assert read.iteration_time == wrote.iteration_time
         assert read.root_call == wrote.root_call
+
+
+# -- every line for every reader, whatever the program hands over ----------------------------------
+
+MAX_INT = 2**53 - 1
+
+
+def written_as_readers_need(line: str) -> bool:
+    """What llmlog promises beyond what each reader accepts: every integer field is a JSON
+    integer 0..2^53-1 (exact in ``JSON.parse`` too) and every time a number (never ``null``,
+    which readers take as no time), ``max_iterations``/``max_depth`` included."""
+    record = json.loads(line)
+
+    def count(value: Any) -> bool:
+        return _is_int(value) and 0 <= value <= MAX_INT
+
+    def number(value: Any) -> bool:
+        return _is_number(value) and value >= 0
+
+    if record["type"] == "metadata":
+        return count(record["max_iterations"]) and count(record["max_depth"])
+    calls = [c for b in record["code_blocks"] for c in b["result"]["rlm_calls"]]
+    calls += [record["root_call"]] if "root_call" in record else []
+    return (
+        count(record["iteration"])
+        and (record["iteration_time"] is None or number(record["iteration_time"]))
+        and all(number(b["result"]["execution_time"]) for b in record["code_blocks"])
+        and all(
+            count(c["prompt_tokens"])
+            and count(c["completion_tokens"])
+            and number(c["execution_time"])
+            and c["usage_summary"].get("total_cost", 0) == c["usage_summary"].get("total_cost", 0)
+            for c in calls
+        )
+    )
+
+
+def _check_lines(path: Path) -> list[str]:
+    lines = path.read_bytes().decode("utf-8").splitlines()  # valid UTF-8
+    assert all(go_viewer_accepts(x) for x in lines), lines
+    assert web_visualizer_accepts(lines)
+    assert all(written_as_readers_need(x) for x in lines), lines
+    return lines
+
+
+BAD = "\ud800"  # a lone surrogate: not encodable as UTF-8
+
+
+def test_a_lone_surrogate_anywhere_costs_only_itself(tmp_path, capfd):
+    session = RlmTraceSession(tmp_path, {"root_model": f"m{BAD}", "query": f"q{BAD}"})
+    session.log_iteration(
+        [{"role": "user", "content": f"prompt {BAD} text"}],
+        f"response {BAD} text",
+        [
+            {
+                "code": f"print({BAD!r})",
+                "result": {
+                    "stdout": f"out {BAD}",
+                    "stderr": f"err {BAD}",
+                    "locals": {f"k{BAD}": f"v{BAD}", "n": 3},
+                    "execution_time": 0.5,
+                    "rlm_calls": [
+                        {"prompt": f"sub {BAD}", "response": f"r {BAD}", "prompt_tokens": 2}
+                    ],
+                },
+            }
+        ],
+        f"answer {BAD}",
+        1.0,
+    )
+    session.log_llm_call(f"p {BAD}", f"r {BAD}", 3, 4, 0.1, model=f"gpt{BAD}")
+    with llmlog.span("root", inputs={"code": f"x = {BAD!r}"}) as ex:
+        session.emit_code_exec(ex.span_id, 1, f"x {BAD}", "", "", {"v": BAD}, 1)
+    session.close()
+    lines = _check_lines(session.path)
+    assert "unserializable" not in "".join(lines)
+    first, second, third = read_rlm(session.path).iterations
+    assert first.prompt[0]["content"] == "prompt \\ud800 text"
+    assert first.response == "response \\ud800 text" and first.final_answer == "answer \\ud800"
+    (block,) = first.code_blocks
+    assert (block.stdout, block.stderr) == ("out \\ud800", "err \\ud800")
+    assert block.locals == {"k\\ud800": "v\\ud800", "n": 3}
+    assert block.calls[0].prompt == "sub \\ud800" and block.calls[0].prompt_tokens == 2
+    assert second.root_call is not None and second.root_call.model == "gpt\\ud800"
+    assert third.code_blocks[0].code == "x \\ud800"
+    assert "llmlog:" not in capfd.readouterr().err
+    for flags in ([], ["--stats"], ["--final"], ["--export", str(tmp_path / "x.md")]):
+        assert cli_main(["view", str(session.path), *flags]) == 0
+    assert cli_main(["convert", str(session.path), "--to", "dspy", "-o", str(tmp_path)]) == 0
+
+
+def cli_main(argv: list[str]) -> int:
+    """``llmlog`` in this process (stdout kept from the test's output)."""
+    import contextlib
+    import io
+
+    from llmlog.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return main(argv)
+
+
+HUGE = 10**30
+
+
+def test_numbers_no_reader_decodes_are_written_in_range_and_reported_once(tmp_path, capfd):
+    session = RlmTraceSession(tmp_path, {"max_iterations": 2**70})
+    session.log_iteration(
+        "q",
+        "r",
+        [
+            {
+                "code": "c",
+                "result": {
+                    "execution_time": float("nan"),
+                    "rlm_calls": [
+                        {
+                            "prompt": "p",
+                            "prompt_tokens": HUGE,
+                            "completion_tokens": -5,
+                            "execution_time": float("inf"),
+                            "cost": float("nan"),
+                        },
+                        {"prompt": "p2", "prompt_tokens": 2**60, "completion_tokens": 1.5},
+                    ],
+                },
+            }
+        ],
+        None,
+        float("nan"),
+    )
+    session.log_llm_call("q", "r", HUGE, float("inf"), 0.5, cost=float("nan"))
+    session.emit_llm_call("s", "p", "m", "q", "r", TokenUsage(HUGE, 2**64 + 1), 5)
+    session.writer.log_iteration(Iteration(root_call=SubCall(prompt_tokens=float("nan"))))  # type: ignore[arg-type]
+    session.close()
+    lines = _check_lines(session.path)
+    meta, first, second, third, fourth = (json.loads(x) for x in lines)
+    assert meta["max_iterations"] == MAX_INT
+    result = first["code_blocks"][0]["result"]
+    assert result["execution_time"] == 0.0 and first["iteration_time"] == 0.0
+    big, sixty = result["rlm_calls"]
+    assert (big["prompt_tokens"], big["completion_tokens"], big["execution_time"]) == (
+        MAX_INT,
+        0,
+        0.0,
+    )
+    assert "total_cost" not in big["usage_summary"]
+    assert (sixty["prompt_tokens"], sixty["completion_tokens"]) == (MAX_INT, 1)
+    own = second["code_blocks"][0]["result"]["rlm_calls"][0]
+    assert (own["prompt_tokens"], own["completion_tokens"]) == (MAX_INT, MAX_INT)
+    call = third["code_blocks"][0]["result"]["rlm_calls"][0]
+    assert (call["prompt_tokens"], call["completion_tokens"]) == (MAX_INT, MAX_INT)
+    assert fourth["code_blocks"][0]["result"]["rlm_calls"][0]["prompt_tokens"] == 0
+    err = capfd.readouterr().err
+    assert err.count("llmlog: rlm trace") == 1 and "max_iterations=" in err, err
+    assert session.writer.clamped >= 12 and session.failures == 0
+
+
+def test_trace_calls_never_raise_on_odd_numbers_or_types(tmp_path, capfd):
+    from datetime import timedelta
+
+    session = RlmTraceSession(tmp_path)
+    for latency in (float("nan"), float("inf"), -1.0, 10**400, timedelta(seconds=2), "fast"):
+        session.log_llm_call("q", "r", 1, 1, latency)  # type: ignore[arg-type]
+    session.log_llm_call("q", "r", "many", None, 0.1)  # type: ignore[arg-type]
+    session.log_iteration("q", "r", [{"code": "c", "result": {"execution_time": "slow"}}])
+    session.log_iteration("q", "r", ["not a block", 3], iteration_time=float("-inf"))  # type: ignore[list-item]
+    session.log_iteration("q", "r", iteration_time=timedelta(seconds=1.5))
+    session.close()
+    lines = _check_lines(session.path)
+    iterations = [json.loads(x) for x in lines[1:]]
+    latencies = [it["code_blocks"][0]["result"]["execution_time"] for it in iterations[:7]]
+    assert latencies == [0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.1]
+    assert iterations[6]["code_blocks"][0]["result"]["rlm_calls"][0]["prompt_tokens"] == 0
+    assert iterations[7]["code_blocks"][0]["result"]["execution_time"] == 0.0
+    assert [b["code"] for b in iterations[8]["code_blocks"]] == ["not a block", "3"]
+    assert iterations[9]["iteration_time"] == 1.5
+    assert session.failures == 0
+    assert capfd.readouterr().err.count("llmlog: rlm trace") == 1
+
+
+def test_metadata_always_has_integer_max_iterations_and_max_depth(tmp_path):
+    files = []
+    session = RlmTraceSession(tmp_path / "a")
+    session.log_llm_call("q", "r", 1, 1, 0.1)
+    session.close()
+    files.append(session.path)
+    with llmlog.new_trace_session(tmp_path / "b", format="rlm") as traced:
+        traced.emit_llm_call("s", "p", "m", "q", "r", TokenUsage(1, 1), 5)
+    files.append(traced.writer.path)
+    with llmlog.new_trace_session(tmp_path / "c", format="rlm") as empty:
+        empty.emit_session({"max_iterations": None, "max_depth": "deep"})
+    files.append(empty.writer.path)
+    for path in files:
+        meta = json.loads(path.read_text().splitlines()[0])
+        assert (meta["max_iterations"], meta["max_depth"]) == (0, 1), path
+
+
+def test_describe_run_fills_what_the_session_did_not_say(tmp_path):
+    writer = RlmTraceWriter(tmp_path / "d.jsonl")
+    session = llmlog.TraceSession(writer)
+    session.emit_session({"query": "from the program"})
+    writer.describe_run({"max_iterations": 3, "query": "from the module", "nonsense": 1})
+    session.emit_llm_call("s", "p", "m", "q", "r", TokenUsage(1, 1), 5)
+    writer.describe_run({"max_iterations": 9})  # the metadata line is written: too late
+    session.close()
+    meta = json.loads((tmp_path / "d.jsonl").read_text().splitlines()[0])
+    assert (meta["max_iterations"], meta["query"]) == (3, "from the program")
+
+
+def test_a_program_that_makes_no_llm_call_writes_one_iteration_per_root(tmp_path):
+    @llmlog.traced()
+    def predict(question: str) -> str:
+        return "42"
+
+    with llmlog.new_trace_session(tmp_path, format="rlm") as session:
+        # The tracing example of docs/tracing.md.
+        with llmlog.span("evaluate", inputs={"examples": 20}) as root:
+            predict("6 x 7?")
+            root.set_outputs(score=0.85)
+        with llmlog.span("run code", inputs={"task": "sum"}) as root:
+            with llmlog.span("execute", inputs={"code": "print(1 + 2)"}) as ex:
+                session.emit_code_exec(ex.span_id, 1, "print(1 + 2)", "3\n", "", {"n": 3}, 4)
+            root.set_outputs(answer="3")
+        with pytest.raises(ValueError), llmlog.span("failing", inputs={"x": 1}):
+            raise ValueError("bad input")
+        session.emit_span_start("0000000000000009", None, "never ended", {"y": 2})
+        path = session.writer.path
+    _check_lines(path)
+    evaluate, code, failing, unfinished = read_rlm(path).iterations
+    assert evaluate.prompt == [
+        {"role": "system", "content": "evaluate"},
+        {"role": "user", "content": '{"examples":20}'},
+    ]
+    assert evaluate.response == '{"score":0.85}' and evaluate.final_answer == "0.85"
+    assert evaluate.iteration_time is not None and evaluate.code_blocks == []
+    assert code.prompt[0]["content"] == "run code" and code.final_answer == "3"
+    assert [(b.code, b.stdout) for b in code.code_blocks] == [("print(1 + 2)", "3\n")]
+    assert "error: bad input" in failing.response and failing.final_answer is None
+    assert unfinished.prompt[0]["content"] == "never ended" and unfinished.response == ""
+    assert [it.iteration for it in (evaluate, code, failing, unfinished)] == [1, 2, 3, 4]
+    out = io.StringIO()
+    from llmlog.viewing import view_arguments
+    from llmlog_trace_rlm.view import view
+
+    assert view(path, view_arguments(final=True), out) == 0 and out.getvalue() == "0.85\n"
+
+
+def test_summaries_count_in_the_singular_and_plural(tmp_path):
+    writer = RlmTraceWriter(tmp_path / "one.jsonl")
+    priced = SubCall("a", "b", 1, 1, cost=0.5)
+    unpriced = SubCall("c", "d", 1, 1)
+    writer.log_iteration(
+        Iteration(
+            prompt=[{"role": "user", "content": "q"}],
+            code_blocks=[CodeBlock("x", calls=[priced, unpriced])],
+        )
+    )
+    writer.close()
+    from llmlog.viewing import view_arguments
+    from llmlog_trace_rlm.view import view
+
+    out = io.StringIO()
+    view(tmp_path / "one.jsonl", view_arguments(), out)
+    assert "1 iteration, 1 code block, 2 LLM calls, 4 tokens" in out.getvalue()
+    assert "(+ 1 call of unknown price)" in out.getvalue()
+    stats = io.StringIO()
+    view(tmp_path / "one.jsonl", view_arguments(stats=True), stats)
+    assert "(1 call of unknown price)" in stats.getvalue()
+
+
+def test_a_line_too_long_even_with_strings_cut_keeps_its_shape(tmp_path, capfd):
+    writer = RlmTraceWriter(tmp_path / "wide.jsonl", RlmOptions(max_line_bytes=64 * 1024))
+    wide = {f"v{n}": n for n in range(20_000)}  # no long string to cut
+    writer.log_iteration(Iteration(code_blocks=[CodeBlock("x", locals=wide)], final_answer="42"))
+    writer.log_iteration(Iteration(response="\x9b" * 30_000))  # 2 bytes each, 6 escaped
+    writer.close()
+    lines = _check_lines(tmp_path / "wide.jsonl")
+    assert all(len(x.encode()) <= 64 * 1024 for x in lines)
+    first, second = read_rlm(tmp_path / "wide.jsonl").iterations
+    assert first.final_answer == "42" and "bytes not written" in first.response
+    assert second.response.startswith("\x9b") and "…[truncated" in second.response
+    assert writer.oversized == 1 and capfd.readouterr().err.count("passed max_line_bytes") == 1
+
+
+def test_loose_fields_are_read_leniently(tmp_path):
+    """What the format leaves loose (Python rlm's prompt shapes, usage summaries, answers of any
+    type, null for any field as Go reads it) is read, not refused."""
+    path = _write(
+        tmp_path / "loose.jsonl",
+        {"type": "metadata", "max_depth": None, "max_iterations": None, "root_model": ["m"]},
+        {
+            "type": "iteration",
+            "iteration": None,
+            "prompt": {"messages": [{"role": None, "content": [{"text": "part"}, 3]}]},
+            "response": {"text": "r"},
+            "code_blocks": [
+                {
+                    "code": None,
+                    "result": {
+                        "stdout": 5,
+                        "rlm_calls": [
+                            {"prompt": ["a", {"content": "b"}], "usage_summary": [1, 2]},
+                            {"usage_summary": {"model_usage_summaries": [1]}},
+                        ],
+                    },
+                }
+            ],
+            "final_answer": {"answer": 42},
+        },
+    )
+    run = read_rlm(path)
+    assert run.metadata is not None and run.metadata.max_iterations == 0
+    assert run.metadata.max_depth == 1 and run.metadata.root_model == "m"
+    (it,) = run.iterations
+    assert it.prompt == [{"role": "user", "content": "part\n3"}] and it.final_answer == "42"
+    assert it.code_blocks[0].stdout == "5" and it.code_blocks[0].calls[0].prompt == "a\n\nb"
+
+
+def test_a_sub_call_traced_and_listed_in_sub_llm_calls_counts_once(tmp_path):
+    """dspy-go writes a code execution's sub-calls in ``sub_llm_calls`` and may also trace them
+    as ``llm_call`` events in its span: one call, counted once."""
+    with llmlog.new_trace_session(tmp_path, format="rlm") as session:
+        with llmlog.span("RLM"):
+            with llmlog.span("Predict"):
+                session.emit_llm_call(
+                    get_current().span_id or "", "p", "m", "q", "r", TokenUsage(5, 5), 1
+                )
+            with llmlog.span("execute", inputs={"code": "llm_query('a')"}) as ex:
+                with llmlog.span("llm_query"):
+                    session.emit_llm_call(
+                        get_current().span_id or "", "p", "m", "a", "b", TokenUsage(2, 1), 1
+                    )
+                listed = [
+                    {"prompt": "a", "response": "b", "prompt_tokens": 2, "completion_tokens": 1},
+                    {"prompt": "c", "response": "d", "prompt_tokens": 4, "completion_tokens": 4},
+                ]
+                session.emit_code_exec(ex.span_id, 1, "llm_query('a')", "", "", None, 3, listed)
+        path = session.writer.path
+    (it,) = read_rlm(path).iterations
+    assert [(c.prompt, c.total_tokens) for c in it.code_blocks[0].calls] == [("a", 3), ("c", 8)]
+    assert sum(c.total_tokens for c in it.calls) == 21

@@ -123,6 +123,15 @@ def _signature(instance: Any) -> str:
     return text
 
 
+def _describe_run(session: TraceSession, about: Mapping[str, Any]) -> None:
+    """Give an RLM module's settings to a session it did not open (one opened by the program
+    around it, or by an earlier call): a trace format that keeps run metadata (the ``rlm``
+    format's ``describe_run``) takes what it does not know yet."""
+    describe = getattr(session.writer, "describe_run", None)
+    if callable(describe):
+        describe(about)
+
+
 class LlmlogCallback(BaseCallback):  # type: ignore[misc]
     """A DSPy ``BaseCallback`` writing llmlog spans; register it with :func:`instrument`.
 
@@ -257,7 +266,13 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         attribute = self._attribute_name(instance)
         if attribute:  # dspy-go's "ModuleType:ModuleName", the name being its attribute
             name = f"{name}:{attribute}"
-        self._guard(lambda: self._begin("module", call_id, instance, name, values, None, about))
+
+        def begin() -> None:
+            call = self._begin("module", call_id, instance, name, values, None, about)
+            if call is not None and "max_iterations" in about and not call.owns_session:
+                _describe_run(call.session, about)
+
+        self._guard(begin)
 
     def _attribute_name(self, instance: Any) -> str | None:
         """The attribute of the calling module that holds ``instance`` (``react``, ``extract``)."""

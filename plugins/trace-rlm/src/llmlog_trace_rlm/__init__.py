@@ -5,7 +5,10 @@ and response, the code blocks the model ran with their output and sub-LLM calls,
 answer. llmlog writes the subset that the rlm web visualizer, the rlm-go viewer and ``dspy-cli
 view`` all read without dropping a line, and reads the variants that Python rlm, rlm-go and
 dspy-go write. Any traced program writes it by setting ``[trace] format = "rlm"``: iterations are
-built from the session's events (:mod:`llmlog_trace_rlm.builder`).
+built from the session's events (:mod:`llmlog_trace_rlm.builder`), one per LLM call outside code,
+and one per root span that made no LLM call (its inputs as the prompt, its outputs as the response
+and final answer), so a run that traces no LLM call still writes a file every reader shows.
+Numbers are written in the range every reader decodes (:mod:`llmlog_trace_rlm.model`).
 """
 
 from llmlog_trace_rlm.builder import IterationBuilder

@@ -1,32 +1,83 @@
 """The RLM trajectory as data: metadata, iterations, code blocks and sub-LLM calls.
 
-:meth:`to_json` methods produce what every RLM reader accepts (``rlm-format.md`` §7): integers as
-integers, ``prompt`` always a list of ``{role, content}`` strings, one ``rlm_calls`` list per block,
-and each call with both the Go token fields (``prompt_tokens``/``completion_tokens``) and Python
-rlm's ``usage_summary``.
+:meth:`to_json` methods produce what every RLM reader accepts (``rlm-format.md`` §7), whatever
+the objects hold: ``prompt`` always a list of ``{role, content}`` strings, one ``rlm_calls`` list
+per block, each call with both the Go token fields (``prompt_tokens``/``completion_tokens``) and
+Python rlm's ``usage_summary``, and every number one that each reader decodes:
+
+- integer fields (``iteration``, token counts, ``max_iterations``, ``max_depth``) are JSON
+  integers from 0 to :data:`MAX_INT` (2^53 - 1, the largest integer JavaScript's ``JSON.parse``
+  keeps exactly; Go's ``int`` takes it too): a larger one is written as :data:`MAX_INT`, a
+  negative one, ``NaN`` or a fraction as the nearest integer in range;
+- times in seconds are finite and not negative (``NaN``, infinities and negative times are
+  written as 0: Go and ``JSON.parse`` refuse ``NaN``, and ``null`` reads as no time at all);
+- a cost that is not a finite number is written as unknown (absent).
+
+Each such change is appended to the ``notes`` list given to ``to_json``, so that the writer can
+report it (once) instead of writing a line a reader drops.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["LLM_CALL_BLOCK", "CodeBlock", "Iteration", "Metadata", "SubCall", "messages_of"]
+from llmlog.serialize import big_int_text, serializer
+
+__all__ = [
+    "LLM_CALL_BLOCK",
+    "MAX_INT",
+    "WRITER",
+    "Answer",
+    "CodeBlock",
+    "Iteration",
+    "Metadata",
+    "SubCall",
+    "answer_of",
+    "answer_text",
+    "count",
+    "messages_of",
+    "plain_text",
+    "prompt_text",
+    "seconds",
+]
 
 #: The code of the block that carries a code-less iteration's own LLM call, so that viewers, which
 #: count tokens only in ``rlm_calls``, count it (dspy-go wrote such iterations with no tokens).
 LLM_CALL_BLOCK = "# LLM call (no code executed)"
 
+#: The ``writer`` of the metadata lines llmlog writes.
+WRITER = "llmlog"
 
-def _text(value: Any) -> str:
+#: The largest integer written: 2^53 - 1, what every RLM reader decodes exactly.
+MAX_INT = 2**53 - 1
+
+#: A final answer as RLM files hold it: a string, rlm-go's ``[variable, value]`` pair, or none.
+Answer = str | list[str] | None
+
+
+def plain_text(value: Any) -> str:
+    """Any value as text, never raising: a string as it is, ``None`` as ``""``, anything else as
+    its JSON (deep nesting cut, huge integers named by size: see :mod:`llmlog.serialize`)."""
     if isinstance(value, str):
         return value
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return big_int_text(value)  # str() refuses integers of more than 4,300 digits
+    return serializer.dumps(value).decode("utf-8")
+
+
+def _content(value: Any) -> str:
     if isinstance(value, list):  # multimodal content parts: keep their text
         return "\n".join(
-            str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in value
+            plain_text(part.get("text", "")) if isinstance(part, Mapping) else plain_text(part)
+            for part in value
         )
-    return "" if value is None else str(value)
+    return plain_text(value)
 
 
 def messages_of(prompt: Any) -> list[dict[str, str]]:
@@ -35,22 +86,119 @@ def messages_of(prompt: Any) -> list[dict[str, str]]:
     if isinstance(prompt, list):
         out = []
         for message in prompt:
-            if isinstance(message, dict):
+            if isinstance(message, Mapping):
                 out.append(
                     {
-                        "role": _text(message.get("role") or "user"),
-                        "content": _text(message.get("content")),
+                        "role": _content(message.get("role") or "user"),
+                        "content": _content(message.get("content")),
                     }
                 )
             else:
-                out.append({"role": "user", "content": _text(message)})
+                out.append({"role": "user", "content": _content(message)})
         return out
-    if isinstance(prompt, dict):
+    if isinstance(prompt, Mapping):
         if "content" in prompt or "role" in prompt:
             return messages_of([prompt])
         if isinstance(prompt.get("messages"), list):
             return messages_of(prompt["messages"])
-    return [{"role": "user", "content": _text(prompt)}]
+    return [{"role": "user", "content": _content(prompt)}]
+
+
+def prompt_text(prompt: Any) -> str:
+    """A prompt as one string (what a call entry's ``prompt`` holds): a string as it is,
+    messages as their contents separated by blank lines."""
+    if isinstance(prompt, str):
+        return prompt
+    return "\n\n".join(m["content"] for m in messages_of(prompt))
+
+
+def answer_of(value: Any) -> Answer:
+    """A final answer in the shape RLM readers take: a string, a ``[variable, value]`` pair of
+    strings (rlm-go's answers, kept as a pair), or ``None``. From a mapping (what a program
+    returned), its ``final_answer``, ``answer``, ``response`` or ``output`` entry or its only
+    entry; anything else as JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple) and len(value) == 2 and isinstance(value[0], str):
+        second = value[1]
+        return [value[0], second if isinstance(second, str) else plain_text(second)]
+    if isinstance(value, Mapping):
+        for key in ("final_answer", "answer", "response", "output"):
+            if key in value:
+                return answer_of(value[key])
+        if len(value) == 1:
+            return answer_of(next(iter(value.values())))
+    return plain_text(value)
+
+
+def answer_text(value: Any) -> str | None:
+    """A final answer as one line of text: a ``[variable, value]`` pair as ``variable = value``
+    (as the rlm-go viewer shows it)."""
+    answer = answer_of(value)
+    if isinstance(answer, list):
+        return f"{answer[0]} = {answer[1]}"
+    return answer
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = big_int_text(value)
+        return text if len(text) <= 24 else f"{text[:12]}…({len(text)} digits)"
+    if isinstance(value, float):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
+def count(value: Any, field: str, notes: list[str] | None = None) -> int:
+    """``value`` as an integer field every reader decodes (0 to :data:`MAX_INT`); a change other
+    than an integral float becoming an integer is noted in ``notes`` as ``field=value``."""
+    if type(value) is int and 0 <= value <= MAX_INT:
+        return value
+    fixed = 0
+    if isinstance(value, int):
+        fixed = min(max(int(value), 0), MAX_INT)
+    elif isinstance(value, float) and not math.isnan(value):
+        fixed = MAX_INT if value >= MAX_INT else 0 if value <= 0 else int(value)
+        if fixed == value:
+            return fixed
+    if notes is not None:
+        notes.append(f"{field}={_brief(value)}")
+    return fixed
+
+
+def seconds(value: Any, field: str, notes: list[str] | None = None) -> float:
+    """``value`` as a time in seconds every reader decodes: finite and not negative, else 0
+    (noted in ``notes``)."""
+    if type(value) is float and 0.0 <= value < math.inf:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT:
+        return float(value)
+    if notes is not None:
+        notes.append(f"{field}={_brief(value)}")
+    return 0.0
+
+
+def _optional_seconds(value: Any, field: str, notes: list[str] | None) -> float | None:
+    return None if value is None else seconds(value, field, notes)
+
+
+def _cost(value: Any, field: str, notes: list[str] | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isfinite(number):
+            return number
+    if notes is not None:
+        notes.append(f"{field}={_brief(value)}")
+    return None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 @attrs.define
@@ -72,29 +220,32 @@ class SubCall:
         """Prompt plus completion tokens."""
         return self.prompt_tokens + self.completion_tokens
 
-    def to_json(self) -> dict[str, Any]:
-        """The ``rlm_calls[j]`` object."""
-        model = self.model or "unknown"
+    def to_json(self, notes: list[str] | None = None) -> dict[str, Any]:
+        """The ``rlm_calls[j]`` object (changed numbers noted in ``notes``)."""
+        model = plain_text(self.model) or "unknown"
+        prompt_tokens = count(self.prompt_tokens, "prompt_tokens", notes)
+        completion_tokens = count(self.completion_tokens, "completion_tokens", notes)
+        cost = _cost(self.cost, "cost", notes)
         per_model: dict[str, Any] = {
             "total_calls": 1,
-            "total_input_tokens": self.prompt_tokens,
-            "total_output_tokens": self.completion_tokens,
+            "total_input_tokens": prompt_tokens,
+            "total_output_tokens": completion_tokens,
         }
         usage: dict[str, Any] = {"model_usage_summaries": {model: per_model}}
-        if self.cost is not None:
-            per_model["total_cost"] = self.cost
-            usage["total_cost"] = self.cost
+        if cost is not None:
+            per_model["total_cost"] = cost
+            usage["total_cost"] = cost
         out: dict[str, Any] = {
             "root_model": model,
-            "prompt": self.prompt,
-            "response": self.response,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
+            "prompt": prompt_text(self.prompt),
+            "response": plain_text(self.response),
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
             "usage_summary": usage,
-            "execution_time": self.execution_time,
+            "execution_time": seconds(self.execution_time, "execution_time", notes),
         }
         if self.error is not None:
-            out["error"] = self.error
+            out["error"] = plain_text(self.error)
         return out
 
     def key(self) -> tuple[Any, ...]:
@@ -112,19 +263,20 @@ class CodeBlock:
     locals: dict[str, Any] = attrs.Factory(dict)
     execution_time: float = 0.0
     calls: list[SubCall] = attrs.Factory(list)
-    final_answer: str | None = None
+    #: Python rlm's ``REPLResult.final_answer`` (a string there; a pair is kept as a pair).
+    final_answer: Answer = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The ``code_blocks[i]`` object."""
+    def to_json(self, notes: list[str] | None = None) -> dict[str, Any]:
+        """The ``code_blocks[i]`` object (changed numbers noted in ``notes``)."""
         return {
-            "code": self.code,
+            "code": plain_text(self.code),
             "result": {
-                "stdout": self.stdout,
-                "stderr": self.stderr,
-                "locals": self.locals,
-                "execution_time": self.execution_time,
-                "rlm_calls": [call.to_json() for call in self.calls],
-                "final_answer": self.final_answer,
+                "stdout": plain_text(self.stdout),
+                "stderr": plain_text(self.stderr),
+                "locals": _object(self.locals),
+                "execution_time": seconds(self.execution_time, "execution_time", notes),
+                "rlm_calls": [call.to_json(notes) for call in self.calls],
+                "final_answer": answer_of(self.final_answer),
             },
         }
 
@@ -138,7 +290,9 @@ class Iteration:
     prompt: list[dict[str, str]] = attrs.Factory(list)
     response: str = ""
     code_blocks: list[CodeBlock] = attrs.Factory(list)
-    final_answer: str | None = None
+    #: A string, rlm-go's ``[variable, value]`` pair, or ``None``.
+    final_answer: Answer = None
+    #: Seconds; ``None`` as Python rlm writes it for its default-answer iteration.
     iteration_time: float | None = None
     #: The call that produced ``response`` (tokens, model, latency) when it is known. Written as
     #: the extra key ``root_call`` (readers ignore unknown keys) unless the iteration ran no code,
@@ -158,29 +312,33 @@ class Iteration:
         """A block wrote to stderr (what both viewers call an error)."""
         return any(b.stderr for b in self.code_blocks)
 
-    def to_json(self) -> dict[str, Any]:
-        """The iteration line's object."""
-        blocks = [b.to_json() for b in self.code_blocks]
+    def to_json(self, notes: list[str] | None = None) -> dict[str, Any]:
+        """The iteration line's object (changed numbers noted in ``notes``)."""
+        blocks = [b.to_json(notes) for b in self.code_blocks]
         out: dict[str, Any] = {
             "type": "iteration",
-            "iteration": self.iteration,
-            "timestamp": self.timestamp,
-            "prompt": self.prompt,
-            "response": self.response,
+            "iteration": count(self.iteration, "iteration", notes),
+            "timestamp": plain_text(self.timestamp),
+            "prompt": messages_of(self.prompt),
+            "response": plain_text(self.response),
             "code_blocks": blocks,
-            "final_answer": self.final_answer,
-            "iteration_time": self.iteration_time,
+            "final_answer": answer_of(self.final_answer),
+            "iteration_time": _optional_seconds(self.iteration_time, "iteration_time", notes),
         }
         if self.root_call is not None:
+            call = self.root_call.to_json(notes)
             if blocks:
-                out["root_call"] = self.root_call.to_json()
+                out["root_call"] = call
             else:
-                block = CodeBlock(
-                    LLM_CALL_BLOCK,
-                    execution_time=self.root_call.execution_time,
-                    calls=[self.root_call],
-                )
-                out["code_blocks"] = [block.to_json()]
+                result = {
+                    "stdout": "",
+                    "stderr": "",
+                    "locals": {},
+                    "execution_time": call["execution_time"],
+                    "rlm_calls": [call],
+                    "final_answer": None,
+                }
+                out["code_blocks"] = [{"code": LLM_CALL_BLOCK, "result": result}]
         return out
 
 
@@ -190,7 +348,8 @@ class Metadata:
 
     root_model: str = "unknown"
     max_depth: int = 1
-    max_iterations: int | None = None
+    #: 0 when the run did not say (the Go readers need an integer).
+    max_iterations: int = 0
     backend: str = "unknown"
     backend_kwargs: dict[str, Any] = attrs.Factory(dict)
     environment_type: str = "llmlog"
@@ -199,24 +358,36 @@ class Metadata:
     context: str = ""
     query: str = ""
     timestamp: str = ""
+    #: The trace id of the session that wrote the file (an extra key readers ignore; ``""`` when
+    #: unknown), so that a file converted to the dspy format and back keeps it.
+    trace_id: str = ""
+    #: What wrote the file (an extra key): :data:`WRITER` in files llmlog wrote, whose blocks
+    #: each hold their own sub-calls (rlm-go repeats one list in every block; the reader reads
+    #: such repeats once, except in llmlog's files, where two blocks may make the same calls).
+    writer: str = WRITER
     line: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        """The metadata line's object (``context`` and ``query`` omitted when empty, as in Go)."""
+    def to_json(self, notes: list[str] | None = None) -> dict[str, Any]:
+        """The metadata line's object (``context`` and ``query`` omitted when empty, as in Go;
+        changed numbers noted in ``notes``)."""
+        others = self.other_backends
         out: dict[str, Any] = {
             "type": "metadata",
-            "timestamp": self.timestamp,
-            "root_model": self.root_model,
-            "max_depth": self.max_depth,
-            "max_iterations": self.max_iterations,
-            "backend": self.backend,
-            "backend_kwargs": self.backend_kwargs,
-            "environment_type": self.environment_type,
-            "environment_kwargs": self.environment_kwargs,
-            "other_backends": self.other_backends,
+            "timestamp": plain_text(self.timestamp),
+            "root_model": plain_text(self.root_model),
+            "max_depth": count(self.max_depth, "max_depth", notes),
+            "max_iterations": count(self.max_iterations, "max_iterations", notes),
+            "backend": plain_text(self.backend),
+            "backend_kwargs": _object(self.backend_kwargs),
+            "environment_type": plain_text(self.environment_type),
+            "environment_kwargs": _object(self.environment_kwargs),
+            "other_backends": [plain_text(o) for o in others] if isinstance(others, list) else None,
         }
         if self.context:
-            out["context"] = self.context
+            out["context"] = plain_text(self.context)
         if self.query:
-            out["query"] = self.query
+            out["query"] = plain_text(self.query)
+        if self.trace_id:
+            out["trace_id"] = plain_text(self.trace_id)
+        out["writer"] = WRITER
         return out

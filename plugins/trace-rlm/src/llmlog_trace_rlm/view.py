@@ -11,6 +11,7 @@ a timeline), ``--watch`` (print iterations as they are appended), ``--export FIL
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import statistics
 from collections.abc import Iterable
@@ -29,26 +30,39 @@ from llmlog.viewing import (
     RED,
     YELLOW,
     Paint,
+    ViewError,
     export_target,
     follow,
     paint_for,
 )
-from llmlog_trace_rlm.model import Iteration, Metadata, SubCall
+from llmlog_trace_rlm.model import Iteration, Metadata, SubCall, answer_text, plain_text
 from llmlog_trace_rlm.reader import iter_rlm, read_rlm
 
 __all__ = ["detect", "view"]
 
 
 def detect(first_line: bytes) -> bool:
-    """Whether a file starting with ``first_line`` is an RLM file."""
+    """Whether a file starting with ``first_line`` is an RLM file; never raises."""
     try:
         record = orjson.loads(first_line)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError:  # Python rlm's bare NaN, lone surrogates, a cut line...
         return b'"code_blocks"' in first_line or b'"type": "metadata"' in first_line
-    return isinstance(record, dict) and (
-        record.get("type") in ("metadata", "iteration")
-        or ("type" not in record and "code_blocks" in record)
-    )
+    if not isinstance(record, dict):
+        return False
+    kind = record.get("type")
+    if kind is None:
+        return "code_blocks" in record
+    return isinstance(kind, str) and kind in ("metadata", "iteration")
+
+
+def _plural(number: int, word: str, plural: str | None = None) -> str:
+    return f"{number} {word if number == 1 else plural or word + 's'}"
+
+
+def _value(value: object, limit: int) -> str:
+    """A local variable's value as escaped text of at most ``limit`` characters."""
+    text = value if isinstance(value, str) else plain_text(value)
+    return escape(_cut(text, limit))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -86,17 +100,18 @@ def _searchable(it: Iteration) -> str:
     parts = [it.response]
     for block in it.code_blocks:
         parts += [block.code, block.stdout, block.stderr]
+    parts += [call.error for call in it.calls if call.error]
     return "\n".join(parts).lower()
 
 
 def _header(meta: Metadata | None, path: Path, out: TextIO, paint: Paint) -> None:
-    out.write(paint(BOLD, f"RLM trace {path}") + "\n")
+    out.write(paint(BOLD, f"RLM trace {escape(str(path))}") + "\n")
     if meta is None:
         out.write("  (no metadata line)\n")
         return
     out.write(f"  model {escape(meta.root_model)} · backend {escape(meta.backend)}")
-    if meta.max_iterations is not None:
-        out.write(f" · max {meta.max_iterations} iterations")
+    if meta.max_iterations > 0:
+        out.write(f" · max {_plural(meta.max_iterations, 'iteration')}")
     if meta.timestamp:
         out.write(f" · started {escape(meta.timestamp)}")
     out.write("\n")
@@ -105,7 +120,10 @@ def _header(meta: Metadata | None, path: Path, out: TextIO, paint: Paint) -> Non
 
 
 def _call_line(call: SubCall, compact: bool, paint: Paint) -> str:
-    line = f"{call.model or 'llm'} {call.execution_time:.3f}s ({call.prompt_tokens}→{call.completion_tokens} tokens)"
+    line = (
+        f"{escape(call.model or 'llm')} {call.execution_time:.3f}s "
+        f"({call.prompt_tokens}→{call.completion_tokens} tokens)"
+    )
     if call.cost is not None:
         line += f" {format_cost(call.cost)}"
     if call.error:
@@ -154,15 +172,16 @@ def _render(it: Iteration, args: argparse.Namespace, out: TextIO, paint: Paint) 
             out.write(f"    {paint(RED, 'stderr:')} {show(block.stderr.rstrip(), 300)}\n")
         if block.locals and not args.compact:
             shown = ", ".join(
-                f"{k} = {_cut(str(v), 80)}" for k, v in list(block.locals.items())[:10]
+                f"{_value(k, 80)} = {_value(v, 80)}" for k, v in list(block.locals.items())[:10]
             )
-            out.write(f"    locals: {escape(shown)}\n")
+            out.write(f"    locals: {shown}\n")
         if block.calls:
             out.write(f"    sub-LLM calls: {len(block.calls)}\n")
             for call in block.calls:
                 out.write(f"      → {paint(CYAN, _call_line(call, args.compact, paint))}\n")
-    if it.final_answer is not None:
-        out.write(f"  {paint(GREEN, 'final answer:')} {show(it.final_answer, 2000)}\n")
+    answer = answer_text(it.final_answer)
+    if answer is not None:
+        out.write(f"  {paint(GREEN, 'final answer:')} {show(answer, 2000)}\n")
 
 
 def _summary(iterations: list[Iteration], skipped: int, out: TextIO) -> None:
@@ -170,17 +189,20 @@ def _summary(iterations: list[Iteration], skipped: int, out: TextIO) -> None:
     prompt, completion, cost, unknown = _tokens(calls)
     blocks = sum(len(it.code_blocks) for it in iterations)
     line = (
-        f"\n{len(iterations)} iterations, {blocks} code blocks, {len(calls)} LLM calls, "
-        f"{prompt + completion} tokens ({prompt}→{completion})"
+        f"\n{_plural(len(iterations), 'iteration')}, {_plural(blocks, 'code block')}, "
+        f"{_plural(len(calls), 'LLM call')}, {_plural(prompt + completion, 'token')} "
+        f"({prompt}→{completion})"
     )
     if cost is not None:
-        line += f", {format_cost(cost)}" + (" (+ calls of unknown price)" if unknown else "")
+        line += f", {format_cost(cost)}"
+        if unknown:
+            line += f" (+ {_plural(unknown, 'call')} of unknown price)"
     elif calls:
         line += ", cost unknown"
     if any(it.has_error for it in iterations):
         line += f", {sum(1 for it in iterations if it.has_error)} with errors"
     if skipped:
-        line += f"; {skipped} unreadable lines skipped"
+        line += f"; {_plural(skipped, 'unreadable line')} skipped"
     out.write(line + "\n")
 
 
@@ -196,13 +218,19 @@ def view(path: Path, args: argparse.Namespace, out: TextIO) -> int:
     run = read_rlm(path, skipped=problems if args.lenient else None)
     chosen = _selected(run.iterations, args)
     if export is not None:
-        export.write_text(_markdown(path, run.metadata, chosen), "utf-8")
-        out.write(f"{export}: {len(chosen)} iterations written as Markdown\n")
+        try:
+            export.write_text(_markdown(path, run.metadata, chosen), "utf-8")
+        except OSError as exc:
+            raise ViewError(f"--export: cannot write {export}: {exc.strerror or exc}") from None
+        out.write(
+            f"{escape(str(export))}: {_plural(len(chosen), 'iteration')} written as Markdown\n"
+        )
         return 0
     if args.final:
         for it in chosen:
-            if it.final_answer is not None:
-                out.write(escape_lines(it.final_answer) + "\n")
+            answer = answer_text(it.final_answer)
+            if answer is not None:
+                out.write(escape_lines(answer) + "\n")
                 return 0
         out.write("no final answer in this trace\n")
         return 1
@@ -230,7 +258,7 @@ def _watch(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> i
             _render(it, args, out, paint)
         out.flush()
 
-    out.write(f"watching {path} (Ctrl-C to stop)\n")
+    out.write(f"watching {escape(str(path))} (Ctrl-C to stop)\n")
     return follow(path, refresh)
 
 
@@ -290,7 +318,7 @@ def _stats(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> i
     if calls_total and unknown_price == calls_total:
         out.write("  cost: unknown (no call reported a price)\n")
     elif calls_total:
-        note = f" ({unknown_price} calls of unknown price)" if unknown_price else ""
+        note = f" ({_plural(unknown_price, 'call')} of unknown price)" if unknown_price else ""
         out.write(f"  cost: {format_cost(cost)}{note}\n")
     if times:
         out.write(
@@ -309,33 +337,46 @@ def _stats(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> i
         out.write(
             f"  {r.number:>4} {seconds:>8} {r.blocks:>4} {r.calls:>5} {tokens:>15}  {'✓' if r.final else ''}\n"
         )
-    if 0 < len(rows) <= 20 and times and times[-1] > 0:
+    if 0 < len(rows) <= 20 and times and 0 < times[-1] < math.inf:
         out.write("\n  timeline\n")
         longest = times[-1]
         for r in rows:
-            width = max(1, round(40 * (r.seconds or 0.0) / longest))
+            width = max(1, round(40 * ((r.seconds or 0.0) / longest)))
             bar = paint(GREEN if r.final else CYAN, "█" * width)
             out.write(f"  {r.number:>4} {bar}\n")
     if problems:
-        out.write(f"\n  {len(problems)} unreadable lines skipped\n")
+        out.write(f"\n  {_plural(len(problems), 'unreadable line')} skipped\n")
     return 0
 
 
 def _fence(text: str, lang: str = "text") -> str:
+    body = escape_lines(text.rstrip())
     ticks = "```"
-    while ticks in text:
+    while ticks in body:
         ticks += "`"
-    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}\n"
+    return f"{ticks}{lang}\n{body}\n{ticks}\n"
+
+
+def _code(text: str) -> str:
+    """``text`` as an inline code span: escaped, on one line, fenced by enough backticks."""
+    body = escape(text)
+    ticks = "`"
+    while ticks in body:
+        ticks += "`"
+    pad = " " if body.startswith("`") or body.endswith("`") else ""
+    return f"{ticks}{pad}{body}{pad}{ticks}"
 
 
 def _markdown(path: Path, meta: Metadata | None, iterations: list[Iteration]) -> str:
-    parts = [f"# RLM trace `{path.name}`\n"]
+    """The iterations as Markdown; every text from the file is escaped and fenced or in a code
+    span, so neither a terminal showing the file nor a Markdown renderer acts on it."""
+    parts = [f"# RLM trace {_code(path.name)}\n\n"]
     if meta is not None:
-        parts.append(
-            f"- model: `{meta.root_model}`\n- backend: `{meta.backend}`\n"
-            + (f"- query: {meta.query}\n" if meta.query else "")
-            + (f"- started: {meta.timestamp}\n" if meta.timestamp else "")
-        )
+        parts.append(f"- model: {_code(meta.root_model)}\n- backend: {_code(meta.backend)}\n")
+        if meta.query:
+            parts.append(f"- query: {_code(meta.query)}\n")
+        if meta.timestamp:
+            parts.append(f"- started: {_code(meta.timestamp)}\n")
     calls = [c for it in iterations for c in it.calls]
     prompt, completion, cost, _ = _tokens(calls)
     parts.append(
@@ -345,9 +386,8 @@ def _markdown(path: Path, meta: Metadata | None, iterations: list[Iteration]) ->
     )
     for it in iterations:
         seconds = f"{it.iteration_time:.2f}s" if it.iteration_time is not None else "-"
-        title = f"\n## Iteration {it.iteration} ({seconds})" + (
-            " — final" if it.final_answer else ""
-        )
+        answer = answer_text(it.final_answer)
+        title = f"\n## Iteration {it.iteration} ({seconds})" + (" — final" if answer else "")
         parts.append(title + "\n\n")
         if it.response:
             parts.append("**Response**\n\n" + _fence(it.response))
@@ -360,10 +400,13 @@ def _markdown(path: Path, meta: Metadata | None, iterations: list[Iteration]) ->
                 parts.append("\n**Errors**\n\n" + _fence(block.stderr))
             for call in block.calls:
                 parts.append(
-                    f"\n- sub-call `{call.model or 'llm'}` {call.execution_time:.3f}s, "
+                    f"\n- sub-call {_code(call.model or 'llm')} {call.execution_time:.3f}s, "
                     f"{call.prompt_tokens}→{call.completion_tokens} tokens\n"
-                    f"  - prompt: {_cut(call.prompt, 300)!r}\n  - response: {_cut(call.response, 300)!r}\n"
+                    f"  - prompt: {_code(_cut(call.prompt, 300))}\n"
+                    f"  - response: {_code(_cut(call.response, 300))}\n"
                 )
-        if it.final_answer is not None:
-            parts.append(f"\n**Final answer:** {it.final_answer}\n")
+                if call.error:
+                    parts.append(f"  - error: {_code(_cut(call.error, 300))}\n")
+        if answer is not None:
+            parts.append("\n**Final answer**\n\n" + _fence(answer))
     return "".join(parts)
