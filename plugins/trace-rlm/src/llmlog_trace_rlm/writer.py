@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -79,6 +80,13 @@ class RlmOptions:
 
 def _identity(line: bytes) -> bytes:
     return line
+
+
+def _cutter(cap: int) -> Sanitizer:
+    """Cuts every string of a record to ``cap`` characters and nothing else: no redaction (the
+    session redacted already) and no limit on how many values it looks at (a wide record keeps
+    every key; only its strings get shorter)."""
+    return Sanitizer(redact=False, max_string_length=cap, max_values=sys.maxsize)
 
 
 class RlmTraceWriter:
@@ -237,11 +245,11 @@ class RlmTraceWriter:
         cap = 1 << 20
         while len(line) > limit and cap >= 64:
             # Cut every long string a little more each round until the line fits.
-            line = _encode(Sanitizer(redact=False, max_string_length=cap).fields(record))
+            line = _encode(_cutter(cap).fields(record))
             cap //= 4
         if len(line) > limit:  # many small values: keep the line's shape, say what was left out
             size = len(line)
-            cut = Sanitizer(redact=False, max_string_length=64).fields(record)
+            cut = _cutter(64).fields(record)
             line = _encode(_skeleton(cut, size))
             self.oversized += 1
             if self.oversized == 1:
