@@ -168,3 +168,26 @@ def test_a_dry_run_of_the_otlp_output_leaves_no_thread(tmp_path, capsys):
     assert main(["config", "check", str(path)]) == 0
     assert threading.active_count() == before
     assert capsys.readouterr().out.startswith(f"{path}: OK")
+
+
+def test_config_show_never_prints_configured_secrets_and_reads_back(cli, tmp_path):
+    # Before: OTLP headers, a default field named api_key and an endpoint's password were
+    # printed as configured.
+    secrets = ["sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD", "S3CRETPASS", "tok-zyxwv98765"]
+    config = tmp_path / "llmlog.toml"
+    config.write_text(
+        'redact_keys = ["(?i)ssn"]\n'
+        f'[default_fields]\nservice = "qa"\napi_key = "{secrets[0]}"\n'
+        '[outputs.otlp]\ntype = "otlp"\n'
+        f'endpoint = "http://user:{secrets[1]}@127.0.0.1:4318"\n'
+        f'headers = {{ authorization = "Bearer {secrets[2]}" }}\n'
+    )
+    shown = cli("config", "show", str(config))
+    as_json = cli("config", "show", str(config), "--json")
+    assert shown.returncode == 0 and as_json.returncode == 0, shown.stderr + as_json.stderr
+    for secret in secrets:
+        assert secret not in shown.stdout and secret not in as_json.stdout
+    assert 'service = "qa"' in shown.stdout and 'redact_keys = ["(?i)ssn"]' in shown.stdout
+    again = tmp_path / "shown.toml"
+    again.write_text(shown.stdout)
+    assert cli("config", "check", str(again)).returncode == 0

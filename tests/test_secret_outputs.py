@@ -7,7 +7,8 @@ outputs, a span error and an LLM call (prompt, messages, response), in a dspy an
 session. Its outputs: console (stdout), the built-in stderr output, json, text and logfmt files,
 the stdlib forward (a logging handler writing every attribute of each record), the otlp log
 output and the OTLP span exporter (a local receiver keeps the raw request bodies), and a flight
-recorder snapshot. No byte written anywhere may hold any part of a secret; the look-alikes
+recorder snapshot, and llmlog's own problem reports on stderr (an output failing with the secret
+in its error, a report naming it). No byte written anywhere may hold any part of a secret; the look-alikes
 (token counts, hashes, UUIDs, base64 image data...) come out whole.
 """
 
@@ -83,6 +84,24 @@ PROGRAM = textwrap.dedent(
                 except RuntimeError:
                     pass
     global_flight_recorder().snapshot("flight.jsonl")
+
+    class Failing(llmlog.Output):  # an output whose error message holds a secret
+        def __init__(self, secret):
+            self.secret = secret
+
+        def write(self, entry):
+            raise ConnectionError(f"cannot reach {self.secret}")
+
+    from llmlog.dispatch import report_problem
+    from llmlog.logger import global_dispatcher
+
+    for i, value in enumerate(values):
+        failing = Failing(value)
+        failing.name = f"failing-{i}"  # each reported once
+        global_dispatcher().add_output(failing)
+        log.info("to a failing output")
+        global_dispatcher().remove_output(failing)
+        report_problem(f"exporting to {value} failed")
     llmlog.shutdown()
     """
 )

@@ -26,6 +26,8 @@ from llmlog.config import ConfigError, Configuration
 from llmlog.config.converter import converter
 from llmlog.plugins import PluginHost
 from llmlog.registry import ComponentKind
+from llmlog.safefiles import make_private_dirs
+from llmlog.sanitize import Sanitizer
 from llmlog.tomlout import dumps_toml
 
 __all__ = ["main"]
@@ -49,8 +51,25 @@ def _component_value(spec: Any) -> Any:
     return {"type": spec.component.name, **options} if options else spec.component.name
 
 
-def effective_dict(config: Configuration) -> dict[str, Any]:
-    """The configuration in force, defaults filled in, as plain data."""
+def effective_dict(config: Configuration, *, redacted: bool = True) -> dict[str, Any]:
+    """The configuration in force, defaults filled in, as plain data.
+
+    With ``redacted`` (the default), secrets in it are redacted as the configuration redacts log
+    entries: a header, a default field or an option holding a key is shown as ``[REDACTED]``."""
+    data = _effective(config)
+    if not redacted:
+        return data
+    clean = Sanitizer.from_settings(config.settings)
+    # The top-level settings name patterns, not secrets (redact_keys is not a key): only the
+    # values that components and fields were given are redacted.
+    for key in ("default_fields", "stdlib", "flight_recorder", "trace"):
+        data[key] = dict(clean.fields(data[key]))
+    for group in ("outputs", "integrations"):
+        data[group] = {name: dict(clean.fields(table)) for name, table in data[group].items()}
+    return data
+
+
+def _effective(config: Configuration) -> dict[str, Any]:
     settings = attrs.asdict(config.settings)
     settings["level"] = config.settings.level.name.lower()
     outputs: dict[str, Any] = {}
@@ -617,7 +636,7 @@ def _convert(
     the temporary directory is removed, so nothing partial is left."""
     import tempfile
 
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(directory)
     scratch = Path(tempfile.mkdtemp(prefix=".llmlog-convert-", dir=directory))
     skipped: list[str] = []
     count = 0

@@ -28,7 +28,7 @@ from llmlog.config import (
 )
 from llmlog.config.converter import shown
 from llmlog.config.loader import load_configuration, plugin_selection
-from llmlog.dispatch import close_outputs, report_problem
+from llmlog.dispatch import close_outputs, report_problem, set_report_sanitizer
 from llmlog.filesink import config_relative
 from llmlog.flight.recorder import (
     FlightRecorder,
@@ -309,14 +309,16 @@ def configure(
         settings = config.settings
         serializer.reset(host.serializers)
         dispatcher = global_dispatcher()
+        sanitizer = Sanitizer.from_settings(settings)
         previous = dispatcher.install(
             outputs,
             level=settings.level,
             sample_rate=settings.sample_rate,
             default_fields=settings.default_fields,
-            sanitizer=Sanitizer.from_settings(settings),
+            sanitizer=sanitizer,
             include_caller=settings.include_caller,
         )
+        set_report_sanitizer(sanitizer)
         close_outputs(previous, lambda o, e: report_problem(f"closing output {o.name!r}: {e}"))
         _retire_current()
         _current = (config, host)

@@ -23,6 +23,7 @@ from typing import Any
 
 from llmlog.interfaces import Output
 from llmlog.records import EMPTY_FIELDS, LogEntry
+from llmlog.render import escape
 from llmlog.sanitize import Sanitizer
 from llmlog.severity import Severity
 
@@ -32,9 +33,25 @@ _ALL_DISPATCHERS: weakref.WeakSet[Dispatcher] = weakref.WeakSet()
 _FATAL = Severity.FATAL  # enum member access is slow; the emit path reads a module constant
 
 
+#: Cleans what :func:`report_problem` prints: an error's text can hold a secret (a URL with a
+#: token in it, a header). ``configure()`` installs the configuration's sanitizer.
+_report_sanitizer: Sanitizer | None = None
+
+
+def set_report_sanitizer(sanitizer: Sanitizer | None) -> None:
+    """Redact problem reports with ``sanitizer`` (``None``: the secure defaults)."""
+    global _report_sanitizer
+    _report_sanitizer = sanitizer
+
+
 def report_problem(message: str) -> None:
-    """Print an llmlog diagnostic on stderr; never raises (stderr may be closed or ``None``)."""
+    """Print an llmlog diagnostic on stderr, its secrets redacted and control characters escaped
+    as log entries' are; never raises (stderr may be closed or ``None``)."""
     try:
+        global _report_sanitizer
+        if _report_sanitizer is None:
+            _report_sanitizer = Sanitizer()
+        message = "\n".join(escape(line) for line in _report_sanitizer.text(message).split("\n"))
         stream = sys.__stderr__ if sys.stderr is None else sys.stderr
         if stream is not None:
             stream.write(f"llmlog: {message}\n")

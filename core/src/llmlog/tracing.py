@@ -33,6 +33,7 @@ from llmlog.flight import annotations as _flight
 from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
+from llmlog.safefiles import make_private_dirs
 from llmlog.sanitize import Sanitizer
 
 __all__ = [
@@ -629,7 +630,7 @@ def _open_session(
             factory_options = component.options(**options)
     if path is None:
         directory = config_relative(trace.dir, config_path, default_trace_dir())
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(directory)
         path = directory
     writer: TraceWriter = component.factory(factory_options, Path(path))
     session = TraceSession(

@@ -13,6 +13,7 @@ import dspy
 from dspy.utils import DummyLM
 
 import llmlog
+from llmlog.safefiles import make_private_dirs
 from llmlog_integration_dspy.integration import instrument, uninstrument
 
 __all__ = ["run_dspy_demo"]
@@ -50,7 +51,7 @@ _ANSWERS = [
 
 def run_dspy_demo(directory: Path) -> Path:
     """Run the demo program traced into ``directory``; returns the trace file."""
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(directory)
     callback = instrument()
     try:
         with llmlog.new_trace_session(directory) as session:

@@ -34,6 +34,7 @@ from llmlog.viewing import (
     export_target,
     follow,
     paint_for,
+    write_private_text,
 )
 from llmlog_trace_rlm.model import Iteration, Metadata, SubCall, answer_text, plain_text
 from llmlog_trace_rlm.reader import iter_rlm, read_rlm
@@ -219,7 +220,7 @@ def view(path: Path, args: argparse.Namespace, out: TextIO) -> int:
     chosen = _selected(run.iterations, args)
     if export is not None:
         try:
-            export.write_text(_markdown(path, run.metadata, chosen), "utf-8")
+            write_private_text(export, _markdown(path, run.metadata, chosen))
         except OSError as exc:
             raise ViewError(f"--export: cannot write {export}: {exc.strerror or exc}") from None
         out.write(

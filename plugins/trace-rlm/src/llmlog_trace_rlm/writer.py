@@ -19,6 +19,7 @@ from llmlog.dispatch import report_problem
 from llmlog.filesink import TraceOutput, file_in
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import escape, escape_json_bytes, rfc3339_nano
+from llmlog.safefiles import make_private_dirs
 from llmlog.sanitize import Sanitizer
 from llmlog.serialize import serializer
 from llmlog.tracing import ModuleInfo, TraceSession, new_span_id, tracing_interceptor
@@ -325,7 +326,7 @@ class RlmTraceSession(TraceSession):
         sanitizer: Sanitizer | None = None,
     ) -> None:
         directory = Path(log_dir)
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(directory)
         super().__init__(
             RlmTraceWriter(directory, options),
             get_current().trace_id,
