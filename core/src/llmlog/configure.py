@@ -17,6 +17,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import attrs
+
 from llmlog.builtin.stderr_output import StderrOutput
 from llmlog.config import (
     ConfigError,
@@ -318,7 +320,10 @@ def configure(
             sanitizer=sanitizer,
             include_caller=settings.include_caller,
         )
-        set_report_sanitizer(sanitizer)
+        # Problem reports are redacted as entries are, but never cut short.
+        set_report_sanitizer(
+            Sanitizer.from_settings(attrs.evolve(settings, max_string_length=1 << 16))
+        )
         close_outputs(previous, lambda o, e: report_problem(f"closing output {o.name!r}: {e}"))
         _retire_current()
         _current = (config, host)
@@ -443,6 +448,7 @@ def shutdown() -> None:
         level = dispatcher.level
         dispatcher.close()
         _retire_current()
+        set_report_sanitizer(None)
         late = _AfterShutdown()
         late.level = level
         late.name = "stderr (after shutdown)"

@@ -856,7 +856,11 @@ class FileSink:
                     deleted = os.fstat(self._fd).st_nlink == 0
                 except OSError:
                     deleted = False
-                if current is None or deleted:
+                if current is None and not deleted and self._renamed_by_a_rotation():
+                    # A rotation renamed it and its process died before making the next file
+                    # (killed between the two, holding the lock): finish its work, quietly.
+                    self._open()
+                elif current is None or deleted:
                     # Not a rotation (a rotation leaves a file at the path and ours renamed).
                     self._open(recover_from=1 if deleted else -1)
                     self.counters["recreated"] += 1
@@ -871,6 +875,17 @@ class FileSink:
                 self.counters["reopens"] += 1
         except OSError as exc:
             self._open_failed(exc)
+
+    def _renamed_by_a_rotation(self) -> bool:
+        """Whether our file now stands under a rotated name of ours."""
+        try:
+            mine = os.fstat(self._fd)
+            return any(
+                (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)
+                for st in (os.stat(p) for p in rotated_files(self.path))
+            )
+        except OSError:
+            return False
 
     def _report_once(self, key: str, message: str) -> None:
         if key not in self._reported:

@@ -179,6 +179,9 @@ record = (
     | json_values
 )
 
+#: Examples per campaign test (``-m slow``); LLMLOG_FUZZ_EXAMPLES raises it for a long campaign.
+CAMPAIGN_EXAMPLES = int(os.environ.get("LLMLOG_FUZZ_EXAMPLES", "200"))
+
 
 def _unprintable(text: str) -> list[str]:
     return sorted({repr(ch) for ch in text if ch != "\n" and not ch.isprintable()})
@@ -311,7 +314,7 @@ def test_generated_events(runner, records, ascii_only, to):
 @TARGETS
 @pytest.mark.slow
 @settings(
-    max_examples=600,
+    max_examples=CAMPAIGN_EXAMPLES,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
@@ -433,7 +436,7 @@ def test_byte_mutated_files(runner, seed, mutations, to):
 @TARGETS
 @pytest.mark.slow
 @settings(
-    max_examples=600,
+    max_examples=CAMPAIGN_EXAMPLES,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(mutations=MUTATIONS)
