@@ -818,17 +818,26 @@ class FileSink:
         self._since_check = 0
         self._next_check = _monotonic() + _CHECK_SECONDS
         try:
-            current = os.stat(self.path)
-        except FileNotFoundError:
-            current = None
+            current, ours = self._at_path()
         except OSError:
             return
-        if current is None or (current.st_ino, current.st_dev) != (self._ino, self._dev):
+        if current is None or not ours:
             self._follow()
             return
         self._size = self._linked_size = current.st_size
         if self._due(incoming):
             self._rotate(incoming)
+
+    def _at_path(self) -> tuple[os.stat_result | None, bool]:
+        """The status of the file at ``path`` (``None``: no file there) and whether it is the
+        one we write to.
+
+        :raises OSError: when the path cannot be looked at (other than not existing)."""
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            return None, False
+        return current, (current.st_ino, current.st_dev) == (self._ino, self._dev)
 
     def _due(self, incoming: int) -> bool:
         rotation = self._rotation
@@ -843,14 +852,8 @@ class FileSink:
         never mistaken for a deletion."""
         try:
             with rotation_lock(self._lock_path, self._mode):
-                try:
-                    current = os.stat(self.path)
-                except FileNotFoundError:
-                    current = None
-                if current is not None and (current.st_ino, current.st_dev) == (
-                    self._ino,
-                    self._dev,
-                ):
+                current, ours = self._at_path()
+                if ours:
                     return  # back in place
                 try:
                     deleted = os.fstat(self._fd).st_nlink == 0
@@ -905,14 +908,8 @@ class FileSink:
         try:
             with rotation_lock(self._lock_path, self._mode):
                 # Another process may have rotated while we waited: look again under the lock.
-                try:
-                    current = os.stat(self.path)
-                except FileNotFoundError:
-                    current = None
-                if current is not None and (current.st_ino, current.st_dev) == (
-                    self._ino,
-                    self._dev,
-                ):
+                current, ours = self._at_path()
+                if current is not None and ours:
                     self._size = current.st_size
                     if self._due(incoming):
                         rotated = self._rotated_name()
@@ -921,7 +918,7 @@ class FileSink:
                         self._open()
                         self.maintenance.request(rotated)
                         return
-                if current is None or (current.st_ino, current.st_dev) != (self._ino, self._dev):
+                if not ours:
                     self._open()
                     self.counters["reopens"] += 1
         except OSError as exc:
