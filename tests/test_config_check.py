@@ -191,3 +191,19 @@ def test_config_show_never_prints_configured_secrets_and_reads_back(cli, tmp_pat
     again = tmp_path / "shown.toml"
     again.write_text(shown.stdout)
     assert cli("config", "check", str(again)).returncode == 0
+
+
+def test_config_show_reads_back_whatever_redact_keys_matches(cli, tmp_path):
+    # Found by the configuration fuzzer: a pattern matching every key ("") redacted the output
+    # types, levels and trigger names, so what config show printed no longer checked.
+    config = tmp_path / "llmlog.toml"
+    config.write_text(
+        'redact_keys = [""]\nredact_patterns = ["o"]\n[default_fields]\nservice = "qa"\n'
+    )
+    shown = cli("config", "show", str(config))
+    assert shown.returncode == 0, shown.stderr
+    assert 'service = "[REDACTED]"' in shown.stdout  # default fields: every configured rule
+    again = tmp_path / "shown.toml"
+    again.write_text(shown.stdout)
+    done = cli("config", "check", str(again))
+    assert done.returncode == 0, done.stderr

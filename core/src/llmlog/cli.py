@@ -27,7 +27,7 @@ from llmlog.config.converter import converter
 from llmlog.plugins import PluginHost
 from llmlog.registry import ComponentKind
 from llmlog.safefiles import make_private_dirs
-from llmlog.sanitize import Sanitizer
+from llmlog.sanitize import REDACTED, Sanitizer
 from llmlog.tomlout import dumps_toml
 
 __all__ = ["main"]
@@ -59,14 +59,35 @@ def effective_dict(config: Configuration, *, redacted: bool = True) -> dict[str,
     data = _effective(config)
     if not redacted:
         return data
-    clean = Sanitizer.from_settings(config.settings)
+    settings = config.settings
     # The top-level settings name patterns, not secrets (redact_keys is not a key): only the
-    # values that components and fields were given are redacted.
-    for key in ("default_fields", "stdlib", "flight_recorder", "trace"):
-        data[key] = dict(clean.fields(data[key]))
+    # values that fields and components were given are redacted. Default fields are data, so
+    # every configured rule applies; components' options are structure too (a type, a level, a
+    # trigger name), so only the built-in rules do, which never match those: what is printed
+    # still reads back, whatever the configured patterns match.
+    fields = Sanitizer.from_settings(settings)
+    options = Sanitizer(redact=settings.redact, redact_values=settings.redact_values)
+    data["default_fields"] = _redact_text(fields, data["default_fields"], False)
+    for key in ("stdlib", "flight_recorder", "trace"):
+        data[key] = _redact_text(options, data[key], False)
     for group in ("outputs", "integrations"):
-        data[group] = {name: dict(clean.fields(table)) for name, table in data[group].items()}
+        data[group] = {name: _redact_text(options, t, False) for name, t in data[group].items()}
     return data
+
+
+def _redact_text(clean: Sanitizer, value: Any, secret: bool) -> Any:
+    """``value`` with its text redacted (every string under a secret key, the secrets inside
+    the others) and every other value kept: what ``config show`` prints still reads back as the
+    same types, whatever ``redact_keys`` matches."""
+    if isinstance(value, str):
+        return REDACTED if secret and value else clean.text(value)
+    if isinstance(value, dict):
+        return {
+            k: _redact_text(clean, v, secret or clean.is_secret_key(k)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_text(clean, v, secret) for v in value]
+    return value
 
 
 def _effective(config: Configuration) -> dict[str, Any]:
