@@ -70,6 +70,7 @@ from typing import Any, Literal
 
 import attrs
 
+from llmlog import lifecycle
 from llmlog.dispatch import report_problem
 from llmlog.safefiles import create_new, make_private_dirs
 
@@ -1104,6 +1105,7 @@ def _register_exit_handler() -> None:
         _registered = True
         atexit.register(_at_exit)
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+        lifecycle.register(flush=flush_all)  # core's FATAL path flushes through it
 
 
 def timestamped_name(prefix: str, suffix: str = ".jsonl", now: float | None = None) -> str:
