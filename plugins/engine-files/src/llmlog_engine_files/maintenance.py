@@ -238,6 +238,7 @@ class Maintenance:
             delay = min(delay * 2, 0.5)
 
     def after_fork_in_child(self) -> None:
+        """In a forked child: no thread, fresh locks, nothing pending of the parent's."""
         self._rotated = collections.deque()
         self._wake = threading.Event()
         self._thread = None

@@ -76,7 +76,7 @@ def at_exit() -> None:
 
 def _after_fork_in_child() -> None:
     for sink in list(_LIVE_SINKS):
-        sink._after_fork_in_child()
+        sink.after_fork_in_child()
 
 
 # Closed sinks' descriptors, closed for good a while later (see FileSink.close).

@@ -629,9 +629,11 @@ class FileSink:
         again, and the maintenance's compressed, deleted and failed files."""
         return {**self.counters, **self.maintenance.counters}
 
-    def _after_fork_in_child(self) -> None:
-        # The parent flushed before forking; a fresh lock and no threads in the child. The
-        # descriptor, and the shared lock it holds, are the parent's too: both write to the file.
+    def after_fork_in_child(self) -> None:
+        """In a forked child: a fresh lock, an empty buffer, no threads (started again on
+        demand). The parent flushed before forking."""
+        # The descriptor, and the shared lock it holds, are the parent's too: both write to the
+        # file.
         self._lock = threading.Lock()
         self._inside = set()
         self._pending = collections.deque()
