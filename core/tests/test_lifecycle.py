@@ -82,3 +82,29 @@ def test_exit_and_fork_callbacks_run_where_they_should():
         "second exit True",
         "exit True",
     ]
+
+
+NOTHING_FILE_RELATED = textwrap.dedent(
+    """
+    import sys
+    import llmlog
+    from llmlog import lifecycle
+    print(sorted(m for m in ("fcntl", "gzip", "llmlog_engine_files") if m in sys.modules))
+    llmlog.get_logger().info("to stderr")
+    print(len(lifecycle._flushers))
+    """
+)
+
+
+def test_a_program_that_writes_no_file_loads_and_registers_no_file_code(tmp_path):
+    # `import llmlog` loads no file code; logging to stderr alone registers nothing with
+    # lifecycle (installed plugins may load the file machinery, but no sink is made).
+    done = subprocess.run(
+        [sys.executable, "-c", NOTHING_FILE_RELATED],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "0"]
