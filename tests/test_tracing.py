@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 import llmlog
 from llmlog import TokenUsage, TraceEvent, TraceEventType
-from llmlog.filesink import rotated_files
 from llmlog.logger import global_dispatcher
 from llmlog.testing import ListOutput
+from llmlog_engine_files import rotated_files
 from llmlog_trace_dspy import DspyOptions, DspyTraceWriter, encode, parse_timestamp, read_trace
 from llmlog_trace_dspy.format import TraceReadError
 

@@ -199,8 +199,8 @@ def _is_demo_snapshot(name: str) -> bool:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from llmlog.config.paths import config_relative
     from llmlog.demo import KEEP, cli_command, keep_newest, run_demo
-    from llmlog.filesink import config_relative
     from llmlog.flight import FlightRecorder, running_flight_recorder
     from llmlog.flight.recorder import default_snapshot_dir, set_global_flight_recorder
     from llmlog.render import escape, plural
@@ -261,8 +261,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _dspy_demo(args: argparse.Namespace) -> int:
+    from llmlog.config.paths import config_relative
     from llmlog.demo import cli_command, keep_newest
-    from llmlog.filesink import config_relative
     from llmlog.render import escape
     from llmlog.traceconfig import default_trace_dir
 
@@ -379,7 +379,7 @@ def _cmd_flight_view(args: argparse.Namespace) -> int:
 def _cmd_flight_list(args: argparse.Namespace) -> int:
     import stat
 
-    from llmlog.filesink import config_relative
+    from llmlog.config.paths import config_relative
     from llmlog.flight.recorder import default_snapshot_dir
     from llmlog.flight.snapshot import (
         NotASnapshot,

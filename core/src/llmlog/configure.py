@@ -30,8 +30,8 @@ from llmlog.config import (
 )
 from llmlog.config.converter import shown
 from llmlog.config.loader import load_configuration, plugin_selection
+from llmlog.config.paths import config_relative
 from llmlog.dispatch import close_outputs, report_problem, set_report_sanitizer
-from llmlog.filesink import config_relative
 from llmlog.flight.recorder import (
     FlightRecorder,
     RecorderOutput,

@@ -37,10 +37,10 @@ import orjson
 import platformdirs
 
 from llmlog.dispatch import report_problem
-from llmlog.filesink import flush_all
 from llmlog.flight import annotations as _annotations
 from llmlog.flight.ring import ChunkRing, RecorderBackend
 from llmlog.interfaces import Output
+from llmlog.lifecycle import flush_all
 from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes
 from llmlog.safefiles import written_atomically
