@@ -8,6 +8,7 @@ import attrs
 
 from llmlog.config.converter import Bytes, Seconds
 from llmlog.severity import Severity
+from llmlog_engine_flight.recorder import TRIGGERS
 
 __all__ = ["FlightRecorderOptions"]
 
@@ -23,8 +24,6 @@ def _non_negative(instance: object, attribute: Any, value: float) -> None:
 
 
 def _triggers(instance: object, attribute: attrs.Attribute[list[str]], value: list[str]) -> None:
-    from llmlog.flight.recorder import TRIGGERS
-
     unknown = [t for t in value if t not in TRIGGERS]
     if unknown:
         raise ValueError(f"unknown trigger {unknown[0]!r}; expected some of {', '.join(TRIGGERS)}")
