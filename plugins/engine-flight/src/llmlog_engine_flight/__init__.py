@@ -9,16 +9,41 @@ The annotations and the running recorder, which cost nothing without this engine
 :mod:`llmlog.flight`. See ``docs/flight-recorder.md``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from llmlog.flight import global_flight_recorder, running_flight_recorder
 from llmlog_engine_flight.options import FlightRecorderOptions
-from llmlog_engine_flight.recorder import (
-    FlightRecorder,
-    RecorderOutput,
-    SnapshotInProgress,
-    init_global_flight_recorder,
-    set_global_flight_recorder,
-)
-from llmlog_engine_flight.ring import RecorderBackend
+
+if TYPE_CHECKING:
+    from llmlog_engine_flight.recorder import (
+        FlightRecorder,
+        RecorderOutput,
+        SnapshotInProgress,
+        init_global_flight_recorder,
+        set_global_flight_recorder,
+    )
+    from llmlog_engine_flight.ring import RecorderBackend
+
+#: Where each lazily imported name lives: the plugin module is imported at every configure(), the
+#: recorder (signal, gc, sockets, the ring) only when a recorder is wanted.
+_LAZY = {
+    "FlightRecorder": "recorder",
+    "RecorderOutput": "recorder",
+    "SnapshotInProgress": "recorder",
+    "init_global_flight_recorder": "recorder",
+    "set_global_flight_recorder": "recorder",
+    "RecorderBackend": "ring",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "FlightRecorder",

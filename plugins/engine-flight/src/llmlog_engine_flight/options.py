@@ -1,4 +1,4 @@
-"""The ``[flight_recorder]`` table of ``llmlog.toml``."""
+"""The ``[flight_recorder]`` table of ``llmlog.toml`` (light: read at every ``configure()``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ import attrs
 
 from llmlog.config.converter import Bytes, Seconds
 from llmlog.severity import Severity
-from llmlog_engine_flight.recorder import TRIGGERS
 
-__all__ = ["FlightRecorderOptions"]
+__all__ = ["TRIGGERS", "FlightRecorderOptions"]
+
+#: Snapshot triggers: ``fatal`` (a FATAL entry), ``unhandled`` (uncaught exceptions in the main
+#: thread, other threads and asyncio tasks), ``signal`` (``signal_name``, SIGUSR1 by default) and
+#: ``exit`` (interpreter exit).
+TRIGGERS = ("fatal", "unhandled", "signal", "exit")
 
 
 def _positive(instance: object, attribute: Any, value: float) -> None:

@@ -52,6 +52,7 @@ from llmlog.render import escape_json_bytes
 from llmlog.safefiles import written_atomically
 from llmlog.serialize import encoded_event_data, retainable, serializer
 from llmlog.severity import LEVEL_NAMES, Severity
+from llmlog_engine_flight.options import TRIGGERS
 from llmlog_engine_flight.ring import ChunkRing, RecorderBackend
 
 __all__ = [
@@ -73,10 +74,6 @@ __all__ = [
 
 FORMAT = "llmlog-flight"
 FORMAT_VERSION = 1
-#: Snapshot triggers: ``fatal`` (a FATAL entry), ``unhandled`` (uncaught exceptions in the main
-#: thread, other threads and asyncio tasks), ``signal`` (``signal_name``, SIGUSR1 by default) and
-#: ``exit`` (interpreter exit).
-TRIGGERS = ("fatal", "unhandled", "signal", "exit")
 
 #: Threads whose names a recorder keeps for snapshot headers (the ones seen last).
 MAX_THREADS = 1024

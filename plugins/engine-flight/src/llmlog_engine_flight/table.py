@@ -9,7 +9,7 @@ logging, and returns what retiring the configuration closes.
 from __future__ import annotations
 
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmlog.config import ConfigError, OptionError
 from llmlog.config.converter import shown
@@ -17,12 +17,9 @@ from llmlog.flight.running import running_flight_recorder
 from llmlog.interfaces import BuildContext
 from llmlog.registry import TableContext
 from llmlog_engine_flight.options import FlightRecorderOptions
-from llmlog_engine_flight.recorder import (
-    FlightRecorder,
-    attach_to_logging,
-    default_snapshot_dir,
-    set_global_flight_recorder,
-)
+
+if TYPE_CHECKING:
+    from llmlog_engine_flight.recorder import FlightRecorder
 
 __all__ = ["check", "start"]
 
@@ -58,6 +55,9 @@ def _backend(context: TableContext) -> Any:
 
 
 def _new_recorder(options: FlightRecorderOptions, context: TableContext, backend: Any) -> Any:
+    # The recorder (signal, gc, sockets...) is imported when a configuration asks for one.
+    from llmlog_engine_flight.recorder import FlightRecorder, default_snapshot_dir
+
     return FlightRecorder(
         options.min_age,
         options.max_bytes,
@@ -129,6 +129,15 @@ def start(options: FlightRecorderOptions, context: TableContext) -> _Started | N
     started through the API keeps running and is attached to this configuration's logging."""
     global _configured
     previous, _configured = _configured, None
+    running = running_flight_recorder()
+    if running is None and not (options.enabled and context.component is not None):
+        return None  # nothing to start or stop: the recorder module is not even imported
+    from llmlog_engine_flight.recorder import (
+        FlightRecorder,
+        attach_to_logging,
+        set_global_flight_recorder,
+    )
+
     if options.enabled and context.component is not None:
         recorder = _new_recorder(options, context, _backend(context))
         recorder.start()
@@ -136,7 +145,6 @@ def start(options: FlightRecorderOptions, context: TableContext) -> _Started | N
         attach_to_logging(recorder)
         _configured = recorder
         return _Started(recorder)
-    running = running_flight_recorder()
     if running is not None and running is previous:
         set_global_flight_recorder(None)  # the previous configuration's; this one does not want it
     elif isinstance(running, FlightRecorder):
