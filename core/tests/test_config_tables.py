@@ -195,3 +195,25 @@ def test_two_plugins_claiming_one_table_conflict_and_llmlog_names_cannot_be_clai
     info = host.plugins["greedy"]
     assert info.status == "failed" and "cannot be claimed" in (info.error or "")
     assert "outputs" not in host.tables
+
+
+def test_the_flight_recorder_table_without_its_engine_names_what_to_install_or_the_switch():
+    # In the workspace the engine is installed (its entry point switched off here); with the core
+    # alone it is not: either way the message says what to do.
+    from importlib.metadata import PackageNotFoundError, version
+
+    with pytest.raises(ConfigError) as info:
+        llmlog.check_configuration({"flight_recorder": {"enabled": True}}, autoload=False)
+    (error,) = info.value.errors
+    try:
+        version("llmlog-engine-flight")
+    except PackageNotFoundError:
+        assert error == (
+            "table [flight_recorder] needs the plugin that claims it: pip install "
+            'llmlog-engine-flight (or "llmlog[standard]") @ $.flight_recorder'
+        )
+    else:
+        assert error.startswith("table [flight_recorder] is provided by plugin 'engine_flight' (")
+        assert error.endswith(
+            "which is not loaded: entry-point plugins are off (autoload=False) @ $.flight_recorder"
+        )
