@@ -297,8 +297,8 @@ def test_reader_names_file_and_line(tmp_path):
 
 
 def test_spans_reach_the_flight_recorder(tmp_path):
-    from llmlog.flight import FlightRecorder
-    from llmlog.flight.snapshot import read_snapshot
+    from llmlog_engine_flight import FlightRecorder
+    from llmlog_engine_flight.snapshot import read_snapshot
 
     fr = FlightRecorder()
     fr.start()
@@ -606,7 +606,7 @@ def test_buffered_trace_events_are_never_lost_silently(tmp_path):
     import sys
     import textwrap
 
-    from llmlog.flight import FlightRecorder
+    from llmlog_engine_flight import FlightRecorder
 
     path = tmp_path / "buffered.jsonl"
     session = llmlog.TraceSession(DspyTraceWriter(path, DspyOptions(flush_interval=60)))
@@ -855,8 +855,8 @@ def test_llm_calls_recorded_from_a_span_are_in_the_trace_and_in_view(cli, tmp_pa
 
 
 def test_llm_calls_in_a_session_less_span_reach_the_flight_recorder(tmp_path):
-    from llmlog.flight import FlightRecorder
-    from llmlog.flight.snapshot import read_snapshot
+    from llmlog_engine_flight import FlightRecorder
+    from llmlog_engine_flight.snapshot import read_snapshot
 
     fr = FlightRecorder()
     fr.start()

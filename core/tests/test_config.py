@@ -100,45 +100,6 @@ def test_all_errors_reported_together_with_paths(tmp_path):
     assert "unknown output type 'fiel'; installed: stderr @ $.outputs.typo.type" in errors
 
 
-def test_options_in_seconds_and_bytes_take_numbers_or_durations_and_sizes(tmp_path):
-    from llmlog.config.converter import structure_errors
-    from llmlog.flight.options import FlightRecorderOptions
-
-    options, errors = structure_errors(
-        {
-            "min_age": "1m30s",
-            "chunk_period": 0.25,
-            "min_snapshot_interval": "500ms",
-            "max_bytes": "64 MiB",
-            "chunk_bytes": 4096,
-        },
-        FlightRecorderOptions,
-        "$.flight_recorder",
-    )
-    assert errors == []
-    assert (options.min_age, options.chunk_period, options.min_snapshot_interval) == (90, 0.25, 0.5)
-    assert (options.max_bytes, options.chunk_bytes) == (64 << 20, 4096)
-    bad = write(
-        tmp_path / "bad.toml",
-        """
-        [flight_recorder]
-        min_age = "10 sec"
-        chunk_period = true
-        max_bytes = "10 megs"
-        """,
-    )
-    with pytest.raises(ConfigError) as info:
-        llmlog.configure(bad, autoload=False)
-    assert info.value.errors == [
-        'expected a number of seconds or a duration such as "500ms", "10s", "1m30s", '
-        "got '10 sec' @ $.flight_recorder.min_age",
-        'expected an integer number of bytes or a size such as "64KiB", "10MiB", "1.5 GB", '
-        "got '10 megs' @ $.flight_recorder.max_bytes",
-        'expected a number of seconds or a duration such as "500ms", "10s", "1m30s", '
-        "got boolean True @ $.flight_recorder.chunk_period",
-    ]
-
-
 @attrs.frozen(kw_only=True)
 class WindowOptions:
     seconds: int = attrs.field(default=10, validator=attrs.validators.gt(0))
@@ -789,14 +750,6 @@ DRY_RUN_CASES = {
     "impossible path": {"outputs": {"a": {"type": "appending", "path": "/proc/nope/app.log"}}},
     "a directory": {"outputs": {"a": {"type": "appending", "path": "."}}},
     "failing formatter": {"outputs": {"s": {"type": "stderr", "formatter": "failing"}}},
-    "bad signal": {
-        "outputs": {},
-        "flight_recorder": {"enabled": True, "triggers": ["signal"], "signal": "SIGNOPE"},
-    },
-    "uncatchable signal": {
-        "outputs": {},
-        "flight_recorder": {"enabled": True, "triggers": ["signal"], "signal": "SIGKILL"},
-    },
 }
 
 
@@ -838,10 +791,6 @@ DRY_RUN_ERRORS = {
     "not an output": "cannot create output 'n': output type 'nothing' (plugin 'dry') built "
     "object, which is not an llmlog.Output @ $.outputs.n",
     "failing formatter": "cannot create output 's': no such template @ $.outputs.s.formatter",
-    "bad signal": "cannot start the flight recorder: unknown signal 'SIGNOPE' (expected a name "
-    "such as SIGUSR1) @ $.flight_recorder.signal",
-    "uncatchable signal": "cannot start the flight recorder: SIGKILL cannot be caught "
-    "@ $.flight_recorder.signal",
 }
 
 

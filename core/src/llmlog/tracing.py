@@ -571,7 +571,10 @@ def _session_defaults() -> tuple[Any, Any, Sanitizer, Path | None]:
     if config is None:
         return TraceOptions(), None, Sanitizer(), None
     sanitizer = Sanitizer.from_settings(config.settings)
-    return config.trace, config.trace_format, sanitizer, config.source.path
+    trace = config.table("trace")
+    if trace is None:  # a configuration built without the built-in plugins
+        return TraceOptions(), None, sanitizer, config.source.path
+    return trace.options, trace.component, sanitizer, config.source.path
 
 
 #: The trace formats of ``llmlog[standard]`` and the distribution that brings each.
