@@ -81,8 +81,8 @@ def test_configure_says_the_same_and_registers_nothing_of_the_switched_off_plugi
     import pytest
 
     import llmlog
-    from llmlog.configure import plugin_host
     from llmlog.registry import ComponentKind
+    from llmlog.runtime import plugin_host
 
     with pytest.raises(llmlog.ConfigError) as info:
         llmlog.configure({"disabled_plugins": ["output_file"], "outputs": {"f": {"type": "file"}}})

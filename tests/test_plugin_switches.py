@@ -22,7 +22,9 @@ def test_config_plugins_list_selects_entry_points():
         {"plugins": ["formatter_text"], "outputs": {"stderr": {"formatter": "text"}}}
     )
     assert config.outputs["stderr"].formatter.component.name == "text"
-    host = llmlog.configure.__globals__["plugin_host"]()
+    from llmlog.runtime import plugin_host
+
+    host = plugin_host()
     assert host.plugins["formatter_json"].status == "not selected"
     with pytest.raises(
         ConfigError,

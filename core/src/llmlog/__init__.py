@@ -13,16 +13,8 @@ Everything here is re-exported from the module that defines it; those modules' d
 API reference.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from llmlog.config import ConfigError, Configuration
-from llmlog.configure import (
-    check_configuration,
-    configure,
-    current_configuration,
-    shutdown,
-    stats,
-)
 from llmlog.context import (
     LogContext,
     bind_current,
@@ -39,7 +31,6 @@ from llmlog.context import (
     with_trace_id,
     with_trace_session,
 )
-from llmlog.hookspecs import hookimpl
 from llmlog.interfaces import BuildContext, Formatter, Output
 from llmlog.logger import Logger, get_logger, set_logger
 from llmlog.records import LogEntry, TokenInfo, TokenUsage, TraceEvent, TraceEventType
@@ -54,10 +45,57 @@ from llmlog.tracing import (
     traced,
 )
 
-try:
-    __version__ = version("llmlog")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from llmlog.config import ConfigError, Configuration
+    from llmlog.hookspecs import hookimpl
+    from llmlog.runtime import (
+        check_configuration,
+        configure,
+        current_configuration,
+        shutdown,
+        stats,
+    )
+
+    __version__: str
+
+# Configuration (attrs classes, cattrs, TOML, platformdirs) and the plugin host (pluggy,
+# importlib.metadata) load on first use: a program that only logs never pays for them, and the
+# first entry of an unconfigured process configures llmlog anyway (``llmlog.logger``).
+_LAZY = {
+    "ConfigError": "llmlog.config",
+    "Configuration": "llmlog.config",
+    "check_configuration": "llmlog.runtime",
+    "configure": "llmlog.runtime",
+    "current_configuration": "llmlog.runtime",
+    "shutdown": "llmlog.runtime",
+    "stats": "llmlog.runtime",
+    "hookimpl": "llmlog.hookspecs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The lazily loaded names of ``llmlog`` (PEP 562): each is imported from its module once and
+    then kept here as an ordinary attribute."""
+    import importlib
+
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value: Any = version("llmlog")
+        except PackageNotFoundError:  # a source tree that is not installed
+            value = "0.0.0"
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'llmlog' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, "__version__"})
+
 
 __all__ = [
     "BuildContext",

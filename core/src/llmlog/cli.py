@@ -35,7 +35,7 @@ __all__ = ["main"]
 
 
 def _validate(path: str | None) -> tuple[Configuration, PluginHost]:
-    from llmlog.configure import validate
+    from llmlog.runtime import validate
 
     return validate(path)
 
@@ -153,7 +153,7 @@ def _validated_or_report(path: str | None) -> Configuration | None:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    from llmlog.configure import check_configuration
+    from llmlog.runtime import check_configuration
 
     try:
         # A dry run of configure(): every component checked or built and closed, nothing created.

@@ -90,7 +90,7 @@ class Dispatcher:
         self.sampled_out = 0
         #: Called once, on the first entry, if nothing was installed explicitly (lazy configure).
         self.on_first_use: Callable[[], None] | None = None
-        self.install(
+        self._install(
             outputs,
             level=level,
             sample_rate=sample_rate,
@@ -111,6 +111,26 @@ class Dispatcher:
         include_caller: bool = True,
     ) -> list[Output]:
         """Replace the outputs and settings; returns the previous outputs (not closed)."""
+        _install_process_hooks()
+        return self._install(
+            outputs,
+            level=level,
+            sample_rate=sample_rate,
+            default_fields=default_fields,
+            sanitizer=sanitizer,
+            include_caller=include_caller,
+        )
+
+    def _install(
+        self,
+        outputs: Sequence[Output],
+        *,
+        level: Severity,
+        sample_rate: float,
+        default_fields: Mapping[str, Any] | None,
+        sanitizer: Sanitizer | None,
+        include_caller: bool,
+    ) -> list[Output]:
         sanitizer = sanitizer or Sanitizer()
         outputs = list(outputs)
         with self._lock:
@@ -141,6 +161,7 @@ class Dispatcher:
 
     def add_output(self, output: Output) -> None:
         """Add one output, keeping every other setting (``llmlog.testing.capture`` uses this)."""
+        _install_process_hooks()
         with self._lock:
             self.outputs = [*self.outputs, output]
             self._reroute()
@@ -286,11 +307,25 @@ def _after_fork_in_child() -> None:
         dispatcher._lock = threading.RLock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-@atexit.register
 def _flush_all_at_exit() -> None:
     # Nothing written is lost silently: every live dispatcher's outputs are flushed at exit.
     for dispatcher in list(_ALL_DISPATCHERS):
         dispatcher.flush()
+
+
+_process_hooks = threading.Lock()
+_process_hooks_installed = False
+
+
+def _install_process_hooks() -> None:
+    """Register the exit flush and the fork handling, once, when a dispatcher first gets outputs
+    (``import llmlog`` alone registers nothing). Called before the dispatcher's lock is taken, so
+    a fork can never find that lock held without the handler that replaces it in the child."""
+    global _process_hooks_installed
+    if _process_hooks_installed:
+        return
+    with _process_hooks:
+        if not _process_hooks_installed:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            atexit.register(_flush_all_at_exit)
+            _process_hooks_installed = True

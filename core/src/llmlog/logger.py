@@ -535,7 +535,7 @@ def configure_on_first_use() -> None:
         if _global_dispatcher.on_first_use is None:
             return
         _global_dispatcher.on_first_use = None
-        from llmlog.configure import configure, configure_fallback
+        from llmlog.runtime import configure, configure_fallback
 
         try:
             configure()

@@ -90,7 +90,7 @@ def isolated_environment(directory: Path) -> Iterator[Path]:
         os.chdir(directory)
         yield directory
     finally:
-        from llmlog.configure import shutdown
+        from llmlog.runtime import shutdown
 
         shutdown()
         os.chdir(saved_cwd)
@@ -489,8 +489,8 @@ def check_trace_format(name: str, directory: Path) -> None:
     import io
     import json
 
-    from llmlog.configure import plugin_host
     from llmlog.registry import ComponentKind
+    from llmlog.runtime import plugin_host
     from llmlog.tracing import TraceSession
     from llmlog.viewing import view_arguments
 

@@ -562,8 +562,8 @@ class TraceSession:
 def _session_defaults() -> tuple[Any, Any, Sanitizer, Path | None]:
     """The configured ``[trace]`` table, format spec, sanitizer and config file (configuring
     llmlog from the usual places first if nothing has yet)."""
-    from llmlog.configure import current_configuration
     from llmlog.logger import configure_on_first_use
+    from llmlog.runtime import current_configuration
     from llmlog.traceconfig import TraceOptions
 
     configure_on_first_use()
@@ -610,8 +610,8 @@ def _open_session(
     metadata: Mapping[str, Any] | None,
 ) -> TraceSession:
     from llmlog.config.paths import config_relative
-    from llmlog.configure import plugin_host
     from llmlog.registry import ComponentKind
+    from llmlog.runtime import plugin_host
     from llmlog.safefiles import make_private_dirs  # here: `import llmlog` loads no file code
     from llmlog.traceconfig import default_trace_dir
 

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 import llmlog
 from llmlog.cli import build_parser, main
-from llmlog.configure import plugin_host
+from llmlog.runtime import plugin_host
 from llmlog_engine_flight.snapshot import (
     SnapshotError,
     read_header,

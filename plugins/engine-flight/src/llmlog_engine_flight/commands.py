@@ -147,8 +147,8 @@ def _cmd_flight_view(args: argparse.Namespace) -> int:
 def _cmd_flight_list(args: argparse.Namespace) -> int:
     import stat
 
-    from llmlog.configure import validate
     from llmlog.render import escape, local_timestamp
+    from llmlog.runtime import validate
     from llmlog_engine_flight.recorder import default_snapshot_dir
     from llmlog_engine_flight.snapshot import (
         NotASnapshot,

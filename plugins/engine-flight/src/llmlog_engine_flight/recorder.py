@@ -760,8 +760,8 @@ class RecorderOutput(Output):
 
 
 def _backend_by_name(name: str) -> RecorderBackend:
-    from llmlog.configure import plugin_host
     from llmlog.registry import ComponentKind
+    from llmlog.runtime import plugin_host
 
     components = plugin_host().components(ComponentKind.RECORDER)
     component = components.get(name)

@@ -115,8 +115,8 @@ class Snapshot:
 def recorder_backends() -> list[RecorderBackend]:
     """One instance of every registered flight-recorder backend (to read snapshots with), and
     of ``memory`` always."""
-    from llmlog.configure import plugin_host
     from llmlog.registry import ComponentKind
+    from llmlog.runtime import plugin_host
 
     backends = []
     for component in plugin_host().components(ComponentKind.RECORDER).values():

@@ -1,4 +1,11 @@
-"""``llmlog.configure()``: from configuration to installed outputs.
+"""The running configuration: ``llmlog.configure()``, ``shutdown()``, ``stats()`` and the plugin
+host they share.
+
+(Named ``runtime``, not ``configure``: a submodule named like the ``llmlog.configure`` function
+would replace that function on the package the moment it is imported, and ``llmlog`` loads it
+lazily.)
+
+``configure()``, from configuration to installed outputs.
 
 Steps: read the configuration (:func:`~llmlog.config.find_config`), load plugins honouring its
 ``plugins`` switches, validate every key against the installed components and claimed tables, build
