@@ -19,7 +19,6 @@ from typing import Any
 
 import attrs
 
-from llmlog.builtin.stderr_output import StderrOutput
 from llmlog.config import (
     ConfigError,
     ConfigSource,
@@ -31,6 +30,7 @@ from llmlog.config import (
 from llmlog.config.converter import shown
 from llmlog.config.loader import load_configuration, plugin_selection
 from llmlog.config.paths import config_relative
+from llmlog.default_plugins.stderr_output import StderrOutput
 from llmlog.dispatch import close_outputs, report_problem, set_report_sanitizer
 from llmlog.flight.recorder import (
     FlightRecorder,
