@@ -10,6 +10,7 @@ shared ones (:func:`add_view_flags`) and those every installed format declares
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -133,16 +134,32 @@ def view_arguments(
     """The ``args`` a viewer gets from ``llmlog view``, for calling one from code:
     ``view(path, view_arguments(stats=True), sys.stdout)``: every flag at its default but those
     given, the flags of ``formats`` included (default: the installed trace formats, as ``llmlog
-    view`` finds them). An unknown flag is a :class:`TypeError`."""
+    view`` finds them, looked up once per process and plugin switches). An unknown flag is a
+    :class:`TypeError`."""
     if formats is None:
-        formats = PluginHost().components(ComponentKind.TRACE_FORMAT)
-    parser = argparse.ArgumentParser(add_help=False)
-    add_view_flags(parser, formats)
-    defaults = vars(parser.parse_args([]))
+        defaults = _installed_defaults(
+            os.environ.get("LLMLOG_DISABLE_PLUGIN_AUTOLOAD"),
+            os.environ.get("LLMLOG_DISABLED_PLUGINS"),
+        )
+    else:
+        defaults = _defaults(formats)
     unknown = set(flags) - set(defaults)
     if unknown:
         raise TypeError(f"unknown llmlog view flags: {', '.join(sorted(unknown))}")
     return argparse.Namespace(**{**defaults, **flags})
+
+
+def _defaults(formats: Mapping[str, Component]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(add_help=False)
+    add_view_flags(parser, formats)
+    return vars(parser.parse_args([]))
+
+
+@functools.cache
+def _installed_defaults(autoload: str | None, disabled: str | None) -> dict[str, Any]:
+    # A plugin host reads every entry point (tens of milliseconds): a viewer called from code in
+    # a loop (the fuzz campaigns) would spend its time there. The switches are the cache key.
+    return _defaults(PluginHost().components(ComponentKind.TRACE_FORMAT))
 
 
 def paint_for(args: argparse.Namespace, out: TextIO) -> Paint:
