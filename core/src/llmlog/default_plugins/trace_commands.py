@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import shutil
 import sys
 import time
 from functools import partial
@@ -22,9 +21,10 @@ from llmlog.hookspecs import hookimpl
 from llmlog.plugins import PluginHost
 from llmlog.registry import CommandRegister, ComponentKind
 from llmlog.render import escape
-from llmlog.safefiles import make_private_dirs
 from llmlog.tracing import STANDARD_FORMATS
-from llmlog.viewing import ViewError, add_view_flags
+
+# Every plugin host (each configure()) imports this module to register the commands: what only
+# running them needs (the viewing helpers, file creation, shutil, tempfile) is imported there.
 
 __all__ = ["run_convert", "run_view"]
 
@@ -46,6 +46,8 @@ def llmlog_register_commands(register: CommandRegister, host: PluginHost) -> Non
 
 
 def _view_arguments(host: PluginHost, parser: argparse.ArgumentParser) -> None:
+    from llmlog.viewing import add_view_flags
+
     parser.add_argument("file", help="a trace file")
     add_view_flags(parser, host.components(ComponentKind.TRACE_FORMAT))
 
@@ -138,6 +140,8 @@ def _detect_format(path: Path, formats: dict[str, Any]) -> tuple[Any, str | None
 
 def run_view(host: PluginHost, args: argparse.Namespace) -> int:
     """``llmlog view FILE``: the trace format that recognises the file shows it."""
+    from llmlog.viewing import ViewError
+
     path = Path(args.file)
     if args.watch and not _await_first_line(path):
         return 0
@@ -163,6 +167,8 @@ def run_view(host: PluginHost, args: argparse.Namespace) -> int:
 
 def run_convert(host: PluginHost, args: argparse.Namespace) -> int:
     """``llmlog convert FILE --to FORMAT``: the file rewritten by another trace format's writer."""
+    import shutil
+
     path = Path(args.file)
     formats = host.components(ComponentKind.TRACE_FORMAT)
     target_format = formats.get(args.to)
@@ -217,7 +223,10 @@ def _convert(
     file is the target format's, with its name and mode from the first byte, and the rename into
     place is atomic); returns its path, the events written and the lines skipped. On any failure
     the temporary directory is removed, so nothing partial is left."""
-    import tempfile  # not at import time: every plugin host (configure()) loads this module
+    import shutil
+    import tempfile
+
+    from llmlog.safefiles import make_private_dirs
 
     make_private_dirs(directory)
     scratch = Path(tempfile.mkdtemp(prefix=".llmlog-convert-", dir=directory))
