@@ -127,3 +127,14 @@ def test_integration_tables_are_validated_with_paths_and_choices(cli, tmp_path):
     shown = cli("config", "show", str(config))
     assert shown.returncode == 0 and "[integrations.dspy]" in shown.stdout
     assert 'sessions = "per_call"' in shown.stdout
+
+
+def test_autoload_off_keeps_the_default_plugins_commands(cli, tmp_path):
+    # view and convert are default plugins: there with entry points off; demo is a plugin's.
+    env = {"LLMLOG_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    shown = cli("--help", env=env).stdout
+    assert "view" in shown and "convert" in shown and "demo" not in shown
+    (tmp_path / "t.jsonl").write_text('{"type": "session"}\n')
+    done = cli("view", str(tmp_path / "t.jsonl"), env=env)
+    assert done.returncode == 1
+    assert "not a trace in any installed format (none installed)" in done.stderr
