@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from llmlog.fake_provider import FakeOpenAI, prompt_text
+from llmlog_fake_provider import FakeOpenAI, prompt_text
 from llmlog_trace_rlm import read_rlm
 
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol, TextIO
 import attrs
 
 __all__ = [
+    "ArgumentAdder",
     "CommandRegister",
     "Component",
     "ComponentChoice",
@@ -23,6 +24,7 @@ __all__ = [
     "TableRegister",
     "TraceFormatRegister",
     "TraceFormatSupport",
+    "ViewArguments",
 ]
 
 
@@ -47,6 +49,18 @@ class ComponentKind(enum.StrEnum):
         }[self.value]
 
 
+class ArgumentAdder(Protocol):
+    """What a trace format declares its ``llmlog view`` flags on: ``add_argument`` as
+    :meth:`argparse.ArgumentParser.add_argument` takes it (an :class:`argparse.ArgumentParser`
+    is one)."""
+
+    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> Any: ...
+
+
+#: ``view_arguments(parser)``: a trace format adds the ``llmlog view`` flags of its own.
+ViewArguments = Callable[[ArgumentAdder], None]
+
+
 @attrs.frozen
 class TraceFormatSupport:
     """What a trace format offers beside its writer, for ``llmlog view`` and ``llmlog convert``.
@@ -55,11 +69,17 @@ class TraceFormatSupport:
     :param read: ``read(path, skipped=None) -> Iterator[TraceEvent]``: the file's events (a list
         passed as ``skipped`` collects unreadable lines instead of raising ``ValueError``).
     :param view: ``view(path, args, out) -> int``: print the file as ``llmlog view`` flags ask.
+    :param view_arguments: ``view_arguments(parser)``: add the ``llmlog view`` flags only this
+        format understands (``--iter N`` of RLM files), with ``parser.add_argument(...)``; their
+        help names the format. Two formats may declare the same flag alike (``--final``): it is
+        added once, its help naming each. ``view`` then finds every installed format's flags in
+        ``args`` (another format's file can be shown with them: say so, or ignore them).
     """
 
     detect: Callable[[bytes], bool] | None = None
     read: Callable[..., Iterator[Any]] | None = None
     view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None
+    view_arguments: ViewArguments | None = None
 
 
 @attrs.frozen
@@ -195,6 +215,7 @@ class TraceFormatRegister(Protocol):
         detect: Callable[[bytes], bool] | None = None,
         read: Callable[..., Iterator[Any]] | None = None,
         view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None,
+        view_arguments: ViewArguments | None = None,
         check: Callable[[Any, Any], None] | None = None,
     ) -> None: ...
 

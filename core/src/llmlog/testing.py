@@ -568,7 +568,7 @@ def check_trace_format(name: str, directory: Path) -> None:
         assert support.view is not None, "no view(): llmlog view cannot show the files"
         for flags in ({}, {"stats": True}, {"errors": True}, {"search": "2+2"}, {"compact": True}):
             out = io.StringIO()
-            status = support.view(path, view_arguments(**flags), out)
+            status = support.view(path, view_arguments({name: component}, **flags), out)
             assert status == 0, f"view with {flags or 'no flags'} returned {status}"
             assert out.getvalue().strip(), f"view with {flags or 'no flags'} printed nothing"
             assert "\x1b[2J" not in out.getvalue(), "a control sequence reached the terminal"

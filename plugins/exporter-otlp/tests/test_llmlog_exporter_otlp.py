@@ -20,9 +20,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import llmlog
 from llmlog import TokenUsage
-from llmlog.fake_provider import FakeOpenAI
 from llmlog.testing import isolated_environment
 from llmlog_exporter_otlp import OtlpExporter, OtlpOptions
+from llmlog_fake_provider import FakeOpenAI
 
 
 @pytest.fixture(autouse=True)

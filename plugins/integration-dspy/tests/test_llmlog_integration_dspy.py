@@ -19,8 +19,8 @@ from dspy.utils import DummyLM
 
 import llmlog
 import llmlog_integration_dspy as integration
-from llmlog.fake_provider import FakeOpenAI
 from llmlog.testing import capture, isolated_environment
+from llmlog_fake_provider import FakeOpenAI
 
 
 @pytest.fixture

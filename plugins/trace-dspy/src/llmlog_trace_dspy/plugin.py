@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmlog import hookimpl
-from llmlog.registry import TraceFormatRegister
+from llmlog.registry import ArgumentAdder, TraceFormatRegister
 from llmlog_trace_dspy.format import DspyOptions, DspyTraceWriter, read_trace
 from llmlog_trace_dspy.view import detect, view
 
 
 def _factory(options: DspyOptions | None, path: Path) -> DspyTraceWriter:
     return DspyTraceWriter(path, options)
+
+
+def view_arguments(parser: ArgumentAdder) -> None:
+    """The ``llmlog view`` flags of dspy traces."""
+    parser.add_argument("--final", action="store_true", help="only the final answer")
 
 
 @hookimpl
@@ -24,4 +29,5 @@ def llmlog_register_trace_formats(register: TraceFormatRegister) -> None:
         detect=detect,
         read=read_trace,
         view=view,
+        view_arguments=view_arguments,
     )

@@ -107,7 +107,8 @@ def detect(first_line: bytes) -> bool:
 
 def view(path: Path, args: argparse.Namespace, out: TextIO) -> int:
     """Print the trace at ``path``; returns the exit status."""
-    if args.iter is not None:
+    # Another format's flag (RLM's --iter, when that format is installed), not this one's.
+    if getattr(args, "iter", None) is not None:
         raise ViewError("--iter N selects an iteration of an RLM file; this is a dspy trace")
     export = export_target(args)
     if args.watch:
