@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmlog import hookimpl
-from llmlog.registry import ArgumentAdder, TraceFormatRegister
+from llmlog.ext import ArgumentAdder, TraceFormatRegister
 from llmlog_trace_dspy.format import DspyOptions, DspyTraceWriter, read_trace
 from llmlog_trace_dspy.view import detect, view
 

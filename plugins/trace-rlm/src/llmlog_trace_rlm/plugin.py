@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmlog import hookimpl
-from llmlog.registry import ArgumentAdder, TraceFormatRegister
+from llmlog.ext import ArgumentAdder, TraceFormatRegister
 from llmlog_trace_rlm.reader import to_events
 from llmlog_trace_rlm.view import detect, view
 from llmlog_trace_rlm.writer import RlmOptions, RlmTraceWriter
