@@ -19,8 +19,9 @@ Hooks and registration
     ``hookspec`` marks the specification of a hook a plugin declares for other plugins.
     ``register`` callbacks, one per hook: ``OutputRegister``, ``ComponentRegister`` (formatters,
     recorders, integrations), ``TraceFormatRegister``, ``SerializerRegister``, ``TableRegister``,
-    ``CommandRegister``. What they register: ``ComponentKind``, ``Component`` (with
-    ``TraceFormatSupport`` of a trace format), ``Table`` with ``TableContext`` and
+    ``CommandRegister``. What they register: ``TraceFormat`` (a trace format as one object:
+    ``register(FORMAT)``), ``ComponentKind``, ``Component`` (with ``TraceFormatSupport`` of a
+    trace format), ``Table`` with ``TableContext`` and
     ``ComponentChoice``, ``Command``, ``Closeable`` (what a table's ``start`` returns).
     A trace format's ``llmlog view`` flags: ``ViewArguments`` (a function of an
     ``ArgumentAdder``). ``PluginHost`` is what the commands hook receives; ``plugin_host()`` the
@@ -138,6 +139,7 @@ if TYPE_CHECKING:
         Table,
         TableContext,
         TableRegister,
+        TraceFormat,
         TraceFormatRegister,
         TraceFormatSupport,
         ViewArguments,
@@ -267,6 +269,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "Table",
         "TableContext",
         "TableRegister",
+        "TraceFormat",
         "TraceFormatRegister",
         "TraceFormatSupport",
         "ViewArguments",
@@ -421,6 +424,7 @@ __all__ = [
     "TokenUsage",
     "TraceEvent",
     "TraceEventType",
+    "TraceFormat",
     "TraceFormatRegister",
     "TraceFormatSupport",
     "TraceSession",
