@@ -31,8 +31,8 @@ Interfaces and records
     ``Output``, ``Formatter``, ``Integration``: the base classes of components; ``BuildContext``:
     what a factory gets besides its options. ``LogEntry``, ``TokenUsage``, ``TraceEvent``,
     ``TraceEventType``: the records. ``Severity``, ``parse_severity``, ``severity_from_name``,
-    ``LEVEL_NAMES`` (upper-case name of each severity, by value) and ``SEVERITY_NAMES`` (every
-    name a severity may be given by).
+    ``LEVEL_NAMES`` (each severity's upper-case name, by value) and ``SEVERITY_NAMES`` (their
+    lower-case names, as configuration writes them).
 
 Configuration
     Option types for a component's or table's attrs options class: ``Seconds`` (a number or a
