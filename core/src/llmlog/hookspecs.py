@@ -82,8 +82,11 @@ def llmlog_register_trace_formats(register: TraceFormatRegister) -> None:
     """Register trace formats (how a trace session is written), selected by ``[trace] format``
     in ``llmlog.toml`` or ``llmlog.new_trace_session(path, format=...)``.
 
-    :param register: ``register(name, factory, *, options=None, description="", detect=None,
-        read=None, view=None, view_arguments=None)``. ``factory(options, path)`` returns a writer
+    :param register: ``register(FORMAT)`` with one :class:`llmlog.registry.TraceFormat` (its
+        ``name``, ``writer``, ``options``, ``description``, ``detect``, ``read``, ``view``,
+        ``view_arguments``), or the same parts as arguments: ``register(name, factory, *,
+        options=None, description="", detect=None, read=None, view=None, view_arguments=None)``.
+        ``factory(options, path)`` (the format's ``writer``) returns a writer
         with ``write(event)``, ``flush()`` and ``close()`` for the trace file at ``path`` (or, when
         ``path`` is a directory, for a new file it names there). ``detect(first_line)`` tells
         whether a file is in the format, ``read(path, skipped=None)`` yields its events (so

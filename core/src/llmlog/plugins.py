@@ -261,8 +261,8 @@ class PluginHost:
     def _component_register(self, kind: ComponentKind) -> Callable[[str], Any]:
         def make(plugin: str) -> Callable[..., None]:
             def register(
-                name: str,
-                factory: Callable[[Any, Any], Any],
+                name: Any,
+                factory: Callable[[Any, Any], Any] | None = None,
                 *,
                 options: type | None = None,
                 description: str = "",
@@ -274,6 +274,13 @@ class PluginHost:
                 view_arguments: Callable[[Any], None] | None = None,
                 check: Callable[[Any, Any], None] | None = None,
             ) -> None:
+                if kind is ComponentKind.TRACE_FORMAT and not isinstance(name, str):
+                    # One trace-format object (TraceFormat, or any object with its attributes):
+                    # registered as its parts, so both forms give the same component.
+                    if factory is not None:
+                        raise TypeError("register(format) takes a trace-format object alone")
+                    register(**_trace_format_parts(name))
+                    return
                 if not isinstance(name, str) or not name:
                     raise TypeError(
                         f"{kind.singular} name must be a non-empty string, not {name!r}"
@@ -487,3 +494,18 @@ def _version(dist: str) -> str | None:
         return md.version(dist)
     except md.PackageNotFoundError:
         return None
+
+
+def _trace_format_parts(format_: object) -> dict[str, Any]:
+    """The ``register`` arguments of a trace-format object (:class:`TraceFormat` or any object
+    with its attributes: ``name`` and ``writer`` required, the others optional)."""
+    parts: dict[str, Any] = {"name": getattr(format_, "name", None)}
+    parts["factory"] = getattr(format_, "writer", None)
+    if not isinstance(parts["name"], str) or not callable(parts["factory"]):
+        raise TypeError(
+            f"a trace format must have a name (a string) and a writer (callable): {format_!r}"
+        )
+    for key in ("options", "detect", "read", "view", "view_arguments", "check"):
+        parts[key] = getattr(format_, key, None)
+    parts["description"] = getattr(format_, "description", "") or ""
+    return parts

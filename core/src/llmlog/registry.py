@@ -6,7 +6,7 @@ import argparse
 import enum
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, overload
 
 import attrs
 
@@ -22,6 +22,7 @@ __all__ = [
     "Table",
     "TableContext",
     "TableRegister",
+    "TraceFormat",
     "TraceFormatRegister",
     "TraceFormatSupport",
     "ViewArguments",
@@ -80,6 +81,36 @@ class TraceFormatSupport:
     read: Callable[..., Iterator[Any]] | None = None
     view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None
     view_arguments: ViewArguments | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TraceFormat:
+    """A trace format as one object: what writes its files, and what recognises, reads and shows
+    them. ``llmlog_register_trace_formats`` registers it whole, ``register(FORMAT)``.
+
+    Any object with these attributes may be registered instead (a class of your own with methods
+    ``detect``, ``read``...): ``name`` and ``writer`` are required, the others default as here.
+
+    :param name: what ``[trace] format`` and ``new_trace_session(format=...)`` select it by.
+    :param writer: ``writer(options, path)``: a :class:`llmlog.tracing.TraceWriter` (``write``,
+        ``flush``, ``close``) for the trace file at ``path``, or for a new file it names in
+        ``path`` when that is a directory; ``options`` is an instance of ``options`` (or ``None``).
+    :param options: the attrs class of its options (``[trace] format = { type = NAME, ... }``).
+    :param description: one line for ``llmlog plugins``.
+    :param detect: ``detect(first_line: bytes) -> bool``; ``read``, ``view``, ``view_arguments``:
+        as :class:`TraceFormatSupport` describes them.
+    :param check: ``check(options, path)``: raises what ``writer`` would, creating nothing.
+    """
+
+    name: str
+    writer: Callable[[Any, Any], Any]
+    options: type | None = None
+    description: str = ""
+    detect: Callable[[bytes], bool] | None = None
+    read: Callable[..., Iterator[Any]] | None = None
+    view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None
+    view_arguments: ViewArguments | None = None
+    check: Callable[[Any, Any], None] | None = None
 
 
 @attrs.frozen
@@ -203,12 +234,32 @@ class ComponentRegister(Protocol):
 
 
 class TraceFormatRegister(Protocol):
-    """The ``register`` callback of ``llmlog_register_trace_formats``."""
+    """The ``register`` callback of ``llmlog_register_trace_formats``: ``register(FORMAT)`` with
+    one :class:`TraceFormat` (or an object with its attributes), or the same parts as arguments,
+    ``register(name, writer, options=..., detect=..., ...)``."""
 
+    @overload
+    def __call__(self, name: TraceFormat | Any, /) -> None: ...
+
+    @overload
     def __call__(
         self,
         name: str,
         factory: Callable[[Any, Any], Any],
+        *,
+        options: type | None = None,
+        description: str = "",
+        detect: Callable[[bytes], bool] | None = None,
+        read: Callable[..., Iterator[Any]] | None = None,
+        view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None,
+        view_arguments: ViewArguments | None = None,
+        check: Callable[[Any, Any], None] | None = None,
+    ) -> None: ...
+
+    def __call__(
+        self,
+        name: Any,
+        factory: Callable[[Any, Any], Any] | None = None,
         *,
         options: type | None = None,
         description: str = "",

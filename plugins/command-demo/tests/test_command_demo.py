@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from llmlog import hookimpl
-from llmlog.cli import build_parser
-from llmlog.plugins import PluginHost
+from llmlog.ext import PluginHost
+from llmlog.testing import cli_parser
 from llmlog_command_demo import plugin as demo_plugin
 from llmlog_command_demo.command import KEEP
 
@@ -128,7 +128,7 @@ class HelloDemo:
 
 
 def parse(host: PluginHost, *args: str) -> argparse.Namespace:
-    return build_parser(host).parse_args(list(args))
+    return cli_parser(host).parse_args(list(args))
 
 
 def test_a_plugin_adds_a_variant_that_is_traced_and_shown(tmp_path, capsys):
@@ -162,7 +162,7 @@ def test_variants_are_exclusive_and_a_broken_registration_is_reported(capsys):
             register("debug", lambda directory: directory)  # a flag the demo has
 
     host = demo_host(("hello", HelloDemo()), ("broken", Broken()))
-    parser = build_parser(host)
+    parser = cli_parser(host)
     assert "plugin 'broken': llmlog_register_demos raised ValueError" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parser.parse_args(["demo", "--hello", "--dspy"])

@@ -3,7 +3,7 @@
 Generated and mutated snapshots (memory and zstd; JSON values of every type put where the reader
 expects others, hostile text, byte flips, inserts, cuts and duplicated spans, corrupted zstd
 frames) go through the reader, strict and lenient, and through the commands run in-process
-(``llmlog.cli.main``). The assertions: no exception but :class:`SnapshotError` from the reader,
+(``llmlog.testing.run_cli``). The assertions: no exception but :class:`SnapshotError` from the reader,
 exit status 0 or 1 and no traceback from the commands, nothing non-printable in what they print,
 valid JSON from ``convert``, no hang (an interval timer), and, in subprocesses of the real
 ``llmlog`` command, bounded memory (peak RSS), the 1 GiB zstd bomb included.
@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llmlog
-from llmlog.cli import build_parser, main
-from llmlog.runtime import plugin_host
+from llmlog.ext import plugin_host
+from llmlog.testing import cli_parser, run_cli
 from llmlog_engine_flight.snapshot import (
     SnapshotError,
     read_header,
@@ -90,7 +90,7 @@ def cli(*args: object) -> tuple[int, str, str]:
     configured plugin host (``main`` builds a new one at every call)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        parsed = build_parser(plugin_host()).parse_args(["flight", *map(str, args)])
+        parsed = cli_parser(plugin_host()).parse_args(["flight", *map(str, args)])
         status = parsed.run(parsed)
     return status, out.getvalue(), err.getvalue()
 
@@ -284,7 +284,7 @@ def test_the_corpus_through_main(tmp_path: Path) -> None:
         ):
             out, err = io.StringIO(), io.StringIO()
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), hang_guard():
-                status = main(["flight", *map(str, args)])
+                status = run_cli(["flight", *map(str, args)])
             assert status in (0, 1) and printable(out.getvalue()) and printable(err.getvalue())
 
 

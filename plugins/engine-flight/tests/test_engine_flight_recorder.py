@@ -16,7 +16,7 @@ import zstandard
 
 import llmlog
 from llmlog import Severity, TraceEvent, TraceEventType
-from llmlog.flight import global_flight_recorder, trace_log, trace_region, trace_task
+from llmlog.ext import global_flight_recorder, trace_log, trace_region, trace_task
 from llmlog_engine_flight import FlightRecorder, SnapshotInProgress, init_global_flight_recorder
 from llmlog_engine_flight.chrome import to_chrome
 from llmlog_engine_flight.snapshot import SnapshotError, read_snapshot
@@ -825,11 +825,11 @@ def flight_cli(*args):
     """``llmlog flight ...`` run in-process: (exit status, stdout, stderr)."""
     from contextlib import redirect_stderr, redirect_stdout
 
-    from llmlog.cli import main
+    from llmlog.testing import run_cli
 
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        status = main(["flight", *map(str, args)])
+        status = run_cli(["flight", *map(str, args)])
     return status, out.getvalue(), err.getvalue()
 
 

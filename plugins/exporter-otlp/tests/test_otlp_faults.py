@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import llmlog
-from llmlog.config import ConfigError
+from llmlog.ext import ConfigError
 from llmlog.testing import isolated_environment, make_entry
 from llmlog_exporter_otlp import OtlpLogOptions, OtlpLogOutput
 from llmlog_exporter_otlp.sizes import VALUE_OVERHEAD, fields_size, value_size

@@ -27,10 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmlog.records import TokenUsage
-from llmlog.render import escape
-from llmlog.tracing import TraceSession
-from llmlog.viewing import ViewError, view_arguments
+from llmlog.ext import TokenUsage, TraceSession, ViewError, escape
+from llmlog.testing import view_arguments
 from llmlog_trace_dspy import DspyTraceWriter, read_trace
 from llmlog_trace_dspy.format import TraceReadError
 from llmlog_trace_dspy.view import _Watcher, detect, view
@@ -189,7 +187,7 @@ def _unprintable(text: str) -> list[str]:
 
 class Runner:
     """Runs every command on one file and checks what a user would see: ``llmlog`` itself
-    (``llmlog.cli.main``) for detection, the plain tree, ``--stats`` and ``convert``, the viewer
+    (``llmlog.testing.run_cli``) for detection, the plain tree, ``--stats`` and ``convert``, the viewer
     function it calls for the other flags (the same code, without the plugin discovery that
     costs each ``main()`` call 70 ms)."""
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from llmlog.viewing import view_arguments
+from llmlog.testing import view_arguments
 from llmlog_trace_dspy.view import view
 
 FLAGS = [

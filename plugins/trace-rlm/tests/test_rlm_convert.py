@@ -55,13 +55,13 @@ def isolated(tmp_path: Path):
 
 def convert(source: Path, to: str, directory: Path) -> Path:
     """``llmlog convert SOURCE --to FORMAT -o DIRECTORY``, in this process; the new file."""
-    from llmlog.cli import main
+    from llmlog.testing import run_cli
 
     directory.mkdir(parents=True, exist_ok=True)
     before = set(directory.iterdir())
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        status = main(["convert", str(source), "--to", to, "-o", str(directory)])
+        status = run_cli(["convert", str(source), "--to", to, "-o", str(directory)])
     assert status == 0, err.getvalue()
     (made,) = set(directory.iterdir()) - before
     return made

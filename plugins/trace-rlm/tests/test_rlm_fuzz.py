@@ -87,12 +87,12 @@ VIEW_FLAGS: list[list[str]] = [
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
     """``llmlog ARGV`` in this process: exit status, stdout, stderr; a traceback fails the test."""
-    from llmlog.cli import main
+    from llmlog.testing import run_cli
 
     out, err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = main(argv)
+            status = run_cli(argv)
     except Exception:
         pytest.fail(f"llmlog {argv} raised:\n{traceback.format_exc()}")
     return status, out.getvalue(), err.getvalue()

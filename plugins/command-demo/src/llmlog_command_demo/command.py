@@ -19,14 +19,18 @@ import attrs
 import pluggy
 
 import llmlog
-from llmlog.config import ConfigError
-from llmlog.config.paths import config_relative
-from llmlog.flight import running_flight_recorder
-from llmlog.plugins import PluginHost
-from llmlog.render import escape, plural
-from llmlog.safefiles import make_private_dirs
-from llmlog.stdlib import StdlibCapture, StdlibOptions
-from llmlog.traceconfig import default_trace_dir
+from llmlog.ext import (
+    ConfigError,
+    PluginHost,
+    StdlibCapture,
+    StdlibOptions,
+    config_relative,
+    default_trace_dir,
+    escape,
+    make_private_dirs,
+    plural,
+    running_flight_recorder,
+)
 from llmlog_command_demo import hookspecs
 from llmlog_command_demo.pipeline import run_demo
 from llmlog_engine_flight.recorder import (

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from llmlog.hookspecs import hookspec
+from llmlog.ext import hookspec
 
 __all__ = ["DemoRegister", "llmlog_register_demos"]
 

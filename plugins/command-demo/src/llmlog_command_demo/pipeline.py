@@ -16,8 +16,7 @@ import secrets
 import time
 
 import llmlog
-from llmlog.flight import trace_region, trace_task
-from llmlog.records import TokenUsage
+from llmlog.ext import TokenUsage, trace_region, trace_task
 
 __all__ = ["run_demo"]
 

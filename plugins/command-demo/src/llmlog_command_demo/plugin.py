@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from llmlog import hookimpl
-from llmlog.plugins import PluginHost
-from llmlog.registry import CommandRegister
+from llmlog.ext import CommandRegister, PluginHost
 
 
 def _arguments(host: PluginHost, parser: argparse.ArgumentParser) -> None:

@@ -36,22 +36,28 @@ from typing import IO, Any, cast
 import orjson
 import platformdirs
 
-from llmlog.dispatch import report_problem
-from llmlog.flight import annotations as _annotations
-from llmlog.flight.running import (
+from llmlog.ext import (
+    LEVEL_NAMES,
     NO_FLIGHT_RECORDER,
+    LogEntry,
     NoFlightRecorder,
+    Output,
+    Severity,
+    TokenUsage,
+    TraceEvent,
+    TraceEventType,
+    encoded_event_data,
+    escape_json_bytes,
+    flush_all,
     global_flight_recorder,
     replace_global_flight_recorder,
+    report_problem,
+    retainable,
     running_flight_recorder,
+    serializer,
+    written_atomically,
 )
-from llmlog.interfaces import Output
-from llmlog.lifecycle import flush_all
-from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
-from llmlog.render import escape_json_bytes
-from llmlog.safefiles import written_atomically
-from llmlog.serialize import encoded_event_data, retainable, serializer
-from llmlog.severity import LEVEL_NAMES, Severity
+from llmlog.ext import flight_annotations as _annotations
 from llmlog_engine_flight.options import TRIGGERS
 from llmlog_engine_flight.ring import ChunkRing, RecorderBackend
 
@@ -247,7 +253,7 @@ class FlightRecorder:
         if not self._enabled:
             return
         try:
-            from llmlog.logger import global_dispatcher
+            from llmlog.ext import global_dispatcher
 
             data = dict(global_dispatcher().sanitizer.fields(data))
             tid = _get_ident()
@@ -760,8 +766,7 @@ class RecorderOutput(Output):
 
 
 def _backend_by_name(name: str) -> RecorderBackend:
-    from llmlog.registry import ComponentKind
-    from llmlog.runtime import plugin_host
+    from llmlog.ext import ComponentKind, plugin_host
 
     components = plugin_host().components(ComponentKind.RECORDER)
     component = components.get(name)
@@ -819,7 +824,7 @@ def set_global_flight_recorder(recorder: FlightRecorder | None) -> None:
 def attach_to_logging(recorder: FlightRecorder) -> None:
     """Add the recorder's :class:`RecorderOutput` to the global dispatcher, replacing any other
     recorder's."""
-    from llmlog.logger import global_dispatcher
+    from llmlog.ext import global_dispatcher
 
     dispatcher = global_dispatcher()
     dispatcher.ensure_configured()

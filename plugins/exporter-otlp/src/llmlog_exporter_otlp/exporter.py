@@ -12,9 +12,7 @@ import logging
 import os
 from typing import Any
 
-from llmlog.interfaces import Integration
-from llmlog.records import TraceEvent
-from llmlog.tracing import add_listener, remove_listener
+from llmlog.ext import Integration, TraceEvent, add_listener, remove_listener
 from llmlog_exporter_otlp.options import (
     OtlpConnectionOptions,
     OtlpOptions,

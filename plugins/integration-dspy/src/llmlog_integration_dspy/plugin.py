@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from llmlog import hookimpl
-from llmlog.interfaces import Integration
-from llmlog.registry import ComponentRegister
+from llmlog.ext import ComponentRegister, Integration
 from llmlog_integration_dspy.options import DspyOptions
 
 

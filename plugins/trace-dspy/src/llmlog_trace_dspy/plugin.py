@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmlog import hookimpl
-from llmlog.registry import ArgumentAdder, TraceFormatRegister
+from llmlog.ext import ArgumentAdder, TraceFormat, TraceFormatRegister
 from llmlog_trace_dspy.format import DspyOptions, DspyTraceWriter, read_trace
 from llmlog_trace_dspy.view import detect, view
 
@@ -19,15 +19,19 @@ def view_arguments(parser: ArgumentAdder) -> None:
     parser.add_argument("--final", action="store_true", help="only the final answer")
 
 
+#: The ``dspy`` trace format: writer, reader, detector, viewer and its view flags.
+FORMAT = TraceFormat(
+    name="dspy",
+    writer=_factory,
+    options=DspyOptions,
+    description="dspy-go's native TraceEvent JSONL (session, span, llm_call, module, ...).",
+    detect=detect,
+    read=read_trace,
+    view=view,
+    view_arguments=view_arguments,
+)
+
+
 @hookimpl
 def llmlog_register_trace_formats(register: TraceFormatRegister) -> None:
-    register(
-        "dspy",
-        _factory,
-        options=DspyOptions,
-        description="dspy-go's native TraceEvent JSONL (session, span, llm_call, module, ...).",
-        detect=detect,
-        read=read_trace,
-        view=view,
-        view_arguments=view_arguments,
-    )
+    register(FORMAT)

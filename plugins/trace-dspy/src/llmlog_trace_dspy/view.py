@@ -46,18 +46,21 @@ from typing import Any, TextIO
 
 import orjson
 
-from llmlog.records import TraceEvent, TraceEventType
-from llmlog.render import escape, escape_lines, format_cost
-from llmlog.serialize import serializer
-from llmlog.viewing import (
+from llmlog.ext import (
     CYAN,
     DIM,
     RED,
     Paint,
+    TraceEvent,
+    TraceEventType,
     ViewError,
+    escape,
+    escape_lines,
     export_target,
     follow,
+    format_cost,
     paint_for,
+    serializer,
     write_private_text,
 )
 from llmlog_trace_dspy.format import TraceReadError, loads, parse_line
