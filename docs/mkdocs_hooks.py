@@ -1,7 +1,8 @@
 """mkdocs hooks (``hooks:`` in mkdocs.yml): the pages of the site that are made from other files.
 
-- ``index.md`` is the repository's README and ``core.md`` the core's, with their links to
-  ``docs/`` made relative to the site; ``example-configuration.md`` shows ``llmlog.toml.example``.
+- ``index.md`` is the repository's README, ``core.md`` the core's, and ``contributing.md`` and
+  ``changelog.md`` the files of those names, with their links made relative to the site;
+  ``example-configuration.md`` shows ``llmlog.toml.example`` and ``license.md`` the license.
 - ``reference/``: one API reference page per public module of the core (every module of
   ``core/src/llmlog`` whose name does not start with ``_``, found when the site is built, so a
   module added, moved or made private changes the reference with no edit here), rendered by
@@ -62,6 +63,9 @@ def site_links(markdown: str, *, base: str) -> str:
         "README.md": "index.md",
         "core/README.md": "core.md",
         "llmlog.toml.example": "example-configuration.md",
+        "CONTRIBUTING.md": "contributing.md",
+        "CHANGELOG.md": "changelog.md",
+        "LICENSE": "license.md",
     }
 
     def fix(match: re.Match[str]) -> str:
@@ -100,6 +104,11 @@ def on_files(files: Files, config: Any) -> Files:
     pages = {
         "index.md": site_links((ROOT / "README.md").read_text(), base="README.md"),
         "core.md": site_links((ROOT / "core" / "README.md").read_text(), base="core/README.md"),
+        "contributing.md": site_links(
+            (ROOT / "CONTRIBUTING.md").read_text(), base="CONTRIBUTING.md"
+        ),
+        "changelog.md": site_links((ROOT / "CHANGELOG.md").read_text(), base="CHANGELOG.md"),
+        "license.md": f"# License\n\n```text\n{(ROOT / 'LICENSE').read_text()}```\n",
         "example-configuration.md": (
             "# Example configuration\n\n`llmlog.toml.example` at the root of the repository: "
             "every key, with its default. See the [configuration reference](configuration.md).\n\n"
