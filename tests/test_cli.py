@@ -2,6 +2,8 @@ import json
 import sys
 import tomllib
 
+import pytest
+
 import llmlog
 
 
@@ -103,6 +105,7 @@ def test_demo_runs_offline_and_is_secure_by_default(cli, tmp_path):
     assert "Errors (1):" in view.stdout
 
 
+@pytest.mark.slow
 def test_dspy_demo_traces_a_react_agent_and_shows_the_tree(cli, tmp_path):
     done = cli("demo", "--dspy", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 PROGRAM = textwrap.dedent(
     """
     import asyncio, threading
@@ -123,6 +125,7 @@ def test_the_demo_prints_a_command_that_works_as_printed_and_leaves_nothing_in_t
     assert Path(command[-1]).name in listed.stdout and " demo " in listed.stdout
 
 
+@pytest.mark.slow
 def test_the_demo_keeps_its_newest_snapshots_only(sh, tmp_path):
     from llmlog.demo import KEEP
 
@@ -136,6 +139,7 @@ def test_the_demo_keeps_its_newest_snapshots_only(sh, tmp_path):
     assert sorted(directory.iterdir()) == sorted(paths[-KEEP:])
 
 
+@pytest.mark.slow
 def test_the_dspy_demo_prints_a_view_command_that_works_and_leaves_nothing_in_tmp(sh, tmp_path):
     env = bare_environment(tmp_path)
     done = sh([str(LLMLOG), "demo", "--dspy"], env=env, cwd=tmp_path)
