@@ -100,6 +100,15 @@ def on_startup(command: str, dirty: bool) -> None:
         logging.getLogger(name).addFilter(AttrsFieldsFilter())
 
 
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
+    """The guides in ``docs/`` link to files at the root of the repository (``../CONTRIBUTING.md``)
+    as GitHub shows them; on the site those are pages of their own."""
+    uri = page.file.src_uri
+    if "/" in uri or page.file.generated_by is not None:
+        return markdown
+    return site_links(markdown, base=f"docs/{uri}")
+
+
 def on_files(files: Files, config: Any) -> Files:
     pages = {
         "index.md": site_links((ROOT / "README.md").read_text(), base="README.md"),
