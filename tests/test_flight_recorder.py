@@ -459,6 +459,7 @@ def test_reader_errors_name_the_file(tmp_path):
         read_snapshot(plain)
 
 
+@pytest.mark.slow
 def test_chrome_export_loads_in_perfetto_with_async_slices_instants_and_counters(
     perfetto, tmp_path
 ):

@@ -302,8 +302,8 @@ def _fuzz_test(examples: int, strategy: st.SearchStrategy[bytes], cli: bool) -> 
     return test
 
 
-test_reader_on_mutated_fields = _fuzz_test(150, mutated_files(), cli=False)
-test_reader_on_mutated_bytes = _fuzz_test(150, byte_mutated_files(), cli=False)
+test_reader_on_mutated_fields = pytest.mark.slow(_fuzz_test(150, mutated_files(), cli=False))
+test_reader_on_mutated_bytes = pytest.mark.slow(_fuzz_test(150, byte_mutated_files(), cli=False))
 test_cli_on_mutated_fields = pytest.mark.slow(_fuzz_test(15, mutated_files(), cli=True))
 test_cli_on_mutated_bytes = pytest.mark.slow(_fuzz_test(15, byte_mutated_files(), cli=True))
 
