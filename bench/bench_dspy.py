@@ -146,8 +146,8 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
     if variant.startswith("llmlog-"):
         import llmlog
         import llmlog_integration_dspy
-        from llmlog.flight import FlightRecorder
-        from llmlog.flight.recorder import set_global_flight_recorder
+        from llmlog_engine_flight import FlightRecorder
+        from llmlog_engine_flight.recorder import set_global_flight_recorder
 
         fmt: Any = variant.split("-")[1]
         if variant.endswith("-unbuffered"):  # [trace] format = { type = "dspy", buffer_size = 0 }

@@ -32,8 +32,9 @@ from pathlib import Path
 import orjson
 
 from llmlog import Logger, Output, Severity, TraceEvent, TraceEventType
-from llmlog.flight import FlightRecorder, RecorderOutput, trace_region
 from llmlog.flight import annotations as flight_annotations
+from llmlog.flight import trace_region
+from llmlog_engine_flight import FlightRecorder, RecorderOutput
 
 TEXT = "The quick brown fox answers questions about retrieval-augmented generation. " * 3
 

@@ -13,7 +13,7 @@ import pytest
 
 import llmlog
 from llmlog import hookspecs
-from llmlog.config.loader import SECTIONS, Settings
+from llmlog.config.loader import Settings
 from llmlog.plugins import PluginHost
 from llmlog.registry import ComponentKind
 
@@ -31,7 +31,7 @@ def hook_functions():
 def test_every_hook_has_a_section_with_its_exact_signature(repo):
     text = (repo / "docs" / "hooks.md").read_text()
     hooks = hook_functions()
-    assert len(hooks) == 9
+    assert len(hooks) == 10
     for name, fn in hooks.items():
         args = ", ".join(inspect.signature(fn).parameters)
         assert f"## {name}({args})" in text, f"docs/hooks.md lacks '## {name}({args})'"
@@ -177,15 +177,17 @@ def test_example_defaults_match_the_code(repo):
         )
 
 
-def test_every_fixed_table_is_documented_and_in_the_example(repo):
+def test_every_claimed_table_is_documented_and_in_the_example(repo):
     text = (repo / "docs" / "configuration.md").read_text()
     example = tomllib.loads((repo / "llmlog.toml.example").read_text())
-    for name, options in SECTIONS.items():
+    tables = PluginHost().tables
+    assert {"stdlib", "trace", "flight_recorder"} <= set(tables)
+    for name, claim in tables.items():
         assert f"## `[{name}]`" in text, f"[{name}] undocumented"
         section = text.split(f"## `[{name}]`", 1)[1].split("\n## ", 1)[0]
-        # The flight recorder's backend and the trace format are read apart from the options.
-        extra = {"flight_recorder": ["backend"], "trace": ["format"]}.get(name, [])
-        for option in [*extra, *option_names(options)]:
+        # The key choosing a component (the recorder's backend, the trace format) is read apart.
+        extra = [claim.component.key] if claim.component is not None else []
+        for option in [*extra, *option_names(claim.options)]:
             assert f"- `{option}`:" in section, f"[{name}] {option} undocumented"
             assert lookup(example.get(name, {}), option), f"[{name}] {option} not in the example"
 
@@ -265,7 +267,7 @@ DOC_RUNS = {
 
             import llmlog
             from llmlog import hookimpl
-            from llmlog.builtin.memory_recorder import MemoryBackend
+            from llmlog_engine_flight.memory import MemoryBackend
             from llmlog_integration_dspy.integration import DspyIntegration
             from llmlog_integration_dspy.options import DspyOptions
             from llmlog_output_example.output import ExampleOptions, ExampleOutput
@@ -287,12 +289,24 @@ DOC_RUNS = {
                 def format(self, entry):
                     return self.delimiter.join((entry.severity.name, entry.message))
 
+            from llmlog.config.converter import Seconds
+
             @attrs.frozen
-            class MemoryRingOptions:
+            class Lz4Options:
                 pass
 
-            def MemoryRing(options, context):
+            def Lz4Backend(options):
                 return MemoryBackend()
+
+            class Heartbeat:
+                def __init__(self, every):
+                    self.every = every
+
+                def start(self):
+                    return self
+
+                def close(self):
+                    pass
 
             def run_tail(args):
                 return 0
@@ -324,6 +338,8 @@ DOC_RUNS = {
             assert "dspy" in host.components(ComponentKind.TRACE_FORMAT)
             assert "dspy" in host.components(ComponentKind.INTEGRATION)
             assert "tail" in host.commands
+            assert "lz4" in host.components(ComponentKind.RECORDER)
+            assert host.tables["heartbeat"].start is start
             config = llmlog.configure({"default_fields": {"service": "qa"}})
             llmlog_configure(config)
             assert exporter.service == "qa"

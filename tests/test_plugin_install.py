@@ -193,6 +193,22 @@ def standard_distributions(repo: Path) -> set[str]:
     return {"llmlog", *(re.split(r"[<>=!~ ;\[]", req, maxsplit=1)[0] for req in extra)}
 
 
+def registering(repo: Path, distributions: set[str]) -> set[str]:
+    """Those of ``distributions`` that register components (an ``llmlog`` entry point, or core's
+    default plugins): what ``llmlog plugins`` lists. A library such as llmlog-engine-files is not
+    among them."""
+    import tomllib
+
+    found = set()
+    for pyproject in [repo / "core" / "pyproject.toml", *repo.glob("plugins/*/pyproject.toml")]:
+        project = tomllib.loads(pyproject.read_text())["project"]
+        if project["name"] in distributions and (
+            project["name"] == "llmlog" or "llmlog" in project.get("entry-points", {})
+        ):
+            found.add(project["name"])
+    return found
+
+
 def test_the_readme_source_install_line_names_every_standard_distribution(repo):
     import glob
     import tomllib
@@ -317,7 +333,7 @@ def test_the_readme_local_route_to_llmlog_standard_works_in_a_fresh_environment(
     sh([*pip, str(dist), "llmlog[standard]"], env=clean, check=True)
     listed = sh([str(env_dir / "bin" / "llmlog"), "plugins", "--json"], env=clean, check=True)
     plugins = json.loads(listed.stdout)["plugins"]
-    assert {p["distribution"] for p in plugins} == standard_distributions(repo)
+    assert {p["distribution"] for p in plugins} == registering(repo, standard_distributions(repo))
     components = {c for p in plugins for c in p["components"]}
     assert {"trace format:dspy", "trace format:rlm", "recorder:zstd"} <= components
     written = sh([str(python), "-c", TRACE_PROGRAM, "-", "rlm"], env=clean, cwd=app, check=True)

@@ -179,7 +179,7 @@ def test_captured_debug_records_reach_the_flight_recorder_while_outputs_show_inf
     with llmlog.with_model_id("gpt-4o"), httpx.Client() as client:
         assert client.get(f"{server}/ok").status_code == 200
     from llmlog.flight import global_flight_recorder
-    from llmlog.flight.snapshot import read_snapshot
+    from llmlog_engine_flight.snapshot import read_snapshot
 
     snap = read_snapshot(global_flight_recorder().snapshot(reason="call-failed"))
     trail = [

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 import llmlog
 from llmlog import TokenUsage, TraceEvent, TraceEventType
-from llmlog.filesink import rotated_files
 from llmlog.logger import global_dispatcher
 from llmlog.testing import ListOutput
+from llmlog_engine_files import rotated_files
 from llmlog_trace_dspy import DspyOptions, DspyTraceWriter, encode, parse_timestamp, read_trace
 from llmlog_trace_dspy.format import TraceReadError
 
@@ -297,8 +297,8 @@ def test_reader_names_file_and_line(tmp_path):
 
 
 def test_spans_reach_the_flight_recorder(tmp_path):
-    from llmlog.flight import FlightRecorder
-    from llmlog.flight.snapshot import read_snapshot
+    from llmlog_engine_flight import FlightRecorder
+    from llmlog_engine_flight.snapshot import read_snapshot
 
     fr = FlightRecorder()
     fr.start()
@@ -608,7 +608,7 @@ def test_buffered_trace_events_are_never_lost_silently(tmp_path):
     import sys
     import textwrap
 
-    from llmlog.flight import FlightRecorder
+    from llmlog_engine_flight import FlightRecorder
 
     path = tmp_path / "buffered.jsonl"
     session = llmlog.TraceSession(DspyTraceWriter(path, DspyOptions(flush_interval=60)))
@@ -858,8 +858,8 @@ def test_llm_calls_recorded_from_a_span_are_in_the_trace_and_in_view(cli, tmp_pa
 
 
 def test_llm_calls_in_a_session_less_span_reach_the_flight_recorder(tmp_path):
-    from llmlog.flight import FlightRecorder
-    from llmlog.flight.snapshot import read_snapshot
+    from llmlog_engine_flight import FlightRecorder
+    from llmlog_engine_flight.snapshot import read_snapshot
 
     fr = FlightRecorder()
     fr.start()

@@ -194,8 +194,6 @@ def documents() -> st.SearchStrategy[dict[str, Any]]:
     host = PluginHost()
     outputs = host.components(ComponentKind.OUTPUT)
     formatters = host.components(ComponentKind.FORMATTER)
-    recorders = host.components(ComponentKind.RECORDER)
-    formats = host.components(ComponentKind.TRACE_FORMAT)
     integrations = host.components(ComponentKind.INTEGRATION)
     formatter = st.sampled_from([*sorted(formatters), "nope"]) | _component(formatters, {})
     level = _value(Severity, "level")
@@ -203,20 +201,11 @@ def documents() -> st.SearchStrategy[dict[str, Any]]:
     settings_ = {f.name: _value(f.type, f.name) for f in attrs.fields(Settings)}
     settings_["plugins"] = st.just("auto") | st.lists(st.sampled_from(["nope", "output_file"]))
     settings_["disabled_plugins"] = st.lists(st.sampled_from(["output_file", "nope"]), max_size=2)
-    from llmlog.flight.options import FlightRecorderOptions
-    from llmlog.stdlib import StdlibOptions
-    from llmlog.traceconfig import TraceOptions
-
-    backend = st.sampled_from([*sorted(recorders), "nope"]) | _component(recorders, {})
-    trace_format = st.sampled_from([*sorted(formats), "nope"]) | _component(formats, {})
     tables = {
         "outputs": st.dictionaries(
             st.sampled_from(["console", "file", "a", "a.b", "é"]), output, max_size=3
         )
         | ANY_VALUE,
-        "stdlib": _table(StdlibOptions) | ANY_VALUE,
-        "flight_recorder": _table(FlightRecorderOptions, {"backend": backend}) | ANY_VALUE,
-        "trace": _table(TraceOptions, {"format": trace_format}) | ANY_VALUE,
         "integrations": st.dictionaries(
             st.sampled_from([*sorted(integrations), "nope"]),
             _table(None, {"enabled": st.just(False) | ANY_VALUE}),
@@ -224,7 +213,18 @@ def documents() -> st.SearchStrategy[dict[str, Any]]:
         )
         | ANY_VALUE,
     }
-    assert set(settings_) == set(SETTINGS_KEYS) and set(tables) == set(TABLES)
+    # Every claimed table ([stdlib], [trace], [flight_recorder] where the engine is installed),
+    # with the key that selects its component (a backend, a format) when it has one.
+    for name, claim in host.tables.items():
+        extra = {}
+        if claim.component is not None:
+            chosen = host.components(claim.component.kind)
+            extra[claim.component.key] = st.sampled_from([*sorted(chosen), "nope"]) | _component(
+                chosen, {}
+            )
+        tables[name] = _table(claim.options, extra) | ANY_VALUE
+    assert set(settings_) == set(SETTINGS_KEYS)
+    assert set(tables) == {*TABLES, *host.tables}
     unknown = st.dictionaries(st.sampled_from(["levle", "output", "é", ""]), ANY_VALUE, max_size=1)
     return st.builds(
         lambda known, odd: {**known, **odd},

@@ -2,8 +2,8 @@
 
 ``llmlog --version`` · ``llmlog plugins`` · ``llmlog config check [PATH]`` ·
 ``llmlog config show [PATH]`` · ``llmlog demo`` · ``llmlog view FILE`` · ``llmlog convert FILE --to
-FORMAT`` · ``llmlog flight list [DIR]`` · ``llmlog flight view|convert FILE``; plugins add
-subcommands through ``llmlog_register_commands``.
+FORMAT``; plugins add subcommands through ``llmlog_register_commands`` (``llmlog flight ...`` is
+the flight-recorder engine's).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from llmlog.plugins import PluginHost
 from llmlog.registry import ComponentKind
 from llmlog.safefiles import make_private_dirs
 from llmlog.sanitize import REDACTED, Sanitizer
+from llmlog.severity import Severity
 from llmlog.tomlout import dumps_toml
 
 __all__ = ["main"]
@@ -42,7 +43,12 @@ def _validate(path: str | None) -> tuple[Configuration, PluginHost]:
 def _options_dict(options: Any) -> dict[str, Any]:
     if options is None:
         return {}
-    return dict(converter.unstructure(options))
+    data = dict(converter.unstructure(options))
+    for field in attrs.fields(type(options)):
+        value = getattr(options, field.name)
+        if isinstance(value, Severity):  # as the file says it: "debug", not 10
+            data[field.name] = value.name.lower()
+    return data
 
 
 def _component_value(spec: Any) -> Any:
@@ -68,7 +74,7 @@ def effective_dict(config: Configuration, *, redacted: bool = True) -> dict[str,
     fields = Sanitizer.from_settings(settings)
     options = Sanitizer(redact=settings.redact, redact_values=settings.redact_values)
     data["default_fields"] = _redact_text(fields, data["default_fields"], False)
-    for key in ("stdlib", "flight_recorder", "trace"):
+    for key in config.tables:
         data[key] = _redact_text(options, data[key], False)
     for group in ("outputs", "integrations"):
         data[group] = {name: _redact_text(options, t, False) for name, t in data[group].items()}
@@ -102,27 +108,18 @@ def _effective(config: Configuration) -> dict[str, Any]:
             table["formatter"] = _component_value(spec.formatter)
         table.update(_options_dict(spec.options))
         outputs[name] = table
-    stdlib = _options_dict(config.stdlib)
-    stdlib["level"] = config.stdlib.level.name.lower()
-    flight = _options_dict(config.flight_recorder)
-    flight["level"] = config.flight_recorder.level.name.lower()
-    if config.recorder_backend is not None:
-        flight = {"backend": _component_value(config.recorder_backend), **flight}
-    trace = _options_dict(config.trace)
-    if config.trace_format is not None:
-        trace = {"format": _component_value(config.trace_format), **trace}
+    tables: dict[str, Any] = {}
+    for name, claimed in config.tables.items():
+        shown = _options_dict(claimed.options)
+        choice = claimed.table.component
+        if choice is not None and claimed.component is not None:
+            shown = {choice.key: _component_value(claimed.component), **shown}
+        tables[name] = shown
     integrations = {
         name: {"enabled": spec.enabled, **_options_dict(spec.options)}
         for name, spec in config.integrations.items()
     }
-    return {
-        **settings,
-        "outputs": outputs,
-        "stdlib": stdlib,
-        "flight_recorder": flight,
-        "trace": trace,
-        "integrations": integrations,
-    }
+    return {**settings, "outputs": outputs, **tables, "integrations": integrations}
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -199,12 +196,17 @@ def _is_demo_snapshot(name: str) -> bool:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    # The demo runs the flight-recorder engine; it leaves core with the demo (command-demo).
+    from llmlog.config.paths import config_relative
     from llmlog.demo import KEEP, cli_command, keep_newest, run_demo
-    from llmlog.filesink import config_relative
-    from llmlog.flight import FlightRecorder, running_flight_recorder
-    from llmlog.flight.recorder import default_snapshot_dir, set_global_flight_recorder
+    from llmlog.flight import running_flight_recorder
     from llmlog.render import escape, plural
     from llmlog.stdlib import StdlibCapture, StdlibOptions
+    from llmlog_engine_flight.recorder import (
+        FlightRecorder,
+        default_snapshot_dir,
+        set_global_flight_recorder,
+    )
 
     if args.dspy:
         return _dspy_demo(args)
@@ -219,12 +221,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # simulated SDK's standard-logging records into it. Its snapshot goes where `llmlog flight
     # list` looks (the configured snapshot_dir, else the platformdirs default), and the newest
     # KEEP demo snapshots stay there: nothing is left in the temporary directory.
-    recorder = running_flight_recorder()
+    recorder: Any = running_flight_recorder()
     own = recorder is None
     if own:
+        flight = config.table("flight_recorder")
         recorder = FlightRecorder(
             snapshot_dir=config_relative(
-                config.flight_recorder.snapshot_dir, config.source.path, default_snapshot_dir()
+                flight.options.snapshot_dir if flight else "",
+                config.source.path,
+                default_snapshot_dir(),
             )
         )
         recorder.start()
@@ -261,8 +266,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _dspy_demo(args: argparse.Namespace) -> int:
+    from llmlog.config.paths import config_relative
     from llmlog.demo import cli_command, keep_newest
-    from llmlog.filesink import config_relative
     from llmlog.render import escape
     from llmlog.traceconfig import default_trace_dir
 
@@ -283,7 +288,11 @@ def _dspy_demo(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     # In `demo` under the configured trace directory, where the newest KEEP demo traces stay.
-    directory = config_relative(config.trace.dir, config.source.path, default_trace_dir()) / "demo"
+    trace = config.table("trace")
+    directory = config_relative(
+        trace.options.dir if trace else "", config.source.path, default_trace_dir()
+    )
+    directory /= "demo"
     path = run_dspy_demo(directory)
     keep_newest(directory, lambda name: ".jsonl" in name and not name.startswith("."))
     print(f"\n$ {escape(cli_command('view', str(path)))}\n", file=sys.stderr)
@@ -296,201 +305,9 @@ def _dspy_demo(args: argparse.Namespace) -> int:
 
 def read_events(path: Any) -> list[dict[str, Any]]:
     """The events of a snapshot (for the demo's summary); unreadable lines are skipped."""
-    from llmlog.flight.snapshot import read_snapshot
+    from llmlog_engine_flight.snapshot import read_snapshot
 
     return read_snapshot(path, lenient=True).events
-
-
-def _snapshot_or_report(path: str, lenient: bool = False, max_events: int | None = None) -> Any:
-    """The snapshot at ``path``, or ``None`` after saying on stderr (escaped) why it cannot be
-    read."""
-    import gc
-
-    from llmlog.flight.snapshot import SnapshotError, UnreadableLine, read_snapshot
-    from llmlog.render import escape
-
-    # Loading builds one dict per event and keeps them all: the cyclic garbage collector would
-    # traverse them again and again (two thirds of the time for 100,000 events) to find nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        if max_events is None:
-            return read_snapshot(path, lenient=lenient)
-        return read_snapshot(path, lenient=lenient, max_events=max_events)
-    except SnapshotError as exc:
-        hint = " (--lenient skips unreadable lines)" if isinstance(exc, UnreadableLine) else ""
-        print(f"llmlog: {escape(str(exc))}{hint}", file=sys.stderr)
-        return None
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _cmd_flight_view(args: argparse.Namespace) -> int:
-    from llmlog.flight.schema import KNOWN_KINDS
-    from llmlog.flight.view import render_view
-    from llmlog.render import escape
-    from llmlog.severity import SEVERITY_NAMES, severity_from_name
-    from llmlog.viewing import paint_for
-
-    level = None
-    if args.level is not None:
-        level = severity_from_name(args.level)
-        if level is None:
-            print(
-                f"llmlog: --level: unknown severity {escape(repr(args.level))}; expected one of "
-                f"{', '.join(SEVERITY_NAMES)}",
-                file=sys.stderr,
-            )
-            return 2
-    if args.last < 0:
-        print("llmlog: --last: expected 0 (all) or more", file=sys.stderr)
-        return 2
-    if args.max_events is not None and args.max_events < 1:
-        print("llmlog: --max-events: expected 1 or more", file=sys.stderr)
-        return 2
-    snapshot = _snapshot_or_report(args.file, args.lenient, args.max_events)
-    if snapshot is None:
-        return 1
-    # Kinds the recorder writes, and any other this snapshot holds (FlightRecorder.record).
-    present = {event["kind"] for event in snapshot.events}
-    unknown = [k for k in args.kind or () if k not in KNOWN_KINDS and k not in present]
-    if unknown:
-        others = sorted(present - set(KNOWN_KINDS))
-        extra = f"; in this snapshot also: {', '.join(escape(k) for k in others)}" if others else ""
-        print(
-            f"llmlog: --kind: unknown kind {escape(repr(unknown[0]))}; known kinds: "
-            f"{', '.join(KNOWN_KINDS)}{extra}",
-            file=sys.stderr,
-        )
-        return 2
-    render_view(
-        snapshot,
-        sys.stdout,
-        last=args.last,
-        kinds=args.kind or (),
-        level=level,
-        grep=args.grep,
-        paint=paint_for(args, sys.stdout),
-    )
-    return 0
-
-
-def _cmd_flight_list(args: argparse.Namespace) -> int:
-    import stat
-
-    from llmlog.filesink import config_relative
-    from llmlog.flight.recorder import default_snapshot_dir
-    from llmlog.flight.snapshot import (
-        NotASnapshot,
-        SnapshotError,
-        read_header,
-        recorder_backends,
-    )
-    from llmlog.render import escape, local_timestamp
-
-    if args.dir:
-        directory = Path(args.dir)
-    else:
-        # Where this project's configuration sends snapshots, else the platformdirs default.
-        try:
-            config, _ = _validate(args.config)
-        except ConfigError as exc:
-            print(f"llmlog: {exc}", file=sys.stderr)
-            return 1
-        directory = config_relative(
-            config.flight_recorder.snapshot_dir, config.source.path, default_snapshot_dir()
-        )
-    shown_dir = escape(str(directory))
-    if not directory.is_dir():
-        print(f"No snapshots: {shown_dir} does not exist.")
-        return 0
-    try:
-        names = [p for p in directory.iterdir() if p.name.endswith((".jsonl", ".jsonl.zst"))]
-    except OSError as exc:
-        print(f"llmlog: {shown_dir}: cannot list: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    found = []
-    for path in names:
-        if path.name.startswith("."):  # a snapshot still being written (temporary name)
-            continue
-        try:
-            status = path.stat()
-        except OSError:  # gone meanwhile, or a dangling link
-            continue
-        if not stat.S_ISREG(status.st_mode):  # a directory, or a FIFO that would block a read
-            continue
-        found.append((status.st_mtime, status.st_size, path))
-    found.sort(key=lambda item: item[0], reverse=True)
-    backends = recorder_backends()
-    rows, others, unreadable = [], 0, []
-    for _, size, path in found:
-        try:
-            header = read_header(path, backends=backends)
-        except NotASnapshot:
-            others += 1
-            continue
-        except SnapshotError as exc:  # a snapshot that cannot be read: listed with the reason
-            unreadable.append(escape(str(exc)))
-            continue
-        created = header.get("created_ns")
-        when = local_timestamp(created) if isinstance(created, int) else "?"
-        window = header.get("window") or {}
-        events = window.get("events")
-        rows.append(
-            f"  {when}  {escape(str(header.get('reason') or '?')[:40]):<10} "
-            f"{escape(str((header.get('config') or {}).get('backend') or '?')[:20]):<7} "
-            f"{events if isinstance(events, int) else '?':>8} events {size / 1024:>9.1f} KiB  "
-            f"{escape(path.name)}"
-        )
-    print(f"Snapshots in {shown_dir} ({len(rows)}, newest first):")
-    for row in rows:
-        print(row)
-    for message in unreadable:
-        print(f"  unreadable: {message}")
-    if others:
-        print(f"  ({others} other .jsonl files that are not snapshots)")
-    if rows:
-        print("Open one with: llmlog flight view FILE")
-    return 0
-
-
-def _cmd_flight_convert(args: argparse.Namespace) -> int:
-    from llmlog.flight.chrome import write_chrome
-    from llmlog.render import escape
-    from llmlog.safefiles import written_atomically
-
-    if args.max_events is not None and args.max_events < 1:
-        print("llmlog: --max-events: expected 1 or more", file=sys.stderr)
-        return 2
-    snapshot = _snapshot_or_report(args.file, args.lenient, args.max_events)
-    if snapshot is None:
-        return 1
-    target = Path(
-        args.output or str(args.file).removesuffix(".zst").removesuffix(".jsonl") + ".chrome.json"
-    )
-    try:
-        with written_atomically(target) as fh:  # 0600 from the first byte; no half file
-            size = write_chrome(snapshot, fh)
-    except OSError as exc:
-        print(
-            f"llmlog: {escape(str(target))}: cannot write: {exc.strerror or exc}", file=sys.stderr
-        )
-        return 1
-    skipped = ""
-    if snapshot.skipped:
-        skipped = (
-            f"; {snapshot.skipped} unreadable line{'s' if snapshot.skipped > 1 else ''} skipped"
-        )
-    if snapshot.missing_events:
-        skipped += f"; {snapshot.missing_events} events missing (the file is damaged or cut short)"
-    if snapshot.dropped:
-        skipped += f"; the oldest {snapshot.dropped} events left out (--max-events)"
-    print(
-        f"{escape(str(target))}: {size} bytes of Chrome Trace Event JSON "
-        f"(open it in ui.perfetto.dev or chrome://tracing){skipped}"
-    )
-    return 0
 
 
 def _first_line(path: Path) -> tuple[bytes | None, str | None]:
@@ -762,52 +579,6 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         "--lenient", action="store_true", help="skip unreadable lines (counted)"
     )
     convert_trace.set_defaults(run=_cmd_convert)
-
-    flight = sub.add_parser("flight", help="read flight-recorder snapshots")
-    flight_sub = flight.add_subparsers(dest="flight_command", metavar="ACTION", required=True)
-    listing = flight_sub.add_parser(
-        "list", help="the snapshots in the configured snapshot directory, newest first"
-    )
-    listing.add_argument(
-        "dir", nargs="?", help="a directory (default: [flight_recorder] snapshot_dir)"
-    )
-    listing.add_argument("--config", help="the configuration file (default: discovered)")
-    listing.set_defaults(run=_cmd_flight_list)
-    view = flight_sub.add_parser("view", help="summary and timeline of a snapshot, errors first")
-    view.add_argument("file", help="a snapshot (.jsonl or .jsonl.zst)")
-    view.add_argument(
-        "--last", type=int, default=50, help="timeline events to show (default 50; 0: all)"
-    )
-    view.add_argument(
-        "--kind",
-        action="append",
-        help="only events of this kind in the timeline (log, span, llm_call, region, ...); repeat",
-    )
-    view.add_argument("--level", help="only log entries at or above this severity in the timeline")
-    view.add_argument("--grep", help="only timeline events containing this text (any case)")
-    view.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR)")
-    view.add_argument(
-        "--lenient", action="store_true", help="skip unreadable lines (counted) instead of failing"
-    )
-    view.add_argument(
-        "--max-events",
-        type=int,
-        help="most events read, the newest kept (default 1,000,000: bounds memory)",
-    )
-    view.set_defaults(run=_cmd_flight_view)
-    convert = flight_sub.add_parser("convert", help="convert a snapshot for a trace viewer")
-    convert.add_argument("file", help="a snapshot (.jsonl or .jsonl.zst)")
-    convert.add_argument("--to", choices=["chrome"], default="chrome", help="output format")
-    convert.add_argument("-o", "--output", help="output file (default: next to the snapshot)")
-    convert.add_argument(
-        "--lenient", action="store_true", help="skip unreadable lines (counted) instead of failing"
-    )
-    convert.add_argument(
-        "--max-events",
-        type=int,
-        help="most events read, the newest kept (default 1,000,000: bounds memory)",
-    )
-    convert.set_defaults(run=_cmd_flight_convert)
 
     for command in host.commands.values() if host is not None else ():
         cp = sub.add_parser(command.name, help=command.help)

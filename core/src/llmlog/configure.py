@@ -1,8 +1,9 @@
 """``llmlog.configure()``: from configuration to installed outputs.
 
 Steps: read the configuration (:func:`~llmlog.config.find_config`), load plugins honouring its
-``plugins`` switches, validate every key against the installed components, build each formatter and
-output, install them into the global dispatcher, close the outputs they replace, then call the
+``plugins`` switches, validate every key against the installed components and claimed tables, build
+each formatter and output, install them into the global dispatcher, close the outputs they replace,
+start each claimed table (``[stdlib]``, ``[flight_recorder]``, ...), then call the
 ``llmlog_configure`` hook. Any problem raises one :class:`~llmlog.config.ConfigError` listing all of
 them, and the previous configuration stays in force.
 """
@@ -10,9 +11,7 @@ them, and the previous configuration stays in force.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
-import signal
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -28,26 +27,16 @@ from llmlog.config import (
     OutputSpec,
     find_config,
 )
-from llmlog.config.converter import shown
 from llmlog.config.loader import load_configuration, plugin_selection
 from llmlog.dispatch import close_outputs, report_problem, set_report_sanitizer
-from llmlog.filesink import config_relative
-from llmlog.flight.recorder import (
-    FlightRecorder,
-    RecorderOutput,
-    default_snapshot_dir,
-    running_flight_recorder,
-    set_global_flight_recorder,
-)
 from llmlog.interfaces import BuildContext, Formatter, Integration, Output
 from llmlog.logger import _configure_lock, global_dispatcher
 from llmlog.plugins import PluginHost
 from llmlog.records import LogEntry
-from llmlog.registry import ComponentKind
+from llmlog.registry import Closeable, ComponentKind, TableContext
 from llmlog.sanitize import Sanitizer
 from llmlog.serialize import serializer
 from llmlog.severity import Severity
-from llmlog.stdlib import StdlibCapture
 
 __all__ = [
     "build_output",
@@ -64,8 +53,8 @@ __all__ = [
 ]
 
 _current: tuple[Configuration, PluginHost] | None = None
-_capture: StdlibCapture | None = None
-_configured_recorder: FlightRecorder | None = None
+#: What the claimed tables of the configuration in force started, to close when it is retired.
+_started_tables: list[tuple[str, Closeable]] = []
 _integrations: list[tuple[str, Integration]] = []
 _lock = threading.RLock()
 
@@ -144,10 +133,11 @@ def check_components(config: Configuration, *, dry_run: bool = False) -> list[st
     """What building ``config``'s components would fail on, found without building them.
 
     Runs each component's ``check`` (see :attr:`llmlog.registry.Component.check`: it creates
-    nothing); ``configure()`` does this before building anything. With ``dry_run`` (``llmlog
-    config check``), formatters and recorder backends are built and dropped, a component without
-    a ``check`` is built and closed at once, and the flight recorder is constructed without being
-    started: every error ``configure()`` would raise, worded and placed as it would.
+    nothing), and each claimed table's ``check``; ``configure()`` does this before building
+    anything. With ``dry_run`` (``llmlog config check``), formatters are built and dropped, a
+    component without a ``check`` is built and closed at once, and tables are checked with
+    ``context.dry_run`` set: every error ``configure()`` would raise, worded and placed as it
+    would.
     Integrations are not built: ``configure()`` reports one that fails to start and goes on.
 
     :returns: the error lines, ``description @ $.path``.
@@ -175,64 +165,28 @@ def check_components(config: Configuration, *, dry_run: bool = False) -> list[st
                 _make_output(spec, config, formatter).close()
         except Exception as exc:
             errors.append(_failure(what, path, exc))
-    errors += _recorder_errors(config, dry_run)
+    errors += _table_errors(config, dry_run)
     return errors
 
 
-#: Signals no handler can be installed for.
-_UNCATCHABLE = frozenset(
-    getattr(signal, name) for name in ("SIGKILL", "SIGSTOP") if hasattr(signal, name)
-)
+def _table_context(config: Configuration, name: str, dry_run: bool = False) -> TableContext:
+    spec = config.tables[name]
+    return TableContext(name, config.source.path, spec.component, dry_run)
 
 
-def _recorder_errors(config: Configuration, dry_run: bool) -> list[str]:
-    options = config.flight_recorder
-    spec = config.recorder_backend
-    if not options.enabled or spec is None:
-        return []
-    what = "cannot start the flight recorder"
-    errors = []
-    number = getattr(signal, options.signal, None) if options.signal.startswith("SIG") else None
-    if "signal" in options.triggers and not isinstance(number, signal.Signals):
-        errors.append(
-            f"{what}: unknown signal {shown(options.signal)} (expected a name such as SIGUSR1) "
-            "@ $.flight_recorder.signal"
-        )
-    elif "signal" in options.triggers and number in _UNCATCHABLE:
-        errors.append(f"{what}: {options.signal} cannot be caught @ $.flight_recorder.signal")
-    context = BuildContext("flight_recorder", None, config.source.path)
-    try:
-        if spec.component.check is not None:
-            spec.component.check(spec.options, context)
-        backend = spec.component.factory(spec.options, context) if dry_run else None
-    except Exception as exc:
-        return [*errors, _failure(what, "$.flight_recorder.backend", exc)]
-    if backend is not None and not errors:
+def _table_errors(config: Configuration, dry_run: bool) -> list[str]:
+    """What each claimed table's ``check`` raises, as error lines."""
+    errors: list[str] = []
+    for name, spec in config.tables.items():
+        if spec.table.check is None:
+            continue
         try:
-            _new_recorder(config, backend)  # constructed, never started: no thread, no hook
+            spec.table.check(spec.options, _table_context(config, name, dry_run))
+        except ConfigError as exc:  # a check with several lines of its own
+            errors.extend(exc.errors)
         except Exception as exc:
-            errors.append(_failure(what, "$.flight_recorder", exc))
+            errors.append(_failure(f"[{name}]", f"$.{name}", exc))
     return errors
-
-
-def _new_recorder(config: Configuration, backend: Any) -> FlightRecorder:
-    options = config.flight_recorder
-    return FlightRecorder(
-        options.min_age,
-        options.max_bytes,
-        backend,
-        level=options.level,
-        snapshot_dir=config_relative(
-            options.snapshot_dir, config.source.path, default_snapshot_dir()
-        ),
-        triggers=options.triggers,
-        signal_name=options.signal,
-        min_snapshot_interval=options.min_snapshot_interval,
-        gc_pauses=options.gc_pauses,
-        chunk_events=options.chunk_events,
-        chunk_bytes=options.chunk_bytes,
-        chunk_period=options.chunk_period,
-    )
 
 
 def validate(
@@ -256,9 +210,9 @@ def validate(
         src,
         host.components(ComponentKind.OUTPUT),
         host.components(ComponentKind.FORMATTER),
-        recorders=host.components(ComponentKind.RECORDER),
-        trace_formats=host.components(ComponentKind.TRACE_FORMAT),
         integrations=host.components(ComponentKind.INTEGRATION),
+        tables=host.tables,
+        components={kind: host.components(kind) for kind in ComponentKind},
         extra_errors=errors,
         explain=host.unavailable,
     )
@@ -300,14 +254,13 @@ def configure(
     :returns: the validated :class:`~llmlog.config.Configuration` now in force.
     :raises ConfigError: listing every problem; the previous configuration stays in force.
     """
-    global _current, _configured_recorder, _capture
+    global _current
     with _configure_lock, _lock:
         config, host = validate(source, plugins=plugins, autoload=autoload)
         problems = check_components(config)
         if problems:
             raise ConfigError(config.source.label, problems)
         outputs = build_outputs(config)
-        recorder = _build_recorder(config, outputs)
         settings = config.settings
         serializer.reset(host.serializers)
         dispatcher = global_dispatcher()
@@ -327,17 +280,7 @@ def configure(
         close_outputs(previous, lambda o, e: report_problem(f"closing output {o.name!r}: {e}"))
         _retire_current()
         _current = (config, host)
-        if recorder is not None:
-            set_global_flight_recorder(recorder)
-            _configured_recorder = recorder
-        elif _configured_recorder is not None:
-            # The previous configuration started a recorder; this one does not want it.
-            if running_flight_recorder() is _configured_recorder:
-                set_global_flight_recorder(None)
-            _configured_recorder = None
-        if config.stdlib.capture:
-            _capture = StdlibCapture(config.stdlib)
-            _capture.install()
+        _start_tables(config)
         _start_integrations(config)
         host.pm.hook.llmlog_configure(config=config)
         return config
@@ -354,38 +297,28 @@ def configure_fallback(level: Severity = Severity.INFO) -> None:
         _retire_current()
 
 
-def _build_recorder(config: Configuration, outputs: list[Output]) -> FlightRecorder | None:
-    """Start the configured flight recorder (or keep one started through the API) and add its
-    output to ``outputs``; returns the recorder to make global, if configuration made one."""
-    options = config.flight_recorder
-    recorder = None
-    if options.enabled and config.recorder_backend is not None:
-        spec = config.recorder_backend
-        what, path = "cannot start the flight recorder", "$.flight_recorder"
+def _start_tables(config: Configuration) -> None:
+    # After check() passed, a table that fails to start is reported and skipped, as an
+    # integration is: logging itself must keep working.
+    for name, spec in config.tables.items():
+        if spec.table.start is None:
+            continue
         try:
-            backend = spec.component.factory(
-                spec.options, BuildContext("flight_recorder", None, config.source.path)
-            )
+            started = spec.table.start(spec.options, _table_context(config, name))
         except Exception as exc:
-            close_outputs(outputs, lambda o, e: None)
-            raise ConfigError(
-                config.source.label, [_failure(what, f"{path}.backend", exc)]
-            ) from None
+            report_problem(f"[{name}] failed to start: {type(exc).__name__}: {exc}")
+            continue
+        if started is not None:
+            _started_tables.append((name, started))
+
+
+def _close_tables() -> None:
+    while _started_tables:
+        name, started = _started_tables.pop()
         try:
-            recorder = _new_recorder(config, backend)
-            recorder.start()
+            started.close()
         except Exception as exc:
-            if recorder is not None:  # started in part: its threads and hooks go too
-                with contextlib.suppress(Exception):
-                    recorder.stop()
-            close_outputs(outputs, lambda o, e: None)
-            raise ConfigError(config.source.label, [_failure(what, path, exc)]) from None
-    active = recorder or (None if _configured_recorder is not None else running_flight_recorder())
-    if active is not None:
-        output = RecorderOutput(active)
-        output.name = "flight_recorder"
-        outputs.append(output)
-    return recorder
+            report_problem(f"[{name}] failed to stop: {type(exc).__name__}: {exc}")
 
 
 def _start_integrations(config: Configuration) -> None:
@@ -412,13 +345,9 @@ def _stop_integrations() -> None:
 
 
 def _retire_current() -> None:
-    global _current, _capture, _configured_recorder
+    global _current
     _stop_integrations()
-    if _configured_recorder is not None and _configured_recorder is not running_flight_recorder():
-        _configured_recorder.stop()
-    if _capture is not None:
-        _capture.uninstall()
-        _capture = None
+    _close_tables()
     if _current is not None:
         config, host = _current
         _current = None

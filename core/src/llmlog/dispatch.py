@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from llmlog.interfaces import Output
+from llmlog.lifecycle import flush_all
 from llmlog.records import EMPTY_FIELDS, LogEntry
 from llmlog.render import escape
 from llmlog.sanitize import Sanitizer
@@ -207,9 +208,7 @@ class Dispatcher:
                     self._output_failed(output, exc)
         if severity >= _FATAL:
             self.flush()
-            from llmlog.filesink import flush_all  # trace files too; a rare path
-
-            flush_all()
+            flush_all()  # what is buffered outside the outputs too (trace files)
 
     def _output_failed(self, output: Output, exc: Exception) -> None:
         name = output.name or type(output).__name__

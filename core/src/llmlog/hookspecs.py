@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         ComponentRegister,
         OutputRegister,
         SerializerRegister,
+        TableRegister,
         TraceFormatRegister,
     )
 
@@ -63,10 +64,15 @@ def llmlog_register_formatters(register: ComponentRegister) -> None:
 
 @hookspec
 def llmlog_register_recorders(register: ComponentRegister) -> None:
-    """Register flight-recorder backends (where the always-on ring of recent events is kept).
+    """Register flight-recorder backends (where the always-on ring of recent events is kept),
+    selected by ``[flight_recorder] backend``.
 
     :param register: ``register(name, factory, *, options=None, description="", check=None)``;
-        ``check`` as for outputs.
+        ``check`` as for outputs. ``factory(options, context)`` returns a backend
+        (``llmlog_engine_flight.RecorderBackend``): ``name``, ``suffix``, ``background``,
+        ``magic`` (what its snapshots start with), ``seal(raw)`` when recording and
+        ``decode(stream, skipped=None)`` when reading. It owns both directions: snapshots are
+        read back through the ``decode`` of the backend whose ``magic`` starts the file.
     """
 
 
@@ -109,12 +115,55 @@ def llmlog_register_serializers(register: SerializerRegister) -> None:
 
 
 @hookspec
+def llmlog_register_tables(register: TableRegister) -> None:
+    """Claim top-level tables of ``llmlog.toml`` (``[flight_recorder]``, ``[stdlib]``, ``[trace]``).
+
+    :param register: ``register(name, options, *, description="", component=None, check=None,
+        start=None)``.
+
+        - ``name``: the table's name; a name claimed by two plugins is a conflict naming both,
+          and ``outputs``, ``integrations`` and the top-level settings cannot be claimed.
+        - ``options``: an attrs class whose fields are the table's keys. The loader validates the
+          table as it validates every table: all problems at once, each as
+          ``description @ $.name.key``, in a :class:`llmlog.ConfigError` naming the file; a table
+          the file does not have is built from the defaults.
+        - ``component``: a :class:`llmlog.registry.ComponentChoice` for a key that selects a
+          registered component by name or by a table with ``type`` (the flight recorder's
+          ``backend``, ``[trace] format``); it is validated against the installed components.
+        - ``check(options, context)``: raises what ``start`` would, creating nothing (no file,
+          directory or thread); ``configure()`` runs it before building anything and ``llmlog
+          config check`` with ``context.dry_run`` set. Raise :class:`llmlog.config.OptionError`
+          to name the key (``@ $.name.key``); any other exception is placed at ``$.name``. Raise
+          :class:`llmlog.ConfigError` to report several lines at once.
+        - ``start(options, context)``: called by every ``configure()`` once the new outputs are
+          installed and the previous configuration retired (whether or not the file has the
+          table), before ``llmlog_configure``. It returns what to close (an object with
+          ``close()``) when this configuration is retired, by the next ``configure()``,
+          ``llmlog.shutdown()`` or interpreter exit, or ``None``. An exception is reported on
+          stderr and logging goes on: what can fail belongs in ``check``.
+
+        ``context`` is a :class:`llmlog.registry.TableContext`: the table's name, the
+        configuration file (``context.resolve(raw, default)`` for paths in the table), the chosen
+        component, and ``dry_run``. The validated options are also in
+        ``Configuration.tables[name].options``. ``llmlog config show`` prints the table with its
+        defaults filled in.
+
+    A table the configuration has but no loaded plugin claims is an error listing the claimed
+    tables; for a table of a known distribution that is not installed, or of a plugin switched
+    off, the message says what to install or which switch.
+
+    Use in plugins that are configured by a table of their own, such as ``llmlog-engine-flight``.
+    """
+
+
+@hookspec
 def llmlog_register_commands(register: CommandRegister) -> None:
     """Add subcommands to the ``llmlog`` command line.
 
     :param register: ``register(name, run, *, help="", arguments=None)``. ``arguments(parser)``
-        adds options to an :class:`argparse.ArgumentParser`; ``run(args)`` does the work and returns
-        an exit status (``None`` means 0).
+        adds options to an :class:`argparse.ArgumentParser` (a command with actions adds its own
+        subparsers there, as ``llmlog flight list|view|convert`` does, and ``run`` dispatches on
+        the action); ``run(args)`` does the work and returns an exit status (``None`` means 0).
     """
 
 

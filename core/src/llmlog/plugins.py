@@ -37,11 +37,22 @@ import attrs
 import pluggy
 
 from llmlog import hookspecs
-from llmlog.registry import Command, Component, ComponentKind, TraceFormatSupport
+from llmlog.config.loader import SETTINGS_KEYS, TABLE_KIND
+from llmlog.registry import (
+    Closeable,
+    Command,
+    Component,
+    ComponentChoice,
+    ComponentKind,
+    Table,
+    TableContext,
+    TraceFormatSupport,
+)
 
 __all__ = [
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
+    "TABLE",
     "PluginConflictError",
     "PluginHost",
     "PluginInfo",
@@ -52,8 +63,13 @@ ENTRY_POINT_GROUP = "llmlog"
 #: Built-in plugin modules; always loaded, cannot be blocked.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "llmlog.builtin.stderr_output",
-    "llmlog.builtin.memory_recorder",
+    "llmlog.builtin.tables",
 )
+
+#: What :meth:`PluginHost.unavailable` is asked about beside components: a claimed table.
+TABLE = TABLE_KIND
+#: Names a plugin cannot claim as a table: the top-level keys and tables the loader owns.
+_RESERVED_TABLES = frozenset({"outputs", "integrations"})
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -112,12 +128,13 @@ class PluginHost:
         self._blocked_here = set(blocked)
         self.blocked = {*blocked, *_env_list("LLMLOG_DISABLED_PLUGINS")}
         self._entry_points: dict[str, md.EntryPoint] = {}
-        self._would_provide: dict[str, set[tuple[ComponentKind, str]]] = {}
+        self._would_provide: dict[str, set[tuple[ComponentKind | str, str]]] = {}
         self.plugins: dict[str, PluginInfo] = {}
         self.conflicts: list[str] = []
         self._components: dict[ComponentKind, dict[str, Component]] = {k: {} for k in ComponentKind}
         self._serializers: list[tuple[type, Callable[[Any], Any]]] = []
         self._commands: dict[str, Command] = {}
+        self._tables: dict[str, Table] = {}
         if _env_flag("LLMLOG_TRACE_PLUGINS"):
             self.pm.trace.root.setwriter(sys.stderr.write)
             self.pm.enable_tracing()
@@ -214,6 +231,7 @@ class PluginHost:
             )
         self._call_register_hook("llmlog_register_serializers", self._serializer_register)
         self._call_register_hook("llmlog_register_commands", self._command_register)
+        self._call_register_hook("llmlog_register_tables", self._table_register)
 
     def _call_register_hook(self, hook_name: str, make_register: Callable[[str], Any]) -> None:
         # Each implementation is called directly with a register bound to its plugin, so a
@@ -322,6 +340,40 @@ class PluginHost:
 
         return register
 
+    def _table_register(self, plugin: str) -> Callable[..., None]:
+        def register(
+            name: str,
+            options: type,
+            *,
+            description: str = "",
+            component: ComponentChoice | None = None,
+            check: Callable[[Any, TableContext], None] | None = None,
+            start: Callable[[Any, TableContext], Closeable | None] | None = None,
+        ) -> None:
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"table name must be a non-empty string, not {name!r}")
+            if name in _RESERVED_TABLES or name in SETTINGS_KEYS:
+                raise TypeError(f"table [{name}]: the name is llmlog's own and cannot be claimed")
+            if not attrs.has(options):
+                raise TypeError(f"table [{name}]: options must be an attrs class")
+            if component is not None and not isinstance(component, ComponentChoice):
+                raise TypeError(f"table [{name}]: component must be a ComponentChoice")
+            for what, function in (("check", check), ("start", start)):
+                if function is not None and not callable(function):
+                    raise TypeError(f"table [{name}]: {what} is not callable")
+            if name in self._tables:
+                raise PluginConflictError(
+                    f"table [{name}] is claimed by both plugin "
+                    f"{self._describe(self._tables[name].plugin)} and plugin "
+                    f"{self._describe(plugin)}; block one with LLMLOG_DISABLED_PLUGINS"
+                )
+            self._tables[name] = Table(name, options, plugin, description, component, check, start)
+            info = self.plugins.get(plugin)
+            if info is not None:
+                info.components.append(f"table:{name}")
+
+        return register
+
     def _describe(self, plugin: str) -> str:
         info = self.plugins.get(plugin)
         if info is None or info.distribution is None:
@@ -334,9 +386,9 @@ class PluginHost:
         """The registered components of one kind, by name."""
         return dict(self._components[kind])
 
-    def unavailable(self, kind: ComponentKind, name: str) -> str | None:
-        """Why the component ``name`` of ``kind`` is not available although an installed plugin
-        provides it (the plugin is blocked, not selected, or entry points are off), as the end of
+    def unavailable(self, kind: ComponentKind | str, name: str) -> str | None:
+        """Why the component ``name`` of ``kind`` (or, with ``kind`` :data:`TABLE`, the table
+        ``name``) is not available although an installed plugin provides it (the plugin is blocked, not selected, or entry points are off), as the end of
         a sentence: ``provided by plugin 'output_file' (...), which is disabled
         (disabled_plugins)``; ``None`` when no switched-off plugin provides it.
 
@@ -375,6 +427,11 @@ class PluginHost:
         return list(self._serializers)
 
     @property
+    def tables(self) -> dict[str, Table]:
+        """Top-level tables claimed through ``llmlog_register_tables``, by name, in load order."""
+        return dict(self._tables)
+
+    @property
     def commands(self) -> dict[str, Command]:
         """CLI subcommands registered by plugins, by name."""
         return dict(self._commands)
@@ -385,24 +442,29 @@ class PluginHost:
         return [p for p in self.plugins.values() if p.status == "failed"]
 
 
-def _provided_by(ep: md.EntryPoint) -> set[tuple[ComponentKind, str]]:
-    """The components the plugin of ``ep`` registers, found in a plugin manager of its own."""
-    found: set[tuple[ComponentKind, str]] = set()
+def _provided_by(ep: md.EntryPoint) -> set[tuple[ComponentKind | str, str]]:
+    """The components and tables the plugin of ``ep`` registers, found in a plugin manager of
+    its own."""
+    found: set[tuple[ComponentKind | str, str]] = set()
     try:
         pm = pluggy.PluginManager("llmlog")
         pm.add_hookspecs(hookspecs)
         pm.register(ep.load(), name=ep.name)
     except Exception:
         return found
-    for kind in ComponentKind:
+    kinds: list[tuple[ComponentKind | str, str]] = [
+        *((kind, kind.value) for kind in ComponentKind),
+        (TABLE, "tables"),
+    ]
+    for kind, hook in kinds:
 
         def note(
-            name: object, *args: object, _kind: ComponentKind = kind, **kwargs: object
+            name: object, *args: object, _kind: ComponentKind | str = kind, **kwargs: object
         ) -> None:
             if isinstance(name, str):
                 found.add((_kind, name))
 
-        for impl in getattr(pm.hook, f"llmlog_register_{kind.value}").get_hookimpls():
+        for impl in getattr(pm.hook, f"llmlog_register_{hook}").get_hookimpls():
             try:
                 impl.function(**dict.fromkeys(impl.argnames, note))
             except Exception:

@@ -13,10 +13,14 @@ import attrs
 __all__ = [
     "CommandRegister",
     "Component",
+    "ComponentChoice",
     "ComponentKind",
     "ComponentRegister",
     "OutputRegister",
     "SerializerRegister",
+    "Table",
+    "TableContext",
+    "TableRegister",
     "TraceFormatRegister",
     "TraceFormatSupport",
 ]
@@ -92,6 +96,78 @@ class Command:
     )
 
 
+@attrs.frozen
+class ComponentChoice:
+    """A key of a claimed table that selects a component: by name (``backend = "zstd"``) or by a
+    table with ``type`` and that component's options (``backend = { type = "zstd", level = 9 }``).
+
+    :param key: the key in the table (``backend``); it is read apart from the options class.
+    :param kind: the kind of component it names.
+    :param default: the component used when the key is absent; when that one is not installed
+        either, none is chosen (:attr:`TableContext.component` is ``None``).
+    :param label: what messages call it (``flight-recorder backend``); default the kind's name.
+    """
+
+    key: str
+    kind: ComponentKind
+    default: str | None = None
+    label: str = ""
+
+
+class Closeable(Protocol):
+    """What a claimed table's ``start`` returns: closed when its configuration is retired."""
+
+    def close(self) -> None: ...
+
+
+@attrs.frozen
+class TableContext:
+    """What a claimed table's ``check`` and ``start`` get besides its options.
+
+    :param name: the table's name (``flight_recorder``).
+    :param config_path: the configuration file, if any; resolve relative paths against its
+        directory (:meth:`resolve`).
+    :param component: the component chosen by the table's :class:`ComponentChoice` key, with its
+        structured options, as ``component.component`` (a :class:`Component`) and
+        ``component.options``; ``None`` when the table selects none.
+    :param dry_run: ``llmlog config check``: ``check`` may build what it needs to find every
+        error (a backend, an object never started), creating no file, directory or thread.
+    """
+
+    name: str
+    config_path: Path | None = None
+    component: Any = None
+    dry_run: bool = False
+
+    def resolve(self, raw: str, default: Path) -> Path:
+        """A path from this table: ``default`` when empty, ``~`` expanded, a relative path taken
+        from the configuration file's directory (so a configuration works from anywhere)."""
+        if not raw:
+            return default
+        path = Path(raw).expanduser()
+        if not path.is_absolute() and self.config_path is not None:
+            path = self.config_path.parent / path
+        return path
+
+
+@attrs.frozen
+class Table:
+    """A top-level table of ``llmlog.toml`` claimed by a plugin (``llmlog_register_tables``)."""
+
+    name: str
+    options: type
+    plugin: str
+    description: str = ""
+    component: ComponentChoice | None = None
+    #: ``check(options, context)``: raises what ``start`` would, creating nothing.
+    check: Callable[[Any, TableContext], None] | None = attrs.field(default=None, eq=False)
+    #: ``start(options, context)``: acts on the table at ``configure()``; returns what to close
+    #: when the configuration is retired, or ``None``.
+    start: Callable[[Any, TableContext], Closeable | None] | None = attrs.field(
+        default=None, eq=False
+    )
+
+
 class ComponentRegister(Protocol):
     """The ``register`` callback of the formatter, recorder and integration hooks."""
 
@@ -143,6 +219,21 @@ class SerializerRegister(Protocol):
     """The ``register`` callback of ``llmlog_register_serializers``."""
 
     def __call__(self, type_: type, function: Callable[[Any], Any]) -> None: ...
+
+
+class TableRegister(Protocol):
+    """The ``register`` callback of ``llmlog_register_tables``."""
+
+    def __call__(
+        self,
+        name: str,
+        options: type,
+        *,
+        description: str = "",
+        component: ComponentChoice | None = None,
+        check: Callable[[Any, TableContext], None] | None = None,
+        start: Callable[[Any, TableContext], Closeable | None] | None = None,
+    ) -> None: ...
 
 
 class CommandRegister(Protocol):

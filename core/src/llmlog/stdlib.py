@@ -217,6 +217,10 @@ class StdlibCapture:
             logging.captureWarnings(self._saved_warnings)
             self._saved_warnings = None
 
+    def close(self) -> None:
+        """:meth:`uninstall` (what retiring a configuration calls)."""
+        self.uninstall()
+
 
 def _warnings_captured() -> bool:
     # logging.captureWarnings(True) replaces warnings.showwarning with its own function.

@@ -33,7 +33,6 @@ from llmlog.flight import annotations as _flight
 from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
-from llmlog.safefiles import make_private_dirs
 from llmlog.sanitize import Sanitizer
 
 __all__ = [
@@ -572,7 +571,10 @@ def _session_defaults() -> tuple[Any, Any, Sanitizer, Path | None]:
     if config is None:
         return TraceOptions(), None, Sanitizer(), None
     sanitizer = Sanitizer.from_settings(config.settings)
-    return config.trace, config.trace_format, sanitizer, config.source.path
+    trace = config.table("trace")
+    if trace is None:  # a configuration built without the built-in plugins
+        return TraceOptions(), None, sanitizer, config.source.path
+    return trace.options, trace.component, sanitizer, config.source.path
 
 
 #: The trace formats of ``llmlog[standard]`` and the distribution that brings each.
@@ -607,9 +609,10 @@ def _open_session(
     trace_id: str | None,
     metadata: Mapping[str, Any] | None,
 ) -> TraceSession:
+    from llmlog.config.paths import config_relative
     from llmlog.configure import plugin_host
-    from llmlog.filesink import config_relative
     from llmlog.registry import ComponentKind
+    from llmlog.safefiles import make_private_dirs  # here: `import llmlog` loads no file code
     from llmlog.traceconfig import default_trace_dir
 
     trace, spec, sanitizer, config_path = _session_defaults()

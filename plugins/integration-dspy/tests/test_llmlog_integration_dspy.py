@@ -537,9 +537,9 @@ def test_per_call_sessions_write_one_file_per_top_level_call(traced):
 
 
 def test_dspy_events_reach_the_flight_recorder(traced, tmp_path):
-    from llmlog.flight import FlightRecorder
-    from llmlog.flight.recorder import set_global_flight_recorder
-    from llmlog.flight.snapshot import read_snapshot
+    from llmlog_engine_flight import FlightRecorder
+    from llmlog_engine_flight.recorder import set_global_flight_recorder
+    from llmlog_engine_flight.snapshot import read_snapshot
 
     recorder = FlightRecorder(snapshot_dir=str(tmp_path / "flight"))
     recorder.start()

@@ -1,4 +1,4 @@
-"""Fixtures for the file output tests: isolation, and a tiny real filesystem for fault tests."""
+"""Fixtures for the file output tests: isolation, and a directory no one can create files in."""
 
 from __future__ import annotations
 
@@ -26,16 +26,6 @@ def _mount(target: Path, options: str) -> bool:
         ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True
     )
     return done.returncode == 0
-
-
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs mounted for the test (root only); skips where mounting is not allowed."""
-    target = tmp_path / "tiny"
-    if not _mount(target, "size=64k,mode=0755"):
-        pytest.skip("cannot mount a tmpfs here (needs root); the injected-fault test covers this")
-    yield target
-    subprocess.run(["umount", "-l", str(target)], capture_output=True)
 
 
 @pytest.fixture

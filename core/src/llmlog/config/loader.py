@@ -33,11 +33,8 @@ from llmlog.config.converter import (
 )
 from llmlog.config.errors import ConfigError
 from llmlog.config.tomlfile import MAX_DEPTH, read_toml
-from llmlog.flight.options import FlightRecorderOptions
-from llmlog.registry import Component, ComponentKind
+from llmlog.registry import Component, ComponentKind, Table
 from llmlog.severity import Severity
-from llmlog.stdlib import StdlibOptions
-from llmlog.traceconfig import TraceOptions
 
 __all__ = [
     "ConfigSource",
@@ -46,6 +43,7 @@ __all__ = [
     "IntegrationSpec",
     "OutputSpec",
     "Settings",
+    "TableSpec",
     "find_config",
     "load_configuration",
     "read_source",
@@ -92,25 +90,11 @@ class Settings:
 
 
 SETTINGS_KEYS = tuple(f.name for f in attrs.fields(Settings))
-#: Tables of llmlog.toml beside the top-level keys, and the options class of each fixed one.
-SECTIONS: dict[str, type] = {
-    "stdlib": StdlibOptions,
-    "flight_recorder": FlightRecorderOptions,
-    "trace": TraceOptions,
-}
-#: The table key of each section that names a component (a name, or a table with ``type``), its
-#: default, and what messages call it.
-_SECTION_COMPONENTS = {
-    "flight_recorder": ("backend", "memory", "flight-recorder backend"),
-    "trace": ("format", "dspy", "trace format"),
-}
-TABLES = ("outputs", *SECTIONS, "integrations")
-#: The kind of component each name in messages stands for.
-_COMPONENT_KINDS = {
-    "formatter": ComponentKind.FORMATTER,
-    "flight-recorder backend": ComponentKind.RECORDER,
-    "trace format": ComponentKind.TRACE_FORMAT,
-}
+#: Tables the loader itself owns; plugins claim the others (``llmlog_register_tables``).
+TABLES = ("outputs", "integrations")
+#: Tables claimed by distributions that may not be installed, and the distribution of each: the
+#: message for such a table says what to install.
+KNOWN_TABLES = {"flight_recorder": "llmlog-engine-flight"}
 
 
 @attrs.frozen
@@ -139,6 +123,21 @@ class IntegrationSpec:
     component: Component
     enabled: bool
     options: Any
+
+
+@attrs.frozen
+class TableSpec:
+    """A claimed top-level table (``llmlog_register_tables``), validated.
+
+    :param table: the claim: name, options class, plugin, ``check`` and ``start``.
+    :param options: the structured options (the defaults when the file has no such table).
+    :param component: the component its :class:`~llmlog.registry.ComponentChoice` key chose, and
+        that component's options; ``None`` when it selects none.
+    """
+
+    table: Table
+    options: Any
+    component: FormatterSpec | None = None
 
 
 @attrs.frozen
@@ -173,13 +172,9 @@ class Configuration:
 
     :param settings: the top-level keys.
     :param outputs: the output tables, by name, in file order.
-    :param stdlib: the ``[stdlib]`` table.
-    :param flight_recorder: the ``[flight_recorder]`` table.
-    :param recorder_backend: the flight recorder's backend component and options.
-    :param trace: the ``[trace]`` table.
-    :param trace_format: the trace format of sessions opened without one, and its options
-        (``None`` when the default ``dspy`` is not installed and none was chosen).
     :param integrations: the ``[integrations.NAME]`` tables, by name.
+    :param tables: every claimed top-level table (``[stdlib]``, ``[trace]``, ``[flight_recorder]``
+        and those of other plugins), by name, sorted by name.
     :param source: where it was read from.
     :param provenance: for each top-level key and table, where its value came from.
     """
@@ -188,12 +183,12 @@ class Configuration:
     outputs: dict[str, OutputSpec]
     source: ConfigSource
     provenance: dict[str, str]
-    stdlib: StdlibOptions = attrs.Factory(StdlibOptions)
-    flight_recorder: FlightRecorderOptions = attrs.Factory(FlightRecorderOptions)
-    recorder_backend: FormatterSpec | None = None
-    trace: TraceOptions = attrs.Factory(TraceOptions)
-    trace_format: FormatterSpec | None = None
     integrations: dict[str, IntegrationSpec] = attrs.Factory(dict)
+    tables: dict[str, TableSpec] = attrs.Factory(dict)
+
+    def table(self, name: str) -> TableSpec | None:
+        """The claimed table ``name``, or ``None`` when no loaded plugin claims it."""
+        return self.tables.get(name)
 
 
 def user_config_file() -> Path:
@@ -275,9 +270,12 @@ def plugin_selection(source: ConfigSource) -> tuple[list[str] | None, list[str],
     return only, disabled, errors
 
 
-#: Tells why a component is missing although a switched-off plugin provides it
+#: What :class:`Explain` is asked about for a table (:data:`llmlog.plugins.TABLE`).
+TABLE_KIND = "table"
+
+#: Tells why a component or table is missing although a switched-off plugin provides it
 #: (:meth:`llmlog.plugins.PluginHost.unavailable`).
-Explain = Callable[[ComponentKind, str], str | None]
+Explain = Callable[[ComponentKind | str, str], str | None]
 
 
 def _choices(table: Mapping[str, Component]) -> str:
@@ -327,6 +325,7 @@ def _component_spec(
     path: str,
     errors: list[str],
     explain: Explain | None = None,
+    registered: ComponentKind = ComponentKind.FORMATTER,
 ) -> FormatterSpec | None:
     """A component chosen by name (``"json"``) or by a table with ``type`` and its options."""
     if isinstance(raw, str):
@@ -344,7 +343,6 @@ def _component_spec(
         return None
     component = components.get(name)
     if component is None:
-        registered = _COMPONENT_KINDS[kind]
         errors.append(f"{_missing(kind, registered, name, components, explain)} @ {path}")
         return None
     return FormatterSpec(component, _structure_options(component, table, path, errors))
@@ -386,6 +384,66 @@ def _output_spec(
             )
     options = _structure_options(component, table, path, errors)
     return OutputSpec(name, component, level, formatter, options)
+
+
+def _table_specs(
+    data: Mapping[str, Any],
+    tables: Mapping[str, Table],
+    components: Mapping[ComponentKind, Mapping[str, Component]],
+    errors: list[str],
+    explain: Explain | None = None,
+) -> dict[str, TableSpec]:
+    """Every claimed table validated: the file's, or the defaults when it has none."""
+    specs: dict[str, TableSpec] = {}
+    # By name: the same order whichever plugins claim them and in whatever order they load.
+    for name, claim in sorted(tables.items()):
+        table = data.get(name, {})
+        path = f"$.{name}"
+        chosen = None
+        choice = claim.component
+        if choice is not None and isinstance(table, dict):
+            table = dict(table)
+            installed = components.get(choice.kind, {})
+            label = choice.label or choice.kind.singular
+            value = table.pop(choice.key, None)
+            if value is None:
+                value = choice.default if choice.default in installed else None
+            if value is not None:
+                chosen = _component_spec(
+                    value, installed, label, f"{path}.{choice.key}", errors, explain, choice.kind
+                )
+        options, problems = structure_errors(table, claim.options, path)
+        errors.extend(problems)
+        if options is not None:
+            specs[name] = TableSpec(claim, options, chosen)
+    return specs
+
+
+def _unclaimed(name: str, tables: Mapping[str, Table], explain: Explain | None) -> str:
+    """The message for a top-level key that is neither a setting nor a known table."""
+    why = explain(TABLE_KIND, name) if explain is not None else None
+    if why is not None:
+        return f"table [{name}] is {why} @ $.{name}"
+    known = (*TABLES, *tables)
+    distribution = KNOWN_TABLES.get(name)
+    if distribution is not None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            version(distribution)
+        except PackageNotFoundError:
+            return (
+                f"table [{name}] needs the plugin that claims it: pip install {distribution} "
+                f'(or "llmlog[standard]") @ $.{name}'
+            )
+        return (
+            f"table [{name}] is claimed by {distribution}, which is installed but its plugin is "
+            f"not loaded (it failed to import): `llmlog plugins` says why @ $.{name}"
+        )
+    return (
+        f"unknown key {shown(name)}; valid keys: {', '.join(SETTINGS_KEYS)}; "
+        f"tables: {', '.join(known)} @ $.{name}"
+    )
 
 
 def _integration_specs(
@@ -486,36 +544,38 @@ def load_configuration(
     outputs: Mapping[str, Component],
     formatters: Mapping[str, Component],
     *,
-    recorders: Mapping[str, Component] | None = None,
-    trace_formats: Mapping[str, Component] | None = None,
     integrations: Mapping[str, Component] | None = None,
+    tables: Mapping[str, Table] | None = None,
+    components: Mapping[ComponentKind, Mapping[str, Component]] | None = None,
     extra_errors: list[str] | None = None,
     explain: Explain | None = None,
 ) -> Configuration:
     """Validate ``source`` against the installed components; raise :class:`ConfigError` listing
     every problem.
 
-    :param explain: says why a component name is missing when a switched-off plugin provides it
-        (:meth:`llmlog.plugins.PluginHost.unavailable`); without it such a name is unknown.
+    :param tables: the claimed top-level tables (:attr:`llmlog.plugins.PluginHost.tables`).
+    :param components: the installed components of every kind, for the keys of claimed tables
+        that select one.
+    :param explain: says why a component or table is missing when a switched-off plugin provides
+        it (:meth:`llmlog.plugins.PluginHost.unavailable`); without it such a name is unknown.
     """
+    tables = tables or {}
     errors = list(extra_errors or [])
     problems, unusable = _shape_errors(source.data)
     errors.extend(problems)
     data = {k: v for k, v in source.data.items() if k not in unusable}
     origin = source.label
     provenance: dict[str, str] = {}
-    for key in (*SETTINGS_KEYS, *TABLES):
+    for key in (*SETTINGS_KEYS, *TABLES, *tables):
         provenance[key] = origin if key in data else "default"
     env_level = os.environ.get("LLMLOG_LEVEL")
     if env_level:
         data["level"] = env_level
         provenance["level"] = "environment LLMLOG_LEVEL"
 
-    unknown = [k for k in data if k not in SETTINGS_KEYS and k not in TABLES]
-    for key in unknown:
-        errors.append(
-            f"unknown key {shown(key)}; valid keys: {', '.join(SETTINGS_KEYS)}; tables: {', '.join(TABLES)} @ $.{key}"
-        )
+    for key in data:
+        if key not in SETTINGS_KEYS and key not in TABLES and key not in tables:
+            errors.append(_unclaimed(key, tables, explain))
     settings_data = {k: v for k, v in data.items() if k in SETTINGS_KEYS}
     settings, problems = structure_errors(settings_data, Settings, "$")
     errors.extend(problems)
@@ -532,29 +592,7 @@ def load_configuration(
     else:
         errors.append(f"expected a table of outputs, got {shown(raw_outputs)} @ $.outputs")
 
-    sections: dict[str, Any] = {}
-    chosen: dict[str, FormatterSpec | None] = {}
-    components = {"flight_recorder": recorders or {}, "trace": trace_formats or {}}
-    for name, options_class in SECTIONS.items():
-        table = data.get(name, {})
-        if name in _SECTION_COMPONENTS and isinstance(table, dict):
-            key, default, kind = _SECTION_COMPONENTS[name]
-            table = dict(table)
-            raw = table.pop(key, None)
-            if raw is None and default not in components[name]:
-                chosen[name] = None  # the default is not installed and nothing asked for it
-            else:
-                chosen[name] = _component_spec(
-                    default if raw is None else raw,
-                    components[name],
-                    kind,
-                    f"$.{name}.{key}",
-                    errors,
-                    explain,
-                )
-        sections[name], problems = structure_errors(table, options_class, f"$.{name}")
-        errors.extend(problems)
-
+    table_specs = _table_specs(data, tables, components or {}, errors, explain)
     integration_specs = _integration_specs(
         data.get("integrations", {}), integrations or {}, errors, explain
     )
@@ -567,8 +605,6 @@ def load_configuration(
         specs,
         source,
         provenance,
-        **sections,
-        recorder_backend=chosen.get("flight_recorder"),
-        trace_format=chosen.get("trace"),
         integrations=integration_specs,
+        tables=table_specs,
     )

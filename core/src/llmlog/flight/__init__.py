@@ -1,29 +1,25 @@
-"""The flight recorder: an always-on ring of recent activity, dumped when something goes wrong.
+"""The flight recorder's user-facing API: annotations and the running recorder.
 
-See :mod:`llmlog.flight.recorder` for what is recorded and how snapshots look, and
-``docs/flight-recorder.md`` for the guide.
+``trace_region``, ``trace_task`` and ``trace_log`` mark the timeline and cost next to nothing
+when no recorder runs; ``global_flight_recorder()`` is the running recorder or a no-op one. The
+recorder itself (ring, triggers, snapshots, ``llmlog flight ...``, the ``[flight_recorder]``
+table) is the ``llmlog-engine-flight`` plugin: see ``docs/flight-recorder.md``.
 """
 
 from llmlog.flight.annotations import trace_log, trace_region, trace_task
-from llmlog.flight.options import FlightRecorderOptions
-from llmlog.flight.recorder import (
-    FlightRecorder,
+from llmlog.flight.running import (
+    NO_FLIGHT_RECORDER,
+    FlightRecorderAPI,
     NoFlightRecorder,
-    RecorderOutput,
-    SnapshotInProgress,
     global_flight_recorder,
-    init_global_flight_recorder,
     running_flight_recorder,
 )
 
 __all__ = [
-    "FlightRecorder",
-    "FlightRecorderOptions",
+    "NO_FLIGHT_RECORDER",
+    "FlightRecorderAPI",
     "NoFlightRecorder",
-    "RecorderOutput",
-    "SnapshotInProgress",
     "global_flight_recorder",
-    "init_global_flight_recorder",
     "running_flight_recorder",
     "trace_log",
     "trace_region",

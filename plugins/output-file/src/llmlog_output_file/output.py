@@ -10,7 +10,8 @@ import platformdirs
 
 from llmlog import Formatter, LogEntry, Output, Severity
 from llmlog.config.converter import Bytes, FileMode, Seconds
-from llmlog.filesink import FileSink, RotationPolicy, config_relative
+from llmlog.config.paths import config_relative
+from llmlog_engine_files import FileSink, RotationPolicy
 
 __all__ = ["FileOptions", "FileOutput", "RotationOptions", "default_log_path"]
 
@@ -78,7 +79,7 @@ def resolve_path(raw: str, config_path: Path | None) -> Path:
 
 
 class FileOutput(Output):
-    """Writes formatted entries to a file through a :class:`~llmlog.filesink.FileSink`.
+    """Writes formatted entries to a file through a :class:`~llmlog_engine_files.FileSink`.
 
     :param path: the log file.
     :param formatter: renders each entry (its ``format_bytes`` is used).

@@ -14,10 +14,10 @@ import attrs
 import orjson
 
 from llmlog.config.converter import Bytes, FileMode, Seconds
-from llmlog.filesink import RotationPolicy, TraceOutput, file_in
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes, rfc3339_nano
 from llmlog.serialize import encoded_event_data, serializer
+from llmlog_engine_files import RotationPolicy, TraceOutput, file_in
 
 __all__ = [
     "DspyOptions",
@@ -94,7 +94,7 @@ class DspyOptions:
 
 
 class DspyTraceWriter:
-    """Writes a session's events to ``path`` through :class:`llmlog.filesink.TraceOutput`.
+    """Writes a session's events to ``path`` through :class:`llmlog_engine_files.TraceOutput`.
 
     :param path: the trace file, or a directory to create ``trace_YYYY-MM-DD_HH-MM-SS_<8 hex>.jsonl``
         in.

@@ -16,13 +16,13 @@ import attrs
 from llmlog.config.converter import Bytes, FileMode
 from llmlog.context import get_current
 from llmlog.dispatch import report_problem
-from llmlog.filesink import TraceOutput, file_in
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import escape, escape_json_bytes, rfc3339_nano
 from llmlog.safefiles import make_private_dirs
 from llmlog.sanitize import Sanitizer
 from llmlog.serialize import serializer
 from llmlog.tracing import ModuleInfo, TraceSession, new_span_id, tracing_interceptor
+from llmlog_engine_files import TraceOutput, file_in
 from llmlog_trace_rlm.builder import IterationBuilder, clamp_ns, sub_call
 from llmlog_trace_rlm.model import (
     MAX_INT,

@@ -1,4 +1,4 @@
-"""``llmlog.pathcheck.check_appendable`` refuses exactly the paths ``FileSink`` cannot open, and
+"""``llmlog_engine_files.check_appendable`` refuses exactly the paths ``FileSink`` cannot open, and
 creates nothing."""
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmlog.filesink import FileSink
-from llmlog.pathcheck import check_appendable
+from llmlog_engine_files import FileSink, check_appendable
 
 
 def tree(root: Path) -> set[tuple[str, int]]:
@@ -113,7 +112,7 @@ def test_an_unwritable_directory_is_refused_for_an_unprivileged_user(tmp_path, u
     with tempfile.TemporaryDirectory() as directory:
         os.chmod(directory, 0o755)  # readable, not writable, by others
         code = (
-            "import sys\nfrom llmlog.pathcheck import check_appendable\n"
+            "import sys\nfrom llmlog_engine_files import check_appendable\n"
             "for p in sys.argv[1:]:\n"
             "    try:\n        check_appendable(p); print('ok')\n"
             "    except OSError as e:\n        print(e.strerror)\n"

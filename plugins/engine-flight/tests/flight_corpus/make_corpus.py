@@ -1,4 +1,4 @@
-"""Writes the flight-snapshot corpus next to this file: ``python tests/flight_corpus/make_corpus.py``.
+"""Writes the flight-snapshot corpus next to this file: ``python plugins/engine-flight/tests/flight_corpus/make_corpus.py``.
 
 ``valid.jsonl`` and ``valid.jsonl.zst`` are small snapshots shaped as the recorder writes them;
 the others are the bad inputs an outside fuzzing run found crashing the readers, each named for

@@ -1,4 +1,4 @@
-"""Built-in flight-recorder backend ``memory``: chunks kept as plain JSON Lines.
+"""Flight-recorder backend ``memory`` (the default): chunks kept as plain JSON Lines.
 
 Sealing keeps the lines as they are (the ring stores them as an immutable ``bytes``), so it
 happens on the writer's thread; a snapshot is a JSON Lines file any tool can read. Holds about 3 to
@@ -8,10 +8,7 @@ happens on the writer's thread; a snapshot is a JSON Lines file any tool can rea
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, BinaryIO
-
-from llmlog.hookspecs import hookimpl
-from llmlog.registry import ComponentRegister
+from typing import BinaryIO
 
 
 class MemoryBackend:
@@ -29,16 +26,3 @@ class MemoryBackend:
         """The file is its JSON lines: read in pieces of 64 KiB."""
         while piece := stream.read(1 << 16):
             yield piece
-
-
-def _factory(options: Any, context: Any) -> MemoryBackend:
-    return MemoryBackend()
-
-
-@hookimpl
-def llmlog_register_recorders(register: ComponentRegister) -> None:
-    register(
-        "memory",
-        _factory,
-        description="Flight-recorder chunks as plain JSON Lines in memory (built in).",
-    )

@@ -14,7 +14,7 @@ chunks, oldest first. With the ``memory`` backend the file is JSON Lines; with `
 concatenated zstd frames that ``zstd -dc`` turns into the same JSON Lines. Files are created with
 mode 0600 under a temporary name and renamed (:mod:`llmlog.safefiles`), so a failure never
 leaves half a snapshot. Automatic snapshots are rate-limited per trigger; the skipped ones are
-counted and reported in the next snapshot's header. :mod:`llmlog.flight.snapshot` reads them back.
+counted and reported in the next snapshot's header. :mod:`llmlog_engine_flight.snapshot` reads them back.
 """
 
 from __future__ import annotations
@@ -31,21 +31,29 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 import platformdirs
 
 from llmlog.dispatch import report_problem
-from llmlog.filesink import flush_all
 from llmlog.flight import annotations as _annotations
-from llmlog.flight.ring import ChunkRing, RecorderBackend
+from llmlog.flight.running import (
+    NO_FLIGHT_RECORDER,
+    NoFlightRecorder,
+    global_flight_recorder,
+    replace_global_flight_recorder,
+    running_flight_recorder,
+)
 from llmlog.interfaces import Output
+from llmlog.lifecycle import flush_all
 from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import escape_json_bytes
 from llmlog.safefiles import written_atomically
 from llmlog.serialize import encoded_event_data, retainable, serializer
 from llmlog.severity import LEVEL_NAMES, Severity
+from llmlog_engine_flight.options import TRIGGERS
+from llmlog_engine_flight.ring import ChunkRing, RecorderBackend
 
 __all__ = [
     "FORMAT",
@@ -56,17 +64,16 @@ __all__ = [
     "NoFlightRecorder",
     "RecorderOutput",
     "SnapshotInProgress",
+    "attach_to_logging",
+    "default_snapshot_dir",
     "global_flight_recorder",
     "init_global_flight_recorder",
     "running_flight_recorder",
+    "set_global_flight_recorder",
 ]
 
 FORMAT = "llmlog-flight"
 FORMAT_VERSION = 1
-#: Snapshot triggers: ``fatal`` (a FATAL entry), ``unhandled`` (uncaught exceptions in the main
-#: thread, other threads and asyncio tasks), ``signal`` (``signal_name``, SIGUSR1 by default) and
-#: ``exit`` (interpreter exit).
-TRIGGERS = ("fatal", "unhandled", "signal", "exit")
 
 #: Threads whose names a recorder keeps for snapshot headers (the ones seen last).
 MAX_THREADS = 1024
@@ -760,6 +767,11 @@ def _backend_by_name(name: str) -> RecorderBackend:
 
     components = plugin_host().components(ComponentKind.RECORDER)
     component = components.get(name)
+    if component is None and name == "memory":
+        # The engine's own backend, even in a configuration that did not load the engine.
+        from llmlog_engine_flight.memory import MemoryBackend
+
+        return MemoryBackend()
     if component is None:
         raise ValueError(
             f"unknown flight-recorder backend {name!r}; installed: {', '.join(sorted(components)) or '(none)'}"
@@ -770,123 +782,45 @@ def _backend_by_name(name: str) -> RecorderBackend:
     return backend
 
 
-class NoFlightRecorder:
-    """What :func:`global_flight_recorder` returns when no recorder runs (the default): every
-    method does nothing, so code written for a running recorder works unchanged without one.
-
-    ``raise global_flight_recorder().snapshot_on_error(exc)`` raises ``exc`` itself; ``snapshot()``
-    writes nothing and returns ``None`` (as dspy-go's wrapper does when not running); ``enabled``
-    is ``False``. Nothing is recorded: start a recorder with :func:`init_global_flight_recorder`
-    or ``[flight_recorder] enabled = true``.
-    """
-
-    __slots__ = ()
-
-    @property
-    def enabled(self) -> bool:
-        """Always ``False``."""
-        return False
-
-    def start(self) -> None:
-        """Does nothing (this object cannot record)."""
-
-    def stop(self) -> None:
-        """Does nothing."""
-
-    def record(self, kind: str, **data: Any) -> None:
-        """Does nothing."""
-
-    def record_entry(self, entry: LogEntry) -> None:
-        """Does nothing."""
-
-    def record_trace_event(self, event: TraceEvent) -> None:
-        """Does nothing."""
-
-    def record_exception(self, exc: BaseException, where: str = "") -> None:
-        """Does nothing."""
-
-    def write_to(self, fileobj: IO[bytes], *, reason: str = "manual") -> int:
-        """Writes nothing; returns 0."""
-        return 0
-
-    def snapshot(
-        self, path: str | os.PathLike[str] | None = None, *, reason: str = "manual"
-    ) -> None:
-        """Writes nothing; returns ``None``."""
-        return
-
-    def snapshot_on_error(
-        self,
-        exc: BaseException,
-        path: str | os.PathLike[str] | None = None,
-        *,
-        min_interval: float | None = None,
-    ) -> BaseException:
-        """Returns ``exc``, for ``raise``."""
-        return exc
-
-    def stats(self) -> dict[str, int]:
-        """No counters: an empty dict."""
-        return {}
-
-    def __repr__(self) -> str:
-        return "<NoFlightRecorder: no flight recorder runs>"
-
-
-#: The one :class:`NoFlightRecorder`.
-NO_FLIGHT_RECORDER = NoFlightRecorder()
-
-
 # -- the global recorder -------------------------------------------------------------------------
 
-_global: FlightRecorder | None = None
-_global_lock = threading.Lock()
+_init_lock = threading.Lock()
 
 
 def init_global_flight_recorder(*args: Any, **kwargs: Any) -> FlightRecorder | None:
-    """Create and start the global recorder with these arguments; only the first call has effect.
+    """Create and start the global recorder with these arguments; only the first call has effect
+    (a recorder already global, started by configuration too, is returned as it is).
 
     A failure to start is reported on stderr and the program goes on without a recorder.
     """
-    global _global
-    with _global_lock:
-        if _global is not None:
-            return _global
+    with _init_lock:
+        current = running_flight_recorder()
+        if current is not None:
+            return cast(FlightRecorder, current)
         try:
             recorder = FlightRecorder(*args, **kwargs)
             recorder.start()
         except Exception as exc:
             report_problem(f"flight recorder could not start, continuing without it: {exc}")
             return None
-        _global = recorder
-        _attach_to_logging(recorder)
+        previous = replace_global_flight_recorder(recorder, only_if_unset=True)
+        if previous is not None:  # configuration made one meanwhile: it wins
+            recorder.stop()
+            return cast(FlightRecorder, previous)
+        attach_to_logging(recorder)
         return recorder
-
-
-def global_flight_recorder() -> FlightRecorder | NoFlightRecorder:
-    """The global recorder; before ``init_global_flight_recorder`` or a configuration that enables
-    one (and after a failure to start), :data:`NO_FLIGHT_RECORDER`, whose methods do nothing:
-    ``raise global_flight_recorder().snapshot_on_error(exc)`` is safe either way. Whether one
-    runs: ``global_flight_recorder().enabled``; the recorder itself or ``None``:
-    :func:`running_flight_recorder`."""
-    return _global if _global is not None else NO_FLIGHT_RECORDER
-
-
-def running_flight_recorder() -> FlightRecorder | None:
-    """The global recorder, or ``None`` when there is none (for code that attaches to it)."""
-    return _global
 
 
 def set_global_flight_recorder(recorder: FlightRecorder | None) -> None:
     """Replace the global recorder (configuration does this); the previous one is stopped."""
-    global _global
-    with _global_lock:
-        previous, _global = _global, recorder
+    previous = replace_global_flight_recorder(recorder)
     if previous is not None and previous is not recorder:
         previous.stop()
 
 
-def _attach_to_logging(recorder: FlightRecorder) -> None:
+def attach_to_logging(recorder: FlightRecorder) -> None:
+    """Add the recorder's :class:`RecorderOutput` to the global dispatcher, replacing any other
+    recorder's."""
     from llmlog.logger import global_dispatcher
 
     dispatcher = global_dispatcher()

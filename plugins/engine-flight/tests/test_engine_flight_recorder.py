@@ -16,18 +16,11 @@ import zstandard
 
 import llmlog
 from llmlog import Severity, TraceEvent, TraceEventType
-from llmlog.flight import (
-    FlightRecorder,
-    SnapshotInProgress,
-    global_flight_recorder,
-    init_global_flight_recorder,
-    trace_log,
-    trace_region,
-    trace_task,
-)
-from llmlog.flight.chrome import to_chrome
-from llmlog.flight.snapshot import SnapshotError, read_snapshot
-from llmlog.flight.view import render_view
+from llmlog.flight import global_flight_recorder, trace_log, trace_region, trace_task
+from llmlog_engine_flight import FlightRecorder, SnapshotInProgress, init_global_flight_recorder
+from llmlog_engine_flight.chrome import to_chrome
+from llmlog_engine_flight.snapshot import SnapshotError, read_snapshot
+from llmlog_engine_flight.view import render_view
 
 
 @pytest.fixture
@@ -50,7 +43,7 @@ def span(kind, span_id, phase=None, parent=None, **data):
 def test_records_logs_annotations_and_trace_events_and_reads_them_back(recorder, tmp_path):
     llmlog.configure({"level": "info", "outputs": {}})
     llmlog.get_logger().dispatcher.add_output(
-        __import__("llmlog.flight", fromlist=["x"]).RecorderOutput(recorder)
+        __import__("llmlog_engine_flight", fromlist=["x"]).RecorderOutput(recorder)
     )
     log = llmlog.get_logger("app")
     with trace_task("request") as task:
@@ -108,8 +101,8 @@ def test_records_logs_annotations_and_trace_events_and_reads_them_back(recorder,
 def test_a_log_entry_is_recorded_the_same_with_or_without_a_log_entry_object(recorder, tmp_path):
     # An entry only the recorder takes reaches it as parts (no LogEntry is built); one another
     # output takes too reaches it as a LogEntry. Both must give the same record.
-    from llmlog.flight import RecorderOutput
     from llmlog.testing import ListOutput
+    from llmlog_engine_flight import RecorderOutput
 
     log = llmlog.Logger(Severity.DEBUG, [ListOutput(Severity.INFO), RecorderOutput(recorder)])
     assert log.dispatcher.direct_below == Severity.INFO
@@ -142,8 +135,8 @@ def test_a_log_entry_is_recorded_the_same_with_or_without_a_log_entry_object(rec
 
 def test_retention_follows_gos_rule(tmp_path):
     now = [0]
-    from llmlog.builtin.memory_recorder import MemoryBackend
-    from llmlog.flight.ring import ChunkRing
+    from llmlog_engine_flight.memory import MemoryBackend
+    from llmlog_engine_flight.ring import ChunkRing
 
     ring = ChunkRing(
         MemoryBackend(), min_age=1000.0, max_bytes=10_000, chunk_events=10, clock=lambda: now[0]
@@ -347,7 +340,7 @@ def test_unhandled_exceptions_in_threads_trigger_a_snapshot(tmp_path):
     assert exc["message"] == "worker died" and exc["where"] == "thread worker-1"
     assert (
         sys.excepthook is sys.__excepthook__
-        or sys.excepthook.__module__ != "llmlog.flight.recorder"
+        or sys.excepthook.__module__ != "llmlog_engine_flight.recorder"
     )
 
 
@@ -355,7 +348,7 @@ def test_signal_trigger(tmp_path):
     program = textwrap.dedent(
         f"""
         import os, signal, time, llmlog
-        from llmlog.flight import FlightRecorder
+        from llmlog_engine_flight import FlightRecorder
         fr = FlightRecorder(snapshot_dir={str(tmp_path)!r}, triggers=["signal"])
         fr.start()
         fr.record("annotation", category="before", message="signal")
@@ -371,7 +364,7 @@ def test_signal_trigger(tmp_path):
 
 
 def test_global_recorder_first_call_wins_and_failure_is_reported(capsys):
-    from llmlog.flight.recorder import set_global_flight_recorder
+    from llmlog_engine_flight.recorder import set_global_flight_recorder
 
     try:
         first = init_global_flight_recorder(min_age=1)
@@ -388,7 +381,8 @@ def test_global_recorder_first_call_wins_and_failure_is_reported(capsys):
 @pytest.mark.slow
 def test_cli_view_and_convert(cli, tmp_path, recorder):
     log = llmlog.Logger(
-        Severity.DEBUG, [__import__("llmlog.flight", fromlist=["x"]).RecorderOutput(recorder)]
+        Severity.DEBUG,
+        [__import__("llmlog_engine_flight", fromlist=["x"]).RecorderOutput(recorder)],
     )
     log.info("working")
     try:
@@ -413,7 +407,7 @@ def test_cli_view_and_convert(cli, tmp_path, recorder):
 
 @pytest.mark.slow
 def test_cli_lists_snapshots_and_filters_the_timeline(cli, tmp_path, recorder):
-    from llmlog.flight import RecorderOutput
+    from llmlog_engine_flight import RecorderOutput
 
     log = llmlog.Logger(Severity.DEBUG, [RecorderOutput(recorder)])
     log.debug("cache miss", item="k1")
@@ -466,7 +460,7 @@ def test_chrome_export_loads_in_perfetto_with_async_slices_instants_and_counters
     fr = FlightRecorder(backend="zstd", chunk_events=32)
     fr.start()
     log = llmlog.Logger(
-        Severity.DEBUG, [__import__("llmlog.flight", fromlist=["x"]).RecorderOutput(fr)]
+        Severity.DEBUG, [__import__("llmlog_engine_flight", fromlist=["x"]).RecorderOutput(fr)]
     )
 
     def call(i):
@@ -532,7 +526,7 @@ def test_memory_stays_bounded_under_four_threads_writing_at_full_speed():
     )
     fr.start()
     log = llmlog.Logger(
-        Severity.DEBUG, [__import__("llmlog.flight", fromlist=["x"]).RecorderOutput(fr)]
+        Severity.DEBUG, [__import__("llmlog_engine_flight", fromlist=["x"]).RecorderOutput(fr)]
     )
     stop = time.monotonic() + seconds
     written = [0] * 4
@@ -570,7 +564,7 @@ def test_reconfiguring_replaces_and_then_stops_the_configured_recorder(tmp_path)
     first = llmlog.configure({"outputs": {}, "flight_recorder": {"enabled": True}})
     recorder = global_flight_recorder()
     assert recorder is not None and recorder.enabled
-    assert first.flight_recorder.enabled
+    assert first.table("flight_recorder").options.enabled
     llmlog.configure({"outputs": {}, "flight_recorder": {"enabled": True, "backend": "zstd"}})
     replacement = global_flight_recorder()
     assert (
@@ -624,7 +618,7 @@ def test_the_python_blocks_of_the_guide_run_as_written_with_and_without_a_record
         for block in blocks:
             exec(compile(block, "flight-recorder.md", "exec"), {})
     finally:
-        from llmlog.flight.recorder import set_global_flight_recorder
+        from llmlog_engine_flight.recorder import set_global_flight_recorder
 
         set_global_flight_recorder(None)
     (path,) = (tmp_path / "snaps").glob("flight-*-error.jsonl")
@@ -676,7 +670,7 @@ def test_chrome_export_shows_each_thread_as_its_own_named_thread_in_perfetto(per
 
 
 def test_the_thread_table_is_bounded_and_names_threads_by_their_current_name(tmp_path, monkeypatch):
-    monkeypatch.setattr("llmlog.flight.recorder.MAX_THREADS", 8)
+    monkeypatch.setattr("llmlog_engine_flight.recorder.MAX_THREADS", 8)
     fr = FlightRecorder()
     fr.start()
     release = threading.Event()
@@ -785,7 +779,7 @@ def test_snapshot_files_are_0600_from_their_first_byte_and_new_directories_0700(
 def busy_snapshot(path, backend="memory"):
     """A snapshot with one of each thing the viewers show: spans, an LLM call, a log entry with
     model/tokens/latency/cost, a failed tool call, an error event, an exception, a region."""
-    from llmlog.flight import RecorderOutput
+    from llmlog_engine_flight import RecorderOutput
 
     fr = FlightRecorder(backend=backend, chunk_events=8)
     fr.start()
@@ -1190,7 +1184,7 @@ def test_a_snapshot_of_more_events_than_max_events_keeps_the_newest(tmp_path):
 
 
 def test_flight_view_quotes_field_values_as_the_console_does(tmp_path):
-    from llmlog.flight import RecorderOutput
+    from llmlog_engine_flight import RecorderOutput
 
     fr = FlightRecorder()
     fr.start()
@@ -1207,7 +1201,7 @@ SIGNALLED = textwrap.dedent(
     """
     import json, signal, sys, llmlog
     from llmlog.flight import global_flight_recorder
-    from llmlog.flight.snapshot import read_snapshot
+    from llmlog_engine_flight.snapshot import read_snapshot
     llmlog.configure({"level": "info", "outputs": {"console": {"type": "console", "level": "error"}},
         "flight_recorder": {"enabled": True, "backend": sys.argv[1], "level": "debug",
                             "max_bytes": 1 << 30, "min_age": 600}})
@@ -1253,7 +1247,7 @@ def test_a_signal_handler_that_logs_into_the_recorder_never_deadlocks_or_loses(t
 def test_session_less_spans_and_record_are_redacted_and_capped(tmp_path):
     # Spans opened without a trace session and FlightRecorder.record() reached the recorder raw:
     # an api_key, a URL password, a password output and a 100,000-character output as given.
-    from llmlog.flight.recorder import set_global_flight_recorder
+    from llmlog_engine_flight.recorder import set_global_flight_recorder
 
     llmlog.configure({"outputs": {}}, autoload=False)
     recorder = FlightRecorder(snapshot_dir=tmp_path)

@@ -2,10 +2,10 @@
 without creating anything: ``llmlog config check`` asks this of every path ``configure()`` would
 open, so that what check accepts, configure accepts.
 
-The answer follows what :class:`llmlog.filesink.FileSink` does: an existing file must be writable
-(a regular file is opened for appending and closed at once, which changes nothing; anything else
-is asked with ``access()``), a missing one needs its nearest existing ancestor to be a directory
-where this process may create entries. Permission bits do not stop root, so the filesystem is
+The answer follows what :class:`~llmlog_engine_files.sink.FileSink` does: an existing file must be
+writable (a regular file is opened for appending and closed at once, which changes nothing;
+anything else is asked with ``access()``), a missing one needs its nearest existing ancestor to be
+a directory where this process may create entries. Permission bits do not stop root, so the filesystem is
 asked too: on Linux by opening an unnamed temporary file in that directory (``O_TMPFILE``: never
 linked into it, gone at close); where the filesystem cannot say (no ``O_TMPFILE`` support), a
 kernel filesystem that takes no new files (``/proc``, ``/sys``...) is recognised by its type.
@@ -46,8 +46,8 @@ _DEFINITE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, err
 
 
 def check_appendable(path: str | os.PathLike[str]) -> None:
-    """Raise :class:`OSError` (its message naming the path, as :class:`~llmlog.filesink.FileSink`
-    words it) when ``path`` could not be opened for appending, its missing directories created.
+    """Raise :class:`OSError` (its message naming the path, as
+    :class:`~llmlog_engine_files.sink.FileSink` words it) when ``path`` could not be opened for appending, its missing directories created.
 
     Creates nothing. A ``True`` answer is not a promise (the filesystem can change before the
     file is opened), but every refusal is one ``FileSink`` would meet.

@@ -1,5 +1,5 @@
-"""Durable, rotating, multi-process-safe line files: the machinery behind the ``file`` output and
-the trace :class:`TraceOutput`.
+"""Durable, rotating, multi-process-safe line files: :class:`FileSink`, the machinery behind the
+``file`` output and the trace files (:class:`~llmlog_engine_files.trace.TraceOutput`).
 
 Durability
 ----------
@@ -29,9 +29,9 @@ limit renames it and creates the next one while holding that lock; the others no
 written, and until then append, whole lines still, to the just-rotated file. A rotated file is
 compressed or deleted only by whoever gets an exclusive ``flock`` on it, which no one gets while a
 writer still appends to it, in any process: so no line is ever written into a file being
-compressed or deleted. Compression and retention are one ordered pass (:class:`Maintenance`) that
-any process may run; a killed process leaves the plain file or the complete compressed one, and
-the next pass finishes its work.
+compressed or deleted. Compression and retention are one ordered pass
+(:class:`~llmlog_engine_files.maintenance.Maintenance`) that any process may run; a killed process
+leaves the plain file or the complete compressed one, and the next pass finishes its work.
 
 Faults
 ------
@@ -53,396 +53,31 @@ queued and written, in order, before the interrupted call releases the lock.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import contextlib
 import errno
 import fcntl
 import os
-import re
 import sys
 import threading
 import time
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import attrs
-
 from llmlog.dispatch import report_problem
 from llmlog.safefiles import create_new, make_private_dirs
+from llmlog_engine_files import locks, process
+from llmlog_engine_files.locks import CLOEXEC, rotation_lock
+from llmlog_engine_files.maintenance import Maintenance
+from llmlog_engine_files.naming import rotated_files, rotated_name
+from llmlog_engine_files.rotation import RotationPolicy
 
-__all__ = ["FileSink", "Maintenance", "RotationPolicy", "TraceOutput", "rotated_files"]
+__all__ = ["FileSink"]
 
-Compression = Literal["none", "gzip", "zstd"]
-_SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
-_CHECK_SECONDS = 1.0
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _monotonic = time.monotonic
 _os_write = os.write
 _get_ident = threading.get_ident
-
-#: Longest wait, at interpreter exit, for compression and retention still due.
-EXIT_TIMEOUT = 5.0
-
-
-@attrs.frozen(kw_only=True)
-class RotationPolicy:
-    """When to start a new file and how many old ones to keep.
-
-    :param max_bytes: rotate when the file would grow past this size; 0: no size limit.
-    :param when: also rotate when the local hour or day changes: ``"never"``, ``"hourly"``, ``"daily"``.
-    :param max_files: rotated files to keep, newest first; 0 keeps all.
-    :param compress: compress rotated files: ``"none"``, ``"gzip"`` or ``"zstd"`` (needs the
-        ``zstandard`` package, which the zstd plugin installs).
-    """
-
-    max_bytes: int = 0
-    when: Literal["never", "hourly", "daily"] = "never"
-    max_files: int = 0
-    compress: Compression = "none"
-
-
-def _period(when: str, seconds: float) -> str:
-    fmt = {"hourly": "%Y%m%d%H", "daily": "%Y%m%d"}.get(when)
-    return time.strftime(fmt, time.localtime(seconds)) if fmt else ""
-
-
-def _split_name(path: Path) -> tuple[str, str]:
-    # app.log -> ("app", ".log"); rotated files keep the extension: app.2026-...log
-    suffix = path.suffix if path.suffix and path.suffix != path.name else ""
-    return path.name[: len(path.name) - len(suffix)], suffix
-
-
-def _rotated_pattern(path: Path) -> re.Pattern[str]:
-    # Groups: the time, the counter, the compression suffix, a temporary's ".tmp".
-    stem, suffix = _split_name(path)
-    return re.compile(
-        rf"^{re.escape(stem)}\.(\d{{4}}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{{6}})(?:-(\d+))?"
-        rf"{re.escape(suffix)}(\.gz|\.zst)?(\.tmp)?$",
-        re.ASCII,
-    )
-
-
-def rotated_files(path: str | os.PathLike[str]) -> list[Path]:
-    """The rotated files of ``path`` (plain and compressed), oldest first, by the time and
-    counter in their names.
-
-    Only names of the exact rotation pattern count, so ``app.log.old`` or ``app.logger`` are never
-    touched by retention; temporaries of a compression under way are not listed.
-    """
-    return [
-        file for _, files in _rotation_groups(Path(path)) for file in files if file.suffix != ".tmp"
-    ]
-
-
-def _rotation_groups(path: Path) -> list[tuple[tuple[str, int], list[Path]]]:
-    """Each rotation's files (plain, compressed, temporaries), oldest rotation first."""
-    pattern = _rotated_pattern(path)
-    prefix = _split_name(path)[0] + "."
-    groups: dict[tuple[str, int], list[str]] = {}
-    try:
-        names = os.listdir(path.parent)
-    except OSError:
-        return []
-    for name in names:
-        if not name.startswith(prefix):  # most names, cheaply
-            continue
-        m = pattern.match(name)
-        if m:
-            groups.setdefault((m.group(1), int(m.group(2) or 0)), []).append(name)
-    parent = path.parent
-    return [(key, [parent / n for n in names]) for key, names in sorted(groups.items())]
-
-
-@contextlib.contextmanager
-def rotation_lock(lock_path: Path, mode: int) -> Iterator[int]:
-    """Hold the exclusive inter-process ``flock`` on ``lock_path`` (created with ``mode``);
-    yields its descriptor. ``flock`` conflicts between two descriptors even within one process,
-    so code holding it never takes it again."""
-    try:
-        fd = create_new(lock_path, mode, os.O_RDWR)
-    except FileExistsError:
-        fd = os.open(lock_path, os.O_RDWR | _CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield fd
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _claim(path: Path) -> int | None:
-    """An exclusive ``flock`` on ``path``, taken only if no one holds any lock on it (every
-    writer holds a shared one on the file it appends to); its descriptor, or ``None``."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _CLOEXEC)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def _compressor(kind: Compression) -> Callable[[int, int], None] | None:
-    """``compress(source_fd, target_fd)`` for ``kind``; imported only when configured."""
-    if kind == "gzip":
-        import gzip
-        import shutil
-
-        def gz(source: int, target: int) -> None:
-            with (
-                open(source, "rb", closefd=False) as fin,
-                open(target, "wb", closefd=False) as raw,
-                gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fout,
-            ):
-                shutil.copyfileobj(fin, fout, 1 << 20)
-
-        return gz
-    if kind == "zstd":
-        try:
-            import zstandard
-        except ImportError:
-            raise ValueError(
-                'compress = "zstd" needs the zstandard package (pip install zstandard, or the '
-                "llmlog zstd recorder plugin)"
-            ) from None
-
-        def zst(source: int, target: int) -> None:
-            with (
-                open(source, "rb", closefd=False) as fin,
-                open(target, "wb", closefd=False) as fout,
-            ):
-                zstandard.ZstdCompressor(level=3).copy_stream(fin, fout)
-
-        return zst
-    return None
-
-
-class Maintenance:
-    """Compression and retention of one file's rotated files, as one ordered pass.
-
-    A pass decides under the rotation lock: the oldest rotations beyond ``max_files`` are
-    deleted, leftovers of a killed compression are cleared (a temporary no one writes, a plain
-    file whose compressed copy is complete), and the remaining plain rotated files are
-    compressed, oldest first. A file is deleted or compressed only when this pass holds an
-    exclusive ``flock`` on it, which it cannot get while any writer, in any process, still
-    appends to it; such a file is left for a later pass. Compressing writes ``<name>.gz.tmp``
-    (created with the file mode) and renames it, then deletes the plain file, so a kill at any
-    moment leaves the plain file or the complete compressed one.
-
-    Passes run in a background thread, one after each rotation and again while something was
-    left for later; at exit, :meth:`finish` waits a bounded time for what is due.
-    """
-
-    def __init__(
-        self, path: Path, policy: RotationPolicy, mode: int, lock_path: Path, name: str
-    ) -> None:
-        self.path = path
-        self._policy = policy
-        self._mode = mode
-        self._lock_path = lock_path
-        self._name = name
-        self._compress = _compressor(policy.compress)
-        self._suffix = _SUFFIX[policy.compress]
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-        self._run_lock = threading.Lock()  # one pass at a time within this process
-        self._failed: set[str] = set()  # names that failed to compress: kept plain, not retried
-        # Files our rotations made since the last pass. With no retention, a pass compresses
-        # just these; the directory is listed (for leftovers of killed processes, files held
-        # by writers) at the start, when something was left for later, and at the end.
-        self._rotated: collections.deque[Path] = collections.deque()
-        self._scan_due = True
-        self.counters = {"compressed": 0, "deleted": 0, "compress_failures": 0}
-
-    @property
-    def needed(self) -> bool:
-        """Whether the policy asks for any maintenance at all."""
-        return self._compress is not None or self._policy.max_files > 0
-
-    def request(self, rotated: Path | None = None) -> None:
-        """Ask for a pass soon; never blocks the writer. ``rotated``: the file a rotation just
-        made, which a pass that keeps every file can compress without listing the directory."""
-        if not self.needed:
-            return
-        if rotated is None:
-            self._scan_due = True
-        else:
-            self._rotated.append(rotated)
-        if _exiting:
-            self.run_pass()  # no thread can start at exit: a pass now, in this thread
-            return
-        self._wake.set()
-        thread = self._thread
-        if thread is None or not thread.is_alive():
-            thread = threading.Thread(
-                target=self._loop, name=f"llmlog-maintain-{self._name}", daemon=True
-            )
-            self._thread = thread
-            try:
-                thread.start()
-            except RuntimeError:  # interpreter shutting down
-                self._thread = None
-                self.run_pass()
-
-    def _loop(self) -> None:
-        delay: float | None = None
-        while True:
-            self._wake.wait(delay)
-            self._wake.clear()
-            if self._stopping:
-                return
-            left = self.run_pass()
-            # Something held by a writer (another process that has not yet noticed the
-            # rotation): look again, less and less often.
-            delay = min((delay or 0.05) * 2, 2.0) if left else None
-
-    def run_pass(self) -> bool:
-        """One pass; returns whether something was left for later (held by a writer)."""
-        with self._run_lock:
-            try:
-                return self._pass()
-            except OSError as exc:
-                report_problem(
-                    f"file output {self._name!r}: maintenance of {self.path} failed: {exc}"
-                )
-                return False
-
-    def _pass(self) -> bool:
-        # No inter-process lock is needed: a file is only ever deleted, or compressed and then
-        # deleted, by whoever holds its exclusive claim, and rotations only add newer files, so
-        # passes of several processes, each from its own listing, delete exactly the oldest
-        # rotations beyond max_files between them.
-        left = False
-        keep = self._policy.max_files
-        if keep <= 0 and not self._scan_due:
-            while self._rotated:
-                left |= not self._compress_one(self._rotated.popleft())
-            self._scan_due = left
-            return left
-        self._rotated.clear()
-        self._scan_due = False
-        groups = _rotation_groups(self.path)
-        doomed = groups[: max(0, len(groups) - keep)] if keep > 0 else []
-        for _, files in doomed:
-            for file in files:
-                left |= not self._delete(file)
-        for _, files in groups[len(doomed) :]:
-            plain = [f for f in files if not f.name.endswith((".gz", ".zst", ".tmp"))]
-            done = [f for f in files if f.name.endswith((".gz", ".zst"))]
-            for temporary in (f for f in files if f.name.endswith(".tmp")):
-                left |= not self._delete_leftover(temporary, plain[0] if plain else None)
-            if plain and done:
-                # Killed between the rename of the compressed copy and the deletion: the copy
-                # is complete (renamed only once whole), the plain file is a duplicate.
-                left |= not self._delete(plain[0], counted=False)
-            elif plain and self._compress is not None and plain[0].name not in self._failed:
-                left |= not self._compress_one(plain[0])
-        self._scan_due = left
-        return left
-
-    def _delete(self, file: Path, *, counted: bool = True) -> bool:
-        """Delete ``file`` if no one holds it; whether it is gone."""
-        claim = _claim(file)
-        if claim is None:
-            return not file.exists()
-        try:
-            file.unlink()
-            if counted:
-                self.counters["deleted"] += 1
-        except FileNotFoundError:
-            pass
-        finally:
-            os.close(claim)
-        return True
-
-    def _delete_leftover(self, temporary: Path, plain: Path | None) -> bool:
-        """Delete a compression's temporary unless a compression of ``plain`` is under way
-        (whoever compresses holds ``plain``): a killed compression's leftover."""
-        claim = _claim(plain) if plain is not None else None
-        if plain is not None and claim is None and plain.exists():
-            return False
-        try:
-            return self._delete(temporary, counted=False)
-        finally:
-            if claim is not None:
-                os.close(claim)
-
-    def _compress_one(self, plain: Path) -> bool:
-        """Compress ``plain`` if no one holds it; whether it needs no further pass."""
-        assert self._compress is not None
-        claim = _claim(plain)
-        if claim is None:
-            return not plain.exists()
-        target = plain.with_name(plain.name + self._suffix)
-        temporary = target.with_name(target.name + ".tmp")
-        try:
-            try:
-                out = create_new(temporary, self._mode)
-            except FileExistsError:  # another process's compression of it, killed
-                return False
-            try:
-                fcntl.flock(out, fcntl.LOCK_EX)  # ours while being written: not a leftover
-                self._compress(claim, out)
-            finally:
-                os.close(out)
-            # The claim on the plain file kept every other pass from deleting it meanwhile.
-            os.replace(temporary, target)
-            plain.unlink()
-            self.counters["compressed"] += 1
-            return True
-        except FileNotFoundError:
-            # Deleted under us by retention in another process: nothing went wrong.
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            return True
-        except Exception as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            self._failed.add(plain.name)
-            self.counters["compress_failures"] += 1
-            report_problem(
-                f"file output {self._name!r}: compressing {plain} failed: {exc}; kept it uncompressed"
-            )
-            return True
-        finally:
-            os.close(claim)
-
-    def finish(self, deadline: float) -> None:
-        """Stop the background thread and run what is still due, until ``deadline``
-        (monotonic seconds): at exit and on close."""
-        self._scan_due = True
-        self._stopping = True
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(max(0.0, deadline - _monotonic()))
-        if not self.needed:
-            return
-        # A file still held is another process's current file it has not yet noticed is
-        # rotated: a writer notices within its check interval, so wait about that long (an idle
-        # one may hold it much longer; a later pass, in any process, finishes the work).
-        deadline = min(deadline, _monotonic() + _CHECK_SECONDS + 0.5)
-        delay = 0.02
-        while self.run_pass() and _monotonic() + delay < deadline:
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
-
-    def after_fork_in_child(self) -> None:
-        self._rotated = collections.deque()
-        self._wake = threading.Event()
-        self._thread = None
-        self._stopping = False
-        self._run_lock = threading.Lock()
-
-
-_LIVE_SINKS: weakref.WeakSet[FileSink] = weakref.WeakSet()
-_exiting = False
 
 
 class FileSink:
@@ -522,8 +157,7 @@ class FileSink:
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self.maintenance = Maintenance(self.path, self._rotation, mode, self._lock_path, self.name)
         self._open(initial=True)
-        _LIVE_SINKS.add(self)
-        _register_exit_handler()
+        process.track(self)
         if self.maintenance.needed:
             self.maintenance.request()  # finish what a killed process left
 
@@ -548,9 +182,7 @@ class FileSink:
                 except FileExistsError:
                     # An existing file, or a symlink (followed, and its target created if it
                     # has none yet, as the user who made the link meant).
-                    fd = os.open(
-                        self.path, access | os.O_APPEND | os.O_CREAT | _CLOEXEC, self._mode
-                    )
+                    fd = os.open(self.path, access | os.O_APPEND | os.O_CREAT | CLOEXEC, self._mode)
             except PermissionError:
                 if access == os.O_WRONLY:
                     raise OSError(
@@ -593,8 +225,8 @@ class FileSink:
             os.close(fd)
         self._ino, self._dev = st.st_ino, st.st_dev
         self._size = self._linked_size = st.st_size
-        self._period = _period(self._rotation.when, st.st_mtime if st.st_size else time.time())
-        self._next_check = _monotonic() + _CHECK_SECONDS
+        self._period = self._rotation.period(st.st_mtime if st.st_size else time.time())
+        self._next_check = _monotonic() + locks.CHECK_SECONDS
         self._since_check = 0
         if initial or recover_from >= 0:
             # Where a killed writer may have left half a line (files just made by a rotation,
@@ -652,7 +284,7 @@ class FileSink:
 
     def _record_copy(self, old_ino: int, new_ino: int, offset: int) -> None:
         with contextlib.suppress(OSError):
-            fd = os.open(self._lock_path, os.O_WRONLY | _CLOEXEC)
+            fd = os.open(self._lock_path, os.O_WRONLY | CLOEXEC)
             try:
                 record = f"{old_ino} {new_ino} {offset}\n".encode()
                 os.pwrite(fd, record, 0)
@@ -724,7 +356,7 @@ class FileSink:
             return
         if done:
             self._raw_write(data, done)
-        elif self._buffer_size and not _exiting:
+        elif self._buffer_size and not process.exiting:
             self._buffer += data
             if urgent or len(self._buffer) >= self._buffer_size:
                 self._drain()
@@ -816,7 +448,7 @@ class FileSink:
         """Follow a rotation by another process or a vanished file; rotate if due. Called with
         the lock held."""
         self._since_check = 0
-        self._next_check = _monotonic() + _CHECK_SECONDS
+        self._next_check = _monotonic() + locks.CHECK_SECONDS
         try:
             current, ours = self._at_path()
         except OSError:
@@ -840,10 +472,7 @@ class FileSink:
         return current, (current.st_ino, current.st_dev) == (self._ino, self._dev)
 
     def _due(self, incoming: int) -> bool:
-        rotation = self._rotation
-        if rotation.max_bytes and self._size > 0 and self._size + incoming > rotation.max_bytes:
-            return True
-        return rotation.when != "never" and _period(rotation.when, time.time()) != self._period
+        return self._rotation.due(self._size, incoming, self._period)
 
     def _follow(self) -> None:
         """The file at ``path`` is not ours any more: another process rotated it (normal), or
@@ -912,7 +541,7 @@ class FileSink:
                 if current is not None and ours:
                     self._size = current.st_size
                     if self._due(incoming):
-                        rotated = self._rotated_name()
+                        rotated = rotated_name(self.path)
                         os.rename(self.path, rotated)
                         self.counters["rotations"] += 1
                         self._open()
@@ -923,23 +552,6 @@ class FileSink:
                     self.counters["reopens"] += 1
         except OSError as exc:
             self._open_failed(exc)
-
-    def _rotated_name(self) -> Path:
-        stem, suffix = _split_name(self.path)
-        now = time.time()
-        stamp = (
-            time.strftime("%Y-%m-%dT%H-%M-%S", time.localtime(now))
-            + f".{int(now * 1e6) % 1_000_000:06d}"
-        )
-        for counter in range(10_000):
-            tail = f"-{counter}" if counter else ""
-            candidate = self.path.with_name(f"{stem}.{stamp}{tail}{suffix}")
-            if not any(
-                candidate.with_name(candidate.name + s).exists()
-                for s in ("", ".gz", ".zst", ".gz.tmp", ".zst.tmp")
-            ):
-                return candidate
-        raise FileExistsError(errno.EEXIST, f"no free rotation name for {self.path}")
 
     # -- flushing and closing --------------------------------------------------------------------
 
@@ -981,7 +593,7 @@ class FileSink:
         finally:
             self._inside.discard(me)
 
-    def close(self, timeout: float = EXIT_TIMEOUT) -> None:
+    def close(self, timeout: float = process.EXIT_TIMEOUT) -> None:
         """Flush, finish due compression and retention (waiting at most ``timeout`` seconds),
         stop the background threads and close the file. Idempotent."""
         with self._lock:
@@ -994,7 +606,7 @@ class FileSink:
         # A thread that read the number just before the close may still write through it: park
         # the number a while rather than let a new file reuse it at once. Parking also lets go
         # of our file, which the last passes below may then compress if it was rotated.
-        _park(fd, self.path)
+        process.park(fd, self.path)
         self._wake.set()
         self.maintenance.finish(_monotonic() + timeout)
 
@@ -1017,9 +629,11 @@ class FileSink:
         again, and the maintenance's compressed, deleted and failed files."""
         return {**self.counters, **self.maintenance.counters}
 
-    def _after_fork_in_child(self) -> None:
-        # The parent flushed before forking; a fresh lock and no threads in the child. The
-        # descriptor, and the shared lock it holds, are the parent's too: both write to the file.
+    def after_fork_in_child(self) -> None:
+        """In a forked child: a fresh lock, an empty buffer, no threads (started again on
+        demand). The parent flushed before forking."""
+        # The descriptor, and the shared lock it holds, are the parent's too: both write to the
+        # file.
         self._lock = threading.Lock()
         self._inside = set()
         self._pending = collections.deque()
@@ -1033,142 +647,3 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-# Closed sinks' descriptors, closed for good a while later (see FileSink.close).
-_parked: collections.deque[tuple[float, int]] = collections.deque()
-_PARK_SECONDS = 2.0
-
-
-def _park(fd: int, path: Path) -> None:
-    if fd < 0:
-        return
-    # Not a writer any more, so it must not keep the file it wrote from being compressed: the
-    # number is pointed at a fresh, unlocked descriptor of the same path (a late write still
-    # lands in the log). Never LOCK_UN: the locked description may be shared with forked
-    # children still writing through it, and unlocking would unlock it for them too.
-    try:
-        fresh = os.open(path, os.O_WRONLY | os.O_APPEND | _CLOEXEC)
-    except OSError:
-        fresh = os.open(os.devnull, os.O_WRONLY | _CLOEXEC)
-    try:
-        os.dup2(fresh, fd, inheritable=False)
-    except OSError:
-        pass
-    finally:
-        os.close(fresh)
-    now = _monotonic()
-    _parked.append((now, fd))
-    while _parked and now - _parked[0][0] > _PARK_SECONDS:
-        with contextlib.suppress(OSError):
-            os.close(_parked.popleft()[1])
-
-
-def flush_all() -> None:
-    """Write out the buffer of every open file sink (log files and trace files alike).
-
-    Runs at interpreter exit, on a FATAL entry and before a flight-recorder snapshot, so nothing
-    buffered is lost silently; a sink that fails to flush reports it itself."""
-    for sink in list(_LIVE_SINKS):
-        with contextlib.suppress(Exception):
-            sink.flush()
-
-
-def _at_exit() -> None:
-    global _exiting
-    _exiting = True
-    deadline = _monotonic() + EXIT_TIMEOUT
-    for sink in list(_LIVE_SINKS):
-        with contextlib.suppress(Exception):
-            sink.at_exit(deadline)
-
-
-def _before_fork() -> None:
-    for sink in list(_LIVE_SINKS):
-        with contextlib.suppress(Exception):
-            sink.flush()
-
-
-def _after_fork_in_child() -> None:
-    for sink in list(_LIVE_SINKS):
-        sink._after_fork_in_child()
-
-
-_registered = False
-
-
-def _register_exit_handler() -> None:
-    # On the first sink, not at import: a program that never writes a file registers nothing.
-    global _registered
-    if not _registered:
-        _registered = True
-        atexit.register(_at_exit)
-        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-
-
-def timestamped_name(prefix: str, suffix: str = ".jsonl", now: float | None = None) -> str:
-    """``{prefix}_YYYY-MM-DD_HH-MM-SS_<8 hex>{suffix}``: a new file's name in a directory, in local
-    time (the rlm writers' pattern), sorting by time, with a random suffix so that two files of
-    the same second never collide."""
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(now))
-    return f"{prefix}_{stamp}_{os.urandom(4).hex()}{suffix}"
-
-
-def config_relative(raw: str, config_path: Path | None, default: Path) -> Path:
-    """A path from configuration: ``default`` when empty, ``~`` expanded, and a relative path
-    taken from the configuration file's directory (so a config works from any working
-    directory)."""
-    if not raw:
-        return default
-    path = Path(raw).expanduser()
-    if not path.is_absolute() and config_path is not None:
-        path = config_path.parent / path
-    return path
-
-
-def file_in(path: str | os.PathLike[str], prefix: str) -> Path:
-    """``path`` itself, or a :func:`timestamped_name` inside it when it is a directory (or ends in
-    a separator)."""
-    target = Path(path)
-    if target.is_dir() or str(path).endswith(os.sep):
-        return target / timestamped_name(prefix)
-    return target
-
-
-class TraceOutput:
-    """The JSONL sink trace formats write through: dspy-go's ``TraceOutput`` on :class:`FileSink`.
-
-    :param path: the trace file.
-    :param encode: turns one event into one JSON line (bytes, no newline); the trace format's job.
-    :param header: the line to start every new file with (the session line), or ``None``.
-    :param sink_options: any :class:`FileSink` keyword: ``buffer_size`` (dspy-go's
-        ``WithTraceBufferSize``), ``rotation`` (``WithTraceRotation``), ``mode``, ``fsync``...
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        encode: Callable[[Any], bytes],
-        *,
-        header: Callable[[], bytes | None] | None = None,
-        **sink_options: Any,
-    ) -> None:
-        self._encode = encode
-        self.sink = FileSink(path, header=header, **sink_options)
-
-    @property
-    def path(self) -> Path:
-        """The trace file."""
-        return self.sink.path
-
-    def write(self, event: Any) -> None:
-        """Encode and append one event; an ``error`` event flushes a buffer at once."""
-        self.sink.write(self._encode(event), urgent=getattr(event, "type", None) == "error")
-
-    def flush(self) -> None:
-        """Write buffered events out."""
-        self.sink.flush()
-
-    def close(self) -> None:
-        """Flush and close. Idempotent."""
-        self.sink.close()

@@ -1,15 +1,15 @@
 """Reading flight-recorder snapshots (``.jsonl`` from ``memory``, ``.jsonl.zst`` from ``zstd``).
 
 A snapshot is read through the backend that wrote it: the registered backend whose ``magic``
-starts the file (``zstd``'s frame magic), else the one without a magic (``memory``: plain JSON
-Lines). The backend's ``decode`` hands over the JSON lines in small pieces, so memory stays
+starts the file (the longest that matches; ``memory`` has none: plain JSON Lines). Every backend,
+a third party's too, owns both directions: ``seal`` when recording, ``decode`` here. The backend's ``decode`` hands over the JSON lines in small pieces, so memory stays
 bounded whatever the file holds (a few KiB of zstd can decompress to gigabytes):
 
 * the header, the first line, may be at most :data:`HEADER_LIMIT` bytes; :func:`read_header`
   (``flight list``) reads and decompresses nothing past it;
 * an event line longer than ``max_line`` (:data:`LINE_LIMIT`) is skipped and counted, without
   being held;
-* every line is checked against :mod:`llmlog.flight.schema`.
+* every line is checked against :mod:`llmlog_engine_flight.schema`.
 
 Bad input never raises anything but :class:`SnapshotError`, whose message is ``file:line: what
 was expected``. With ``lenient=True`` a bad event line is skipped and counted instead, and a
@@ -30,11 +30,12 @@ from typing import Any, BinaryIO, cast
 import attrs
 import orjson
 
-from llmlog.flight.ring import RecorderBackend
-from llmlog.flight.schema import check_event, check_header, is_header
+from llmlog_engine_flight.ring import RecorderBackend
+from llmlog_engine_flight.schema import check_event, check_header, is_header
 
 __all__ = [
     "HEADER_LIMIT",
+    "KNOWN_BACKENDS",
     "LINE_LIMIT",
     "MAX_EVENTS",
     "NotASnapshot",
@@ -56,7 +57,11 @@ MAX_EVENTS = 1_000_000
 #: Problems kept as messages in a lenient read (all of them are counted).
 _KEPT_PROBLEMS = 20
 
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+#: Backends of other distributions a snapshot may have been written with, by their magic: only
+#: to say what to install when none registered can read a file (reading is their ``decode``).
+KNOWN_BACKENDS = {
+    b"\x28\xb5\x2f\xfd": ("zstd", "llmlog-recorder-zstd", "zstd -dc FILE"),
+}
 
 
 class SnapshotError(ValueError):
@@ -108,7 +113,8 @@ class Snapshot:
 
 
 def recorder_backends() -> list[RecorderBackend]:
-    """One instance of every registered flight-recorder backend (to read snapshots with)."""
+    """One instance of every registered flight-recorder backend (to read snapshots with), and
+    of ``memory`` always."""
     from llmlog.configure import plugin_host
     from llmlog.registry import ComponentKind
 
@@ -119,6 +125,11 @@ def recorder_backends() -> list[RecorderBackend]:
             backends.append(component.factory(options, None))
         except Exception:  # a backend that cannot be built cannot have written the file
             continue
+    if not any(backend.name == "memory" for backend in backends):
+        # The engine's own backend reads plain JSON Lines even where the engine is not loaded.
+        from llmlog_engine_flight.memory import MemoryBackend
+
+        backends.append(MemoryBackend())
     return backends
 
 
@@ -133,11 +144,12 @@ def _backend_for(
     for backend in found:
         if start.startswith(getattr(backend, "magic", b"")):
             return backend
-    if start.startswith(_ZSTD_MAGIC):
-        raise SnapshotError(
-            f"{path}: a zstd snapshot; reading it needs the zstd backend "
-            "(pip install llmlog-recorder-zstd), or run: zstd -dc FILE"
-        )
+    for magic, (name, distribution, command) in KNOWN_BACKENDS.items():
+        if start.startswith(magic):
+            raise SnapshotError(
+                f"{path}: a {name} snapshot; reading it needs the {name} backend "
+                f"(pip install {distribution}), or run: {command}"
+            )
     raise NotASnapshot(f"{path}: not an llmlog flight-recorder snapshot (unknown encoding)")
 
 

@@ -18,10 +18,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from llmlog.flight.snapshot import Snapshot
 from llmlog.render import escape, format_cost, format_value, local_timestamp, quote_if_needed
 from llmlog.severity import Severity, severity_from_name
 from llmlog.viewing import CYAN, DIM, RED, YELLOW, Paint
+from llmlog_engine_flight.snapshot import Snapshot
 
 __all__ = ["render_view"]
 

@@ -1,4 +1,4 @@
-"""The ``[flight_recorder]`` table of ``llmlog.toml``."""
+"""The ``[flight_recorder]`` table of ``llmlog.toml`` (light: read at every ``configure()``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ import attrs
 from llmlog.config.converter import Bytes, Seconds
 from llmlog.severity import Severity
 
-__all__ = ["FlightRecorderOptions"]
+__all__ = ["TRIGGERS", "FlightRecorderOptions"]
+
+#: Snapshot triggers: ``fatal`` (a FATAL entry), ``unhandled`` (uncaught exceptions in the main
+#: thread, other threads and asyncio tasks), ``signal`` (``signal_name``, SIGUSR1 by default) and
+#: ``exit`` (interpreter exit).
+TRIGGERS = ("fatal", "unhandled", "signal", "exit")
 
 
 def _positive(instance: object, attribute: Any, value: float) -> None:
@@ -23,8 +28,6 @@ def _non_negative(instance: object, attribute: Any, value: float) -> None:
 
 
 def _triggers(instance: object, attribute: attrs.Attribute[list[str]], value: list[str]) -> None:
-    from llmlog.flight.recorder import TRIGGERS
-
     unknown = [t for t in value if t not in TRIGGERS]
     if unknown:
         raise ValueError(f"unknown trigger {unknown[0]!r}; expected some of {', '.join(TRIGGERS)}")

@@ -4,7 +4,7 @@ checked.
 
 Run it on its own for the figures (the tests run it with small bounds)::
 
-    python plugins/output-file/tests/attack_files.py /tmp/attack --seconds 60 --processes 4 \
+    python plugins/engine-files/tests/attack_files.py /tmp/attack --seconds 60 --processes 4 \
         --threads 4 --max-bytes 256KiB --compress gzip
 
 Each writer thread logs entries numbered 0, 1, 2... and, after each logging call returns, records
@@ -51,9 +51,9 @@ def worker(args: argparse.Namespace) -> None:
     if args.when == "tick":
         # Rotation by time, made fast: the real time rotation with a clock whose "hour"
         # changes five times a second (the same in every process).
-        import llmlog.filesink
+        import llmlog_engine_files.rotation
 
-        llmlog.filesink._period = lambda when, seconds: (
+        llmlog_engine_files.rotation._period = lambda when, seconds: (
             str(int(seconds * 5)) if when != "never" else ""
         )
         rotation["when"] = "hourly"

@@ -30,7 +30,12 @@ from hypothesis import strategies as st
 import llmlog
 from llmlog.cli import build_parser, main
 from llmlog.configure import plugin_host
-from llmlog.flight.snapshot import SnapshotError, read_header, read_snapshot, recorder_backends
+from llmlog_engine_flight.snapshot import (
+    SnapshotError,
+    read_header,
+    read_snapshot,
+    recorder_backends,
+)
 
 CORPUS = Path(__file__).parent / "flight_corpus"
 VALID = (CORPUS / "valid.jsonl").read_bytes()
