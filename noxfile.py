@@ -76,7 +76,16 @@ def tests(session: nox.Session) -> None:
 def tests_full(session: nox.Session) -> None:
     """Every test, the ``slow`` attacks, fuzz campaigns and end-to-end runs included (CI)."""
     sync(session)
-    session.run(tool("python"), "-m", "pytest", *EVERYTHING, *session.posargs, external=True)
+    # The slowest tests named in the log: what to look at when the run nears CI's time budget.
+    session.run(
+        tool("python"),
+        "-m",
+        "pytest",
+        *EVERYTHING,
+        "--durations=20",
+        *session.posargs,
+        external=True,
+    )
 
 
 @nox.session(venv_backend="venv")
