@@ -67,6 +67,7 @@ def make_distribution(root: Path, name: str, entry_point: str, module: str, code
     return package
 
 
+@pytest.mark.slow
 def test_template_installs_is_discovered_and_passes_its_own_tests(sh, cli, repo, tmp_path):
     site = tmp_path / "site"
     pip_install(sh, repo / "plugins" / "_template", site)
@@ -129,6 +130,7 @@ print(session.path)
 """
 
 
+@pytest.mark.slow
 def test_trace_template_installs_writes_a_trace_llmlog_view_reads_and_passes_its_tests(
     sh, cli, repo, tmp_path
 ):
@@ -182,6 +184,7 @@ def test_trace_template_installs_writes_a_trace_llmlog_view_reads_and_passes_its
     assert "6 passed" in tests.stdout
 
 
+@pytest.mark.slow
 def test_a_plugin_that_fails_to_import_is_reported_and_logging_goes_on(sh, cli, tmp_path):
     site = tmp_path / "site"
     source = make_distribution(
@@ -209,6 +212,7 @@ def test_a_plugin_that_fails_to_import_is_reported_and_logging_goes_on(sh, cli, 
     assert "still logging" in done.stderr
 
 
+@pytest.mark.slow
 def test_two_distributions_registering_one_name_is_an_error_naming_both(sh, cli, tmp_path):
     site = tmp_path / "site"
     code = """
@@ -457,7 +461,7 @@ def test_a_plugin_installed_beside_a_checkout_survives_the_documented_resync(sh,
         return "output_example" in {p["name"] for p in json.loads(listed.stdout)["plugins"]}
 
     readme_sync = ".venv/bin/uv sync --all-packages --locked"
-    assert f"{readme_sync} && .venv/bin/llmlog demo" in (repo / "README.md").read_text()
+    assert f"{readme_sync} && .venv/bin/python -m pytest" in (repo / "README.md").read_text()
     run(readme_sync)
     run(install)
     assert plugin_listed()

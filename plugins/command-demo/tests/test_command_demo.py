@@ -91,6 +91,7 @@ def test_the_demo_prints_a_command_that_works_as_printed_and_leaves_nothing_in_t
     assert Path(command[-1]).name in listed.stdout and " demo " in listed.stdout
 
 
+@pytest.mark.slow
 def test_the_demo_keeps_its_newest_snapshots_only(sh, tmp_path):
     env = bare_environment(tmp_path)
     paths = []

@@ -263,6 +263,7 @@ def _write(directory: Path, data: bytes, zstd: bool) -> Path:
 
 @FUZZ
 @given(case=structured())
+@pytest.mark.slow
 def test_generated_snapshots(case: tuple[bytes, bool], tmp_path: Path, configured: None) -> None:
     check_everything(_write(tmp_path, *case))
 
@@ -273,6 +274,7 @@ def test_byte_mutated_snapshots(case: tuple[bytes, bool], tmp_path: Path, config
     check_everything(_write(tmp_path, *case))
 
 
+@pytest.mark.slow
 def test_the_corpus_through_main(tmp_path: Path) -> None:
     # llmlog.cli.main itself, as the command runs it.
     for source in sorted(CORPUS.glob("*.json*")):
@@ -323,6 +325,7 @@ def peak_rss(*args: object) -> tuple[int, str, int]:
     return status, done.stderr, kib // 1024
 
 
+@pytest.mark.slow
 def test_a_zstd_bomb_is_read_in_bounded_memory_even_by_flight_list(tmp_path: Path) -> None:
     bombs = tmp_path / "bombs"
     bombs.mkdir()
@@ -343,6 +346,7 @@ def test_a_zstd_bomb_is_read_in_bounded_memory_even_by_flight_list(tmp_path: Pat
     assert snap.skipped == 1 and "headed.jsonl.zst:2: a line of more than" in snap.problems[0]
 
 
+@pytest.mark.slow
 def test_the_real_command_on_mutated_snapshots_in_bounded_memory(tmp_path: Path) -> None:
     import random
 

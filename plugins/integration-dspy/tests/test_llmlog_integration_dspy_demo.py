@@ -55,6 +55,7 @@ def printed_command(stderr: str, marker: str) -> list[str]:
     return shlex.split(stderr.rsplit(marker, 1)[1].splitlines()[0])
 
 
+@pytest.mark.slow
 def test_dspy_demo_traces_a_react_agent_and_shows_the_tree(cli, tmp_path):
     done = cli("demo", "--dspy", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -70,6 +71,7 @@ def test_dspy_demo_traces_a_react_agent_and_shows_the_tree(cli, tmp_path):
     assert "[traceId=" in done.stderr
 
 
+@pytest.mark.slow
 def test_the_dspy_demo_prints_a_view_command_that_works_and_leaves_nothing_in_tmp(sh, tmp_path):
     env = bare_environment(tmp_path)
     done = sh([str(LLMLOG), "demo", "--dspy"], env=env, cwd=tmp_path)

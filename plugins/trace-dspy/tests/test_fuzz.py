@@ -305,6 +305,7 @@ TARGETS = pytest.mark.parametrize("to", ["dspy", "rlm"])
     ],
 )
 @given(records=st.lists(record, min_size=1, max_size=12), ascii_only=st.booleans())
+@pytest.mark.slow
 def test_generated_events(runner, records, ascii_only, to):
     _fuzz_generated(runner, records, ascii_only, to)
 
@@ -425,6 +426,7 @@ def seed(tmp_path) -> bytes:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(mutations=MUTATIONS)
+@pytest.mark.slow
 def test_byte_mutated_files(runner, seed, mutations, to):
     path = runner.work / f"mut{runner.count}.jsonl"
     path.write_bytes(_mutate(seed, mutations))
@@ -450,6 +452,7 @@ def test_byte_mutated_files_campaign(runner, seed, mutations, to):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(line=st.integers(0, 20), path_choice=st.integers(0, 10**6), value=json_values)
+@pytest.mark.slow
 def test_a_value_replaced_anywhere_in_a_real_file(runner, seed, line, path_choice, value, to):
     """Structure-aware: one value of a real line (envelope or deep in ``data``) replaced by a
     value of any JSON type."""
@@ -506,6 +509,7 @@ def _generated_corpus(work: Path) -> list[Path]:
 
 
 @TARGETS
+@pytest.mark.slow
 def test_corpus(runner, to):
     """Every minimal case found so far, through every command."""
     cases = _corpus()
@@ -529,6 +533,7 @@ def _limited() -> None:  # pragma: no cover - runs in the child
     ],
 )
 @TARGETS
+@pytest.mark.slow
 def test_corpus_through_the_installed_command(tmp_path, case, to):
     """A few runs of the real ``llmlog`` executable, memory-limited to 1 GiB and given a minute:
     a hang or a runaway allocation fails here as it would for a user."""

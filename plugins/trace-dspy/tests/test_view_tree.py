@@ -215,6 +215,7 @@ def test_a_parent_cycle_ends_and_shows_every_span(tmp_path, helpers):
     assert tree.splitlines()[-1].startswith("3 spans")
 
 
+@pytest.mark.slow
 def test_a_ten_thousand_deep_chain_and_deep_data_do_not_overflow_the_stack(tmp_path, helpers):
     ln = helpers.line
     depth = 10_000

@@ -196,6 +196,7 @@ metadata = st.builds(
 # -- rlm -> dspy -> rlm ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(meta=metadata, items=st.lists(iterations(), min_size=1, max_size=4))
 def test_rlm_to_dspy_to_rlm_keeps_what_both_formats_hold(tmp_path, meta, items):
@@ -431,6 +432,7 @@ def essence(path: Path) -> dict[str, Any]:
     return {**session, "steps": steps, "final": finals[0] if finals else root_answer}
 
 
+@pytest.mark.slow
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(run=dspy_runs())
 def test_dspy_to_rlm_to_dspy_keeps_what_both_formats_hold(tmp_path, run):

@@ -130,7 +130,9 @@ class FlightRecorder:
     :param min_snapshot_interval: ``snapshot_on_error`` and automatic triggers snapshot at most
         this often (seconds) for each trigger; the skipped ones are counted.
     :param gc_pauses: record garbage-collector pauses.
-    :param chunk_events, chunk_bytes, chunk_period: when the open chunk is sealed.
+    :param chunk_events: the open chunk is sealed at this many events,
+    :param chunk_bytes: at this many raw bytes,
+    :param chunk_period: or after this many seconds.
     :param max_open_spans: bound of the open-span table.
     """
 
