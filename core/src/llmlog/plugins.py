@@ -478,6 +478,8 @@ def _provided_by(ep: md.EntryPoint) -> set[tuple[ComponentKind | str, str]]:
         def note(
             name: object, *args: object, _kind: ComponentKind | str = kind, **kwargs: object
         ) -> None:
+            # A trace format may be registered as one object carrying its name.
+            name = name if isinstance(name, str) else getattr(name, "name", None)
             if isinstance(name, str):
                 found.add((_kind, name))
 
