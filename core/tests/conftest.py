@@ -82,6 +82,12 @@ def trace_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         sys.modules["coretest_formats"] = module
         spec.loader.exec_module(module)
     site = module.install(tmp_path / "site")
+    # The other installed plugins (the workspace has the real trace formats) blocked through the
+    # real switch, so what the commands print depends on these formats only.
+    import importlib.metadata as md
+
+    others = {ep.name for ep in md.entry_points(group="llmlog")} - {module.NAME}
+    monkeypatch.setenv("LLMLOG_DISABLED_PLUGINS", ",".join(sorted(others)))
     monkeypatch.syspath_prepend(str(here))
     monkeypatch.syspath_prepend(str(site))
     module.pythonpath = os.pathsep.join([str(site), str(here)])
