@@ -253,3 +253,17 @@ def install(site: Path, **entry_points: str) -> Path:
         "[llmlog]\n" + "".join(f"{k} = {v}\n" for k, v in points.items())
     )
     return site
+
+
+class BrokenCommand:
+    """A command whose arguments raise: ``llmlog`` still runs, and says so when it is used."""
+
+    @hookimpl
+    def llmlog_register_commands(self, register: Any) -> None:
+        def arguments(parser: argparse.ArgumentParser) -> None:
+            raise RuntimeError("arguments bug")
+
+        register("coretest-broken", lambda args: 0, help="cannot run", arguments=arguments)
+
+
+broken_command = BrokenCommand()
