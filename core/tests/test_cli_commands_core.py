@@ -39,7 +39,8 @@ def test_config_show_and_check_a_trace_table_with_format_options(trace_formats, 
     status, out, err = run(capsys, "config", "show", str(path))
     assert status == 0, err
     assert (
-        '[trace]  # from llmlog.toml\nformat = {type = "coretest", mode = 384, prefix = "run"}\n'
+        f"[trace]  # from {path}\n"
+        'format = {type = "coretest", mode = 384, prefix = "run"}\n'
         'dir = "traces"\ncontent = true\n'
     ) in out
     assert '[outputs.errors]\ntype = "stderr"\nlevel = "error"\n' in out
