@@ -17,7 +17,14 @@ from llmlog import TokenUsage
 from llmlog.cli import main
 from llmlog.registry import Component, ComponentKind, TraceFormatSupport
 from llmlog.tracing import new_trace_session, record_llm_call, span
-from llmlog.viewing import ViewError, add_view_flags, export_target, paint_for, view_arguments
+from llmlog.viewing import (
+    ViewError,
+    add_view_flags,
+    export_target,
+    follow,
+    paint_for,
+    view_arguments,
+)
 
 
 @pytest.fixture
@@ -261,3 +268,31 @@ def test_format_flags_that_clash_or_raise_are_left_out_with_a_warning(capsys):
     assert "trace format 'c': view flag --mine left out: declared differently by 'b'" in err
     assert "trace format 'd': its view flags raised RuntimeError: bug in flags" in err
     assert parser.parse_args(["--mine", "3"]).mine == 3
+
+
+def test_an_export_that_cannot_be_written_is_named(trace, capsys):
+    # Nobody, root included, creates a file in /proc.
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc")
+    status, out, err = run(capsys, "view", "--export", "/proc/llmlog-test.md", str(trace))
+    assert (status, out) == (1, "")
+    # The hidden temporary it could not create is named; nothing was written.
+    assert err.startswith("llmlog: /proc/.llmlog-test.md.")
+    assert err.endswith(".tmp: No such file or directory\n")
+
+
+def test_follow_calls_back_whenever_the_size_changes(tmp_path):
+    path = tmp_path / "growing.jsonl"
+    path.write_text("1")
+    sizes: list[int] = []
+
+    def on_change() -> None:
+        sizes.append(path.stat().st_size)
+        if len(sizes) < 3:
+            path.write_text("x" * (len(sizes) + 1))
+
+    assert follow(path, on_change, interval=0.001, until=lambda: len(sizes) >= 3) == 0
+    assert sizes == [1, 2, 3]
+    missing: list[int] = []
+    assert follow(tmp_path / "none", lambda: missing.append(1), interval=0, until=lambda: True) == 0
+    assert missing == []
