@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,34 @@ def unprivileged() -> list[str]:
     if shutil.which("setpriv") is None:
         pytest.skip("running as root and setpriv (util-linux) is missing: cannot drop privileges")
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture
+def trace_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The in-test trace formats (``coretest_formats``: ``coretest`` and ``coretest-alt``) as an
+    installed entry-point plugin for this test: ``llmlog.cli.main`` and ``plugin_host()`` find
+    them. Yields the module; ``PYTHONPATH`` for a subprocess is in its ``pythonpath``."""
+    import importlib.util
+    import sys
+
+    here = Path(__file__).parent
+    module = sys.modules.get("coretest_formats")
+    if module is None:
+        spec = importlib.util.spec_from_file_location(
+            "coretest_formats", here / "coretest_formats.py"
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["coretest_formats"] = module
+        spec.loader.exec_module(module)
+    site = module.install(tmp_path / "site")
+    # The other installed plugins (the workspace has the real trace formats) blocked through the
+    # real switch, so what the commands print depends on these formats only.
+    import importlib.metadata as md
+
+    others = {ep.name for ep in md.entry_points(group="llmlog")} - {module.NAME}
+    monkeypatch.setenv("LLMLOG_DISABLED_PLUGINS", ",".join(sorted(others)))
+    monkeypatch.syspath_prepend(str(here))
+    monkeypatch.syspath_prepend(str(site))
+    module.pythonpath = os.pathsep.join([str(site), str(here)])
+    return module
