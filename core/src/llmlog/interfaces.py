@@ -91,7 +91,7 @@ class Integration(abc.ABC):
         """Switch it off and leave the other library as :meth:`start` found it; idempotent."""
 
 
-class TraceSink(abc.ABC):
+class TraceSink:
     """A destination for trace events, in the shape of OpenTelemetry's ``SpanProcessor``.
 
     Every :class:`~llmlog.TraceEvent` of every trace session and of every session-less span is
@@ -112,14 +112,19 @@ class TraceSink(abc.ABC):
       interpreter exit flush and then shut down every sink still added (and remove them).
       Release threads and files there; it must be idempotent. Events that arrive after it (a
       late span on another thread) must be ignored, not raise.
+
+    A plain class, not an :class:`abc.ABC` as the other contracts are: :class:`~llmlog.TraceSession`
+    is a sink, and the tracing hot path's ``isinstance(session, TraceSession)`` must stay a plain
+    type check (an ABC's costs several times more).
     """
 
     #: A name for diagnostics ("the trace sink 'otlp' failed"); the class name if empty.
     name: str = ""
 
-    @abc.abstractmethod
     def on_event(self, event: TraceEvent) -> None:
-        """Take one trace event. Called on the application's thread; may raise (see above)."""
+        """Take one trace event. Called on the application's thread; may raise (see above).
+        Override it: by default it raises :class:`NotImplementedError`."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement on_event")
 
     def flush(self, timeout: float | None = None) -> bool:
         """Push out everything taken so far; ``False`` if that did not finish within ``timeout``
@@ -127,7 +132,7 @@ class TraceSink(abc.ABC):
         a dead collector. Nothing to push by default (``True``)."""
         return True
 
-    def shutdown(self) -> None:  # noqa: B027 - optional hook with a no-op default
+    def shutdown(self) -> None:
         """Stop for good: flush what is left and release threads and files. Idempotent; nothing
         by default."""
 
