@@ -21,7 +21,7 @@ def test_plugins_lists_the_standard_set(cli):
     done = cli("plugins")
     assert done.returncode == 0, done.stdout
     for line in [
-        "llmlog.builtin.stderr_output  (llmlog 0.1.0)  [built-in]",
+        "llmlog.default_plugins.stderr_output  (llmlog 0.1.0)  [built-in]",
         "output_console  (llmlog-output-console 0.1.0)  [loaded]",
         "    output:console",
         "    formatter:json",
@@ -81,58 +81,6 @@ def test_config_show_reads_back_and_says_where_things_came_from(cli, tmp_path):
     assert as_json["config"]["level"] == "warn"
 
 
-def test_demo_runs_offline_and_is_secure_by_default(cli, tmp_path):
-    done = cli("demo", "--debug", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    err = done.stderr
-    assert "pipeline starting" in err and "pipeline finished" in err
-    assert "[tokens=" in err and "[model=demo-large]" in err
-    assert "LLM interaction" in err  # DEBUG entries shown with --debug
-    assert "sk-demo-not-a-real-key" not in err  # redacted
-    assert "api_key=[REDACTED]" in err
-    assert "\x1b[2J" not in err and "\\x1b[2J" in err  # the injected escape is shown, not obeyed
-    assert "ToolError: exchange-rate service unreachable" in err
-    assert "demo done:" in err
-    # The demo's flight recorder kept the simulated SDK's DEBUG lines that went through stdlib
-    # logging, and the snapshot opens with `llmlog flight view`.
-    snapshot = err.rsplit("llmlog flight view ", 1)[1].split()[0]
-    view = cli("flight", "view", snapshot, "--last", "100")
-    assert view.returncode == 0, view.stderr
-    assert "DEBUG POST /v1/chat/completions" in view.stdout
-    assert "[demo.provider_sdk]" in view.stdout
-    assert "Errors (1):" in view.stdout
-
-
-def test_dspy_demo_traces_a_react_agent_and_shows_the_tree(cli, tmp_path):
-    done = cli("demo", "--dspy", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
-    assert out.startswith("Trace ") and "├── Predict:react " in out
-    assert "✗ Tool:search_news" in out and "news service unavailable" in out
-    assert "Tool:get_weather" in out and "└── ChainOfThought:extract" in out
-    assert "llm dummy (dummy)" in out and "cost unknown" in out
-    assert out.rstrip().endswith(
-        "5 LLM calls, 0 tokens (5 calls with unknown price), 1 with errors"
-    )
-    assert "weather lookup" in done.stderr  # the tool's log entry, with the trace id
-    assert "[traceId=" in done.stderr
-
-
-def test_demo_honours_llmlog_toml(cli, tmp_path):
-    (tmp_path / "llmlog.toml").write_text(
-        '[outputs.console]\nstream = "stdout"\nformatter = "json"\n'
-    )
-    done = cli("demo", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    records = [json.loads(line) for line in done.stdout.splitlines()]
-    assert records[0]["message"] == "pipeline starting"
-    assert {r["logger"] for r in records} == {"demo.pipeline"}
-    assert all(r["level"] != "DEBUG" for r in records)
-    answers = [r for r in records if r["message"] == "answer ready"]
-    assert answers[0]["tokenInfo"]["totalTokens"] > 0 and answers[0]["modelId"] == "demo-small"
-    assert len({r["traceId"] for r in answers}) == 2
-
-
 def test_module_entry_point(sh):
     done = sh([sys.executable, "-m", "llmlog.cli", "--version"])
     assert done.returncode == 0
@@ -179,3 +127,14 @@ def test_integration_tables_are_validated_with_paths_and_choices(cli, tmp_path):
     shown = cli("config", "show", str(config))
     assert shown.returncode == 0 and "[integrations.dspy]" in shown.stdout
     assert 'sessions = "per_call"' in shown.stdout
+
+
+def test_autoload_off_keeps_the_default_plugins_commands(cli, tmp_path):
+    # view and convert are default plugins: there with entry points off; demo is a plugin's.
+    env = {"LLMLOG_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    shown = cli("--help", env=env).stdout
+    assert "view" in shown and "convert" in shown and "demo" not in shown
+    (tmp_path / "t.jsonl").write_text('{"type": "session"}\n')
+    done = cli("view", str(tmp_path / "t.jsonl"), env=env)
+    assert done.returncode == 1
+    assert "not a trace in any installed format (none installed)" in done.stderr

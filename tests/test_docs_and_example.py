@@ -376,6 +376,7 @@ DOC_RUNS = {
             import llmlog
             from llmlog_trace_dspy import DspyTraceWriter, read_trace
             from llmlog_trace_dspy.format import DspyOptions
+            from llmlog_trace_dspy.plugin import view_arguments
             from llmlog_trace_dspy.view import detect, view
 
             @hookimpl
@@ -387,6 +388,7 @@ DOC_RUNS = {
                     detect=detect,
                     read=read_trace,
                     view=view,
+                    view_arguments=view_arguments,
                 )
 
             test_formatter()

@@ -1,12 +1,8 @@
 """A real program, configured by llmlog.toml, run as a separate process."""
 
 import json
-import os
-import shlex
-import shutil
 import sys
 import textwrap
-from pathlib import Path
 
 PROGRAM = textwrap.dedent(
     """
@@ -85,80 +81,3 @@ def test_core_alone_writes_plain_text_to_stderr(sh, tmp_path):
     )
     assert done.stdout == ""
     assert " INFO  no plugins here [app.py:2] n=1" in done.stderr
-
-
-# -- the demo, run as the README runs it: .venv/bin/llmlog, with the venv not on PATH
-
-LLMLOG = Path(sys.executable).with_name("llmlog")
-
-
-def bare_environment(tmp_path: Path) -> dict[str, str]:
-    """A PATH without this environment's bin directory (as after the README's command, which
-    activates nothing), and a temporary directory of the run's own, to see what is left there."""
-    scratch = tmp_path / "tmpdir"
-    scratch.mkdir(exist_ok=True)
-    bin_dir = str(LLMLOG.parent)
-    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != bin_dir)
-    return {"PATH": path or os.defpath, "TMPDIR": str(scratch)}
-
-
-def printed_command(stderr: str, marker: str) -> list[str]:
-    """The command the demo printed after ``marker``, split as a shell splits it."""
-    return shlex.split(stderr.rsplit(marker, 1)[1].splitlines()[0])
-
-
-def test_the_demo_prints_a_command_that_works_as_printed_and_leaves_nothing_in_tmp(sh, tmp_path):
-    env = bare_environment(tmp_path)
-    assert shutil.which("llmlog", path=env["PATH"]) != str(LLMLOG)
-    done = sh([str(LLMLOG), "demo"], env=env, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    command = printed_command(done.stderr, "see them with: ")
-    assert command[1:3] == ["flight", "view"]
-    shown = sh(command, env=env, cwd=tmp_path / "tmpdir")  # exactly as printed, anywhere
-    assert shown.returncode == 0, shown.stderr
-    assert "DEBUG POST /v1/chat/completions" in shown.stdout
-    assert list((tmp_path / "tmpdir").iterdir()) == []
-    # The snapshot is where `llmlog flight list` looks.
-    listed = sh([str(LLMLOG), "flight", "list"], env=env, cwd=tmp_path)
-    assert Path(command[-1]).name in listed.stdout and " demo " in listed.stdout
-
-
-def test_the_demo_keeps_its_newest_snapshots_only(sh, tmp_path):
-    from llmlog.demo import KEEP
-
-    env = bare_environment(tmp_path)
-    paths = []
-    for _ in range(KEEP + 2):
-        done = sh([str(LLMLOG), "demo"], env=env, cwd=tmp_path, check=True)
-        paths.append(Path(printed_command(done.stderr, "see them with: ")[-1]))
-    directory = paths[0].parent
-    assert {p.parent for p in paths} == {directory}
-    assert sorted(directory.iterdir()) == sorted(paths[-KEEP:])
-
-
-def test_the_dspy_demo_prints_a_view_command_that_works_and_leaves_nothing_in_tmp(sh, tmp_path):
-    env = bare_environment(tmp_path)
-    done = sh([str(LLMLOG), "demo", "--dspy"], env=env, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    command = printed_command(done.stderr, "$ ")
-    assert command[1] == "view"
-    shown = sh(command, env=env, cwd=tmp_path / "tmpdir")
-    assert shown.returncode == 0, shown.stderr
-    assert shown.stdout == done.stdout  # the tree the demo showed
-    assert list((tmp_path / "tmpdir").iterdir()) == []
-
-
-def test_the_dspy_demo_without_dspy_says_what_to_install(sh, tmp_path):
-    # DSPy missing for real: a module of that name that fails to import as a missing one does.
-    blocked = tmp_path / "no-dspy"
-    blocked.mkdir()
-    (blocked / "dspy.py").write_text(
-        "raise ModuleNotFoundError(\"No module named 'dspy'\", name='dspy')\n"
-    )
-    done = sh([str(LLMLOG), "demo", "--dspy"], env={"PYTHONPATH": str(blocked)}, cwd=tmp_path)
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr
-    assert done.stderr.strip().endswith(
-        "llmlog: demo --dspy needs DSPy and the integration: pip install "
-        "llmlog-integration-dspy (No module named 'dspy')"
-    )

@@ -13,6 +13,8 @@ import stat
 import sys
 import textwrap
 
+import pytest
+
 PROGRAM = textwrap.dedent(
     """
     import llmlog
@@ -42,6 +44,7 @@ PROGRAM = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_full_run_creates_only_private_files_and_directories(tmp_path, sh, cli):
     before = {tmp_path, *tmp_path.iterdir()}
     old = os.umask(0o022)

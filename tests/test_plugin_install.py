@@ -67,6 +67,7 @@ def make_distribution(root: Path, name: str, entry_point: str, module: str, code
     return package
 
 
+@pytest.mark.slow
 def test_template_installs_is_discovered_and_passes_its_own_tests(sh, cli, repo, tmp_path):
     site = tmp_path / "site"
     pip_install(sh, repo / "plugins" / "_template", site)
@@ -116,6 +117,74 @@ def test_template_installs_is_discovered_and_passes_its_own_tests(sh, cli, repo,
     ] == "blocked"
 
 
+TEMPLATE_TRACE_PROGRAM = """
+import os
+import sys
+import llmlog
+
+os.makedirs(sys.argv[1])
+session = llmlog.new_trace_session(sys.argv[1], format="example")
+with session, llmlog.span("answer") as s:
+    s.llm_call(model="m", prompt="2+2?", response="4", usage={"prompt_tokens": 2, "completion_tokens": 1})
+print(session.path)
+"""
+
+
+@pytest.mark.slow
+def test_trace_template_installs_writes_a_trace_llmlog_view_reads_and_passes_its_tests(
+    sh, cli, repo, tmp_path
+):
+    site = tmp_path / "site"
+    pip_install(sh, repo / "plugins" / "_template_trace", site)
+    env = {"PYTHONPATH": str(site)}
+
+    listed = cli("plugins", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)["plugins"]}
+    example = plugins["trace_example"]
+    assert (example["distribution"], example["version"], example["status"]) == (
+        "llmlog-trace-example",
+        "0.1.0",
+        "loaded",
+    )
+    assert example["components"] == ["trace format:example"]
+
+    program = tmp_path / "app.py"
+    program.write_text(TEMPLATE_TRACE_PROGRAM)
+    written = sh([sys.executable, str(program), str(tmp_path / "traces")], env=env, check=True)
+    path = written.stdout.strip()
+    assert path.endswith(".jsonl")
+    shown = cli("view", "--no-color", "--compact", path, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        "session",
+        "span answer",
+        "  llm_call m 3 tokens",
+        f"span end {json.loads(Path(path).read_text().splitlines()[-1])['data']['duration_ms']} ms",
+    ]
+    # The format's own view flag, declared through view_arguments, reaches its viewer.
+    calls = cli("view", "--calls", "--compact", path, env=env)
+    assert calls.stdout == "  llm_call m 3 tokens\n", calls.stderr
+    assert "--calls" in cli("view", "--help", env=env).stdout
+
+    tests = sh(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(repo / "plugins" / "_template_trace" / "tests"),
+        ],
+        env=env,
+        cwd=repo,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "6 passed" in tests.stdout
+
+
+@pytest.mark.slow
 def test_a_plugin_that_fails_to_import_is_reported_and_logging_goes_on(sh, cli, tmp_path):
     site = tmp_path / "site"
     source = make_distribution(
@@ -143,6 +212,7 @@ def test_a_plugin_that_fails_to_import_is_reported_and_logging_goes_on(sh, cli, 
     assert "still logging" in done.stderr
 
 
+@pytest.mark.slow
 def test_two_distributions_registering_one_name_is_an_error_naming_both(sh, cli, tmp_path):
     site = tmp_path / "site"
     code = """
@@ -391,7 +461,7 @@ def test_a_plugin_installed_beside_a_checkout_survives_the_documented_resync(sh,
         return "output_example" in {p["name"] for p in json.loads(listed.stdout)["plugins"]}
 
     readme_sync = ".venv/bin/uv sync --all-packages --locked"
-    assert f"{readme_sync} && .venv/bin/llmlog demo" in (repo / "README.md").read_text()
+    assert f"{readme_sync} && .venv/bin/python -m pytest" in (repo / "README.md").read_text()
     run(readme_sync)
     run(install)
     assert plugin_listed()

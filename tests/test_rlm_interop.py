@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from llmlog.fake_provider import FakeOpenAI, prompt_text
+from llmlog_fake_provider import FakeOpenAI, prompt_text
 from llmlog_trace_rlm import read_rlm
 
 
@@ -55,6 +55,7 @@ def python_rlm_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_reads_files_of_the_real_rlms_package(python_rlm_file, cli):
     run = read_rlm(python_rlm_file)
     assert run.metadata is not None and run.metadata.root_model == "fake-gpt"
@@ -169,6 +170,7 @@ def test_one_program_writes_either_format_by_one_word_in_llmlog_toml(tmp_path, s
     assert stats.returncode == 0 and "34" in stats.stdout, stats.stdout  # 15 + 5 + 14 tokens
 
 
+@pytest.mark.slow
 def test_view_flags_on_rlm_files(tmp_path, sh, cli):
     (tmp_path / "program.py").write_text(PROGRAM)
     (tmp_path / "llmlog.toml").write_text('[trace]\nformat = "rlm"\ndir = "."\n')

@@ -458,6 +458,7 @@ def test_view_flags(cli, sample_trace):
     assert "Predict:qa" in found and "ReAct:react" not in found and "llm gpt-4o" not in found
 
 
+@pytest.mark.slow
 def test_view_final_export_iter_and_watch_on_dspy_traces(cli, sample_trace, tmp_path):
     from llmlog.tracing import TraceSession
     from llmlog_trace_dspy import DspyTraceWriter
@@ -499,6 +500,7 @@ def test_view_final_export_iter_and_watch_on_dspy_traces(cli, sample_trace, tmp_
         session.close()
 
 
+@pytest.mark.slow
 def test_view_bad_input_names_file_and_line(cli, sample_trace, tmp_path):
     broken = tmp_path / "broken.jsonl"
     good = sample_trace.read_text().splitlines()
@@ -752,6 +754,7 @@ def emit_everything_with(session, n):
 
 @settings(max_examples=60)
 @given(st.sampled_from(["dspy", "rlm"]), st.data())
+@pytest.mark.slow
 def test_hostile_numbers_never_raise_and_every_line_keeps_readable_numbers(
     tmp_path_factory, format, data
 ):

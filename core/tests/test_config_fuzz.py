@@ -360,6 +360,7 @@ DOCUMENTS = documents()
 
 @FUZZ
 @given(DOCUMENTS)
+@pytest.mark.slow
 def test_generated_configurations(workdir, document):
     _check_document(workdir, document)
 
@@ -503,6 +504,7 @@ def _hostile(workdir: Path, files: dict[str, bytes]) -> None:
             assert_reported(Path(result["path"]), result["stderr"])
 
 
+@pytest.mark.slow
 def test_hostile_files_answer_in_bounded_memory(workdir):
     _hostile(workdir, HOSTILE)
 
@@ -512,6 +514,7 @@ def test_files_at_the_size_limit_answer_in_bounded_memory(workdir):
     _hostile(workdir, HOSTILE_SLOW)
 
 
+@pytest.mark.slow
 def test_the_installed_command(workdir):
     command = Path(sys.executable).with_name("llmlog")
     seed = SEEDS[-1]

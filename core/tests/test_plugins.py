@@ -5,7 +5,7 @@ import pytest
 
 import llmlog
 from llmlog import ConfigError, hookimpl
-from llmlog.plugins import BUILTIN_PLUGINS, PluginHost
+from llmlog.plugins import DEFAULT_PLUGINS, PluginHost
 from llmlog.registry import ComponentKind
 from llmlog.serialize import serializer
 
@@ -16,10 +16,10 @@ def host(*plugins, **kwargs):
 
 def test_builtins_register_through_the_same_hooks():
     h = host()
-    assert set(BUILTIN_PLUGINS) <= set(h.plugins)
+    assert set(DEFAULT_PLUGINS) <= set(h.plugins)
     stderr = h.components(ComponentKind.OUTPUT)["stderr"]
-    assert stderr.plugin == "llmlog.builtin.stderr_output"
-    assert h.plugins["llmlog.builtin.stderr_output"].components == ["output:stderr"]
+    assert stderr.plugin == "llmlog.default_plugins.stderr_output"
+    assert h.plugins["llmlog.default_plugins.stderr_output"].components == ["output:stderr"]
 
 
 class FormatterPlugin:

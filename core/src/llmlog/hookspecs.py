@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from llmlog.plugins import PluginHost
     from llmlog.registry import (
         CommandRegister,
         ComponentRegister,
@@ -81,13 +82,18 @@ def llmlog_register_trace_formats(register: TraceFormatRegister) -> None:
     """Register trace formats (how a trace session is written), selected by ``[trace] format``
     in ``llmlog.toml`` or ``llmlog.new_trace_session(path, format=...)``.
 
-    :param register: ``register(name, factory, *, options=None, description="", detect=None,
-        read=None, view=None)``. ``factory(options, path)`` returns a writer with
-        ``write(event)``, ``flush()`` and ``close()`` for the trace file at ``path`` (or, when
+    :param register: ``register(FORMAT)`` with one :class:`llmlog.registry.TraceFormat` (its
+        ``name``, ``writer``, ``options``, ``description``, ``detect``, ``read``, ``view``,
+        ``view_arguments``), or the same parts as arguments: ``register(name, factory, *,
+        options=None, description="", detect=None, read=None, view=None, view_arguments=None)``.
+        ``factory(options, path)`` (the format's ``writer``) returns a writer
+        with ``write(event)``, ``flush()`` and ``close()`` for the trace file at ``path`` (or, when
         ``path`` is a directory, for a new file it names there). ``detect(first_line)`` tells
         whether a file is in the format, ``read(path, skipped=None)`` yields its events (so
-        ``llmlog convert`` can turn it into any other format), and ``view(path, args, out)``
-        prints it for ``llmlog view``.
+        ``llmlog convert`` can turn it into any other format), ``view(path, args, out)``
+        prints it for ``llmlog view``, and ``view_arguments(parser)`` adds the ``llmlog view``
+        flags of the format's own (``parser.add_argument(...)``; see
+        :class:`llmlog.registry.TraceFormatSupport`).
     """
 
 
@@ -157,13 +163,20 @@ def llmlog_register_tables(register: TableRegister) -> None:
 
 
 @hookspec
-def llmlog_register_commands(register: CommandRegister) -> None:
-    """Add subcommands to the ``llmlog`` command line.
+def llmlog_register_commands(register: CommandRegister, host: PluginHost) -> None:
+    """Add subcommands to the ``llmlog`` command line. Every command but ``plugins`` and
+    ``config`` comes through here, the core's own ``view`` and ``convert`` included
+    (:mod:`llmlog.default_plugins.trace_commands`).
 
     :param register: ``register(name, run, *, help="", arguments=None)``. ``arguments(parser)``
         adds options to an :class:`argparse.ArgumentParser` (a command with actions adds its own
-        subparsers there, as ``llmlog flight list|view|convert`` does, and ``run`` dispatches on
-        the action); ``run(args)`` does the work and returns an exit status (``None`` means 0).
+        subparsers, as ``llmlog flight list|view|convert`` does, and ``run`` dispatches on the
+        action); ``run(args)`` does the work and returns an exit status (``None`` means 0).
+    :param host: the :class:`llmlog.plugins.PluginHost` the command line runs with: the
+        components every plugin registered (``host.components(kind)``: ``llmlog view`` reads the
+        trace formats) and its pluggy manager ``host.pm``, for hooks a plugin declares for other
+        plugins (``llmlog demo``'s variants). Every component is registered by the time this hook
+        is called; read ``host.commands`` in ``arguments`` or ``run``, not here.
     """
 
 

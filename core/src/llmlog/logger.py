@@ -178,7 +178,7 @@ class Logger:
     ) -> None:
         if dispatcher is None:
             if outputs is None:
-                from llmlog.builtin.stderr_output import StderrOutput
+                from llmlog.default_plugins.stderr_output import StderrOutput
 
                 outputs = [StderrOutput()]
             dispatcher = Dispatcher(

@@ -2,7 +2,8 @@
 
 Loading order:
 
-1. built-in plugins (:data:`BUILTIN_PLUGINS`), registered through the same hooks as any other;
+1. the default plugins (:data:`DEFAULT_PLUGINS`: the modules of :mod:`llmlog.default_plugins`),
+   registered through the same hooks as any other, whatever the switches say;
 2. entry points in the ``llmlog`` group, unless autoload is off; each entry point's name is the
    plugin name used by the switches below;
 3. ``pluggy.PluginManager.check_pending()``, so a misspelled hook name is reported, not ignored.
@@ -50,7 +51,7 @@ from llmlog.registry import (
 )
 
 __all__ = [
-    "BUILTIN_PLUGINS",
+    "DEFAULT_PLUGINS",
     "ENTRY_POINT_GROUP",
     "TABLE",
     "PluginConflictError",
@@ -60,10 +61,12 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "llmlog"
 
-#: Built-in plugin modules; always loaded, cannot be blocked.
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "llmlog.builtin.stderr_output",
-    "llmlog.builtin.tables",
+#: The default plugins (shown as built-in by ``llmlog plugins``): always loaded, even with
+#: autoload off, and never blocked.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "llmlog.default_plugins.stderr_output",
+    "llmlog.default_plugins.tables",
+    "llmlog.default_plugins.trace_commands",
 )
 
 #: What :meth:`PluginHost.unavailable` is asked about beside components: a claimed table.
@@ -143,7 +146,7 @@ class PluginHost:
     # -- loading ---------------------------------------------------------------------------------
 
     def _load(self, extra: Iterable[tuple[str, object]]) -> None:
-        for module_name in BUILTIN_PLUGINS:
+        for module_name in DEFAULT_PLUGINS:
             module = importlib.import_module(module_name)
             self.pm.register(module, name=module_name)
             self.plugins[module_name] = PluginInfo(
@@ -230,18 +233,21 @@ class PluginHost:
                 f"llmlog_register_{kind.value}", self._component_register(kind)
             )
         self._call_register_hook("llmlog_register_serializers", self._serializer_register)
-        self._call_register_hook("llmlog_register_commands", self._command_register)
         self._call_register_hook("llmlog_register_tables", self._table_register)
+        # Last: a command reads what the others registered (view: the trace formats).
+        self._call_register_hook("llmlog_register_commands", self._command_register, host=self)
 
-    def _call_register_hook(self, hook_name: str, make_register: Callable[[str], Any]) -> None:
+    def _call_register_hook(
+        self, hook_name: str, make_register: Callable[[str], Any], **given: object
+    ) -> None:
         # Each implementation is called directly with a register bound to its plugin, so a
         # registration can be attributed (for conflicts and `llmlog plugins`) and one plugin's
         # exception cannot stop the others from registering.
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():  # in registration (load) order
-            register = make_register(impl.plugin_name)
+            arguments = {"register": make_register(impl.plugin_name), **given}
             try:
-                impl.function(**dict.fromkeys(impl.argnames, register))
+                impl.function(**{name: arguments[name] for name in impl.argnames})
             except PluginConflictError as exc:
                 self.conflicts.append(str(exc))
             except Exception as exc:
@@ -255,8 +261,8 @@ class PluginHost:
     def _component_register(self, kind: ComponentKind) -> Callable[[str], Any]:
         def make(plugin: str) -> Callable[..., None]:
             def register(
-                name: str,
-                factory: Callable[[Any, Any], Any],
+                name: Any,
+                factory: Callable[[Any, Any], Any] | None = None,
                 *,
                 options: type | None = None,
                 description: str = "",
@@ -265,8 +271,16 @@ class PluginHost:
                 detect: Callable[[bytes], bool] | None = None,
                 read: Callable[..., Any] | None = None,
                 view: Callable[..., int] | None = None,
+                view_arguments: Callable[[Any], None] | None = None,
                 check: Callable[[Any, Any], None] | None = None,
             ) -> None:
+                if kind is ComponentKind.TRACE_FORMAT and not isinstance(name, str):
+                    # One trace-format object (TraceFormat, or any object with its attributes):
+                    # registered as its parts, so both forms give the same component.
+                    if factory is not None:
+                        raise TypeError("register(format) takes a trace-format object alone")
+                    register(**_trace_format_parts(name))
+                    return
                 if not isinstance(name, str) or not name:
                     raise TypeError(
                         f"{kind.singular} name must be a non-empty string, not {name!r}"
@@ -275,10 +289,13 @@ class PluginHost:
                     raise TypeError(f"{kind.singular} {name!r}: factory is not callable")
                 if check is not None and not callable(check):
                     raise TypeError(f"{kind.singular} {name!r}: check is not callable")
-                support = TraceFormatSupport(detect, read, view)
+                if view_arguments is not None and not callable(view_arguments):
+                    raise TypeError(f"{kind.singular} {name!r}: view_arguments is not callable")
+                support = TraceFormatSupport(detect, read, view, view_arguments)
                 if kind is not ComponentKind.TRACE_FORMAT and support != TraceFormatSupport():
                     raise TypeError(
-                        f"{kind.singular} {name!r}: detect, read and view are for trace formats"
+                        f"{kind.singular} {name!r}: detect, read, view and view_arguments are "
+                        "for trace formats"
                     )
                 if options is not None and not attrs.has(options):
                     raise TypeError(f"{kind.singular} {name!r}: options must be an attrs class")
@@ -477,3 +494,18 @@ def _version(dist: str) -> str | None:
         return md.version(dist)
     except md.PackageNotFoundError:
         return None
+
+
+def _trace_format_parts(format_: object) -> dict[str, Any]:
+    """The ``register`` arguments of a trace-format object (:class:`TraceFormat` or any object
+    with its attributes: ``name`` and ``writer`` required, the others optional)."""
+    parts: dict[str, Any] = {"name": getattr(format_, "name", None)}
+    parts["factory"] = getattr(format_, "writer", None)
+    if not isinstance(parts["name"], str) or not callable(parts["factory"]):
+        raise TypeError(
+            f"a trace format must have a name (a string) and a writer (callable): {format_!r}"
+        )
+    for key in ("options", "detect", "read", "view", "view_arguments", "check"):
+        parts[key] = getattr(format_, key, None)
+    parts["description"] = getattr(format_, "description", "") or ""
+    return parts

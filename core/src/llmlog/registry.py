@@ -6,11 +6,12 @@ import argparse
 import enum
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, overload
 
 import attrs
 
 __all__ = [
+    "ArgumentAdder",
     "CommandRegister",
     "Component",
     "ComponentChoice",
@@ -21,8 +22,10 @@ __all__ = [
     "Table",
     "TableContext",
     "TableRegister",
+    "TraceFormat",
     "TraceFormatRegister",
     "TraceFormatSupport",
+    "ViewArguments",
 ]
 
 
@@ -47,6 +50,18 @@ class ComponentKind(enum.StrEnum):
         }[self.value]
 
 
+class ArgumentAdder(Protocol):
+    """What a trace format declares its ``llmlog view`` flags on: ``add_argument`` as
+    :meth:`argparse.ArgumentParser.add_argument` takes it (an :class:`argparse.ArgumentParser`
+    is one)."""
+
+    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> Any: ...
+
+
+#: ``view_arguments(parser)``: a trace format adds the ``llmlog view`` flags of its own.
+ViewArguments = Callable[[ArgumentAdder], None]
+
+
 @attrs.frozen
 class TraceFormatSupport:
     """What a trace format offers beside its writer, for ``llmlog view`` and ``llmlog convert``.
@@ -55,11 +70,47 @@ class TraceFormatSupport:
     :param read: ``read(path, skipped=None) -> Iterator[TraceEvent]``: the file's events (a list
         passed as ``skipped`` collects unreadable lines instead of raising ``ValueError``).
     :param view: ``view(path, args, out) -> int``: print the file as ``llmlog view`` flags ask.
+    :param view_arguments: ``view_arguments(parser)``: add the ``llmlog view`` flags only this
+        format understands (``--iter N`` of RLM files), with ``parser.add_argument(...)``; their
+        help names the format. Two formats may declare the same flag alike (``--final``): it is
+        added once, its help naming each. ``view`` then finds every installed format's flags in
+        ``args`` (another format's file can be shown with them: say so, or ignore them).
     """
 
     detect: Callable[[bytes], bool] | None = None
     read: Callable[..., Iterator[Any]] | None = None
     view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None
+    view_arguments: ViewArguments | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TraceFormat:
+    """A trace format as one object: what writes its files, and what recognises, reads and shows
+    them. ``llmlog_register_trace_formats`` registers it whole, ``register(FORMAT)``.
+
+    Any object with these attributes may be registered instead (a class of your own with methods
+    ``detect``, ``read``...): ``name`` and ``writer`` are required, the others default as here.
+
+    :param name: what ``[trace] format`` and ``new_trace_session(format=...)`` select it by.
+    :param writer: ``writer(options, path)``: a :class:`llmlog.tracing.TraceWriter` (``write``,
+        ``flush``, ``close``) for the trace file at ``path``, or for a new file it names in
+        ``path`` when that is a directory; ``options`` is an instance of ``options`` (or ``None``).
+    :param options: the attrs class of its options (``[trace] format = { type = NAME, ... }``).
+    :param description: one line for ``llmlog plugins``.
+    :param detect: ``detect(first_line: bytes) -> bool``; ``read``, ``view``, ``view_arguments``:
+        as :class:`TraceFormatSupport` describes them.
+    :param check: ``check(options, path)``: raises what ``writer`` would, creating nothing.
+    """
+
+    name: str
+    writer: Callable[[Any, Any], Any]
+    options: type | None = None
+    description: str = ""
+    detect: Callable[[bytes], bool] | None = None
+    read: Callable[..., Iterator[Any]] | None = None
+    view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None
+    view_arguments: ViewArguments | None = None
+    check: Callable[[Any, Any], None] | None = None
 
 
 @attrs.frozen
@@ -183,8 +234,14 @@ class ComponentRegister(Protocol):
 
 
 class TraceFormatRegister(Protocol):
-    """The ``register`` callback of ``llmlog_register_trace_formats``."""
+    """The ``register`` callback of ``llmlog_register_trace_formats``: ``register(FORMAT)`` with
+    one :class:`TraceFormat` (or an object with its attributes), or the same parts as arguments,
+    ``register(name, writer, options=..., detect=..., ...)``."""
 
+    @overload
+    def __call__(self, name: TraceFormat | Any, /) -> None: ...
+
+    @overload
     def __call__(
         self,
         name: str,
@@ -195,6 +252,21 @@ class TraceFormatRegister(Protocol):
         detect: Callable[[bytes], bool] | None = None,
         read: Callable[..., Iterator[Any]] | None = None,
         view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None,
+        view_arguments: ViewArguments | None = None,
+        check: Callable[[Any, Any], None] | None = None,
+    ) -> None: ...
+
+    def __call__(
+        self,
+        name: Any,
+        factory: Callable[[Any, Any], Any] | None = None,
+        *,
+        options: type | None = None,
+        description: str = "",
+        detect: Callable[[bytes], bool] | None = None,
+        read: Callable[..., Iterator[Any]] | None = None,
+        view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None,
+        view_arguments: ViewArguments | None = None,
         check: Callable[[Any, Any], None] | None = None,
     ) -> None: ...
 

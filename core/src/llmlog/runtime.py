@@ -26,7 +26,6 @@ from typing import Any
 import attrs
 
 from llmlog import tracesinks
-from llmlog.builtin.stderr_output import StderrOutput
 from llmlog.config import (
     ConfigError,
     ConfigSource,
@@ -36,6 +35,7 @@ from llmlog.config import (
     find_config,
 )
 from llmlog.config.loader import load_configuration, plugin_selection
+from llmlog.default_plugins.stderr_output import StderrOutput
 from llmlog.dispatch import close_outputs, report_problem, set_report_sanitizer
 from llmlog.interfaces import BuildContext, Formatter, Integration, Output
 from llmlog.logger import _configure_lock, global_dispatcher

@@ -18,6 +18,10 @@ failure lists every case that went wrong::
 The cases cover what the core promises users: every entry delivered once and in order, concurrent
 writers, values that cannot be serialised, control characters that must not forge lines, huge
 values, idempotent close, and no exception ever escaping.
+
+Driving the command line: :func:`run_cli` runs ``llmlog ARGS`` in the test's process,
+:func:`cli_parser` parses a command's arguments, and :func:`view_arguments` builds the ``args`` a
+trace format's ``view`` gets from ``llmlog view``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -40,6 +44,11 @@ from llmlog.records import LogEntry, TokenUsage
 from llmlog.render import plural
 from llmlog.severity import Severity
 
+if TYPE_CHECKING:
+    import argparse
+
+    from llmlog.plugins import PluginHost
+
 __all__ = [
     "ENVIRONMENT_VARIABLES",
     "ConformanceError",
@@ -48,9 +57,40 @@ __all__ = [
     "check_formatter",
     "check_output",
     "check_trace_format",
+    "cli_parser",
     "isolated_environment",
     "make_entry",
+    "run_cli",
+    "view_arguments",
 ]
+
+
+def run_cli(argv: Sequence[str]) -> int:
+    """Run the ``llmlog`` command with ``argv`` in this process, as the installed command runs
+    it, and return its exit status. Its output goes to ``sys.stdout`` and ``sys.stderr`` (pytest's
+    ``capsys`` captures them); an argument ``argparse`` refuses raises :class:`SystemExit`."""
+    from llmlog.cli import main
+
+    return main(list(argv))
+
+
+def cli_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
+    """The ``llmlog`` command's argument parser with the commands registered in ``host`` (the
+    installed plugins' by default), to test how a command's arguments parse."""
+    from llmlog.cli import build_parser
+    from llmlog.plugins import PluginHost
+
+    return build_parser(host if host is not None else PluginHost())
+
+
+def view_arguments(**flags: object) -> argparse.Namespace:
+    """The ``args`` a trace format's ``view(path, args, out)`` gets from ``llmlog view``, for
+    calling it directly: every flag at its default (the installed formats' own flags included)
+    but those given, ``view(path, view_arguments(stats=True), out)``. An unknown flag is a
+    :class:`TypeError`."""
+    from llmlog.viewing import view_arguments as arguments
+
+    return arguments(None, **flags)
 
 
 class ListOutput(Output):
@@ -568,7 +608,7 @@ def check_trace_format(name: str, directory: Path) -> None:
         assert support.view is not None, "no view(): llmlog view cannot show the files"
         for flags in ({}, {"stats": True}, {"errors": True}, {"search": "2+2"}, {"compact": True}):
             out = io.StringIO()
-            status = support.view(path, view_arguments(**flags), out)
+            status = support.view(path, view_arguments({name: component}, **flags), out)
             assert status == 0, f"view with {flags or 'no flags'} returned {status}"
             assert out.getvalue().strip(), f"view with {flags or 'no flags'} printed nothing"
             assert "\x1b[2J" not in out.getvalue(), "a control sequence reached the terminal"

@@ -31,6 +31,7 @@ __all__ = [
     "TraceSink",
     "add_listener",
     "add_sink",
+    "added",
     "deliver",
     "failures",
     "flush",
@@ -137,13 +138,14 @@ def shutdown(timeout: float | None = None) -> None:
         except Exception as exc:
             _failed(sink, " to shut down", exc)
     with _lock:
-        again = {id(s) for s in _added()}  # added again meanwhile: their counts stay
+        again = {id(s) for s in added()}  # added again meanwhile: their counts stay
         for sink in retired:
             if id(sink) not in again:
                 _failures.pop(id(sink), None)
 
 
-def _added() -> tuple[TraceSink, ...]:
+def added() -> tuple[TraceSink, ...]:
+    """The sinks added now, in order (:data:`sinks`, for code that cannot read a module global)."""
     return sinks
 
 

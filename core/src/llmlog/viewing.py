@@ -1,21 +1,31 @@
-"""What every ``llmlog view`` renderer shares: colours, ``--watch`` polling, ``--export`` checks.
+"""What every ``llmlog view`` renderer shares: the flags, colours, ``--watch`` polling,
+``--export`` checks.
 
 A trace format registers a viewer (``view=`` in ``llmlog_register_trace_formats``) as
-``view(path, args, out) -> exit status``; ``args`` carries the flags of ``llmlog view``.
+``view(path, args, out) -> exit status``; ``args`` carries the flags of ``llmlog view``: the
+shared ones (:func:`add_view_flags`) and those every installed format declares
+(``view_arguments=``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+from llmlog.plugins import PluginHost
+from llmlog.registry import Component, ComponentKind
+from llmlog.render import escape
 
 __all__ = [
     "Paint",
     "ViewError",
+    "add_view_flags",
     "export_target",
     "follow",
     "paint_for",
@@ -40,28 +50,116 @@ class ViewError(ValueError):
     """A problem with the request (not the file): printed as ``llmlog: message``, exit 2."""
 
 
-#: The flags of ``llmlog view`` as a viewer receives them, at their defaults.
-VIEW_DEFAULTS: dict[str, object] = {
-    "stats": False,
-    "errors": False,
-    "search": None,
-    "compact": False,
-    "iter": None,
-    "final": False,
-    "watch": False,
-    "export": None,
-    "no_color": False,
-    "lenient": False,
-}
+def add_view_flags(parser: argparse.ArgumentParser, formats: Mapping[str, Component]) -> None:
+    """Add the flags of ``llmlog view`` to ``parser``: the ones every viewer takes, then each of
+    ``formats``' own (``view_arguments``), their help naming the format. A flag that two formats
+    declare alike is added once, its help naming both; one that clashes with another flag is left
+    out with a warning on stderr, as is a format whose ``view_arguments`` raises."""
+    parser.add_argument(
+        "--stats", action="store_true", help="totals: tokens, cost, timings (min/median/max)"
+    )
+    parser.add_argument(
+        "--errors", action="store_true", help="only what failed (and, in a tree, its ancestors)"
+    )
+    parser.add_argument(
+        "-s", "--search", metavar="TEXT", help="only what mentions TEXT (case-insensitive)"
+    )
+    parser.add_argument(
+        "-c", "--compact", action="store_true", help="no full responses or LLM-call details"
+    )
+    parser.add_argument(
+        "-w", "--watch", action="store_true", help="follow a growing file (Ctrl-C to stop)"
+    )
+    parser.add_argument("--export", metavar="FILE.md", help="write Markdown to FILE.md")
+    parser.add_argument("--no-color", action="store_true", help="never colour")
+    parser.add_argument("--lenient", action="store_true", help="skip unreadable lines (counted)")
+    flags = _FormatFlags(parser)
+    for name, component in sorted(formats.items()):
+        declare = component.support.view_arguments
+        if declare is None:
+            continue
+        flags.format = name
+        try:
+            declare(flags)
+        except Exception as exc:  # one format's mistake leaves the others' flags in place
+            _warn(f"trace format {name!r}: its view flags raised {type(exc).__name__}: {exc}")
+    flags.finish()
 
 
-def view_arguments(**flags: object) -> argparse.Namespace:
+class _FormatFlags:
+    """The ``parser`` a format's ``view_arguments`` adds to: each flag once, whichever formats
+    declare it, with a help that names them."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._parser = parser
+        self.format = ""
+        # option strings -> (the action, what declared it but its help, (format, help) pairs)
+        self._added: dict[tuple[str, ...], tuple[argparse.Action, dict[str, Any], list[Any]]] = {}
+
+    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> Any:
+        text = str(kwargs.pop("help", "") or "")
+        known = self._added.get(name_or_flags)
+        if known is not None and known[1] == kwargs:
+            known[2].append((self.format, text))
+            return known[0]
+        try:
+            if known is not None:
+                raise argparse.ArgumentError(None, f"declared differently by {known[2][0][0]!r}")
+            action = self._parser.add_argument(*name_or_flags, **kwargs)
+        except (argparse.ArgumentError, TypeError, ValueError) as exc:
+            _warn(
+                f"trace format {self.format!r}: view flag {'/'.join(name_or_flags)} left out: {exc}"
+            )
+            return None
+        self._added[name_or_flags] = (action, kwargs, [(self.format, text)])
+        return action
+
+    def finish(self) -> None:
+        """Write each flag's help: ``only iteration N (rlm)``, ``... (dspy: ...; rlm: ...)``."""
+        for action, _, helps in self._added.values():
+            texts = {text for _, text in helps}
+            if len(texts) == 1:
+                action.help = f"{texts.pop()} ({', '.join(name for name, _ in helps)})".lstrip()
+            else:
+                action.help = "; ".join(f"{name}: {text}" for name, text in helps)
+
+
+def _warn(message: str) -> None:
+    print(f"llmlog: warning: {escape(message)}", file=sys.stderr)
+
+
+def view_arguments(
+    formats: Mapping[str, Component] | None = None, **flags: object
+) -> argparse.Namespace:
     """The ``args`` a viewer gets from ``llmlog view``, for calling one from code:
-    ``view(path, view_arguments(stats=True), sys.stdout)``."""
-    unknown = set(flags) - set(VIEW_DEFAULTS)
+    ``view(path, view_arguments(stats=True), sys.stdout)``: every flag at its default but those
+    given, the flags of ``formats`` included (default: the installed trace formats, as ``llmlog
+    view`` finds them, looked up once per process and plugin switches). An unknown flag is a
+    :class:`TypeError`."""
+    if formats is None:
+        defaults = _installed_defaults(
+            os.environ.get("LLMLOG_DISABLE_PLUGIN_AUTOLOAD"),
+            os.environ.get("LLMLOG_DISABLED_PLUGINS"),
+        )
+    else:
+        defaults = _defaults(formats)
+    unknown = set(flags) - set(defaults)
     if unknown:
         raise TypeError(f"unknown llmlog view flags: {', '.join(sorted(unknown))}")
-    return argparse.Namespace(**{**VIEW_DEFAULTS, **flags})
+    return argparse.Namespace(**{**defaults, **flags})
+
+
+def _defaults(formats: Mapping[str, Component]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(add_help=False)
+    add_view_flags(parser, formats)
+    return vars(parser.parse_args([]))
+
+
+@functools.cache
+def _installed_defaults(autoload: str | None, disabled: str | None) -> dict[str, Any]:
+    # A plugin host reads every entry point (tens of milliseconds): a viewer called from code in
+    # a loop (the fuzz campaigns) would spend its time there. The switches are the cache key.
+    return _defaults(PluginHost().components(ComponentKind.TRACE_FORMAT))
 
 
 def paint_for(args: argparse.Namespace, out: TextIO) -> Paint:

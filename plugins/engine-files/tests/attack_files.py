@@ -36,7 +36,7 @@ _SLOT = 8  # bytes per writer thread in the acknowledgement file
 
 
 def _size(text: str) -> int:
-    from llmlog.config.converter import parse_size
+    from llmlog.ext import parse_size
 
     return int(text) if text.isdigit() else parse_size(text)
 

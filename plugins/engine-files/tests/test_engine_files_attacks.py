@@ -52,6 +52,7 @@ def assert_kept(result: dict[str, object]) -> None:
     ],
     ids=["size-gzip", "size-zstd", "size-plain", "time-gzip"],
 )
+@pytest.mark.slow
 def test_processes_and_threads_through_rotation_lose_nothing(tmp_path, compress, rotation):
     result = attack(
         tmp_path / "run",
@@ -62,6 +63,7 @@ def test_processes_and_threads_through_rotation_lose_nothing(tmp_path, compress,
     assert result["rotated_files_left"] > 3  # it did rotate, many times
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_moment_loses_no_acknowledged_entry(tmp_path):
     # Writers are killed mid-write, mid-rotation and mid-compression, and replaced.
     result = attack(
@@ -85,6 +87,7 @@ def test_a_slow_writer_that_notices_rotations_late_loses_nothing(tmp_path):
     assert_kept(result)
 
 
+@pytest.mark.slow
 def test_retention_and_compression_agree_and_finish_at_exit(tmp_path):
     directory = tmp_path / "run"
     result = attack(

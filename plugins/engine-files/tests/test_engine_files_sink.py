@@ -198,6 +198,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("buffer", [0, 16384])
 def test_many_processes_and_a_rotation_lose_and_tear_nothing(tmp_path, buffer):
     path = tmp_path / "shared.log"

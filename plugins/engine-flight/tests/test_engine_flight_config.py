@@ -10,7 +10,7 @@ import pytest
 
 import llmlog
 from llmlog import ConfigError, hookimpl
-from llmlog.flight import global_flight_recorder
+from llmlog.ext import global_flight_recorder
 from llmlog.tomlout import dumps_toml
 from llmlog_engine_flight import plugin as engine_plugin
 
@@ -157,7 +157,7 @@ class ReversedPlugin:
 
 
 def test_a_third_party_backend_snapshot_is_read_by_flight_view_through_its_decode(tmp_path, capsys):
-    from llmlog.cli import main
+    from llmlog.testing import run_cli
 
     llmlog.configure(
         {
@@ -179,13 +179,13 @@ def test_a_third_party_backend_snapshot_is_read_by_flight_view_through_its_decod
     assert path.name.endswith(".rev") and path.read_bytes().startswith(b"REV1")
     assert b"quota nearly used" not in path.read_bytes()  # only the backend's decode reads it
     capsys.readouterr()
-    assert main(["flight", "view", str(path), "--last", "0", "--no-color"]) == 0
+    assert run_cli(["flight", "view", str(path), "--last", "0", "--no-color"]) == 0
     out = capsys.readouterr().out
     assert "quota nearly used" in out
-    assert main(["flight", "list", str(tmp_path)]) == 0
+    assert run_cli(["flight", "list", str(tmp_path)]) == 0
     listed = capsys.readouterr().out
     assert "Snapshots in" in listed and path.name in listed and "reversed" in listed
-    assert main(["flight", "convert", str(path), "-o", str(tmp_path / "c.json")]) == 0
+    assert run_cli(["flight", "convert", str(path), "-o", str(tmp_path / "c.json")]) == 0
     chrome = json.loads((tmp_path / "c.json").read_text())
     assert any("quota nearly used" in json.dumps(e) for e in chrome["traceEvents"])
     llmlog.configure({"outputs": {}}, plugins=ENGINE, autoload=False)

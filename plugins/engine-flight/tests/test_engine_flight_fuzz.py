@@ -3,7 +3,7 @@
 Generated and mutated snapshots (memory and zstd; JSON values of every type put where the reader
 expects others, hostile text, byte flips, inserts, cuts and duplicated spans, corrupted zstd
 frames) go through the reader, strict and lenient, and through the commands run in-process
-(``llmlog.cli.main``). The assertions: no exception but :class:`SnapshotError` from the reader,
+(``llmlog.testing.run_cli``). The assertions: no exception but :class:`SnapshotError` from the reader,
 exit status 0 or 1 and no traceback from the commands, nothing non-printable in what they print,
 valid JSON from ``convert``, no hang (an interval timer), and, in subprocesses of the real
 ``llmlog`` command, bounded memory (peak RSS), the 1 GiB zstd bomb included.
@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llmlog
-from llmlog.cli import build_parser, main
-from llmlog.runtime import plugin_host
+from llmlog.ext import plugin_host
+from llmlog.testing import cli_parser, run_cli
 from llmlog_engine_flight.snapshot import (
     SnapshotError,
     read_header,
@@ -90,7 +90,7 @@ def cli(*args: object) -> tuple[int, str, str]:
     configured plugin host (``main`` builds a new one at every call)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        parsed = build_parser(plugin_host()).parse_args(["flight", *map(str, args)])
+        parsed = cli_parser(plugin_host()).parse_args(["flight", *map(str, args)])
         status = parsed.run(parsed)
     return status, out.getvalue(), err.getvalue()
 
@@ -263,6 +263,7 @@ def _write(directory: Path, data: bytes, zstd: bool) -> Path:
 
 @FUZZ
 @given(case=structured())
+@pytest.mark.slow
 def test_generated_snapshots(case: tuple[bytes, bool], tmp_path: Path, configured: None) -> None:
     check_everything(_write(tmp_path, *case))
 
@@ -273,6 +274,7 @@ def test_byte_mutated_snapshots(case: tuple[bytes, bool], tmp_path: Path, config
     check_everything(_write(tmp_path, *case))
 
 
+@pytest.mark.slow
 def test_the_corpus_through_main(tmp_path: Path) -> None:
     # llmlog.cli.main itself, as the command runs it.
     for source in sorted(CORPUS.glob("*.json*")):
@@ -284,7 +286,7 @@ def test_the_corpus_through_main(tmp_path: Path) -> None:
         ):
             out, err = io.StringIO(), io.StringIO()
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), hang_guard():
-                status = main(["flight", *map(str, args)])
+                status = run_cli(["flight", *map(str, args)])
             assert status in (0, 1) and printable(out.getvalue()) and printable(err.getvalue())
 
 
@@ -323,6 +325,7 @@ def peak_rss(*args: object) -> tuple[int, str, int]:
     return status, done.stderr, kib // 1024
 
 
+@pytest.mark.slow
 def test_a_zstd_bomb_is_read_in_bounded_memory_even_by_flight_list(tmp_path: Path) -> None:
     bombs = tmp_path / "bombs"
     bombs.mkdir()
@@ -343,6 +346,7 @@ def test_a_zstd_bomb_is_read_in_bounded_memory_even_by_flight_list(tmp_path: Pat
     assert snap.skipped == 1 and "headed.jsonl.zst:2: a line of more than" in snap.problems[0]
 
 
+@pytest.mark.slow
 def test_the_real_command_on_mutated_snapshots_in_bounded_memory(tmp_path: Path) -> None:
     import random
 

@@ -16,7 +16,7 @@ import zstandard
 
 import llmlog
 from llmlog import Severity, TraceEvent, TraceEventType
-from llmlog.flight import global_flight_recorder, trace_log, trace_region, trace_task
+from llmlog.ext import global_flight_recorder, trace_log, trace_region, trace_task
 from llmlog_engine_flight import FlightRecorder, SnapshotInProgress, init_global_flight_recorder
 from llmlog_engine_flight.chrome import to_chrome
 from llmlog_engine_flight.snapshot import SnapshotError, read_snapshot
@@ -378,6 +378,7 @@ def test_global_recorder_first_call_wins_and_failure_is_reported(capsys):
     assert not global_flight_recorder().enabled
 
 
+@pytest.mark.slow
 def test_cli_view_and_convert(cli, tmp_path, recorder):
     log = llmlog.Logger(
         Severity.DEBUG,
@@ -404,6 +405,7 @@ def test_cli_view_and_convert(cli, tmp_path, recorder):
     assert f"{bad}:2: not a JSON line" in failed.stderr
 
 
+@pytest.mark.slow
 def test_cli_lists_snapshots_and_filters_the_timeline(cli, tmp_path, recorder):
     from llmlog_engine_flight import RecorderOutput
 
@@ -451,6 +453,7 @@ def test_reader_errors_name_the_file(tmp_path):
         read_snapshot(plain)
 
 
+@pytest.mark.slow
 def test_chrome_export_loads_in_perfetto_with_async_slices_instants_and_counters(
     perfetto, tmp_path
 ):
@@ -825,11 +828,11 @@ def flight_cli(*args):
     """``llmlog flight ...`` run in-process: (exit status, stdout, stderr)."""
     from contextlib import redirect_stderr, redirect_stdout
 
-    from llmlog.cli import main
+    from llmlog.testing import run_cli
 
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        status = main(["flight", *map(str, args)])
+        status = run_cli(["flight", *map(str, args)])
     return status, out.getvalue(), err.getvalue()
 
 
@@ -1224,6 +1227,7 @@ SIGNALLED = textwrap.dedent(
 
 
 @pytest.mark.parametrize("backend", ["memory", "zstd"])
+@pytest.mark.slow
 def test_a_signal_handler_that_logs_into_the_recorder_never_deadlocks_or_loses(tmp_path, backend):
     # The handler interrupts the main thread inside the ring's append lock: its line is left for
     # the next append to take, in order (before: the process hung).

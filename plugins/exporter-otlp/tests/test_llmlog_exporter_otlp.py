@@ -20,9 +20,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import llmlog
 from llmlog import TokenUsage
-from llmlog.fake_provider import FakeOpenAI
 from llmlog.testing import isolated_environment
 from llmlog_exporter_otlp import OtlpExporter, OtlpOptions
+from llmlog_fake_provider import FakeOpenAI
 
 
 @pytest.fixture(autouse=True)
@@ -168,6 +168,7 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_a_dead_collector_never_blocks_and_memory_stays_bounded(capfd):
     options = OtlpOptions(
         endpoint=f"http://127.0.0.1:{_closed_port()}/v1/traces",
@@ -319,6 +320,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(30)
 
 
+@pytest.mark.slow
 def test_a_traced_dspy_program_reaches_a_real_receiver(mlflow_server, tmp_path, monkeypatch):
     import dspy
     import mlflow

@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import llmlog
-from llmlog.config import ConfigError
+from llmlog.ext import ConfigError
 from llmlog.testing import isolated_environment, make_entry
 from llmlog_exporter_otlp import OtlpLogOptions, OtlpLogOutput
 from llmlog_exporter_otlp.sizes import VALUE_OVERHEAD, fields_size, value_size
@@ -111,6 +111,7 @@ def _check(totals: dict[str, Any], what: str, produced: int, sent: int, stderr: 
         pytest.param("logs", marks=pytest.mark.slow),
     ],
 )
+@pytest.mark.slow
 def test_exit_is_bounded_and_every_drop_is_reported(fault, mode):
     with faulty_collector(fault) as base:  # type: ignore[arg-type]
         # A small queue, so that the queue also fills; the default request timeout (10 s), longer
@@ -170,6 +171,7 @@ class StallingCollector:
         self.server.server_close()
 
 
+@pytest.mark.slow
 def test_what_was_sent_and_what_was_dropped_make_up_what_was_produced():
     # The collector takes 3 batches of each signal, then hangs: the totals must say exactly how
     # many records and spans it took (a batch in flight at the deadline counts as unsent).
@@ -294,6 +296,7 @@ def _dead() -> str:
         return base
 
 
+@pytest.mark.slow
 def test_shutdown_of_the_exporter_and_the_output_shares_one_flush_timeout(capfd):
     # llmlog.shutdown() flushes and closes the log output, then stops the span exporter: one
     # flush_timeout in all, not one per step, with both stuck on a black hole.

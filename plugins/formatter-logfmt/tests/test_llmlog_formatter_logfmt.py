@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmlog import Severity, TokenUsage
-from llmlog.render import escape
+from llmlog.ext import escape
 from llmlog.testing import check_formatter, make_entry
 from llmlog_formatter_logfmt import LogfmtFormatter, LogfmtOptions, parse_line
 

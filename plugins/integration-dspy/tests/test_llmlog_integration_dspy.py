@@ -19,8 +19,8 @@ from dspy.utils import DummyLM
 
 import llmlog
 import llmlog_integration_dspy as integration
-from llmlog.fake_provider import FakeOpenAI
 from llmlog.testing import capture, isolated_environment
+from llmlog_fake_provider import FakeOpenAI
 
 
 @pytest.fixture
@@ -479,7 +479,7 @@ def test_instrument_does_not_take_ownership_of_dspy_settings(tmp_path, sh):
 
 
 def test_a_failure_inside_llmlog_never_reaches_the_program(traced, capfd):
-    from llmlog.tracing import TraceSession
+    from llmlog.ext import TraceSession
     from llmlog_trace_dspy import DspyTraceWriter
 
     class BadSignature(dspy.Module):

@@ -1,5 +1,5 @@
 """Fixtures for the ``dspy`` trace format tests: isolation, trace files written line by line, and
-``llmlog`` run in-process (``llmlog.cli.main``) with its output captured."""
+``llmlog`` run in-process (``llmlog.testing.run_cli``) with its output captured."""
 
 from __future__ import annotations
 
@@ -54,12 +54,12 @@ def hang_guard(seconds: float = 60.0) -> Iterator[None]:
 def run_main(*args: str) -> Run:
     """``llmlog ARGS`` in this process: exit status, stdout, stderr. An exception escaping
     ``main`` (a traceback for a user) fails the test."""
-    from llmlog.cli import main
+    from llmlog.testing import run_cli
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            status = main(list(args))
+            status = run_cli(args)
         except SystemExit as exc:  # argparse
             status = exc.code if isinstance(exc.code, int) else 2
     return Run(int(status), out.getvalue(), err.getvalue())

@@ -10,8 +10,7 @@ import threading
 
 import pytest
 
-from llmlog.records import TokenUsage
-from llmlog.tracing import TraceSession
+from llmlog.ext import TokenUsage, TraceSession
 from llmlog_trace_dspy import DspyTraceWriter, read_trace
 
 

@@ -12,8 +12,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmlog.records import TraceEvent, TraceEventType
-from llmlog.serialize import big_int_text, valid_text
+from llmlog.ext import TraceEvent, TraceEventType, big_int_text, valid_text
 from llmlog_trace_dspy import DspyTraceWriter, read_trace
 
 HOSTILE_CHARS = st.sampled_from(

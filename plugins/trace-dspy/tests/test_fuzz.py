@@ -27,10 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmlog.records import TokenUsage
-from llmlog.render import escape
-from llmlog.tracing import TraceSession
-from llmlog.viewing import ViewError, view_arguments
+from llmlog.ext import TokenUsage, TraceSession, ViewError, escape
+from llmlog.testing import view_arguments
 from llmlog_trace_dspy import DspyTraceWriter, read_trace
 from llmlog_trace_dspy.format import TraceReadError
 from llmlog_trace_dspy.view import _Watcher, detect, view
@@ -189,7 +187,7 @@ def _unprintable(text: str) -> list[str]:
 
 class Runner:
     """Runs every command on one file and checks what a user would see: ``llmlog`` itself
-    (``llmlog.cli.main``) for detection, the plain tree, ``--stats`` and ``convert``, the viewer
+    (``llmlog.testing.run_cli``) for detection, the plain tree, ``--stats`` and ``convert``, the viewer
     function it calls for the other flags (the same code, without the plugin discovery that
     costs each ``main()`` call 70 ms)."""
 
@@ -307,6 +305,7 @@ TARGETS = pytest.mark.parametrize("to", ["dspy", "rlm"])
     ],
 )
 @given(records=st.lists(record, min_size=1, max_size=12), ascii_only=st.booleans())
+@pytest.mark.slow
 def test_generated_events(runner, records, ascii_only, to):
     _fuzz_generated(runner, records, ascii_only, to)
 
@@ -427,6 +426,7 @@ def seed(tmp_path) -> bytes:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(mutations=MUTATIONS)
+@pytest.mark.slow
 def test_byte_mutated_files(runner, seed, mutations, to):
     path = runner.work / f"mut{runner.count}.jsonl"
     path.write_bytes(_mutate(seed, mutations))
@@ -452,6 +452,7 @@ def test_byte_mutated_files_campaign(runner, seed, mutations, to):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(line=st.integers(0, 20), path_choice=st.integers(0, 10**6), value=json_values)
+@pytest.mark.slow
 def test_a_value_replaced_anywhere_in_a_real_file(runner, seed, line, path_choice, value, to):
     """Structure-aware: one value of a real line (envelope or deep in ``data``) replaced by a
     value of any JSON type."""
@@ -508,6 +509,7 @@ def _generated_corpus(work: Path) -> list[Path]:
 
 
 @TARGETS
+@pytest.mark.slow
 def test_corpus(runner, to):
     """Every minimal case found so far, through every command."""
     cases = _corpus()
@@ -531,6 +533,7 @@ def _limited() -> None:  # pragma: no cover - runs in the child
     ],
 )
 @TARGETS
+@pytest.mark.slow
 def test_corpus_through_the_installed_command(tmp_path, case, to):
     """A few runs of the real ``llmlog`` executable, memory-limited to 1 GiB and given a minute:
     a hang or a runaway allocation fails here as it would for a user."""

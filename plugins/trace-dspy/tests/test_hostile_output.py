@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llmlog.viewing import view_arguments
+from llmlog.testing import view_arguments
 
 HOSTILE = [
     "\x1b[2J\x1b[Hcleared",  # clear the screen

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from llmlog.viewing import view_arguments
+from llmlog.testing import view_arguments
 from llmlog_trace_dspy.view import view
 
 FLAGS = [
@@ -215,6 +215,7 @@ def test_a_parent_cycle_ends_and_shows_every_span(tmp_path, helpers):
     assert tree.splitlines()[-1].startswith("3 spans")
 
 
+@pytest.mark.slow
 def test_a_ten_thousand_deep_chain_and_deep_data_do_not_overflow_the_stack(tmp_path, helpers):
     ln = helpers.line
     depth = 10_000

@@ -55,13 +55,13 @@ def isolated(tmp_path: Path):
 
 def convert(source: Path, to: str, directory: Path) -> Path:
     """``llmlog convert SOURCE --to FORMAT -o DIRECTORY``, in this process; the new file."""
-    from llmlog.cli import main
+    from llmlog.testing import run_cli
 
     directory.mkdir(parents=True, exist_ok=True)
     before = set(directory.iterdir())
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        status = main(["convert", str(source), "--to", to, "-o", str(directory)])
+        status = run_cli(["convert", str(source), "--to", to, "-o", str(directory)])
     assert status == 0, err.getvalue()
     (made,) = set(directory.iterdir()) - before
     return made
@@ -196,6 +196,7 @@ metadata = st.builds(
 # -- rlm -> dspy -> rlm ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(meta=metadata, items=st.lists(iterations(), min_size=1, max_size=4))
 def test_rlm_to_dspy_to_rlm_keeps_what_both_formats_hold(tmp_path, meta, items):
@@ -431,6 +432,7 @@ def essence(path: Path) -> dict[str, Any]:
     return {**session, "steps": steps, "final": finals[0] if finals else root_answer}
 
 
+@pytest.mark.slow
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(run=dspy_runs())
 def test_dspy_to_rlm_to_dspy_keeps_what_both_formats_hold(tmp_path, run):

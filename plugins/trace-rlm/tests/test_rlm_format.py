@@ -16,9 +16,8 @@ from hypothesis import strategies as st
 
 import llmlog
 from llmlog import TokenUsage, TraceEvent, TraceEventType
-from llmlog.context import get_current
+from llmlog.ext import ModuleInfo, get_current
 from llmlog.testing import isolated_environment
-from llmlog.tracing import ModuleInfo
 from llmlog_trace_rlm import (
     CodeBlock,
     Iteration,
@@ -721,10 +720,10 @@ def cli_main(argv: list[str]) -> int:
     import contextlib
     import io
 
-    from llmlog.cli import main
+    from llmlog.testing import run_cli
 
     with contextlib.redirect_stdout(io.StringIO()):
-        return main(argv)
+        return run_cli(argv)
 
 
 HUGE = 10**30
@@ -867,7 +866,7 @@ def test_a_program_that_makes_no_llm_call_writes_one_iteration_per_root(tmp_path
     assert unfinished.prompt[0]["content"] == "never ended" and unfinished.response == ""
     assert [it.iteration for it in (evaluate, code, failing, unfinished)] == [1, 2, 3, 4]
     out = io.StringIO()
-    from llmlog.viewing import view_arguments
+    from llmlog.testing import view_arguments
     from llmlog_trace_rlm.view import view
 
     assert view(path, view_arguments(final=True), out) == 0 and out.getvalue() == "0.85\n"
@@ -884,7 +883,7 @@ def test_summaries_count_in_the_singular_and_plural(tmp_path):
         )
     )
     writer.close()
-    from llmlog.viewing import view_arguments
+    from llmlog.testing import view_arguments
     from llmlog_trace_rlm.view import view
 
     out = io.StringIO()

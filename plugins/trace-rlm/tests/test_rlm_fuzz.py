@@ -87,12 +87,12 @@ VIEW_FLAGS: list[list[str]] = [
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
     """``llmlog ARGV`` in this process: exit status, stdout, stderr; a traceback fails the test."""
-    from llmlog.cli import main
+    from llmlog.testing import run_cli
 
     out, err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = main(argv)
+            status = run_cli(argv)
     except Exception:
         pytest.fail(f"llmlog {argv} raised:\n{traceback.format_exc()}")
     return status, out.getvalue(), err.getvalue()
@@ -302,10 +302,10 @@ def _fuzz_test(examples: int, strategy: st.SearchStrategy[bytes], cli: bool) -> 
     return test
 
 
-test_reader_on_mutated_fields = _fuzz_test(150, mutated_files(), cli=False)
-test_reader_on_mutated_bytes = _fuzz_test(150, byte_mutated_files(), cli=False)
-test_cli_on_mutated_fields = _fuzz_test(15, mutated_files(), cli=True)
-test_cli_on_mutated_bytes = _fuzz_test(15, byte_mutated_files(), cli=True)
+test_reader_on_mutated_fields = pytest.mark.slow(_fuzz_test(150, mutated_files(), cli=False))
+test_reader_on_mutated_bytes = pytest.mark.slow(_fuzz_test(150, byte_mutated_files(), cli=False))
+test_cli_on_mutated_fields = pytest.mark.slow(_fuzz_test(15, mutated_files(), cli=True))
+test_cli_on_mutated_bytes = pytest.mark.slow(_fuzz_test(15, byte_mutated_files(), cli=True))
 
 # The campaign: tens of seconds by default (the slow tests are part of every full run);
 # LLMLOG_FUZZ_SCALE=20 makes it the minutes-long run that found the corpus.
@@ -331,6 +331,7 @@ CORPUS_FILES = sorted(CORPUS.glob("*.jsonl"))
 
 
 @pytest.mark.parametrize("name", [p.name for p in CORPUS_FILES])
+@pytest.mark.slow
 def test_corpus_inputs_that_crashed_are_read_viewed_and_converted(tmp_path, name):
     path = tmp_path / name
     path.write_bytes((CORPUS / name).read_bytes())
@@ -340,6 +341,7 @@ def test_corpus_inputs_that_crashed_are_read_viewed_and_converted(tmp_path, name
             check_cli(path, flags, tmp_path)
 
 
+@pytest.mark.slow
 def test_the_real_command_on_the_corpus(tmp_path):
     llmlog = str(Path(sys.executable).with_name("llmlog"))
     for name in (

@@ -7,8 +7,7 @@ from typing import Literal
 
 import attrs
 
-from llmlog import Formatter, LogEntry, Output
-from llmlog.render import escape, plain_line
+from llmlog.ext import Formatter, LogEntry, Output, escape, plain_line
 
 
 @attrs.frozen(kw_only=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from llmlog import BuildContext, hookimpl
-from llmlog.registry import OutputRegister
-
+from llmlog.ext import BuildContext, OutputRegister, hookimpl
 from llmlog_output_example.output import ExampleOptions, ExampleOutput
 
 

@@ -10,7 +10,7 @@ rotating, multi-process-safe line files.
 * :func:`check_appendable`: whether a :class:`FileSink` could open a path, found without creating
   anything (for an output's configuration check).
 * :func:`flush_all`: write out every open sink's buffer (core calls it through
-  :func:`llmlog.lifecycle.flush_all`).
+  :func:`llmlog.ext.flush_all`).
 
 See ``docs/file-output.md``.
 """

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from llmlog.safefiles import create_new
+from llmlog.ext import create_new
 
 __all__ = ["CHECK_SECONDS", "CLOEXEC", "claim", "rotation_lock"]
 

@@ -12,8 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from llmlog.dispatch import report_problem
-from llmlog.safefiles import create_new
+from llmlog.ext import create_new, report_problem
 from llmlog_engine_files import locks, process
 from llmlog_engine_files.compression import compressor
 from llmlog_engine_files.naming import rotation_groups

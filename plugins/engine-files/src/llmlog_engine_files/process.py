@@ -2,9 +2,9 @@
 descriptors of closed sinks.
 
 The first sink created registers :func:`flush_all`, :func:`at_exit` and the fork handlers with
-:mod:`llmlog.lifecycle` (not at import: a program that never writes a file registers nothing), so
-core flushes every file on a FATAL entry, and a flight-recorder snapshot can, without knowing this
-package.
+:func:`llmlog.ext.register_lifecycle` (not at import: a program that never writes a file
+registers nothing), so core flushes every file on a FATAL entry, and a flight-recorder snapshot
+can, without knowing this package.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llmlog import lifecycle
+from llmlog.ext import register_lifecycle
 from llmlog_engine_files.locks import CLOEXEC
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def track(sink: FileSink) -> None:
     _LIVE_SINKS.add(sink)
     if not _registered:
         _registered = True
-        lifecycle.register(
+        register_lifecycle(
             flush=flush_all,
             at_exit=at_exit,
             before_fork=flush_all,
@@ -55,7 +55,7 @@ def flush_all() -> None:
     """Write out the buffer of every open file sink (log files and trace files alike).
 
     Runs at interpreter exit, on a FATAL entry, before a fork and before a flight-recorder
-    snapshot (through :func:`llmlog.lifecycle.flush_all`), so nothing buffered is lost silently;
+    snapshot (through :func:`llmlog.ext.flush_all`), so nothing buffered is lost silently;
     a sink that fails to flush reports it itself."""
     for sink in list(_LIVE_SINKS):
         with contextlib.suppress(Exception):

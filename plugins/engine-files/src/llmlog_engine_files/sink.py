@@ -65,8 +65,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from llmlog.dispatch import report_problem
-from llmlog.safefiles import create_new, make_private_dirs
+from llmlog.ext import create_new, make_private_dirs, report_problem
 from llmlog_engine_files import locks, process
 from llmlog_engine_files.locks import CLOEXEC, rotation_lock
 from llmlog_engine_files.maintenance import Maintenance

@@ -11,7 +11,7 @@ The annotations and the running recorder, which cost nothing without this engine
 
 from typing import TYPE_CHECKING, Any
 
-from llmlog.flight import global_flight_recorder, running_flight_recorder
+from llmlog.ext import global_flight_recorder, running_flight_recorder
 from llmlog_engine_flight.options import FlightRecorderOptions
 
 if TYPE_CHECKING:

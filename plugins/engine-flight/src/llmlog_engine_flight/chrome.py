@@ -22,8 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from llmlog.render import escape_json_bytes
-from llmlog.serialize import serializer
+from llmlog.ext import escape_json_bytes, serializer
 from llmlog_engine_flight.snapshot import Snapshot
 
 __all__ = ["thread_numbers", "to_chrome", "write_chrome"]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llmlog.config import ConfigError
+from llmlog.ext import ConfigError
 
 __all__ = ["arguments", "run"]
 
@@ -16,7 +16,7 @@ __all__ = ["arguments", "run"]
 def config_relative(raw: str, config_path: Path | None, default: Path) -> Path:
     """A path from configuration: ``default`` when empty, ``~`` expanded, a relative path taken
     from the configuration file's directory."""
-    from llmlog.registry import TableContext
+    from llmlog.ext import TableContext
 
     return TableContext("flight_recorder", config_path).resolve(raw, default)
 
@@ -74,7 +74,7 @@ def _snapshot_or_report(path: str, lenient: bool = False, max_events: int | None
     read."""
     import gc
 
-    from llmlog.render import escape
+    from llmlog.ext import escape
     from llmlog_engine_flight.snapshot import SnapshotError, UnreadableLine, read_snapshot
 
     # Loading builds one dict per event and keeps them all: the cyclic garbage collector would
@@ -95,9 +95,7 @@ def _snapshot_or_report(path: str, lenient: bool = False, max_events: int | None
 
 
 def _cmd_flight_view(args: argparse.Namespace) -> int:
-    from llmlog.render import escape
-    from llmlog.severity import SEVERITY_NAMES, severity_from_name
-    from llmlog.viewing import paint_for
+    from llmlog.ext import SEVERITY_NAMES, escape, paint_for, severity_from_name
     from llmlog_engine_flight.schema import KNOWN_KINDS
     from llmlog_engine_flight.view import render_view
 
@@ -147,8 +145,7 @@ def _cmd_flight_view(args: argparse.Namespace) -> int:
 def _cmd_flight_list(args: argparse.Namespace) -> int:
     import stat
 
-    from llmlog.render import escape, local_timestamp
-    from llmlog.runtime import validate
+    from llmlog.ext import escape, local_timestamp, validate_configuration
     from llmlog_engine_flight.recorder import default_snapshot_dir
     from llmlog_engine_flight.snapshot import (
         NotASnapshot,
@@ -162,7 +159,7 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
     else:
         # Where this project's configuration sends snapshots, else the platformdirs default.
         try:
-            config, _ = validate(args.config)
+            config, _ = validate_configuration(args.config)
         except ConfigError as exc:
             print(f"llmlog: {exc}", file=sys.stderr)
             return 1
@@ -227,8 +224,7 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_flight_convert(args: argparse.Namespace) -> int:
-    from llmlog.render import escape
-    from llmlog.safefiles import written_atomically
+    from llmlog.ext import escape, written_atomically
     from llmlog_engine_flight.chrome import write_chrome
 
     if args.max_events is not None and args.max_events < 1:

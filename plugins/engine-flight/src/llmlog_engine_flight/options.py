@@ -6,8 +6,7 @@ from typing import Any
 
 import attrs
 
-from llmlog.config.converter import Bytes, Seconds
-from llmlog.severity import Severity
+from llmlog.ext import Bytes, Seconds, Severity
 
 __all__ = ["TRIGGERS", "FlightRecorderOptions"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmlog import hookimpl
-from llmlog.registry import (
+from llmlog.ext import (
     CommandRegister,
     ComponentChoice,
     ComponentKind,

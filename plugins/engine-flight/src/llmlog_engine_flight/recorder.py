@@ -6,8 +6,7 @@ What it records (each as one JSON line with ``ts`` in nanoseconds, ``kind`` and 
   attached to the logging dispatcher as an output that ignores the global level;
 * trace events (``record_trace_event``): span starts and ends, LLM calls, tool calls, errors; spans
   still open are kept in a bounded table so a snapshot can re-emit the ones whose start was evicted.
-  A running recorder is a :class:`~llmlog.interfaces.TraceSink` of the trace fan-out
-  (:mod:`llmlog.tracesinks`), as the recorder started last: it gets the trace events and the
+  A running recorder is a ``TraceSink`` of the trace fan-out (``llmlog.ext.add_trace_sink``), as the recorder started last: it gets the trace events and the
   annotations;
 * annotations: ``trace_region``, ``trace_task``, ``trace_log``;
 * unhandled exceptions, and optionally garbage-collector pauses.
@@ -39,23 +38,31 @@ from typing import IO, Any, cast
 import orjson
 import platformdirs
 
-from llmlog import tracesinks
-from llmlog.dispatch import report_problem
-from llmlog.flight import annotations as _annotations
-from llmlog.flight.running import (
+from llmlog.ext import (
+    LEVEL_NAMES,
     NO_FLIGHT_RECORDER,
+    LogEntry,
     NoFlightRecorder,
+    Output,
+    Severity,
+    TokenUsage,
+    TraceEvent,
+    TraceEventType,
+    TraceSink,
+    add_trace_sink,
+    encoded_event_data,
+    escape_json_bytes,
+    flush_all,
     global_flight_recorder,
+    remove_trace_sink,
     replace_global_flight_recorder,
+    report_problem,
+    retainable,
     running_flight_recorder,
+    serializer,
+    written_atomically,
 )
-from llmlog.interfaces import Output, TraceSink
-from llmlog.lifecycle import flush_all
-from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
-from llmlog.render import escape_json_bytes
-from llmlog.safefiles import written_atomically
-from llmlog.serialize import encoded_event_data, retainable, serializer
-from llmlog.severity import LEVEL_NAMES, Severity
+from llmlog.ext import flight_annotations as _annotations
 from llmlog_engine_flight.options import TRIGGERS
 from llmlog_engine_flight.ring import ChunkRing, RecorderBackend
 
@@ -128,7 +135,9 @@ class FlightRecorder(TraceSink):
     :param min_snapshot_interval: ``snapshot_on_error`` and automatic triggers snapshot at most
         this often (seconds) for each trigger; the skipped ones are counted.
     :param gc_pauses: record garbage-collector pauses.
-    :param chunk_events, chunk_bytes, chunk_period: when the open chunk is sealed.
+    :param chunk_events: the open chunk is sealed at this many events,
+    :param chunk_bytes: at this many raw bytes,
+    :param chunk_period: or after this many seconds.
     :param max_open_spans: bound of the open-span table.
     """
 
@@ -213,9 +222,9 @@ class FlightRecorder(TraceSink):
         _annotations.active = self
         # Added before the exit trigger is installed: the fan-out's exit hook (registered on its
         # first sink) then runs after this recorder's exit snapshot.
-        tracesinks.add_sink(self)
+        add_trace_sink(self)
         if previous is not None and previous is not self:
-            tracesinks.remove_sink(previous)
+            remove_trace_sink(previous)
         self._install_triggers()
         self.record(
             "recorder_start",
@@ -231,7 +240,7 @@ class FlightRecorder(TraceSink):
         self._enabled = False
         if _annotations.active is self:
             _annotations.active = None
-        tracesinks.remove_sink(self)
+        remove_trace_sink(self)
         self._uninstall_triggers()
         self.ring.seal_now(wait=2.0)
         self.ring.stop()
@@ -259,7 +268,7 @@ class FlightRecorder(TraceSink):
         if not self._enabled:
             return
         try:
-            from llmlog.logger import global_dispatcher
+            from llmlog.ext import global_dispatcher
 
             data = dict(global_dispatcher().sanitizer.fields(data))
             tid = _get_ident()
@@ -788,8 +797,7 @@ class RecorderOutput(Output):
 
 
 def _backend_by_name(name: str) -> RecorderBackend:
-    from llmlog.registry import ComponentKind
-    from llmlog.runtime import plugin_host
+    from llmlog.ext import ComponentKind, plugin_host
 
     components = plugin_host().components(ComponentKind.RECORDER)
     component = components.get(name)
@@ -847,7 +855,7 @@ def set_global_flight_recorder(recorder: FlightRecorder | None) -> None:
 def attach_to_logging(recorder: FlightRecorder) -> None:
     """Add the recorder's :class:`RecorderOutput` to the global dispatcher, replacing any other
     recorder's."""
-    from llmlog.logger import global_dispatcher
+    from llmlog.ext import global_dispatcher
 
     dispatcher = global_dispatcher()
     dispatcher.ensure_configured()

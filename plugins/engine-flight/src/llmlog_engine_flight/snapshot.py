@@ -115,8 +115,7 @@ class Snapshot:
 def recorder_backends() -> list[RecorderBackend]:
     """One instance of every registered flight-recorder backend (to read snapshots with), and
     of ``memory`` always."""
-    from llmlog.registry import ComponentKind
-    from llmlog.runtime import plugin_host
+    from llmlog.ext import ComponentKind, plugin_host
 
     backends = []
     for component in plugin_host().components(ComponentKind.RECORDER).values():
@@ -241,7 +240,7 @@ def _decode_line(raw: bytes) -> Any:
         ) from None
     if "surrogate" not in str(problem):
         raise _BadLine(f"not a JSON line ({problem})")
-    from llmlog.serialize import serializer
+    from llmlog.ext import serializer
 
     try:
         value = json.loads(text, parse_constant=_refuse, parse_float=_finite)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING, Any
 
-from llmlog.config import ConfigError, OptionError
-from llmlog.config.converter import shown
-from llmlog.flight.running import running_flight_recorder
-from llmlog.interfaces import BuildContext
-from llmlog.registry import TableContext
+from llmlog.ext import (
+    BuildContext,
+    ConfigError,
+    OptionError,
+    TableContext,
+    running_flight_recorder,
+    shown,
+)
 from llmlog_engine_flight.options import FlightRecorderOptions
 
 if TYPE_CHECKING:

@@ -18,9 +18,20 @@ from typing import Any, TextIO
 
 import orjson
 
-from llmlog.render import escape, format_cost, format_value, local_timestamp, quote_if_needed
-from llmlog.severity import Severity, severity_from_name
-from llmlog.viewing import CYAN, DIM, RED, YELLOW, Paint
+from llmlog.ext import (
+    CYAN,
+    DIM,
+    RED,
+    YELLOW,
+    Paint,
+    Severity,
+    escape,
+    format_cost,
+    format_value,
+    local_timestamp,
+    quote_if_needed,
+    severity_from_name,
+)
 from llmlog_engine_flight.snapshot import Snapshot
 
 __all__ = ["render_view"]

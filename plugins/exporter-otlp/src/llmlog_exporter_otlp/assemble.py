@@ -30,9 +30,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from llmlog.records import TraceEvent
-from llmlog.sanitize import Sanitizer
-from llmlog.serialize import serializer
+from llmlog.ext import Sanitizer, TraceEvent, serializer
 from llmlog_exporter_otlp.ids import otel_id
 
 __all__ = ["SpanAssembler"]

@@ -1,4 +1,4 @@
-"""The OTLP span exporter: a trace sink (:class:`llmlog.interfaces.TraceSink`) in front of an
+"""The OTLP span exporter: a trace sink (``llmlog.ext.TraceSink``) in front of an
 :class:`ExportQueue`.
 
 The application's thread only appends each event to the bounded queue. The export thread turns
@@ -13,9 +13,7 @@ import logging
 import os
 from typing import Any
 
-from llmlog import tracesinks
-from llmlog.interfaces import Integration, TraceSink
-from llmlog.records import TraceEvent
+from llmlog.ext import Integration, TraceEvent, TraceSink, add_trace_sink, remove_trace_sink
 from llmlog_exporter_otlp.options import (
     OtlpConnectionOptions,
     OtlpOptions,
@@ -99,7 +97,7 @@ def _resource(options: OtlpConnectionOptions) -> Any:
 class OtlpExporter(Integration, TraceSink):
     """``[integrations.otlp] enabled = true``: export every trace event as OpenTelemetry spans.
 
-    While started it is a sink of the trace fan-out (:mod:`llmlog.tracesinks`): ``on_event``
+    While started it is a sink of the trace fan-out (``llmlog.ext.add_trace_sink``): ``on_event``
     queues the event, ``flush`` exports what is queued, ``shutdown`` is :meth:`stop`.
 
     :param options: endpoint, headers, resource, content capture, queue bounds.
@@ -156,7 +154,7 @@ class OtlpExporter(Integration, TraceSink):
         self._sending.start()
         # The queue's put answers on_event itself: no call in between on the application's thread.
         self.on_event = self._sending.put  # type: ignore[method-assign, assignment]
-        tracesinks.add_sink(self)
+        add_trace_sink(self)
 
     def on_event(self, event: TraceEvent) -> None:
         """Queue ``event`` for export (replaced by the queue's ``put`` while started); never blocks,
@@ -175,7 +173,7 @@ class OtlpExporter(Integration, TraceSink):
         sending = self._sending
         if sending is None:
             return
-        tracesinks.remove_sink(self)
+        remove_trace_sink(self)
         self.__dict__.pop("on_event", None)
         sending.stop()
         self._sending, self._stopped = None, sending

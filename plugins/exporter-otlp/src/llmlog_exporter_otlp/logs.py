@@ -31,10 +31,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from llmlog.interfaces import Output
-from llmlog.records import LogEntry
-from llmlog.serialize import serializer
-from llmlog.severity import LEVEL_NAMES
+from llmlog.ext import LEVEL_NAMES, LogEntry, Output, serializer
 from llmlog_exporter_otlp.exporter import _resource
 from llmlog_exporter_otlp.ids import otel_id_bytes
 from llmlog_exporter_otlp.options import OtlpLogOptions, request_headers, setting

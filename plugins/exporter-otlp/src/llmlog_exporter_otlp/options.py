@@ -7,7 +7,7 @@ from typing import Literal
 
 import attrs
 
-from llmlog.config.converter import Bytes, Seconds
+from llmlog.ext import Bytes, Seconds
 
 __all__ = ["OtlpConnectionOptions", "OtlpLogOptions", "OtlpOptions", "request_headers", "setting"]
 

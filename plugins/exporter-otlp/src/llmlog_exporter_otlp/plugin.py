@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from llmlog import BuildContext, hookimpl
-from llmlog.interfaces import Integration, Output
-from llmlog.registry import ComponentRegister, OutputRegister
+from llmlog.ext import ComponentRegister, Integration, Output, OutputRegister
 from llmlog_exporter_otlp.options import OtlpLogOptions, OtlpOptions
 
 

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from llmlog.dispatch import report_problem
+from llmlog.ext import report_problem
 from llmlog_exporter_otlp.options import OtlpConnectionOptions
 
 __all__ = ["ExportQueue", "shown_endpoint"]

@@ -8,9 +8,7 @@ import attrs
 import orjson
 
 from llmlog import Formatter, LogEntry
-from llmlog.render import escape_json_bytes, rfc3339_utc, safe_field_items
-from llmlog.serialize import serializer
-from llmlog.severity import LEVEL_NAMES
+from llmlog.ext import LEVEL_NAMES, escape_json_bytes, rfc3339_utc, safe_field_items, serializer
 
 __all__ = ["RESERVED_KEYS", "JsonFormatter", "JsonOptions"]
 

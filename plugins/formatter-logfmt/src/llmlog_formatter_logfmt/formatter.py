@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from llmlog import Formatter, LogEntry
-from llmlog.render import format_fields, rfc3339_utc, safe_field_items
+from llmlog.ext import format_fields, rfc3339_utc, safe_field_items
 
 __all__ = ["RESERVED_KEYS", "LogfmtFormatter", "LogfmtOptions", "parse_line"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from llmlog import Formatter, LogEntry
-from llmlog.render import (
+from llmlog.ext import (
     continuation_lines,
     escape,
     format_cost,

@@ -22,10 +22,15 @@ from typing import Any
 from dspy.utils.callback import BaseCallback
 from dspy.utils.callback_context import ACTIVE_CALL_ID
 
-from llmlog.context import enter_context, exit_context, get_current
-from llmlog.dispatch import report_problem
-from llmlog.records import TokenUsage
-from llmlog.tracing import TraceSession, start_trace_session
+from llmlog.ext import (
+    TokenUsage,
+    TraceSession,
+    enter_context,
+    exit_context,
+    get_current,
+    report_problem,
+    start_trace_session,
+)
 from llmlog_integration_dspy.lm import (
     history_entry,
     model_and_provider,

@@ -13,7 +13,7 @@ import dspy
 from dspy.utils import DummyLM
 
 import llmlog
-from llmlog.safefiles import make_private_dirs
+from llmlog.ext import make_private_dirs
 from llmlog_integration_dspy.integration import instrument, uninstrument
 
 __all__ = ["run_dspy_demo"]

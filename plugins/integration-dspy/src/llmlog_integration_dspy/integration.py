@@ -7,7 +7,7 @@ import threading
 
 import dspy
 
-from llmlog.interfaces import Integration
+from llmlog.ext import Integration
 from llmlog_integration_dspy.callback import LlmlogCallback
 from llmlog_integration_dspy.options import DspyOptions
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmlog.records import TokenUsage
+from llmlog.ext import TokenUsage
 
 __all__ = ["history_entry", "model_and_provider", "prompt_of", "response_of", "usage_of"]
 

@@ -10,7 +10,9 @@ from typing import Any, Literal, TextIO
 import attrs
 
 from llmlog import Formatter, LogEntry, Output
-from llmlog.render import (
+from llmlog.ext import (
+    Severity,
+    StreamLines,
     continuation_lines,
     escape,
     format_cost,
@@ -19,8 +21,6 @@ from llmlog.render import (
     local_timestamp,
     quote_if_needed,
 )
-from llmlog.severity import Severity
-from llmlog.streamwrite import StreamLines
 
 __all__ = ["ConsoleOptions", "ConsoleOutput", "use_color"]
 

@@ -9,8 +9,7 @@ import attrs
 import platformdirs
 
 from llmlog import Formatter, LogEntry, Output, Severity
-from llmlog.config.converter import Bytes, FileMode, Seconds
-from llmlog.config.paths import config_relative
+from llmlog.ext import Bytes, FileMode, Seconds, config_relative
 from llmlog_engine_files import FileSink, RotationPolicy
 
 __all__ = ["FileOptions", "FileOutput", "RotationOptions", "default_log_path"]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from llmlog import BuildContext, hookimpl
-from llmlog.config import OptionError
-from llmlog.registry import OutputRegister
+from llmlog.ext import OptionError, OutputRegister
 from llmlog_engine_files import check_appendable
 from llmlog_output_file.output import FileOptions, FileOutput, resolve_path
 

@@ -7,7 +7,7 @@ import logging
 import attrs
 
 from llmlog import LogEntry, Output
-from llmlog.stdlib import FORWARDED_ATTRIBUTE
+from llmlog.ext import FORWARDED_ATTRIBUTE
 
 __all__ = ["StdlibOutput", "StdlibOutputOptions"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmlog import BuildContext, hookimpl
-from llmlog.registry import OutputRegister
+from llmlog.ext import OutputRegister
 from llmlog_output_stdlib.output import StdlibOutput, StdlibOutputOptions
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmlog import hookimpl
-from llmlog.registry import ComponentRegister
+from llmlog.ext import ComponentRegister
 from llmlog_recorder_zstd.backend import ZstdBackend, ZstdOptions
 
 

@@ -13,10 +13,17 @@ from typing import Any, Literal
 import attrs
 import orjson
 
-from llmlog.config.converter import Bytes, FileMode, Seconds
-from llmlog.records import TraceEvent, TraceEventType
-from llmlog.render import escape_json_bytes, rfc3339_nano
-from llmlog.serialize import encoded_event_data, serializer
+from llmlog.ext import (
+    Bytes,
+    FileMode,
+    Seconds,
+    TraceEvent,
+    TraceEventType,
+    encoded_event_data,
+    escape_json_bytes,
+    rfc3339_nano,
+    serializer,
+)
 from llmlog_engine_files import RotationPolicy, TraceOutput, file_in
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmlog import hookimpl
-from llmlog.registry import TraceFormatRegister
+from llmlog.ext import ArgumentAdder, TraceFormat, TraceFormatRegister
 from llmlog_trace_dspy.format import DspyOptions, DspyTraceWriter, read_trace
 from llmlog_trace_dspy.view import detect, view
 
@@ -14,14 +14,24 @@ def _factory(options: DspyOptions | None, path: Path) -> DspyTraceWriter:
     return DspyTraceWriter(path, options)
 
 
+def view_arguments(parser: ArgumentAdder) -> None:
+    """The ``llmlog view`` flags of dspy traces."""
+    parser.add_argument("--final", action="store_true", help="only the final answer")
+
+
+#: The ``dspy`` trace format: writer, reader, detector, viewer and its view flags.
+FORMAT = TraceFormat(
+    name="dspy",
+    writer=_factory,
+    options=DspyOptions,
+    description="dspy-go's native TraceEvent JSONL (session, span, llm_call, module, ...).",
+    detect=detect,
+    read=read_trace,
+    view=view,
+    view_arguments=view_arguments,
+)
+
+
 @hookimpl
 def llmlog_register_trace_formats(register: TraceFormatRegister) -> None:
-    register(
-        "dspy",
-        _factory,
-        options=DspyOptions,
-        description="dspy-go's native TraceEvent JSONL (session, span, llm_call, module, ...).",
-        detect=detect,
-        read=read_trace,
-        view=view,
-    )
+    register(FORMAT)

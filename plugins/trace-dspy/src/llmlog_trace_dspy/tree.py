@@ -20,8 +20,7 @@ from typing import Any
 
 import attrs
 
-from llmlog.records import TraceEvent, TraceEventType
-from llmlog.serialize import serializer
+from llmlog.ext import TraceEvent, TraceEventType, serializer
 from llmlog_trace_dspy.format import read_trace
 
 __all__ = [

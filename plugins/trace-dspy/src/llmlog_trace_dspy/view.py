@@ -46,18 +46,21 @@ from typing import Any, TextIO
 
 import orjson
 
-from llmlog.records import TraceEvent, TraceEventType
-from llmlog.render import escape, escape_lines, format_cost
-from llmlog.serialize import serializer
-from llmlog.viewing import (
+from llmlog.ext import (
     CYAN,
     DIM,
     RED,
     Paint,
+    TraceEvent,
+    TraceEventType,
     ViewError,
+    escape,
+    escape_lines,
     export_target,
     follow,
+    format_cost,
     paint_for,
+    serializer,
     write_private_text,
 )
 from llmlog_trace_dspy.format import TraceReadError, loads, parse_line
@@ -107,7 +110,8 @@ def detect(first_line: bytes) -> bool:
 
 def view(path: Path, args: argparse.Namespace, out: TextIO) -> int:
     """Print the trace at ``path``; returns the exit status."""
-    if args.iter is not None:
+    # Another format's flag (RLM's --iter, when that format is installed), not this one's.
+    if getattr(args, "iter", None) is not None:
         raise ViewError("--iter N selects an iteration of an RLM file; this is a dspy trace")
     export = export_target(args)
     if args.watch:

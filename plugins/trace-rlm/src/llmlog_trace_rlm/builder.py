@@ -37,9 +37,7 @@ from typing import Any
 
 import attrs
 
-from llmlog.records import TraceEvent, TraceEventType
-from llmlog.render import rfc3339_nano
-from llmlog.serialize import serializer
+from llmlog.ext import TraceEvent, TraceEventType, rfc3339_nano, serializer
 from llmlog_trace_rlm.model import (
     CodeBlock,
     Iteration,

@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from llmlog.serialize import big_int_text, serializer
+from llmlog.ext import big_int_text, serializer
 
 __all__ = [
     "LLM_CALL_BLOCK",

@@ -21,9 +21,7 @@ from typing import Any
 import attrs
 import orjson
 
-from llmlog.records import TraceEvent, TraceEventType
-from llmlog.render import escape
-from llmlog.tracing import new_span_id, new_trace_id
+from llmlog.ext import TraceEvent, TraceEventType, escape, new_span_id, new_trace_id
 from llmlog_trace_rlm.builder import clamp_ns, span_seconds
 from llmlog_trace_rlm.model import (
     LLM_CALL_BLOCK,

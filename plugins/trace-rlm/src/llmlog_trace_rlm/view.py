@@ -21,8 +21,7 @@ from typing import TextIO
 import attrs
 import orjson
 
-from llmlog.render import escape, escape_lines, format_cost
-from llmlog.viewing import (
+from llmlog.ext import (
     BOLD,
     CYAN,
     DIM,
@@ -31,8 +30,11 @@ from llmlog.viewing import (
     YELLOW,
     Paint,
     ViewError,
+    escape,
+    escape_lines,
     export_target,
     follow,
+    format_cost,
     paint_for,
     write_private_text,
 )

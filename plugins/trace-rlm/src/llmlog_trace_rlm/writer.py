@@ -13,15 +13,25 @@ from typing import Any, Literal
 
 import attrs
 
-from llmlog.config.converter import Bytes, FileMode
-from llmlog.context import get_current
-from llmlog.dispatch import report_problem
-from llmlog.records import TokenUsage, TraceEvent, TraceEventType
-from llmlog.render import escape, escape_json_bytes, rfc3339_nano
-from llmlog.safefiles import make_private_dirs
-from llmlog.sanitize import Sanitizer
-from llmlog.serialize import serializer
-from llmlog.tracing import ModuleInfo, TraceSession, new_span_id, tracing_interceptor
+from llmlog.ext import (
+    Bytes,
+    FileMode,
+    ModuleInfo,
+    Sanitizer,
+    TokenUsage,
+    TraceEvent,
+    TraceEventType,
+    TraceSession,
+    escape,
+    escape_json_bytes,
+    get_current,
+    make_private_dirs,
+    new_span_id,
+    report_problem,
+    rfc3339_nano,
+    serializer,
+    tracing_interceptor,
+)
 from llmlog_engine_files import TraceOutput, file_in
 from llmlog_trace_rlm.builder import IterationBuilder, clamp_ns, sub_call
 from llmlog_trace_rlm.model import (
@@ -496,7 +506,7 @@ def tracing_interceptor_with_rlm(
     def intercept(
         inputs: Mapping[str, Any], info: ModuleInfo, handler: Handler
     ) -> Mapping[str, Any]:
-        from llmlog.context import with_trace_session
+        from llmlog import with_trace_session
 
         started = time.perf_counter()
 

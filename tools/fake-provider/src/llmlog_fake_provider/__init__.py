@@ -1,4 +1,5 @@
-"""A small OpenAI-compatible chat-completions server on 127.0.0.1, for tests with no network.
+"""A small OpenAI-compatible chat-completions server on 127.0.0.1, for tests with no network
+(a test utility of the llmlog workspace, never published).
 
 Real clients (the ``openai`` package, LiteLLM and so DSPy's ``dspy.LM``, the ``rlms`` package)
 talk to it over HTTP, so an integration's token and cost paths can be tested for real. Each request

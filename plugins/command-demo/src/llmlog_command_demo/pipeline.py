@@ -1,4 +1,5 @@
-"""``llmlog demo``: a small simulated LLM pipeline that logs through the configured outputs.
+"""The pipeline of ``llmlog demo``: a small simulated LLM application that logs through the
+configured outputs.
 
 Nothing leaves the machine: the "model" is a function, prices come from a table in this file.
 It shows what llmlog adds to plain logging: model ids and token usage from the context, trace ids,
@@ -9,26 +10,15 @@ module; with a flight recorder running they are kept there, though no output sho
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import random
 import secrets
-import shlex
-import shutil
-import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 import llmlog
-from llmlog.flight import trace_region, trace_task
-from llmlog.records import TokenUsage
+from llmlog.ext import TokenUsage, trace_region, trace_task
 
-__all__ = ["KEEP", "cli_command", "keep_newest", "run_demo"]
-
-#: Demo snapshots (in the snapshot directory) and demo traces kept: each run removes older ones.
-KEEP = 5
+__all__ = ["run_demo"]
 
 # USD per 1M tokens (prompt, completion) for the pretend models.
 _PRICES = {"demo-small": (0.15, 0.60), "demo-large": (2.50, 10.00)}
@@ -113,36 +103,3 @@ def run_demo(seed: int = 7) -> TokenUsage:
         failures=1,
     )
     return total
-
-
-def keep_newest(directory: Path, matches: Callable[[str], bool], keep: int = KEEP) -> None:
-    """Remove all but the ``keep`` newest files in ``directory`` whose names ``matches``
-    (what earlier demo runs left; nothing else is touched, and a failure is ignored)."""
-    try:
-        found = [(p.stat().st_mtime_ns, p) for p in directory.iterdir() if matches(p.name)]
-    except OSError:
-        return
-    found.sort(reverse=True)
-    for _, old in found[keep:]:
-        with contextlib.suppress(OSError):
-            old.unlink()
-
-
-def cli_command(*args: str) -> str:
-    """The shell command that runs ``llmlog ARGS`` with this llmlog, as it can be typed: plain
-    ``llmlog`` when that is what the shell finds, else the script beside the running interpreter
-    by its absolute path (``.venv/bin/llmlog`` is not on ``PATH`` unless the environment is
-    activated), else ``python -m llmlog.cli``."""
-    executable = Path(os.path.abspath(sys.executable))
-    script = executable.with_name("llmlog.exe" if os.name == "nt" else "llmlog")
-    found = shutil.which("llmlog")
-    program: list[str]
-    if script.is_file():
-        try:
-            same = found is not None and os.path.samefile(found, script)
-        except OSError:
-            same = False
-        program = ["llmlog"] if same else [str(script)]
-    else:
-        program = [str(executable), "-m", "llmlog.cli"]
-    return shlex.join([*program, *args])

@@ -1,0 +1,249 @@
+"""The ``llmlog view`` and ``llmlog convert`` commands: a trace file shown, or rewritten in
+another trace format, whichever installed format wrote it.
+
+A default plugin: registered through ``llmlog_register_commands`` as any other command. Each trace
+format recognises (``detect``), reads (``read``) and draws (``view``) its own files and declares
+its own ``llmlog view`` flags (``view_arguments``); this module only finds the format and runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sys
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from llmlog.hookspecs import hookimpl
+from llmlog.plugins import PluginHost
+from llmlog.registry import CommandRegister, ComponentKind
+from llmlog.render import escape
+from llmlog.tracing import STANDARD_FORMATS
+
+# Every plugin host (each configure()) imports this module to register the commands: what only
+# running them needs (the viewing helpers, file creation, shutil, tempfile) is imported there.
+
+__all__ = ["run_convert", "run_view"]
+
+
+@hookimpl
+def llmlog_register_commands(register: CommandRegister, host: PluginHost) -> None:
+    register(
+        "view",
+        partial(run_view, host),
+        help="show a trace file (the format is detected)",
+        arguments=partial(_view_arguments, host),
+    )
+    register(
+        "convert",
+        partial(run_convert, host),
+        help="rewrite a trace file in another trace format (the source is detected)",
+        arguments=_convert_arguments,
+    )
+
+
+def _view_arguments(host: PluginHost, parser: argparse.ArgumentParser) -> None:
+    from llmlog.viewing import add_view_flags
+
+    parser.add_argument("file", help="a trace file")
+    add_view_flags(parser, host.components(ComponentKind.TRACE_FORMAT))
+
+
+def _convert_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="a trace file")
+    parser.add_argument(
+        "--to", required=True, metavar="FORMAT", help="target trace format (dspy, rlm, ...)"
+    )
+    parser.add_argument(
+        "-o", "--output", help="output file or directory (default: a new file beside the input)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing file")
+    parser.add_argument("--lenient", action="store_true", help="skip unreadable lines (counted)")
+
+
+def _first_line(path: Path) -> tuple[bytes | None, str | None]:
+    """The file's first line, or the message saying why it is not a trace."""
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline(1 << 20)
+    except OSError as exc:
+        return None, f"{path}: cannot read: {exc.strerror or exc}"
+    if not first.strip():
+        return None, f"{path}:1: empty file"
+    if b"\x00" in first:
+        return None, f"{path}:1: a binary file, not a trace"
+    return first, None
+
+
+def _say(message: str) -> None:
+    """``llmlog: message`` on stderr, escaped: a message can name a file whose name, or quote a
+    value whose text, holds control characters."""
+    print(f"llmlog: {escape(message)}", file=sys.stderr)
+
+
+def _await_first_line(path: Path, interval: float = 0.2) -> bool:
+    """``view --watch`` on a file that does not exist yet or is still empty (a program has just
+    opened its trace, and buffers): wait for its first whole line. False if interrupted."""
+    said = False
+    try:
+        while True:
+            try:
+                with path.open("rb") as fh:
+                    first = fh.readline(1 << 20)
+                if first.endswith(b"\n") or len(first) >= 1 << 20:
+                    return True
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return True  # let the format detection name the problem
+            if not said:
+                _say(f"waiting for {path} to get its first line")
+                said = True
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return False
+
+
+def _formats_hint(formats: dict[str, Any]) -> tuple[str, str]:
+    """The installed trace formats (``dspy, rlm``, or ``""``) and, for the standard ones that are
+    missing, what to install (``"; more with: pip install llmlog-trace-rlm"``)."""
+    missing = [dist for name, dist in STANDARD_FORMATS.items() if name not in formats]
+    if not formats:
+        hint = f'; install them with: pip install {" ".join(missing)} (or "llmlog[standard]")'
+    else:
+        hint = f"; more with: pip install {' '.join(missing)}" if missing else ""
+    return ", ".join(sorted(formats)), hint
+
+
+def _detect_format(path: Path, formats: dict[str, Any]) -> tuple[Any, str | None]:
+    """The trace-format component that recognises ``path``, or the message saying none does."""
+    first, problem = _first_line(path)
+    if first is None:
+        return None, problem
+    for _, component in sorted(formats.items()):
+        detect = component.support.detect
+        try:
+            recognised = detect is not None and detect(first)
+        except Exception:  # a plugin's detect() that raises does not recognise the file
+            recognised = False
+        if recognised:
+            return component, None
+    known, hint = _formats_hint(formats)
+    return (
+        None,
+        f"{path}:1: not a trace in any installed format ({known or 'none installed'}){hint}",
+    )
+
+
+def run_view(host: PluginHost, args: argparse.Namespace) -> int:
+    """``llmlog view FILE``: the trace format that recognises the file shows it."""
+    from llmlog.viewing import ViewError
+
+    path = Path(args.file)
+    if args.watch and not _await_first_line(path):
+        return 0
+    component, problem = _detect_format(path, host.components(ComponentKind.TRACE_FORMAT))
+    if component is None or component.support.view is None:
+        _say(problem or f"{path}: the format cannot be shown")
+        return 1
+    try:
+        return int(component.support.view(path, args, sys.stdout) or 0)
+    except ViewError as exc:
+        _say(str(exc))
+        return 2
+    except ValueError as exc:  # the readers' errors name file:line
+        _say(str(exc))
+        return 1
+    except BrokenPipeError:
+        raise  # `llmlog view FILE | head`: main() ends quietly
+    except OSError as exc:  # the file vanished or became unreadable, an export cannot be written
+        where = exc.filename if exc.filename is not None else path
+        _say(f"{where}: {exc.strerror or exc}")
+        return 1
+
+
+def run_convert(host: PluginHost, args: argparse.Namespace) -> int:
+    """``llmlog convert FILE --to FORMAT``: the file rewritten by another trace format's writer."""
+    import shutil
+
+    path = Path(args.file)
+    formats = host.components(ComponentKind.TRACE_FORMAT)
+    target_format = formats.get(args.to)
+    if target_format is None:
+        known, hint = _formats_hint(formats)
+        _say(f"unknown trace format {args.to!r}; installed: {known or 'none'}{hint}")
+        return 2
+    source, problem = _detect_format(path, formats)
+    if source is None or source.support.read is None:
+        _say(problem or f"{path}: its format cannot be read")
+        return 1
+    # A directory (the input's by default) lets the format name a new file, as sessions do.
+    output = Path(args.output) if args.output else path.parent
+    into_directory = output.is_dir() or str(args.output or "").endswith(os.sep)
+    directory = output if into_directory else output.parent
+    if not into_directory and output.exists() and not args.force:
+        _say(f"{output} exists; pass --force to replace it")
+        return 1
+    try:
+        written, count, skipped = _convert(path, source, target_format, directory, args)
+    except ValueError as exc:  # the reader's message names file:line
+        _say(str(exc))
+        return 1
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else directory
+        _say(f"{where}: {exc.strerror or exc}")
+        return 1
+    try:
+        final = written.parent.parent / written.name if into_directory else output
+        if into_directory and final.exists():  # timestamped names: only by a clash of clocks
+            raise FileExistsError(errno.EEXIST, "exists", str(final))
+        os.replace(written, final)
+    except OSError as exc:
+        _say(f"{exc.filename or output}: cannot write: {exc.strerror or exc}")
+        return 1
+    finally:
+        shutil.rmtree(written.parent, ignore_errors=True)
+    note = f"; {len(skipped)} unreadable line{'' if len(skipped) == 1 else 's'} skipped"
+    print(
+        escape(
+            f"{final}: {count} event{'' if count == 1 else 's'} from {path} ({source.name}) "
+            f"written as {args.to}{note if skipped else ''}"
+        )
+    )
+    return 0
+
+
+def _convert(
+    path: Path, source: Any, target: Any, directory: Path, args: argparse.Namespace
+) -> tuple[Path, int, list[str]]:
+    """Writes the converted file into a private temporary directory inside ``directory`` (so the
+    file is the target format's, with its name and mode from the first byte, and the rename into
+    place is atomic); returns its path, the events written and the lines skipped. On any failure
+    the temporary directory is removed, so nothing partial is left."""
+    import shutil
+    import tempfile
+
+    from llmlog.safefiles import make_private_dirs
+
+    make_private_dirs(directory)
+    scratch = Path(tempfile.mkdtemp(prefix=".llmlog-convert-", dir=directory))
+    skipped: list[str] = []
+    count = 0
+    try:
+        writer = target.factory(target.options() if target.options is not None else None, scratch)
+        try:
+            for event in source.support.read(path, skipped=skipped if args.lenient else None):
+                writer.write(event)
+                count += 1
+        finally:
+            writer.close()
+        written = Path(getattr(writer, "path", ""))
+        if written.parent != scratch or not written.is_file():
+            raise OSError(errno.ENOENT, "the format wrote no file", str(directory))
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return written, count, skipped

@@ -1,0 +1,517 @@
+"""The plugin API: everything a plugin imports from core, and nothing else.
+
+A plugin (an output, formatter, recorder backend, trace format, integration, claimed table or
+CLI command; see ``docs/writing-a-plugin.md``) imports core through three names only:
+
+* ``llmlog`` for the user API it also offers its users (``configure``, ``get_logger``, ``span``,
+  ``__version__``...);
+* ``llmlog.ext`` (this module) for the plugin API below;
+* ``llmlog.testing`` in its tests (capturing entries, the conformance suites).
+
+Every other module of ``llmlog`` is internal: it may change in any release. A test of the
+repository fails when a first-party plugin imports one. Each name here is re-exported from the
+module that defines it, whose docstring is its reference; this list says what each is for.
+Importing ``llmlog.ext`` costs no more than ``import llmlog``: each name loads its module on first
+use (PEP 562).
+
+Hooks and registration
+    ``hookimpl`` marks a hook implementation (``@hookimpl def llmlog_register_outputs(register)``);
+    ``hookspec`` marks the specification of a hook a plugin declares for other plugins.
+    ``register`` callbacks, one per hook: ``OutputRegister``, ``ComponentRegister`` (formatters,
+    recorders, integrations), ``TraceFormatRegister``, ``SerializerRegister``, ``TableRegister``,
+    ``CommandRegister``. What they register: ``TraceFormat`` (a trace format as one object:
+    ``register(FORMAT)``), ``ComponentKind``, ``Component`` (with ``TraceFormatSupport`` of a
+    trace format), ``Table`` with ``TableContext`` and
+    ``ComponentChoice``, ``Command``, ``Closeable`` (what a table's ``start`` returns).
+    A trace format's ``llmlog view`` flags: ``ViewArguments`` (a function of an
+    ``ArgumentAdder``). ``PluginHost`` is what the commands hook receives; ``plugin_host()`` the
+    host of the configuration in force (``plugin_host().components(ComponentKind.RECORDER)``).
+
+Interfaces and records
+    ``Output``, ``Formatter``, ``Integration``: the base classes of components; ``BuildContext``:
+    what a factory gets besides its options. ``LogEntry``, ``TokenUsage``, ``TraceEvent``,
+    ``TraceEventType``: the records. ``Severity``, ``parse_severity``, ``severity_from_name``,
+    ``LEVEL_NAMES`` (each severity's upper-case name, by value) and ``SEVERITY_NAMES`` (their
+    lower-case names, as configuration writes them).
+
+Configuration
+    Option types for a component's or table's attrs options class: ``Seconds`` (a number or a
+    duration such as ``"1m30s"``), ``Bytes`` (a number or a size such as ``"64KiB"``),
+    ``FileMode`` (permission bits, octal text or number); ``parse_duration`` and ``parse_size``
+    read the same texts. ``OptionError``: raised by a factory or ``check`` for a bad option, placed
+    at its key. ``ConfigError``, ``Configuration``, ``validate_configuration`` (read and validate
+    one, building nothing). ``config_relative`` resolves a path option against the configuration
+    file's directory; ``default_trace_dir()`` is where traces go by default. ``shown(value)``
+    quotes a configuration value for a message.
+
+Process and problems
+    ``report_problem(message)``: tell the user of a failure llmlog survives (stderr, sanitised,
+    never raises). ``register_lifecycle(flush=, at_exit=, before_fork=, after_fork_in_child=)``:
+    process-wide callbacks of a component that keeps its own buffers, files or threads;
+    ``flush_all()`` calls every registered ``flush``. ``global_dispatcher()`` is the running
+    logging pipeline (a ``Dispatcher``: its ``sanitizer``, ``add_output``, ``remove_output``).
+
+Rendering text (every text plugin escapes the same way)
+    ``escape``, ``escape_lines``, ``escape_json_bytes``, ``quote_if_needed``, ``format_value``,
+    ``format_fields``, ``safe_field_items``, ``format_cost``, ``format_tokens``, ``plain_line``,
+    ``continuation_lines``, ``plural``; timestamps ``rfc3339_utc``, ``rfc3339_local``,
+    ``rfc3339_nano``, ``local_timestamp``. ``StreamLines`` writes whole lines to a stream shared
+    by threads.
+
+Serialising and sanitising
+    ``serializer`` (a ``Serializer``: ``dumps``, ``default``), ``encoded_event_data`` (a trace
+    event's ``data`` encoded once, shared by every writer), ``retainable``, ``valid_text``,
+    ``big_int_text``, ``safe_repr``. ``Sanitizer``: redaction and limits as configured.
+
+Files
+    ``make_private_dirs``, ``create_new``, ``written_atomically``, ``write_private_text``,
+    ``DIRECTORY_MODE``: every file and directory llmlog creates is the owner's only.
+
+Tracing (for trace formats and integrations)
+    ``TraceWriter``: what a trace format's factory returns (``write``, ``flush``, ``close``).
+    ``TraceSession``, ``start_trace_session``, ``new_trace_id``, ``new_span_id``, ``ModuleInfo``,
+    ``tracing_interceptor``. The trace fan-out: ``TraceSink`` (``on_event``, ``flush``,
+    ``shutdown``: the contract of whatever takes every trace event, as the flight recorder and the
+    OTLP exporter do), ``add_trace_sink``, ``remove_trace_sink``, ``trace_sinks()`` (those added
+    now), ``flush_trace_sinks``, ``trace_sink_failures``; ``add_listener``/``remove_listener`` for
+    a plain function.
+    ``LogContext``, ``get_current``, ``enter_context``, ``exit_context``: the context a trace
+    session and its spans live in.
+
+Viewing (for a trace format's ``view``)
+    ``Paint`` and ``paint_for(args, out)`` (colours only on a terminal), the colours ``RED``,
+    ``GREEN``, ``YELLOW``, ``DIM``, ``CYAN``, ``BOLD``, ``RESET``; ``ViewError`` (a bad request:
+    exit 2); ``export_target`` (``--export``), ``follow`` (``--watch``).
+
+Flight recorder (for its engine, and plugins that annotate)
+    ``trace_region``, ``trace_task``, ``trace_log``, ``current_task``; ``FlightRecorderAPI``,
+    ``NoFlightRecorder``, ``NO_FLIGHT_RECORDER``, ``global_flight_recorder``,
+    ``running_flight_recorder``, ``replace_global_flight_recorder``; ``flight_annotations``: the
+    annotations' module, whose ``active`` the running recorder sets.
+
+Standard logging
+    ``StdlibCapture`` and ``StdlibOptions`` capture standard loggers; a record carrying
+    ``FORWARDED_ATTRIBUTE`` came from llmlog and is never captured.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmlog.config import ConfigError, Configuration, OptionError
+    from llmlog.config.converter import (
+        Bytes,
+        FileMode,
+        Seconds,
+        parse_duration,
+        parse_size,
+        shown,
+    )
+    from llmlog.config.paths import config_relative
+    from llmlog.context import LogContext, enter_context, exit_context, get_current
+    from llmlog.dispatch import Dispatcher, report_problem
+    from llmlog.flight import annotations as flight_annotations
+    from llmlog.flight.annotations import current_task, trace_log, trace_region, trace_task
+    from llmlog.flight.running import (
+        NO_FLIGHT_RECORDER,
+        FlightRecorderAPI,
+        NoFlightRecorder,
+        global_flight_recorder,
+        replace_global_flight_recorder,
+        running_flight_recorder,
+    )
+    from llmlog.hookspecs import hookimpl, hookspec
+    from llmlog.interfaces import BuildContext, Formatter, Integration, Output, TraceSink
+    from llmlog.lifecycle import flush_all
+    from llmlog.lifecycle import register as register_lifecycle
+    from llmlog.logger import global_dispatcher
+    from llmlog.plugins import PluginHost
+    from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
+    from llmlog.registry import (
+        ArgumentAdder,
+        Closeable,
+        Command,
+        CommandRegister,
+        Component,
+        ComponentChoice,
+        ComponentKind,
+        ComponentRegister,
+        OutputRegister,
+        SerializerRegister,
+        Table,
+        TableContext,
+        TableRegister,
+        TraceFormat,
+        TraceFormatRegister,
+        TraceFormatSupport,
+        ViewArguments,
+    )
+    from llmlog.render import (
+        continuation_lines,
+        escape,
+        escape_json_bytes,
+        escape_lines,
+        format_cost,
+        format_fields,
+        format_tokens,
+        format_value,
+        local_timestamp,
+        plain_line,
+        plural,
+        quote_if_needed,
+        rfc3339_local,
+        rfc3339_nano,
+        rfc3339_utc,
+        safe_field_items,
+    )
+    from llmlog.runtime import plugin_host
+    from llmlog.runtime import validate as validate_configuration
+    from llmlog.safefiles import DIRECTORY_MODE, create_new, make_private_dirs, written_atomically
+    from llmlog.sanitize import Sanitizer
+    from llmlog.serialize import (
+        Serializer,
+        big_int_text,
+        encoded_event_data,
+        retainable,
+        safe_repr,
+        serializer,
+        valid_text,
+    )
+    from llmlog.severity import (
+        LEVEL_NAMES,
+        SEVERITY_NAMES,
+        Severity,
+        parse_severity,
+        severity_from_name,
+    )
+    from llmlog.stdlib import FORWARDED_ATTRIBUTE, StdlibCapture, StdlibOptions
+    from llmlog.streamwrite import StreamLines
+    from llmlog.traceconfig import default_trace_dir
+    from llmlog.tracesinks import add_sink as add_trace_sink
+    from llmlog.tracesinks import added as trace_sinks
+    from llmlog.tracesinks import failures as trace_sink_failures
+    from llmlog.tracesinks import flush as flush_trace_sinks
+    from llmlog.tracesinks import remove_sink as remove_trace_sink
+    from llmlog.tracing import (
+        ModuleInfo,
+        TraceSession,
+        TraceWriter,
+        add_listener,
+        new_span_id,
+        new_trace_id,
+        remove_listener,
+        start_trace_session,
+        tracing_interceptor,
+    )
+    from llmlog.viewing import (
+        BOLD,
+        CYAN,
+        DIM,
+        GREEN,
+        RED,
+        RESET,
+        YELLOW,
+        Paint,
+        ViewError,
+        export_target,
+        follow,
+        paint_for,
+        write_private_text,
+    )
+
+
+def _names(module: str, *names: str) -> dict[str, tuple[str, str]]:
+    return {name: (module, name) for name in names}
+
+
+# name -> (defining module, its name there). Loaded on first use: the registry, hook markers,
+# configuration and viewing helpers pull in argparse, pluggy and cattrs, which a program that only
+# logs (and imports a plugin's output module) should not pay for.
+_SOURCES: dict[str, tuple[str, str]] = {
+    **_names("llmlog.config", "ConfigError", "Configuration", "OptionError"),
+    **_names(
+        "llmlog.config.converter",
+        "Bytes",
+        "FileMode",
+        "Seconds",
+        "parse_duration",
+        "parse_size",
+        "shown",
+    ),
+    **_names("llmlog.config.paths", "config_relative"),
+    **_names("llmlog.context", "LogContext", "enter_context", "exit_context", "get_current"),
+    **_names("llmlog.dispatch", "Dispatcher", "report_problem"),
+    "flight_annotations": ("llmlog.flight", "annotations"),
+    **_names(
+        "llmlog.flight.annotations", "current_task", "trace_log", "trace_region", "trace_task"
+    ),
+    **_names(
+        "llmlog.flight.running",
+        "NO_FLIGHT_RECORDER",
+        "FlightRecorderAPI",
+        "NoFlightRecorder",
+        "global_flight_recorder",
+        "replace_global_flight_recorder",
+        "running_flight_recorder",
+    ),
+    **_names("llmlog.hookspecs", "hookimpl", "hookspec"),
+    **_names(
+        "llmlog.interfaces", "BuildContext", "Formatter", "Integration", "Output", "TraceSink"
+    ),
+    "flush_all": ("llmlog.lifecycle", "flush_all"),
+    "register_lifecycle": ("llmlog.lifecycle", "register"),
+    **_names("llmlog.logger", "global_dispatcher"),
+    **_names("llmlog.plugins", "PluginHost"),
+    **_names("llmlog.records", "LogEntry", "TokenUsage", "TraceEvent", "TraceEventType"),
+    **_names(
+        "llmlog.registry",
+        "ArgumentAdder",
+        "Closeable",
+        "Command",
+        "CommandRegister",
+        "Component",
+        "ComponentChoice",
+        "ComponentKind",
+        "ComponentRegister",
+        "OutputRegister",
+        "SerializerRegister",
+        "Table",
+        "TableContext",
+        "TableRegister",
+        "TraceFormat",
+        "TraceFormatRegister",
+        "TraceFormatSupport",
+        "ViewArguments",
+    ),
+    **_names(
+        "llmlog.render",
+        "continuation_lines",
+        "escape",
+        "escape_json_bytes",
+        "escape_lines",
+        "format_cost",
+        "format_fields",
+        "format_tokens",
+        "format_value",
+        "local_timestamp",
+        "plain_line",
+        "plural",
+        "quote_if_needed",
+        "rfc3339_local",
+        "rfc3339_nano",
+        "rfc3339_utc",
+        "safe_field_items",
+    ),
+    "plugin_host": ("llmlog.runtime", "plugin_host"),
+    "validate_configuration": ("llmlog.runtime", "validate"),
+    **_names(
+        "llmlog.safefiles",
+        "DIRECTORY_MODE",
+        "create_new",
+        "make_private_dirs",
+        "written_atomically",
+    ),
+    **_names("llmlog.sanitize", "Sanitizer"),
+    **_names(
+        "llmlog.serialize",
+        "Serializer",
+        "big_int_text",
+        "encoded_event_data",
+        "retainable",
+        "safe_repr",
+        "serializer",
+        "valid_text",
+    ),
+    **_names(
+        "llmlog.severity",
+        "LEVEL_NAMES",
+        "SEVERITY_NAMES",
+        "Severity",
+        "parse_severity",
+        "severity_from_name",
+    ),
+    **_names("llmlog.stdlib", "FORWARDED_ATTRIBUTE", "StdlibCapture", "StdlibOptions"),
+    **_names("llmlog.streamwrite", "StreamLines"),
+    **_names("llmlog.traceconfig", "default_trace_dir"),
+    "add_trace_sink": ("llmlog.tracesinks", "add_sink"),
+    "flush_trace_sinks": ("llmlog.tracesinks", "flush"),
+    "remove_trace_sink": ("llmlog.tracesinks", "remove_sink"),
+    "trace_sink_failures": ("llmlog.tracesinks", "failures"),
+    "trace_sinks": ("llmlog.tracesinks", "added"),
+    **_names(
+        "llmlog.tracing",
+        "ModuleInfo",
+        "TraceSession",
+        "TraceWriter",
+        "add_listener",
+        "new_span_id",
+        "new_trace_id",
+        "remove_listener",
+        "start_trace_session",
+        "tracing_interceptor",
+    ),
+    **_names(
+        "llmlog.viewing",
+        "BOLD",
+        "CYAN",
+        "DIM",
+        "GREEN",
+        "RED",
+        "RESET",
+        "YELLOW",
+        "Paint",
+        "ViewError",
+        "export_target",
+        "follow",
+        "paint_for",
+        "write_private_text",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A name of the plugin API, imported from its module on first use and then kept here as an
+    ordinary attribute (PEP 562)."""
+    try:
+        module, attribute = _SOURCES[name]
+    except KeyError:
+        raise AttributeError(f"module 'llmlog.ext' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SOURCES})
+
+
+__all__ = [
+    "BOLD",
+    "CYAN",
+    "DIM",
+    "DIRECTORY_MODE",
+    "FORWARDED_ATTRIBUTE",
+    "GREEN",
+    "LEVEL_NAMES",
+    "NO_FLIGHT_RECORDER",
+    "RED",
+    "RESET",
+    "SEVERITY_NAMES",
+    "YELLOW",
+    "ArgumentAdder",
+    "BuildContext",
+    "Bytes",
+    "Closeable",
+    "Command",
+    "CommandRegister",
+    "Component",
+    "ComponentChoice",
+    "ComponentKind",
+    "ComponentRegister",
+    "ConfigError",
+    "Configuration",
+    "Dispatcher",
+    "FileMode",
+    "FlightRecorderAPI",
+    "Formatter",
+    "Integration",
+    "LogContext",
+    "LogEntry",
+    "ModuleInfo",
+    "NoFlightRecorder",
+    "OptionError",
+    "Output",
+    "OutputRegister",
+    "Paint",
+    "PluginHost",
+    "Sanitizer",
+    "Seconds",
+    "Serializer",
+    "SerializerRegister",
+    "Severity",
+    "StdlibCapture",
+    "StdlibOptions",
+    "StreamLines",
+    "Table",
+    "TableContext",
+    "TableRegister",
+    "TokenUsage",
+    "TraceEvent",
+    "TraceEventType",
+    "TraceFormat",
+    "TraceFormatRegister",
+    "TraceFormatSupport",
+    "TraceSession",
+    "TraceSink",
+    "TraceWriter",
+    "ViewArguments",
+    "ViewError",
+    "add_listener",
+    "add_trace_sink",
+    "big_int_text",
+    "config_relative",
+    "continuation_lines",
+    "create_new",
+    "current_task",
+    "default_trace_dir",
+    "encoded_event_data",
+    "enter_context",
+    "escape",
+    "escape_json_bytes",
+    "escape_lines",
+    "exit_context",
+    "export_target",
+    "flight_annotations",
+    "flush_all",
+    "flush_trace_sinks",
+    "follow",
+    "format_cost",
+    "format_fields",
+    "format_tokens",
+    "format_value",
+    "get_current",
+    "global_dispatcher",
+    "global_flight_recorder",
+    "hookimpl",
+    "hookspec",
+    "local_timestamp",
+    "make_private_dirs",
+    "new_span_id",
+    "new_trace_id",
+    "paint_for",
+    "parse_duration",
+    "parse_severity",
+    "parse_size",
+    "plain_line",
+    "plugin_host",
+    "plural",
+    "quote_if_needed",
+    "register_lifecycle",
+    "remove_listener",
+    "remove_trace_sink",
+    "replace_global_flight_recorder",
+    "report_problem",
+    "retainable",
+    "rfc3339_local",
+    "rfc3339_nano",
+    "rfc3339_utc",
+    "running_flight_recorder",
+    "safe_field_items",
+    "safe_repr",
+    "serializer",
+    "severity_from_name",
+    "shown",
+    "start_trace_session",
+    "trace_log",
+    "trace_region",
+    "trace_sink_failures",
+    "trace_sinks",
+    "trace_task",
+    "tracing_interceptor",
+    "valid_text",
+    "validate_configuration",
+    "write_private_text",
+    "written_atomically",
+]
