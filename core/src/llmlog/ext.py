@@ -70,7 +70,11 @@ Files
 Tracing (for trace formats and integrations)
     ``TraceWriter``: what a trace format's factory returns (``write``, ``flush``, ``close``).
     ``TraceSession``, ``start_trace_session``, ``new_trace_id``, ``new_span_id``, ``ModuleInfo``,
-    ``tracing_interceptor``; ``add_listener``/``remove_listener`` see every trace event.
+    ``tracing_interceptor``. The trace fan-out: ``TraceSink`` (``on_event``, ``flush``,
+    ``shutdown``: the contract of whatever takes every trace event, as the flight recorder and the
+    OTLP exporter do), ``add_trace_sink``, ``remove_trace_sink``, ``trace_sinks()`` (those added
+    now), ``flush_trace_sinks``, ``trace_sink_failures``; ``add_listener``/``remove_listener`` for
+    a plain function.
     ``LogContext``, ``get_current``, ``enter_context``, ``exit_context``: the context a trace
     session and its spans live in.
 
@@ -119,7 +123,7 @@ if TYPE_CHECKING:
         running_flight_recorder,
     )
     from llmlog.hookspecs import hookimpl, hookspec
-    from llmlog.interfaces import BuildContext, Formatter, Integration, Output
+    from llmlog.interfaces import BuildContext, Formatter, Integration, Output, TraceSink
     from llmlog.lifecycle import flush_all
     from llmlog.lifecycle import register as register_lifecycle
     from llmlog.logger import global_dispatcher
@@ -185,6 +189,11 @@ if TYPE_CHECKING:
     from llmlog.stdlib import FORWARDED_ATTRIBUTE, StdlibCapture, StdlibOptions
     from llmlog.streamwrite import StreamLines
     from llmlog.traceconfig import default_trace_dir
+    from llmlog.tracesinks import add_sink as add_trace_sink
+    from llmlog.tracesinks import added as trace_sinks
+    from llmlog.tracesinks import failures as trace_sink_failures
+    from llmlog.tracesinks import flush as flush_trace_sinks
+    from llmlog.tracesinks import remove_sink as remove_trace_sink
     from llmlog.tracing import (
         ModuleInfo,
         TraceSession,
@@ -248,7 +257,9 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "running_flight_recorder",
     ),
     **_names("llmlog.hookspecs", "hookimpl", "hookspec"),
-    **_names("llmlog.interfaces", "BuildContext", "Formatter", "Integration", "Output"),
+    **_names(
+        "llmlog.interfaces", "BuildContext", "Formatter", "Integration", "Output", "TraceSink"
+    ),
     "flush_all": ("llmlog.lifecycle", "flush_all"),
     "register_lifecycle": ("llmlog.lifecycle", "register"),
     **_names("llmlog.logger", "global_dispatcher"),
@@ -324,6 +335,11 @@ _SOURCES: dict[str, tuple[str, str]] = {
     **_names("llmlog.stdlib", "FORWARDED_ATTRIBUTE", "StdlibCapture", "StdlibOptions"),
     **_names("llmlog.streamwrite", "StreamLines"),
     **_names("llmlog.traceconfig", "default_trace_dir"),
+    "add_trace_sink": ("llmlog.tracesinks", "add_sink"),
+    "flush_trace_sinks": ("llmlog.tracesinks", "flush"),
+    "remove_trace_sink": ("llmlog.tracesinks", "remove_sink"),
+    "trace_sink_failures": ("llmlog.tracesinks", "failures"),
+    "trace_sinks": ("llmlog.tracesinks", "added"),
     **_names(
         "llmlog.tracing",
         "ModuleInfo",
@@ -428,10 +444,12 @@ __all__ = [
     "TraceFormatRegister",
     "TraceFormatSupport",
     "TraceSession",
+    "TraceSink",
     "TraceWriter",
     "ViewArguments",
     "ViewError",
     "add_listener",
+    "add_trace_sink",
     "big_int_text",
     "config_relative",
     "continuation_lines",
@@ -447,6 +465,7 @@ __all__ = [
     "export_target",
     "flight_annotations",
     "flush_all",
+    "flush_trace_sinks",
     "follow",
     "format_cost",
     "format_fields",
@@ -471,6 +490,7 @@ __all__ = [
     "quote_if_needed",
     "register_lifecycle",
     "remove_listener",
+    "remove_trace_sink",
     "replace_global_flight_recorder",
     "report_problem",
     "retainable",
@@ -486,6 +506,8 @@ __all__ = [
     "start_trace_session",
     "trace_log",
     "trace_region",
+    "trace_sink_failures",
+    "trace_sinks",
     "trace_task",
     "tracing_interceptor",
     "valid_text",

@@ -1,4 +1,5 @@
-"""The contracts a plugin implements: :class:`Output` and :class:`Formatter`.
+"""The contracts a plugin implements: :class:`Output`, :class:`Formatter`, :class:`Integration`
+and :class:`TraceSink`.
 
 Modelled on Go's ``slog.Handler``: the core does the level check, builds one complete
 :class:`~llmlog.LogEntry` (context resolved, secrets redacted, sizes capped) and hands it to each
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import attrs
 
-from llmlog.records import LogEntry
+from llmlog.records import LogEntry, TraceEvent
 from llmlog.severity import Severity
 
-__all__ = ["BuildContext", "Formatter", "Integration", "Output"]
+__all__ = ["BuildContext", "Formatter", "Integration", "Output", "TraceSink"]
 
 
 class Formatter(abc.ABC):
@@ -88,6 +89,52 @@ class Integration(abc.ABC):
     @abc.abstractmethod
     def stop(self) -> None:
         """Switch it off and leave the other library as :meth:`start` found it; idempotent."""
+
+
+class TraceSink:
+    """A destination for trace events, in the shape of OpenTelemetry's ``SpanProcessor``.
+
+    Every :class:`~llmlog.TraceEvent` of every trace session and of every session-less span is
+    handed to each sink added with :func:`llmlog.tracesinks.add_sink`, in the order they were
+    added, then to the session itself (its trace file). The flight recorder and the OTLP exporter
+    are sinks; so is each :class:`~llmlog.TraceSession`, which writes only its own events.
+
+    The contract, as OpenTelemetry's:
+
+    * :meth:`on_event` runs on the application's thread, for each event, synchronously: make it
+      cheap (queue the event; do the slow part on a thread of your own). It may be called from
+      several threads at once. The event is shared with the other sinks: treat it as read-only.
+      An exception from it is caught by the fan-out, reported once per sink on stderr and counted
+      (:func:`llmlog.tracesinks.failures`); the other sinks still get the event and the
+      application never sees it.
+    * :meth:`flush` pushes out what the sink holds (``force_flush``), within ``timeout``.
+    * :meth:`shutdown` is called once when the sink is retired: ``llmlog.shutdown()`` and
+      interpreter exit flush and then shut down every sink still added (and remove them).
+      Release threads and files there; it must be idempotent. Events that arrive after it (a
+      late span on another thread) must be ignored, not raise.
+
+    A plain class, not an :class:`abc.ABC` as the other contracts are: :class:`~llmlog.TraceSession`
+    is a sink, and the tracing hot path's ``isinstance(session, TraceSession)`` must stay a plain
+    type check (an ABC's costs several times more).
+    """
+
+    #: A name for diagnostics ("the trace sink 'otlp' failed"); the class name if empty.
+    name: str = ""
+
+    def on_event(self, event: TraceEvent) -> None:
+        """Take one trace event. Called on the application's thread; may raise (see above).
+        Override it: by default it raises :class:`NotImplementedError`."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement on_event")
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Push out everything taken so far; ``False`` if that did not finish within ``timeout``
+        seconds. ``None`` means the sink's own bound, which must be finite: exit must not hang on
+        a dead collector. Nothing to push by default (``True``)."""
+        return True
+
+    def shutdown(self) -> None:
+        """Stop for good: flush what is left and release threads and files. Idempotent; nothing
+        by default."""
 
 
 @attrs.frozen

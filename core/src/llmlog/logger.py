@@ -22,10 +22,10 @@ from typing import Any, NoReturn
 
 import attrs
 
+from llmlog import tracesinks as _fanout
 from llmlog import tracing as _tracing
 from llmlog.context import LogContext, get_current
 from llmlog.dispatch import Dispatcher, report_problem
-from llmlog.flight import annotations as _flight
 from llmlog.interfaces import Output
 from llmlog.records import EMPTY_FIELDS, LogEntry, TokenUsage
 from llmlog.sanitize import Sanitizer
@@ -278,13 +278,11 @@ class Logger:
         trace, once, whatever the log level: an ``llm_call`` event with the model (``model_id=``
         or the context's), the tokens and cost of ``token_info`` (or the context's; ``cost=``
         fills an unknown cost), ``latency_ms=`` if given and ``provider=`` if given (also kept as
-        a field). With no trace session the event goes to the flight recorder and the trace
-        listeners, when they run. See :func:`llmlog.record_llm_call`.
+        a field). With no trace session the event goes to the trace sinks (the flight recorder, the
+        OTLP exporter), when any is added. See :func:`llmlog.record_llm_call`.
         """
         ctx = get_current()
-        if ctx.span_id is not None and (
-            ctx.session is not None or _flight.active is not None or _tracing._listeners
-        ):
+        if ctx.span_id is not None and (ctx.session is not None or _fanout.sinks):
             self._trace_call(ctx, prompt, completion, token_info, fields)
         if self._dispatcher.threshold <= _DEBUG:
             for name in ("prompt", "completion"):

@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from llmlog import tracesinks
 from llmlog.config import (
     ConfigError,
     ConfigSource,
@@ -58,6 +59,9 @@ __all__ = [
     "stats",
     "validate",
 ]
+
+# Before any plugin loads, so that plugins' exit handlers run before the sinks are retired.
+tracesinks.shutdown_at_exit()
 
 _current: tuple[Configuration, PluginHost] | None = None
 #: What the claimed tables of the configuration in force started, to close when it is retired.
@@ -375,7 +379,8 @@ def plugin_host() -> PluginHost:
 
 
 def shutdown() -> None:
-    """Flush and close every output and retire the configuration.
+    """Flush and close every output, retire the configuration, then flush and shut down every
+    trace sink still added (:func:`llmlog.tracesinks.shutdown`).
 
     Entries logged afterwards (by a library's exit code, a late thread) are not dropped: they go
     to stderr as plain text, and the first of them says so. ``configure()`` starts over."""
@@ -383,7 +388,8 @@ def shutdown() -> None:
         dispatcher = global_dispatcher()
         level = dispatcher.level
         dispatcher.close()
-        _retire_current()
+        _retire_current()  # the sinks of integrations and tables are removed by their owners
+        tracesinks.shutdown()
         set_report_sanitizer(None)
         late = _AfterShutdown()
         late.level = level

@@ -7,8 +7,12 @@ methods mirror dspy-go's ``EmitSpanStart``, ``EmitLLMCall`` and the rest.
 On top of it, :func:`span` and :func:`traced` give Python code nested spans whose parents come from
 the current context, so threads given the context (``llmlog.bind_current``) and asyncio tasks keep a
 correct tree; dspy-go's interceptor always sent an empty parent. Inside a span, log entries carry its
-trace id and span id, and every event also reaches the flight recorder when one runs. Spans work
-without a session too (ids in the context, events to the flight recorder only).
+trace id and span id.
+
+Every event goes through one fan-out (:mod:`llmlog.tracesinks`, in the shape of OpenTelemetry's
+span processors): to each :class:`~llmlog.interfaces.TraceSink` added there (the flight recorder,
+the OTLP exporter, yours), then to the session itself, the sink that writes its file. Spans
+work without a session too: ids in the context, events to the added sinks only.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from llmlog import tracesinks as _fanout
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
-from llmlog.flight import annotations as _flight
+from llmlog.interfaces import TraceSink
 from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
@@ -63,43 +68,10 @@ _bits = _random.getrandbits
 os.register_at_fork(after_in_child=lambda: _random.seed(secrets.randbits(128)))
 
 
-#: Functions every trace event is handed to (exporters such as OTLP), after the session's own
-#: writer. A tuple replaced on change, so the hot path reads it without a lock.
-_listeners: tuple[Callable[[TraceEvent], None], ...] = ()
-_listeners_lock = threading.Lock()
-_listener_failures = 0
-
-
-def add_listener(listener: Callable[[TraceEvent], None]) -> None:
-    """Hand every trace event, from every session and every session-less span, to ``listener``.
-
-    It runs on the application's thread for each event, so it should only queue the event; an
-    exception from it is reported once on stderr and never reaches the application.
-    """
-    global _listeners
-    with _listeners_lock:
-        _listeners = (*_listeners, listener)
-
-
-def remove_listener(listener: Callable[[TraceEvent], None]) -> None:
-    """Stop handing events to ``listener`` (no error if it was not added)."""
-    global _listeners
-    with _listeners_lock:
-        # == rather than "is": a bound method is a new object at each attribute access.
-        _listeners = tuple(x for x in _listeners if x != listener)
-
-
-def _notify(event: TraceEvent) -> None:
-    global _listener_failures
-    for listener in _listeners:
-        try:
-            listener(event)
-        except Exception as exc:
-            _listener_failures += 1
-            if _listener_failures == 1:
-                report_problem(
-                    f"a trace listener failed (reported once): {type(exc).__name__}: {exc}"
-                )
+# Functions as sinks, kept here where tracing code has always found them.
+add_listener = _fanout.add_listener
+remove_listener = _fanout.remove_listener
+_deliver = _fanout.deliver
 
 
 def new_trace_id() -> str:
@@ -227,8 +199,13 @@ class TraceWriter(Protocol):
         """Flush and close. Idempotent."""
 
 
-class TraceSession:
+class TraceSession(TraceSink):
     """A trace: one trace id, events written in order through ``writer``.
+
+    The session is the trace sink of its own events (:class:`~llmlog.interfaces.TraceSink`): each
+    event goes to the sinks of the fan-out (:mod:`llmlog.tracesinks`), then to :meth:`on_event`,
+    which writes it behind the session's lock, so events of threads sharing the session are
+    written whole and in order.
 
     Use :func:`new_trace_session` or :func:`start_trace_session` to make one from a path and a
     format name. As a context manager it becomes the current session (``with_trace_session``) and is
@@ -251,11 +228,13 @@ class TraceSession:
     ) -> None:
         self.writer = writer
         self.trace_id = trace_id or new_trace_id()
+        self.name = f"trace session {self.trace_id}"
         self._sanitizer = sanitizer or Sanitizer()
         self._content = content
         self._lock = threading.Lock()
         self._closed = False
         self._context: _Change | None = None
+        #: Events the writer failed to write (the first is reported).
         self.failures = 0
         # Per open span: its parent, and the LLM calls and tokens of its whole subtree, so a
         # module summary can roll up without counting a call twice.
@@ -280,11 +259,14 @@ class TraceSession:
             parent_id,
             data if cleaned else self._clean(data),
         )
-        recorder = _flight.active
-        if recorder is not None:
-            recorder.record_trace_event(event)
-        if _listeners:
-            _notify(event)
+        if _fanout.sinks:
+            _deliver(event)
+        self.on_event(event)
+        return event
+
+    def on_event(self, event: TraceEvent) -> None:
+        """Write ``event`` through the writer (nothing after :meth:`close`); never raises: a
+        failure is counted in ``failures`` and the first one reported."""
         lock = self._lock
         lock.acquire()  # half the cost of ``with lock:``
         try:
@@ -293,12 +275,9 @@ class TraceSession:
         except Exception as exc:  # a trace call never raises into the application
             self.failures += 1
             if self.failures == 1:
-                report_problem(
-                    f"trace session {self.trace_id}: writing failed: {type(exc).__name__}: {exc}"
-                )
+                report_problem(f"{self.name}: writing failed: {type(exc).__name__}: {exc}")
         finally:
             lock.release()
-        return event
 
     _CONTENT_KEYS = frozenset(
         {
@@ -523,11 +502,12 @@ class TraceSession:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Push buffered events to the file."""
+    def flush(self, timeout: float | None = None) -> bool:
+        """Push buffered events to the file (the writer's flush; ``timeout`` is not used)."""
         with self._lock:
             if not self._closed:
                 self.writer.flush()
+        return True
 
     def close(self) -> None:
         """Flush and close (idempotent)."""
@@ -538,7 +518,11 @@ class TraceSession:
             try:
                 self.writer.close()
             except Exception as exc:
-                report_problem(f"trace session {self.trace_id}: closing failed: {exc}")
+                report_problem(f"{self.name}: closing failed: {exc}")
+
+    def shutdown(self) -> None:
+        """:meth:`close` (as a trace sink)."""
+        self.close()
 
     def __enter__(self) -> TraceSession:
         from llmlog.context import with_trace_session
@@ -714,7 +698,7 @@ class Span:
     def _begin(self, inputs: Mapping[str, Any] | None) -> None:
         if isinstance(self.session, TraceSession):
             self.session.emit_span_start(self.span_id, self.parent_id, self.name, inputs)
-        elif _flight.active is not None or _listeners:
+        elif _fanout.sinks:
             data: dict[str, Any] = {"event": "start", "operation": self.name}
             if inputs is not None:
                 data["inputs"] = dict(inputs)
@@ -738,7 +722,7 @@ class Span:
         duration_ms = (time.perf_counter_ns() - self._start) // 1_000_000
         if isinstance(self.session, TraceSession):
             self.session.emit_span_end(self.span_id, self.outputs, self.error, duration_ms)
-        elif _flight.active is not None or _listeners:
+        elif _fanout.sinks:
             data: dict[str, Any] = {"event": "end", "duration_ms": duration_ms}
             if self.outputs is not None:
                 data["outputs"] = self.outputs
@@ -775,7 +759,7 @@ class Span:
         :param provider: ``"openai"``, ``"anthropic"``...
         :param messages: the chat messages, kept beside the text prompt.
 
-        Works in a session-less span too (to the flight recorder and listeners); never raises.
+        Works in a session-less span too (to the trace sinks); never raises.
         """
         _record_llm_call(
             self.session,
@@ -840,7 +824,7 @@ def _record_llm_call(
     messages: list[Mapping[str, Any]] | None,
 ) -> None:
     """One LLM call in ``session`` (an ``llm_call`` event of ``span_id``), or, with no session,
-    to the flight recorder and the listeners. Never raises."""
+    to the trace sinks (:mod:`llmlog.tracesinks`). Never raises."""
     global _record_failures
     try:
         if model is None:
@@ -858,7 +842,7 @@ def _record_llm_call(
                 0 if latency_ms is None else latency_ms,
                 messages=messages,
             )
-        elif _flight.active is not None or _listeners:
+        elif _fanout.sinks:
             from llmlog.logger import global_dispatcher
 
             data = _llm_call_data(provider, model, text, answer, usage, latency_ms, messages)
@@ -896,8 +880,8 @@ def record_llm_call(
 
     The call goes to the current trace session as an ``llm_call`` event of the current span (with
     no span, of the session itself), counted in the enclosing modules' ``llm_calls`` and
-    ``total_tokens``; with no session, to the flight recorder and the trace listeners (the OTLP
-    exporter) when they run; otherwise nowhere. See :meth:`Span.llm_call` for the arguments.
+    ``total_tokens``; with no session, to the trace sinks (the flight recorder, the OTLP exporter)
+    when any is added; otherwise nowhere. See :meth:`Span.llm_call` for the arguments.
     Never raises.
     """
     ctx = get_current()
@@ -916,18 +900,14 @@ def record_llm_call(
 
 
 def _without_session(event: TraceEvent) -> None:
-    """A session-less span's event: to the flight recorder and the listeners only, redacted and
-    capped as log entries are (by the configured sanitizer), like a session's events."""
+    """A session-less span's event: to the trace sinks only, redacted and capped as log entries
+    are (by the configured sanitizer), like a session's events."""
     from llmlog.logger import global_dispatcher
 
     if event.data and event.type is TraceEventType.SPAN:
         cleaned = global_dispatcher().sanitizer.fields(event.data)
         event.data = cleaned if isinstance(cleaned, dict) else dict(cleaned)
-    recorder = _flight.active
-    if recorder is not None:
-        recorder.record_trace_event(event)
-    if _listeners:
-        _notify(event)
+    _deliver(event)
 
 
 def span(name: str, inputs: Mapping[str, Any] | None = None) -> Span:

@@ -1267,3 +1267,32 @@ def test_session_less_spans_and_record_are_redacted_and_capped(tmp_path):
     for secret in ("k-0001", "hunter2pass", "p4ssw0rd", "k-0002", "abcdefghijklmnop12"):
         assert secret not in text
     assert "[truncated 67232 chars]" in text
+
+
+def test_a_running_recorder_is_the_trace_sink_of_the_recorder_started_last():
+    from llmlog import tracesinks
+
+    first = FlightRecorder(min_age=60)
+    second = FlightRecorder(min_age=60)
+    first.start()
+    assert first in tracesinks.sinks
+    second.start()  # takes the trace events and the annotations over
+    assert second in tracesinks.sinks and first not in tracesinks.sinks
+    with llmlog.span("seen by the second"):
+        pass
+    second.stop()
+    first.stop()
+    assert not any(isinstance(s, FlightRecorder) for s in tracesinks.sinks)
+    buffer = io.BytesIO()
+    first.start()
+    first.write_to(buffer)
+    first.stop()
+    assert b"seen by the second" not in buffer.getvalue()
+
+
+def test_llmlog_shutdown_stops_a_recorder_started_by_hand():
+    fr = FlightRecorder(min_age=60)
+    fr.start()
+    llmlog.shutdown()  # the trace sinks are flushed and shut down
+    assert not fr.enabled
+    assert llmlog.flight.annotations.active is None

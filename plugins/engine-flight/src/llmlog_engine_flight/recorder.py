@@ -5,7 +5,9 @@ What it records (each as one JSON line with ``ts`` in nanoseconds, ``kind`` and 
 * log entries at or above its own ``level`` (default DEBUG), whatever the outputs' levels: it is
   attached to the logging dispatcher as an output that ignores the global level;
 * trace events (``record_trace_event``): span starts and ends, LLM calls, tool calls, errors; spans
-  still open are kept in a bounded table so a snapshot can re-emit the ones whose start was evicted;
+  still open are kept in a bounded table so a snapshot can re-emit the ones whose start was evicted.
+  A running recorder is a ``TraceSink`` of the trace fan-out (``llmlog.ext.add_trace_sink``), as the recorder started last: it gets the trace events and the
+  annotations;
 * annotations: ``trace_region``, ``trace_task``, ``trace_log``;
 * unhandled exceptions, and optionally garbage-collector pauses.
 
@@ -46,10 +48,13 @@ from llmlog.ext import (
     TokenUsage,
     TraceEvent,
     TraceEventType,
+    TraceSink,
+    add_trace_sink,
     encoded_event_data,
     escape_json_bytes,
     flush_all,
     global_flight_recorder,
+    remove_trace_sink,
     replace_global_flight_recorder,
     report_problem,
     retainable,
@@ -116,7 +121,7 @@ def _line(event: dict[str, Any]) -> bytes:
     return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
 
 
-class FlightRecorder:
+class FlightRecorder(TraceSink):
     """An always-on ring of recent events; see the module docstring.
 
     :param min_age: seconds of history to keep at least (unless ``max_bytes`` is exceeded).
@@ -207,12 +212,19 @@ class FlightRecorder:
         return self._enabled
 
     def start(self) -> None:
-        """Start recording (idempotent). Annotations now reach this recorder."""
+        """Start recording (idempotent). Annotations and trace events now reach this recorder,
+        and no longer one started before it."""
         if self._enabled:
             return
         self.ring.start()
         self._enabled = True
+        previous = _annotations.active
         _annotations.active = self
+        # Added before the exit trigger is installed: the fan-out's exit hook (registered on its
+        # first sink) then runs after this recorder's exit snapshot.
+        add_trace_sink(self)
+        if previous is not None and previous is not self:
+            remove_trace_sink(previous)
         self._install_triggers()
         self.record(
             "recorder_start",
@@ -228,6 +240,7 @@ class FlightRecorder:
         self._enabled = False
         if _annotations.active is self:
             _annotations.active = None
+        remove_trace_sink(self)
         self._uninstall_triggers()
         self.ring.seal_now(wait=2.0)
         self.ring.stop()
@@ -431,6 +444,22 @@ class FlightRecorder:
             self._append(line)
         except Exception:
             self.counters["record_errors"] += 1
+
+    # -- as a trace sink ------------------------------------------------------------------------
+
+    #: For diagnostics of the trace fan-out.
+    name = "flight recorder"
+
+    #: The trace fan-out's entry point: :meth:`record_trace_event` itself (no call in between).
+    on_event = record_trace_event
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Nothing to push out: the ring is the recorder's store and snapshots its output."""
+        return True
+
+    def shutdown(self) -> None:
+        """Stop recording (:meth:`stop`): ``llmlog.shutdown()`` and exit retire the trace sinks."""
+        self.stop()
 
     def record_exception(self, exc: BaseException, where: str = "") -> None:
         """Record an exception (type, message, traceback) as an ``exception`` event."""

@@ -1,4 +1,5 @@
-"""The OTLP span exporter: a trace-event listener in front of an :class:`ExportQueue`.
+"""The OTLP span exporter: a trace sink (``llmlog.ext.TraceSink``) in front of an
+:class:`ExportQueue`.
 
 The application's thread only appends each event to the bounded queue. The export thread turns
 events into spans (:mod:`llmlog_exporter_otlp.assemble`) and sends them in batches through the
@@ -12,7 +13,7 @@ import logging
 import os
 from typing import Any
 
-from llmlog.ext import Integration, TraceEvent, add_listener, remove_listener
+from llmlog.ext import Integration, TraceEvent, TraceSink, add_trace_sink, remove_trace_sink
 from llmlog_exporter_otlp.options import (
     OtlpConnectionOptions,
     OtlpOptions,
@@ -93,12 +94,17 @@ def _resource(options: OtlpConnectionOptions) -> Any:
     return Resource.create(attributes)  # merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME
 
 
-class OtlpExporter(Integration):
+class OtlpExporter(Integration, TraceSink):
     """``[integrations.otlp] enabled = true``: export every trace event as OpenTelemetry spans.
+
+    While started it is a sink of the trace fan-out (``llmlog.ext.add_trace_sink``): ``on_event``
+    queues the event, ``flush`` exports what is queued, ``shutdown`` is :meth:`stop`.
 
     :param options: endpoint, headers, resource, content capture, queue bounds.
     :param span_exporter: the SDK exporter to send through (default: OTLP from ``options``).
     """
+
+    name = "otlp"
 
     def __init__(self, options: OtlpOptions | None = None, span_exporter: Any = None) -> None:
         self.options = options or OtlpOptions()
@@ -111,7 +117,7 @@ class OtlpExporter(Integration):
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Build the exporter, start the export thread and listen to every trace event."""
+        """Build the exporter, start the export thread and take every trace event."""
         from llmlog_exporter_otlp.assemble import SpanAssembler
 
         if self._sending is not None:
@@ -146,15 +152,29 @@ class OtlpExporter(Integration):
             endpoint=_traces_endpoint(self.options),
         )
         self._sending.start()
-        add_listener(self._sending.put)
+        # The queue's put answers on_event itself: no call in between on the application's thread.
+        self.on_event = self._sending.put  # type: ignore[method-assign, assignment]
+        add_trace_sink(self)
+
+    def on_event(self, event: TraceEvent) -> None:
+        """Queue ``event`` for export (replaced by the queue's ``put`` while started); never blocks,
+        never raises."""
+        sending = self._sending
+        if sending is not None:
+            sending.put(event)
+
+    def shutdown(self) -> None:
+        """:meth:`stop` (the trace fan-out retires its sinks at ``llmlog.shutdown()`` and exit)."""
+        self.stop()
 
     def stop(self) -> None:
-        """Stop listening, export what is queued and the spans still open (within
+        """Stop taking events, export what is queued and the spans still open (within
         ``flush_timeout``), and shut the exporter down. Idempotent."""
         sending = self._sending
         if sending is None:
             return
-        remove_listener(sending.put)
+        remove_trace_sink(self)
+        self.__dict__.pop("on_event", None)
         sending.stop()
         self._sending, self._stopped = None, sending
         try:
