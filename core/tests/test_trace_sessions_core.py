@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import llmlog
-from llmlog import TokenUsage
+from llmlog import TokenUsage, tracesinks
 from llmlog.context import get_current
-from llmlog.flight import annotations as flight_annotations
+from llmlog.interfaces import TraceSink
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.tracing import (
     ModuleInfo,
@@ -420,21 +420,24 @@ def test_listeners_get_every_event_with_or_without_a_session(fmt, tmp_path, caps
     assert capsys.readouterr().err.count("a trace listener failed (reported once)") <= 1
 
 
-class RecordingRecorder:
-    """The recorder seam of llmlog.flight: what a running flight recorder is handed."""
+class RecordingRecorder(TraceSink):
+    """A trace sink as a running flight recorder is one: it is handed every event."""
 
     def __init__(self):
         self.events: list[TraceEvent] = []
 
-    def record_trace_event(self, event):
+    def on_event(self, event):
         self.events.append(event)
 
 
-def test_session_less_spans_reach_a_running_recorder_redacted(configured, monkeypatch):
+def test_session_less_spans_reach_a_running_recorder_redacted(configured):
     recorder = RecordingRecorder()
-    monkeypatch.setattr(flight_annotations, "active", recorder)
-    with span("s", inputs={"api_key": "sk-secret"}) as s:
-        record_llm_call(model="m", prompt="p", response="r")
+    tracesinks.add_sink(recorder)
+    try:
+        with span("s", inputs={"api_key": "sk-secret"}) as s:
+            record_llm_call(model="m", prompt="p", response="r")
+    finally:
+        tracesinks.remove_sink(recorder)
     assert [e.type for e in recorder.events] == ["span", "llm_call", "span"]
     assert recorder.events[0].data["inputs"]["api_key"] != "sk-secret"
     assert recorder.events[1].span_id == s.span_id
