@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-HIGHER_IS_BETTER = ("per_second", "per second", "/s", "throughput", "speedup")
+HIGHER_IS_BETTER = ("per_second", "per second", "_per_s", "/s", "throughput", "speedup")
 
 
 def numbers(value: Any, path: str = "") -> Iterator[tuple[str, float]]:
