@@ -44,6 +44,28 @@ def pip_install(sh, source: Path, target: Path) -> None:
     )
 
 
+def install_template(sh, cli, template: Path, tmp_path: Path, plugin: str) -> tuple[dict, dict]:
+    """``template`` installed for real into a site directory of its own: the environment that
+    finds it, and what ``llmlog plugins --json`` says of ``plugin``."""
+    site = tmp_path / "site"
+    pip_install(sh, template, site)
+    env = {"PYTHONPATH": str(site)}
+    listed = cli("plugins", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    return env, {p["name"]: p for p in json.loads(listed.stdout)["plugins"]}[plugin]
+
+
+def run_template_tests(sh, template: Path, env: dict, repo: Path) -> str:
+    """The template's own tests, run against the installed copy: their summary line."""
+    tests = sh(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(template / "tests")],
+        env=env,
+        cwd=repo,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    return str(tests.stdout)
+
+
 def make_distribution(root: Path, name: str, entry_point: str, module: str, code: str) -> Path:
     package = root / name
     (package / module).mkdir(parents=True)
@@ -69,14 +91,9 @@ def make_distribution(root: Path, name: str, entry_point: str, module: str, code
 
 @pytest.mark.slow
 def test_template_installs_is_discovered_and_passes_its_own_tests(sh, cli, repo, tmp_path):
-    site = tmp_path / "site"
-    pip_install(sh, repo / "plugins" / "_template", site)
-    env = {"PYTHONPATH": str(site)}
-
-    listed = cli("plugins", "--json", env=env)
-    assert listed.returncode == 0, listed.stderr
-    plugins = {p["name"]: p for p in json.loads(listed.stdout)["plugins"]}
-    example = plugins["output_example"]
+    env, example = install_template(
+        sh, cli, repo / "plugins" / "_template", tmp_path, "output_example"
+    )
     assert (example["distribution"], example["version"], example["status"]) == (
         "llmlog-output-example",
         "0.1.0",
@@ -95,21 +112,7 @@ def test_template_installs_is_discovered_and_passes_its_own_tests(sh, cli, repo,
     assert done.stdout.startswith("[plugin] time=")
     assert 'msg="through the plugin"' in done.stdout
 
-    tests = sh(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(repo / "plugins" / "_template" / "tests"),
-        ],
-        env=env,
-        cwd=repo,
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "2 passed" in tests.stdout
+    assert "2 passed" in run_template_tests(sh, repo / "plugins" / "_template", env, repo)
 
     blocked = cli("plugins", "--json", env={**env, "LLMLOG_DISABLED_PLUGINS": "output_example"})
     assert {p["name"]: p["status"] for p in json.loads(blocked.stdout)["plugins"]}[
@@ -134,14 +137,9 @@ print(session.path)
 def test_trace_template_installs_writes_a_trace_llmlog_view_reads_and_passes_its_tests(
     sh, cli, repo, tmp_path
 ):
-    site = tmp_path / "site"
-    pip_install(sh, repo / "plugins" / "_template_trace", site)
-    env = {"PYTHONPATH": str(site)}
-
-    listed = cli("plugins", "--json", env=env)
-    assert listed.returncode == 0, listed.stderr
-    plugins = {p["name"]: p for p in json.loads(listed.stdout)["plugins"]}
-    example = plugins["trace_example"]
+    env, example = install_template(
+        sh, cli, repo / "plugins" / "_template_trace", tmp_path, "trace_example"
+    )
     assert (example["distribution"], example["version"], example["status"]) == (
         "llmlog-trace-example",
         "0.1.0",
@@ -167,21 +165,7 @@ def test_trace_template_installs_writes_a_trace_llmlog_view_reads_and_passes_its
     assert calls.stdout == "  llm_call m 3 tokens\n", calls.stderr
     assert "--calls" in cli("view", "--help", env=env).stdout
 
-    tests = sh(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(repo / "plugins" / "_template_trace" / "tests"),
-        ],
-        env=env,
-        cwd=repo,
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "6 passed" in tests.stdout
+    assert "6 passed" in run_template_tests(sh, repo / "plugins" / "_template_trace", env, repo)
 
 
 @pytest.mark.slow
