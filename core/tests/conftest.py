@@ -8,6 +8,8 @@ can leak in. ``configured`` installs a known configuration and captures what is 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,7 +62,15 @@ def unprivileged() -> list[str]:
         return []
     if shutil.which("setpriv") is None:
         pytest.skip("running as root and setpriv (util-linux) is missing: cannot drop privileges")
-    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    # The unprivileged user must be able to read this checkout and its environment: a clone in a
+    # private directory (`mktemp -d` makes it 0700) is out of its reach.
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "import llmlog"], capture_output=True, timeout=60
+    )
+    if probe.returncode != 0:
+        pytest.skip("the unprivileged user cannot read this checkout (a private directory)")
+    return prefix
 
 
 @pytest.fixture
