@@ -31,8 +31,7 @@ from pathlib import Path
 
 import orjson
 
-from llmlog import Logger, Output, Severity, TraceEvent, TraceEventType
-from llmlog.flight import annotations as flight_annotations
+from llmlog import Logger, Output, Severity, TraceEvent, TraceEventType, state
 from llmlog.flight import trace_region
 from llmlog_engine_flight import FlightRecorder, RecorderOutput
 
@@ -141,7 +140,7 @@ class _Null:
 
 def region_costs(n: int) -> tuple[float, float, float]:
     null = _Null()
-    assert flight_annotations.active is None
+    assert state.annotating_recorder is None
     start = time.perf_counter_ns()
     for _ in range(n):
         with null:
