@@ -92,7 +92,9 @@ def tests_full(session: nox.Session) -> None:
 def core_alone(session: nox.Session) -> None:
     """The core's tests in a new environment holding the core alone (no plugin), with a coverage
     report of the core; under 85% fails (issue 16: the core is tested on its own)."""
-    session.install("./core", "pytest>=8.3", "hypothesis>=6.100", "coverage>=7.6")
+    session.install(
+        "./core", "pytest>=8.3", "pytest-xdist>=3.6", "hypothesis>=6.100", "coverage>=7.6"
+    )
     session.run(
         "coverage",
         "run",
@@ -104,6 +106,8 @@ def core_alone(session: nox.Session) -> None:
         "core/tests",
         "-p",
         "no:cacheprovider",
+        # in this process: coverage measures the process it runs, not xdist's workers
+        "-n0",
         *EVERYTHING,
         *session.posargs,
     )
