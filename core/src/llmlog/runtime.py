@@ -346,7 +346,9 @@ def _start_integrations(config: Configuration) -> None:
         if not spec.enabled:
             continue
         try:
-            integration = spec.component.factory(spec.options)
+            integration = spec.component.factory(
+                spec.options, BuildContext(name, None, config.source.path)
+            )
             integration.start()
         except Exception as exc:
             report_problem(f"integration {name!r} failed to start: {type(exc).__name__}: {exc}")

@@ -35,7 +35,7 @@ from llmlog import state as _state
 from llmlog import tracesinks as _fanout
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
-from llmlog.interfaces import TraceSink
+from llmlog.interfaces import BuildContext, TraceSink
 from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
@@ -198,6 +198,18 @@ class TraceWriter(Protocol):
 
     def close(self) -> None:
         """Flush and close. Idempotent."""
+
+
+def open_trace_writer(
+    component: Any, options: Any, path: str | os.PathLike[str], config_path: Path | None = None
+) -> TraceWriter:
+    """Build ``component``'s (a trace format's) writer for the trace file or directory ``path``:
+    ``factory(options, context)`` as every component kind is built, the path in
+    ``context.path``."""
+    writer: TraceWriter = component.factory(
+        options, BuildContext(component.name, None, config_path, Path(path))
+    )
+    return writer
 
 
 class TraceSession(TraceSink):
@@ -619,7 +631,7 @@ def _open_session(
         directory = config_relative(trace.dir, config_path, default_trace_dir())
         make_private_dirs(directory)
         path = directory
-    writer: TraceWriter = component.factory(factory_options, Path(path))
+    writer = open_trace_writer(component, factory_options, path, config_path)
     session = TraceSession(
         writer,
         trace_id,

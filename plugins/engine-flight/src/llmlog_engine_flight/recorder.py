@@ -797,7 +797,7 @@ class RecorderOutput(Output):
 
 
 def _backend_by_name(name: str) -> RecorderBackend:
-    from llmlog.ext import ComponentKind, plugin_host
+    from llmlog.ext import BuildContext, ComponentKind, plugin_host
 
     components = plugin_host().components(ComponentKind.RECORDER)
     component = components.get(name)
@@ -811,7 +811,7 @@ def _backend_by_name(name: str) -> RecorderBackend:
             f"unknown flight-recorder backend {name!r}; installed: {', '.join(sorted(components)) or '(none)'}"
         )
     backend: RecorderBackend = component.factory(
-        None if component.options is None else component.options(), None
+        None if component.options is None else component.options(), BuildContext(name)
     )
     return backend
 
