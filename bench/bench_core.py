@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 from common import Run, fmt_range
 from floors import FORMATS, check_same_bytes, json_emitter
-from peers import StdlibOrjson, structlog_logger
+from peers import StdlibOrjson, stdlib_for_speed, structlog_logger
 
 import llmlog
 from llmlog import Formatter, Logger, Output, Severity
@@ -109,6 +109,7 @@ def llmlog_cases() -> dict[str, Case]:
 
 
 def stdlib_cases() -> dict[str, Case]:
+    stdlib_for_speed()
     logger = logging.getLogger("bench.stdlib")
     logger.propagate = False
     logger.setLevel(logging.INFO)

@@ -44,7 +44,7 @@ from typing import Any
 import orjson
 from common import Run, fmt_range
 from floors import json_emitter
-from peers import NoFlushBytesLogger, StdlibOrjson, structlog_logger
+from peers import NoFlushBytesLogger, StdlibOrjson, stdlib_for_speed, structlog_logger
 
 from llmlog import Logger, Severity
 from llmlog_formatter_json import JsonFormatter
@@ -159,6 +159,7 @@ _stdlib_counter = iter(range(10**9))
 
 def stdlib_case(rotating: bool, json_format: bool) -> Case:
     def setup(directory: Path, n: int) -> Callable[[], None]:
+        stdlib_for_speed()
         logger = logging.getLogger(f"bench.file.{next(_stdlib_counter)}")
         logger.propagate = False
         logger.setLevel(logging.INFO)

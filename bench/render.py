@@ -89,9 +89,8 @@ def measured(results: Results, unit: str) -> str:
         f"{config['samples']} samples × {count}{extra}), {env['implementation']} {env['python']}, "
         f"{env['machine']}, {env['cpus']} CPUs, load {_load(env.get('load_before'))} before and "
         f"{_load(env.get('load_after'))} after (1-minute average). Figures ({unit}) are medians "
-        f"with [p10–p90] over all samples; a \"÷ X\" column is the row's figure divided by X's "
-        f"in the same round (both measured under the same load), as median [min–max] over the "
-        f"rounds."
+        f'with [p10–p90] over all samples; a ratio ("÷ X") is a figure divided by X\'s in the '
+        f"same round (both measured under the same load), as median [min–max] over the rounds."
     )
 
 
