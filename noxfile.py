@@ -6,7 +6,8 @@ commands make; ``UV_PROJECT_ENVIRONMENT`` names another), synced from ``uv.lock`
 holds the core alone, installed with pip, as a user with only ``pip install llmlog`` has it.
 
 Arguments after ``--`` go to the tool: ``nox -s tests -- plugins/output-file -x``,
-``nox -s bench -- --quick``. ``.ci/run`` runs the CI's sessions by name.
+``nox -s bench -- --quick``. ``nox -s perfdoc`` measures the hot-path benchmarks and rewrites
+docs/performance.md's tables from them. ``.ci/run`` runs the CI's sessions by name.
 
 A pytest run that collects no test exits with 5, which fails its session as any non-zero exit
 does (a CI run that tests nothing must not pass).
