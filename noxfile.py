@@ -6,7 +6,8 @@ commands make; ``UV_PROJECT_ENVIRONMENT`` names another), synced from ``uv.lock`
 holds the core alone, installed with pip, as a user with only ``pip install llmlog`` has it.
 
 Arguments after ``--`` go to the tool: ``nox -s tests -- plugins/output-file -x``,
-``nox -s bench -- --quick``. ``.ci/run`` runs the CI's sessions by name.
+``nox -s bench -- --quick``. ``nox -s perfdoc`` measures the hot-path benchmarks and rewrites
+docs/performance.md's tables from them. ``.ci/run`` runs the CI's sessions by name.
 
 A pytest run that collects no test exits with 5, which fails its session as any non-zero exit
 does (a CI run that tests nothing must not pass).
@@ -36,6 +37,9 @@ EVERYTHING = ("-m", "slow or not slow")
 
 #: The benchmarks run before and after a change to the hot path (docs/performance.md).
 BENCHMARKS = ("bench_core.py", "bench_file.py", "bench_flight.py", "bench_trace.py")
+#: Where ``nox -s perfdoc`` keeps the results that docs/performance.md's tables are written from
+#: (``bench_core.py`` -> ``core.json``); committed with the page.
+PUBLISHED = ROOT / "bench" / "published"
 
 
 def uv() -> str:
@@ -158,6 +162,26 @@ def docs(session: nox.Session) -> None:
     """The documentation site (mkdocs.yml), warnings as errors, into ``site/``."""
     sync(session, "docs")
     session.run(tool("mkdocs"), "build", "--strict", *session.posargs, external=True)
+
+
+@nox.session
+def perfdoc(session: nox.Session) -> None:
+    """Run the hot-path benchmarks (full length; arguments after ``--`` go to each, e.g.
+    ``--rounds 9``) into ``bench/published/``, then write docs/performance.md's tables from them
+    (``bench/render.py``). Run it on a quiet machine: each table states the load it was measured
+    under. ``.venv/bin/python bench/render.py`` alone rewrites the tables from the stored results."""
+    sync(session)
+    for script in BENCHMARKS:
+        results = PUBLISHED / f"{script.removeprefix('bench_').removesuffix('.py')}.json"
+        session.run(
+            tool("python"),
+            f"bench/{script}",
+            *session.posargs,
+            "--output",
+            str(results),
+            external=True,
+        )
+    session.run(tool("python"), "bench/render.py", external=True)
 
 
 @nox.session
