@@ -48,6 +48,7 @@ from llmlog.tracing import (
 if TYPE_CHECKING:
     from llmlog.config import ConfigError, Configuration
     from llmlog.hookspecs import hookimpl
+    from llmlog.notebook import display
     from llmlog.runtime import (
         check_configuration,
         configure,
@@ -70,6 +71,7 @@ _LAZY = {
     "shutdown": "llmlog.runtime",
     "stats": "llmlog.runtime",
     "hookimpl": "llmlog.hookspecs",
+    "display": "llmlog.notebook",
 }
 
 
@@ -119,6 +121,7 @@ __all__ = [
     "configure",
     "current_configuration",
     "current_context",
+    "display",
     "get_logger",
     "get_model_id",
     "get_span_id",
