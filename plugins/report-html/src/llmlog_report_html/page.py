@@ -1,0 +1,371 @@
+"""The report page: one HTML file holding the run's data and the viewer.
+
+The data is JSON, compressed with zlib (``deflate``) and embedded as base64 text in inert
+``<script type="application/octet-stream">`` elements, which the page decodes with the browser's
+``DecompressionStream`` (Chromium, Firefox 113+, Safari 16.4+): base64 holds no ``<``, so no text
+of the run can close an element or start markup. The skeleton (the tree: names, times, tokens,
+cost, errors, as columns) is one blob, read when the page opens; the content of the nodes
+(prompts, responses, inputs, outputs, code, fields) is split into chunks of about
+:data:`CHUNK_BYTES`, each decoded only when a node in it is opened or searched.
+
+Before anything is embedded, every text goes through llmlog's :class:`~llmlog.ext.Sanitizer`:
+secrets redacted (by key and by value) and each string capped at ``max_field`` characters with
+an explicit ``…[truncated N chars]`` marker. ``no_content`` leaves the content out altogether
+(names, times, tokens, cost and errors stay). ``max_size`` bounds the file: the largest contents
+are cut first, and what was cut is said in the page and returned.
+
+The page's Content-Security-Policy is ``default-src 'none'`` with inline script and style and
+``data:`` images only: it cannot load or send anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import zlib
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from llmlog.ext import Sanitizer, serializer
+from llmlog_report_html.model import KINDS, Node, Run
+
+__all__ = [
+    "CHUNK_BYTES",
+    "CSP",
+    "ReportOptions",
+    "ReportResult",
+    "render_html",
+    "report_data",
+    "write_report",
+]
+
+#: About how many bytes of JSON content go into one lazily decoded chunk.
+CHUNK_BYTES = 256 * 1024
+#: The page's Content-Security-Policy: nothing can be fetched, sent or framed.
+CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
+#: zlib level: 6 is zlib's default; the page's size matters more than a few ms here.
+_LEVEL = 6
+
+
+@attrs.frozen(kw_only=True)
+class ReportOptions:
+    """How a report is written.
+
+    :param title: the page's title (default: the first input's name).
+    :param no_content: leave out prompts, responses, messages, inputs, outputs, code, locals and
+        fields; names, times, tokens, cost and errors are kept (safe to attach to a CI run).
+    :param max_field: longest string kept, in characters; longer ones are cut with a marker.
+    :param max_size: the largest HTML file wanted, in bytes (``None``: no limit); the largest
+        contents are left out first, and what was cut is said.
+    :param redact: redact secrets (by key and by value) before embedding.
+    """
+
+    title: str = ""
+    no_content: bool = False
+    max_field: int = 65_536
+    max_size: int | None = None
+    redact: bool = True
+
+
+@attrs.frozen
+class ReportResult:
+    """What :func:`write_report` wrote: the path, its size and what was cut to fit."""
+
+    path: Path | None
+    size: int
+    nodes: int
+    #: Contents left out to meet ``max_size`` (0 when none), and their JSON size in bytes.
+    cut_contents: int = 0
+    cut_bytes: int = 0
+    #: True when the page is larger than ``max_size`` even with every content left out.
+    over_budget: bool = False
+
+
+def _asset(name: str) -> str:
+    return resources.files("llmlog_report_html").joinpath("assets", name).read_text("utf-8")
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        # A lone surrogate, an integer past 64 bits, a value orjson cannot encode: the slow path
+        # writes each as text and never fails.
+        return serializer.dumps(value)
+
+
+def _pack(raw: bytes) -> str:
+    return base64.b64encode(zlib.compress(raw, _LEVEL)).decode("ascii")
+
+
+class _Strings:
+    """An interned string table: repeated names and models cost one index each."""
+
+    def __init__(self) -> None:
+        self.table: list[str] = [""]
+        self._index: dict[str, int] = {"": 0}
+
+    def __call__(self, text: str) -> int:
+        index = self._index.get(text)
+        if index is None:
+            index = self._index[text] = len(self.table)
+            self.table.append(text)
+        return index
+
+
+def _clean_nodes(run: Run, options: ReportOptions) -> tuple[list[Node], Sanitizer]:
+    """Names, errors and contents redacted and capped (the run is left as it was)."""
+    sanitizer = Sanitizer(redact=options.redact, max_string_length=options.max_field)
+    nodes = []
+    for node in run.nodes:
+        content: dict[str, Any] = {}
+        if not options.no_content and node.content:
+            content = dict(sanitizer.fields(node.content))
+        nodes.append(
+            attrs.evolve(
+                node,
+                name=sanitizer.text(node.name[: options.max_field * 2]),
+                error=sanitizer.text(node.error[: options.max_field * 2])
+                if node.error
+                else node.error,
+                content=content,
+            )
+        )
+    return nodes, sanitizer
+
+
+def _skeleton(
+    run: Run, nodes: Sequence[Node], options: ReportOptions, sanitizer: Sanitizer
+) -> dict[str, Any]:
+    strings = _Strings()
+    t0 = min((n.start_ns for n in nodes if n.start_ns is not None), default=0)
+    kinds = {kind: i for i, kind in enumerate(KINDS)}
+    columns: dict[str, list[Any]] = {
+        key: []
+        for key in (
+            "id",
+            "parent",
+            "kind",
+            "name",
+            "start",
+            "dur",
+            "err",
+            "model",
+            "provider",
+            "tin",
+            "tout",
+            "tcache",
+            "treason",
+            "cost",
+            "csrc",
+            "trace",
+            "sev",
+            "has",
+        )
+    }
+    for node in nodes:
+        columns["id"].append(node.id)
+        columns["parent"].append(node.parent)
+        columns["kind"].append(kinds.get(node.kind, kinds["event"]))
+        columns["name"].append(strings(node.name))
+        columns["start"].append(
+            round((node.start_ns - t0) / 1e6, 3) if node.start_ns is not None else None
+        )
+        columns["dur"].append(round(node.duration_ms, 3) if node.duration_ms is not None else None)
+        columns["err"].append(node.error)
+        columns["model"].append(strings(node.model))
+        columns["provider"].append(strings(node.provider))
+        columns["tin"].append(node.input_tokens)
+        columns["tout"].append(node.output_tokens)
+        columns["tcache"].append(node.cached_tokens)
+        columns["treason"].append(node.reasoning_tokens)
+        columns["cost"].append(node.cost)
+        columns["csrc"].append(strings(node.cost_source))
+        columns["trace"].append(node.trace)
+        columns["sev"].append(strings(node.severity))
+        columns["has"].append(1 if node.content else 0)
+    import llmlog
+
+    final = run.final_answer
+    final = sanitizer.value(final) if final is not None and not options.no_content else None
+    flight = [_flight_header(h, sanitizer) for h in run.flight]
+    return {
+        "v": 1,
+        "title": sanitizer.text(options.title or _default_title(run)),
+        "tool": f"llmlog {llmlog.__version__}",
+        "sources": [sanitizer.text(s) for s in run.sources],
+        "formats": [sanitizer.text(f) for f in run.formats],
+        "problems": [sanitizer.text(p) for p in run.problems[:50]],
+        "problemCount": len(run.problems),
+        "noContent": options.no_content,
+        "maxField": options.max_field,
+        "t0": t0,
+        "traces": list(run.traces),
+        "sessions": {} if options.no_content else dict(sanitizer.fields(run.sessions)),
+        "flight": flight,
+        "final": final,
+        "hasFinal": run.final_answer is not None,
+        "stats": [s.to_json() for s in run.model_stats()],
+        "kinds": list(KINDS),
+        "strings": strings.table,
+        "nodes": columns,
+    }
+
+
+def _flight_header(header: Mapping[str, Any], sanitizer: Sanitizer) -> dict[str, Any]:
+    keys = ("reason", "created_ns", "pid", "host", "window", "drops", "config")
+    return dict(sanitizer.fields({k: header[k] for k in keys if k in header}))
+
+
+def _default_title(run: Run) -> str:
+    if not run.sources:
+        return "llmlog report"
+    first = Path(run.sources[0]).name
+    more = len(run.sources) - 1
+    return f"{first} (+{more} more)" if more else first
+
+
+def _chunks(nodes: Sequence[Node]) -> tuple[list[int], list[bytes], list[int]]:
+    """Contents split into chunks of about :data:`CHUNK_BYTES` of JSON: each chunk's first node,
+    each chunk's JSON (an array with ``null`` for nodes without content), and each node's
+    content size."""
+    starts: list[int] = []
+    chunks: list[bytes] = []
+    sizes: list[int] = []
+    parts: list[bytes] = []
+    size = 0
+    for index, node in enumerate(nodes):
+        if not parts:
+            starts.append(index)
+        encoded = _dumps(node.content) if node.content else b"null"
+        sizes.append(len(encoded) if node.content else 0)
+        parts.append(encoded)
+        size += len(encoded)
+        if size >= CHUNK_BYTES:
+            chunks.append(b"[" + b",".join(parts) + b"]")
+            parts, size = [], 0
+    if parts:
+        chunks.append(b"[" + b",".join(parts) + b"]")
+    return starts, chunks, sizes
+
+
+def report_data(
+    run: Run, options: ReportOptions | None = None, compare: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], list[bytes], list[int], list[Node]]:
+    """The page's data before packing: the skeleton, the content chunks (JSON), each chunk's
+    first node, and the cleaned nodes. For tests and the JSON download's shape."""
+    options = options or ReportOptions()
+    nodes, sanitizer = _clean_nodes(run, options)
+    skeleton = _skeleton(run, nodes, options, sanitizer)
+    starts, chunks, _ = _chunks(nodes)
+    skeleton["chunkStarts"] = starts
+    if compare is not None:
+        skeleton["compare"] = compare
+    return skeleton, chunks, starts, nodes
+
+
+def render_html(
+    run: Run, options: ReportOptions | None = None, compare: Mapping[str, Any] | None = None
+) -> tuple[str, ReportResult]:
+    """The report as one HTML document, and what was cut to meet ``max_size``.
+
+    :param compare: a run diff's page data (:meth:`llmlog_report_html.diff.RunDiff.to_json`),
+        shown in the page's Compare view.
+    """
+    options = options or ReportOptions()
+    nodes, sanitizer = _clean_nodes(run, options)
+    skeleton = _skeleton(run, nodes, options, sanitizer)
+    if compare is not None:
+        skeleton["compare"] = dict(sanitizer.fields(compare))
+    cut_contents = cut_bytes = 0
+    over = False
+    for _attempt in range(6):
+        starts, chunks, sizes = _chunks(nodes)
+        skeleton["chunkStarts"] = starts
+        skeleton["cut"] = (
+            {"contents": cut_contents, "bytes": cut_bytes, "maxSize": options.max_size}
+            if cut_contents
+            else None
+        )
+        packed_chunks = [_pack(c) for c in chunks]
+        document = _document(skeleton, packed_chunks, options)
+        size = len(document.encode("utf-8"))
+        if options.max_size is None or size <= options.max_size:
+            break
+        # Leave out the largest contents until the estimate fits, then measure again.
+        raw_total = sum(len(c) for c in chunks) or 1
+        ratio = sum(len(p) for p in packed_chunks) / raw_total
+        excess = size - options.max_size
+        saved = 0.0
+        order = sorted(range(len(nodes)), key=lambda i: sizes[i], reverse=True)
+        progress = False
+        for index in order:
+            if saved >= excess * 1.05 or sizes[index] == 0:
+                break
+            if "_cut" in nodes[index].content:
+                continue
+            marker = {"_cut": f"{sizes[index]} bytes of content left out to meet --max-size"}
+            nodes[index] = attrs.evolve(nodes[index], content=marker)
+            saved += (sizes[index] - 70) * ratio
+            cut_contents += 1
+            cut_bytes += sizes[index]
+            progress = True
+        if not progress:
+            over = True
+            break
+    else:
+        over = options.max_size is not None and size > options.max_size
+    return document, ReportResult(None, size, len(nodes), cut_contents, cut_bytes, over)
+
+
+def _document(skeleton: dict[str, Any], chunks: list[str], options: ReportOptions) -> str:
+    title = html.escape(str(skeleton["title"]))
+    parts = [
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+        '<meta name="generator" content="',
+        html.escape(str(skeleton["tool"])),
+        '">\n',
+        f"<title>{title}</title>\n<style>",
+        _asset("report.css"),
+        "</style></head><body>\n",
+        '<div id="app"><noscript>This report needs JavaScript.</noscript>',
+        '<p id="loading">Loading the report…</p></div>\n',
+        '<script type="application/octet-stream" id="llmlog-skeleton">',
+        _pack(_dumps(skeleton)),
+        "</script>\n",
+    ]
+    for number, chunk in enumerate(chunks):
+        parts += [
+            f'<script type="application/octet-stream" class="llmlog-chunk" data-n="{number}">',
+            chunk,
+            "</script>\n",
+        ]
+    parts += ["<script>", _asset("report.js"), "</script>\n</body></html>\n"]
+    return "".join(parts)
+
+
+def write_report(
+    run: Run,
+    path: str | Path,
+    options: ReportOptions | None = None,
+    compare: Mapping[str, Any] | None = None,
+) -> ReportResult:
+    """Write the report to ``path`` (owner-only, replaced atomically)."""
+    from llmlog.ext import written_atomically
+
+    document, result = render_html(run, options, compare)
+    target = Path(path)
+    data = document.encode("utf-8")
+    with written_atomically(target) as fh:
+        fh.write(data)
+    return attrs.evolve(result, path=target)
