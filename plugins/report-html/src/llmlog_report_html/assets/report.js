@@ -233,8 +233,8 @@
     var meta = [];
     if (nd.dur[i] !== null) meta.push(fmtMs(nd.dur[i]));
     if (kind === "llm") {
-      meta.push(fmtInt((nd.tin[i] || 0) + (nd.tout[i] || 0)) + " tok");
-      meta.push(fmtCost(nd.cost[i]));
+      if (nd.tin[i] !== null || nd.tout[i] !== null) meta.push(fmtInt((nd.tin[i] || 0) + (nd.tout[i] || 0)) + " tok");
+      meta.push("cost " + fmtCost(nd.cost[i]));
     }
     if (kind === "log") meta.unshift(str(nd.sev[i]));
     lab.appendChild(el("span", "meta", meta.join(" \u00b7 ")));
