@@ -5,6 +5,7 @@ every request refused: a page fails its test on any console error, dialog or req
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from pathlib import Path
 
@@ -24,7 +25,9 @@ def report(
 
 
 def row(page, name: str):
-    return page.locator("#tree .row", has=page.locator(".name", has_text=name)).first
+    """The first row of the tree whose name is exactly ``name``."""
+    exact = re.compile("^" + re.escape(name) + "$")
+    return page.locator("#tree .row", has=page.locator(".name", has_text=exact)).first
 
 
 def test_the_tree_shows_the_spans_of_a_known_trace(browser, trace_file, tmp_path):
@@ -135,3 +138,168 @@ def _skeleton(html: str) -> dict:
     blob = re.search(r'id="llmlog-skeleton">([^<]*)<', html)
     assert blob is not None
     return json.loads(zlib.decompress(base64.b64decode(blob.group(1))))
+
+
+@pytest.mark.slow
+def test_an_rlm_file_shows_its_iterations_and_final_answer(browser, tmp_path):
+    import llmlog
+    from llmlog_trace_rlm import RlmTraceSession
+
+    llmlog.configure({})
+    with RlmTraceSession(tmp_path / "rlm", {"root_model": "gpt-5", "query": "sum 1..4"}) as s:
+        s.log_iteration(
+            [{"role": "user", "content": "sum the numbers 1..4"}],
+            "Let me compute it.",
+            [
+                {
+                    "code": "total = sum(range(5))\nprint(total)",
+                    "stdout": "10\n",
+                    "stderr": "",
+                    "locals": {"total": 10},
+                    "execution_time": 0.01,
+                    "rlm_calls": [
+                        {
+                            "prompt": "is 10 right?",
+                            "response": "yes, ten",
+                            "prompt_tokens": 4,
+                            "completion_tokens": 2,
+                            "execution_time": 0.2,
+                        }
+                    ],
+                }
+            ],
+            None,
+            0.5,
+        )
+        s.log_iteration([{"role": "user", "content": "answer now"}], "FINAL(10)", [], "10", 0.1)
+    page = browser.open(report([tmp_path / "rlm"], tmp_path / "rlm.html"))
+    assert page.inner_text("#final-answer") == "Final answer: 10"
+    tree = page.inner_text("#tree")
+    assert "iteration 1" in tree and "iteration 2" in tree
+    row(page, "iteration 1").click()
+    page.wait_for_selector("#detail .block")
+    detail = page.inner_text("#detail")
+    assert "Let me compute it." in detail
+    assert "total = sum(range(5))" in detail and "10" in detail
+    assert '"total": 10' in detail  # its locals
+    assert "is 10 right?" in detail and "yes, ten" in detail  # the sub-LM call
+    row(page, "iteration 2").click()
+    page.wait_for_selector("#detail h3")
+    assert "FINAL ANSWER" in page.inner_text("#detail").upper()
+
+
+@pytest.mark.slow
+def test_a_flight_snapshot_shows_its_trigger_and_timeline(browser, tmp_path):
+    import llmlog
+    from llmlog.ext import trace_region, trace_task
+    from llmlog_engine_flight import FlightRecorder, RecorderOutput
+
+    llmlog.configure({"level": "info", "outputs": {}})
+    fr = FlightRecorder(snapshot_dir=tmp_path, min_snapshot_interval=0)
+    fr.start()
+    try:
+        llmlog.get_logger().dispatcher.add_output(RecorderOutput(fr))
+        log = llmlog.get_logger("app")
+        with trace_task("request"), trace_region("retrieve"):
+            log.warn("retrying the retriever", attempt=2)
+        try:
+            raise TimeoutError("the model timed out")
+        except TimeoutError as exc:
+            fr.snapshot_on_error(exc)
+    finally:
+        fr.stop()
+    (snapshot,) = tmp_path.glob("flight-*.jsonl")
+    page = browser.open(report([snapshot], tmp_path / "flight.html"))
+    trigger = page.inner_text("#trigger")
+    assert trigger.startswith("Flight snapshot trigger: error")
+    page.click("#expand")
+    tree = page.inner_text("#tree")
+    assert "retrieve" in tree and "request" in tree
+    assert "retrying the retriever" in tree
+    assert "TimeoutError: the model timed out" in tree
+    with page.expect_download() as got:
+        page.click("#dl-perfetto")
+    chrome = json.loads(Path(got.value.path()).read_text())
+    assert any(e.get("name") == "retrieve" for e in chrome["traceEvents"])
+
+
+HOSTILE = [
+    "</script><script>alert('script')</script>",
+    "<img src=x onerror=alert('img')>",
+    "<a href=\"javascript:alert('link')\">click me</a>",
+    "javascript:alert('url')",
+    "left \u202eright-to-left override\u202c end",
+    "lone \udcff surrogate",
+    "zero\u200bwidth and \x1b[31mterminal escape",
+]
+
+
+@pytest.mark.slow
+def test_hostile_content_renders_as_text_and_never_executes(browser, tmp_path):
+    import llmlog
+
+    llmlog.configure({})
+    with (
+        llmlog.new_trace_session(tmp_path / "hostile.jsonl", format="dspy"),
+        llmlog.span("<b>span</b></script>", inputs={"q": HOSTILE}),
+    ):
+        for n, text in enumerate(HOSTILE):
+            llmlog.record_llm_call(
+                model=f"m{n}<i>",
+                prompt=[{"role": "user</script>", "content": text}],
+                response=text,
+                usage={"prompt_tokens": 1, "completion_tokens": 1},
+            )
+    out = report([tmp_path / "hostile.jsonl"], tmp_path / "hostile.html")
+    page = browser.open(out)
+    page.click("#expand")
+    # Nothing ran: no dialog (the fixture fails on one), no element the data could have made.
+    assert page.locator("#app img, #app a[href], #app b, #app i").count() == 0
+    assert page.locator("#tree .name", has_text="<b>span</b></script>").count() == 1
+    for n in range(len(HOSTILE)):
+        row(page, f"m{n}<i>").click()
+        page.wait_for_selector("#detail .msg")
+        assert page.locator("#app img, #app a[href], #app b, #app i").count() == 0
+    row(page, "m4<i>").click()
+    page.wait_for_selector("#detail .msg")
+    # The override is shown as its code, not obeyed; so are the other invisible characters.
+    escapes = page.locator("#detail .esc").all_inner_texts()
+    assert "\\u202e" in escapes and "\\u202c" in escapes
+    row(page, "m6<i>").click()
+    page.wait_for_selector("#detail .msg")
+    escapes = page.locator("#detail .esc").all_inner_texts()
+    assert "\\u200b" in escapes and "\\u001b" in escapes
+    row(page, "m0<i>").click()
+    page.wait_for_selector("#detail .msg")
+    assert "</script><script>alert('script')</script>" in page.inner_text("#detail")
+    assert page.evaluate("document.scripts.length") == len(page.locator("script").all())
+    # The role is text too.
+    assert "user</script>" in page.locator("#detail .msg .role").first.inner_text()
+
+
+@pytest.mark.slow
+def test_a_real_dspy_program_on_dummylm(browser, tmp_path):
+    import dspy
+    from dspy.utils import DummyLM
+
+    import llmlog
+    import llmlog_integration_dspy as integration
+
+    llmlog.configure({"trace": {"dir": str(tmp_path / "traces")}, "outputs": {}})
+    integration.instrument()
+    try:
+        dspy.configure(lm=DummyLM([{"reasoning": "Paris is the capital", "answer": "Paris"}]))
+        program = dspy.ChainOfThought("question -> answer")
+        assert program(question="What is the capital of France?").answer == "Paris"
+    finally:
+        integration.uninstrument()
+    (trace,) = (tmp_path / "traces").glob("*.jsonl")
+    page = browser.open(report([trace], tmp_path / "dspy.html"))
+    page.click("#expand")
+    tree = page.inner_text("#tree")
+    assert "ChainOfThought" in tree and "Predict:predict" in tree and "LM:dummy" in tree
+    row(page, "dummy").click()
+    page.wait_for_selector("#detail .msg")
+    detail = page.inner_text("#detail")
+    assert "What is the capital of France?" in detail
+    assert "cost\tunknown" in page.inner_text("#detail table.facts")

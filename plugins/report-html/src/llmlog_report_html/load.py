@@ -151,6 +151,10 @@ def _read_snapshot(path: Path, builder: RunBuilder, lenient: bool) -> None:
         raise ReportInputError(str(exc)) from None
     builder.problems.extend(snapshot.problems)
     builder.flight_snapshot(snapshot.header, snapshot.events)
+    from llmlog_engine_flight.chrome import to_chrome
+
+    # The engine's own Chrome Trace Event export, for the page's "open in Perfetto".
+    builder.chrome.append(to_chrome(snapshot))
 
 
 def _is_log_line(first: bytes) -> bool:

@@ -154,6 +154,8 @@ class Run:
     final_answer: Any = None
     #: Session metadata, by trace id.
     sessions: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    #: Each flight snapshot in Chrome's Trace Event Format (``llmlog-engine-flight``'s export).
+    chrome: list[dict[str, Any]] = attrs.Factory(list)
 
     def llm_calls(self) -> list[Node]:
         return [n for n in self.nodes if n.kind == "llm"]
@@ -243,6 +245,7 @@ class RunBuilder:
         self.formats: list[str] = []
         self.problems: list[str] = []
         self.flight: list[dict[str, Any]] = []
+        self.chrome: list[dict[str, Any]] = []
         self.sessions: dict[str, dict[str, Any]] = {}
 
     # -- trees ----------------------------------------------------------------------------------
@@ -683,6 +686,7 @@ class RunBuilder:
             flight=list(self.flight),
             final_answer=final,
             sessions=dict(self.sessions),
+            chrome=list(self.chrome),
         )
 
 

@@ -287,6 +287,7 @@ def render_html(
         skeleton["compare"] = dict(sanitizer.fields(compare))
     cut_contents = cut_bytes = 0
     over = False
+    chrome = _chrome(run, options)
     for _attempt in range(6):
         starts, chunks, sizes = _chunks(nodes)
         skeleton["chunkStarts"] = starts
@@ -296,7 +297,7 @@ def render_html(
             else None
         )
         packed_chunks = [_pack(c) for c in chunks]
-        document = _document(skeleton, packed_chunks, options)
+        document = _document(skeleton, packed_chunks, chrome)
         size = len(document.encode("utf-8"))
         if options.max_size is None or size <= options.max_size:
             break
@@ -326,7 +327,34 @@ def render_html(
     return document, ReportResult(None, size, len(nodes), cut_contents, cut_bytes, over)
 
 
-def _document(skeleton: dict[str, Any], chunks: list[str], options: ReportOptions) -> str:
+def _chrome(run: Run, options: ReportOptions) -> str | None:
+    """The flight snapshots' own Chrome export (one file; several merged), packed; ``None``
+    without snapshots or with ``no_content`` (its events carry the snapshot's texts)."""
+    if not run.chrome or options.no_content:
+        return None
+    if len(run.chrome) == 1:
+        merged = run.chrome[0]
+    else:
+        merged = {"traceEvents": [e for c in run.chrome for e in c.get("traceEvents", [])]}
+    sanitizer = Sanitizer(redact=options.redact, max_string_length=options.max_field)
+    return _pack(_dumps(_texts_cleaned(merged, sanitizer)))
+
+
+def _texts_cleaned(value: Any, sanitizer: Sanitizer, depth: int = 0) -> Any:
+    """``value`` with every string (keys kept) redacted and capped: the Chrome export's whole
+    structure kept, however many events it has (a sanitizer walk stops at a bounded count)."""
+    if isinstance(value, str):
+        return sanitizer.text(value)
+    if depth > 50:
+        return None
+    if isinstance(value, Mapping):
+        return {k: _texts_cleaned(v, sanitizer, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_texts_cleaned(v, sanitizer, depth + 1) for v in value]
+    return value
+
+
+def _document(skeleton: dict[str, Any], chunks: list[str], chrome: str | None) -> str:
     title = html.escape(str(skeleton["title"]))
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n',
@@ -348,6 +376,12 @@ def _document(skeleton: dict[str, Any], chunks: list[str], options: ReportOption
         parts += [
             f'<script type="application/octet-stream" class="llmlog-chunk" data-n="{number}">',
             chunk,
+            "</script>\n",
+        ]
+    if chrome is not None:
+        parts += [
+            '<script type="application/octet-stream" id="llmlog-chrome">',
+            chrome,
             "</script>\n",
         ]
     parts += ["<script>", _asset("report.js"), "</script>\n</body></html>\n"]
