@@ -35,7 +35,13 @@ nox.options.error_on_missing_interpreters = True
 EVERYTHING = ("-m", "slow or not slow")
 
 #: The benchmarks run before and after a change to the hot path (docs/performance.md).
-BENCHMARKS = ("bench_core.py", "bench_file.py", "bench_flight.py", "bench_trace.py")
+BENCHMARKS = (
+    "bench_core.py",
+    "bench_file.py",
+    "bench_flight.py",
+    "bench_trace.py",
+    "bench_report.py",
+)
 
 
 def uv() -> str:
@@ -154,6 +160,21 @@ def docs(session: nox.Session) -> None:
     """The documentation site (mkdocs.yml), warnings as errors, into ``site/``."""
     sync(session, "docs")
     session.run(tool("mkdocs"), "build", "--strict", *session.posargs, external=True)
+
+
+@nox.session
+def screenshots(session: nox.Session) -> None:
+    """The report's screenshots in ``docs/img/`` (``docs/report.md``), taken in headless
+    Chromium (``/usr/bin/chromium``) from sample runs."""
+    sync(session)
+    session.run(
+        tool("python"),
+        "-m",
+        "llmlog_report_html.screenshots",
+        "docs/img",
+        *session.posargs,
+        external=True,
+    )
 
 
 @nox.session
