@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["KINDS", "ModelStats", "Node", "Run", "RunBuilder", "copy_node", "finite", "percentile"]
+__all__ = ["KINDS", "ModelStats", "Node", "Run", "RunBuilder", "finite", "percentile"]
 
 #: Node kinds, in the order the page knows them.
 KINDS = (
@@ -112,17 +112,6 @@ class Node:
     severity: str = ""
     thread: str = ""
     content: dict[str, Any] = attrs.Factory(dict)
-
-
-_NODE_FIELDS = tuple(a.name for a in attrs.fields(Node))
-
-
-def copy_node(node: Node) -> Node:
-    """A shallow copy of ``node`` (its content the same dict)."""
-    copy = Node.__new__(Node)
-    for name in _NODE_FIELDS:
-        object.__setattr__(copy, name, getattr(node, name))
-    return copy
 
 
 @attrs.frozen

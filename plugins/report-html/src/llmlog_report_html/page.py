@@ -32,7 +32,7 @@ import attrs
 import orjson
 
 from llmlog.ext import Sanitizer, serializer
-from llmlog_report_html.model import KINDS, Node, Run, copy_node
+from llmlog_report_html.model import KINDS, Run
 
 __all__ = [
     "CHUNK_BYTES",
@@ -122,74 +122,63 @@ class _Strings:
         return index
 
 
-def _clean_nodes(run: Run, options: ReportOptions) -> tuple[list[Node], Sanitizer]:
-    """Copies of the nodes with names, errors and contents redacted and capped (the run is left
-    as it was)."""
+@attrs.define
+class _Cleaned:
+    """The nodes' texts as the page gets them: names, errors and contents redacted and capped
+    (the run itself is left as it was). ``contents`` is changed in place to meet ``max_size``."""
+
+    names: list[str]
+    errors: list[str | None]
+    contents: list[dict[str, Any]]
+
+
+def _clean_nodes(run: Run, options: ReportOptions) -> tuple[_Cleaned, Sanitizer]:
     sanitizer = Sanitizer(redact=options.redact, max_string_length=options.max_field)
     text = sanitizer.text
+    fields = sanitizer.fields
     cap = options.max_field * 2
-    keep = not options.no_content
-    nodes = []
-    for node in run.nodes:
-        copy = copy_node(node)
-        copy.name = text(node.name[:cap])
-        if node.error:
-            copy.error = text(node.error[:cap])
-        copy.content = dict(sanitizer.fields(node.content)) if keep and node.content else {}
-        nodes.append(copy)
-    return nodes, sanitizer
+    nodes = run.nodes
+    names = [text(n.name[:cap]) for n in nodes]
+    errors = [text(n.error[:cap]) if n.error else None for n in nodes]
+    if options.no_content:
+        contents: list[dict[str, Any]] = [{} for _ in nodes]
+    else:
+        contents = [dict(fields(n.content)) if n.content else {} for n in nodes]
+    return _Cleaned(names, errors, contents), sanitizer
+
+
+def _ms(ns: int | None, t0: int) -> float | None:
+    return round((ns - t0) / 1e6, 3) if ns is not None else None
 
 
 def _skeleton(
-    run: Run, nodes: Sequence[Node], options: ReportOptions, sanitizer: Sanitizer
+    run: Run, cleaned: _Cleaned, options: ReportOptions, sanitizer: Sanitizer
 ) -> dict[str, Any]:
     strings = _Strings()
+    nodes = run.nodes
     t0 = min((n.start_ns for n in nodes if n.start_ns is not None), default=0)
     kinds = {kind: i for i, kind in enumerate(KINDS)}
+    other = kinds["event"]
     columns: dict[str, list[Any]] = {
-        key: []
-        for key in (
-            "id",
-            "parent",
-            "kind",
-            "name",
-            "start",
-            "dur",
-            "err",
-            "model",
-            "provider",
-            "tin",
-            "tout",
-            "tcache",
-            "treason",
-            "cost",
-            "csrc",
-            "trace",
-            "sev",
-            "has",
-        )
+        "id": [n.id for n in nodes],
+        "parent": [n.parent for n in nodes],
+        "kind": [kinds.get(n.kind, other) for n in nodes],
+        "name": [strings(name) for name in cleaned.names],
+        "start": [_ms(n.start_ns, t0) for n in nodes],
+        "dur": [round(n.duration_ms, 3) if n.duration_ms is not None else None for n in nodes],
+        "err": cleaned.errors,
+        "model": [strings(n.model) for n in nodes],
+        "provider": [strings(n.provider) for n in nodes],
+        "tin": [n.input_tokens for n in nodes],
+        "tout": [n.output_tokens for n in nodes],
+        "tcache": [n.cached_tokens for n in nodes],
+        "treason": [n.reasoning_tokens for n in nodes],
+        "cost": [n.cost for n in nodes],
+        "csrc": [strings(n.cost_source) for n in nodes],
+        "trace": [n.trace for n in nodes],
+        "sev": [strings(n.severity) for n in nodes],
+        "has": [1 if c else 0 for c in cleaned.contents],
     }
-    for node in nodes:
-        columns["id"].append(node.id)
-        columns["parent"].append(node.parent)
-        columns["kind"].append(kinds.get(node.kind, kinds["event"]))
-        columns["name"].append(strings(node.name))
-        columns["start"].append(
-            round((node.start_ns - t0) / 1e6, 3) if node.start_ns is not None else None
-        )
-        columns["dur"].append(round(node.duration_ms, 3) if node.duration_ms is not None else None)
-        columns["err"].append(node.error)
-        columns["model"].append(strings(node.model))
-        columns["provider"].append(strings(node.provider))
-        columns["tin"].append(node.input_tokens)
-        columns["tout"].append(node.output_tokens)
-        columns["tcache"].append(node.cached_tokens)
-        columns["treason"].append(node.reasoning_tokens)
-        columns["cost"].append(node.cost)
-        columns["csrc"].append(strings(node.cost_source))
-        columns["trace"].append(node.trace)
-        columns["sev"].append(strings(node.severity))
-        columns["has"].append(1 if node.content else 0)
     import llmlog
 
     final = run.final_answer
@@ -231,7 +220,7 @@ def _default_title(run: Run) -> str:
     return f"{first} (+{more} more)" if more else first
 
 
-def _chunks(nodes: Sequence[Node]) -> tuple[list[int], list[bytes], list[int]]:
+def _chunks(contents: Sequence[dict[str, Any]]) -> tuple[list[int], list[bytes], list[int]]:
     """Contents split into chunks of about :data:`CHUNK_BYTES` of JSON: each chunk's first node,
     each chunk's JSON (an array with ``null`` for nodes without content), and each node's
     content size."""
@@ -240,11 +229,11 @@ def _chunks(nodes: Sequence[Node]) -> tuple[list[int], list[bytes], list[int]]:
     sizes: list[int] = []
     parts: list[bytes] = []
     size = 0
-    for index, node in enumerate(nodes):
+    for index, content in enumerate(contents):
         if not parts:
             starts.append(index)
-        encoded = _dumps(node.content) if node.content else b"null"
-        sizes.append(len(encoded) if node.content else 0)
+        encoded = _dumps(content) if content else b"null"
+        sizes.append(len(encoded) if content else 0)
         parts.append(encoded)
         size += len(encoded)
         if size >= CHUNK_BYTES:
@@ -257,17 +246,17 @@ def _chunks(nodes: Sequence[Node]) -> tuple[list[int], list[bytes], list[int]]:
 
 def report_data(
     run: Run, options: ReportOptions | None = None, compare: Mapping[str, Any] | None = None
-) -> tuple[dict[str, Any], list[bytes], list[int], list[Node]]:
-    """The page's data before packing: the skeleton, the content chunks (JSON), each chunk's
-    first node, and the cleaned nodes. For tests and the JSON download's shape."""
+) -> tuple[dict[str, Any], list[bytes], list[int]]:
+    """The page's data before packing: the skeleton, the content chunks (JSON) and each chunk's
+    first node. For tests and the JSON download's shape."""
     options = options or ReportOptions()
-    nodes, sanitizer = _clean_nodes(run, options)
-    skeleton = _skeleton(run, nodes, options, sanitizer)
-    starts, chunks, _ = _chunks(nodes)
+    cleaned, sanitizer = _clean_nodes(run, options)
+    skeleton = _skeleton(run, cleaned, options, sanitizer)
+    starts, chunks, _ = _chunks(cleaned.contents)
     skeleton["chunkStarts"] = starts
     if compare is not None:
-        skeleton["compare"] = compare
-    return skeleton, chunks, starts, nodes
+        skeleton["compare"] = dict(sanitizer.fields(compare))
+    return skeleton, chunks, starts
 
 
 def render_html(
@@ -279,15 +268,16 @@ def render_html(
         shown in the page's Compare view.
     """
     options = options or ReportOptions()
-    nodes, sanitizer = _clean_nodes(run, options)
-    skeleton = _skeleton(run, nodes, options, sanitizer)
+    cleaned, sanitizer = _clean_nodes(run, options)
+    contents = cleaned.contents
+    skeleton = _skeleton(run, cleaned, options, sanitizer)
     if compare is not None:
         skeleton["compare"] = dict(sanitizer.fields(compare))
     cut_contents = cut_bytes = 0
     over = False
     chrome = _chrome(run, options)
     for _attempt in range(6):
-        starts, chunks, sizes = _chunks(nodes)
+        starts, chunks, sizes = _chunks(contents)
         skeleton["chunkStarts"] = starts
         skeleton["cut"] = (
             {"contents": cut_contents, "bytes": cut_bytes, "maxSize": options.max_size}
@@ -304,15 +294,15 @@ def render_html(
         ratio = sum(len(p) for p in packed_chunks) / raw_total
         excess = size - options.max_size
         saved = 0.0
-        order = sorted(range(len(nodes)), key=lambda i: sizes[i], reverse=True)
+        order = sorted(range(len(contents)), key=lambda i: sizes[i], reverse=True)
         progress = False
         for index in order:
             if saved >= excess * 1.05 or sizes[index] == 0:
                 break
-            if "_cut" in nodes[index].content:
+            if "_cut" in contents[index]:
                 continue
             marker = {"_cut": f"{sizes[index]} bytes of content left out to meet --max-size"}
-            nodes[index].content = marker
+            contents[index] = marker
             saved += (sizes[index] - 70) * ratio
             cut_contents += 1
             cut_bytes += sizes[index]
@@ -322,7 +312,7 @@ def render_html(
             break
     else:
         over = options.max_size is not None and size > options.max_size
-    return document, ReportResult(None, size, len(nodes), cut_contents, cut_bytes, over)
+    return document, ReportResult(None, size, len(contents), cut_contents, cut_bytes, over)
 
 
 def _chrome(run: Run, options: ReportOptions) -> str | None:
