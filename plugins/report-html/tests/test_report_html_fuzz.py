@@ -107,7 +107,7 @@ def test_any_file_is_reported_or_refused_with_file_and_line(body, lenient):
 
 
 @pytest.mark.slow
-@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
 @given(_file, st.booleans())
 def test_any_file_is_reported_or_refused_campaign(body, lenient):
     _check(body, lenient)
