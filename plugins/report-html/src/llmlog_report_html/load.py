@@ -114,9 +114,11 @@ def _load_file(path: Path, formats: dict[str, Any], builder: RunBuilder, lenient
 def _read_trace(path: Path, read: Any, builder: RunBuilder, lenient: bool) -> None:
     skipped: list[str] = []
     try:
+        add = builder.trace_event
         for event in read(path, skipped=skipped if lenient else None):
-            builder.trace_event(
-                str(event.type),
+            kind = event.type  # a TraceEventType (a str), or a third-party reader's text
+            add(
+                kind if type(kind) is str else str(kind),
                 event.time,
                 event.trace_id,
                 event.span_id,

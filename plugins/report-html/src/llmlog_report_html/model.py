@@ -266,7 +266,9 @@ class RunBuilder:
         return index
 
     def _span(self, trace_id: str, span_id: str) -> int:
-        root = self.trace(trace_id)
+        root = self._traces.get(trace_id)
+        if root is None:
+            root = self.trace(trace_id)
         key = (root, span_id)
         index = self._spans.get(key)
         if index is None:
@@ -291,10 +293,15 @@ class RunBuilder:
         data: Any,
     ) -> None:
         """One trace event (the dspy-go event types): ``kind`` is its type's value."""
-        trace_id = _text(trace_id)
-        span_id = _text(span_id)
-        parent_id = _text(parent_id)
-        data = _mapping(data) or {}
+        # The common case inline (ids are strings, data a dict): this runs once per event.
+        if type(trace_id) is not str:
+            trace_id = ""
+        if type(span_id) is not str:
+            span_id = ""
+        if type(parent_id) is not str:
+            parent_id = ""
+        if type(data) is not dict:
+            data = _mapping(data) or {}
         if kind == "session":
             root = self.trace(trace_id)
             self.nodes[root].start_ns = _min(self.nodes[root].start_ns, time_ns)
@@ -362,7 +369,7 @@ class RunBuilder:
         operation = _text(data.get("operation"))
         if operation:
             node.name = operation
-            if _ITERATION.match(operation):
+            if operation.startswith("iteration ") and _ITERATION.match(operation):
                 node.kind = "iteration"
         inputs = data.get("inputs")
         if inputs is not None:
