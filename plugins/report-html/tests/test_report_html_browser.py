@@ -269,6 +269,9 @@ def test_hostile_content_renders_as_text_and_never_executes(browser, tmp_path):
     page.wait_for_selector("#detail .msg")
     escapes = page.locator("#detail .esc").all_inner_texts()
     assert "\\u200b" in escapes and "\\u001b" in escapes
+    row(page, "m5<i>").click()
+    page.wait_for_selector("#detail .msg")
+    assert "lone \\udcff surrogate" in page.inner_text("#detail .msg pre")
     row(page, "m0<i>").click()
     page.wait_for_selector("#detail .msg")
     assert "</script><script>alert('script')</script>" in page.inner_text("#detail")
@@ -303,3 +306,28 @@ def test_a_real_dspy_program_on_dummylm(browser, tmp_path):
     detail = page.inner_text("#detail")
     assert "What is the capital of France?" in detail
     assert "cost\tunknown" in page.inner_text("#detail table.facts")
+
+
+@pytest.mark.slow
+def test_the_notebook_frame_shows_the_report(chromium, trace_file, tmp_path, monkeypatch):
+    """``llmlog.display``'s fragment in a page as Jupyter inserts it: the sandboxed frame
+    (scripts allowed, no same-origin) decodes and draws the run."""
+    import sys
+
+    import llmlog
+
+    monkeypatch.setitem(sys.modules, "IPython", None)
+    monkeypatch.setitem(sys.modules, "IPython.display", None)
+    fragment = llmlog.display(trace_file, height=600)
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text(f"<!DOCTYPE html><html><body><h1>cell</h1>{fragment}</body></html>")
+    page = chromium.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(notebook.as_uri())
+    frame = page.frame_locator("iframe")
+    expect(frame.locator("body[data-ready='1']")).to_have_count(1)
+    frame.locator("#tree .row", has=frame.locator(".name", has_text="gpt-4o-mini")).click()
+    expect(frame.locator("#detail .msg .role")).to_have_count(2)
+    page.close()
+    assert problems == []

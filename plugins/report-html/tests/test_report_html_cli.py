@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html as html_module
 import re
+import sys
 
 import llmlog
 
@@ -76,8 +77,10 @@ def test_diff_matches_by_path_and_order_and_shows_added_and_removed(make_trace, 
     assert diff.a_totals.unknown_cost == 1 and diff.b_totals.unknown_cost == 0
 
 
-def test_display_renders_through_the_plugin_in_a_sandboxed_frame(trace_file, tmp_path):
-    fragment = llmlog.display(trace_file, height=500)  # no IPython here: the HTML comes back
+def test_display_renders_through_the_plugin_in_a_sandboxed_frame(trace_file, monkeypatch):
+    monkeypatch.setitem(sys.modules, "IPython", None)  # outside IPython: the HTML comes back
+    monkeypatch.setitem(sys.modules, "IPython.display", None)
+    fragment = llmlog.display(trace_file, height=500)
     assert fragment.startswith('<iframe sandbox="allow-scripts allow-downloads"')
     assert 'height="500"' in fragment
     page = html_module.unescape(re.search(r'srcdoc="([^"]*)"', fragment).group(1))  # type: ignore[union-attr]
@@ -93,7 +96,8 @@ def test_a_session_shows_itself_in_a_notebook(tmp_path):
     assert shown is not None and shown.startswith("<iframe")
 
 
-def test_without_a_renderer_display_says_what_to_install(trace_file):
+def test_without_a_renderer_display_says_what_to_install(trace_file, monkeypatch):
+    monkeypatch.setitem(sys.modules, "IPython", None)
     import pytest
 
     from llmlog.ext import plugin_host
