@@ -47,6 +47,11 @@ def test_an_error_span_is_marked_and_counted(browser, trace_file, tmp_path):
     assert failed.locator(".errmark").count() == 1
     assert "err" not in row(page, "Predict:qa").get_attribute("class")
     assert "errors" in page.inner_text("#errors-chip")
+    # The errors are listed first, each a way to its row.
+    listed = page.locator("#error-list .errlink")
+    assert "search backend down" in listed.first.inner_text()
+    listed.first.click()
+    assert "search backend down" in page.inner_text("#detail .error-box")
     page.check("#errors-only")
     shown = page.inner_text("#tree")
     assert "tool:search" in shown and "Predict:qa" not in shown

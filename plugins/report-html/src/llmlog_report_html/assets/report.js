@@ -679,7 +679,7 @@
     spacer = el("div"); spacer.id = "spacer";
     treeEl.appendChild(spacer);
     detailEl = el("div"); detailEl.id = "detail";
-    detailEl.appendChild(el("p", "muted", "Select a row to see its prompt, response, tokens and cost. Links: #span=ID."));
+    overview();
     main.appendChild(treeEl); main.appendChild(detailEl);
     app.appendChild(main);
     var statsEl = el("div", "hidden"); statsEl.id = "view-stats"; app.appendChild(statsEl);
@@ -720,6 +720,28 @@
       showTab(tab);
     });
     document.getElementById("errors-chip").addEventListener("click", function () { errs.firstChild.checked = true; filters.errors = true; refresh(); });
+  }
+  // The first view: the errors, first, each a link to its row.
+  function overview() {
+    detailEl.textContent = "";
+    var errs = [];
+    for (var i = 0; i < N && errs.length < 50; i++) if (D.nodes.err[i]) errs.push(i);
+    if (errs.length) {
+      var box = el("div");
+      box.id = "error-list";
+      box.appendChild(el("h2", null, "Errors"));
+      errs.forEach(function (i) {
+        var a = el("div", "card errlink");
+        a.dataset.i = i;
+        a.style.cursor = "pointer";
+        a.appendChild(el("b", null, [text(str(D.nodes.name[i]), false)]));
+        a.appendChild(el("div", "muted", [text(D.nodes.err[i], false)]));
+        a.addEventListener("click", function () { openAncestors(i); computeRows(); select(i); scrollToNode(i); });
+        box.appendChild(a);
+      });
+      detailEl.appendChild(box);
+    }
+    detailEl.appendChild(el("p", "muted", "Select a row to see its prompt, response, tokens and cost. Links: #span=ID."));
   }
   function showTab(tab) {
     ["tree", "stats", "compare"].forEach(function (t) {
