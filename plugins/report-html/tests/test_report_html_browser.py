@@ -336,3 +336,19 @@ def test_the_notebook_frame_shows_the_report(chromium, trace_file, tmp_path, mon
     expect(frame.locator("#detail .msg .role")).to_have_count(2)
     page.close()
     assert problems == []
+
+
+@pytest.mark.slow
+def test_grouping_by_model_and_by_evaluate_example(browser, trace_file, tmp_path):
+    page = browser.open(report([trace_file], tmp_path / "run.html"))
+    page.select_option("#group", "model")
+    heads = page.locator("#tree .grouphead").all_inner_texts()
+    assert len(heads) == 2
+    assert any("gpt-4o-mini" in h and "1 calls" in h and "$0.0000100" in h for h in heads)
+    assert any("claude-3-haiku" in h and "cost unknown" in h for h in heads)
+    page.select_option("#group", "example")
+    heads = page.locator("#tree .grouphead").all_inner_texts()
+    assert [h.split("\n")[0] for h in heads] == ["example 1: Predict:qa", "example 2: tool:search"]
+    assert "errors" in heads[1] and "errors" not in heads[0]
+    page.select_option("#group", "trace")
+    assert page.locator("#tree .grouphead").count() == 0

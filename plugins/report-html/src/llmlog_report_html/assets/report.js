@@ -175,9 +175,65 @@
   }
   var filters = { errors: false, model: "", kind: "" };
   function filtering() { return filters.errors || filters.model || filters.kind || searchHits; }
+  // Grouping other than the tree: the LLM calls, tool calls and errors under one header per
+  // model, per session (a trace's session id or conversation id, else the trace) or per DSPy
+  // Evaluate example (the Evaluate span's child each row is under).
+  var groupBy = "trace";
+  var groups = [];
+  function groupKey(i) {
+    var nd = D.nodes, P = nd.parent;
+    if (groupBy === "model") return str(nd.model[i]) || "(no model)";
+    if (groupBy === "session") {
+      var t = D.traces[nd.trace[i]], meta = (D.sessions || {})[t] || {};
+      var id = meta.session_id || meta.sessionId || meta.conversation_id || meta["gen_ai.conversation.id"];
+      return typeof id === "string" && id ? "session " + id : "trace " + (t || "?");
+    }
+    var a = i;
+    while (a >= 0 && P[a] >= 0) {
+      if (str(nd.name[P[a]]).toLowerCase().indexOf("evaluate") === 0) {
+        return "example " + (kids[P[a]].indexOf(a) + 1) + ": " + str(nd.name[a]);
+      }
+      a = P[a];
+    }
+    return "(not in an Evaluate example)";
+  }
+  function computeGroups() {
+    var nd = D.nodes, byKey = {}, order = [];
+    for (var i = 0; i < N; i++) {
+      var kind = D.kinds[nd.kind[i]];
+      if (kind !== "llm" && kind !== "error" && kind !== "tool") continue;
+      if (groupBy === "model" && kind !== "llm") continue;
+      if (!passesFilters(i)) continue;
+      var key = groupKey(i);
+      if (!byKey[key]) { byKey[key] = { label: key, members: [], calls: 0, tokens: 0, cost: 0, unknown: 0, errors: 0 }; order.push(key); }
+      var g = byKey[key];
+      g.members.push(i);
+      if (nd.err[i]) g.errors++;
+      if (kind === "llm") {
+        g.calls++; g.tokens += (nd.tin[i] || 0) + (nd.tout[i] || 0);
+        if (nd.cost[i] === null) g.unknown++; else g.cost += nd.cost[i];
+      }
+    }
+    groups = order.map(function (k) { return byKey[k]; });
+    rows = [];
+    groups.forEach(function (g, n) { rows.push(-(n + 1)); rows.push.apply(rows, g.members); });
+  }
+  function groupRow(g, r) {
+    var row = el("div", "row grouphead");
+    row.style.top = r * ROW + "px";
+    var lab = el("div", "lab");
+    lab.style.flex = "1";
+    lab.appendChild(el("b", "name", [text(g.label, false)]));
+    lab.appendChild(el("span", "meta", g.calls + " calls · " + fmtInt(g.tokens) + " tok · cost " +
+      (g.calls && g.unknown === g.calls ? "unknown" : fmtCost(g.cost) + (g.unknown ? " + " + g.unknown + " unknown" : "")) +
+      (g.errors ? " · " + g.errors + " errors" : "")));
+    row.appendChild(lab);
+    return row;
+  }
   function computeRows() {
     rows = [];
     var P = D.nodes.parent, i;
+    if (groupBy !== "trace") { computeGroups(); return; }
     if (filtering()) {
       // The matches and their ancestors, all shown.
       var keep = new Uint8Array(N);
@@ -216,13 +272,14 @@
     spacer.appendChild(frag);
   }
   function rowEl(i, r) {
+    if (i < 0) return groupRow(groups[-i - 1], r);
     var nd = D.nodes, kind = D.kinds[nd.kind[i]];
     var row = el("div", "row" + (nd.err[i] ? " err" : "") + (i === selected ? " sel" : ""));
     row.style.top = r * ROW + "px";
     row.dataset.i = i;
     row.setAttribute("role", "treeitem");
     var lab = el("div", "lab");
-    lab.style.paddingLeft = 4 + Math.min(depth[i], 40) * 14 + "px";
+    lab.style.paddingLeft = 4 + (groupBy === "trace" ? Math.min(depth[i], 40) : 1) * 14 + "px";
     var has = kids[i] && kids[i].length;
     var tog = el("span", "tog", has ? (expanded[i] || filtering() ? "\u25be" : "\u25b8") : "");
     tog.dataset.toggle = i;
@@ -258,7 +315,7 @@
     if (!keepScroll) treeEl.scrollTop = 0;
     renderRows();
     var label = document.getElementById("count");
-    if (label) label.textContent = filtering() ? rows.length + " rows shown" : "";
+    if (label) label.textContent = filtering() || groupBy !== "trace" ? rows.length + " rows shown" : "";
   }
   function scrollToNode(i) {
     var r = rows.indexOf(i);
@@ -666,6 +723,11 @@
     for (var i = 0; i < N; i++) present[D.nodes.kind[i]] = 1;
     D.kinds.forEach(function (k, n) { if (present[n]) kinds.appendChild(option(k, k)); });
     bar.appendChild(kinds);
+    var grouping = el("select"); grouping.id = "group";
+    [["trace", "tree by trace"], ["model", "group by model"], ["session", "group by session"], ["example", "group by Evaluate example"]].forEach(function (g) {
+      grouping.appendChild(option(g[0], g[1]));
+    });
+    bar.appendChild(grouping);
     [["expand", "Expand all"], ["collapse", "Collapse"], ["dl-json", "Download JSON"], ["dl-perfetto", "Open in Perfetto (download)"]].forEach(function (b) {
       var x = el("button", null, b[1]); x.id = b[0]; bar.appendChild(x);
     });
@@ -689,7 +751,7 @@
     window.addEventListener("resize", function () { renderRows(); });
     spacer.addEventListener("click", function (ev) {
       var t = ev.target, row = t.closest ? t.closest(".row") : null;
-      if (!row) return;
+      if (!row || row.dataset.i === undefined) return;
       var i = +row.dataset.i;
       if (t.dataset && t.dataset.toggle !== undefined && !filtering()) { expanded[i] = expanded[i] ? 0 : 1; refresh(true); return; }
       select(i);
@@ -709,6 +771,7 @@
     errs.firstChild.addEventListener("change", function (ev) { filters.errors = ev.target.checked; refresh(); });
     models.addEventListener("change", function () { filters.model = models.value; refresh(); });
     kinds.addEventListener("change", function () { filters.kind = kinds.value; refresh(); });
+    grouping.addEventListener("change", function () { groupBy = grouping.value; refresh(); });
     document.getElementById("expand").addEventListener("click", function () { expanded.fill(1); refresh(true); });
     document.getElementById("collapse").addEventListener("click", function () {
       expanded.fill(0); for (var i = 0; i < N; i++) if (D.nodes.parent[i] < 0) expanded[i] = 1; refresh(); });
