@@ -249,3 +249,32 @@ def test_a_flight_snapshot_of_the_corpus_keeps_its_trigger():
     assert run.chrome and run.chrome[0]["traceEvents"]
     with pytest.raises(ReportInputError, match=r"truncated\.jsonl:\d+: "):
         load_run([corpus / "truncated.jsonl"])
+
+
+def test_compressed_rotated_parts_are_read_and_named_as_given(trace_file, tmp_path):
+    import gzip
+
+    import zstandard
+
+    lines = trace_file.read_bytes().splitlines(keepends=True)
+    half = len(lines) // 2
+    (tmp_path / "run.jsonl.1.gz").write_bytes(gzip.compress(b"".join(lines[:half])))
+    (tmp_path / "run.jsonl.2.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(lines[0] + b"".join(lines[half:]))
+    )
+    run = load_run([tmp_path / "run.jsonl.1.gz", tmp_path / "run.jsonl.2.zst"])
+    whole = load_run([trace_file])
+    assert sorted(n.name for n in run.nodes) == sorted(n.name for n in whole.nodes)
+    assert run.sources == [str(tmp_path / "run.jsonl.1.gz"), str(tmp_path / "run.jsonl.2.zst")]
+    assert run.formats == [
+        f"{tmp_path / 'run.jsonl.1.gz'}: dspy",
+        f"{tmp_path / 'run.jsonl.2.zst'}: dspy",
+    ]
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(b'{"type":"span","timestamp":"x","trace_id":"t"}\n'))
+    with pytest.raises(ReportInputError, match=rf"^{re.escape(str(bad))}:1: "):
+        load_run([bad])
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(gzip.compress(b"".join(lines))[:-20])
+    with pytest.raises(ReportInputError, match=rf"^{re.escape(str(cut))}: cannot decompress"):
+        load_run([cut])

@@ -81,9 +81,92 @@ def _first_line(path: Path) -> bytes:
     return first
 
 
+_GZIP = b"\x1f\x8b"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+#: Most bytes a compressed input may decompress to (a small file can expand to gigabytes).
+MAX_DECOMPRESSED = 4 << 30
+
+
+def _magic(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4)
+    except OSError as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
 def _load_file(path: Path, formats: dict[str, Any], builder: RunBuilder, lenient: bool) -> None:
+    magic = _magic(path)
+    compressed = magic.startswith(_GZIP) or (magic == _ZSTD and not _is_zstd_snapshot(path))
+    if compressed:
+        # A rotated part compressed by the file output (.gz, .zst): read through a private
+        # decompressed copy, every message naming the file given.
+        _load_decompressed(path, magic, formats, builder, lenient)
+        return
+    _load_plain(path, path, formats, builder, lenient)
+
+
+def _is_zstd_snapshot(path: Path) -> bool:
+    from llmlog_engine_flight.snapshot import NotASnapshot, SnapshotError, read_header
+
+    try:
+        read_header(path)
+    except NotASnapshot:
+        return False
+    except SnapshotError:
+        return True  # a damaged snapshot: its reader says what is wrong
+    return True
+
+
+def _load_decompressed(
+    path: Path, magic: bytes, formats: dict[str, Any], builder: RunBuilder, lenient: bool
+) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="llmlog-report-") as scratch:
+        plain = Path(scratch) / path.name.rsplit(".", 1)[0]
+        try:
+            with _open_compressed(path, magic) as source, plain.open("wb") as target:
+                copied = 0
+                while chunk := source.read(1 << 20):
+                    copied += len(chunk)
+                    if copied > MAX_DECOMPRESSED:
+                        raise ReportInputError(
+                            f"{path}: decompresses to more than {MAX_DECOMPRESSED} bytes"
+                        )
+                    target.write(chunk)
+        except ReportInputError:
+            raise
+        except ImportError:
+            raise ReportInputError(
+                f"{path}: a zstd file; install zstandard (pip install zstandard) to read it"
+            ) from None
+        except (OSError, EOFError, ValueError) as exc:
+            raise ReportInputError(f"{path}: cannot decompress: {exc}") from None
+        except Exception as exc:  # zstandard's own errors
+            raise ReportInputError(f"{path}: cannot decompress: {exc}") from None
+        try:
+            _load_plain(plain, path, formats, builder, lenient)
+        except ReportInputError as exc:
+            raise ReportInputError(str(exc).replace(str(plain), str(path))) from None
+        builder.problems[:] = [p.replace(str(plain), str(path)) for p in builder.problems]
+
+
+def _open_compressed(path: Path, magic: bytes) -> Any:
+    if magic.startswith(_GZIP):
+        import gzip
+
+        return gzip.open(path, "rb")
+    import zstandard
+
+    return zstandard.ZstdDecompressor().stream_reader(path.open("rb"), closefd=True)
+
+
+def _load_plain(
+    path: Path, shown: Path, formats: dict[str, Any], builder: RunBuilder, lenient: bool
+) -> None:
     first = _first_line(path)
-    builder.sources.append(str(path))
+    builder.sources.append(str(shown))
     for name, component in sorted(formats.items()):
         detect = component.support.detect
         try:
@@ -91,15 +174,15 @@ def _load_file(path: Path, formats: dict[str, Any], builder: RunBuilder, lenient
         except Exception:  # a format's detect() that raises does not recognise the file
             recognised = False
         if recognised and component.support.read is not None:
-            builder.formats.append(f"{path}: {name}")
+            builder.formats.append(f"{shown}: {name}")
             _read_trace(path, component.support.read, builder, lenient)
             return
     if _is_snapshot(path, first):
-        builder.formats.append(f"{path}: flight snapshot")
+        builder.formats.append(f"{shown}: flight snapshot")
         _read_snapshot(path, builder, lenient)
         return
     if _is_log_line(first):
-        builder.formats.append(f"{path}: llmlog JSON log")
+        builder.formats.append(f"{shown}: llmlog JSON log")
         _read_log(path, builder, lenient)
         return
     known = ", ".join(sorted(formats)) or "none installed"
