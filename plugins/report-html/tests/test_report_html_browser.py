@@ -185,6 +185,7 @@ def test_an_rlm_file_shows_its_iterations_and_final_answer(browser, tmp_path):
     page.wait_for_selector("#detail .block")
     detail = page.inner_text("#detail")
     assert "Let me compute it." in detail
+    assert "sum the numbers 1..4" in detail  # the iteration's prompt, as messages
     assert "total = sum(range(5))" in detail and "10" in detail
     assert '"total": 10' in detail  # its locals
     assert "is 10 right?" in detail and "yes, ten" in detail  # the sub-LM call

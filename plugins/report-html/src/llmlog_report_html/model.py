@@ -816,10 +816,12 @@ def _assemble_iteration(nodes: list[Node], index: int) -> None:
     end = _subtree_end(nodes, index)
     blocks: list[dict[str, Any]] = []
     response: Any = None
+    prompt: Any = None
     for position in range(index + 1, end):
         child = nodes[position]
         if child.kind == "llm" and child.parent == index and response is None:
             response = child.content.get("response", "")
+            prompt = child.content.get("messages", child.content.get("prompt"))
         elif child.kind == "code" and "code_exec" in child.content:
             block = dict(child.content["code_exec"])
             subs = [
@@ -838,6 +840,8 @@ def _assemble_iteration(nodes: list[Node], index: int) -> None:
             blocks.append(block)
     outputs = node.content.get("outputs")
     view: dict[str, Any] = {"code_blocks": blocks}
+    if prompt is not None:
+        view["prompt"] = prompt
     if response is not None:
         view["response"] = response
     if isinstance(outputs, Mapping) and "final_answer" in outputs:

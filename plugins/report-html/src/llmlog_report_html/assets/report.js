@@ -453,6 +453,11 @@
     if (c._cut) { f.appendChild(el("p", "banner cut", c._cut)); return f; }
     if (c.iteration) {
       var it = c.iteration;
+      if (Array.isArray(it.prompt)) {
+        var turn = el("div");
+        it.prompt.forEach(function (m) { turn.appendChild(messageView(m)); });
+        f.appendChild(section("prompt", turn));
+      } else if (it.prompt !== undefined) f.appendChild(section("prompt", pre(it.prompt)));
       if (it.response !== undefined) f.appendChild(section("response", pre(it.response)));
       (it.code_blocks || []).forEach(function (b, n) { f.appendChild(codeBlockView(b, n)); });
       if (it.final_answer !== undefined) f.appendChild(section("final answer", pre(it.final_answer)));
