@@ -188,6 +188,7 @@ def test_the_page_is_the_same_bytes_for_the_same_input(trace_file):
 def test_the_page_loads_nothing_and_embeds_no_raw_text(trace_file):
     html, _ = render_html(load_run([trace_file]))
     assert "default-src 'none'" in html
+    assert "unsafe-inline" not in html and "unsafe-eval" not in html
     assert "http://" not in html and "https://" not in html
     assert "What is the capital" not in html  # only inside the compressed base64 data
     skeleton, _contents = report_data(load_run([trace_file]))[:2]
