@@ -111,3 +111,38 @@ def test_without_a_renderer_display_says_what_to_install(trace_file, monkeypatch
             llmlog.display(trace_file)
     finally:
         host.pm.register(plugin, "report_html")
+
+
+def test_report_with_compare_no_content_and_max_size(cli, make_trace, tmp_path):
+    import base64
+    import json
+    import zlib
+
+    old = make_trace(tmp_path / "old.jsonl")
+    new = make_trace(tmp_path / "new.jsonl", "What is the capital of Italy?", answer="Rome")
+    out = tmp_path / "ci.html"
+    done = cli(
+        "report",
+        str(new),
+        "--compare",
+        str(old),
+        "--no-content",
+        "--max-size",
+        "1MB",
+        "-o",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    page = out.read_text()
+    blob = re.search(r'id="llmlog-skeleton">([^<]*)<', page)
+    assert blob is not None
+    skeleton = json.loads(zlib.decompress(base64.b64decode(blob.group(1))))
+    assert skeleton["noContent"] is True
+    assert skeleton["compare"]["totals"]["a"]["calls"] == 2
+    # The diffs of prompts and outputs are content too: left out, the deltas kept.
+    (call,) = [n for n in skeleton["compare"]["nodes"] if n["kind"] == "llm"]
+    assert call["prompt"] == [] and call["output"] == [] and call["a"]["tokens"] == 15
+    assert "Italy" not in json.dumps(skeleton)
+    tiny = cli("report", str(new), "--max-size", "1KB", "-o", str(tmp_path / "tiny.html"))
+    assert tiny.returncode == 0
+    assert "over --max-size even with every content left out" in tiny.stderr

@@ -273,8 +273,18 @@ def report_data(
     starts, chunks, _ = _chunks(cleaned.contents)
     skeleton["chunkStarts"] = starts
     if compare is not None:
-        skeleton["compare"] = dict(sanitizer.fields(compare))
+        skeleton["compare"] = _compare_data(compare, options, sanitizer)
     return skeleton, chunks, starts
+
+
+def _compare_data(
+    compare: Mapping[str, Any], options: ReportOptions, sanitizer: Sanitizer
+) -> dict[str, Any]:
+    """A diff's page data, cleaned; without its prompt and output diffs under ``no_content``."""
+    data = dict(compare)
+    if options.no_content:
+        data["nodes"] = [{**node, "prompt": [], "output": []} for node in compare.get("nodes", [])]
+    return _texts_cleaned(data, sanitizer)  # type: ignore[no-any-return]
 
 
 def render_html(
@@ -290,7 +300,7 @@ def render_html(
     contents = cleaned.contents
     skeleton = _skeleton(run, cleaned, options, sanitizer)
     if compare is not None:
-        skeleton["compare"] = dict(sanitizer.fields(compare))
+        skeleton["compare"] = _compare_data(compare, options, sanitizer)
     cut_contents = cut_bytes = 0
     over = False
     chrome = _chrome(run, options)
