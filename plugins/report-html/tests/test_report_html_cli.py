@@ -1,5 +1,6 @@
 """``llmlog report`` and ``llmlog diff`` as a user runs them (a separate process), and
-``llmlog.display`` / a session's ``_repr_html_`` through the ``llmlog_render_html`` hook."""
+``llmlog.display`` / a session's ``_repr_html_`` through the ``llmlog_render_html`` hook. The
+tests that run ``llmlog`` as a process are slow (the project's rule for end-to-end CLI runs)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import html as html_module
 import re
 import sys
 
+import pytest
+
 import llmlog
 
 
+@pytest.mark.slow
 def test_report_writes_one_file_and_says_what_it_holds(cli, trace_file, tmp_path):
     out = tmp_path / "run.html"
     done = cli("report", str(trace_file), "-o", str(out))
@@ -23,6 +27,7 @@ def test_report_writes_one_file_and_says_what_it_holds(cli, trace_file, tmp_path
     assert cli("report", str(trace_file), "-o", str(out), "--force").returncode == 0
 
 
+@pytest.mark.slow
 def test_report_of_a_bad_file_names_file_and_line(cli, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json at all\n")
@@ -35,6 +40,7 @@ def test_report_of_a_bad_file_names_file_and_line(cli, tmp_path):
     assert wrong.returncode == 2 and wrong.stderr.startswith("llmlog: --max-size:")
 
 
+@pytest.mark.slow
 def test_diff_shows_a_changed_prompt_and_the_deltas(cli, make_trace, tmp_path):
     old = make_trace(tmp_path / "old.jsonl")
     new = make_trace(tmp_path / "new.jsonl", "What is the capital of Italy?", answer="Rome")
@@ -98,7 +104,6 @@ def test_a_session_shows_itself_in_a_notebook(tmp_path):
 
 def test_without_a_renderer_display_says_what_to_install(trace_file, monkeypatch):
     monkeypatch.setitem(sys.modules, "IPython", None)
-    import pytest
 
     from llmlog.ext import plugin_host
 
@@ -113,6 +118,7 @@ def test_without_a_renderer_display_says_what_to_install(trace_file, monkeypatch
         host.pm.register(plugin, "report_html")
 
 
+@pytest.mark.slow
 def test_report_with_compare_no_content_and_max_size(cli, make_trace, tmp_path):
     import base64
     import json
