@@ -279,3 +279,21 @@ def test_compressed_rotated_parts_are_read_and_named_as_given(trace_file, tmp_pa
     cut.write_bytes(gzip.compress(b"".join(lines))[:-20])
     with pytest.raises(ReportInputError, match=rf"^{re.escape(str(cut))}: cannot decompress"):
         load_run([cut])
+
+
+def test_a_text_prompt_that_only_joins_the_messages_is_not_kept_twice(tmp_path):
+    import llmlog
+
+    llmlog.configure({})
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}]
+    with (
+        llmlog.new_trace_session(tmp_path / "t.jsonl", format="dspy") as session,
+        llmlog.span("s") as span,
+    ):
+        llmlog.record_llm_call(model="m", prompt=messages, response="Hello")
+        session.emit_llm_call(
+            span.span_id, "", "m", "Be brief. Also: say please. Hi?", "ok", messages=messages
+        )
+    first, second = [n for n in load_run([tmp_path / "t.jsonl"]).nodes if n.kind == "llm"]
+    assert first.content["messages"] == messages and "prompt" not in first.content
+    assert second.content["prompt"] == "Be brief. Also: say please. Hi?"  # it says more

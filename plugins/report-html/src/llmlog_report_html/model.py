@@ -201,6 +201,20 @@ def _stats(model: str, calls: list[Node]) -> ModelStats:
     )
 
 
+def _joined_contents(messages: list[Any], prompt: str) -> bool:
+    """Whether ``prompt`` is the text contents of ``messages``, in order (however joined)."""
+    at = 0
+    for message in messages:
+        text = message.get("content") if isinstance(message, Mapping) else None
+        if type(text) is not str:
+            return False
+        found = prompt.find(text, at)
+        if found < 0 or found - at > 4:  # only a separator between two messages
+            return False
+        at = found + len(text)
+    return at > 0 and len(prompt) - at <= 4
+
+
 def _nested_count(usage: Mapping[str, Any], *paths: tuple[str, ...]) -> int | None:
     """The first count found along ``paths`` (``("prompt_tokens_details", "cached_tokens")``)."""
     for path in paths:
@@ -409,9 +423,16 @@ class RunBuilder:
             node.error = error if type(error) is str else str(error)[:1000]
         content: dict[str, Any] = {}
         messages = data.get("messages")
-        if isinstance(messages, list):
+        if isinstance(messages, list) and messages:
             content["messages"] = messages
-        for key in ("prompt", "response", "tool_calls", "tools"):
+            # The text prompt beside chat messages is their contents joined (what dspy-go's
+            # readers need): kept only when it says something the messages do not.
+            prompt = data.get("prompt")
+            if type(prompt) is str and prompt and not _joined_contents(messages, prompt):
+                content["prompt"] = prompt
+        elif data.get("prompt") not in ("", None):
+            content["prompt"] = data["prompt"]
+        for key in ("response", "tool_calls", "tools"):
             if key in data and data[key] not in ("", None):
                 content[key] = data[key]
         if usage is not None:
