@@ -11,7 +11,10 @@ bare callback writing one orjson line per hook (the floor of a callback-based fi
 (``dspy`` and ``rlm`` formats, flight recorder on; ``dspy`` also unbuffered, one ``write()`` per
 event); OpenInference's DSPy instrumentor with the OpenTelemetry SDK (batch processor, in-memory
 exporter); MLflow ``mlflow.dspy.autolog`` with a local SQLite store, asynchronous and synchronous
-trace logging. Run::
+trace logging. Each variant runs ``--samples`` processes per round; figures are medians with
+p10–p90, and the issue's ratios (llmlog's cost beyond the empty callback against OpenInference's
+and the floor's beyond the same callback) are taken per round and given as median and range, with
+the load before and after in the results file (``common.py``). Run::
 
     .venv/bin/uv sync --all-packages --group bench     # the peers
     .venv/bin/python bench/bench_dspy.py               # bench/results/dspy.json
@@ -32,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from common import Run, fmt_range, summary
 
 LM_CALLS_PER_PASS = 5
 VARIANTS = [
@@ -357,6 +362,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--passes", type=int, default=200, help="program passes per process")
+    parser.add_argument(
+        "--samples", type=int, default=2, help="processes per variant and round (whole programs)"
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=20, help=argparse.SUPPRESS)
@@ -378,53 +386,75 @@ def main() -> None:
         child(args.child, args.passes, args.warmup, args.hooks)
         return
     if args.quick:
-        args.rounds, args.passes = 2, 40
+        args.rounds, args.passes, args.samples = 2, 40, 1
     if args.hooks:
         hook_times(args)
         return
-    samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    run = Run("bench_dspy.py", rounds=args.rounds, samples=args.samples, passes=args.passes)
     for r in range(args.rounds):
         order = VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]
         for variant in order:
             passes = max(10, args.passes // 10) if variant in SLOW else args.passes
-            done = subprocess.run(
-                [sys.executable, __file__, "--child", variant, "--passes", str(passes)],
-                capture_output=True,
-                text=True,
-            )
-            if done.returncode != 0:
-                raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            problem = expected_ok(variant, result["recorded"], result["passes"])
-            if problem:
-                raise SystemExit(f"{variant} recorded too little: {problem}")
-            samples[variant].append(result["us_per_lm_call"])
-            print(
-                f"  round {r + 1} {variant:14} {result['us_per_lm_call']:9.1f} µs/LM call  {result['recorded']}"
-            )
-    med = {v: statistics.median(s) for v, s in samples.items()}
+            for _ in range(args.samples):
+                done = subprocess.run(
+                    [sys.executable, __file__, "--child", variant, "--passes", str(passes)],
+                    capture_output=True,
+                    text=True,
+                )
+                if done.returncode != 0:
+                    raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                problem = expected_ok(variant, result["recorded"], result["passes"])
+                if problem:
+                    raise SystemExit(f"{variant} recorded too little: {problem}")
+                run.add(variant, r, result["us_per_lm_call"])
+                print(
+                    f"  round {r + 1} {variant:14} {result['us_per_lm_call']:9.1f} µs/LM call  {result['recorded']}"
+                )
+    med = {v: run.median(v) for v in VARIANTS}
     base, empty = med["none"], med["empty"]
     floor_extra = med["floor"] - empty
-    print(f"\nPython {sys.version.split()[0]}; {args.rounds} rounds; medians per LM call\n")
-    print(f"  {'variant':14} {'µs/call':>9} {'added':>9} {'beyond empty cb':>16}")
+    print(f"\n{run.describe()}; µs per LM call\n")
+    print(f"  {'variant':24} {'µs/call':>24} {'added':>9} {'beyond empty cb':>16}")
     rows = {}
     for v in VARIANTS:
         added = med[v] - base
         beyond = med[v] - empty
         rows[v] = {"us_per_lm_call": med[v], "added_us": added, "beyond_empty_us": beyond}
-        print(f"  {v:14} {med[v]:9.1f} {added:9.1f} {beyond:16.1f}")
+        print(f"  {v:24} {fmt_range(run.figure(v), 1):>24} {added:9.1f} {beyond:16.1f}")
+
+    def per_round(variant: str, against: str) -> dict[str, Any]:
+        """(variant - empty) / (against - empty), round by round."""
+        values = []
+        for r in range(args.rounds):
+            m = {v: statistics.median(run.samples[v][r]) for v in (variant, against, "empty")}
+            if m[against] != m["empty"]:
+                values.append((m[variant] - m["empty"]) / (m[against] - m["empty"]))
+        return summary(values, 3) if values else {}
+
+    ratios = {}
     print()
     for v in ("llmlog-dspy", "llmlog-dspy-unbuffered", "llmlog-rlm"):
+        oi = ratios[f"{v} beyond empty / openinference beyond empty"] = per_round(
+            v, "openinference"
+        )
+        fl = ratios[f"{v} beyond empty / floor beyond empty"] = per_round(v, "floor")
         added = rows[v]["added_us"]
         print(
             f"  {v}: beyond the empty callback {rows[v]['beyond_empty_us']:.1f} µs = "
-            f"{rows[v]['beyond_empty_us'] / floor_extra:.2f}× the orjson floor's {floor_extra:.1f} µs; "
-            f"total added {added:.1f} µs = 1/{rows['openinference']['added_us'] / added:.1f} of OpenInference's, "
+            f"{fl['median']:.2f}× [{fl['min']:.2f}–{fl['max']:.2f}] the orjson floor's "
+            f"{floor_extra:.1f} µs and {oi['median']:.2f}× [{oi['min']:.2f}–{oi['max']:.2f}] "
+            f"OpenInference's (target ≤ 0.33×), per round; total added {added:.1f} µs = "
             f"1/{rows['mlflow-async']['added_us'] / added:.0f} of MLflow async's, "
             f"1/{rows['mlflow-sync']['added_us'] / added:.0f} of MLflow sync's"
         )
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps({"medians": rows, "samples": samples}, indent=2) + "\n")
+    run.write(
+        args.output,
+        medians=rows,
+        figures={v: run.figure(v) for v in VARIANTS},
+        ratios=ratios,
+        samples={v: run.values(v) for v in VARIANTS},
+    )
 
 
 if __name__ == "__main__":

@@ -5,16 +5,22 @@ file, with the same flushing policy on both sides:
 
 * **one write per entry** (the default, durable mode): llmlog ``buffer_size = 0``; structlog
   ``BytesLogger`` on an unbuffered binary file; stdlib ``FileHandler`` (it flushes every record);
-  loguru ``serialize=True`` on a line-buffered file. The floor is a bare ``orjson.dumps`` of a
-  prebuilt dict plus ``os.write`` on an ``O_APPEND`` descriptor.
-* **buffered**: llmlog ``buffer_size = 65536``; structlog on a default (8 KiB) buffered file; the
-  floor is ``orjson.dumps`` + a buffered file's ``write``.
+  loguru ``serialize=True`` on a line-buffered file. The floor is the record built by hand the
+  way llmlog builds it (``floors.json_emitter``: the same bytes) written with ``os.write`` on an
+  ``O_APPEND`` descriptor; for reference, a bare ``orjson.dumps`` of a prebuilt dict plus
+  ``os.write`` shows what the I/O and encoding alone cost.
+* **buffered**: llmlog ``buffer_size = 65536``; structlog on a 64 KiB buffered file through
+  ``peers.NoFlushBytesLogger`` (structlog's own ``BytesLogger`` flushes every line, which would
+  make it one write per entry again); the floor is the by-hand record into a 64 KiB buffered
+  file (and the bare reference the same).
 * **rotation on**: llmlog with ``rotation.max_bytes = 10 MiB`` (it rotates during the run) against
   stdlib's ``RotatingFileHandler`` (text, as commonly configured, and JSON).
 * **4 threads into one file**: total lines per second for llmlog and structlog; afterwards every
-  line of both files is parsed and counted.
+  line of both files is parsed and counted. It depends most on whether the other cores are idle.
 
-Rounds are interleaved; medians are reported with ratios. Run::
+Each case runs ``--samples`` times per round, rounds interleaved; figures are medians with p10–p90
+over all samples, ratios per round (median and range), with the load before and after in the
+results file (see ``common.py``). Run::
 
     .venv/bin/python bench/bench_file.py            # writes bench/results/file.json
     .venv/bin/python bench/bench_file.py --quick
@@ -23,22 +29,22 @@ Rounds are interleaved; medians are reported with ratios. Run::
 from __future__ import annotations
 
 import argparse
-import json
+import io
 import logging
 import logging.handlers
 import os
-import platform
 import shutil
-import statistics
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
-from peers import StdlibOrjson, structlog_logger
+from common import Run, fmt_range
+from floors import json_emitter
+from peers import NoFlushBytesLogger, StdlibOrjson, stdlib_for_speed, structlog_logger
 
 from llmlog import Logger, Severity
 from llmlog_formatter_json import JsonFormatter
@@ -59,25 +65,52 @@ RECORD = {
 Case = Callable[[Path, int], Callable[[], None]]  # (directory, calls) -> run; setup outside timing
 
 
-def floor_unbuffered(directory: Path, n: int) -> Callable[[], None]:
-    fd = os.open(directory / "floor.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+BUFFER = 65536
+
+
+def bare_unbuffered(directory: Path, n: int) -> Callable[[], None]:
+    fd = os.open(directory / "bare.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def run() -> None:
-        dumps, write = orjson.dumps, os.write
+        dumps, write, newline = orjson.dumps, os.write, orjson.OPT_APPEND_NEWLINE
         for _ in range(n):
-            write(fd, dumps(RECORD) + b"\n")
+            write(fd, dumps(RECORD, option=newline))
+        os.close(fd)
+
+    return run
+
+
+def bare_buffered(directory: Path, n: int) -> Callable[[], None]:
+    fh = open(directory / "bare.log", "ab", buffering=BUFFER)  # noqa: SIM115
+
+    def run() -> None:
+        dumps, write, newline = orjson.dumps, fh.write, orjson.OPT_APPEND_NEWLINE
+        for _ in range(n):
+            write(dumps(RECORD, option=newline))
+        fh.close()
+
+    return run
+
+
+def floor_unbuffered(directory: Path, n: int) -> Callable[[], None]:
+    fd = os.open(directory / "floor.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    info = json_emitter(os.write, fd)
+
+    def run() -> None:
+        for i in range(n):
+            info("answer ready", user="alice", attempt=i, model="gpt-4o-mini")
         os.close(fd)
 
     return run
 
 
 def floor_buffered(directory: Path, n: int) -> Callable[[], None]:
-    fh = open(directory / "floor.log", "ab")  # noqa: SIM115
+    fh = open(directory / "floor.log", "ab", buffering=BUFFER)  # noqa: SIM115
+    info = json_emitter(io.BufferedWriter.write, fh)
 
     def run() -> None:
-        dumps, write = orjson.dumps, fh.write
-        for _ in range(n):
-            write(dumps(RECORD) + b"\n")
+        for i in range(n):
+            info("answer ready", user="alice", attempt=i, model="gpt-4o-mini")
         fh.close()
 
     return run
@@ -106,8 +139,9 @@ def structlog_case(buffered: bool) -> Case:
     import structlog
 
     def setup(directory: Path, n: int) -> Callable[[], None]:
-        fh = open(directory / "structlog.log", "ab", buffering=-1 if buffered else 0)  # noqa: SIM115
-        logger = structlog_logger(structlog.BytesLogger(fh))
+        fh = open(directory / "structlog.log", "ab", buffering=BUFFER if buffered else 0)  # noqa: SIM115
+        writer = NoFlushBytesLogger(fh) if buffered else structlog.BytesLogger(fh)
+        logger = structlog_logger(writer)
 
         def run() -> None:
             info = logger.info
@@ -125,6 +159,7 @@ _stdlib_counter = iter(range(10**9))
 
 def stdlib_case(rotating: bool, json_format: bool) -> Case:
     def setup(directory: Path, n: int) -> Callable[[], None]:
+        stdlib_for_speed()
         logger = logging.getLogger(f"bench.file.{next(_stdlib_counter)}")
         logger.propagate = False
         logger.setLevel(logging.INFO)
@@ -219,6 +254,7 @@ def verify_threaded(path: Path, per_thread: int) -> None:
 
 
 CASES: dict[str, Case] = {
+    "bare dumps + os.write": bare_unbuffered,
     "floor, write per entry": floor_unbuffered,
     "llmlog, write per entry": llmlog_case(),
     "structlog, write per entry": structlog_case(buffered=False),
@@ -227,114 +263,108 @@ CASES: dict[str, Case] = {
     "llmlog, rotation on": llmlog_case(max_bytes=10 << 20),
     "stdlib RotatingFileHandler text": stdlib_case(rotating=True, json_format=False),
     "stdlib RotatingFileHandler JSON": stdlib_case(rotating=True, json_format=True),
+    "bare dumps + buffered write": bare_buffered,
     "floor, buffered": floor_buffered,
     "llmlog, buffered 64 KiB": llmlog_case(buffer_size=65536),
     "structlog, buffered": structlog_case(buffered=True),
 }
 
 
+GROUPS: list[tuple[str, str, str, list[str]]] = [
+    (
+        "write",
+        "floor, write per entry",
+        "llmlog, write per entry",
+        [
+            "bare dumps + os.write",
+            "llmlog, write per entry",
+            "structlog, write per entry",
+            "stdlib FileHandler JSON",
+            "loguru serialize=True",
+        ],
+    ),
+    (
+        "rotation",
+        "floor, write per entry",
+        "llmlog, write per entry",
+        [
+            "llmlog, rotation on",
+            "stdlib RotatingFileHandler text",
+            "stdlib RotatingFileHandler JSON",
+        ],
+    ),
+    (
+        "buffered",
+        "floor, buffered",
+        "llmlog, buffered 64 KiB",
+        ["bare dumps + buffered write", "llmlog, buffered 64 KiB", "structlog, buffered"],
+    ),
+]
+THREADS = ("llmlog", "structlog")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--calls", type=int, default=20_000, help="entries per sample")
+    parser.add_argument("--samples", type=int, default=3, help="samples per case and round")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--dir", help="where to write (default: a temporary directory)")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "file.json"))
     args = parser.parse_args()
     if args.quick:
-        args.calls, args.rounds = 3_000, 3
+        args.calls, args.samples, args.rounds = 3_000, 2, 2
 
-    base = Path(args.dir or tempfile.mkdtemp(prefix="llmlog-bench-"))
-    samples: dict[str, list[float]] = {name: [] for name in CASES}
-    threads: dict[str, list[float]] = {"llmlog": [], "structlog": []}
+    run = Run("bench_file.py", rounds=args.rounds, samples=args.samples, calls=args.calls)
+    base = Path(tempfile.mkdtemp(prefix="llmlog-bench-", dir=args.dir))
+    sample_no = 0
     try:
         for round_no in range(args.rounds):
             for name, case in CASES.items():
-                directory = base / f"r{round_no}-{abs(hash(name))}"
-                directory.mkdir(parents=True)
-                run = case(directory, args.calls)
-                start = time.perf_counter_ns()
-                run()
-                samples[name].append((time.perf_counter_ns() - start) / args.calls)
-                shutil.rmtree(directory)
-            for kind in threads:
-                directory = base / f"t{round_no}-{kind}"
-                directory.mkdir(parents=True)
-                rate, path = threaded(kind, directory, args.calls // 4)
-                verify_threaded(path, args.calls // 4)
-                threads[kind].append(rate)
-                shutil.rmtree(directory)
+                for _ in range(args.samples):
+                    directory = base / f"s{sample_no}"
+                    sample_no += 1
+                    directory.mkdir(parents=True)
+                    go = case(directory, args.calls)
+                    start = time.perf_counter_ns()
+                    go()
+                    run.add(name, round_no, (time.perf_counter_ns() - start) / args.calls)
+                    shutil.rmtree(directory)
+            for _ in range(args.samples):
+                for kind in THREADS:
+                    directory = base / f"s{sample_no}"
+                    sample_no += 1
+                    directory.mkdir(parents=True)
+                    rate, path = threaded(kind, directory, args.calls // 4)
+                    verify_threaded(path, args.calls // 4)
+                    run.add(f"threads.{kind}", round_no, rate)
+                    shutil.rmtree(directory)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
-    med = {name: statistics.median(v) for name, v in samples.items()}
-    print(
-        f"Python {sys.version.split()[0]} on {platform.machine()}; {args.rounds} interleaved rounds x {args.calls} entries; medians\n"
-    )
-    groups = [
-        (
-            "One write per entry",
-            "floor, write per entry",
-            [
-                "llmlog, write per entry",
-                "structlog, write per entry",
-                "stdlib FileHandler JSON",
-                "loguru serialize=True",
-            ],
-        ),
-        (
-            "Rotation on",
-            "floor, write per entry",
-            [
-                "llmlog, rotation on",
-                "stdlib RotatingFileHandler text",
-                "stdlib RotatingFileHandler JSON",
-            ],
-        ),
-        ("Buffered", "floor, buffered", ["llmlog, buffered 64 KiB", "structlog, buffered"]),
-    ]
-    for title, floor, names in groups:
-        print(f"{title} (floor: {med[floor]:.0f} ns):")
+    figures = {name: run.figure(name) for name in CASES}
+    ratios: dict[str, Any] = {}
+    print(run.describe(), "\n")
+    for group, floor, ours, names in GROUPS:
+        print(f"{group}: floor {fmt_range(figures[floor])} ns/entry")
         for name in names:
-            ratio_ll = (
-                med[name] / med["llmlog, write per entry"]
-                if "buffered" not in title.lower()
-                else med[name] / med["llmlog, buffered 64 KiB"]
-            )
+            r_floor = ratios[f"{group}.{name}/floor"] = run.ratio(name, floor)
+            r_ours = ratios[f"{group}.{name}/llmlog"] = run.ratio(name, ours)
             print(
-                f"  {name:34} {med[name]:8.0f} ns   {med[name] / med[floor]:5.2f}x floor   {ratio_ll:5.2f}x llmlog"
+                f"  {name:34} {fmt_range(figures[name]):>24} ns   "
+                f"{r_floor['median']:5.2f}x floor [{r_floor['min']:.2f}–{r_floor['max']:.2f}]   "
+                f"{r_ours['median']:5.2f}x llmlog"
             )
-    rates = {k: statistics.median(v) for k, v in threads.items()}
-    print("\n4 threads into one file (every line parsed afterwards):")
-    for kind, rate in rates.items():
-        print(f"  {kind:34} {rate:10.0f} lines/s   {rate / rates['structlog']:5.2f}x structlog")
-    results = {
-        "python": sys.version.split()[0],
-        "calls": args.calls,
-        "rounds": args.rounds,
-        "ns_per_entry": {k: round(v, 1) for k, v in med.items()},
-        "threads_lines_per_s": {k: round(v) for k, v in rates.items()},
-        "ratios": {
-            "llmlog_vs_floor_write_per_entry": round(
-                med["llmlog, write per entry"] / med["floor, write per entry"], 3
-            ),
-            "structlog_vs_llmlog_write_per_entry": round(
-                med["structlog, write per entry"] / med["llmlog, write per entry"], 3
-            ),
-            "rotation_overhead": round(
-                med["llmlog, rotation on"] / med["llmlog, write per entry"], 3
-            ),
-            "llmlog_vs_floor_buffered": round(
-                med["llmlog, buffered 64 KiB"] / med["floor, buffered"], 3
-            ),
-            "threads_llmlog_vs_structlog": round(rates["llmlog"] / rates["structlog"], 3),
-        },
-    }
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {args.output}")
+    threads = {kind: run.figure(f"threads.{kind}", 0) for kind in THREADS}
+    ratios["threads.llmlog/structlog"] = run.ratio("threads.llmlog", "threads.structlog")
+    print("\n4 threads into one file (every line parsed afterwards), lines/s:")
+    for kind, figure in threads.items():
+        print(f"  {kind:34} {fmt_range(figure):>28}")
+    r = ratios["threads.llmlog/structlog"]
+    print(f"  llmlog / structlog per round: {r['median']:.2f}x [{r['min']:.2f}–{r['max']:.2f}]")
+    run.write(args.output, ns_per_entry=figures, threads_lines_per_s=threads, ratios=ratios)
 
 
 if __name__ == "__main__":

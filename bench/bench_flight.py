@@ -1,14 +1,18 @@
 """Flight recorder costs, with the reference points the targets were set against, in one run.
 
-Cases (medians of interleaved rounds, ns per event unless stated):
+Cases (ns per event unless stated; each measured ``--samples`` times per round, rounds
+interleaved; medians with p10–p90, ratios per round, the load before and after in the results):
 
 * writer-visible cost of an ordinary event (a ~300-700 B mix of span starts, span ends and log
   records), ``zstd`` backend with background sealing, and ``memory`` backend, with the ring full
-  and evicting (``max_bytes`` 4 MiB); reference points:
+  and evicting (``max_bytes`` 4 MiB, ``--ring-mib``; 1 MiB with ``--quick``); reference points:
   ``orjson.dumps`` of the same event, and appending a tuple to a deque;
 * stored bytes per ordinary event with ``zstd``;
 * ``trace_region`` with no recorder running, against an empty ``with`` block, and with one running;
-* a DEBUG log call while the recorder records DEBUG and every output is at INFO;
+* a DEBUG log call while the recorder records DEBUG and every output is at INFO, against its
+  floor: the same event (time, kind, thread, level, message, caller, fields) built by hand,
+  encoded as the recorder encodes it and appended to an open chunk (``floors.flight_emitter``;
+  the bytes are checked to be the recorder's, time and caller aside);
 * a native snapshot of about 100 MB of raw history (milliseconds).
 
 Run::
@@ -22,17 +26,17 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
-import statistics
-import sys
+import re
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
+from common import Run, fmt_range, summary
+from floors import flight_emitter
 
-from llmlog import Logger, Output, Severity, TraceEvent, TraceEventType
-from llmlog.flight import annotations as flight_annotations
+from llmlog import Logger, Output, Severity, TraceEvent, TraceEventType, state
 from llmlog.flight import trace_region
 from llmlog_engine_flight import FlightRecorder, RecorderOutput
 
@@ -75,7 +79,7 @@ def mix(n: int) -> list[tuple[str, dict]]:
 
 
 def writer_cost(
-    backend: str, events: list[tuple[str, dict]], distinct: int = 0
+    backend: str, events: list[tuple[str, dict]], distinct: int = 0, ring_bytes: int = 4 << 20
 ) -> tuple[float, float]:
     """What recording adds on the writer's thread, per event, with the ring full and evicting (an
     always-on recorder's steady state: a growing ring also pays the kernel for fresh pages). The
@@ -83,7 +87,7 @@ def writer_cost(
     its own file whether or not a recorder runs, so the recorder's cost starts where it is handed
     one. With ``distinct``, the first ``distinct`` events are repeated: they stay in the CPU's
     caches, as an event just built by a program does, instead of being read back from memory."""
-    fr = FlightRecorder(min_age=3600, max_bytes=4 << 20, backend=backend)
+    fr = FlightRecorder(min_age=3600, max_bytes=ring_bytes, backend=backend)
     fr.start()
     ts = time.time_ns()
     prepared = [
@@ -141,7 +145,7 @@ class _Null:
 
 def region_costs(n: int) -> tuple[float, float, float]:
     null = _Null()
-    assert flight_annotations.active is None
+    assert state.annotating_recorder is None
     start = time.perf_counter_ns()
     for _ in range(n):
         with null:
@@ -168,19 +172,45 @@ class InfoOnly(Output):
         pass
 
 
-def debug_log_cost(n: int) -> float:
+def debug_logger() -> tuple[Logger, FlightRecorder]:
     fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend="zstd", level=Severity.DEBUG)
     fr.start()
     info = InfoOnly()
     info.level = Severity.INFO
-    log = Logger(Severity.INFO, [info, RecorderOutput(fr)])
+    return Logger(Severity.INFO, [info, RecorderOutput(fr)]), fr
+
+
+def debug_log_cost(n: int) -> float:
+    log, fr = debug_logger()
     debug = log.debug
     start = time.perf_counter_ns()
     for i in range(n):
-        debug("cache lookup", key=i)
+        debug("cache lookup", item=i)
     elapsed = (time.perf_counter_ns() - start) / n
     fr.stop()
     return elapsed
+
+
+def debug_floor_cost(n: int) -> float:
+    debug = flight_emitter()
+    start = time.perf_counter_ns()
+    for i in range(n):
+        debug("cache lookup", item=i)
+    return (time.perf_counter_ns() - start) / n
+
+
+def check_debug_floor() -> None:
+    """The floor's event line is the recorder's, its time, thread and caller aside."""
+    log, fr = debug_logger()
+    log.debug("cache lookup", item=7)
+    ours = bytes(fr.ring._active).splitlines()[-1]
+    fr.stop()
+    debug = flight_emitter()
+    debug("cache lookup", item=7)
+    floor = bytes(debug.chunk()).splitlines()[-1]  # type: ignore[attr-defined]
+    pattern = re.compile(rb'"(ts|tid|line)":\d+|"fn":"[^"]*"')
+    a, b = pattern.sub(b"_", ours), pattern.sub(b"_", floor)
+    assert a == b, f"the flight floor writes other bytes than the recorder:\n{a!r}\n{b!r}"
 
 
 def snapshot_cost(raw_mb: int) -> tuple[float, int, int]:
@@ -207,13 +237,23 @@ def snapshot_cost(raw_mb: int) -> tuple[float, int, int]:
     return elapsed, raw, size
 
 
+CASES = {
+    "zstd writer ns/event": "zstd",
+    "memory writer ns/event": "memory",
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=3, help="samples per case and round")
     parser.add_argument("--snapshot-mb", type=int, default=100)
+    parser.add_argument(
+        "--ring-mib", type=int, default=4, help="the ring's max_bytes in the writer cases (MiB)"
+    )
     parser.add_argument(
         "--distinct",
         type=int,
@@ -224,47 +264,58 @@ def main() -> None:
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "flight.json"))
     args = parser.parse_args()
     if args.quick:
-        args.events, args.rounds, args.snapshot_mb = 6_000, 2, 10
+        args.events, args.rounds, args.samples, args.snapshot_mb = 6_000, 2, 2, 10
+        args.ring_mib = 1
+    run = Run(
+        "bench_flight.py",
+        rounds=args.rounds,
+        samples=args.samples,
+        events=args.events,
+        distinct=args.distinct,
+        ring_mib=args.ring_mib,
+    )
+    check_debug_floor()
     events = mix(args.events)
-    results: dict[str, list[float]] = collections.defaultdict(list)
-    for _ in range(args.rounds):
-        t, stored = writer_cost("zstd", events, args.distinct)
-        results["zstd writer ns/event"].append(t)
-        results["zstd stored B/event"].append(stored)
-        t, stored = writer_cost("memory", events, args.distinct)
-        results["memory writer ns/event"].append(t)
-        results["memory stored B/event"].append(stored)
-        t_dumps, t_deque = reference_costs(events)
-        results["orjson.dumps ns/event"].append(t_dumps)
-        results["deque.append tuple ns/event"].append(t_deque)
-        t_empty, t_off, t_on = region_costs(args.events)
-        results["empty with ns"].append(t_empty)
-        results["trace_region off ns"].append(t_off)
-        results["trace_region on ns"].append(t_on)
-        results["DEBUG log to recorder, outputs INFO ns"].append(debug_log_cost(args.events))
+    stored: dict[str, list[float]] = collections.defaultdict(list)
+    for r in range(args.rounds):
+        for _ in range(args.samples):
+            for name, backend in CASES.items():
+                t, per_event = writer_cost(backend, events, args.distinct, args.ring_mib << 20)
+                run.add(name, r, t)
+                stored[backend].append(per_event)
+            t_dumps, t_deque = reference_costs(events)
+            run.add("orjson.dumps ns/event", r, t_dumps)
+            run.add("deque.append tuple ns/event", r, t_deque)
+            t_empty, t_off, t_on = region_costs(args.events)
+            run.add("empty with ns", r, t_empty)
+            run.add("trace_region off ns", r, t_off)
+            run.add("trace_region off minus empty with ns", r, t_off - t_empty)
+            run.add("trace_region on ns", r, t_on)
+            run.add("DEBUG log to recorder, outputs INFO ns", r, debug_log_cost(args.events))
+            run.add("DEBUG floor: event by hand ns", r, debug_floor_cost(args.events))
     snap_ms, raw, size = snapshot_cost(args.snapshot_mb)
-    med = {k: statistics.median(v) for k, v in results.items()}
+    figures = {name: run.figure(name) for name in run.samples}
+    ratios: dict[str, Any] = {
+        "DEBUG to recorder/floor": run.ratio(
+            "DEBUG log to recorder, outputs INFO ns", "DEBUG floor: event by hand ns"
+        ),
+        "memory writer/orjson.dumps": run.ratio("memory writer ns/event", "orjson.dumps ns/event"),
+    }
+    print(run.describe(), "\n")
+    for name, figure in figures.items():
+        print(f"  {name:42} {fmt_range(figure):>26}")
+    r = ratios["DEBUG to recorder/floor"]
     print(
-        f"Python {sys.version.split()[0]}; {args.rounds} rounds x {args.events} events; medians\n"
+        f"  DEBUG to recorder / floor per round: {r['median']:.2f}x [{r['min']:.2f}–{r['max']:.2f}]"
     )
-    for key, value in med.items():
-        print(f"  {key:42} {value:10.1f}")
-    print(
-        f"  {'trace_region off minus empty with ns':42} {med['trace_region off ns'] - med['empty with ns']:10.1f}"
-    )
+    print(f"  zstd stored B/event: {min(stored['zstd']):.1f}–{max(stored['zstd']):.1f}")
     print(f"  snapshot of {raw / 1e6:.0f} MB raw ({size / 1e6:.1f} MB zstd): {snap_ms:.1f} ms")
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(
-        json.dumps(
-            {
-                "medians": med,
-                "snapshot_ms": snap_ms,
-                "snapshot_raw_bytes": raw,
-                "snapshot_file_bytes": size,
-            },
-            indent=2,
-        )
-        + "\n"
+    run.write(
+        args.output,
+        figures=figures,
+        ratios=ratios,
+        stored_bytes_per_event={k: summary(v) for k, v in stored.items()},
+        snapshot={"ms": round(snap_ms, 1), "raw_bytes": raw, "file_bytes": size},
     )
 
 

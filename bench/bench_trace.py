@@ -3,8 +3,9 @@
 Two ways of producing the same events on one thread: ``with llmlog.span(...)`` (ids, parents and
 context handled by llmlog) and direct ``emit_span_start``/``emit_span_end`` calls (the dspy-go
 API), with the format's default write buffer, and the direct calls again with ``buffer_size=0``
-(one ``write()`` per event, as dspy-go). Events per second, medians of interleaved rounds; every
-line is parsed afterwards. Run::
+(one ``write()`` per event, as dspy-go). Events per second; each case runs ``--samples`` times
+per round, rounds interleaved; medians with p10–p90 and the load before and after in the results
+(``common.py``). Every line is parsed afterwards. Run::
 
     .venv/bin/python bench/bench_trace.py          # writes bench/results/trace.json
     .venv/bin/python bench/bench_trace.py --quick
@@ -13,14 +14,12 @@ line is parsed afterwards. Run::
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import orjson
+from common import Run, fmt_range
 
 import llmlog
 
@@ -65,32 +64,37 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=3, help="samples per case and round")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "trace.json"))
     args = parser.parse_args()
     if args.quick:
-        args.pairs, args.rounds = 5_000, 2
+        args.pairs, args.rounds, args.samples = 5_000, 2, 2
     runs = {
         "llmlog.span": with_spans,
         "emit_span_start/end": with_emit,
         "emit, buffer_size=0": with_emit_unbuffered,
     }
-    rates: dict[str, list[float]] = {name: [] for name in runs}
+    run = Run("bench_trace.py", rounds=args.rounds, samples=args.samples, pairs=args.pairs)
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            for name, run in runs.items():
-                path = Path(tmp) / f"{r}-{len(name)}.jsonl"
-                rates[name].append(run(path, args.pairs))
-                verify(path, args.pairs)
-                path.unlink()
-    med = {k: statistics.median(v) for k, v in rates.items()}
-    print(
-        f"Python {sys.version.split()[0]}; {args.rounds} rounds x {args.pairs} span pairs, one thread; medians\n"
+            for i, (name, case) in enumerate(runs.items()):
+                for s in range(args.samples):
+                    path = Path(tmp) / f"{r}-{i}-{s}.jsonl"
+                    rate = case(path, args.pairs)
+                    verify(path, args.pairs)
+                    path.unlink()
+                    run.add(name, r, rate)
+                    run.add(f"{name} ns/event", r, 1e9 / rate)
+    print(run.describe(), "\n")
+    for name in runs:
+        rate, ns = run.figure(name, 0), run.figure(f"{name} ns/event", 0)
+        print(f"  {name:22} {fmt_range(rate):>28} events/s   {fmt_range(ns):>22} ns/event")
+    run.write(
+        args.output,
+        events_per_second={name: run.figure(name, 0) for name in runs},
+        ns_per_event={name: run.figure(f"{name} ns/event", 0) for name in runs},
     )
-    for name, rate in med.items():
-        print(f"  {name:22} {rate:10.0f} events/s   {1e9 / rate:7.0f} ns/event")
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps({"events_per_second": med}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -29,15 +29,25 @@ from typing import Any
 HIGHER_IS_BETTER = ("per_second", "per second", "_per_s", "/s", "throughput", "speedup")
 
 
+#: Top-level keys of a results file that describe the run, not what it measured.
+NOT_FIGURES = frozenset({"environment", "config", "benchmark"})
+
+
 def numbers(value: Any, path: str = "") -> Iterator[tuple[str, float]]:
     """Every number in a JSON document, with its path (``a.b[2]``); lists of numbers (samples)
-    give their median."""
+    give their median, and a figure summarised as median and range (``common.summary``) its
+    median. The run's description (environment and load, configuration) is left out."""
     if isinstance(value, bool):
         return
     if isinstance(value, int | float):
         yield path, float(value)
     elif isinstance(value, dict):
+        if "median" in value and "samples" in value:
+            yield path, float(value["median"])
+            return
         for key, item in value.items():
+            if not path and key in NOT_FIGURES:
+                continue
             yield from numbers(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         if value and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):

@@ -386,7 +386,7 @@ DOC_RUNS = {
             def llmlog_register_trace_formats(register):
                 register(
                     "myformat",
-                    lambda options, path: DspyTraceWriter(path, options),
+                    lambda options, context: DspyTraceWriter(context.trace_path(), options),
                     options=DspyOptions,
                     detect=detect,
                     read=read_trace,

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import attrs
 import orjson
 
-from llmlog import hookimpl
+from llmlog import BuildContext, hookimpl
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.render import escape, escape_json_bytes, format_cost, plural
 from llmlog.safefiles import create_new, make_private_dirs
@@ -100,13 +100,13 @@ def encode_alt(event: TraceEvent) -> bytes:
     )
 
 
-def make_writer(options: CoretestOptions | None, path: Path) -> LinesWriter:
+def make_writer(options: CoretestOptions | None, context: BuildContext) -> LinesWriter:
     options = options or CoretestOptions()
-    return LinesWriter(Path(path), options.mode, options.prefix, encode)
+    return LinesWriter(context.trace_path(), options.mode, options.prefix, encode)
 
 
-def make_alt_writer(options: object, path: Path) -> LinesWriter:
-    return LinesWriter(Path(path), 0o600, "coretest-alt", encode_alt)
+def make_alt_writer(options: object, context: BuildContext) -> LinesWriter:
+    return LinesWriter(context.trace_path(), 0o600, "coretest-alt", encode_alt)
 
 
 def detect(first_line: bytes) -> bool:

@@ -115,7 +115,10 @@ def trace_format(name, declare):
         @hookimpl
         def llmlog_register_trace_formats(self, register):
             register(
-                name, lambda options, path: None, detect=lambda line: False, view_arguments=declare
+                name,
+                lambda options, context: None,
+                detect=lambda line: False,
+                view_arguments=declare,
             )
 
     return (name, Format())

@@ -13,6 +13,7 @@ import llmlog
 from llmlog import BuildContext, ConfigError, Output, Severity, hookimpl
 from llmlog.config import FileMode, find_config
 from llmlog.logger import global_dispatcher
+from llmlog.runtime import configure_on_first_use
 from llmlog.tomlout import dumps_toml
 
 
@@ -286,7 +287,7 @@ def test_unconfigured_first_use_configures_from_llmlog_toml(tmp_path, capsys, mo
     monkeypatch.setenv("LLMLOG_DISABLE_PLUGIN_AUTOLOAD", "1")
     write(tmp_path / "llmlog.toml", 'level = "warn"\n[outputs.stderr]\n')
     dispatcher = global_dispatcher()
-    dispatcher.defer(__import__("llmlog.logger", fromlist=["x"]).configure_on_first_use)
+    dispatcher.defer(configure_on_first_use)
     log = llmlog.get_logger()
     log.info("dropped")
     log.warn("kept")
@@ -297,7 +298,7 @@ def test_unconfigured_first_use_configures_from_llmlog_toml(tmp_path, capsys, mo
 def test_broken_config_on_first_use_falls_back_to_stderr(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LLMLOG_DISABLE_PLUGIN_AUTOLOAD", "1")
     write(tmp_path / "llmlog.toml", 'level = "loud"\n')
-    global_dispatcher().defer(sys.modules["llmlog.logger"].configure_on_first_use)
+    global_dispatcher().defer(configure_on_first_use)
     llmlog.get_logger().info("still logged")
     err = capsys.readouterr().err
     assert "configuration failed, logging to stderr instead" in err

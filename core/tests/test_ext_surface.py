@@ -64,7 +64,7 @@ def test_the_scan_finds_every_way_into_an_internal_module():
     source = (
         "import llmlog.render\n"
         "from llmlog.registry import OutputRegister\n"
-        "from llmlog import lifecycle, get_logger\n"
+        "from llmlog import state, get_logger\n"
         "import llmlog\n"
         "llmlog.runtime.plugin_host()\n"
         "from llmlog.ext import escape\n"
@@ -75,7 +75,7 @@ def test_the_scan_finds_every_way_into_an_internal_module():
     assert imports_outside_the_api(source) == [
         "1: import llmlog.render",
         "2: from llmlog.registry import ...",
-        "3: from llmlog import lifecycle",
+        "3: from llmlog import state",
         "5: llmlog.runtime",
     ]
 
@@ -128,3 +128,20 @@ def test_importing_the_api_loads_no_more_than_importing_llmlog():
         [sys.executable, "-c", program], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "['llmlog.ext']"
+
+
+def test_the_three_lists_of_the_api_name_the_same_names_from_the_same_places():
+    """``llmlog.ext`` names each entry three times, for three readers: the ``TYPE_CHECKING``
+    imports (type checkers), ``_SOURCES`` (the lazy loading at run time) and ``__all__`` (linters,
+    ``import *``). A name added to one and not the others, or loaded from another module than the
+    one type checkers see, fails here."""
+    tree = ast.parse(Path(llmlog.ext.__file__).read_text())
+    typed: dict[str, tuple[str, str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.module
+                for alias in imp.names:
+                    typed[alias.asname or alias.name] = (imp.module, alias.name)
+    assert typed == llmlog.ext._SOURCES
+    assert set(llmlog.ext.__all__) == set(typed)

@@ -44,7 +44,7 @@ from llmlog.testing import make_entry
 
 
 def test_annotations_do_nothing_without_a_recorder():
-    assert annotations.active is None
+    assert llmlog.state.annotating_recorder is None
     with trace_region("work") as region:
         assert region is trace_region("work")  # one shared no-op per name
     with trace_task("job") as task:
@@ -80,9 +80,16 @@ class Recorder:
         self.records.append(("region", {"name": name, "error": error}))
 
 
-def test_annotations_reach_a_running_recorder(monkeypatch):
+def test_annotations_reach_a_running_recorder():
     recorder = Recorder()
-    monkeypatch.setattr(annotations, "active", recorder)
+    assert annotations.take_annotations(recorder) is None
+    try:
+        _annotated(recorder)
+    finally:
+        annotations.release_annotations(recorder)
+
+
+def _annotated(recorder):
     with trace_task("job") as task:
         assert current_task() == (task.id, "job")
         with trace_region("step"):
@@ -108,6 +115,10 @@ def test_annotations_reach_a_running_recorder(monkeypatch):
         ("region", "fn", "KeyError: 'k'"),
     ]
     assert current_task() is None
+    annotations.release_annotations(recorder)
+    trace_log("note", "after release")
+    assert len(recorder.records) == len(kinds)
+    assert llmlog.state.annotating_recorder is None
 
 
 def test_the_no_op_recorder_stands_in_for_a_missing_engine():

@@ -33,7 +33,7 @@ class CarelessWriter:
 class CarelessFormat:
     @hookimpl
     def llmlog_register_trace_formats(self, register):
-        register("careless", lambda options, path: CarelessWriter(path))
+        register("careless", lambda options, context: CarelessWriter(context.path))
 
 
 def test_a_careless_format_fails_each_case_by_name(tmp_path):

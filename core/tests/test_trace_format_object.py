@@ -6,7 +6,7 @@ from llmlog.ext import ComponentKind, TraceFormat, hookimpl
 from llmlog.plugins import PluginHost
 
 
-def writer(options, path):
+def writer(options, context):
     return None
 
 
@@ -61,7 +61,7 @@ def test_any_object_with_the_attributes_is_a_trace_format():
     class Mine:
         name = "mine"
 
-        def writer(self, options, path):
+        def writer(self, options, context):
             return None
 
         def detect(self, first_line):

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import llmlog
-from llmlog import TokenUsage, TraceEvent, TraceEventType, TraceSession, tracesinks
+from llmlog import TokenUsage, TraceEvent, TraceEventType, TraceSession, state, tracesinks
 from llmlog.interfaces import TraceSink
 
 
@@ -112,7 +112,7 @@ def test_a_sink_gets_the_events_of_a_session_less_span(sink):
 
 
 def test_with_no_sink_a_session_less_span_builds_no_event(monkeypatch):
-    assert tracesinks.sinks == ()
+    assert state.trace_sinks == ()
     built: list[object] = []
     monkeypatch.setattr("llmlog.tracing._deliver", built.append)
     with llmlog.span("alone"):
@@ -171,7 +171,7 @@ def test_llmlog_shutdown_flushes_then_shuts_down_every_sink_and_removes_it():
     tracesinks.add_sink(second)
     llmlog.shutdown()
     assert first.calls == second.calls == ["flush", "shutdown"]
-    assert tracesinks.sinks == ()
+    assert state.trace_sinks == ()
     with llmlog.span("after shutdown"):
         pass
     assert first.events == second.events == []
@@ -293,7 +293,7 @@ def test_every_sink_gets_exactly_the_events_delivered_while_it_was_added(operati
                 tracesinks.deliver(event)
                 for i in added:
                     expected[i].append(event)
-            assert [s.name for s in tracesinks.sinks] == [f"s{i}" for i in added]
+            assert [s.name for s in state.trace_sinks] == [f"s{i}" for i in added]
     finally:
         for s in sinks:
             tracesinks.remove_sink(s)

@@ -15,6 +15,7 @@ API reference.
 
 from typing import TYPE_CHECKING, Any
 
+from llmlog import state as _state
 from llmlog.context import (
     LogContext,
     bind_current,
@@ -44,6 +45,18 @@ from llmlog.tracing import (
     start_trace_session,
     traced,
 )
+
+
+def _configure_on_first_use() -> None:
+    # Here, at the top of the package, because only this layer may import llmlog.runtime (the
+    # logger and the dispatcher sit below it); a program that logs without calling configure()
+    # loads it at its first entry.
+    from llmlog.runtime import configure_on_first_use
+
+    configure_on_first_use()
+
+
+_state.dispatcher.defer(_configure_on_first_use)
 
 if TYPE_CHECKING:
     from llmlog.config import ConfigError, Configuration

@@ -16,13 +16,12 @@ import os
 import random
 import sys
 import threading
-import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from llmlog import state
 from llmlog.interfaces import Output
-from llmlog.lifecycle import flush_all
 from llmlog.records import EMPTY_FIELDS, LogEntry
 from llmlog.render import escape
 from llmlog.sanitize import Sanitizer
@@ -30,29 +29,24 @@ from llmlog.severity import Severity
 
 __all__ = ["Dispatcher", "report_problem"]
 
-_ALL_DISPATCHERS: weakref.WeakSet[Dispatcher] = weakref.WeakSet()
 _FATAL = Severity.FATAL  # enum member access is slow; the emit path reads a module constant
 
 
-#: Cleans what :func:`report_problem` prints: an error's text can hold a secret (a URL with a
-#: token in it, a header). ``configure()`` installs the configuration's sanitizer.
-_report_sanitizer: Sanitizer | None = None
-
-
 def set_report_sanitizer(sanitizer: Sanitizer | None) -> None:
-    """Redact problem reports with ``sanitizer`` (``None``: the secure defaults)."""
-    global _report_sanitizer
-    _report_sanitizer = sanitizer
+    """Redact problem reports with ``sanitizer`` (``None``: the secure defaults): an error's text
+    can hold a secret (a URL with a token in it, a header). ``configure()`` installs the
+    configuration's."""
+    state.report_sanitizer = sanitizer
 
 
 def report_problem(message: str) -> None:
     """Print an llmlog diagnostic on stderr, its secrets redacted and control characters escaped
     as log entries' are; never raises (stderr may be closed or ``None``)."""
     try:
-        global _report_sanitizer
-        if _report_sanitizer is None:
-            _report_sanitizer = Sanitizer()
-        message = "\n".join(escape(line) for line in _report_sanitizer.text(message).split("\n"))
+        sanitizer = state.report_sanitizer
+        if sanitizer is None:
+            sanitizer = state.report_sanitizer = Sanitizer()
+        message = "\n".join(escape(line) for line in sanitizer.text(message).split("\n"))
         stream = sys.__stderr__ if sys.stderr is None else sys.stderr
         if stream is not None:
             stream.write(f"llmlog: {message}\n")
@@ -98,7 +92,7 @@ class Dispatcher:
             sanitizer=sanitizer,
             include_caller=include_caller,
         )
-        _ALL_DISPATCHERS.add(self)
+        state.dispatchers.add(self)
 
     def install(
         self,
@@ -229,7 +223,7 @@ class Dispatcher:
                     self._output_failed(output, exc)
         if severity >= _FATAL:
             self.flush()
-            flush_all()  # what is buffered outside the outputs too (trace files)
+            state.flush_all()  # what is buffered outside the outputs too (trace files)
 
     def _output_failed(self, output: Output, exc: Exception) -> None:
         name = output.name or type(output).__name__
@@ -303,29 +297,24 @@ def close_outputs(outputs: Sequence[Output], on_error: Callable[[Output, Excepti
 
 def _after_fork_in_child() -> None:
     # A lock another thread held at the fork stays held forever in the child.
-    for dispatcher in list(_ALL_DISPATCHERS):
+    for dispatcher in list(state.dispatchers):
         dispatcher._lock = threading.RLock()
 
 
 def _flush_all_at_exit() -> None:
     # Nothing written is lost silently: every live dispatcher's outputs are flushed at exit.
-    for dispatcher in list(_ALL_DISPATCHERS):
+    for dispatcher in list(state.dispatchers):
         dispatcher.flush()
-
-
-_process_hooks = threading.Lock()
-_process_hooks_installed = False
 
 
 def _install_process_hooks() -> None:
     """Register the exit flush and the fork handling, once, when a dispatcher first gets outputs
     (``import llmlog`` alone registers nothing). Called before the dispatcher's lock is taken, so
     a fork can never find that lock held without the handler that replaces it in the child."""
-    global _process_hooks_installed
-    if _process_hooks_installed:
+    if state.dispatcher_hooks_installed:
         return
-    with _process_hooks:
-        if not _process_hooks_installed:
+    with state.dispatcher_hooks_lock:
+        if not state.dispatcher_hooks_installed:
             os.register_at_fork(after_in_child=_after_fork_in_child)
             atexit.register(_flush_all_at_exit)
-            _process_hooks_installed = True
+            state.dispatcher_hooks_installed = True

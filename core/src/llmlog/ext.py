@@ -86,8 +86,8 @@ Viewing (for a trace format's ``view``)
 Flight recorder (for its engine, and plugins that annotate)
     ``trace_region``, ``trace_task``, ``trace_log``, ``current_task``; ``FlightRecorderAPI``,
     ``NoFlightRecorder``, ``NO_FLIGHT_RECORDER``, ``global_flight_recorder``,
-    ``running_flight_recorder``, ``replace_global_flight_recorder``; ``flight_annotations``: the
-    annotations' module, whose ``active`` the running recorder sets.
+    ``running_flight_recorder``, ``replace_global_flight_recorder``; ``take_annotations`` and
+    ``release_annotations``: which recorder the annotations go to (the running one).
 
 Standard logging
     ``StdlibCapture`` and ``StdlibOptions`` capture standard loggers; a record carrying
@@ -112,8 +112,14 @@ if TYPE_CHECKING:
     from llmlog.config.paths import config_relative
     from llmlog.context import LogContext, enter_context, exit_context, get_current
     from llmlog.dispatch import Dispatcher, report_problem
-    from llmlog.flight import annotations as flight_annotations
-    from llmlog.flight.annotations import current_task, trace_log, trace_region, trace_task
+    from llmlog.flight.annotations import (
+        current_task,
+        release_annotations,
+        take_annotations,
+        trace_log,
+        trace_region,
+        trace_task,
+    )
     from llmlog.flight.running import (
         NO_FLIGHT_RECORDER,
         FlightRecorderAPI,
@@ -124,8 +130,6 @@ if TYPE_CHECKING:
     )
     from llmlog.hookspecs import hookimpl, hookspec
     from llmlog.interfaces import BuildContext, Formatter, Integration, Output, TraceSink
-    from llmlog.lifecycle import flush_all
-    from llmlog.lifecycle import register as register_lifecycle
     from llmlog.logger import global_dispatcher
     from llmlog.plugins import PluginHost
     from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
@@ -186,6 +190,7 @@ if TYPE_CHECKING:
         parse_severity,
         severity_from_name,
     )
+    from llmlog.state import flush_all, register_lifecycle
     from llmlog.stdlib import FORWARDED_ATTRIBUTE, StdlibCapture, StdlibOptions
     from llmlog.streamwrite import StreamLines
     from llmlog.traceconfig import default_trace_dir
@@ -243,9 +248,14 @@ _SOURCES: dict[str, tuple[str, str]] = {
     **_names("llmlog.config.paths", "config_relative"),
     **_names("llmlog.context", "LogContext", "enter_context", "exit_context", "get_current"),
     **_names("llmlog.dispatch", "Dispatcher", "report_problem"),
-    "flight_annotations": ("llmlog.flight", "annotations"),
     **_names(
-        "llmlog.flight.annotations", "current_task", "trace_log", "trace_region", "trace_task"
+        "llmlog.flight.annotations",
+        "current_task",
+        "release_annotations",
+        "take_annotations",
+        "trace_log",
+        "trace_region",
+        "trace_task",
     ),
     **_names(
         "llmlog.flight.running",
@@ -260,8 +270,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
     **_names(
         "llmlog.interfaces", "BuildContext", "Formatter", "Integration", "Output", "TraceSink"
     ),
-    "flush_all": ("llmlog.lifecycle", "flush_all"),
-    "register_lifecycle": ("llmlog.lifecycle", "register"),
+    **_names("llmlog.state", "flush_all", "register_lifecycle"),
     **_names("llmlog.logger", "global_dispatcher"),
     **_names("llmlog.plugins", "PluginHost"),
     **_names("llmlog.records", "LogEntry", "TokenUsage", "TraceEvent", "TraceEventType"),
@@ -463,7 +472,6 @@ __all__ = [
     "escape_lines",
     "exit_context",
     "export_target",
-    "flight_annotations",
     "flush_all",
     "flush_trace_sinks",
     "follow",
@@ -489,6 +497,7 @@ __all__ = [
     "plural",
     "quote_if_needed",
     "register_lifecycle",
+    "release_annotations",
     "remove_listener",
     "remove_trace_sink",
     "replace_global_flight_recorder",
@@ -504,6 +513,7 @@ __all__ = [
     "severity_from_name",
     "shown",
     "start_trace_session",
+    "take_annotations",
     "trace_log",
     "trace_region",
     "trace_sink_failures",

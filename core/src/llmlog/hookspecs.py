@@ -86,9 +86,9 @@ def llmlog_register_trace_formats(register: TraceFormatRegister) -> None:
         ``name``, ``writer``, ``options``, ``description``, ``detect``, ``read``, ``view``,
         ``view_arguments``), or the same parts as arguments: ``register(name, factory, *,
         options=None, description="", detect=None, read=None, view=None, view_arguments=None)``.
-        ``factory(options, path)`` (the format's ``writer``) returns a writer
-        with ``write(event)``, ``flush()`` and ``close()`` for the trace file at ``path`` (or, when
-        ``path`` is a directory, for a new file it names there). ``detect(first_line)`` tells
+        ``factory(options, context)`` (the format's ``writer``) returns a writer
+        with ``write(event)``, ``flush()`` and ``close()`` for the trace file at ``context.path``
+        (or, when that is a directory, for a new file it names there). ``detect(first_line)`` tells
         whether a file is in the format, ``read(path, skipped=None)`` yields its events (so
         ``llmlog convert`` can turn it into any other format), ``view(path, args, out)``
         prints it for ``llmlog view``, and ``view_arguments(parser)`` adds the ``llmlog view``
@@ -103,7 +103,8 @@ def llmlog_register_integrations(register: ComponentRegister) -> None:
     on by ``[integrations.NAME] enabled = true`` in ``llmlog.toml``.
 
     :param register: ``register(name, factory, *, options=None, description="")``.
-        ``factory(options)`` returns an :class:`llmlog.interfaces.Integration`: ``configure()``
+        ``factory(options, context)`` returns an :class:`llmlog.interfaces.Integration`
+        (``context.name`` is the table's ``NAME``): ``configure()``
         calls its ``start()`` when the table says ``enabled = true``, and its ``stop()`` when the
         configuration is replaced or llmlog shuts down. ``stop()`` must leave the other library as
         ``start()`` found it.

@@ -139,14 +139,26 @@ class TraceSink:
 
 @attrs.frozen
 class BuildContext:
-    """What a component factory gets besides its options.
+    """What every component factory gets besides its options: ``factory(options, context)`` is
+    the one signature of every kind (outputs, formatters, recorder backends, trace formats'
+    writers, integrations).
 
-    :param name: the instance name from the configuration (``console`` in ``[outputs.console]``).
+    :param name: the instance name from the configuration (``console`` in ``[outputs.console]``,
+        ``dspy`` in ``[integrations.dspy]``, the format's name for a trace writer).
     :param formatter: for outputs that take one, the built formatter (``None`` otherwise).
     :param config_path: the configuration file the component was declared in, if any; resolve
         relative paths against its directory.
+    :param path: for a trace format's writer, the trace file to write (or a directory to write
+        a new file in); ``None`` for the other kinds.
     """
 
     name: str
     formatter: Formatter | None = None
     config_path: Path | None = None
+    path: Path | None = None
+
+    def trace_path(self) -> Path:
+        """:attr:`path`, for a trace writer's factory; ``ValueError`` when none was given."""
+        if self.path is None:
+            raise ValueError(f"trace format {self.name!r} needs a file or directory to write to")
+        return self.path

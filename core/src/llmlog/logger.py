@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 import attrs
 
-from llmlog import tracesinks as _fanout
+from llmlog import state as _state
 from llmlog import tracing as _tracing
 from llmlog.context import LogContext, get_current
 from llmlog.dispatch import Dispatcher, report_problem
@@ -282,7 +282,7 @@ class Logger:
         OTLP exporter), when any is added. See :func:`llmlog.record_llm_call`.
         """
         ctx = get_current()
-        if ctx.span_id is not None and (ctx.session is not None or _fanout.sinks):
+        if ctx.span_id is not None and (ctx.session is not None or _state.trace_sinks):
             self._trace_call(ctx, prompt, completion, token_info, fields)
         if self._dispatcher.threshold <= _DEBUG:
             for name in ("prompt", "completion"):
@@ -522,34 +522,17 @@ class Logger:
 
 # -- the global logger ---------------------------------------------------------------------------
 
-_configure_lock = threading.RLock()
-
-
-def configure_on_first_use() -> None:
-    # The first entry of an unconfigured process configures llmlog from the usual places
-    # (llmlog.toml, LLMLOG_CONFIG, pyproject.toml, the user config dir, built-in defaults).
-    # A broken configuration must not break the application: fall back to stderr and say so.
-    with _configure_lock:
-        if _global_dispatcher.on_first_use is None:
-            return
-        _global_dispatcher.on_first_use = None
-        from llmlog.runtime import configure, configure_fallback
-
-        try:
-            configure()
-        except Exception as exc:
-            report_problem(f"configuration failed, logging to stderr instead:\n{exc}")
-            configure_fallback()
-
-
-_global_dispatcher = Dispatcher(level=Severity.DEBUG)
-_global_dispatcher.defer(configure_on_first_use)
-_global_logger = Logger(Severity.DEBUG, dispatcher=_global_dispatcher)
+# The pipeline get_logger() writes into, kept in llmlog.state with the rest of the process-wide
+# state. Until configure() runs, the dispatcher defers: the first entry configures llmlog from the
+# usual places (llmlog/__init__.py installs that step, from the layer that may import
+# llmlog.runtime).
+_state.dispatcher = Dispatcher(level=Severity.DEBUG)
+_state.logger = Logger(Severity.DEBUG, dispatcher=_state.dispatcher)
 
 
 def global_dispatcher() -> Dispatcher:
     """The dispatcher behind :func:`get_logger`; ``llmlog.configure()`` installs into it."""
-    return _global_dispatcher
+    return _state.dispatcher
 
 
 def get_logger(name: str | None = None) -> Logger:
@@ -557,13 +540,12 @@ def get_logger(name: str | None = None) -> Logger:
 
     Safe to call at import time: the logger follows later ``llmlog.configure()`` calls.
     """
-    logger = _global_logger
+    logger = _state.logger
     return logger.named(name) if name else logger
 
 
 def set_logger(logger: Logger) -> None:
     """Make ``logger`` the one :func:`get_logger` returns from now on."""
-    global _global_logger
     if not isinstance(logger, Logger):
         raise TypeError(f"set_logger() needs a llmlog.Logger, not {type(logger).__name__}")
-    _global_logger = logger
+    _state.logger = logger

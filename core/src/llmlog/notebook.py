@@ -23,9 +23,13 @@ def render_html(source: Any, **options: Any) -> str:
     :raises NoRenderer: saying what to install when no plugin does.
     :raises ValueError: when a file cannot be read (the message names ``file:line``).
     """
-    from llmlog.runtime import plugin_host
+    from llmlog import state
+    from llmlog.plugins import PluginHost
 
-    html = plugin_host().pm.hook.llmlog_render_html(source=source, options=options)
+    # The host of the configuration in force (llmlog.state: no import of llmlog.runtime, which
+    # sits above the tracing API whose sessions call this), or a fresh one if unconfigured.
+    host = state.plugin_host if state.plugin_host is not None else PluginHost()
+    html = host.pm.hook.llmlog_render_html(source=source, options=options)
     if html is None:
         raise NoRenderer(
             f"no installed plugin renders {type(source).__name__} as HTML; install "

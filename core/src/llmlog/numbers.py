@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import math
 import operator
-import threading
-from collections import Counter
 from decimal import Decimal
 from typing import Final
+
+from llmlog import state
 
 __all__ = ["MAX_SAFE_INT", "adjusted", "as_cost", "as_count", "as_seconds"]
 
@@ -39,21 +39,19 @@ _NOT_A_NUMBER: Final = "not a number"
 _NOT_FINITE: Final = "NaN or infinite"
 _OUT_OF_RANGE: Final = "out of range"
 
-_lock = threading.Lock()
-_counts: Counter[str] = Counter()
-
 
 def adjusted() -> dict[str, int]:
     """How many trace numbers were replaced, by kind (``not a number``, ``NaN or infinite``,
     ``out of range``), since the process started."""
-    with _lock:
-        return dict(_counts)
+    with state.counters_lock:
+        return dict(state.number_adjustments)
 
 
 def _note(kind: str, field: str, value: object, written: object) -> None:
-    with _lock:
-        _counts[kind] += 1
-        first = _counts[kind] == 1
+    with state.counters_lock:
+        counts = state.number_adjustments
+        counts[kind] += 1
+        first = counts[kind] == 1
     if first:
         from llmlog.dispatch import report_problem
 

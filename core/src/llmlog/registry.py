@@ -92,14 +92,14 @@ class TraceFormat:
     ``detect``, ``read``...): ``name`` and ``writer`` are required, the others default as here.
 
     :param name: what ``[trace] format`` and ``new_trace_session(format=...)`` select it by.
-    :param writer: ``writer(options, path)``: a :class:`llmlog.tracing.TraceWriter` (``write``,
+    :param writer: ``writer(options, context)`` (the path to write in ``context.path``): a :class:`llmlog.tracing.TraceWriter` (``write``,
         ``flush``, ``close``) for the trace file at ``path``, or for a new file it names in
         ``path`` when that is a directory; ``options`` is an instance of ``options`` (or ``None``).
     :param options: the attrs class of its options (``[trace] format = { type = NAME, ... }``).
     :param description: one line for ``llmlog plugins``.
     :param detect: ``detect(first_line: bytes) -> bool``; ``read``, ``view``, ``view_arguments``:
         as :class:`TraceFormatSupport` describes them.
-    :param check: ``check(options, path)``: raises what ``writer`` would, creating nothing.
+    :param check: ``check(options, context)``: raises what ``writer`` would, creating nothing.
     """
 
     name: str

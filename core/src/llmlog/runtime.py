@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import atexit
 import os
-import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from llmlog import tracesinks
+from llmlog import state, tracesinks
 from llmlog.config import (
     ConfigError,
     ConfigSource,
@@ -37,11 +36,10 @@ from llmlog.config import (
 from llmlog.config.loader import load_configuration, plugin_selection
 from llmlog.default_plugins.stderr_output import StderrOutput
 from llmlog.dispatch import close_outputs, report_problem, set_report_sanitizer
-from llmlog.interfaces import BuildContext, Formatter, Integration, Output
-from llmlog.logger import _configure_lock, global_dispatcher
+from llmlog.interfaces import BuildContext, Formatter, Output
 from llmlog.plugins import PluginHost
 from llmlog.records import LogEntry
-from llmlog.registry import Closeable, ComponentKind, TableContext
+from llmlog.registry import ComponentKind, TableContext
 from llmlog.sanitize import Sanitizer
 from llmlog.serialize import serializer
 from llmlog.severity import Severity
@@ -53,6 +51,7 @@ __all__ = [
     "check_configuration",
     "configure",
     "configure_fallback",
+    "configure_on_first_use",
     "current_configuration",
     "plugin_host",
     "shutdown",
@@ -63,11 +62,21 @@ __all__ = [
 # Before any plugin loads, so that plugins' exit handlers run before the sinks are retired.
 tracesinks.shutdown_at_exit()
 
-_current: tuple[Configuration, PluginHost] | None = None
-#: What the claimed tables of the configuration in force started, to close when it is retired.
-_started_tables: list[tuple[str, Closeable]] = []
-_integrations: list[tuple[str, Integration]] = []
-_lock = threading.RLock()
+
+def configure_on_first_use() -> None:
+    """The first entry of an unconfigured process configures llmlog from the usual places
+    (``llmlog.toml``, ``LLMLOG_CONFIG``, ``pyproject.toml``, the user config dir, built-in
+    defaults); ``llmlog/__init__.py`` defers the global dispatcher to this. A broken
+    configuration must not break the application: it falls back to stderr and says so."""
+    with state.configure_lock:
+        if state.dispatcher.on_first_use is None:
+            return
+        state.dispatcher.on_first_use = None
+        try:
+            configure()
+        except Exception as exc:
+            report_problem(f"configuration failed, logging to stderr instead:\n{exc}")
+            configure_fallback()
 
 
 def _as_source(source: str | os.PathLike[str] | Mapping[str, Any] | None) -> ConfigSource:
@@ -265,8 +274,7 @@ def configure(
     :returns: the validated :class:`~llmlog.config.Configuration` now in force.
     :raises ConfigError: listing every problem; the previous configuration stays in force.
     """
-    global _current
-    with _configure_lock, _lock:
+    with state.configure_lock:
         config, host = validate(source, plugins=plugins, autoload=autoload)
         problems = check_components(config)
         if problems:
@@ -274,7 +282,7 @@ def configure(
         outputs = build_outputs(config)
         settings = config.settings
         serializer.reset(host.serializers)
-        dispatcher = global_dispatcher()
+        dispatcher = state.dispatcher
         sanitizer = Sanitizer.from_settings(settings)
         previous = dispatcher.install(
             outputs,
@@ -290,7 +298,7 @@ def configure(
         )
         close_outputs(previous, lambda o, e: report_problem(f"closing output {o.name!r}: {e}"))
         _retire_current()
-        _current = (config, host)
+        state.configuration, state.plugin_host = config, host
         _start_tables(config)
         _start_integrations(config)
         host.pm.hook.llmlog_configure(config=config)
@@ -299,11 +307,11 @@ def configure(
 
 def configure_fallback(level: Severity = Severity.INFO) -> None:
     """Install plain stderr output, used when the configuration cannot be loaded."""
-    with _lock:
+    with state.configure_lock:
         output = StderrOutput()
         output.level = level
         output.name = "stderr"
-        previous = global_dispatcher().install([output], level=level)
+        previous = state.dispatcher.install([output], level=level)
         close_outputs(previous, lambda o, e: None)
         _retire_current()
 
@@ -320,12 +328,12 @@ def _start_tables(config: Configuration) -> None:
             report_problem(f"[{name}] failed to start: {type(exc).__name__}: {exc}")
             continue
         if started is not None:
-            _started_tables.append((name, started))
+            state.started_tables.append((name, started))
 
 
 def _close_tables() -> None:
-    while _started_tables:
-        name, started = _started_tables.pop()
+    while state.started_tables:
+        name, started = state.started_tables.pop()
         try:
             started.close()
         except Exception as exc:
@@ -338,17 +346,19 @@ def _start_integrations(config: Configuration) -> None:
         if not spec.enabled:
             continue
         try:
-            integration = spec.component.factory(spec.options)
+            integration = spec.component.factory(
+                spec.options, BuildContext(name, None, config.source.path)
+            )
             integration.start()
         except Exception as exc:
             report_problem(f"integration {name!r} failed to start: {type(exc).__name__}: {exc}")
             continue
-        _integrations.append((name, integration))
+        state.integrations.append((name, integration))
 
 
 def _stop_integrations() -> None:
-    while _integrations:
-        name, integration = _integrations.pop()
+    while state.integrations:
+        name, integration = state.integrations.pop()
         try:
             integration.stop()
         except Exception as exc:
@@ -356,12 +366,11 @@ def _stop_integrations() -> None:
 
 
 def _retire_current() -> None:
-    global _current
     _stop_integrations()
     _close_tables()
-    if _current is not None:
-        config, host = _current
-        _current = None
+    config, host = state.configuration, state.plugin_host
+    state.configuration = state.plugin_host = None
+    if config is not None and host is not None:
         try:
             host.pm.hook.llmlog_unconfigure(config=config)
         except Exception as exc:
@@ -370,12 +379,13 @@ def _retire_current() -> None:
 
 def current_configuration() -> Configuration | None:
     """The configuration in force, or ``None`` before the first ``configure()``."""
-    return _current[0] if _current is not None else None
+    return state.configuration
 
 
 def plugin_host() -> PluginHost:
     """The plugin host of the configuration in force (a fresh one if unconfigured)."""
-    return _current[1] if _current is not None else PluginHost()
+    host = state.plugin_host
+    return host if host is not None else PluginHost()
 
 
 def shutdown() -> None:
@@ -384,8 +394,8 @@ def shutdown() -> None:
 
     Entries logged afterwards (by a library's exit code, a late thread) are not dropped: they go
     to stderr as plain text, and the first of them says so. ``configure()`` starts over."""
-    with _lock:
-        dispatcher = global_dispatcher()
+    with state.configure_lock:
+        dispatcher = state.dispatcher
         level = dispatcher.level
         dispatcher.close()
         _retire_current()  # the sinks of integrations and tables are removed by their owners
@@ -415,13 +425,13 @@ class _AfterShutdown(StderrOutput):
 
 def stats() -> dict[str, Any]:
     """Counters of the global logger: output failures by output, entries dropped by sampling."""
-    return global_dispatcher().stats()
+    return state.dispatcher.stats()
 
 
 @atexit.register
 def _at_exit() -> None:
     # Flush, then let plugins stop their background work. Outputs stay open: libraries may still
     # log from their own exit handlers, and the operating system closes the files.
-    global_dispatcher().flush()
-    with _lock:
+    state.dispatcher.flush()
+    with state.configure_lock:
         _retire_current()

@@ -531,12 +531,16 @@ def check_trace_format(name: str, directory: Path) -> None:
 
     from llmlog.registry import ComponentKind
     from llmlog.runtime import plugin_host
-    from llmlog.tracing import TraceSession
+    from llmlog.tracing import TraceSession, open_trace_writer
     from llmlog.viewing import view_arguments
 
     component = plugin_host().components(ComponentKind.TRACE_FORMAT).get(name)
     if component is None:
         raise ConformanceError(f"trace format {name!r} is not installed")
+
+    def options() -> Any:
+        return component.options() if component.options else None
+
     support = component.support
     f = _Failures(f"trace format {name!r}")
     counter = iter(range(1_000_000))
@@ -548,7 +552,7 @@ def check_trace_format(name: str, directory: Path) -> None:
 
     def write_program() -> tuple[Path, tuple[int, int]]:
         target = new_dir()
-        writer = component.factory(component.options() if component.options else None, target)
+        writer = open_trace_writer(component, options(), target)
         session = TraceSession(writer, "4f0c9a7e2b1d4c3a8e6f5d2c1b0a9f8e")
         session.emit_session({"root_model": "gpt-4o-mini", "query": "2+2?"})
         expected = _conformance_run(session, _odd_values())
@@ -615,7 +619,7 @@ def check_trace_format(name: str, directory: Path) -> None:
 
     def empty_session() -> None:
         target = new_dir()
-        writer = component.factory(component.options() if component.options else None, target)
+        writer = open_trace_writer(component, options(), target)
         writer.flush()
         writer.close()
         writer.close()

@@ -7,8 +7,9 @@ to the sinks in the order they were added; then a session's event goes to the se
 :class:`~llmlog.TraceSession` is the sink writing its file), which is not in this tuple.
 
 Who adds a sink: the flight recorder while it runs, the OTLP exporter while it is enabled, any
-third-party code with :func:`add_sink`. ``if tracesinks.sinks:`` is the one cheap check of
-whether anyone listens to session-less spans (nothing is built for them otherwise).
+third-party code with :func:`add_sink`. The tuple is process-wide state, so it lives in
+:mod:`llmlog.state` (``trace_sinks``); ``if state.trace_sinks:`` is the one cheap check of whether
+anyone listens to session-less spans (nothing is built for them otherwise).
 
 A sink whose ``on_event`` raises is reported once on stderr and counted (:func:`failures`); the
 other sinks still get the event and the application never sees the exception.
@@ -22,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from llmlog import lifecycle
+from llmlog import state
 from llmlog.dispatch import report_problem
 from llmlog.interfaces import TraceSink
 from llmlog.records import TraceEvent
@@ -39,44 +40,34 @@ __all__ = [
     "remove_sink",
     "shutdown",
     "shutdown_at_exit",
-    "sinks",
 ]
-
-#: The sinks every trace event goes to, in the order they were added. Read it, never assign it:
-#: :func:`add_sink` and :func:`remove_sink` replace it under a lock.
-sinks: tuple[TraceSink, ...] = ()
-_lock = threading.Lock()
-#: Failures by sink (by ``id``, as sinks need not be hashable), while the sink is added.
-_failures: dict[int, int] = {}
 
 
 def add_sink(sink: TraceSink) -> None:
     """Hand every trace event, of every session and every session-less span, to ``sink``, after
     the sinks added before it. Adding a sink already added changes nothing."""
-    global sinks
-    with _lock:
-        if any(s is sink for s in sinks):
+    with state.trace_sinks_lock:
+        if any(s is sink for s in state.trace_sinks):
             return
-        sinks = (*sinks, sink)
+        state.trace_sinks = (*state.trace_sinks, sink)
     shutdown_at_exit()
 
 
 def remove_sink(sink: TraceSink) -> bool:
     """Stop handing events to ``sink`` (an event being delivered may still reach it). Neither
     flushed nor shut down: its owner does that. Returns whether it was added."""
-    global sinks
-    with _lock:
-        kept = tuple(s for s in sinks if s is not sink)
-        found = len(kept) != len(sinks)
-        sinks = kept
-        _failures.pop(id(sink), None)
+    with state.trace_sinks_lock:
+        kept = tuple(s for s in state.trace_sinks if s is not sink)
+        found = len(kept) != len(state.trace_sinks)
+        state.trace_sinks = kept
+        state.sink_failures.pop(id(sink), None)
     return found
 
 
 def deliver(event: TraceEvent) -> None:
     """Hand ``event`` to every sink, in order; never raises. The tracing API calls this (after
-    checking that :data:`sinks` is not empty); a sink never needs to."""
-    for sink in sinks:
+    checking that ``state.trace_sinks`` is not empty); a sink never needs to."""
+    for sink in state.trace_sinks:
         try:
             sink.on_event(event)
         except Exception as exc:  # a trace call never raises into the application
@@ -86,7 +77,7 @@ def deliver(event: TraceEvent) -> None:
 def failures(sink: TraceSink) -> int:
     """How many times ``sink`` failed (``on_event``, ``flush`` or ``shutdown`` raised) since it was
     added."""
-    return _failures.get(id(sink), 0)
+    return state.sink_failures.get(id(sink), 0)
 
 
 def _label(sink: TraceSink) -> str:
@@ -96,8 +87,9 @@ def _label(sink: TraceSink) -> str:
 
 
 def _failed(sink: TraceSink, step: str, exc: Exception) -> None:
-    with _lock:
-        count = _failures[id(sink)] = _failures.get(id(sink), 0) + 1
+    failures = state.sink_failures
+    with state.trace_sinks_lock:
+        count = failures[id(sink)] = failures.get(id(sink), 0) + 1
     if count == 1:
         report_problem(f"{_label(sink)} failed{step} (reported once): {type(exc).__name__}: {exc}")
 
@@ -108,7 +100,7 @@ def flush(timeout: float | None = None) -> bool:
     never raises (as OpenTelemetry's ``force_flush``)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     done = True
-    for sink in sinks:
+    for sink in state.trace_sinks:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             done = sink.flush(left) is not False and done
@@ -122,10 +114,9 @@ def shutdown(timeout: float | None = None) -> None:
     """Remove every sink, then flush and shut down each, in the order they were added; never
     raises. ``llmlog.shutdown()`` and interpreter exit call this; sinks added afterwards start a
     new round."""
-    global sinks
-    with _lock:
-        retired = sinks
-        sinks = ()
+    with state.trace_sinks_lock:
+        retired = state.trace_sinks
+        state.trace_sinks = ()
     deadline = None if timeout is None else time.monotonic() + timeout
     for sink in retired:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -137,16 +128,16 @@ def shutdown(timeout: float | None = None) -> None:
             sink.shutdown()
         except Exception as exc:
             _failed(sink, " to shut down", exc)
-    with _lock:
-        again = {id(s) for s in added()}  # added again meanwhile: their counts stay
+    with state.trace_sinks_lock:
+        again = set(map(id, state.trace_sinks))  # added again meanwhile: their counts stay
         for sink in retired:
             if id(sink) not in again:
-                _failures.pop(id(sink), None)
+                state.sink_failures.pop(id(sink), None)
 
 
 def added() -> tuple[TraceSink, ...]:
-    """The sinks added now, in order (:data:`sinks`, for code that cannot read a module global)."""
-    return sinks
+    """The sinks added now, in order."""
+    return state.trace_sinks
 
 
 def shutdown_at_exit() -> None:
@@ -157,7 +148,7 @@ def shutdown_at_exit() -> None:
     reverse order, so a plugin's own (the OTLP exporter closes its queues at exit in one go) then
     run first and the sinks are retired last, after the configuration's integrations and tables.
     """
-    lifecycle.register(at_exit=_at_exit, after_fork_in_child=_after_fork_in_child)
+    state.register_lifecycle(at_exit=_at_exit, after_fork_in_child=_after_fork_in_child)
 
 
 def _at_exit() -> None:
@@ -166,8 +157,7 @@ def _at_exit() -> None:
 
 def _after_fork_in_child() -> None:
     # Another thread may have held the lock at the fork; the child has only this thread.
-    global _lock
-    _lock = threading.Lock()
+    state.trace_sinks_lock = threading.Lock()
 
 
 # -- plain functions as sinks -----------------------------------------------------------------------
@@ -195,6 +185,6 @@ def add_listener(listener: Callable[[TraceEvent], None]) -> None:
 def remove_listener(listener: Callable[[TraceEvent], None]) -> None:
     """Stop handing events to ``listener`` (no error if it was not added)."""
     # == rather than "is": a bound method is a new object at each attribute access.
-    for sink in sinks:
+    for sink in state.trace_sinks:
         if isinstance(sink, _Listener) and sink.function == listener:
             remove_sink(sink)

@@ -31,10 +31,11 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from llmlog import state as _state
 from llmlog import tracesinks as _fanout
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
-from llmlog.interfaces import TraceSink
+from llmlog.interfaces import BuildContext, TraceSink
 from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
@@ -199,6 +200,18 @@ class TraceWriter(Protocol):
         """Flush and close. Idempotent."""
 
 
+def open_trace_writer(
+    component: Any, options: Any, path: str | os.PathLike[str], config_path: Path | None = None
+) -> TraceWriter:
+    """Build ``component``'s (a trace format's) writer for the trace file or directory ``path``:
+    ``factory(options, context)`` as every component kind is built, the path in
+    ``context.path``."""
+    writer: TraceWriter = component.factory(
+        options, BuildContext(component.name, None, config_path, Path(path))
+    )
+    return writer
+
+
 class TraceSession(TraceSink):
     """A trace: one trace id, events written in order through ``writer``.
 
@@ -259,7 +272,7 @@ class TraceSession(TraceSink):
             parent_id,
             data if cleaned else self._clean(data),
         )
-        if _fanout.sinks:
+        if _state.trace_sinks:
             _deliver(event)
         self.on_event(event)
         return event
@@ -559,12 +572,10 @@ class TraceSession(TraceSink):
 def _session_defaults() -> tuple[Any, Any, Sanitizer, Path | None]:
     """The configured ``[trace]`` table, format spec, sanitizer and config file (configuring
     llmlog from the usual places first if nothing has yet)."""
-    from llmlog.logger import configure_on_first_use
-    from llmlog.runtime import current_configuration
     from llmlog.traceconfig import TraceOptions
 
-    configure_on_first_use()
-    config = current_configuration()
+    _state.dispatcher.ensure_configured()
+    config = _state.configuration
     if config is None:
         return TraceOptions(), None, Sanitizer(), None
     sanitizer = Sanitizer.from_settings(config.settings)
@@ -607,8 +618,8 @@ def _open_session(
     metadata: Mapping[str, Any] | None,
 ) -> TraceSession:
     from llmlog.config.paths import config_relative
+    from llmlog.plugins import PluginHost
     from llmlog.registry import ComponentKind
-    from llmlog.runtime import plugin_host
     from llmlog.safefiles import make_private_dirs  # here: `import llmlog` loads no file code
     from llmlog.traceconfig import default_trace_dir
 
@@ -620,7 +631,8 @@ def _open_session(
         if options and factory_options is not None:
             factory_options = attrs.evolve(factory_options, **options)
     else:
-        formats = plugin_host().components(ComponentKind.TRACE_FORMAT)
+        host = _state.plugin_host if _state.plugin_host is not None else PluginHost()
+        formats = host.components(ComponentKind.TRACE_FORMAT)
         name = format or "dspy"
         found = formats.get(name)
         if found is None:
@@ -632,7 +644,7 @@ def _open_session(
         directory = config_relative(trace.dir, config_path, default_trace_dir())
         make_private_dirs(directory)
         path = directory
-    writer: TraceWriter = component.factory(factory_options, Path(path))
+    writer = open_trace_writer(component, factory_options, path, config_path)
     session = TraceSession(
         writer,
         trace_id,
@@ -711,7 +723,7 @@ class Span:
     def _begin(self, inputs: Mapping[str, Any] | None) -> None:
         if isinstance(self.session, TraceSession):
             self.session.emit_span_start(self.span_id, self.parent_id, self.name, inputs)
-        elif _fanout.sinks:
+        elif _state.trace_sinks:
             data: dict[str, Any] = {"event": "start", "operation": self.name}
             if inputs is not None:
                 data["inputs"] = dict(inputs)
@@ -735,7 +747,7 @@ class Span:
         duration_ms = (time.perf_counter_ns() - self._start) // 1_000_000
         if isinstance(self.session, TraceSession):
             self.session.emit_span_end(self.span_id, self.outputs, self.error, duration_ms)
-        elif _fanout.sinks:
+        elif _state.trace_sinks:
             data: dict[str, Any] = {"event": "end", "duration_ms": duration_ms}
             if self.outputs is not None:
                 data["outputs"] = self.outputs
@@ -820,9 +832,6 @@ def _prompt_parts(prompt: Any, messages: Any) -> tuple[str, Any]:
     return str(prompt), messages
 
 
-_record_failures = 0
-
-
 def _record_llm_call(
     session: Any,
     trace_id: str | None,
@@ -838,7 +847,6 @@ def _record_llm_call(
 ) -> None:
     """One LLM call in ``session`` (an ``llm_call`` event of ``span_id``), or, with no session,
     to the trace sinks (:mod:`llmlog.tracesinks`). Never raises."""
-    global _record_failures
     try:
         if model is None:
             model = get_current().model_id or ""
@@ -855,11 +863,9 @@ def _record_llm_call(
                 0 if latency_ms is None else latency_ms,
                 messages=messages,
             )
-        elif _fanout.sinks:
-            from llmlog.logger import global_dispatcher
-
+        elif _state.trace_sinks:
             data = _llm_call_data(provider, model, text, answer, usage, latency_ms, messages)
-            cleaned = global_dispatcher().sanitizer.fields(data)
+            cleaned = _state.dispatcher.sanitizer.fields(data)
             _without_session(
                 TraceEvent(
                     TraceEventType.LLM_CALL,
@@ -871,8 +877,10 @@ def _record_llm_call(
                 )
             )
     except Exception as exc:  # a trace call never raises into the application
-        _record_failures += 1
-        if _record_failures == 1:
+        with _state.counters_lock:
+            _state.record_failures += 1
+            first = _state.record_failures == 1
+        if first:
             report_problem(
                 f"recording an LLM call failed (reported once): {type(exc).__name__}: {exc}"
             )
@@ -915,10 +923,8 @@ def record_llm_call(
 def _without_session(event: TraceEvent) -> None:
     """A session-less span's event: to the trace sinks only, redacted and capped as log entries
     are (by the configured sanitizer), like a session's events."""
-    from llmlog.logger import global_dispatcher
-
     if event.data and event.type is TraceEventType.SPAN:
-        cleaned = global_dispatcher().sanitizer.fields(event.data)
+        cleaned = _state.dispatcher.sanitizer.fields(event.data)
         event.data = cleaned if isinstance(cleaned, dict) else dict(cleaned)
     _deliver(event)
 

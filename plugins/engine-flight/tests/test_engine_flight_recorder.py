@@ -207,7 +207,7 @@ def test_snapshot_on_error_returns_the_exception_and_is_rate_limited(tmp_path):
 
 
 def test_annotations_are_near_free_without_a_recorder_and_work_as_decorators():
-    assert llmlog.flight.annotations.active is None
+    assert llmlog.state.annotating_recorder is None
     with trace_region("nothing") as region, trace_task("nothing"):
         trace_log("c", "m")
     assert region is trace_region("nothing")  # the shared no-op: nothing is allocated
@@ -573,7 +573,7 @@ def test_reconfiguring_replaces_and_then_stops_the_configured_recorder(tmp_path)
     llmlog.configure({"outputs": {}})
     assert not global_flight_recorder().enabled
     assert not replacement.enabled
-    assert llmlog.flight.annotations.active is None
+    assert llmlog.state.annotating_recorder is None
 
 
 def test_without_a_recorder_the_global_one_is_a_no_op_that_never_replaces_the_exception(tmp_path):
@@ -1270,19 +1270,19 @@ def test_session_less_spans_and_record_are_redacted_and_capped(tmp_path):
 
 
 def test_a_running_recorder_is_the_trace_sink_of_the_recorder_started_last():
-    from llmlog import tracesinks
+    from llmlog import state
 
     first = FlightRecorder(min_age=60)
     second = FlightRecorder(min_age=60)
     first.start()
-    assert first in tracesinks.sinks
+    assert first in state.trace_sinks
     second.start()  # takes the trace events and the annotations over
-    assert second in tracesinks.sinks and first not in tracesinks.sinks
+    assert second in state.trace_sinks and first not in state.trace_sinks
     with llmlog.span("seen by the second"):
         pass
     second.stop()
     first.stop()
-    assert not any(isinstance(s, FlightRecorder) for s in tracesinks.sinks)
+    assert not any(isinstance(s, FlightRecorder) for s in state.trace_sinks)
     buffer = io.BytesIO()
     first.start()
     first.write_to(buffer)
@@ -1295,4 +1295,4 @@ def test_llmlog_shutdown_stops_a_recorder_started_by_hand():
     fr.start()
     llmlog.shutdown()  # the trace sinks are flushed and shut down
     assert not fr.enabled
-    assert llmlog.flight.annotations.active is None
+    assert llmlog.state.annotating_recorder is None

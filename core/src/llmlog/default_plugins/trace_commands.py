@@ -21,7 +21,7 @@ from llmlog.hookspecs import hookimpl
 from llmlog.plugins import PluginHost
 from llmlog.registry import CommandRegister, ComponentKind
 from llmlog.render import escape
-from llmlog.tracing import STANDARD_FORMATS
+from llmlog.tracing import STANDARD_FORMATS, open_trace_writer
 
 # Every plugin host (each configure()) imports this module to register the commands: what only
 # running them needs (the viewing helpers, file creation, shutil, tempfile) is imported there.
@@ -233,7 +233,8 @@ def _convert(
     skipped: list[str] = []
     count = 0
     try:
-        writer = target.factory(target.options() if target.options is not None else None, scratch)
+        options = target.options() if target.options is not None else None
+        writer = open_trace_writer(target, options, scratch)
         try:
             for event in source.support.read(path, skipped=skipped if args.lenient else None):
                 writer.write(event)

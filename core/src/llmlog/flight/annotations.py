@@ -23,12 +23,18 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
-__all__ = ["current_task", "trace_log", "trace_region", "trace_task"]
+from llmlog import state as _state
+
+__all__ = [
+    "current_task",
+    "release_annotations",
+    "take_annotations",
+    "trace_log",
+    "trace_region",
+    "trace_task",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: The running global recorder, or None; set by the recorder's start()/stop().
-active: Any = None
 
 _task: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
     "llmlog_trace_task", default=None
@@ -38,9 +44,10 @@ _time_ns = time.time_ns
 _get_ident = threading.get_ident
 
 
-def current_task() -> tuple[int, str] | None:
-    """``(id, name)`` of the innermost ``trace_task`` of this context, or ``None``."""
-    return _task.get()
+#: ``current_task()``: ``(id, name)`` of the innermost ``trace_task`` of this context, or
+#: ``None``. The context variable's own ``get``, so that the recorder's per-event path makes one
+#: call, not two.
+current_task: Callable[[], tuple[int, str] | None] = _task.get
 
 
 class _NoOp:
@@ -110,7 +117,7 @@ class _Region(_NoOp):
 
 def trace_region(name: str) -> Any:
     """Mark a region of code: ``with trace_region("ProcessModule"):`` or ``@trace_region("x")``."""
-    recorder = active
+    recorder = _state.annotating_recorder
     if recorder is not None:
         return _Region(recorder, name)
     try:
@@ -137,7 +144,7 @@ class _Task:
 
     def __enter__(self) -> _Task:
         self._id = next(_ids)
-        recorder = active
+        recorder = _state.annotating_recorder
         if recorder is not None:
             recorder.record("task_begin", name=self._name, task_id=self._id)
         self._token = _task.set((self._id, self._name))
@@ -151,7 +158,7 @@ class _Task:
     ) -> None:
         if self._token is not None:
             _task.reset(self._token)
-        recorder = active
+        recorder = _state.annotating_recorder
         if recorder is not None:
             data: dict[str, Any] = {"name": self._name, "task_id": self._id}
             if exc_type is not None:
@@ -165,13 +172,30 @@ def trace_task(name: str) -> Any:
     Its id is in a context variable, so it follows ``await`` and is inherited by asyncio tasks and
     by threads given the context (``llmlog.bind_current``); its end may happen elsewhere.
     """
-    if active is None:
+    if _state.annotating_recorder is None:
         return _NOOP
     return _Task(name)
 
 
 def trace_log(category: str, message: str) -> None:
     """Put a note on the flight-recorder timeline, attached to the current task."""
-    recorder = active
+    recorder = _state.annotating_recorder
     if recorder is not None:
         recorder.record("annotation", category=category, message=message)
+
+
+def take_annotations(recorder: Any) -> Any:
+    """Send every annotation to ``recorder`` from now on (a flight-recorder engine calls this
+    when its recorder starts: the recorder started last takes them). Returns the recorder that had
+    them, or ``None``. ``recorder`` needs ``record(kind, **data)`` and
+    ``record_region(name, id, start_ns, error)``."""
+    previous = _state.annotating_recorder
+    _state.annotating_recorder = recorder
+    return previous
+
+
+def release_annotations(recorder: Any) -> None:
+    """Stop sending annotations to ``recorder`` if it has them (its engine calls this when it
+    stops); with no recorder taking them, annotations cost next to nothing."""
+    if _state.annotating_recorder is recorder:
+        _state.annotating_recorder = None

@@ -8,9 +8,9 @@ whether or not the engine is installed, and never imports it.
 from __future__ import annotations
 
 import os
-import threading
 from typing import IO, Any, Protocol
 
+from llmlog import state
 from llmlog.records import LogEntry, TraceEvent
 
 __all__ = [
@@ -125,9 +125,6 @@ class NoFlightRecorder:
 #: The one :class:`NoFlightRecorder`.
 NO_FLIGHT_RECORDER = NoFlightRecorder()
 
-_global: FlightRecorderAPI | None = None
-_lock = threading.Lock()
-
 
 def global_flight_recorder() -> FlightRecorderAPI:
     """The global recorder; when none runs (no engine, nothing enabled, a failure to start),
@@ -135,12 +132,13 @@ def global_flight_recorder() -> FlightRecorderAPI:
     global_flight_recorder().snapshot_on_error(exc)`` is safe either way. Whether one runs:
     ``global_flight_recorder().enabled``; the recorder itself or ``None``:
     :func:`running_flight_recorder`."""
-    return _global if _global is not None else NO_FLIGHT_RECORDER
+    recorder = state.flight_recorder
+    return recorder if recorder is not None else NO_FLIGHT_RECORDER
 
 
 def running_flight_recorder() -> FlightRecorderAPI | None:
     """The global recorder, or ``None`` when there is none (for code that attaches to it)."""
-    return _global
+    return state.flight_recorder
 
 
 def replace_global_flight_recorder(
@@ -149,9 +147,8 @@ def replace_global_flight_recorder(
     """Make ``recorder`` the global one (the flight-recorder engine calls this); returns the
     previous one, which the caller stops. With ``only_if_unset``, a global recorder already set
     stays, and is returned."""
-    global _global
-    with _lock:
-        previous = _global
+    with state.flight_recorder_lock:
+        previous = state.flight_recorder
         if not (only_if_unset and previous is not None):
-            _global = recorder
+            state.flight_recorder = recorder
     return previous

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from llmlog.ext import TraceFormat, TraceFormatRegister, hookimpl
+from llmlog.ext import BuildContext, TraceFormat, TraceFormatRegister, hookimpl
 from llmlog_trace_example.format import (
     ExampleTraceOptions,
     ExampleTraceWriter,
@@ -14,10 +12,10 @@ from llmlog_trace_example.format import (
 from llmlog_trace_example.view import view, view_arguments
 
 
-def _writer(options: ExampleTraceOptions | None, path: Path) -> ExampleTraceWriter:
+def _writer(options: ExampleTraceOptions | None, context: BuildContext) -> ExampleTraceWriter:
     # A trace session (llmlog.new_trace_session, [trace] format = "example") and `llmlog convert`
-    # call this with the format's options and a file or directory path.
-    return ExampleTraceWriter(path, options)
+    # call this with the format's options and a context holding the file or directory to write.
+    return ExampleTraceWriter(context.trace_path(), options)
 
 
 #: The ``example`` trace format as one object: how its files are written, recognised, read and

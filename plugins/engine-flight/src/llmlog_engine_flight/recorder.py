@@ -50,19 +50,21 @@ from llmlog.ext import (
     TraceEventType,
     TraceSink,
     add_trace_sink,
+    current_task,
     encoded_event_data,
     escape_json_bytes,
     flush_all,
     global_flight_recorder,
+    release_annotations,
     remove_trace_sink,
     replace_global_flight_recorder,
     report_problem,
     retainable,
     running_flight_recorder,
     serializer,
+    take_annotations,
     written_atomically,
 )
-from llmlog.ext import flight_annotations as _annotations
 from llmlog_engine_flight.options import TRIGGERS
 from llmlog_engine_flight.ring import ChunkRing, RecorderBackend
 
@@ -93,7 +95,7 @@ MAX_THREADS = 1024
 _WAIT_FOR_SNAPSHOT = 10.0
 
 _FATAL = Severity.FATAL
-_current_task = _annotations._task.get
+_current_task = current_task
 _SPAN = TraceEventType.SPAN  # enum member access is slow; compare with a module constant
 _get_ident = threading.get_ident
 _time_ns = time.time_ns
@@ -218,8 +220,7 @@ class FlightRecorder(TraceSink):
             return
         self.ring.start()
         self._enabled = True
-        previous = _annotations.active
-        _annotations.active = self
+        previous = take_annotations(self)
         # Added before the exit trigger is installed: the fan-out's exit hook (registered on its
         # first sink) then runs after this recorder's exit snapshot.
         add_trace_sink(self)
@@ -238,8 +239,7 @@ class FlightRecorder(TraceSink):
         if not self._enabled:
             return
         self._enabled = False
-        if _annotations.active is self:
-            _annotations.active = None
+        release_annotations(self)
         remove_trace_sink(self)
         self._uninstall_triggers()
         self.ring.seal_now(wait=2.0)
@@ -797,7 +797,7 @@ class RecorderOutput(Output):
 
 
 def _backend_by_name(name: str) -> RecorderBackend:
-    from llmlog.ext import ComponentKind, plugin_host
+    from llmlog.ext import BuildContext, ComponentKind, plugin_host
 
     components = plugin_host().components(ComponentKind.RECORDER)
     component = components.get(name)
@@ -811,7 +811,7 @@ def _backend_by_name(name: str) -> RecorderBackend:
             f"unknown flight-recorder backend {name!r}; installed: {', '.join(sorted(components)) or '(none)'}"
         )
     backend: RecorderBackend = component.factory(
-        None if component.options is None else component.options(), None
+        None if component.options is None else component.options(), BuildContext(name)
     )
     return backend
 

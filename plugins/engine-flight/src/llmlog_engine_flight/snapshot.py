@@ -115,13 +115,13 @@ class Snapshot:
 def recorder_backends() -> list[RecorderBackend]:
     """One instance of every registered flight-recorder backend (to read snapshots with), and
     of ``memory`` always."""
-    from llmlog.ext import ComponentKind, plugin_host
+    from llmlog.ext import BuildContext, ComponentKind, plugin_host
 
     backends = []
     for component in plugin_host().components(ComponentKind.RECORDER).values():
         try:
             options = None if component.options is None else component.options()
-            backends.append(component.factory(options, None))
+            backends.append(component.factory(options, BuildContext(component.name)))
         except Exception:  # a backend that cannot be built cannot have written the file
             continue
     if not any(backend.name == "memory" for backend in backends):

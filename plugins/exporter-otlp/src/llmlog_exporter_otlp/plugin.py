@@ -7,7 +7,7 @@ from llmlog.ext import ComponentRegister, Integration, Output, OutputRegister
 from llmlog_exporter_otlp.options import OtlpLogOptions, OtlpOptions
 
 
-def _factory(options: OtlpOptions | None) -> Integration:
+def _factory(options: OtlpOptions | None, context: BuildContext) -> Integration:
     # The OpenTelemetry SDK is imported only when the exporter is enabled.
     from llmlog_exporter_otlp.exporter import OtlpExporter
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmlog import hookimpl
-from llmlog.ext import ComponentRegister
+from llmlog.ext import BuildContext, ComponentRegister
 from llmlog_formatter_json.formatter import JsonFormatter, JsonOptions
 
 
-def _factory(options: JsonOptions, context: Any) -> JsonFormatter:
+def _factory(options: JsonOptions, context: BuildContext) -> JsonFormatter:
     return JsonFormatter(options)
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmlog import hookimpl
-from llmlog.ext import ComponentRegister
+from llmlog.ext import BuildContext, ComponentRegister
 from llmlog_formatter_logfmt.formatter import LogfmtFormatter, LogfmtOptions
 
 
-def _factory(options: LogfmtOptions, context: Any) -> LogfmtFormatter:
+def _factory(options: LogfmtOptions, context: BuildContext) -> LogfmtFormatter:
     return LogfmtFormatter(options)
 
 

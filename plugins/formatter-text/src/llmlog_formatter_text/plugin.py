@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmlog import hookimpl
-from llmlog.ext import ComponentRegister
+from llmlog.ext import BuildContext, ComponentRegister
 from llmlog_formatter_text.formatter import TextFormatter, TextOptions
 
 
-def _factory(options: TextOptions, context: Any) -> TextFormatter:
+def _factory(options: TextOptions, context: BuildContext) -> TextFormatter:
     return TextFormatter(options)
 
 

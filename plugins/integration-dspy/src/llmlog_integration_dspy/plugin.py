@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from llmlog import hookimpl
-from llmlog.ext import ComponentRegister, Integration
+from llmlog.ext import BuildContext, ComponentRegister, Integration
 from llmlog_integration_dspy.options import DspyOptions
 
 
-def _factory(options: DspyOptions | None) -> Integration:
+def _factory(options: DspyOptions | None, context: BuildContext) -> Integration:
     # DSPy is imported only when the integration is enabled: every installed plugin module is
     # imported at configure time, and importing DSPy takes a second.
     from llmlog_integration_dspy.integration import DspyIntegration

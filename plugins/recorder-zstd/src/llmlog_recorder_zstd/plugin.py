@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmlog import hookimpl
-from llmlog.ext import ComponentRegister
+from llmlog.ext import BuildContext, ComponentRegister
 from llmlog_recorder_zstd.backend import ZstdBackend, ZstdOptions
 
 
-def _factory(options: ZstdOptions | None, context: Any) -> ZstdBackend:
+def _factory(options: ZstdOptions | None, context: BuildContext) -> ZstdBackend:
     return ZstdBackend(options)
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from llmlog import hookimpl
-from llmlog.ext import ArgumentAdder, TraceFormat, TraceFormatRegister
+from llmlog.ext import ArgumentAdder, BuildContext, TraceFormat, TraceFormatRegister
 from llmlog_trace_dspy.format import DspyOptions, DspyTraceWriter, read_trace
 from llmlog_trace_dspy.view import detect, view
 
 
-def _factory(options: DspyOptions | None, path: Path) -> DspyTraceWriter:
-    return DspyTraceWriter(path, options)
+def _factory(options: DspyOptions | None, context: BuildContext) -> DspyTraceWriter:
+    return DspyTraceWriter(context.trace_path(), options)
 
 
 def view_arguments(parser: ArgumentAdder) -> None:

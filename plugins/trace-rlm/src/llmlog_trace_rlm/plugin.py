@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from llmlog import hookimpl
-from llmlog.ext import ArgumentAdder, TraceFormat, TraceFormatRegister
+from llmlog.ext import ArgumentAdder, BuildContext, TraceFormat, TraceFormatRegister
 from llmlog_trace_rlm.reader import to_events
 from llmlog_trace_rlm.view import detect, view
 from llmlog_trace_rlm.writer import RlmOptions, RlmTraceWriter
 
 
-def _factory(options: RlmOptions | None, path: Path) -> RlmTraceWriter:
-    return RlmTraceWriter(path, options)
+def _factory(options: RlmOptions | None, context: BuildContext) -> RlmTraceWriter:
+    return RlmTraceWriter(context.trace_path(), options)
 
 
 def view_arguments(parser: ArgumentAdder) -> None:

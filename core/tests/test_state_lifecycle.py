@@ -1,5 +1,5 @@
-"""``llmlog.lifecycle``: what engines outside core register is flushed on a FATAL entry and by
-``flush_all``, each callable once, a failing one never stopping the others; and it works in a
+"""The lifecycle callbacks of ``llmlog.state``: what engines outside core register is flushed on
+a FATAL entry and by ``flush_all``, each callable once, a failing one never stopping the others; and it works in a
 forked child and at interpreter exit."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import textwrap
 
 import pytest
 
-from llmlog import Severity, lifecycle
+from llmlog import Severity, state
 from llmlog.dispatch import Dispatcher
 from llmlog.testing import ListOutput, make_entry
 
 
 @pytest.fixture
 def flushers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    monkeypatch.setattr(lifecycle, "_flushers", [])
-    monkeypatch.setattr(lifecycle, "_seen", set())
+    monkeypatch.setattr(state, "_flushers", [])
+    monkeypatch.setattr(state, "_seen", set())
     return []
 
 
@@ -34,8 +34,8 @@ def test_flush_all_calls_each_flusher_once_in_order_despite_failures(flushers):
         flushers.append("last")
 
     for flush in (first, failing, first, last):
-        lifecycle.register(flush=flush)
-    lifecycle.flush_all()
+        state.register_lifecycle(flush=flush)
+    state.flush_all()
     assert flushers == ["first", "failing", "last"]
 
 
@@ -44,7 +44,7 @@ def test_a_fatal_entry_flushes_what_is_registered_after_the_outputs(flushers):
     output.flush = lambda: flushers.append("outputs")  # type: ignore[method-assign]
     dispatcher = Dispatcher()
     dispatcher.install([output], level=Severity.DEBUG)
-    lifecycle.register(flush=lambda: flushers.append("registered"))
+    state.register_lifecycle(flush=lambda: flushers.append("registered"))
     dispatcher.emit(make_entry("not fatal", Severity.ERROR))
     assert flushers == []
     dispatcher.emit(make_entry("fatal", Severity.FATAL))
@@ -55,13 +55,13 @@ def test_a_fatal_entry_flushes_what_is_registered_after_the_outputs(flushers):
 SCRIPT = textwrap.dedent(
     """
     import os, sys
-    from llmlog import lifecycle
+    from llmlog import state
     def say(what):
         return lambda: print(what, os.getpid() == parent, flush=True)
     parent = os.getpid()
-    lifecycle.register(at_exit=say("exit"), before_fork=say("before"),
+    state.register_lifecycle(at_exit=say("exit"), before_fork=say("before"),
                        after_fork_in_child=say("child"))
-    lifecycle.register(at_exit=say("second exit"))
+    state.register_lifecycle(at_exit=say("second exit"))
     pid = os.fork()
     if pid == 0:
         os._exit(0)
@@ -88,10 +88,10 @@ NOTHING_FILE_RELATED = textwrap.dedent(
     """
     import sys
     import llmlog
-    from llmlog import lifecycle
+    from llmlog import state
     print(sorted(m for m in ("fcntl", "gzip", "llmlog_engine_files") if m in sys.modules))
     llmlog.get_logger().info("to stderr")
-    print(len(lifecycle._flushers))
+    print(len(state._flushers))
     """
 )
 
