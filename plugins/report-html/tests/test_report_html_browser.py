@@ -353,3 +353,54 @@ def test_grouping_by_model_and_by_evaluate_example(browser, trace_file, tmp_path
     assert "errors" in heads[1] and "errors" not in heads[0]
     page.select_option("#group", "trace")
     assert page.locator("#tree .grouphead").count() == 0
+
+
+def _nested(events: list[dict]) -> bool:
+    """Whether the complete events of each thread nest (what Perfetto needs of them)."""
+    by_thread: dict[tuple, list[dict]] = {}
+    for e in events:
+        if e["ph"] == "X":
+            by_thread.setdefault((e["pid"], e["tid"]), []).append(e)
+    for slices in by_thread.values():
+        open_ends: list[float] = []
+        for e in sorted(slices, key=lambda e: (e["ts"], -e["dur"])):
+            while open_ends and open_ends[-1] <= e["ts"] + 1e-6:
+                open_ends.pop()
+            if open_ends and e["ts"] + e["dur"] > open_ends[-1] + 1e-6:
+                return False
+            open_ends.append(e["ts"] + e["dur"])
+    return True
+
+
+@pytest.mark.slow
+def test_the_perfetto_export_of_overlapping_spans_nests_per_thread(browser, tmp_path):
+    import threading
+    import time
+
+    import llmlog
+
+    llmlog.configure({})
+
+    def work(name: str) -> None:
+        with llmlog.span(name), llmlog.span(f"{name}.inner"):
+            time.sleep(0.05)
+
+    with (
+        llmlog.new_trace_session(tmp_path / "threads.jsonl", format="dspy"),
+        llmlog.span("root"),
+    ):
+        threads = [
+            threading.Thread(target=llmlog.bind_current(work), args=(f"w{n}",)) for n in range(3)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    page = browser.open(report([tmp_path / "threads.jsonl"], tmp_path / "threads.html"))
+    with page.expect_download() as got:
+        page.click("#dl-perfetto")
+    events = json.loads(Path(got.value.path()).read_text())["traceEvents"]
+    workers = [e for e in events if e.get("name") in ("w0", "w1", "w2")]
+    assert len(workers) == 3
+    assert len({e["tid"] for e in workers}) == 3  # they overlap: one lane each
+    assert _nested(events)

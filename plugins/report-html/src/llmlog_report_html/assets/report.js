@@ -563,11 +563,28 @@
     for (var t = 0; t < D.traces.length; t++) {
       events.push({ ph: "M", name: "process_name", pid: t + 1, tid: 0, args: { name: "trace " + D.traces[t] } });
     }
+    // Complete events on one thread must nest; spans that overlap (threads, asyncio tasks) go
+    // to lanes of their own: a node keeps its parent's lane when it fits inside what is open there.
+    var lanes = {}, laneOf = new Int32Array(N).fill(-1);
+    function place(pid, preferred, s, e) {
+      var L = lanes[pid] || (lanes[pid] = []), order = preferred >= 0 ? [preferred] : [];
+      for (var k = 0; k < L.length; k++) if (k !== preferred) order.push(k);
+      for (var o of order) {
+        var st = L[o];
+        while (st.length && st[st.length - 1] <= s) st.pop();
+        if (!st.length || st[st.length - 1] >= e) { st.push(e); return o; }
+      }
+      L.push([e]);
+      return L.length - 1;
+    }
     for (var i = 0; i < N; i++) {
       if (nd.start[i] === null) continue;
       var kind = D.kinds[nd.kind[i]];
       if (kind === "trace") continue;
-      var ev = { name: str(nd.name[i]), cat: kind, pid: nd.trace[i] + 1, tid: 1, ts: base + nd.start[i] * 1000,
+      var p = nd.parent[i], pid = nd.trace[i] + 1, preferred = p >= 0 ? laneOf[p] : -1;
+      if (nd.dur[i] !== null) laneOf[i] = place(pid, preferred, nd.start[i], nd.start[i] + nd.dur[i]);
+      else laneOf[i] = Math.max(preferred, 0);
+      var ev = { name: str(nd.name[i]), cat: kind, pid: pid, tid: laneOf[i] + 1, ts: base + nd.start[i] * 1000,
         args: { id: nd.id[i] } };
       if (nd.dur[i] !== null) { ev.ph = "X"; ev.dur = nd.dur[i] * 1000; } else { ev.ph = "i"; ev.s = "t"; }
       if (nd.err[i]) ev.args.error = nd.err[i];
