@@ -297,3 +297,27 @@ def test_a_text_prompt_that_only_joins_the_messages_is_not_kept_twice(tmp_path):
     first, second = [n for n in load_run([tmp_path / "t.jsonl"]).nodes if n.kind == "llm"]
     assert first.content["messages"] == messages and "prompt" not in first.content
     assert second.content["prompt"] == "Be brief. Also: say please. Hi?"  # it says more
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        p.name
+        for p in (Path(__file__).parents[2] / "engine-flight" / "tests" / "flight_corpus").iterdir()
+        if p.name.endswith((".jsonl", ".zst"))
+    ),
+)
+@pytest.mark.parametrize("lenient", [False, True])
+def test_every_snapshot_of_the_flight_corpus_is_reported_or_refused_by_name(name, lenient):
+    path = Path(__file__).parents[2] / "engine-flight" / "tests" / "flight_corpus" / name
+    try:
+        run = load_run([path], lenient=lenient)
+    except ReportInputError as exc:
+        refused = str(exc)
+    else:
+        refused = None
+    if refused is not None:
+        assert refused.startswith(f"{path}"), refused
+        return
+    html, _ = render_html(run)
+    assert html.startswith("<!DOCTYPE html>")
