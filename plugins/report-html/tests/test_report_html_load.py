@@ -299,17 +299,21 @@ def test_a_text_prompt_that_only_joins_the_messages_is_not_kept_twice(tmp_path):
     assert second.content["prompt"] == "Be brief. Also: say please. Hi?"  # it says more
 
 
+PLUGINS = Path(__file__).parents[2]
+CORPORA = [
+    PLUGINS / "engine-flight" / "tests" / "flight_corpus",
+    PLUGINS / "trace-dspy" / "tests" / "corpus",
+    PLUGINS / "trace-rlm" / "tests" / "corpus",
+]
+
+
 @pytest.mark.parametrize(
-    "name",
-    sorted(
-        p.name
-        for p in (Path(__file__).parents[2] / "engine-flight" / "tests" / "flight_corpus").iterdir()
-        if p.name.endswith((".jsonl", ".zst"))
-    ),
+    "path",
+    sorted(p for corpus in CORPORA for p in corpus.rglob("*") if p.is_file() and p.suffix != ".py"),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 @pytest.mark.parametrize("lenient", [False, True])
-def test_every_snapshot_of_the_flight_corpus_is_reported_or_refused_by_name(name, lenient):
-    path = Path(__file__).parents[2] / "engine-flight" / "tests" / "flight_corpus" / name
+def test_every_file_of_the_readers_corpora_is_reported_or_refused_by_name(path, lenient):
     try:
         run = load_run([path], lenient=lenient)
     except ReportInputError as exc:
