@@ -40,6 +40,9 @@ BENCHMARKS = ("bench_core.py", "bench_file.py", "bench_flight.py", "bench_trace.
 #: Where ``nox -s perfdoc`` keeps the results that docs/performance.md's tables are written from
 #: (``bench_core.py`` -> ``core.json``); committed with the page.
 PUBLISHED = ROOT / "bench" / "published"
+#: The benchmarks ``nox -s bench`` runs besides the hot-path ones: not part of perfdoc's tables
+#: (``llmlog report``'s figures are in their own section of docs/performance.md).
+OTHER_BENCHMARKS = ("bench_report.py",)
 
 
 def uv() -> str:
@@ -185,9 +188,24 @@ def perfdoc(session: nox.Session) -> None:
 
 
 @nox.session
+def screenshots(session: nox.Session) -> None:
+    """The report's screenshots in ``docs/img/`` (``docs/report.md``), taken in headless
+    Chromium (``/usr/bin/chromium``) from sample runs."""
+    sync(session)
+    session.run(
+        tool("python"),
+        "-m",
+        "llmlog_report_html.screenshots",
+        "docs/img",
+        *session.posargs,
+        external=True,
+    )
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """The hot-path benchmarks, one after another in one session (``-- --quick`` for a smoke
     run); results in ``bench/results/``."""
     sync(session)
-    for script in BENCHMARKS:
+    for script in (*BENCHMARKS, *OTHER_BENCHMARKS):
         session.run(tool("python"), f"bench/{script}", *session.posargs, external=True)

@@ -31,7 +31,7 @@ def hook_functions():
 def test_every_hook_has_a_section_with_its_exact_signature(repo):
     text = (repo / "docs" / "hooks.md").read_text()
     hooks = hook_functions()
-    assert len(hooks) == 10
+    assert len(hooks) == 11
     for name, fn in hooks.items():
         args = ", ".join(inspect.signature(fn).parameters)
         assert f"## {name}({args})" in text, f"docs/hooks.md lacks '## {name}({args})'"
@@ -261,7 +261,9 @@ DOC_RUNS = {
     },
     "docs/hooks.md": {
         "before": """
+            import html
             from decimal import Decimal
+            from pathlib import Path
 
             import attrs
 
@@ -340,6 +342,7 @@ DOC_RUNS = {
             assert "tail" in host.commands
             assert "lz4" in host.components(ComponentKind.RECORDER)
             assert host.tables["heartbeat"].start is start
+            assert llmlog_render_html("trace.jsonl", {}) is None
             config = llmlog.configure({"default_fields": {"service": "qa"}})
             llmlog_configure(config)
             assert exporter.service == "qa"

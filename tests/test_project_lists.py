@@ -33,6 +33,9 @@ STANDARD_KINDS = {
     "trace": True,
     # CLI commands: the README's demo command installs the standard set and runs `llmlog demo`.
     "command": True,
+    # The HTML report and run diff (llmlog report, llmlog diff): no dependency beyond the
+    # flight-recorder engine; the front end ships in the wheel as plain files.
+    "report": True,
     # Shared machinery (the file sink, the flight-recorder engine): the standard plugins that use
     # it depend on it, so it comes with them whether [standard] names it or not.
     "engine": None,

@@ -61,6 +61,7 @@ _state.dispatcher.defer(_configure_on_first_use)
 if TYPE_CHECKING:
     from llmlog.config import ConfigError, Configuration
     from llmlog.hookspecs import hookimpl
+    from llmlog.notebook import display
     from llmlog.runtime import (
         check_configuration,
         configure,
@@ -83,6 +84,7 @@ _LAZY = {
     "shutdown": "llmlog.runtime",
     "stats": "llmlog.runtime",
     "hookimpl": "llmlog.hookspecs",
+    "display": "llmlog.notebook",
 }
 
 
@@ -132,6 +134,7 @@ __all__ = [
     "configure",
     "current_configuration",
     "current_context",
+    "display",
     "get_logger",
     "get_model_id",
     "get_span_id",

@@ -181,6 +181,24 @@ def llmlog_register_commands(register: CommandRegister, host: PluginHost) -> Non
     """
 
 
+@hookspec(firstresult=True)
+def llmlog_render_html(source: Any, options: dict[str, Any]) -> str | None:
+    """Render a run as HTML for a notebook: what :func:`llmlog.display` and a trace session's
+    ``_repr_html_`` show. Stops at the first non-``None`` result.
+
+    :param source: what to show: a path (``str`` or :class:`os.PathLike`) of a trace file,
+        snapshot, log file or directory, a list of them, or a :class:`llmlog.TraceSession` (its
+        file, flushed first).
+    :param options: keyword options given to ``display`` (``height``, ``no_content``...); an
+        implementation ignores those it does not know.
+    :returns: an HTML fragment that needs nothing else (no script of the notebook's, no server),
+        or ``None`` when the plugin does not show this kind of source.
+
+    Use in plugins that render reports, such as ``llmlog-report-html``. The core has no renderer
+    of its own: with none installed, ``display`` says what to install.
+    """
+
+
 @hookspec
 def llmlog_configure(config: Any) -> None:
     """Called at the end of ``llmlog.configure()``, after every output is built and installed.

@@ -513,6 +513,19 @@ class TraceSession(TraceSink):
         path = getattr(self.writer, "path", None)
         return Path(path) if path is not None else None
 
+    def _repr_html_(self) -> str | None:
+        """Jupyter's view of the session: its file's report, from the plugin that renders HTML
+        (``llmlog-report-html``); ``None`` (the plain repr) when none is installed or the
+        session has no file."""
+        if self.path is None:
+            return None
+        from llmlog.notebook import NoRenderer, render_html
+
+        try:
+            return render_html(self)
+        except (NoRenderer, ValueError, OSError):
+            return None
+
     # -- lifecycle -------------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:

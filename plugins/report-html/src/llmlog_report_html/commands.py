@@ -1,0 +1,149 @@
+"""``llmlog report`` and ``llmlog diff``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from llmlog.ext import PluginHost, ViewError, escape, parse_size
+
+__all__ = ["diff_arguments", "report_arguments", "run_diff", "run_report"]
+
+
+def _say(message: str) -> None:
+    print(f"llmlog: {escape(message)}", file=sys.stderr)
+
+
+def report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="trace files (any installed format), flight snapshots, llmlog JSON log files or "
+        "directories of them: one run",
+    )
+    parser.add_argument("-o", "--output", metavar="HTML", help="the report (default: run.html)")
+    parser.add_argument("--open", action="store_true", help="open the report in a browser")
+    parser.add_argument(
+        "--compare", metavar="FILE", action="append", help="a second run to compare with"
+    )
+    parser.add_argument("--title", default="", help="the page's title")
+    parser.add_argument(
+        "--no-content",
+        action="store_true",
+        help="leave out prompts, responses, inputs, outputs, code and fields "
+        "(tokens, cost, latency and errors kept)",
+    )
+    parser.add_argument(
+        "--max-size", metavar="SIZE", help="largest report wanted (20MB, 500KiB...)"
+    )
+    parser.add_argument(
+        "--max-field",
+        type=int,
+        default=65_536,
+        metavar="CHARS",
+        help="longest string kept; longer ones are cut with a marker (default 65536)",
+    )
+    parser.add_argument("--lenient", action="store_true", help="skip unreadable lines (counted)")
+    parser.add_argument("--force", action="store_true", help="replace an existing report")
+
+
+def diff_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("a", metavar="A", help="the first run (a file or directory)")
+    parser.add_argument("b", metavar="B", help="the second run")
+    parser.add_argument("--all", action="store_true", help="list unchanged spans too")
+    parser.add_argument("--exit-code", action="store_true", help="exit with 3 when the runs differ")
+    parser.add_argument("--lenient", action="store_true", help="skip unreadable lines (counted)")
+
+
+def run_report(host: PluginHost, args: argparse.Namespace) -> int:
+    """``llmlog report FILE... [-o run.html]``."""
+    from llmlog_report_html.diff import diff_runs
+    from llmlog_report_html.load import ReportInputError, load_run
+    from llmlog_report_html.page import ReportOptions, write_report
+
+    max_size = None
+    if args.max_size:
+        try:
+            max_size = int(parse_size(args.max_size))
+        except (ValueError, TypeError) as exc:
+            _say(f"--max-size: {exc}")
+            return 2
+    if args.max_field < 100:
+        _say("--max-field: at least 100 characters")
+        return 2
+    output = Path(args.output or "run.html")
+    if output.is_dir():
+        _say(f"{output}: is a directory; name the report file")
+        return 2
+    if output.exists() and not args.force and args.output is not None:
+        _say(f"{output} exists; pass --force to replace it")
+        return 1
+    try:
+        run = load_run(args.files, host=host, lenient=args.lenient)
+        compare = None
+        if args.compare:
+            other = load_run(args.compare, host=host, lenient=args.lenient)
+            names = (", ".join(args.files), ", ".join(args.compare))
+            compare = diff_runs(run, other, *names).to_json()
+    except ReportInputError as exc:
+        _say(str(exc))
+        return 1
+    options = ReportOptions(
+        title=args.title,
+        no_content=args.no_content,
+        max_field=args.max_field,
+        max_size=max_size,
+    )
+    try:
+        result = write_report(run, output, options, compare)
+    except OSError as exc:
+        _say(f"{exc.filename or output}: cannot write: {exc.strerror or exc}")
+        return 1
+    spans = sum(1 for n in run.nodes if n.kind in ("span", "iteration", "code"))
+    calls = sum(1 for n in run.nodes if n.kind == "llm")
+    note = ""
+    if result.cut_contents:
+        note = (
+            f"; to meet --max-size, {result.cut_contents} contents "
+            f"({result.cut_bytes} bytes of JSON) were left out"
+        )
+    print(
+        escape(
+            f"{output}: {result.size} bytes, {spans} spans, {calls} LLM calls, "
+            f"{len(run.nodes)} rows from {len(run.sources)} file"
+            f"{'' if len(run.sources) == 1 else 's'}{note}"
+        )
+    )
+    for problem in run.problems[:5]:
+        _say(problem)
+    if len(run.problems) > 5:
+        _say(f"... and {len(run.problems) - 5} more lines skipped")
+    if result.over_budget:
+        _say(f"{output}: {result.size} bytes: over --max-size even with every content left out")
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(output.resolve().as_uri())
+    return 0
+
+
+def run_diff(host: PluginHost, args: argparse.Namespace) -> int:
+    """``llmlog diff A B``."""
+    from llmlog_report_html.diff import diff_runs, format_diff
+    from llmlog_report_html.load import ReportInputError, load_run
+
+    try:
+        a = load_run([args.a], host=host, lenient=args.lenient)
+        b = load_run([args.b], host=host, lenient=args.lenient)
+    except ReportInputError as exc:
+        _say(str(exc))
+        return 1
+    except ViewError as exc:
+        _say(str(exc))
+        return 2
+    diff = diff_runs(a, b, args.a, args.b)
+    for line in format_diff(diff, show_same=args.all):
+        print(escape(line))
+    return 3 if args.exit_code and diff.changed else 0

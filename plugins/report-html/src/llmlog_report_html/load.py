@@ -1,0 +1,373 @@
+"""Reading a run: trace files of any installed trace format, flight-recorder snapshots and
+llmlog's JSON log lines, one file, several (a run split by rotation) or a directory.
+
+Each file is recognised in this order: a trace format whose ``detect`` accepts its first line
+(read through that format's ``read``, as ``llmlog view`` and ``llmlog convert`` do), a
+flight-recorder snapshot (read by ``llmlog-engine-flight``), a file of llmlog's JSON log lines
+(the ``json`` formatter's output). Anything else, and any line a reader refuses, is a
+:class:`ReportInputError` whose message is ``file:line: what was expected``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from llmlog.ext import ComponentKind, PluginHost, plugin_host
+from llmlog_report_html.model import Run, RunBuilder, finite
+
+__all__ = ["ReportInputError", "input_files", "load_run", "parse_log_time"]
+
+#: Longest line of a JSON log file read (longer ones are an error, or skipped when lenient).
+MAX_LOG_LINE = 16 << 20
+
+
+class ReportInputError(ValueError):
+    """An input that cannot be read; the message names ``file:line`` and what was expected."""
+
+
+def input_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The files to read: each file given, and the files in each directory given (sorted by name,
+    hidden ones left out, not recursing)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            if not inside:
+                raise ReportInputError(f"{path}: an empty directory")
+            files.extend(inside)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise ReportInputError(f"{path}: no such file or directory")
+    return files
+
+
+def load_run(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    host: PluginHost | None = None,
+    lenient: bool = False,
+) -> Run:
+    """Read ``paths`` (files or directories) into one :class:`Run`.
+
+    :param host: the plugin host whose trace formats read the files (the configured one by
+        default).
+    :param lenient: skip lines a reader refuses (each counted in :attr:`Run.problems`) instead of
+        stopping at the first.
+    :raises ReportInputError: naming ``file:line`` and what was expected.
+    """
+    host = host or plugin_host()
+    formats = host.components(ComponentKind.TRACE_FORMAT)
+    builder = RunBuilder()
+    for path in input_files(paths):
+        _load_file(path, formats, builder, lenient)
+    return builder.finish()
+
+
+def _first_line(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline(1 << 20)
+    except OSError as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not first.strip():
+        raise ReportInputError(f"{path}:1: empty file")
+    return first
+
+
+_GZIP = b"\x1f\x8b"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+#: Most bytes a compressed input may decompress to (a small file can expand to gigabytes).
+MAX_DECOMPRESSED = 4 << 30
+
+
+def _magic(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4)
+    except OSError as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _load_file(path: Path, formats: dict[str, Any], builder: RunBuilder, lenient: bool) -> None:
+    magic = _magic(path)
+    compressed = magic.startswith(_GZIP) or (magic == _ZSTD and not _is_zstd_snapshot(path))
+    if compressed:
+        # A rotated part compressed by the file output (.gz, .zst): read through a private
+        # decompressed copy, every message naming the file given.
+        _load_decompressed(path, magic, formats, builder, lenient)
+        return
+    _load_plain(path, path, formats, builder, lenient)
+
+
+def _is_zstd_snapshot(path: Path) -> bool:
+    from llmlog_engine_flight.snapshot import NotASnapshot, SnapshotError, read_header
+
+    try:
+        read_header(path)
+    except NotASnapshot:
+        return False
+    except SnapshotError:
+        return True  # a damaged snapshot: its reader says what is wrong
+    return True
+
+
+def _load_decompressed(
+    path: Path, magic: bytes, formats: dict[str, Any], builder: RunBuilder, lenient: bool
+) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="llmlog-report-") as scratch:
+        plain = Path(scratch) / path.name.rsplit(".", 1)[0]
+        try:
+            with _open_compressed(path, magic) as source, plain.open("wb") as target:
+                copied = 0
+                while chunk := source.read(1 << 20):
+                    copied += len(chunk)
+                    if copied > MAX_DECOMPRESSED:
+                        raise ReportInputError(
+                            f"{path}: decompresses to more than {MAX_DECOMPRESSED} bytes"
+                        )
+                    target.write(chunk)
+        except ReportInputError:
+            raise
+        except ImportError:
+            raise ReportInputError(
+                f"{path}: a zstd file; install zstandard (pip install zstandard) to read it"
+            ) from None
+        except (OSError, EOFError, ValueError) as exc:
+            raise ReportInputError(f"{path}: cannot decompress: {exc}") from None
+        except Exception as exc:  # zstandard's own errors
+            raise ReportInputError(f"{path}: cannot decompress: {exc}") from None
+        try:
+            _load_plain(plain, path, formats, builder, lenient)
+        except ReportInputError as exc:
+            raise ReportInputError(str(exc).replace(str(plain), str(path))) from None
+        builder.problems[:] = [p.replace(str(plain), str(path)) for p in builder.problems]
+
+
+def _open_compressed(path: Path, magic: bytes) -> Any:
+    if magic.startswith(_GZIP):
+        import gzip
+
+        return gzip.open(path, "rb")
+    import zstandard
+
+    return zstandard.ZstdDecompressor().stream_reader(path.open("rb"), closefd=True)
+
+
+def _load_plain(
+    path: Path, shown: Path, formats: dict[str, Any], builder: RunBuilder, lenient: bool
+) -> None:
+    first = _first_line(path)
+    builder.sources.append(str(shown))
+    for name, component in sorted(formats.items()):
+        detect = component.support.detect
+        try:
+            recognised = bool(detect is not None and detect(first))
+        except Exception:  # a format's detect() that raises does not recognise the file
+            recognised = False
+        if recognised and component.support.read is not None:
+            builder.formats.append(f"{shown}: {name}")
+            _read_trace(path, component.support.read, builder, lenient)
+            return
+    if _is_snapshot(path, first):
+        builder.formats.append(f"{shown}: flight snapshot")
+        _read_snapshot(path, builder, lenient)
+        return
+    if _is_log_line(first):
+        builder.formats.append(f"{shown}: llmlog JSON log")
+        _read_log(path, builder, lenient)
+        return
+    known = ", ".join(sorted(formats)) or "none installed"
+    if b"\x00" in first:
+        raise ReportInputError(f"{path}:1: a binary file, not a trace, snapshot or log")
+    raise ReportInputError(
+        f"{path}:1: not a trace (installed formats: {known}), a flight-recorder snapshot or "
+        "llmlog JSON log lines"
+    )
+
+
+def _read_trace(path: Path, read: Any, builder: RunBuilder, lenient: bool) -> None:
+    skipped: list[str] = []
+    try:
+        add = builder.trace_event
+        for event in read(path, skipped=skipped if lenient else None):
+            kind = event.type  # a TraceEventType (a str), or a third-party reader's text
+            add(
+                kind if type(kind) is str else str(kind),
+                event.time,
+                event.trace_id,
+                event.span_id,
+                event.parent_id,
+                event.data,
+            )
+    except ReportInputError:
+        raise
+    except ValueError as exc:  # the readers' errors name file:line
+        raise ReportInputError(str(exc)) from None
+    except OSError as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise ReportInputError(f"{path}: values nested too deeply") from None
+    builder.problems.extend(skipped)
+
+
+def _is_snapshot(path: Path, first: bytes) -> bool:
+    from llmlog_engine_flight.snapshot import KNOWN_BACKENDS
+
+    if any(first.startswith(magic) for magic in KNOWN_BACKENDS):
+        return True
+    return first.lstrip().startswith(b"{") and b'"llmlog-flight"' in first
+
+
+def _read_snapshot(path: Path, builder: RunBuilder, lenient: bool) -> None:
+    from llmlog_engine_flight.snapshot import SnapshotError, read_snapshot
+
+    try:
+        snapshot = read_snapshot(path, lenient=lenient)
+    except SnapshotError as exc:
+        raise ReportInputError(str(exc)) from None
+    builder.problems.extend(snapshot.problems)
+    builder.flight_snapshot(snapshot.header, snapshot.events)
+    from llmlog_engine_flight.chrome import to_chrome
+
+    # The engine's own Chrome Trace Event export, for the page's "open in Perfetto".
+    builder.chrome.append(to_chrome(snapshot))
+
+
+def _is_log_line(first: bytes) -> bool:
+    try:
+        record = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and "level" in record and "message" in record
+
+
+def parse_log_time(value: Any) -> int | None:
+    """An RFC 3339 timestamp of a log line as nanoseconds since the epoch, ``None`` if it is
+    not one."""
+    if type(value) is not str or not value.isascii() or len(value) > 64:
+        return None
+    from datetime import datetime
+
+    text = value.replace("Z", "+00:00").replace("z", "+00:00")
+    fraction = ""
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = ""
+        for ch in rest:
+            if not ch.isdigit():
+                break
+            digits += ch
+        fraction = digits
+        text = head + rest[len(digits) :]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    try:
+        seconds = int(moment.timestamp())
+    except (OverflowError, OSError, ValueError):
+        return None
+    nanos = int((fraction + "000000000")[:9]) if fraction else 0
+    return seconds * 1_000_000_000 + nanos
+
+
+_LOG_KEYS = ("timestamp", "level", "message", "traceId", "spanId", "modelId")
+
+
+def _read_log(path: Path, builder: RunBuilder, lenient: bool) -> None:
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with fh:
+        number = 0
+        while True:
+            try:
+                raw = fh.readline(MAX_LOG_LINE + 1)
+            except OSError as exc:
+                raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            if not raw:
+                break
+            number += 1
+            if len(raw) > MAX_LOG_LINE:
+                # The rest of the over-long line is skipped too.
+                while raw and not raw.endswith(b"\n"):
+                    raw = fh.readline(MAX_LOG_LINE + 1)
+                long = f"{path}:{number}: a line of more than {MAX_LOG_LINE} bytes"
+                if not lenient:
+                    raise ReportInputError(long)
+                builder.problems.append(long + ", skipped")
+                continue
+            if not raw.strip():
+                continue
+            problem = _log_line(raw, builder)
+            if problem is not None:
+                if not lenient:
+                    raise ReportInputError(f"{path}:{number}: {problem}")
+                builder.problems.append(f"{path}:{number}: {problem}")
+
+
+def _log_line(raw: bytes, builder: RunBuilder) -> str | None:
+    """Adds one JSON log line; returns what was wrong with it, or ``None``."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:  # what orjson refuses and the standard library reads (a lone surrogate escape)
+            import json
+
+            record = json.loads(raw.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
+            return "expected a JSON object (an llmlog JSON log line)"
+    if not isinstance(record, dict):
+        return "expected a JSON object (an llmlog JSON log line)"
+    message = record.get("message")
+    level = record.get("level")
+    if type(message) is not str:
+        return 'expected "message" to be a string'
+    if type(level) is not str:
+        return 'expected "level" to be a string'
+    time_ns = parse_log_time(record.get("timestamp"))
+    if time_ns is None and "timestamp" in record:
+        return 'expected "timestamp" to be an RFC 3339 time with an offset'
+    info = record.get("tokenInfo")
+    tokens: tuple[int | None, int | None] = (None, None)
+    cost = record.get("cost")
+    if isinstance(info, dict):
+        tokens = (_int(info.get("promptTokens")), _int(info.get("completionTokens")))
+        if cost is None:
+            cost = info.get("cost")
+    content = {k: v for k, v in record.items() if k not in _LOG_KEYS}
+    latency = finite(record.get("latencyMs"))
+    cost = finite(cost)
+    builder.log(
+        time_ns,
+        level.upper(),
+        message,
+        _str(record.get("traceId")),
+        _str(record.get("spanId")),
+        content,
+        model=_str(record.get("modelId")),
+        tokens=tokens,
+        cost=cost if cost is not None and cost >= 0 else None,
+        latency_ms=latency,
+    )
+    return None
+
+
+def _str(value: Any) -> str:
+    return value if type(value) is str else ""
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int and 0 <= value < 2**53 else None

@@ -1,0 +1,421 @@
+"""The report page: one HTML file holding the run's data and the viewer.
+
+The data is JSON, compressed with zlib (``deflate``) and embedded as base64 text in inert
+``<script type="application/octet-stream">`` elements, which the page decodes with the browser's
+``DecompressionStream`` (Chromium, Firefox 113+, Safari 16.4+): base64 holds no ``<``, so no text
+of the run can close an element or start markup. The skeleton (the tree: names, times, tokens,
+cost, errors, as columns) is one blob, read when the page opens; the content of the nodes
+(prompts, responses, inputs, outputs, code, fields) is split into chunks of about
+:data:`CHUNK_BYTES`, each decoded only when a node in it is opened or searched.
+
+Before anything is embedded, every text goes through llmlog's :class:`~llmlog.ext.Sanitizer`:
+secrets redacted (by key and by value) and each string capped at ``max_field`` characters with
+an explicit ``…[truncated N chars]`` marker. ``no_content`` leaves the content out altogether
+(names, times, tokens, cost and errors stay). ``max_size`` bounds the file: the largest contents
+are cut first, and what was cut is said in the page and returned.
+
+The page's Content-Security-Policy is ``default-src 'none'``, with the viewer's own script and
+style allowed by their SHA-256 hashes and ``data:`` images: it cannot load or send anything, and
+no other script or inline handler would run.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import zlib
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from llmlog.ext import Sanitizer, serializer
+from llmlog_report_html.model import KINDS, Run
+
+__all__ = [
+    "CHUNK_BYTES",
+    "CSP",
+    "ReportOptions",
+    "ReportResult",
+    "csp",
+    "render_html",
+    "report_data",
+    "write_report",
+]
+
+#: About how many bytes of JSON content go into one lazily decoded chunk.
+CHUNK_BYTES = 256 * 1024
+#: The page's Content-Security-Policy: nothing can be fetched, sent or framed, and only the
+#: page's own script and style element run (by their hashes, filled in by :func:`csp`): a script
+#: or inline handler that text of the run could ever smuggle into the page would not.
+CSP = (
+    "default-src 'none'; script-src '{script}'; style-src '{style}'; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
+
+
+def _hash(text: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
+
+
+def csp() -> str:
+    """The page's Content-Security-Policy, with the hashes of the viewer's script and style."""
+    return CSP.format(script=_hash(_asset("report.js")), style=_hash(_asset("report.css")))
+
+
+#: zlib level: 4 compresses typical trace JSON to about 14% four times faster than zlib's
+#: default 6 (13%), measured in bench/bench_report.py.
+_LEVEL = 4
+
+
+@attrs.frozen(kw_only=True)
+class ReportOptions:
+    """How a report is written.
+
+    :param title: the page's title (default: the first input's name).
+    :param no_content: leave out prompts, responses, messages, inputs, outputs, code, locals and
+        fields; names, times, tokens, cost and errors are kept (safe to attach to a CI run).
+    :param max_field: longest string kept, in characters; longer ones are cut with a marker.
+    :param max_size: the largest HTML file wanted, in bytes (``None``: no limit); the largest
+        contents are left out first, and what was cut is said.
+    :param redact: redact secrets (by key and by value) before embedding.
+    """
+
+    title: str = ""
+    no_content: bool = False
+    max_field: int = 65_536
+    max_size: int | None = None
+    redact: bool = True
+
+
+@attrs.frozen
+class ReportResult:
+    """What :func:`write_report` wrote: the path, its size and what was cut to fit."""
+
+    path: Path | None
+    size: int
+    nodes: int
+    #: Contents left out to meet ``max_size`` (0 when none), and their JSON size in bytes.
+    cut_contents: int = 0
+    cut_bytes: int = 0
+    #: True when the page is larger than ``max_size`` even with every content left out.
+    over_budget: bool = False
+
+
+def _asset(name: str) -> str:
+    return resources.files("llmlog_report_html").joinpath("assets", name).read_text("utf-8")
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        # A lone surrogate, an integer past 64 bits, a value orjson cannot encode: the slow path
+        # writes each as text and never fails.
+        return serializer.dumps(value)
+
+
+def _pack(raw: bytes) -> str:
+    return base64.b64encode(zlib.compress(raw, _LEVEL)).decode("ascii")
+
+
+class _Strings:
+    """An interned string table: repeated names and models cost one index each."""
+
+    def __init__(self) -> None:
+        self.table: list[str] = [""]
+        self._index: dict[str, int] = {"": 0}
+
+    def __call__(self, text: str) -> int:
+        index = self._index.get(text)
+        if index is None:
+            index = self._index[text] = len(self.table)
+            self.table.append(text)
+        return index
+
+
+@attrs.define
+class _Cleaned:
+    """The nodes' texts as the page gets them: names, errors and contents redacted and capped
+    (the run itself is left as it was). ``contents`` is changed in place to meet ``max_size``."""
+
+    names: list[str]
+    errors: list[str | None]
+    contents: list[dict[str, Any]]
+
+
+def _clean_nodes(run: Run, options: ReportOptions) -> tuple[_Cleaned, Sanitizer]:
+    sanitizer = Sanitizer(redact=options.redact, max_string_length=options.max_field)
+    text = sanitizer.text
+    fields = sanitizer.fields
+    cap = options.max_field * 2
+    nodes = run.nodes
+    names = [text(n.name[:cap]) for n in nodes]
+    errors = [text(n.error[:cap]) if n.error else None for n in nodes]
+    if options.no_content:
+        contents: list[dict[str, Any]] = [{} for _ in nodes]
+    else:
+        contents = [dict(fields(n.content)) if n.content else {} for n in nodes]
+    return _Cleaned(names, errors, contents), sanitizer
+
+
+def _ms(ns: int | None, t0: int) -> float | None:
+    return round((ns - t0) / 1e6, 3) if ns is not None else None
+
+
+def _skeleton(
+    run: Run, cleaned: _Cleaned, options: ReportOptions, sanitizer: Sanitizer
+) -> dict[str, Any]:
+    strings = _Strings()
+    nodes = run.nodes
+    t0 = min((n.start_ns for n in nodes if n.start_ns is not None), default=0)
+    kinds = {kind: i for i, kind in enumerate(KINDS)}
+    other = kinds["event"]
+    columns: dict[str, list[Any]] = {
+        "id": [n.id for n in nodes],
+        "parent": [n.parent for n in nodes],
+        "kind": [kinds.get(n.kind, other) for n in nodes],
+        "name": [strings(name) for name in cleaned.names],
+        "start": [_ms(n.start_ns, t0) for n in nodes],
+        "dur": [round(n.duration_ms, 3) if n.duration_ms is not None else None for n in nodes],
+        "err": cleaned.errors,
+        "model": [strings(n.model) for n in nodes],
+        "provider": [strings(n.provider) for n in nodes],
+        "tin": [n.input_tokens for n in nodes],
+        "tout": [n.output_tokens for n in nodes],
+        "tcache": [n.cached_tokens for n in nodes],
+        "treason": [n.reasoning_tokens for n in nodes],
+        "cost": [n.cost for n in nodes],
+        "csrc": [strings(n.cost_source) for n in nodes],
+        "trace": [n.trace for n in nodes],
+        "sev": [strings(n.severity) for n in nodes],
+        "has": [1 if c else 0 for c in cleaned.contents],
+    }
+    import llmlog
+
+    final = run.final_answer
+    final = sanitizer.value(final) if final is not None and not options.no_content else None
+    flight = [_flight_header(h, sanitizer) for h in run.flight]
+    return {
+        "v": 1,
+        "title": sanitizer.text(options.title or _default_title(run)),
+        "tool": f"llmlog {llmlog.__version__}",
+        "sources": [sanitizer.text(s) for s in run.sources],
+        "formats": [sanitizer.text(f) for f in run.formats],
+        "problems": [sanitizer.text(p) for p in run.problems[:50]],
+        "problemCount": len(run.problems),
+        "noContent": options.no_content,
+        "maxField": options.max_field,
+        "t0": t0,
+        "traces": list(run.traces),
+        "sessions": {} if options.no_content else dict(sanitizer.fields(run.sessions)),
+        "flight": flight,
+        "final": final,
+        "hasFinal": run.final_answer is not None,
+        "stats": [s.to_json() for s in run.model_stats()],
+        "kinds": list(KINDS),
+        "strings": strings.table,
+        "nodes": columns,
+    }
+
+
+def _flight_header(header: Mapping[str, Any], sanitizer: Sanitizer) -> dict[str, Any]:
+    keys = ("reason", "created_ns", "pid", "host", "window", "drops", "config")
+    return dict(sanitizer.fields({k: header[k] for k in keys if k in header}))
+
+
+def _default_title(run: Run) -> str:
+    if not run.sources:
+        return "llmlog report"
+    first = Path(run.sources[0]).name
+    more = len(run.sources) - 1
+    return f"{first} (+{more} more)" if more else first
+
+
+def _chunks(contents: Sequence[dict[str, Any]]) -> tuple[list[int], list[bytes], list[int]]:
+    """Contents split into chunks of about :data:`CHUNK_BYTES` of JSON: each chunk's first node,
+    each chunk's JSON (an array with ``null`` for nodes without content), and each node's
+    content size."""
+    starts: list[int] = []
+    chunks: list[bytes] = []
+    sizes: list[int] = []
+    parts: list[bytes] = []
+    size = 0
+    for index, content in enumerate(contents):
+        if not parts:
+            starts.append(index)
+        encoded = _dumps(content) if content else b"null"
+        sizes.append(len(encoded) if content else 0)
+        parts.append(encoded)
+        size += len(encoded)
+        if size >= CHUNK_BYTES:
+            chunks.append(b"[" + b",".join(parts) + b"]")
+            parts, size = [], 0
+    if parts:
+        chunks.append(b"[" + b",".join(parts) + b"]")
+    return starts, chunks, sizes
+
+
+def report_data(
+    run: Run, options: ReportOptions | None = None, compare: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], list[bytes], list[int]]:
+    """The page's data before packing: the skeleton, the content chunks (JSON) and each chunk's
+    first node. For tests and the JSON download's shape."""
+    options = options or ReportOptions()
+    cleaned, sanitizer = _clean_nodes(run, options)
+    skeleton = _skeleton(run, cleaned, options, sanitizer)
+    starts, chunks, _ = _chunks(cleaned.contents)
+    skeleton["chunkStarts"] = starts
+    if compare is not None:
+        skeleton["compare"] = _compare_data(compare, options, sanitizer)
+    return skeleton, chunks, starts
+
+
+def _compare_data(
+    compare: Mapping[str, Any], options: ReportOptions, sanitizer: Sanitizer
+) -> dict[str, Any]:
+    """A diff's page data, cleaned; without its prompt and output diffs under ``no_content``."""
+    data = dict(compare)
+    if options.no_content:
+        data["nodes"] = [{**node, "prompt": [], "output": []} for node in compare.get("nodes", [])]
+    return _texts_cleaned(data, sanitizer)  # type: ignore[no-any-return]
+
+
+def render_html(
+    run: Run, options: ReportOptions | None = None, compare: Mapping[str, Any] | None = None
+) -> tuple[str, ReportResult]:
+    """The report as one HTML document, and what was cut to meet ``max_size``.
+
+    :param compare: a run diff's page data (:meth:`llmlog_report_html.diff.RunDiff.to_json`),
+        shown in the page's Compare view.
+    """
+    options = options or ReportOptions()
+    cleaned, sanitizer = _clean_nodes(run, options)
+    contents = cleaned.contents
+    skeleton = _skeleton(run, cleaned, options, sanitizer)
+    if compare is not None:
+        skeleton["compare"] = _compare_data(compare, options, sanitizer)
+    cut_contents = cut_bytes = 0
+    over = False
+    chrome = _chrome(run, options)
+    for _attempt in range(6):
+        starts, chunks, sizes = _chunks(contents)
+        skeleton["chunkStarts"] = starts
+        skeleton["cut"] = (
+            {"contents": cut_contents, "bytes": cut_bytes, "maxSize": options.max_size}
+            if cut_contents
+            else None
+        )
+        packed_chunks = [_pack(c) for c in chunks]
+        document = _document(skeleton, packed_chunks, chrome)
+        size = len(document.encode("utf-8"))
+        if options.max_size is None or size <= options.max_size:
+            break
+        # Leave out the largest contents until the estimate fits, then measure again.
+        raw_total = sum(len(c) for c in chunks) or 1
+        ratio = sum(len(p) for p in packed_chunks) / raw_total
+        excess = size - options.max_size
+        saved = 0.0
+        order = sorted(range(len(contents)), key=lambda i: sizes[i], reverse=True)
+        progress = False
+        for index in order:
+            if saved >= excess * 1.05 or sizes[index] == 0:
+                break
+            if "_cut" in contents[index]:
+                continue
+            marker = {"_cut": f"{sizes[index]} bytes of content left out to meet --max-size"}
+            contents[index] = marker
+            saved += (sizes[index] - 70) * ratio
+            cut_contents += 1
+            cut_bytes += sizes[index]
+            progress = True
+        if not progress:
+            over = True
+            break
+    else:
+        over = options.max_size is not None and size > options.max_size
+    return document, ReportResult(None, size, len(contents), cut_contents, cut_bytes, over)
+
+
+def _chrome(run: Run, options: ReportOptions) -> str | None:
+    """The flight snapshots' own Chrome export (one file; several merged), packed; ``None``
+    without snapshots or with ``no_content`` (its events carry the snapshot's texts)."""
+    if not run.chrome or options.no_content:
+        return None
+    if len(run.chrome) == 1:
+        merged = run.chrome[0]
+    else:
+        merged = {"traceEvents": [e for c in run.chrome for e in c.get("traceEvents", [])]}
+    sanitizer = Sanitizer(redact=options.redact, max_string_length=options.max_field)
+    return _pack(_dumps(_texts_cleaned(merged, sanitizer)))
+
+
+def _texts_cleaned(value: Any, sanitizer: Sanitizer, depth: int = 0) -> Any:
+    """``value`` with every string (keys kept) redacted and capped: the Chrome export's whole
+    structure kept, however many events it has (a sanitizer walk stops at a bounded count)."""
+    if isinstance(value, str):
+        return sanitizer.text(value)
+    if depth > 50:
+        return None
+    if isinstance(value, Mapping):
+        return {k: _texts_cleaned(v, sanitizer, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_texts_cleaned(v, sanitizer, depth + 1) for v in value]
+    return value
+
+
+def _document(skeleton: dict[str, Any], chunks: list[str], chrome: str | None) -> str:
+    title = html.escape(str(skeleton["title"]))
+    parts = [
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n',
+        f'<meta http-equiv="Content-Security-Policy" content="{csp()}">\n',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+        '<meta name="generator" content="',
+        html.escape(str(skeleton["tool"])),
+        '">\n',
+        f"<title>{title}</title>\n<style>",
+        _asset("report.css"),
+        "</style></head><body>\n",
+        '<div id="app"><noscript>This report needs JavaScript.</noscript>',
+        '<p id="loading">Loading the report…</p></div>\n',
+        '<script type="application/octet-stream" id="llmlog-skeleton">',
+        _pack(_dumps(skeleton)),
+        "</script>\n",
+    ]
+    for number, chunk in enumerate(chunks):
+        parts += [
+            f'<script type="application/octet-stream" class="llmlog-chunk" data-n="{number}">',
+            chunk,
+            "</script>\n",
+        ]
+    if chrome is not None:
+        parts += [
+            '<script type="application/octet-stream" id="llmlog-chrome">',
+            chrome,
+            "</script>\n",
+        ]
+    parts += ["<script>", _asset("report.js"), "</script>\n</body></html>\n"]
+    return "".join(parts)
+
+
+def write_report(
+    run: Run,
+    path: str | Path,
+    options: ReportOptions | None = None,
+    compare: Mapping[str, Any] | None = None,
+) -> ReportResult:
+    """Write the report to ``path`` (owner-only, replaced atomically)."""
+    from llmlog.ext import written_atomically
+
+    document, result = render_html(run, options, compare)
+    target = Path(path)
+    data = document.encode("utf-8")
+    with written_atomically(target) as fh:
+        fh.write(data)
+    return attrs.evolve(result, path=target)

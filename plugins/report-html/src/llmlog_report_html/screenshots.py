@@ -1,0 +1,227 @@
+"""The screenshots of ``docs/report.md``, regenerated from sample runs::
+
+    .venv/bin/python -m llmlog_report_html.screenshots docs/img      # or: nox -s screenshots
+
+It writes sample runs with the real APIs (a traced question-answering program, a changed prompt
+to compare with, an RLM file, a flight-recorder snapshot), renders their reports and photographs
+the main views in headless Chromium (``/usr/bin/chromium``, driven by Playwright, which is a
+development dependency, not one of this package's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "sample_runs"]
+
+_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+_QUESTIONS = [
+    ("What is the capital of France?", "Paris"),
+    ("Which river flows through Rome?", "The Tiber"),
+    ("Who wrote Faust?", "Goethe"),
+]
+
+
+def _qa_run(path: Path, system: str) -> Path:
+    import llmlog
+
+    with (
+        llmlog.new_trace_session(path, format="dspy") as session,
+        llmlog.span("Evaluate", inputs={"examples": len(_QUESTIONS)}) as evaluate,
+    ):
+        for n, (question, answer) in enumerate(_QUESTIONS):
+            with llmlog.span("Example", inputs={"index": n, "question": question}) as ex:
+                with llmlog.span("ChainOfThought:qa", inputs={"question": question}):
+                    llmlog.record_llm_call(
+                        model="gpt-4o-mini",
+                        provider="openai",
+                        prompt=[
+                            {"role": "system", "content": system},
+                            {"role": "user", "content": f"Question: {question}"},
+                        ],
+                        response=f"Reasoning: I recall it.\nAnswer: {answer}",
+                        usage={
+                            "prompt_tokens": 182 + n * 7,
+                            "completion_tokens": 21,
+                            "cost": 0.0000399 + n * 0.000001,
+                        },
+                        latency_ms=420 + n * 130,
+                    )
+                try:
+                    with llmlog.span("Tool:search", inputs={"query": question}) as tool:
+                        llmlog.record_llm_call(
+                            model="claude-3-haiku",
+                            provider="anthropic",
+                            prompt=f"Rewrite as a search query: {question}",
+                            response=question.lower().rstrip("?"),
+                            usage={"input_tokens": 31, "output_tokens": 9},
+                            latency_ms=180,
+                        )
+                        if n == 1:
+                            raise TimeoutError("search backend timed out after 30 s")
+                        tool.set_outputs(results=[f"{answer} - encyclopedia entry"])
+                except TimeoutError:
+                    pass
+                ex.set_outputs(answer=answer, correct=n != 1)
+        evaluate.set_outputs(score=0.67)
+    assert session.path is not None
+    return session.path
+
+
+def _rlm_run(directory: Path) -> Path:
+    from llmlog_trace_rlm import RlmTraceSession
+
+    s = RlmTraceSession(directory, {"root_model": "gpt-5", "query": "sum of the primes"})
+    with s:
+        s.log_iteration(
+            [{"role": "user", "content": "What is the sum of the primes below 20?"}],
+            "I will compute it in the REPL.",
+            [
+                {
+                    "code": "primes = [n for n in range(2, 20) if all(n % d for d in range(2, n))]\n"
+                    "print(sum(primes))",
+                    "stdout": "77\n",
+                    "stderr": "",
+                    "locals": {"primes": [2, 3, 5, 7, 11, 13, 17, 19]},
+                    "execution_time": 0.004,
+                    "rlm_calls": [
+                        {
+                            "prompt": "Is 77 the sum of 2, 3, 5, 7, 11, 13, 17, 19?",
+                            "response": "Yes.",
+                            "prompt_tokens": 30,
+                            "completion_tokens": 2,
+                            "execution_time": 0.3,
+                        }
+                    ],
+                }
+            ],
+            None,
+            1.2,
+        )
+        s.log_iteration(
+            [{"role": "user", "content": "Give the final answer."}], "FINAL(77)", [], "77", 0.4
+        )
+    (path,) = directory.glob("rlm_*.jsonl")
+    return path
+
+
+def _flight_run(directory: Path) -> Path:
+    import llmlog
+    from llmlog.ext import trace_region, trace_task
+    from llmlog_engine_flight import FlightRecorder, RecorderOutput
+
+    recorder = FlightRecorder(snapshot_dir=directory, min_snapshot_interval=0)
+    recorder.start()
+    try:
+        llmlog.get_logger().dispatcher.add_output(RecorderOutput(recorder))
+        log = llmlog.get_logger("app")
+        with trace_task("request 42"):
+            with trace_region("retrieve"):
+                log.info("retrieved 5 passages", docs=5)
+            with trace_region("generate"):
+                log.warn("rate limited; retrying", attempt=2)
+        try:
+            raise TimeoutError("the model did not answer in 30 s")
+        except TimeoutError as exc:
+            recorder.snapshot_on_error(exc)
+    finally:
+        recorder.stop()
+    (path,) = directory.glob("flight-*.jsonl")
+    return path
+
+
+def sample_runs(directory: Path) -> dict[str, Path]:
+    """The sample runs' files: ``qa``, ``qa_before`` (another system prompt), ``rlm``,
+    ``flight``."""
+    import llmlog
+
+    llmlog.configure({"outputs": {}, "level": "info"})
+    return {
+        "qa": _qa_run(directory / "qa.jsonl", "Answer with one short phrase. Think step by step."),
+        "qa_before": _qa_run(directory / "qa-before.jsonl", "Answer with one short phrase."),
+        "rlm": _rlm_run(directory / "rlm"),
+        "flight": _flight_run(directory / "flight"),
+    }
+
+
+def _shoot(page: Any, path: Path) -> None:
+    page.screenshot(path=str(path))
+    print(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", help="where the PNG files go (docs/img)")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    from llmlog_report_html.diff import diff_runs
+    from llmlog_report_html.load import load_run
+    from llmlog_report_html.page import write_report
+
+    out = Path(args.directory)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        runs = sample_runs(work)
+        qa = load_run([runs["qa"]])
+        compare = diff_runs(load_run([runs["qa_before"]]), qa, "before.jsonl", "after.jsonl")
+        pages = {
+            "qa": write_report(qa, work / "qa.html", compare=compare.to_json()).path,
+            "rlm": write_report(load_run([runs["rlm"]]), work / "rlm.html").path,
+            "flight": write_report(load_run([runs["flight"]]), work / "flight.html").path,
+        }
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=args.chromium, args=_ARGS)
+            page = browser.new_page(viewport={"width": 1360, "height": 760})
+            page.route(
+                "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+            )
+
+            def open_(name: str) -> None:
+                path = pages[name]
+                assert path is not None
+                page.goto(path.as_uri())
+                page.wait_for_selector("body[data-ready='1']")
+
+            open_("qa")
+            page.click("#expand")
+            page.locator("#tree .row", has=page.locator(".name", has_text="gpt-4o-mini")).nth(
+                1
+            ).click()
+            page.wait_for_selector("#detail .msg")
+            _shoot(page, out / "report-tree.png")
+            page.check("#errors-only")
+            page.locator("#tree .row.err").last.click()
+            _shoot(page, out / "report-errors.png")
+            page.uncheck("#errors-only")
+            page.click("#tab-stats")
+            _shoot(page, out / "report-stats.png")
+            page.click("#tab-compare")
+            _shoot(page, out / "report-compare.png")
+            open_("rlm")
+            page.locator("#tree .row", has=page.locator(".name", has_text="iteration 1")).click()
+            page.wait_for_selector("#detail .block")
+            _shoot(page, out / "report-rlm.png")
+            open_("flight")
+            page.click("#expand")
+            _shoot(page, out / "report-flight.png")
+            browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
