@@ -32,6 +32,7 @@ import tempfile
 from pathlib import Path
 
 import llmlog
+from llmlog_report_html.screenshots import CHROMIUM, CHROMIUM_ARGS
 
 _VOCABULARY = (
     "the a of to and in is it that for on with as was at by an be this which from or have not are "
@@ -40,16 +41,6 @@ _VOCABULARY = (
     "source search result tool call json field value output input user system assistant"
 )
 WORDS = _VOCABULARY.split()
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def text(rng: random.Random, words: int) -> str:
@@ -143,7 +134,7 @@ def time_to_interactive(page_path: Path, samples: int) -> list[float]:
 
     out = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for _ in range(samples):
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.route(

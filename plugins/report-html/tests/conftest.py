@@ -18,19 +18,12 @@ from typing import Any
 import pytest
 
 from llmlog.testing import isolated_environment
+from llmlog_report_html import screenshots
 
 #: The installed ``llmlog`` command, beside this interpreter (``.venv/bin/llmlog``).
 LLMLOG = Path(sys.executable).with_name("llmlog")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM = Path(screenshots.CHROMIUM)
+CHROMIUM_ARGS = screenshots.CHROMIUM_ARGS
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "sample_runs"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "main", "sample_runs"]
 
-_ARGS = [
+#: Debian's Chromium, where ``.ci/run`` installs it.
+CHROMIUM = "/usr/bin/chromium"
+#: How the screenshots, the browser tests and ``bench/bench_report.py`` start it headless: as root
+#: without a sandbox, and with none of its background connections, which a closed network refuses
+#: (or answers slowly) and which a report opened from ``file://`` must not make anyway.
+CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -164,7 +169,7 @@ def _shoot(page: Any, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", help="where the PNG files go (docs/img)")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromium", default=CHROMIUM)
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             "flight": write_report(load_run([runs["flight"]]), work / "flight.html").path,
         }
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=args.chromium, args=_ARGS)
+            browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1360, "height": 760})
             page.route(
                 "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
