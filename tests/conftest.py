@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from llmlog.testing import isolated_environment
+from llmlog.testing import isolated_environment, run_command, run_llmlog
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,40 +22,17 @@ def isolated(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
 
 
-def run(
-    args: list[str],
-    *,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-    check: bool = False,
-) -> subprocess.CompletedProcess[str]:
-    """Run a command with this interpreter's environment plus ``env``; capture text output."""
-    full_env = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
-    done = subprocess.run(args, capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300)
-    if check and done.returncode != 0:
-        raise AssertionError(
-            f"{args} exited {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
-        )
-    return done
-
-
-def llmlog_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``llmlog`` command."""
-    return run([str(Path(sys.executable).with_name("llmlog")), *args], env=env, cwd=cwd)
-
-
 @pytest.fixture
 def sh():
-    """:func:`run` as a fixture (test modules cannot import conftest in importlib mode)."""
-    return run
+    """:func:`llmlog.testing.run_command` as a fixture (test modules cannot import conftest in
+    importlib mode)."""
+    return run_command
 
 
 @pytest.fixture
 def cli():
-    """:func:`llmlog_cli` as a fixture."""
-    return llmlog_cli
+    """:func:`llmlog.testing.run_llmlog`: the installed ``llmlog`` command in its own process."""
+    return run_llmlog
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -61,6 +63,8 @@ __all__ = [
     "isolated_environment",
     "make_entry",
     "run_cli",
+    "run_command",
+    "run_llmlog",
     "view_arguments",
 ]
 
@@ -72,6 +76,41 @@ def run_cli(argv: Sequence[str]) -> int:
     from llmlog.cli import main
 
     return main(list(argv))
+
+
+def run_command(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    check: bool = False,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in a process of its own, as a user runs it: this process's environment plus
+    ``env``, UTF-8 input and output (``PYTHONUTF8=1``), text output captured, and a ``timeout`` so
+    that a hang fails the test instead of the whole run. With ``check``, a non-zero exit raises
+    :class:`AssertionError` showing both outputs."""
+    full_env = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
+    done = subprocess.run(
+        list(args), capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"{list(args)} exited {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+        )
+    return done
+
+
+def run_llmlog(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """The installed ``llmlog`` command (the one beside this interpreter) with ``args``, in a
+    process of its own (:func:`run_command`): what a plugin's command does end to end."""
+    command = str(Path(sys.executable).with_name("llmlog"))
+    return run_command([command, *args], env=env, cwd=cwd, check=check)
 
 
 def cli_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:

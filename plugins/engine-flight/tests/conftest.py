@@ -3,16 +3,14 @@ Perfetto trace processor for the Chrome export."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from llmlog.testing import isolated_environment
+from llmlog.testing import isolated_environment, run_llmlog
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,17 +21,6 @@ def isolated(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
 
 
-def llmlog_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``llmlog`` command with this environment plus ``env``."""
-    full_env = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
-    command = [str(Path(sys.executable).with_name("llmlog")), *args]
-    return subprocess.run(
-        command, capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300
-    )
-
-
 @pytest.fixture
 def repo() -> Path:
     """The repository root."""
@@ -42,8 +29,8 @@ def repo() -> Path:
 
 @pytest.fixture
 def cli():
-    """:func:`llmlog_cli` as a fixture (test modules cannot import conftest in importlib mode)."""
-    return llmlog_cli
+    """:func:`llmlog.testing.run_llmlog`: the installed ``llmlog`` command in its own process."""
+    return run_llmlog
 
 
 class Perfetto:

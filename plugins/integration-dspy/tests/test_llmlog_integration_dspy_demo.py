@@ -3,14 +3,13 @@ a user runs it."""
 
 import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from llmlog.testing import isolated_environment
+from llmlog.testing import isolated_environment, run_command, run_llmlog
 
 pytest.importorskip("llmlog_command_demo", reason="llmlog demo comes from llmlog-command-demo")
 
@@ -23,21 +22,14 @@ def isolated(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
 
 
-def run(
-    args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
-    return subprocess.run(args, capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300)
-
-
 @pytest.fixture
 def sh():
-    return run
+    return run_command
 
 
 @pytest.fixture
 def cli():
-    return lambda *args, env=None, cwd=None: run([str(LLMLOG), *args], env=env, cwd=cwd)
+    return run_llmlog
 
 
 def bare_environment(tmp_path: Path) -> dict[str, str]:

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from llmlog.testing import isolated_environment
+from llmlog.testing import isolated_environment, run_llmlog
 from llmlog_report_html import screenshots
 
-#: The installed ``llmlog`` command, beside this interpreter (``.venv/bin/llmlog``).
-LLMLOG = Path(sys.executable).with_name("llmlog")
 CHROMIUM = Path(screenshots.CHROMIUM)
 CHROMIUM_ARGS = screenshots.CHROMIUM_ARGS
 
@@ -34,15 +31,8 @@ def isolated(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """``llmlog ARGS...`` in a separate process; text output captured."""
-
-    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONUTF8": "1"}
-        return subprocess.run(
-            [str(LLMLOG), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
-        )
-
-    return run
+    """:func:`llmlog.testing.run_llmlog`: the installed ``llmlog`` command in its own process."""
+    return run_llmlog
 
 
 def write_trace(path: Path, question: str = "What is the capital of France?", **kw: Any) -> Path:
