@@ -132,8 +132,11 @@ class Browser:
         return page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    # Module scope, not session: Playwright's sync API keeps an asyncio loop running in this
+    # thread while it is started, and a test of another module run after it in the same worker
+    # (pytest-xdist) would find that loop and fail in asyncio.run().
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing (.ci/run installs Debian's chromium)")
