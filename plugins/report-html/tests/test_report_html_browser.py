@@ -46,9 +46,11 @@ def test_an_error_span_is_marked_and_counted(browser, trace_file, tmp_path):
     assert "err" in failed.get_attribute("class")
     assert failed.locator(".errmark").count() == 1
     assert "err" not in row(page, "Predict:qa").get_attribute("class")
-    assert "errors" in page.inner_text("#errors-chip")
+    # One failure, counted once: the error event inside the span is the span's failure.
+    assert page.inner_text("#errors-chip") == "1 error"
     # The errors are listed first, each a way to its row.
     listed = page.locator("#error-list .errlink")
+    assert listed.count() == 1
     assert "search backend down" in listed.first.inner_text()
     listed.first.click()
     assert "search backend down" in page.inner_text("#detail .error-box")

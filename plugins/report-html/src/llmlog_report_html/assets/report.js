@@ -674,10 +674,16 @@
   }
 
   // ---- page -----------------------------------------------------------------------------------
+  // One failure, counted and listed once: an error event marks the span it happened in as failed
+  // too, and that span already stands for it.
+  function failure(i) {
+    var nd = D.nodes, p = nd.parent[i];
+    return !!nd.err[i] && !(D.kinds[nd.kind[i]] === "error" && p >= 0 && nd.err[p]);
+  }
   function totals() {
     var all = D.stats[D.stats.length - 1], nd = D.nodes, errors = 0, spans = 0;
     for (var i = 0; i < N; i++) {
-      if (nd.err[i]) errors++;
+      if (failure(i)) errors++;
       var k = D.kinds[nd.kind[i]];
       if (k === "span" || k === "iteration" || k === "code") spans++;
     }
@@ -688,7 +694,7 @@
       fmtInt(all.input_tokens) + " in, " + fmtInt(all.output_tokens) + " out)"));
     chips.appendChild(el("span", "chip", "cost " + (all.cost === null ? "unknown" : fmtCost(all.cost)) +
       (all.cost !== null && all.unknown_cost ? " + " + all.unknown_cost + " calls unknown" : "")));
-    var e = el("span", "chip" + (errors ? " err" : ""), errors + " errors");
+    var e = el("span", "chip" + (errors ? " err" : ""), fmtInt(errors) + (errors === 1 ? " error" : " errors"));
     e.id = "errors-chip";
     chips.appendChild(e);
     return chips;
@@ -813,7 +819,7 @@
   function overview() {
     detailEl.textContent = "";
     var errs = [];
-    for (var i = 0; i < N && errs.length < 50; i++) if (D.nodes.err[i]) errs.push(i);
+    for (var i = 0; i < N && errs.length < 50; i++) if (failure(i)) errs.push(i);
     if (errs.length) {
       var box = el("div");
       box.id = "error-list";
