@@ -451,7 +451,10 @@ def test_view_draws_the_tree_with_tokens_cost_and_errors(cli, sample_trace):
 
 def test_view_flags(cli, sample_trace):
     stats = cli("view", str(sample_trace), "--stats").stdout
-    assert "openai/gpt-4o: 1 call, 15 tokens, latency min 120 / median 120 / max 120 ms" in stats
+    assert (
+        "openai/gpt-4o: 1 call, 15 tokens (input 10, output 5), latency min 120 / median 120 / "
+        "max 120 ms" in stats
+    )
     errors = cli("view", str(sample_trace), "--errors", "--no-color").stdout
     assert "ReAct:react" in errors and "Predict:qa" not in errors
     found = cli("view", str(sample_trace), "--search", "CAPITAL", "--no-color", "--compact").stdout

@@ -30,7 +30,11 @@ Hooks and registration
 Interfaces and records
     ``Output``, ``Formatter``, ``Integration``: the base classes of components; ``BuildContext``:
     what a factory gets besides its options. ``LogEntry``, ``TokenUsage``, ``TraceEvent``,
-    ``TraceEventType``: the records. ``Severity``, ``parse_severity``, ``severity_from_name``,
+    ``TraceEventType``: the records. ``usage_from`` reads a provider's usage (OpenAI's,
+    Anthropic's, LiteLLM's, DSPy's) into a ``TokenUsage`` by its counting rule;
+    ``USAGE_DETAIL_FIELDS`` names its detail counts (cache read, cache creation, reasoning,
+    audio, image), ``USAGE_DETAIL_LABELS`` their short labels in text, and ``usage_details(usage)`` gives those that are not zero (``usage_detail_text``: as
+    `` cached=5 reasoning=4`` text). ``Severity``, ``parse_severity``, ``severity_from_name``,
     ``LEVEL_NAMES`` (each severity's upper-case name, by value) and ``SEVERITY_NAMES`` (their
     lower-case names, as configuration writes them).
 
@@ -132,7 +136,11 @@ if TYPE_CHECKING:
     from llmlog.interfaces import BuildContext, Formatter, Integration, Output, TraceSink
     from llmlog.logger import global_dispatcher
     from llmlog.plugins import PluginHost
+    from llmlog.records import DETAIL_FIELDS as USAGE_DETAIL_FIELDS
+    from llmlog.records import DETAIL_LABELS as USAGE_DETAIL_LABELS
     from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
+    from llmlog.records import detail_items as usage_details
+    from llmlog.records import detail_text as usage_detail_text
     from llmlog.registry import (
         ArgumentAdder,
         Closeable,
@@ -210,6 +218,7 @@ if TYPE_CHECKING:
         start_trace_session,
         tracing_interceptor,
     )
+    from llmlog.usage import usage_from
     from llmlog.viewing import (
         BOLD,
         CYAN,
@@ -361,6 +370,11 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "start_trace_session",
         "tracing_interceptor",
     ),
+    "USAGE_DETAIL_FIELDS": ("llmlog.records", "DETAIL_FIELDS"),
+    "USAGE_DETAIL_LABELS": ("llmlog.records", "DETAIL_LABELS"),
+    "usage_detail_text": ("llmlog.records", "detail_text"),
+    "usage_details": ("llmlog.records", "detail_items"),
+    "usage_from": ("llmlog.usage", "usage_from"),
     **_names(
         "llmlog.viewing",
         "BOLD",
@@ -408,6 +422,8 @@ __all__ = [
     "RED",
     "RESET",
     "SEVERITY_NAMES",
+    "USAGE_DETAIL_FIELDS",
+    "USAGE_DETAIL_LABELS",
     "YELLOW",
     "ArgumentAdder",
     "BuildContext",
@@ -520,6 +536,9 @@ __all__ = [
     "trace_sinks",
     "trace_task",
     "tracing_interceptor",
+    "usage_detail_text",
+    "usage_details",
+    "usage_from",
     "valid_text",
     "validate_configuration",
     "write_private_text",

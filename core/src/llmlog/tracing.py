@@ -36,10 +36,11 @@ from llmlog import tracesinks as _fanout
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
 from llmlog.interfaces import BuildContext, TraceSink
-from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
+from llmlog.numbers import as_cost, as_count, as_seconds
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
 from llmlog.sanitize import Sanitizer
+from llmlog.usage import DETAIL_FIELDS, detail_items, usage_from
 
 __all__ = [
     "ModuleInfo",
@@ -96,46 +97,35 @@ def _flag(value: object) -> bool:
         return False
 
 
-def _usage_value(usage: Any, *names: str) -> Any:
-    """The first of ``names`` that ``usage`` (a mapping or an object) has, else ``None``."""
-    for name in names:
-        value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
-        if value is not None:
-            return value
-    return None
-
-
 def usage_data(usage: Any) -> dict[str, Any]:
     """Token usage as an ``llm_call`` event's ``usage``: the three counts as safe integers
-    (:func:`llmlog.numbers.as_count`) and the cost only when known and finite.
+    (:func:`llmlog.numbers.as_count`), the detail counts (``cache_read_tokens``,
+    ``cache_creation_tokens``, ``reasoning_tokens``, ``audio_tokens``, ``image_tokens``) when not
+    zero, and the cost only when known and finite.
 
     ``usage`` is a :class:`~llmlog.TokenUsage`, or what a provider's SDK returns, as a mapping
-    or an object: ``prompt_tokens``/``completion_tokens``/``total_tokens`` (OpenAI's
-    ``response.usage``, LiteLLM's), or ``input_tokens``/``output_tokens`` (Anthropic's, the
-    OpenAI Responses API's); ``cost`` if it has one. A missing total is the sum of the other two.
+    or an object, read by :func:`llmlog.usage.usage_from` (OpenAI's ``prompt_tokens`` with its
+    ``*_tokens_details``, Anthropic's ``input_tokens`` with its cache counts, LiteLLM's, DSPy's);
+    ``cost`` if it has one. A missing total is the sum of the other two. Readers that do not know
+    the detail keys ignore them.
     """
-    prompt: Any
-    completion: Any
-    total: Any
-    cost: Any
-    if isinstance(usage, TokenUsage):
-        prompt, completion, total = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
-        cost = usage.cost
+    parsed = usage_from(usage)
+    if isinstance(usage, TokenUsage):  # a caller's own object: its numbers made safe too
+        data: dict[str, Any] = {
+            "prompt_tokens": as_count(parsed.prompt_tokens, "usage.prompt_tokens"),
+            "completion_tokens": as_count(parsed.completion_tokens, "usage.completion_tokens"),
+            "total_tokens": as_count(parsed.total_tokens, "usage.total_tokens"),
+        }
+        for name, value in detail_items(parsed):
+            data[name] = as_count(value, f"usage.{name}")
     else:
-        prompt = _usage_value(usage, "prompt_tokens", "input_tokens")
-        completion = _usage_value(usage, "completion_tokens", "output_tokens")
-        total = _usage_value(usage, "total_tokens")
-        cost = _usage_value(usage, "cost")
-    data: dict[str, Any] = {
-        "prompt_tokens": as_count(prompt, "usage.prompt_tokens"),
-        "completion_tokens": as_count(completion, "usage.completion_tokens"),
-    }
-    data["total_tokens"] = (
-        min(data["prompt_tokens"] + data["completion_tokens"], MAX_SAFE_INT)
-        if total is None
-        else as_count(total, "usage.total_tokens")
-    )
-    known = as_cost(cost, "usage.cost")
+        data = {
+            "prompt_tokens": parsed.prompt_tokens,
+            "completion_tokens": parsed.completion_tokens,
+            "total_tokens": parsed.total_tokens,
+        }
+        data.update(detail_items(parsed))
+    known = as_cost(parsed.cost, "usage.cost")
     if known is not None:
         data["cost"] = known
     return data
@@ -146,7 +136,7 @@ def _sub_call_numbers(call: Mapping[str, Any]) -> dict[str, Any]:
     given): token counts and ``latency_ms`` as integers, ``execution_time`` in seconds, a cost
     only when finite, also inside a nested ``usage``."""
     item = dict(call)
-    for key in ("prompt_tokens", "completion_tokens", "total_tokens", "latency_ms"):
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens", "latency_ms", *DETAIL_FIELDS):
         if key in item:
             item[key] = as_count(item[key], f"sub_llm_calls.{key}")
     if "execution_time" in item:

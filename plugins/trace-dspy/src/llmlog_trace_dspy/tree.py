@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from llmlog.ext import TraceEvent, TraceEventType, serializer
+from llmlog.ext import USAGE_DETAIL_FIELDS, TraceEvent, TraceEventType, serializer
 from llmlog_trace_dspy.format import read_trace
 
 __all__ = [
@@ -120,6 +120,15 @@ class Call:
     cost: float | None
     key: int  # identifies the call by its prompt and response
     listed: bool
+    #: the detail counts (cache read, cache creation, reasoning, audio, image) when given, in
+    #: the order of ``USAGE_DETAIL_FIELDS``; all part of the prompt or completion tokens
+    details: tuple[int, ...] = ()
+
+    def detail(self, name: str) -> int:
+        """One detail count by its field name (``"cache_read_tokens"``), 0 when not given."""
+        if not self.details:
+            return 0
+        return self.details[USAGE_DETAIL_FIELDS.index(name)]
 
 
 def call_of(data: Mapping[str, Any], listed: bool) -> Call:
@@ -151,7 +160,16 @@ def call_of(data: Mapping[str, Any], listed: bool) -> Call:
         cost=float(cost) if cost is not None else None,
         key=hash((_prompt_text(data.get("prompt")), text_of(data.get("response")))),
         listed=listed,
+        details=_details(usage),
     )
+
+
+def _details(usage: Mapping[str, Any]) -> tuple[int, ...]:
+    """The detail counts of a ``usage`` object (keys of ``USAGE_DETAIL_FIELDS``; a count that is
+    not a number is 0), ``()`` when it has none."""
+    if not any(name in usage for name in USAGE_DETAIL_FIELDS):
+        return ()
+    return tuple(max(_int(usage.get(name)), 0) for name in USAGE_DETAIL_FIELDS)
 
 
 @attrs.define(slots=True, eq=False)
@@ -407,10 +425,18 @@ class Row:
     cost: float = 0.0
     unknown: int = 0
     latencies: list[float] = attrs.Factory(list)
+    prompt: int = 0
+    completion: int = 0
+    #: the detail counts' sums, in the order of ``USAGE_DETAIL_FIELDS``
+    details: list[int] = attrs.Factory(lambda: [0] * len(USAGE_DETAIL_FIELDS))
 
     def add(self, call: Call) -> None:
         self.calls += 1
         self.tokens += call.total_tokens
+        self.prompt += call.prompt_tokens
+        self.completion += call.completion_tokens
+        for i, value in enumerate(call.details):
+            self.details[i] += value
         if call.cost is None:
             self.unknown += 1
         else:
