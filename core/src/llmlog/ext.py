@@ -19,7 +19,8 @@ Hooks and registration
     ``hookspec`` marks the specification of a hook a plugin declares for other plugins.
     ``register`` callbacks, one per hook: ``OutputRegister``, ``ComponentRegister`` (formatters,
     recorders, integrations), ``TraceFormatRegister``, ``SerializerRegister``, ``TableRegister``,
-    ``CommandRegister``. What they register: ``TraceFormat`` (a trace format as one object:
+    ``CommandRegister``. A price table (``llmlog_register_pricing``) returns a ``PriceTable``
+    whose ``lookup`` answers ``Rates`` (USD per million tokens). What they register: ``TraceFormat`` (a trace format as one object:
     ``register(FORMAT)``), ``ComponentKind``, ``Component`` (with ``TraceFormatSupport`` of a
     trace format), ``Table`` with ``TableContext`` and
     ``ComponentChoice``, ``Command``, ``Closeable`` (what a table's ``start`` returns).
@@ -136,6 +137,7 @@ if TYPE_CHECKING:
     from llmlog.interfaces import BuildContext, Formatter, Integration, Output, TraceSink
     from llmlog.logger import global_dispatcher
     from llmlog.plugins import PluginHost
+    from llmlog.pricing import PriceTable, Rates
     from llmlog.records import DETAIL_FIELDS as USAGE_DETAIL_FIELDS
     from llmlog.records import DETAIL_LABELS as USAGE_DETAIL_LABELS
     from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
@@ -282,6 +284,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
     **_names("llmlog.state", "flush_all", "register_lifecycle"),
     **_names("llmlog.logger", "global_dispatcher"),
     **_names("llmlog.plugins", "PluginHost"),
+    **_names("llmlog.pricing", "PriceTable", "Rates"),
     **_names("llmlog.records", "LogEntry", "TokenUsage", "TraceEvent", "TraceEventType"),
     **_names(
         "llmlog.registry",
@@ -451,6 +454,8 @@ __all__ = [
     "OutputRegister",
     "Paint",
     "PluginHost",
+    "PriceTable",
+    "Rates",
     "Sanitizer",
     "Seconds",
     "Serializer",

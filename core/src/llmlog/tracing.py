@@ -37,6 +37,7 @@ from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
 from llmlog.interfaces import BuildContext, TraceSink
 from llmlog.numbers import as_cost, as_count, as_seconds
+from llmlog.pricing import price_usage
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
 from llmlog.sanitize import Sanitizer
@@ -173,7 +174,12 @@ def _llm_call_data(
     if messages is not None:
         data["messages"] = messages
     if usage is not None:
-        data["usage"] = usage_data(usage)
+        replaced = _state.number_adjustments.total()
+        data["usage"] = priced = usage_data(usage)
+        # a count replaced on the way (NaN, negative, past 2^53) gives no price, not a wrong one
+        price_usage(
+            priced, provider, model, countable=_state.number_adjustments.total() == replaced
+        )
     return data
 
 

@@ -588,3 +588,35 @@ def test_cached_and_reasoning_tokens_reach_the_trace_the_log_and_the_stats(trace
     out = capsys.readouterr().out
     assert "gpt-4o-mini: 2 calls" in out and "cached 14" in out and "reasoning 10" in out
     assert f"input {sum(p for p, _ in history)}, output {sum(c for _, c in history)}" in out
+
+
+def test_every_lm_call_says_where_its_cost_came_from(traced, tmp_path):
+    """DSPy's own cost (LiteLLM's) is ``reported``; a ``[prices]`` override wins over it; DummyLM,
+    which nobody prices, stays unknown with the reason, never $0."""
+    reply = "[[ ## reasoning ## ]]\nthink\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
+    integration.uninstrument()
+    llmlog.configure(
+        {
+            "trace": {"dir": "traces"},
+            "outputs": {},
+            "prices": {"openai/gpt-4o": {"input": 1.0, "output": 2.0, "cached": 0.5}},
+        }
+    )
+    integration.instrument()
+    with FakeOpenAI(lambda request: reply, cached_tokens=4) as server:
+        for model in ("gpt-4o-mini", "gpt-4o"):
+            lm = dspy.LM(f"openai/{model}", api_base=server.base_url, api_key="k", cache=False)
+            with dspy.context(lm=lm):
+                dspy.ChainOfThought("question -> answer")(question="Capital of France?")
+    dummy = DummyLM([{"reasoning": "r", "answer": "Paris"}])
+    with dspy.context(lm=dummy):
+        dspy.ChainOfThought("question -> answer")(question="Capital of France?")
+    trace = Trace(traced)
+    mini, big, unpriced = (c["data"]["usage"] for c in trace.events("llm_call"))
+    assert mini["cost_source"] == "reported" and mini["cost"] > 0
+    assert big["cost_source"] == "override"
+    uncached = big["prompt_tokens"] - 4
+    assert big["cost"] == pytest.approx(
+        (uncached * 1.0 + 4 * 0.5 + big["completion_tokens"] * 2.0) / 1e6
+    )
+    assert "cost" not in unpriced and unpriced["cost_unknown"]

@@ -972,17 +972,16 @@ def test_cached_and_reasoning_tokens_are_written_read_back_and_converted(tmp_pat
     """Detail counts ride beside ``prompt_tokens`` in ``rlm_calls`` (readers that do not know
     them ignore them), come back through ``read_rlm`` and reach the dspy events of a conversion."""
     with llmlog.new_trace_session(tmp_path, format="rlm") as session:
-        with llmlog.span("RLM"):
-            with llmlog.span("Predict:generate_action") as predict:
-                session.emit_llm_call(
-                    predict.span_id,
-                    "openai",
-                    "o3",
-                    "q",
-                    "SUBMIT(1)",
-                    TokenUsage(30, 12, cache_read_tokens=20, reasoning_tokens=8),
-                    5,
-                )
+        with llmlog.span("RLM"), llmlog.span("Predict:generate_action") as predict:
+            session.emit_llm_call(
+                predict.span_id,
+                "openai",
+                "o3",
+                "q",
+                "SUBMIT(1)",
+                TokenUsage(30, 12, cache_read_tokens=20, reasoning_tokens=8),
+                5,
+            )
         path = session.writer.path
     lines = path.read_text().splitlines()
     assert all(go_viewer_accepts(x) for x in lines)

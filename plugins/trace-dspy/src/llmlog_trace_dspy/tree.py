@@ -123,6 +123,10 @@ class Call:
     #: the detail counts (cache read, cache creation, reasoning, audio, image) when given, in
     #: the order of ``USAGE_DETAIL_FIELDS``; all part of the prompt or completion tokens
     details: tuple[int, ...] = ()
+    #: where the cost came from (``reported``, ``override``, ``table:NAME@VERSION``), or why it
+    #: is unknown, as the ``usage`` says (``""``: not said)
+    cost_source: str = ""
+    cost_unknown: str = ""
 
     def detail(self, name: str) -> int:
         """One detail count by its field name (``"cache_read_tokens"``), 0 when not given."""
@@ -161,7 +165,13 @@ def call_of(data: Mapping[str, Any], listed: bool) -> Call:
         key=hash((_prompt_text(data.get("prompt")), text_of(data.get("response")))),
         listed=listed,
         details=_details(usage),
+        cost_source=_text(usage.get("cost_source")) if cost is not None else "",
+        cost_unknown=_text(usage.get("cost_unknown")) if cost is None else "",
     )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _details(usage: Mapping[str, Any]) -> tuple[int, ...]:
@@ -429,6 +439,9 @@ class Row:
     completion: int = 0
     #: the detail counts' sums, in the order of ``USAGE_DETAIL_FIELDS``
     details: list[int] = attrs.Factory(lambda: [0] * len(USAGE_DETAIL_FIELDS))
+    #: priced calls by where their cost came from; unknown calls by the reason
+    sources: Counter[str] = attrs.Factory(Counter)
+    reasons: Counter[str] = attrs.Factory(Counter)
 
     def add(self, call: Call) -> None:
         self.calls += 1
@@ -439,8 +452,10 @@ class Row:
             self.details[i] += value
         if call.cost is None:
             self.unknown += 1
+            self.reasons[call.cost_unknown or "not said"] += 1
         else:
             self.cost += call.cost
+            self.sources[call.cost_source or "not said"] += 1
         if call.latency is not None:
             self.latencies.append(call.latency)
 

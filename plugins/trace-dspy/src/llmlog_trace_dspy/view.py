@@ -299,6 +299,11 @@ def _stats(path: Path, args: argparse.Namespace, out: TextIO) -> int:
             f"  {escape(model)}: {_count(row.calls, 'call')}, {_count(row.tokens, 'token')} "
             f"(input {row.prompt}, output {row.completion}{details}), {timing}\n"
         )
+        if row.sources:
+            sources = ", ".join(f"{escape(s)} {n}" for s, n in sorted(row.sources.items()))
+            out.write(f"    cost {format_cost(row.cost)} from {sources}\n")
+        for reason, n in sorted(row.reasons.items()):
+            out.write(f"    price unknown for {_count(n, 'call')}: {escape(reason)}\n")
     if totals.skipped:
         out.write(f"  {_count(totals.skipped, 'unreadable line')} skipped\n")
     return 0
