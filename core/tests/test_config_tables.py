@@ -156,7 +156,7 @@ def test_an_unclaimed_table_is_an_error_naming_the_claimed_ones():
     (error,) = info.value.errors
     assert error.startswith("unknown key 'gizmos'; valid keys: level, ")
     assert error.endswith(
-        "; tables: outputs, integrations, stdlib, trace, prices, gizmo @ $.gizmos"
+        "; tables: outputs, integrations, stdlib, trace, prices, budgets, gizmo @ $.gizmos"
     )
 
 

@@ -33,6 +33,7 @@ import attrs
 
 from llmlog import state as _state
 from llmlog import tracesinks as _fanout
+from llmlog.budgets import charge
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
 from llmlog.interfaces import BuildContext, TraceSink
@@ -407,6 +408,8 @@ class TraceSession(TraceSink):
         """
         data = _llm_call_data(provider, model, prompt, response, usage, latency_ms, messages)
         self._add_usage(span_id, data["usage"]["total_tokens"] if "usage" in data else 0)
+        if "usage" in data and (_state.budgets_active or _state.budget_blocks_open):
+            charge(self.trace_id, data["usage"])
         self._emit(TraceEventType.LLM_CALL, span_id, data)
 
     def emit_module(
@@ -846,8 +849,12 @@ def _record_llm_call(
                 0 if latency_ms is None else latency_ms,
                 messages=messages,
             )
-        elif _state.trace_sinks:
+        elif _state.trace_sinks or _state.budgets_active or _state.budget_blocks_open:
             data = _llm_call_data(provider, model, text, answer, usage, latency_ms, messages)
+            if "usage" in data:
+                charge(trace_id, data["usage"])
+            if not _state.trace_sinks:
+                return
             cleaned = _state.dispatcher.sanitizer.fields(data)
             _without_session(
                 TraceEvent(
