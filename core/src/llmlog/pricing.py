@@ -83,15 +83,23 @@ class Rates:
         """The cost of a trace ``usage`` object's counts, ``None`` when a count is not a
         non-negative integer within 2^53 or the details exceed their totals (a price computed
         from such counts would be wrong)."""
-        prompt = usage.get("prompt_tokens", 0)
-        completion = usage.get("completion_tokens", 0)
-        read = usage.get("cache_read_tokens", 0)
-        write = usage.get("cache_creation_tokens", 0)
-        reasoning = usage.get("reasoning_tokens", 0)
-        for count in (prompt, completion, read, write, reasoning):
-            if type(count) is not int or not 0 <= count <= _MAX_COUNT:
-                return None
-        if read + write > prompt or reasoning > completion:
+        get = usage.get
+        prompt = get("prompt_tokens", 0)
+        completion = get("completion_tokens", 0)
+        read = get("cache_read_tokens", 0)
+        write = get("cache_creation_tokens", 0)
+        reasoning = get("reasoning_tokens", 0)
+        if not (
+            type(prompt) is int
+            and type(completion) is int
+            and type(read) is int
+            and type(write) is int
+            and type(reasoning) is int
+            and 0 <= read + write <= prompt <= _MAX_COUNT
+            and 0 <= reasoning <= completion <= _MAX_COUNT
+            and read >= 0
+            and write >= 0
+        ):
             return None
         cached = self.input if self.cached is None else self.cached
         cache_write = self.input if self.cache_write is None else self.cache_write
@@ -243,7 +251,8 @@ def _price(usage: dict[str, Any], provider: str, model: str, time_ns: int | None
             usage["cost_source"] = REPORTED
         usage.pop("cost_unknown", None)
         return
-    rates, source_or_reason = rates_for(provider, model)
+    found = state.price_cache.get((provider, model))
+    rates, source_or_reason = found if found is not None else rates_for(provider, model)
     if rates is None:
         _unknown(usage, source_or_reason)
         return
