@@ -200,3 +200,26 @@ def test_bad_limits_are_clear_messages(tmp_path, table, where):
 def test_bad_limits_in_code_raise_at_once(bad):
     with pytest.raises(ValueError, match="budget"):
         llmlog.budget(**bad)
+
+
+def test_one_budget_object_entered_by_several_threads_gives_each_its_own_budget():
+    llmlog.configure({"outputs": {}})
+    shared = llmlog.budget(tokens=10**9)
+    found: list[llmlog.Budget] = []
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        with shared as mine:
+            for _ in range(n):
+                _call(TokenUsage(1, 0))
+            assert shared.current is mine
+        with lock:
+            found.append(mine)
+        assert shared.current is None
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in (10, 20, 30, 40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(b.spent_tokens for b in found) == [10, 20, 30, 40]

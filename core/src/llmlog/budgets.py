@@ -80,6 +80,8 @@ class Budget:
     warned: bool = False
     #: ``(what, limit, spent)`` once a limit is reached
     exceeded: tuple[str, float, float] | None = None
+    #: the ``budget(...)`` object whose ``with`` made it (its ``__exit__`` removes it)
+    owner: Any = attrs.field(default=None, repr=False)
 
     def _add(self, cost: float | None, tokens: int) -> list[tuple[str, str, float, float]]:
         """Count one call; returns the crossings, ``("warn"|"limit", what, limit, spent)``."""
@@ -119,16 +121,18 @@ class _Block:
 
     def __init__(self, make: Callable[[], Budget]) -> None:
         self._make = make
-        self._tokens: list[tuple[contextvars.Token[tuple[Budget, ...]], Budget]] = []
 
     @property
     def current(self) -> Budget | None:
-        """The budget of the innermost ``with`` of this object still open, else ``None``."""
-        return self._tokens[-1][1] if self._tokens else None
+        """The budget of this object's innermost ``with`` open in this context, else ``None``."""
+        return next((b for b in reversed(_blocks.get()) if b.owner is self), None)
 
     def __enter__(self) -> Budget:
+        # The open budgets live in the context, not in this object: one budget(...) object may
+        # be entered by several threads or tasks at once, each getting a budget of its own.
         found = self._make()
-        self._tokens.append((_blocks.set((*_blocks.get(), found)), found))
+        found.owner = self
+        _blocks.set((*_blocks.get(), found))
         with state.budget_lock:
             state.budget_blocks_open += 1
         return found
@@ -139,8 +143,11 @@ class _Block:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        token, _ = self._tokens.pop()
-        _blocks.reset(token)
+        open_now = _blocks.get()
+        for index in range(len(open_now) - 1, -1, -1):
+            if open_now[index].owner is self:
+                _blocks.set(open_now[:index] + open_now[index + 1 :])
+                break
         with state.budget_lock:
             state.budget_blocks_open -= 1
 
