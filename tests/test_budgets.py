@@ -223,3 +223,15 @@ def test_one_budget_object_entered_by_several_threads_gives_each_its_own_budget(
     for t in threads:
         t.join()
     assert sorted(b.spent_tokens for b in found) == [10, 20, 30, 40]
+
+
+def test_prompt_completion_outside_any_span_still_counts():
+    llmlog.configure({"outputs": {}, "prices": {"openai/gpt-4o-mini": {"input": 1, "output": 1}}})
+    log = llmlog.get_logger()
+    with llmlog.budget(usd=1.0) as spent:
+        log.prompt_completion(
+            "q", "a", TokenUsage(1000, 0), model_id="gpt-4o-mini", provider="openai"
+        )
+        log.prompt_completion("q", "a", TokenUsage(5, 5, cost=0.25))
+    assert spent.calls == 2 and spent.spent_tokens == 1010
+    assert spent.spent_usd == pytest.approx(0.001 + 0.25)

@@ -818,6 +818,22 @@ def _prompt_parts(prompt: Any, messages: Any) -> tuple[str, Any]:
     return str(prompt), messages
 
 
+def _charge_untraced(provider: str, model: str, usage: Any, trace_id: str | None) -> None:
+    """An LLM call that is recorded in no trace (``prompt_completion`` outside a span), priced
+    and counted against the budgets in force. Never raises."""
+    try:
+        if usage is None:
+            return
+        replaced = _state.number_adjustments.total()
+        priced = usage_data(usage)
+        price_usage(
+            priced, provider, model, countable=_state.number_adjustments.total() == replaced
+        )
+        charge(trace_id, priced)
+    except Exception as exc:
+        report_problem(f"counting an LLM call failed: {type(exc).__name__}: {exc}")
+
+
 def _record_llm_call(
     session: Any,
     trace_id: str | None,
