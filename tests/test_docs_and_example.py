@@ -187,7 +187,13 @@ def test_every_claimed_table_is_documented_and_in_the_example(repo):
         section = text.split(f"## `[{name}]`", 1)[1].split("\n## ", 1)[0]
         # The key choosing a component (the recorder's backend, the trace format) is read apart.
         extra = [claim.component.key] if claim.component is not None else []
-        for option in [*extra, *option_names(claim.options)]:
+        if getattr(claim.options, "FREE_FORM", False):  # [prices]: model names as keys
+            assert '- `"provider/model"`:' in section, f"[{name}] its keys are undocumented"
+            assert any("/" in key for key in example.get(name, {})), f"[{name}] no key in example"
+            options = extra
+        else:
+            options = [*extra, *option_names(claim.options)]
+        for option in options:
             assert f"- `{option}`:" in section, f"[{name}] {option} undocumented"
             assert lookup(example.get(name, {}), option), f"[{name}] {option} not in the example"
 

@@ -42,6 +42,8 @@ STANDARD_KINDS = {
     # Each brings a large third-party library (DSPy, OpenTelemetry); installed by name.
     "integration": False,
     "exporter": False,
+    # The price table brings genai-prices (pydantic): its own extra, `llmlog[prices]`.
+    "pricing": False,
 }
 
 

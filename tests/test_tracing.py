@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import llmlog
 from llmlog import TokenUsage, TraceEvent, TraceEventType
 from llmlog.logger import global_dispatcher
+from llmlog.pricing import UNPRICEABLE
 from llmlog.testing import ListOutput
 from llmlog_engine_files import rotated_files
 from llmlog_trace_dspy import DspyOptions, DspyTraceWriter, encode, parse_timestamp, read_trace
@@ -84,7 +85,13 @@ def test_every_emit_method_writes_dspy_go_keys_and_types(tmp_path):
         "prompt": "prompt",
         "provider": "openai",
         "response": "4",
-        "usage": {"completion_tokens": 20, "cost": 0.001, "prompt_tokens": 10, "total_tokens": 30},
+        "usage": {
+            "completion_tokens": 20,
+            "cost": 0.001,
+            "cost_source": "reported",
+            "prompt_tokens": 10,
+            "total_tokens": 30,
+        },
     }
     assert (
         module["data"]["success"] is True
@@ -451,7 +458,10 @@ def test_view_draws_the_tree_with_tokens_cost_and_errors(cli, sample_trace):
 
 def test_view_flags(cli, sample_trace):
     stats = cli("view", str(sample_trace), "--stats").stdout
-    assert "openai/gpt-4o: 1 call, 15 tokens, latency min 120 / median 120 / max 120 ms" in stats
+    assert (
+        "openai/gpt-4o: 1 call, 15 tokens (input 10, output 5), latency min 120 / median 120 / "
+        "max 120 ms" in stats
+    )
     errors = cli("view", str(sample_trace), "--errors", "--no-color").stdout
     assert "ReAct:react" in errors and "Predict:qa" not in errors
     found = cli("view", str(sample_trace), "--search", "CAPITAL", "--no-color", "--compact").stdout
@@ -783,8 +793,17 @@ def test_a_replaced_number_is_reported_once_per_kind(tmp_path, capfd):
     assert after["out of range"] - before.get("out of range", 0) == 6  # prompt and total
     assert after["NaN or infinite"] - before.get("NaN or infinite", 0) == 3
     calls = [r["data"] for r in lines(tmp_path / "t.jsonl") if r["type"] == "llm_call"]
+    # a count replaced on the way gives no price rather than a wrong one
     assert [(c["latency_ms"], c["usage"]) for c in calls] == [
-        (0, {"completion_tokens": 1, "prompt_tokens": MAX_SAFE_INT, "total_tokens": MAX_SAFE_INT})
+        (
+            0,
+            {
+                "completion_tokens": 1,
+                "cost_unknown": UNPRICEABLE,
+                "prompt_tokens": MAX_SAFE_INT,
+                "total_tokens": MAX_SAFE_INT,
+            },
+        )
     ] * 3
     err = capfd.readouterr().err
     # Once per process and kind: this process may have reported them in an earlier test.
@@ -873,6 +892,9 @@ def test_llm_calls_in_a_session_less_span_reach_the_flight_recorder(tmp_path):
     finally:
         fr.stop()
     calls = [e for e in snap.events if e["kind"] == "llm_call"]
+    assert all("cost_unknown" in c["data"]["usage"] for c in calls)  # nobody priced them
+    for c in calls:
+        del c["data"]["usage"]["cost_unknown"]
     assert [(c["span_id"], c["data"]["model"], c["data"]["usage"]) for c in calls] == [
         (s.span_id, "m1", {"completion_tokens": 4, "prompt_tokens": 3, "total_tokens": 7}),
         (s.span_id, "m1", {"completion_tokens": 2, "prompt_tokens": 1, "total_tokens": 3}),

@@ -36,10 +36,11 @@ def test_every_command_but_the_frame_comes_from_a_registration():
     assert {c.name: c.plugin for c in host.commands.values()} == {
         "view": "llmlog.default_plugins.trace_commands",
         "convert": "llmlog.default_plugins.trace_commands",
+        "reprice": "llmlog.default_plugins.pricing",
         "hello": "greeter",
     }
     args = build_parser(host).parse_args(["hello"])
-    assert args.run(args) == 3  # the command got the host, complete
+    assert args.run(args) == 4  # the command got the host, complete
 
 
 def test_blocking_a_plugin_removes_its_command():

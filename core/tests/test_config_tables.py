@@ -155,7 +155,9 @@ def test_an_unclaimed_table_is_an_error_naming_the_claimed_ones():
         )
     (error,) = info.value.errors
     assert error.startswith("unknown key 'gizmos'; valid keys: level, ")
-    assert error.endswith("; tables: outputs, integrations, stdlib, trace, gizmo @ $.gizmos")
+    assert error.endswith(
+        "; tables: outputs, integrations, stdlib, trace, prices, budgets, gizmo @ $.gizmos"
+    )
 
 
 def test_a_table_of_a_plugin_not_installed_says_what_to_install(monkeypatch):

@@ -16,6 +16,7 @@ API reference.
 from typing import TYPE_CHECKING, Any
 
 from llmlog import state as _state
+from llmlog.budgets import Budget, BudgetExceeded, budget, check_budget
 from llmlog.context import (
     LogContext,
     bind_current,
@@ -113,6 +114,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Budget",
+    "BudgetExceeded",
     "BuildContext",
     "ConfigError",
     "Configuration",
@@ -130,6 +133,8 @@ __all__ = [
     "TraceSession",
     "__version__",
     "bind_current",
+    "budget",
+    "check_budget",
     "check_configuration",
     "configure",
     "current_configuration",

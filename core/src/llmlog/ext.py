@@ -19,7 +19,8 @@ Hooks and registration
     ``hookspec`` marks the specification of a hook a plugin declares for other plugins.
     ``register`` callbacks, one per hook: ``OutputRegister``, ``ComponentRegister`` (formatters,
     recorders, integrations), ``TraceFormatRegister``, ``SerializerRegister``, ``TableRegister``,
-    ``CommandRegister``. What they register: ``TraceFormat`` (a trace format as one object:
+    ``CommandRegister``. A price table (``llmlog_register_pricing``) returns a ``PriceTable``
+    whose ``lookup`` answers ``Rates`` (USD per million tokens). What they register: ``TraceFormat`` (a trace format as one object:
     ``register(FORMAT)``), ``ComponentKind``, ``Component`` (with ``TraceFormatSupport`` of a
     trace format), ``Table`` with ``TableContext`` and
     ``ComponentChoice``, ``Command``, ``Closeable`` (what a table's ``start`` returns).
@@ -30,7 +31,11 @@ Hooks and registration
 Interfaces and records
     ``Output``, ``Formatter``, ``Integration``: the base classes of components; ``BuildContext``:
     what a factory gets besides its options. ``LogEntry``, ``TokenUsage``, ``TraceEvent``,
-    ``TraceEventType``: the records. ``Severity``, ``parse_severity``, ``severity_from_name``,
+    ``TraceEventType``: the records. ``usage_from`` reads a provider's usage (OpenAI's,
+    Anthropic's, LiteLLM's, DSPy's) into a ``TokenUsage`` by its counting rule;
+    ``USAGE_DETAIL_FIELDS`` names its detail counts (cache read, cache creation, reasoning,
+    audio, image), ``USAGE_DETAIL_LABELS`` their short labels in text, and ``usage_details(usage)`` gives those that are not zero (``usage_detail_text``: as
+    `` cached=5 reasoning=4`` text). ``Severity``, ``parse_severity``, ``severity_from_name``,
     ``LEVEL_NAMES`` (each severity's upper-case name, by value) and ``SEVERITY_NAMES`` (their
     lower-case names, as configuration writes them).
 
@@ -132,7 +137,12 @@ if TYPE_CHECKING:
     from llmlog.interfaces import BuildContext, Formatter, Integration, Output, TraceSink
     from llmlog.logger import global_dispatcher
     from llmlog.plugins import PluginHost
+    from llmlog.pricing import PriceTable, Rates
+    from llmlog.records import DETAIL_FIELDS as USAGE_DETAIL_FIELDS
+    from llmlog.records import DETAIL_LABELS as USAGE_DETAIL_LABELS
     from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
+    from llmlog.records import detail_items as usage_details
+    from llmlog.records import detail_text as usage_detail_text
     from llmlog.registry import (
         ArgumentAdder,
         Closeable,
@@ -210,6 +220,7 @@ if TYPE_CHECKING:
         start_trace_session,
         tracing_interceptor,
     )
+    from llmlog.usage import usage_from
     from llmlog.viewing import (
         BOLD,
         CYAN,
@@ -273,6 +284,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
     **_names("llmlog.state", "flush_all", "register_lifecycle"),
     **_names("llmlog.logger", "global_dispatcher"),
     **_names("llmlog.plugins", "PluginHost"),
+    **_names("llmlog.pricing", "PriceTable", "Rates"),
     **_names("llmlog.records", "LogEntry", "TokenUsage", "TraceEvent", "TraceEventType"),
     **_names(
         "llmlog.registry",
@@ -361,6 +373,11 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "start_trace_session",
         "tracing_interceptor",
     ),
+    "USAGE_DETAIL_FIELDS": ("llmlog.records", "DETAIL_FIELDS"),
+    "USAGE_DETAIL_LABELS": ("llmlog.records", "DETAIL_LABELS"),
+    "usage_detail_text": ("llmlog.records", "detail_text"),
+    "usage_details": ("llmlog.records", "detail_items"),
+    "usage_from": ("llmlog.usage", "usage_from"),
     **_names(
         "llmlog.viewing",
         "BOLD",
@@ -408,6 +425,8 @@ __all__ = [
     "RED",
     "RESET",
     "SEVERITY_NAMES",
+    "USAGE_DETAIL_FIELDS",
+    "USAGE_DETAIL_LABELS",
     "YELLOW",
     "ArgumentAdder",
     "BuildContext",
@@ -435,6 +454,8 @@ __all__ = [
     "OutputRegister",
     "Paint",
     "PluginHost",
+    "PriceTable",
+    "Rates",
     "Sanitizer",
     "Seconds",
     "Serializer",
@@ -520,6 +541,9 @@ __all__ = [
     "trace_sinks",
     "trace_task",
     "tracing_interceptor",
+    "usage_detail_text",
+    "usage_details",
+    "usage_from",
     "valid_text",
     "validate_configuration",
     "write_private_text",

@@ -112,6 +112,22 @@ def llmlog_register_integrations(register: ComponentRegister) -> None:
 
 
 @hookspec
+def llmlog_register_pricing(register: ComponentRegister) -> None:
+    """Register price tables: what prices an LLM call whose cost nobody reported, selected by
+    ``[prices] table = "NAME"`` in ``llmlog.toml`` (see ``docs/cost.md``).
+
+    :param register: ``register(name, factory, *, options=None, description="", check=None)``.
+        ``factory(options, context)`` returns a :class:`llmlog.pricing.PriceTable`: ``name`` and
+        ``version`` (written into every cost it priced as ``cost_source = "table:NAME@VERSION"``)
+        and ``lookup(provider, model)``, which returns the model's
+        :class:`llmlog.pricing.Rates` (or a function of a trace ``usage`` object giving its cost)
+        or raises :class:`LookupError` with the reason the price is unknown. ``lookup`` is called
+        once per (provider, model) in a process; import the table's data there, not in the
+        factory, so that configuring stays cheap. The ``none`` table of the core prices nothing.
+    """
+
+
+@hookspec
 def llmlog_register_serializers(register: SerializerRegister) -> None:
     """Teach every formatter to encode values of a type it does not know.
 

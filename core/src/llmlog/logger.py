@@ -272,7 +272,8 @@ class Logger:
         ``field.completion``).
 
         The entry carries ``token_info`` (or the context's) so formatters show the usage; long
-        prompts are capped like any other string.
+        prompts are capped like any other string. Outside a span, the call still counts against
+        the budgets in force (:func:`llmlog.budget`, ``[budgets]``), priced as a traced call is.
 
         Inside a span (``llmlog.span``, ``@llmlog.traced``) it also records the call in the
         trace, once, whatever the log level: an ``llm_call`` event with the model (``model_id=``
@@ -284,6 +285,19 @@ class Logger:
         ctx = get_current()
         if ctx.span_id is not None and (ctx.session is not None or _state.trace_sinks):
             self._trace_call(ctx, prompt, completion, token_info, fields)
+        elif _state.budgets_active or _state.budget_blocks_open:
+            # traced nowhere, but it still spends: the budgets count it
+            usage = token_info if token_info is not None else ctx.token_info
+            cost = fields.get("cost")
+            if usage is not None and usage.cost is None and isinstance(cost, int | float):
+                usage = attrs.evolve(usage, cost=float(cost))
+            model, provider = fields.get("model_id"), fields.get("provider")
+            _tracing._charge_untraced(
+                provider if isinstance(provider, str) else "",
+                model if isinstance(model, str) else ctx.model_id or "",
+                usage,
+                ctx.trace_id,
+            )
         if self._dispatcher.threshold <= _DEBUG:
             for name in ("prompt", "completion"):
                 if name in fields:

@@ -66,6 +66,8 @@ ENTRY_POINT_GROUP = "llmlog"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "llmlog.default_plugins.stderr_output",
     "llmlog.default_plugins.tables",
+    "llmlog.default_plugins.pricing",
+    "llmlog.default_plugins.budgets",
     "llmlog.default_plugins.trace_commands",
 )
 

@@ -11,16 +11,65 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from llmlog.severity import Severity
 
-__all__ = ["EMPTY_FIELDS", "LogEntry", "TokenInfo", "TokenUsage", "TraceEvent", "TraceEventType"]
+__all__ = [
+    "DETAIL_FIELDS",
+    "DETAIL_LABELS",
+    "EMPTY_FIELDS",
+    "LogEntry",
+    "TokenInfo",
+    "TokenUsage",
+    "TraceEvent",
+    "TraceEventType",
+    "detail_items",
+    "detail_text",
+]
 
 #: Shared immutable empty mapping, used wherever an entry has no fields.
 EMPTY_FIELDS: Mapping[str, Any] = MappingProxyType({})
+
+
+#: The detail counts of :class:`~llmlog.TokenUsage`, as attribute names and as the keys of a
+#: trace's ``usage`` object and of logfmt (the JSON formatter writes them in camelCase).
+DETAIL_FIELDS: Final = (
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "reasoning_tokens",
+    "audio_tokens",
+    "image_tokens",
+)
+
+
+#: The short label of each detail count in text (``tokens=30(20↑10↓ cached=5 reasoning=4)``).
+DETAIL_LABELS: Final = {
+    "cache_read_tokens": "cached",
+    "cache_creation_tokens": "cache_write",
+    "reasoning_tokens": "reasoning",
+    "audio_tokens": "audio",
+    "image_tokens": "image",
+}
+
+
+def detail_text(usage: TokenUsage) -> str:
+    """The detail counts that are not zero as text, each ``label=count`` after a space
+    (``" cached=5 reasoning=4"``), or ``""``."""
+    return "".join(f" {DETAIL_LABELS[name]}={value}" for name, value in detail_items(usage))
+
+
+def detail_items(usage: TokenUsage) -> list[tuple[str, int]]:
+    """The detail counts of ``usage`` that are not zero, as ``(field, count)`` pairs in the order
+    of :data:`DETAIL_FIELDS` (a zero is not written, so usage without details reads as before)."""
+    items = []
+    for name in DETAIL_FIELDS:
+        value = getattr(usage, name)
+        if value:
+            items.append((name, value))
+    return items
 
 
 def _total(self: TokenUsage) -> int:
@@ -32,16 +81,39 @@ class TokenUsage:
     """Tokens and cost of one or more LLM calls.
 
     ``cost`` is in US dollars; ``None`` means the price is unknown, which is not the same as free.
-    ``total_tokens`` defaults to prompt plus completion tokens.
+
+    The detail counts follow the OpenTelemetry GenAI conventions: ``cache_read_tokens`` (input
+    served from the provider's prompt cache) and ``cache_creation_tokens`` (input written to it)
+    are *included in* ``prompt_tokens``; ``reasoning_tokens`` are *included in*
+    ``completion_tokens``; ``audio_tokens`` and ``image_tokens`` are included in whichever side
+    carried them (0: none, or not reported). ``total_tokens`` defaults to prompt plus completion
+    tokens, so no detail is counted twice. :func:`llmlog.usage.usage_from` reads a provider's
+    usage (OpenAI's, Anthropic's, LiteLLM's, DSPy's) by this rule.
     """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = attrs.field(default=attrs.Factory(_total, takes_self=True))
     cost: float | None = None
+    cache_read_tokens: int = attrs.field(default=0, kw_only=True)
+    cache_creation_tokens: int = attrs.field(default=0, kw_only=True)
+    reasoning_tokens: int = attrs.field(default=0, kw_only=True)
+    audio_tokens: int = attrs.field(default=0, kw_only=True)
+    image_tokens: int = attrs.field(default=0, kw_only=True)
+
+    @property
+    def has_details(self) -> bool:
+        """Whether any detail count (cache read or creation, reasoning, audio, image) is not 0."""
+        return bool(
+            self.cache_read_tokens
+            or self.reasoning_tokens
+            or self.cache_creation_tokens
+            or self.audio_tokens
+            or self.image_tokens
+        )
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
-        """Sum two usages; the cost stays unknown if either side's is."""
+        """Sum two usages, detail counts included; the cost stays unknown if either side's is."""
         if not isinstance(other, TokenUsage):
             return NotImplemented
         cost = None if self.cost is None or other.cost is None else self.cost + other.cost
@@ -50,6 +122,11 @@ class TokenUsage:
             self.completion_tokens + other.completion_tokens,
             self.total_tokens + other.total_tokens,
             cost,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_creation_tokens=self.cache_creation_tokens + other.cache_creation_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            audio_tokens=self.audio_tokens + other.audio_tokens,
+            image_tokens=self.image_tokens + other.image_tokens,
         )
 
 

@@ -37,16 +37,19 @@ class ComponentKind(enum.StrEnum):
     RECORDER = "recorders"
     TRACE_FORMAT = "trace_formats"
     INTEGRATION = "integrations"
+    PRICING = "pricing"
 
     @property
     def singular(self) -> str:
-        """``output``, ``formatter``, ``recorder``, ``trace format`` or ``integration``."""
+        """``output``, ``formatter``, ``recorder``, ``trace format``, ``integration`` or
+        ``price table``."""
         return {
             "outputs": "output",
             "formatters": "formatter",
             "recorders": "recorder",
             "trace_formats": "trace format",
             "integrations": "integration",
+            "pricing": "price table",
         }[self.value]
 
 

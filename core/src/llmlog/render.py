@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from llmlog.records import LogEntry, TokenUsage
+from llmlog.records import LogEntry, TokenUsage, detail_text
 from llmlog.serialize import big_int_text, serializer
 
 __all__ = [
@@ -180,9 +180,15 @@ def safe_field_items(
 
 
 def format_tokens(usage: TokenUsage, arrows: tuple[str, str] = ("↑", "↓")) -> str:
-    """``tokens=N(p↑c↓)`` as dspy-go's console shows usage (arrows replaceable, e.g. coloured)."""
+    """``tokens=N(p↑c↓)`` as dspy-go's console shows usage (arrows replaceable, e.g. coloured),
+    with the detail counts that are not zero inside the brackets:
+    ``tokens=30(20↑10↓ cached=5 reasoning=4)`` (cached and reasoning are part of p and c)."""
     up, down = arrows
-    return f"tokens={usage.total_tokens}({usage.prompt_tokens}{up}{usage.completion_tokens}{down})"
+    details = detail_text(usage) if usage.has_details else ""
+    return (
+        f"tokens={usage.total_tokens}"
+        f"({usage.prompt_tokens}{up}{usage.completion_tokens}{down}{details})"
+    )
 
 
 # Formatting a time is the costliest part of a cheap log line; the second-resolution part is

@@ -25,6 +25,11 @@ Attribute                       Kept and replaced by
 ``annotating_recorder``         (``llmlog.flight.running``), and the one that
                                 ``trace_region``/``trace_task``/``trace_log`` write
                                 to (``llmlog.flight.annotations``)
+``price_table``,                the pricing chain in force (``llmlog.pricing``):
+``price_overrides``,            the table and the overrides installed by the
+``price_unavailable``,          ``[prices]`` table at ``configure()``, and what was
+``price_cache``                 looked up per (provider, model)
+``budget_*``                     the budgets' limits and counters (``llmlog.budgets``)
 ``number_adjustments``,         counters of what was replaced or failed, for
 ``record_failures``             :func:`llmlog.stats` and reporting once
 ==============================  =====================================================
@@ -108,6 +113,36 @@ flight_recorder_lock = threading.Lock()
 #: The recorder annotations go to (the one started last), or ``None``: read by every
 #: ``trace_region``, so the no-recorder case is one attribute read.
 annotating_recorder: Any = None
+
+# -- pricing ----------------------------------------------------------------------------------
+
+#: The price table in force (a ``pricing`` component), or ``None``; why a call is unknown when
+#: there is none; the user's ``[prices]`` overrides by ``"provider/model"``; and, per
+#: ``(provider, model)``, what the table answered (``(rates, source)`` or ``(None, reason)``).
+#: Replaced under ``pricing_lock``; the cache is read without it (one dict lookup per call).
+price_table: Any = None
+price_unavailable = "no price table in force (install the llmlog[prices] extra)"
+price_overrides: dict[str, Any] = {}
+price_cache: dict[tuple[str, str], tuple[Any, str]] = {}
+pricing_lock = threading.Lock()
+
+# -- budgets -------------------------------------------------------------------------------------
+
+#: The ``[budgets]`` limits in force (``llmlog.budgets.install``): ``(limits by scope, warn_at,
+#: stop, day file)`` or ``None``; the trace budgets by trace id; the session, process and day
+#: budgets; whether any is set (the fast path of every LLM call reads it); how many
+#: ``with llmlog.budget()`` blocks are open; and the budgets with ``stop`` that reached their
+#: limit, with their trace id (``check_budget`` reads it: empty is the fast path). Counted and
+#: replaced under ``budget_lock``.
+budget_settings: tuple[Any, float, bool, Any] | None = None
+budget_traces: dict[str, Any] = {}
+budget_session: Any = None
+budget_process: Any = None
+budget_day: Any = None
+budgets_active = False
+budget_blocks_open = 0
+budget_stops: tuple[tuple[Any, str | None], ...] = ()
+budget_lock = threading.Lock()
 
 # -- counters ------------------------------------------------------------------------------------
 

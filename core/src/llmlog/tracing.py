@@ -33,13 +33,16 @@ import attrs
 
 from llmlog import state as _state
 from llmlog import tracesinks as _fanout
+from llmlog.budgets import charge
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
 from llmlog.interfaces import BuildContext, TraceSink
-from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
+from llmlog.numbers import as_cost, as_count, as_seconds
+from llmlog.pricing import price_usage
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
 from llmlog.sanitize import Sanitizer
+from llmlog.usage import DETAIL_FIELDS, detail_items, usage_from
 
 __all__ = [
     "ModuleInfo",
@@ -96,46 +99,35 @@ def _flag(value: object) -> bool:
         return False
 
 
-def _usage_value(usage: Any, *names: str) -> Any:
-    """The first of ``names`` that ``usage`` (a mapping or an object) has, else ``None``."""
-    for name in names:
-        value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
-        if value is not None:
-            return value
-    return None
-
-
 def usage_data(usage: Any) -> dict[str, Any]:
     """Token usage as an ``llm_call`` event's ``usage``: the three counts as safe integers
-    (:func:`llmlog.numbers.as_count`) and the cost only when known and finite.
+    (:func:`llmlog.numbers.as_count`), the detail counts (``cache_read_tokens``,
+    ``cache_creation_tokens``, ``reasoning_tokens``, ``audio_tokens``, ``image_tokens``) when not
+    zero, and the cost only when known and finite.
 
     ``usage`` is a :class:`~llmlog.TokenUsage`, or what a provider's SDK returns, as a mapping
-    or an object: ``prompt_tokens``/``completion_tokens``/``total_tokens`` (OpenAI's
-    ``response.usage``, LiteLLM's), or ``input_tokens``/``output_tokens`` (Anthropic's, the
-    OpenAI Responses API's); ``cost`` if it has one. A missing total is the sum of the other two.
+    or an object, read by :func:`llmlog.usage.usage_from` (OpenAI's ``prompt_tokens`` with its
+    ``*_tokens_details``, Anthropic's ``input_tokens`` with its cache counts, LiteLLM's, DSPy's);
+    ``cost`` if it has one. A missing total is the sum of the other two. Readers that do not know
+    the detail keys ignore them.
     """
-    prompt: Any
-    completion: Any
-    total: Any
-    cost: Any
-    if isinstance(usage, TokenUsage):
-        prompt, completion, total = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
-        cost = usage.cost
+    parsed = usage_from(usage)
+    if isinstance(usage, TokenUsage):  # a caller's own object: its numbers made safe too
+        data: dict[str, Any] = {
+            "prompt_tokens": as_count(parsed.prompt_tokens, "usage.prompt_tokens"),
+            "completion_tokens": as_count(parsed.completion_tokens, "usage.completion_tokens"),
+            "total_tokens": as_count(parsed.total_tokens, "usage.total_tokens"),
+        }
+        for name, value in detail_items(parsed):
+            data[name] = as_count(value, f"usage.{name}")
     else:
-        prompt = _usage_value(usage, "prompt_tokens", "input_tokens")
-        completion = _usage_value(usage, "completion_tokens", "output_tokens")
-        total = _usage_value(usage, "total_tokens")
-        cost = _usage_value(usage, "cost")
-    data: dict[str, Any] = {
-        "prompt_tokens": as_count(prompt, "usage.prompt_tokens"),
-        "completion_tokens": as_count(completion, "usage.completion_tokens"),
-    }
-    data["total_tokens"] = (
-        min(data["prompt_tokens"] + data["completion_tokens"], MAX_SAFE_INT)
-        if total is None
-        else as_count(total, "usage.total_tokens")
-    )
-    known = as_cost(cost, "usage.cost")
+        data = {
+            "prompt_tokens": parsed.prompt_tokens,
+            "completion_tokens": parsed.completion_tokens,
+            "total_tokens": parsed.total_tokens,
+        }
+        data.update(detail_items(parsed))
+    known = as_cost(parsed.cost, "usage.cost")
     if known is not None:
         data["cost"] = known
     return data
@@ -146,7 +138,7 @@ def _sub_call_numbers(call: Mapping[str, Any]) -> dict[str, Any]:
     given): token counts and ``latency_ms`` as integers, ``execution_time`` in seconds, a cost
     only when finite, also inside a nested ``usage``."""
     item = dict(call)
-    for key in ("prompt_tokens", "completion_tokens", "total_tokens", "latency_ms"):
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens", "latency_ms", *DETAIL_FIELDS):
         if key in item:
             item[key] = as_count(item[key], f"sub_llm_calls.{key}")
     if "execution_time" in item:
@@ -183,7 +175,12 @@ def _llm_call_data(
     if messages is not None:
         data["messages"] = messages
     if usage is not None:
-        data["usage"] = usage_data(usage)
+        replaced = _state.number_adjustments.total()
+        data["usage"] = priced = usage_data(usage)
+        # a count replaced on the way (NaN, negative, past 2^53) gives no price, not a wrong one
+        price_usage(
+            priced, provider, model, countable=_state.number_adjustments.total() == replaced
+        )
     return data
 
 
@@ -411,6 +408,8 @@ class TraceSession(TraceSink):
         """
         data = _llm_call_data(provider, model, prompt, response, usage, latency_ms, messages)
         self._add_usage(span_id, data["usage"]["total_tokens"] if "usage" in data else 0)
+        if "usage" in data and (_state.budgets_active or _state.budget_blocks_open):
+            charge(self.trace_id, data["usage"])
         self._emit(TraceEventType.LLM_CALL, span_id, data)
 
     def emit_module(
@@ -832,6 +831,22 @@ def _prompt_parts(prompt: Any, messages: Any) -> tuple[str, Any]:
     return str(prompt), messages
 
 
+def _charge_untraced(provider: str, model: str, usage: Any, trace_id: str | None) -> None:
+    """An LLM call that is recorded in no trace (``prompt_completion`` outside a span), priced
+    and counted against the budgets in force. Never raises."""
+    try:
+        if usage is None:
+            return
+        replaced = _state.number_adjustments.total()
+        priced = usage_data(usage)
+        price_usage(
+            priced, provider, model, countable=_state.number_adjustments.total() == replaced
+        )
+        charge(trace_id, priced)
+    except Exception as exc:
+        report_problem(f"counting an LLM call failed: {type(exc).__name__}: {exc}")
+
+
 def _record_llm_call(
     session: Any,
     trace_id: str | None,
@@ -863,8 +878,12 @@ def _record_llm_call(
                 0 if latency_ms is None else latency_ms,
                 messages=messages,
             )
-        elif _state.trace_sinks:
+        elif _state.trace_sinks or _state.budgets_active or _state.budget_blocks_open:
             data = _llm_call_data(provider, model, text, answer, usage, latency_ms, messages)
+            if "usage" in data:
+                charge(trace_id, data["usage"])
+            if not _state.trace_sinks:
+                return
             cleaned = _state.dispatcher.sanitizer.fields(data)
             _without_session(
                 TraceEvent(

@@ -84,3 +84,18 @@ def test_round_trip(message, fields, severity):
     assert data["level"] == severity.name
     for k, v in fields.items():
         assert data[k] == v or (isinstance(v, float) and math.isclose(data[k], v))
+
+
+def test_token_details_come_beside_the_seed_keys():
+    usage = TokenUsage(100, 40, cost=0.01, cache_read_tokens=60, reasoning_tokens=25)
+    info = json.loads(JsonFormatter().format(make_entry(token_info=usage)))["tokenInfo"]
+    assert info == {
+        "promptTokens": 100,
+        "completionTokens": 40,
+        "totalTokens": 140,
+        "cacheReadTokens": 60,
+        "reasoningTokens": 25,
+        "cost": 0.01,
+    }
+    plain = json.loads(JsonFormatter().format(make_entry(token_info=TokenUsage(1, 2))))
+    assert plain["tokenInfo"] == {"promptTokens": 1, "completionTokens": 2, "totalTokens": 3}

@@ -66,3 +66,13 @@ def test_round_trip(message, fields):
 def test_parse_errors_say_where(line, error):
     with pytest.raises(ValueError, match=error):
         parse_line(line)
+
+
+def test_token_details_come_after_the_seed_counts():
+    usage = TokenUsage(100, 40, cache_read_tokens=60, cache_creation_tokens=5, reasoning_tokens=25)
+    line = LogfmtFormatter().format(make_entry(token_info=usage))
+    assert (
+        "prompt_tokens=100 completion_tokens=40 total_tokens=140 cache_read_tokens=60 "
+        "cache_creation_tokens=5 reasoning_tokens=25" in line
+    )
+    assert "cache_read" not in LogfmtFormatter().format(make_entry(token_info=TokenUsage(1, 2)))

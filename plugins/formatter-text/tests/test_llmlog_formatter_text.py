@@ -54,3 +54,11 @@ def test_exception_lines_are_marked():
         "  | Traceback (most recent call last):",
         "  | ValueError: x",
     ]
+
+
+def test_token_details_are_shown_inside_the_tokens_bracket():
+    usage = TokenUsage(20, 10, cache_read_tokens=5, reasoning_tokens=4)
+    assert "[tokens=20/10 cached=5 reasoning=4]" in TextFormatter().format(
+        make_entry(token_info=usage)
+    )
+    assert "[tokens=1/2]" in TextFormatter().format(make_entry(token_info=TokenUsage(1, 2)))

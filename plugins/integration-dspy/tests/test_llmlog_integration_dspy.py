@@ -553,3 +553,70 @@ def test_dspy_events_reach_the_flight_recorder(traced, tmp_path):
         recorder.stop()
     kinds = Counter(e.get("kind") for e in snapshot.events)
     assert kinds["llm_call"] == 1 and kinds["span"] >= 8 and kinds["module"] == 1
+
+
+def test_cached_and_reasoning_tokens_reach_the_trace_the_log_and_the_stats(traced, capsys):
+    """A provider reporting cached input and reasoning output (as OpenAI does, in the usage's
+    ``*_tokens_details``): DSPy's ``lm.history`` keeps them, the trace's ``usage`` carries them
+    beside the seed's three counts, and ``llmlog view --stats`` shows them per model."""
+    reply = "[[ ## reasoning ## ]]\nthink\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
+    with FakeOpenAI(lambda request: reply, cached_tokens=7, reasoning_tokens=5) as server:
+        lm = dspy.LM("openai/gpt-4o-mini", api_base=server.base_url, api_key="k", cache=False)
+        with dspy.context(lm=lm):
+            dspy.ChainOfThought("question -> answer")(question="Capital of France?")
+            dspy.ChainOfThought("question -> answer")(question="Capital of Spain?")
+        history = [
+            (e["usage"]["prompt_tokens"], e["usage"]["completion_tokens"]) for e in lm.history
+        ]
+    trace = Trace(traced)
+    usages = [c["data"]["usage"] for c in trace.events("llm_call")]
+    assert [(u["prompt_tokens"], u["completion_tokens"]) for u in usages] == history
+    for usage in usages:
+        assert usage["cache_read_tokens"] == 7 and usage["reasoning_tokens"] == 5
+        assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+        assert usage["completion_tokens"] >= 5 and "cache_creation_tokens" not in usage
+
+    from llmlog_trace_dspy.tree import call_of
+
+    calls = [call_of(c["data"], False) for c in trace.events("llm_call")]
+    assert [c.detail("cache_read_tokens") for c in calls] == [7, 7]
+    assert [c.detail("reasoning_tokens") for c in calls] == [5, 5]
+
+    from llmlog.cli import main
+
+    assert main(["view", "--stats", str(trace.path)]) == 0
+    out = capsys.readouterr().out
+    assert "gpt-4o-mini: 2 calls" in out and "cached 14" in out and "reasoning 10" in out
+    assert f"input {sum(p for p, _ in history)}, output {sum(c for _, c in history)}" in out
+
+
+def test_every_lm_call_says_where_its_cost_came_from(traced, tmp_path):
+    """DSPy's own cost (LiteLLM's) is ``reported``; a ``[prices]`` override wins over it; DummyLM,
+    which nobody prices, stays unknown with the reason, never $0."""
+    reply = "[[ ## reasoning ## ]]\nthink\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
+    integration.uninstrument()
+    llmlog.configure(
+        {
+            "trace": {"dir": "traces"},
+            "outputs": {},
+            "prices": {"openai/gpt-4o": {"input": 1.0, "output": 2.0, "cached": 0.5}},
+        }
+    )
+    integration.instrument()
+    with FakeOpenAI(lambda request: reply, cached_tokens=4) as server:
+        for model in ("gpt-4o-mini", "gpt-4o"):
+            lm = dspy.LM(f"openai/{model}", api_base=server.base_url, api_key="k", cache=False)
+            with dspy.context(lm=lm):
+                dspy.ChainOfThought("question -> answer")(question="Capital of France?")
+    dummy = DummyLM([{"reasoning": "r", "answer": "Paris"}])
+    with dspy.context(lm=dummy):
+        dspy.ChainOfThought("question -> answer")(question="Capital of France?")
+    trace = Trace(traced)
+    mini, big, unpriced = (c["data"]["usage"] for c in trace.events("llm_call"))
+    assert mini["cost_source"] == "reported" and mini["cost"] > 0
+    assert big["cost_source"] == "override"
+    uncached = big["prompt_tokens"] - 4
+    assert big["cost"] == pytest.approx(
+        (uncached * 1.0 + 4 * 0.5 + big["completion_tokens"] * 2.0) / 1e6
+    )
+    assert "cost" not in unpriced and unpriced["cost_unknown"]

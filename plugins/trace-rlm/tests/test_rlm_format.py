@@ -966,3 +966,45 @@ def test_a_sub_call_traced_and_listed_in_sub_llm_calls_counts_once(tmp_path):
     (it,) = read_rlm(path).iterations
     assert [(c.prompt, c.total_tokens) for c in it.code_blocks[0].calls] == [("a", 3), ("c", 8)]
     assert sum(c.total_tokens for c in it.calls) == 21
+
+
+def test_cached_and_reasoning_tokens_are_written_read_back_and_converted(tmp_path):
+    """Detail counts ride beside ``prompt_tokens`` in ``rlm_calls`` (readers that do not know
+    them ignore them), come back through ``read_rlm`` and reach the dspy events of a conversion."""
+    with llmlog.new_trace_session(tmp_path, format="rlm") as session:
+        with llmlog.span("RLM"), llmlog.span("Predict:generate_action") as predict:
+            session.emit_llm_call(
+                predict.span_id,
+                "openai",
+                "o3",
+                "q",
+                "SUBMIT(1)",
+                TokenUsage(30, 12, cache_read_tokens=20, reasoning_tokens=8),
+                5,
+            )
+        path = session.writer.path
+    lines = path.read_text().splitlines()
+    assert all(go_viewer_accepts(x) for x in lines)
+    (iteration,) = read_rlm(path).iterations
+    assert iteration.root_call is not None
+    assert iteration.root_call.details == {"cache_read_tokens": 20, "reasoning_tokens": 8}
+    usages = [e.data["usage"] for e in to_events(path) if e.type == "llm_call"]
+    assert usages == [
+        {
+            "prompt_tokens": 30,
+            "completion_tokens": 12,
+            "total_tokens": 42,
+            "cache_read_tokens": 20,
+            "reasoning_tokens": 8,
+        }
+    ]
+    # a malformed detail is ignored, as an unknown key is, never a rejected line
+    odd = json.loads(lines[-1])
+    (written,) = odd["code_blocks"][0]["result"]["rlm_calls"]
+    assert (written["cache_read_tokens"], written["reasoning_tokens"]) == (20, 8)
+    written["reasoning_tokens"] = "lots"
+    bad = tmp_path / "odd.jsonl"
+    bad.write_text("\n".join([*lines[:-1], json.dumps(odd)]) + "\n")
+    (again,) = read_rlm(bad).iterations
+    assert again.root_call is not None
+    assert again.root_call.details == {"cache_read_tokens": 20}

@@ -63,6 +63,7 @@ from llmlog.ext import (
     running_flight_recorder,
     serializer,
     take_annotations,
+    usage_details,
     written_atomically,
 )
 from llmlog_engine_flight.options import TRIGGERS
@@ -385,6 +386,8 @@ class FlightRecorder(TraceSink):
                     "total": token_info.total_tokens,
                     "cost": token_info.cost,
                 }
+                if token_info.has_details:
+                    event["tokens"].update(usage_details(token_info))
             if latency_ms is not None:
                 event["latency_ms"] = latency_ms
             if cost is not None:

@@ -22,6 +22,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from llmlog.ext import USAGE_DETAIL_FIELDS
+
 __all__ = [
     "EVENT_FIELDS",
     "HEADER",
@@ -85,7 +87,13 @@ TRACE_DATA: dict[str, Schema] = {
     "latency_ms": NUMBER,
     "provider": TEXT,
     "model": TEXT,
-    "usage": {"prompt_tokens": INT, "completion_tokens": INT, "total_tokens": INT, "cost": NUMBER},
+    "usage": {
+        "prompt_tokens": INT,
+        "completion_tokens": INT,
+        "total_tokens": INT,
+        "cost": NUMBER,
+        **dict.fromkeys(USAGE_DETAIL_FIELDS, INT),
+    },
     "tool_name": TEXT,
     "success": BOOL,
     "error_type": TEXT,
@@ -118,7 +126,13 @@ EVENT_FIELDS: dict[str, dict[str, Schema]] = {
         "trace_id": TEXT,
         "span_id": TEXT,
         "model": TEXT,
-        "tokens": {"prompt": INT, "completion": INT, "total": INT, "cost": NUMBER},
+        "tokens": {
+            "prompt": INT,
+            "completion": INT,
+            "total": INT,
+            "cost": NUMBER,
+            **dict.fromkeys(USAGE_DETAIL_FIELDS, INT),
+        },
         "latency_ms": NUMBER,
         "cost": NUMBER,
         "fields": OBJECT,

@@ -22,6 +22,8 @@ from llmlog.ext import (
     CYAN,
     DIM,
     RED,
+    USAGE_DETAIL_FIELDS,
+    USAGE_DETAIL_LABELS,
     YELLOW,
     Paint,
     Severity,
@@ -81,10 +83,16 @@ def _is_error(event: Mapping[str, Any]) -> bool:
 
 
 def _usage(tokens: Mapping[str, Any], prompt: str, completion: str, total: str) -> str:
-    """``tokens=30(20↑10↓)`` from a usage object with these key names."""
+    """``tokens=30(20↑10↓)`` from a usage object with these key names, the detail counts
+    (``cache_read_tokens``...) that are not zero inside the brackets: ``(20↑10↓ cached=5)``."""
     text = f"tokens={tokens.get(total) or 0}"
     if tokens.get(prompt) is not None or tokens.get(completion) is not None:
-        text += f"({tokens.get(prompt) or 0}↑{tokens.get(completion) or 0}↓)"
+        details = "".join(
+            f" {USAGE_DETAIL_LABELS[name]}={tokens[name]}"
+            for name in USAGE_DETAIL_FIELDS
+            if tokens.get(name)
+        )
+        text += f"({tokens.get(prompt) or 0}↑{tokens.get(completion) or 0}↓{details})"
     return text
 
 

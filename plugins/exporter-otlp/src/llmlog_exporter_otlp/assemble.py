@@ -12,7 +12,8 @@ happened inside it decides what kind of span it is:
 - an ``error`` event or an ending error sets the status to ERROR, ``error.type`` and an
   ``exception`` event.
 
-Token counts go only on inference spans (wrapper spans repeating them make backends count tokens
+Token counts (``gen_ai.usage.*``, with the cache read and creation and reasoning counts when not
+zero: :mod:`llmlog_exporter_otlp.usage`) go only on inference spans (wrapper spans repeating them make backends count tokens
 several times). Prompts, responses, arguments, results, inputs and outputs are exported only with
 ``capture_content``. Names are hard-coded: the GenAI constants of
 ``opentelemetry-semantic-conventions`` are deprecated in favour of a package in development.
@@ -30,8 +31,9 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from llmlog.ext import Sanitizer, TraceEvent, serializer
+from llmlog.ext import Sanitizer, TraceEvent, serializer, usage_from
 from llmlog_exporter_otlp.ids import otel_id
+from llmlog_exporter_otlp.usage import usage_attributes
 
 __all__ = ["SpanAssembler"]
 
@@ -204,10 +206,9 @@ class SpanAssembler:
             attributes["gen_ai.request.model"] = model
         usage = data.get("usage")
         if isinstance(usage, Mapping):
-            prompt = int(usage.get("prompt_tokens") or 0)
-            completion = int(usage.get("completion_tokens") or 0)
-            attributes["gen_ai.usage.input_tokens"] = prompt
-            attributes["gen_ai.usage.output_tokens"] = completion
+            counts = usage_from(usage)
+            prompt, completion = counts.prompt_tokens, counts.completion_tokens
+            attributes.update(usage_attributes(counts))
             cost = usage.get("cost")
             if isinstance(cost, int | float):
                 attributes["llmlog.cost.usd"] = float(cost)

@@ -16,7 +16,8 @@ What a record carries:
   trace the span exporter sent;
 * attributes: the entry's fields (nested values as OTLP maps and arrays), ``code.file.path``,
   ``code.line.number``, ``code.function.name``, ``gen_ai.request.model``,
-  ``gen_ai.usage.input_tokens`` / ``output_tokens``, ``llmlog.cost.usd`` (or
+  ``gen_ai.usage.input_tokens`` / ``output_tokens`` (and the cache read, cache creation and
+  reasoning counts when not zero), ``llmlog.cost.usd`` (or
   ``llmlog.cost.unknown``), ``llmlog.latency_ms`` and ``exception.stacktrace``;
 * the logger's name as the instrumentation scope.
 
@@ -37,6 +38,7 @@ from llmlog_exporter_otlp.ids import otel_id_bytes
 from llmlog_exporter_otlp.options import OtlpLogOptions, request_headers, setting
 from llmlog_exporter_otlp.sending import ExportQueue
 from llmlog_exporter_otlp.sizes import ITEM_OVERHEAD, fields_size
+from llmlog_exporter_otlp.usage import usage_attributes
 
 __all__ = ["OtlpLogOutput", "entry_size", "severity_number"]
 
@@ -241,8 +243,7 @@ def _record(entry: LogEntry) -> Iterable[tuple[str, Any]]:
         attributes["gen_ai.request.model"] = entry.model_id
     usage = entry.token_info
     if usage is not None:
-        attributes["gen_ai.usage.input_tokens"] = usage.prompt_tokens
-        attributes["gen_ai.usage.output_tokens"] = usage.completion_tokens
+        attributes.update(usage_attributes(usage))
     cost = entry.cost if entry.cost is not None else (usage.cost if usage is not None else None)
     if cost is not None:
         attributes["llmlog.cost.usd"] = float(cost)

@@ -8,7 +8,15 @@ import attrs
 import orjson
 
 from llmlog import Formatter, LogEntry
-from llmlog.ext import LEVEL_NAMES, escape_json_bytes, rfc3339_utc, safe_field_items, serializer
+from llmlog.ext import (
+    LEVEL_NAMES,
+    USAGE_DETAIL_FIELDS,
+    escape_json_bytes,
+    rfc3339_utc,
+    safe_field_items,
+    serializer,
+    usage_details,
+)
 
 __all__ = ["RESERVED_KEYS", "JsonFormatter", "JsonOptions"]
 
@@ -32,6 +40,15 @@ RESERVED_KEYS = frozenset(
         "fields",
     }
 )
+
+
+#: ``tokenInfo``'s keys of the detail counts, beside the seed's three: ``cacheReadTokens``,
+#: ``cacheCreationTokens``, ``reasoningTokens``, ``audioTokens``, ``imageTokens`` (written when
+#: not zero; cached and reasoning tokens are included in ``promptTokens``/``completionTokens``).
+_CAMEL = {
+    name: name.split("_")[0] + "".join(part.title() for part in name.split("_")[1:])
+    for name in USAGE_DETAIL_FIELDS
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -74,6 +91,8 @@ class JsonFormatter(Formatter):
                 "completionTokens": usage.completion_tokens,
                 "totalTokens": usage.total_tokens,
             }
+            if usage.has_details:
+                info.update((_CAMEL[name], value) for name, value in usage_details(usage))
             if usage.cost is not None:
                 info["cost"] = usage.cost
             data["tokenInfo"] = info

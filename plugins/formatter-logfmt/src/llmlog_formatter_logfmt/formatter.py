@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from llmlog import Formatter, LogEntry
-from llmlog.ext import format_fields, rfc3339_utc, safe_field_items
+from llmlog.ext import format_fields, rfc3339_utc, safe_field_items, usage_details
 
 __all__ = ["RESERVED_KEYS", "LogfmtFormatter", "LogfmtOptions", "parse_line"]
 
@@ -25,6 +25,11 @@ RESERVED_KEYS = frozenset(
         "prompt_tokens",
         "completion_tokens",
         "total_tokens",
+        "cache_read_tokens",
+        "cache_creation_tokens",
+        "reasoning_tokens",
+        "audio_tokens",
+        "image_tokens",
         "token_cost",
         "latency_ms",
         "cost",
@@ -71,6 +76,8 @@ class LogfmtFormatter(Formatter):
                 ("completion_tokens", usage.completion_tokens),
                 ("total_tokens", usage.total_tokens),
             ]
+            if usage.has_details:
+                pairs += usage_details(usage)
             if usage.cost is not None:
                 pairs.append(("token_cost", usage.cost))
         if entry.latency_ms is not None:

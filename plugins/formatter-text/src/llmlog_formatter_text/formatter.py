@@ -12,6 +12,7 @@ from llmlog.ext import (
     format_fields,
     rfc3339_local,
     rfc3339_utc,
+    usage_detail_text,
 )
 
 __all__ = ["TextFormatter", "TextOptions"]
@@ -56,7 +57,10 @@ class TextFormatter(Formatter):
             parts.append(f"[model={escape(entry.model_id)}]")
         usage = entry.token_info
         if usage is not None:
-            parts.append(f"[tokens={usage.prompt_tokens}/{usage.completion_tokens}]")
+            parts.append(
+                f"[tokens={usage.prompt_tokens}/{usage.completion_tokens}"
+                f"{usage_detail_text(usage)}]"
+            )
         if entry.latency_ms is not None:
             parts.append(f"[latency={entry.latency_ms}ms]")
         if entry.cost is not None:

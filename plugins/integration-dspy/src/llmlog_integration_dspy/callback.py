@@ -22,6 +22,7 @@ from typing import Any
 from dspy.utils.callback import BaseCallback
 from dspy.utils.callback_context import ACTIVE_CALL_ID
 
+from llmlog import check_budget
 from llmlog.ext import (
     TokenUsage,
     TraceSession,
@@ -316,6 +317,11 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
     # -- LM calls --------------------------------------------------------------------------------
 
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        # The LLM call boundary: a budget with stop=True that has reached its limit raises
+        # BudgetExceeded (a BaseException, which DSPy's callback runner lets through) before the
+        # call is made; one attribute read otherwise.
+        check_budget()
+
         def begin() -> None:
             model, provider = model_and_provider(instance)
             settings = getattr(instance, "kwargs", None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmlog.ext import TokenUsage
+from llmlog.ext import TokenUsage, usage_from
 
 __all__ = ["history_entry", "model_and_provider", "prompt_of", "response_of", "usage_of"]
 
@@ -42,21 +42,20 @@ def history_entry(lm: Any, outputs: Any) -> Mapping[str, Any] | None:
 
 
 def usage_of(entry: Mapping[str, Any] | None) -> TokenUsage | None:
-    """Tokens and cost of one call; cost ``None`` when DSPy could not price it (never 0)."""
+    """Tokens and cost of one call; cost ``None`` when DSPy could not price it (never 0).
+
+    The counts are read by :func:`llmlog.ext.usage_from` from the history entry's ``usage`` as
+    DSPy and LiteLLM report it: ``prompt_tokens_details.cached_tokens``,
+    ``completion_tokens_details.reasoning_tokens``, Anthropic's ``cache_read_input_tokens`` and
+    ``cache_creation_input_tokens``; the cost is the entry's own ``cost``."""
     if entry is None:
         return None
     usage = entry.get("usage")
     cost = entry.get("cost")
+    known = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
     if not isinstance(usage, Mapping):
-        return TokenUsage(0, 0, cost=float(cost) if isinstance(cost, int | float) else None)
-    prompt = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
-    completion = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
-    return TokenUsage(
-        prompt,
-        completion,
-        total_tokens=int(usage.get("total_tokens") or prompt + completion),
-        cost=float(cost) if isinstance(cost, int | float) else None,
-    )
+        return TokenUsage(0, 0, cost=known)
+    return usage_from({**usage, "cost": known})
 
 
 def prompt_of(inputs: Mapping[str, Any]) -> tuple[str, list[Mapping[str, Any]] | None]:

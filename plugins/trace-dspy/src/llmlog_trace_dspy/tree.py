@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from llmlog.ext import TraceEvent, TraceEventType, serializer
+from llmlog.ext import USAGE_DETAIL_FIELDS, TraceEvent, TraceEventType, serializer
 from llmlog_trace_dspy.format import read_trace
 
 __all__ = [
@@ -120,6 +120,19 @@ class Call:
     cost: float | None
     key: int  # identifies the call by its prompt and response
     listed: bool
+    #: the detail counts (cache read, cache creation, reasoning, audio, image) when given, in
+    #: the order of ``USAGE_DETAIL_FIELDS``; all part of the prompt or completion tokens
+    details: tuple[int, ...] = ()
+    #: where the cost came from (``reported``, ``override``, ``table:NAME@VERSION``), or why it
+    #: is unknown, as the ``usage`` says (``""``: not said)
+    cost_source: str = ""
+    cost_unknown: str = ""
+
+    def detail(self, name: str) -> int:
+        """One detail count by its field name (``"cache_read_tokens"``), 0 when not given."""
+        if not self.details:
+            return 0
+        return self.details[USAGE_DETAIL_FIELDS.index(name)]
 
 
 def call_of(data: Mapping[str, Any], listed: bool) -> Call:
@@ -151,7 +164,22 @@ def call_of(data: Mapping[str, Any], listed: bool) -> Call:
         cost=float(cost) if cost is not None else None,
         key=hash((_prompt_text(data.get("prompt")), text_of(data.get("response")))),
         listed=listed,
+        details=_details(usage),
+        cost_source=_text(usage.get("cost_source")) if cost is not None else "",
+        cost_unknown=_text(usage.get("cost_unknown")) if cost is None else "",
     )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _details(usage: Mapping[str, Any]) -> tuple[int, ...]:
+    """The detail counts of a ``usage`` object (keys of ``USAGE_DETAIL_FIELDS``; a count that is
+    not a number is 0), ``()`` when it has none."""
+    if not any(name in usage for name in USAGE_DETAIL_FIELDS):
+        return ()
+    return tuple(max(_int(usage.get(name)), 0) for name in USAGE_DETAIL_FIELDS)
 
 
 @attrs.define(slots=True, eq=False)
@@ -407,14 +435,27 @@ class Row:
     cost: float = 0.0
     unknown: int = 0
     latencies: list[float] = attrs.Factory(list)
+    prompt: int = 0
+    completion: int = 0
+    #: the detail counts' sums, in the order of ``USAGE_DETAIL_FIELDS``
+    details: list[int] = attrs.Factory(lambda: [0] * len(USAGE_DETAIL_FIELDS))
+    #: priced calls by where their cost came from; unknown calls by the reason
+    sources: Counter[str] = attrs.Factory(Counter)
+    reasons: Counter[str] = attrs.Factory(Counter)
 
     def add(self, call: Call) -> None:
         self.calls += 1
         self.tokens += call.total_tokens
+        self.prompt += call.prompt_tokens
+        self.completion += call.completion_tokens
+        for i, value in enumerate(call.details):
+            self.details[i] += value
         if call.cost is None:
             self.unknown += 1
+            self.reasons[call.cost_unknown or "not said"] += 1
         else:
             self.cost += call.cost
+            self.sources[call.cost_source or "not said"] += 1
         if call.latency is not None:
             self.latencies.append(call.latency)
 

@@ -50,6 +50,8 @@ from llmlog.ext import (
     CYAN,
     DIM,
     RED,
+    USAGE_DETAIL_FIELDS,
+    USAGE_DETAIL_LABELS,
     Paint,
     TraceEvent,
     TraceEventType,
@@ -218,7 +220,14 @@ def _call_line(call: Call) -> str:
     latency = f"{int(call.latency)}ms" if call.latency is not None else "?ms"
     line = f"llm {call.model or '?'}{provider} {latency}"
     if call.usage:
-        line += f" tokens={call.total_tokens}({call.prompt_tokens}↑{call.completion_tokens}↓)"
+        details = "".join(
+            f" {USAGE_DETAIL_LABELS[name]}={value}"
+            for name, value in zip(USAGE_DETAIL_FIELDS, call.details, strict=False)
+            if value
+        )
+        line += (
+            f" tokens={call.total_tokens}({call.prompt_tokens}↑{call.completion_tokens}↓{details})"
+        )
     line += f" {format_cost(call.cost)}" if call.cost is not None else " cost unknown"
     return line + (" (sub-call)" if call.listed else "")
 
@@ -281,10 +290,20 @@ def _stats(path: Path, args: argparse.Namespace, out: TextIO) -> int:
             if latencies
             else "latency unknown"
         )
-        out.write(
-            f"  {escape(model)}: {_count(row.calls, 'call')}, {_count(row.tokens, 'token')}, "
-            f"{timing}\n"
+        details = "".join(
+            f", {USAGE_DETAIL_LABELS[name]} {value}"
+            for name, value in zip(USAGE_DETAIL_FIELDS, row.details, strict=True)
+            if value
         )
+        out.write(
+            f"  {escape(model)}: {_count(row.calls, 'call')}, {_count(row.tokens, 'token')} "
+            f"(input {row.prompt}, output {row.completion}{details}), {timing}\n"
+        )
+        if row.sources:
+            sources = ", ".join(f"{escape(s)} {n}" for s, n in sorted(row.sources.items()))
+            out.write(f"    cost {format_cost(row.cost)} from {sources}\n")
+        for reason, n in sorted(row.reasons.items()):
+            out.write(f"    price unknown for {_count(n, 'call')}: {escape(reason)}\n")
     if totals.skipped:
         out.write(f"  {_count(totals.skipped, 'unreadable line')} skipped\n")
     return 0

@@ -44,6 +44,7 @@ from llmlog_trace_rlm.model import (
     SubCall,
     answer_of,
     answer_text,
+    detail_counts,
     messages_of,
     plain_text,
     prompt_text,
@@ -120,6 +121,7 @@ def sub_call(data: Mapping[str, Any]) -> SubCall:
         model=plain_text(model) if model else None,
         cost=cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
         error=plain_text(error) if error else None,
+        details=detail_counts(usage) or detail_counts(data),
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from llmlog.ext import big_int_text, serializer
+from llmlog.ext import USAGE_DETAIL_FIELDS, big_int_text, serializer
 
 __all__ = [
     "LLM_CALL_BLOCK",
@@ -39,6 +39,7 @@ __all__ = [
     "answer_of",
     "answer_text",
     "count",
+    "detail_counts",
     "messages_of",
     "plain_text",
     "prompt_text",
@@ -197,6 +198,19 @@ def _cost(value: Any, field: str, notes: list[str] | None) -> float | None:
     return None
 
 
+def detail_counts(source: Mapping[str, Any]) -> dict[str, int]:
+    """The detail counts in ``source`` that are non-negative integers within 2^53 (an extension
+    of the format: a value of another kind is ignored, as a reader ignores an unknown key)."""
+    found = {}
+    for name in USAGE_DETAIL_FIELDS:
+        value = source.get(name)
+        if type(value) is float and value.is_integer():
+            value = int(value)
+        if type(value) is int and 0 < value <= MAX_INT:
+            found[name] = value
+    return found
+
+
 def _object(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
@@ -214,6 +228,11 @@ class SubCall:
     #: USD; ``None`` when the price is unknown (never written as 0).
     cost: float | None = None
     error: str | None = None
+    #: The detail counts that were given (``cache_read_tokens``, ``cache_creation_tokens``,
+    #: ``reasoning_tokens``, ``audio_tokens``, ``image_tokens``: part of the prompt or
+    #: completion tokens), written beside ``prompt_tokens``; readers that do not know them
+    #: ignore them.
+    details: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def total_tokens(self) -> int:
@@ -244,6 +263,10 @@ class SubCall:
             "usage_summary": usage,
             "execution_time": seconds(self.execution_time, "execution_time", notes),
         }
+        for name in USAGE_DETAIL_FIELDS:
+            value = self.details.get(name)
+            if value:
+                out[name] = count(value, name, notes)
         if self.error is not None:
             out["error"] = plain_text(self.error)
         return out

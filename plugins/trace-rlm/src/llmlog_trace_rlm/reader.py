@@ -31,6 +31,7 @@ from llmlog_trace_rlm.model import (
     Metadata,
     SubCall,
     answer_of,
+    detail_counts,
     messages_of,
     plain_text,
     prompt_text,
@@ -176,6 +177,7 @@ def _call(raw: Any, where: str) -> SubCall:
         model=model_name if model_name and model_name != "unknown" else None,
         cost=cost,
         error=_text(error) if error else None,
+        details=detail_counts(raw),
     )
 
 
@@ -522,6 +524,7 @@ def _usage(call: SubCall) -> dict[str, Any]:
         "completion_tokens": call.completion_tokens,
         "total_tokens": call.total_tokens,
     }
+    usage.update(call.details)
     if call.cost is not None:
         usage["cost"] = call.cost
     return usage

@@ -27,6 +27,8 @@ from llmlog.ext import (
     DIM,
     GREEN,
     RED,
+    USAGE_DETAIL_FIELDS,
+    USAGE_DETAIL_LABELS,
     YELLOW,
     Paint,
     ViewError,
@@ -283,6 +285,7 @@ def _stats(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> i
     sub_times: list[float] = []
     calls_total = unknown_price = 0
     cost = 0.0
+    details: dict[str, int] = {}
     problems: list[str] = []
     for item in iter_rlm(path, skipped=problems if args.lenient else None):
         if isinstance(item, Metadata):
@@ -293,6 +296,9 @@ def _stats(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> i
         calls_total += len(calls)
         unknown_price += unknown
         cost += call_cost or 0.0
+        for call in calls:
+            for name, value in call.details.items():
+                details[name] = details.get(name, 0) + value
         sub_times += [call.execution_time for b in item.code_blocks for call in b.calls]
         rows.append(
             _Row(
@@ -318,6 +324,13 @@ def _stats(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> i
             f"  tokens: prompt {prompt} · completion {completion} · total {prompt + completion}"
             f" · {(prompt + completion) / max(calls_total, 1):.1f} per call\n"
         )
+    shown = [
+        f"{USAGE_DETAIL_LABELS[name]} {details[name]}"
+        for name in USAGE_DETAIL_FIELDS
+        if details.get(name)
+    ]
+    if shown:
+        out.write(f"  of which: {' · '.join(shown)}\n")
     if calls_total and unknown_price == calls_total:
         out.write("  cost: unknown (no call reported a price)\n")
     elif calls_total:

@@ -38,10 +38,18 @@ def prompt_text(request: dict[str, Any]) -> str:
 
 
 class FakeOpenAI:
-    """``with FakeOpenAI(reply) as server: server.base_url`` (ends in ``/v1``)."""
+    """``with FakeOpenAI(reply) as server: server.base_url`` (ends in ``/v1``).
 
-    def __init__(self, reply: Reply) -> None:
+    ``cached_tokens``: that many of each request's prompt tokens (at most all of them) are
+    reported as read from the prompt cache (``prompt_tokens_details.cached_tokens``, included in
+    ``prompt_tokens`` as OpenAI counts them). ``reasoning_tokens``: that many reasoning tokens are
+    added to each completion (``completion_tokens_details.reasoning_tokens``, included in
+    ``completion_tokens``)."""
+
+    def __init__(self, reply: Reply, *, cached_tokens: int = 0, reasoning_tokens: int = 0) -> None:
         self.reply = reply
+        self.cached_tokens = cached_tokens
+        self.reasoning_tokens = reasoning_tokens
         self.requests: list[dict[str, Any]] = []
         fake = self
 
@@ -54,6 +62,18 @@ class FakeOpenAI:
                 fake.requests.append(body)
                 text = fake.reply(body)
                 prompt_tokens, completion_tokens = words(prompt_text(body)), words(text)
+                completion_tokens += fake.reasoning_tokens
+                usage: dict[str, Any] = {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                }
+                if fake.cached_tokens:
+                    usage["prompt_tokens_details"] = {
+                        "cached_tokens": min(fake.cached_tokens, prompt_tokens)
+                    }
+                if fake.reasoning_tokens:
+                    usage["completion_tokens_details"] = {"reasoning_tokens": fake.reasoning_tokens}
                 payload = {
                     "id": f"chatcmpl-{len(fake.requests)}",
                     "object": "chat.completion",
@@ -66,11 +86,7 @@ class FakeOpenAI:
                             "finish_reason": "stop",
                         }
                     ],
-                    "usage": {
-                        "prompt_tokens": prompt_tokens,
-                        "completion_tokens": completion_tokens,
-                        "total_tokens": prompt_tokens + completion_tokens,
-                    },
+                    "usage": usage,
                 }
                 data = json.dumps(payload).encode()
                 self.send_response(200)

@@ -1,0 +1,387 @@
+"""The ``[prices]`` table (the price table in force and the user's overrides), the ``none`` price
+table, and ``llmlog reprice``: a default plugin, registered through the hooks as any other.
+
+``llmlog.toml``::
+
+    [prices]
+    table = "genai-prices"            # a pricing component; "none" prices nothing
+
+    [prices."openai/gpt-4o-mini"]     # USD per million tokens
+    input = 0.15
+    output = 0.60
+    cached = 0.075                    # cached input read (default: input)
+    cache_write = 0.1875              # cache creation (default: input)
+    reasoning = 0.60                  # reasoning output (default: output)
+    valid_from = 2026-12-01           # calls from that day on (UTC); default: always
+
+A model key is ``"provider/model"`` as the trace records them (``openai/gpt-4o-mini``); a key
+without a provider (``"gpt-4o-mini"``) applies to that model from any provider.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+
+from llmlog.config import OptionError
+from llmlog.config.converter import converter
+from llmlog.hookspecs import hookimpl
+from llmlog.interfaces import BuildContext
+from llmlog.plugins import PluginHost
+from llmlog.pricing import MAX_PRICE, Override, PriceTable, Rates, install, parse_valid_from
+from llmlog.registry import (
+    CommandRegister,
+    ComponentChoice,
+    ComponentKind,
+    ComponentRegister,
+    TableContext,
+    TableRegister,
+)
+from llmlog.render import escape, format_cost
+
+__all__ = ["NoPrices", "PricesOptions", "overrides_of", "run_reprice"]
+
+#: The pricing component ``[prices] table`` selects when it names none.
+DEFAULT_TABLE = "genai-prices"
+#: Why calls are unknown when no price table is installed.
+NOT_INSTALLED = (
+    f"no price table installed ({DEFAULT_TABLE}: install the llmlog[prices] extra, or price "
+    f'the model in [prices."provider/model"])'
+)
+_RATE_KEYS = ("input", "output", "cached", "cache_write", "reasoning")
+
+
+@attrs.frozen
+class PricesOptions:
+    """The ``[prices]`` table without its ``table`` key: one entry per model, as written (each
+    checked by :func:`overrides_of` when the configuration is checked and installed)."""
+
+    entries: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The table's keys are model names, not options of a class (for the documentation checks).
+    FREE_FORM: ClassVar[bool] = True
+
+
+def _structure(value: Any, _: type) -> PricesOptions:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"must be a table, not {type(value).__name__}")
+    return PricesOptions(dict(value))
+
+
+converter.register_structure_hook(PricesOptions, _structure)
+converter.register_unstructure_hook(PricesOptions, lambda options: dict(options.entries))
+
+
+def _key(model: str, field: str | None = None) -> str:
+    quoted = json.dumps(model, ensure_ascii=False)
+    return quoted if field is None else f"{quoted}.{field}"
+
+
+def _price(model: str, field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise OptionError(
+            _key(model, field),
+            f"must be a price in USD per million tokens (a number), not {type(value).__name__}",
+        )
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise OptionError(_key(model, field), f"must be a finite price of 0 or more, not {value}")
+    if number > MAX_PRICE:
+        raise OptionError(
+            _key(model, field),
+            f"{value} USD per million tokens is past {MAX_PRICE:g}: a typo? (prices are per "
+            "million tokens, not per token)",
+        )
+    return number
+
+
+def overrides_of(entries: Mapping[str, Any]) -> dict[str, Override]:
+    """The ``[prices."provider/model"]`` entries as overrides; raises :class:`OptionError` at the
+    first bad one (``must be ... @ $.prices."openai/gpt-4o".input``)."""
+    found: dict[str, Override] = {}
+    for model, entry in entries.items():
+        if not model.strip():
+            raise OptionError(_key(model), "an empty model name")
+        if not isinstance(entry, Mapping):
+            raise OptionError(
+                _key(model),
+                f"must be a table of prices (input = 0.15, output = 0.6), not "
+                f"{type(entry).__name__}",
+            )
+        unknown = sorted(set(entry) - {*_RATE_KEYS, "valid_from"})
+        if unknown:
+            raise OptionError(
+                _key(model, unknown[0]),
+                f"unknown key; a price entry takes {', '.join(_RATE_KEYS)} and valid_from",
+            )
+        for needed in ("input", "output"):
+            if needed not in entry:
+                raise OptionError(_key(model, needed), "missing: input and output are required")
+        rates = {name: _price(model, name, entry[name]) for name in _RATE_KEYS if name in entry}
+        valid_from = None
+        if "valid_from" in entry:
+            try:
+                valid_from = parse_valid_from(entry["valid_from"])
+            except ValueError as exc:
+                raise OptionError(_key(model, "valid_from"), str(exc)) from None
+        found[model] = Override(Rates(**rates), valid_from)
+    return found
+
+
+def _table_of(context: TableContext) -> PriceTable | None:
+    chosen = context.component
+    if chosen is None:
+        return None
+    component = chosen.component
+    table: PriceTable = component.factory(
+        chosen.options, BuildContext(component.name, None, context.config_path)
+    )
+    return table
+
+
+def _check(options: PricesOptions, context: TableContext) -> None:
+    overrides_of(options.entries)
+
+
+class _Uninstall:
+    def close(self) -> None:
+        install(None, {}, NOT_INSTALLED)
+
+
+def _start(options: PricesOptions, context: TableContext) -> _Uninstall:
+    """Put the chosen table and the overrides in force until the configuration is retired."""
+    table = _table_of(context)
+    reason = NOT_INSTALLED if context.component is None else "no price table in force"
+    install(table, overrides_of(options.entries), reason)
+    return _Uninstall()
+
+
+@attrs.frozen
+class NoPrices:
+    """The ``none`` price table: knows no model, so only reported costs and overrides count."""
+
+    name: str = "none"
+    version: str = "0"
+
+    def lookup(self, provider: str, model: str) -> Rates:
+        """Always :class:`LookupError`."""
+        raise LookupError('no price table in force ([prices] table = "none")')
+
+
+@hookimpl
+def llmlog_register_pricing(register: ComponentRegister) -> None:
+    register(
+        "none",
+        lambda options, context: NoPrices(),
+        description="No price table: only reported costs and [prices] overrides.",
+    )
+
+
+@hookimpl
+def llmlog_register_tables(register: TableRegister) -> None:
+    register(
+        "prices",
+        PricesOptions,
+        description="The price table in force and per-model price overrides (docs/cost.md).",
+        component=ComponentChoice("table", ComponentKind.PRICING, DEFAULT_TABLE, "price table"),
+        check=_check,
+        start=_start,
+    )
+
+
+@hookimpl
+def llmlog_register_commands(register: CommandRegister, host: PluginHost) -> None:
+    register(
+        "reprice",
+        partial(run_reprice, host),
+        help="price an old trace again with today's table and overrides; say what changed",
+        arguments=_reprice_arguments,
+    )
+
+
+def _reprice_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="a dspy-format trace file")
+    parser.add_argument(
+        "--table",
+        metavar="NAME",
+        help="the price table to use (a pricing component, or none); default: [prices] table",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="write the repriced trace there (default: only report what would change)",
+    )
+
+
+def _say(message: str) -> None:
+    print(escape(message), file=sys.stderr)
+
+
+def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
+    """``llmlog reprice FILE [--table NAME] [-o OUT]``: every ``llm_call`` priced again by the
+    chain (overrides, reported, table; see :mod:`llmlog.pricing`) with the configuration's
+    overrides and today's table, the lines that did not change copied byte for byte; prints how
+    many calls changed and by how much."""
+    from llmlog.config import ConfigError
+    from llmlog.default_plugins.trace_commands import _detect_format
+    from llmlog.runtime import validate
+
+    path = Path(args.file)
+    try:
+        config, _ = validate()
+    except ConfigError as exc:
+        _say(str(exc))
+        return 2
+    spec = config.tables.get("prices")
+    entries = spec.options.entries if spec is not None else {}
+    try:
+        overrides = overrides_of(entries)
+    except OptionError as exc:
+        _say(f"{exc.message} @ $.prices.{exc.key}")
+        return 2
+    tables = host.components(ComponentKind.PRICING)
+    if args.table is not None:
+        component = tables.get(args.table)
+        if component is None:
+            _say(f"unknown price table {args.table!r}; installed: {', '.join(sorted(tables))}")
+            return 2
+        context = BuildContext(component.name, None, config.source.path)
+        options = component.options() if component.options is not None else None
+        table: PriceTable | None = component.factory(options, context)
+    else:
+        chosen = spec.component if spec is not None else None
+        table = None
+        if chosen is not None:
+            context = BuildContext(chosen.component.name, None, config.source.path)
+            table = chosen.component.factory(chosen.options, context)
+    install(table, overrides, NOT_INSTALLED if table is None else "no price table in force")
+    component_found, problem = _detect_format(path, host.components(ComponentKind.TRACE_FORMAT))
+    if component_found is None:
+        _say(problem or f"{path}: not a trace")
+        return 1
+    if component_found.name != "dspy":
+        _say(
+            f"{path}: a {component_found.name} trace; reprice reads dspy-format traces "
+            f"(llmlog convert {path} --to dspy first)"
+        )
+        return 1
+    try:
+        result = reprice_lines(path.read_bytes().splitlines(keepends=True))
+    except OSError as exc:
+        _say(f"{path}: {exc.strerror or exc}")
+        return 1
+    if args.output:
+        from llmlog.safefiles import written_atomically
+
+        try:
+            with written_atomically(args.output) as out:
+                out.writelines(result.lines)
+        except OSError as exc:
+            _say(f"{args.output}: cannot write: {exc.strerror or exc}")
+            return 1
+    print(escape(result.summary(path, args.output)))
+    return 0
+
+
+@attrs.define
+class Repriced:
+    """What :func:`reprice_lines` did: the new lines and the counts for the summary."""
+
+    lines: list[bytes] = attrs.Factory(list)
+    calls: int = 0
+    changed: int = 0
+    before: float = 0.0
+    after: float = 0.0
+    unknown_before: int = 0
+    unknown_after: int = 0
+
+    def summary(self, path: Path, output: str | None) -> str:
+        """``trace.jsonl: 3 of 5 LLM calls changed; cost $0.01 → $0.012 (+$0.002); ...``."""
+        delta = self.after - self.before
+        sign = "+" if delta >= 0 else "-"
+        text = (
+            f"{path}: {self.changed} of {self.calls} LLM call{'' if self.calls == 1 else 's'} "
+            f"changed; known cost {format_cost(self.before)} → {format_cost(self.after)} "
+            f"({sign}{format_cost(abs(delta))}); unknown price: {self.unknown_before} → "
+            f"{self.unknown_after}"
+        )
+        return text + (f"; written to {output}" if output else "; nothing written (no -o)")
+
+
+def reprice_lines(lines: list[bytes]) -> Repriced:
+    """Each ``llm_call`` line of a dspy-format trace priced again by the pricing state in force
+    (:func:`llmlog.pricing.install`); every other line, and a call whose ``usage`` comes out the
+    same, kept byte for byte. Unreadable lines are kept as they are."""
+    from llmlog.pricing import price_usage
+    from llmlog.serialize import serializer
+
+    result = Repriced()
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            result.lines.append(line)
+            continue
+        data = record.get("data") if isinstance(record, dict) else None
+        usage = data.get("usage") if isinstance(data, dict) else None
+        if not isinstance(record, dict) or record.get("type") != "llm_call":
+            result.lines.append(line)
+            continue
+        if not isinstance(data, dict) or not isinstance(usage, dict):
+            result.lines.append(line)
+            continue
+        result.calls += 1
+        old = dict(usage)
+        time_ns = record.get("timestamp")
+        when = _time_ns(time_ns)
+        price_usage(usage, str(data.get("provider") or ""), str(data.get("model") or ""), when)
+        _count(result, old, usage)
+        if usage == old:
+            result.lines.append(line)
+            continue
+        result.changed += 1
+        end = b"\n" if line.endswith(b"\n") else b""
+        result.lines.append(serializer.dumps(record) + end)
+    return result
+
+
+def _time_ns(value: Any) -> int | None:
+    """The event's ``time`` (RFC 3339 text, as the dspy format writes it) in nanoseconds."""
+    import datetime as dt
+
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return int(moment.timestamp() * 1_000_000) * 1000
+    return None
+
+
+def _known(usage: Mapping[str, Any]) -> float | None:
+    cost = usage.get("cost")
+    if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost):
+        return float(cost)
+    return None
+
+
+def _count(result: Repriced, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    before, after = _known(old), _known(new)
+    if before is None:
+        result.unknown_before += 1
+    else:
+        result.before += before
+    if after is None:
+        result.unknown_after += 1
+    else:
+        result.after += after
