@@ -62,7 +62,7 @@ def write_trace(path: Path, question: str = "What is the capital of France?", **
         try:
             with llmlog.span("tool:search", inputs={"q": "weather"}):
                 llmlog.record_llm_call(
-                    model="claude-3-haiku",
+                    model="selfhosted-qa-7b",
                     prompt="summarise the weather",
                     response="sunny",
                     usage={"input_tokens": 5, "output_tokens": 2},

@@ -34,7 +34,7 @@ def test_the_tree_shows_the_spans_of_a_known_trace(browser, trace_file, tmp_path
     """The quick smoke test of the default run: the page opens offline and shows the spans."""
     page = browser.open(report([trace_file], tmp_path / "run.html"))
     tree = page.inner_text("#tree")
-    for name in ("evaluate", "Predict:qa", "tool:search", "gpt-4o-mini", "claude-3-haiku"):
+    for name in ("evaluate", "Predict:qa", "tool:search", "gpt-4o-mini", "selfhosted-qa-7b"):
         assert name in tree
     assert "2 LLM calls" in page.inner_text("header")
 
@@ -75,7 +75,7 @@ def test_expanding_an_llm_call_shows_its_messages_and_tokens(browser, trace_file
     assert "input 12, output 3" in detail
     assert "$0.0000100" in detail
     # The other call's cost is unknown, and says so: never $0.
-    row(page, "claude-3-haiku").click()
+    row(page, "selfhosted-qa-7b").click()
     page.wait_for_selector("#detail pre")
     facts = page.inner_text("#detail table.facts")
     assert "unknown" in facts and "$0" not in facts
@@ -87,7 +87,7 @@ def test_search_finds_a_prompt_in_the_content(browser, trace_file, tmp_path):
     page.fill("#search", "capital of france")
     expect(page.locator("#status")).to_contain_text("matches")
     shown = page.inner_text("#tree")
-    assert "gpt-4o-mini" in shown and "claude-3-haiku" not in shown
+    assert "gpt-4o-mini" in shown and "selfhosted-qa-7b" not in shown
     page.fill("#search", "no such text anywhere")
     expect(page.locator("#status")).to_have_text("0 matches")
     assert page.locator("#tree .row").count() == 0
@@ -96,12 +96,12 @@ def test_search_finds_a_prompt_in_the_content(browser, trace_file, tmp_path):
 @pytest.mark.slow
 def test_a_deep_link_opens_its_span(browser, trace_file, tmp_path):
     run = load_run([trace_file])
-    (call,) = [n for n in run.nodes if n.model == "claude-3-haiku"]
+    (call,) = [n for n in run.nodes if n.model == "selfhosted-qa-7b"]
     out = report([trace_file], tmp_path / "run.html")
     page = browser.open(out, f"#span={call.id}")
     page.wait_for_selector("#detail pre")
     assert "summarise the weather" in page.inner_text("#detail")
-    assert page.locator("#tree .row.sel .name").inner_text() == "claude-3-haiku"
+    assert page.locator("#tree .row.sel .name").inner_text() == "selfhosted-qa-7b"
 
 
 @pytest.mark.slow
@@ -348,7 +348,7 @@ def test_grouping_by_model_and_by_evaluate_example(browser, trace_file, tmp_path
     heads = page.locator("#tree .grouphead").all_inner_texts()
     assert len(heads) == 2
     assert any("gpt-4o-mini" in h and "1 calls" in h and "$0.0000100" in h for h in heads)
-    assert any("claude-3-haiku" in h and "cost unknown" in h for h in heads)
+    assert any("selfhosted-qa-7b" in h and "cost unknown" in h for h in heads)
     page.select_option("#group", "example")
     heads = page.locator("#tree .grouphead").all_inner_texts()
     assert [h.split("\n")[0] for h in heads] == ["example 1: Predict:qa", "example 2: tool:search"]

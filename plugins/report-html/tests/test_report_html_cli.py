@@ -53,7 +53,7 @@ def test_diff_shows_a_changed_prompt_and_the_deltas(cli, make_trace, tmp_path):
     assert "    - Paris" in out and "    + Rome" in out
     assert "  LLM calls  2 → 2 (+0)" in out
     # The unchanged call is not listed; one that differs makes --exit-code say so.
-    assert "claude-3-haiku" not in out
+    assert "selfhosted-qa-7b" not in out
     assert cli("diff", "--exit-code", str(old), str(new)).returncode == 3
     assert cli("diff", "--exit-code", str(old), str(old)).returncode == 0
 

@@ -46,7 +46,7 @@ def test_a_trace_becomes_a_tree_with_calls_tokens_cost_and_errors(trace_file):
         "role": "user",
         "content": "What is the capital of France?",
     }
-    other = by_name["claude-3-haiku"]
+    other = by_name["selfhosted-qa-7b"]
     assert other.cost is None  # unknown, never 0
     assert search.error is not None and "search backend down" in search.error
     stats = {s.model: s for s in run.model_stats()}
@@ -325,3 +325,30 @@ def test_every_file_of_the_readers_corpora_is_reported_or_refused_by_name(path, 
         return
     html, _ = render_html(run)
     assert html.startswith("<!DOCTYPE html>")
+
+
+def test_cached_and_reasoning_tokens_as_llmlog_records_them(tmp_path):
+    # The provider's shape in, llmlog's TokenUsage fields in the trace, the split in the report.
+    import llmlog
+
+    with (
+        llmlog.new_trace_session(tmp_path / "t.jsonl", format="dspy") as session,
+        llmlog.span("answer"),
+    ):
+        llmlog.record_llm_call(
+            model="gpt-4o-mini",
+            provider="openai",
+            prompt="p",
+            response="r",
+            usage={
+                "prompt_tokens": 100,
+                "completion_tokens": 20,
+                "prompt_tokens_details": {"cached_tokens": 60},
+                "completion_tokens_details": {"reasoning_tokens": 5},
+            },
+            latency_ms=3,
+        )
+    assert session.path is not None
+    (call,) = [n for n in load_run([session.path]).nodes if n.kind == "llm"]
+    assert (call.input_tokens, call.output_tokens) == (100, 20)
+    assert (call.cached_tokens, call.reasoning_tokens) == (60, 5)

@@ -228,6 +228,7 @@ def _nested_count(usage: Mapping[str, Any], *paths: tuple[str, ...]) -> int | No
 
 
 _CACHED = (
+    ("cache_read_tokens",),  # llmlog's own (TokenUsage.cache_read_tokens)
     ("cached_tokens",),
     ("cache_read_input_tokens",),
     ("prompt_tokens_details", "cached_tokens"),
