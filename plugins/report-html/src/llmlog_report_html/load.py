@@ -199,9 +199,9 @@ def _read_trace(path: Path, read: Any, builder: RunBuilder, lenient: bool) -> No
     try:
         add = builder.trace_event
         for event in read(path, skipped=skipped if lenient else None):
-            kind = event.type  # a TraceEventType (a str), or a third-party reader's text
+            kind = event.type  # a TraceEventType (a str enum: compared as its text), or text
             add(
-                kind if type(kind) is str else str(kind),
+                kind if isinstance(kind, str) else str(kind),
                 event.time,
                 event.trace_id,
                 event.span_id,
