@@ -69,9 +69,10 @@ def csp() -> str:
     return CSP.format(script=_hash(_asset("report.js")), style=_hash(_asset("report.css")))
 
 
-#: zlib level: 4 compresses typical trace JSON to about 14% four times faster than zlib's
-#: default 6 (13%), measured in bench/bench_report.py.
-_LEVEL = 4
+#: zlib level: 1 compresses a typical trace's content JSON to 24.6% in 0.26 s for 23 MB, level 4
+#: to 21.6% in 0.36 s and zlib's default 6 to 19% in over 1 s (bench/bench_report.py's typical
+#: run, 2026-12-06): the page stays near 17% of the input, well under its 40%.
+_LEVEL = 1
 
 
 @attrs.frozen(kw_only=True)
