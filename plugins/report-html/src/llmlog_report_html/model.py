@@ -10,9 +10,11 @@ raises on such input.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -55,6 +57,23 @@ def _count(value: Any) -> int | None:
     if type(value) is float and math.isfinite(value) and 0 <= value <= _MAX_SAFE:
         return int(value)
     return None
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a run is read or written (and back as it was).
+
+    A report makes millions of small objects (each event's decoded JSON, nodes, cleaned copies)
+    and no reference cycles: the collector's passes over them found nothing and took a quarter of
+    the 100,000-span run's time. Garbage is still freed as it goes (reference counting).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def finite(value: Any) -> float | None:

@@ -33,7 +33,7 @@ import attrs
 import orjson
 
 from llmlog.ext import Sanitizer, serializer
-from llmlog_report_html.model import KINDS, Run
+from llmlog_report_html.model import KINDS, Run, gc_paused
 
 __all__ = [
     "CHUNK_BYTES",
@@ -296,7 +296,13 @@ def render_html(
     :param compare: a run diff's page data (:meth:`llmlog_report_html.diff.RunDiff.to_json`),
         shown in the page's Compare view.
     """
-    options = options or ReportOptions()
+    with gc_paused():
+        return _render_html(run, options or ReportOptions(), compare)
+
+
+def _render_html(
+    run: Run, options: ReportOptions, compare: Mapping[str, Any] | None
+) -> tuple[str, ReportResult]:
     cleaned, sanitizer = _clean_nodes(run, options)
     contents = cleaned.contents
     skeleton = _skeleton(run, cleaned, options, sanitizer)
