@@ -790,8 +790,12 @@ def _ordered(nodes: list[Node]) -> list[Node]:
         new_index[index] = len(order)
         nodes[index].parent = parent
         order.append(index)
-        kids = sorted(children.get(index, ()), key=key)
-        stack.extend((k, new_index[index]) for k in reversed(kids))
+        kids = children.get(index)
+        if kids:  # most nodes are leaves: no sort, no generator
+            if len(kids) > 1:
+                kids.sort(key=key)
+            at = new_index[index]
+            stack.extend((k, at) for k in reversed(kids))
     # Whatever a loop kept unreachable becomes a root.
     for index in range(len(nodes)):
         if not placed[index]:
@@ -816,22 +820,35 @@ def _fill_traces(nodes: list[Node]) -> None:
 
 def _trace_times(nodes: list[Node]) -> None:
     """A trace's (and a thread track's) start and duration: those of what it holds."""
-    ends: dict[int, tuple[int, int]] = {}
+    # Each node's earliest start and latest end over itself and what it holds (None: no time),
+    # children before parents (parents come first in ``nodes``).
+    los: list[int | None] = [None] * len(nodes)
+    his = [0] * len(nodes)
     for index in range(len(nodes) - 1, -1, -1):
         node = nodes[index]
-        if node.start_ns is not None:
-            end = node.start_ns + int((node.duration_ms or 0) * 1_000_000)
-            lo, hi = ends.get(index, (node.start_ns, end))
-            ends[index] = (min(lo, node.start_ns), max(hi, end))
-        if index in ends and node.parent >= 0:
-            lo, hi = ends[index]
-            plo, phi = ends.get(node.parent, (lo, hi))
-            ends[node.parent] = (min(plo, lo), max(phi, hi))
+        lo = los[index]
+        start = node.start_ns
+        if start is not None:
+            end = start + int((node.duration_ms or 0) * 1_000_000)
+            if lo is None:
+                lo, hi = start, end
+            else:
+                lo, hi = min(lo, start), max(his[index], end)
+            los[index], his[index] = lo, hi
+        else:
+            hi = his[index]
+        parent = node.parent
+        if lo is not None and parent >= 0:
+            plo = los[parent]
+            if plo is None:
+                los[parent], his[parent] = lo, hi
+            else:
+                los[parent], his[parent] = min(plo, lo), max(his[parent], hi)
     for index, node in enumerate(nodes):
-        if node.kind in ("trace", "thread", "group") and index in ends:
-            lo, hi = ends[index]
+        lo = los[index]
+        if lo is not None and node.kind in ("trace", "thread", "group"):
             node.start_ns = lo
-            node.duration_ms = (hi - lo) / 1e6
+            node.duration_ms = (his[index] - lo) / 1e6
 
 
 def _subtree_end(nodes: list[Node], index: int) -> int:
