@@ -25,6 +25,7 @@ import base64
 import html
 import zlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -305,23 +306,34 @@ def _render_html(
 ) -> tuple[str, ReportResult]:
     cleaned, sanitizer = _clean_nodes(run, options)
     contents = cleaned.contents
-    skeleton = _skeleton(run, cleaned, options, sanitizer)
-    if compare is not None:
-        skeleton["compare"] = _compare_data(compare, options, sanitizer)
     cut_contents = cut_bytes = 0
     over = False
-    chrome = _chrome(run, options)
-    for _attempt in range(6):
+    # zlib lets go of the GIL: the chunks are compressed on two threads while this one builds
+    # the skeleton (the same bytes, in order, as one thread would write).
+    pool = ThreadPoolExecutor(2, thread_name_prefix="llmlog-report")
+    try:
         starts, chunks, sizes = _chunks(contents)
+        packing = pool.map(_pack, chunks)
+        skeleton = _skeleton(run, cleaned, options, sanitizer)
+        if compare is not None:
+            skeleton["compare"] = _compare_data(compare, options, sanitizer)
+        chrome = _chrome(run, options)
+        packed_chunks = list(packing)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    for attempt in range(6):
+        if attempt:
+            starts, chunks, sizes = _chunks(contents)
+            packed_chunks = [_pack(c) for c in chunks]
         skeleton["chunkStarts"] = starts
         skeleton["cut"] = (
             {"contents": cut_contents, "bytes": cut_bytes, "maxSize": options.max_size}
             if cut_contents
             else None
         )
-        packed_chunks = [_pack(c) for c in chunks]
         document = _document(skeleton, packed_chunks, chrome)
-        size = len(document.encode("utf-8"))
+        # isascii() is a flag of the string: no encoding to count bytes of an ASCII page.
+        size = len(document) if document.isascii() else len(document.encode("utf-8"))
         if options.max_size is None or size <= options.max_size:
             break
         # Leave out the largest contents until the estimate fits, then measure again.
