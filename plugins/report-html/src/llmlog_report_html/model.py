@@ -85,8 +85,13 @@ def finite(value: Any) -> float | None:
     return None
 
 
+def _is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, a dict (decoded JSON) without the ABC's check."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _mapping(value: Any) -> Mapping[str, Any] | None:
-    return value if isinstance(value, Mapping) else None
+    return value if _is_mapping(value) else None
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -224,7 +229,7 @@ def _joined_contents(messages: list[Any], prompt: str) -> bool:
     """Whether ``prompt`` is the text contents of ``messages``, in order (however joined)."""
     at = 0
     for message in messages:
-        text = message.get("content") if isinstance(message, Mapping) else None
+        text = message.get("content") if _is_mapping(message) else None
         if type(text) is not str:
             return False
         found = prompt.find(text, at)
@@ -239,7 +244,10 @@ def _nested_count(usage: Mapping[str, Any], *paths: tuple[str, ...]) -> int | No
     for path in paths:
         value: Any = usage
         for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
+            # A missing key ends the path.
+            value = value.get(key) if _is_mapping(value) else None
+            if value is None:
+                break
         count = _count(value)
         if count is not None:
             return count
@@ -407,7 +415,7 @@ class RunBuilder:
         inputs = data.get("inputs")
         if inputs is not None:
             node.content["inputs"] = inputs
-            if isinstance(inputs, Mapping) and "code" in inputs and node.kind == "span":
+            if _is_mapping(inputs) and "code" in inputs and node.kind == "span":
                 node.kind = "code"
         if node.start_ns is None or node.duration_ms is None:
             node.start_ns = time_ns
@@ -716,7 +724,8 @@ class RunBuilder:
             if (
                 node.parent >= 0
                 and ordered[node.parent].kind == "trace"
-                and isinstance(outputs, Mapping)
+                and outputs is not None
+                and _is_mapping(outputs)
                 and "final_answer" in outputs
             ):
                 final = outputs["final_answer"]
