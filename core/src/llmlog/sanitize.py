@@ -274,22 +274,28 @@ class Sanitizer:
             return self.text(value)
         if kind in _SCALARS:
             return value
-        if isinstance(value, str):
+        if kind is dict or kind is list:
+            pass  # decoded JSON, the common case: none of the checks below but the walk's
+        elif isinstance(value, str):
             return self.text(value)
-        if isinstance(value, (int | float, _NATIVE)):
+        elif isinstance(value, (int | float, _NATIVE)):
             return value
         if depth >= _MAX_DEPTH:
             return MAX_DEPTH
-        if isinstance(value, bytes | bytearray | memoryview):
+        if (
+            kind is not dict
+            and kind is not list
+            and isinstance(value, bytes | bytearray | memoryview)
+        ):
             return self._bytes(value)
         key = id(value)
         if key in walk.path:
             return CYCLE
         walk.path.add(key)
         try:
-            if isinstance(value, Mapping):
+            if kind is dict or isinstance(value, Mapping):
                 return self._fields(value, depth + 1, walk)
-            if isinstance(value, list | tuple):
+            if kind is list or isinstance(value, list | tuple):
                 return self._sequence(value, depth, walk)
             if isinstance(value, set | frozenset):
                 return self._sequence(list(value), depth, walk)
@@ -310,16 +316,25 @@ class Sanitizer:
             walk.budget -= 2
             return [items[0], REDACTED]
         cleaned: list[Any] = []
+        clean = self._clean
+        changed = False
         for i, item in enumerate(items):
             walk.budget -= 1
             if walk.budget < 0:
                 cleaned.append(_truncated(len(items) - i))
-                break
-            cleaned.append(self._value(item, depth + 1, walk))
-        else:
-            if all(a is b for a, b in zip(cleaned, items, strict=True)):
-                return items
-        return cleaned
+                return cleaned
+            kind = type(item)
+            # The common cases inline, as in _fields: a short string known clean, a number.
+            if (kind is str and len(item) <= _CLEAN_CACHE_LENGTH and item in clean) or (
+                kind in _SCALARS
+            ):
+                cleaned.append(item)
+                continue
+            new = self._value(item, depth + 1, walk)
+            if new is not item:
+                changed = True
+            cleaned.append(new)
+        return cleaned if changed else items
 
     def _bytes(self, value: bytes | bytearray | memoryview) -> str:
         """Bytes as the text the serializer would write (UTF-8, other bytes as ``\\xNN``),

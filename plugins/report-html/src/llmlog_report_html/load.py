@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from llmlog.ext import ComponentKind, PluginHost, plugin_host
-from llmlog_report_html.model import Run, RunBuilder, finite
+from llmlog_report_html.model import Run, RunBuilder, finite, gc_paused
 
 __all__ = ["ReportInputError", "input_files", "load_run", "parse_log_time"]
 
@@ -65,9 +65,10 @@ def load_run(
     host = host or plugin_host()
     formats = host.components(ComponentKind.TRACE_FORMAT)
     builder = RunBuilder()
-    for path in input_files(paths):
-        _load_file(path, formats, builder, lenient)
-    return builder.finish()
+    with gc_paused():
+        for path in input_files(paths):
+            _load_file(path, formats, builder, lenient)
+        return builder.finish()
 
 
 def _first_line(path: Path) -> bytes:
@@ -199,9 +200,9 @@ def _read_trace(path: Path, read: Any, builder: RunBuilder, lenient: bool) -> No
     try:
         add = builder.trace_event
         for event in read(path, skipped=skipped if lenient else None):
-            kind = event.type  # a TraceEventType (a str), or a third-party reader's text
+            kind = event.type  # a TraceEventType (a str enum: compared as its text), or text
             add(
-                kind if type(kind) is str else str(kind),
+                kind if isinstance(kind, str) else str(kind),
                 event.time,
                 event.trace_id,
                 event.span_id,

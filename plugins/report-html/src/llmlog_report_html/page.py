@@ -25,6 +25,7 @@ import base64
 import html
 import zlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ import attrs
 import orjson
 
 from llmlog.ext import Sanitizer, serializer
-from llmlog_report_html.model import KINDS, Run
+from llmlog_report_html.model import KINDS, Run, gc_paused
 
 __all__ = [
     "CHUNK_BYTES",
@@ -69,9 +70,10 @@ def csp() -> str:
     return CSP.format(script=_hash(_asset("report.js")), style=_hash(_asset("report.css")))
 
 
-#: zlib level: 4 compresses typical trace JSON to about 14% four times faster than zlib's
-#: default 6 (13%), measured in bench/bench_report.py.
-_LEVEL = 4
+#: zlib level: 1 compresses a typical trace's content JSON to 24.6% in 0.26 s for 23 MB, level 4
+#: to 21.6% in 0.36 s and zlib's default 6 to 19% in over 1 s (bench/bench_report.py's typical
+#: run, 2026-12-06): the page stays near 17% of the input, well under its 40%.
+_LEVEL = 1
 
 
 @attrs.frozen(kw_only=True)
@@ -295,26 +297,43 @@ def render_html(
     :param compare: a run diff's page data (:meth:`llmlog_report_html.diff.RunDiff.to_json`),
         shown in the page's Compare view.
     """
-    options = options or ReportOptions()
+    with gc_paused():
+        return _render_html(run, options or ReportOptions(), compare)
+
+
+def _render_html(
+    run: Run, options: ReportOptions, compare: Mapping[str, Any] | None
+) -> tuple[str, ReportResult]:
     cleaned, sanitizer = _clean_nodes(run, options)
     contents = cleaned.contents
-    skeleton = _skeleton(run, cleaned, options, sanitizer)
-    if compare is not None:
-        skeleton["compare"] = _compare_data(compare, options, sanitizer)
     cut_contents = cut_bytes = 0
     over = False
-    chrome = _chrome(run, options)
-    for _attempt in range(6):
+    # zlib lets go of the GIL: the chunks are compressed on two threads while this one builds
+    # the skeleton (the same bytes, in order, as one thread would write).
+    pool = ThreadPoolExecutor(2, thread_name_prefix="llmlog-report")
+    try:
         starts, chunks, sizes = _chunks(contents)
+        packing = pool.map(_pack, chunks)
+        skeleton = _skeleton(run, cleaned, options, sanitizer)
+        if compare is not None:
+            skeleton["compare"] = _compare_data(compare, options, sanitizer)
+        chrome = _chrome(run, options)
+        packed_chunks = list(packing)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    for attempt in range(6):
+        if attempt:
+            starts, chunks, sizes = _chunks(contents)
+            packed_chunks = [_pack(c) for c in chunks]
         skeleton["chunkStarts"] = starts
         skeleton["cut"] = (
             {"contents": cut_contents, "bytes": cut_bytes, "maxSize": options.max_size}
             if cut_contents
             else None
         )
-        packed_chunks = [_pack(c) for c in chunks]
         document = _document(skeleton, packed_chunks, chrome)
-        size = len(document.encode("utf-8"))
+        # isascii() is a flag of the string: no encoding to count bytes of an ASCII page.
+        size = len(document) if document.isascii() else len(document.encode("utf-8"))
         if options.max_size is None or size <= options.max_size:
             break
         # Leave out the largest contents until the estimate fits, then measure again.

@@ -272,16 +272,67 @@ def read_trace(
         valid event.
     """
     p = Path(path)
+    # A fast path for the well-formed line as the writers write it (orjson takes it, the type is
+    # known, the ids are strings, ``data`` an object, the timestamp ``YYYY-MM-DDTHH:MM:SS.fZ`` of
+    # a second already read strictly); every other line, and every error, goes through
+    # :func:`parse_line`, so what is accepted and every message are the strict reader's.
+    loads, types, event = orjson.loads, _TYPES, TraceEvent
+    seconds: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" (at "Z") -> seconds, checked strictly
     with p.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
             try:
-                yield parse_line(raw, f"{p}:{number}")
+                record = loads(raw)
+            except orjson.JSONDecodeError:
+                if not raw.strip():
+                    continue
+                record = None
+            stamp = None
+            if type(record) is dict:
+                get = record.get
+                name, stamp = get("type"), get("timestamp")
+                if (
+                    type(stamp) is str
+                    and 21 < len(stamp) < 31
+                    and stamp[19] == "."
+                    and stamp[-1] == "Z"
+                ):
+                    trace_id, span_id = get("trace_id"), get("span_id")
+                    parent_id, data = get("parent_id"), get("data")
+                    second = seconds.get(stamp[:19])
+                    fraction = stamp[20:-1]
+                    kind = types.get(name) if type(name) is str else None
+                    if (
+                        second is not None
+                        and kind is not None
+                        and fraction.isdigit()
+                        and fraction.isascii()
+                        and (trace_id is None or type(trace_id) is str)
+                        and (span_id is None or type(span_id) is str)
+                        and (parent_id is None or type(parent_id) is str)
+                        and (data is None or type(data) is dict)
+                    ):
+                        yield event(
+                            kind,
+                            second * 1_000_000_000 + int(fraction.ljust(9, "0")),
+                            trace_id or "",
+                            span_id or None,
+                            parent_id or None,
+                            {} if data is None else data,
+                        )
+                        continue
+                else:
+                    stamp = None
+            try:
+                parsed = parse_line(raw, f"{p}:{number}")
             except TraceReadError as exc:
                 if skipped is None:
                     raise
                 skipped.append(str(exc))
+                continue
+            if stamp is not None and len(seconds) < 65_536:
+                # Read strictly: this second's prefix is well-formed, in range, at UTC.
+                seconds[stamp[:19]] = parsed.time // 1_000_000_000
+            yield parsed
 
 
 def loads(raw: bytes) -> Any:
