@@ -383,9 +383,14 @@ def test_the_perfetto_export_of_overlapping_spans_nests_per_thread(browser, tmp_
 
     llmlog.configure({})
 
+    # Every thread is inside both of its spans before any leaves them: they overlap whatever the
+    # machine's load (a sleep alone did not guarantee it on a busy machine).
+    all_inside = threading.Barrier(3, timeout=60)
+
     def work(name: str) -> None:
         with llmlog.span(name), llmlog.span(f"{name}.inner"):
-            time.sleep(0.05)
+            all_inside.wait()
+            time.sleep(0.01)
 
     with (
         llmlog.new_trace_session(tmp_path / "threads.jsonl", format="dspy"),

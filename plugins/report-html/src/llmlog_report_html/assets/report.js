@@ -563,18 +563,25 @@
     for (var t = 0; t < D.traces.length; t++) {
       events.push({ ph: "M", name: "process_name", pid: t + 1, tid: 0, args: { name: "trace " + D.traces[t] } });
     }
-    // Complete events on one thread must nest; spans that overlap (threads, asyncio tasks) go
-    // to lanes of their own: a node keeps its parent's lane when it fits inside what is open there.
+    // Complete events on one thread must nest, and what nests reads as a child: a node goes in
+    // its parent's lane when the parent is what is open there (innermost) and holds it in time,
+    // else in a lane where nothing is open, else in a new one. Spans that overlap without being
+    // parent and child (threads, asyncio tasks) so get lanes of their own, even when one happens
+    // to fall inside the other's time.
     var lanes = {}, laneOf = new Int32Array(N).fill(-1);
-    function place(pid, preferred, s, e) {
-      var L = lanes[pid] || (lanes[pid] = []), order = preferred >= 0 ? [preferred] : [];
-      for (var k = 0; k < L.length; k++) if (k !== preferred) order.push(k);
-      for (var o of order) {
-        var st = L[o];
-        while (st.length && st[st.length - 1] <= s) st.pop();
-        if (!st.length || st[st.length - 1] >= e) { st.push(e); return o; }
+    function place(pid, parent, preferred, i, s, e) {
+      var L = lanes[pid] || (lanes[pid] = []), k, st;
+      for (k = 0; k < L.length; k++) {
+        st = L[k];
+        while (st.length && st[st.length - 1][0] <= s) st.pop();
       }
-      L.push([e]);
+      if (preferred >= 0) {
+        st = L[preferred];
+        var top = st[st.length - 1];
+        if (top && top[1] === parent && top[0] >= e) { st.push([e, i]); return preferred; }
+      }
+      for (k = 0; k < L.length; k++) if (!L[k].length) { L[k].push([e, i]); return k; }
+      L.push([[e, i]]);
       return L.length - 1;
     }
     for (var i = 0; i < N; i++) {
@@ -582,7 +589,7 @@
       var kind = D.kinds[nd.kind[i]];
       if (kind === "trace") continue;
       var p = nd.parent[i], pid = nd.trace[i] + 1, preferred = p >= 0 ? laneOf[p] : -1;
-      if (nd.dur[i] !== null) laneOf[i] = place(pid, preferred, nd.start[i], nd.start[i] + nd.dur[i]);
+      if (nd.dur[i] !== null) laneOf[i] = place(pid, p, preferred, i, nd.start[i], nd.start[i] + nd.dur[i]);
       else laneOf[i] = Math.max(preferred, 0);
       var ev = { name: str(nd.name[i]), cat: kind, pid: pid, tid: laneOf[i] + 1, ts: base + nd.start[i] * 1000,
         args: { id: nd.id[i] } };
