@@ -85,10 +85,19 @@ def test_the_demo_prints_a_command_that_works_as_printed_and_leaves_nothing_in_t
     shown = sh(command, env=env, cwd=tmp_path / "tmpdir")  # exactly as printed, anywhere
     assert shown.returncode == 0, shown.stderr
     assert "DEBUG POST /v1/chat/completions" in shown.stdout
-    assert list((tmp_path / "tmpdir").iterdir()) == []
+    assert list((tmp_path / "tmpdir").iterdir()) == []  # flight view left nothing behind
     # The snapshot is where `llmlog flight list` looks.
     listed = sh([str(LLMLOG), "flight", "list"], env=env, cwd=tmp_path)
     assert Path(command[-1]).name in listed.stdout and " demo " in listed.stdout
+    # With the report plugin installed, the same snapshot as a page, by the command as printed.
+    report = printed_command(
+        done.stderr, "or as one HTML page (written here, opens offline in any browser): "
+    )
+    assert report[1:3] == ["report", command[-1]]
+    written = sh(report, env=env, cwd=tmp_path / "tmpdir")
+    assert written.returncode == 0, written.stderr
+    page = (tmp_path / "tmpdir" / "llmlog-demo.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page
 
 
 @pytest.mark.slow

@@ -28,6 +28,7 @@ from llmlog.ext import (
     default_trace_dir,
     escape,
     make_private_dirs,
+    plugin_host,
     plural,
     running_flight_recorder,
 )
@@ -188,13 +189,20 @@ def run(host: PluginHost, args: argparse.Namespace) -> int:
     events = read_events(snapshot)
     hidden = sum(1 for e in events if e.get("kind") == "log" and e.get("level") == "DEBUG")
     outputs = ", ".join(config.outputs) or "none"
+    # The same snapshot as one HTML page, where the report plugin is installed (the standard set).
+    page = ""
+    if "report" in plugin_host().commands:
+        report = cli_command("report", str(snapshot), "-o", "llmlog-demo.html")
+        page = (
+            f"\nor as one HTML page (written here, opens offline in any browser): {escape(report)}"
+        )
     print(
         f"\ndemo done: {plural(usage.total_tokens, 'token')}, ${usage.cost or 0:.6f}; "
         f"configuration: {config.source.label}; outputs: {outputs}\n"
         f"flight recorder: {plural(len(events), 'event')} kept "
         f"({plural(hidden, 'DEBUG entry', 'DEBUG entries')} no output showed), "
         f"in {escape(str(snapshot.parent))} with the last {KEEP} demo snapshots; "
-        f"see them with: {escape(cli_command('flight', 'view', str(snapshot)))}",
+        f"see them with: {escape(cli_command('flight', 'view', str(snapshot)))}{page}",
         file=sys.stderr,
     )
     if own:
