@@ -239,8 +239,30 @@ def test_missing_and_empty_inputs(tmp_path):
     with pytest.raises(ReportInputError, match="no such file or directory"):
         load_run([tmp_path / "nope.jsonl"])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ReportInputError, match="an empty directory"):
+    with pytest.raises(ReportInputError, match="no file in this directory"):
         load_run([tmp_path / "empty"])
+
+
+def test_a_directory_keeps_its_runs_and_skips_other_files_saying_so(trace_file, tmp_path):
+    # A run's directory may hold a README, a screenshot or an earlier report: skipped, each named.
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "trace.jsonl").write_bytes(trace_file.read_bytes())
+    (run_dir / "README.md").write_text("# notes\n")
+    (run_dir / "shot.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (run_dir / "empty.log").write_text("")
+    run = load_run([run_dir])
+    assert run.sources == [str(run_dir / "trace.jsonl")]
+    assert any(n.name == "gpt-4o-mini" for n in run.nodes)
+    skipped = sorted(p.split(":", 1)[0] for p in run.problems)
+    assert skipped == [str(run_dir / n) for n in ("README.md", "empty.log", "shot.png")]
+    assert all(p.endswith("(skipped)") for p in run.problems)
+    # Named on the command line, the same file is an error; a directory with no run in it too.
+    with pytest.raises(ReportInputError, match=r"README\.md:1: not a trace"):
+        load_run([run_dir / "README.md"])
+    (run_dir / "trace.jsonl").unlink()
+    with pytest.raises(ReportInputError, match="no trace, flight-recorder snapshot or llmlog"):
+        load_run([run_dir])
 
 
 def test_a_flight_snapshot_of_the_corpus_keeps_its_trigger():

@@ -99,7 +99,7 @@ def run_report(host: PluginHost, args: argparse.Namespace) -> int:
     try:
         result = write_report(run, output, options, compare)
     except OSError as exc:
-        _say(f"{exc.filename or output}: cannot write: {exc.strerror or exc}")
+        _say(f"{output}: cannot write: {exc.strerror or exc}")  # not the temporary file
         return 1
     spans = sum(1 for n in run.nodes if n.kind in ("span", "iteration", "code"))
     calls = sum(1 for n in run.nodes if n.kind == "llm")
@@ -119,7 +119,7 @@ def run_report(host: PluginHost, args: argparse.Namespace) -> int:
     for problem in run.problems[:5]:
         _say(problem)
     if len(run.problems) > 5:
-        _say(f"... and {len(run.problems) - 5} more lines skipped")
+        _say(f"... and {len(run.problems) - 5} more skipped")
     if result.over_budget:
         _say(f"{output}: {result.size} bytes: over --max-size even with every content left out")
     if args.open:

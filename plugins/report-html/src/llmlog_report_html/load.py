@@ -30,19 +30,26 @@ class ReportInputError(ValueError):
     """An input that cannot be read; the message names ``file:line`` and what was expected."""
 
 
-def input_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The files to read: each file given, and the files in each directory given (sorted by name,
-    hidden ones left out, not recursing)."""
-    files: list[Path] = []
+class UnrecognizedInput(ReportInputError):
+    """A file that is no trace, snapshot or log at all (empty, binary, another kind of file).
+    Named on the command line it is an error; found in a directory it is skipped and said so, as
+    a run's directory may hold a README, a screenshot or the report itself."""
+
+
+def input_files(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, Path | None]]:
+    """The files to read, each with the directory it was found in (``None`` for a file given by
+    name): each file given, and the files in each directory given (sorted by name, hidden ones
+    left out, not recursing)."""
+    files: list[tuple[Path, Path | None]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             inside = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
             if not inside:
-                raise ReportInputError(f"{path}: an empty directory")
-            files.extend(inside)
+                raise ReportInputError(f"{path}: no file in this directory")
+            files.extend((p, path) for p in inside)
         elif path.exists():
-            files.append(path)
+            files.append((path, None))
         else:
             raise ReportInputError(f"{path}: no such file or directory")
     return files
@@ -65,9 +72,26 @@ def load_run(
     host = host or plugin_host()
     formats = host.components(ComponentKind.TRACE_FORMAT)
     builder = RunBuilder()
+    read_from: dict[Path, int] = {}
     with gc_paused():
-        for path in input_files(paths):
-            _load_file(path, formats, builder, lenient)
+        for path, directory in input_files(paths):
+            sources = len(builder.sources)
+            try:
+                _load_file(path, formats, builder, lenient)
+            except UnrecognizedInput as exc:
+                if directory is None:
+                    raise
+                del builder.sources[sources:]
+                builder.problems.append(f"{exc} (skipped)")
+                read_from.setdefault(directory, 0)
+                continue
+            if directory is not None:
+                read_from[directory] = read_from.get(directory, 0) + 1
+        for directory, count in read_from.items():
+            if not count:
+                raise ReportInputError(
+                    f"{directory}: no trace, flight-recorder snapshot or llmlog JSON log in it"
+                )
         return builder.finish()
 
 
@@ -78,7 +102,7 @@ def _first_line(path: Path) -> bytes:
     except OSError as exc:
         raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not first.strip():
-        raise ReportInputError(f"{path}:1: empty file")
+        raise UnrecognizedInput(f"{path}:1: empty file")
     return first
 
 
@@ -149,7 +173,7 @@ def _load_decompressed(
         try:
             _load_plain(plain, path, formats, builder, lenient)
         except ReportInputError as exc:
-            raise ReportInputError(str(exc).replace(str(plain), str(path))) from None
+            raise type(exc)(str(exc).replace(str(plain), str(path))) from None
         builder.problems[:] = [p.replace(str(plain), str(path)) for p in builder.problems]
 
 
@@ -188,8 +212,8 @@ def _load_plain(
         return
     known = ", ".join(sorted(formats)) or "none installed"
     if b"\x00" in first:
-        raise ReportInputError(f"{path}:1: a binary file, not a trace, snapshot or log")
-    raise ReportInputError(
+        raise UnrecognizedInput(f"{path}:1: a binary file, not a trace, snapshot or log")
+    raise UnrecognizedInput(
         f"{path}:1: not a trace (installed formats: {known}), a flight-recorder snapshot or "
         "llmlog JSON log lines"
     )
