@@ -4,19 +4,13 @@ conformance suite, and a dead collector."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-from google.protobuf.json_format import MessageToDict
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 import llmlog
 from llmlog import Severity, TokenUsage
@@ -29,72 +23,6 @@ from llmlog_exporter_otlp.logs import severity_number
 def isolated(tmp_path: Path) -> Iterator[Path]:
     with isolated_environment(tmp_path):
         yield tmp_path
-
-
-class Receiver:
-    """An OTLP/HTTP logs receiver: every request decoded and kept; ``status`` answers."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                receiver.headers.append(dict(self.headers))
-                if receiver.status == 200:
-                    request = ExportLogsServiceRequest.FromString(body)
-                    receiver.requests.append(MessageToDict(request))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}/v1/logs"
-
-    def records(self) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
-        """Every record received: (resource attributes, scope name, record)."""
-        found = []
-        for request in self.requests:
-            for resource_logs in request.get("resourceLogs", []):
-                resource = _attributes(resource_logs.get("resource", {}))
-                for scope_logs in resource_logs.get("scopeLogs", []):
-                    scope = scope_logs.get("scope", {}).get("name", "")
-                    for record in scope_logs.get("logRecords", []):
-                        found.append((resource, scope, record))
-        return found
-
-
-def _value(any_value: dict[str, Any]) -> Any:
-    if "kvlistValue" in any_value:
-        return {kv["key"]: _value(kv["value"]) for kv in any_value["kvlistValue"].get("values", [])}
-    if "arrayValue" in any_value:
-        return [_value(v) for v in any_value["arrayValue"].get("values", [])]
-    if "intValue" in any_value:
-        return int(any_value["intValue"])
-    for key in ("stringValue", "boolValue", "doubleValue", "bytesValue"):
-        if key in any_value:
-            return any_value[key]
-    return None
-
-
-def _attributes(holder: dict[str, Any]) -> dict[str, Any]:
-    return {kv["key"]: _value(kv["value"]) for kv in holder.get("attributes", [])}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.server.shutdown()
 
 
 def test_entries_arrive_as_log_records_linked_to_their_spans(receiver):
@@ -146,7 +74,7 @@ def test_entries_arrive_as_log_records_linked_to_their_spans(receiver):
     # The trace and span ids are the llmlog span's (base64 in the JSON form of the protobuf).
     assert bytes.fromhex(session.trace_id) == _b64(answered["traceId"])
     assert bytes.fromhex(span.span_id) == _b64(answered["spanId"])
-    attributes = _attributes(answered)
+    attributes = receiver.attributes(answered)
     assert attributes["docs"] == 3 and attributes["scores"] == [0.5, 0.25]
     assert attributes["meta"] == {"source": "wiki", "api_key": "[REDACTED]"}
     assert attributes["code.file.path"] == "test_otlp_logs.py"
@@ -156,7 +84,7 @@ def test_entries_arrive_as_log_records_linked_to_their_spans(receiver):
     assert attributes["llmlog.cost.unknown"] is True and "llmlog.cost.usd" not in attributes
     assert attributes["llmlog.latency_ms"] == 41.5
     assert failed["severityNumber"] == "SEVERITY_NUMBER_ERROR" and "traceId" not in failed
-    assert "TimeoutError: provider timed out" in _attributes(failed)["exception.stacktrace"]
+    assert "TimeoutError: provider timed out" in receiver.attributes(failed)["exception.stacktrace"]
 
 
 def test_a_custom_trace_id_maps_as_the_span_exporter_maps_it(receiver):
@@ -191,7 +119,7 @@ def test_the_output_conformance_suite(receiver):
     def read_lines() -> list[str]:
         # One line per record received: its body and attributes as JSON.
         return [
-            json.dumps({"body": r["body"], "attributes": _attributes(r)}, default=str)
+            json.dumps({"body": r["body"], "attributes": receiver.attributes(r)}, default=str)
             for _, _, r in receiver.records()
         ]
 

@@ -5,17 +5,11 @@ reading side accepting both spellings of the cache-creation attribute."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import dspy
 import pytest
-from google.protobuf.json_format import MessageToDict
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import llmlog
 from llmlog import TokenUsage
@@ -28,59 +22,6 @@ from llmlog_fake_provider import FakeOpenAI
 def isolated(tmp_path: Path) -> Iterator[Path]:
     with isolated_environment(tmp_path):
         yield tmp_path
-
-
-class Receiver:
-    """OTLP/HTTP traces and logs on one port, each request decoded and kept."""
-
-    def __init__(self) -> None:
-        self.spans: list[dict[str, Any]] = []
-        self.logs: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.path.endswith("/v1/traces"):
-                    request = MessageToDict(ExportTraceServiceRequest.FromString(body))
-                    for resource in request.get("resourceSpans", []):
-                        for scope in resource.get("scopeSpans", []):
-                            receiver.spans += scope.get("spans", [])
-                else:
-                    request = MessageToDict(ExportLogsServiceRequest.FromString(body))
-                    for resource in request.get("resourceLogs", []):
-                        for scope in resource.get("scopeLogs", []):
-                            receiver.logs += scope.get("logRecords", [])
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
-def _value(any_value: dict[str, Any]) -> Any:
-    if "intValue" in any_value:
-        return int(any_value["intValue"])
-    for key in ("stringValue", "boolValue", "doubleValue"):
-        if key in any_value:
-            return any_value[key]
-    return None
-
-
-def _attributes(holder: dict[str, Any]) -> dict[str, Any]:
-    return {kv["key"]: _value(kv["value"]) for kv in holder.get("attributes", [])}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.server.shutdown()
 
 
 def test_a_dspy_programs_cached_and_reasoning_tokens_reach_a_real_receiver(receiver):
@@ -108,13 +49,13 @@ def test_a_dspy_programs_cached_and_reasoning_tokens_reach_a_real_receiver(recei
     finally:
         llmlog.shutdown()  # flushes the exporter
     (chat,) = [s for s in receiver.spans if s["name"] == "chat gpt-4o-mini"]
-    attributes = _attributes(chat)
+    attributes = receiver.attributes(chat)
     assert attributes[genai.INPUT] == usage["prompt_tokens"]
     assert attributes[genai.OUTPUT] == usage["completion_tokens"]
     assert attributes[genai.CACHE_READ] == 6 and attributes[genai.REASONING] == 3
     assert genai.CACHE_CREATION not in attributes  # zero is not written
     # no wrapper span repeats the counts
-    assert sum(genai.CACHE_READ in _attributes(s) for s in receiver.spans) == 1
+    assert sum(genai.CACHE_READ in receiver.attributes(s) for s in receiver.spans) == 1
     back = genai.usage_of_attributes(attributes)
     assert (back.cache_read_tokens, back.reasoning_tokens) == (6, 3)
 
@@ -134,8 +75,8 @@ def test_a_log_entrys_token_details_reach_a_real_receiver(receiver):
     usage = TokenUsage(300, 40, cache_read_tokens=200, cache_creation_tokens=50, reasoning_tokens=9)
     llmlog.get_logger("app").info("answered", token_info=usage)
     llmlog.shutdown()
-    (record,) = receiver.logs
-    attributes = _attributes(record)
+    ((_, _, record),) = receiver.records()
+    attributes = receiver.attributes(record)
     assert attributes[genai.INPUT] == 300 and attributes[genai.OUTPUT] == 40
     assert attributes[genai.CACHE_READ] == 200
     assert attributes[genai.CACHE_CREATION] == 50
