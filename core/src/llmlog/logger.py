@@ -27,6 +27,7 @@ from llmlog import tracing as _tracing
 from llmlog.context import LogContext, get_current
 from llmlog.dispatch import Dispatcher, report_problem
 from llmlog.interfaces import Output
+from llmlog.pricing import price_token_usage
 from llmlog.records import EMPTY_FIELDS, LogEntry, TokenUsage
 from llmlog.sanitize import Sanitizer
 from llmlog.serialize import safe_repr
@@ -126,6 +127,26 @@ def _special_keywords(
     latency_ms = _number(kw, "latency_ms")
     cost = _number(kw, "cost")
     return exception, stacklevel, model_id, token_info, latency_ms, cost
+
+
+def _priced(
+    usage: TokenUsage,
+    fields: Mapping[str, Any],
+    ctx: LogContext,
+    model_id: Any,
+    cost: float | None,
+) -> TokenUsage:
+    """The entry's usage priced by the chain (:func:`llmlog.pricing.price_token_usage`), the
+    provider from the call's or the context's ``provider`` field."""
+    if usage.cost_source is not None or usage.cost_unknown is not None:
+        return usage
+    provider = fields.get("provider") or ctx.fields.get("provider")
+    return price_token_usage(
+        usage,
+        provider if isinstance(provider, str) else "",
+        model_id if isinstance(model_id, str) else "",
+        cost,
+    )
 
 
 def _number(kw: dict[str, Any], key: str) -> float | None:
@@ -431,7 +452,9 @@ class Logger:
                     ctx.trace_id,
                     ctx.span_id,
                     ctx.model_id,
-                    ctx.token_info,
+                    ctx.token_info
+                    if ctx.token_info is None
+                    else _priced(ctx.token_info, fields, ctx, ctx.model_id, None),
                     None,
                     None,
                     merged,
@@ -484,6 +507,8 @@ class Logger:
                 exception, stacklevel, model_id, token_info, latency_ms, cost = _special_keywords(
                     kw, model_id, token_info
                 )
+            if token_info is not None:
+                token_info = _priced(token_info, kw, ctx, model_id, cost)
             sanitizer = d.sanitizer
             fields = self._fields(d, ctx.fields, kw)
             if args:

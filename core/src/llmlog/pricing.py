@@ -34,6 +34,7 @@ from typing import Any, Final, Protocol
 import attrs
 
 from llmlog import state
+from llmlog.records import DETAIL_FIELDS, TokenUsage
 
 __all__ = [
     "OVERRIDE",
@@ -42,6 +43,7 @@ __all__ = [
     "PriceTable",
     "Rates",
     "install",
+    "price_token_usage",
     "price_usage",
     "rates_for",
     "source_of_table",
@@ -231,6 +233,58 @@ def price_usage(
         usage.pop("cost", None)
         usage.pop("cost_source", None)
         usage["cost_unknown"] = f"pricing failed: {type(exc).__name__}"
+
+
+def price_token_usage(
+    usage: TokenUsage, provider: str, model: str, reported: float | None = None
+) -> TokenUsage:
+    """``usage`` priced by the chain, as a log entry carries it: a copy with ``cost`` and
+    ``cost_source``, or with no cost and ``cost_unknown`` (see the module). ``reported``: a cost
+    given beside the usage (a log call's ``cost=``), taken as reported when the usage has none.
+
+    A usage already priced (``cost_source`` or ``cost_unknown`` set) is returned as it is, and
+    the last answer is kept, so the entries of one ``with llmlog.context(token_info=...)``
+    block price their shared usage once. Never raises."""
+    if usage.cost_source is not None or usage.cost_unknown is not None:
+        return usage
+    memo = state.entry_price_memo
+    if (
+        memo is not None
+        and memo[0] is usage
+        and memo[1] == (provider, model, reported)
+        and memo[2] is state.price_cache
+    ):
+        answer: TokenUsage = memo[3]
+        return answer
+    cache = state.price_cache
+    try:
+        data = _counts(usage)
+        cost = usage.cost if usage.cost is not None else reported
+        if cost is not None:
+            data["cost"] = cost
+        price_usage(data, provider, model)
+        answer = attrs.evolve(
+            usage,
+            cost=data.get("cost"),
+            cost_source=data.get("cost_source"),
+            cost_unknown=data.get("cost_unknown"),
+        )
+    except Exception:  # a usage whose fields are not numbers: leave it as it came
+        return usage
+    state.entry_price_memo = (usage, (provider, model, reported), cache, answer)
+    return answer
+
+
+def _counts(usage: TokenUsage) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+    }
+    for name in DETAIL_FIELDS:
+        value = getattr(usage, name)
+        if value:
+            data[name] = value
+    return data
 
 
 def _price(usage: dict[str, Any], provider: str, model: str, time_ns: int | None) -> None:

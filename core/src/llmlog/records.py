@@ -89,6 +89,13 @@ class TokenUsage:
     carried them (0: none, or not reported). ``total_tokens`` defaults to prompt plus completion
     tokens, so no detail is counted twice. :func:`llmlog.usage.usage_from` reads a provider's
     usage (OpenAI's, Anthropic's, LiteLLM's, DSPy's) by this rule.
+
+    Where the cost came from is kept beside it, so a reader knows what to trust:
+    ``cost_source`` is ``"reported"`` (the provider, the framework or the caller gave it),
+    ``"override"`` (the user's ``[prices]``) or ``"table:NAME@VERSION"`` (a price table); a
+    usage priced as unknown has no ``cost`` and says why in ``cost_unknown``. Both stay ``None``
+    until the usage is priced (:func:`llmlog.pricing.price_token_usage`: a logger does it for
+    the entries that carry usage).
     """
 
     prompt_tokens: int = 0
@@ -100,6 +107,8 @@ class TokenUsage:
     reasoning_tokens: int = attrs.field(default=0, kw_only=True)
     audio_tokens: int = attrs.field(default=0, kw_only=True)
     image_tokens: int = attrs.field(default=0, kw_only=True)
+    cost_source: str | None = attrs.field(default=None, kw_only=True)
+    cost_unknown: str | None = attrs.field(default=None, kw_only=True)
 
     @property
     def has_details(self) -> bool:
@@ -113,10 +122,18 @@ class TokenUsage:
         )
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
-        """Sum two usages, detail counts included; the cost stays unknown if either side's is."""
+        """Sum two usages, detail counts included; the cost stays unknown if either side's is
+        (with that side's reason), and the sources of a known sum are both named
+        (``"reported+table:genai-prices@0.0.40"``) when they differ."""
         if not isinstance(other, TokenUsage):
             return NotImplemented
         cost = None if self.cost is None or other.cost is None else self.cost + other.cost
+        source = unknown = None
+        if cost is not None:
+            sources = {self.cost_source, other.cost_source} - {None}
+            source = "+".join(sorted(s for s in sources if s)) or None
+        else:
+            unknown = self.cost_unknown if self.cost is None else other.cost_unknown
         return TokenUsage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
@@ -127,6 +144,8 @@ class TokenUsage:
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
             audio_tokens=self.audio_tokens + other.audio_tokens,
             image_tokens=self.image_tokens + other.image_tokens,
+            cost_source=source,
+            cost_unknown=unknown,
         )
 
 

@@ -28,7 +28,8 @@ Attribute                       Kept and replaced by
 ``price_table``,                the pricing chain in force (``llmlog.pricing``):
 ``price_overrides``,            the table and the overrides installed by the
 ``price_unavailable``,          ``[prices]`` table at ``configure()``, and what was
-``price_cache``                 looked up per (provider, model)
+``price_cache``,                looked up per (provider, model), and the last usage
+``entry_price_memo``            a log entry had priced
 ``budget_*``                     the budgets' limits and counters (``llmlog.budgets``)
 ``number_adjustments``,         counters of what was replaced or failed, for
 ``record_failures``             :func:`llmlog.stats` and reporting once
@@ -125,6 +126,10 @@ price_unavailable = "no price table in force (install the llmlog[prices] extra)"
 price_overrides: dict[str, Any] = {}
 price_cache: dict[tuple[str, str], tuple[Any, str]] = {}
 pricing_lock = threading.Lock()
+#: The last usage a log entry had priced: ``(usage, (provider, model, reported), price_cache,
+#: priced usage)``, so the entries sharing one context's usage price it once (a new
+#: ``price_cache`` at ``install`` makes it stale).
+entry_price_memo: tuple[Any, tuple[str, str, float | None], Any, Any] | None = None
 
 # -- budgets -------------------------------------------------------------------------------------
 

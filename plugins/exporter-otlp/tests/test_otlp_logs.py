@@ -29,6 +29,8 @@ def test_entries_arrive_as_log_records_linked_to_their_spans(receiver):
     llmlog.configure(
         {
             "level": "debug",
+            # the user's price: the record says so (a price table's would name the table)
+            "prices": {"gpt-4o-mini": {"input": 0.15, "output": 0.6}},
             "outputs": {
                 "otel": {
                     "type": "otlp",
@@ -81,7 +83,9 @@ def test_entries_arrive_as_log_records_linked_to_their_spans(receiver):
     assert attributes["code.function.name"].endswith("linked_to_their_spans")
     assert attributes["gen_ai.request.model"] == "gpt-4o-mini"
     assert attributes["gen_ai.usage.input_tokens"] == 12
-    assert attributes["llmlog.cost.unknown"] is True and "llmlog.cost.usd" not in attributes
+    assert attributes["llmlog.cost.usd"] == pytest.approx((12 * 0.15 + 5 * 0.6) / 1e6)
+    assert attributes["llmlog.cost.source"] == "override"
+    assert "llmlog.cost.unknown" not in attributes
     assert attributes["llmlog.latency_ms"] == 41.5
     assert failed["severityNumber"] == "SEVERITY_NUMBER_ERROR" and "traceId" not in failed
     assert "TimeoutError: provider timed out" in receiver.attributes(failed)["exception.stacktrace"]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import llmlog
 from llmlog import TokenUsage, TraceEvent, TraceEventType
-from llmlog.ext import ModuleInfo, get_current
+from llmlog.ext import USAGE_DETAIL_FIELDS, ModuleInfo, get_current
 from llmlog.testing import isolated_environment
 from llmlog_trace_rlm import (
     CodeBlock,
@@ -989,7 +989,8 @@ def test_cached_and_reasoning_tokens_are_written_read_back_and_converted(tmp_pat
     assert iteration.root_call is not None
     assert iteration.root_call.details == {"cache_read_tokens": 20, "reasoning_tokens": 8}
     usages = [e.data["usage"] for e in to_events(path) if e.type == "llm_call"]
-    assert usages == [
+    counts = {"prompt_tokens", "completion_tokens", "total_tokens"} | set(USAGE_DETAIL_FIELDS)
+    assert [{k: v for k, v in u.items() if k in counts} for u in usages] == [
         {
             "prompt_tokens": 30,
             "completion_tokens": 12,
@@ -998,6 +999,9 @@ def test_cached_and_reasoning_tokens_are_written_read_back_and_converted(tmp_pat
             "reasoning_tokens": 8,
         }
     ]
+    # the price's provenance rides along: its source with a cost, or why it is unknown
+    (usage,) = usages
+    assert ("cost" in usage and usage["cost_source"]) or usage["cost_unknown"]
     # a malformed detail is ignored, as an unknown key is, never a rejected line
     odd = json.loads(lines[-1])
     (written,) = odd["code_blocks"][0]["result"]["rlm_calls"]

@@ -96,10 +96,7 @@ def run_demo(seed: int = 7) -> TokenUsage:
             latency = round((time.perf_counter() - started) * 1000 + rng.uniform(300, 900), 1)
             with llmlog.with_token_info(usage):
                 log.info("answer ready", answer=completion, latency_ms=latency, cost=usage.cost)
-    log.info(
-        "pipeline finished",
-        total_tokens=total.total_tokens,
-        cost_usd=round(total.cost or 0.0, 6),
-        failures=1,
-    )
+    # the run's usage as the entry's own: its cost shown with where it came from, never $0
+    # for a price nobody knew
+    log.info("pipeline finished", token_info=total, failures=1)
     return total

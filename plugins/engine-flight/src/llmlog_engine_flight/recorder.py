@@ -388,6 +388,10 @@ class FlightRecorder(TraceSink):
                 }
                 if token_info.has_details:
                     event["tokens"].update(usage_details(token_info))
+                if token_info.cost_source:
+                    event["tokens"]["cost_source"] = token_info.cost_source
+                elif token_info.cost_unknown:
+                    event["tokens"]["cost_unknown"] = token_info.cost_unknown
             if latency_ms is not None:
                 event["latency_ms"] = latency_ms
             if cost is not None:

@@ -131,6 +131,8 @@ EVENT_FIELDS: dict[str, dict[str, Schema]] = {
             "completion": INT,
             "total": INT,
             "cost": NUMBER,
+            "cost_source": TEXT,
+            "cost_unknown": TEXT,
             **dict.fromkeys(USAGE_DETAIL_FIELDS, INT),
         },
         "latency_ms": NUMBER,

@@ -253,10 +253,16 @@ class _Lines:
         if event.get("latency_ms") is not None:
             extras.append(f"latency={_number(event['latency_ms'])}ms")
         cost = event.get("cost")
+        source = ""
         if cost is None:
             cost = tokens.get("cost")
+            source = tokens.get("cost_source") or ""
         if cost is not None:
-            extras.append(f"cost={format_cost(cost)}")
+            extras.append(
+                f"cost={format_cost(cost)}" + (f" ({_cut(source, 120)})" if source else "")
+            )
+        elif tokens.get("cost_unknown"):
+            extras.append("cost=unknown")
         fields = event.get("fields")
         if fields:
             extras.append(_fields(fields))

@@ -33,7 +33,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from llmlog.ext import Sanitizer, TraceEvent, serializer, usage_from
 from llmlog_exporter_otlp.ids import otel_id
-from llmlog_exporter_otlp.usage import usage_attributes
+from llmlog_exporter_otlp.usage import cost_attributes, usage_attributes
 
 __all__ = ["SpanAssembler"]
 
@@ -210,10 +210,9 @@ class SpanAssembler:
             prompt, completion = counts.prompt_tokens, counts.completion_tokens
             attributes.update(usage_attributes(counts))
             cost = usage.get("cost")
-            if isinstance(cost, int | float):
-                attributes["llmlog.cost.usd"] = float(cost)
-            else:
-                attributes["llmlog.cost.unknown"] = True  # unknown, never 0
+            attributes.update(
+                cost_attributes(cost, usage.get("cost_source"), usage.get("cost_unknown"))
+            )
             if self._oi:
                 attributes["llm.token_count.prompt"] = prompt
                 attributes["llm.token_count.completion"] = completion

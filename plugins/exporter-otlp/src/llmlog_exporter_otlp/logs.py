@@ -17,8 +17,8 @@ What a record carries:
 * attributes: the entry's fields (nested values as OTLP maps and arrays), ``code.file.path``,
   ``code.line.number``, ``code.function.name``, ``gen_ai.request.model``,
   ``gen_ai.usage.input_tokens`` / ``output_tokens`` (and the cache read, cache creation and
-  reasoning counts when not zero), ``llmlog.cost.usd`` (or
-  ``llmlog.cost.unknown``), ``llmlog.latency_ms`` and ``exception.stacktrace``;
+  reasoning counts when not zero), ``llmlog.cost.usd`` with ``llmlog.cost.source`` (or
+  ``llmlog.cost.unknown`` with ``llmlog.cost.unknown_reason``), ``llmlog.latency_ms`` and ``exception.stacktrace``;
 * the logger's name as the instrumentation scope.
 
 Fields were redacted and size-capped by the core before the entry reached any output. Values are
@@ -38,7 +38,7 @@ from llmlog_exporter_otlp.ids import otel_id_bytes
 from llmlog_exporter_otlp.options import OtlpLogOptions, request_headers, setting
 from llmlog_exporter_otlp.sending import ExportQueue
 from llmlog_exporter_otlp.sizes import ITEM_OVERHEAD, fields_size
-from llmlog_exporter_otlp.usage import usage_attributes
+from llmlog_exporter_otlp.usage import cost_attributes, usage_attributes
 
 __all__ = ["OtlpLogOutput", "entry_size", "severity_number"]
 
@@ -244,11 +244,10 @@ def _record(entry: LogEntry) -> Iterable[tuple[str, Any]]:
     usage = entry.token_info
     if usage is not None:
         attributes.update(usage_attributes(usage))
-    cost = entry.cost if entry.cost is not None else (usage.cost if usage is not None else None)
-    if cost is not None:
-        attributes["llmlog.cost.usd"] = float(cost)
+    if entry.cost is not None:
+        attributes.update(cost_attributes(entry.cost, "reported"))  # the caller's own figure
     elif usage is not None:
-        attributes["llmlog.cost.unknown"] = True  # unknown, never 0
+        attributes.update(cost_attributes(usage.cost, usage.cost_source, usage.cost_unknown))
     if entry.latency_ms is not None:
         attributes["llmlog.latency_ms"] = entry.latency_ms
     if entry.exception:

@@ -19,9 +19,14 @@ __all__ = [
     "CACHE_CREATION",
     "CACHE_CREATION_ALIASES",
     "CACHE_READ",
+    "COST",
+    "COST_SOURCE",
+    "COST_UNKNOWN",
+    "COST_UNKNOWN_REASON",
     "INPUT",
     "OUTPUT",
     "REASONING",
+    "cost_attributes",
     "usage_attributes",
     "usage_of_attributes",
 ]
@@ -34,6 +39,33 @@ CACHE_CREATION: Final = "gen_ai.usage.cache_creation.input_tokens"
 #: Every spelling read, the written one first.
 CACHE_CREATION_ALIASES: Final = (CACHE_CREATION, "gen_ai.usage.cache_write.input_tokens")
 REASONING: Final = "gen_ai.usage.reasoning.output_tokens"
+
+# The conventions name no cost attribute (field-2026-12.md): llmlog's own, under its namespace.
+#: The cost in US dollars, when known.
+COST: Final = "llmlog.cost.usd"
+#: Where the known cost came from: ``reported``, ``override`` or ``table:NAME@VERSION``.
+COST_SOURCE: Final = "llmlog.cost.source"
+#: ``true`` when the price is unknown (never written as a cost of 0) ...
+COST_UNKNOWN: Final = "llmlog.cost.unknown"
+#: ... and why, when the pricing chain said.
+COST_UNKNOWN_REASON: Final = "llmlog.cost.unknown_reason"
+
+
+def cost_attributes(
+    cost: Any, source: Any = None, unknown_reason: Any = None
+) -> dict[str, bool | float | str]:
+    """The cost attributes of one LLM call or log entry: ``llmlog.cost.usd`` with its
+    ``llmlog.cost.source``, or ``llmlog.cost.unknown`` with its reason; never a cost of 0 for
+    an unknown price."""
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        attributes: dict[str, bool | float | str] = {COST: float(cost)}
+        if isinstance(source, str) and source:
+            attributes[COST_SOURCE] = source
+        return attributes
+    attributes = {COST_UNKNOWN: True}
+    if isinstance(unknown_reason, str) and unknown_reason:
+        attributes[COST_UNKNOWN_REASON] = unknown_reason
+    return attributes
 
 
 def usage_attributes(usage: TokenUsage) -> dict[str, int]:

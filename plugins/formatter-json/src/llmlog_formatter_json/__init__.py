@@ -1,7 +1,8 @@
 """llmlog's JSON formatter: one compact JSON object per entry, encoded by orjson.
 
 Keys follow dspy-go's ``JSONFormatter`` (``timestamp``, ``level``, ``message``, ``file``, ``line``,
-``function``, ``traceId``, ``modelId``, ``tokenInfo{promptTokens, completionTokens, totalTokens}`` and, when not zero, ``cacheReadTokens``, ``cacheCreationTokens``, ``reasoningTokens``, ``audioTokens``, ``imageTokens``),
+``function``, ``traceId``, ``modelId``, ``tokenInfo{promptTokens, completionTokens, totalTokens}`` and, when not zero, ``cacheReadTokens``, ``cacheCreationTokens``, ``reasoningTokens``, ``audioTokens``, ``imageTokens``; a known ``cost`` with its ``costSource``, or
+``costUnknown`` with the reason the price is unknown),
 then the entry's fields. Three of dspy-go's defects are fixed: timestamps keep microseconds (UTC,
 RFC 3339), latency and cost are written (``latencyMs``, ``cost``), and a field can no longer
 overwrite a reserved key (it is written as ``field.<key>``). Characters that JSON allows raw but

@@ -95,6 +95,10 @@ class JsonFormatter(Formatter):
                 info.update((_CAMEL[name], value) for name, value in usage_details(usage))
             if usage.cost is not None:
                 info["cost"] = usage.cost
+                if usage.cost_source:
+                    info["costSource"] = usage.cost_source
+            elif usage.cost_unknown:
+                info["costUnknown"] = usage.cost_unknown
             data["tokenInfo"] = info
         if entry.latency_ms is not None:
             data["latencyMs"] = entry.latency_ms

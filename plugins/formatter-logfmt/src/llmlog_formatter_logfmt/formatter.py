@@ -31,6 +31,8 @@ RESERVED_KEYS = frozenset(
         "audio_tokens",
         "image_tokens",
         "token_cost",
+        "cost_source",
+        "cost_unknown",
         "latency_ms",
         "cost",
         "exception",
@@ -80,6 +82,10 @@ class LogfmtFormatter(Formatter):
                 pairs += usage_details(usage)
             if usage.cost is not None:
                 pairs.append(("token_cost", usage.cost))
+                if usage.cost_source:
+                    pairs.append(("cost_source", usage.cost_source))
+            elif usage.cost_unknown:
+                pairs.append(("cost_unknown", usage.cost_unknown))
         if entry.latency_ms is not None:
             pairs.append(("latency_ms", entry.latency_ms))
         if entry.cost is not None:

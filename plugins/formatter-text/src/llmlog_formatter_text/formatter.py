@@ -65,6 +65,11 @@ class TextFormatter(Formatter):
             parts.append(f"[latency={entry.latency_ms}ms]")
         if entry.cost is not None:
             parts.append(f"[cost={format_cost(entry.cost)}]")
+        elif usage is not None and usage.cost is not None:
+            source = f" {escape(usage.cost_source)}" if usage.cost_source else ""
+            parts.append(f"[cost={format_cost(usage.cost)}{source}]")
+        elif usage is not None and usage.cost_unknown:
+            parts.append("[cost=unknown]")
         if entry.fields:
             parts.append(format_fields(entry.fields, strict=False))
         line = " ".join(parts)

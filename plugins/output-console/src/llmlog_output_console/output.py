@@ -125,8 +125,13 @@ class ConsoleOutput(Output):
             parts.append(f"[{format_tokens(entry.token_info, arrows)}]")
         if entry.latency_ms is not None:
             parts.append(f"[{entry.latency_ms}ms]")
+        usage = entry.token_info
         if entry.cost is not None:
             parts.append(f"[{format_cost(entry.cost)}]")
+        elif usage is not None and usage.cost is not None:
+            parts.append(f"[{format_cost(usage.cost)}]")  # its source: in the file formatters
+        elif usage is not None and usage.cost_unknown:
+            parts.append("[cost unknown]")  # never $0 for a price nobody knows
         if self._fields and entry.fields:
             parts.append(self._render_fields(entry.fields))
         line = " ".join(parts)

@@ -368,10 +368,12 @@ def _log_line(raw: bytes, builder: RunBuilder) -> str | None:
     info = record.get("tokenInfo")
     tokens: tuple[int | None, int | None] = (None, None)
     cost = record.get("cost")
+    source = "reported" if cost is not None else ""
     if isinstance(info, dict):
         tokens = (_int(info.get("promptTokens")), _int(info.get("completionTokens")))
         if cost is None:
             cost = info.get("cost")
+            source = _str(info.get("costSource"))
     content = {k: v for k, v in record.items() if k not in _LOG_KEYS}
     latency = finite(record.get("latencyMs"))
     cost = finite(cost)
@@ -385,6 +387,7 @@ def _log_line(raw: bytes, builder: RunBuilder) -> str | None:
         model=_str(record.get("modelId")),
         tokens=tokens,
         cost=cost if cost is not None and cost >= 0 else None,
+        cost_source=source,
         latency_ms=latency,
     )
     return None

@@ -530,6 +530,7 @@ class RunBuilder:
         cost: float | None = None,
         latency_ms: float | None = None,
         thread: str = "",
+        cost_source: str = "",
     ) -> None:
         """A log entry: placed under its span (by trace and span id) once everything is read,
         else under its trace, else in a ``logs`` group."""
@@ -543,7 +544,7 @@ class RunBuilder:
             input_tokens=tokens[0],
             output_tokens=tokens[1],
             cost=cost,
-            cost_source="logged with the entry" if cost is not None else "",
+            cost_source=(cost_source or "logged with the entry") if cost is not None else "",
             duration_ms=None,
             thread=thread,
         )
@@ -603,7 +604,12 @@ class RunBuilder:
                     _log_content(event, ("logger", "file", "line", "fn", "fields", "exception")),
                     model=_text(event.get("model")),
                     tokens=(_count(tokens.get("prompt")), _count(tokens.get("completion"))),
-                    cost=finite(event.get("cost")),
+                    cost=finite(event.get("cost"))
+                    if event.get("cost") is not None
+                    else finite(tokens.get("cost")),
+                    cost_source="reported"
+                    if event.get("cost") is not None
+                    else _text(tokens.get("cost_source")),
                     latency_ms=finite(event.get("latency_ms")),
                     thread=self.nodes[thread].name,
                 )

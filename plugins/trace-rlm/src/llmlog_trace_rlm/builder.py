@@ -122,7 +122,13 @@ def sub_call(data: Mapping[str, Any]) -> SubCall:
         cost=cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
         error=plain_text(error) if error else None,
         details=detail_counts(usage) or detail_counts(data),
+        cost_source=_source(usage.get("cost_source")),
+        cost_unknown=_source(usage.get("cost_unknown")),
     )
+
+
+def _source(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _same_call(a: SubCall, b: SubCall) -> bool:

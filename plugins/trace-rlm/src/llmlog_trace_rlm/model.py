@@ -233,6 +233,10 @@ class SubCall:
     #: completion tokens), written beside ``prompt_tokens``; readers that do not know them
     #: ignore them.
     details: dict[str, int] = attrs.field(factory=dict)
+    #: Where a known cost came from (``reported``, ``override``, ``table:NAME@VERSION``), and why
+    #: an unknown one is unknown: written beside ``prompt_tokens`` (readers ignore them).
+    cost_source: str | None = None
+    cost_unknown: str | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -267,6 +271,10 @@ class SubCall:
             value = self.details.get(name)
             if value:
                 out[name] = count(value, name, notes)
+        if cost is not None and self.cost_source:
+            out["cost_source"] = plain_text(self.cost_source)
+        elif cost is None and self.cost_unknown:
+            out["cost_unknown"] = plain_text(self.cost_unknown)
         if self.error is not None:
             out["error"] = plain_text(self.error)
         return out

@@ -178,7 +178,15 @@ def _call(raw: Any, where: str) -> SubCall:
         cost=cost,
         error=_text(error) if error else None,
         details=detail_counts(raw),
+        cost_source=_label(raw.get("cost_source")) if cost is not None else None,
+        cost_unknown=_label(raw.get("cost_unknown")) if cost is None else None,
     )
+
+
+def _label(value: Any) -> str | None:
+    """An optional text of llmlog's extension (``cost_source``): a value of another kind is
+    ignored, as a reader ignores an unknown key."""
+    return value if isinstance(value, str) and value else None
 
 
 def _block(raw: Any, where: str) -> CodeBlock:
@@ -527,4 +535,8 @@ def _usage(call: SubCall) -> dict[str, Any]:
     usage.update(call.details)
     if call.cost is not None:
         usage["cost"] = call.cost
+        if call.cost_source:
+            usage["cost_source"] = call.cost_source
+    elif call.cost_unknown:
+        usage["cost_unknown"] = call.cost_unknown
     return usage
