@@ -84,7 +84,10 @@ class BadRegistrations:
         ("factory", "formatter 'f': factory is not callable"),
         ("check", "formatter 'f': check is not callable"),
         ("options", "formatter 'f': options must be an attrs class"),
-        ("detect on an output", "output 'o': detect, read, view and view_arguments are for trace"),
+        (
+            "detect on an output",
+            "output 'o': detect, read, view, view_arguments and reprice are for",
+        ),
         ("view_arguments", "trace format 't': view_arguments is not callable"),
         ("table name", "table name must be a non-empty string"),
         ("reserved table", "table [outputs]: the name is llmlog's own and cannot be claimed"),

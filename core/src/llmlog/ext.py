@@ -25,7 +25,7 @@ Hooks and registration
     trace format), ``Table`` with ``TableContext`` and
     ``ComponentChoice``, ``Command``, ``Closeable`` (what a table's ``start`` returns).
     A trace format's ``llmlog view`` flags: ``ViewArguments`` (a function of an
-    ``ArgumentAdder``). ``PluginHost`` is what the commands hook receives; ``plugin_host()`` the
+    ``ArgumentAdder``); its ``reprice(lines, price)`` gets a ``PriceUsage``. ``PluginHost`` is what the commands hook receives; ``plugin_host()`` the
     host of the configuration in force (``plugin_host().components(ComponentKind.RECORDER)``).
 
 Interfaces and records
@@ -153,6 +153,7 @@ if TYPE_CHECKING:
         ComponentKind,
         ComponentRegister,
         OutputRegister,
+        PriceUsage,
         SerializerRegister,
         Table,
         TableContext,
@@ -297,6 +298,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "ComponentKind",
         "ComponentRegister",
         "OutputRegister",
+        "PriceUsage",
         "SerializerRegister",
         "Table",
         "TableContext",
@@ -455,6 +457,7 @@ __all__ = [
     "Paint",
     "PluginHost",
     "PriceTable",
+    "PriceUsage",
     "Rates",
     "Sanitizer",
     "Seconds",

@@ -84,8 +84,9 @@ def llmlog_register_trace_formats(register: TraceFormatRegister) -> None:
 
     :param register: ``register(FORMAT)`` with one :class:`llmlog.registry.TraceFormat` (its
         ``name``, ``writer``, ``options``, ``description``, ``detect``, ``read``, ``view``,
-        ``view_arguments``), or the same parts as arguments: ``register(name, factory, *,
-        options=None, description="", detect=None, read=None, view=None, view_arguments=None)``.
+        ``view_arguments``, ``reprice``), or the same parts as arguments: ``register(name,
+        factory, *, options=None, description="", detect=None, read=None, view=None,
+        view_arguments=None, reprice=None)``.
         ``factory(options, context)`` (the format's ``writer``) returns a writer
         with ``write(event)``, ``flush()`` and ``close()`` for the trace file at ``context.path``
         (or, when that is a directory, for a new file it names there). ``detect(first_line)`` tells
@@ -93,7 +94,8 @@ def llmlog_register_trace_formats(register: TraceFormatRegister) -> None:
         ``llmlog convert`` can turn it into any other format), ``view(path, args, out)``
         prints it for ``llmlog view``, and ``view_arguments(parser)`` adds the ``llmlog view``
         flags of the format's own (``parser.add_argument(...)``; see
-        :class:`llmlog.registry.TraceFormatSupport`).
+        :class:`llmlog.registry.TraceFormatSupport`), and ``reprice(lines, price)`` prices every
+        LLM call of a file again for ``llmlog reprice``.
     """
 
 

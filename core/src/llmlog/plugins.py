@@ -45,6 +45,7 @@ from llmlog.registry import (
     Component,
     ComponentChoice,
     ComponentKind,
+    Reprice,
     Table,
     TableContext,
     TraceFormatSupport,
@@ -274,6 +275,7 @@ class PluginHost:
                 read: Callable[..., Any] | None = None,
                 view: Callable[..., int] | None = None,
                 view_arguments: Callable[[Any], None] | None = None,
+                reprice: Reprice | None = None,
                 check: Callable[[Any, Any], None] | None = None,
             ) -> None:
                 if kind is ComponentKind.TRACE_FORMAT and not isinstance(name, str):
@@ -293,11 +295,13 @@ class PluginHost:
                     raise TypeError(f"{kind.singular} {name!r}: check is not callable")
                 if view_arguments is not None and not callable(view_arguments):
                     raise TypeError(f"{kind.singular} {name!r}: view_arguments is not callable")
-                support = TraceFormatSupport(detect, read, view, view_arguments)
+                if reprice is not None and not callable(reprice):
+                    raise TypeError(f"{kind.singular} {name!r}: reprice is not callable")
+                support = TraceFormatSupport(detect, read, view, view_arguments, reprice)
                 if kind is not ComponentKind.TRACE_FORMAT and support != TraceFormatSupport():
                     raise TypeError(
-                        f"{kind.singular} {name!r}: detect, read, view and view_arguments are "
-                        "for trace formats"
+                        f"{kind.singular} {name!r}: detect, read, view, view_arguments and "
+                        "reprice are for trace formats"
                     )
                 if options is not None and not attrs.has(options):
                     raise TypeError(f"{kind.singular} {name!r}: options must be an attrs class")
@@ -509,7 +513,7 @@ def _trace_format_parts(format_: object) -> dict[str, Any]:
         raise TypeError(
             f"a trace format must have a name (a string) and a writer (callable): {format_!r}"
         )
-    for key in ("options", "detect", "read", "view", "view_arguments", "check"):
+    for key in ("options", "detect", "read", "view", "view_arguments", "reprice", "check"):
         parts[key] = getattr(format_, key, None)
     parts["description"] = getattr(format_, "description", "") or ""
     return parts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TextIO, overload
 
@@ -18,6 +18,8 @@ __all__ = [
     "ComponentKind",
     "ComponentRegister",
     "OutputRegister",
+    "PriceUsage",
+    "Reprice",
     "SerializerRegister",
     "Table",
     "TableContext",
@@ -64,6 +66,17 @@ class ArgumentAdder(Protocol):
 #: ``view_arguments(parser)``: a trace format adds the ``llmlog view`` flags of its own.
 ViewArguments = Callable[[ArgumentAdder], None]
 
+#: ``price(usage, provider, model, time_ns)``: what ``llmlog reprice`` gives a format's
+#: ``reprice``: prices one call's ``usage`` (an ``llm_call`` event's ``usage`` object: counts,
+#: ``cost``, ``cost_source``, ``cost_unknown``) in place by the chain in force, and counts it.
+PriceUsage = Callable[[dict[str, Any], str, str, int | None], None]
+#: ``reprice(lines, price)``: a trace format prices again every LLM call of a file with
+#: ``price``, reading its lines (each without its newline) in order, and yields for each line
+#: the new line, or ``None`` when nothing in it changed or it holds no call (the line is then kept
+#: byte for byte). One call per file, so a format can use what an earlier line said (an RLM
+#: file's metadata names the provider).
+Reprice = Callable[[Iterable[bytes], PriceUsage], Iterator[bytes | None]]
+
 
 @attrs.frozen
 class TraceFormatSupport:
@@ -78,12 +91,16 @@ class TraceFormatSupport:
         help names the format. Two formats may declare the same flag alike (``--final``): it is
         added once, its help naming each. ``view`` then finds every installed format's flags in
         ``args`` (another format's file can be shown with them: say so, or ignore them).
+    :param reprice: ``reprice(lines, price)``: every LLM call of a file priced again, a result
+        per line (``llmlog reprice``; see :data:`Reprice`). A format without it cannot be
+        repriced.
     """
 
     detect: Callable[[bytes], bool] | None = None
     read: Callable[..., Iterator[Any]] | None = None
     view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None
     view_arguments: ViewArguments | None = None
+    reprice: Reprice | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -100,8 +117,8 @@ class TraceFormat:
         ``path`` when that is a directory; ``options`` is an instance of ``options`` (or ``None``).
     :param options: the attrs class of its options (``[trace] format = { type = NAME, ... }``).
     :param description: one line for ``llmlog plugins``.
-    :param detect: ``detect(first_line: bytes) -> bool``; ``read``, ``view``, ``view_arguments``:
-        as :class:`TraceFormatSupport` describes them.
+    :param detect: ``detect(first_line: bytes) -> bool``; ``read``, ``view``, ``view_arguments``,
+        ``reprice``: as :class:`TraceFormatSupport` describes them.
     :param check: ``check(options, context)``: raises what ``writer`` would, creating nothing.
     """
 
@@ -113,6 +130,7 @@ class TraceFormat:
     read: Callable[..., Iterator[Any]] | None = None
     view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None
     view_arguments: ViewArguments | None = None
+    reprice: Reprice | None = None
     check: Callable[[Any, Any], None] | None = None
 
 
@@ -256,6 +274,7 @@ class TraceFormatRegister(Protocol):
         read: Callable[..., Iterator[Any]] | None = None,
         view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None,
         view_arguments: ViewArguments | None = None,
+        reprice: Reprice | None = None,
         check: Callable[[Any, Any], None] | None = None,
     ) -> None: ...
 
@@ -270,6 +289,7 @@ class TraceFormatRegister(Protocol):
         read: Callable[..., Iterator[Any]] | None = None,
         view: Callable[[Path, argparse.Namespace, TextIO], int] | None = None,
         view_arguments: ViewArguments | None = None,
+        reprice: Reprice | None = None,
         check: Callable[[Any, Any], None] | None = None,
     ) -> None: ...
 

@@ -42,6 +42,7 @@ from llmlog.registry import (
     ComponentChoice,
     ComponentKind,
     ComponentRegister,
+    Reprice,
     TableContext,
     TableRegister,
 )
@@ -207,7 +208,7 @@ def llmlog_register_commands(register: CommandRegister, host: PluginHost) -> Non
 
 
 def _reprice_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="a dspy-format trace file")
+    parser.add_argument("file", help="a trace file (dspy or rlm, any format that can reprice)")
     parser.add_argument(
         "--table",
         metavar="NAME",
@@ -263,18 +264,22 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
             context = BuildContext(chosen.component.name, None, config.source.path)
             table = chosen.component.factory(chosen.options, context)
     install(table, overrides, NOT_INSTALLED if table is None else "no price table in force")
-    component_found, problem = _detect_format(path, host.components(ComponentKind.TRACE_FORMAT))
+    formats = host.components(ComponentKind.TRACE_FORMAT)
+    component_found, problem = _detect_format(path, formats)
     if component_found is None:
         _say(problem or f"{path}: not a trace")
         return 1
-    if component_found.name != "dspy":
+    reprice = component_found.support.reprice
+    if reprice is None:
+        able = sorted(name for name, c in formats.items() if c.support.reprice is not None)
         _say(
-            f"{path}: a {component_found.name} trace; reprice reads dspy-format traces "
-            f"(llmlog convert {path} --to dspy first)"
+            f"{path}: a {component_found.name} trace, which its format cannot reprice "
+            f"(formats that can: {', '.join(able) or 'none installed'}; llmlog convert "
+            f"{path} --to FORMAT first)"
         )
         return 1
     try:
-        result = reprice_lines(path.read_bytes().splitlines(keepends=True))
+        result = reprice_lines(path.read_bytes().splitlines(keepends=True), reprice)
     except OSError as exc:
         _say(f"{path}: {exc.strerror or exc}")
         return 1
@@ -302,6 +307,8 @@ class Repriced:
     after: float = 0.0
     unknown_before: int = 0
     unknown_after: int = 0
+    #: Lines kept as they were after the format's ``reprice`` failed.
+    failed: int = 0
 
     def summary(self, path: Path, output: str | None) -> str:
         """``trace.jsonl: 3 of 5 LLM calls changed; cost $0.01 → $0.012 (+$0.002); ...``."""
@@ -316,56 +323,32 @@ class Repriced:
         return text + (f"; written to {output}" if output else "; nothing written (no -o)")
 
 
-def reprice_lines(lines: list[bytes]) -> Repriced:
-    """Each ``llm_call`` line of a dspy-format trace priced again by the pricing state in force
-    (:func:`llmlog.pricing.install`); every other line, and a call whose ``usage`` comes out the
-    same, kept byte for byte. Unreadable lines are kept as they are."""
+def reprice_lines(lines: list[bytes], reprice: Reprice) -> Repriced:
+    """Each LLM call of a trace's lines priced again by the pricing state in force
+    (:func:`llmlog.pricing.install`), through its format's ``reprice``; every other line, and a
+    line whose calls come out the same, kept byte for byte. A line the format cannot read is
+    kept as it is; when the format's ``reprice`` fails, the lines from there on are kept as they
+    were (said on stderr and in ``failed``)."""
     from llmlog.pricing import price_usage
-    from llmlog.serialize import serializer
 
     result = Repriced()
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            result.lines.append(line)
-            continue
-        data = record.get("data") if isinstance(record, dict) else None
-        usage = data.get("usage") if isinstance(data, dict) else None
-        if not isinstance(record, dict) or record.get("type") != "llm_call":
-            result.lines.append(line)
-            continue
-        if not isinstance(data, dict) or not isinstance(usage, dict):
-            result.lines.append(line)
-            continue
+
+    def price(usage: dict[str, Any], provider: str, model: str, time_ns: int | None) -> None:
+        before = dict(usage)
+        price_usage(usage, provider, model, time_ns)
         result.calls += 1
-        old = dict(usage)
-        time_ns = record.get("timestamp")
-        when = _time_ns(time_ns)
-        price_usage(usage, str(data.get("provider") or ""), str(data.get("model") or ""), when)
-        _count(result, old, usage)
-        if usage == old:
-            result.lines.append(line)
-            continue
-        result.changed += 1
-        end = b"\n" if line.endswith(b"\n") else b""
-        result.lines.append(serializer.dumps(record) + end)
+        result.changed += usage != before
+        _count(result, before, usage)
+
+    bodies = [line.rstrip(b"\r\n") for line in lines]
+    try:
+        for line, body, new in zip(lines, bodies, reprice(bodies, price), strict=False):
+            result.lines.append(line if new is None else new + line[len(body) :])
+    except Exception as exc:  # a format's reprice that fails: the rest kept as it was
+        _say(f"repricing failed ({type(exc).__name__}: {exc}); the rest of the file kept as it was")
+        result.failed = len(lines) - len(result.lines)
+    result.lines += lines[len(result.lines) :]
     return result
-
-
-def _time_ns(value: Any) -> int | None:
-    """The event's ``time`` (RFC 3339 text, as the dspy format writes it) in nanoseconds."""
-    import datetime as dt
-
-    if isinstance(value, str):
-        try:
-            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        return int(moment.timestamp() * 1_000_000) * 1000
-    return None
 
 
 def _known(usage: Mapping[str, Any]) -> float | None:

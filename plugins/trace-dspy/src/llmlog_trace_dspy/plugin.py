@@ -5,6 +5,7 @@ from __future__ import annotations
 from llmlog import hookimpl
 from llmlog.ext import ArgumentAdder, BuildContext, TraceFormat, TraceFormatRegister
 from llmlog_trace_dspy.format import DspyOptions, DspyTraceWriter, read_trace
+from llmlog_trace_dspy.reprice import reprice
 from llmlog_trace_dspy.view import detect, view
 
 
@@ -17,7 +18,7 @@ def view_arguments(parser: ArgumentAdder) -> None:
     parser.add_argument("--final", action="store_true", help="only the final answer")
 
 
-#: The ``dspy`` trace format: writer, reader, detector, viewer and its view flags.
+#: The ``dspy`` trace format: writer, reader, detector, viewer and its view flags, repricing.
 FORMAT = TraceFormat(
     name="dspy",
     writer=_factory,
@@ -27,6 +28,7 @@ FORMAT = TraceFormat(
     read=read_trace,
     view=view,
     view_arguments=view_arguments,
+    reprice=reprice,
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from llmlog import hookimpl
 from llmlog.ext import ArgumentAdder, BuildContext, TraceFormat, TraceFormatRegister
 from llmlog_trace_rlm.reader import to_events
+from llmlog_trace_rlm.reprice import reprice
 from llmlog_trace_rlm.view import detect, view
 from llmlog_trace_rlm.writer import RlmOptions, RlmTraceWriter
 
@@ -19,7 +20,7 @@ def view_arguments(parser: ArgumentAdder) -> None:
     parser.add_argument("--final", action="store_true", help="only the final answer")
 
 
-#: The ``rlm`` trace format: writer, reader, detector, viewer and its view flags.
+#: The ``rlm`` trace format: writer, reader, detector, viewer and its view flags, repricing.
 FORMAT = TraceFormat(
     name="rlm",
     writer=_factory,
@@ -29,6 +30,7 @@ FORMAT = TraceFormat(
     read=to_events,
     view=view,
     view_arguments=view_arguments,
+    reprice=reprice,
 )
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "RlmSessionConfig",
     "RlmTraceSession",
     "RlmTraceWriter",
+    "encode_line",
     "new_rlm_trace_session",
     "tracing_interceptor_with_rlm",
 ]
@@ -251,17 +252,17 @@ class RlmTraceWriter:
         self.output.write(line)
 
     def _line(self, record: dict[str, Any]) -> bytes:
-        line = _encode(record)
+        line = encode_line(record)
         limit = self._options.max_line_bytes
         cap = 1 << 20
         while len(line) > limit and cap >= 64:
             # Cut every long string a little more each round until the line fits.
-            line = _encode(_cutter(cap).fields(record))
+            line = encode_line(_cutter(cap).fields(record))
             cap //= 4
         if len(line) > limit:  # many small values: keep the line's shape, say what was left out
             size = len(line)
             cut = _cutter(64).fields(record)
-            line = _encode(_skeleton(cut, size))
+            line = encode_line(_skeleton(cut, size))
             self.oversized += 1
             if self.oversized == 1:
                 report_problem(
@@ -272,7 +273,9 @@ class RlmTraceWriter:
         return line
 
 
-def _encode(record: Mapping[str, Any]) -> bytes:
+def encode_line(record: Mapping[str, Any]) -> bytes:
+    """One RLM line as the writer encodes it (no newline): compact JSON, text outside ASCII as
+    ``\\u`` escapes (so no reader meets a raw control or bidi character)."""
     line = serializer.dumps(record)
     return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
 
