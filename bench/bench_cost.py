@@ -15,6 +15,10 @@ Cases, each timed as CPU nanoseconds per operation (``time.process_time_ns`` aro
    in force and none reached (what the DSPy integration calls before every LM call).
 6. **budget charge** (informative): counting one call against a ``with llmlog.budget()`` block
    and the session and process budgets.
+7. **price, log entry's usage**: ``llmlog.pricing.price_token_usage`` on a fresh
+   ``TokenUsage`` (what a log entry that carries its own usage pays: the chain, then a priced
+   copy), and **the same, shared context usage**: the entries of one
+   ``with llmlog.with_token_info(usage)`` block, priced once and then answered from the memo.
 
 Method: ``--rounds`` rounds, the cases interleaved in each; per round and case ``--samples``
 batches of ``--calls`` operations; a figure is the median of all batches with its p10–p90 and
@@ -37,7 +41,7 @@ from typing import Any
 from common import Run, fmt_range
 
 import llmlog
-from llmlog import pricing
+from llmlog import TokenUsage, pricing
 from llmlog.budgets import _blocks, charge, check_budget
 
 USAGE = {
@@ -104,6 +108,19 @@ def main() -> None:
                     _batch(lambda: {**USAGE, "cost": 0.0002}, _price, args.calls),
                 )
                 run.add(
+                    "price, log entry's usage",
+                    round_no,
+                    _batch(
+                        lambda: TokenUsage(1000, 100, cache_read_tokens=200), _entry, args.calls
+                    ),
+                )
+                shared = TokenUsage(1000, 100, cache_read_tokens=200)
+                run.add(
+                    "price, shared context usage",
+                    round_no,
+                    _batch(lambda u=shared: u, _entry, args.calls),
+                )
+                run.add(
                     "genai-prices calc_price (reference)",
                     round_no,
                     _batch(lambda: None, genai, max(args.calls // 100, 50)),
@@ -142,6 +159,10 @@ def main() -> None:
 
 def _price(usage: dict[str, Any]) -> None:
     pricing.price_usage(usage, "openai", "gpt-4o-mini")
+
+
+def _entry(usage: TokenUsage) -> None:
+    pricing.price_token_usage(usage, "openai", "gpt-4o-mini")
 
 
 def _check(_: Any) -> None:

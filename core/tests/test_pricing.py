@@ -9,12 +9,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import llmlog
 from llmlog import TokenUsage, hookimpl
 from llmlog.config import ConfigError
-from llmlog.pricing import UNPRICEABLE, Rates, price_usage
+from llmlog.pricing import UNPRICEABLE, Rates, price_token_usage, price_usage
 from llmlog.testing import isolated_environment
 from llmlog.tracing import _llm_call_data
 
@@ -185,3 +188,75 @@ def _inline(entry: Mapping[str, Any]) -> str:
         return json.dumps(v)
 
     return "{ " + ", ".join(f"{k} = {value(v)}" for k, v in entry.items()) + " }"
+
+
+# -- a log entry's usage ---------------------------------------------------------------------
+
+_hostile_counts = (
+    st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=5)
+    | st.none()
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.tuples(*[_hostile_counts] * 5),
+    st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-5, 5),
+    st.sampled_from(["gpt-4o-mini", "o3", "mystery", "", "\x1b[2J"]),
+)
+def test_a_log_entrys_usage_of_any_values_gets_a_true_price_or_unknown(counts, cost, model):
+    """Whatever a caller puts in a ``TokenUsage`` (NaN, text, negative, past 2^53), pricing an
+    entry never raises and never invents a price: a cost comes out only as the caller's own or
+    as the rates applied to counts that are honest integers; otherwise unknown, with a reason."""
+    _configure(FixedTable())
+    prompt, completion, read, write, reasoning = counts
+    usage = TokenUsage(
+        prompt,  # type: ignore[arg-type]
+        completion,  # type: ignore[arg-type]
+        0,
+        cost,  # type: ignore[arg-type]
+        cache_read_tokens=read,  # type: ignore[arg-type]
+        cache_creation_tokens=write,  # type: ignore[arg-type]
+        reasoning_tokens=reasoning,  # type: ignore[arg-type]
+    )
+    priced = price_token_usage(usage, "openai", model)
+    if priced.cost is None:
+        assert priced.cost_unknown and priced.cost_source is None
+        return
+    assert priced.cost_unknown is None
+    if priced.cost_source == "reported":
+        assert priced.cost == cost
+        return
+    assert priced.cost_source == "table:fixed@1" and model in ("gpt-4o-mini", "o3")
+    honest = [c if type(c) is int else 0 for c in (prompt, completion, read, write, reasoning)]
+    assert all(type(c) is int and 0 <= c < 2**53 for c in (prompt, completion))
+    assert priced.cost == pytest.approx(
+        MINI.cost(dict(zip(_COUNT_KEYS, honest, strict=True)))
+        if model == "gpt-4o-mini"
+        else Rates(2.0, 8.0, reasoning=8.0).cost(dict(zip(_COUNT_KEYS, honest, strict=True)))
+    )
+
+
+_COUNT_KEYS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "reasoning_tokens",
+)
+
+
+def test_pricing_a_log_entrys_usage_keeps_every_other_field():
+    """The priced copy is built field by field: a field added to ``TokenUsage`` must be copied
+    too (this test names the ones the pricing sets)."""
+    _configure(FixedTable())
+    values: dict[str, Any] = {}
+    for number, field in enumerate(attrs.fields(TokenUsage), start=1):
+        if field.name not in ("cost", "cost_source", "cost_unknown"):
+            values[field.name] = number
+    usage = TokenUsage(**values)
+    priced = price_token_usage(usage, "openai", "mystery")
+    assert {k: getattr(priced, k) for k in values} == values
+    assert priced.cost is None and priced.cost_unknown == "fixed 1 has no price for openai/mystery"

@@ -263,9 +263,17 @@ def price_token_usage(
         if cost is not None:
             data["cost"] = cost
         price_usage(data, provider, model)
-        answer = attrs.evolve(
-            usage,
-            cost=data.get("cost"),
+        # the constructor, not attrs.evolve: evolve reads the class's fields on every call
+        answer = TokenUsage(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.total_tokens,
+            data.get("cost"),
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_creation_tokens=usage.cache_creation_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            audio_tokens=usage.audio_tokens,
+            image_tokens=usage.image_tokens,
             cost_source=data.get("cost_source"),
             cost_unknown=data.get("cost_unknown"),
         )
