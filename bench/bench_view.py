@@ -7,6 +7,7 @@ at two sizes, so peak memory can be compared with file size. Run::
 
     .venv/bin/python bench/bench_view.py             # 100 MB and 25 MB; bench/results/view.json
     .venv/bin/python bench/bench_view.py --quick     # 10 MB and 2.5 MB
+    .venv/bin/python bench/bench_view.py --small-mb 100 --mb 500   # issue 18's flatness check
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--mb", type=float, default=100.0)
+    parser.add_argument("--mb", type=float, default=100.0, help="the larger file's size")
+    parser.add_argument(
+        "--small-mb", type=float, default=None, help="the smaller file's size (default: a quarter)"
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "view.json"))
     args = parser.parse_args()
@@ -97,7 +101,8 @@ def main() -> None:
     print(f"Python {sys.version.split()[0]}; llmlog view --stats in a fresh process\n")
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in ("dspy", "rlm"):
-            for size in (big / 4, big):
+            small = big / 4 if args.small_mb is None or args.quick else args.small_mb * 1e6
+            for size in (small, big):
                 path = write_trace(Path(tmp), fmt, int(size))
                 mb = path.stat().st_size / 1e6
                 seconds, rss, stats = run_stats(path)

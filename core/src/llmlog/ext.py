@@ -86,7 +86,8 @@ Tracing (for trace formats and integrations)
 Viewing (for a trace format's ``view``)
     ``Paint`` and ``paint_for(args, out)`` (colours only on a terminal), the colours ``RED``,
     ``GREEN``, ``YELLOW``, ``DIM``, ``CYAN``, ``BOLD``, ``RESET``; ``ViewError`` (a bad request:
-    exit 2); ``export_target`` (``--export``), ``follow`` (``--watch``).
+    exit 2); ``export_target`` (``--export``), ``follow`` (``--watch``); ``Distribution``
+    (``--stats`` quantiles in bounded memory).
 
 Flight recorder (for its engine, and plugins that annotate)
     ``trace_region``, ``trace_task``, ``trace_log``, ``current_task``; ``FlightRecorderAPI``,
@@ -230,6 +231,7 @@ if TYPE_CHECKING:
         RED,
         RESET,
         YELLOW,
+        Distribution,
         Paint,
         ViewError,
         export_target,
@@ -389,6 +391,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "RED",
         "RESET",
         "YELLOW",
+        "Distribution",
         "Paint",
         "ViewError",
         "export_target",
@@ -443,6 +446,7 @@ __all__ = [
     "ConfigError",
     "Configuration",
     "Dispatcher",
+    "Distribution",
     "FileMode",
     "FlightRecorderAPI",
     "Formatter",

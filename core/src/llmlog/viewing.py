@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import sys
 import time
+from array import array
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +25,7 @@ from llmlog.registry import Component, ComponentKind
 from llmlog.render import escape
 
 __all__ = [
+    "Distribution",
     "Paint",
     "ViewError",
     "add_view_flags",
@@ -213,3 +216,98 @@ def follow(
     except KeyboardInterrupt:
         pass
     return 0
+
+
+class Distribution:
+    """Numbers seen one by one (latencies, durations), summarised in bounded memory for
+    ``--stats`` on files of any size: count, sum, min and max exactly; the median and other
+    quantiles exactly while at most :attr:`EXACT` values were seen, then from a histogram of
+    logarithmic buckets whose answers are within :attr:`ACCURACY` (1%) of the true value (as
+    DDSketch bounds its error), so memory stops growing with the file. :attr:`approximate` says
+    which, so a viewer can print ``≈``.
+
+    Only finite values of 0 or more are taken (a duration); others are ignored.
+    """
+
+    #: Values kept one by one before the histogram takes over (8 bytes each).
+    EXACT = 1 << 16
+    #: The histogram's relative accuracy.
+    ACCURACY = 0.01
+    _GAMMA = (1 + ACCURACY) / (1 - ACCURACY)
+    _LOG_GAMMA = math.log(_GAMMA)
+
+    __slots__ = ("_buckets", "_values", "_zeros", "count", "maximum", "minimum", "total")
+
+    def __init__(self) -> None:
+        self._values: array[float] | None = array("d")
+        self._buckets: dict[int, int] = {}
+        self._zeros = 0
+        self.count = 0
+        self.total = 0.0
+        self.minimum = math.inf
+        self.maximum = -math.inf
+
+    @property
+    def approximate(self) -> bool:
+        """Whether quantiles now come from the histogram."""
+        return self._values is None
+
+    def add(self, value: float) -> None:
+        """Take one value."""
+        if not (value >= 0 and value < math.inf):  # NaN, negative, infinite: not a duration
+            return
+        self.count += 1
+        self.total += value
+        self.minimum = min(self.minimum, value)
+        self.maximum = max(self.maximum, value)
+        values = self._values
+        if values is not None:
+            values.append(value)
+            if len(values) <= self.EXACT:
+                return
+            self._values = None
+            for kept in values:
+                self._bucket(kept)
+            return
+        self._bucket(value)
+
+    def _bucket(self, value: float) -> None:
+        if value == 0:
+            self._zeros += 1
+            return
+        index = math.ceil(math.log(value) / self._LOG_GAMMA)
+        self._buckets[index] = self._buckets.get(index, 0) + 1
+
+    def quantile(self, q: float) -> float | None:
+        """The ``q`` quantile (0 to 1; 0.5 the median, interpolated as
+        :func:`statistics.median` does while exact); ``None`` when nothing was seen."""
+        if not self.count:
+            return None
+        values = self._values
+        if values is not None:
+            ordered = sorted(values)
+            position = q * (len(ordered) - 1)
+            low = math.floor(position)
+            high = min(low + 1, len(ordered) - 1)
+            return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+        rank = q * (self.count - 1)
+        seen = self._zeros
+        if rank < seen:
+            return 0.0
+        for index in sorted(self._buckets):
+            seen += self._buckets[index]
+            if rank < seen:
+                # the bucket's middle in relative terms: within ACCURACY of every value in it
+                middle = 2 * self._GAMMA**index / (self._GAMMA + 1)
+                return min(max(middle, self.minimum), self.maximum)
+        return self.maximum
+
+    @property
+    def median(self) -> float | None:
+        """The 0.5 quantile."""
+        return self.quantile(0.5)
+
+    @property
+    def mean(self) -> float | None:
+        """The average, exact."""
+        return self.total / self.count if self.count else None

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from llmlog.ext import USAGE_DETAIL_FIELDS, TraceEvent, TraceEventType, serializer
+from llmlog.ext import USAGE_DETAIL_FIELDS, Distribution, TraceEvent, TraceEventType, serializer
 from llmlog_trace_dspy.format import read_trace
 
 __all__ = [
@@ -434,7 +434,8 @@ class Row:
     tokens: int = 0
     cost: float = 0.0
     unknown: int = 0
-    latencies: list[float] = attrs.Factory(list)
+    #: the calls' latencies in milliseconds, in bounded memory (quantiles ±1% past 65,536)
+    latencies: Distribution = attrs.Factory(Distribution)
     prompt: int = 0
     completion: int = 0
     #: the detail counts' sums, in the order of ``USAGE_DETAIL_FIELDS``
@@ -457,7 +458,7 @@ class Row:
             self.cost += call.cost
             self.sources[call.cost_source or "not said"] += 1
         if call.latency is not None:
-            self.latencies.append(call.latency)
+            self.latencies.add(call.latency)
 
 
 @attrs.define(slots=True)
@@ -483,9 +484,9 @@ class Totals:
 
 def stream_totals(path: str | os.PathLike[str], lenient: bool) -> Totals:
     """The totals of the trace at ``path`` in one pass (see the module docstring)."""
-    # One pass that keeps numbers, never text, and forgets a span when it ends: memory is a few
-    # numbers per LLM call (a latency for the medians, a key while a span above it is open) and
-    # the spans open at once, not the file. The same counting rule as the tree: each span's
+    # One pass that keeps numbers, never text, and forgets a span when it ends: memory is the
+    # latencies' bounded summary per model, a key per LLM call while a span above it is open,
+    # and the spans open at once, not the file. The same counting rule as the tree: each span's
     # listed sub-calls are matched when it ends (its subtree complete), against the keys its
     # children passed up as they ended.
     problems: list[str] = []

@@ -40,7 +40,6 @@ import argparse
 import io
 import os
 import re
-import statistics
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -283,11 +282,12 @@ def _stats(path: Path, args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"; cost {format_cost(sum(row.cost for row in rows.values()))}")
     out.write(f" ({_count(unknown, 'call')} with unknown price)\n" if unknown else "\n")
     for model, row in sorted(rows.items()):
-        latencies = sorted(row.latencies)
+        latencies = row.latencies
+        median = latencies.median
         timing = (
-            f"latency min {latencies[0]:.0f} / median {statistics.median(latencies):.0f} / "
-            f"max {latencies[-1]:.0f} ms"
-            if latencies
+            f"latency min {latencies.minimum:.0f} / median "
+            f"{'≈' if latencies.approximate else ''}{median:.0f} / max {latencies.maximum:.0f} ms"
+            if median is not None
             else "latency unknown"
         )
         details = "".join(

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import statistics
+import shutil
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
@@ -30,6 +31,7 @@ from llmlog.ext import (
     USAGE_DETAIL_FIELDS,
     USAGE_DETAIL_LABELS,
     YELLOW,
+    Distribution,
     Paint,
     ViewError,
     escape,
@@ -279,29 +281,35 @@ class _Row:
 
 
 def _stats(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> int:
-    # One pass, keeping a small row per iteration: memory does not grow with prompt sizes.
+    # One pass in bounded memory, whatever the file's size: running sums, the timings'
+    # bounded summaries (Distribution), and the per-iteration table spooled to a temporary file
+    # past 1 MiB (it is printed after the totals, which need the whole file).
     meta: Metadata | None = None
-    rows: list[_Row] = []
-    sub_times: list[float] = []
-    calls_total = unknown_price = 0
+    first: list[_Row] = []  # for the timeline, drawn for short runs only
+    times, sub_times = Distribution(), Distribution()
+    iterations = blocks = sub_calls = calls_total = unknown_price = prompt = completion = 0
     cost = 0.0
     details: dict[str, int] = {}
     problems: list[str] = []
-    for item in iter_rlm(path, skipped=problems if args.lenient else None):
-        if isinstance(item, Metadata):
-            meta = item
-            continue
-        calls = item.calls
-        p, c, call_cost, unknown = _tokens(calls)
-        calls_total += len(calls)
-        unknown_price += unknown
-        cost += call_cost or 0.0
-        for call in calls:
-            for name, value in call.details.items():
-                details[name] = details.get(name, 0) + value
-        sub_times += [call.execution_time for b in item.code_blocks for call in b.calls]
-        rows.append(
-            _Row(
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as table:
+        for item in iter_rlm(path, skipped=problems if args.lenient else None):
+            if isinstance(item, Metadata):
+                meta = item
+                continue
+            calls = item.calls
+            p, c, call_cost, unknown = _tokens(calls)
+            calls_total += len(calls)
+            unknown_price += unknown
+            cost += call_cost or 0.0
+            prompt += p
+            completion += c
+            for call in calls:
+                for name, value in call.details.items():
+                    details[name] = details.get(name, 0) + value
+            for block in item.code_blocks:
+                for call in block.calls:
+                    sub_times.add(call.execution_time)
+            row = _Row(
                 item.iteration,
                 item.iteration_time,
                 len(item.code_blocks),
@@ -310,59 +318,75 @@ def _stats(path: Path, args: argparse.Namespace, out: TextIO, paint: Paint) -> i
                 c,
                 item.final_answer is not None,
             )
-        )
-    _header(meta, path, out, paint)
-    times = sorted(r.seconds for r in rows if r.seconds is not None)
-    prompt = sum(r.prompt for r in rows)
-    completion = sum(r.completion for r in rows)
-    out.write(
-        f"\n  iterations {len(rows)} · code blocks {sum(r.blocks for r in rows)} · "
-        f"sub-LLM calls {sum(r.calls for r in rows)} · total time {sum(times):.2f}s\n"
-    )
-    if prompt + completion:
+            iterations += 1
+            blocks += row.blocks
+            sub_calls += row.calls
+            if row.seconds is not None:
+                times.add(row.seconds)
+            if len(first) <= _TIMELINE_ROWS:
+                first.append(row)
+            table.write(_table_line(row))
+        _header(meta, path, out, paint)
         out.write(
-            f"  tokens: prompt {prompt} · completion {completion} · total {prompt + completion}"
-            f" · {(prompt + completion) / max(calls_total, 1):.1f} per call\n"
+            f"\n  iterations {iterations} · code blocks {blocks} · "
+            f"sub-LLM calls {sub_calls} · total time {times.total:.2f}s\n"
         )
-    shown = [
-        f"{USAGE_DETAIL_LABELS[name]} {details[name]}"
-        for name in USAGE_DETAIL_FIELDS
-        if details.get(name)
-    ]
-    if shown:
-        out.write(f"  of which: {' · '.join(shown)}\n")
-    if calls_total and unknown_price == calls_total:
-        out.write("  cost: unknown (no call reported a price)\n")
-    elif calls_total:
-        note = f" ({_plural(unknown_price, 'call')} of unknown price)" if unknown_price else ""
-        out.write(f"  cost: {format_cost(cost)}{note}\n")
-    if times:
-        out.write(
-            f"  iteration time: min {times[0]:.2f}s · median {statistics.median(times):.2f}s · "
-            f"max {times[-1]:.2f}s · average {sum(times) / len(times):.2f}s\n"
-        )
-    if sub_times:
-        out.write(
-            f"  sub-call time: min {min(sub_times):.3f}s · median {statistics.median(sub_times):.3f}s · "
-            f"max {max(sub_times):.3f}s · average {sum(sub_times) / len(sub_times):.3f}s\n"
-        )
-    out.write(f"\n  {'iter':>4} {'time':>8} {'code':>4} {'calls':>5} {'tokens':>15}  final\n")
-    for r in rows:
-        seconds = f"{r.seconds:.2f}s" if r.seconds is not None else "-"
-        tokens = f"{r.prompt}→{r.completion}"
-        out.write(
-            f"  {r.number:>4} {seconds:>8} {r.blocks:>4} {r.calls:>5} {tokens:>15}  {'✓' if r.final else ''}\n"
-        )
-    if 0 < len(rows) <= 20 and times and 0 < times[-1] < math.inf:
+        if prompt + completion:
+            out.write(
+                f"  tokens: prompt {prompt} · completion {completion} · total {prompt + completion}"
+                f" · {(prompt + completion) / max(calls_total, 1):.1f} per call\n"
+            )
+        shown = [
+            f"{USAGE_DETAIL_LABELS[name]} {details[name]}"
+            for name in USAGE_DETAIL_FIELDS
+            if details.get(name)
+        ]
+        if shown:
+            out.write(f"  of which: {' · '.join(shown)}\n")
+        if calls_total and unknown_price == calls_total:
+            out.write("  cost: unknown (no call reported a price)\n")
+        elif calls_total:
+            note = f" ({_plural(unknown_price, 'call')} of unknown price)" if unknown_price else ""
+            out.write(f"  cost: {format_cost(cost)}{note}\n")
+        if times.count:
+            out.write(f"  iteration time: {_timing(times, 2)}\n")
+        if sub_times.count:
+            out.write(f"  sub-call time: {_timing(sub_times, 3)}\n")
+        out.write(f"\n  {'iter':>4} {'time':>8} {'code':>4} {'calls':>5} {'tokens':>15}  final\n")
+        table.seek(0)
+        shutil.copyfileobj(table, out)
+    longest = times.maximum
+    if 0 < iterations <= _TIMELINE_ROWS and times.count and 0 < longest < math.inf:
         out.write("\n  timeline\n")
-        longest = times[-1]
-        for r in rows:
+        for r in first:
             width = max(1, round(40 * ((r.seconds or 0.0) / longest)))
             bar = paint(GREEN if r.final else CYAN, "█" * width)
             out.write(f"  {r.number:>4} {bar}\n")
     if problems:
         out.write(f"\n  {_plural(len(problems), 'unreadable line')} skipped\n")
     return 0
+
+
+#: Runs of at most this many iterations get a timeline under the table.
+_TIMELINE_ROWS = 20
+
+
+def _table_line(r: _Row) -> str:
+    seconds = f"{r.seconds:.2f}s" if r.seconds is not None else "-"
+    tokens = f"{r.prompt}→{r.completion}"
+    final = "✓" if r.final else ""
+    return f"  {r.number:>4} {seconds:>8} {r.blocks:>4} {r.calls:>5} {tokens:>15}  {final}\n"
+
+
+def _timing(values: Distribution, places: int) -> str:
+    """``min 0.10s · median 0.20s · max 0.90s · average 0.30s`` (``≈`` before a median taken
+    from the bounded summary)."""
+    median = values.median or 0.0
+    about = "≈" if values.approximate else ""
+    return (
+        f"min {values.minimum:.{places}f}s · median {about}{median:.{places}f}s · "
+        f"max {values.maximum:.{places}f}s · average {values.mean or 0.0:.{places}f}s"
+    )
 
 
 def _fence(text: str, lang: str = "text") -> str:
