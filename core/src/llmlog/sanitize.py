@@ -179,17 +179,22 @@ class Sanitizer:
             return f"{head[:limit]}…[truncated {len(text) - limit} chars]"
         if scanner is None:
             return text
-        if (
-            len(text) < 20
-            and self._builtin_only
-            and ":" not in text
-            and "=" not in text
-            and "B" not in text
-        ):
-            return text  # too short for a token, and no assignment, URL or Bearer (as in redact)
         if len(text) <= _CLEAN_CACHE_LENGTH:
             clean = self._clean
             if text in clean:
+                return text
+            if (
+                len(text) < 20
+                and self._builtin_only
+                and ":" not in text
+                and "=" not in text
+                and "B" not in text
+            ):
+                # Too short for a token, and no assignment, URL or Bearer (as in redact):
+                # remembered as clean, so the per-entry paths' set test skips this call.
+                if len(clean) >= _CLEAN_CACHE_SIZE:
+                    clean.clear()
+                clean.add(text)
                 return text
             out = scanner.redact(text)
             if out is text:
@@ -208,15 +213,12 @@ class Sanitizer:
             return value
         return self._value(value, depth, _Walk(self._max_values, None))
 
-    def fields(self, mapping: Mapping[Any, Any], depth: int = 0) -> Mapping[Any, Any]:
-        """Return ``mapping`` cleaned; the same object when nothing had to change."""
-        return self._fields(mapping, depth, None)
-
-    # -- the walk --------------------------------------------------------------------------------
-
-    def _fields(
-        self, mapping: Mapping[Any, Any], depth: int, walk: _Walk | None
+    def fields(
+        self, mapping: Mapping[Any, Any], depth: int = 0, walk: _Walk | None = None
     ) -> Mapping[Any, Any]:
+        """Return ``mapping`` cleaned; the same object when nothing had to change. (``walk`` is
+        the walk's own: callers leave it out.)"""
+        # One call on the per-entry path: the walk's recursion calls this same function.
         if depth >= _MAX_DEPTH:
             return {MAX_DEPTH: True}
         if walk is None and len(mapping) >= self._max_values:
@@ -254,6 +256,10 @@ class Sanitizer:
                     changed = dict(mapping)
                 changed[key] = new
         return mapping if changed is None else changed
+
+    _fields = fields
+
+    # -- the walk --------------------------------------------------------------------------------
 
     def _cut(
         self, mapping: Mapping[Any, Any], changed: dict[Any, Any] | None, done: int
