@@ -221,11 +221,26 @@ class Sanitizer:
         # One call on the per-entry path: the walk's recursion calls this same function.
         if depth >= _MAX_DEPTH:
             return {MAX_DEPTH: True}
-        if walk is None and len(mapping) >= self._max_values:
-            walk = _Walk(self._max_values, mapping)
-        changed: dict[Any, Any] | None = None
         known = self._is_secret
         clean = self._clean
+        if walk is None:
+            if len(mapping) >= self._max_values:
+                walk = _Walk(self._max_values, mapping)
+            else:
+                # The per-entry common case first: every key known plain, every value a string
+                # seen clean or a number. Anything else starts the full walk below from the top.
+                for key, value in mapping.items():
+                    kind = type(value)
+                    if kind is str:
+                        if value not in clean:
+                            break
+                    elif kind not in _SCALARS:
+                        break
+                    if known.get(key, 1) != PLAIN:
+                        break
+                else:
+                    return mapping
+        changed: dict[Any, Any] | None = None
         done = 0
         # Per-entry path: the common cases (known key, short clean string, number) are inline.
         for key, value in mapping.items():

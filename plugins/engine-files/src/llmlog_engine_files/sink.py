@@ -430,9 +430,11 @@ class FileSink:
                         written = os_write(sink._fd, data)
                     except OSError:
                         written = 0  # nothing was written; the locked path retries and reports
-                    sink._size += written
                     if written == n:
+                        # _size is not kept here: the budget guards max_bytes, and every look
+                        # at the path (when the budget runs out) reads the size from the file.
                         return
+                    sink._size += written
                     if written:
                         sink._locked(data, False, written)
                         return

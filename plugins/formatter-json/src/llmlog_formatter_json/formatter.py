@@ -142,8 +142,9 @@ def _line_from_parts(flat: bool, record: Any) -> Any:
     dumps, default, newline = orjson.dumps, serializer.default, orjson.OPT_APPEND_NEWLINE
     levels, reserved = LEVEL_NAMES, RESERVED_KEYS
     escape, utc = escape_json_bytes, rfc3339_utc
-    # (second, "YYYY-MM-DDTHH:MM:SS") of the last entry: one tuple, swapped whole (thread-safe).
-    cache = (-1, "")
+    # (start, end, "YYYY-MM-DDTHH:MM:SS") of the last entry's second, in nanoseconds (only for
+    # 19-digit times, whose digits 10-15 are the microseconds): one tuple, swapped whole.
+    cache = (0, 0, "")
 
     def line(
         time: int,
@@ -173,13 +174,14 @@ def _line_from_parts(flat: bool, record: Any) -> Any:
                 )
             )  # fmt: skip
         else:
-            sec = time // 1_000_000_000
             cached = cache
-            if cached[0] != sec or not _NS_LOW <= time < _NS_HIGH:
-                stamp = utc(time)
-                cache = (sec, stamp[:19])
+            if cached[0] <= time < cached[1]:
+                stamp = f"{cached[2]}.{str(time)[10:16]}Z"
             else:
-                stamp = f"{cached[1]}.{str(time)[10:16]}Z"
+                stamp = utc(time)
+                if _NS_LOW <= time < _NS_HIGH:
+                    start = time - time % 1_000_000_000
+                    cache = (start, start + 1_000_000_000, stamp[:19])
             if not fields:
                 data = {
                     "timestamp": stamp,
