@@ -32,9 +32,11 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import llmlog
-from llmlog import Logger, Output, Severity, TokenUsage
+from llmlog import LogEntry, Logger, Output, Severity, TokenUsage
 from llmlog.dispatch import Dispatcher
 from llmlog.sanitize import Sanitizer
 from llmlog.testing import ListOutput
@@ -486,3 +488,98 @@ if __name__ == "__main__":
         for stem, data in produce(Path(tmp)).items():
             (GOLDEN / f"{stem}.out").write_bytes(data)
     print(f"wrote {len(list(GOLDEN.glob('*.out')))} golden files to {GOLDEN}")
+
+
+# -- the per-entry functions against the formatters' own path -------------------------------------
+
+TEXTS = st.text(
+    alphabet=st.sampled_from(
+        [*'aZ0 ="\\:.-_é日🙂', "\n", "\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u202e"]
+    ),
+    max_size=12,
+)
+VALUES = st.one_of(
+    TEXTS,
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([10**400, -(10**400)]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.lists(st.one_of(TEXTS, st.integers()), max_size=3),
+)
+KEYS = st.one_of(TEXTS, st.sampled_from(["level", "message", "msg", "time", "caller", "fields"]))
+PARTS = st.tuples(
+    st.one_of(
+        st.integers(min_value=10**18, max_value=10**19 - 1),
+        st.integers(min_value=0, max_value=10**18),
+    ),
+    st.sampled_from(list(Severity)),
+    TEXTS,
+    TEXTS,
+    st.integers(min_value=0, max_value=99_999),
+    TEXTS,
+    st.one_of(st.none(), TEXTS),
+    st.one_of(st.none(), TEXTS),
+    st.one_of(st.none(), TEXTS),
+    st.one_of(st.none(), st.builds(TokenUsage, st.integers(0, 99), st.integers(0, 99))),
+    st.one_of(st.none(), st.floats(allow_nan=False)),
+    st.one_of(st.none(), st.floats(allow_nan=False)),
+    st.dictionaries(KEYS, VALUES, max_size=5),
+    st.one_of(st.just(""), TEXTS),
+    st.one_of(st.none(), TEXTS),
+)
+FORMATTERS = [
+    JsonFormatter(),
+    JsonFormatter(JsonOptions(flat=False)),
+    TextFormatter(),
+    TextFormatter(TextOptions(utc=True)),
+    TextFormatter(TextOptions(include_timestamp=False, include_location=False)),
+    LogfmtFormatter(),
+    LogfmtFormatter(LogfmtOptions(include_caller=False)),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=PARTS)
+def test_line_from_parts_writes_what_format_bytes_writes(parts: tuple[Any, ...]) -> None:
+    for formatter in FORMATTERS:
+        line_of = formatter.line_from_parts
+        assert line_of is not None
+        # Twice: the first call may fill a cache (the second, a key) that the second reads.
+        for _ in range(2):
+            assert line_of(*parts) == formatter.format_bytes(LogEntry(*parts)) + b"\n"
+
+
+def test_a_subclass_that_makes_its_own_lines_is_honoured(tmp_path: Path) -> None:
+    class Upper(JsonFormatter):
+        def record(self, entry: LogEntry) -> dict[str, Any]:
+            return {**super().record(entry), "message": entry.message.upper()}
+
+    class Shout(TextFormatter):
+        def format(self, entry: LogEntry) -> str:
+            return super().format(entry) + " !"
+
+    assert Upper().line_from_parts is None and Shout().line_from_parts is None
+    for formatter, expected in ((Upper(), b'"message":"HELLO"'), (Shout(), b" !\n")):
+        path = tmp_path / f"{type(formatter).__name__}.log"
+        output = FileOutput(path, formatter, FileOptions())
+        Logger(Severity.INFO, [output]).info("hello", n=1)
+        output.close()
+        assert expected in path.read_bytes()
+
+
+def test_buffered_lines_appended_as_the_output_closes_are_not_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The lock-free append of the buffered per-entry function: a line written after close()
+    # goes to stderr, whole, as the locked path's lines do.
+    path = tmp_path / "buffered.log"
+    output = FileOutput(path, JsonFormatter(), FileOptions(buffer_size=65536))
+    log = Logger(Severity.INFO, [output])
+    for i in range(100):
+        log.info("before", i=i)
+    output.close()
+    log.info("after close", i=100)
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 100
+    assert '"message":"after close"' in capsys.readouterr().err
