@@ -29,6 +29,15 @@ class Formatter(abc.ABC):
     not know.
     """
 
+    #: Optional: a callable taking an entry as its parts, positionally in
+    #: :class:`~llmlog.LogEntry` field order (``time, severity, message, ..., exception``), that
+    #: returns exactly ``format_bytes(entry) + b"\n"`` for the entry those parts make, built once
+    #: when the formatter is made. Outputs that write bytes (the ``file`` output) use it to write
+    #: an entry without a ``LogEntry`` (see :attr:`Output.write_parts`). ``None``: outputs call
+    #: :meth:`format_bytes`. A subclass that overrides how lines are made must set it to ``None``
+    #: or to a function of its own (the built-in formatters only set it for their own class).
+    line_from_parts: Callable[..., bytes] | None = None
+
     @abc.abstractmethod
     def format(self, entry: LogEntry) -> str:
         """Return the entry as one line, without the trailing newline."""

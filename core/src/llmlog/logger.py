@@ -510,12 +510,24 @@ class Logger:
             if token_info is not None:
                 token_info = _priced(token_info, kw, ctx, model_id, cost)
             sanitizer = d.sanitizer
-            fields = self._fields(d, ctx.fields, kw)
+            # self._fields, inline: default < bound < context < call fields; what is added is
+            # redacted and capped once.
+            fields = d.default_fields
+            extra = self._bound
+            context_fields = ctx.fields
+            if context_fields:
+                extra = {**extra, **context_fields} if extra else context_fields
+            if kw:
+                extra = {**extra, **kw} if extra else kw
+            if extra:
+                extra = sanitizer.fields(extra)
+                fields = {**fields, **extra} if fields else extra
             if args:
                 msg = _interpolate(msg, args)
             elif type(msg) is not str:
                 msg = _message_text(msg)
-            msg = sanitizer.text(msg)
+            if msg not in sanitizer._clean:  # a message seen clean before needs no call
+                msg = sanitizer.text(msg)
             if exception is not None:
                 exception = sanitizer.text(exception)
             if d.include_caller:

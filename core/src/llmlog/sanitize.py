@@ -179,17 +179,22 @@ class Sanitizer:
             return f"{head[:limit]}…[truncated {len(text) - limit} chars]"
         if scanner is None:
             return text
-        if (
-            len(text) < 20
-            and self._builtin_only
-            and ":" not in text
-            and "=" not in text
-            and "B" not in text
-        ):
-            return text  # too short for a token, and no assignment, URL or Bearer (as in redact)
         if len(text) <= _CLEAN_CACHE_LENGTH:
             clean = self._clean
             if text in clean:
+                return text
+            if (
+                len(text) < 20
+                and self._builtin_only
+                and ":" not in text
+                and "=" not in text
+                and "B" not in text
+            ):
+                # Too short for a token, and no assignment, URL or Bearer (as in redact):
+                # remembered as clean, so the per-entry paths' set test skips this call.
+                if len(clean) >= _CLEAN_CACHE_SIZE:
+                    clean.clear()
+                clean.add(text)
                 return text
             out = scanner.redact(text)
             if out is text:
@@ -208,22 +213,34 @@ class Sanitizer:
             return value
         return self._value(value, depth, _Walk(self._max_values, None))
 
-    def fields(self, mapping: Mapping[Any, Any], depth: int = 0) -> Mapping[Any, Any]:
-        """Return ``mapping`` cleaned; the same object when nothing had to change."""
-        return self._fields(mapping, depth, None)
-
-    # -- the walk --------------------------------------------------------------------------------
-
-    def _fields(
-        self, mapping: Mapping[Any, Any], depth: int, walk: _Walk | None
+    def fields(
+        self, mapping: Mapping[Any, Any], depth: int = 0, walk: _Walk | None = None
     ) -> Mapping[Any, Any]:
+        """Return ``mapping`` cleaned; the same object when nothing had to change. (``walk`` is
+        the walk's own: callers leave it out.)"""
+        # One call on the per-entry path: the walk's recursion calls this same function.
         if depth >= _MAX_DEPTH:
             return {MAX_DEPTH: True}
-        if walk is None and len(mapping) >= self._max_values:
-            walk = _Walk(self._max_values, mapping)
-        changed: dict[Any, Any] | None = None
         known = self._is_secret
         clean = self._clean
+        if walk is None:
+            if len(mapping) >= self._max_values:
+                walk = _Walk(self._max_values, mapping)
+            else:
+                # The per-entry common case first: every key known plain, every value a string
+                # seen clean or a number. Anything else starts the full walk below from the top.
+                for key, value in mapping.items():
+                    kind = type(value)
+                    if kind is str:
+                        if value not in clean:
+                            break
+                    elif kind not in _SCALARS:
+                        break
+                    if known.get(key, 1) != PLAIN:
+                        break
+                else:
+                    return mapping
+        changed: dict[Any, Any] | None = None
         done = 0
         # Per-entry path: the common cases (known key, short clean string, number) are inline.
         for key, value in mapping.items():
@@ -254,6 +271,10 @@ class Sanitizer:
                     changed = dict(mapping)
                 changed[key] = new
         return mapping if changed is None else changed
+
+    _fields = fields
+
+    # -- the walk --------------------------------------------------------------------------------
 
     def _cut(
         self, mapping: Mapping[Any, Any], changed: dict[Any, Any] | None, done: int

@@ -110,7 +110,7 @@ def test_time_rotation(tmp_path, monkeypatch):
     sink.write(b"hour 17")
     period["value"] = "2026112518"
     monkeypatch.setattr(locks, "CHECK_SECONDS", 0.0)
-    sink._next_check = 0
+    sink._check_hi = 0
     sink.write(b"hour 18")
     sink.close()
     (old,) = rotated_files(path)

@@ -75,7 +75,14 @@ from llmlog_engine_files.rotation import RotationPolicy
 __all__ = ["FileSink"]
 
 _monotonic = time.monotonic
+_time_ns = time.time_ns
 _os_write = os.write
+# A clock read a check window accepts: a check is due when the entry's time leaves
+# (check time - _BACK_NS, check time + CHECK_SECONDS); a clock set back by more than _BACK_NS
+# makes it due at once instead of postponing it.
+_BACK_NS = 5_000_000_000
+#: The byte budget when nothing limits it (no rotation size): checks every _check_bytes anyway.
+_NO_LIMIT = 1 << 62
 _get_ident = threading.get_ident
 
 
@@ -133,10 +140,18 @@ class FileSink:
         self._size = 0
         self._linked_size = 0  # the file's size when last seen at its path
         self._period = ""
-        self._next_check = 0.0
+        # When to look at the path again (rotation by another process, a deleted file, a new
+        # clock period): when an entry's wall-clock time leaves (_check_lo, _check_hi), and
+        # when _budget runs out. The budget is the bytes left before the next look by size
+        # (every 1/16 of max_bytes or 4096) and before max_bytes: one counter the fast path
+        # decrements, instead of a clock read and two size tests per line.
+        self._check_lo = self._check_hi = 0
         self._max_bytes = self._rotation.max_bytes
         self._check_bytes = max(self._max_bytes // 16, 4096)
-        self._since_check = 0
+        self._budget = 0
+        # Buffered mode: whether lines may be appended to the buffer without the lock (see
+        # entry_writer); off until the flusher thread runs, and off once closing or exiting.
+        self._appending = False
         self._closed = False
         self._failing = False
         self._torn = False
@@ -225,8 +240,7 @@ class FileSink:
         self._ino, self._dev = st.st_ino, st.st_dev
         self._size = self._linked_size = st.st_size
         self._period = self._rotation.period(st.st_mtime if st.st_size else time.time())
-        self._next_check = _monotonic() + locks.CHECK_SECONDS
-        self._since_check = 0
+        self._checked()
         if initial or recover_from >= 0:
             # Where a killed writer may have left half a line (files just made by a rotation,
             # ours or another process's, start empty and whole).
@@ -293,6 +307,19 @@ class FileSink:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    def _checked(self) -> None:
+        """Start a new check window and byte budget (the path was just looked at)."""
+        now = _time_ns()
+        self._check_lo = now - _BACK_NS
+        self._check_hi = now + int(locks.CHECK_SECONDS * 1e9)
+        self._reset_budget()
+
+    def _reset_budget(self) -> None:
+        # A line of n bytes takes the fast path while budget - n > 0: then it is under the
+        # bytes left before the next look by size, and the file stays within max_bytes.
+        room = self._max_bytes - self._size + 1 if self._max_bytes else _NO_LIMIT
+        self._budget = min(self._check_bytes, room)
+
     def _update_fast(self) -> None:
         # The lock-free path: unbuffered, healthy, open, no fsync per write, no torn fragment to
         # end first. O_APPEND makes each single write() of whole lines atomic with respect to
@@ -306,13 +333,9 @@ class FileSink:
         data = line + b"\n"
         if self._fast:
             n = len(data)
-            self._since_check += n  # approximate under threads; only decides when to look
-            max_bytes = self._max_bytes
-            if (
-                self._since_check < self._check_bytes
-                and _monotonic() < self._next_check
-                and not (max_bytes and self._size + n > max_bytes)
-            ):
+            # Approximate under threads (as _size is): it only decides when to look.
+            budget = self._budget = self._budget - n
+            if budget > 0 and self._check_lo < _time_ns() < self._check_hi:
                 try:
                     written = _os_write(self._fd, data)
                 except OSError:
@@ -326,6 +349,98 @@ class FileSink:
                     self._locked(data, urgent, written)
                     return
         self._locked(data, urgent, 0)
+
+    def entry_writer(self, line_of: Callable[..., bytes], urgent_at: int) -> Callable[..., None]:
+        """A function that takes a log entry as its parts (positionally, in
+        :class:`~llmlog.LogEntry` field order: ``time, severity, ..., exception``), makes its
+        line with ``line_of`` (the same parts; bytes *with* the newline) and writes it: what
+        :meth:`write` does with one call layer less, for an output's
+        :attr:`~llmlog.Output.write_parts`. An entry whose severity is ``urgent_at`` or above
+        is urgent (a buffer is written at once).
+
+        Unbuffered, the fast path is :meth:`write`'s with the entry's own time as the clock
+        (no clock read of its own). Buffered, a line is appended to the buffer without the
+        lock (appending to a ``bytearray`` is one step under the GIL, and :meth:`_drain` removes
+        only what it copied), and the lock is taken only to write the buffer out; a line
+        appended while :meth:`close` or exit turned appending off is written by the locked
+        path (to the file, or to stderr once closed), never lost.
+        """
+        sink = self
+        os_write = _os_write
+        if self._buffer_size:
+            size = self._buffer_size
+
+            def write_buffered(
+                time: int,
+                severity: int,
+                message: str,
+                file: str,
+                line: int,
+                function: str,
+                trace_id: str | None,
+                span_id: str | None,
+                model_id: str | None,
+                token_info: Any,
+                latency_ms: float | None,
+                cost: float | None,
+                fields: Any,
+                logger: str,
+                exception: str | None,
+            ) -> None:
+                data = line_of(
+                    time, severity, message, file, line, function, trace_id, span_id,
+                    model_id, token_info, latency_ms, cost, fields, logger, exception,
+                )  # fmt: skip
+                if sink._appending:
+                    buffer = sink._buffer
+                    buffer += data
+                    if severity < urgent_at and len(buffer) < size and sink._appending:
+                        return
+                    data = b""  # in the buffer: the locked path writes it out
+                sink._locked(data, severity >= urgent_at, 0)
+
+            return write_buffered
+
+        def write_direct(
+            time: int,
+            severity: int,
+            message: str,
+            file: str,
+            line: int,
+            function: str,
+            trace_id: str | None,
+            span_id: str | None,
+            model_id: str | None,
+            token_info: Any,
+            latency_ms: float | None,
+            cost: float | None,
+            fields: Any,
+            logger: str,
+            exception: str | None,
+        ) -> None:
+            data = line_of(
+                time, severity, message, file, line, function, trace_id, span_id,
+                model_id, token_info, latency_ms, cost, fields, logger, exception,
+            )  # fmt: skip
+            if sink._fast:
+                n = len(data)
+                budget = sink._budget = sink._budget - n
+                if budget > 0 and sink._check_lo < time < sink._check_hi:
+                    try:
+                        written = os_write(sink._fd, data)
+                    except OSError:
+                        written = 0  # nothing was written; the locked path retries and reports
+                    if written == n:
+                        # _size is not kept here: the budget guards max_bytes, and every look
+                        # at the path (when the budget runs out) reads the size from the file.
+                        return
+                    sink._size += written
+                    if written:
+                        sink._locked(data, False, written)
+                        return
+            sink._locked(data, severity >= urgent_at, 0)
+
+        return write_direct
 
     def _locked(self, data: bytes, urgent: bool, done: int) -> None:
         me = _get_ident()
@@ -350,6 +465,11 @@ class FileSink:
             data, done = pending.popleft(), 0
 
     def _write_locked(self, data: bytes, urgent: bool, done: int) -> None:
+        if self._buffer and (self._closed or process.exiting):
+            # Lines entry_writer appended as the sink closed or the interpreter began to exit,
+            # after the last drain: written before this one, not left behind.
+            data, done = bytes(self._buffer) + data[done:], 0
+            self._buffer.clear()
         if self._closed:
             self._to_stderr(data)
             return
@@ -369,8 +489,8 @@ class FileSink:
         max_bytes = self._max_bytes
         if (
             (max_bytes and self._size > 0 and self._size + len(data) > max_bytes)
-            or self._since_check >= self._check_bytes
-            or _monotonic() >= self._next_check
+            or self._budget <= 0
+            or not self._check_lo < _time_ns() < self._check_hi
         ):
             self._check(len(data))
         self._raw_write(data)
@@ -388,6 +508,7 @@ class FileSink:
             while view:
                 n = os.write(self._fd, view)
                 self._size += n
+                self._budget -= n
                 position += n
                 view = view[n:]
             if self._fsync_always:
@@ -426,7 +547,8 @@ class FileSink:
         if not self._buffer:
             return False
         data = bytes(self._buffer)
-        self._buffer.clear()
+        # Only what was copied: a line appended meanwhile without the lock (entry_writer) stays.
+        del self._buffer[: len(data)]
         self._write_out(data)
         return self._sync()
 
@@ -446,8 +568,7 @@ class FileSink:
     def _check(self, incoming: int) -> None:
         """Follow a rotation by another process or a vanished file; rotate if due. Called with
         the lock held."""
-        self._since_check = 0
-        self._next_check = _monotonic() + locks.CHECK_SECONDS
+        self._checked()
         try:
             current, ours = self._at_path()
         except OSError:
@@ -456,6 +577,7 @@ class FileSink:
             self._follow()
             return
         self._size = self._linked_size = current.st_size
+        self._reset_budget()
         if self._due(incoming):
             self._rotate(incoming)
 
@@ -539,6 +661,7 @@ class FileSink:
                 current, ours = self._at_path()
                 if current is not None and ours:
                     self._size = current.st_size
+                    self._reset_budget()
                     if self._due(incoming):
                         rotated = rotated_name(self.path)
                         os.rename(self.path, rotated)
@@ -564,6 +687,7 @@ class FileSink:
             self._drain()
             return
         self._flusher = thread
+        self._appending = not (self._closed or process.exiting)
 
     def _flush_loop(self) -> None:
         while True:
@@ -595,6 +719,7 @@ class FileSink:
     def close(self, timeout: float = process.EXIT_TIMEOUT) -> None:
         """Flush, finish due compression and retention (waiting at most ``timeout`` seconds),
         stop the background threads and close the file. Idempotent."""
+        self._appending = False  # before the last drain: see entry_writer
         with self._lock:
             if self._closed:
                 return
@@ -613,6 +738,7 @@ class FileSink:
         """Interpreter exit: write the buffer out and write every later line at once (exit
         handlers and ``__del__`` methods still log), and finish due maintenance by
         ``deadline``. The file stays open; the operating system closes it."""
+        self._appending = False
         self._with_lock(self._flush_and_follow)
         self._update_fast()
         self.maintenance.finish(deadline)
@@ -637,6 +763,7 @@ class FileSink:
         self._inside = set()
         self._pending = collections.deque()
         self._buffer = bytearray()
+        self._appending = False  # until this process's flusher runs
         self._flusher = None
         self._wake = threading.Event()
         self.maintenance.after_fork_in_child()

@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 import orjson
 
-from llmlog import Formatter, LogEntry
+from llmlog import Formatter, LogEntry, Severity
 from llmlog.ext import (
     LEVEL_NAMES,
     USAGE_DETAIL_FIELDS,
@@ -65,6 +65,10 @@ class JsonFormatter(Formatter):
     def __init__(self, options: JsonOptions | None = None) -> None:
         self._flat = (options or JsonOptions()).flat
         self._default = serializer.default
+        cls = type(self)
+        if cls.record is JsonFormatter.record and cls.format_bytes is JsonFormatter.format_bytes:
+            # Only where the lines are this class's: a subclass's own record() is honoured.
+            self.line_from_parts = _line_from_parts(self._flat, self.record)
 
     def record(self, entry: LogEntry) -> dict[str, Any]:
         """The dict that is encoded (useful to tests and to outputs that want a mapping)."""
@@ -126,3 +130,92 @@ class JsonFormatter(Formatter):
 
     def format(self, entry: LogEntry) -> str:
         return self.format_bytes(entry).decode("utf-8")
+
+
+_NS_LOW, _NS_HIGH = 10**18, 10**19  # 19-digit nanosecond times (2001-2286): see rfc3339_utc
+
+
+def _line_from_parts(flat: bool, record: Any) -> Any:
+    """:attr:`~llmlog.Formatter.line_from_parts` of a JSON formatter: the line of an entry given
+    as its parts, with its newline, the same bytes as ``format_bytes`` + newline.
+
+    The common entry (no trace, span, model, tokens, latency, cost, logger name or exception;
+    fields that use no reserved key) is one dict display encoded by orjson, which appends the
+    newline; any other goes through :meth:`JsonFormatter.record` on a ``LogEntry`` of the parts.
+    """
+    dumps, default, newline = orjson.dumps, serializer.default, orjson.OPT_APPEND_NEWLINE
+    levels, reserved = LEVEL_NAMES, RESERVED_KEYS
+    escape, utc = escape_json_bytes, rfc3339_utc
+    # (start, end, "YYYY-MM-DDTHH:MM:SS") of the last entry's second, in nanoseconds (only for
+    # 19-digit times, whose digits 10-15 are the microseconds): one tuple, swapped whole.
+    cache = (0, 0, "")
+
+    def line(
+        time: int,
+        severity: Severity,
+        message: str,
+        file: str,
+        line: int,
+        function: str,
+        trace_id: str | None,
+        span_id: str | None,
+        model_id: str | None,
+        token_info: Any,
+        latency_ms: float | None,
+        cost: float | None,
+        fields: Any,
+        logger: str,
+        exception: str | None,
+    ) -> bytes:
+        nonlocal cache
+        if (trace_id or span_id or model_id or logger or exception) or not (
+            token_info is None and latency_ms is None and cost is None
+        ):
+            data = record(
+                LogEntry(
+                    time, severity, message, file, line, function, trace_id, span_id,
+                    model_id, token_info, latency_ms, cost, fields, logger, exception,
+                )
+            )  # fmt: skip
+        else:
+            cached = cache
+            if cached[0] <= time < cached[1]:
+                stamp = f"{cached[2]}.{str(time)[10:16]}Z"
+            else:
+                stamp = utc(time)
+                if _NS_LOW <= time < _NS_HIGH:
+                    start = time - time % 1_000_000_000
+                    cache = (start, start + 1_000_000_000, stamp[:19])
+            if not fields:
+                data = {
+                    "timestamp": stamp,
+                    "level": levels[severity],
+                    "message": message,
+                    "file": file,
+                    "line": line,
+                    "function": function,
+                }
+            elif flat and reserved.isdisjoint(fields):
+                data = {
+                    "timestamp": stamp,
+                    "level": levels[severity],
+                    "message": message,
+                    "file": file,
+                    "line": line,
+                    "function": function,
+                    **fields,
+                }
+            else:
+                data = record(
+                    LogEntry(
+                        time, severity, message, file, line, function, trace_id, span_id,
+                        model_id, token_info, latency_ms, cost, fields, logger, exception,
+                    )
+                )  # fmt: skip
+        try:
+            out = dumps(data, default=default, option=newline)
+        except Exception:  # a 65-bit integer, a cycle, a non-string key: the slow path cannot fail
+            out = serializer.dumps(data) + b"\n"
+        return out if out.isascii() and b"\x7f" not in out else escape(out)
+
+    return line

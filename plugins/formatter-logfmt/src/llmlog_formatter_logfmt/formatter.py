@@ -6,8 +6,17 @@ from typing import Any
 
 import attrs
 
-from llmlog import Formatter, LogEntry
-from llmlog.ext import format_fields, rfc3339_utc, safe_field_items, usage_details
+from llmlog import Formatter, LogEntry, Severity
+from llmlog.ext import (
+    SEVERITY_NAMES,
+    escape,
+    format_fields,
+    format_value,
+    quote_if_needed,
+    rfc3339_utc,
+    safe_field_items,
+    usage_details,
+)
 
 __all__ = ["RESERVED_KEYS", "LogfmtFormatter", "LogfmtOptions", "parse_line"]
 
@@ -53,6 +62,9 @@ class LogfmtFormatter(Formatter):
 
     def __init__(self, options: LogfmtOptions | None = None) -> None:
         self._caller = (options or LogfmtOptions()).include_caller
+        if type(self).format is LogfmtFormatter.format:
+            # Only where the lines are this class's: a subclass's own format() is honoured.
+            self.line_from_parts = _line_from_parts(self._caller, self.format)
 
     def format(self, entry: LogEntry) -> str:
         pairs: list[tuple[str, Any]] = [
@@ -95,6 +107,93 @@ class LogfmtFormatter(Formatter):
         if entry.fields:
             pairs.extend(safe_field_items(entry.fields, RESERVED_KEYS))
         return format_fields(pairs)
+
+
+_NS_LOW, _NS_HIGH = 10**18, 10**19  # 19-digit nanosecond times (2001-2286)
+_INT_LIMIT = 1 << 1024  # format_value writes larger integers as a size marker
+_SPECIAL = frozenset(' ="\\')  # quote_if_needed quotes a value holding one of these
+
+
+def _line_from_parts(include_caller: bool, format_entry: Any) -> Any:
+    """:attr:`~llmlog.Formatter.line_from_parts` of a logfmt formatter: the line of an entry
+    given as its parts, with its newline, the same bytes as ``format_bytes`` + newline.
+
+    The common entry (no logger name, trace, span, model, tokens, latency, cost or exception) is
+    built here: the timestamp's second cached, each key rendered once, and each value tested once
+    (printable, nothing to quote) before the escaping and quoting functions are called for what
+    needs them; any other goes through :meth:`LogfmtFormatter.format` on a ``LogEntry``.
+    """
+    levels = {s: f"level={name}" for s, name in zip(Severity, SEVERITY_NAMES, strict=True)}
+    special, limit, reserved = _SPECIAL, _INT_LIMIT, RESERVED_KEYS
+    keys: dict[str, str] = {}  # a field's key as written (field.<key> if reserved), with "="
+    cache = (0, 0, "")  # (start, end, "time=YYYY-MM-DDTHH:MM:SS") of the last entry's second
+
+    def line(
+        time: int,
+        severity: Severity,
+        message: str,
+        file: str,
+        line: int,
+        function: str,
+        trace_id: str | None,
+        span_id: str | None,
+        model_id: str | None,
+        token_info: Any,
+        latency_ms: float | None,
+        cost: float | None,
+        fields: Any,
+        logger: str,
+        exception: str | None,
+    ) -> bytes:
+        nonlocal cache
+        if (trace_id or span_id or model_id or logger or exception) or not (
+            token_info is None and latency_ms is None and cost is None
+        ):
+            text: str = format_entry(
+                LogEntry(
+                    time, severity, message, file, line, function, trace_id, span_id,
+                    model_id, token_info, latency_ms, cost, fields, logger, exception,
+                )
+            )  # fmt: skip
+            return (text + "\n").encode("utf-8", "backslashreplace")
+        cached = cache
+        if cached[0] <= time < cached[1]:
+            stamp = f"{cached[2]}.{str(time)[10:16]}Z"
+        else:
+            stamp = f"time={rfc3339_utc(time)}"
+            if _NS_LOW <= time < _NS_HIGH:
+                start = time - time % 1_000_000_000
+                cache = (start, start + 1_000_000_000, stamp[:24])
+        if not (message and message.isprintable() and special.isdisjoint(message)):
+            message = quote_if_needed(escape(message))
+        parts = [stamp, levels[severity], f"msg={message}"]
+        if include_caller and file:
+            caller = f"{file}:{line}"
+            if not (caller.isprintable() and special.isdisjoint(caller)):
+                caller = quote_if_needed(escape(caller))
+            if not (function and function.isprintable() and special.isdisjoint(function)):
+                function = quote_if_needed(escape(function))
+            parts.append(f"caller={caller} function={function}")
+        if fields:
+            for key, value in fields.items():
+                key_text = keys.get(key) if type(key) is str else None
+                if key_text is None:
+                    name = f"field.{key}" if key in reserved else key
+                    key_text = f"{quote_if_needed(escape(str(name)))}="
+                    if type(key) is str and len(keys) < 1000:
+                        keys[key] = key_text
+                kind = type(value)
+                if kind is str:
+                    if not (value and value.isprintable() and special.isdisjoint(value)):
+                        value = quote_if_needed(escape(value))
+                elif kind is int and -limit < value < limit:
+                    value = str(value)
+                else:
+                    value = quote_if_needed(format_value(value))
+                parts.append(key_text + value)
+        return (" ".join(parts) + "\n").encode("utf-8", "backslashreplace")
+
+    return line
 
 
 def parse_line(line: str) -> dict[str, str]:

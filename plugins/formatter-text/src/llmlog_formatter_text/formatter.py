@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
-from llmlog import Formatter, LogEntry
+from llmlog import Formatter, LogEntry, Severity
 from llmlog.ext import (
+    LEVEL_NAMES,
     continuation_lines,
     escape,
     format_cost,
     format_fields,
+    format_value,
+    quote_if_needed,
     rfc3339_local,
     rfc3339_utc,
     usage_detail_text,
@@ -38,6 +43,9 @@ class TextFormatter(Formatter):
         self._timestamp = opts.include_timestamp
         self._location = opts.include_location
         self._clock = rfc3339_utc if opts.utc else rfc3339_local
+        if type(self).format is TextFormatter.format:
+            # Only where the lines are this class's: a subclass's own format() is honoured.
+            self.line_from_parts = _line_from_parts(opts, self.format)
 
     def format(self, entry: LogEntry) -> str:
         parts = []
@@ -74,3 +82,90 @@ class TextFormatter(Formatter):
             parts.append(format_fields(entry.fields, strict=False))
         line = " ".join(parts)
         return line + continuation_lines(entry.exception) if entry.exception else line
+
+
+_NS_LOW, _NS_HIGH = 10**18, 10**19  # 19-digit nanosecond times (2001-2286)
+_INT_LIMIT = 1 << 1024  # format_value writes larger integers as a size marker
+_SPECIAL = frozenset(' ="')  # quote_if_needed(strict=False) quotes a value holding one of these
+
+
+def _line_from_parts(opts: TextOptions, format_entry: Any) -> Any:
+    """:attr:`~llmlog.Formatter.line_from_parts` of a text formatter: the line of an entry given
+    as its parts, with its newline, the same bytes as ``format_bytes`` + newline.
+
+    The common entry (no logger name, trace, span, model, tokens, latency, cost or exception) is
+    built here: the timestamp's second cached, and each string tested once (printable, nothing
+    to quote) before the escaping and quoting functions are called for what needs them; any
+    other goes through :meth:`TextFormatter.format` on a ``LogEntry`` of the parts.
+    """
+    with_time, location = opts.include_timestamp, opts.include_location
+    clock = rfc3339_utc if opts.utc else rfc3339_local
+    digits = 16 if opts.utc else 13  # microseconds in UTC, milliseconds in local time
+    levels = {severity: f"[{name}]" for severity, name in LEVEL_NAMES.items()}
+    special, limit = _SPECIAL, _INT_LIMIT
+    keys: dict[str, str] = {}  # a field's key as written, with its "="
+    # (start, end, "YYYY-MM-DDTHH:MM:SS", zone) of the last entry's second, in nanoseconds.
+    cache = (0, 0, "", "")
+
+    def line(
+        time: int,
+        severity: Severity,
+        message: str,
+        file: str,
+        line: int,
+        function: str,
+        trace_id: str | None,
+        span_id: str | None,
+        model_id: str | None,
+        token_info: Any,
+        latency_ms: float | None,
+        cost: float | None,
+        fields: Any,
+        logger: str,
+        exception: str | None,
+    ) -> bytes:
+        nonlocal cache
+        if (trace_id or span_id or model_id or logger or exception) or not (
+            token_info is None and latency_ms is None and cost is None
+        ):
+            text: str = format_entry(
+                LogEntry(
+                    time, severity, message, file, line, function, trace_id, span_id,
+                    model_id, token_info, latency_ms, cost, fields, logger, exception,
+                )
+            )  # fmt: skip
+            return (text + "\n").encode("utf-8", "backslashreplace")
+        parts = []
+        if with_time:
+            cached = cache
+            if cached[0] <= time < cached[1]:
+                parts.append(f"{cached[2]}.{str(time)[10:digits]}{cached[3]}")
+            else:
+                stamp = clock(time)
+                parts.append(stamp)
+                if _NS_LOW <= time < _NS_HIGH:
+                    start = time - time % 1_000_000_000
+                    cache = (start, start + 1_000_000_000, stamp[:19], stamp[digits + 10 :])
+        parts.append(levels[severity])
+        parts.append(message if message.isprintable() else escape(message))
+        if location and file:
+            parts.append(f"[{file if file.isprintable() else escape(file)}:{line}]")
+        if fields:
+            for key, value in fields.items():
+                key_text = keys.get(key) if type(key) is str else None
+                if key_text is None:
+                    key_text = f"{quote_if_needed(escape(str(key)), strict=False)}="
+                    if type(key) is str and len(keys) < 1000:
+                        keys[key] = key_text
+                kind = type(value)
+                if kind is str:
+                    if not (value and value.isprintable() and special.isdisjoint(value)):
+                        value = quote_if_needed(escape(value), strict=False)
+                elif kind is int and -limit < value < limit:
+                    value = str(value)
+                else:
+                    value = quote_if_needed(format_value(value), strict=False)
+                parts.append(key_text + value)
+        return (" ".join(parts) + "\n").encode("utf-8", "backslashreplace")
+
+    return line

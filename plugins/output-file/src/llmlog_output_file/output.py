@@ -113,6 +113,12 @@ class FileOutput(Output):
 
             self.write = write_unbuffered  # type: ignore[method-assign]
         self._format, self._sink_write = fmt, sink_write
+        line_of = getattr(formatter, "line_from_parts", None)
+        if line_of is not None and type(self).write is FileOutput.write:
+            # The per-entry function built once: the formatter's line from the entry's parts,
+            # written by the sink's fast path. The logger calls it without making a LogEntry
+            # when this output is the only one that takes the entry (Output.write_parts).
+            self.write_parts = self.sink.entry_writer(line_of, _ERROR)
 
     def write(self, entry: LogEntry) -> None:
         self._sink_write(self._format(entry), urgent=entry.severity >= _ERROR)

@@ -1,0 +1,187 @@
+"""Instructions per log entry, llmlog against its honest floor, counted by valgrind's callgrind: a
+figure that does not move with the machine's load (the timed figures are ``bench_file.py``'s and
+``bench_flight.py``'s).
+
+Usage (each checkout with its own environment)::
+
+    python bench/count_entry.py [--python .venv/bin/python] [--entries 3000]
+
+One process under callgrind runs every case: it sets the case up, warms it up (caches of base
+names, clean strings and the formatted second filled, as in a long run), then writes ``entries``
+entries inside a ``functools.reduce`` call, the only code collected (``--toggle-collect``), and
+dumps the count when that call returns (``--dump-after``): setup, imports and closing are not
+counted. The cases, each an enabled ``info("answer ready", user=…, attempt=…, model=…)``:
+
+* ``json``, ``text``, ``logfmt`` to a file, one ``write()`` per entry and buffered (64 KiB),
+  llmlog's ``file`` output with that formatter against ``floors.py``'s by-hand entry written the
+  same way (``os.write`` on an ``O_APPEND`` descriptor; a buffered file's ``write``);
+* a DEBUG entry only the flight recorder takes (every other output at INFO) against
+  ``floors.flight_emitter``;
+* a filtered DEBUG call with three keyword fields, llmlog against structlog's filtering logger.
+
+Needs valgrind (Debian's ``valgrind``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+#: What runs under callgrind; argv: bench directory, work directory, entries.
+PROGRAM = r"""
+import functools, io, os, sys
+sys.path.insert(0, sys.argv[1])
+work, n = sys.argv[2], int(sys.argv[3])
+only = sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[4] else None
+import floors
+import peers
+from llmlog import Logger, Output, Severity
+from llmlog_engine_flight import FlightRecorder
+from llmlog_engine_flight.recorder import RecorderOutput
+from llmlog_formatter_json import JsonFormatter
+from llmlog_formatter_logfmt import LogfmtFormatter
+from llmlog_formatter_text import TextFormatter
+from llmlog_output_file import FileOptions, FileOutput
+
+FORMATTERS = {"json": JsonFormatter, "text": TextFormatter, "logfmt": LogfmtFormatter}
+names = []
+
+def measure(name, emit, finish):
+    if only is not None and not any(name.startswith(prefix) for prefix in only):
+        finish()
+        return
+    for i in range(300):  # warm-up, not counted
+        emit("answer ready", user="alice", attempt=i, model="gpt-4o-mini")
+    def loop(_a, _b):
+        for i in range(n):
+            emit("answer ready", user="alice", attempt=i, model="gpt-4o-mini")
+    functools.reduce(loop, [0, 0])  # collected: this call only, dumped when it returns
+    finish()
+    names.append(name)
+
+for fmt, formatter in FORMATTERS.items():
+    for buffered in (False, True):
+        how = "buffered" if buffered else "write"
+        path = os.path.join(work, f"{fmt}-{how}.floor")
+        if buffered:
+            fh = open(path, "ab", buffering=65536)
+            emit = floors.FORMATS[fmt](io.BufferedWriter.write, fh)
+            measure(f"{fmt} {how} floor", emit, fh.close)
+        else:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            emit = floors.FORMATS[fmt](os.write, fd)
+            measure(f"{fmt} {how} floor", emit, lambda fd=fd: os.close(fd))
+        out = FileOutput(os.path.join(work, f"{fmt}-{how}.log"), formatter(),
+                         FileOptions(buffer_size=65536 if buffered else 0))
+        log = Logger(Severity.INFO, [out])
+        measure(f"{fmt} {how} llmlog", log.info, out.close)
+
+# A DEBUG entry only the flight recorder takes.
+
+class InfoOnly(Output):
+    def write(self, entry):
+        pass
+
+fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend="zstd", level=Severity.DEBUG)
+fr.start()
+info_only = InfoOnly()
+info_only.level = Severity.INFO
+log = Logger(Severity.INFO, [info_only, RecorderOutput(fr)])
+measure("flight debug floor", floors.flight_emitter(), lambda: None)
+measure("flight debug llmlog", log.debug, fr.stop)
+
+# A filtered call.
+class Nothing(Output):
+    def write(self, entry):
+        pass
+
+log = Logger(Severity.INFO, [Nothing()])
+measure("filtered llmlog", log.debug, lambda: None)
+class Sink:
+    def msg(self, message):
+        pass
+    info = debug = msg
+slog = peers.structlog_logger(Sink())
+measure("filtered structlog", slog.debug, lambda: None)
+with open(os.path.join(work, "names"), "w") as f:
+    f.write("\n".join(names))
+"""
+
+PAIRS = [
+    *[
+        (f"{fmt} {how}", f"{fmt} {how} llmlog", f"{fmt} {how} floor")
+        for fmt in ("json", "text", "logfmt")
+        for how in ("write", "buffered")
+    ],
+    ("flight DEBUG only", "flight debug llmlog", "flight debug floor"),
+    ("filtered (vs structlog)", "filtered llmlog", "filtered structlog"),
+]
+
+
+def counts(python: str, entries: int, work: Path, only: str = "") -> dict[str, float]:
+    """Instructions per entry of each case."""
+    script = work / "program.py"
+    script.write_text(PROGRAM)
+    out = work / "callgrind.out"
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            "--toggle-collect=functools_reduce",
+            "--dump-after=functools_reduce",
+            f"--callgrind-out-file={out}",
+            python,
+            str(script),
+            str(BENCH),
+            str(work),
+            str(entries),
+            only,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    names = (work / "names").read_text().splitlines()
+    dumps = []
+    for path in sorted(work.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:])):
+        found = re.search(r"^summary: (\d+)", path.read_text(errors="replace"), re.MULTILINE)
+        if found is None:
+            raise SystemExit(f"no summary line in {path}")
+        # Libraries call functools.reduce too (at import, at setup): those calls are short.
+        if int(found.group(1)) > 50 * entries:
+            dumps.append(int(found.group(1)))
+    if len(dumps) != len(names):
+        raise SystemExit(f"{len(dumps)} measured calls for {len(names)} cases")
+    return {name: count / entries for name, count in zip(names, dumps, strict=True)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--entries", type=int, default=3000)
+    parser.add_argument(
+        "--only", default="", help="cases whose name starts with one of these (comma-separated)"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = counts(args.python, args.entries, Path(tmp), args.only)
+    print(f"instructions per entry ({args.entries} entries per case, callgrind)")
+    print(f"  {'case':26} {'llmlog':>10} {'floor':>10} {'ratio':>7}")
+    for label, ours, floor in PAIRS:
+        if ours in result and floor not in result:
+            print(f"  {label:26} {result[ours]:10,.0f}")
+        if ours in result and floor in result:
+            print(
+                f"  {label:26} {result[ours]:10,.0f} {result[floor]:10,.0f} "
+                f"{result[ours] / result[floor]:6.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
