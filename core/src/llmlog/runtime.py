@@ -424,8 +424,15 @@ class _AfterShutdown(StderrOutput):
 
 
 def stats() -> dict[str, Any]:
-    """Counters of the global logger: output failures by output, entries dropped by sampling."""
-    return state.dispatcher.stats()
+    """Counters of the global logger: output failures by output, entries dropped by sampling;
+    and, once a tail sampler ran, its decisions by sampler (``trace_sampling``: ``trace`` for
+    trace files, ``otlp`` for the exporter; see :func:`llmlog.sampling.counts`)."""
+    result = state.dispatcher.stats()
+    if state.sampling_counts:
+        from llmlog.sampling import counts
+
+        result["trace_sampling"] = counts()
+    return result
 
 
 @atexit.register

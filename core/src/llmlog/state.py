@@ -30,6 +30,7 @@ Attribute                       Kept and replaced by
 ``price_unavailable``,          ``[prices]`` table at ``configure()``, and what was
 ``price_cache``                 looked up per (provider, model)
 ``budget_*``                     the budgets' limits and counters (``llmlog.budgets``)
+``sampling_*``                   tail-sampling rules and counts (``llmlog.sampling``)
 ``number_adjustments``,         counters of what was replaced or failed, for
 ``record_failures``             :func:`llmlog.stats` and reporting once
 ==============================  =====================================================
@@ -143,6 +144,15 @@ budgets_active = False
 budget_blocks_open = 0
 budget_stops: tuple[tuple[Any, str | None], ...] = ()
 budget_lock = threading.Lock()
+
+# -- tail sampling -------------------------------------------------------------------------------
+
+#: Predicates registered in code that keep a trace (``llmlog.sampling.add_sampling_rule``), by
+#: name, replaced (never changed in place) under ``sampling_lock``; every sampler's decisions, by
+#: sampler name (``llmlog.sampling.counts``, ``llmlog.stats()``).
+sampling_rules: dict[str, Callable[[Any], bool]] = {}
+sampling_counts: dict[str, Counter[str]] = {}
+sampling_lock = threading.Lock()
 
 # -- counters ------------------------------------------------------------------------------------
 
