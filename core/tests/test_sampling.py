@@ -343,3 +343,51 @@ def test_a_bad_sampling_option_is_an_error_at_its_path(tmp_path):
         llmlog.configure(config)
     assert "$.trace.sampling.ratio" in str(caught.value)
     assert "must be from 0 to 1" in str(caught.value)
+
+
+def test_log_entries_follow_their_traces_decision(tmp_path):
+    pytest.importorskip("llmlog_output_file")  # the file output and JSON formatter: plugins
+    pytest.importorskip("llmlog_formatter_json")
+    log = tmp_path / "app.log"
+    config = tmp_path / "llmlog.toml"
+    config.write_text(
+        'level = "debug"\n'
+        f'[outputs.file]\ntype = "file"\npath = "{log}"\nformatter = "json"\n'
+        "follow_trace_sampling = true\nbuffer_size = 0\n"
+        '[trace]\ndir = "traces"\n[trace.sampling]\nenabled = true\nspan_names = ["keep-*"]\n'
+    )
+    llmlog.configure(config)
+    logger = llmlog.get_logger()
+    try:
+        logger.debug("before any trace")
+        with llmlog.new_trace_session():
+            with llmlog.span("keep-me"):
+                logger.debug("inside a kept trace")
+            with llmlog.span("drop-me"):
+                logger.debug("inside a dropped trace")
+                logger.error("an error is never hidden")
+            with llmlog.span("keep-open"):
+                logger.debug("inside a trace flushed unfinished")
+                llmlog.get_trace_session().close()
+        output = llmlog.runtime.state.dispatcher.outputs[0]
+        stats = output.stats()
+    finally:
+        llmlog.shutdown()
+    messages = [json.loads(line)["message"] for line in log.read_text().splitlines()]
+    assert messages == [
+        "before any trace",
+        "inside a kept trace",
+        "an error is never hidden",
+        "inside a trace flushed unfinished",
+    ]
+    assert stats["sampling_dropped"] == 1 and stats["sampling_released"] == 2
+
+
+def test_follow_trace_sampling_must_be_a_boolean(tmp_path):
+    config = tmp_path / "llmlog.toml"
+    config.write_text('[outputs.console]\nfollow_trace_sampling = "yes"\n')
+    with pytest.raises(llmlog.ConfigError) as caught:
+        llmlog.configure(config)
+    assert "expected true or false, got 'yes' @ $.outputs.console.follow_trace_sampling" in str(
+        caught.value
+    )

@@ -111,6 +111,10 @@ def _make_output(spec: OutputSpec, config: Configuration, formatter: Formatter |
         )
     output.level = spec.level if spec.level is not None else config.settings.level
     output.name = spec.name
+    if spec.follow_trace_sampling:
+        from llmlog.sampling import FollowSampling
+
+        return FollowSampling(output)
     return output
 
 

@@ -45,9 +45,12 @@ import attrs
 from llmlog import state
 from llmlog.config.converter import Bytes
 from llmlog.dispatch import report_problem
-from llmlog.records import TraceEvent, TraceEventType
+from llmlog.interfaces import Output
+from llmlog.records import LogEntry, TraceEvent, TraceEventType
+from llmlog.severity import Severity
 
 __all__ = [
+    "FollowSampling",
     "SamplingOptions",
     "TailSampler",
     "TraceFacts",
@@ -274,6 +277,9 @@ class TailSampler:
     :param name: what its counts are filed under in ``llmlog.stats()``.
     :param one_trace_id: every event has one trace id (a trace session): each root span is a
         trace of its own, head-sampled by the trace id XOR the root span id.
+    :param follow: log entries follow this sampler's decisions (outputs with
+        ``follow_trace_sampling``): the spans it holds are published in ``llmlog.state`` and
+        each decision announced (trace sessions' samplers do).
 
     Not thread-safe: the owner calls :meth:`offer` and :meth:`close` under its own lock.
     """
@@ -286,6 +292,7 @@ class TailSampler:
         *,
         name: str = "trace",
         one_trace_id: bool = False,
+        follow: bool = False,
     ) -> None:
         self.options = options
         self.name = name
@@ -310,6 +317,7 @@ class TailSampler:
             (k, re.compile(fnmatch.translate(v))) for k, v in options.attributes.items()
         ]
         self._closed = False
+        self._follow = follow
         with state.sampling_lock:
             state.sampling_counts.setdefault(name, Counter())
         state.register_lifecycle(after_fork_in_child=_after_fork_in_child)
@@ -348,6 +356,8 @@ class TailSampler:
                 if held is not None:
                     self._span_trace[span] = held
                     held.spans.append(span)
+                    if self._follow:
+                        state.sampling_open_spans[span] = held.root
                     return held
                 kept = self._decided.get(parent)
                 if kept is not None:
@@ -371,6 +381,8 @@ class TailSampler:
         if self._one_trace_id or trace_id in self._sessions:
             key ^= _low64(span)
         held = self._open[span] = self._span_trace[span] = _Trace(event, key)
+        if self._follow:
+            state.sampling_open_spans[span] = span
         if len(self._open) > self._max_open:
             self._decide_oldest()
         return held
@@ -432,6 +444,12 @@ class TailSampler:
         # Late events (a child ending after its root, an early decision's rest) follow it.
         for span in held.spans:
             self._remember(span, kept)
+        if self._follow:
+            open_spans = state.sampling_open_spans
+            for span in held.spans:
+                open_spans.pop(span, None)
+            for follower in state.sampling_followers:
+                follower.decided(held.root, kept)
         if kept:
             self._count("kept")
             self._count(f"kept_{reason}")
@@ -592,3 +610,124 @@ class TailSampler:
 
 def _after_fork_in_child() -> None:
     state.sampling_lock = threading.Lock()
+    for follower in state.sampling_followers:
+        follower._lock = threading.Lock()
+
+
+# -- log entries following their trace's decision -------------------------------------------------
+
+
+class FollowSampling(Output):
+    """An output whose entries follow their trace's tail-sampling decision
+    (``[outputs.NAME] follow_trace_sampling = true``).
+
+    An entry whose span belongs to a trace a trace session's sampler holds now waits with that
+    trace, and is written when the trace is kept, or dropped (counted) when it is not; any other
+    entry (outside a span, of a span no sampler holds, of a trace already decided) is written at
+    once. Entries at ``ERROR`` and above are always written at once: an error is never hidden by
+    sampling.
+
+    Bounded: at most ``max_entries`` entries wait (10,000 by default); past that the oldest
+    trace's entries are written early (counted ``released_early``). At :meth:`flush` nothing is
+    released (the traces are undecided); at :meth:`close` every waiting entry is written.
+
+    :param output: the configured output, which writes what is released.
+    """
+
+    def __init__(self, output: Output, max_entries: int = 10_000) -> None:
+        self.output = output
+        self.level = output.level
+        self.name = output.name
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._held: dict[str, list[LogEntry]] = {}
+        self._count = 0
+        self._inner_write = output.write
+        self.counters: Counter[str] = Counter()
+        with state.sampling_lock:
+            state.sampling_followers = (*state.sampling_followers, self)
+        state.register_lifecycle(after_fork_in_child=_after_fork_in_child)
+
+    def write(self, entry: LogEntry) -> None:
+        span = entry.span_id
+        if span is not None and entry.severity < _ERROR_SEVERITY:
+            lock = self._lock
+            lock.acquire()
+            try:
+                root = state.sampling_open_spans.get(span)
+                if root is not None:
+                    held = self._held.get(root)
+                    if held is None:
+                        held = self._held[root] = []
+                    held.append(entry)
+                    self._count += 1
+                    if self._count > self.max_entries:
+                        released = self._held.pop(next(iter(self._held)))
+                        self._count -= len(released)
+                        self.counters["released_early"] += len(released)
+                    else:
+                        return
+                else:
+                    released = None
+            finally:
+                lock.release()
+            if released is not None:
+                for early in released:
+                    self._inner_write(early)
+                return
+        self._inner_write(entry)
+
+    def decided(self, root: str, kept: bool) -> None:
+        """The sampler decided the trace whose root span is ``root``: its entries are written
+        (``kept``) or dropped."""
+        with self._lock:
+            held = self._held.pop(root, None)
+            if held is None:
+                return
+            self._count -= len(held)
+        if not kept:
+            self.counters["dropped"] += len(held)
+            return
+        self.counters["released"] += len(held)
+        for entry in held:
+            try:
+                self._inner_write(entry)
+            except Exception as exc:  # the sampler's caller is the application's thread
+                self.counters["failed"] += 1
+                if self.counters["failed"] == 1:
+                    report_problem(
+                        f"the output {self.name!r} failed (reported once): "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+
+    @property
+    def waiting(self) -> int:
+        """Entries waiting for their trace's decision now."""
+        return self._count
+
+    def flush(self) -> None:
+        self.output.flush()
+
+    def close(self) -> None:
+        """Write every waiting entry (their traces will not be decided in time), then close."""
+        with state.sampling_lock:
+            state.sampling_followers = tuple(f for f in state.sampling_followers if f is not self)
+        with self._lock:
+            held, self._held, self._count = self._held, {}, 0
+        for entries in held.values():
+            self.counters["released_at_close"] += len(entries)
+            for entry in entries:
+                self._inner_write(entry)
+        self.output.close()
+
+    def stats(self) -> dict[str, int]:
+        return {**self.output.stats(), **{f"sampling_{k}": v for k, v in self.counters.items()}}
+
+    def __getattr__(self, name: str) -> Any:
+        # What else the core or a test reads of the output (its path, its stream).
+        if name == "output":
+            raise AttributeError(name)
+        return getattr(self.output, name)
+
+
+_ERROR_SEVERITY = Severity.ERROR

@@ -153,6 +153,10 @@ budget_lock = threading.Lock()
 sampling_rules: dict[str, Callable[[Any], bool]] = {}
 sampling_counts: dict[str, Counter[str]] = {}
 sampling_lock = threading.Lock()
+#: Spans held now by the samplers entries follow (trace sessions'): span id -> root span id,
+#: and the outputs that follow their decisions (``llmlog.sampling.FollowSampling``).
+sampling_open_spans: dict[str, str] = {}
+sampling_followers: tuple[Any, ...] = ()
 
 # -- counters ------------------------------------------------------------------------------------
 

@@ -259,7 +259,12 @@ class TraceSession(TraceSink):
         self.sampler: TailSampler | None = None
         if sampling is not None and sampling.enabled:
             self.sampler = TailSampler(
-                sampling, self._write, self._write_summary, name="trace", one_trace_id=True
+                sampling,
+                self._write,
+                self._write_summary,
+                name="trace",
+                one_trace_id=True,
+                follow=True,
             )
 
     # -- writing ---------------------------------------------------------------------------------
