@@ -36,7 +36,7 @@ import fnmatch
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -231,9 +231,10 @@ def _estimate(event: TraceEvent) -> int:
         return EVENT_OVERHEAD + len(encoded)
     size = EVENT_OVERHEAD
     for value in event.data.values():
-        if type(value) is str:
+        kind = type(value)  # exact types first: an ABC check costs more than the rest
+        if kind is str:
             size += len(value)
-        elif isinstance(value, Mapping):
+        elif kind is dict or (kind is not int and isinstance(value, Mapping)):
             size += 48 * len(value)
             for inner in value.values():
                 if type(inner) is str:
@@ -300,11 +301,13 @@ class TailSampler:
         self._summarise = summarise if options.not_kept == "summary" else None
         self._one_trace_id = one_trace_id
         #: Trace ids that carry a session line: their root spans are sampled one by one.
-        self._sessions: dict[str, None] = {}
-        self._open: dict[str, _Trace] = {}  # by root span id, oldest first
+        # OrderedDicts where the oldest is taken: a plain dict whose front entries were deleted
+        # makes finding its first entry a scan.
+        self._sessions: OrderedDict[str, None] = OrderedDict()
+        self._open: OrderedDict[str, _Trace] = OrderedDict()  # by root span id, oldest first
         self._span_trace: dict[str, _Trace] = {}
         #: Spans of decided traces: whether they were kept (late events follow), oldest first.
-        self._decided: dict[str, bool] = {}
+        self._decided: OrderedDict[str, bool] = OrderedDict()
         self._decided_limit = max(4 * options.max_open_traces, 65_536)
         self._bytes = 0
         self._max_open = options.max_open_traces
@@ -391,7 +394,7 @@ class TailSampler:
         sessions = self._sessions
         sessions[trace_id] = None
         if len(sessions) > 4096:
-            del sessions[next(iter(sessions))]
+            sessions.popitem(last=False)
 
     def _late(self, event: TraceEvent, kept: bool) -> None:
         if kept:
@@ -451,8 +454,7 @@ class TailSampler:
             for follower in state.sampling_followers:
                 follower.decided(held.root, kept)
         if kept:
-            self._count("kept")
-            self._count(f"kept_{reason}")
+            self._count("kept", f"kept_{reason}")
             keep = self._keep
             for event in held.events:
                 keep(event)
@@ -461,15 +463,17 @@ class TailSampler:
                 if self._summarise is not None:
                     self._summary(facts, "unfinished")
             return
-        self._count("sampled_out")
-        if self._summarise is not None:
-            self._summary(facts, "decided_early" if early else "sampled_out")
+        if self._summarise is None:
+            self._count("sampled_out")
+        else:
+            self._count("sampled_out", "summarised")
+            self._summarise(facts, "decided_early" if early else "sampled_out")
 
     def _remember(self, span: str, kept: bool) -> None:
         decided = self._decided
         decided[span] = kept
         if len(decided) > self._decided_limit:
-            del decided[next(iter(decided))]
+            decided.popitem(last=False)
 
     def _summary(self, facts: TraceFacts, outcome: str) -> None:
         assert self._summarise is not None
@@ -477,45 +481,59 @@ class TailSampler:
         self._summarise(facts, outcome)
 
     def _facts(self, held: _Trace, finished: bool) -> TraceFacts:
-        facts = TraceFacts(trace_id=held.trace_id, root_span_id=held.root, unfinished=not finished)
-        facts.events = held.events
+        # One pass over the trace's events, in locals (this runs once per trace, on the thread
+        # that ended its root).
         names: dict[str, str] = {}
+        durations: list[tuple[str, int]] = []
         cost: float | None = None
-        is_error = self._is_error
+        spans = calls = tokens = errors = 0
         for event in held.events:
             kind = event.type
             data = event.data
             if kind is _SPAN:
                 if data.get("event") == "start":
-                    facts.spans += 1
+                    spans += 1
                     names[event.span_id or ""] = str(data.get("operation", ""))
-                else:
-                    duration = data.get("duration_ms", 0)
-                    facts.span_durations.append(
-                        (
-                            names.get(event.span_id or "", ""),
-                            duration if type(duration) is int else 0,
-                        )
-                    )
+                    continue
+                duration = data.get("duration_ms", 0)
+                durations.append(
+                    (names.get(event.span_id or "", ""), duration if type(duration) is int else 0)
+                )
+                if data.get("error") is not None:
+                    errors += 1
             elif kind is _LLM_CALL:
-                facts.llm_calls += 1
+                calls += 1
                 usage = data.get("usage")
-                if isinstance(usage, Mapping):
-                    tokens = usage.get("total_tokens", 0)
-                    facts.total_tokens += tokens if type(tokens) is int else 0
+                if type(usage) is dict or isinstance(usage, Mapping):
+                    used = usage.get("total_tokens", 0)
+                    tokens += used if type(used) is int else 0
                     price = usage.get("cost")
                     if isinstance(price, int | float):
                         cost = (cost or 0.0) + float(price)
-            if is_error(event):
-                facts.errors += 1
-        facts.cost = cost
-        facts.name = names.get(held.root, "")
+            elif kind is _ERROR or (
+                (kind is _TOOL_CALL or kind is _MODULE)
+                and (data.get("success") is False or data.get("error") is not None)
+            ):
+                errors += 1
         if finished:  # the last event is the root's end
             duration = held.events[-1].data.get("duration_ms", 0)
-            facts.duration_ms = duration if type(duration) is int else 0
+            took = duration if type(duration) is int else 0
         else:
-            facts.duration_ms = (time.monotonic_ns() - held.started) // 1_000_000
-        return facts
+            took = (time.monotonic_ns() - held.started) // 1_000_000
+        return TraceFacts(
+            trace_id=held.trace_id,
+            root_span_id=held.root,
+            name=names.get(held.root, ""),
+            duration_ms=took,
+            spans=spans,
+            llm_calls=calls,
+            total_tokens=tokens,
+            cost=cost,
+            errors=errors,
+            unfinished=not finished,
+            events=held.events,
+            span_durations=durations,
+        )
 
     def _reason(self, facts: TraceFacts, key: int) -> str | None:
         """The first rule that keeps the trace, or ``None``."""
@@ -577,10 +595,14 @@ class TailSampler:
                         return True
         return False
 
-    def _count(self, what: str) -> None:
-        self._counts[what] += 1
+    def _count(self, *what: str) -> None:
+        counts = self._counts
+        for name in what:
+            counts[name] += 1
         with state.sampling_lock:
-            state.sampling_counts[self.name][what] += 1
+            shared = state.sampling_counts[self.name]
+            for name in what:
+                shared[name] += 1
 
     # -- the owner's lifecycle ---------------------------------------------------------------
 
