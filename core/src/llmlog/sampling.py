@@ -221,8 +221,9 @@ def _low64(hex_id: str) -> int:
 
 # -- the sampler ---------------------------------------------------------------------------------------
 
-#: Estimated cost of holding one event besides its text.
-EVENT_OVERHEAD = 200
+#: Estimated cost of holding one event besides its text (the event, its data dict and the
+#: list slot, measured: bench/bench_sampling.py --mode memory).
+EVENT_OVERHEAD = 330
 
 
 def _estimate(event: TraceEvent) -> int:

@@ -116,17 +116,34 @@ def test_a_thousand_concurrent_traces_are_sampled_alike_in_the_file_and_over_otl
     assert len(made) == 1000
     (trace_id,) = {m["trace_id"] for m in made}  # one session: one trace id, 1,000 root spans
     key = int(trace_id[-16:], 16)
-    expected = {
-        m["span_id"]
-        for m in made
-        if m["kind"] != "plain" or head_sampled(key ^ int(m["span_id"], 16), RATIO)
-    }
     kinds = Counter(m["kind"] for m in made)
     assert kinds == {"plain": 950, "failing": 30, "slow": 20}
-    assert 50 < len(expected) - 50 < 150  # the head share of 950, give or take
+    lines = [json.loads(line) for line in trace_file.read_text().splitlines()]
+
+    # Each root's duration as the sampler saw it: its end event if kept, its summary line if not.
+    # On a loaded machine an ordinary request can take 2 s too (threads waiting for the GIL):
+    # it is then slow, and kept as such; the 20 made slow always are.
+    duration = {
+        line["span_id"]: line["data"]["duration_ms"]
+        for line in lines
+        if line["type"] == "span"
+        and line["data"]["event"] == "end"
+        and line["span_id"] in {m["span_id"] for m in made}
+    }
+    summaries = [line["data"] for line in lines[1:] if line["type"] == "session"]
+    duration.update({s["root_span_id"]: s["duration_ms"] for s in summaries if "root" in s})
+    assert len(duration) == 1000
+    slow = {root for root, ms in duration.items() if ms >= 2000}
+    assert {m["span_id"] for m in made if m["kind"] == "slow"} <= slow
+    failing = {m["span_id"] for m in made if m["kind"] == "failing"}
+    expected = (
+        failing
+        | slow
+        | {m["span_id"] for m in made if head_sampled(key ^ int(m["span_id"], 16), RATIO)}
+    )
+    assert 50 < len(expected) - 50 < 150 + len(slow)  # the head share of 950, give or take
 
     # The trace file: the kept roots, each whole (root, child, call, ends; errors for the failing).
-    lines = [json.loads(line) for line in trace_file.read_text().splitlines()]
     root_of: dict[str, str] = {}
     events: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in lines:
@@ -139,16 +156,15 @@ def test_a_thousand_concurrent_traces_are_sampled_alike_in_the_file_and_over_otl
     assert set(events) == expected
     for root, got in events.items():
         kinds_of = Counter((e["type"], e["data"].get("event")) for e in got)
-        failing = any(e["type"] == "error" for e in got)
         assert kinds_of[("span", "start")] == kinds_of[("span", "end")] == 2, root
         assert kinds_of[("llm_call", None)] == 1, root
-        assert kinds_of[("error", None)] == (2 if failing else 0), root
-    summaries = [line["data"] for line in lines[1:] if line["type"] == "session"]
+        assert kinds_of[("error", None)] == (2 if root in failing else 0), root
     outcomes = Counter(s["sampling"] for s in summaries)
     assert outcomes == {"sampled_out": 1000 - len(expected), "counts": 1}
     counts = summaries[-1]
-    assert counts["kept_error"] == 30 and counts["kept_duration"] == 20
-    assert counts["kept_ratio"] == len(expected) - 50
+    assert counts["kept_error"] == 30
+    assert counts["kept_duration"] == len(slow - failing)
+    assert counts["kept_ratio"] == len(expected - failing - slow)
     assert counts["sampled_out"] == 1000 - len(expected)
     assert "decided_early" not in counts and "unfinished" not in counts
 
