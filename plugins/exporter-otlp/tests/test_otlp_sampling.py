@@ -180,3 +180,43 @@ def test_a_thousand_concurrent_traces_are_sampled_alike_in_the_file_and_over_otl
         sid for sid in roots if by_id[sid].get("status", {}).get("code") == "STATUS_CODE_ERROR"
     }
     assert len(failed) == 30
+
+
+def test_a_trace_open_at_shutdown_is_exported_as_far_as_it_went_and_counted(
+    receiver, tmp_path: Path
+) -> None:
+    import llmlog
+    from llmlog.testing import isolated_environment
+
+    with isolated_environment(tmp_path):
+        llmlog.configure(
+            {
+                "outputs": {},
+                "integrations": {
+                    "otlp": {
+                        "enabled": True,
+                        "endpoint": f"{receiver.base}/v1/traces",
+                        "schedule_delay": 0.05,
+                        "sampling": {"enabled": True, "span_names": ["kept-*"]},
+                    }
+                },
+            }
+        )
+        try:
+            with llmlog.span("dropped"), llmlog.span("dropped-child"):
+                pass
+            with llmlog.span("kept-1"):
+                pass
+            crashed = llmlog.span("crashed-task")  # a task that never ends its span
+            crashed._context.__enter__()
+            with llmlog.span("inside-crashed"):
+                pass
+            crashed._context.__exit__(None, None, None)
+            before = llmlog.stats()["trace_sampling"]["otlp"]
+        finally:
+            llmlog.shutdown()
+        after = llmlog.stats()["trace_sampling"]["otlp"]
+    names = sorted(s["name"] for s in receiver.spans)
+    assert names == ["crashed-task", "inside-crashed", "kept-1"]
+    assert after["unfinished"] - before.get("unfinished", 0) == 1
+    assert after["sampled_out"] >= 1 and after["kept_span_name"] >= 1
