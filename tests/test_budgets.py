@@ -128,8 +128,15 @@ def test_a_session_budget_and_a_flight_snapshot_at_the_limit(tmp_path):
     with capture() as entries:
         _call(TokenUsage(1, 1, cost=0.02))
     assert _budget_entries(entries) == [(Severity.ERROR, "session")]
+    from llmlog.ext import global_flight_recorder
+
+    # The "budget" trigger writes on a thread of its own: the application never waits for it.
+    assert global_flight_recorder().wait_for_triggers(30)  # type: ignore[attr-defined]
     snaps = list((tmp_path / "snaps").glob("*"))
-    assert snaps, "no flight-recorder snapshot at the limit"
+    assert len(snaps) == 1, "no flight-recorder snapshot at the limit"
+    header = json.loads(snaps[0].read_text().splitlines()[0])
+    assert header["reason"] == "budget"
+    assert header["trigger_detail"].startswith("budget session exceeded: 0.02 of 0.01 USD")
 
 
 CHILD = """

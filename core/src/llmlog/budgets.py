@@ -315,7 +315,11 @@ def _act(
     recorder = state.flight_recorder
     if recorder is not None and recorder.enabled:
         try:
-            recorder.snapshot(reason=f"budget {found.name} exceeded")
+            # The recorder's "budget" trigger: named in the snapshot, rate-limited, and off
+            # when the configuration leaves it out of [flight_recorder] triggers.
+            recorder.trigger(
+                "budget", f"budget {found.name} exceeded: {spent:g} of {limit:g} {unit}"
+            )
         except Exception as exc:
             from llmlog.dispatch import report_problem
 

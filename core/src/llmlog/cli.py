@@ -99,6 +99,8 @@ def _effective(config: Configuration) -> dict[str, Any]:
         table: dict[str, Any] = {"type": spec.component.name}
         if spec.level is not None:
             table["level"] = spec.level.name.lower()
+        if spec.follow_trace_sampling:
+            table["follow_trace_sampling"] = True
         if spec.formatter is not None:
             table["formatter"] = _component_value(spec.formatter)
         table.update(_options_dict(spec.options))

@@ -79,7 +79,9 @@ Tracing (for trace formats and integrations)
     ``shutdown``: the contract of whatever takes every trace event, as the flight recorder and the
     OTLP exporter do), ``add_trace_sink``, ``remove_trace_sink``, ``trace_sinks()`` (those added
     now), ``flush_trace_sinks``, ``trace_sink_failures``; ``add_listener``/``remove_listener`` for
-    a plain function.
+    a plain function. Tail sampling in front of a sink: ``SamplingOptions`` (a policy as a
+    table), ``TailSampler`` (holds each trace until its root span ends, then passes it on or
+    not), ``TraceFacts`` (what a decision reads).
     ``LogContext``, ``get_current``, ``enter_context``, ``exit_context``: the context a trace
     session and its spans live in.
 
@@ -185,6 +187,7 @@ if TYPE_CHECKING:
     from llmlog.runtime import plugin_host
     from llmlog.runtime import validate as validate_configuration
     from llmlog.safefiles import DIRECTORY_MODE, create_new, make_private_dirs, written_atomically
+    from llmlog.sampling import SamplingOptions, TailSampler, TraceFacts
     from llmlog.sanitize import Sanitizer
     from llmlog.serialize import (
         Serializer,
@@ -338,6 +341,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "make_private_dirs",
         "written_atomically",
     ),
+    **_names("llmlog.sampling", "SamplingOptions", "TailSampler", "TraceFacts"),
     **_names("llmlog.sanitize", "Sanitizer"),
     **_names(
         "llmlog.serialize",
@@ -463,6 +467,7 @@ __all__ = [
     "PriceTable",
     "PriceUsage",
     "Rates",
+    "SamplingOptions",
     "Sanitizer",
     "Seconds",
     "Serializer",
@@ -474,9 +479,11 @@ __all__ = [
     "Table",
     "TableContext",
     "TableRegister",
+    "TailSampler",
     "TokenUsage",
     "TraceEvent",
     "TraceEventType",
+    "TraceFacts",
     "TraceFormat",
     "TraceFormatRegister",
     "TraceFormatSupport",

@@ -111,6 +111,10 @@ def _make_output(spec: OutputSpec, config: Configuration, formatter: Formatter |
         )
     output.level = spec.level if spec.level is not None else config.settings.level
     output.name = spec.name
+    if spec.follow_trace_sampling:
+        from llmlog.sampling import FollowSampling
+
+        return FollowSampling(output)
     return output
 
 
@@ -424,8 +428,15 @@ class _AfterShutdown(StderrOutput):
 
 
 def stats() -> dict[str, Any]:
-    """Counters of the global logger: output failures by output, entries dropped by sampling."""
-    return state.dispatcher.stats()
+    """Counters of the global logger: output failures by output, entries dropped by sampling;
+    and, once a tail sampler ran, its decisions by sampler (``trace_sampling``: ``trace`` for
+    trace files, ``otlp`` for the exporter; see :func:`llmlog.sampling.counts`)."""
+    result = state.dispatcher.stats()
+    if state.sampling_counts:
+        from llmlog.sampling import counts
+
+        result["trace_sampling"] = counts()
+    return result
 
 
 @atexit.register

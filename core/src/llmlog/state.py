@@ -31,6 +31,7 @@ Attribute                       Kept and replaced by
 ``price_cache``,                looked up per (provider, model), and the last usage
 ``entry_price_memo``            a log entry had priced
 ``budget_*``                     the budgets' limits and counters (``llmlog.budgets``)
+``sampling_*``                   tail-sampling rules and counts (``llmlog.sampling``)
 ``number_adjustments``,         counters of what was replaced or failed, for
 ``record_failures``             :func:`llmlog.stats` and reporting once
 ==============================  =====================================================
@@ -148,6 +149,19 @@ budgets_active = False
 budget_blocks_open = 0
 budget_stops: tuple[tuple[Any, str | None], ...] = ()
 budget_lock = threading.Lock()
+
+# -- tail sampling -------------------------------------------------------------------------------
+
+#: Predicates registered in code that keep a trace (``llmlog.sampling.add_sampling_rule``), by
+#: name, replaced (never changed in place) under ``sampling_lock``; every sampler's decisions, by
+#: sampler name (``llmlog.sampling.counts``, ``llmlog.stats()``).
+sampling_rules: dict[str, Callable[[Any], bool]] = {}
+sampling_counts: dict[str, Counter[str]] = {}
+sampling_lock = threading.Lock()
+#: Spans held now by the samplers entries follow (trace sessions'): span id -> root span id,
+#: and the outputs that follow their decisions (``llmlog.sampling.FollowSampling``).
+sampling_open_spans: dict[str, str] = {}
+sampling_followers: tuple[Any, ...] = ()
 
 # -- counters ------------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from llmlog import state
 from llmlog.logger import get_logger
 from llmlog.severity import Severity
 
@@ -154,6 +155,11 @@ class LlmlogHandler(logging.Handler):
                 exception,
                 record.name,
             )
+            if record.levelno >= logging.ERROR:
+                recorder = state.flight_recorder
+                if recorder is not None:
+                    # The flight recorder's "stdlib_error" trigger (off unless configured).
+                    recorder.trigger("stdlib_error", f"{record.name}: {message[:200]}")
         except Exception:
             self.handleError(record)
         finally:

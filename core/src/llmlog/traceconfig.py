@@ -7,6 +7,8 @@ from pathlib import Path
 import attrs
 import platformdirs
 
+from llmlog.sampling import SamplingOptions
+
 __all__ = ["TraceOptions", "default_trace_dir"]
 
 
@@ -28,3 +30,7 @@ class TraceOptions:
     #: Keep prompts, responses, inputs, outputs and code; ``false`` keeps only structure, tokens,
     #: cost and latency.
     content: bool = True
+    #: Tail sampling of the traces written to trace files (``[trace.sampling]``): keep the
+    #: traces that failed, were slow or costly in full, a head-sampled share of the rest, and a
+    #: summary line of the others. See ``docs/sampling.md``.
+    sampling: SamplingOptions = attrs.Factory(SamplingOptions)

@@ -41,6 +41,7 @@ from llmlog.numbers import as_cost, as_count, as_seconds
 from llmlog.pricing import price_usage
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
+from llmlog.sampling import SamplingOptions, TailSampler, TraceFacts
 from llmlog.sanitize import Sanitizer
 from llmlog.usage import DETAIL_FIELDS, detail_items, usage_from
 
@@ -226,6 +227,10 @@ class TraceSession(TraceSink):
     :param sanitizer: redaction and size caps applied to event data (secure defaults).
     :param content: ``False`` drops prompts, responses, inputs and outputs but keeps tokens, cost and
         latency (the "no content" mode).
+    :param sampling: a tail-sampling policy (:mod:`llmlog.sampling`) in front of the writer: each
+        root span's events are held until it ends, then written in full or left out (with a
+        summary line); the decisions are counted in a summary line at :meth:`close`. ``None``
+        or one not ``enabled``: every event is written.
     """
 
     def __init__(
@@ -235,6 +240,7 @@ class TraceSession(TraceSink):
         *,
         sanitizer: Sanitizer | None = None,
         content: bool = True,
+        sampling: SamplingOptions | None = None,
     ) -> None:
         self.writer = writer
         self.trace_id = trace_id or new_trace_id()
@@ -250,6 +256,16 @@ class TraceSession(TraceSink):
         # module summary can roll up without counting a call twice.
         self._parents: dict[str, str | None] = {}
         self._rollup: dict[str, list[int]] = {}
+        self.sampler: TailSampler | None = None
+        if sampling is not None and sampling.enabled:
+            self.sampler = TailSampler(
+                sampling,
+                self._write,
+                self._write_summary,
+                name="trace",
+                one_trace_id=True,
+                follow=True,
+            )
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -281,13 +297,43 @@ class TraceSession(TraceSink):
         lock.acquire()  # half the cost of ``with lock:``
         try:
             if not self._closed:
-                self.writer.write(event)
+                sampler = self.sampler
+                if sampler is None:
+                    self.writer.write(event)
+                else:
+                    sampler.offer(event)
         except Exception as exc:  # a trace call never raises into the application
-            self.failures += 1
-            if self.failures == 1:
-                report_problem(f"{self.name}: writing failed: {type(exc).__name__}: {exc}")
+            self._failed(exc)
         finally:
             lock.release()
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            report_problem(f"{self.name}: writing failed: {type(exc).__name__}: {exc}")
+
+    def _write(self, event: TraceEvent) -> None:
+        """The sampler's way to the file (under the session's lock): one event that failed is
+        counted, the others still written."""
+        try:
+            self.writer.write(event)
+        except Exception as exc:
+            self._failed(exc)
+
+    def _write_summary(self, facts: TraceFacts, outcome: str) -> None:
+        """A trace the sampler did not keep (or flushed unfinished), as one ``session`` line
+        with a ``sampling`` key: every reader of the format takes the first session line as
+        the session and passes over the others."""
+        self._write(
+            TraceEvent(
+                TraceEventType.SESSION,
+                time.time_ns(),
+                self.trace_id,
+                None,
+                None,
+                {"sampling": outcome, **facts.summary()},
+            )
+        )
 
     _CONTENT_KEYS = frozenset(
         {
@@ -539,6 +585,22 @@ class TraceSession(TraceSink):
         with self._lock:
             if self._closed:
                 return
+            sampler = self.sampler
+            if sampler is not None:
+                try:
+                    sampler.close()
+                    self._write(
+                        TraceEvent(
+                            TraceEventType.SESSION,
+                            time.time_ns(),
+                            self.trace_id,
+                            None,
+                            None,
+                            {"sampling": "counts", **sampler.counts()},
+                        )
+                    )
+                except Exception as exc:
+                    self._failed(exc)
             self._closed = True
             try:
                 self.writer.close()
@@ -615,6 +677,7 @@ def _open_session(
     options: Mapping[str, Any],
     trace_id: str | None,
     metadata: Mapping[str, Any] | None,
+    sampling: SamplingOptions | None = None,
 ) -> TraceSession:
     from llmlog.config.paths import config_relative
     from llmlog.plugins import PluginHost
@@ -649,6 +712,7 @@ def _open_session(
         trace_id,
         sanitizer=sanitizer,
         content=trace.content if content is None else content,
+        sampling=trace.sampling if sampling is None else sampling,
     )
     session.emit_session(metadata)
     return session
@@ -659,6 +723,7 @@ def new_trace_session(
     *,
     format: str | None = None,
     content: bool | None = None,
+    sampling: SamplingOptions | None = None,
     **options: Any,
 ) -> TraceSession:
     """``NewTraceSession``: open a trace file and write the session event.
@@ -671,10 +736,12 @@ def new_trace_session(
     :param format: a trace format name, overriding ``[trace] format``.
     :param content: ``False`` drops prompts, responses, inputs and outputs (default from
         ``[trace] content``).
+    :param sampling: a tail-sampling policy for the file, overriding ``[trace.sampling]``
+        (:class:`llmlog.sampling.SamplingOptions`; ``SamplingOptions()`` turns it off).
     :param options: the format's options (for ``dspy``: ``buffer_size``, ``max_bytes``,
         ``max_files``, ``mode``...), overriding those of ``[trace] format``.
     """
-    return _open_session(path, format, content, options, None, None)
+    return _open_session(path, format, content, options, None, None, sampling)
 
 
 def start_trace_session(
@@ -683,12 +750,13 @@ def start_trace_session(
     *,
     format: str | None = None,
     content: bool | None = None,
+    sampling: SamplingOptions | None = None,
     **options: Any,
 ) -> TraceSession:
     """``StartTraceSession``: like :func:`new_trace_session`, reusing the context's trace id if any
     and merging ``metadata`` into the session event (for ``rlm``: ``root_model``,
     ``max_iterations``, ``backend``, ``context``, ``query``...)."""
-    return _open_session(path, format, content, options, get_current().trace_id, metadata)
+    return _open_session(path, format, content, options, get_current().trace_id, metadata, sampling)
 
 
 class Span:

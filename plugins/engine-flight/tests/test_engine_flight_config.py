@@ -118,7 +118,7 @@ def test_the_table_is_shown_with_its_defaults_and_reads_back(tmp_path):
     )
     shown = effective_dict(config)["flight_recorder"]
     assert shown["backend"] == "memory" and shown["min_age"] == 60 and shown["level"] == "debug"
-    assert shown["triggers"] == ["fatal"] and not shown["enabled"]
+    assert shown["triggers"] == ["fatal", "budget"] and not shown["enabled"]
     again = llmlog.check_configuration({"flight_recorder": shown}, plugins=ENGINE, autoload=False)
     assert again.table("flight_recorder") == config.table("flight_recorder")
 

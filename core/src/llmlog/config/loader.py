@@ -114,6 +114,9 @@ class OutputSpec:
     level: Severity | None
     formatter: FormatterSpec | None
     options: Any
+    #: ``follow_trace_sampling = true``: entries of a trace held by tail sampling wait for its
+    #: decision (``llmlog.sampling.FollowSampling``).
+    follow_trace_sampling: bool = False
 
 
 @attrs.frozen
@@ -373,6 +376,10 @@ def _output_spec(
             level = parse_severity_strict(table.pop("level"))
         except ValueError as exc:
             errors.append(f"{exc} @ {path}.level")
+    follow = table.pop("follow_trace_sampling", False)
+    if type(follow) is not bool:
+        errors.append(f"expected true or false, got {shown(follow)} @ {path}.follow_trace_sampling")
+        follow = False
     formatter = None
     raw_formatter = table.pop("formatter", component.default_formatter)
     if raw_formatter is not None:
@@ -383,7 +390,7 @@ def _output_spec(
                 raw_formatter, formatters, "formatter", f"{path}.formatter", errors, explain
             )
     options = _structure_options(component, table, path, errors)
-    return OutputSpec(name, component, level, formatter, options)
+    return OutputSpec(name, component, level, formatter, options, follow)
 
 
 def _table_specs(

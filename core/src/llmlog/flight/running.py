@@ -58,6 +58,8 @@ class FlightRecorderAPI(Protocol):
 
     def stats(self) -> dict[str, int]: ...
 
+    def trigger(self, name: str, detail: str = "") -> bool: ...
+
 
 class NoFlightRecorder:
     """What :func:`global_flight_recorder` returns when no recorder runs (the default): every
@@ -117,6 +119,10 @@ class NoFlightRecorder:
     def stats(self) -> dict[str, int]:
         """No counters: an empty dict."""
         return {}
+
+    def trigger(self, name: str, detail: str = "") -> bool:
+        """No snapshot: ``False``."""
+        return False
 
     def __repr__(self) -> str:
         return "<NoFlightRecorder: no flight recorder runs>"

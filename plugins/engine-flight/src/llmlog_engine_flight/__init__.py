@@ -19,7 +19,10 @@ if TYPE_CHECKING:
         FlightRecorder,
         RecorderOutput,
         SnapshotInProgress,
+        add_trigger,
+        code_triggers,
         init_global_flight_recorder,
+        remove_trigger,
         set_global_flight_recorder,
     )
     from llmlog_engine_flight.ring import RecorderBackend
@@ -30,6 +33,9 @@ _LAZY = {
     "FlightRecorder": "recorder",
     "RecorderOutput": "recorder",
     "SnapshotInProgress": "recorder",
+    "add_trigger": "recorder",
+    "code_triggers": "recorder",
+    "remove_trigger": "recorder",
     "init_global_flight_recorder": "recorder",
     "set_global_flight_recorder": "recorder",
     "RecorderBackend": "ring",
@@ -51,8 +57,11 @@ __all__ = [
     "RecorderBackend",
     "RecorderOutput",
     "SnapshotInProgress",
+    "add_trigger",
+    "code_triggers",
     "global_flight_recorder",
     "init_global_flight_recorder",
+    "remove_trigger",
     "running_flight_recorder",
     "set_global_flight_recorder",
 ]

@@ -154,6 +154,7 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
         recorder_backends,
     )
 
+    triggers: list[str] | None = None
     if args.dir:
         directory = Path(args.dir)
     else:
@@ -167,7 +168,23 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
         directory = config_relative(
             table.options.snapshot_dir if table else "", config.source.path, default_snapshot_dir()
         )
+        if table is not None and table.options.enabled:
+            from llmlog_engine_flight.options import describe_triggers
+
+            options = table.options
+            triggers = describe_triggers(
+                options.triggers,
+                options.slow_spans,
+                options.call_cost,
+                options.call_tokens,
+                options.error_burst,
+                options.error_window,
+            )
     shown_dir = escape(str(directory))
+    if triggers is not None:
+        # What snapshots automatically, as configured (triggers registered in code are the
+        # program's own: named in the snapshots they take).
+        print(f"Triggers: {escape(', '.join(triggers)) or 'none'}")
     backends = recorder_backends()
     # Every backend's snapshots, a third party's too (and .jsonl.zst, to say what reads them).
     suffixes = tuple({".jsonl", ".jsonl.zst", *(b.suffix for b in backends)})
@@ -191,7 +208,7 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
             continue
         found.append((status.st_mtime, status.st_size, path))
     found.sort(key=lambda item: item[0], reverse=True)
-    rows, others, unreadable = [], 0, []
+    rows, others, unreadable, listed = [], 0, [], 0
     for _, size, path in found:
         try:
             header = read_header(path, backends=backends)
@@ -205,13 +222,17 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
         when = local_timestamp(created) if isinstance(created, int) else "?"
         window = header.get("window") or {}
         events = window.get("events")
+        listed += 1
         rows.append(
             f"  {when}  {escape(str(header.get('reason') or '?')[:40]):<10} "
             f"{escape(str((header.get('config') or {}).get('backend') or '?')[:20]):<7} "
             f"{events if isinstance(events, int) else '?':>8} events {size / 1024:>9.1f} KiB  "
             f"{escape(path.name)}"
         )
-    print(f"Snapshots in {shown_dir} ({len(rows)}, newest first):")
+        detail = header.get("trigger_detail")
+        if isinstance(detail, str) and detail:
+            rows.append(f"      {escape(detail[:160])}")
+    print(f"Snapshots in {shown_dir} ({listed}, newest first):")
     for row in rows:
         print(row)
     for message in unreadable:

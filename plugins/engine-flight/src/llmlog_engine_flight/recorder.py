@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fnmatch
 import gc
 import logging
 import os
+import re
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -66,7 +69,7 @@ from llmlog.ext import (
     usage_details,
     written_atomically,
 )
-from llmlog_engine_flight.options import TRIGGERS
+from llmlog_engine_flight.options import THRESHOLD_TRIGGERS, TRIGGERS, describe_triggers
 from llmlog_engine_flight.ring import ChunkRing, RecorderBackend
 
 __all__ = [
@@ -78,10 +81,13 @@ __all__ = [
     "NoFlightRecorder",
     "RecorderOutput",
     "SnapshotInProgress",
+    "add_trigger",
     "attach_to_logging",
+    "code_triggers",
     "default_snapshot_dir",
     "global_flight_recorder",
     "init_global_flight_recorder",
+    "remove_trigger",
     "running_flight_recorder",
     "set_global_flight_recorder",
 ]
@@ -98,6 +104,8 @@ _WAIT_FOR_SNAPSHOT = 10.0
 _FATAL = Severity.FATAL
 _current_task = current_task
 _SPAN = TraceEventType.SPAN  # enum member access is slow; compare with a module constant
+_LLM_CALL = TraceEventType.LLM_CALL
+_ERROR_EVENT = TraceEventType.ERROR
 _get_ident = threading.get_ident
 _time_ns = time.time_ns
 _dumps = orjson.dumps
@@ -138,6 +146,11 @@ class FlightRecorder(TraceSink):
     :param min_snapshot_interval: ``snapshot_on_error`` and automatic triggers snapshot at most
         this often (seconds) for each trigger; the skipped ones are counted.
     :param gc_pauses: record garbage-collector pauses.
+    :param slow_spans: the ``slow_span`` trigger: span name pattern -> milliseconds.
+    :param call_cost: the ``costly_call`` trigger: one LLM call's cost in USD (0: off),
+    :param call_tokens: or its tokens (0: off).
+    :param error_burst: the ``error_burst`` trigger: this many errors (0: off)
+    :param error_window: within this many seconds.
     :param chunk_events: the open chunk is sealed at this many events,
     :param chunk_bytes: at this many raw bytes,
     :param chunk_period: or after this many seconds.
@@ -152,10 +165,15 @@ class FlightRecorder(TraceSink):
         *,
         level: Severity = Severity.DEBUG,
         snapshot_dir: str | os.PathLike[str] | None = None,
-        triggers: Iterable[str] = ("fatal",),
+        triggers: Iterable[str] = ("fatal", "budget"),
         signal_name: str = "SIGUSR1",
         min_snapshot_interval: float = 30.0,
         gc_pauses: bool = False,
+        slow_spans: Mapping[str, int] | None = None,
+        call_cost: float = 0.0,
+        call_tokens: int = 0,
+        error_burst: int = 0,
+        error_window: float = 60.0,
         chunk_events: int = 1024,
         chunk_bytes: int = 1 << 20,
         chunk_period: float = 1.0,
@@ -206,6 +224,30 @@ class FlightRecorder(TraceSink):
             "record_errors": 0,
         }
         self._hooks: list[Any] = []
+        # The watching triggers (thresholds on trace events): each compiled once.
+        self.slow_spans = dict(slow_spans or {})
+        self._slow = [(re.compile(fnmatch.translate(p)), ms) for p, ms in self.slow_spans.items()]
+        self.call_cost = call_cost
+        self.call_tokens = call_tokens
+        self.error_burst = error_burst
+        self.error_window = error_window
+        self._span_names: dict[str, str] = {}
+        self._errors: deque[float] = deque()
+        self._last_error: tuple[str, str] | None = None
+        self._trigger_threads: list[threading.Thread] = []
+        self._trigger_lock = threading.Lock()
+
+    def active_triggers(self) -> list[str]:
+        """The triggers that snapshot automatically, each with its threshold where it has one."""
+        return describe_triggers(
+            self.triggers,
+            self.slow_spans,
+            self.call_cost,
+            self.call_tokens,
+            self.error_burst,
+            self.error_window,
+            _code_triggers,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -222,6 +264,7 @@ class FlightRecorder(TraceSink):
         self.ring.start()
         self._enabled = True
         previous = take_annotations(self)
+        self._choose_on_event()
         # Added before the exit trigger is installed: the fan-out's exit hook (registered on its
         # first sink) then runs after this recorder's exit snapshot.
         add_trace_sink(self)
@@ -457,8 +500,145 @@ class FlightRecorder(TraceSink):
     #: For diagnostics of the trace fan-out.
     name = "flight recorder"
 
-    #: The trace fan-out's entry point: :meth:`record_trace_event` itself (no call in between).
+    #: The trace fan-out's entry point: :meth:`record_trace_event` itself (no call in between),
+    #: or :meth:`_record_and_watch` while a watching trigger is on.
     on_event = record_trace_event
+
+    def _choose_on_event(self) -> None:
+        """Watch trace events only when a trigger needs them: otherwise not one call more."""
+        if self._slow or self.call_cost or self.call_tokens or self.error_burst or _code_triggers:
+            self.on_event = self._record_and_watch  # type: ignore[method-assign]
+        else:
+            self.__dict__.pop("on_event", None)
+
+    def _record_and_watch(self, event: TraceEvent) -> None:
+        self.record_trace_event(event)
+        if not self._enabled:
+            return
+        try:
+            self._watch(event)
+        except Exception:
+            self.counters["record_errors"] += 1
+
+    def _watch(self, event: TraceEvent) -> None:
+        """The watching triggers: slow span, costly call, error burst, code predicates."""
+        kind = event.type
+        data = event.data
+        if kind is _SPAN:
+            phase = data.get("event")
+            if self._slow and event.span_id:
+                if phase == "start":
+                    if len(self._span_names) < self.max_open_spans:
+                        self._span_names[event.span_id] = str(data.get("operation", ""))
+                elif phase == "end":
+                    name = self._span_names.pop(event.span_id, None)
+                    duration = data.get("duration_ms", 0)
+                    if name is not None and isinstance(duration, int | float):
+                        for pattern, limit in self._slow:
+                            if duration >= limit and pattern.match(name):
+                                self.trigger(
+                                    "slow_span",
+                                    f"span {name!r} took {duration:g} ms (>= {limit} ms)",
+                                )
+                                break
+            if phase == "end" and data.get("error") is not None:
+                self._error(event.trace_id, str(data.get("error")))
+        elif kind is _LLM_CALL and (self.call_cost or self.call_tokens):
+            usage = data.get("usage")
+            if isinstance(usage, Mapping):
+                cost = usage.get("cost")
+                tokens = usage.get("total_tokens", 0)
+                model = data.get("model", "")
+                if self.call_cost and isinstance(cost, int | float) and cost >= self.call_cost:
+                    self.trigger(
+                        "costly_call",
+                        f"LLM call to {model!r} cost {cost:g} USD (>= {self.call_cost:g})",
+                    )
+                elif self.call_tokens and isinstance(tokens, int) and tokens >= self.call_tokens:
+                    self.trigger(
+                        "costly_call",
+                        f"LLM call to {model!r} used {tokens} tokens (>= {self.call_tokens})",
+                    )
+        elif kind is _ERROR_EVENT:
+            self._error(event.trace_id, str(data.get("message", "")))
+        for name, predicate in list(_code_triggers.items()):
+            try:
+                hit = predicate(event)
+            except Exception as exc:
+                key = f"trigger_{name}_failed"
+                self.counters[key] = self.counters.get(key, 0) + 1
+                if self.counters[key] == 1:
+                    report_problem(
+                        f"flight recorder: the trigger {name!r} failed (reported once): "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+                continue
+            if hit:
+                self.trigger(name, f"{name} matched a {kind} event")
+
+    def _error(self, trace_id: str, message: str) -> None:
+        """One error for ``error_burst``: an exception unwinding through nested spans (the same
+        trace and message as the error just counted) counts once."""
+        if not self.error_burst:
+            return
+        seen = (trace_id, message)
+        if seen == self._last_error:
+            return
+        self._last_error = seen
+        now = time.monotonic()
+        errors = self._errors
+        errors.append(now)
+        while errors and now - errors[0] > self.error_window:
+            errors.popleft()
+        if len(errors) >= self.error_burst:
+            count = len(errors)
+            errors.clear()
+            self.trigger(
+                "error_burst",
+                f"{count} errors within {self.error_window:g} s (>= {self.error_burst})",
+            )
+
+    def trigger(self, name: str, detail: str = "") -> bool:
+        """Fire the trigger ``name``: a snapshot named after it (its header's ``reason``, with
+        ``detail`` as ``trigger_detail``), written on a thread of its own so the application
+        never waits for it. Rate-limited per trigger (``min_snapshot_interval``; a skip is
+        counted). ``budget`` and ``stdlib_error`` fire only when listed in ``triggers``; the
+        others when their threshold or predicate is set. Returns whether a snapshot was started.
+        Never raises."""
+        if not self._enabled:
+            return False
+        if name in TRIGGERS and name not in self.triggers:
+            return False
+        with self._trigger_lock:
+            now = time.monotonic()
+            last = self._last_auto_snapshot.get(name)
+            if last is not None and now - last < self.min_snapshot_interval:
+                self._skip(name, "rate limit")
+                return False
+            self._last_auto_snapshot[name] = now
+            thread = threading.Thread(
+                target=self._auto_snapshot,
+                args=(name, None, 0.0, detail),
+                name=f"llmlog-flight-{name}",
+                daemon=True,
+            )
+            self._trigger_threads = [t for t in self._trigger_threads if t.is_alive()]
+            self._trigger_threads.append(thread)
+        self.record("trigger", name=name, detail=detail)
+        thread.start()
+        return True
+
+    def wait_for_triggers(self, timeout: float | None = None) -> bool:
+        """Wait until the snapshots triggers started are written; ``False`` if ``timeout``
+        seconds were not enough."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._trigger_lock:
+            threads = list(self._trigger_threads)
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                return False
+        return True
 
     def flush(self, timeout: float | None = None) -> bool:
         """Nothing to push out: the ring is the recorder's store and snapshots its output."""
@@ -479,8 +659,9 @@ class FlightRecorder(TraceSink):
 
     # -- snapshots -------------------------------------------------------------------------------
 
-    def write_to(self, fileobj: IO[bytes], *, reason: str = "manual") -> int:
-        """Write a snapshot to ``fileobj``; returns the bytes written.
+    def write_to(self, fileobj: IO[bytes], *, reason: str = "manual", detail: str = "") -> int:
+        """Write a snapshot to ``fileobj``; returns the bytes written. ``reason`` names what took
+        it (a trigger's name), ``detail`` says why (``trigger_detail`` in the header).
 
         :raises SnapshotInProgress: at once if another snapshot is being written (no waiting).
         :raises RuntimeError: if the recorder is not running.
@@ -498,6 +679,8 @@ class FlightRecorder(TraceSink):
             oldest = chunks[0].seq if chunks else ring._seq + 1
             open_spans = [line for seq, line in list(self._open_spans.values()) if seq < oldest]
             header = self._header(chunks, len(open_spans), reason)
+            if detail:
+                header["trigger_detail"] = detail[:500]
             seal = self.backend.seal
             written = fileobj.write(seal(_line(header)))
             if open_spans:
@@ -524,7 +707,11 @@ class FlightRecorder(TraceSink):
             self._writing.release()
 
     def snapshot(
-        self, path: str | os.PathLike[str] | None = None, *, reason: str = "manual"
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        reason: str = "manual",
+        detail: str = "",
     ) -> Path:
         """Write a snapshot file and return its path: created with mode 0600 under a temporary
         name and renamed when complete (missing directories are created with mode 0700).
@@ -546,7 +733,8 @@ class FlightRecorder(TraceSink):
         else:
             target = Path(path)
         with written_atomically(target) as fh:
-            self.write_to(fh, reason=reason)
+            # detail only when there is one: a subclass's write_to may predate it
+            self.write_to(fh, reason=reason, **({"detail": detail} if detail else {}))
         self.record("snapshot", path=str(target), reason=reason)
         return target
 
@@ -571,6 +759,7 @@ class FlightRecorder(TraceSink):
         reason: str,
         path: str | os.PathLike[str] | None = None,
         min_interval: float | None = None,
+        detail: str = "",
     ) -> Path | None:
         """Snapshot for a trigger (``reason``: ``fatal``, ``unhandled``, ``signal``, ``exit`` or
         ``error``), at most once per ``min_interval`` seconds *per reason*: a storm of one kind
@@ -586,7 +775,7 @@ class FlightRecorder(TraceSink):
         self._last_auto_snapshot[reason] = now
         try:
             try:
-                target = self.snapshot(path, reason=reason)
+                target = self.snapshot(path, reason=reason, detail=detail)
             except SnapshotInProgress:
                 # Another snapshot is being written. A signal storm takes its result (Go's rule);
                 # anything else carries an event that one lacks: wait for it, then take our own.
@@ -594,7 +783,7 @@ class FlightRecorder(TraceSink):
                     raise
                 if self._writing.acquire(timeout=_WAIT_FOR_SNAPSHOT):
                     self._writing.release()
-                target = self.snapshot(path, reason=reason)
+                target = self.snapshot(path, reason=reason, detail=detail)
         except SnapshotInProgress:
             self._skip(reason, "another snapshot was being written")
             return None
@@ -821,6 +1010,41 @@ def _backend_by_name(name: str) -> RecorderBackend:
         None if component.options is None else component.options(), BuildContext(name)
     )
     return backend
+
+
+# -- triggers registered in code -------------------------------------------------------------------
+
+#: Predicates on trace events that take a snapshot, by name (every recorder watches them).
+_code_triggers: dict[str, Callable[[TraceEvent], bool]] = {}
+
+
+def add_trigger(name: str, predicate: Callable[[TraceEvent], bool]) -> None:
+    """Snapshot when ``predicate(event)`` is true for a trace event, named ``name`` in the
+    snapshot header, rate-limited as every trigger, listed by ``llmlog flight list``. A predicate
+    that raises is reported once and counted (``trigger_<name>_failed``). Registering a name
+    again replaces its predicate."""
+    if name in TRIGGERS or name in THRESHOLD_TRIGGERS:
+        raise ValueError(f"{name!r} is a built-in trigger's name")
+    _code_triggers[name] = predicate
+    _rewatch()
+
+
+def remove_trigger(name: str) -> bool:
+    """Forget the trigger ``name``; whether there was one."""
+    found = _code_triggers.pop(name, None) is not None
+    _rewatch()
+    return found
+
+
+def code_triggers() -> list[str]:
+    """The names of the triggers registered in code."""
+    return list(_code_triggers)
+
+
+def _rewatch() -> None:
+    running = running_flight_recorder()
+    if isinstance(running, FlightRecorder):
+        running._choose_on_event()
 
 
 # -- the global recorder -------------------------------------------------------------------------

@@ -149,6 +149,7 @@ EVENT_FIELDS: dict[str, dict[str, Schema]] = {
     "exception": {"type": TEXT, "message": TEXT, "traceback": TEXT, "where": TEXT},
     "snapshot": {"path": TEXT, "reason": TEXT},
     "snapshot_skipped": {"reason": TEXT, "why": TEXT},
+    "trigger": {"name": TEXT, "detail": TEXT},
     "recorder_start": {"min_age": NUMBER, "max_bytes": INT, "backend": TEXT},
     "gc": {"generation": INT, "collected": INT, "dur_ns": INT},
 }
@@ -168,6 +169,7 @@ HEADER: dict[str, Schema] = {
     "format": TEXT,
     "version": INT,
     "reason": TEXT,
+    "trigger_detail": TEXT,
     "pid": INT,
     "host": TEXT,
     "created_ns": TIME,

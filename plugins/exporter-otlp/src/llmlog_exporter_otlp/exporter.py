@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
-from llmlog.ext import Integration, TraceEvent, TraceSink, add_trace_sink, remove_trace_sink
+from llmlog.ext import (
+    Integration,
+    TailSampler,
+    TraceEvent,
+    TraceSink,
+    add_trace_sink,
+    remove_trace_sink,
+)
 from llmlog_exporter_otlp.options import (
     OtlpConnectionOptions,
     OtlpOptions,
@@ -112,6 +120,10 @@ class OtlpExporter(Integration, TraceSink):
         self._given_exporter = span_exporter is not None
         self._sending: ExportQueue | None = None
         self._stopped: ExportQueue | None = None  # the last run's queue, for stats()
+        #: The tail sampler in front of the queue (``sampling.enabled``), and the lock that
+        #: orders the events it takes from every thread.
+        self.sampler: TailSampler | None = None
+        self._sampler_lock = threading.Lock()
         self._quieted: list[tuple[logging.Logger, int]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -152,9 +164,26 @@ class OtlpExporter(Integration, TraceSink):
             endpoint=_traces_endpoint(self.options),
         )
         self._sending.start()
-        # The queue's put answers on_event itself: no call in between on the application's thread.
-        self.on_event = self._sending.put  # type: ignore[method-assign, assignment]
+        if self.options.sampling.enabled:
+            self.sampler = TailSampler(self.options.sampling, self._sending.put, name="otlp")
+            self.on_event = self._sample  # type: ignore[method-assign]
+        else:
+            # The queue's put answers on_event itself: no call in between on the application's
+            # thread.
+            self.on_event = self._sending.put  # type: ignore[method-assign, assignment]
         add_trace_sink(self)
+
+    def _sample(self, event: TraceEvent) -> None:
+        """``on_event`` while sampling: the event held with its trace, or queued (a kept trace's
+        whole, at its root's end)."""
+        lock = self._sampler_lock
+        lock.acquire()
+        try:
+            sampler = self.sampler
+            if sampler is not None:
+                sampler.offer(event)
+        finally:
+            lock.release()
 
     def on_event(self, event: TraceEvent) -> None:
         """Queue ``event`` for export (replaced by the queue's ``put`` while started); never blocks,
@@ -175,6 +204,11 @@ class OtlpExporter(Integration, TraceSink):
             return
         remove_trace_sink(self)
         self.__dict__.pop("on_event", None)
+        with self._sampler_lock:
+            sampler, self.sampler = self.sampler, None
+        if sampler is not None:
+            # Traces still open (a crashed task, exit) are exported as far as they went.
+            sampler.close()
         sending.stop()
         self._sending, self._stopped = None, sending
         try:

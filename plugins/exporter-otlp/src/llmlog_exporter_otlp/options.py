@@ -7,7 +7,7 @@ from typing import Literal
 
 import attrs
 
-from llmlog.ext import Bytes, Seconds
+from llmlog.ext import Bytes, SamplingOptions, Seconds
 
 __all__ = ["OtlpConnectionOptions", "OtlpLogOptions", "OtlpOptions", "request_headers", "setting"]
 
@@ -68,6 +68,11 @@ class OtlpOptions(OtlpConnectionOptions):
     #: Also write OpenInference attributes (``openinference.span.kind``, ``llm.token_count.*``...)
     #: so that Arize Phoenix shows LLM and tool spans natively.
     openinference: bool = False
+    #: Tail sampling before export (``[integrations.otlp.sampling]``), its own policy apart
+    #: from the trace files' ``[trace.sampling]``: whole traces kept or left out, never part of
+    #: one. The OTLP exporter writes no summary lines (``not_kept`` is ``drop`` here); its
+    #: decisions are counted in ``llmlog.stats()["trace_sampling"]["otlp"]``.
+    sampling: SamplingOptions = attrs.Factory(SamplingOptions)
 
 
 @attrs.frozen(kw_only=True)

@@ -142,7 +142,9 @@ class RlmTraceWriter:
     def write(self, event: TraceEvent) -> None:
         """Take one event of the session (the session event fills the metadata)."""
         if event.type is _SESSION:
-            self._session(event)
+            # Tail sampling's summary lines ("sampling" key) have no place in an RLM file.
+            if "sampling" not in event.data:
+                self._session(event)
         else:
             self.builder.add(event)
 
