@@ -34,8 +34,10 @@ from llmlog.ext import (
 )
 from llmlog_integration_dspy.lm import (
     history_entry,
+    is_replayed,
     model_and_provider,
     prompt_of,
+    request_params,
     response_of,
     usage_of,
 )
@@ -330,7 +332,14 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 span_inputs["kwargs"] = dict(settings)  # api_key and the like are redacted
             call = self._begin("lm", call_id, instance, f"LM:{model}", span_inputs, model)
             if call is not None:
-                call.state = {"inputs": inputs, "model": model, "provider": provider}
+                raw = inputs.get("kwargs")
+                params = request_params(instance, raw if isinstance(raw, Mapping) else None)
+                call.state = {
+                    "inputs": inputs,
+                    "model": model,
+                    "provider": provider,
+                    "params": params,
+                }
 
         self._guard(begin)
 
@@ -340,7 +349,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         def finish(call: _Call) -> None:
             state = call.state or {}
             text, messages = prompt_of(state.get("inputs") or {})
-            usage = usage_of(history_entry(call.instance, outputs))
+            entry = history_entry(call.instance, outputs)
+            usage = usage_of(entry)
             call.session.emit_llm_call(
                 call.span_id,
                 state.get("provider", ""),
@@ -350,6 +360,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 usage if usage is not None else TokenUsage(),
                 (_perf() - call.start) // 1_000_000,
                 messages=messages,
+                params=state.get("params"),
+                replayed=is_replayed(entry),
             )
 
         self._guard(lambda: self._end(call_id, None, exception, finish))

@@ -112,6 +112,8 @@ def sub_call(data: Mapping[str, Any]) -> SubCall:
     cost = usage.get("cost", data.get("cost"))
     error = data.get("error")
     model = data.get("model")
+    messages = data.get("messages")
+    params = data.get("params")
     return SubCall(
         prompt=prompt_text(data.get("prompt", "")),
         response=plain_text(data.get("response")),
@@ -122,6 +124,10 @@ def sub_call(data: Mapping[str, Any]) -> SubCall:
         cost=cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
         error=plain_text(error) if error else None,
         details=detail_counts(usage) or detail_counts(data),
+        messages=[dict(m) for m in messages if isinstance(m, Mapping)]
+        if isinstance(messages, list)
+        else None,
+        params=dict(params) if isinstance(params, Mapping) and params else None,
     )
 
 

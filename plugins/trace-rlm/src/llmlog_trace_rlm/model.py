@@ -233,6 +233,12 @@ class SubCall:
     #: completion tokens), written beside ``prompt_tokens``; readers that do not know them
     #: ignore them.
     details: dict[str, int] = attrs.field(factory=dict)
+    #: The chat messages of the call, when the trace had them (``prompt`` is their text): written
+    #: as the extra key ``messages`` so that a replay can key the call on them.
+    messages: list[dict[str, Any]] | None = None
+    #: The request parameters that change the answer (``temperature``, ``max_tokens``...), when
+    #: the trace had them: the extra key ``params``.
+    params: dict[str, Any] | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -269,6 +275,10 @@ class SubCall:
                 out[name] = count(value, name, notes)
         if self.error is not None:
             out["error"] = plain_text(self.error)
+        if self.messages is not None:
+            out["messages"] = self.messages
+        if self.params:
+            out["params"] = self.params
         return out
 
     def key(self) -> tuple[Any, ...]:
@@ -350,6 +360,8 @@ class Iteration:
         }
         if self.root_call is not None:
             call = self.root_call.to_json(notes)
+            if call.get("messages") == out["prompt"]:
+                del call["messages"]  # the iteration's prompt says it
             if blocks:
                 out["root_call"] = call
             else:
