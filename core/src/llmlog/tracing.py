@@ -188,7 +188,7 @@ def _llm_call_data(
             if "cost" in priced:
                 priced["cost_source"] = REPLAYED
             else:
-                priced["cost_unknown"] = "not recorded"
+                priced["cost_unknown"] = "unknown when recorded"
             return data
         # a count replaced on the way (NaN, negative, past 2^53) gives no price, not a wrong one
         price_usage(

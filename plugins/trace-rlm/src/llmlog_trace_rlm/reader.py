@@ -180,7 +180,9 @@ def _call(raw: Any, where: str) -> SubCall:
         cost=cost,
         error=_text(error) if error else None,
         details=detail_counts(raw),
-        messages=[m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else None,
+        messages=[m for m in messages if isinstance(m, dict)]
+        if isinstance(messages, list)
+        else None,
         params=params if isinstance(params, dict) and params else None,
     )
 
