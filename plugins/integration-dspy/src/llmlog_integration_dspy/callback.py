@@ -151,6 +151,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         self._calls: dict[str, _Call] = {}
         self._shared: TraceSession | None = None
         self._shared_lock = threading.Lock()
+        self._opened: TraceSession | None = None  # the shared session this callback opened
         self._started_interpreters: set[int] = set()
         self._starting: dict[str, int] = {}
         self.failures = 0
@@ -170,16 +171,28 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
             with self._shared_lock:
                 shared = self._shared
                 if shared is None:
-                    shared = self._shared = start_trace_session(
+                    shared = self._shared = self._opened = start_trace_session(
                         metadata={"integration": "dspy", **metadata}
                     )
         return shared, False
+
+    def swap_shared_session(self, session: TraceSession | None) -> TraceSession | None:
+        """Make ``session`` the one top-level calls write to where no session is current in the
+        context (the worker threads of ``dspy.Parallel``, threads the program starts), in place
+        of the one opened at the first such call; returns the previous one (``None`` if none was
+        opened), which the caller gives back the same way when done. The caller keeps owning
+        ``session`` (:meth:`close` closes only a session this callback opened). A recording (the
+        replay plugin's ``--llmlog-record``) uses it so that every call lands in its file."""
+        with self._shared_lock:
+            previous, self._shared = self._shared, session
+        return previous
 
     def close(self) -> None:
         """Close the shared session, if one was opened (uninstrument and exit do this)."""
         with self._shared_lock:
             shared, self._shared = self._shared, None
-        if shared is not None:
+            opened, self._opened = self._opened, None
+        if shared is not None and shared is opened:
             shared.close()
 
     # -- the common start and end ---------------------------------------------------------------

@@ -41,7 +41,14 @@ from typing import Any
 import attrs
 import orjson
 
-from llmlog.ext import ComponentKind, PluginHost, TraceEvent, plugin_host, serializer
+from llmlog.ext import (
+    ComponentKind,
+    PluginHost,
+    TraceEvent,
+    global_dispatcher,
+    plugin_host,
+    serializer,
+)
 
 __all__ = [
     "NotRecorded",
@@ -280,6 +287,7 @@ class ReplayIndex:
         wanted = {str(k): canonical(v) for k, v in params.items()}
         slot = self._slots.get((name, key))
         if slot is None:
+            self._refuse_if_redacted(name, messages, key)
             raise self._not_recorded(name, messages, key, wanted)
         with self._lock:
             matching = [
@@ -328,6 +336,25 @@ class ReplayIndex:
         return [c for c in self.calls if id(c) in left]
 
     # -- errors ----------------------------------------------------------------------------------
+
+    def _refuse_if_redacted(self, name: str, messages: list[Any], key: str) -> None:
+        """A request whose messages, redacted as llmlog redacts now, are a recorded call's: that
+        call was recorded redacted, and cannot be told apart from others redacted alike."""
+        try:
+            cleaned = canonical(global_dispatcher().sanitizer.value(messages))
+        except Exception:  # no configuration in force: nothing to compare with
+            return
+        if cleaned == key:
+            return
+        slot = self._slots.get((name, cleaned))
+        if slot is not None:
+            call = slot.calls[0]
+            raise Unreplayable(
+                f"{call.where}: this request was recorded with its messages redacted; it "
+                f"cannot be replayed ({call.unusable or 'redacted when recorded'}). Record "
+                "tests' traces with redaction off for their content, or keep secrets out of "
+                "prompts"
+            )
 
     def _not_recorded(
         self, name: str, messages: list[Any], key: str, wanted: dict[str, str]

@@ -211,7 +211,7 @@ class ReplayLM(dspy.BaseLM):  # type: ignore[misc]
                 usage,
                 int(seconds * 1000),
                 messages=listed,
-                params=request_params(self, kwargs),
+                params=request_params(self.fallback, kwargs),  # what the fallback was asked
             )
             session.emit_span_end(span, None, None, int(seconds * 1000))
             session.flush()

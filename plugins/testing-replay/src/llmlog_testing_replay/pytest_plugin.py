@@ -185,11 +185,13 @@ class Replay:
         )
         token = enter_context(session=session, trace_id=session.trace_id)
         owned = instrumented() is None
-        if owned:
-            instrument()
+        callback = instrument()
+        # Top-level calls in threads with no current session (dspy.Parallel's workers) too.
+        previous = callback.swap_shared_session(session)
 
         def stop() -> None:
             exit_context(token)
+            callback.swap_shared_session(previous)
             if owned:
                 uninstrument()
             session.close()
