@@ -233,3 +233,18 @@ def test_any_request_written_to_a_trace_is_found_again(tmp_path, contents, extra
             index.take("gpt-4o-mini", messages, params)
         return
     assert index.take("gpt-4o-mini", messages, params).response == "answer"
+
+
+def test_a_call_that_failed_when_recorded_is_left_out_and_its_retry_answers(tmp_path):
+    session = llmlog.new_trace_session(tmp_path / "t.jsonl", format="dspy")
+    for number, (response, error) in enumerate([("", "RateLimitError: slow down"), ("ok", None)]):
+        span = f"{number + 1:016x}"
+        session.emit_span_start(span, None, "LM:gpt-4o-mini", None)
+        session.emit_llm_call(
+            span, "openai", "gpt-4o-mini", "", response, None, 1, messages=user("q")
+        )
+        session.emit_span_end(span, None, error, 1)
+    session.close()
+    index = ReplayIndex.load(tmp_path / "t.jsonl")
+    assert index.failed == 1 and len(index.calls) == 1
+    assert index.take("gpt-4o-mini", user("q"), {}).response == "ok"

@@ -34,9 +34,9 @@ def isolated(tmp_path: Path) -> Iterator[Path]:
         integration.uninstrument()
 
 
-def traced(path: Path, lm: Any, run: Callable[[], Any]) -> Any:
+def traced(path: Path, lm: Any, run: Callable[[], Any], fmt: str = "dspy") -> Any:
     """Run ``run`` with ``lm`` and every DSPy call traced into ``path``."""
-    session = llmlog.new_trace_session(path, format="dspy")
+    session = llmlog.new_trace_session(path, format=fmt)
     token = enter_context(session=session, trace_id=session.trace_id)
     # Roots in dspy.Parallel's worker threads see no current session: they get this one too.
     integration.instrument().swap_shared_session(session)
@@ -190,3 +190,27 @@ def test_llmlog_replay_names_the_distribution_when_it_is_missing():
     from llmlog.replay import ReplayLM as Same
 
     assert Same is ReplayLM
+
+
+RLM_ANSWERS = [
+    {"reasoning": "look", "code": "sub = llm_query('say hi')\nprint(sub)"},
+    {"answer": "hi from sub"},
+    {"reasoning": "done", "code": "SUBMIT(answer='42')"},
+]
+
+
+def test_an_rlm_program_recorded_in_the_rlm_format_replays(tmp_path):
+    # dspy.RLM's iterations and its llm_query sub-call (a plain prompt) come back from an
+    # rlm-format file, read through that format's reader.
+    def run() -> str:
+        rlm = dspy.RLM(
+            "context, query -> answer", max_iters=3, interpreter_factory=dspy.LocalInterpreter
+        )
+        return str(rlm(context="abc", query="q?").answer)
+
+    assert traced(tmp_path / "rec.jsonl", DummyLM(RLM_ANSWERS), run, fmt="rlm") == "42"
+    first = json.loads((tmp_path / "rec.jsonl").read_text().splitlines()[0])
+    assert first["type"] == "metadata"  # an rlm file
+    assert traced(tmp_path / "rep.jsonl", ReplayLM(tmp_path / "rec.jsonl"), run) == "42"
+    calls = llm_calls(tmp_path / "rep.jsonl")
+    assert len(calls) == 3 and all(c["replayed"] for c in calls)

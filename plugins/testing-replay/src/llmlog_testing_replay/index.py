@@ -207,6 +207,8 @@ class ReplayIndex:
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._by_model: dict[str, list[RecordedCall]] = {}
         self._lock = threading.Lock()
+        #: Recorded calls left out because they failed (their span ended with an error).
+        self.failed = 0
         for call in calls:
             self.add(call)
 
@@ -240,20 +242,32 @@ class ReplayIndex:
             paths = [paths]
         index = cls(sources=[str(p) for p in paths])
         for path in paths:
-            for number, data in enumerate(_llm_calls(Path(path), host), start=1):
-                index.add(call_of(data, f"{path}: call {number}"))
+            index._add_events(_events(Path(path), host), str(path))
         return index
 
     @classmethod
     def from_events(cls, events: Iterable[TraceEvent], source: str = "<events>") -> ReplayIndex:
         """Index the ``llm_call`` events of ``events`` (a trace already in memory)."""
         index = cls(sources=[source])
-        number = 0
+        index._add_events(events, source)
+        return index
+
+    def _add_events(self, events: Iterable[TraceEvent], source: str) -> None:
+        # A call whose span ended with an error never answered (a timeout, a rate limit that DSPy
+        # retried): it is left out, so the retry's answer is the one its request gets. Its span
+        # ends after the llm_call event, so the calls are indexed once the events are read.
+        calls: list[tuple[str | None, Mapping[str, Any]]] = []
+        failed: set[str] = set()
         for event in events:
             if event.type == "llm_call":
-                number += 1
-                index.add(call_of(event.data, f"{source}: call {number}"))
-        return index
+                calls.append((event.span_id, event.data))
+            elif event.type == "span" and event.data.get("error") and event.span_id:
+                failed.add(event.span_id)
+        for number, (span, data) in enumerate(calls, start=1):
+            if span is not None and span in failed:
+                self.failed += 1
+                continue
+            self.add(call_of(data, f"{source}: call {number}"))
 
     # -- answering -------------------------------------------------------------------------------
 
@@ -443,7 +457,7 @@ def _diff(recorded: list[Any], asked: list[Any]) -> str:
     return "\n".join(diff) if diff else "  (the same messages)"
 
 
-def _llm_calls(path: Path, host: PluginHost | None) -> Iterator[Mapping[str, Any]]:
+def _events(path: Path, host: PluginHost | None) -> Iterator[TraceEvent]:
     formats = (host or plugin_host()).components(ComponentKind.TRACE_FORMAT)
     try:
         with path.open("rb") as fh:
@@ -462,9 +476,7 @@ def _llm_calls(path: Path, host: PluginHost | None) -> Iterator[Mapping[str, Any
             recognised = False
         if recognised and read is not None:
             try:
-                for event in read(path, skipped=None):
-                    if event.type == "llm_call":
-                        yield event.data
+                yield from read(path, skipped=None)
             except ReplayError:
                 raise
             except ValueError as exc:  # the readers' errors name file:line
