@@ -127,3 +127,28 @@ def test_a_missing_recording_says_how_to_make_it_and_a_failed_recording_keeps_th
     run(project, "--llmlog-record", "-k", "test_qa_fails").assert_outcomes(failed=1)
     assert trace.read_bytes() == before
     assert not list((project.path / "traces").glob(".*.recording"))
+
+
+def test_installed_it_registers_and_stays_out_of_tests_that_do_not_use_it(pytester):
+    pytester.makepyfile(
+        test_plain="""
+        import socket
+        import sys
+
+
+        def test_plain():
+            # no DSPy imported by the plugin, and sockets connect as usual
+            assert "dspy" not in sys.modules
+            server = socket.socket()
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            client = socket.create_connection(server.getsockname(), timeout=10)
+            client.close()
+            server.close()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--markers", timeout=120)
+    result.stdout.fnmatch_lines(["@pytest.mark.llmlog_replay(path, *, offline=True*"])
+    helped = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--help", timeout=120)
+    helped.stdout.fnmatch_lines(["*--llmlog-record*"])
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120).assert_outcomes(passed=1)
