@@ -13,16 +13,22 @@ every recorded request again, in a shuffled order, measuring per call:
 
 Each figure is the mean per call over one full pass of all calls; ``--rounds`` passes each
 (the index reset between them), reported as median, p10–p90 and min–max with the load before
-and after. The bound the issue sets is 50 µs per call. Run::
+and after. The bound the issue sets is 50 µs per call. ``--count`` instead counts the
+instructions of one ``take`` with valgrind's callgrind (a figure the machine's load does not
+move): two runs that load the same trace and make ``N`` and ``2N`` lookups, their difference
+divided by ``N``. Run::
 
     .venv/bin/python bench/bench_replay.py                # 10,000 calls, 7 rounds
     .venv/bin/python bench/bench_replay.py --quick        # 2,000 calls, 3 rounds
+    .venv/bin/python bench/bench_replay.py --count        # instructions per take (valgrind)
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,13 +72,75 @@ def write_trace(path: Path, calls: int) -> None:
             session.emit_span_end(span, None, None, 300)
 
 
+#: What runs under callgrind: load the trace in argv[1], then make argv[2] lookups.
+COUNTED = r"""
+import random, sys, warnings
+sys.path.insert(0, sys.argv[3])
+warnings.filterwarnings("ignore")
+import llmlog
+from bench_replay import PARAMS, messages
+from llmlog_testing_replay import ReplayIndex
+llmlog.configure({"outputs": {}})
+index = ReplayIndex.load(sys.argv[1])
+order = list(range(len(index.calls)))
+random.Random(7).shuffle(order)
+requests = [messages(n) for n in order[: int(sys.argv[2])]]
+for request in requests:
+    index.take("openai/gpt-4o-mini", request, PARAMS)
+"""
+
+
+def instructions(trace: Path, lookups: int, work: Path) -> int:
+    """The instruction count of one run loading ``trace`` and making ``lookups`` lookups."""
+    script = work / "counted.py"
+    script.write_text(COUNTED)
+    out = work / f"callgrind.{lookups}"
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            str(script),
+            str(trace),
+            str(lookups),
+            str(Path(__file__).parent),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    found = re.search(r"^summary: (\d+)", out.read_text(errors="replace"), re.MULTILINE)
+    if found is None:
+        raise SystemExit(f"no summary line in {out}")
+    return int(found.group(1))
+
+
+def count(calls: int) -> None:
+    llmlog.configure({"outputs": {}})
+    lookups = min(2_000, calls // 2)
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        trace = work / "trace.jsonl"
+        write_trace(trace, calls)
+        once = instructions(trace, lookups, work)
+        twice = instructions(trace, 2 * lookups, work)
+    print(
+        f"ReplayIndex.take on a {calls:,}-call trace: {(twice - once) / lookups:,.0f} "
+        "instructions per lookup (callgrind)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="bench/results/replay.json")
+    parser.add_argument("--count", action="store_true", help="count instructions (valgrind)")
     args = parser.parse_args()
+    if args.count:
+        count(args.calls)
+        return
     if args.quick:
         args.calls, args.rounds = 2_000, 3
     warnings.filterwarnings("ignore", category=DeprecationWarning)

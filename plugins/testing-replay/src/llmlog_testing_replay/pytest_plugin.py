@@ -36,6 +36,7 @@ _MARKER = "llmlog_replay"
 #: DSPy 3.4 warns about LMs implementing its legacy forward(); ReplayLM does, as DummyLM once
 #: did: the warning is silenced in the tests that use the plugin, not elsewhere.
 _LEGACY_WARNING = "ignore:Implementing custom LMs through BaseLM:DeprecationWarning"
+_LOCAL_MAP = "LITELLM_LOCAL_MODEL_COST_MAP"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -218,13 +219,24 @@ def llmlog_replay(request: pytest.FixtureRequest) -> Iterator[Replay]:
     ``offline=False``."""
     replay = Replay(request)
     saved: list[tuple[Any, str, Any]] = []
-    if not replay.recording and replay.offline:
+    env_saved: str | None = None
+    offline = not replay.recording and replay.offline
+    if offline:
         for owner, name in ((socket.socket, "connect"), (socket.socket, "connect_ex")):
             saved.append((owner, name, getattr(owner, name)))
             setattr(owner, name, _refuse)
+        # DSPy fetches LiteLLM's model map over the network when it first builds an LM: offline,
+        # it takes the bundled copy without trying (and warning that it failed).
+        env_saved = os.environ.get(_LOCAL_MAP)
+        os.environ[_LOCAL_MAP] = "true"
     try:
         yield replay
     finally:
         for owner, name, original in saved:
             setattr(owner, name, original)
+        if offline:
+            if env_saved is None:
+                os.environ.pop(_LOCAL_MAP, None)
+            else:
+                os.environ[_LOCAL_MAP] = env_saved
         replay._finish()
