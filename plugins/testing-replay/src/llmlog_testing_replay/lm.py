@@ -13,7 +13,6 @@ import dspy
 from llmlog.ext import TraceSession, new_span_id, start_trace_session
 from llmlog_integration_dspy.lm import model_and_provider, request_params
 from llmlog_testing_replay.index import (
-    NotRecorded,
     RecordedCall,
     ReplayError,
     ReplayIndex,
@@ -70,7 +69,8 @@ class ReplayLM(dspy.BaseLM):  # type: ignore[misc]
         one model (an error if it recorded several: pass the one this LM replaces).
     :param strict: ``True`` (default): a request that was not recorded raises
         :class:`~llmlog_testing_replay.NotRecorded`, naming the closest recorded call and the
-        difference. ``False``: it goes to ``fallback``.
+        difference (:class:`~llmlog_testing_replay.Unreplayable` when the recording has it
+        redacted or capped). ``False``: any of these goes to ``fallback``.
     :param fallback: the real LM a request that was not recorded goes to when not ``strict``.
     :param record: a trace file the calls answered by ``fallback`` are written to (``dspy``
         format, redacted as configured), to replay them next time with the first trace.
@@ -148,7 +148,7 @@ class ReplayLM(dspy.BaseLM):  # type: ignore[misc]
         that DSPy turns into outputs, history and usage as it does for any LM)."""
         try:
             return self._replay(prompt, messages, kwargs)
-        except NotRecorded:
+        except ReplayError:  # not recorded, used up, or recorded redacted: the real LM
             if self.strict or self.fallback is None:
                 raise
         start = time.perf_counter()
@@ -160,7 +160,7 @@ class ReplayLM(dspy.BaseLM):  # type: ignore[misc]
         """:meth:`forward` for ``acall`` (the lookup does not wait; a fallback call is awaited)."""
         try:
             return self._replay(prompt, messages, kwargs)
-        except NotRecorded:
+        except ReplayError:  # not recorded, used up, or recorded redacted: the real LM
             if self.strict or self.fallback is None:
                 raise
         start = time.perf_counter()
