@@ -253,8 +253,8 @@ class ReplayIndex:
         return index
 
     def _add_events(self, events: Iterable[TraceEvent], source: str) -> None:
-        # A call whose span ended with an error never answered (a timeout, a rate limit that DSPy
-        # retried): it is left out, so the retry's answer is the one its request gets. Its span
+        # A call whose span ended with an error and that has no response never answered (a
+        # timeout, a rate limit that DSPy retried): it is left out, so the retry's answer is the one its request gets. Its span
         # ends after the llm_call event, so the calls are indexed once the events are read.
         calls: list[tuple[str | None, Mapping[str, Any]]] = []
         failed: set[str] = set()
@@ -264,7 +264,9 @@ class ReplayIndex:
             elif event.type == "span" and event.data.get("error") and event.span_id:
                 failed.add(event.span_id)
         for number, (span, data) in enumerate(calls, start=1):
-            if span is not None and span in failed:
+            # No response and its span failed: the call itself failed (a call that answered in a
+            # span that failed later, its answer being the cause, is kept).
+            if span is not None and span in failed and not data.get("response"):
                 self.failed += 1
                 continue
             self.add(call_of(data, f"{source}: call {number}"))
