@@ -41,8 +41,9 @@ BENCHMARKS = ("bench_core.py", "bench_file.py", "bench_flight.py", "bench_trace.
 #: (``bench_core.py`` -> ``core.json``); committed with the page.
 PUBLISHED = ROOT / "bench" / "published"
 #: The benchmarks ``nox -s bench`` runs besides the hot-path ones: not part of perfdoc's tables
-#: (``llmlog report``'s figures are in their own section of docs/performance.md).
-OTHER_BENCHMARKS = ("bench_report.py",)
+#: (``llmlog report``'s figures are in their own section of docs/performance.md; the replay
+#: lookup's are in docs/testing-with-traces.md).
+OTHER_BENCHMARKS = ("bench_report.py", "bench_replay.py")
 
 
 def uv() -> str:

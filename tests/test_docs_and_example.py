@@ -356,6 +356,58 @@ DOC_RUNS = {
             assert exporter.service == "stopped"
         """,
     },
+    "docs/testing-with-traces.md": {
+        # A recording made for real (a DSPy program on DummyLM, traced by the integration), the
+        # stand-in "real" LM of the lenient example, and a program calling the fake provider.
+        "before": """
+            import json
+            import shutil
+            import urllib.request
+            import warnings
+            from pathlib import Path
+
+            import dspy
+            from dspy.utils import DummyLM
+
+            import llmlog
+            import llmlog_integration_dspy
+            from llmlog.ext import enter_context, exit_context
+
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            llmlog.configure({"outputs": {}})
+            program = dspy.Predict("question -> answer")
+            Path("tests/traces").mkdir(parents=True)
+            session = llmlog.new_trace_session("tests/traces/qa.jsonl", format="dspy")
+            token = enter_context(session=session, trace_id=session.trace_id)
+            llmlog_integration_dspy.instrument().swap_shared_session(session)
+            with dspy.context(lm=DummyLM([{"answer": "4"}])):
+                program(question="What is 2+2?")
+            llmlog_integration_dspy.uninstrument()
+            exit_context(token)
+            session.close()
+            shutil.copy("tests/traces/qa.jsonl", "qa.jsonl")
+            real_lm = DummyLM([{"answer": "6"}])
+
+            def reply(request):
+                return "hello"
+
+            def run_program(base_url):
+                body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+                request = urllib.request.Request(
+                    base_url + "/chat/completions",
+                    data=json.dumps(body).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    assert json.load(response)["choices"][0]["message"]["content"] == "hello"
+        """,
+        "after": """
+            with dspy.context(lm=replay):
+                assert program(question="What is 3+3?").answer == "6"
+                assert program(question="What is 2+2?").answer == "4"
+            assert test_qa.pytestmark[0].args == ("tests/traces/qa.jsonl",)
+        """,
+    },
     "docs/writing-a-plugin.md": {
         "before": """
             import json

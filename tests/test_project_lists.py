@@ -44,6 +44,8 @@ STANDARD_KINDS = {
     "exporter": False,
     # The price table brings genai-prices (pydantic): its own extra, `llmlog[prices]`.
     "pricing": False,
+    # Test tooling (ReplayLM and the pytest plugin) brings DSPy; installed by name.
+    "testing": False,
 }
 
 

@@ -260,3 +260,24 @@ def test_pricing_a_log_entrys_usage_keeps_every_other_field():
     priced = price_token_usage(usage, "openai", "mystery")
     assert {k: getattr(priced, k) for k in values} == values
     assert priced.cost is None and priced.cost_unknown == "fixed 1 has no price for openai/mystery"
+
+
+def test_a_replayed_call_keeps_its_recorded_cost_and_no_table_or_override_reprices_it():
+    table = FixedTable()
+    _configure(table, {"openai/gpt-4o-mini": {"input": 9.0, "output": 9.0}})
+    params = {"temperature": 0.0}
+    known = _llm_call_data(
+        "openai", "gpt-4o-mini", "q", "a", TokenUsage(10, 5, cost=0.25), 5, None, params, True
+    )
+    assert known["replayed"] is True and known["params"] == params
+    assert (known["usage"]["cost"], known["usage"]["cost_source"]) == (0.25, "replayed")
+    unknown = _llm_call_data(
+        "openai", "gpt-4o-mini", "q", "a", TokenUsage(10, 5), 5, None, None, True
+    )
+    assert "cost" not in unknown["usage"] and "params" not in unknown
+    assert unknown["usage"]["cost_unknown"] == "unknown when recorded"
+    assert table.lookups == []
+    # Priced again (llmlog reprice) it stays the replayed cost.
+    usage = dict(known["usage"])
+    price_usage(usage, "openai", "mystery")
+    assert (usage["cost"], usage["cost_source"]) == (0.25, "replayed")

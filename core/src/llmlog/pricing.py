@@ -38,6 +38,7 @@ from llmlog.records import DETAIL_FIELDS, TokenUsage
 
 __all__ = [
     "OVERRIDE",
+    "REPLAYED",
     "REPORTED",
     "UNPRICEABLE",
     "PriceTable",
@@ -53,6 +54,8 @@ __all__ = [
 OVERRIDE: Final = "override"
 #: ``cost_source`` of a cost the provider or framework reported.
 REPORTED: Final = "reported"
+#: ``cost_source`` of a replayed call's cost: the recorded call's, never priced again.
+REPLAYED: Final = "replayed"
 #: The largest price per million tokens taken (USD 100,000): past it, a price is a typo.
 MAX_PRICE: Final = 100_000.0
 #: Counts at 2^53 - 1 (where a larger one was clamped) or past it are not trusted for a price.
@@ -309,7 +312,7 @@ def _price(usage: dict[str, Any], provider: str, model: str, time_ns: int | None
         return
     source = usage.get("cost_source")
     if "cost" in usage and not (isinstance(source, str) and source.startswith("table:")):
-        if source != REPORTED:
+        if source not in (REPORTED, REPLAYED):
             usage["cost_source"] = REPORTED
         usage.pop("cost_unknown", None)
         return

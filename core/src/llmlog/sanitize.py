@@ -159,9 +159,11 @@ class Sanitizer:
     def key_class(self, key: object) -> int:
         """:func:`llmlog.detect.name_class` of ``key``, or SECRET when a ``redact_keys`` pattern
         matches it; PLAIN while redaction is off."""
+        if not isinstance(key, str):  # also an unhashable one: a list's first item, say
+            return PLAIN
         known = self._is_secret.get(key)
         if known is None:
-            if not self._redact or not isinstance(key, str):
+            if not self._redact:
                 return PLAIN
             known = SECRET if any(p.search(key) for p in self._key_patterns) else name_class(key)
             if len(self._is_secret) < 10_000:  # keys come from code, but stay bounded anyway

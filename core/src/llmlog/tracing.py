@@ -38,7 +38,7 @@ from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
 from llmlog.interfaces import BuildContext, TraceSink
 from llmlog.numbers import as_cost, as_count, as_seconds
-from llmlog.pricing import price_usage
+from llmlog.pricing import REPLAYED, price_usage
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
 from llmlog.sampling import SamplingOptions, TailSampler, TraceFacts
@@ -165,6 +165,8 @@ def _llm_call_data(
     usage: Any,
     latency_ms: object,
     messages: list[Mapping[str, Any]] | None,
+    params: Mapping[str, Any] | None = None,
+    replayed: bool = False,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "provider": provider,
@@ -175,9 +177,20 @@ def _llm_call_data(
     }
     if messages is not None:
         data["messages"] = messages
+    if params:
+        data["params"] = dict(params)
+    if replayed:
+        data["replayed"] = True
     if usage is not None:
         replaced = _state.number_adjustments.total()
         data["usage"] = priced = usage_data(usage)
+        if replayed:
+            # A replayed call costs what the recorded one cost: no table prices it again.
+            if "cost" in priced:
+                priced["cost_source"] = REPLAYED
+            else:
+                priced["cost_unknown"] = "unknown when recorded"
+            return data
         # a count replaced on the way (NaN, negative, past 2^53) gives no price, not a wrong one
         price_usage(
             priced, provider, model, countable=_state.number_adjustments.total() == replaced
@@ -441,6 +454,8 @@ class TraceSession(TraceSink):
         latency_ms: float = 0,
         *,
         messages: list[Mapping[str, Any]] | None = None,
+        params: Mapping[str, Any] | None = None,
+        replayed: bool = False,
     ) -> None:
         """``EmitLLMCall``: one LLM call, with token usage and latency. An unknown cost stays absent.
 
@@ -448,11 +463,19 @@ class TraceSession(TraceSink):
             object (see :func:`usage_data`).
         :param messages: the chat messages, kept beside the text ``prompt`` (an extra key that
             dspy-go's readers ignore; the ``rlm`` format shows them as the conversation).
+        :param params: the request parameters that change the answer (temperature, max_tokens,
+            tools, response_format...), kept as ``params`` so that a replay
+            (``llmlog-testing-replay``) can key the call on them; redacted as any data.
+        :param replayed: the call was answered from a recorded trace, not by a model: written as
+            ``replayed: true``, its cost (the recorded one) with ``cost_source = "replayed"``
+            and never priced again.
 
         Numbers are written as every reader decodes them (:mod:`llmlog.numbers`): a NaN, negative
         or non-numeric latency or token count becomes 0, one past ``2**53 - 1`` that, reported once.
         """
-        data = _llm_call_data(provider, model, prompt, response, usage, latency_ms, messages)
+        data = _llm_call_data(
+            provider, model, prompt, response, usage, latency_ms, messages, params, replayed
+        )
         self._add_usage(span_id, data["usage"]["total_tokens"] if "usage" in data else 0)
         if "usage" in data and (_state.budgets_active or _state.budget_blocks_open):
             charge(self.trace_id, data["usage"])

@@ -47,6 +47,8 @@ def _program(session: llmlog.TraceSession) -> None:
                     TokenUsage(12, 5, cost=0.0002),
                     30,
                     messages=[{"role": "user", "content": "Weather?"}],
+                    params={"temperature": 0.2, "max_tokens": 100, "stop": "\n", "tools": []},
+                    replayed=True,
                 )
             session.emit_module(
                 predict.span_id,
@@ -104,7 +106,14 @@ def test_spans_carry_llmlogs_ids_parents_and_the_genai_conventions():
         "gen_ai.usage.input_tokens": 12,
         "gen_ai.usage.output_tokens": 5,
         "llmlog.cost.usd": 0.0002,
-    }.items() <= dict(chat.attributes).items()
+        "gen_ai.request.temperature": 0.2,
+        "gen_ai.request.max_tokens": 100,
+        "llmlog.replayed": True,
+    }.items() <= {
+        k: v for k, v in chat.attributes.items() if k != "gen_ai.request.stop_sequences"
+    }.items()
+    assert list(chat.attributes["gen_ai.request.stop_sequences"]) == ["\n"]
+    assert "llmlog.replayed" not in by_name["text_completion claude-x"].attributes
     # Tokens only on inference spans: wrappers do not repeat them.
     assert not any("gen_ai.usage.input_tokens" in s.attributes for s in (agent, predict))
     assert predict.attributes["llmlog.module.signature"] == "question -> answer"

@@ -96,6 +96,10 @@ def test_predict_and_chain_of_thought_nest_adapter_and_lm_spans(traced):
     assert call["data"]["model"] == "dummy" and call["data"]["usage"]["total_tokens"] == 0
     assert "cost" not in call["data"]["usage"]  # DummyLM reports no price: unknown, not $0
     assert call["data"]["messages"][-1]["role"] == "user"
+    # What a replay keys the call on: the LM's parameters (DummyLM: temperature 0, max_tokens
+    # 1000), the transport settings and None values left out.
+    assert call["data"]["params"] == {"temperature": 0.0, "max_tokens": 1000}
+    assert "replayed" not in call["data"]
     modules = {e["span_id"]: e["data"] for e in trace.events("module")}
     assert modules[cot]["llm_calls"] == 1 and modules[cot]["success"] is True
     assert modules[cot]["signature"] == "question -> reasoning, answer"
@@ -319,6 +323,11 @@ def test_rlm_programs_show_code_blocks_and_sub_calls_in_either_format(traced, fm
     (block,) = first.code_blocks
     assert block.code == "sub = llm_query('say hi')\nprint(sub)" and "hi from sub" in block.stdout
     assert [c.prompt for c in block.calls] == ["say hi"]
+    # A sub-call keeps its parameters (and messages, when it had any: llm_query sends a plain
+    # prompt) as extra keys of rlm_calls, for a replay; the iteration's call too.
+    assert block.calls[0].messages is None
+    assert block.calls[0].params == {"temperature": 0.0, "max_tokens": 1000}
+    assert first.root_call is not None and first.root_call.params == block.calls[0].params
     assert second.final_answer == "42" and second.code_blocks[0].code == "SUBMIT(answer='42')"
     assert run.metadata is not None and run.metadata.root_model == "dummy"
 

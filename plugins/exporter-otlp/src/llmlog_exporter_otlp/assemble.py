@@ -37,6 +37,33 @@ from llmlog_exporter_otlp.usage import cost_attributes, usage_attributes
 
 __all__ = ["SpanAssembler"]
 
+#: An ``llm_call``'s ``params`` that the GenAI conventions name (``gen_ai.request.*``), numbers.
+_REQUEST_NUMBERS = {
+    "temperature": "gen_ai.request.temperature",
+    "top_p": "gen_ai.request.top_p",
+    "top_k": "gen_ai.request.top_k",
+    "max_tokens": "gen_ai.request.max_tokens",
+    "max_completion_tokens": "gen_ai.request.max_tokens",
+    "frequency_penalty": "gen_ai.request.frequency_penalty",
+    "presence_penalty": "gen_ai.request.presence_penalty",
+    "seed": "gen_ai.request.seed",
+    "n": "gen_ai.request.choice.count",
+}
+
+
+def _request_attributes(attributes: dict[str, Any], params: Mapping[str, Any]) -> None:
+    """The request parameters as GenAI attributes (numbers only; ``stop`` as a list of strings)."""
+    for key, name in _REQUEST_NUMBERS.items():
+        value = params.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            attributes[name] = value
+    stop = params.get("stop")
+    if isinstance(stop, str):
+        stop = [stop]
+    if isinstance(stop, list) and stop and all(isinstance(s, str) for s in stop):
+        attributes["gen_ai.request.stop_sequences"] = list(stop)
+
+
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _AGENTS = ("ReAct", "RLM", "CodeAct", "ProgramOfThought")
 
@@ -204,6 +231,11 @@ class SpanAssembler:
             attributes["gen_ai.provider.name"] = provider
         if model:
             attributes["gen_ai.request.model"] = model
+        params = data.get("params")
+        if isinstance(params, Mapping):
+            _request_attributes(attributes, params)
+        if data.get("replayed") is True:  # answered from a recording (llmlog-testing-replay)
+            attributes["llmlog.replayed"] = True
         usage = data.get("usage")
         if isinstance(usage, Mapping):
             counts = usage_from(usage)

@@ -34,8 +34,10 @@ from llmlog.ext import (
 )
 from llmlog_integration_dspy.lm import (
     history_entry,
+    is_replayed,
     model_and_provider,
     prompt_of,
+    request_params,
     response_of,
     usage_of,
 )
@@ -149,6 +151,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         self._calls: dict[str, _Call] = {}
         self._shared: TraceSession | None = None
         self._shared_lock = threading.Lock()
+        self._opened: TraceSession | None = None  # the shared session this callback opened
         self._started_interpreters: set[int] = set()
         self._starting: dict[str, int] = {}
         self.failures = 0
@@ -168,16 +171,28 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
             with self._shared_lock:
                 shared = self._shared
                 if shared is None:
-                    shared = self._shared = start_trace_session(
+                    shared = self._shared = self._opened = start_trace_session(
                         metadata={"integration": "dspy", **metadata}
                     )
         return shared, False
+
+    def swap_shared_session(self, session: TraceSession | None) -> TraceSession | None:
+        """Make ``session`` the one top-level calls write to where no session is current in the
+        context (the worker threads of ``dspy.Parallel``, threads the program starts), in place
+        of the one opened at the first such call; returns the previous one (``None`` if none was
+        opened), which the caller gives back the same way when done. The caller keeps owning
+        ``session`` (:meth:`close` closes only a session this callback opened). A recording (the
+        replay plugin's ``--llmlog-record``) uses it so that every call lands in its file."""
+        with self._shared_lock:
+            previous, self._shared = self._shared, session
+        return previous
 
     def close(self) -> None:
         """Close the shared session, if one was opened (uninstrument and exit do this)."""
         with self._shared_lock:
             shared, self._shared = self._shared, None
-        if shared is not None:
+            opened, self._opened = self._opened, None
+        if shared is not None and shared is opened:
             shared.close()
 
     # -- the common start and end ---------------------------------------------------------------
@@ -330,7 +345,14 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 span_inputs["kwargs"] = dict(settings)  # api_key and the like are redacted
             call = self._begin("lm", call_id, instance, f"LM:{model}", span_inputs, model)
             if call is not None:
-                call.state = {"inputs": inputs, "model": model, "provider": provider}
+                raw = inputs.get("kwargs")
+                params = request_params(instance, raw if isinstance(raw, Mapping) else None)
+                call.state = {
+                    "inputs": inputs,
+                    "model": model,
+                    "provider": provider,
+                    "params": params,
+                }
 
         self._guard(begin)
 
@@ -340,7 +362,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         def finish(call: _Call) -> None:
             state = call.state or {}
             text, messages = prompt_of(state.get("inputs") or {})
-            usage = usage_of(history_entry(call.instance, outputs))
+            entry = history_entry(call.instance, outputs)
+            usage = usage_of(entry)
             call.session.emit_llm_call(
                 call.span_id,
                 state.get("provider", ""),
@@ -350,6 +373,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 usage if usage is not None else TokenUsage(),
                 (_perf() - call.start) // 1_000_000,
                 messages=messages,
+                params=state.get("params"),
+                replayed=is_replayed(entry),
             )
 
         self._guard(lambda: self._end(call_id, None, exception, finish))

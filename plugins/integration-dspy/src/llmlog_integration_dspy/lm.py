@@ -8,7 +8,36 @@ from typing import Any
 
 from llmlog.ext import TokenUsage, usage_from
 
-__all__ = ["history_entry", "model_and_provider", "prompt_of", "response_of", "usage_of"]
+__all__ = [
+    "TRANSPORT_KEYS",
+    "history_entry",
+    "is_replayed",
+    "model_and_provider",
+    "prompt_of",
+    "request_params",
+    "response_of",
+    "usage_of",
+]
+
+#: Settings of an LM call that say how to reach the model, not what to ask it: left out of the
+#: recorded ``params`` (and so of a replay's key). Keys starting with ``api_`` are left out too.
+TRANSPORT_KEYS = frozenset(
+    {
+        "base_url",
+        "cache",
+        "callbacks",
+        "extra_headers",
+        "headers",
+        "num_retries",
+        "organization",
+        "project",
+        "timeout",
+        "request_timeout",
+        "max_retries",
+        "http_client",
+        "client",
+    }
+)
 
 #: History entries searched from the newest for the call's own (a concurrent call may have
 #: appended after it); DSPy caps each history at 10,000.
@@ -23,6 +52,32 @@ def model_and_provider(lm: Any) -> tuple[str, str]:
     if name:
         return name, provider
     return model, str(getattr(lm, "provider", None) or model).lower()
+
+
+def request_params(lm: Any, call_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The parameters of one LM call that change its answer: the LM's own ``kwargs``
+    (``temperature``, ``max_tokens``...) overridden by the call's (``n``, ``rollout_id``,
+    ``tools``, ``response_format``...), without the transport settings (:data:`TRANSPORT_KEYS`,
+    ``api_*``) and without the ``None`` values (a parameter not sent). Written as the
+    ``llm_call``'s ``params`` and used by a replay as part of its key."""
+    merged: dict[str, Any] = {}
+    own = getattr(lm, "kwargs", None)
+    for source in (own, call_kwargs):
+        if isinstance(source, Mapping):
+            merged.update(source)
+    return {
+        str(k): v
+        for k, v in merged.items()
+        if v is not None and k not in TRANSPORT_KEYS and not str(k).startswith("api_")
+    }
+
+
+def is_replayed(entry: Mapping[str, Any] | None) -> bool:
+    """The history entry is of a call answered from a recorded trace (a ``ReplayLM``'s response
+    says so with a ``replayed`` attribute)."""
+    if entry is None:
+        return False
+    return getattr(entry.get("response"), "replayed", False) is True
 
 
 def history_entry(lm: Any, outputs: Any) -> Mapping[str, Any] | None:

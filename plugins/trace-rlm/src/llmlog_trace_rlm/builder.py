@@ -112,6 +112,8 @@ def sub_call(data: Mapping[str, Any]) -> SubCall:
     cost = usage.get("cost", data.get("cost"))
     error = data.get("error")
     model = data.get("model")
+    messages = data.get("messages")
+    params = data.get("params")
     return SubCall(
         prompt=prompt_text(data.get("prompt", "")),
         response=plain_text(data.get("response")),
@@ -124,6 +126,10 @@ def sub_call(data: Mapping[str, Any]) -> SubCall:
         details=detail_counts(usage) or detail_counts(data),
         cost_source=_source(usage.get("cost_source")),
         cost_unknown=_source(usage.get("cost_unknown")),
+        messages=[dict(m) for m in messages if isinstance(m, Mapping)]
+        if isinstance(messages, list)
+        else None,
+        params=dict(params) if isinstance(params, Mapping) and params else None,
     )
 
 

@@ -237,6 +237,12 @@ class SubCall:
     #: an unknown one is unknown: written beside ``prompt_tokens`` (readers ignore them).
     cost_source: str | None = None
     cost_unknown: str | None = None
+    #: The chat messages of the call, when the trace had them (``prompt`` is their text): written
+    #: as the extra key ``messages`` so that a replay can key the call on them.
+    messages: list[dict[str, Any]] | None = None
+    #: The request parameters that change the answer (``temperature``, ``max_tokens``...), when
+    #: the trace had them: the extra key ``params``.
+    params: dict[str, Any] | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -277,6 +283,10 @@ class SubCall:
             out["cost_unknown"] = plain_text(self.cost_unknown)
         if self.error is not None:
             out["error"] = plain_text(self.error)
+        if self.messages is not None:
+            out["messages"] = self.messages
+        if self.params:
+            out["params"] = self.params
         return out
 
     def key(self) -> tuple[Any, ...]:
@@ -358,6 +368,8 @@ class Iteration:
         }
         if self.root_call is not None:
             call = self.root_call.to_json(notes)
+            if call.get("messages") == out["prompt"]:
+                del call["messages"]  # the iteration's prompt says it
             if blocks:
                 out["root_call"] = call
             else:

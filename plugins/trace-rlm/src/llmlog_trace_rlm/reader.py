@@ -168,6 +168,8 @@ def _call(raw: Any, where: str) -> SubCall:
             model = next(iter(summaries))
     error = raw.get("error")
     model_name = _text(model)
+    messages = raw.get("messages")
+    params = raw.get("params")
     return SubCall(
         prompt=_text(raw.get("prompt")),
         response=_text(raw.get("response")),
@@ -180,6 +182,10 @@ def _call(raw: Any, where: str) -> SubCall:
         details=detail_counts(raw),
         cost_source=_label(raw.get("cost_source")) if cost is not None else None,
         cost_unknown=_label(raw.get("cost_unknown")) if cost is None else None,
+        messages=[m for m in messages if isinstance(m, dict)]
+        if isinstance(messages, list)
+        else None,
+        params=params if isinstance(params, dict) and params else None,
     )
 
 
@@ -452,6 +458,8 @@ def _iteration_events(
         call_data["messages"] = item.prompt
     if call is not None:
         call_data["usage"] = _usage(call)
+        if call.params:
+            call_data["params"] = call.params
     clock = at(begin + (_ns(call.execution_time) if call else 0))
     yield TraceEvent(TraceEventType.LLM_CALL, clock, trace_id, span, None, call_data)
     for block in item.code_blocks:
@@ -515,8 +523,8 @@ def _span_end(
 
 
 def _call_data(call: SubCall) -> dict[str, Any]:
-    """A sub-call as ``llm_call`` event data."""
-    return {
+    """A sub-call as ``llm_call`` event data (its messages and parameters when it has them)."""
+    data: dict[str, Any] = {
         "provider": "",
         "model": call.model or "",
         "prompt": call.prompt,
@@ -524,6 +532,11 @@ def _call_data(call: SubCall) -> dict[str, Any]:
         "latency_ms": _ms(call.execution_time),
         "usage": _usage(call),
     }
+    if call.messages is not None:
+        data["messages"] = call.messages
+    if call.params:
+        data["params"] = call.params
+    return data
 
 
 def _usage(call: SubCall) -> dict[str, Any]:
