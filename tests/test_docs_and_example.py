@@ -31,7 +31,7 @@ def hook_functions():
 def test_every_hook_has_a_section_with_its_exact_signature(repo):
     text = (repo / "docs" / "hooks.md").read_text()
     hooks = hook_functions()
-    assert len(hooks) == 12
+    assert len(hooks) == 13
     for name, fn in hooks.items():
         args = ", ".join(inspect.signature(fn).parameters)
         assert f"## {name}({args})" in text, f"docs/hooks.md lacks '## {name}({args})'"
