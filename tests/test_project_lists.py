@@ -44,6 +44,8 @@ STANDARD_KINDS = {
     "exporter": False,
     # The price table brings genai-prices (pydantic): its own extra, `llmlog[prices]`.
     "pricing": False,
+    # The MCP server brings the mcp SDK (pydantic, starlette, httpx): its own extra, `llmlog[mcp]`.
+    "server": False,
 }
 
 
