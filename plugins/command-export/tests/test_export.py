@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from llmlog.testing import run_cli, run_llmlog
-from llmlog_command_export import ROW_COLUMNS
-from llmlog_command_export.examples import load_examples
+from llmlog_command_export import ROW_COLUMNS, load_examples
 
 
 def test_dspy_examples_load_and_evaluate(run_file, tmp_path, capsys, questions, secret) -> None:
@@ -30,9 +29,10 @@ def test_dspy_examples_load_and_evaluate(run_file, tmp_path, capsys, questions, 
     assert secret not in out.read_text()
     assert out.stat().st_mode & 0o077 == 0
 
-    # Evaluate takes them as they are: a program answering right on two of three.
+    # Evaluate takes them as they are: a program answering right on two of three (answers by
+    # question: Evaluate runs the examples in threads, in any order).
     program = dspy.Predict("question -> answer")
-    answers = [{"answer": "Paris"}, {"answer": "Rome"}, {"answer": "wrong"}]
+    answers = {"France": {"answer": "Paris"}, "Italy": {"answer": "Rome"}, "key": {"answer": "?"}}
     with dspy.context(lm=DummyLM(answers)):
         result = dspy.Evaluate(devset=examples, metric=lambda e, p, t=None: e.answer == p.answer)(
             program
@@ -258,3 +258,12 @@ def test_a_flight_snapshot_exports_its_spans(tmp_path: Path) -> None:
     assert run_cli(["export", str(snapshot), "--to", "jsonl", "-o", str(rows)]) == 0
     (row,) = [json.loads(line) for line in rows.read_text().splitlines()]
     assert (row["model"], row["input_tokens"], row["output_tokens"]) == ("m", 3, 1)
+
+
+def test_otlp_json_skips_json_logs_and_says_so(run_file: Path, tmp_path: Path, capsys) -> None:
+    log = tmp_path / "app.log"
+    log.write_text('{"timestamp": "2026-12-06T10:00:00Z", "level": "INFO", "message": "hi"}\n')
+    out = tmp_path / "run.otlp.jsonl"
+    assert run_cli(["export", str(run_file), str(log), "--to", "otlp-json", "-o", str(out)]) == 0
+    assert f"{log}: llmlog JSON log lines hold no spans, skipped" in capsys.readouterr().err
+    assert out.read_text().count("\n") >= 1

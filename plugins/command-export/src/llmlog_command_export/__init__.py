@@ -6,6 +6,7 @@ The rows, the examples and the ``--json`` documents come from one model of a run
 JSON logs); OTLP JSON comes from the OTLP exporter's own span mapping.
 """
 
+from llmlog_command_export.examples import EXAMPLES_SCHEMA, load_examples, run_examples
 from llmlog_command_export.rows import ROW_COLUMNS, run_rows
 
-__all__ = ["ROW_COLUMNS", "run_rows"]
+__all__ = ["EXAMPLES_SCHEMA", "ROW_COLUMNS", "load_examples", "run_examples", "run_rows"]

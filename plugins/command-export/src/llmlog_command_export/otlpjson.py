@@ -72,6 +72,9 @@ def trace_events(
         if _is_snapshot(first):
             yield from _snapshot_events(path, lenient, notes)
             continue
+        if _is_log_line(first):
+            notes.append(f"{path}: llmlog JSON log lines hold no spans, skipped")
+            continue
         message = (
             f"{path}:1: not a trace in any installed format ({', '.join(sorted(formats))}) "
             "or a flight-recorder snapshot"
@@ -132,6 +135,16 @@ def _snapshot_events(path: Path, lenient: bool, notes: list[str]) -> Iterator[Tr
             parent_id=_str(event.get("parent_id")),
             data=data,
         )
+
+
+def _is_log_line(first: bytes) -> bool:
+    import orjson
+
+    try:
+        record = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and "level" in record and "message" in record
 
 
 def _str(value: Any) -> str:
