@@ -267,3 +267,57 @@ def test_otlp_json_skips_json_logs_and_says_so(run_file: Path, tmp_path: Path, c
     assert run_cli(["export", str(run_file), str(log), "--to", "otlp-json", "-o", str(out)]) == 0
     assert f"{log}: llmlog JSON log lines hold no spans, skipped" in capsys.readouterr().err
     assert out.read_text().count("\n") >= 1
+
+
+def test_an_error_message_is_redacted_in_otlp_json(tmp_path: Path, secret) -> None:
+    import llmlog
+
+    llmlog.configure({})
+    trace = tmp_path / "run.jsonl"
+    with llmlog.new_trace_session(trace, format="dspy"):
+        try:
+            with llmlog.span("call"):
+                raise PermissionError(f"rejected key {secret}")
+        except PermissionError:
+            pass
+    # As a tool that does not redact would have written it.
+    trace.write_text(trace.read_text().replace("[REDACTED:openai-key]", secret))
+    assert secret in trace.read_text()
+    out = tmp_path / "run.otlp.jsonl"
+    assert run_cli(["export", str(trace), "--to", "otlp-json", "--no-content", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "rejected key" in text and secret not in text
+    (span,) = [
+        s
+        for line in text.splitlines()
+        for r in _parse_otlp_line(line).resource_spans
+        for sc in r.scope_spans
+        for s in sc.spans
+    ]
+    assert span.status.code == 2 and "[REDACTED" in span.status.message
+
+
+def test_an_rlm_trace_is_read_as_any_format(tmp_path: Path) -> None:
+    import llmlog
+
+    llmlog.configure({})
+    with (
+        llmlog.new_trace_session(tmp_path / "rlm.jsonl", format="rlm") as session,
+        llmlog.span("RLM", inputs={"question": "q"}),
+        llmlog.span("iteration 1"),
+    ):
+        llmlog.record_llm_call(
+            model="gpt-x",
+            provider="openai",
+            prompt="hello",
+            response="print(1)",
+            usage={"prompt_tokens": 5, "completion_tokens": 3},
+        )
+    out = tmp_path / "calls.jsonl"
+    assert run_cli(["export", str(session.path), "--to", "jsonl", "-o", str(out)]) == 0
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (row["model"], row["input_tokens"], row["output_tokens"]) == ("gpt-x", 5, 3)
+    assert (row["prompt"], row["response"]) == ("hello", "print(1)")
+    otlp = tmp_path / "rlm.otlp.jsonl"
+    assert run_cli(["export", str(session.path), "--to", "otlp-json", "-o", str(otlp)]) == 0
+    assert [_parse_otlp_line(line) for line in otlp.read_text().splitlines()]

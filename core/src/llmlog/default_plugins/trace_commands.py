@@ -153,8 +153,8 @@ def run_view(host: PluginHost, args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         return _view_json(host, path, args)
     paged: bool = getattr(args, "limit", None) is not None or bool(getattr(args, "offset", 0))
-    if paged:
-        _say("--limit and --offset go with --json")
+    if paged or getattr(args, "no_content", False):
+        _say("--limit, --offset and --no-content go with --json")
         return 2
     if args.watch and not _await_first_line(path):
         return 0

@@ -157,6 +157,19 @@ def _hex(value: Any) -> Any:
     return value
 
 
+def _redacted(value: Any, sanitizer: Sanitizer) -> Any:
+    """Every string of an encoded request redacted: the exporter redacts the content it
+    captures, and this also covers what it copies as it is (an error's message in a status or
+    an ``exception`` event, a span's name, an attribute)."""
+    if type(value) is str:
+        return sanitizer.text(value)
+    if type(value) is dict:
+        return {k: _redacted(v, sanitizer) for k, v in value.items()}
+    if type(value) is list:
+        return [_redacted(v, sanitizer) for v in value]
+    return value
+
+
 def _hex_ids(request: dict[str, Any]) -> dict[str, Any]:
     """protobuf JSON writes bytes as base64; OTLP JSON writes trace and span ids as hex."""
     for resource_spans in request.get("resourceSpans", ()):
@@ -205,7 +218,7 @@ def write_otlp_json(
         if not batch:
             return
         request = json_format.MessageToDict(encode_spans(batch), use_integers_for_enums=True)
-        out.write(orjson.dumps(_hex_ids(request)) + b"\n")
+        out.write(orjson.dumps(_hex_ids(_redacted(request, sanitizer))) + b"\n")
         written += len(batch)
         batch.clear()
 
