@@ -14,6 +14,7 @@ its trace events; llmlog JSON log lines hold no spans and are skipped with a not
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -157,16 +158,20 @@ def _hex(value: Any) -> Any:
     return value
 
 
-def _redacted(value: Any, sanitizer: Sanitizer) -> Any:
-    """Every string of an encoded request redacted: the exporter redacts the content it
-    captures, and this also covers what it copies as it is (an error's message in a status or
-    an ``exception`` event, a span's name, an attribute)."""
-    if type(value) is str:
-        return sanitizer.text(value)
+def _redacted(value: Any, clean: Any) -> Any:
+    """Every text of an encoded request redacted (``clean``: a cached ``Sanitizer.text``): the
+    exporter redacts the content it captures, and this also covers what it copies as it is (an
+    error's message in a status or an ``exception`` event, a span's name, an attribute). The
+    attribute names (``key``) and the ids are names, not data: left as they are."""
     if type(value) is dict:
-        return {k: _redacted(v, sanitizer) for k, v in value.items()}
+        return {
+            k: v if k == "key" or k.endswith("Id") else _redacted(v, clean)
+            for k, v in value.items()
+        }
     if type(value) is list:
-        return [_redacted(v, sanitizer) for v in value]
+        return [_redacted(v, clean) for v in value]
+    if type(value) is str:
+        return clean(value)
     return value
 
 
@@ -212,13 +217,15 @@ def write_otlp_json(
     assembler = SpanAssembler(resource, capture_content=capture_content, sanitizer=sanitizer)
     batch: list[Any] = []
     written = 0
+    # The same texts recur in every span (model names, operations, scope): redacted once each.
+    clean = functools.lru_cache(maxsize=65_536)(sanitizer.text)
 
     def flush() -> None:
         nonlocal written
         if not batch:
             return
         request = json_format.MessageToDict(encode_spans(batch), use_integers_for_enums=True)
-        out.write(orjson.dumps(_hex_ids(_redacted(request, sanitizer))) + b"\n")
+        out.write(orjson.dumps(_hex_ids(_redacted(request, clean))) + b"\n")
         written += len(batch)
         batch.clear()
 
