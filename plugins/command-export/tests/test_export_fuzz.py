@@ -91,6 +91,16 @@ def _check(body: bytes, lenient: bool) -> None:
                 assert json.loads(dumps_json(row))["span_id"] == row["span_id"]
             examples, _ = run_examples(run)
             json.loads(dumps_json(examples))
+            from llmlog_report_html import diff_runs
+            from llmlog_report_html.commands import diff_document
+
+            diffed = dumps_json(
+                diff_document(
+                    diff_runs(run, run), show_same=True, search="a", sanitizer=Sanitizer()
+                )
+            )
+            assert "\x1b" not in diffed and "\u009b" not in diffed
+            json.loads(diffed)
             document = run_document(
                 [str(path)],
                 {"lenient": lenient, "search": "a", "host": HOST, "sanitizer": Sanitizer()},
