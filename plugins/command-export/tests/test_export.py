@@ -321,3 +321,43 @@ def test_an_rlm_trace_is_read_as_any_format(tmp_path: Path) -> None:
     otlp = tmp_path / "rlm.otlp.jsonl"
     assert run_cli(["export", str(session.path), "--to", "otlp-json", "-o", str(otlp)]) == 0
     assert [_parse_otlp_line(line) for line in otlp.read_text().splitlines()]
+
+
+def test_an_evaluate_run_gives_the_program_calls_not_the_evaluate(tmp_path: Path) -> None:
+    """Evaluate's own span has inputs and outputs too (the devset size, the score); the examples
+    are the calls of the program it evaluated, and they feed an optimizer."""
+    import dspy
+    from dspy.utils import DummyLM
+
+    import llmlog
+
+    answers = {"France": {"answer": "Paris"}, "Italy": {"answer": "Rome"}}
+    devset = [
+        dspy.Example(question=f"What is the capital of {country}?", answer=a["answer"]).with_inputs(
+            "question"
+        )
+        for country, a in answers.items()
+    ]
+    llmlog.configure({"integrations": {"dspy": {"enabled": True}}})
+    try:
+        with (
+            llmlog.new_trace_session(tmp_path / "eval.jsonl", format="dspy") as session,
+            dspy.context(lm=DummyLM(answers)),
+        ):
+            dspy.Evaluate(
+                devset=devset, metric=lambda e, p, t=None: e.answer == p.answer, num_threads=2
+            )(dspy.Predict("question -> answer"))
+    finally:
+        llmlog.configure({})
+    out = tmp_path / "set.json"
+    assert run_cli(["export", str(session.path), "--to", "dspy-examples", "-o", str(out)]) == 0
+    examples = load_examples(out)
+    assert sorted((e.question, e.answer) for e in examples) == sorted(
+        (e.question, e.answer) for e in devset
+    )
+    # An optimizer takes them as its trainset.
+    with dspy.context(lm=DummyLM(answers)):
+        compiled = dspy.BootstrapFewShot(
+            metric=lambda e, p, t=None: e.answer == p.answer, max_bootstrapped_demos=2
+        ).compile(dspy.Predict("question -> answer"), trainset=examples)
+    assert len(compiled.demos) == 2

@@ -1,8 +1,10 @@
 """A run's module calls as DSPy examples: ``llmlog export --to dspy-examples``.
 
-A module call is a span whose inputs and outputs were both recorded as fields (a mapping), as
-the DSPy integration records every ``Module.__call__`` (``QA``, ``Predict:qa``); the LM's own
-spans (``LM:...``) and the adapters' (``ChatAdapter.format``) record no such pair. By default
+A module call is a span with a ``module`` event (the DSPy integration and dspy-go record one for
+every ``Module.__call__``: ``QA``, ``Predict:qa``; not for ``Evaluate``, the LM or the adapters)
+and its inputs as fields (a mapping). In a run with no ``module`` event at all (spans opened by
+hand), a span whose inputs and outputs are both fields counts as one; the LM's own spans
+(``LM:...``) never do. By default
 each top-level call (no module call above it) is one example; ``module=NAME`` takes the calls of
 that module wherever they are (``Predict:qa``, ``Predict`` or ``qa``). A call that failed is
 left out (its outputs are no label).
@@ -36,11 +38,13 @@ EXAMPLES_SCHEMA = "llmlog.dspy-examples/1"
 _SPAN_KINDS = frozenset({"span", "iteration", "code"})
 
 
-def _is_call(run: Run, index: int) -> bool:
+def _is_call(run: Run, index: int, modules: bool) -> bool:
     node = run.nodes[index]
     if node.kind not in _SPAN_KINDS or node.name.startswith("LM:"):
         return False
     content = node.content
+    if modules and "module" not in content:
+        return False
     inputs, outputs = content.get("inputs"), content.get("outputs")
     # A call that raised recorded its inputs and no outputs: still a call (counted, left out).
     return isinstance(inputs, Mapping) and (isinstance(outputs, Mapping) or bool(node.error))
@@ -53,7 +57,8 @@ def _named(name: str, wanted: str) -> bool:
 
 def module_calls(run: Run, module: str | None = None) -> list[int]:
     """The indexes of the module calls to export: the top-level ones, or those of ``module``."""
-    calls = [i for i in range(len(run.nodes)) if _is_call(run, i)]
+    modules = any("module" in node.content for node in run.nodes)
+    calls = [i for i in range(len(run.nodes)) if _is_call(run, i, modules)]
     if module is not None:
         return [i for i in calls if _named(run.nodes[i].name, module)]
     chosen = set(calls)
