@@ -31,7 +31,7 @@ def hook_functions():
 def test_every_hook_has_a_section_with_its_exact_signature(repo):
     text = (repo / "docs" / "hooks.md").read_text()
     hooks = hook_functions()
-    assert len(hooks) == 12
+    assert len(hooks) == 13
     for name, fn in hooks.items():
         args = ", ".join(inspect.signature(fn).parameters)
         assert f"## {name}({args})" in text, f"docs/hooks.md lacks '## {name}({args})'"
@@ -219,6 +219,35 @@ PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 #: process of their own, with plugins/_template/src importable (the template's real classes
 #: play "your plugin"). A file with python blocks that is not listed runs with no stand-ins.
 DOC_RUNS = {
+    "docs/export.md": {
+        # A real DSPy run on DummyLM, recorded by the integration and exported as the page's
+        # commands do; the program the page evaluates answers two of the three questions.
+        "before": """
+            import dspy
+            from dspy.utils import DummyLM
+
+            import llmlog
+            from llmlog.cli import main
+
+            llmlog.configure({"integrations": {"dspy": {"enabled": True}}})
+            qa = dspy.Predict("question -> answer")
+            with llmlog.new_trace_session("run.jsonl", format="dspy") as session:
+                with dspy.context(lm=DummyLM([{"answer": "Paris"}, {"answer": "Rome"}, {"answer": "Bern"}])):
+                    for country in ("France", "Italy", "Switzerland"):
+                        qa(question=f"What is the capital of {country}?")
+            llmlog.configure({})
+            assert main(["export", str(session.path), "--to", "dspy-examples", "-o", "devset.json"]) == 0
+            assert main(["export", str(session.path), "--to", "jsonl", "-o", "calls.jsonl"]) == 0
+            program = dspy.Predict("question -> answer")
+            # Answers by question (Evaluate runs the examples in threads, in any order).
+            dspy.configure(lm=DummyLM({"France": {"answer": "Paris"}, "Italy": {"answer": "Rome"}, "Switzerland": {"answer": "Geneva"}}))
+        """,
+        "after": """
+            assert len(devset) == 3 and set(devset[0].inputs().keys()) == {"question"}
+            assert round(float(result.score)) == 67
+            assert int(calls.groupby("model")["input_tokens"].count().iloc[0]) == 3
+        """,
+    },
     "README.md": {
         "before": """
             prompt, completion = "What is 2+2?", "4"

@@ -46,6 +46,8 @@ STANDARD_KINDS = {
     "pricing": False,
     # Test tooling (ReplayLM and the pytest plugin) brings DSPy; installed by name.
     "testing": False,
+    # The MCP server brings the mcp SDK (pydantic, starlette, httpx): its own extra, `llmlog[mcp]`.
+    "server": False,
 }
 
 

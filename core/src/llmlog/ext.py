@@ -90,6 +90,10 @@ Viewing (for a trace format's ``view``)
     ``GREEN``, ``YELLOW``, ``DIM``, ``CYAN``, ``BOLD``, ``RESET``; ``ViewError`` (a bad request:
     exit 2); ``export_target`` (``--export``), ``follow`` (``--watch``); ``Distribution``
     (``--stats`` quantiles in bounded memory).
+    ``--json`` of every viewer command (schema ``JSON_SCHEMA``, ``llmlog.view/1``):
+    ``add_json_flags`` (``--json``, ``--limit``, ``--offset``, ``--search``, ``--errors``),
+    ``json_page`` (the one envelope: rows redacted, filtered and paged), ``dumps_json`` and
+    ``print_json`` (no terminal escapes), ``configured_sanitizer()`` (redaction as configured).
 
 Flight recorder (for its engine, and plugins that annotate)
     ``trace_region``, ``trace_task``, ``trace_log``, ``current_task``; ``FlightRecorderAPI``,
@@ -138,6 +142,14 @@ if TYPE_CHECKING:
     )
     from llmlog.hookspecs import hookimpl, hookspec
     from llmlog.interfaces import BuildContext, Formatter, Integration, Output, TraceSink
+    from llmlog.jsonout import (
+        JSON_SCHEMA,
+        add_json_flags,
+        configured_sanitizer,
+        dumps_json,
+        json_page,
+        print_json,
+    )
     from llmlog.logger import global_dispatcher
     from llmlog.plugins import PluginHost
     from llmlog.pricing import PriceTable, Rates
@@ -332,6 +344,15 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "rfc3339_utc",
         "safe_field_items",
     ),
+    **_names(
+        "llmlog.jsonout",
+        "JSON_SCHEMA",
+        "add_json_flags",
+        "configured_sanitizer",
+        "dumps_json",
+        "json_page",
+        "print_json",
+    ),
     "plugin_host": ("llmlog.runtime", "plugin_host"),
     "validate_configuration": ("llmlog.runtime", "validate"),
     **_names(
@@ -429,6 +450,7 @@ __all__ = [
     "DIRECTORY_MODE",
     "FORWARDED_ATTRIBUTE",
     "GREEN",
+    "JSON_SCHEMA",
     "LEVEL_NAMES",
     "NO_FLIGHT_RECORDER",
     "RED",
@@ -492,14 +514,17 @@ __all__ = [
     "TraceWriter",
     "ViewArguments",
     "ViewError",
+    "add_json_flags",
     "add_listener",
     "add_trace_sink",
     "big_int_text",
     "config_relative",
+    "configured_sanitizer",
     "continuation_lines",
     "create_new",
     "current_task",
     "default_trace_dir",
+    "dumps_json",
     "encoded_event_data",
     "enter_context",
     "escape",
@@ -519,6 +544,7 @@ __all__ = [
     "global_flight_recorder",
     "hookimpl",
     "hookspec",
+    "json_page",
     "local_timestamp",
     "make_private_dirs",
     "new_span_id",
@@ -530,6 +556,7 @@ __all__ = [
     "plain_line",
     "plugin_host",
     "plural",
+    "print_json",
     "quote_if_needed",
     "register_lifecycle",
     "release_annotations",

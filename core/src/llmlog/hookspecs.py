@@ -217,6 +217,24 @@ def llmlog_render_html(source: Any, options: dict[str, Any]) -> str | None:
     """
 
 
+@hookspec(firstresult=True)
+def llmlog_trace_json(paths: list[str], options: dict[str, Any]) -> dict[str, Any] | None:
+    """A run as the ``--json`` document of ``llmlog view`` (schema ``llmlog.view/1``, built with
+    :func:`llmlog.jsonout.json_page`). Stops at the first non-``None`` result.
+
+    :param paths: the files (a trace in any installed format, a flight snapshot, llmlog JSON
+        log lines) or directories of one run.
+    :param options: ``view`` (``"spans"``, ``"llm"`` or ``"stats"``), ``search``, ``errors``,
+        ``limit``, ``offset``, ``lenient``, ``no_content``, ``max_field``; an implementation
+        ignores those it does not know.
+    :returns: the document, or ``None`` when the plugin does not read runs.
+    :raises ValueError: when a file cannot be read (the message names ``file:line``).
+
+    Use in plugins that model runs, such as ``llmlog-command-export``. The core has no model of
+    a run of its own: with none installed, ``llmlog view --json`` says what to install.
+    """
+
+
 @hookspec
 def llmlog_configure(config: Any) -> None:
     """Called at the end of ``llmlog.configure()``, after every output is built and installed.

@@ -220,6 +220,9 @@ def _reprice_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="OUT",
         help="write the repriced trace there (default: only report what would change)",
     )
+    from llmlog.jsonout import add_json_flags
+
+    add_json_flags(parser, what="LLM calls")
 
 
 def _say(message: str) -> None:
@@ -292,8 +295,43 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
         except OSError as exc:
             _say(f"{args.output}: cannot write: {exc.strerror or exc}")
             return 1
+    if args.json:
+        _reprice_json(path, args, result)
+        return 0
     print(escape(result.summary(path, args.output)))
     return 0
+
+
+def _reprice_json(path: Path, args: argparse.Namespace, result: Repriced) -> None:
+    """``reprice --json``: a row per LLM call (``--errors``: those whose cost is unknown after),
+    the counts as the summary."""
+    from llmlog.jsonout import configured_sanitizer, json_page, print_json
+
+    sanitizer, problem = configured_sanitizer()
+    summary = {
+        "calls": result.calls,
+        "changed": result.changed,
+        "cost_before": result.before,
+        "cost_after": result.after,
+        "unknown_before": result.unknown_before,
+        "unknown_after": result.unknown_after,
+        "written_to": args.output,
+    }
+    print_json(
+        json_page(
+            "reprice",
+            result.rows,
+            source=[str(path)],
+            search=args.search,
+            errors=args.errors,
+            limit=args.limit,
+            offset=args.offset,
+            summary=summary,
+            problems=[problem] if problem else [],
+            sanitizer=sanitizer,
+            keep=(lambda row: row.get("cost_after") is None) if args.errors else None,
+        )
+    )
 
 
 @attrs.define
@@ -309,6 +347,9 @@ class Repriced:
     unknown_after: int = 0
     #: Lines kept as they were after the format's ``reprice`` failed.
     failed: int = 0
+    #: One row per LLM call (``--json``): its line, its model, its cost and source before and
+    #: after.
+    rows: list[dict[str, Any]] = attrs.Factory(list)
 
     def summary(self, path: Path, output: str | None) -> str:
         """``trace.jsonl: 3 of 5 LLM calls changed; cost $0.01 → $0.012 (+$0.002); ...``."""
@@ -339,6 +380,20 @@ def reprice_lines(lines: list[bytes], reprice: Reprice) -> Repriced:
         result.calls += 1
         result.changed += usage != before
         _count(result, before, usage)
+        result.rows.append(
+            {
+                # the format prices a line's calls before the line is given back
+                "line": len(result.lines) + 1,
+                "provider": provider or None,
+                "model": model or None,
+                "changed": usage != before,
+                "cost_before": _known(before),
+                "cost_after": _known(usage),
+                "cost_source_before": before.get("cost_source"),
+                "cost_source_after": usage.get("cost_source"),
+                "cost_unknown_after": usage.get("cost_unknown"),
+            }
+        )
 
     bodies = [line.rstrip(b"\r\n") for line in lines]
     try:

@@ -46,10 +46,17 @@ def llmlog_register_commands(register: CommandRegister, host: PluginHost) -> Non
 
 
 def _view_arguments(host: PluginHost, parser: argparse.ArgumentParser) -> None:
+    from llmlog.jsonout import add_json_flags
     from llmlog.viewing import add_view_flags
 
     parser.add_argument("file", help="a trace file")
     add_view_flags(parser, host.components(ComponentKind.TRACE_FORMAT))
+    add_json_flags(parser, filters=False, what="spans (--stats: models)")
+    parser.add_argument(
+        "--no-content",
+        action="store_true",
+        help="with --json: leave out prompts, responses, inputs and outputs",
+    )
 
 
 def _convert_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,6 +150,12 @@ def run_view(host: PluginHost, args: argparse.Namespace) -> int:
     from llmlog.viewing import ViewError
 
     path = Path(args.file)
+    if getattr(args, "json", False):
+        return _view_json(host, path, args)
+    paged: bool = getattr(args, "limit", None) is not None or bool(getattr(args, "offset", 0))
+    if paged or getattr(args, "no_content", False):
+        _say("--limit, --offset and --no-content go with --json")
+        return 2
     if args.watch and not _await_first_line(path):
         return 0
     component, problem = _detect_format(path, host.components(ComponentKind.TRACE_FORMAT))
@@ -163,6 +176,46 @@ def run_view(host: PluginHost, args: argparse.Namespace) -> int:
         where = exc.filename if exc.filename is not None else path
         _say(f"{where}: {exc.strerror or exc}")
         return 1
+
+
+#: What answers llmlog_trace_json (the run model behind view --json), for the message.
+JSON_DISTRIBUTION = "llmlog-command-export"
+
+
+def _view_json(host: PluginHost, path: Path, args: argparse.Namespace) -> int:
+    """``llmlog view FILE --json``: the document of the plugin answering ``llmlog_trace_json``
+    (schema ``llmlog.view/1``), printed without a terminal escape."""
+    from llmlog.jsonout import print_json
+
+    if args.watch or args.export:
+        _say("--json prints one document: not with --watch or --export")
+        return 2
+    options = {
+        "view": "stats" if args.stats else "spans",
+        "search": args.search,
+        "errors": args.errors,
+        "limit": args.limit,
+        "offset": args.offset,
+        "lenient": args.lenient,
+        "no_content": getattr(args, "no_content", False),
+        "host": host,
+    }
+    try:
+        document = host.pm.hook.llmlog_trace_json(paths=[str(path)], options=options)
+    except ValueError as exc:  # the readers' errors name file:line
+        _say(str(exc))
+        return 1
+    except OSError as exc:
+        _say(f"{exc.filename or path}: {exc.strerror or exc}")
+        return 1
+    if document is None:
+        _say(
+            f"--json needs a plugin that models runs; install {JSON_DISTRIBUTION} "
+            f'(pip install {JSON_DISTRIBUTION}, or "llmlog[standard]")'
+        )
+        return 2
+    print_json(document)
+    return 0
 
 
 def run_convert(host: PluginHost, args: argparse.Namespace) -> int:

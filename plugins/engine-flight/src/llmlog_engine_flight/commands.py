@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llmlog.ext import ConfigError
+from llmlog.ext import ConfigError, add_json_flags
 
 __all__ = ["arguments", "run"]
 
@@ -31,6 +31,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         "dir", nargs="?", help="a directory (default: [flight_recorder] snapshot_dir)"
     )
     listing.add_argument("--config", help="the configuration file (default: discovered)")
+    add_json_flags(listing, what="snapshots")
     listing.set_defaults(flight_run=_cmd_flight_list)
     view = flight_sub.add_parser("view", help="summary and timeline of a snapshot, errors first")
     view.add_argument("file", help="a snapshot (.jsonl or .jsonl.zst)")
@@ -53,6 +54,9 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="most events read, the newest kept (default 1,000,000: bounds memory)",
     )
+    # --json: the events (after --kind, --level, --grep; --last does not apply: page with
+    # --limit/--offset), the header and counts as the summary.
+    add_json_flags(view, what="events")
     view.set_defaults(flight_run=_cmd_flight_view)
     convert = flight_sub.add_parser("convert", help="convert a snapshot for a trace viewer")
     convert.add_argument("file", help="a snapshot (.jsonl or .jsonl.zst)")
@@ -130,6 +134,15 @@ def _cmd_flight_view(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.json:
+        return _flight_view_json(snapshot, args, level)
+    if args.search or args.errors or args.limit is not None or args.offset:
+        print(
+            "llmlog: --search, --errors, --limit and --offset go with --json "
+            "(the timeline has --grep and --last)",
+            file=sys.stderr,
+        )
+        return 2
     render_view(
         snapshot,
         sys.stdout,
@@ -138,6 +151,42 @@ def _cmd_flight_view(args: argparse.Namespace) -> int:
         level=level,
         grep=args.grep,
         paint=paint_for(args, sys.stdout),
+    )
+    return 0
+
+
+def _flight_view_json(snapshot: Any, args: argparse.Namespace, level: Any) -> int:
+    from collections import Counter
+
+    from llmlog.ext import configured_sanitizer, json_page, print_json
+    from llmlog_engine_flight.view import _filter, _is_error
+
+    sanitizer, problem = configured_sanitizer()
+    events = _filter(snapshot.events, args.kind or (), level, args.grep)
+    kinds = Counter(str(event.get("kind")) for event in snapshot.events)
+    summary = {
+        "header": snapshot.header,
+        "events": len(snapshot.events),
+        "kinds": dict(sorted(kinds.items())),
+        "errors": sum(1 for event in snapshot.events if _is_error(event)),
+        "skipped": snapshot.skipped,
+        "dropped": snapshot.dropped,
+        "missing_events": snapshot.missing_events,
+    }
+    print_json(
+        json_page(
+            "flight view",
+            events,
+            source=[str(args.file)],
+            search=args.search,
+            errors=args.errors,
+            limit=args.limit,
+            offset=args.offset,
+            summary=summary,
+            problems=[*snapshot.problems, *([problem] if problem else [])],
+            sanitizer=sanitizer,
+            keep=_is_error if args.errors else None,
+        )
     )
     return 0
 
@@ -189,6 +238,8 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
     # Every backend's snapshots, a third party's too (and .jsonl.zst, to say what reads them).
     suffixes = tuple({".jsonl", ".jsonl.zst", *(b.suffix for b in backends)})
     if not directory.is_dir():
+        if args.json:
+            return _flight_list_json(args, directory, [], 0)
         print(f"No snapshots: {shown_dir} does not exist.")
         return 0
     try:
@@ -208,7 +259,8 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
             continue
         found.append((status.st_mtime, status.st_size, path))
     found.sort(key=lambda item: item[0], reverse=True)
-    rows, others, unreadable, listed = [], 0, [], 0
+    items: list[dict[str, Any]] = []
+    others = 0
     for _, size, path in found:
         try:
             header = read_header(path, backends=backends)
@@ -216,22 +268,44 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
             others += 1
             continue
         except SnapshotError as exc:  # a snapshot that cannot be read: listed with the reason
-            unreadable.append(escape(str(exc)))
+            items.append({"path": str(path), "name": path.name, "error": str(exc)})
             continue
         created = header.get("created_ns")
-        when = local_timestamp(created) if isinstance(created, int) else "?"
         window = header.get("window") or {}
         events = window.get("events")
+        detail = header.get("trigger_detail")
+        items.append(
+            {
+                "path": str(path),
+                "name": path.name,
+                "created_ns": created if isinstance(created, int) else None,
+                "reason": str(header.get("reason") or "") or None,
+                "backend": str((header.get("config") or {}).get("backend") or "") or None,
+                "events": events if isinstance(events, int) else None,
+                "size_bytes": size,
+                "trigger_detail": detail if isinstance(detail, str) and detail else None,
+                "error": None,
+            }
+        )
+    if args.json:
+        return _flight_list_json(args, directory, items, others)
+    rows, unreadable, listed = [], [], 0
+    for item in items:
+        if item["error"]:
+            unreadable.append(escape(item["error"]))
+            continue
+        created = item["created_ns"]
+        when = local_timestamp(created) if created is not None else "?"
+        events = item["events"]
         listed += 1
         rows.append(
-            f"  {when}  {escape(str(header.get('reason') or '?')[:40]):<10} "
-            f"{escape(str((header.get('config') or {}).get('backend') or '?')[:20]):<7} "
-            f"{events if isinstance(events, int) else '?':>8} events {size / 1024:>9.1f} KiB  "
-            f"{escape(path.name)}"
+            f"  {when}  {escape((item['reason'] or '?')[:40]):<10} "
+            f"{escape((item['backend'] or '?')[:20]):<7} "
+            f"{events if events is not None else '?':>8} events "
+            f"{item['size_bytes'] / 1024:>9.1f} KiB  {escape(item['name'])}"
         )
-        detail = header.get("trigger_detail")
-        if isinstance(detail, str) and detail:
-            rows.append(f"      {escape(detail[:160])}")
+        if item["trigger_detail"]:  # why the trigger fired
+            rows.append(f"      {escape(item['trigger_detail'][:160])}")
     print(f"Snapshots in {shown_dir} ({listed}, newest first):")
     for row in rows:
         print(row)
@@ -241,6 +315,35 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
         print(f"  ({others} other .jsonl files that are not snapshots)")
     if rows:
         print("Open one with: llmlog flight view FILE")
+    return 0
+
+
+def _flight_list_json(
+    args: argparse.Namespace, directory: Path, items: list[dict[str, Any]], others: int
+) -> int:
+    from llmlog.ext import configured_sanitizer, json_page, print_json
+
+    sanitizer, problem = configured_sanitizer()
+    summary = {
+        "directory": str(directory),
+        "snapshots": sum(1 for item in items if not item["error"]),
+        "unreadable": sum(1 for item in items if item["error"]),
+        "other_files": others,
+    }
+    print_json(
+        json_page(
+            "flight list",
+            items,
+            source=[str(directory)],
+            search=args.search,
+            errors=args.errors,
+            limit=args.limit,
+            offset=args.offset,
+            summary=summary,
+            problems=[problem] if problem else [],
+            sanitizer=sanitizer,
+        )
+    )
     return 0
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
-from llmlog.ext import PluginHost, ViewError, escape, parse_size
+from llmlog.ext import PluginHost, Sanitizer, ViewError, add_json_flags, escape, parse_size
 
-__all__ = ["diff_arguments", "report_arguments", "run_diff", "run_report"]
+__all__ = ["diff_arguments", "diff_document", "report_arguments", "run_diff", "run_report"]
 
 
 def _say(message: str) -> None:
@@ -55,6 +56,7 @@ def diff_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="list unchanged spans too")
     parser.add_argument("--exit-code", action="store_true", help="exit with 3 when the runs differ")
     parser.add_argument("--lenient", action="store_true", help="skip unreadable lines (counted)")
+    add_json_flags(parser, what="matched spans")
 
 
 def run_report(host: PluginHost, args: argparse.Namespace) -> int:
@@ -144,6 +146,77 @@ def run_diff(host: PluginHost, args: argparse.Namespace) -> int:
         _say(str(exc))
         return 2
     diff = diff_runs(a, b, args.a, args.b)
+    if args.json:
+        from llmlog.ext import configured_sanitizer, print_json
+
+        sanitizer, problem = configured_sanitizer()
+        if problem is not None:
+            _say(f"warning: {problem}; the default redaction applies")
+        print_json(
+            diff_document(
+                diff,
+                show_same=args.all,
+                search=args.search,
+                errors=args.errors,
+                limit=args.limit,
+                offset=args.offset,
+                sanitizer=sanitizer,
+                problems=[*a.problems, *b.problems],
+            )
+        )
+        return 3 if args.exit_code and diff.changed else 0
+    if args.search or args.errors or args.limit is not None or args.offset:
+        _say("--search, --errors, --limit and --offset go with --json")
+        return 2
     for line in format_diff(diff, show_same=args.all):
         print(escape(line))
     return 3 if args.exit_code and diff.changed else 0
+
+
+def _failed(row: Any) -> bool:
+    return any(
+        isinstance(side, dict) and side.get("error") for side in (row.get("a"), row.get("b"))
+    )
+
+
+def diff_document(
+    diff: Any,
+    *,
+    show_same: bool = False,
+    search: str | None = None,
+    errors: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+    sanitizer: Sanitizer | None = None,
+    problems: list[str] | None = None,
+) -> dict[str, Any]:
+    """``llmlog diff --json`` (schema ``llmlog.view/1``): a row per matched, added or removed
+    span (``path``, ``kind``, ``status``, each side's numbers and error, the prompt and output
+    line diffs); the unchanged ones only with ``show_same``. ``errors`` keeps the rows where
+    either side failed. The totals of both runs are the summary."""
+    from llmlog.ext import json_page
+
+    rows = (n.to_json() for n in diff.nodes if show_same or n.status != "same")
+    counts: dict[str, int] = {"same": 0, "changed": 0, "added": 0, "removed": 0}
+    for node in diff.nodes:
+        counts[node.status] = counts.get(node.status, 0) + 1
+    summary = {
+        "a": diff.a_name,
+        "b": diff.b_name,
+        "a_totals": diff.a_totals.to_json(),
+        "b_totals": diff.b_totals.to_json(),
+        **counts,
+    }
+    return json_page(
+        "diff",
+        rows,
+        source=[diff.a_name, diff.b_name],
+        search=search,
+        errors=errors,
+        limit=limit,
+        offset=offset,
+        summary=summary,
+        problems=problems or [],
+        sanitizer=sanitizer,
+        keep=_failed if errors else None,
+    )
