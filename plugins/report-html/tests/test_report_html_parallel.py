@@ -9,6 +9,7 @@ The size from which a file is split is lowered here so that small traces take th
 from __future__ import annotations
 
 import contextvars
+import os
 import random
 import threading
 from pathlib import Path
@@ -19,9 +20,12 @@ import pytest
 import llmlog
 from llmlog_report_html import ReportInputError, ReportOptions, load_run, render_html
 from llmlog_report_html import load as load_module
+from llmlog_report_html import page as page_module
+from llmlog_report_html.diff import diff_runs
 from llmlog_report_html.model import RunBuilder
+from llmlog_report_html.processes import parallel_ok
 
-pytestmark = pytest.mark.skipif(not load_module._parallel_ok(), reason="needs fork and 2 CPUs")
+pytestmark = pytest.mark.skipif(not parallel_ok(), reason="needs fork and 2 CPUs")
 
 WORDS = [
     "the",
@@ -198,3 +202,45 @@ def test_a_bad_line_in_either_part_is_named_as_one_process_names_it(
     assert lenient.problems == alone.problems and len(lenient.problems) == 1
     assert f":{number}: " in lenient.problems[0]
     same_pages(lenient, alone)
+
+
+@pytest.fixture
+def page_in_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every page's contents are cleaned and packed in a child process."""
+    monkeypatch.setattr(page_module, "PARALLEL_MIN_NODES", 0)
+    monkeypatch.delenv("LLMLOG_REPORT_PROCESSES", raising=False)
+
+
+def one_process_page(
+    monkeypatch: pytest.MonkeyPatch, run: Any, options: ReportOptions, compare: Any = None
+) -> Any:
+    with monkeypatch.context() as m:
+        m.setenv("LLMLOG_REPORT_PROCESSES", "1")
+        return render_html(run, options, compare)
+
+
+@pytest.mark.parametrize("options", [*OPTIONS, ReportOptions(max_size=20_000)], ids=str)
+def test_contents_packed_in_a_child_are_the_bytes_of_one_process(
+    tmp_path, page_in_two, monkeypatch, options
+):
+    run = load_run([examples(tmp_path / "run.jsonl", 150, secret=True)])
+    compare = diff_runs(run, run, "a", "b").to_json()
+    for other in (None, compare):
+        assert render_html(run, options, other) == one_process_page(
+            monkeypatch, run, options, other
+        )
+    assert "sk-proj-abcdefghijklmnop" not in render_html(run)[0]
+
+
+def test_a_child_that_dies_leaves_the_page_to_this_process(tmp_path, page_in_two, monkeypatch):
+    run = load_run([examples(tmp_path / "run.jsonl", 50)])
+    parent = os.getpid()
+    packed = page_module._packed_contents
+
+    def dies_in_the_child(*args: Any) -> Any:
+        if os.getpid() != parent:
+            os._exit(9)  # as a child killed by the OOM killer would
+        return packed(*args)
+
+    monkeypatch.setattr(page_module, "_packed_contents", dies_in_the_child)
+    assert render_html(run) == one_process_page(monkeypatch, run, ReportOptions())

@@ -10,10 +10,7 @@ flight-recorder snapshot (read by ``llmlog-engine-flight``), a file of llmlog's 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ import orjson
 
 from llmlog.ext import ComponentKind, PluginHost, plugin_host
 from llmlog_report_html.model import Run, RunBuilder, finite, gc_paused
+from llmlog_report_html.processes import Child, parallel_ok
 
 __all__ = ["ReportInputError", "input_files", "load_run", "parse_log_time"]
 
@@ -264,15 +262,6 @@ _SPLIT_AT = 0.55
 _SPLIT_SCAN = 2000
 
 
-def _parallel_ok() -> bool:
-    if sys.platform != "linux" or os.environ.get("LLMLOG_REPORT_PROCESSES") == "1":
-        return False
-    try:
-        return len(os.sched_getaffinity(0)) > 1
-    except (AttributeError, OSError):
-        return False
-
-
 def _split_point(path: Path, read: Any) -> int | None:
     """A byte offset to read ``path`` in two processes from, or ``None`` to read it in one.
 
@@ -286,7 +275,7 @@ def _split_point(path: Path, read: Any) -> int | None:
         size = path.stat().st_size
     except OSError:
         return None
-    if size < PARALLEL_MIN_BYTES or not _parallel_ok() or not _takes_ranges(read):
+    if size < PARALLEL_MIN_BYTES or not parallel_ok() or not _takes_ranges(read):
         return None
     with path.open("rb") as fh:
         fh.seek(int(size * _SPLIT_AT))
@@ -328,56 +317,31 @@ def _read_in_two(
     path: Path, read: Any, builder: RunBuilder, split: int, skipped: list[str] | None
 ) -> None:
     """``path`` read in two processes: this one reads up to ``split``, a forked child from there
-    on (into a builder of its own, sent back pickled). The child's part is added when that is
-    exact (:meth:`RunBuilder.absorb`); otherwise, or if the child failed in any way, this
-    process reads that part itself: the run, its problems and its errors are the same bytes as
-    one process reading the whole file."""
-    import pickle
+    on (into a builder of its own, sent back as :meth:`RunBuilder.export`). The child's part is
+    added when that is exact (:meth:`RunBuilder.absorb`); otherwise, or if the child failed in
+    any way, this process reads that part itself: the run, its problems and its errors are the
+    same as one process reading the whole file."""
 
-    receive, send = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: read, send, exit without running anything of the parent's
-        status = 0
-        try:
-            os.close(receive)
-            theirs = RunBuilder()
-            their_skipped: list[str] = []
-            _add_events(read(path, start=split, skipped=their_skipped), theirs)
-            if their_skipped and skipped is None:
-                raise ValueError("unreadable lines")  # the parent reads it and says which
-            payload = pickle.dumps((theirs.export(), their_skipped), pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(send, "wb") as out:
-                out.write(payload)
-        except BaseException:
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(send)
-    waited = False
+    def second_part() -> tuple[tuple[Any, ...], list[str]]:
+        theirs = RunBuilder()
+        their_skipped: list[str] = []
+        _add_events(read(path, start=split, skipped=their_skipped), theirs)
+        if their_skipped and skipped is None:
+            raise ValueError("unreadable lines")  # the parent reads them and says which
+        return theirs.export(), their_skipped
+
+    child = Child(second_part)
     try:
         _add_events(read(path, stop=split, skipped=skipped), builder)
-        with os.fdopen(receive, "rb") as pipe:
-            payload = pipe.read()
-        os.waitpid(pid, 0)
-        waited = True
-        absorbed = False
-        if payload:
-            try:
-                state, their_skipped = pickle.loads(payload)
-            except Exception:
-                state = None
-            if state is not None and builder.absorb(state):
-                absorbed = True
-                if skipped is not None:
-                    skipped.extend(their_skipped)
-        if not absorbed:
-            _add_events(read(path, start=split, skipped=skipped), builder)
-    finally:
-        if not waited:  # this process failed first: the child's work is not wanted
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                os.waitpid(pid, 0)
+    except BaseException:
+        child.cancel()
+        raise
+    result = child.result()
+    if result is not None and builder.absorb(result[0]):
+        if skipped is not None:
+            skipped.extend(result[1])
+        return
+    _add_events(read(path, start=split, skipped=skipped), builder)
 
 
 def _is_snapshot(path: Path, first: bytes) -> bool:

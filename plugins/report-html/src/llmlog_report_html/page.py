@@ -35,6 +35,7 @@ import orjson
 
 from llmlog.ext import Sanitizer, serializer
 from llmlog_report_html.model import KINDS, Run, gc_paused
+from llmlog_report_html.processes import Child, parallel_ok
 
 __all__ = [
     "CHUNK_BYTES",
@@ -135,12 +136,44 @@ class _Cleaned:
     names: list[str]
     errors: list[str | None]
     contents: list[dict[str, Any]]
+    #: 1 for a node with content, else 0 (the skeleton's ``has`` column).
+    has: list[int] = attrs.Factory(list)
 
 
-def _clean_nodes(run: Run, options: ReportOptions) -> tuple[_Cleaned, Sanitizer]:
-    sanitizer = Sanitizer(redact=options.redact, max_string_length=options.max_field)
+def _sanitizer(options: ReportOptions) -> Sanitizer:
+    return Sanitizer(redact=options.redact, max_string_length=options.max_field)
+
+
+def _clean_contents(run: Run, options: ReportOptions) -> list[dict[str, Any]]:
+    if options.no_content:
+        return [{} for _ in run.nodes]
+    fields = _sanitizer(options).fields
+    return [dict(fields(n.content)) if n.content else {} for n in run.nodes]
+
+
+def _packed_contents(
+    run: Run, options: ReportOptions
+) -> tuple[list[int], list[str], list[int], list[int]]:
+    """The contents cleaned, chunked and packed: each chunk's first node, the packed chunks,
+    each node's content size and its ``has`` flag (what a child process sends back)."""
+    contents = _clean_contents(run, options)
+    starts, chunks, sizes = _chunks(contents)
+    with ThreadPoolExecutor(2, thread_name_prefix="llmlog-report") as pool:
+        packed = list(pool.map(_pack, chunks))
+    return starts, packed, sizes, [1 if c else 0 for c in contents]
+
+
+#: Fewest nodes whose contents are cleaned and packed in a child process (fewer: forking costs
+#: more than it saves).
+PARALLEL_MIN_NODES = 10_000
+
+
+def _clean_nodes(
+    run: Run, options: ReportOptions, *, contents: bool = True
+) -> tuple[_Cleaned, Sanitizer]:
+    """Names, errors and (unless ``contents`` is false: another process does them) contents."""
+    sanitizer = _sanitizer(options)
     text = sanitizer.text
-    fields = sanitizer.fields
     cap = options.max_field * 2
     nodes = run.nodes
     # A name cleans the same every time (names repeat: "step 3", a model's): once per name.
@@ -150,11 +183,10 @@ def _clean_nodes(run: Run, options: ReportOptions) -> tuple[_Cleaned, Sanitizer]
         for n in nodes
     ]
     errors = [text(n.error[:cap]) if n.error else None for n in nodes]
-    if options.no_content:
-        contents: list[dict[str, Any]] = [{} for _ in nodes]
-    else:
-        contents = [dict(fields(n.content)) if n.content else {} for n in nodes]
-    return _Cleaned(names, errors, contents), sanitizer
+    if not contents:
+        return _Cleaned(names, errors, []), sanitizer
+    cleaned = _clean_contents(run, options)
+    return _Cleaned(names, errors, cleaned, [1 if c else 0 for c in cleaned]), sanitizer
 
 
 def _skeleton(
@@ -187,7 +219,7 @@ def _skeleton(
         "csrc": [intern(n.cost_source, len(table)) for n in nodes],
         "trace": [n.trace for n in nodes],
         "sev": [intern(n.severity, len(table)) for n in nodes],
-        "has": [1 if c else 0 for c in cleaned.contents],
+        "has": cleaned.has,
     }
     import llmlog
 
@@ -294,10 +326,35 @@ def render_html(
 def _render_html(
     run: Run, options: ReportOptions, compare: Mapping[str, Any] | None
 ) -> tuple[str, ReportResult]:
-    cleaned, sanitizer = _clean_nodes(run, options)
-    contents = cleaned.contents
     cut_contents = cut_bytes = 0
     over = False
+    if (
+        options.max_size is None
+        and not options.no_content
+        and len(run.nodes) >= PARALLEL_MIN_NODES
+        and parallel_ok()
+    ):
+        # A child process cleans, chunks and packs the contents while this one builds the
+        # skeleton; if it fails, this one does its work after all (the same bytes either way).
+        cleaned, sanitizer = _clean_nodes(run, options, contents=False)
+        child = Child(lambda: _packed_contents(run, options))
+        try:
+            skeleton = _skeleton(run, cleaned, options, sanitizer)
+            if compare is not None:
+                skeleton["compare"] = _compare_data(compare, options, sanitizer)
+            chrome = _chrome(run, options)
+        except BaseException:
+            child.cancel()
+            raise
+        packed = child.result() or _packed_contents(run, options)
+        starts, packed_chunks, _, skeleton["nodes"]["has"] = packed
+        skeleton["chunkStarts"] = starts
+        skeleton["cut"] = None
+        document = _document(skeleton, packed_chunks, chrome)
+        size = len(document) if document.isascii() else len(document.encode("utf-8"))
+        return document, ReportResult(None, size, len(run.nodes))
+    cleaned, sanitizer = _clean_nodes(run, options)
+    contents = cleaned.contents
     # zlib lets go of the GIL: the chunks are compressed on two threads while this one builds
     # the skeleton (the same bytes, in order, as one thread would write).
     pool = ThreadPoolExecutor(2, thread_name_prefix="llmlog-report")
