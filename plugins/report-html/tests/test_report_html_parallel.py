@@ -23,6 +23,7 @@ from llmlog_report_html import load as load_module
 from llmlog_report_html import page as page_module
 from llmlog_report_html.diff import diff_runs
 from llmlog_report_html.model import RunBuilder
+from llmlog_report_html.page import report_data
 from llmlog_report_html.processes import parallel_ok
 
 pytestmark = pytest.mark.skipif(not parallel_ok(), reason="needs fork and 2 CPUs")
@@ -206,8 +207,10 @@ def test_a_bad_line_in_either_part_is_named_as_one_process_names_it(
 
 @pytest.fixture
 def page_in_two(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every page's contents are cleaned and packed in a child process."""
+    """Every page's contents are cleaned and packed in two processes, in chunks small enough
+    that one spans the nodes of both."""
     monkeypatch.setattr(page_module, "PARALLEL_MIN_NODES", 0)
+    monkeypatch.setattr(page_module, "CHUNK_BYTES", 4096)
     monkeypatch.delenv("LLMLOG_REPORT_PROCESSES", raising=False)
 
 
@@ -224,6 +227,7 @@ def test_contents_packed_in_a_child_are_the_bytes_of_one_process(
     tmp_path, page_in_two, monkeypatch, options
 ):
     run = load_run([examples(tmp_path / "run.jsonl", 150, secret=True)])
+    assert len(report_data(run)[1]) > 10  # chunks
     compare = diff_runs(run, run, "a", "b").to_json()
     for other in (None, compare):
         assert render_html(run, options, other) == one_process_page(
@@ -235,12 +239,12 @@ def test_contents_packed_in_a_child_are_the_bytes_of_one_process(
 def test_a_child_that_dies_leaves_the_page_to_this_process(tmp_path, page_in_two, monkeypatch):
     run = load_run([examples(tmp_path / "run.jsonl", 50)])
     parent = os.getpid()
-    packed = page_module._packed_contents
+    packed = page_module._first_part
 
     def dies_in_the_child(*args: Any) -> Any:
         if os.getpid() != parent:
             os._exit(9)  # as a child killed by the OOM killer would
         return packed(*args)
 
-    monkeypatch.setattr(page_module, "_packed_contents", dies_in_the_child)
+    monkeypatch.setattr(page_module, "_first_part", dies_in_the_child)
     assert render_html(run) == one_process_page(monkeypatch, run, ReportOptions())
