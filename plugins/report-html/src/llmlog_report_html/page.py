@@ -35,7 +35,6 @@ import orjson
 
 from llmlog.ext import Sanitizer, serializer
 from llmlog_report_html.model import KINDS, Run, gc_paused
-from llmlog_report_html.processes import Child, parallel_ok
 
 __all__ = [
     "CHUNK_BYTES",
@@ -136,123 +135,12 @@ class _Cleaned:
     names: list[str]
     errors: list[str | None]
     contents: list[dict[str, Any]]
-    #: 1 for a node with content, else 0 (the skeleton's ``has`` column).
-    has: list[int] = attrs.Factory(list)
 
 
-def _sanitizer(options: ReportOptions) -> Sanitizer:
-    return Sanitizer(redact=options.redact, max_string_length=options.max_field)
-
-
-def _clean_contents(run: Run, options: ReportOptions) -> list[dict[str, Any]]:
-    if options.no_content:
-        return [{} for _ in run.nodes]
-    fields = _sanitizer(options).fields
-    return [dict(fields(n.content)) if n.content else {} for n in run.nodes]
-
-
-class _Chunker:
-    """:func:`_chunks`'s loop as a state that can be carried on: nodes' encoded contents added
-    in order (from any process), complete chunks made as they fill."""
-
-    def __init__(self, index: int = 0) -> None:
-        self.index = index  # the next node's
-        self.starts: list[int] = []
-        self.chunks: list[bytes] = []
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def add(self, encoded: bytes) -> None:
-        if not self.parts:
-            self.starts.append(self.index)
-        self.index += 1
-        self.parts.append(encoded)
-        self.size += len(encoded)
-        if self.size >= CHUNK_BYTES:
-            self.chunks.append(b"[" + b",".join(self.parts) + b"]")
-            self.parts, self.size = [], 0
-
-    def close(self) -> None:
-        if self.parts:
-            self.chunks.append(b"[" + b",".join(self.parts) + b"]")
-            self.parts, self.size = [], 0
-
-
-def _encoded_contents(
-    run: Run, options: ReportOptions, start: int, stop: int
-) -> tuple[list[bytes], list[int]]:
-    """Nodes ``start`` to ``stop``'s contents cleaned and encoded as :func:`_chunks` encodes
-    them (``null`` for none), and their ``has`` flags."""
-    fields = _sanitizer(options).fields
-    encoded: list[bytes] = []
-    has: list[int] = []
-    for node in run.nodes[start:stop]:
-        content = dict(fields(node.content)) if node.content else {}
-        encoded.append(_dumps(content) if content else b"null")
-        has.append(1 if content else 0)
-    return encoded, has
-
-
-def _pack_all(chunks: list[bytes]) -> list[str]:
-    if len(chunks) < 2:
-        return [_pack(c) for c in chunks]
-    with ThreadPoolExecutor(2, thread_name_prefix="llmlog-report") as pool:
-        return list(pool.map(_pack, chunks))
-
-
-def _first_part(
-    run: Run, options: ReportOptions, stop: int
-) -> tuple[list[int], list[str], list[bytes], int, list[int]]:
-    """The contents of nodes before ``stop`` (what a child process does): the chunks' first
-    nodes, the complete chunks packed, the last chunk's parts not yet complete with their size,
-    and the ``has`` flags."""
-    encoded, has = _encoded_contents(run, options, 0, stop)
-    chunker = _Chunker()
-    for item in encoded:
-        chunker.add(item)
-    return chunker.starts, _pack_all(chunker.chunks), chunker.parts, chunker.size, has
-
-
-def _contents_in_two(
-    run: Run, options: ReportOptions, in_this_process: Any
-) -> tuple[list[int], list[str], list[int]]:
-    """The contents cleaned, chunked and packed by a forked child for the first nodes and by
-    this process for the last :data:`_OWN_SHARE` (after ``in_this_process()``, its other
-    work): each chunk's first node, the packed chunks and the ``has`` flags, the same as one
-    process makes (the chunking carries on from where the child's part ends)."""
-    count = len(run.nodes)
-    split = count - int(count * _OWN_SHARE)
-    child = Child(lambda: _first_part(run, options, split))
-    try:
-        in_this_process()
-        encoded, has = _encoded_contents(run, options, split, count)
-    except BaseException:
-        child.cancel()
-        raise
-    first = child.result() or _first_part(run, options, split)
-    starts, packed, parts, size, first_has = first
-    chunker = _Chunker(split)
-    chunker.starts, chunker.parts, chunker.size = starts, parts, size
-    for item in encoded:
-        chunker.add(item)
-    chunker.close()
-    return chunker.starts, packed + _pack_all(chunker.chunks), first_has + has
-
-
-#: The share of the nodes whose contents this process does itself when a child does the rest
-#: (its own other work, the skeleton, comes first).
-_OWN_SHARE = 0.3
-#: Fewest nodes whose contents are cleaned and packed in a child process (fewer: forking costs
-#: more than it saves).
-PARALLEL_MIN_NODES = 10_000
-
-
-def _clean_nodes(
-    run: Run, options: ReportOptions, *, contents: bool = True
-) -> tuple[_Cleaned, Sanitizer]:
-    """Names, errors and (unless ``contents`` is false: another process does them) contents."""
-    sanitizer = _sanitizer(options)
+def _clean_nodes(run: Run, options: ReportOptions) -> tuple[_Cleaned, Sanitizer]:
+    sanitizer = Sanitizer(redact=options.redact, max_string_length=options.max_field)
     text = sanitizer.text
+    fields = sanitizer.fields
     cap = options.max_field * 2
     nodes = run.nodes
     # A name cleans the same every time (names repeat: "step 3", a model's): once per name.
@@ -262,10 +150,11 @@ def _clean_nodes(
         for n in nodes
     ]
     errors = [text(n.error[:cap]) if n.error else None for n in nodes]
-    if not contents:
-        return _Cleaned(names, errors, []), sanitizer
-    cleaned = _clean_contents(run, options)
-    return _Cleaned(names, errors, cleaned, [1 if c else 0 for c in cleaned]), sanitizer
+    if options.no_content:
+        contents: list[dict[str, Any]] = [{} for _ in nodes]
+    else:
+        contents = [dict(fields(n.content)) if n.content else {} for n in nodes]
+    return _Cleaned(names, errors, contents), sanitizer
 
 
 def _skeleton(
@@ -298,7 +187,7 @@ def _skeleton(
         "csrc": [intern(n.cost_source, len(table)) for n in nodes],
         "trace": [n.trace for n in nodes],
         "sev": [intern(n.severity, len(table)) for n in nodes],
-        "has": cleaned.has,
+        "has": [1 if c else 0 for c in cleaned.contents],
     }
     import llmlog
 
@@ -405,36 +294,10 @@ def render_html(
 def _render_html(
     run: Run, options: ReportOptions, compare: Mapping[str, Any] | None
 ) -> tuple[str, ReportResult]:
-    cut_contents = cut_bytes = 0
-    over = False
-    if (
-        options.max_size is None
-        and not options.no_content
-        and len(run.nodes) >= PARALLEL_MIN_NODES
-        and parallel_ok()
-    ):
-        # A child process cleans, chunks and packs most contents while this one builds the
-        # skeleton and does the rest; if the child fails, this one does its part after all
-        # (the same bytes either way).
-        cleaned, sanitizer = _clean_nodes(run, options, contents=False)
-        built: dict[str, Any] = {}
-
-        def skeleton_first() -> None:
-            built["skeleton"] = _skeleton(run, cleaned, options, sanitizer)
-            if compare is not None:
-                built["skeleton"]["compare"] = _compare_data(compare, options, sanitizer)
-            built["chrome"] = _chrome(run, options)
-
-        starts, packed_chunks, has = _contents_in_two(run, options, skeleton_first)
-        skeleton = built["skeleton"]
-        skeleton["nodes"]["has"] = has
-        skeleton["chunkStarts"] = starts
-        skeleton["cut"] = None
-        document = _document(skeleton, packed_chunks, built["chrome"])
-        size = len(document) if document.isascii() else len(document.encode("utf-8"))
-        return document, ReportResult(None, size, len(run.nodes))
     cleaned, sanitizer = _clean_nodes(run, options)
     contents = cleaned.contents
+    cut_contents = cut_bytes = 0
+    over = False
     # zlib lets go of the GIL: the chunks are compressed on two threads while this one builds
     # the skeleton (the same bytes, in order, as one thread would write).
     pool = ThreadPoolExecutor(2, thread_name_prefix="llmlog-report")

@@ -1,11 +1,13 @@
 """Work done beside the report's own process, in a forked child, for large inputs.
 
-A report is Python work per event and per node; on a machine of several CPUs a forked child does
-part of it (it starts with the run already in memory, nothing to send it) and sends back its
-result pickled through a pipe. Every use keeps the one-process result: the caller uses what the
-child sends only when it is complete and exact, and does the work itself otherwise (the child
-failed, was killed, or its part could not be joined), so the report is the same bytes either
-way. ``LLMLOG_REPORT_PROCESSES=1`` turns it off.
+A report is Python work per event; on a machine with a CPU to spare a forked child reads part of
+a large trace (it starts with everything loaded, nothing to send it) and sends back what it
+built, pickled through a pipe. The caller uses it only when it is complete and exact, and does
+the work itself otherwise (the child failed, was killed, or its part could not be joined), so
+the report is the same bytes either way.
+
+``LLMLOG_REPORT_PROCESSES=1`` never forks; ``=2`` forks whenever it can, however busy the
+machine (the tests); unset, only when a CPU looks free.
 """
 
 from __future__ import annotations
@@ -23,13 +25,19 @@ __all__ = ["Child", "parallel_ok"]
 
 def parallel_ok() -> bool:
     """Whether a child may be forked: Linux (``fork`` is safe there and cheap), more than one
-    CPU for this process, and not turned off by ``LLMLOG_REPORT_PROCESSES=1``."""
-    if sys.platform != "linux" or os.environ.get("LLMLOG_REPORT_PROCESSES") == "1":
+    CPU for this process, and a CPU to spare: the 1-minute load average under the CPUs less
+    one half. The child's part costs more CPU in all (sending it back, taking it in): on a busy
+    machine the report is slower in two processes than in one (measured: docs/performance.md).
+    """
+    wanted = os.environ.get("LLMLOG_REPORT_PROCESSES")
+    if sys.platform != "linux" or wanted == "1":
         return False
     try:
-        return len(os.sched_getaffinity(0)) > 1
+        cpus = len(os.sched_getaffinity(0))
+        load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return False
+    return cpus > 1 and (wanted == "2" or load < cpus - 0.5)
 
 
 class Child:
