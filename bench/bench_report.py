@@ -10,7 +10,8 @@ Traces are written through a real trace session (the ``dspy`` format):
 
 Figures: generation in MB of input per second (``load_run`` + ``write_report`` in a fresh process,
 after the plugin host is loaded, which every command pays once whatever its input: reported
-apart; with the process's peak RSS), the HTML's size over the input's, and the time to interactive: from the
+apart; with the process's peak RSS, and the CPU seconds it and the child it forks for a large
+run spent), the HTML's size over the input's, and the time to interactive: from the
 navigation's start to the page's tree drawn and answering (``window.llmlogReady``), in Debian's
 Chromium driven by Playwright, opened from ``file://``. Several samples of each, with their range,
 and the load average while measuring. Run::
@@ -109,14 +110,21 @@ def generate(trace: Path, out: Path) -> dict[str, float]:
         "import resource, sys, time\n"
         "from llmlog.ext import plugin_host\n"
         "from llmlog_report_html import load_run, write_report\n"
+        "def cpu(who):\n"
+        "    u = resource.getrusage(who)\n"
+        "    return u.ru_utime + u.ru_stime\n"
         "s = time.perf_counter()\n"
         "plugin_host()\n"  # loading the plugins: once per command, whatever the input
         "t = time.perf_counter()\n"
+        "c = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)\n"
         "run = load_run([sys.argv[1]])\n"
         "r = time.perf_counter()\n"
         "write_report(run, sys.argv[2])\n"
         "e = time.perf_counter()\n"
-        "print(r - t, e - t, t - s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "own = cpu(resource.RUSAGE_SELF) - c[0]\n"
+        "children = cpu(resource.RUSAGE_CHILDREN) - c[1]\n"
+        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(r - t, e - t, t - s, rss, own, children)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(trace), str(out)],
@@ -124,8 +132,17 @@ def generate(trace: Path, out: Path) -> dict[str, float]:
         text=True,
         check=True,
     )
-    read, total, start, rss = (float(x) for x in done.stdout.split())
-    return {"read_s": read, "total_s": total, "plugins_s": start, "peak_rss_mib": rss}
+    read, total, start, rss, own, children = (float(x) for x in done.stdout.split())
+    return {
+        "read_s": read,
+        "total_s": total,
+        "plugins_s": start,
+        "peak_rss_mib": rss,
+        # CPU seconds of this process and of the children it forked (a large run is read and
+        # packed in two processes): what the machine's load does not change much.
+        "cpu_s": own,
+        "children_cpu_s": children,
+    }
 
 
 def time_to_interactive(page_path: Path, samples: int) -> list[float]:
@@ -195,12 +212,16 @@ def main() -> None:
                 "generation_s": summary(total),
                 "generation_mb_per_s": summary(rate),
                 "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+                "cpu_s": summary([r["cpu_s"] for r in runs]),
+                "children_cpu_s": summary([r["children_cpu_s"] for r in runs]),
                 "plugins_s": statistics.median(r["plugins_s"] for r in runs),
             }
             line = (
                 f"  {name:16} {size_in / 1e6:7.1f} MB in, HTML {size_out / size_in:5.1%} of it; "
                 f"written in {statistics.median(total):5.2f} s ({statistics.median(rate):5.1f} MB/s, "
-                f"{min(rate):.1f}-{max(rate):.1f}), peak RSS {figures['peak_rss_mib']:.0f} MiB"
+                f"{min(rate):.1f}-{max(rate):.1f}), peak RSS {figures['peak_rss_mib']:.0f} MiB, "
+                f"CPU {statistics.median(r['cpu_s'] for r in runs):.2f} s + "
+                f"{statistics.median(r['children_cpu_s'] for r in runs):.2f} s in a child"
             )
             if Path(CHROMIUM).exists():
                 tti = time_to_interactive(out, samples)

@@ -84,7 +84,11 @@ class TraceFormatSupport:
 
     :param detect: ``detect(first_line: bytes) -> bool``: whether a file is in this format.
     :param read: ``read(path, skipped=None) -> Iterator[TraceEvent]``: the file's events (a list
-        passed as ``skipped`` collects unreadable lines instead of raising ``ValueError``).
+        passed as ``skipped`` collects unreadable lines instead of raising ``ValueError``). A
+        line-oriented format may also take ``start`` and ``stop`` byte offsets (keywords): the
+        events of the lines that begin in ``[start, stop)``, ``start`` being 0 or just after a
+        newline, messages numbering lines from the file's first. ``llmlog report`` then reads
+        a large file in two processes.
     :param view: ``view(path, args, out) -> int``: print the file as ``llmlog view`` flags ask.
     :param view_arguments: ``view_arguments(parser)``: add the ``llmlog view`` flags only this
         format understands (``--iter N`` of RLM files), with ``parser.add_argument(...)``; their

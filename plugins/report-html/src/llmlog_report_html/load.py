@@ -19,6 +19,7 @@ import orjson
 
 from llmlog.ext import ComponentKind, PluginHost, plugin_host
 from llmlog_report_html.model import Run, RunBuilder, finite, gc_paused
+from llmlog_report_html.processes import Child, parallel_ok
 
 __all__ = ["ReportInputError", "input_files", "load_run", "parse_log_time"]
 
@@ -222,17 +223,11 @@ def _load_plain(
 def _read_trace(path: Path, read: Any, builder: RunBuilder, lenient: bool) -> None:
     skipped: list[str] = []
     try:
-        add = builder.trace_event
-        for event in read(path, skipped=skipped if lenient else None):
-            kind = event.type  # a TraceEventType (a str enum: compared as its text), or text
-            add(
-                kind if isinstance(kind, str) else str(kind),
-                event.time,
-                event.trace_id,
-                event.span_id,
-                event.parent_id,
-                event.data,
-            )
+        split = _split_point(path, read)
+        if split is None:
+            _add_events(read(path, skipped=skipped if lenient else None), builder)
+        else:
+            _read_in_two(path, read, builder, split, skipped if lenient else None)
     except ReportInputError:
         raise
     except ValueError as exc:  # the readers' errors name file:line
@@ -242,6 +237,111 @@ def _read_trace(path: Path, read: Any, builder: RunBuilder, lenient: bool) -> No
     except RecursionError:
         raise ReportInputError(f"{path}: values nested too deeply") from None
     builder.problems.extend(skipped)
+
+
+def _add_events(events: Iterable[Any], builder: RunBuilder) -> None:
+    add = builder.trace_event
+    for event in events:
+        kind = event.type  # a TraceEventType (a str enum: compared as its text), or text
+        add(
+            kind if isinstance(kind, str) else str(kind),
+            event.time,
+            event.trace_id,
+            event.span_id,
+            event.parent_id,
+            event.data,
+        )
+
+
+#: Smallest file read in two processes (below it, starting the second costs more than it saves).
+PARALLEL_MIN_BYTES = 8 << 20
+#: Where the second process's part starts, as a fraction of the file: it has the extra work of
+#: sending what it read, the first the work of taking it in.
+_SPLIT_AT = 0.55
+#: Lines looked at, from there, for a root span's start to split at.
+_SPLIT_SCAN = 2000
+
+
+def _split_point(path: Path, read: Any) -> int | None:
+    """A byte offset to read ``path`` in two processes from, or ``None`` to read it in one.
+
+    Only a large file, of a format whose reader takes byte ranges, on a machine of several CPUs
+    (Linux: ``fork``). The split is at the start of a root span, after the file's middle: in a
+    program that runs its examples one after the other nothing is open there, so the two parts
+    share no span and the second's nodes can be added after the first's exactly
+    (:meth:`RunBuilder.absorb`; when they do share one, the first process reads on instead).
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if size < PARALLEL_MIN_BYTES or not parallel_ok() or not _takes_ranges(read):
+        return None
+    with path.open("rb") as fh:
+        fh.seek(int(size * _SPLIT_AT))
+        fh.readline()  # the end of a line begun before
+        at = fh.tell()
+        for _ in range(_SPLIT_SCAN):
+            line = fh.readline()
+            if not line:
+                return None
+            try:
+                events = list(read(path, start=at, stop=at + len(line)))
+            except Exception:  # an unreadable line: the one-process read says what is wrong
+                return None
+            if len(events) == 1:
+                event = events[0]
+                data = event.data
+                if (
+                    event.type == "span"
+                    and not event.parent_id
+                    and type(data) is dict
+                    and data.get("event") == "start"
+                ):
+                    return at
+            at += len(line)
+    return None
+
+
+def _takes_ranges(read: Any) -> bool:
+    import inspect
+
+    try:
+        parameters = inspect.signature(read).parameters
+    except (TypeError, ValueError):
+        return False
+    return "start" in parameters and "stop" in parameters
+
+
+def _read_in_two(
+    path: Path, read: Any, builder: RunBuilder, split: int, skipped: list[str] | None
+) -> None:
+    """``path`` read in two processes: this one reads up to ``split``, a forked child from there
+    on (into a builder of its own, sent back as :meth:`RunBuilder.export`). The child's part is
+    added when that is exact (:meth:`RunBuilder.absorb`); otherwise, or if the child failed in
+    any way, this process reads that part itself: the run, its problems and its errors are the
+    same as one process reading the whole file."""
+
+    def second_part() -> tuple[tuple[Any, ...], list[str]]:
+        theirs = RunBuilder()
+        their_skipped: list[str] = []
+        _add_events(read(path, start=split, skipped=their_skipped), theirs)
+        if their_skipped and skipped is None:
+            raise ValueError("unreadable lines")  # the parent reads them and says which
+        return theirs.export(), their_skipped
+
+    child = Child(second_part)
+    try:
+        _add_events(read(path, stop=split, skipped=skipped), builder)
+    except BaseException:
+        child.cancel()
+        raise
+    result = child.result()
+    if result is not None and builder.absorb(result[0]):
+        if skipped is not None:
+            skipped.extend(result[1])
+        return
+    _add_events(read(path, start=split, skipped=skipped), builder)
 
 
 def _is_snapshot(path: Path, first: bytes) -> bool:

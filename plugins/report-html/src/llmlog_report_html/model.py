@@ -266,6 +266,9 @@ _REASONING = (
     ("completion_tokens_details", "reasoning_tokens"),
     ("output_tokens_details", "reasoning_tokens"),
 )
+#: The keys each path above starts with: a usage with none of them has no such count.
+_CACHED_HEADS = frozenset(path[0] for path in _CACHED)
+_REASONING_HEADS = frozenset(path[0] for path in _REASONING)
 
 
 class RunBuilder:
@@ -283,6 +286,8 @@ class RunBuilder:
         self._threads: dict[tuple[int, str], int] = {}
         self._open_regions: dict[tuple[int, str, int], int] = {}
         self._open_tasks: dict[tuple[int, int], int] = {}
+        # Trace roots an event changed or put a node under (not only a span's trace).
+        self._touched: set[int] = set()
         self.sources: list[str] = []
         self.formats: list[str] = []
         self.problems: list[str] = []
@@ -346,14 +351,29 @@ class RunBuilder:
             data = _mapping(data) or {}
         if kind == "session":
             root = self.trace(trace_id)
+            self._touched.add(root)
             self.nodes[root].start_ns = _min(self.nodes[root].start_ns, time_ns)
             meta = {k: v for k, v in data.items() if k != "start_time"}
             if meta:
                 self.sessions.setdefault(trace_id, {}).update(meta)
                 self.nodes[root].content.setdefault("session", {}).update(meta)
             return
-        # An event of no span is a node under the trace itself.
-        parent = self._span(trace_id, span_id) if span_id else self.trace(trace_id)
+        # An event of no span is a node under the trace itself; a span's node is made on its
+        # first event (what _span does, inline: most events are a span's).
+        known = self._traces.get(trace_id)
+        root = self.trace(trace_id) if known is None else known
+        if span_id:
+            span_key = (root, span_id)
+            found = self._spans.get(span_key)
+            if found is None:
+                nodes = self.nodes
+                parent = self._spans[span_key] = len(nodes)
+                nodes.append(Node(span_id, "span", f"span {span_id}", parent=root))
+            else:
+                parent = found
+        else:
+            parent = root
+            self._touched.add(root)
         if kind == "span":
             self._span_event(parent, time_ns, parent_id, data, trace_id)
         elif kind == "llm_call":
@@ -392,8 +412,7 @@ class RunBuilder:
         self, index: int, time_ns: int, parent_id: str, data: Mapping[str, Any], trace_id: str
     ) -> None:
         node = self.nodes[index]
-        event = _text(data.get("event"))
-        if event == "end":
+        if data.get("event") == "end":  # only a string equals "end"
             duration = finite(data.get("duration_ms"))
             if duration is not None and duration >= 0:
                 node.duration_ms = duration
@@ -440,8 +459,12 @@ class RunBuilder:
         if usage is not None:
             node.input_tokens = _nested_count(usage, ("prompt_tokens",), ("input_tokens",))
             node.output_tokens = _nested_count(usage, ("completion_tokens",), ("output_tokens",))
-            node.cached_tokens = _nested_count(usage, *_CACHED)
-            node.reasoning_tokens = _nested_count(usage, *_REASONING)
+            # Most usages hold no cached or reasoning count: one set test says so.
+            keys = usage.keys()
+            if not keys.isdisjoint(_CACHED_HEADS):
+                node.cached_tokens = _nested_count(usage, *_CACHED)
+            if not keys.isdisjoint(_REASONING_HEADS):
+                node.reasoning_tokens = _nested_count(usage, *_REASONING)
             cost = finite(usage.get("cost"))
             if cost is not None and cost >= 0:
                 node.cost = cost
@@ -693,6 +716,97 @@ class RunBuilder:
             node.content = {k: v for k, v in event.items() if k not in ("ts", "tid", "task")}
             self._add(node)
 
+    # -- a file read in two processes ------------------------------------------------------------
+
+    def export(self) -> tuple[Any, ...]:
+        """What :meth:`absorb` takes: the state of a builder that was given only trace events
+        (a range of a file read in another process), as plain values for ``pickle``."""
+        if self._logs or self._threads or self.flight or self.sources or self.problems:
+            raise ValueError("only a builder of trace events is exported")
+        return (
+            [
+                (
+                    n.id,
+                    n.kind,
+                    n.name,
+                    n.parent,
+                    n.trace,
+                    n.start_ns,
+                    n.duration_ms,
+                    n.error,
+                    n.model,
+                    n.provider,
+                    n.input_tokens,
+                    n.output_tokens,
+                    n.cached_tokens,
+                    n.reasoning_tokens,
+                    n.cost,
+                    n.cost_source,
+                    n.severity,
+                    n.thread,
+                    n.content,
+                )
+                for n in self.nodes
+            ],
+            self._spans,
+            self._traces,
+            self._pending_parent,
+            self._calls,
+            self.sessions,
+            self._touched,
+        )
+
+    def absorb(self, state: tuple[Any, ...]) -> bool:
+        """Add the events another builder read (:meth:`export`), as if they had been given to
+        this one after its own; ``False``, and nothing changed, when that cannot be done exactly.
+
+        It can when the other builder's events touched none of this one's nodes: no span of
+        theirs is one of ours (one begun before the split and ended after it), and no trace
+        they share was changed by theirs (a session event, an event of no span). Their nodes
+        then follow ours in the order they were made, as they would have been made here, and
+        every index among them is renumbered.
+        """
+        nodes_t, spans, traces, pending, calls, sessions, touched = state
+        trace_of = {index: trace_id for trace_id, index in traces.items()}
+        ours = self._traces
+        for trace_id, index in traces.items():
+            if trace_id in ours and index in touched:
+                return False
+        for root, span_id in spans:
+            mine = ours.get(trace_of[root])
+            if mine is not None and (mine, span_id) in self._spans:
+                return False
+        # Their index -> ours: a shared trace is ours, every other node comes after ours.
+        mapped: list[int] = []
+        new: list[Node] = []
+        base = len(self.nodes)
+        for index, values in enumerate(nodes_t):
+            shared = ours.get(trace_of[index]) if index in trace_of else None
+            if shared is not None:
+                mapped.append(shared)
+            else:
+                mapped.append(base + len(new))
+                new.append(Node(*values))
+        for node in new:
+            if node.parent >= 0:
+                node.parent = mapped[node.parent]
+        self.nodes.extend(new)
+        for trace_id, index in traces.items():
+            if trace_id not in ours:
+                self._trace_ids.append(trace_id)
+                self.nodes[mapped[index]].trace = len(self._trace_ids) - 1
+                ours[trace_id] = mapped[index]
+        for (root, span_id), index in spans.items():
+            self._spans[(mapped[root], span_id)] = mapped[index]
+        for index, parent_id in pending.items():
+            self._pending_parent[mapped[index]] = parent_id
+        for index, count in calls.items():
+            self._calls[mapped[index]] = count
+        for trace_id, meta in sessions.items():
+            self.sessions.setdefault(trace_id, {}).update(meta)
+        self._touched.update(mapped[index] for index in touched)
+        return True
+
     # -- the run --------------------------------------------------------------------------------
 
     def finish(self) -> Run:
@@ -788,11 +902,13 @@ def _ordered(nodes: list[Node]) -> list[Node]:
         else:
             children.setdefault(node.parent, []).append(index)
 
-    def key(index: int) -> tuple[int, int, int]:
-        node = nodes[index]
-        start = node.start_ns
-        # Traces and thread tracks keep their order; everything else by time.
-        return (0 if start is not None else 1, start or 0, index)
+    # Each node's sort key, made once: siblings by time (those without one last), then in the
+    # order read; the sort looks keys up with the list's own __getitem__ (no Python call).
+    keys = [
+        (0, start, index) if (start := node.start_ns) is not None else (1, 0, index)
+        for index, node in enumerate(nodes)
+    ]
+    key = keys.__getitem__
 
     order: list[int] = []
     placed = [False] * len(nodes)

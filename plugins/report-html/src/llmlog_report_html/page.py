@@ -127,21 +127,6 @@ def _pack(raw: bytes) -> str:
     return base64.b64encode(zlib.compress(raw, _LEVEL)).decode("ascii")
 
 
-class _Strings:
-    """An interned string table: repeated names and models cost one index each."""
-
-    def __init__(self) -> None:
-        self.table: list[str] = [""]
-        self._index: dict[str, int] = {"": 0}
-
-    def __call__(self, text: str) -> int:
-        index = self._index.get(text)
-        if index is None:
-            index = self._index[text] = len(self.table)
-            self.table.append(text)
-        return index
-
-
 @attrs.define
 class _Cleaned:
     """The nodes' texts as the page gets them: names, errors and contents redacted and capped
@@ -158,7 +143,12 @@ def _clean_nodes(run: Run, options: ReportOptions) -> tuple[_Cleaned, Sanitizer]
     fields = sanitizer.fields
     cap = options.max_field * 2
     nodes = run.nodes
-    names = [text(n.name[:cap]) for n in nodes]
+    # A name cleans the same every time (names repeat: "step 3", a model's): once per name.
+    seen: dict[str, str] = {}
+    names = [
+        seen[name] if (name := n.name) in seen else seen.setdefault(name, text(name[:cap]))
+        for n in nodes
+    ]
     errors = [text(n.error[:cap]) if n.error else None for n in nodes]
     if options.no_content:
         contents: list[dict[str, Any]] = [{} for _ in nodes]
@@ -167,36 +157,36 @@ def _clean_nodes(run: Run, options: ReportOptions) -> tuple[_Cleaned, Sanitizer]
     return _Cleaned(names, errors, contents), sanitizer
 
 
-def _ms(ns: int | None, t0: int) -> float | None:
-    return round((ns - t0) / 1e6, 3) if ns is not None else None
-
-
 def _skeleton(
     run: Run, cleaned: _Cleaned, options: ReportOptions, sanitizer: Sanitizer
 ) -> dict[str, Any]:
-    strings = _Strings()
+    # The interned string table: each text's index is its place in first sight (in the order
+    # of the columns below); setdefault and len, with no Python call per value.
+    table: dict[str, int] = {"": 0}
+    intern = table.setdefault
     nodes = run.nodes
-    t0 = min((n.start_ns for n in nodes if n.start_ns is not None), default=0)
+    starts = [n.start_ns for n in nodes]
+    t0 = min((s for s in starts if s is not None), default=0)
     kinds = {kind: i for i, kind in enumerate(KINDS)}
     other = kinds["event"]
     columns: dict[str, list[Any]] = {
         "id": [n.id for n in nodes],
         "parent": [n.parent for n in nodes],
         "kind": [kinds.get(n.kind, other) for n in nodes],
-        "name": [strings(name) for name in cleaned.names],
-        "start": [_ms(n.start_ns, t0) for n in nodes],
-        "dur": [round(n.duration_ms, 3) if n.duration_ms is not None else None for n in nodes],
+        "name": [intern(name, len(table)) for name in cleaned.names],
+        "start": [round((s - t0) / 1e6, 3) if s is not None else None for s in starts],
+        "dur": [round(d, 3) if (d := n.duration_ms) is not None else None for n in nodes],
         "err": cleaned.errors,
-        "model": [strings(n.model) for n in nodes],
-        "provider": [strings(n.provider) for n in nodes],
+        "model": [intern(n.model, len(table)) for n in nodes],
+        "provider": [intern(n.provider, len(table)) for n in nodes],
         "tin": [n.input_tokens for n in nodes],
         "tout": [n.output_tokens for n in nodes],
         "tcache": [n.cached_tokens for n in nodes],
         "treason": [n.reasoning_tokens for n in nodes],
         "cost": [n.cost for n in nodes],
-        "csrc": [strings(n.cost_source) for n in nodes],
+        "csrc": [intern(n.cost_source, len(table)) for n in nodes],
         "trace": [n.trace for n in nodes],
-        "sev": [strings(n.severity) for n in nodes],
+        "sev": [intern(n.severity, len(table)) for n in nodes],
         "has": [1 if c else 0 for c in cleaned.contents],
     }
     import llmlog
@@ -222,7 +212,7 @@ def _skeleton(
         "hasFinal": run.final_answer is not None,
         "stats": [s.to_json() for s in run.model_stats()],
         "kinds": list(KINDS),
-        "strings": strings.table,
+        "strings": list(table),
         "nodes": columns,
     }
 

@@ -254,7 +254,11 @@ class TraceReadError(ValueError):
 
 
 def read_trace(
-    path: str | os.PathLike[str], *, skipped: list[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    skipped: list[str] | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> Iterator[TraceEvent]:
     """The events of a dspy-go trace file, in file order.
 
@@ -268,6 +272,11 @@ def read_trace(
 
     :param skipped: if given, unreadable lines are skipped and their messages appended here
         instead of raising.
+    :param start: read from this byte offset: 0, or just after a newline (the lines still
+        numbered from the file's first, in messages).
+    :param stop: read only the lines that begin before this byte offset (``None``: to the end).
+        Two ranges split at a line's start read every line once between them: what lets a
+        report read one large file in two processes.
     :raises TraceReadError: naming ``file:line`` and what was expected, for a line that is not a
         valid event.
     """
@@ -278,8 +287,16 @@ def read_trace(
     # :func:`parse_line`, so what is accepted and every message are the strict reader's.
     loads, types, event = orjson.loads, _TYPES, TraceEvent
     seconds: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" (at "Z") -> seconds, checked strictly
+    first_line: int | None = None  # the number of the range's first line, once needed
     with p.open("rb") as fh:
+        if start:
+            fh.seek(start)
+        left = None if stop is None else stop - start  # bytes of the range not read yet
         for number, raw in enumerate(fh, start=1):
+            if left is not None:
+                if left <= 0:
+                    break
+                left -= len(raw)
             try:
                 record = loads(raw)
             except orjson.JSONDecodeError:
@@ -323,16 +340,40 @@ def read_trace(
                 else:
                     stamp = None
             try:
-                parsed = parse_line(raw, f"{p}:{number}")
+                parsed = parse_line(raw, _HERE)
             except TraceReadError as exc:
+                # Every message starts with its place: the line's number in the file (the lines
+                # before a range counted only now, for a message).
+                if start and first_line is None:
+                    first_line = _lines_before(p, start) + 1
+                where = f"{p}:{number + (first_line or 1) - 1}"
+                error = TraceReadError(where + str(exc)[len(_HERE) :])
                 if skipped is None:
-                    raise
-                skipped.append(str(exc))
+                    raise error from None
+                skipped.append(str(error))
                 continue
             if stamp is not None and len(seconds) < 65_536:
                 # Read strictly: this second's prefix is well-formed, in range, at UTC.
                 seconds[stamp[:19]] = parsed.time // 1_000_000_000
             yield parsed
+
+
+#: What :func:`read_trace` passes :func:`parse_line` as the place, replaced in a message by
+#: ``file:line`` (made only for a line that fails).
+_HERE = "\0"
+
+
+def _lines_before(path: Path, offset: int) -> int:
+    """How many lines end before byte ``offset`` of ``path``."""
+    count = 0
+    with path.open("rb") as fh:
+        while offset > 0:
+            block = fh.read(min(offset, 1 << 20))
+            if not block:
+                break
+            count += block.count(b"\n")
+            offset -= len(block)
+    return count
 
 
 def loads(raw: bytes) -> Any:
