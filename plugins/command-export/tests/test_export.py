@@ -361,3 +361,31 @@ def test_an_evaluate_run_gives_the_program_calls_not_the_evaluate(tmp_path: Path
             metric=lambda e, p, t=None: e.answer == p.answer, max_bootstrapped_demos=2
         ).compile(dspy.Predict("question -> answer"), trainset=examples)
     assert len(compiled.demos) == 2
+
+
+def test_a_compressed_rotated_part_exports_as_the_plain_file(
+    run_file: Path, tmp_path: Path
+) -> None:
+    import gzip
+
+    part = tmp_path / "run.jsonl.1.gz"
+    part.write_bytes(gzip.compress(run_file.read_bytes()))
+    plain, packed = tmp_path / "plain.jsonl", tmp_path / "packed.jsonl"
+    for source, out in ((run_file, plain), (part, packed)):
+        assert run_cli(["export", str(source), "--to", "otlp-json", "-o", str(out)]) == 0
+
+    def names(path: Path) -> list[str]:
+        return sorted(
+            span.name
+            for line in path.read_text().splitlines()
+            for r in _parse_otlp_line(line).resource_spans
+            for sc in r.scope_spans
+            for span in sc.spans
+        )
+
+    assert names(packed) == names(plain)
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(b'{"type": "span", "trace_id": \n')[:-8])
+    done = run_llmlog("export", str(broken), "--to", "otlp-json", "-o", str(tmp_path / "x"))
+    assert done.returncode == 1 and done.stderr.startswith(f"llmlog: {broken}")
+    assert "Traceback" not in done.stderr

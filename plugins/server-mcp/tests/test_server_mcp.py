@@ -246,3 +246,15 @@ def test_resolve_never_leaves_the_served_directories(served: dict[str, Path]) ->
     assert library.resolve(str(served["b"])) == served["b"].resolve()
     with pytest.raises(OutsideError, match="a link out"):
         library.resolve("escape.jsonl")
+
+
+def test_a_run_that_changed_is_read_again(served: dict[str, Path]) -> None:
+    from llmlog.ext import PluginHost, Sanitizer
+    from llmlog_server_mcp.runs import Library
+
+    library = Library.of([served["root"]], sanitizer=Sanitizer(), host=PluginHost())
+    before = json.loads(library.show_trace("a.jsonl"))["total"]
+    assert json.loads(library.stats("a.jsonl"))["summary"]["llm_calls"] == 4  # from the cache
+    os.replace(write_run(served["root"] / "new.jsonl", calls=6), served["a"])
+    assert json.loads(library.show_trace("a.jsonl"))["total"] > before
+    assert json.loads(library.stats("a.jsonl"))["summary"]["llm_calls"] == 6

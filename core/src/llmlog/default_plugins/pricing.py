@@ -239,6 +239,9 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
     from llmlog.runtime import validate
 
     path = Path(args.file)
+    if not args.json and (args.search or args.errors or args.limit is not None or args.offset):
+        _say("llmlog: --search, --errors, --limit and --offset go with --json")
+        return 2
     try:
         config, _ = validate()
     except ConfigError as exc:

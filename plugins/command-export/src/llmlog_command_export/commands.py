@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmlog.ext import (
     PluginHost,
@@ -20,7 +20,10 @@ from llmlog.ext import (
     written_atomically,
 )
 
-__all__ = ["EXPORT_FORMATS", "export_arguments", "run_document", "run_export"]
+if TYPE_CHECKING:
+    from llmlog_report_html.model import Run
+
+__all__ = ["EXPORT_FORMATS", "document_of", "export_arguments", "run_document", "run_export"]
 
 EXPORT_FORMATS = ("dspy-examples", "jsonl", "otlp-json")
 
@@ -220,14 +223,20 @@ def run_document(
         ``no_content``, ``max_field`` (default 65536), ``sanitizer`` (default: as configured).
     :raises ValueError: (a ``ReportInputError``) naming ``file:line``.
     """
-    from llmlog_command_export.rows import run_rows, run_stats
     from llmlog_report_html.load import load_run
+
+    run = load_run(list(paths), host=host, lenient=bool(options.get("lenient")))
+    return document_of(run, options)
+
+
+def document_of(run: Run, options: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run_document` of a run already read (``options`` as there, ``lenient`` aside)."""
+    from llmlog_command_export.rows import run_rows, run_stats
 
     view = str(options.get("view") or "spans")
     sanitizer = options.get("sanitizer")
     if sanitizer is None:
         sanitizer = _sanitizer(int(options.get("max_field") or 65_536))
-    run = load_run(list(paths), host=host, lenient=bool(options.get("lenient")))
     common: dict[str, Any] = {
         "source": run.sources,
         "search": options.get("search"),

@@ -8,7 +8,9 @@ the GenAI conventions, the same names, kinds, attributes and ids as a live expor
 OpenTelemetry's own protobuf encoder: there is no second mapping here.
 
 The trace events come from the file's trace format (its ``read``) or, for a flight snapshot, from
-its trace events; llmlog JSON log lines hold no spans and are skipped with a note.
+its trace events; a rotated part compressed by the file output (``.gz``, ``.zst``) is read
+through a private decompressed copy, as the report reads it; llmlog JSON log lines hold no spans
+and are skipped with a note.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def trace_events(
     formats = host.components(ComponentKind.TRACE_FORMAT)
     notes = notes if notes is not None else []
     for path, directory in input_files(paths):
+        if _compressed(path):
+            yield from _decompressed_events(path, host, lenient, notes)
+            continue
         first = _first_line(path)
         if first is None:
             if directory is not None:
@@ -83,6 +88,81 @@ def trace_events(
         if directory is None:
             raise ReportInputError(message)
         notes.append(f"{message}, skipped")
+
+
+_GZIP = b"\x1f\x8b"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+#: Most bytes a compressed input may decompress to (a small file can expand to gigabytes).
+MAX_DECOMPRESSED = 4 << 30
+
+
+def _compressed(path: Path) -> bool:
+    """A rotated part compressed by the file output (``.gz``, ``.zst``), not a zstd snapshot."""
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if magic.startswith(_GZIP):
+        return True
+    if magic != _ZSTD:
+        return False
+    from llmlog_engine_flight.snapshot import NotASnapshot, SnapshotError, read_header
+
+    try:
+        read_header(path)
+    except NotASnapshot:
+        return True
+    except SnapshotError:
+        return False  # a damaged snapshot: its reader says what is wrong
+    return False
+
+
+def _decompressed_events(
+    path: Path, host: PluginHost, lenient: bool, notes: list[str]
+) -> Iterator[TraceEvent]:
+    """The events of a compressed part, read through a private decompressed copy; every message
+    names the file given."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="llmlog-export-") as scratch:
+        plain = Path(scratch) / path.name.rsplit(".", 1)[0]
+        try:
+            with _open_compressed(path) as source, plain.open("wb") as target:
+                copied = 0
+                while chunk := source.read(1 << 20):
+                    copied += len(chunk)
+                    if copied > MAX_DECOMPRESSED:
+                        raise ReportInputError(
+                            f"{path}: decompresses to more than {MAX_DECOMPRESSED} bytes"
+                        )
+                    target.write(chunk)
+        except ReportInputError:
+            raise
+        except ImportError:
+            raise ReportInputError(
+                f"{path}: a zstd file; install zstandard (pip install zstandard) to read it"
+            ) from None
+        except Exception as exc:  # gzip's and zstandard's own errors
+            raise ReportInputError(f"{path}: cannot decompress: {exc}") from None
+        inner: list[str] = []
+        try:
+            yield from trace_events([plain], host, lenient=lenient, notes=inner)
+        except ReportInputError as exc:
+            raise ReportInputError(str(exc).replace(str(plain), str(path))) from None
+        notes.extend(note.replace(str(plain), str(path)) for note in inner)
+
+
+def _open_compressed(path: Path) -> Any:
+    import gzip
+
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    if magic == _GZIP:
+        return gzip.open(path, "rb")
+    import zstandard
+
+    return zstandard.ZstdDecompressor().stream_reader(path.open("rb"), closefd=True)
 
 
 def _first_line(path: Path) -> bytes | None:

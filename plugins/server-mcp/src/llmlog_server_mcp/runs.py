@@ -32,6 +32,8 @@ __all__ = ["Library", "OutsideError"]
 MAX_SCAN = 20_000
 #: Directory levels a listing descends below a configured directory.
 MAX_DEPTH = 6
+#: Runs kept read between questions.
+RUNS_CACHED = 4
 
 
 class OutsideError(ValueError):
@@ -51,6 +53,9 @@ class Library:
     sanitizer: Sanitizer
     host: PluginHost
     max_output: int = 100_000
+    #: Runs read lately, by (real path, modification time, size): an agent asks several
+    #: questions of one run; a file that changed is read again.
+    _cache: dict[tuple[str, int, int], Any] = attrs.Factory(dict)
 
     @classmethod
     def of(
@@ -103,6 +108,21 @@ class Library:
         if given.is_absolute() and not self._inside(Path(os.path.abspath(given))):
             raise OutsideError(f"{raw}: outside the configured directories")
         raise OutsideError(f"{raw}: no such file in the configured directories")
+
+    def run(self, path: Path) -> Any:
+        """The run in ``path`` (a resolved file or directory), read leniently, from the cache
+        while the file is unchanged."""
+        from llmlog_report_html.load import load_run
+
+        status = path.stat()
+        key = (str(path), status.st_mtime_ns, status.st_size)
+        run = self._cache.pop(key, None)
+        if run is None:
+            run = load_run([path], host=self.host, lenient=True)
+        self._cache[key] = run  # the most recent last
+        while len(self._cache) > RUNS_CACHED:
+            del self._cache[next(iter(self._cache))]
+        return run
 
     # -- answers ----------------------------------------------------------------------------------
 
@@ -202,12 +222,9 @@ class Library:
         )
 
     def _document(self, path: str, **options: Any) -> dict[str, Any]:
-        from llmlog_command_export.commands import run_document
+        from llmlog_command_export.commands import document_of
 
-        target = self.resolve(path)
-        return run_document(
-            [str(target)], {**options, "sanitizer": self.sanitizer, "lenient": True}, self.host
-        )
+        return document_of(self.run(self.resolve(path)), {**options, "sanitizer": self.sanitizer})
 
     def show_trace(
         self, path: str, limit: int = 200, offset: int = 0, no_content: bool = False
@@ -219,9 +236,8 @@ class Library:
         """One row of a run with its whole content (messages, inputs, outputs, code...) and the
         ids of its children."""
         from llmlog_command_export.rows import node_depths, row_of, trace_ids
-        from llmlog_report_html.load import load_run
 
-        run = load_run([self.resolve(path)], host=self.host, lenient=True)
+        run = self.run(self.resolve(path))
         index = next((i for i, n in enumerate(run.nodes) if n.id == span_id), None)
         if index is None:
             raise OutsideError(f"{path}: no span {span_id!r} in this run")
@@ -248,7 +264,7 @@ class Library:
         if path:
             return self.capped(self._document(path, search=text, limit=limit, offset=offset))
         from llmlog_command_export.rows import run_rows
-        from llmlog_report_html.load import ReportInputError, load_run
+        from llmlog_report_html.load import ReportInputError
         from llmlog_server_mcp.kinds import kind_of
 
         formats = self.host.components(ComponentKind.TRACE_FORMAT)
@@ -259,7 +275,7 @@ class Library:
                 if kind_of(file, formats) is None:
                     continue
                 try:
-                    run = load_run([file], host=self.host, lenient=True)
+                    run = self.run(file.resolve())
                 except ReportInputError as exc:
                     problems.append(str(exc))
                     continue
@@ -284,11 +300,9 @@ class Library:
         """Two runs compared span by span (``llmlog diff A B --json``)."""
         from llmlog_report_html.commands import diff_document
         from llmlog_report_html.diff import diff_runs
-        from llmlog_report_html.load import load_run
 
         first, second = self.resolve(a), self.resolve(b)
-        run_a = load_run([first], host=self.host, lenient=True)
-        run_b = load_run([second], host=self.host, lenient=True)
+        run_a, run_b = self.run(first), self.run(second)
         diff = diff_runs(run_a, run_b, str(first), str(second))
         return self.capped(
             diff_document(
