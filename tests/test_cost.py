@@ -5,6 +5,7 @@ lines it keeps byte for byte, the property that the same table changes nothing),
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -441,15 +442,12 @@ def test_reprice_names_the_formats_that_can_when_one_cannot(tmp_path, capsys):
     trace = tmp_path / "t.plain"
     trace.write_text("PLAIN\n")
     llmlog.configure({"outputs": {}}, plugins=[("plain", Plain())])
-    from llmlog.default_plugins.pricing import run_reprice
+    from llmlog.default_plugins.pricing import _reprice_arguments, run_reprice
     from llmlog.ext import plugin_host
 
-    class Args:
-        file = str(trace)
-        table = None
-        output = None
-
-    assert run_reprice(plugin_host(), Args()) == 1  # type: ignore[arg-type]
+    parser = argparse.ArgumentParser()
+    _reprice_arguments(parser)
+    assert run_reprice(plugin_host(), parser.parse_args([str(trace)])) == 1
     err = capsys.readouterr().err
     assert "a plain trace, which its format cannot reprice" in err
     assert "formats that can: dspy, rlm" in err and "Traceback" not in err

@@ -379,9 +379,17 @@ def produce(directory: Path) -> dict[str, bytes]:
     saved_tz = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
     time.tzset()
+    # No price table and no overrides, whatever an earlier test configured in this process: an
+    # entry's unknown price says why, and the reason names the pricing state.
+    from llmlog import state
+    from llmlog.pricing import install
+
+    saved_pricing = (state.price_table, state.price_overrides, state.price_unavailable)
+    install(None, {}, "no price table in force (install the llmlog[prices] extra)")
     try:
         return _produce(directory)
     finally:
+        install(*saved_pricing)
         if saved_tz is None:
             del os.environ["TZ"]
         else:

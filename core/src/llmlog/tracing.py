@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
@@ -41,9 +41,11 @@ from llmlog.numbers import as_cost, as_count, as_seconds
 from llmlog.pricing import REPLAYED, price_usage
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
-from llmlog.sampling import SamplingOptions, TailSampler, TraceFacts
 from llmlog.sanitize import Sanitizer
 from llmlog.usage import DETAIL_FIELDS, detail_items, usage_from
+
+if TYPE_CHECKING:  # the sampler (and the option types it brings) loads when a session samples
+    from llmlog.sampling import SamplingOptions, TailSampler, TraceFacts
 
 __all__ = [
     "ModuleInfo",
@@ -271,6 +273,8 @@ class TraceSession(TraceSink):
         self._rollup: dict[str, list[int]] = {}
         self.sampler: TailSampler | None = None
         if sampling is not None and sampling.enabled:
+            from llmlog.sampling import TailSampler
+
             self.sampler = TailSampler(
                 sampling,
                 self._write,

@@ -318,6 +318,11 @@ class ReplayIndex:
                 call = None
         if call is None:
             if not matching:
+                # parameters recorded redacted or capped cannot be compared: refused as such,
+                # not reported as a difference the user would chase
+                spoiled = next((c for c in slot.calls if c.unusable is not None), None)
+                if spoiled is not None:
+                    raise Unreplayable(f"{spoiled.where}: cannot be replayed: {spoiled.unusable}")
                 raise self._params_differ(slot.calls[0], wanted, exact_params)
             if exhausted == "repeat":
                 call = slot.calls[matching[-1]]
