@@ -17,6 +17,8 @@ counted. The cases, each an enabled ``info("answer ready", user=…, attempt=…
   same way (``os.write`` on an ``O_APPEND`` descriptor; a buffered file's ``write``);
 * a DEBUG entry only the flight recorder takes (every other output at INFO) against
   ``floors.flight_emitter``;
+* an INFO entry a JSON file and the flight recorder both take, against the JSON file's floor
+  (the ratio includes the recorder's work, which that floor does not do);
 * a filtered DEBUG call with three keyword fields, llmlog against structlog's filtering logger.
 
 Needs valgrind (Debian's ``valgrind``).
@@ -96,6 +98,13 @@ log = Logger(Severity.INFO, [info_only, RecorderOutput(fr)])
 measure("flight debug floor", floors.flight_emitter(), lambda: None)
 measure("flight debug llmlog", log.debug, fr.stop)
 
+# An INFO entry that a JSON file and the flight recorder both take (a common production setup).
+fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend="zstd", level=Severity.DEBUG)
+fr.start()
+out = FileOutput(os.path.join(work, "json-recorder.log"), JsonFormatter(), FileOptions())
+log = Logger(Severity.INFO, [out, RecorderOutput(fr)])
+measure("json + recorder llmlog", log.info, lambda: (out.close(), fr.stop()))
+
 # A filtered call.
 class Nothing(Output):
     def write(self, entry):
@@ -120,6 +129,7 @@ PAIRS = [
         for how in ("write", "buffered")
     ],
     ("flight DEBUG only", "flight debug llmlog", "flight debug floor"),
+    ("json write + recorder", "json + recorder llmlog", "json write floor"),
     ("filtered (vs structlog)", "filtered llmlog", "filtered structlog"),
 ]
 

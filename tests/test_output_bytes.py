@@ -591,3 +591,45 @@ def test_buffered_lines_appended_as_the_output_closes_are_not_lost(
     lines = path.read_bytes().splitlines()
     assert len(lines) == 100
     assert '"message":"after close"' in capsys.readouterr().err
+
+
+def test_several_outputs_taking_parts_write_what_each_writes_alone(tmp_path: Path) -> None:
+    # Two file outputs take every entry: the dispatcher hands the parts to both (a fan-out),
+    # and each writes the bytes it writes alone.
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    out_a = FileOutput(a, JsonFormatter(), FileOptions())
+    out_b = FileOutput(b, LogfmtFormatter(), FileOptions(buffer_size=4096))
+    out_a.level = out_b.level = Severity.DEBUG
+    log = _logger([out_a, out_b], "default")
+    assert Severity.INFO in log.dispatcher.makers
+    run_calls(log)
+    out_a.close()
+    out_b.close()
+    assert normalise(a.read_bytes()) == (GOLDEN / "default.json.out").read_bytes()
+    assert normalise(b.read_bytes()) == (GOLDEN / "default.logfmt.out").read_bytes()
+
+
+def test_a_failing_output_in_a_fan_out_is_counted_and_the_others_go_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Broken(Output):
+        name = "broken"
+
+        def __init__(self) -> None:
+            def write_parts(*parts: Any) -> None:
+                raise OSError("disk on fire")
+
+            self.write_parts = write_parts
+
+        def write(self, entry: LogEntry) -> None:
+            raise OSError("disk on fire")
+
+    path = tmp_path / "ok.log"
+    good = FileOutput(path, JsonFormatter(), FileOptions())
+    log = Logger(Severity.INFO, [Broken(), good])
+    for i in range(3):
+        log.info("still here", i=i)
+    good.close()
+    assert len(path.read_bytes().splitlines()) == 3
+    assert log.dispatcher.stats()["failures"] == {"broken": 3}
+    assert "disk on fire" in capsys.readouterr().err

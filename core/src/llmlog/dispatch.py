@@ -196,10 +196,50 @@ class Dispatcher:
         self.direct = direct
         #: Severities below this (and at or above ``threshold``) go to :attr:`direct` alone.
         self.direct_below = below
+        # The route of each named severity below FATAL, read by the logger with one dict lookup:
+        # when every output that takes the severity accepts an entry as its parts, the function
+        # that hands them over (the output's write_parts, or for several outputs a fan-out that
+        # isolates their failures); a severity missing here goes to emit() as a LogEntry. One
+        # dict, replaced whole: a log call reads a single configuration's routes.
+        makers: dict[int, Callable[..., Any]] = {}
+        owners: dict[int, Output] = {}
+        for severity in Severity:
+            if severity >= _FATAL:
+                continue
+            takers = [
+                (r[2], getattr(r[2], "write_parts", None)) for r in routes if severity >= r[0]
+            ]
+            if not takers or any(write_parts is None for _, write_parts in takers):
+                continue
+            if len(takers) == 1:
+                owners[severity] = takers[0][0]
+                makers[severity] = takers[0][1]  # type: ignore[assignment]
+            else:
+                makers[severity] = self._fan_out(takers)  # type: ignore[arg-type]
+        self.direct_owners = owners
+        #: ``{severity: function}``: see above; the logger calls the function with the entry's
+        #: parts, positionally in :class:`~llmlog.LogEntry` field order.
+        self.makers = makers
 
-    def direct_failed(self, exc: Exception) -> None:
-        """Report a failure of the direct output (see :attr:`direct`) like a failing write."""
-        output = self.direct[1]
+    def _fan_out(self, takers: list[tuple[Output, Callable[..., None]]]) -> Callable[..., None]:
+        """One function handing an entry's parts to several outputs' ``write_parts``; a failing
+        output is reported and counted like a failing write, and the others still get it."""
+        pairs = tuple((write_parts, output) for output, write_parts in takers)
+        failed = self._output_failed
+
+        def write_parts_to_all(*parts: Any) -> None:
+            for write_parts, output in pairs:
+                try:
+                    write_parts(*parts)
+                except Exception as exc:
+                    failed(output, exc)
+
+        return write_parts_to_all
+
+    def direct_failed(self, exc: Exception, severity: int | None = None) -> None:
+        """Report a failure of the output an entry of ``severity`` went to as its parts (see
+        :attr:`makers`; without ``severity``, :attr:`direct`'s) like a failing write."""
+        output = self.direct[1] if severity is None else self.direct_owners.get(severity)
         if output is not None:
             self._output_failed(output, exc)
 

@@ -438,9 +438,9 @@ class Logger:
             merged = self._fields(d, ctx.fields, fields)
             if exception:
                 exception = sanitizer.text(exception)
-            # To the outputs as a LogEntry, or, when one output alone takes this severity, to it
-            # as the entry's parts (Output.write_parts): no LogEntry nobody else would see.
-            make = d.direct[0] if severity < d.direct_below else LogEntry
+            # To the outputs as a LogEntry, or, when every output that takes this severity takes
+            # an entry as its parts (Output.write_parts), to them as the parts: no LogEntry.
+            make = d.makers.get(severity, LogEntry)
             try:
                 entry = make(
                     time_ns,
@@ -461,8 +461,8 @@ class Logger:
                     logger,
                     exception or None,
                 )
-            except Exception as exc:  # only a direct output can fail here
-                d.direct_failed(exc)
+            except Exception as exc:  # only a single direct output can fail here
+                d.direct_failed(exc, severity)
                 return
             if make is LogEntry:
                 d.emit(entry)
@@ -543,7 +543,7 @@ class Logger:
             else:
                 file, line, function = "", 0, ""
             # As in _record: a LogEntry for the outputs, or the parts for a direct output.
-            make = d.direct[0] if severity < d.direct_below else LogEntry
+            make = d.makers.get(severity, LogEntry)
             try:
                 entry = make(
                     _time_ns(),
@@ -562,8 +562,8 @@ class Logger:
                     self.name,
                     exception,
                 )
-            except Exception as exc:  # only a direct output can fail here
-                d.direct_failed(exc)
+            except Exception as exc:  # only a single direct output can fail here
+                d.direct_failed(exc, severity)
                 return
             if make is LogEntry:
                 d.emit(entry)

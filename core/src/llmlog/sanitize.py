@@ -136,6 +136,8 @@ class Sanitizer:
         self.limit = self._max = max_string_length if max_string_length > 0 else None
         self._max_values = max(1, max_values)
         self._is_secret: dict[Any, int] = {}
+        #: The keys _is_secret holds as PLAIN: fields() tests all of an entry's keys at once.
+        self._plain_keys: set[str] = set()
         self._clean: set[str] = set()
 
     @classmethod
@@ -168,6 +170,8 @@ class Sanitizer:
             known = SECRET if any(p.search(key) for p in self._key_patterns) else name_class(key)
             if len(self._is_secret) < 10_000:  # keys come from code, but stay bounded anyway
                 self._is_secret[key] = known
+                if known == PLAIN:
+                    self._plain_keys.add(key)
         return known
 
     def text(self, text: str) -> str:
@@ -228,17 +232,15 @@ class Sanitizer:
         if walk is None:
             if len(mapping) >= self._max_values:
                 walk = _Walk(self._max_values, mapping)
-            else:
-                # The per-entry common case first: every key known plain, every value a string
-                # seen clean or a number. Anything else starts the full walk below from the top.
-                for key, value in mapping.items():
+            elif self._plain_keys.issuperset(mapping):
+                # The per-entry common case first: every key known plain (one set test), every
+                # value a string seen clean or a number. Anything else takes the full walk below.
+                for value in mapping.values():
                     kind = type(value)
                     if kind is str:
                         if value not in clean:
                             break
                     elif kind not in _SCALARS:
-                        break
-                    if known.get(key, 1) != PLAIN:
                         break
                 else:
                     return mapping

@@ -355,6 +355,25 @@ def check_formatter(
         entry = make_entry("same", fields={"u": "héllo"})
         assert formatter.format_bytes(entry).decode("utf-8") == formatter.format(entry)
 
+    def line_from_parts() -> None:
+        # The per-entry function an output may call instead of format_bytes (optional).
+        line_of = formatter.line_from_parts
+        if line_of is None:
+            return
+        entries = [
+            make_entry("plain message"),
+            make_entry("same", fields={"u": "héllo", "n": 3, "message": "forged"}),
+            make_entry(_INJECTION, fields={"tool_output": _INJECTION}),
+            make_entry("odd", fields=_odd_values()),
+            _full_entry("full entry"),
+            make_entry("failed", Severity.ERROR, exception="Traceback:\n  line 1\nValueError"),
+        ]
+        for entry in entries:
+            parts = attrs.astuple(entry, recurse=False)
+            for _ in range(2):  # a cache filled by the first call must give the same line
+                got, want = line_of(*parts), formatter.format_bytes(entry) + b"\n"
+                assert got == want, f"line_from_parts wrote {got!r}, format_bytes {want!r}"
+
     def concurrent() -> None:
         entry = _full_entry("concurrent")
         expected = formatter.format(entry)
@@ -400,6 +419,7 @@ def check_formatter(
         ("huge value", huge_value),
         ("exception text", exception_text),
         ("format_bytes matches format", bytes_match_text),
+        ("line_from_parts matches format_bytes", line_from_parts),
         ("concurrent use", concurrent),
     ]:
         f.case(name, case)

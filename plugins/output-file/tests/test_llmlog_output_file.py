@@ -141,3 +141,62 @@ def test_default_path_is_in_the_user_log_dir(tmp_path, monkeypatch):
     llmlog.get_logger().warn("default place")
     llmlog.shutdown()
     assert "default place" in default_log_path().read_text()
+
+
+@pytest.mark.parametrize("buffer_size", [0, 1024])
+def test_entries_written_as_parts_rotate_at_the_configured_size(tmp_path, buffer_size):
+    # The logger hands entries to the output's per-entry function (no LogEntry); the sink's
+    # byte budget must still rotate before a file grows past max_bytes, losing no line.
+    path = tmp_path / "app.log"
+    out = FileOutput(
+        path,
+        JsonFormatter(),
+        FileOptions(buffer_size=buffer_size, rotation=RotationOptions(max_bytes=4000)),
+    )
+    log = llmlog.Logger(llmlog.Severity.INFO, [out])
+    assert log.dispatcher.makers[llmlog.Severity.INFO] == out.write_parts
+    for i in range(500):
+        log.info("entry", i=i, pad="x" * (i % 50))
+    out.close()
+    files = [*rotated_files(path), path]
+    assert len(files) > 5
+    assert all(f.stat().st_size <= 4000 for f in files)
+    assert [int(line.split('"i":')[1].split(",")[0]) for line in all_lines(path)] == list(
+        range(500)
+    )
+
+
+def test_entries_written_as_parts_rotate_when_the_hour_changes(tmp_path, monkeypatch):
+    from llmlog_engine_files import locks, rotation
+
+    period = {"value": "2026112517"}
+    monkeypatch.setattr(rotation, "_period", lambda when, seconds: period["value"])
+    path = tmp_path / "app.log"
+    out = FileOutput(path, JsonFormatter(), FileOptions(rotation=RotationOptions(when="hourly")))
+    log = llmlog.Logger(llmlog.Severity.INFO, [out])
+    log.info("hour 17")
+    period["value"] = "2026112518"
+    monkeypatch.setattr(locks, "CHECK_SECONDS", 0.0)
+    out.sink._checked()  # a check window of no length: the next entry looks at the clock period
+    log.info("hour 18")
+    out.close()
+    (old,) = rotated_files(path)
+    assert b"hour 17" in old.read_bytes() and b"hour 18" not in old.read_bytes()
+    assert b"hour 18" in path.read_bytes()
+
+
+def test_an_entry_with_an_old_time_is_written_by_the_fast_path(tmp_path):
+    # log_record entries keep their own time; one from long ago must not send every line to the
+    # locked path (the fast path asks the clock instead) and is written like any other.
+    path = tmp_path / "app.log"
+    out = FileOutput(path, JsonFormatter(), FileOptions())
+    log = llmlog.Logger(llmlog.Severity.INFO, [out])
+    log.info("now")
+    locked = []
+    original = out.sink._locked
+    out.sink._locked = lambda *args: locked.append(args) or original(*args)
+    for i in range(10):
+        log.log_record(llmlog.Severity.INFO, "replayed", time_ns=10**18 + i, file="f.py", line=i)
+    out.close()
+    assert locked == []
+    assert len(path.read_bytes().splitlines()) == 11

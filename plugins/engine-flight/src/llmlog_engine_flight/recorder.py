@@ -403,7 +403,39 @@ class FlightRecorder(TraceSink):
             tid = _get_ident()
             if tid not in self._threads:
                 self._note_thread(tid)
-            event: dict[str, Any] = {
+            if (
+                file
+                and not (logger or trace_id or span_id or model_id or exception)
+                and (token_info is None and latency_ms is None and cost is None)
+            ):
+                # The common entry (a caller, no optional attribute) as one dict display, encoded
+                # here (_line inline): the same keys in the same order as below.
+                event: dict[str, Any] = {
+                    "ts": time_ns,
+                    "kind": "log",
+                    "tid": tid,
+                    "level": LEVEL_NAMES.get(severity) or str(severity),
+                    "msg": message,
+                    "file": file,
+                    "line": line,
+                    "fn": function,
+                }
+                if fields:
+                    event["fields"] = fields
+                task = _current_task()
+                if task is not None:
+                    event["task"] = task[0]
+                try:
+                    data = _dumps(event, default=_default, option=_NEWLINE)
+                except Exception:  # what orjson refuses: the slow encoder (as _line)
+                    data = serializer.dumps(event) + b"\n"
+                self._append(
+                    data if data.isascii() and b"\x7f" not in data else escape_json_bytes(data)
+                )
+                if severity >= _FATAL and "fatal" in self.triggers:
+                    self._auto_snapshot("fatal")
+                return
+            event = {
                 "ts": time_ns,
                 "kind": "log",
                 "tid": tid,
