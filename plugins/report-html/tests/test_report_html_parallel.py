@@ -9,6 +9,7 @@ The size from which a file is split is lowered here so that small traces take th
 from __future__ import annotations
 
 import contextvars
+import os
 import random
 import threading
 from pathlib import Path
@@ -206,3 +207,16 @@ def test_a_bad_line_in_either_part_is_named_as_one_process_names_it(
     assert lenient.problems == alone.problems and len(lenient.problems) == 1
     assert f":{number}: " in lenient.problems[0]
     same_pages(lenient, alone)
+
+
+def test_no_process_to_be_had_reads_in_one(tmp_path, absorbed, monkeypatch):
+    """``fork`` failing (out of processes or memory) is no error: one process reads it all."""
+    path = examples(tmp_path / "run.jsonl", 100)
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    split = load_run([path])
+    assert absorbed == []
+    same_pages(split, one_process(monkeypatch, [path]))

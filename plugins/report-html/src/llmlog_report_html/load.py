@@ -330,7 +330,11 @@ def _read_in_two(
             raise ValueError("unreadable lines")  # the parent reads them and says which
         return theirs.export(), their_skipped
 
-    child = Child(second_part)
+    try:
+        child = Child(second_part)
+    except OSError:  # no process to be had: this one reads the whole file
+        _add_events(read(path, skipped=skipped), builder)
+        return
     try:
         _add_events(read(path, stop=split, skipped=skipped), builder)
     except BaseException:

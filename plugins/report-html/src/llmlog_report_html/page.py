@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import html
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -137,7 +137,11 @@ class _Cleaned:
     contents: list[dict[str, Any]]
 
 
-def _clean_nodes(run: Run, options: ReportOptions) -> tuple[_Cleaned, Sanitizer]:
+def _clean_nodes(
+    run: Run, options: ReportOptions, *, contents: bool = True
+) -> tuple[_Cleaned, Sanitizer]:
+    """Names, errors and (unless ``contents`` is false: :func:`_cleaned_chunks` does them)
+    contents, cleaned."""
     sanitizer = Sanitizer(redact=options.redact, max_string_length=options.max_field)
     text = sanitizer.text
     fields = sanitizer.fields
@@ -150,11 +154,13 @@ def _clean_nodes(run: Run, options: ReportOptions) -> tuple[_Cleaned, Sanitizer]
         for n in nodes
     ]
     errors = [text(n.error[:cap]) if n.error else None for n in nodes]
+    if not contents:
+        return _Cleaned(names, errors, []), sanitizer
     if options.no_content:
-        contents: list[dict[str, Any]] = [{} for _ in nodes]
+        cleaned: list[dict[str, Any]] = [{} for _ in nodes]
     else:
-        contents = [dict(fields(n.content)) if n.content else {} for n in nodes]
-    return _Cleaned(names, errors, contents), sanitizer
+        cleaned = [dict(fields(n.content)) if n.content else {} for n in nodes]
+    return _Cleaned(names, errors, cleaned), sanitizer
 
 
 def _skeleton(
@@ -254,6 +260,42 @@ def _chunks(contents: Sequence[dict[str, Any]]) -> tuple[list[int], list[bytes],
     return starts, chunks, sizes
 
 
+def _cleaned_chunks(
+    run: Run, options: ReportOptions, sanitizer: Sanitizer, pack: Callable[[bytes], Any]
+) -> tuple[list[dict[str, Any]], list[int], list[bytes], list[int], list[Any]]:
+    """The contents cleaned and split into chunks as :func:`_chunks` splits them, each chunk
+    handed to ``pack`` (a thread pool's ``submit``) as soon as it is complete: zlib lets go of
+    the GIL, so the chunks are compressed on other threads while this one cleans the next
+    contents. Returns the contents, the chunks' first nodes, the chunks, each node's content
+    size and what ``pack`` returned for each chunk."""
+    fields = sanitizer.fields
+    no_content = options.no_content
+    contents: list[dict[str, Any]] = []
+    starts: list[int] = []
+    chunks: list[bytes] = []
+    sizes: list[int] = []
+    packing: list[Any] = []
+    parts: list[bytes] = []
+    size = 0
+    for index, node in enumerate(run.nodes):
+        content = dict(fields(node.content)) if node.content and not no_content else {}
+        contents.append(content)
+        if not parts:
+            starts.append(index)
+        encoded = _dumps(content) if content else b"null"
+        sizes.append(len(encoded) if content else 0)
+        parts.append(encoded)
+        size += len(encoded)
+        if size >= CHUNK_BYTES:
+            chunks.append(b"[" + b",".join(parts) + b"]")
+            packing.append(pack(chunks[-1]))
+            parts, size = [], 0
+    if parts:
+        chunks.append(b"[" + b",".join(parts) + b"]")
+        packing.append(pack(chunks[-1]))
+    return contents, starts, chunks, sizes, packing
+
+
 def report_data(
     run: Run, options: ReportOptions | None = None, compare: Mapping[str, Any] | None = None
 ) -> tuple[dict[str, Any], list[bytes], list[int]]:
@@ -294,21 +336,23 @@ def render_html(
 def _render_html(
     run: Run, options: ReportOptions, compare: Mapping[str, Any] | None
 ) -> tuple[str, ReportResult]:
-    cleaned, sanitizer = _clean_nodes(run, options)
-    contents = cleaned.contents
+    cleaned, sanitizer = _clean_nodes(run, options, contents=False)
     cut_contents = cut_bytes = 0
     over = False
-    # zlib lets go of the GIL: the chunks are compressed on two threads while this one builds
-    # the skeleton (the same bytes, in order, as one thread would write).
+    # zlib lets go of the GIL: each chunk is compressed on another thread as soon as it is
+    # complete, while this one cleans the next contents and then builds the skeleton (the same
+    # bytes, in order, as one thread would write).
     pool = ThreadPoolExecutor(2, thread_name_prefix="llmlog-report")
     try:
-        starts, chunks, sizes = _chunks(contents)
-        packing = pool.map(_pack, chunks)
+        contents, starts, chunks, sizes, packing = _cleaned_chunks(
+            run, options, sanitizer, lambda chunk: pool.submit(_pack, chunk)
+        )
+        cleaned.contents = contents
         skeleton = _skeleton(run, cleaned, options, sanitizer)
         if compare is not None:
             skeleton["compare"] = _compare_data(compare, options, sanitizer)
         chrome = _chrome(run, options)
-        packed_chunks = list(packing)
+        packed_chunks = [future.result() for future in packing]
     finally:
         pool.shutdown(cancel_futures=True)
     for attempt in range(6):

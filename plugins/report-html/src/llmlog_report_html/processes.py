@@ -48,8 +48,15 @@ class Child:
     """
 
     def __init__(self, work: Callable[[], Any]) -> None:
+        """:raises OSError: when no child can be made (no pipe, no fork: out of processes or
+        memory); the caller does the work itself."""
         receive, send = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(receive)
+            os.close(send)
+            raise
         if pid == 0:
             status = 0
             try:
