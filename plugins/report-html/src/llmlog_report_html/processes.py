@@ -17,6 +17,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -24,8 +25,8 @@ __all__ = ["Child", "parallel_ok"]
 
 
 def parallel_ok() -> bool:
-    """Whether a child may be forked: Linux (``fork`` is safe there and cheap), more than one
-    CPU for this process, and a CPU to spare: the 1-minute load average under the CPUs less
+    """Whether a child may be forked: Linux (``fork`` is cheap there), this process running
+    one thread (see below), more than one CPU for this process, and a CPU to spare: the 1-minute load average under the CPUs less
     one half. The child's part costs more CPU in all (sending it back, taking it in): on a busy
     machine the report is slower in two processes than in one (measured: docs/performance.md).
     """
@@ -37,7 +38,12 @@ def parallel_ok() -> bool:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return False
-    return cpus > 1 and (wanted == "2" or load < cpus - 0.5)
+    if wanted == "2":
+        return cpus > 1
+    # A fork copies other threads' locks as they stand, held or not, and not the threads: a
+    # child of a program with threads (a notebook kernel, an app calling llmlog.display, llmlog's
+    # own flusher) could wait forever on one. Only a process with this one thread forks.
+    return cpus > 1 and load < cpus - 0.5 and threading.active_count() == 1
 
 
 class Child:
