@@ -17,6 +17,7 @@ byte for byte. Regenerate (only when a change of the bytes is intended)::
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import enum
@@ -26,7 +27,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -374,22 +375,36 @@ def _logger(outputs: list[Output], setting: str) -> Logger:
     return Logger(Severity.DEBUG, dispatcher=dispatcher)
 
 
+@contextlib.contextmanager
+def no_prices() -> Iterator[None]:
+    """No price table and no overrides, whatever an earlier test configured in this process: an
+    entry's unknown price says why, and the reason names the pricing state in force."""
+    from llmlog import state
+    from llmlog.pricing import install
+
+    saved = (state.price_table, state.price_overrides, state.price_unavailable)
+    install(None, {}, "no price table in force (install the llmlog[prices] extra)")
+    try:
+        yield
+    finally:
+        install(*saved)
+
+
+@pytest.fixture(autouse=True)
+def _pinned_pricing() -> Iterator[None]:
+    with no_prices():
+        yield
+
+
 def produce(directory: Path) -> dict[str, bytes]:
     """Every configuration's bytes, normalised, by golden file name (local times in UTC)."""
     saved_tz = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
     time.tzset()
-    # No price table and no overrides, whatever an earlier test configured in this process: an
-    # entry's unknown price says why, and the reason names the pricing state.
-    from llmlog import state
-    from llmlog.pricing import install
-
-    saved_pricing = (state.price_table, state.price_overrides, state.price_unavailable)
-    install(None, {}, "no price table in force (install the llmlog[prices] extra)")
     try:
-        return _produce(directory)
+        with no_prices():
+            return _produce(directory)
     finally:
-        install(*saved_pricing)
         if saved_tz is None:
             del os.environ["TZ"]
         else:
