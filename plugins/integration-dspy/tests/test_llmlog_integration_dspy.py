@@ -19,6 +19,7 @@ from dspy.utils import DummyLM
 
 import llmlog
 import llmlog_integration_dspy as integration
+from llmlog.cli import main
 from llmlog.testing import capture, isolated_environment
 from llmlog_fake_provider import FakeOpenAI
 
@@ -629,3 +630,44 @@ def test_every_lm_call_says_where_its_cost_came_from(traced, tmp_path):
         (uncached * 1.0 + 4 * 0.5 + big["completion_tokens"] * 2.0) / 1e6
     )
     assert "cost" not in unpriced and unpriced["cost_unknown"]
+
+
+class Refuses(dspy.Module):
+    """A program that fails on some examples, with a multi-line message holding escapes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qa = dspy.Predict("question -> answer")
+
+    def forward(self, question: str) -> Any:
+        if question in ("q1", "q3", "q4"):
+            raise ValueError("no answer for this one\n  hint: \x1b[2Jcheck the index")
+        if question == "q5":
+            raise KeyError("missing")
+        return self.qa(question=question)
+
+
+def test_the_view_of_an_evaluate_run_shows_each_error_once(traced, capsys):
+    """Issue 22's terminal view: a failing example's error once, its first line on the span
+    where it arose (the spans it passed through say so), the rest only with --full, real line
+    breaks each escaped; the same error in other examples counted, not printed again."""
+    dspy.configure(lm=DummyLM({f"q{i}": {"answer": str(i)} for i in range(6)}))
+    devset = [
+        dspy.Example(question=f"q{i}", answer=str(i)).with_inputs("question") for i in range(6)
+    ]
+    dspy.Evaluate(devset=devset, metric=exact, max_errors=10, display_progress=False)(Refuses())
+    trace = Trace(traced)
+    capsys.readouterr()
+    assert main(["view", str(trace.path), "--no-color"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("no answer for this one") == 2  # on the first failing span, in the index
+    assert "E1 again (2nd time)" in out and "E1 again (3rd time)" in out
+    assert "KeyError: 'missing'" in out
+    assert "(+1 line: --full)" in out
+    assert "hint" not in out and "\\n" not in out and "\x1b" not in out
+    assert "E1 ×3: ValueError: no answer for this one" in out
+    assert main(["view", str(trace.path), "--no-color", "--full"]) == 0
+    full = capsys.readouterr().out
+    (hint,) = [line for line in full.splitlines() if "hint" in line]
+    assert hint.rstrip().endswith("hint: \\x1b[2Jcheck the index")  # its own line, escaped
+    assert "\x1b" not in full

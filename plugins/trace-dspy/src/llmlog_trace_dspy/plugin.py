@@ -16,6 +16,11 @@ def _factory(options: DspyOptions | None, context: BuildContext) -> DspyTraceWri
 def view_arguments(parser: ArgumentAdder) -> None:
     """The ``llmlog view`` flags of dspy traces."""
     parser.add_argument("--final", action="store_true", help="only the final answer")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="each error's full text under its span (also with --errors); default: its first line",
+    )
 
 
 #: The ``dspy`` trace format: writer, reader, detector, viewer and its view flags, repricing.

@@ -198,6 +198,8 @@ class Node:
     cycle: str | None = None
     up: Node | None = None  # the parent drawn (None for a root)
     notes: list[str] = attrs.Factory(list)
+    #: the messages of its ``error`` events (``ValueError: ...``), in order
+    error_events: list[str] = attrs.Factory(list)
     calls: list[Call] = attrs.Factory(list)
     listed: list[Call] = attrs.Factory(list)
     text: list[Any] = attrs.Factory(list)
@@ -292,7 +294,7 @@ def _add(node: Node, event: TraceEvent) -> None:
     elif kind is _ERROR:
         message = f"{text_of(data.get('error_type'))}: {text_of(data.get('message'))}"
         node.error = node.error or message
-        node.notes.append(f"error {message}")
+        node.error_events.append(message)
         text += [data.get("error_type"), data.get("message")]
     elif kind is _TOOL:
         name = text_of(data.get("tool_name"))

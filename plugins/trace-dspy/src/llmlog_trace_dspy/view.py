@@ -1,7 +1,8 @@
 """``llmlog view`` for dspy-format traces: the span tree with durations, tokens, cost and errors.
 
 Like dspy-go's "Trace Timeline", with the span tree dspy-go parsed but never drew. Flags:
-``--stats`` (totals and LLM latency min/median/max per model), ``--errors`` (only failing spans,
+``--stats`` (totals and LLM latency min/median/max per model), ``--full`` (every error's full
+text), ``--errors`` (only failing spans, their errors in full,
 and spans whose code wrote to stderr, with their ancestors), ``--search TEXT`` (spans any of whose
 texts mention TEXT: name, inputs, outputs, errors, error events, tool input and output, LLM
 prompt, response and model, code, stdout, stderr, locals; exit status 1 and ``no span matches``
@@ -28,6 +29,14 @@ event standing for at most one item of a list; only the items with no such event
 extra calls. So a call traced both ways is counted once, and a call known only from the list is
 counted too.
 
+Errors. Each distinct error is shown once, numbered (``E1``) on the span where it arose: its first
+line (with the exception's type, from the span's ``error`` event), the rest of its text only with
+``--full`` or ``--errors``, under the span with real line breaks, each line escaped. A span that
+failed with its child's error (an exception passing up through modules) says ``failed: the error
+below``; a span failing with an error already shown says ``E1 again (3rd time)``; an error event
+that repeats its span's error is not printed again. Where errors repeat or differ (an
+``Evaluate`` run), an index above the totals lists each with how many spans it failed.
+
 Values inside ``data`` are read as dspy-go's viewer reads them: a value of an unexpected type is
 ignored (a duration that is not a number is unknown, tokens that are not numbers count 0) or, for
 names and texts, shown as compact JSON; never an error. Every text from the file, the file's name
@@ -43,6 +52,7 @@ import re
 from pathlib import Path
 from typing import Any, TextIO
 
+import attrs
 import orjson
 
 from llmlog.ext import (
@@ -161,9 +171,70 @@ def _tree(path: Path, args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"no span matches {escape(repr(args.search))}{scope}\n")
                 return 1
             out.write("no span failed\n")
-    _draw(trace, wanted, args.compact, paint, out)
+    errors = _Errors(full=bool(args.errors or getattr(args, "full", False)))
+    _draw(trace, wanted, args.compact, paint, out, errors)
+    out.write(_error_index(errors))
     out.write(_summary(trace) + "\n")
     return 0
+
+
+def _first_line(text: str) -> str:
+    return text.strip().split("\n", 1)[0].strip()
+
+
+@attrs.define
+class _Errors:
+    """Each distinct error text shown once: numbered (``E1``) where it is first drawn, its first
+    line on the span and, with ``full``, the whole text under it with real line breaks (each
+    line escaped); later spans failing with the same text are counted, and a span that failed
+    with its child's error (an exception passing up) says so instead of repeating it."""
+
+    full: bool
+    numbers: dict[str, int] = attrs.Factory(dict)
+    counts: dict[str, int] = attrs.Factory(dict)
+    #: each error's first line as shown (with the exception's type when an event gave it)
+    labels: dict[str, str] = attrs.Factory(dict)
+
+    def span_text(self, node: Node, paint: Paint) -> tuple[str, list[str]]:
+        """What follows the span's other parts on its line, and the lines under it."""
+        error = node.error
+        assert error is not None
+        if any(child.error == error for child in node.children):
+            return paint(RED, "failed: the error below"), []
+        number = self.numbers.get(error)
+        if number is not None:
+            self.counts[error] += 1
+            times = self.counts[error]
+            return paint(RED, f"E{number} again ({_ordinal(times)} time)"), []
+        number = self.numbers[error] = len(self.numbers) + 1
+        self.counts[error] = 1
+        # The span's error event says the same with the exception's type: shown instead.
+        text = next((m for m in node.error_events if _same(m, error)), error)
+        first = self.labels[error] = _first_line(text)
+        rest = text.strip()[len(first) :].strip("\n") if text.strip().startswith(first) else ""
+        extra = rest.count("\n") + 1 if rest.strip() else 0
+        shown = escape(first if len(first) <= 300 else first[:299] + "…")
+        if extra and not self.full:
+            shown += paint(DIM, f" (+{_count(extra, 'line')}: --full)")
+        lines = escape_lines(rest).split("\n") if extra and self.full else []
+        return paint(RED, f"E{number} ") + paint(RED, shown), lines
+
+    def shown_already(self, message: str, node: Node) -> bool:
+        """An error event that says the span's own error, or one already numbered."""
+        if node.error is not None and _same(message, node.error):
+            return True
+        return any(_same(message, e) for e in self.numbers)
+
+
+def _same(message: str, error: str) -> bool:
+    """Whether an error event's message and a span's error text are the same error (the event
+    adds the exception's type: ``ValueError: bad answer`` for ``bad answer``)."""
+    return message == error or (bool(error) and (message.endswith(error) or error in message))
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _with_ancestors(node: Node, wanted: set[str]) -> None:
@@ -173,8 +244,17 @@ def _with_ancestors(node: Node, wanted: set[str]) -> None:
         current = current.up
 
 
-def _draw(trace: Trace, wanted: set[str] | None, compact: bool, paint: Paint, out: TextIO) -> None:
-    """The tree, depth-first without recursion; a line per span, note and call."""
+def _draw(
+    trace: Trace,
+    wanted: set[str] | None,
+    compact: bool,
+    paint: Paint,
+    out: TextIO,
+    errors: _Errors | None = None,
+) -> None:
+    """The tree, depth-first without recursion; a line per span, note and call; each distinct
+    error once (:class:`_Errors`)."""
+    errors = errors or _Errors(full=False)
     roots = [r for r in trace.roots if wanted is None or r.span_id in wanted]
     stack: list[tuple[Node, str, bool, bool, int]] = [
         (root, "", True, True, 0) for root in reversed(roots)
@@ -197,13 +277,21 @@ def _draw(trace: Trace, wanted: set[str] | None, compact: bool, paint: Paint, ou
             parts.append(format_cost(node.cost) + (" (+ unknown)" if node.unknown else ""))
         elif node.unknown:
             parts.append("cost unknown")
+        below: list[str] = []
         if node.error is not None:
-            parts.append(paint(RED, escape(node.error)))
+            text, below = errors.span_text(node, paint)
+            parts.append(text)
         out.write(f"{prefix}{branch}{' '.join(parts)}\n")
         deeper = depth < _MAX_INDENT
         child_prefix = prefix + ("" if top or not deeper else ("    " if last else "│   "))
+        for line in below:
+            out.write(f"{child_prefix}  {paint(RED, '│')} {line}\n")
         if node.cycle is not None:
             out.write(f"{child_prefix}  {paint(DIM, escape(node.cycle))}\n")
+        for message in node.error_events:
+            if not errors.shown_already(message, node):  # another error than the span's own
+                note = f"error {_first_line(message)}"
+                out.write(f"{child_prefix}  {paint(RED, escape(note))}\n")
         for note in node.notes:
             out.write(f"{child_prefix}  {paint(DIM, escape(note))}\n")
         if not compact:
@@ -235,7 +323,7 @@ def _summary(trace: Trace) -> str:
     calls = list(trace.calls())
     tokens = sum(c.total_tokens for c in calls)
     unknown = sum(1 for c in calls if c.cost is None)
-    errors = sum(1 for n in trace.nodes.values() if n.error is not None)
+    failed = sum(1 for n in trace.nodes.values() if n.error is not None)
     summary = (
         f"\n{_count(trace.spans, 'span')}, {_count(len(calls), 'LLM call')}, "
         f"{_count(tokens, 'token')}"
@@ -243,11 +331,22 @@ def _summary(trace: Trace) -> str:
     if unknown < len(calls):
         summary += f", {format_cost(sum(c.cost for c in calls if c.cost is not None))}"
     summary += f" ({_count(unknown, 'call')} with unknown price)" if unknown else ""
-    if errors:
-        summary += f", {errors} with errors"  # spans with errors: "1 with errors" is right
+    if failed:
+        summary += f", {failed} with errors"  # spans with errors: "1 with errors" is right
     if trace.skipped:
         summary += f"; {_count(trace.skipped, 'unreadable line')} skipped"
     return summary
+
+
+def _error_index(errors: _Errors) -> str:
+    """Where errors repeat (an ``Evaluate`` run failing alike on many examples) or differ, each
+    distinct one once with how many spans met it first-hand; ``""`` for a single error."""
+    if len(errors.numbers) < 2 and all(n == 1 for n in errors.counts.values()):
+        return ""
+    lines = ["\nerrors:"]
+    for text, number in errors.numbers.items():
+        lines.append(f"  E{number} ×{errors.counts[text]}: {escape(errors.labels[text][:200])}")
+    return "\n".join(lines) + "\n"
 
 
 def _final(trace: Trace, out: TextIO) -> int:
