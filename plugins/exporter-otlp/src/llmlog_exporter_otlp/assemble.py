@@ -21,6 +21,7 @@ several times). Prompts, responses, arguments, results, inputs and outputs are e
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -248,8 +249,8 @@ class SpanAssembler:
             if self._oi:
                 attributes["llm.token_count.prompt"] = prompt
                 attributes["llm.token_count.completion"] = completion
-                attributes["llm.token_count.total"] = int(
-                    usage.get("total_tokens") or prompt + completion
+                attributes["llm.token_count.total"] = (
+                    _count(usage.get("total_tokens")) or prompt + completion
                 )
                 if isinstance(cost, int | float):
                     attributes["llm.cost.total"] = float(cost)
@@ -304,11 +305,11 @@ class SpanAssembler:
         attributes["llmlog.module.type"] = str(data.get("module_type") or "")
         if data.get("signature"):
             attributes["llmlog.module.signature"] = str(data["signature"])
-        attributes["llmlog.module.llm_calls"] = int(data.get("llm_calls") or 0)
+        attributes["llmlog.module.llm_calls"] = _count(data.get("llm_calls"))
 
     def _code(self, span: _Open, data: Mapping[str, Any]) -> None:
         attributes = span.attributes
-        attributes["llmlog.code.iteration"] = int(data.get("iteration") or 0)
+        attributes["llmlog.code.iteration"] = _count(data.get("iteration"))
         attributes["llmlog.code.stdout_chars"] = len(str(data.get("stdout") or ""))
         if data.get("stderr"):
             attributes["llmlog.code.stderr_chars"] = len(str(data["stderr"]))
@@ -338,7 +339,7 @@ class SpanAssembler:
 
     def _child(self, event: TraceEvent, fill: Any, duration_ms: Any) -> ReadableSpan:
         """An LLM or tool call recorded inside a wider span: a child span of its own."""
-        start = event.time - int(float(duration_ms or 0) * 1_000_000)
+        start = event.time - int(_count(duration_ms, float) * 1_000_000)
         child = _Open("call", event.trace_id, event.span_id, start)
         fill(child, event.data)
         child_id = f"{event.span_id}/{event.time}/{child.name}"
@@ -365,3 +366,14 @@ class SpanAssembler:
             end_time=max(end, span.start),
             instrumentation_scope=self._scope,
         )
+
+
+def _count(value: Any, kind: type[int] | type[float] = int) -> Any:
+    """A count or duration from an event's data, 0 when it is not a finite number of 0 or more:
+    the exporter also reads files written by others (``llmlog export --to otlp-json``), where a
+    ``duration_ms`` may be text or a list."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return kind(0)
+    if isinstance(value, float) and not math.isfinite(value):
+        return kind(0)
+    return kind(min(max(value, 0), 2**63 - 1))
