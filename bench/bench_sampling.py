@@ -1,7 +1,7 @@
 """Tail sampling: what it costs the application's thread per event, and what it holds in memory.
 
 **Per event** (``--mode time``, the default). The same program (``llmlog.span`` roots, each with
-a child span and one LLM call: 6 events per trace) writing to a trace session's file:
+a child span and one LLM call: 5 events per trace) writing to a trace session's file:
 
 * ``off``: no sampling, every event written (the baseline);
 * ``all kept``: sampling on with ``ratio = 1`` (every trace held, then written: the worst case,
@@ -49,7 +49,7 @@ import llmlog
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.sampling import SamplingOptions, TailSampler
 
-EVENTS_PER_TRACE = 6
+EVENTS_PER_TRACE = 5  # root and child start and end, one LLM call
 USAGE = {"prompt_tokens": 12, "completion_tokens": 30}
 
 

@@ -36,6 +36,7 @@ import fnmatch
 import re
 import threading
 import time
+import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -203,7 +204,28 @@ def counts() -> dict[str, dict[str, int]]:
     ``late_dropped``, ``errors_after_drop``, ``passed_through`` (events of a span it never saw
     start), ``rule_<name>_failed``."""
     with state.sampling_lock:
-        return {name: dict(c) for name, c in state.sampling_counts.items()}
+        totals = {name: Counter(c) for name, c in state.sampling_counts.items()}
+        live = list(state.sampling_live)
+    for sampler in live:
+        totals.setdefault(sampler.name, Counter()).update(_copy(sampler._counts))
+    return {name: dict(c) for name, c in totals.items()}
+
+
+def _copy(counter: Counter[str]) -> Counter[str]:
+    # Read from another thread than the owner's: a new key added meanwhile makes the copy fail;
+    # another try sees it.
+    for _ in range(100):
+        try:
+            return Counter(dict(counter))
+        except RuntimeError:
+            continue
+    return Counter()
+
+
+def _retire(name: str, counter: Counter[str]) -> None:
+    """A sampler closed or collected: its counts join the process-wide totals."""
+    with state.sampling_lock:
+        state.sampling_counts.setdefault(name, Counter()).update(counter)
 
 
 def head_sampled(key: int, ratio: float) -> bool:
@@ -248,16 +270,23 @@ def _estimate(event: TraceEvent) -> int:
 class _Trace:
     """One trace being held."""
 
-    __slots__ = ("events", "key", "root", "size", "spans", "started", "trace_id")
+    __slots__ = ("events", "per_root", "root", "size", "spans", "started", "trace_id")
 
-    def __init__(self, event: TraceEvent, key: int) -> None:
+    def __init__(self, event: TraceEvent, per_root: bool) -> None:
         self.trace_id = event.trace_id
         self.root: str = event.span_id or ""
-        self.key = key
+        #: Head-sampled by the trace id XOR the root span id (a root in a session).
+        self.per_root = per_root
         self.events: list[TraceEvent] = []
         self.spans: list[str] = [self.root]
         self.size = 0
-        self.started = time.monotonic_ns()
+        self.started = event.time  # wall-clock ns, as the events'
+
+    @property
+    def key(self) -> int:
+        """The 64-bit head-sampling key (computed only where a ratio asks for it)."""
+        key = _low64(self.trace_id)
+        return key ^ _low64(self.root) if self.per_root else key
 
 
 def _patterns(globs: list[str] | Mapping[str, Any]) -> list[tuple[re.Pattern[str], Any]]:
@@ -322,8 +351,12 @@ class TailSampler:
         ]
         self._closed = False
         self._follow = follow
+        # Counted here without a lock (the owner's lock orders the calls); llmlog.stats() reads
+        # the live samplers, and a closed or collected one's counts join the totals.
         with state.sampling_lock:
             state.sampling_counts.setdefault(name, Counter())
+            state.sampling_live.add(self)
+        self._retired = weakref.finalize(self, _retire, name, self._counts)
         state.register_lifecycle(after_fork_in_child=_after_fork_in_child)
 
     # -- the application's path --------------------------------------------------------------
@@ -360,7 +393,7 @@ class TailSampler:
                 if held is not None:
                     self._span_trace[span] = held
                     held.spans.append(span)
-                    if self._follow:
+                    if self._follow and state.sampling_followers:
                         state.sampling_open_spans[span] = held.root
                     return held
                 kept = self._decided.get(parent)
@@ -380,12 +413,9 @@ class TailSampler:
         return None
 
     def _new_trace(self, event: TraceEvent, span: str) -> _Trace:
-        trace_id = event.trace_id
-        key = _low64(trace_id)
-        if self._one_trace_id or trace_id in self._sessions:
-            key ^= _low64(span)
-        held = self._open[span] = self._span_trace[span] = _Trace(event, key)
-        if self._follow:
+        per_root = self._one_trace_id or event.trace_id in self._sessions
+        held = self._open[span] = self._span_trace[span] = _Trace(event, per_root)
+        if self._follow and state.sampling_followers:
             state.sampling_open_spans[span] = span
         if len(self._open) > self._max_open:
             self._decide_oldest()
@@ -439,16 +469,18 @@ class TailSampler:
             span_trace.pop(span, None)
         self._bytes -= held.size
         facts = self._facts(held, finished)
-        reason = self._reason(facts, held.key)
+        reason = self._reason(facts, held)
         if not finished and not early:  # flushed at close: kept, marked unfinished
             reason = reason or "unfinished"
         kept = reason is not None
         if early:
             self._count("decided_early")
-        # Late events (a child ending after its root, an early decision's rest) follow it.
-        for span in held.spans:
-            self._remember(span, kept)
-        if self._follow:
+        # Late events (a child ending after its root, an early decision's rest) follow it: only
+        # spans that had not ended can have any.
+        if not finished or facts.spans != len(facts.span_durations):
+            for span in held.spans:
+                self._remember(span, kept)
+        if self._follow and state.sampling_followers:
             open_spans = state.sampling_open_spans
             for span in held.spans:
                 open_spans.pop(span, None)
@@ -520,7 +552,7 @@ class TailSampler:
             duration = held.events[-1].data.get("duration_ms", 0)
             took = duration if type(duration) is int else 0
         else:
-            took = (time.monotonic_ns() - held.started) // 1_000_000
+            took = max(0, time.time_ns() - held.started) // 1_000_000
         return TraceFacts(
             trace_id=held.trace_id,
             root_span_id=held.root,
@@ -536,7 +568,7 @@ class TailSampler:
             span_durations=durations,
         )
 
-    def _reason(self, facts: TraceFacts, key: int) -> str | None:
+    def _reason(self, facts: TraceFacts, held: _Trace) -> str | None:
         """The first rule that keeps the trace, or ``None``."""
         options = self.options
         if options.errors and facts.errors:
@@ -570,7 +602,7 @@ class TailSampler:
                         f"the sampling rule {name!r} failed (reported once): "
                         f"{type(exc).__name__}: {exc}"
                     )
-        if self._threshold and key < self._threshold:
+        if self._threshold and held.key < self._threshold:
             return "ratio"
         return None
 
@@ -600,10 +632,6 @@ class TailSampler:
         counts = self._counts
         for name in what:
             counts[name] += 1
-        with state.sampling_lock:
-            shared = state.sampling_counts[self.name]
-            for name in what:
-                shared[name] += 1
 
     # -- the owner's lifecycle ---------------------------------------------------------------
 
@@ -629,6 +657,9 @@ class TailSampler:
         while self._open:
             self._decide(self._open[next(iter(self._open))], finished=False)
         self._closed = True
+        with state.sampling_lock:
+            state.sampling_live.discard(self)
+        self._retired()  # the counts join the totals (once)
 
 
 def _after_fork_in_child() -> None:
