@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
@@ -41,7 +41,7 @@ from llmlog.numbers import as_cost, as_count, as_seconds
 from llmlog.pricing import price_usage
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
-from llmlog.sampling import SamplingOptions, TailSampler, TraceFacts
+from llmlog.sampling import TailSampler, TraceFacts
 from llmlog.sanitize import Sanitizer
 from llmlog.usage import DETAIL_FIELDS, detail_items, usage_from
 
@@ -62,6 +62,9 @@ __all__ = [
     "tracing_interceptor",
     "usage_data",
 ]
+
+if TYPE_CHECKING:
+    from llmlog.traceconfig import SamplingOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
