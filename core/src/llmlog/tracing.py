@@ -269,6 +269,9 @@ class TraceSession(TraceSink):
                 one_trace_id=True,
                 follow=True,
             )
+            # A session nobody closes still has its open traces written at exit.
+            _state.sampled_sessions.add(self)
+            _state.register_lifecycle(at_exit=_close_sampled_sessions)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -631,6 +634,13 @@ class TraceSession(TraceSink):
             self._context.__exit__(exc_type, exc, tb)
             self._context = None
         self.close()
+
+
+def _close_sampled_sessions() -> None:
+    """At exit: close every trace session that samples and is still open, so the traces it
+    holds are written (marked unfinished) with its counts line."""
+    for session in list(_state.sampled_sessions):
+        session.close()
 
 
 def _session_defaults() -> tuple[Any, Any, Sanitizer, Path | None]:
