@@ -200,20 +200,33 @@ def _low64(hex_id: str) -> int:
 EVENT_OVERHEAD = 330
 
 
+#: The nested mappings whose texts count (user inputs and outputs); others (``usage``) hold
+#: numbers, counted by their size alone.
+_TEXT_MAPPINGS = frozenset({"inputs", "outputs", "locals", "input", "output"})
+
+
 def _estimate(event: TraceEvent) -> int:
     encoded = event.encoded_data
     if encoded is not None:
         return EVENT_OVERHEAD + len(encoded)
     size = EVENT_OVERHEAD
-    for value in event.data.values():
+    for key, value in event.data.items():
         kind = type(value)  # exact types first: an ABC check costs more than the rest
         if kind is str:
             size += len(value)
         elif kind is dict or (kind is not int and isinstance(value, Mapping)):
             size += 48 * len(value)
-            for inner in value.values():
-                if type(inner) is str:
-                    size += len(inner)
+            if key in _TEXT_MAPPINGS:
+                for inner in value.values():
+                    if type(inner) is str:
+                        size += len(inner)
+        elif kind is list:  # chat messages: their contents
+            size += 48 * len(value)
+            for item in value:
+                if type(item) is dict:
+                    content = item.get("content")
+                    if type(content) is str:
+                        size += len(content)
         else:
             size += 16
     return size
@@ -303,6 +316,9 @@ class TailSampler:
         ]
         self._closed = False
         self._follow = follow
+        # The options read at every decision, as plain attributes.
+        self._errors = options.errors
+        self._min_duration = options.min_duration_ms
         # Counted here without a lock (the owner's lock orders the calls); llmlog.stats() reads
         # the live samplers, and a closed or collected one's counts join the totals.
         with state.sampling_lock:
@@ -522,10 +538,10 @@ class TailSampler:
 
     def _reason(self, facts: TraceFacts, held: _Trace) -> str | None:
         """The first rule that keeps the trace, or ``None``."""
-        options = self.options
-        if options.errors and facts.errors:
+        if self._errors and facts.errors:
             return "error"
-        if options.min_duration_ms and facts.duration_ms >= options.min_duration_ms:
+        options = self.options
+        if self._min_duration and facts.duration_ms >= self._min_duration:
             return "duration"
         if self._slow:
             durations = list(facts.span_durations)
@@ -543,7 +559,8 @@ class TailSampler:
             return "span_name"
         if self._attribute_keys and self._attribute_matches(facts):
             return "attribute"
-        for name, predicate in state.sampling_rules.items():
+        rules = state.sampling_rules
+        for name, predicate in rules.items() if rules else ():
             try:
                 if predicate(facts):
                     return f"rule_{name}"
@@ -580,10 +597,11 @@ class TailSampler:
                         return True
         return False
 
-    def _count(self, *what: str) -> None:
+    def _count(self, what: str, also: str | None = None) -> None:
         counts = self._counts
-        for name in what:
-            counts[name] += 1
+        counts[what] = counts.get(what, 0) + 1
+        if also is not None:
+            counts[also] = counts.get(also, 0) + 1
 
     # -- the owner's lifecycle ---------------------------------------------------------------
 
