@@ -391,3 +391,29 @@ def test_follow_trace_sampling_must_be_a_boolean(tmp_path):
     assert "expected true or false, got 'yes' @ $.outputs.console.follow_trace_sampling" in str(
         caught.value
     )
+
+
+def test_a_session_left_open_at_exit_writes_its_open_traces_marked_unfinished(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.jsonl"
+    program = (
+        "import llmlog\n"
+        "from llmlog.sampling import SamplingOptions\n"
+        f"session = llmlog.new_trace_session({str(path)!r}, sampling=SamplingOptions(enabled=True))\n"
+        "with llmlog.with_trace_session(session):\n"
+        "    with llmlog.span('finished'):\n"
+        "        pass\n"
+        "    crashed = llmlog.span('still-running')\n"
+        "    llmlog.get_logger().info('exiting without closing anything')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    lines = _lines(path)
+    spans = [line["data"]["operation"] for line in lines if line["data"].get("event") == "start"]
+    assert spans == ["still-running"]
+    outcomes = [line["data"]["sampling"] for line in lines if "sampling" in line["data"]]
+    assert outcomes == ["sampled_out", "unfinished", "counts"]

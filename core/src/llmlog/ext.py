@@ -199,7 +199,7 @@ if TYPE_CHECKING:
     from llmlog.runtime import plugin_host
     from llmlog.runtime import validate as validate_configuration
     from llmlog.safefiles import DIRECTORY_MODE, create_new, make_private_dirs, written_atomically
-    from llmlog.sampling import SamplingOptions, TailSampler, TraceFacts
+    from llmlog.sampling import TailSampler, TraceFacts
     from llmlog.sanitize import Sanitizer
     from llmlog.serialize import (
         Serializer,
@@ -220,7 +220,7 @@ if TYPE_CHECKING:
     from llmlog.state import flush_all, register_lifecycle
     from llmlog.stdlib import FORWARDED_ATTRIBUTE, StdlibCapture, StdlibOptions
     from llmlog.streamwrite import StreamLines
-    from llmlog.traceconfig import default_trace_dir
+    from llmlog.traceconfig import SamplingOptions, default_trace_dir
     from llmlog.tracesinks import add_sink as add_trace_sink
     from llmlog.tracesinks import added as trace_sinks
     from llmlog.tracesinks import failures as trace_sink_failures
@@ -362,7 +362,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "make_private_dirs",
         "written_atomically",
     ),
-    **_names("llmlog.sampling", "SamplingOptions", "TailSampler", "TraceFacts"),
+    **_names("llmlog.sampling", "TailSampler", "TraceFacts"),
     **_names("llmlog.sanitize", "Sanitizer"),
     **_names(
         "llmlog.serialize",
@@ -384,7 +384,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
     ),
     **_names("llmlog.stdlib", "FORWARDED_ATTRIBUTE", "StdlibCapture", "StdlibOptions"),
     **_names("llmlog.streamwrite", "StreamLines"),
-    **_names("llmlog.traceconfig", "default_trace_dir"),
+    **_names("llmlog.traceconfig", "SamplingOptions", "default_trace_dir"),
     "add_trace_sink": ("llmlog.tracesinks", "add_sink"),
     "flush_trace_sinks": ("llmlog.tracesinks", "flush"),
     "remove_trace_sink": ("llmlog.tracesinks", "remove_sink"),

@@ -36,14 +36,14 @@ import fnmatch
 import re
 import threading
 import time
+import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from llmlog import state
-from llmlog.config.converter import Bytes
 from llmlog.dispatch import report_problem
 from llmlog.interfaces import Output
 from llmlog.records import LogEntry, TraceEvent, TraceEventType
@@ -60,73 +60,26 @@ __all__ = [
     "remove_sampling_rule",
 ]
 
+if TYPE_CHECKING:
+    from llmlog.traceconfig import SamplingOptions
+
+
+def __getattr__(name: str) -> Any:
+    # SamplingOptions lives with the [trace] table's options (its size type loads the
+    # configuration machinery, which ``import llmlog`` must not): offered here too, on first use.
+    if name == "SamplingOptions":
+        from llmlog.traceconfig import SamplingOptions
+
+        return SamplingOptions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _SPAN = TraceEventType.SPAN
 _SESSION = TraceEventType.SESSION
 _ERROR = TraceEventType.ERROR
 _LLM_CALL = TraceEventType.LLM_CALL
 _TOOL_CALL = TraceEventType.TOOL_CALL
 _MODULE = TraceEventType.MODULE
-
-
-def _fraction(instance: object, attribute: Any, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"must be from 0 to 1, got {value}")
-
-
-def _non_negative(instance: object, attribute: Any, value: float) -> None:
-    if value < 0:
-        raise ValueError(f"must be 0 or more, got {value}")
-
-
-def _positive(instance: object, attribute: Any, value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"must be more than 0, got {value}")
-
-
-def _thresholds(instance: object, attribute: Any, value: Mapping[str, float]) -> None:
-    for pattern, limit in value.items():
-        if limit < 0:
-            raise ValueError(f"{pattern!r}: must be 0 or more, got {limit}")
-
-
-@attrs.frozen(kw_only=True)
-class SamplingOptions:
-    """A tail-sampling policy (``[trace.sampling]``, ``[integrations.otlp.sampling]``).
-
-    A trace is kept in full when any rule matches; a rule left at its default is off. Otherwise
-    it is kept when its id falls in ``ratio``; else dropped or summed up (``not_kept``).
-    """
-
-    #: Sample: hold each trace until its root span ends and keep only what the rules select.
-    enabled: bool = False
-    #: Keep every trace with an error anywhere in it (an ``error`` event, a span ended with an
-    #: error, a failed tool call or module).
-    errors: bool = True
-    #: Keep a trace whose root span took at least this many milliseconds (0: off).
-    min_duration_ms: int = attrs.field(default=0, validator=_non_negative)
-    #: Keep a trace with a span slower than a threshold, by span name pattern (``fnmatch``):
-    #: ``{"retrieve*" = 2000}`` (milliseconds).
-    slow_spans: dict[str, int] = attrs.field(factory=dict, validator=_thresholds)
-    #: Keep a trace whose LLM calls cost at least this many USD in total (0: off).
-    min_cost: float = attrs.field(default=0.0, validator=_non_negative)
-    #: Keep a trace whose LLM calls used at least this many tokens in total (0: off).
-    min_tokens: int = attrs.field(default=0, validator=_non_negative)
-    #: Keep a trace with a span whose name matches one of these patterns (``fnmatch``).
-    span_names: list[str] = attrs.Factory(list)
-    #: Keep a trace in which an event has one of these keys (in its data, or its inputs or
-    #: outputs) with a value matching the pattern (``fnmatch`` on the value as text):
-    #: ``{"model" = "gpt-4o*", "tenant" = "acme"}``.
-    attributes: dict[str, str] = attrs.Factory(dict)
-    #: Of the traces no rule keeps, the share kept all the same (0 to 1), by trace id.
-    ratio: float = attrs.field(default=0.0, validator=_fraction)
-    #: What becomes of a trace not kept: ``summary`` writes one line (root name, duration,
-    #: tokens, cost, status) where the sink has lines to write (trace files); ``drop`` nothing.
-    not_kept: Literal["summary", "drop"] = "summary"
-    #: Traces held at most; past it the oldest is decided early.
-    max_open_traces: int = attrs.field(default=10_000, validator=_positive)
-    #: Bytes held at most (an estimate: text by length plus a fixed cost per event); past it the
-    #: oldest traces are decided early.
-    max_bytes: Bytes = attrs.field(default=64 << 20, validator=_positive)
 
 
 @attrs.define(kw_only=True)
@@ -203,7 +156,28 @@ def counts() -> dict[str, dict[str, int]]:
     ``late_dropped``, ``errors_after_drop``, ``passed_through`` (events of a span it never saw
     start), ``rule_<name>_failed``."""
     with state.sampling_lock:
-        return {name: dict(c) for name, c in state.sampling_counts.items()}
+        totals = {name: Counter(c) for name, c in state.sampling_counts.items()}
+        live = list(state.sampling_live)
+    for sampler in live:
+        totals.setdefault(sampler.name, Counter()).update(_copy(sampler._counts))
+    return {name: dict(c) for name, c in totals.items()}
+
+
+def _copy(counter: Counter[str]) -> Counter[str]:
+    # Read from another thread than the owner's: a new key added meanwhile makes the copy fail;
+    # another try sees it.
+    for _ in range(100):
+        try:
+            return Counter(dict(counter))
+        except RuntimeError:
+            continue
+    return Counter()
+
+
+def _retire(name: str, counter: Counter[str]) -> None:
+    """A sampler closed or collected: its counts join the process-wide totals."""
+    with state.sampling_lock:
+        state.sampling_counts.setdefault(name, Counter()).update(counter)
 
 
 def head_sampled(key: int, ratio: float) -> bool:
@@ -226,20 +200,33 @@ def _low64(hex_id: str) -> int:
 EVENT_OVERHEAD = 330
 
 
+#: The nested mappings whose texts count (user inputs and outputs); others (``usage``) hold
+#: numbers, counted by their size alone.
+_TEXT_MAPPINGS = frozenset({"inputs", "outputs", "locals", "input", "output"})
+
+
 def _estimate(event: TraceEvent) -> int:
     encoded = event.encoded_data
     if encoded is not None:
         return EVENT_OVERHEAD + len(encoded)
     size = EVENT_OVERHEAD
-    for value in event.data.values():
+    for key, value in event.data.items():
         kind = type(value)  # exact types first: an ABC check costs more than the rest
         if kind is str:
             size += len(value)
         elif kind is dict or (kind is not int and isinstance(value, Mapping)):
             size += 48 * len(value)
-            for inner in value.values():
-                if type(inner) is str:
-                    size += len(inner)
+            if key in _TEXT_MAPPINGS:
+                for inner in value.values():
+                    if type(inner) is str:
+                        size += len(inner)
+        elif kind is list:  # chat messages: their contents
+            size += 48 * len(value)
+            for item in value:
+                if type(item) is dict:
+                    content = item.get("content")
+                    if type(content) is str:
+                        size += len(content)
         else:
             size += 16
     return size
@@ -248,16 +235,23 @@ def _estimate(event: TraceEvent) -> int:
 class _Trace:
     """One trace being held."""
 
-    __slots__ = ("events", "key", "root", "size", "spans", "started", "trace_id")
+    __slots__ = ("events", "per_root", "root", "size", "spans", "started", "trace_id")
 
-    def __init__(self, event: TraceEvent, key: int) -> None:
+    def __init__(self, event: TraceEvent, per_root: bool) -> None:
         self.trace_id = event.trace_id
         self.root: str = event.span_id or ""
-        self.key = key
+        #: Head-sampled by the trace id XOR the root span id (a root in a session).
+        self.per_root = per_root
         self.events: list[TraceEvent] = []
         self.spans: list[str] = [self.root]
         self.size = 0
-        self.started = time.monotonic_ns()
+        self.started = event.time  # wall-clock ns, as the events'
+
+    @property
+    def key(self) -> int:
+        """The 64-bit head-sampling key (computed only where a ratio asks for it)."""
+        key = _low64(self.trace_id)
+        return key ^ _low64(self.root) if self.per_root else key
 
 
 def _patterns(globs: list[str] | Mapping[str, Any]) -> list[tuple[re.Pattern[str], Any]]:
@@ -322,8 +316,15 @@ class TailSampler:
         ]
         self._closed = False
         self._follow = follow
+        # The options read at every decision, as plain attributes.
+        self._errors = options.errors
+        self._min_duration = options.min_duration_ms
+        # Counted here without a lock (the owner's lock orders the calls); llmlog.stats() reads
+        # the live samplers, and a closed or collected one's counts join the totals.
         with state.sampling_lock:
             state.sampling_counts.setdefault(name, Counter())
+            state.sampling_live.add(self)
+        self._retired = weakref.finalize(self, _retire, name, self._counts)
         state.register_lifecycle(after_fork_in_child=_after_fork_in_child)
 
     # -- the application's path --------------------------------------------------------------
@@ -360,7 +361,7 @@ class TailSampler:
                 if held is not None:
                     self._span_trace[span] = held
                     held.spans.append(span)
-                    if self._follow:
+                    if self._follow and state.sampling_followers:
                         state.sampling_open_spans[span] = held.root
                     return held
                 kept = self._decided.get(parent)
@@ -380,12 +381,9 @@ class TailSampler:
         return None
 
     def _new_trace(self, event: TraceEvent, span: str) -> _Trace:
-        trace_id = event.trace_id
-        key = _low64(trace_id)
-        if self._one_trace_id or trace_id in self._sessions:
-            key ^= _low64(span)
-        held = self._open[span] = self._span_trace[span] = _Trace(event, key)
-        if self._follow:
+        per_root = self._one_trace_id or event.trace_id in self._sessions
+        held = self._open[span] = self._span_trace[span] = _Trace(event, per_root)
+        if self._follow and state.sampling_followers:
             state.sampling_open_spans[span] = span
         if len(self._open) > self._max_open:
             self._decide_oldest()
@@ -439,16 +437,18 @@ class TailSampler:
             span_trace.pop(span, None)
         self._bytes -= held.size
         facts = self._facts(held, finished)
-        reason = self._reason(facts, held.key)
+        reason = self._reason(facts, held)
         if not finished and not early:  # flushed at close: kept, marked unfinished
             reason = reason or "unfinished"
         kept = reason is not None
         if early:
             self._count("decided_early")
-        # Late events (a child ending after its root, an early decision's rest) follow it.
-        for span in held.spans:
-            self._remember(span, kept)
-        if self._follow:
+        # Late events (a child ending after its root, an early decision's rest) follow it: only
+        # spans that had not ended can have any.
+        if not finished or facts.spans != len(facts.span_durations):
+            for span in held.spans:
+                self._remember(span, kept)
+        if self._follow and state.sampling_followers:
             open_spans = state.sampling_open_spans
             for span in held.spans:
                 open_spans.pop(span, None)
@@ -520,7 +520,7 @@ class TailSampler:
             duration = held.events[-1].data.get("duration_ms", 0)
             took = duration if type(duration) is int else 0
         else:
-            took = (time.monotonic_ns() - held.started) // 1_000_000
+            took = max(0, time.time_ns() - held.started) // 1_000_000
         return TraceFacts(
             trace_id=held.trace_id,
             root_span_id=held.root,
@@ -536,12 +536,12 @@ class TailSampler:
             span_durations=durations,
         )
 
-    def _reason(self, facts: TraceFacts, key: int) -> str | None:
+    def _reason(self, facts: TraceFacts, held: _Trace) -> str | None:
         """The first rule that keeps the trace, or ``None``."""
-        options = self.options
-        if options.errors and facts.errors:
+        if self._errors and facts.errors:
             return "error"
-        if options.min_duration_ms and facts.duration_ms >= options.min_duration_ms:
+        options = self.options
+        if self._min_duration and facts.duration_ms >= self._min_duration:
             return "duration"
         if self._slow:
             durations = list(facts.span_durations)
@@ -559,7 +559,8 @@ class TailSampler:
             return "span_name"
         if self._attribute_keys and self._attribute_matches(facts):
             return "attribute"
-        for name, predicate in state.sampling_rules.items():
+        rules = state.sampling_rules
+        for name, predicate in rules.items() if rules else ():
             try:
                 if predicate(facts):
                     return f"rule_{name}"
@@ -570,7 +571,7 @@ class TailSampler:
                         f"the sampling rule {name!r} failed (reported once): "
                         f"{type(exc).__name__}: {exc}"
                     )
-        if self._threshold and key < self._threshold:
+        if self._threshold and held.key < self._threshold:
             return "ratio"
         return None
 
@@ -596,14 +597,11 @@ class TailSampler:
                         return True
         return False
 
-    def _count(self, *what: str) -> None:
+    def _count(self, what: str, also: str | None = None) -> None:
         counts = self._counts
-        for name in what:
-            counts[name] += 1
-        with state.sampling_lock:
-            shared = state.sampling_counts[self.name]
-            for name in what:
-                shared[name] += 1
+        counts[what] = counts.get(what, 0) + 1
+        if also is not None:
+            counts[also] = counts.get(also, 0) + 1
 
     # -- the owner's lifecycle ---------------------------------------------------------------
 
@@ -629,6 +627,9 @@ class TailSampler:
         while self._open:
             self._decide(self._open[next(iter(self._open))], finished=False)
         self._closed = True
+        with state.sampling_lock:
+            state.sampling_live.discard(self)
+        self._retired()  # the counts join the totals (once)
 
 
 def _after_fork_in_child() -> None:

@@ -157,6 +157,10 @@ budget_lock = threading.Lock()
 #: sampler name (``llmlog.sampling.counts``, ``llmlog.stats()``).
 sampling_rules: dict[str, Callable[[Any], bool]] = {}
 sampling_counts: dict[str, Counter[str]] = {}
+#: The samplers running now (their counts are read live), and the trace sessions writing through
+#: one (closed at exit, so that traces still open are written marked unfinished).
+sampling_live: weakref.WeakSet[Any] = weakref.WeakSet()
+sampled_sessions: weakref.WeakSet[Any] = weakref.WeakSet()
 sampling_lock = threading.Lock()
 #: Spans held now by the samplers entries follow (trace sessions'): span id -> root span id,
 #: and the outputs that follow their decisions (``llmlog.sampling.FollowSampling``).

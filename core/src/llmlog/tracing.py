@@ -41,11 +41,9 @@ from llmlog.numbers import as_cost, as_count, as_seconds
 from llmlog.pricing import REPLAYED, price_usage
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
+from llmlog.sampling import TailSampler, TraceFacts
 from llmlog.sanitize import Sanitizer
 from llmlog.usage import DETAIL_FIELDS, detail_items, usage_from
-
-if TYPE_CHECKING:  # the sampler (and the option types it brings) loads when a session samples
-    from llmlog.sampling import SamplingOptions, TailSampler, TraceFacts
 
 __all__ = [
     "ModuleInfo",
@@ -64,6 +62,9 @@ __all__ = [
     "tracing_interceptor",
     "usage_data",
 ]
+
+if TYPE_CHECKING:
+    from llmlog.traceconfig import SamplingOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -273,8 +274,6 @@ class TraceSession(TraceSink):
         self._rollup: dict[str, list[int]] = {}
         self.sampler: TailSampler | None = None
         if sampling is not None and sampling.enabled:
-            from llmlog.sampling import TailSampler
-
             self.sampler = TailSampler(
                 sampling,
                 self._write,
@@ -283,6 +282,9 @@ class TraceSession(TraceSink):
                 one_trace_id=True,
                 follow=True,
             )
+            # A session nobody closes still has its open traces written at exit.
+            _state.sampled_sessions.add(self)
+            _state.register_lifecycle(at_exit=_close_sampled_sessions)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -655,6 +657,13 @@ class TraceSession(TraceSink):
             self._context.__exit__(exc_type, exc, tb)
             self._context = None
         self.close()
+
+
+def _close_sampled_sessions() -> None:
+    """At exit: close every trace session that samples and is still open, so the traces it
+    holds are written (marked unfinished) with its counts line."""
+    for session in list(_state.sampled_sessions):
+        session.close()
 
 
 def _session_defaults() -> tuple[Any, Any, Sanitizer, Path | None]:
