@@ -92,7 +92,8 @@ Viewing (for a trace format's ``view``)
     (``--stats`` quantiles in bounded memory).
     ``--json`` of every viewer command (schema ``JSON_SCHEMA``, ``llmlog.view/1``):
     ``add_json_flags`` (``--json``, ``--limit``, ``--offset``, ``--search``, ``--errors``),
-    ``json_page`` (the one envelope: rows redacted, filtered and paged), ``dumps_json`` and
+    ``json_page`` (the one envelope: rows redacted, filtered and paged; ``paging(args)`` its
+    keywords from the flags), ``dumps_json`` and
     ``print_json`` (no terminal escapes), ``configured_sanitizer()`` (redaction as configured).
 
 Flight recorder (for its engine, and plugins that annotate)
@@ -148,6 +149,7 @@ if TYPE_CHECKING:
         configured_sanitizer,
         dumps_json,
         json_page,
+        paging,
         print_json,
     )
     from llmlog.logger import global_dispatcher
@@ -351,6 +353,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "configured_sanitizer",
         "dumps_json",
         "json_page",
+        "paging",
         "print_json",
     ),
     "plugin_host": ("llmlog.runtime", "plugin_host"),
@@ -549,6 +552,7 @@ __all__ = [
     "make_private_dirs",
     "new_span_id",
     "new_trace_id",
+    "paging",
     "paint_for",
     "parse_duration",
     "parse_severity",

@@ -40,6 +40,7 @@ __all__ = [
     "configured_sanitizer",
     "dumps_json",
     "json_page",
+    "paging",
     "print_json",
     "row_matches",
 ]
@@ -136,6 +137,18 @@ def row_matches(row: Mapping[str, Any], *, search: str | None, errors: bool) -> 
     if search:
         return search.casefold() in dumps_json(row).casefold()
     return True
+
+
+def paging(args: Any) -> dict[str, Any]:
+    """The ``--search``, ``--errors``, ``--limit`` and ``--offset`` of a command's parsed
+    arguments (:func:`add_json_flags`), as :func:`json_page`'s keywords:
+    ``json_page("view", rows, **paging(args), ...)``."""
+    return {
+        "search": args.search,
+        "errors": args.errors,
+        "limit": args.limit,
+        "offset": args.offset,
+    }
 
 
 def json_page(

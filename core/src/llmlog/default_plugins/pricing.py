@@ -308,7 +308,7 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
 def _reprice_json(path: Path, args: argparse.Namespace, result: Repriced) -> None:
     """``reprice --json``: a row per LLM call (``--errors``: those whose cost is unknown after),
     the counts as the summary."""
-    from llmlog.jsonout import configured_sanitizer, json_page, print_json
+    from llmlog.jsonout import configured_sanitizer, json_page, paging, print_json
 
     sanitizer, problem = configured_sanitizer()
     summary = {
@@ -325,10 +325,7 @@ def _reprice_json(path: Path, args: argparse.Namespace, result: Repriced) -> Non
             "reprice",
             result.rows,
             source=[str(path)],
-            search=args.search,
-            errors=args.errors,
-            limit=args.limit,
-            offset=args.offset,
+            **paging(args),
             summary=summary,
             problems=[problem] if problem else [],
             sanitizer=sanitizer,

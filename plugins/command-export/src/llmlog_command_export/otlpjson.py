@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from llmlog.ext import ComponentKind, PluginHost, Sanitizer, TraceEvent, TraceEventType
-from llmlog_report_html.load import ReportInputError, input_files
+from llmlog_report_html.load import ReportInputError, decompressed_copy, input_files
 
 __all__ = ["BATCH", "OtlpUnavailable", "trace_events", "write_otlp_json"]
 
@@ -92,8 +92,6 @@ def trace_events(
 
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
-#: Most bytes a compressed input may decompress to (a small file can expand to gigabytes).
-MAX_DECOMPRESSED = 4 << 30
 
 
 def _compressed(path: Path) -> bool:
@@ -121,48 +119,17 @@ def _compressed(path: Path) -> bool:
 def _decompressed_events(
     path: Path, host: PluginHost, lenient: bool, notes: list[str]
 ) -> Iterator[TraceEvent]:
-    """The events of a compressed part, read through a private decompressed copy; every message
-    names the file given."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="llmlog-export-") as scratch:
-        plain = Path(scratch) / path.name.rsplit(".", 1)[0]
-        try:
-            with _open_compressed(path) as source, plain.open("wb") as target:
-                copied = 0
-                while chunk := source.read(1 << 20):
-                    copied += len(chunk)
-                    if copied > MAX_DECOMPRESSED:
-                        raise ReportInputError(
-                            f"{path}: decompresses to more than {MAX_DECOMPRESSED} bytes"
-                        )
-                    target.write(chunk)
-        except ReportInputError:
-            raise
-        except ImportError:
-            raise ReportInputError(
-                f"{path}: a zstd file; install zstandard (pip install zstandard) to read it"
-            ) from None
-        except Exception as exc:  # gzip's and zstandard's own errors
-            raise ReportInputError(f"{path}: cannot decompress: {exc}") from None
+    """The events of a compressed part, read through a private decompressed copy (the report's
+    loader makes it); every message names the file given."""
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    with decompressed_copy(path, magic) as plain:
         inner: list[str] = []
         try:
             yield from trace_events([plain], host, lenient=lenient, notes=inner)
         except ReportInputError as exc:
             raise ReportInputError(str(exc).replace(str(plain), str(path))) from None
         notes.extend(note.replace(str(plain), str(path)) for note in inner)
-
-
-def _open_compressed(path: Path) -> Any:
-    import gzip
-
-    with path.open("rb") as fh:
-        magic = fh.read(2)
-    if magic == _GZIP:
-        return gzip.open(path, "rb")
-    import zstandard
-
-    return zstandard.ZstdDecompressor().stream_reader(path.open("rb"), closefd=True)
 
 
 def _first_line(path: Path) -> bytes | None:

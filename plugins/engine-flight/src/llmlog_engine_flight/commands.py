@@ -158,7 +158,7 @@ def _cmd_flight_view(args: argparse.Namespace) -> int:
 def _flight_view_json(snapshot: Any, args: argparse.Namespace, level: Any) -> int:
     from collections import Counter
 
-    from llmlog.ext import configured_sanitizer, json_page, print_json
+    from llmlog.ext import configured_sanitizer, json_page, paging, print_json
     from llmlog_engine_flight.view import _filter, _is_error
 
     sanitizer, problem = configured_sanitizer()
@@ -178,10 +178,7 @@ def _flight_view_json(snapshot: Any, args: argparse.Namespace, level: Any) -> in
             "flight view",
             events,
             source=[str(args.file)],
-            search=args.search,
-            errors=args.errors,
-            limit=args.limit,
-            offset=args.offset,
+            **paging(args),
             summary=summary,
             problems=[*snapshot.problems, *([problem] if problem else [])],
             sanitizer=sanitizer,
@@ -321,7 +318,7 @@ def _cmd_flight_list(args: argparse.Namespace) -> int:
 def _flight_list_json(
     args: argparse.Namespace, directory: Path, items: list[dict[str, Any]], others: int
 ) -> int:
-    from llmlog.ext import configured_sanitizer, json_page, print_json
+    from llmlog.ext import configured_sanitizer, json_page, paging, print_json
 
     sanitizer, problem = configured_sanitizer()
     summary = {
@@ -335,10 +332,7 @@ def _flight_list_json(
             "flight list",
             items,
             source=[str(directory)],
-            search=args.search,
-            errors=args.errors,
-            limit=args.limit,
-            offset=args.offset,
+            **paging(args),
             summary=summary,
             problems=[problem] if problem else [],
             sanitizer=sanitizer,

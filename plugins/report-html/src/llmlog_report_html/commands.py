@@ -147,7 +147,7 @@ def run_diff(host: PluginHost, args: argparse.Namespace) -> int:
         return 2
     diff = diff_runs(a, b, args.a, args.b)
     if args.json:
-        from llmlog.ext import configured_sanitizer, print_json
+        from llmlog.ext import configured_sanitizer, paging, print_json
 
         sanitizer, problem = configured_sanitizer()
         if problem is not None:
@@ -156,10 +156,7 @@ def run_diff(host: PluginHost, args: argparse.Namespace) -> int:
             diff_document(
                 diff,
                 show_same=args.all,
-                search=args.search,
-                errors=args.errors,
-                limit=args.limit,
-                offset=args.offset,
+                **paging(args),
                 sanitizer=sanitizer,
                 problems=[*a.problems, *b.problems],
             )

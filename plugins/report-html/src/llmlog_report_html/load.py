@@ -10,8 +10,9 @@ flight-recorder snapshot (read by ``llmlog-engine-flight``), a file of llmlog's 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,12 +145,15 @@ def _is_zstd_snapshot(path: Path) -> bool:
     return True
 
 
-def _load_decompressed(
-    path: Path, magic: bytes, formats: dict[str, Any], builder: RunBuilder, lenient: bool
-) -> None:
+@contextlib.contextmanager
+def decompressed_copy(path: Path, magic: bytes) -> Iterator[Path]:
+    """A private decompressed copy of a gzip or zstd part (``magic``: its first bytes), in a
+    temporary directory removed afterwards; at most :data:`MAX_DECOMPRESSED` bytes (a larger one,
+    a damaged one, or zstd without ``zstandard`` is a :class:`ReportInputError` naming ``path``).
+    Readers of rotated parts (the report, ``llmlog export``) read through it."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="llmlog-report-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="llmlog-") as scratch:
         plain = Path(scratch) / path.name.rsplit(".", 1)[0]
         try:
             with _open_compressed(path, magic) as source, plain.open("wb") as target:
@@ -171,6 +175,13 @@ def _load_decompressed(
             raise ReportInputError(f"{path}: cannot decompress: {exc}") from None
         except Exception as exc:  # zstandard's own errors
             raise ReportInputError(f"{path}: cannot decompress: {exc}") from None
+        yield plain
+
+
+def _load_decompressed(
+    path: Path, magic: bytes, formats: dict[str, Any], builder: RunBuilder, lenient: bool
+) -> None:
+    with decompressed_copy(path, magic) as plain:
         try:
             _load_plain(plain, path, formats, builder, lenient)
         except ReportInputError as exc:
