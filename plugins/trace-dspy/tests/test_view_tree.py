@@ -570,3 +570,25 @@ def test_files_that_cannot_be_read_or_written_are_named(tmp_path, helpers):
     written = tmp_path / "x.md"
     assert helpers.run_main("view", "--export", str(written), str(path)).status == 0
     assert written.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_error_event_other_than_its_spans_own_error_is_still_shown(tmp_path, helpers):
+    # A span that ended with the error "x" and also recorded a different error event whose text
+    # happens to contain "x": each is shown, the event as a note under the span.
+    ln = helpers.line
+    path = helpers.write_jsonl(
+        tmp_path / "two.jsonl",
+        [
+            helpers.session_line(),
+            ln("span", "root", {"event": "start", "operation": "agent"}),
+            ln("error", "root", {"error_type": "KeyError", "message": "box", "recoverable": True}),
+            ln("error", "root", {"error_type": "ValueError", "message": "x", "recoverable": False}),
+            ln("span", "root", {"event": "end", "duration_ms": 3, "error": "x"}),
+        ],
+    )
+    out = io.StringIO()
+    assert view(path, view_arguments(no_color=True), out) == 0
+    text = out.getvalue()
+    assert "E1 ValueError: x" in text  # the span's own error, with its type from the event
+    assert "error KeyError: box" in text  # the other one, once, as a note
+    assert text.count("ValueError") == 1

@@ -227,9 +227,9 @@ class _Errors:
 
 
 def _same(message: str, error: str) -> bool:
-    """Whether an error event's message and a span's error text are the same error (the event
-    adds the exception's type: ``ValueError: bad answer`` for ``bad answer``)."""
-    return message == error or (bool(error) and (message.endswith(error) or error in message))
+    """Whether an error event's message and a span's error text are the same error: equal, or
+    the event's ``Type: text`` for the span's ``text`` (how both are recorded)."""
+    return message == error or (bool(error) and message.endswith(": " + error))
 
 
 def _ordinal(n: int) -> str:
