@@ -343,15 +343,11 @@ class TraceSession(TraceSink):
         """A trace the sampler did not keep (or flushed unfinished), as one ``session`` line
         with a ``sampling`` key: every reader of the format takes the first session line as
         the session and passes over the others."""
+        self._write_sampling_line({"sampling": outcome, **facts.summary()})
+
+    def _write_sampling_line(self, data: dict[str, Any]) -> None:
         self._write(
-            TraceEvent(
-                TraceEventType.SESSION,
-                time.time_ns(),
-                self.trace_id,
-                None,
-                None,
-                {"sampling": outcome, **facts.summary()},
-            )
+            TraceEvent(TraceEventType.SESSION, time.time_ns(), self.trace_id, None, None, data)
         )
 
     _CONTENT_KEYS = frozenset(
@@ -618,16 +614,7 @@ class TraceSession(TraceSink):
             if sampler is not None:
                 try:
                     sampler.close()
-                    self._write(
-                        TraceEvent(
-                            TraceEventType.SESSION,
-                            time.time_ns(),
-                            self.trace_id,
-                            None,
-                            None,
-                            {"sampling": "counts", **sampler.counts()},
-                        )
-                    )
+                    self._write_sampling_line({"sampling": "counts", **sampler.counts()})
                 except Exception as exc:
                     self._failed(exc)
             self._closed = True

@@ -33,13 +33,9 @@ def _say(message: str) -> None:
 
 
 def export_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "files",
-        nargs="+",
-        metavar="FILE",
-        help="trace files (any installed format), flight snapshots, llmlog JSON log files or "
-        "directories of them: one run",
-    )
+    from llmlog_report_html.commands import run_files_argument  # read as the report reads
+
+    run_files_argument(parser)
     parser.add_argument("--to", required=True, choices=EXPORT_FORMATS, help="what to write")
     parser.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="the file to write (- for stdout)"

@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from llmlog.ext import ComponentKind, PluginHost, Sanitizer, TraceEvent, TraceEventType
-from llmlog_report_html.load import ReportInputError, decompressed_copy, input_files
+from llmlog_report_html.load import (
+    ReportInputError,
+    compressed_magic,
+    decompressed_copy,
+    input_files,
+    is_log_line,
+)
 
 __all__ = ["BATCH", "OtlpUnavailable", "trace_events", "write_otlp_json"]
 
@@ -53,8 +59,9 @@ def trace_events(
     formats = host.components(ComponentKind.TRACE_FORMAT)
     notes = notes if notes is not None else []
     for path, directory in input_files(paths):
-        if _compressed(path):
-            yield from _decompressed_events(path, host, lenient, notes)
+        magic = compressed_magic(path)
+        if magic is not None:
+            yield from _decompressed_events(path, magic, host, lenient, notes)
             continue
         first = _first_line(path)
         if first is None:
@@ -78,7 +85,7 @@ def trace_events(
         if _is_snapshot(first):
             yield from _snapshot_events(path, lenient, notes)
             continue
-        if _is_log_line(first):
+        if is_log_line(first):
             notes.append(f"{path}: llmlog JSON log lines hold no spans, skipped")
             continue
         message = (
@@ -90,39 +97,11 @@ def trace_events(
         notes.append(f"{message}, skipped")
 
 
-_GZIP = b"\x1f\x8b"
-_ZSTD = b"\x28\xb5\x2f\xfd"
-
-
-def _compressed(path: Path) -> bool:
-    """A rotated part compressed by the file output (``.gz``, ``.zst``), not a zstd snapshot."""
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(4)
-    except OSError as exc:
-        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if magic.startswith(_GZIP):
-        return True
-    if magic != _ZSTD:
-        return False
-    from llmlog_engine_flight.snapshot import NotASnapshot, SnapshotError, read_header
-
-    try:
-        read_header(path)
-    except NotASnapshot:
-        return True
-    except SnapshotError:
-        return False  # a damaged snapshot: its reader says what is wrong
-    return False
-
-
 def _decompressed_events(
-    path: Path, host: PluginHost, lenient: bool, notes: list[str]
+    path: Path, magic: bytes, host: PluginHost, lenient: bool, notes: list[str]
 ) -> Iterator[TraceEvent]:
     """The events of a compressed part, read through a private decompressed copy (the report's
     loader makes it); every message names the file given."""
-    with path.open("rb") as fh:
-        magic = fh.read(4)
     with decompressed_copy(path, magic) as plain:
         inner: list[str] = []
         try:
@@ -183,16 +162,6 @@ def _snapshot_events(path: Path, lenient: bool, notes: list[str]) -> Iterator[Tr
             parent_id=_str(event.get("parent_id")),
             data=data,
         )
-
-
-def _is_log_line(first: bytes) -> bool:
-    import orjson
-
-    try:
-        record = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(record, dict) and "level" in record and "message" in record
 
 
 def _str(value: Any) -> str:

@@ -9,14 +9,22 @@ from typing import Any
 
 from llmlog.ext import PluginHost, Sanitizer, ViewError, add_json_flags, escape, parse_size
 
-__all__ = ["diff_arguments", "diff_document", "report_arguments", "run_diff", "run_report"]
+__all__ = [
+    "diff_arguments",
+    "diff_document",
+    "report_arguments",
+    "run_diff",
+    "run_files_argument",
+    "run_report",
+]
 
 
 def _say(message: str) -> None:
     print(f"llmlog: {escape(message)}", file=sys.stderr)
 
 
-def report_arguments(parser: argparse.ArgumentParser) -> None:
+def run_files_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``FILE...`` of a command that reads one run as the report does (``llmlog export``)."""
     parser.add_argument(
         "files",
         nargs="+",
@@ -24,6 +32,10 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
         help="trace files (any installed format), flight snapshots, llmlog JSON log files or "
         "directories of them: one run",
     )
+
+
+def report_arguments(parser: argparse.ArgumentParser) -> None:
+    run_files_argument(parser)
     parser.add_argument("-o", "--output", metavar="HTML", help="the report (default: run.html)")
     parser.add_argument("--open", action="store_true", help="open the report in a browser")
     parser.add_argument(

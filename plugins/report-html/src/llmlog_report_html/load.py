@@ -122,10 +122,21 @@ def _magic(path: Path) -> bytes:
         raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _load_file(path: Path, formats: dict[str, Any], builder: RunBuilder, lenient: bool) -> None:
+def compressed_magic(path: Path) -> bytes | None:
+    """The first bytes of a rotated part the file output compressed (``.gz``, ``.zst``; not a
+    zstd flight-recorder snapshot), for :func:`decompressed_copy`; ``None`` for any other file.
+
+    :raises ReportInputError: the file cannot be read.
+    """
     magic = _magic(path)
-    compressed = magic.startswith(_GZIP) or (magic == _ZSTD and not _is_zstd_snapshot(path))
-    if compressed:
+    if magic.startswith(_GZIP) or (magic == _ZSTD and not _is_zstd_snapshot(path)):
+        return magic
+    return None
+
+
+def _load_file(path: Path, formats: dict[str, Any], builder: RunBuilder, lenient: bool) -> None:
+    magic = compressed_magic(path)
+    if magic is not None:
         # A rotated part compressed by the file output (.gz, .zst): read through a private
         # decompressed copy, every message naming the file given.
         _load_decompressed(path, magic, formats, builder, lenient)
@@ -218,7 +229,7 @@ def _load_plain(
         builder.formats.append(f"{shown}: flight snapshot")
         _read_snapshot(path, builder, lenient)
         return
-    if _is_log_line(first):
+    if is_log_line(first):
         builder.formats.append(f"{shown}: llmlog JSON log")
         _read_log(path, builder, lenient)
         return
@@ -382,7 +393,8 @@ def _read_snapshot(path: Path, builder: RunBuilder, lenient: bool) -> None:
     builder.chrome.append(to_chrome(snapshot))
 
 
-def _is_log_line(first: bytes) -> bool:
+def is_log_line(first: bytes) -> bool:
+    """Whether a first line is an llmlog JSON log line (an object with ``level`` and ``message``)."""
     try:
         record = orjson.loads(first)
     except orjson.JSONDecodeError:
