@@ -480,3 +480,22 @@ def test_repricing_an_rlm_file_with_the_same_table_is_the_identity(calls):
         result = reprice_lines(before, rlm_reprice)
         assert result.changed == 0 and result.lines == before
         assert result.calls == len(calls)
+
+
+def test_a_format_whose_reprice_fails_keeps_the_rest_of_the_file_and_says_so(capsys):
+    """A third-party format's ``reprice`` that raises half-way never raises out of the command:
+    the lines it gave back are used, the rest kept byte for byte, the failure said once."""
+
+    def breaks_on_the_third(lines: Any, price: Any) -> Any:
+        for number, _ in enumerate(lines):
+            if number == 2:
+                raise RuntimeError("format bug")
+            yield b"new" if number == 0 else None
+
+    lines = [b"a\n", b"b\r\n", b"c\n", b"d"]
+    result = reprice_lines(lines, breaks_on_the_third)
+    assert result.lines == [b"new\n", b"b\r\n", b"c\n", b"d"]
+    assert result.failed == 2
+    err = capsys.readouterr().err
+    assert err.count("repricing failed (RuntimeError: format bug)") == 1
+    assert "Traceback" not in err
