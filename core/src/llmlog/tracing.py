@@ -419,13 +419,21 @@ class TraceSession(TraceSink):
         outputs: Mapping[str, Any] | None = None,
         error: BaseException | str | None = None,
         duration_ms: float = 0,
+        evaluation: Mapping[str, Any] | None = None,
     ) -> None:
-        """``EmitSpanEnd``: a span ends, with its outputs or error."""
+        """``EmitSpanEnd``: a span ends, with its outputs or error.
+
+        ``evaluation``: an evaluation's result on this span (an example's metric value and
+        pass/fail, an evaluation run's score and counts), written as the end's ``evaluation``
+        key. Unlike ``outputs`` it is kept in the no-content mode (redaction and caps still
+        apply): it must hold numbers, flags and names, never the program's content."""
         data: dict[str, Any] = {"event": "end", "duration_ms": as_count(duration_ms, "duration_ms")}
         if outputs is not None:
             data["outputs"] = self._user_mapping(outputs)
         if error is not None:
             data["error"] = self._sanitizer.text(str(error))
+        if evaluation is not None:
+            data["evaluation"] = dict(self._sanitizer.fields(evaluation))
         self._emit(TraceEventType.SPAN, span_id, data, cleaned=True)
         self._parents.pop(span_id, None)
         self._rollup.pop(span_id, None)

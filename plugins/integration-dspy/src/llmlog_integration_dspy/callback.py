@@ -32,6 +32,7 @@ from llmlog.ext import (
     report_problem,
     start_trace_session,
 )
+from llmlog_integration_dspy.evaluation import EvaluationRun
 from llmlog_integration_dspy.lm import (
     history_entry,
     is_replayed,
@@ -59,6 +60,7 @@ class _Call:
         "name",
         "owns_session",
         "parent",
+        "run",
         "session",
         "span_id",
         "start",
@@ -84,6 +86,7 @@ class _Call:
         self.owns_session = False
         self.context: contextvars.Token[Any] | None = None
         self.state: dict[str, Any] | None = None
+        self.run: EvaluationRun | None = None  # an Evaluate call's examples
 
 
 def _dict_of(value: Any) -> Any:
@@ -213,6 +216,9 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         parent_span: str | None
         if parent is not None:
             session, parent_span, owns = parent.session, parent.span_id, False
+            if parent.run is not None:
+                # Under Evaluate: the example's span (opened by the program's call on it).
+                parent_span = parent.run.parent_for(call_id, kind, inputs)
         else:
             about = dict(metadata or {})
             if model_id:
@@ -238,6 +244,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         outputs: Mapping[str, Any] | None,
         exception: BaseException | None,
         finish: Callable[[_Call], None] | None = None,
+        evaluation: Callable[[], Mapping[str, Any] | None] | None = None,
     ) -> None:
         call = self._calls.pop(call_id, None)
         if call is None:  # started before instrument(), or its start failed
@@ -252,7 +259,13 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 call.span_id, type(exception).__name__, str(exception), call.kind == "tool"
             )
         duration_ms = (_perf() - call.start) // 1_000_000
-        session.emit_span_end(call.span_id, outputs, exception, duration_ms)
+        session.emit_span_end(
+            call.span_id,
+            outputs,
+            exception,
+            duration_ms,
+            evaluation=evaluation() if evaluation is not None else None,
+        )
         if call.owns_session:
             session.close()
 
@@ -327,7 +340,15 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 exception is None,
             )
 
-        self._guard(lambda: self._end(call_id, _outputs_mapping(outputs), exception, summary))
+        def end() -> None:
+            call = self._calls.get(call_id)
+            if call is not None and call.parent is not None:
+                owner = self._calls.get(call.parent)
+                if owner is not None and owner.run is not None:
+                    owner.run.call_ended(call_id, outputs, exception)
+            self._end(call_id, _outputs_mapping(outputs), exception, summary)
+
+        self._guard(end)
 
     # -- LM calls --------------------------------------------------------------------------------
 
@@ -447,7 +468,16 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 "examples": len(devset) if hasattr(devset, "__len__") else None,
                 "num_threads": inputs.get("num_threads") or getattr(instance, "num_threads", None),
             }
-            self._begin("evaluate", call_id, instance, "Evaluate", values)
+            call = self._begin("evaluate", call_id, instance, "Evaluate", values)
+            if call is not None:
+                # Each example becomes a span of its own under this root (see evaluation.py).
+                metric_name = values["metric"]
+                call.run = EvaluationRun(
+                    call.session,
+                    call.span_id,
+                    devset,
+                    metric_name if isinstance(metric_name, str) else None,
+                )
 
         self._guard(begin)
 
@@ -461,7 +491,14 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
             summary = {"score": score if score is not None else _dict_of(outputs)}
             if isinstance(results, list):
                 summary["results"] = len(results)
-        self._guard(lambda: self._end(call_id, summary, exception))
+        evaluation: dict[str, Any] | None = None
+
+        def finish(call: _Call) -> None:
+            nonlocal evaluation
+            if call.run is not None:
+                evaluation = call.run.finish(outputs)
+
+        self._guard(lambda: self._end(call_id, summary, exception, finish, lambda: evaluation))
 
     def on_compile_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         def begin() -> None:
