@@ -194,7 +194,11 @@ class Node:
     duration: Any = None
     error: str | None = None
     attention: bool = False  # code that wrote to stderr: shown by --errors
+    inputs: Any = None
     outputs: Any = None
+    #: the ``evaluation`` of its end: an ``Evaluate`` run's score and counts, or an example's
+    #: ``index``, ``score``, ``passed`` and ``error``
+    evaluation: dict[str, Any] | None = None
     cycle: str | None = None
     up: Node | None = None  # the parent drawn (None for a root)
     notes: list[str] = attrs.Factory(list)
@@ -274,6 +278,7 @@ def _add(node: Node, event: TraceEvent) -> None:
         if not node.started:  # dspy-cli keeps the first
             node.started = True
             node.name = text_of(data.get("operation")) or None
+            node.inputs = data.get("inputs")
             if event.parent_id:
                 node.parent = event.parent_id
         text += [data.get("operation"), data.get("inputs")]
@@ -287,6 +292,8 @@ def _add(node: Node, event: TraceEvent) -> None:
             node.error = text_of(data["error"])
         if data.get("outputs") is not None:
             node.outputs = data["outputs"]
+        if type(data.get("evaluation")) is dict:
+            node.evaluation = data["evaluation"]
         text += [data.get("error"), data.get("outputs")]
     elif kind is _LLM:
         node.calls.append(call_of(data, listed=False))

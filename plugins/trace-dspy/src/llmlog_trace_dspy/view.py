@@ -58,6 +58,7 @@ import orjson
 from llmlog.ext import (
     CYAN,
     DIM,
+    GREEN,
     RED,
     USAGE_DETAIL_FIELDS,
     USAGE_DETAIL_LABELS,
@@ -278,12 +279,18 @@ def _draw(
         elif node.unknown:
             parts.append("cost unknown")
         below: list[str] = []
+        example = _example_of(node)
+        if example is not None:
+            parts.append(_verdict(example, paint))
         if node.error is not None:
             text, below = errors.span_text(node, paint)
             parts.append(text)
         out.write(f"{prefix}{branch}{' '.join(parts)}\n")
         deeper = depth < _MAX_INDENT
         child_prefix = prefix + ("" if top or not deeper else ("    " if last else "│   "))
+        if node.evaluation is not None and example is None:
+            for line in _evaluation_table(node, paint, errors.full):
+                out.write(f"{child_prefix}  {line}\n")
         for line in below:
             out.write(f"{child_prefix}  {paint(RED, '│')} {line}\n")
         if node.cycle is not None:
@@ -300,6 +307,96 @@ def _draw(
         kids = [k for k in node.children if wanted is None or k.span_id in wanted]
         for i in range(len(kids) - 1, -1, -1):
             stack.append((kids[i], child_prefix, i == len(kids) - 1, False, depth + 1))
+
+
+# -- Evaluate runs ------------------------------------------------------------------------------------
+
+#: Rows of an Evaluate run's table shown without --full.
+_TABLE_ROWS = 20
+#: Characters of an input, prediction or feedback excerpt in the table.
+_EXCERPT = 40
+
+
+def _example_of(node: Node) -> dict[str, Any] | None:
+    """The ``evaluation`` of an ``Evaluate`` example's span (it has an ``index``), else ``None``."""
+    evaluation = node.evaluation
+    if evaluation is not None and type(evaluation.get("index")) is int:
+        return evaluation
+    return None
+
+
+def _number_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "-"
+    return text_of(value)
+
+
+def _verdict(example: dict[str, Any], paint: Paint) -> str:
+    """``pass 1`` / ``FAIL 0`` / ``ERROR``: an example's result on its span's line."""
+    score = _number_text(example.get("score"))
+    if example.get("error") not in (None, ""):
+        return paint(RED, "ERROR")
+    if example.get("passed") is True:
+        return paint(GREEN, f"pass {escape(score)}")
+    if example.get("passed") is False:
+        return paint(RED, f"FAIL {escape(score)}")
+    return paint(DIM, f"score {escape(score)}")
+
+
+def _excerpt(value: Any, width: int = _EXCERPT) -> str:
+    """A value on one short line: ``k: v`` pairs for a mapping, whitespace folded, cut to
+    ``width`` characters, escaped."""
+    if isinstance(value, dict):
+        text = ", ".join(f"{text_of(k)}: {text_of(v)}" for k, v in value.items())
+    else:
+        text = text_of(value)
+    text = " ".join(text.split())
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return escape(text)
+
+
+def _evaluation_table(node: Node, paint: Paint, full: bool) -> list[str]:
+    """Under an ``Evaluate`` root: its score and counts, then a line per example (index,
+    result, metric value, an input and a prediction excerpt, the feedback or the error's first
+    line), in devset order; the first rows only, without ``full``."""
+    evaluation = node.evaluation or {}
+    metric = text_of(evaluation.get("metric")) or "metric"
+    counts = [
+        f"{_number_text(evaluation.get(key))} {key}"
+        for key in ("passed", "failed", "errors")
+        if evaluation.get(key) is not None
+    ]
+    score = evaluation.get("score")
+    head = f"score {_number_text(score)}" if score is not None else "no score"
+    head += f" ({escape(metric)}) of {_number_text(evaluation.get('examples'))} examples"
+    lines = [paint(CYAN, head + (": " + ", ".join(counts) if counts else ""))]
+    examples = sorted(
+        ((e, child) for child in node.children if (e := _example_of(child)) is not None),
+        key=lambda pair: pair[0]["index"],
+    )
+    shown = examples if full else examples[:_TABLE_ROWS]
+    width = max((len(str(e["index"])) for e, _ in shown), default=1)
+    for example, child in shown:
+        outputs = child.outputs if isinstance(child.outputs, dict) else {}
+        error = example.get("error")
+        if error not in (None, ""):
+            result = escape(_first_line(text_of(error))[:_EXCERPT])
+        else:
+            result = _excerpt(outputs.get("prediction"))
+            if outputs.get("feedback") not in (None, ""):
+                result += paint(DIM, f" ({_excerpt(outputs['feedback'])})")
+        lines.append(
+            f"#{example['index']:<{width}} {_verdict(example, paint)}  "
+            f"{_excerpt(child.inputs)} → {result}"
+        )
+    if len(examples) > len(shown):
+        lines.append(paint(DIM, f"… {len(examples) - len(shown)} more examples (--full)"))
+    return lines
 
 
 def _call_line(call: Call) -> str:
