@@ -115,6 +115,9 @@ class Node:
     :param cost: in US dollars; ``None`` means unknown, never 0.
     :param content: what the detail view shows (prompts, responses, inputs, outputs, code...);
         dropped by ``--no-content``.
+    :param evaluation: the ``evaluation`` of a span's end: a DSPy ``Evaluate`` run's score and
+        counts (``metric``, ``score``, ``examples``, ``passed``, ``failed``, ``errors``), or one
+        example's ``index``, ``score``, ``passed`` and ``error``; kept by ``--no-content``.
     """
 
     id: str
@@ -136,6 +139,7 @@ class Node:
     severity: str = ""
     thread: str = ""
     content: dict[str, Any] = attrs.Factory(dict)
+    evaluation: dict[str, Any] | None = None
 
 
 @attrs.frozen
@@ -158,6 +162,16 @@ class ModelStats:
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+
+@attrs.define
+class Evaluation:
+    """An evaluation run in a :class:`Run`: its node, its ``evaluation`` (score and counts) and
+    its examples' nodes (each with an example's ``evaluation``), in devset order."""
+
+    node: int
+    summary: dict[str, Any]
+    examples: list[int]
 
 
 @attrs.define
@@ -192,6 +206,29 @@ class Run:
         stats = [_stats(model, calls) for model, calls in sorted(groups.items())]
         stats.append(_stats("*", self.llm_calls()))
         return stats
+
+    def evaluations(self) -> list[Evaluation]:
+        """Each evaluation run (a span whose end has a run's ``evaluation``) with its examples
+        (its children with an example's), in devset order."""
+        nodes = self.nodes
+        runs: dict[int, Evaluation] = {}
+        for index, node in enumerate(nodes):
+            evaluation = node.evaluation
+            if evaluation is not None and "examples" in evaluation:
+                runs[index] = Evaluation(index, evaluation, [])
+        if not runs:
+            return []
+        for index, node in enumerate(nodes):
+            evaluation = node.evaluation
+            if (
+                evaluation is not None
+                and type(evaluation.get("index")) is int
+                and node.parent in runs
+            ):
+                runs[node.parent].examples.append(index)
+        for run in runs.values():
+            run.examples.sort(key=lambda i: nodes[i].evaluation["index"])  # type: ignore[index]
+        return list(runs.values())
 
     def start_ns(self) -> int:
         known = [n.start_ns for n in self.nodes if n.start_ns is not None]
@@ -422,6 +459,9 @@ class RunBuilder:
                 node.duration_ms = max(0.0, (time_ns - node.start_ns) / 1e6)
             if "outputs" in data:
                 node.content["outputs"] = data["outputs"]
+            evaluation = data.get("evaluation")
+            if type(evaluation) is dict:
+                node.evaluation = evaluation
             error = data.get("error")
             if error is not None and error != "":
                 node.error = error if type(error) is str else str(error)[:1000]
@@ -745,6 +785,7 @@ class RunBuilder:
                     n.severity,
                     n.thread,
                     n.content,
+                    n.evaluation,
                 )
                 for n in self.nodes
             ],

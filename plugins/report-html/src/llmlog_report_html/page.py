@@ -217,10 +217,71 @@ def _skeleton(
         "final": final,
         "hasFinal": run.final_answer is not None,
         "stats": [s.to_json() for s in run.model_stats()],
+        "evals": _evaluations(run, cleaned, sanitizer),
         "kinds": list(KINDS),
         "strings": list(table),
         "nodes": columns,
     }
+
+
+#: Characters of an input, prediction or feedback excerpt in the evaluation table.
+_EXCERPT = 160
+
+
+def _excerpt(value: Any) -> str | None:
+    """A value on one line (``k: v`` pairs for a mapping, whitespace folded), cut short; the
+    page shows it through ``text()``, which makes control characters visible."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        text = ", ".join(
+            f"{k}: {v if isinstance(v, str) else _json_text(v)}" for k, v in value.items()
+        )
+    else:
+        text = value if isinstance(value, str) else _json_text(value)
+    text = " ".join(text.split())
+    return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
+
+
+def _json_text(value: Any) -> str:
+    return _dumps(value).decode("utf-8", "replace")
+
+
+def _evaluations(run: Run, cleaned: _Cleaned, sanitizer: Sanitizer) -> list[dict[str, Any]]:
+    """Each DSPy ``Evaluate`` run: its score and counts, and a row per example (its node, devset
+    index, result, metric value, error, and excerpts of its inputs, prediction and feedback:
+    ``None`` without content), for the page's Evaluation tab."""
+    found = []
+    for evaluation in run.evaluations():
+        rows = []
+        for index in evaluation.examples:
+            node = run.nodes[index]
+            result = node.evaluation or {}
+            content = cleaned.contents[index] if index < len(cleaned.contents) else {}
+            outputs = content.get("outputs")
+            outputs = outputs if isinstance(outputs, Mapping) else {}
+            rows.append(
+                {
+                    "node": index,
+                    "index": result.get("index"),
+                    "passed": result.get("passed"),
+                    "score": result.get("score"),
+                    "error": result.get("error"),
+                    "input": _excerpt(content.get("inputs")),
+                    "prediction": _excerpt(outputs.get("prediction")),
+                    "expected": _excerpt(outputs.get("expected")),
+                    "feedback": _excerpt(outputs.get("feedback")),
+                }
+            )
+        found.append(
+            {
+                "node": evaluation.node,
+                "name": cleaned.names[evaluation.node],
+                **_texts_cleaned(evaluation.summary, sanitizer),
+                "rows": _texts_cleaned(rows, sanitizer),
+            }
+        )
+    return found
 
 
 def _flight_header(header: Mapping[str, Any], sanitizer: Sanitizer) -> dict[str, Any]:

@@ -191,6 +191,8 @@
     var a = i;
     while (a >= 0 && P[a] >= 0) {
       if (str(nd.name[P[a]]).toLowerCase().indexOf("evaluate") === 0) {
+        // The integration names its example spans "Example #N" (N: the devset index).
+        if (str(nd.name[a]).indexOf("Example #") === 0) return str(nd.name[a]);
         return "example " + (kids[P[a]].indexOf(a) + 1) + ": " + str(nd.name[a]);
       }
       a = P[a];
@@ -602,6 +604,65 @@
   }
 
   // ---- views: stats and compare ---------------------------------------------------------------
+  // ---- DSPy Evaluate runs: score, counts and a row per example, each a link to its tree ------
+  function evalCounts(ev) {
+    var parts = [];
+    parts.push("score " + (ev.score === null || ev.score === undefined ? "?" : String(ev.score)));
+    parts.push(fmtInt(ev.examples) + " examples");
+    ["passed", "failed", "errors"].forEach(function (k) {
+      if (ev[k] !== null && ev[k] !== undefined) parts.push(fmtInt(ev[k]) + " " + k);
+    });
+    return parts.join(" \u00b7 ");
+  }
+  function evalTitle(ev) {
+    return str(ev.name) + (typeof ev.metric === "string" && ev.metric ? " (" + ev.metric + ")" : "");
+  }
+  function goToNode(i) {
+    var hash = "#span=" + encodeURIComponent(D.nodes.id[i]);
+    if (location.hash === hash) fromHash(); else location.hash = hash; // hashchange runs fromHash
+  }
+  function resultCell(r) {
+    if (r.error) return el("td", "res err", "error");
+    if (r.passed === true) return el("td", "res ok", "pass");
+    if (r.passed === false) return el("td", "res err", "fail");
+    return el("td", "res", "\u2013");
+  }
+  function excerptCell(v) { return el("td", "ex", v === null || v === undefined ? (D.noContent ? "(left out)" : "") : [text(v, false)]); }
+  function evalView() {
+    var box = el("div");
+    D.evals.forEach(function (ev, n) {
+      var card = el("div", "card evalrun");
+      card.id = "eval-" + n;
+      var h = el("h2", null, [text(evalTitle(ev), false)]);
+      card.appendChild(h);
+      card.appendChild(el("p", "evalcounts", evalCounts(ev)));
+      var t = el("table", "grid evaltable");
+      var head = el("tr");
+      ["example", "result", "metric", "inputs", "prediction", "expected", "feedback / error"].forEach(function (c, k) {
+        head.appendChild(el("th", k === 2 ? "n" : null, c));
+      });
+      t.appendChild(head);
+      ev.rows.forEach(function (r) {
+        var tr = el("tr", "evalrow" + (r.error || r.passed === false ? " err" : ""));
+        tr.dataset.node = r.node;
+        var link = el("a", null, "#" + String(r.index));
+        link.href = "#span=" + encodeURIComponent(D.nodes.id[r.node]);
+        tr.appendChild(el("td", null, [link]));
+        tr.appendChild(resultCell(r));
+        tr.appendChild(el("td", "n", r.score === null || r.score === undefined ? "" : String(r.score)));
+        tr.appendChild(excerptCell(r.input));
+        tr.appendChild(excerptCell(r.prediction));
+        tr.appendChild(excerptCell(r.expected));
+        tr.appendChild(r.error ? el("td", "ex err", [text(r.error, false)]) : excerptCell(r.feedback));
+        tr.addEventListener("click", function (e) { e.preventDefault(); goToNode(r.node); });
+        t.appendChild(tr);
+      });
+      card.appendChild(t);
+      if (!ev.rows.length) card.appendChild(el("p", "muted", "No example spans (a program that is not a dspy.Module): the counts only."));
+      box.appendChild(card);
+    });
+    return box;
+  }
   function statsView() {
     var box = el("div");
     box.appendChild(el("h2", null, "LLM calls by model"));
@@ -735,10 +796,21 @@
       app.appendChild(el("div", "banner cut", "To stay under --max-size (" + fmtInt(D.cut.maxSize) + " bytes), " +
         fmtInt(D.cut.contents) + " contents (" + fmtInt(D.cut.bytes) + " bytes of JSON, the largest first) were left out; each says so where it was."));
     }
+    (D.evals || []).forEach(function (ev, n) {
+      var b = el("div", "banner evalbanner");
+      b.id = "eval-banner-" + n;
+      b.style.cursor = "pointer";
+      b.appendChild(el("b", null, [text(evalTitle(ev), false), ": "]));
+      b.appendChild(text(evalCounts(ev), false));
+      b.appendChild(el("span", "muted", " \u00b7 the table: Evaluation tab"));
+      b.addEventListener("click", function () { showTab("eval"); });
+      app.appendChild(b);
+    });
     if (D.noContent) app.appendChild(el("div", "banner cut", "Written with --no-content: prompts, responses, inputs, outputs and code were left out; tokens, cost, latency and errors are kept."));
 
     var bar = el("div", "toolbar");
     var tabs = [["tree", "Tree"], ["stats", "Models & stats"]];
+    if (D.evals && D.evals.length) tabs.push(["eval", "Evaluation"]);
     if (D.compare) tabs.push(["compare", "Compare"]);
     tabs.forEach(function (t) {
       var b = el("button", "tab" + (t[0] === "tree" ? " on" : ""), t[1]);
@@ -784,6 +856,7 @@
     app.appendChild(main);
     var statsEl = el("div", "hidden"); statsEl.id = "view-stats"; app.appendChild(statsEl);
     var cmpEl = el("div", "hidden"); cmpEl.id = "view-compare"; app.appendChild(cmpEl);
+    var evalEl = el("div", "hidden"); evalEl.id = "view-eval"; app.appendChild(evalEl);
 
     treeEl.addEventListener("scroll", function () { requestAnimationFrame(renderRows); });
     window.addEventListener("resize", function () { renderRows(); });
@@ -845,12 +918,13 @@
     detailEl.appendChild(el("p", "muted", "Select a row to see its prompt, response, tokens and cost. Links: #span=ID."));
   }
   function showTab(tab) {
-    ["tree", "stats", "compare"].forEach(function (t) {
+    ["tree", "stats", "compare", "eval"].forEach(function (t) {
       var v = document.getElementById("view-" + t), b = document.getElementById("tab-" + t);
       if (v) v.classList.toggle("hidden", t !== tab);
       if (b) b.classList.toggle("on", t === tab);
     });
     if (tab === "stats") { var s = document.getElementById("view-stats"); s.textContent = ""; s.appendChild(statsView()); }
+    if (tab === "eval") { var v = document.getElementById("view-eval"); if (!v.firstChild) v.appendChild(evalView()); }
     if (tab === "compare") { var c = document.getElementById("view-compare"); if (!c.firstChild) c.appendChild(compareView()); }
     if (tab === "tree") renderRows();
   }
