@@ -411,3 +411,102 @@ def test_the_perfetto_export_of_overlapping_spans_nests_per_thread(browser, tmp_
     assert len(workers) == 3
     assert len({e["tid"] for e in workers}) == 3  # they overlap: one lane each
     assert _nested(events)
+
+
+def _evaluate_trace(tmp_path: Path, content: bool = True) -> Path:
+    """A real ``dspy.Evaluate`` (2 threads, DummyLM) traced by the integration: a passing, a
+    failing and a raising example, and one whose input is hostile text."""
+    import dspy
+    from dspy.utils import DummyLM
+
+    import llmlog
+    import llmlog_integration_dspy as integration
+
+    class Program(dspy.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.answer = dspy.Predict("question -> answer")
+
+        def forward(self, question: str) -> dspy.Prediction:
+            if question == "boom":
+                raise ValueError("the program failed\nsecond line")
+            return self.answer(question=question)
+
+    def metric(example: dspy.Example, prediction: dspy.Prediction, trace: object = None) -> bool:
+        return bool(example.answer == prediction.answer)
+
+    hostile = "<img src=x onerror=alert(1)> \x1b[31m \u202e bidi"
+    devset = [
+        dspy.Example(question=q, answer=a).with_inputs("question")
+        for q, a in [("one", "1"), ("three", "3"), ("boom", "0"), (hostile, "2")]
+    ]
+    traces = tmp_path / "traces"
+    llmlog.configure({"trace": {"dir": str(traces), "content": content}, "outputs": {}})
+    integration.instrument()
+    try:
+        # The first key found in the prompt answers ("onerror" holds "one"): "img" first.
+        answers = {"img": {"answer": "2"}, "one": {"answer": "1"}, "three": {"answer": "x"}}
+        dspy.configure(lm=DummyLM(answers))
+        dspy.Evaluate(devset=devset, metric=metric, num_threads=2)(Program())
+    finally:
+        integration.uninstrument()
+    (trace,) = traces.glob("*.jsonl")
+    return trace
+
+
+@pytest.mark.slow
+def test_the_evaluation_table_links_each_example_to_its_tree(browser, tmp_path):
+    trace = _evaluate_trace(tmp_path)
+    page = browser.open(report([trace], tmp_path / "eval.html"))
+    # The score and counts at the top.
+    banner = page.inner_text("#eval-banner-0")
+    assert "Evaluate (metric)" in banner
+    assert "score 50 · 4 examples · 2 passed · 1 failed · 1 errors" in banner
+    page.click("#tab-eval")
+    table = page.locator("#view-eval table.evaltable")
+    rows = table.locator("tr.evalrow")
+    assert rows.count() == 4
+    cells = [rows.nth(i).locator("td").all_inner_texts() for i in range(4)]
+    assert [c[:3] for c in cells] == [
+        ["#0", "pass", "true"],
+        ["#1", "fail", "false"],
+        ["#2", "error", "0"],
+        ["#3", "pass", "true"],
+    ]
+    assert cells[1][3:6] == ["question: three", "answer: x", "answer: 3"]
+    assert cells[2][6] == "ValueError: the program failed\nsecond line" or cells[2][6].startswith(
+        "ValueError: the program failed"
+    )
+    # Hostile input is text: control and bidi characters shown as their codes, no markup made.
+    assert page.locator("#view-eval img").count() == 0
+    escapes = rows.nth(3).locator(".esc").all_inner_texts()
+    assert "\\u001b" in escapes and "\\u202e" in escapes
+    assert "<img src=x onerror=alert(1)>" in cells[3][3]
+    # A row is a link to its example's span: the tree opens there, the example selected.
+    run = load_run([trace])
+    (example,) = [n for n in run.nodes if n.name == "Example #1"]
+    rows.nth(1).click()
+    expect(page.locator("#tree .row.sel .name")).to_have_text("Example #1")
+    assert page.evaluate("location.hash") == f"#span={example.id}"
+    assert "example #1: fail, metric false" in page.inner_text("#detail table.facts")
+    assert page.is_visible("#tree") and not page.is_visible("#view-eval")
+    # Its program's tree is open beneath it.
+    assert row(page, "Program").is_visible()
+    # The same row clicked again (the hash unchanged) still lands there.
+    page.click("#tab-eval")
+    rows.nth(1).click()
+    expect(page.locator("#tree .row.sel .name")).to_have_text("Example #1")
+
+
+@pytest.mark.slow
+def test_the_evaluation_table_without_content_keeps_the_results(browser, tmp_path):
+    trace = _evaluate_trace(tmp_path, content=False)
+    out = report([trace], tmp_path / "eval.html", no_content=True)
+    skeleton = _skeleton(out.read_text())
+    (evaluation,) = skeleton["evals"]
+    assert [r["passed"] for r in evaluation["rows"]] == [True, False, False, True]
+    assert {r["input"] for r in evaluation["rows"]} == {None}
+    page = browser.open(out)
+    page.click("#tab-eval")
+    first = page.locator("#view-eval tr.evalrow").first.locator("td").all_inner_texts()
+    assert first[:4] == ["#0", "pass", "true", "(left out)"]

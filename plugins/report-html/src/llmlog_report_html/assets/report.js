@@ -378,6 +378,7 @@
       ["provider", str(nd.provider[i])],
       ["tokens", tokensText(i)],
       ["cost", llmCost],
+      ["evaluation", evalFacts(i)],
     ]));
     if (nd.err[i]) detailEl.appendChild(el("div", "error-box", [text("error: ", false), highlight(nd.err[i], true)]));
     if (kind === "span" || kind === "trace" || kind === "iteration" || kind === "code") {
@@ -615,7 +616,25 @@
     return parts.join(" \u00b7 ");
   }
   function evalTitle(ev) {
-    return str(ev.name) + (typeof ev.metric === "string" && ev.metric ? " (" + ev.metric + ")" : "");
+    return String(ev.name) + (typeof ev.metric === "string" && ev.metric ? " (" + ev.metric + ")" : "");
+  }
+  // What the detail pane says of an Evaluate root (score and counts) or of one example.
+  var evalOf = null;
+  function evalFacts(i) {
+    if (!D.evals || !D.evals.length) return null;
+    if (evalOf === null) {
+      evalOf = {};
+      D.evals.forEach(function (ev) {
+        evalOf[ev.node] = { run: ev };
+        ev.rows.forEach(function (r) { evalOf[r.node] = { row: r, run: ev }; });
+      });
+    }
+    var found = evalOf[i];
+    if (!found) return null;
+    if (found.run && !found.row) return evalCounts(found.run);
+    var r = found.row;
+    var verdict = r.error ? "error" : r.passed === true ? "pass" : r.passed === false ? "fail" : "no result";
+    return "example #" + r.index + ": " + verdict + (r.score === null || r.score === undefined ? "" : ", metric " + String(r.score));
   }
   function goToNode(i) {
     var hash = "#span=" + encodeURIComponent(D.nodes.id[i]);
