@@ -4,7 +4,9 @@ error, log entry...), the columns people load into pandas or DuckDB.
 Every row has every column of :data:`ROW_COLUMNS` (``null`` when unknown), so a reader infers
 one schema from any row. Contents are text: ``prompt`` (chat messages as ``role: content``
 lines), ``response``, ``input`` and ``output`` (a span's inputs and outputs, a tool's arguments
-and result, as JSON text); ``--no-content`` leaves them ``null``.
+and result, as JSON text); ``--no-content`` leaves them ``null``. ``evaluation`` is a DSPy
+``Evaluate`` run's score and counts, or one example's index, metric value, pass/fail and error,
+as an object (kept by ``--no-content``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ ROW_COLUMNS = (
     "response",
     "input",
     "output",
+    "evaluation",
 )
 
 STATS_COLUMNS = (
@@ -171,6 +174,8 @@ def row_of(
         "response": _text(content.get("response")) if node.kind == "llm" else None,
         "input": None if node.kind == "llm" else _io(node, "input") if content else None,
         "output": None if node.kind == "llm" else _io(node, "output") if content else None,
+        # Numbers and flags (and an error text), kept by --no-content as the trace keeps them.
+        "evaluation": dict(node.evaluation) if node.evaluation is not None else None,
     }
 
 
@@ -212,5 +217,14 @@ def run_stats(run: Run) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         if starts and ends
         else None,
         "formats": run.formats,
+        "evaluations": [
+            {
+                "span_id": run.nodes[e.node].id,
+                "name": run.nodes[e.node].name,
+                **e.summary,
+                "example_spans": len(e.examples),
+            }
+            for e in run.evaluations()
+        ],
     }
     return models, summary

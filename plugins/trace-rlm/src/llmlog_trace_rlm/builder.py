@@ -18,6 +18,11 @@ The rules, applied as events arrive:
   is later; an iteration whose call was made in the root itself starts at the call.
 - The end of a root span completes the current iteration; if no block gave a final answer, the
   root span's outputs become it (so ``--final`` shows what the program returned).
+- A DSPy ``Evaluate`` root (its end has an ``evaluation`` with ``examples``) ends with one more
+  iteration of its own, the results: its prompt the root's name and inputs, its response the
+  score and counts and a line per example (index, pass/FAIL/ERROR, metric value, inputs and
+  prediction, or the error's first line), gathered from its example spans' ``evaluation``; its
+  final answer the score and counts (not the last example's answer).
 - A root span in which no LLM call was made is one iteration of its own (so that a program that
   traces no LLM call, such as the tracing example in the docs, still writes a file every RLM
   reader shows): its prompt a ``system`` message naming the span and a ``user`` message holding
@@ -157,6 +162,58 @@ class _Root:
     iterations: bool = False  # an iteration was opened under it
 
 
+def _one_line(value: Any, width: int = 80) -> str:
+    if isinstance(value, Mapping):
+        text = ", ".join(f"{k}: {plain_text(v)}" for k, v in value.items())
+    else:
+        text = plain_text(value)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _results_text(
+    evaluation: Mapping[str, Any],
+    results: list[tuple[Mapping[str, Any], Any, Any]],
+    error: Any,
+) -> str:
+    """An Evaluate run's results as the response of its results iteration."""
+    counts = ", ".join(
+        f"{plain_text(evaluation[key])} {key}"
+        for key in ("passed", "failed", "errors")
+        if evaluation.get(key) is not None
+    )
+    head = f"score {plain_text(evaluation.get('score'))}"
+    if evaluation.get("metric"):
+        head += f" ({plain_text(evaluation['metric'])})"
+    head += f" of {plain_text(evaluation.get('examples'))} examples"
+    lines = [head + (f": {counts}" if counts else "")]
+    if error:
+        lines.append(f"error: {plain_text(error)}")
+    for result, inputs, outputs in sorted(results, key=lambda r: _index(r[0])):
+        failure = result.get("error")
+        verdict = (
+            "ERROR"
+            if failure
+            else "pass"
+            if result.get("passed") is True
+            else "FAIL"
+            if result.get("passed") is False
+            else "-"
+        )
+        shown = outputs.get("prediction") if isinstance(outputs, Mapping) else None
+        after = plain_text(failure).split("\n", 1)[0] if failure else _one_line(shown)
+        lines.append(
+            f"#{plain_text(result.get('index'))} {verdict} {plain_text(result.get('score'))}"
+            f"  {_one_line(inputs)} -> {after}"
+        )
+    return "\n".join(lines)
+
+
+def _index(result: Mapping[str, Any]) -> int:
+    index = result.get("index")
+    return index if isinstance(index, int) else 0
+
+
 class IterationBuilder:
     """Feeds on :class:`~llmlog.TraceEvent` s and hands each completed iteration to ``emit``.
 
@@ -168,6 +225,9 @@ class IterationBuilder:
         self._parents: dict[str, str | None] = {}  # open span -> its parent
         self._starts: dict[str, int] = {}  # open span -> its start
         self._roots: dict[str, _Root] = {}
+        # Evaluate runs: each root's example spans' inputs while open, and their results.
+        self._top_inputs: dict[str, Any] = {}
+        self._results: dict[str, list[tuple[Mapping[str, Any], Any, Any]]] = {}
         self._code_spans: dict[str, str] = {}  # open code-execution span -> its code
         self._sub_calls: dict[str, list[SubCall]] = {}
         self._span_calls: dict[str, SubCall] = {}  # open span -> the last call made in it
@@ -208,6 +268,8 @@ class IterationBuilder:
             self._code_spans[span_id] = plain_text(inputs["code"])
         if parent is None:
             self._roots[span_id] = _Root(plain_text(data.get("operation")), inputs, event.time)
+        elif parent in self._roots:
+            self._top_inputs[span_id] = inputs
 
     def _chain(self, span_id: str | None) -> list[str]:
         """``span_id`` and its open ancestors, innermost first (bounded: a cycle stops)."""
@@ -344,6 +406,12 @@ class IterationBuilder:
             )
         if span_id == self._anchor and self._current is not None:
             self._end_ns = max(self._end_ns, event.time)
+        inputs = self._top_inputs.pop(span_id, None)
+        evaluation = data.get("evaluation")
+        if isinstance(evaluation, Mapping) and "index" in evaluation:
+            parent = self._parents.get(span_id)
+            if parent is not None and parent in self._roots:
+                self._results.setdefault(parent, []).append((evaluation, inputs, outputs))
         self._parents.pop(span_id, None)
         self._starts.pop(span_id, None)
         root = self._roots.pop(span_id, None)
@@ -361,6 +429,22 @@ class IterationBuilder:
     def _root_end(self, span_id: str, root: _Root, event: TraceEvent) -> None:
         data = event.data
         outputs = data.get("outputs")
+        evaluation = data.get("evaluation")
+        results = self._results.pop(span_id, [])
+        if isinstance(evaluation, Mapping) and "examples" in evaluation:
+            self.complete()  # the last example's iteration keeps its own answer
+            self._open(
+                Iteration(
+                    prompt=self._root_prompt(root),
+                    response=_results_text(evaluation, results, data.get("error")),
+                    final_answer=answer_of(serializer.dumps(dict(evaluation)).decode("utf-8")),
+                ),
+                None,
+                root.start_ns,
+                event.time,
+            )
+            self.complete()
+            return
         current = self._current
         if current is not None and (self._current_root in (span_id, None)):
             if not root.llm:  # code but no LLM call: the root is the iteration
