@@ -242,7 +242,10 @@ def test_threaded_evaluate_is_one_tree(traced):
     trace = Trace(traced)
     (evaluate,) = trace.spans("Evaluate")
     assert trace.parent(evaluate) is None
-    assert trace.children(evaluate) == ["Predict"] * 6
+    # Each example a span of its own (docs/dspy.md: Evaluate results), its Predict beneath it.
+    assert sorted(trace.children(evaluate)) == [f"Example #{i}" for i in range(6)]
+    examples = [s for s in trace.starts if trace.parent(s) == evaluate]
+    assert all(trace.children(s) == ["Predict"] for s in examples)
     assert trace.starts[evaluate]["data"]["inputs"]["num_threads"] == 2
     assert trace.ends[evaluate]["data"]["outputs"]["score"] == 100.0
     assert all(trace.parent(s) is not None for s in trace.starts if s != evaluate)
@@ -660,7 +663,9 @@ def test_the_view_of_an_evaluate_run_shows_each_error_once(traced, capsys):
     capsys.readouterr()
     assert main(["view", str(trace.path), "--no-color"]) == 0
     out = capsys.readouterr().out
-    assert out.count("no answer for this one") == 2  # on the first failing span, in the index
+    # On the first failing span, in the index, and in the Evaluate table's first failing row
+    # (the others say "the error of #N").
+    assert out.count("no answer for this one") == 3
     assert "E1 again (2nd time)" in out and "E1 again (3rd time)" in out
     assert "KeyError: 'missing'" in out
     assert "(+1 line: --full)" in out

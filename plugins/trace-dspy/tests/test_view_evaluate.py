@@ -67,7 +67,8 @@ def test_the_evaluate_root_shows_its_score_and_a_table_of_examples(tmp_path, llm
     assert lines[root + 3] == "  #1 FAIL 0  question: three → answer: x (wrong)"
     assert lines[root + 4] == "  #2 ERROR  question: boom → ValueError: the program failed"
     assert lines[root + 5].startswith("  #3 pass 1  question: bell\\x07 esc\\x1b[2J \\u202e")
-    assert lines[root + 6] == "  #4 ERROR  question: boom → ValueError: the program failed"
+    # The same error again points at the first example that showed it.
+    assert lines[root + 6] == "  #4 ERROR  question: boom → the error of #2"
     # Each example's span line says its result; the tree is all there beneath the table.
     assert any(re.search(r"Example #1 \d+ms .*FAIL 0$", line) for line in lines)
     assert sum(1 for line in lines if "── Example #" in line) == 5

@@ -381,11 +381,17 @@ def _evaluation_table(node: Node, paint: Paint, full: bool) -> list[str]:
     )
     shown = examples if full else examples[:_TABLE_ROWS]
     width = max((len(str(e["index"])) for e, _ in shown), default=1)
+    first_seen: dict[str, Any] = {}  # an error's text -> the example that showed it
     for example, child in shown:
         outputs = child.outputs if isinstance(child.outputs, dict) else {}
         error = example.get("error")
         if error not in (None, ""):
-            result = escape(_first_line(text_of(error))[:_EXCERPT])
+            # Each distinct error once here too: a repeat points at the first example with it.
+            seen = first_seen.setdefault(text_of(error), example["index"])
+            if seen != example["index"]:
+                result = paint(DIM, f"the error of #{seen}")
+            else:
+                result = escape(_first_line(text_of(error))[:_EXCERPT])
         else:
             result = _excerpt(outputs.get("prediction"))
             if outputs.get("feedback") not in (None, ""):
