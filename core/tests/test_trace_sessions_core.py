@@ -485,3 +485,31 @@ def test_sessions_are_thread_safe(fmt, tmp_path):
     session.close()
     got = events(fmt, tmp_path / "t.jsonl")
     assert sum(1 for e in got if e.type == "llm_call") == 80
+
+
+def test_a_span_end_carries_an_evaluation_kept_without_content(fmt, tmp_path):
+    """``emit_span_end(evaluation=...)``: an evaluation's numbers and flags are written as the
+    end's ``evaluation``, redacted like the rest, and kept in the no-content mode, where the
+    outputs beside them lose their values."""
+    for content in (True, False):
+        path = tmp_path / f"eval-{content}.trace"
+        with new_trace_session(path, format="coretest", content=content) as session:
+            span_id = new_span_id()
+            session.emit_span_start(span_id, None, "Example #3", {"question": "secret text"})
+            session.emit_span_end(
+                span_id,
+                {"prediction": {"answer": "42"}},
+                None,
+                5,
+                evaluation={"index": 3, "score": 0.5, "passed": True, "api_key": "sk-abc"},
+            )
+        end = events(fmt, path)[-1]
+        assert end.data["evaluation"] == {
+            "index": 3,
+            "score": 0.5,
+            "passed": True,
+            "api_key": "[REDACTED]",
+        }
+        assert end.data["outputs"] == (
+            {"prediction": {"answer": "42"}} if content else {"prediction": None}
+        )
