@@ -80,6 +80,11 @@ def test_the_evaluate_root_shows_its_score_and_a_table_of_examples(tmp_path, llm
     assert not any(ch in result.out for ch in "\x07\x1b\u202e\x9b")
     full = llmlog_main("view", str(trace), "--no-color", "--full")
     assert full.out.count("second line of the error") == 1
+    # --errors: the examples that did not pass, and the failing spans' trees.
+    failing = llmlog_main("view", str(trace), "--no-color", "--errors").out
+    rows = [line.split()[0:2] for line in failing.splitlines() if line.startswith("  #")]
+    assert rows == [["#1", "FAIL"], ["#2", "ERROR"], ["#4", "ERROR"]]
+    assert "Example #0" not in failing and "Example #2" in failing
 
 
 def test_a_long_run_shows_the_first_rows_and_all_with_full(tmp_path, llmlog_main):

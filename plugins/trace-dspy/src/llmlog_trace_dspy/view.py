@@ -37,6 +37,13 @@ below``; a span failing with an error already shown says ``E1 again (3rd time)``
 that repeats its span's error is not printed again. Where errors repeat or differ (an
 ``Evaluate`` run), an index above the totals lists each with how many spans it failed.
 
+Evaluate runs. A span whose end has a DSPy ``Evaluate`` run's ``evaluation`` (score and counts)
+is followed by its score and counts and a compact table of its example spans (those whose
+``evaluation`` has an ``index``): index, pass/FAIL/ERROR, the metric's value, an excerpt of the
+inputs and of the prediction, the feedback or the error's first line (a repeated error points at
+the first example with it); the first 20 rows, all with ``--full``, the examples that did not
+pass with ``--errors``. Each example's span line says its result. The tree follows, unchanged.
+
 Values inside ``data`` are read as dspy-go's viewer reads them: a value of an unexpected type is
 ignored (a duration that is not a number is unknown, tokens that are not numbers count 0) or, for
 names and texts, shown as compact JSON; never an error. Every text from the file, the file's name
@@ -173,7 +180,7 @@ def _tree(path: Path, args: argparse.Namespace, out: TextIO) -> int:
                 return 1
             out.write("no span failed\n")
     errors = _Errors(full=bool(args.errors or getattr(args, "full", False)))
-    _draw(trace, wanted, args.compact, paint, out, errors)
+    _draw(trace, wanted, args.compact, paint, out, errors, failing_rows=bool(args.errors))
     out.write(_error_index(errors))
     out.write(_summary(trace) + "\n")
     return 0
@@ -252,9 +259,11 @@ def _draw(
     paint: Paint,
     out: TextIO,
     errors: _Errors | None = None,
+    failing_rows: bool = False,
 ) -> None:
     """The tree, depth-first without recursion; a line per span, note and call; each distinct
-    error once (:class:`_Errors`)."""
+    error once (:class:`_Errors`); an ``Evaluate`` root's table (its failing rows only, with
+    ``failing_rows``)."""
     errors = errors or _Errors(full=False)
     roots = [r for r in trace.roots if wanted is None or r.span_id in wanted]
     stack: list[tuple[Node, str, bool, bool, int]] = [
@@ -289,7 +298,7 @@ def _draw(
         deeper = depth < _MAX_INDENT
         child_prefix = prefix + ("" if top or not deeper else ("    " if last else "│   "))
         if node.evaluation is not None and example is None:
-            for line in _evaluation_table(node, paint, errors.full):
+            for line in _evaluation_table(node, paint, errors.full, failing_rows):
                 out.write(f"{child_prefix}  {line}\n")
         for line in below:
             out.write(f"{child_prefix}  {paint(RED, '│')} {line}\n")
@@ -360,10 +369,13 @@ def _excerpt(value: Any, width: int = _EXCERPT) -> str:
     return escape(text)
 
 
-def _evaluation_table(node: Node, paint: Paint, full: bool) -> list[str]:
+def _evaluation_table(
+    node: Node, paint: Paint, full: bool, failing_only: bool = False
+) -> list[str]:
     """Under an ``Evaluate`` root: its score and counts, then a line per example (index,
     result, metric value, an input and a prediction excerpt, the feedback or the error's first
-    line), in devset order; the first rows only, without ``full``."""
+    line), in devset order; the first rows only, without ``full``; the examples that did not
+    pass only, with ``failing_only`` (``--errors``)."""
     evaluation = node.evaluation or {}
     metric = text_of(evaluation.get("metric")) or "metric"
     counts = [
@@ -379,6 +391,8 @@ def _evaluation_table(node: Node, paint: Paint, full: bool) -> list[str]:
         ((e, child) for child in node.children if (e := _example_of(child)) is not None),
         key=lambda pair: pair[0]["index"],
     )
+    if failing_only:
+        examples = [(e, child) for e, child in examples if e.get("passed") is not True]
     shown = examples if full else examples[:_TABLE_ROWS]
     width = max((len(str(e["index"])) for e, _ in shown), default=1)
     first_seen: dict[str, Any] = {}  # an error's text -> the example that showed it
