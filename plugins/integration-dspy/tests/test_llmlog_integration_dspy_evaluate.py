@@ -106,8 +106,9 @@ def test_each_example_is_a_span_of_its_own_with_threads(trace_dir):
         assert end["outputs"]["expected"] == {"answer": devset[index].answer}
         assert "error" not in end  # an example's error is its program's, shown there
     results = {i: trace.ends[s]["evaluation"] for i, s in spans.items()}
-    assert results[2] == {"index": 2, "score": False, "passed": False}
-    assert results[0] == results[3] | {"index": 0} == {"index": 0, "score": True, "passed": True}
+    assert results[2] == {"index": 2, "metric": "exact", "score": False, "passed": False}
+    assert results[0] == results[3] | {"index": 0}
+    assert results[0] == {"index": 0, "metric": "exact", "score": True, "passed": True}
     assert trace.ends[spans[2]]["outputs"]["prediction"] == {"answer": "x"}
     assert trace.ends[root]["evaluation"] == {
         "metric": "exact",
@@ -133,12 +134,23 @@ def test_a_float_metric_and_a_program_that_raises(trace_dir):
     trace = Trace(trace_dir)
     (root,) = trace.named("Evaluate")
     spans = trace.examples(root)
-    assert trace.ends[spans[0]]["evaluation"] == {"index": 0, "score": 1.0, "passed": True}
+    assert trace.ends[spans[0]]["evaluation"] == {
+        "index": 0,
+        "metric": "closeness",
+        "score": 1.0,
+        "passed": True,
+    }
     # DSPy's own reading of a metric: a number passes when it is not 0.
-    assert trace.ends[spans[2]]["evaluation"] == {"index": 2, "score": 0.25, "passed": True}
+    assert trace.ends[spans[2]]["evaluation"] == {
+        "index": 2,
+        "metric": "closeness",
+        "score": 0.25,
+        "passed": True,
+    }
     failed = trace.ends[spans[1]]
     assert failed["evaluation"] == {
         "index": 1,
+        "metric": "closeness",
         "score": 0.0,  # DSPy's failure_score
         "passed": False,
         "error": "ValueError: the program failed\nwith a second line",
@@ -174,9 +186,19 @@ def test_a_metric_returning_feedback(trace_dir):
     trace = Trace(trace_dir)
     (root,) = trace.named("Evaluate")
     spans = trace.examples(root)
-    assert trace.ends[spans[0]]["evaluation"] == {"index": 0, "score": 1.0, "passed": True}
+    assert trace.ends[spans[0]]["evaluation"] == {
+        "index": 0,
+        "metric": "judged",
+        "score": 1.0,
+        "passed": True,
+    }
     assert trace.ends[spans[0]]["outputs"]["feedback"] == "right"
-    assert trace.ends[spans[1]]["evaluation"] == {"index": 1, "score": 0.0, "passed": False}
+    assert trace.ends[spans[1]]["evaluation"] == {
+        "index": 1,
+        "metric": "judged",
+        "score": 0.0,
+        "passed": False,
+    }
     assert trace.ends[spans[1]]["outputs"]["feedback"] == "expected 3, got x"
     assert trace.ends[root]["evaluation"]["passed"] == 1
 
@@ -234,7 +256,12 @@ def test_hostile_inputs_and_the_no_content_mode(tmp_path):
     (span,) = trace.examples(root).values()
     # The content goes (names stay), the result and the counts stay.
     assert trace.starts[span]["data"]["inputs"] == {"question": None}
-    assert trace.ends[span]["evaluation"] == {"index": 0, "score": True, "passed": True}
+    assert trace.ends[span]["evaluation"] == {
+        "index": 0,
+        "metric": "exact",
+        "score": True,
+        "passed": True,
+    }
     assert trace.ends[root]["evaluation"]["passed"] == 1
 
 

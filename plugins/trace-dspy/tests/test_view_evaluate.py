@@ -117,7 +117,7 @@ def test_view_json_carries_the_results(tmp_path, llmlog_main):
         "errors": 2,
     }
     examples = {r["name"]: r["evaluation"] for r in document["items"] if r["name"].startswith("Ex")}
-    assert examples["Example #1"] == {"index": 1, "score": 0.0, "passed": False}
+    assert examples["Example #1"] == {"index": 1, "metric": "metric", "score": 0.0, "passed": False}
     assert examples["Example #2"]["error"].startswith("ValueError: the program failed")
     # The root's row carries the run's.
     (root,) = [r for r in document["items"] if r["name"] == "Evaluate"]

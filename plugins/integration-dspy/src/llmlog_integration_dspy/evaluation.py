@@ -222,7 +222,11 @@ class EvaluationRun:
             ):
                 error = "the metric raised (DSPy scored the example with its failure_score)"
             value, passed, feedback = metric_result(_at(row, 2)) if row is not None else (None,) * 3
-            evaluation: dict[str, Any] = {"index": example.index, "score": value}
+            evaluation: dict[str, Any] = {
+                "index": example.index,
+                "metric": self.metric,
+                "score": value,
+            }
             if error is not None:
                 evaluation["error"] = error
                 errors.add(example.index)

@@ -117,7 +117,7 @@ class Node:
         dropped by ``--no-content``.
     :param evaluation: the ``evaluation`` of a span's end: a DSPy ``Evaluate`` run's score and
         counts (``metric``, ``score``, ``examples``, ``passed``, ``failed``, ``errors``), or one
-        example's ``index``, ``score``, ``passed`` and ``error``; kept by ``--no-content``.
+        example's ``index``, ``metric``, ``score``, ``passed`` and ``error``; kept by ``--no-content``.
     """
 
     id: str

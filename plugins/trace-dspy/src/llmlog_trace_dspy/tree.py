@@ -197,7 +197,7 @@ class Node:
     inputs: Any = None
     outputs: Any = None
     #: the ``evaluation`` of its end: an ``Evaluate`` run's score and counts, or an example's
-    #: ``index``, ``score``, ``passed`` and ``error``
+    #: ``index``, ``metric``, ``score``, ``passed`` and ``error``
     evaluation: dict[str, Any] | None = None
     cycle: str | None = None
     up: Node | None = None  # the parent drawn (None for a root)
