@@ -10,7 +10,13 @@ happened inside it decides what kind of span it is:
 - a ``tool_call`` likewise makes ``execute_tool {name}``;
 - a ``module`` event adds the module type and signature; ``code_exec`` the code execution;
 - an ``error`` event or an ending error sets the status to ERROR, ``error.type`` and an
-  ``exception`` event.
+  ``exception`` event;
+- an end's ``evaluation`` (the DSPy integration's ``Evaluate`` results): on an example's span a
+  ``gen_ai.evaluation.result`` event (the metric as ``gen_ai.evaluation.name``, its value as
+  ``gen_ai.evaluation.score.value``, ``pass``/``fail``/``error`` as ``score.label``, the error or,
+  with ``capture_content``, the metric's feedback as ``explanation``) and
+  ``llmlog.evaluation.index``; on an ``Evaluate`` root ``llmlog.evaluation.*`` (metric, score,
+  examples, passed, failed, errors).
 
 Token counts (``gen_ai.usage.*``, with the cache read and creation and reasoning counts when not
 zero: :mod:`llmlog_exporter_otlp.usage`) go only on inference spans (wrapper spans repeating them make backends count tokens
@@ -202,6 +208,9 @@ class SpanAssembler:
                 self._error(span, span.attributes.get("error.type", "Error"), message, event.time)
         if self._content and data.get("outputs") is not None:
             self._set_content(span, "output.value", data["outputs"])
+        evaluation = data.get("evaluation")
+        if isinstance(evaluation, Mapping):
+            self._evaluation(span, evaluation, data.get("outputs"), event.time)
         return [self._finish(span_id, span, event.time)]
 
     def open_spans(self) -> int:
@@ -316,6 +325,42 @@ class SpanAssembler:
         if self._content:
             self._set_content(span, "llmlog.code", data.get("code"))
             self._set_content(span, "llmlog.code.stdout", data.get("stdout"))
+
+    def _evaluation(
+        self, span: _Open, evaluation: Mapping[str, Any], outputs: Any, at: int
+    ) -> None:
+        """An example's result as the GenAI ``gen_ai.evaluation.result`` event, or an evaluation
+        run's score and counts as attributes."""
+        if "index" not in evaluation:
+            for key in ("metric", "score", "examples", "passed", "failed", "errors"):
+                value = evaluation.get(key)
+                if isinstance(value, str | bool | int | float):
+                    span.attributes[f"llmlog.evaluation.{key}"] = value
+            return
+        index = evaluation.get("index")
+        if isinstance(index, int) and not isinstance(index, bool):
+            span.attributes["llmlog.evaluation.index"] = index
+        error = evaluation.get("error")
+        passed = evaluation.get("passed")
+        label = (
+            "error" if error else "pass" if passed is True else "fail" if passed is False else ""
+        )
+        result: dict[str, Any] = {
+            "gen_ai.evaluation.name": str(evaluation.get("metric") or "metric")
+        }
+        score = evaluation.get("score")
+        if isinstance(score, bool | int | float) and not (
+            isinstance(score, float) and math.isnan(score)
+        ):
+            result["gen_ai.evaluation.score.value"] = float(score)
+        if label:
+            result["gen_ai.evaluation.score.label"] = label
+        feedback = outputs.get("feedback") if isinstance(outputs, Mapping) else None
+        if error:
+            result["gen_ai.evaluation.explanation"] = str(error)
+        elif self._content and isinstance(feedback, str):
+            result["gen_ai.evaluation.explanation"] = self._sanitizer.text(feedback)
+        span.events.append(Event("gen_ai.evaluation.result", result, at))
 
     def _error(self, span: _Open, error_type: str, message: str, at: int) -> None:
         span.attributes["error.type"] = error_type
