@@ -11,10 +11,13 @@ from typing import Any
 import dspy
 import pytest
 from dspy.utils import DummyLM
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import llmlog
 import llmlog_integration_dspy as integration
 from llmlog.testing import isolated_environment
+from llmlog_integration_dspy.evaluation import metric_result
 
 #: DummyLM keyed by a text in the prompt: any order of calls, so any number of threads.
 ANSWERS = {"one": {"answer": "1"}, "two": {"answer": "2"}, "three": {"answer": "x"}}
@@ -303,3 +306,33 @@ def test_an_evaluation_cancelled_by_max_errors_ends_every_example(trace_dir):
     assert all("error" in trace.ends[s]["evaluation"] for s in spans.values())
     assert set(trace.ends) == set(trace.starts)  # every span ended
     assert trace.ends[root]["evaluation"] == {"metric": "exact", "examples": 3, "errors": 2}
+
+
+scores = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.builds(
+        lambda score, feedback: dspy.Prediction(score=score, feedback=feedback),
+        st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=5)),
+        st.one_of(st.none(), st.text(max_size=20)),
+    ),
+    st.builds(lambda text: dspy.Prediction(answer=text), st.text(max_size=5)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scores)
+def test_any_metric_value_reads_without_raising(score):
+    """Whatever a metric returns: a value, ``passed`` as DSPy's truthiness of a number or flag
+    (``None`` when there is nothing to judge), and the feedback as text when there is some."""
+    value, passed, feedback = metric_result(score)
+    if isinstance(value, bool | int | float):
+        assert passed is bool(value)
+    else:
+        assert passed is None
+    assert feedback is None or isinstance(feedback, str)
+    if isinstance(score, dspy.Prediction) and "feedback" in score:
+        assert feedback == (None if score.feedback is None else str(score.feedback))

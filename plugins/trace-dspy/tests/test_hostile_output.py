@@ -103,6 +103,45 @@ def _hostile_trace(path: Path, helpers) -> Path:
         ln(
             "span", root, {"event": "end", "duration_ms": 9, "outputs": {"answer": h(), h(): [h()]}}
         ),
+        # A DSPy Evaluate run: the root's score and counts, its examples' results (the table).
+        ln("span", "ev", {"event": "start", "operation": h(), "inputs": {h(): h()}}),
+        ln("span", "ex0", {"event": "start", "operation": h(), "inputs": {h(): h()}}, parent="ev"),
+        ln("span", "ex1", {"event": "start", "operation": h(), "inputs": h()}, parent="ev"),
+        ln(
+            "span",
+            "ex0",
+            {
+                "event": "end",
+                "duration_ms": 1,
+                "outputs": {"prediction": {h(): h()}, "feedback": h()},
+                "evaluation": {"index": 0, "metric": h(), "score": h(), "passed": True},
+            },
+        ),
+        ln(
+            "span",
+            "ex1",
+            {
+                "event": "end",
+                "duration_ms": 1,
+                "outputs": {"prediction": h()},
+                "evaluation": {"index": 1, "metric": h(), "score": h(), "error": h()},
+            },
+        ),
+        ln(
+            "span",
+            "ev",
+            {
+                "event": "end",
+                "duration_ms": 2,
+                "evaluation": {
+                    h(): h(),
+                    "metric": h(),
+                    "score": h(),
+                    "examples": h(),
+                    "passed": h(),
+                },
+            },
+        ),
     ]
     # Half the lines with raw (non-ASCII) characters, half with every character escaped: both
     # reach the reader the way other writers write them.

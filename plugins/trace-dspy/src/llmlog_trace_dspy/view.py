@@ -385,8 +385,8 @@ def _evaluation_table(
     ]
     score = evaluation.get("score")
     head = f"score {_number_text(score)}" if score is not None else "no score"
-    head += f" ({escape(metric)}) of {_number_text(evaluation.get('examples'))} examples"
-    lines = [paint(CYAN, head + (": " + ", ".join(counts) if counts else ""))]
+    head += f" ({metric}) of {_number_text(evaluation.get('examples'))} examples"
+    lines = [paint(CYAN, escape(head + (": " + ", ".join(counts) if counts else "")))]
     examples = sorted(
         ((e, child) for child in node.children if (e := _example_of(child)) is not None),
         key=lambda pair: pair[0]["index"],
@@ -411,7 +411,7 @@ def _evaluation_table(
             if outputs.get("feedback") not in (None, ""):
                 result += paint(DIM, f" ({_excerpt(outputs['feedback'])})")
         lines.append(
-            f"#{example['index']:<{width}} {_verdict(example, paint)}  "
+            f"#{example['index']:<{width}} {_verdict(example, paint)}  "  # index: an int
             f"{_excerpt(child.inputs)} → {result}"
         )
     if len(examples) > len(shown):
