@@ -54,6 +54,24 @@ _data_keys = st.sampled_from(
         "iteration",
     ]
 )
+# A span end's ``evaluation`` (a DSPy Evaluate run's counts or an example's result), any values.
+_evaluation = st.fixed_dictionaries(
+    {},
+    optional={
+        "index": st.integers(0, 3) | _json,
+        "examples": _json,
+        "metric": _json,
+        "score": _json,
+        "passed": _json,
+        "error": _json,
+        "node": _json,
+        "rows": _json,
+    },
+)
+_data = st.tuples(
+    st.dictionaries(_data_keys, _json | st.sampled_from(["start", "end"]), max_size=6),
+    st.none() | _evaluation | _json,
+).map(lambda pair: pair[0] if pair[1] is None else {**pair[0], "evaluation": pair[1]})
 _trace_line = st.fixed_dictionaries(
     {
         "type": _types,
@@ -65,7 +83,7 @@ _trace_line = st.fixed_dictionaries(
     optional={
         "span_id": _ids,
         "parent_id": _ids,
-        "data": st.dictionaries(_data_keys, _json | st.sampled_from(["start", "end"]), max_size=6),
+        "data": _data,
     },
 ).map(lambda d: json.dumps(d).encode())
 _log_line = st.fixed_dictionaries(

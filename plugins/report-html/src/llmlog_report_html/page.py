@@ -224,6 +224,8 @@ def _skeleton(
     }
 
 
+#: What the page shows of an evaluation run's ``evaluation`` (nothing else a file may hold).
+_COUNTS = ("metric", "score", "examples", "passed", "failed", "errors")
 #: Characters of an input, prediction or feedback excerpt in the evaluation table.
 _EXCERPT = 160
 
@@ -273,11 +275,12 @@ def _evaluations(run: Run, cleaned: _Cleaned, sanitizer: Sanitizer) -> list[dict
                     "feedback": _excerpt(outputs.get("feedback")),
                 }
             )
+        summary = evaluation.summary
         found.append(
             {
+                **{key: _texts_cleaned(summary.get(key), sanitizer) for key in _COUNTS},
                 "node": evaluation.node,
                 "name": cleaned.names[evaluation.node],
-                **_texts_cleaned(evaluation.summary, sanitizer),
                 "rows": _texts_cleaned(rows, sanitizer),
             }
         )
