@@ -214,15 +214,36 @@ def test_a_judge_module_in_the_metric_hangs_under_its_example(trace_dir):
     def by_judge(example: dspy.Example, prediction: dspy.Prediction, trace: Any = None) -> bool:
         return bool(judge(question=f"Verdict {example.question}", answer=prediction.answer).verdict)
 
-    devset = examples(("one", "1"), ("two", "2"))
+    devset = examples(("one", "1"), ("two", "2"), ("one", "1"))
     dspy.Evaluate(devset=devset, metric=by_judge, num_threads=2)(Program())
     trace = Trace(trace_dir)
     (root,) = trace.named("Evaluate")
     spans = trace.examples(root)
-    assert sorted(spans) == [0, 1]
+    assert sorted(spans) == [0, 1, 2]
     for span in spans.values():
         assert sorted(trace.name(s) for s in trace.children(span)) == ["Predict", "Program"]
-    assert trace.ends[root]["evaluation"]["passed"] == 2
+    assert trace.ends[root]["evaluation"]["passed"] == 3
+
+
+def test_a_judge_called_with_an_examples_very_inputs_is_not_an_example(trace_dir):
+    # Answers by position: the program's answer, then the judge's verdict, per example.
+    dspy.configure(lm=DummyLM([{"answer": "1"}, {"verdict": "True"}] * 3))
+    judge = dspy.Predict("question -> verdict: bool")
+
+    def by_judge(example: dspy.Example, prediction: dspy.Prediction, trace: Any = None) -> bool:
+        # The example's own question object: "one" is one interned string, also example 2's.
+        return bool(judge(question=example.question).verdict)
+
+    devset = examples(("one", "1"), ("two", "1"), ("one", "1"))
+    dspy.Evaluate(devset=devset, metric=by_judge, num_threads=1)(Program())
+    trace = Trace(trace_dir)
+    (root,) = trace.named("Evaluate")
+    spans = trace.examples(root)
+    assert sorted(spans) == [0, 1, 2]
+    for index, span in spans.items():
+        assert trace.starts[span]["data"]["inputs"] == {"question": devset[index].question}
+        assert sorted(trace.name(s) for s in trace.children(span)) == ["Predict", "Program"]
+    assert trace.children(root) == [spans[0], spans[1], spans[2]]
 
 
 def test_a_metric_that_raises_makes_its_example_an_error(trace_dir):

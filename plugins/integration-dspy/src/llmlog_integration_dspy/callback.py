@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import dspy
 from dspy.utils.callback import BaseCallback
 from dspy.utils.callback_context import ACTIVE_CALL_ID
 
@@ -218,7 +219,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
             session, parent_span, owns = parent.session, parent.span_id, False
             if parent.run is not None:
                 # Under Evaluate: the example's span (opened by the program's call on it).
-                parent_span = parent.run.parent_for(call_id, kind, inputs)
+                parent_span = parent.run.parent_for(call_id, kind, inputs, instance)
         else:
             about = dict(metadata or {})
             if model_id:
@@ -477,6 +478,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                     call.span_id,
                     devset,
                     metric_name if isinstance(metric_name, str) else None,
+                    program if isinstance(program, dspy.Module) else None,
                 )
 
         self._guard(begin)

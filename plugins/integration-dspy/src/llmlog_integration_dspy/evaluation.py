@@ -3,7 +3,8 @@ root, carrying the example's inputs, the prediction, the metric's value and pass
 
 DSPy has no hook per example: ``Evaluate`` runs a local ``process_item`` (``program(**inputs)``
 then ``metric(example, prediction)``) in ``ParallelExecutor``'s threads, each bound to the
-``Evaluate`` call's id. So the example span is opened lazily, by the first module call whose
+``Evaluate`` call's id. So the example span is opened lazily, by the first call of the program
+(the very module ``Evaluate`` was given; any module when the program is a plain function) whose
 parent is the ``Evaluate`` call and whose arguments are one not-yet-seen example's inputs (the
 very objects ``example.inputs()`` hands over, matched by identity, so equal texts of different
 examples never get mixed up and the index is stable with any number of threads). Calls made
@@ -116,12 +117,21 @@ class EvaluationRun:
     :param root_span: the root's span id.
     :param devset: the examples, in the order of ``EvaluationResult.results``.
     :param metric: the metric's name.
+    :param program: the program ``Evaluate`` runs when it is a ``dspy.Module`` (only its calls
+        open examples: a judge module in the metric, called with an example's very inputs, does
+        not), else ``None`` (any module call may).
     """
 
     def __init__(
-        self, session: TraceSession, root_span: str, devset: Any, metric: str | None
+        self,
+        session: TraceSession,
+        root_span: str,
+        devset: Any,
+        metric: str | None,
+        program: Any = None,
     ) -> None:
         self.session = session
+        self.program = program
         self.root_span = root_span
         self.metric = metric
         self._lock = threading.Lock()
@@ -137,12 +147,20 @@ class EvaluationRun:
         self._by_thread: dict[int, _Example] = {}
         self._by_call: dict[str, _Example] = {}
 
-    def parent_for(self, call_id: str, kind: str, values: Mapping[str, Any] | None) -> str:
+    def parent_for(
+        self, call_id: str, kind: str, values: Mapping[str, Any] | None, instance: Any = None
+    ) -> str:
         """The span a call made directly under ``Evaluate`` hangs under: a new example's span
         when it is the program's call on an example, else the example running on this thread,
         else the root."""
         thread = threading.get_ident()
-        if kind == "module" and values is not None and "args" not in values:
+        program = self.program
+        if (
+            kind == "module"
+            and values is not None
+            and "args" not in values
+            and (program is None or instance is program)
+        ):
             with self._lock:
                 waiting = self._unclaimed.get(_input_key(values))
                 index = waiting.pop() if waiting else None
