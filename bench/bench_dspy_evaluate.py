@@ -4,7 +4,7 @@ and without the per-example spans, in the same process.
 Two measures, each over interleaved rounds (the variants alternate, so load drifts hit both):
 
 - ``evaluate``: ``dspy.Evaluate`` over ``--examples`` examples (a Predict each, DummyLM,
-  ``num_threads=1``), time spent inside the callback's hooks per example, with the example spans
+  ``num_threads=1``), CPU time spent inside the callback's hooks per example, with the example spans
   (as shipped) and with them switched off (``LlmlogCallback``'s ``EvaluationRun`` replaced by
   nothing: the tree as before, the examples' calls directly under ``Evaluate``);
 - ``predict``: plain Predict calls (no Evaluate), hook time per call, as shipped and with the
@@ -33,7 +33,8 @@ from common import summary
 
 
 class _Timed:
-    """Wraps a callback: every hook's time summed (``total_ns``)."""
+    """Wraps a callback: every hook's CPU time on its thread summed (``total_ns``; CPU time, not
+    wall time, so that other processes on a loaded machine count less)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -45,11 +46,11 @@ class _Timed:
             return hook
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter_ns()
+            start = time.thread_time_ns()
             try:
                 return hook(*args, **kwargs)
             finally:
-                self.total_ns += time.perf_counter_ns() - start
+                self.total_ns += time.thread_time_ns() - start
 
         return timed
 

@@ -357,3 +357,34 @@ def test_any_metric_value_reads_without_raising(score):
     assert feedback is None or isinstance(feedback, str)
     if isinstance(score, dspy.Prediction) and "feedback" in score:
         assert feedback == (None if score.feedback is None else str(score.feedback))
+
+
+def test_results_that_cannot_be_read_still_end_the_root(trace_dir, capsys):
+    """An ``EvaluationResult`` whose results are not what DSPy documents (here: a results list
+    whose rows are not tuples) is reported once and counted; the program's result is untouched
+    and every span of the trace still ends."""
+    from llmlog_integration_dspy.evaluation import EvaluationRun
+
+    dspy.configure(lm=DummyLM(ANSWERS))
+    original = EvaluationRun.finish
+
+    def broken(self: EvaluationRun, result: Any) -> dict[str, Any]:
+        raise RuntimeError("unreadable results")
+
+    EvaluationRun.finish = broken  # type: ignore[method-assign]
+    try:
+        result = dspy.Evaluate(devset=examples(("one", "1")), metric=exact)(Program())
+    finally:
+        EvaluationRun.finish = original  # type: ignore[method-assign]
+    assert result.score == 100.0
+    callback = integration.instrumented()
+    assert callback is not None and callback.failures == 1
+    assert "unreadable results" in capsys.readouterr().err
+    trace = Trace(trace_dir)
+    (root,) = trace.named("Evaluate")
+    assert "evaluation" not in trace.ends[root]
+    assert trace.ends[root]["outputs"]["score"] == 100.0
+    assert set(trace.ends) == set(trace.starts)
+    # The example's span ended without a result.
+    assert [trace.name(s) for s in trace.children(root)] == ["Example #0"]
+    assert trace.examples(root) == {}

@@ -496,9 +496,17 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         evaluation: dict[str, Any] | None = None
 
         def finish(call: _Call) -> None:
-            nonlocal evaluation
-            if call.run is not None:
-                evaluation = call.run.finish(outputs)
+            run = call.run
+            if run is not None:
+
+                def results() -> None:
+                    nonlocal evaluation
+                    evaluation = run.finish(outputs)
+
+                # A failure reading the results (reported once, counted) still ends every
+                # example span and the root.
+                self._guard(results)
+                self._guard(run.close)
 
         self._guard(lambda: self._end(call_id, summary, exception, finish, lambda: evaluation))
 

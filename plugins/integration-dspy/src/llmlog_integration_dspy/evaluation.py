@@ -87,6 +87,7 @@ class _Example:
         "call_id",
         "closed",
         "done",
+        "ended",
         "exception",
         "index",
         "labels",
@@ -105,7 +106,8 @@ class _Example:
         self.prediction: Any = None
         self.exception: BaseException | None = None
         self.done = False
-        self.closed = False
+        self.closed = False  # no call hangs under it any more
+        self.ended = False  # its span's end is written
 
 
 class EvaluationRun:
@@ -258,6 +260,7 @@ class EvaluationRun:
                 outputs["expected"] = example.labels
             if feedback is not None:
                 outputs["feedback"] = feedback
+            example.ended = True
             self.session.emit_span_end(
                 example.span_id,
                 outputs or None,
@@ -282,6 +285,18 @@ class EvaluationRun:
         summary["failed"] = len(results) - passed_count - len(errors)
         summary["errors"] = len(errors)
         return summary
+
+    def close(self) -> None:
+        """End the example spans :meth:`finish` did not (it failed half-way), with no result:
+        every span of the trace ends."""
+        with self._lock:
+            examples = [e for e in self._examples if not e.ended]
+            for example in examples:
+                example.closed = example.ended = True
+        for example in examples:
+            self.session.emit_span_end(
+                example.span_id, None, None, (example.last - example.start) // 1_000_000
+            )
 
 
 def _at(row: Any, i: int) -> Any:
