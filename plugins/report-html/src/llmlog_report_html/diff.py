@@ -107,6 +107,9 @@ class Side:
     cost: float | None
     duration_ms: float | None
     error: str | None
+    #: A DSPy ``Evaluate`` result: an example's (``pass 1``, ``FAIL 0``, ``ERROR``) or a run's
+    #: (``score 40: 2 passed, 1 failed, 2 errors``); ``None`` for other nodes.
+    result: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -225,7 +228,28 @@ def _keys(run: Run) -> dict[tuple[tuple[str, int], ...], int]:
 
 def _side(node: Node, index: int) -> Side:
     tokens = _tokens(node)
-    return Side(index, tokens, node.cost, node.duration_ms, node.error)
+    return Side(index, tokens, node.cost, node.duration_ms, node.error, _result(node))
+
+
+def _result(node: Node) -> str | None:
+    """An ``Evaluate`` run's or example's result in a few words (:attr:`Side.result`)."""
+    evaluation = node.evaluation
+    if evaluation is None:
+        return None
+    score = evaluation.get("score")
+    shown = f"{score:g}" if isinstance(score, float) else _as_text(score)
+    if "examples" in evaluation:
+        counts = ", ".join(
+            f"{_as_text(evaluation[key])} {key}"
+            for key in ("passed", "failed", "errors")
+            if evaluation.get(key) is not None
+        )
+        return f"score {shown}" + (f": {counts}" if counts else "")
+    if evaluation.get("error"):
+        return "ERROR"
+    passed = evaluation.get("passed")
+    verdict = "pass" if passed is True else "FAIL" if passed is False else "score"
+    return verdict if isinstance(score, bool) else f"{verdict} {shown}"
 
 
 def diff_runs(a: Run, b: Run, a_name: str = "A", b_name: str = "B") -> RunDiff:
@@ -249,6 +273,7 @@ def diff_runs(a: Run, b: Run, a_name: str = "A", b_name: str = "B") -> RunDiff:
             or side_a.tokens != side_b.tokens
             or side_a.cost != side_b.cost
             or bool(side_a.error) != bool(side_b.error)
+            or side_a.result != side_b.result
             or na.model != nb.model
         )
         nodes.append(
@@ -345,6 +370,8 @@ def format_diff(diff: RunDiff, *, show_same: bool = False) -> list[str]:
             lines.append(f"  latency   {_delta_number(a.duration_ms, b.duration_ms, ' ms')}")
         if a.error != b.error:
             lines.append(f"  error     {a.error or 'none'} → {b.error or 'none'}")
+        if a.result != b.result:
+            lines.append(f"  result    {a.result or 'none'} → {b.result or 'none'}")
         for label, diff_lines in (("prompt", node.prompt), ("output", node.output)):
             if diff_lines:
                 lines.append(f"  {label}:")

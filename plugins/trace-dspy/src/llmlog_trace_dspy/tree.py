@@ -294,7 +294,7 @@ def _add(node: Node, event: TraceEvent) -> None:
             node.outputs = data["outputs"]
         if type(data.get("evaluation")) is dict:
             node.evaluation = data["evaluation"]
-        text += [data.get("error"), data.get("outputs")]
+        text += [data.get("error"), data.get("outputs"), data.get("evaluation")]
     elif kind is _LLM:
         node.calls.append(call_of(data, listed=False))
         text += [data.get(k) for k in ("prompt", "response", "model", "provider")]

@@ -751,6 +751,7 @@
           ["cost", n.a.cost !== n.b.cost ? delta(n.a.cost, n.b.cost, fmtCost) : null],
           ["latency", delta(n.a.duration_ms, n.b.duration_ms, fmtMs)],
           ["error", n.a.error !== n.b.error ? (n.a.error || "none") + " \u2192 " + (n.b.error || "none") : null],
+          ["result", n.a.result !== n.b.result ? (n.a.result || "none") + " \u2192 " + (n.b.result || "none") : null],
         ]));
       }
       if (n.prompt.length) card.appendChild(section("prompt", diffLines(n.prompt)));
