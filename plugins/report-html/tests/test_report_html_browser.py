@@ -461,7 +461,7 @@ def test_the_evaluation_table_links_each_example_to_its_tree(browser, tmp_path):
     # The score and counts at the top.
     banner = page.inner_text("#eval-banner-0")
     assert "Evaluate (metric)" in banner
-    assert "score 50 · 4 examples · 2 passed · 1 failed · 1 errors" in banner
+    assert "score 50 · 4 examples · 2 passed · 1 failed · 1 error" in banner
     page.click("#tab-eval")
     table = page.locator("#view-eval table.evaltable")
     rows = table.locator("tr.evalrow")

@@ -3,7 +3,8 @@
     .venv/bin/python -m llmlog_report_html.screenshots docs/img      # or: nox -s screenshots
 
 It writes sample runs with the real APIs (a traced question-answering program, a changed prompt
-to compare with, an RLM file, a flight-recorder snapshot), renders their reports and photographs
+to compare with, an RLM file, a flight-recorder snapshot, a DSPy ``Evaluate`` run on ``DummyLM``
+when DSPy and its llmlog integration are installed), renders their reports and photographs
 the main views in headless Chromium (``/usr/bin/chromium``, driven by Playwright, which is a
 development dependency, not one of this package's).
 """
@@ -152,18 +153,69 @@ def _flight_run(directory: Path) -> Path:
     return path
 
 
+def _evaluate_run(directory: Path) -> Path | None:
+    """A real ``dspy.Evaluate`` (2 threads, ``DummyLM``) traced by the DSPy integration: passing,
+    failing and raising examples, a metric with feedback. ``None`` without DSPy."""
+    try:
+        import dspy
+        from dspy.utils import DummyLM
+
+        from llmlog_integration_dspy import integration
+    except ImportError:
+        return None
+    import llmlog
+
+    class Answer(dspy.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.qa = dspy.ChainOfThought("question -> answer")
+
+        def forward(self, question: str) -> Any:
+            if "Atlantis" in question:
+                raise LookupError("no source mentions Atlantis\n(searched 3 indexes)")
+            return self.qa(question=question)
+
+    def judged(example: Any, prediction: Any, trace: Any = None) -> Any:
+        right = example.answer.lower() in prediction.answer.lower()
+        return dspy.Prediction(
+            score=1.0 if right else 0.0,
+            feedback="matches the reference" if right else f"expected {example.answer}",
+        )
+
+    rows = [*_QUESTIONS, ("What is the capital of Australia?", "Canberra")]
+    rows += [("Where is Atlantis?", "nowhere")]
+    answers = {q.split()[-1].rstrip("?"): a for q, a in _QUESTIONS}
+    answers["Australia"] = "Sydney"
+    llmlog.configure({"outputs": {}, "trace": {"dir": str(directory)}})
+    integration.instrument()
+    try:
+        lm = DummyLM({k: {"reasoning": "I recall it.", "answer": v} for k, v in answers.items()})
+        devset = [dspy.Example(question=q, answer=a).with_inputs("question") for q, a in rows]
+        with dspy.context(lm=lm):
+            dspy.Evaluate(devset=devset, metric=judged, num_threads=2)(Answer())
+    finally:
+        integration.uninstrument()
+        llmlog.configure({"outputs": {}, "level": "info"})
+    (path,) = directory.glob("*.jsonl")
+    return path
+
+
 def sample_runs(directory: Path) -> dict[str, Path]:
     """The sample runs' files: ``qa``, ``qa_before`` (another system prompt), ``rlm``,
-    ``flight``."""
+    ``flight``, and ``evaluate`` when DSPy is installed."""
     import llmlog
 
     llmlog.configure({"outputs": {}, "level": "info"})
-    return {
+    runs = {
         "qa": _qa_run(directory / "qa.jsonl", "Answer with one short phrase. Think step by step."),
         "qa_before": _qa_run(directory / "qa-before.jsonl", "Answer with one short phrase."),
         "rlm": _rlm_run(directory / "rlm"),
         "flight": _flight_run(directory / "flight"),
     }
+    evaluate = _evaluate_run(directory / "evaluate")
+    if evaluate is not None:
+        runs["evaluate"] = evaluate
+    return runs
 
 
 def _shoot(page: Any, path: Path) -> None:
@@ -194,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             "rlm": write_report(load_run([runs["rlm"]]), work / "rlm.html").path,
             "flight": write_report(load_run([runs["flight"]]), work / "flight.html").path,
         }
+        if "evaluate" in runs:
+            pages["evaluate"] = write_report(
+                load_run([runs["evaluate"]]), work / "evaluate.html"
+            ).path
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1360, "height": 760})
@@ -229,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
             open_("flight")
             page.click("#expand")
             _shoot(page, out / "report-flight.png")
+            if "evaluate" in pages:
+                open_("evaluate")
+                page.click("#tab-eval")
+                _shoot(page, out / "report-evaluation.png")
             browser.close()
     return 0
 

@@ -611,7 +611,7 @@
     parts.push("score " + (ev.score === null || ev.score === undefined ? "?" : String(ev.score)));
     parts.push(fmtInt(ev.examples) + " examples");
     ["passed", "failed", "errors"].forEach(function (k) {
-      if (ev[k] !== null && ev[k] !== undefined) parts.push(fmtInt(ev[k]) + " " + k);
+      if (ev[k] !== null && ev[k] !== undefined) parts.push(fmtInt(ev[k]) + " " + (k === "errors" && ev[k] === 1 ? "error" : k));
     });
     return parts.join(" \u00b7 ");
   }
