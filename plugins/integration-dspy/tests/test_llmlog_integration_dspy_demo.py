@@ -56,8 +56,12 @@ def test_dspy_demo_traces_a_react_agent_and_shows_the_tree(cli, tmp_path):
     assert "✗ Tool:search_news" in out and "news service unavailable" in out
     assert "Tool:get_weather" in out and "└── ChainOfThought:extract" in out
     assert "llm dummy (dummy)" in out and "cost unknown" in out
+    # The evaluation: its score and a table of its examples under its root.
+    assert "score 33.33 (exact_match) of 3 examples: 1 passed, 1 failed, 1 error" in out
+    assert "#1 FAIL  question: Capital of Spain? → answer: Barcelona" in out
+    assert "#2 ERROR  question: Capital of the moon? → ValueError: the moon has no capital" in out
     assert out.rstrip().endswith(
-        "5 LLM calls, 0 tokens (5 calls with unknown price), 1 with errors"
+        "7 LLM calls, 0 tokens (7 calls with unknown price), 2 with errors"
     )
     assert "weather lookup" in done.stderr  # the tool's log entry, with the trace id
     assert "[traceId=" in done.stderr

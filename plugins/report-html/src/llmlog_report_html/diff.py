@@ -240,9 +240,9 @@ def _result(node: Node) -> str | None:
     shown = f"{score:g}" if isinstance(score, float) else _as_text(score)
     if "examples" in evaluation:
         counts = ", ".join(
-            f"{_as_text(evaluation[key])} {key}"
+            f"{_as_text(n)} {'error' if key == 'errors' and n == 1 else key}"
             for key in ("passed", "failed", "errors")
-            if evaluation.get(key) is not None
+            if (n := evaluation.get(key)) is not None
         )
         return f"score {shown}" + (f": {counts}" if counts else "")
     if evaluation.get("error"):

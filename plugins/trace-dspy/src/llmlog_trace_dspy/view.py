@@ -345,15 +345,17 @@ def _number_text(value: Any) -> str:
 
 
 def _verdict(example: dict[str, Any], paint: Paint) -> str:
-    """``pass 1`` / ``FAIL 0`` / ``ERROR``: an example's result on its span's line."""
-    score = _number_text(example.get("score"))
+    """``pass 1`` / ``FAIL 0`` / ``ERROR``: an example's result on its span's line (``pass`` /
+    ``FAIL`` alone for a metric that gave a flag)."""
+    value = example.get("score")
+    score = "" if isinstance(value, bool) else " " + escape(_number_text(value))
     if example.get("error") not in (None, ""):
         return paint(RED, "ERROR")
     if example.get("passed") is True:
-        return paint(GREEN, f"pass {escape(score)}")
+        return paint(GREEN, f"pass{score}")
     if example.get("passed") is False:
-        return paint(RED, f"FAIL {escape(score)}")
-    return paint(DIM, f"score {escape(score)}")
+        return paint(RED, f"FAIL{score}")
+    return paint(DIM, f"score{score}")
 
 
 def _excerpt(value: Any, width: int = _EXCERPT) -> str:
@@ -379,9 +381,9 @@ def _evaluation_table(
     evaluation = node.evaluation or {}
     metric = text_of(evaluation.get("metric")) or "metric"
     counts = [
-        f"{_number_text(evaluation.get(key))} {key}"
+        f"{_number_text(evaluation.get(key))} {'error' if key == 'errors' and n == 1 else key}"
         for key in ("passed", "failed", "errors")
-        if evaluation.get(key) is not None
+        if (n := evaluation.get(key)) is not None
     ]
     score = evaluation.get("score")
     head = f"score {_number_text(score)}" if score is not None else "no score"

@@ -178,9 +178,9 @@ def _results_text(
 ) -> str:
     """An Evaluate run's results as the response of its results iteration."""
     counts = ", ".join(
-        f"{plain_text(evaluation[key])} {key}"
+        f"{plain_text(n)} {'error' if key == 'errors' and n == 1 else key}"
         for key in ("passed", "failed", "errors")
-        if evaluation.get(key) is not None
+        if (n := evaluation.get(key)) is not None
     )
     head = f"score {plain_text(evaluation.get('score'))}"
     if evaluation.get("metric"):
