@@ -16,6 +16,12 @@ from llmlog.sanitize import Sanitizer
 _RAW_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+def _shown_as_read(text: str) -> bool:
+    """Nothing a terminal acts on or that shows other than it reads: every character printable
+    (no controls, bidi overrides, zero-width or private-use characters)."""
+    return text.isprintable()
+
+
 @settings(max_examples=200)
 @given(
     st.recursive(
@@ -27,8 +33,20 @@ _RAW_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 def test_any_value_reads_back_with_no_raw_control_character(value):
     text = dumps_json({"value": value})
     assert not _RAW_CONTROL.search(text)
+    assert _shown_as_read(text)
     assert json.loads(text) == {"value": value}
-    assert not _RAW_CONTROL.search(dumps_json({"value": value}, indent=True).replace("\n", ""))
+    indented = dumps_json({"value": value}, indent=True)
+    assert _shown_as_read(indented.replace("\n", ""))
+    assert json.loads(indented) == {"value": value}
+
+
+def test_bidi_and_zero_width_characters_are_escaped():
+    hostile = "admin\u202egnp.exe\u200b\u2066x\u2069\ue000"
+    text = dumps_json({"name": hostile}, indent=True)
+    for raw in ("\u202e", "\u200b", "\u2066", "\u2069", "\ue000"):
+        assert raw not in text
+    assert "\\u202e" in text
+    assert json.loads(text) == {"name": hostile}
 
 
 _rows = st.lists(

@@ -16,21 +16,24 @@ redaction) contains ``TEXT``, case-insensitively. ``total`` counts the rows that
 filters; ``next_offset`` is the ``--offset`` of the next page, ``null`` on the last.
 
 Redaction as configured applies to every row and the summary (:func:`configured_sanitizer`); the
-text is JSON, whose encoder escapes the C0 control characters, and this module escapes the C1
-ones and the line and paragraph separators too (``\\u009b`` starts a terminal sequence on some
-terminals), so ``--json`` output never carries a terminal escape.
+text is JSON, whose encoder escapes the C0 control characters; every other character that is
+not printable (the C1 controls: ``\\u009b`` starts a terminal sequence on some terminals; the
+line and paragraph separators; the bidirectional controls that reorder text on screen;
+zero-width and private-use characters) is escaped too, by :func:`llmlog.render.escape_json_bytes`
+(the rule of every other place text reaches a terminal), so ``--json`` output never carries a
+terminal escape or text that shows other than it reads.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 import orjson
 
+from llmlog.render import escape_json_bytes
 from llmlog.sanitize import Sanitizer
 from llmlog.serialize import serializer
 
@@ -51,10 +54,6 @@ JSON_SCHEMA = "llmlog.view/1"
 DEFAULT_LIMIT = 1000
 #: The most rows one page holds, whatever ``--limit`` asks.
 MAX_LIMIT = 100_000
-
-# What JSON leaves unescaped and a terminal or an editor may still act on: the C1 controls
-# (U+0080–U+009F: CSI is U+009B), DEL, and the line and paragraph separators.
-_UNSAFE = re.compile("[\u007f-\u009f\u2028\u2029]")
 
 
 def add_json_flags(
@@ -210,8 +209,8 @@ def dumps_json(document: Any, *, indent: bool = False) -> str:
         raw = orjson.dumps(document, option=option, default=serializer.default)
     except (TypeError, orjson.JSONEncodeError):
         raw = serializer.dumps(document)
-    text = raw.decode("utf-8", "replace")
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    # orjson writes lone surrogates as escapes, so the bytes are valid UTF-8.
+    return escape_json_bytes(raw).decode("utf-8", "replace")
 
 
 def print_json(document: Any, out: TextIO | None = None) -> None:
