@@ -153,7 +153,8 @@ with llmlog.new_trace_session(sys.argv[3], sampling=sampling):
 """
 
 
-def _instructions(python: str, count: int, mode: str, work: Path) -> int:
+def _instructions(python: str, count: int, mode: str, work: Path) -> tuple[int, int]:
+    """The main thread's instructions and all threads' of the program with ``count`` traces."""
     script = work / "program.py"
     script.write_text(CALLGRIND_PROGRAM)
     out = work / f"callgrind.{mode}.{count}"
@@ -172,25 +173,40 @@ def _instructions(python: str, count: int, mode: str, work: Path) -> int:
         check=True,
         capture_output=True,
     )
-    (main,) = list(work.glob(f"callgrind.{mode}.{count}.*-01"))
-    found = re.search(r"^summary: (\d+)", main.read_text(errors="replace"), re.MULTILINE)
-    if found is None:
-        raise SystemExit(f"no summary line in {main}")
-    return int(found.group(1))
+    counts = {}
+    for part in work.glob(f"callgrind.{mode}.{count}.*-*"):
+        found = re.search(r"^summary: (\d+)", part.read_text(errors="replace"), re.MULTILINE)
+        if found is None:
+            raise SystemExit(f"no summary line in {part}")
+        counts[part.name.rsplit("-", 1)[1]] = int(found.group(1))
+    # Thread 01 is the application's (main) thread; the others are the file sink's flusher and
+    # the sampling worker.
+    return counts["01"], sum(counts.values())
 
 
 def callgrind(args: argparse.Namespace) -> None:
     count = args.traces
-    figures = {}
+    main: dict[str, float] = {}
+    total: dict[str, float] = {}
+    events = count * EVENTS_PER_TRACE
     with tempfile.TemporaryDirectory() as tmp:
         for mode in ("off", "on", "typical"):
             once = _instructions(sys.executable, count, mode, Path(tmp))
             twice = _instructions(sys.executable, 2 * count, mode, Path(tmp))
-            figures[mode] = (twice - once) / (count * EVENTS_PER_TRACE)
-    off = figures["off"]
-    print(f"  off:      {off:,.0f} instructions/event (main thread)")
-    print(f"  all kept: {figures['on']:,.0f} ({figures['on'] - off:+,.0f})")
-    print(f"  5% kept:  {figures['typical']:,.0f} ({figures['typical'] - off:+,.0f})")
+            main[mode] = (twice[0] - once[0]) / events
+            total[mode] = (twice[1] - once[1]) / events
+    print("  instructions/event:   application's thread   all threads")
+    for mode, label in (("off", "off"), ("on", "all kept"), ("typical", "5% kept")):
+        print(
+            f"  {label:9} {main[mode]:>12,.0f} ({main[mode] - main['off']:+8,.0f})"
+            f" {total[mode]:>12,.0f} ({total[mode] - total['off']:+8,.0f})"
+        )
+    out = Path(args.output).with_name("sampling-callgrind.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps({"traces": count, "application_thread": main, "all_threads": total}, indent=2)
+        + "\n"
+    )
 
 
 MEMORY_PROGRAM = r"""
