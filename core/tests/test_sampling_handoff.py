@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import llmlog
+from llmlog import state
 from llmlog.records import TraceEvent, TraceEventType
 from llmlog.sampling import HANDOFF_BATCH, HANDOFF_LIMIT, SamplingOptions
 from llmlog.tracing import TraceSession, new_span_id
@@ -99,8 +100,6 @@ def test_flush_decides_what_was_handed_over_before_flushing_the_writer():
 
 def test_the_process_wide_flush_decides_every_handoff_and_flushes_its_file(tmp_path):
     # state.flush_all: what a FATAL entry and a flight-recorder snapshot call.
-    from llmlog import state
-
     pytest.importorskip("llmlog_trace_dspy")  # the file read back: not in the core alone
     path = tmp_path / "t.jsonl"
     session = llmlog.new_trace_session(path, sampling=SamplingOptions(enabled=True, ratio=1.0))
@@ -119,10 +118,12 @@ def test_past_the_limit_the_application_thread_decides_itself():
     session = TraceSession(writer, sampling=SamplingOptions(enabled=True, ratio=1.0))
     handoff = session._handoff
     assert handoff is not None
-    with handoff._lock:  # the worker busy: it cannot take anything
-        for i in range(HANDOFF_LIMIT - 1):
-            session.emit_span_start(f"{i + 1:016x}", None, "request")
-        assert handoff.waiting == HANDOFF_LIMIT - 1
+    # A worker that falls behind: it no longer sees this hand-off.
+    with state.sampling_lock:
+        state.sampling_handoffs.discard(handoff)
+    for i in range(HANDOFF_LIMIT - 1):
+        session.emit_span_start(f"{i + 1:016x}", None, "request")
+    assert handoff.waiting == HANDOFF_LIMIT - 1
     session.emit_span_start("f" * 16, None, "request")  # the limit: drained on this thread
     assert handoff.waiting == 0
     assert session.sampler is not None and session.sampler.open_traces == HANDOFF_LIMIT

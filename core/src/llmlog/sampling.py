@@ -26,8 +26,11 @@ decision. An event outside any span (a session line) passes straight through.
 Every decision is counted: per sampler (:meth:`TailSampler.counts`), process-wide in
 ``llmlog.stats()["trace_sampling"]``, and, for a trace file, in its summary lines.
 
-The sampler takes no lock of its own: its owner calls it under the lock that already orders the
-sink's events (a session's lock, the exporter's).
+The sampler takes no lock of its own: its owner calls it from one thread at a time. Trace sessions
+and the OTLP exporter feed theirs through a :class:`SamplerHandoff`: the application's thread only
+appends each event to a queue, and the sampling worker thread holds, decides and writes (so the
+application's thread never pays for a decision, a kept trace's writing or a summary line);
+``flush()``, ``close()`` and exit decide what was handed over first.
 """
 
 from __future__ import annotations
