@@ -299,3 +299,36 @@ def _fork_and_run(session: TraceSession, writer: ListWriter, out: Path) -> int:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def test_a_rule_that_flushes_everything_from_inside_a_decision_does_not_wait_for_itself():
+    # A predicate that logs a FATAL entry flushes everything (state.flush_all), which drains
+    # every hand-off: the one deciding it must not wait for its own lock.
+    from llmlog.sampling import add_sampling_rule, remove_sampling_rule
+
+    calls: list[bool] = []
+
+    def flushing(facts: Any) -> bool:
+        state.flush_all()
+        calls.append(True)
+        return True
+
+    add_sampling_rule("flushing", flushing)
+    writer = ListWriter()
+    session = TraceSession(writer, sampling=SamplingOptions(enabled=True))
+    done = threading.Event()
+    try:
+
+        def record() -> None:
+            one_trace(session, "a" * 16, "b" * 16)
+            session.flush()
+            done.set()
+
+        thread = threading.Thread(target=record, daemon=True)
+        thread.start()
+        assert done.wait(30), "a drain waited for itself"
+        assert calls and len(writer.events) == 5
+    finally:
+        remove_sampling_rule("flushing")
+        if done.is_set():  # else its lock stays held: closing would hang too
+            session.close()

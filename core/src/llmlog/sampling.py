@@ -672,6 +672,7 @@ class SamplerHandoff:
         "_flush",
         "_follow",
         "_lock",
+        "_owner",
         "_pending",
         "sampler",
     )
@@ -689,6 +690,9 @@ class SamplerHandoff:
         self._follow = sampler._follow
         self._pending: deque[TraceEvent] = deque()
         self._lock = threading.Lock()
+        #: The thread draining now: a drain it starts from inside (a rule that logs a FATAL
+        #: entry, which flushes everything) returns at once instead of waiting for itself.
+        self._owner: int | None = None
         with state.sampling_lock:
             state.sampling_handoffs.add(self)
         state.register_lifecycle(flush=_drain_all, after_fork_in_child=_after_fork_in_child)
@@ -712,23 +716,30 @@ class SamplerHandoff:
     def drain(self, then: Callable[[], None] | None = None) -> None:
         """Offer every event waiting, on this thread, then call ``then`` (a sink's flush or
         close) under the same lock; never raises: a failure goes to ``failed``."""
+        me = threading.get_ident()
+        if self._owner == me:
+            return
         with self._lock:
-            if self._closed:  # closed meanwhile, its sink too: what came since goes nowhere
-                self._pending.clear()
-                return
-            pending = self._pending
-            offer = self.sampler.offer
-            while pending:
-                event = pending.popleft()
-                try:
-                    offer(event)
-                except Exception as exc:
-                    self._failed(exc)
-            if then is not None:
-                try:
-                    then()
-                except Exception as exc:
-                    self._failed(exc)
+            self._owner = me
+            try:
+                if self._closed:  # closed meanwhile, its sink too: what came since goes nowhere
+                    self._pending.clear()
+                    return
+                pending = self._pending
+                offer = self.sampler.offer
+                while pending:
+                    event = pending.popleft()
+                    try:
+                        offer(event)
+                    except Exception as exc:
+                        self._failed(exc)
+                if then is not None:
+                    try:
+                        then()
+                    except Exception as exc:
+                        self._failed(exc)
+            finally:
+                self._owner = None
 
     @property
     def waiting(self) -> int:
