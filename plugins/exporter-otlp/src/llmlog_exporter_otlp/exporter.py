@@ -175,7 +175,7 @@ class OtlpExporter(Integration, TraceSink):
                     "sampling", f"tail sampling failed: {type(exc).__name__}: {exc}"
                 ),
             )
-            self.on_event = self._handoff.put  # type: ignore[method-assign, assignment]
+            self.on_event = self._handoff.put  # type: ignore[method-assign]
         else:
             # The queue's put answers on_event itself: no call in between on the application's
             # thread.
