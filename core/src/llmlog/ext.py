@@ -81,7 +81,8 @@ Tracing (for trace formats and integrations)
     now), ``flush_trace_sinks``, ``trace_sink_failures``; ``add_listener``/``remove_listener`` for
     a plain function. Tail sampling in front of a sink: ``SamplingOptions`` (a policy as a
     table), ``TailSampler`` (holds each trace until its root span ends, then passes it on or
-    not), ``TraceFacts`` (what a decision reads).
+    not), ``TraceFacts`` (what a decision reads), ``SamplerHandoff`` (the sampler fed off the
+    application's thread: the events handed over, decided and passed on by the sampling worker).
     ``LogContext``, ``get_current``, ``enter_context``, ``exit_context``: the context a trace
     session and its spans live in.
 
@@ -201,7 +202,7 @@ if TYPE_CHECKING:
     from llmlog.runtime import plugin_host
     from llmlog.runtime import validate as validate_configuration
     from llmlog.safefiles import DIRECTORY_MODE, create_new, make_private_dirs, written_atomically
-    from llmlog.sampling import TailSampler, TraceFacts
+    from llmlog.sampling import SamplerHandoff, TailSampler, TraceFacts
     from llmlog.sanitize import Sanitizer
     from llmlog.serialize import (
         Serializer,
@@ -365,7 +366,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "make_private_dirs",
         "written_atomically",
     ),
-    **_names("llmlog.sampling", "TailSampler", "TraceFacts"),
+    **_names("llmlog.sampling", "SamplerHandoff", "TailSampler", "TraceFacts"),
     **_names("llmlog.sanitize", "Sanitizer"),
     **_names(
         "llmlog.serialize",
@@ -492,6 +493,7 @@ __all__ = [
     "PriceTable",
     "PriceUsage",
     "Rates",
+    "SamplerHandoff",
     "SamplingOptions",
     "Sanitizer",
     "Seconds",

@@ -26,8 +26,11 @@ decision. An event outside any span (a session line) passes straight through.
 Every decision is counted: per sampler (:meth:`TailSampler.counts`), process-wide in
 ``llmlog.stats()["trace_sampling"]``, and, for a trace file, in its summary lines.
 
-The sampler takes no lock of its own: its owner calls it under the lock that already orders the
-sink's events (a session's lock, the exporter's).
+The sampler takes no lock of its own: its owner calls it from one thread at a time. Trace sessions
+and the OTLP exporter feed theirs through a :class:`SamplerHandoff`: the application's thread only
+appends each event to a queue, and the sampling worker thread holds, decides and writes (so the
+application's thread never pays for a decision, a kept trace's writing or a summary line);
+``flush()``, ``close()`` and exit decide what was handed over first.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import re
 import threading
 import time
 import weakref
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +54,7 @@ from llmlog.severity import Severity
 
 __all__ = [
     "FollowSampling",
+    "SamplerHandoff",
     "SamplingOptions",
     "TailSampler",
     "TraceFacts",
@@ -632,10 +636,183 @@ class TailSampler:
         self._retired()  # the counts join the totals (once)
 
 
+# -- deciding off the application's thread ------------------------------------------------------
+
+#: Events a hand-off holds before it wakes the sampling worker.
+HANDOFF_BATCH = 256
+#: Events a hand-off holds at most: past it the application's thread decides itself (the worker
+#: fell behind), so what waits stays bounded.
+HANDOFF_LIMIT = 4096
+#: Seconds an event may wait for the worker when fewer than a batch are waiting.
+HANDOFF_INTERVAL = 0.2
+
+
+class SamplerHandoff:
+    """Takes a :class:`TailSampler`'s events from the application's threads and has the sampling
+    worker thread offer them, in order: the application's thread only appends the event to a
+    queue; holding it with its trace, deciding the trace when its root ends, and writing a kept
+    trace (or the summary line of one not kept) happen on the worker.
+
+    Every call into the sampler (and so into its sink) is made under the hand-off's lock, by the
+    worker, by :meth:`drain` (a sink's ``flush``, ``close``), or by the application's thread when
+    ``HANDOFF_LIMIT`` events wait (the worker fell behind). While an output follows the trace
+    files' decisions (``follow_trace_sampling``) a following sampler decides on the application's
+    thread, as it comes: an entry logged inside a span must find the span held.
+
+    :param sampler: the sampler to feed.
+    :param failed: takes an exception raised by the sampler or its sink (reported and counted
+        by the owner); the other events go on.
+    :param flush: the sink's flush, called after draining at ``llmlog.flush()``.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_failed",
+        "_flush",
+        "_follow",
+        "_lock",
+        "_owner",
+        "_pending",
+        "sampler",
+    )
+
+    def __init__(
+        self,
+        sampler: TailSampler,
+        failed: Callable[[Exception], None],
+        flush: Callable[[], None] | None = None,
+    ) -> None:
+        self.sampler = sampler
+        self._failed = failed
+        self._flush = flush
+        self._closed = False
+        self._follow = sampler._follow
+        self._pending: deque[TraceEvent] = deque()
+        self._lock = threading.Lock()
+        #: The thread draining now: a drain it starts from inside (a rule that logs a FATAL
+        #: entry, which flushes everything) returns at once instead of waiting for itself.
+        self._owner: int | None = None
+        with state.sampling_lock:
+            state.sampling_handoffs.add(self)
+        state.register_lifecycle(flush=_drain_all, after_fork_in_child=_after_fork_in_child)
+        state.sampling_wake.set()  # an idle worker waits for a first hand-off without a timeout
+
+    def put(self, event: TraceEvent) -> None:
+        """Hand ``event`` over (the application's thread): an append, and a wake-up per batch."""
+        pending = self._pending
+        pending.append(event)
+        if self._follow and state.sampling_followers:
+            self.drain()
+            return
+        waiting = len(pending)
+        if waiting == HANDOFF_BATCH:
+            state.sampling_wake.set()
+        elif waiting >= HANDOFF_LIMIT:
+            self.drain()
+        elif waiting == 1 and state.sampling_worker is None and not _start_worker():
+            self.drain()  # no thread to be had (the interpreter exiting): decided here
+
+    def drain(self, then: Callable[[], None] | None = None) -> None:
+        """Offer every event waiting, on this thread, then call ``then`` (a sink's flush or
+        close) under the same lock; never raises: a failure goes to ``failed``."""
+        me = threading.get_ident()
+        if self._owner == me:
+            return
+        with self._lock:
+            self._owner = me
+            try:
+                if self._closed:  # closed meanwhile, its sink too: what came since goes nowhere
+                    self._pending.clear()
+                    return
+                pending = self._pending
+                offer = self.sampler.offer
+                while pending:
+                    event = pending.popleft()
+                    try:
+                        offer(event)
+                    except Exception as exc:
+                        self._failed(exc)
+                if then is not None:
+                    try:
+                        then()
+                    except Exception as exc:
+                        self._failed(exc)
+            finally:
+                self._owner = None
+
+    @property
+    def waiting(self) -> int:
+        """Events handed over and not yet offered."""
+        return len(self._pending)
+
+    def close(self, then: Callable[[], None] | None = None) -> None:
+        """Offer what waits, close the sampler (its open traces flushed, marked unfinished), then
+        call ``then`` under the lock; the worker forgets this hand-off."""
+        with state.sampling_lock:
+            state.sampling_handoffs.discard(self)
+
+        def closing() -> None:
+            self._closed = True
+            self.sampler.close()
+            if then is not None:
+                then()
+
+        self.drain(closing)
+
+
+def _start_worker() -> bool:
+    """Start the sampling worker if none runs; whether one runs."""
+    with state.sampling_lock:
+        if state.sampling_worker is None:
+            worker = threading.Thread(target=_work, name="llmlog-sampling", daemon=True)
+            try:
+                worker.start()
+            except RuntimeError:  # the interpreter is exiting
+                return False
+            state.sampling_worker = worker
+    return True
+
+
+def _work() -> None:
+    """The sampling worker: decides the traces handed over, a batch at a time or every
+    ``HANDOFF_INTERVAL``. Never ends (a daemon thread; sessions are closed at exit, which
+    drains them on the exiting thread)."""
+    failures = 0
+    while True:
+        wake = state.sampling_wake
+        wake.wait(HANDOFF_INTERVAL if state.sampling_handoffs else None)
+        wake.clear()
+        try:
+            with state.sampling_lock:
+                handoffs = list(state.sampling_handoffs)
+            for handoff in handoffs:
+                if handoff._pending:
+                    handoff.drain()
+        except Exception as exc:  # drain reports its own; this is the worker's own failure
+            failures += 1
+            if failures == 1:
+                report_problem(f"the sampling worker failed (reported once): {exc!r}")
+
+
+def _drain_all() -> None:
+    """``llmlog.flush()``: every event handed over is offered (traces whose root ended are
+    decided and written)."""
+    with state.sampling_lock:
+        handoffs = list(state.sampling_handoffs)
+    for handoff in handoffs:
+        handoff.drain(handoff._flush)
+
+
 def _after_fork_in_child() -> None:
     state.sampling_lock = threading.Lock()
     for follower in state.sampling_followers:
         follower._lock = threading.Lock()
+    # The worker did not come along; a lock it held stays held: fresh ones.
+    state.sampling_worker = None
+    state.sampling_wake = threading.Event()
+    for handoff in list(state.sampling_handoffs):
+        handoff._lock = threading.Lock()
 
 
 # -- log entries following their trace's decision -------------------------------------------------

@@ -166,6 +166,12 @@ sampling_lock = threading.Lock()
 #: and the outputs that follow their decisions (``llmlog.sampling.FollowSampling``).
 sampling_open_spans: dict[str, str] = {}
 sampling_followers: tuple[Any, ...] = ()
+#: The samplers' hand-offs (``llmlog.sampling.SamplerHandoff``): the events the application's
+#: threads handed over, which the sampling worker thread (started on demand, again after a fork)
+#: decides and writes; ``sampling_wake`` wakes it when a hand-off has a batch waiting.
+sampling_handoffs: weakref.WeakSet[Any] = weakref.WeakSet()
+sampling_wake = threading.Event()
+sampling_worker: threading.Thread | None = None
 
 # -- counters ------------------------------------------------------------------------------------
 

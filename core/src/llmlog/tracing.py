@@ -41,7 +41,7 @@ from llmlog.numbers import as_cost, as_count, as_seconds
 from llmlog.pricing import REPLAYED, price_usage
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
-from llmlog.sampling import TailSampler, TraceFacts
+from llmlog.sampling import SamplerHandoff, TailSampler, TraceFacts
 from llmlog.sanitize import Sanitizer
 from llmlog.usage import DETAIL_FIELDS, detail_items, usage_from
 
@@ -273,6 +273,9 @@ class TraceSession(TraceSink):
         self._parents: dict[str, str | None] = {}
         self._rollup: dict[str, list[int]] = {}
         self.sampler: TailSampler | None = None
+        #: The sampler's hand-off: the events wait there for the sampling worker, which decides
+        #: and writes them off the application's thread.
+        self._handoff: SamplerHandoff | None = None
         if sampling is not None and sampling.enabled:
             self.sampler = TailSampler(
                 sampling,
@@ -282,6 +285,7 @@ class TraceSession(TraceSink):
                 one_trace_id=True,
                 follow=True,
             )
+            self._handoff = SamplerHandoff(self.sampler, self._failed, self.writer.flush)
             # A session nobody closes still has its open traces written at exit.
             _state.sampled_sessions.add(self)
             _state.register_lifecycle(at_exit=_close_sampled_sessions)
@@ -316,11 +320,11 @@ class TraceSession(TraceSink):
         lock.acquire()  # half the cost of ``with lock:``
         try:
             if not self._closed:
-                sampler = self.sampler
-                if sampler is None:
+                handoff = self._handoff
+                if handoff is None:
                     self.writer.write(event)
                 else:
-                    sampler.offer(event)
+                    handoff.put(event)
         except Exception as exc:  # a trace call never raises into the application
             self._failed(exc)
         finally:
@@ -332,8 +336,8 @@ class TraceSession(TraceSink):
             report_problem(f"{self.name}: writing failed: {type(exc).__name__}: {exc}")
 
     def _write(self, event: TraceEvent) -> None:
-        """The sampler's way to the file (under the session's lock): one event that failed is
-        counted, the others still written."""
+        """The sampler's way to the file (under its hand-off's lock, on the sampling worker's
+        thread as a rule): one event that failed is counted, the others still written."""
         try:
             self.writer.write(event)
         except Exception as exc:
@@ -607,10 +611,16 @@ class TraceSession(TraceSink):
     # -- lifecycle -------------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Push buffered events to the file (the writer's flush; ``timeout`` is not used)."""
+        """Push buffered events to the file (the writer's flush; ``timeout`` is not used). While
+        sampling, the events handed to the sampling worker are decided first (on this thread):
+        every trace whose root has ended is written or summed up."""
         with self._lock:
             if not self._closed:
-                self.writer.flush()
+                handoff = self._handoff
+                if handoff is None:
+                    self.writer.flush()
+                else:
+                    handoff.drain(self.writer.flush)
         return True
 
     def close(self) -> None:
@@ -618,13 +628,13 @@ class TraceSession(TraceSink):
         with self._lock:
             if self._closed:
                 return
-            sampler = self.sampler
-            if sampler is not None:
-                try:
-                    sampler.close()
-                    self._write_sampling_line({"sampling": "counts", **sampler.counts()})
-                except Exception as exc:
-                    self._failed(exc)
+            sampler, handoff = self.sampler, self._handoff
+            if sampler is not None and handoff is not None:
+                # The events handed over are decided first, then the traces still open flushed
+                # (marked unfinished), then the counts: on this thread, under the hand-off's lock.
+                handoff.close(
+                    lambda: self._write_sampling_line({"sampling": "counts", **sampler.counts()})
+                )
             self._closed = True
             try:
                 self.writer.close()

@@ -220,3 +220,36 @@ def test_a_trace_open_at_shutdown_is_exported_as_far_as_it_went_and_counted(
     assert names == ["crashed-task", "inside-crashed", "kept-1"]
     assert after["unfinished"] - before.get("unfinished", 0) == 1
     assert after["sampled_out"] >= 1 and after["kept_span_name"] >= 1
+
+
+def test_flush_exports_what_was_handed_to_the_sampling_worker(receiver, tmp_path: Path) -> None:
+    # The application's thread hands events over; flush decides them first, then exports.
+    import llmlog
+    from llmlog.ext import flush_trace_sinks
+    from llmlog.testing import isolated_environment
+
+    with isolated_environment(tmp_path):
+        llmlog.configure(
+            {
+                "outputs": {},
+                "integrations": {
+                    "otlp": {
+                        "enabled": True,
+                        "endpoint": f"{receiver.base}/v1/traces",
+                        "schedule_delay": 5,
+                        "sampling": {"enabled": True, "span_names": ["kept-*"]},
+                    }
+                },
+            }
+        )
+        try:
+            for i in range(20):
+                with llmlog.span(f"kept-{i}"), llmlog.span("child"):
+                    pass
+                with llmlog.span("dropped"):
+                    pass
+            assert flush_trace_sinks() is True
+            names = sorted(s["name"] for s in receiver.spans)
+        finally:
+            llmlog.shutdown()
+    assert names == sorted([f"kept-{i}" for i in range(20)] + ["child"] * 20)

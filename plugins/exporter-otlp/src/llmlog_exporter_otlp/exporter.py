@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from typing import Any
 
 from llmlog.ext import (
     Integration,
+    SamplerHandoff,
     TailSampler,
     TraceEvent,
     TraceSink,
@@ -120,10 +120,10 @@ class OtlpExporter(Integration, TraceSink):
         self._given_exporter = span_exporter is not None
         self._sending: ExportQueue | None = None
         self._stopped: ExportQueue | None = None  # the last run's queue, for stats()
-        #: The tail sampler in front of the queue (``sampling.enabled``), and the lock that
-        #: orders the events it takes from every thread.
+        #: The tail sampler in front of the queue (``sampling.enabled``), and its hand-off
+        #: (the events of every thread, in order, decided by the sampling worker).
         self.sampler: TailSampler | None = None
-        self._sampler_lock = threading.Lock()
+        self._handoff: SamplerHandoff | None = None
         self._quieted: list[tuple[logging.Logger, int]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -166,24 +166,21 @@ class OtlpExporter(Integration, TraceSink):
         self._sending.start()
         if self.options.sampling.enabled:
             self.sampler = TailSampler(self.options.sampling, self._sending.put, name="otlp")
-            self.on_event = self._sample  # type: ignore[method-assign]
+            sending = self._sending
+            # The application's thread hands the event over; the sampling worker holds it with
+            # its trace and queues a kept trace whole at its root's end.
+            self._handoff = SamplerHandoff(
+                self.sampler,
+                lambda exc: sending.report(
+                    "sampling", f"tail sampling failed: {type(exc).__name__}: {exc}"
+                ),
+            )
+            self.on_event = self._handoff.put  # type: ignore[method-assign]
         else:
             # The queue's put answers on_event itself: no call in between on the application's
             # thread.
             self.on_event = self._sending.put  # type: ignore[method-assign, assignment]
         add_trace_sink(self)
-
-    def _sample(self, event: TraceEvent) -> None:
-        """``on_event`` while sampling: the event held with its trace, or queued (a kept trace's
-        whole, at its root's end)."""
-        lock = self._sampler_lock
-        lock.acquire()
-        try:
-            sampler = self.sampler
-            if sampler is not None:
-                sampler.offer(event)
-        finally:
-            lock.release()
 
     def on_event(self, event: TraceEvent) -> None:
         """Queue ``event`` for export (replaced by the queue's ``put`` while started); never blocks,
@@ -204,11 +201,11 @@ class OtlpExporter(Integration, TraceSink):
             return
         remove_trace_sink(self)
         self.__dict__.pop("on_event", None)
-        with self._sampler_lock:
-            sampler, self.sampler = self.sampler, None
-        if sampler is not None:
-            # Traces still open (a crashed task, exit) are exported as far as they went.
-            sampler.close()
+        handoff, self._handoff, self.sampler = self._handoff, None, None
+        if handoff is not None:
+            # The events handed over are decided, then the traces still open (a crashed task,
+            # exit) exported as far as they went.
+            handoff.close()
         sending.stop()
         self._sending, self._stopped = None, sending
         try:
@@ -223,7 +220,11 @@ class OtlpExporter(Integration, TraceSink):
                 logger.setLevel(level)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Export everything queued so far; ``False`` if that took longer than ``timeout``."""
+        """Export everything queued so far (the events handed to the sampling worker decided
+        first); ``False`` if that took longer than ``timeout``."""
+        handoff = self._handoff
+        if handoff is not None:
+            handoff.drain()
         return True if self._sending is None else self._sending.flush(timeout)
 
     def _send(self, batch: list[Any], time_left: float | None) -> bool:
