@@ -1,5 +1,5 @@
 """The genai-prices table: flat prices as rates that agree with genai-prices' own calculation,
-tiered prices computed by genai-prices per call, unknown models as LookupError with the reason,
+tiered prices as float rates per tier that agree with it too, unknown models as LookupError with the reason,
 the plugin registered as a pricing component, and the data imported only on the first lookup."""
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ import sys
 
 import pytest
 from genai_prices import Usage, calc_price
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmlog.ext import ComponentKind, PluginHost, Rates
-from llmlog_pricing_genai import GenaiPrices
+from llmlog_pricing_genai import GenaiPrices, TieredRates
 
 
 @pytest.mark.parametrize(
@@ -41,9 +43,9 @@ def test_flat_rates_agree_with_genai_prices(provider, model):
     assert rates.cost(usage) == pytest.approx(float(expected), rel=1e-9)
 
 
-def test_tiered_prices_are_computed_by_genai_prices_per_call():
+def test_tiered_prices_are_rates_per_tier_past_the_input_threshold():
     price = GenaiPrices().lookup("google", "gemini-2.5-pro")
-    assert not isinstance(price, Rates) and callable(price)
+    assert isinstance(price, TieredRates)
     small = {"prompt_tokens": 1_000, "completion_tokens": 100}
     large = {"prompt_tokens": 300_000, "completion_tokens": 100}
     for usage in (small, large):
@@ -52,9 +54,55 @@ def test_tiered_prices_are_computed_by_genai_prices_per_call():
             "gemini-2.5-pro",
             provider_id="google",
         ).total_price
-        assert price(usage) == pytest.approx(float(expected))
-    # past the tier the price per token rises
+        assert price(usage) == pytest.approx(float(expected), rel=1e-9)
+    # past the tier the price per token rises, for all the call's tokens
     assert price(large) / 300_000 > price(small) / 1_000 * 0.9
+
+
+_TIERED = [("google", "gemini-2.5-pro"), ("anthropic", "claude-sonnet-4-5")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(_TIERED),
+    st.integers(0, 2_000_000),
+    st.integers(0, 100_000),
+    st.integers(0, 2_000_000),
+    st.integers(0, 2_000_000),
+)
+def test_tiered_rates_price_every_call_as_genai_prices_does(model, prompt, completion, read, write):
+    """At, below and past every tier's start, with cache reads and writes, the per-tier float
+    rates give genai-prices' own Decimal computation."""
+    provider, name = model
+    read, write = min(read, prompt), min(write, prompt - min(read, prompt))
+    usage = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cache_read_tokens": read,
+        "cache_creation_tokens": write,
+    }
+    expected = calc_price(
+        Usage(
+            input_tokens=prompt,
+            output_tokens=completion,
+            cache_read_tokens=read,
+            cache_write_tokens=write,
+        ),
+        name,
+        provider_id=provider,
+    ).total_price
+    assert GenaiPrices().lookup(provider, name)(usage) == pytest.approx(
+        float(expected), rel=1e-9, abs=1e-12
+    )
+
+
+def test_tiered_rates_at_the_exact_start_keep_the_lower_price():
+    price = GenaiPrices().lookup("anthropic", "claude-sonnet-4-5")
+    assert isinstance(price, TieredRates)
+    start = max(start for start, _ in price._tiers)
+    at = price({"prompt_tokens": start, "completion_tokens": 0})
+    past = price({"prompt_tokens": start + 1, "completion_tokens": 0})
+    assert past / (start + 1) > at / start
 
 
 def test_an_unknown_model_or_provider_is_a_lookup_error_with_the_reason():

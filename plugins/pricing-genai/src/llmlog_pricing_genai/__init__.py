@@ -4,11 +4,13 @@
 prices, tiers) is imported on the first lookup, not at ``configure()``; each (provider, model) is
 looked up once per process by the core's pricing chain, which keeps the answer. A model with flat
 prices becomes :class:`llmlog.ext.Rates` (USD per million tokens: input, output, cached input
-read, cache write); one whose prices have tiers (by context length) is priced by genai-prices
-itself on each call. A model the data does not know raises :class:`LookupError` with the reason,
+read, cache write); one whose prices have tiers (by context length) becomes a
+:class:`TieredRates`, one set of rates per tier picked by the call's input tokens, as
+genai-prices' own computation picks them (a price of any other shape is computed by genai-prices
+on each call). A model the data does not know raises :class:`LookupError` with the reason,
 so the call's cost stays unknown, never 0.
 """
 
-from llmlog_pricing_genai.table import GenaiPrices
+from llmlog_pricing_genai.table import GenaiPrices, TieredRates
 
-__all__ = ["GenaiPrices"]
+__all__ = ["GenaiPrices", "TieredRates"]
