@@ -10,7 +10,14 @@ from typing import Any
 
 from llmlog_engine_genai import CallData, TextBuffer
 
-__all__ = ["MessageAggregator", "call_data", "given", "jsonable", "message_fields"]
+__all__ = [
+    "MessageAggregator",
+    "call_data",
+    "given",
+    "jsonable",
+    "message_fields",
+    "usage_counts",
+]
 
 #: The request arguments that change the answer, recorded as the call's parameters (the
 #: sampling ones of the SDK versions that have them, too).
@@ -114,8 +121,8 @@ def _tool_call(block: Any) -> dict[str, Any]:
 
 def message_fields(message: Any) -> dict[str, Any]:
     """A ``Message``'s side of a call: the text of its text blocks, its tool calls (``id``,
-    ``name``, ``arguments``; the whole assistant message as ``response_messages`` when there
-    are any), the stop reason, the model that answered and the usage."""
+    ``name``, ``arguments``), the stop reason, the model that answered and the usage (as a plain
+    mapping: reading a field an SDK model lacks raises inside ``getattr``, a cost per field)."""
     content = getattr(message, "content", None) or []
     texts = [getattr(b, "text", "") or "" for b in content if getattr(b, "type", None) == "text"]
     tools = [_tool_call(b) for b in content if getattr(b, "type", None) in _TOOL_BLOCKS]
@@ -123,13 +130,10 @@ def message_fields(message: Any) -> dict[str, Any]:
         "response": "".join(texts),
         "finish_reason": getattr(message, "stop_reason", None),
         "response_model": getattr(message, "model", None),
-        "usage": getattr(message, "usage", None),
+        "usage": usage_counts(getattr(message, "usage", None)) or None,
     }
     if tools:
         fields["tool_calls"] = tools
-        fields["response_messages"] = [
-            {"role": "assistant", "content": [jsonable(block) for block in content]}
-        ]
     return fields
 
 
@@ -139,6 +143,22 @@ _USAGE_KEYS = (
     "cache_read_input_tokens",
     "cache_creation_input_tokens",
 )
+
+
+def usage_counts(usage: Any) -> dict[str, int]:
+    """The counts an Anthropic usage object gives (those it gives: a stream's ``message_delta``
+    leaves out what did not change)."""
+    counts: dict[str, int] = {}
+    if usage is None:
+        return counts
+    fields = getattr(type(usage), "model_fields", None)
+    for key in _USAGE_KEYS:
+        if fields is not None and key not in fields:
+            continue  # an older SDK's model without the field: no AttributeError to pay for
+        value = getattr(usage, key, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            counts[key] = value
+    return counts
 
 
 class _Tool:
@@ -180,12 +200,7 @@ class MessageAggregator:
         self._limit = limit
 
     def _take_usage(self, usage: Any) -> None:
-        if usage is None:
-            return
-        for key in _USAGE_KEYS:
-            value = getattr(usage, key, None)
-            if isinstance(value, int):
-                self._usage[key] = value
+        self._usage.update(usage_counts(usage))
 
     def add(self, event: Any) -> bool:
         kind = getattr(event, "type", None)
@@ -222,14 +237,5 @@ class MessageAggregator:
             "usage": dict(self._usage) if self._usage else None,
         }
         if self._tools:
-            tools = [self._tools[index].call() for index in sorted(self._tools)]
-            fields["tool_calls"] = tools
-            content: list[dict[str, Any]] = []
-            if self._text:
-                content.append({"type": "text", "text": fields["response"]})
-            content += [
-                {"type": "tool_use", "id": t["id"], "name": t["name"], "input": t["arguments"]}
-                for t in tools
-            ]
-            fields["response_messages"] = [{"role": "assistant", "content": content}]
+            fields["tool_calls"] = [self._tools[index].call() for index in sorted(self._tools)]
         return fields
