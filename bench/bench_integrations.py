@@ -1,12 +1,15 @@
 """What tracing an OpenAI SDK call costs on the application thread: llmlog's OpenAI integration
-against OpenInference's ``openinference-instrumentation-openai``, in the same run.
+against OpenInference's ``openinference-instrumentation-openai``, in the same run; with
+``--sdk anthropic``, the same for an Anthropic SDK call: llmlog's Anthropic integration against
+``openinference-instrumentation-anthropic``.
 
 The fake provider (``tools/fake-provider``) runs in a process of its own, so its work is not on
 the measured thread. Each round runs every variant in a fresh process (instrumentors patch the
 SDK process-wide), in an order that rotates per round. A process warms up, then makes ``--calls``
 passes of: one chat completion, one streamed chat completion read to its end, one tool-calling
-completion; it checks afterwards that its variant recorded every call, so no variant wins by
-dropping work.
+completion (Anthropic: one ``messages.create``, one ``create(stream=True)`` read to its end, one
+tool-calling ``messages.create``); it checks afterwards that its variant recorded every call, so
+no variant wins by dropping work.
 
 Two figures per call, both on the calling thread:
 
@@ -23,13 +26,16 @@ Variants: ``none`` (the SDK uninstrumented, the baseline); ``llmlog`` (``instrum
 for its usage, so the SDK parses no extra chunk, as with OpenInference, which does not ask);
 ``openinference`` (``OpenAIInstrumentor`` with the OpenTelemetry SDK as its docs recommend for
 production: a ``BatchSpanProcessor``, here to an in-memory exporter; content captured, its
-default). The ratio is llmlog's added CPU beyond ``none`` over OpenInference's beyond ``none``,
+default; for Anthropic ``AnthropicInstrumentor``, the same way; llmlog's Anthropic variant is
+``instrument()`` with the same trace file, and has no ``no-stream-usage`` twin: Anthropic always
+streams the usage). The ratio is llmlog's added CPU beyond ``none`` over OpenInference's beyond ``none``,
 per round (both measured under the same load), as a median and range. The issue's target: at most
 0.5. Run::
 
     .venv/bin/uv sync --all-packages --group bench --inexact     # OpenInference
     .venv/bin/python bench/bench_integrations.py                   # bench/results/integrations.json
     .venv/bin/python bench/bench_integrations.py --quick
+    .venv/bin/python bench/bench_integrations.py --sdk anthropic   # bench/results/integrations_anthropic.json
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ from typing import Any
 from common import Run, fmt_range, summary
 
 VARIANTS = ["none", "llmlog", "llmlog-no-stream-usage", "openinference"]
+#: The variants per SDK (``--sdk``).
+SDK_VARIANTS = {"openai": VARIANTS, "anthropic": ["none", "llmlog", "openinference"]}
 CALLS_PER_PASS = 3
 USER = [{"role": "user", "content": "what is the weather in Paris today"}]
 TOOLS = [
@@ -81,11 +89,47 @@ def serve() -> None:
 # -- the measured process -----------------------------------------------------------------------
 
 
-def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
+def _setup_anthropic(variant: str, workdir: Path) -> tuple[Any, Any]:
+    """:func:`_setup` for the Anthropic SDK."""
+    if variant == "llmlog":
+        import llmlog
+        import llmlog_integration_anthropic
+
+        llmlog.configure({"trace": {"format": "dspy", "dir": str(workdir)}, "outputs": {}})
+        llmlog_integration_anthropic.instrument()
+
+        def finish() -> None:
+            import llmlog_engine_genai
+
+            llmlog_integration_anthropic.uninstrument()
+            llmlog_engine_genai.close_shared_session()  # writes what is buffered
+
+        def calls() -> int:
+            (path,) = workdir.glob("*.jsonl")
+            return sum(b'"type":"llm_call"' in line for line in path.open("rb"))
+
+        return finish, calls
+    if variant == "openinference":
+        from openinference.instrumentation.anthropic import AnthropicInstrumentor
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+        AnthropicInstrumentor().instrument(tracer_provider=provider)
+        return provider.force_flush, (lambda: len(exporter.get_finished_spans()))
+    raise SystemExit(f"unknown variant {variant}")
+
+
+def _setup(variant: str, workdir: Path, sdk: str = "openai") -> tuple[Any, Any]:
     """Instrument for ``variant``; returns (finish, recorded): ``finish()`` writes or exports what
     is pending, ``recorded()`` says how many calls were recorded."""
     if variant == "none":
         return (lambda: None), (lambda: None)
+    if sdk == "anthropic":
+        return _setup_anthropic(variant, workdir)
     if variant.startswith("llmlog"):
         import llmlog
         import llmlog_integration_openai
@@ -117,11 +161,39 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
     raise SystemExit(f"unknown variant {variant}")
 
 
-def child(variant: str, base_url: str, passes: int, warmup: int) -> None:
+def _anthropic_pass(base_url: str) -> Any:
+    """One pass of Anthropic calls against the fake provider (its root, not ``/v1``)."""
+    import anthropic
+
+    client = anthropic.Anthropic(
+        base_url=base_url.removesuffix("/v1"), api_key="sk-ant-bench", max_retries=0
+    )
+    create = client.messages.create
+    # Flat prices, as gpt-4o-mini has (a model with prices by context length, such as
+    # claude-sonnet-4-5, is priced by genai-prices per call: slower, see the report).
+    model = "claude-haiku-4-5"
+    tools = [
+        {
+            "name": "get_weather",
+            "description": "The weather in a city.",
+            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }
+    ]
+
+    def one_pass() -> None:
+        create(model=model, max_tokens=200, system="Be brief.", messages=USER)
+        for _ in create(model=model, max_tokens=200, messages=USER, stream=True):
+            pass
+        create(model=model, max_tokens=200, messages=USER, tools=tools)
+
+    return one_pass
+
+
+def child(variant: str, base_url: str, passes: int, warmup: int, sdk: str = "openai") -> None:
     import openai
 
     with tempfile.TemporaryDirectory() as tmp:
-        finish, recorded = _setup(variant, Path(tmp))
+        finish, recorded = _setup(variant, Path(tmp), sdk)
         client = openai.OpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
         create = client.chat.completions.create
 
@@ -130,6 +202,9 @@ def child(variant: str, base_url: str, passes: int, warmup: int) -> None:
             for _ in create(model="gpt-4o-mini", messages=USER, stream=True):
                 pass
             create(model="gpt-4o-mini", messages=USER, tools=TOOLS)
+
+        if sdk == "anthropic":
+            one_pass = _anthropic_pass(base_url)
 
         for _ in range(warmup):
             one_pass()
@@ -165,9 +240,8 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=150)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="3 rounds, 1 sample, 40 passes")
-    parser.add_argument(
-        "--out", default=str(Path(__file__).parent / "results" / "integrations.json")
-    )
+    parser.add_argument("--sdk", choices=sorted(SDK_VARIANTS), default="openai")
+    parser.add_argument("--out", help="default: bench/results/integrations[_SDK].json")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -176,8 +250,11 @@ def main() -> None:
         serve()
         return
     if args.child:
-        child(args.child, args.base_url, args.passes, args.warmup)
+        child(args.child, args.base_url, args.passes, args.warmup, args.sdk)
         return
+    variants = SDK_VARIANTS[args.sdk]
+    suffix = "" if args.sdk == "openai" else f"_{args.sdk}"
+    args.out = args.out or str(Path(__file__).parent / "results" / f"integrations{suffix}.json")
     if args.quick:
         args.rounds, args.samples, args.passes = 3, 1, 40
     server = subprocess.Popen(
@@ -190,14 +267,14 @@ def main() -> None:
         assert server.stdout is not None
         base_url = server.stdout.readline().strip()
         run = Run(
-            "integrations",
+            f"integrations{suffix}",
             rounds=args.rounds,
             samples=args.samples,
             passes=args.passes,
             calls_per_pass=CALLS_PER_PASS,
         )
         for r in range(args.rounds):
-            order = VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]
+            order = variants[r % len(variants) :] + variants[: r % len(variants)]
             for variant in order:
                 for _ in range(args.samples):
                     done = subprocess.run(
@@ -212,6 +289,8 @@ def main() -> None:
                             str(args.passes),
                             "--warmup",
                             str(args.warmup),
+                            "--sdk",
+                            args.sdk,
                         ],
                         capture_output=True,
                         text=True,
@@ -234,7 +313,7 @@ def main() -> None:
         rounds = zip(run.samples[f"{variant} {clock}"], run.samples[f"none {clock}"], strict=True)
         return [statistics.median(a) - statistics.median(b) for a, b in rounds]
 
-    figures = {f"{v} {c}": run.figure(f"{v} {c}") for v in VARIANTS for c in ("cpu", "wall")}
+    figures = {f"{v} {c}": run.figure(f"{v} {c}") for v in variants for c in ("cpu", "wall")}
     added_figures = {
         f"{v} added {c}": summary(added(v, c))
         for v in ("llmlog", "openinference")
