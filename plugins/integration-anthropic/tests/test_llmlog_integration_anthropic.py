@@ -514,3 +514,58 @@ def test_spans_reach_a_real_otlp_receiver_with_genai_attributes(tmp_path, receiv
     assert attributes["gen_ai.usage.output_tokens"] == 2
     assert attributes["gen_ai.usage.cache_read.input_tokens"] == 1
     assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 1
+
+
+# -- with the engine's other sources, threads, budgets ------------------------------------------
+
+
+def test_inside_another_sources_call_it_contributes_without_a_span(traces):
+    with (
+        FakeOpenAI(lambda r: "nested answer", cached_tokens=1) as server,
+        llmlog.new_trace_session(traces / "trace_app.jsonl"),
+    ):
+        scope = engine.claim("dspy")  # as the DSPy integration does around an LM call
+        client(server).messages.create(model="claude-x", max_tokens=5, messages=USER)
+        merged = scope.data
+        scope.finish()
+    assert merged.source == "dspy" and merged.response == "nested answer"
+    assert merged.finish_reason == "end_turn" and merged.response_model == "claude-x"
+    assert merged.usage == {
+        "input_tokens": 2,
+        "output_tokens": 2,
+        "cache_read_input_tokens": 1,
+        "cache_creation_input_tokens": 0,
+    }
+    recs = records(traces)
+    assert lm_spans(recs) == [] and [r for r in recs if r["type"] == "llm_call"] == []
+
+
+def test_calls_from_threads_are_each_their_own_span(traces):
+    import threading
+
+    with FakeOpenAI(lambda r: f"answer to {r['messages'][0]['content']}") as server:
+        c = client(server)
+
+        def ask(i: int) -> None:
+            c.messages.create(
+                model="m", max_tokens=5, messages=[{"role": "user", "content": f"q{i}"}]
+            )
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    found = calls(traces)
+    assert sorted(c["response"] for c in found) == [f"answer to q{i}" for i in range(6)]
+    assert all(c["messages"][0]["content"] == c["response"][10:] for c in found)
+    assert len(lm_spans(records(traces))) == 6
+
+
+def test_a_spent_budget_with_stop_raises_before_the_request(traces):
+    with FakeOpenAI(lambda r: "one two three") as server, llmlog.budget(tokens=4, stop=True):
+        c = client(server)
+        c.messages.create(model="m", max_tokens=5, messages=USER)  # 3 + 3 tokens: spent
+        with pytest.raises(llmlog.BudgetExceeded):
+            c.messages.create(model="m", max_tokens=5, messages=USER)
+    assert len(server.requests) == 1  # the second call never reached the provider
