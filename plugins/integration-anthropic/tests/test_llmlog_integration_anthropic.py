@@ -180,7 +180,7 @@ def test_a_call_with_system_tools_and_tool_results_is_one_span_with_everything(t
     assert call["messages"][1:] == history  # tool use and tool result kept as sent
     assert call["response"] == "let me look" and call["finish_reason"] == "tool_use"
     assert call["tool_calls"] == [
-        {"id": "toolu_w", "name": "get_weather", "arguments": {"city": "Paris"}}
+        {"id": "toolu_w", "name": "get_weather", "arguments": '{"city": "Paris"}'}
     ]
     assert "response_messages" not in call  # it would restate the response and tool calls
     assert call["params"]["stop_sequences"] == ["END"] and call["params"]["tools"] == TOOLS
@@ -242,7 +242,7 @@ def test_stream_true_is_aggregated_with_usage_and_time_to_first_token(traces):
     assert call["stream"] is True and call["stream_end"] == "completed"
     assert call["response"] == "it is sunny today" and call["finish_reason"] == "tool_use"
     assert call["tool_calls"] == [
-        {"id": "toolu_w", "name": "get_weather", "arguments": {"city": "Paris"}}
+        {"id": "toolu_w", "name": "get_weather", "arguments": '{"city": "Paris"}'}
     ]
     assert isinstance(call["time_to_first_token_ms"], int)
     assert call["usage"]["prompt_tokens"] == 3 and call["usage"]["cache_read_tokens"] == 1
@@ -397,8 +397,8 @@ def test_redaction_applies_to_messages_tool_calls_and_responses(traces):
     text = json.dumps(records(traces))
     assert secret not in text and "hunter2" not in text
     first, second = calls(traces)
-    assert first["tool_calls"][0]["arguments"]["api_key"] == "[REDACTED]"
-    assert second["tool_calls"][0]["arguments"]["api_key"] == "[REDACTED]"
+    assert "[REDACTED" in first["tool_calls"][0]["arguments"]
+    assert "[REDACTED" in second["tool_calls"][0]["arguments"]
 
 
 def test_no_content_mode_keeps_tokens_and_drops_text(tmp_path):

@@ -111,17 +111,26 @@ def call_data(kwargs: dict[str, Any], *, provider: str, stream: bool) -> CallDat
     )
 
 
+def _arguments(value: Any) -> str:
+    """A tool call's input as JSON text, as OpenAI's tool calls carry their arguments (so that a
+    trace's tool calls read the same whichever SDK made them)."""
+    try:
+        return json.dumps(jsonable(value), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def _tool_call(block: Any) -> dict[str, Any]:
     return {
         "id": getattr(block, "id", None),
         "name": getattr(block, "name", None),
-        "arguments": jsonable(getattr(block, "input", None)),
+        "arguments": _arguments(getattr(block, "input", None)),
     }
 
 
 def message_fields(message: Any) -> dict[str, Any]:
     """A ``Message``'s side of a call: the text of its text blocks, its tool calls (``id``,
-    ``name``, ``arguments``), the stop reason, the model that answered and the usage (as a plain
+    ``name``, ``arguments`` as JSON text), the stop reason, the model that answered and the usage (as a plain
     mapping: reading a field an SDK model lacks raises inside ``getattr``, a cost per field)."""
     content = getattr(message, "content", None) or []
     texts = [getattr(b, "text", "") or "" for b in content if getattr(b, "type", None) == "text"]
@@ -162,7 +171,7 @@ def usage_counts(usage: Any) -> dict[str, int]:
 
 
 class _Tool:
-    """A tool_use block being streamed: its id and name, its input's JSON pieces (capped)."""
+    """A tool_use block being streamed: its id and name, its input's JSON text (capped)."""
 
     __slots__ = ("arguments", "id", "name")
 
@@ -172,14 +181,8 @@ class _Tool:
         self.arguments = TextBuffer(limit)
 
     def call(self) -> dict[str, Any]:
-        text = self.arguments.text()
-        arguments: Any = {}
-        if text:
-            try:
-                arguments = json.loads(text)
-            except ValueError:  # cut at the cap (or broken): the text as it came
-                arguments = text
-        return {"id": self.id, "name": self.name, "arguments": arguments}
+        # The JSON text as it came (cut at the cap with its marker), "{}" for an empty input.
+        return {"id": self.id, "name": self.name, "arguments": self.arguments.text() or "{}"}
 
 
 class MessageAggregator:
