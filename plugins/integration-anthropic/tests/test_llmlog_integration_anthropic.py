@@ -569,3 +569,23 @@ def test_a_spent_budget_with_stop_raises_before_the_request(traces):
         with pytest.raises(llmlog.BudgetExceeded):
             c.messages.create(model="m", max_tokens=5, messages=USER)
     assert len(server.requests) == 1  # the second call never reached the provider
+
+
+def test_async_streams_closed_early_or_broken(traces):
+    async def run(server: FakeOpenAI) -> None:
+        c = aclient(server)
+        async with c.messages.stream(model="m", max_tokens=5, messages=USER) as stream:
+            async for _ in stream.text_stream:
+                break
+        raw = await c.messages.create(model="m", max_tokens=5, messages=USER, stream=True)
+        with pytest.raises(anthropic.APIStatusError):
+            async for _ in raw:
+                pass
+
+    answers = iter(["one two three four", Answer(text="a b c", stream_error_after=2)])
+    with FakeOpenAI(lambda r: next(answers)) as server:
+        asyncio.run(run(server))
+    closed, broken = calls(traces)
+    assert closed["stream_end"] == "closed" and closed["response"].startswith("one ")
+    assert broken["stream_end"] == "error" and broken["response"] == "a b "
+    assert broken["error_type"] == "APIStatusError"
