@@ -589,3 +589,14 @@ def test_async_streams_closed_early_or_broken(traces):
     assert closed["stream_end"] == "closed" and closed["response"].startswith("one ")
     assert broken["stream_end"] == "error" and broken["response"] == "a b "
     assert broken["error_type"] == "APIStatusError"
+
+
+def test_the_stream_helper_failing_at_its_request_records_the_error(traces):
+    with FakeOpenAI(lambda r: "unused") as server:
+        server.enqueue(Fault(429, "slow down", retry_after=0))
+        manager = client(server).messages.stream(model="m", max_tokens=5, messages=USER)
+        with pytest.raises(anthropic.RateLimitError):
+            manager.__enter__()
+    (call,) = calls(traces)
+    assert (call["error_type"], call["status_code"]) == ("RateLimitError", 429)
+    assert call["stream"] is True and call["messages"] == USER
