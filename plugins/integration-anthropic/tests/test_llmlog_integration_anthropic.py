@@ -600,3 +600,29 @@ def test_the_stream_helper_failing_at_its_request_records_the_error(traces):
     (call,) = calls(traces)
     assert (call["error_type"], call["status_code"]) == ("RateLimitError", 429)
     assert call["stream"] is True and call["messages"] == USER
+
+
+def test_a_tool_loop_passing_the_sdks_own_blocks_back_is_recorded_as_plain_data(traces):
+    answers = iter([Answer(tool_calls=[WEATHER]), "it is sunny"])
+    with FakeOpenAI(lambda r: next(answers)) as server:
+        c = client(server)
+        first = c.messages.create(model="m", max_tokens=50, messages=USER, tools=TOOLS)  # type: ignore[arg-type]
+        (use,) = first.content
+        history = [
+            *USER,
+            {"role": "assistant", "content": first.content},  # the SDK's ToolUseBlock objects
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}],
+            },
+        ]
+        c.messages.create(model="m", max_tokens=50, messages=history, tools=TOOLS)  # type: ignore[arg-type]
+    _, second = calls(traces)
+    assert second["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {"type": "tool_use", "id": "toolu_w", "name": "get_weather", "input": {"city": "Paris"}}
+        ],
+    }
+    assert second["messages"][2]["content"][0]["tool_use_id"] == "toolu_w"
+    assert second["response"] == "it is sunny" and second["finish_reason"] == "end_turn"
