@@ -36,6 +36,14 @@ per round (both measured under the same load), as a median and range. The issue'
     .venv/bin/python bench/bench_integrations.py                   # bench/results/integrations.json
     .venv/bin/python bench/bench_integrations.py --quick
     .venv/bin/python bench/bench_integrations.py --sdk anthropic   # bench/results/integrations_anthropic.json
+    .venv/bin/python bench/bench_integrations.py --count   # instructions, bench/results/integrations-count.json
+
+``--count`` gives a figure that does not move with the machine's load: each variant's process runs
+under valgrind's callgrind (``--separate-threads=yes``) twice, with ``--count-passes`` and twice as
+many passes, and the calling thread's instruction difference divided by the calls is its
+instructions per call (setup, imports and warm-up cancel out; OpenTelemetry's export thread is not
+the calling thread). Needs valgrind. With ``--sdk anthropic``:
+``bench/results/integrations_anthropic-count.json``.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -233,6 +242,69 @@ def child(variant: str, base_url: str, passes: int, warmup: int, sdk: str = "ope
 # -- the parent ------------------------------------------------------------------------------
 
 
+def _instructions(
+    variant: str, base_url: str, passes: int, warmup: int, work: Path, sdk: str = "openai"
+) -> int:
+    """The calling thread's instructions of one child process, counted by callgrind."""
+    out = work / f"callgrind.{variant}.{passes}"
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--separate-threads=yes",
+            f"--callgrind-out-file={out}.%p",
+            sys.executable,
+            __file__,
+            "--child",
+            variant,
+            "--base-url",
+            base_url,
+            "--passes",
+            str(passes),
+            "--warmup",
+            str(warmup),
+            "--sdk",
+            sdk,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=3600,
+        env=dict(os.environ, PYTHONHASHSEED="0"),
+    )
+    (main,) = list(work.glob(f"callgrind.{variant}.{passes}.*-01"))
+    found = re.search(r"^summary: (\d+)", main.read_text(errors="replace"), re.MULTILINE)
+    if found is None:
+        raise SystemExit(f"no summary line in {main}")
+    return int(found.group(1))
+
+
+def count(base_url: str, passes: int, out: str, sdk: str = "openai") -> None:
+    """``--count``: instructions per call on the calling thread, per variant."""
+    variants = SDK_VARIANTS[sdk]
+    per_call: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant in variants:
+            once = _instructions(variant, base_url, passes, 5, Path(tmp), sdk)
+            twice = _instructions(variant, base_url, 2 * passes, 5, Path(tmp), sdk)
+            per_call[variant] = (twice - once) / (passes * CALLS_PER_PASS)
+            print(f"  {variant:26} {per_call[variant]:>12,.0f} instructions per call", flush=True)
+    added = {v: per_call[v] - per_call["none"] for v in variants[1:]}
+    for variant, value in added.items():
+        print(f"  {variant:26} {value:>12,.0f} added per call")
+    ratio = added["llmlog"] / added["openinference"]
+    print(f"  llmlog added / openinference added: {ratio:.3f} (target ≤ 0.5)")
+    document = {
+        "benchmark": "integrations-count",
+        "config": {"sdk": sdk, "passes": passes, "calls_per_pass": CALLS_PER_PASS},
+        "instructions_per_call": per_call,
+        "added_per_call": added,
+        "ratio llmlog added / openinference added": round(ratio, 3),
+    }
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(document, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -242,6 +314,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 rounds, 1 sample, 40 passes")
     parser.add_argument("--sdk", choices=sorted(SDK_VARIANTS), default="openai")
     parser.add_argument("--out", help="default: bench/results/integrations[_SDK].json")
+    parser.add_argument("--count", action="store_true", help="instructions under callgrind")
+    parser.add_argument("--count-passes", type=int, default=10)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -266,6 +340,10 @@ def main() -> None:
     try:
         assert server.stdout is not None
         base_url = server.stdout.readline().strip()
+        if args.count:
+            out = str(Path(args.out).with_name(f"integrations{suffix}-count.json"))
+            count(base_url, args.count_passes, out, args.sdk)
+            return
         run = Run(
             f"integrations{suffix}",
             rounds=args.rounds,

@@ -430,3 +430,14 @@ def test_a_refused_connection_is_an_error_of_the_call(traces):
     with pytest.raises(openai.APIConnectionError):
         c.chat.completions.create(model="gpt-4o-mini", messages=USER)
     assert Trace(traces).call()["error_type"] == "APIConnectionError"
+
+
+def test_the_sdks_stream_helper_is_traced_through_create(traces, server):
+    with client(server).chat.completions.stream(model="gpt-4o-mini", messages=USER) as stream:
+        for _event in stream:
+            pass
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == "sunny and warm"
+    data = Trace(traces).call()
+    assert data["response"] == "sunny and warm" and data["stream"] is True
+    assert data["usage"]["total_tokens"] == 10
