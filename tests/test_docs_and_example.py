@@ -220,7 +220,8 @@ PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 #: play "your plugin"). A file with python blocks that is not listed runs with no stand-ins.
 DOC_RUNS = {
     "docs/integrations.md": {
-        # The OpenAI examples talk to the loopback fake provider (no network, no key).
+        # The OpenAI and Anthropic examples talk to the loopback fake provider (no network, no
+        # key; it speaks both APIs).
         "before": """
             import os
 
@@ -229,11 +230,15 @@ DOC_RUNS = {
             fake = FakeOpenAI(lambda request: "Hello!").__enter__()
             os.environ["OPENAI_BASE_URL"] = fake.base_url
             os.environ["OPENAI_API_KEY"] = "sk-doc-example"
+            os.environ["ANTHROPIC_BASE_URL"] = fake.root_url
+            os.environ["ANTHROPIC_API_KEY"] = "sk-ant-doc-example"
         """,
         "after": """
+            import llmlog_integration_anthropic
             import llmlog_integration_openai
 
             llmlog_integration_openai.uninstrument()
+            llmlog_integration_anthropic.uninstrument()
             assert answer.choices[0].message.content == "Hello!"
             fake.__exit__(None, None, None)
         """,
