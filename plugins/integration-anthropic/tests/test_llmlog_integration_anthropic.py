@@ -493,27 +493,42 @@ def test_spans_reach_a_real_otlp_receiver_with_genai_attributes(tmp_path, receiv
                         "enabled": True,
                         "endpoint": f"{receiver.base}/v1/traces",
                         "schedule_delay": 0.05,
+                        "capture_content": True,
                     },
                     "anthropic": {"enabled": True},
                 },
             }
         )
         try:
-            with FakeOpenAI(
-                lambda r: "otlp answer", cached_tokens=1, cache_creation_tokens=1
-            ) as server:
-                client(server).messages.create(model="claude-x", max_tokens=5, messages=USER)
+            answer = Answer(text="otlp answer", tool_calls=[WEATHER])
+            with FakeOpenAI(lambda r: answer, cached_tokens=1, cache_creation_tokens=1) as server:
+                c = client(server)
+                c.messages.create(model="claude-x", max_tokens=5, messages=USER)
+                list(c.messages.create(model="claude-y", max_tokens=5, messages=USER, stream=True))
+                server.enqueue(Fault(429, "slow down"))
+                with pytest.raises(anthropic.RateLimitError):
+                    c.messages.create(model="claude-z", max_tokens=5, messages=USER)
         finally:
             engine.close_shared_session()
             llmlog.shutdown()  # flushes the exporter, uninstruments
     assert not integration.instrumented()
-    spans = [s for s in receiver.spans if "claude-x" in s["name"]]
-    assert len(spans) == 1
-    attributes = receiver.attributes(spans[0])
-    assert attributes["gen_ai.usage.input_tokens"] == 3
-    assert attributes["gen_ai.usage.output_tokens"] == 2
-    assert attributes["gen_ai.usage.cache_read.input_tokens"] == 1
-    assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 1
+    by_model = {s["name"]: receiver.attributes(s) for s in receiver.spans if "claude" in s["name"]}
+    assert set(by_model) == {"chat claude-x", "chat claude-y", "chat claude-z"}
+    sync, streamed, failed = (by_model[f"chat claude-{m}"] for m in "xyz")
+    assert sync["gen_ai.provider.name"] == "anthropic"
+    assert sync["gen_ai.usage.input_tokens"] == 3 and sync["gen_ai.usage.output_tokens"] == 4
+    assert sync["gen_ai.usage.cache_read.input_tokens"] == 1
+    assert sync["gen_ai.usage.cache_creation.input_tokens"] == 1
+    assert sync["gen_ai.response.finish_reasons"] == ["tool_use"]
+    output = json.loads(sync["gen_ai.output.messages"])
+    assert {"type": "tool_call", "id": "toolu_w", "name": "get_weather"}.items() <= (
+        output[0]["parts"][1].items()
+    )
+    assert json.loads(output[0]["parts"][1]["arguments"]) == {"city": "Paris"}
+    assert streamed["gen_ai.request.stream"] is True
+    assert "gen_ai.response.time_to_first_chunk" in streamed
+    assert failed["error.type"] == "RateLimitError"
+    assert failed["http.response.status_code"] == 429
 
 
 # -- with the engine's other sources, threads, budgets ------------------------------------------
