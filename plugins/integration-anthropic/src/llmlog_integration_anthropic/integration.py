@@ -333,7 +333,6 @@ def instrument(options: AnthropicOptions | None = None) -> bool:
                 original = cls.__dict__[method]
             except (ImportError, AttributeError, KeyError) as exc:
                 # A part of the SDK that moved: the rest is still traced.
-                _warned.add(f"missing {module_name}.{class_name}.{method}")
                 problem(
                     "anthropic: finding what to wrap",
                     f"{module_name}.{class_name}.{method}: {exc!r}",
