@@ -545,12 +545,7 @@ def test_inside_another_sources_call_it_contributes_without_a_span(traces):
         scope.finish()
     assert merged.source == "dspy" and merged.response == "nested answer"
     assert merged.finish_reason == "end_turn" and merged.response_model == "claude-x"
-    assert merged.usage == {
-        "input_tokens": 2,
-        "output_tokens": 2,
-        "cache_read_input_tokens": 1,
-        "cache_creation_input_tokens": 0,
-    }
+    assert merged.usage == llmlog.TokenUsage(3, 2, 5, cache_read_tokens=1)
     recs = records(traces)
     assert lm_spans(recs) == [] and [r for r in recs if r["type"] == "llm_call"] == []
 
