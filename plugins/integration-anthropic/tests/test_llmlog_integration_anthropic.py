@@ -636,3 +636,55 @@ def test_a_tool_loop_passing_the_sdks_own_blocks_back_is_recorded_as_plain_data(
     }
     assert second["messages"][2]["content"][0]["tool_use_id"] == "toolu_w"
     assert second["response"] == "it is sunny" and second["finish_reason"] == "end_turn"
+
+
+@pytest.mark.parametrize("fmt", ["dspy", "rlm"])
+def test_both_formats_read_back_and_shown_by_view(tmp_path, fmt, capsys):
+    from llmlog.cli import main
+
+    def reply(request: dict[str, Any]) -> Any:
+        if "429" in json.dumps(request["messages"]):
+            return Fault(429, "slow down")
+        return Answer(text="sunny and warm", tool_calls=[WEATHER])
+
+    with isolated_environment(tmp_path):
+        llmlog.configure({"outputs": {}})
+        integration.instrument()
+        path = tmp_path / f"calls.{fmt}.jsonl"
+        try:
+            with (
+                FakeOpenAI(reply, cached_tokens=2, cache_creation_tokens=1) as server,
+                llmlog.new_trace_session(path, format=fmt),
+                llmlog.span("agent"),
+            ):
+                c = client(server)
+                c.messages.create(model="claude-haiku-4-5", max_tokens=9, messages=USER)
+                list(
+                    c.messages.create(
+                        model="claude-haiku-4-5", max_tokens=9, messages=USER, stream=True
+                    )
+                )
+                with pytest.raises(anthropic.RateLimitError):
+                    c.messages.create(
+                        model="claude-haiku-4-5",
+                        max_tokens=9,
+                        messages=[{"role": "user", "content": "429"}],
+                    )
+        finally:
+            integration.uninstrument()
+        if fmt == "rlm":
+            from llmlog_trace_rlm import read_rlm
+
+            first, streamed, failed = read_rlm(path).iterations
+            assert first.prompt == USER and first.response == "sunny and warm"
+            assert first.root_call is not None and first.root_call.cost  # priced by the table
+            assert first.root_call.details == {"cache_read_tokens": 2, "cache_creation_tokens": 1}
+            assert streamed.response == "sunny and warm"
+            assert failed.root_call is not None and failed.root_call.error is not None
+            assert failed.root_call.error.startswith("RateLimitError: ")
+        capsys.readouterr()
+        assert main(["view", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "claude-haiku-4-5" in out and "RateLimitError" in out
+        assert main(["view", "--stats", str(path)]) == 0
+        assert "cache" in capsys.readouterr().out
