@@ -219,6 +219,30 @@ PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 #: process of their own, with plugins/_template/src importable (the template's real classes
 #: play "your plugin"). A file with python blocks that is not listed runs with no stand-ins.
 DOC_RUNS = {
+    "docs/integrations.md": {
+        # The OpenAI and Anthropic examples talk to the loopback fake provider (no network, no
+        # key; it speaks both APIs).
+        "before": """
+            import os
+
+            from llmlog_fake_provider import FakeOpenAI
+
+            fake = FakeOpenAI(lambda request: "Hello!").__enter__()
+            os.environ["OPENAI_BASE_URL"] = fake.base_url
+            os.environ["OPENAI_API_KEY"] = "sk-doc-example"
+            os.environ["ANTHROPIC_BASE_URL"] = fake.root_url
+            os.environ["ANTHROPIC_API_KEY"] = "sk-ant-doc-example"
+        """,
+        "after": """
+            import llmlog_integration_anthropic
+            import llmlog_integration_openai
+
+            llmlog_integration_openai.uninstrument()
+            llmlog_integration_anthropic.uninstrument()
+            assert answer.choices[0].message.content == "Hello!"
+            fake.__exit__(None, None, None)
+        """,
+    },
     "docs/export.md": {
         # A real DSPy run on DummyLM, recorded by the integration and exported as the page's
         # commands do; the program the page evaluates answers two of the three questions.

@@ -513,3 +513,27 @@ def test_a_span_end_carries_an_evaluation_kept_without_content(fmt, tmp_path):
         assert end.data["outputs"] == (
             {"prediction": {"answer": "42"}} if content else {"prediction": None}
         )
+def test_llm_call_extra_keys_never_replace_the_events_own_and_tool_calls_are_content():
+    class Collect:
+        def __init__(self) -> None:
+            self.events: list[TraceEvent] = []
+
+        def write(self, event: TraceEvent) -> None:
+            self.events.append(event)
+
+        def flush(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    kept, dropped = Collect(), Collect()
+    extra = {"model": "not this", "finish_reason": "tool_calls", "tool_calls": [{"name": "f"}]}
+    for writer, content in ((kept, True), (dropped, False)):
+        session = TraceSession(writer, content=content)
+        assert session.content is content and session.string_limit == 32_768
+        session.emit_llm_call("s", "p", "m", "q", "a", TokenUsage(1, 1), 3, extra=extra)
+    (with_content,) = [e.data for e in kept.events]
+    assert with_content["model"] == "m" and with_content["finish_reason"] == "tool_calls"
+    assert with_content["tool_calls"] == [{"name": "f"}]
+    (without,) = [e.data for e in dropped.events]
+    assert "tool_calls" not in without and "response" not in without
+    assert without["finish_reason"] == "tool_calls"

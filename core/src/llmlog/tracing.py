@@ -368,8 +368,23 @@ class TraceSession(TraceSink):
             "locals",
             "input",
             "output",
+            "tool_calls",
+            "response_messages",
         }
     )
+
+    @property
+    def content(self) -> bool:
+        """Whether the session keeps content (prompts, responses, inputs, outputs): ``False`` in
+        the no-content mode."""
+        return self._content
+
+    @property
+    def string_limit(self) -> int | None:
+        """The longest string the session writes whole (the sanitizer's
+        ``max_string_length``; ``None``: no cap): a component that accumulates text for the
+        session (a streamed response) need keep no more."""
+        return self._sanitizer.limit
 
     def _user_mapping(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Span inputs or outputs, cleaned on their own: the span events' hot path (the rest of
@@ -470,6 +485,7 @@ class TraceSession(TraceSink):
         messages: list[Mapping[str, Any]] | None = None,
         params: Mapping[str, Any] | None = None,
         replayed: bool = False,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         """``EmitLLMCall``: one LLM call, with token usage and latency. An unknown cost stays absent.
 
@@ -483,6 +499,11 @@ class TraceSession(TraceSink):
         :param replayed: the call was answered from a recorded trace, not by a model: written as
             ``replayed: true``, its cost (the recorded one) with ``cost_source = "replayed"``
             and never priced again.
+        :param extra: more keys of the event, which readers that do not know them ignore (the SDK
+            integrations' ``operation``, ``response_model``, ``finish_reason``, ``tool_calls``,
+            ``time_to_first_token_ms``, ``stream``, ``error_type``, ``status_code``); a key of
+            the event's own is never replaced. Redacted as any data; ``tool_calls`` and
+            ``response_messages`` are content (left out in the no-content mode).
 
         Numbers are written as every reader decodes them (:mod:`llmlog.numbers`): a NaN, negative
         or non-numeric latency or token count becomes 0, one past ``2**53 - 1`` that, reported once.
@@ -490,6 +511,9 @@ class TraceSession(TraceSink):
         data = _llm_call_data(
             provider, model, prompt, response, usage, latency_ms, messages, params, replayed
         )
+        if extra:
+            for key, value in extra.items():
+                data.setdefault(str(key), value)
         self._add_usage(span_id, data["usage"]["total_tokens"] if "usage" in data else 0)
         if "usage" in data and (_state.budgets_active or _state.budget_blocks_open):
             charge(self.trace_id, data["usage"])
