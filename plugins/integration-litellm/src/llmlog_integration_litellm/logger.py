@@ -56,7 +56,22 @@ _OPERATIONS = {
 }
 
 #: Request settings that are not parameters of the answer (left out of ``params``).
-_NOT_PARAMS = frozenset({"stream", "stream_options", "extra_body", "extra_headers", "metadata"})
+_NOT_PARAMS = frozenset(
+    {
+        "stream",
+        "stream_options",
+        "extra_body",
+        "extra_headers",
+        "headers",
+        "metadata",
+        "max_retries",
+        "num_retries",
+        "timeout",
+        "request_timeout",
+        "base_url",
+        "organization",
+    }
+)
 
 #: ``log_post_api_call`` seen before ``log_pre_api_call`` (an async stream): at most this many
 #: call ids remembered, the oldest dropped first.
@@ -109,7 +124,10 @@ def _params(kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
     params = {
         str(k): v
         for k, v in optional.items()
-        if v is not None and k not in _NOT_PARAMS and not (isinstance(v, dict) and not v)
+        if v is not None
+        and k not in _NOT_PARAMS
+        and not str(k).startswith("api_")
+        and not (isinstance(v, dict) and not v)
     }
     return params or None
 
@@ -151,12 +169,15 @@ def _cost(kwargs: Mapping[str, Any]) -> float | None:
 def _request_fields(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """What LiteLLM knows about a call before it is made."""
     stream = bool(kwargs.get("stream")) or bool(_get(kwargs.get("optional_params"), "stream"))
+    operation = _operation(kwargs)
+    # LiteLLM gives an embedding's input as a user message too: the input is the prompt.
+    chat = operation not in ("embeddings", "completion")
     return {
-        "operation": _operation(kwargs),
+        "operation": operation,
         "provider": _str(kwargs.get("custom_llm_provider")),
         "model": _str(kwargs.get("model")),
-        "messages": _messages(kwargs),
-        "prompt": None if kwargs.get("messages") else _prompt(kwargs),
+        "messages": _messages(kwargs) if chat else None,
+        "prompt": None if chat and kwargs.get("messages") else _prompt(kwargs),
         "params": _params(kwargs),
         "stream": stream,
     }
