@@ -358,3 +358,42 @@ def test_nothing_is_counted_as_failed(tmp_path, server, read_trace):
         litellm.completion(**ask(server))
         trace_of(session, read_trace)
     assert stats()["failures"] == before
+
+
+def test_the_calls_reach_a_real_otlp_receiver_as_genai_spans(tmp_path, server, receiver):
+    from llmlog_exporter_otlp import usage as genai
+
+    integration.uninstrument()
+    llmlog.configure(
+        {
+            "outputs": {},
+            "trace": {"dir": "traces"},
+            "integrations": {
+                "otlp": {
+                    "enabled": True,
+                    "endpoint": f"{receiver.base}/v1/traces",
+                    "schedule_delay": 0.05,
+                },
+                "litellm": {"enabled": True},
+            },
+        }
+    )
+    try:
+        with llmlog.new_trace_session(tmp_path / "t"), llmlog.span("root"):
+            litellm.completion(**ask(server))
+            server.enqueue(Fault(429, "slow down"))
+            with pytest.raises(litellm.RateLimitError):
+                litellm.completion(**ask(server))
+            assert integration.flush(20)
+    finally:
+        llmlog.shutdown()  # flushes the exporter
+    root = next(s for s in receiver.spans if s["name"] == "root")
+    chats = [s for s in receiver.spans if s["name"] == "chat gpt-4o-mini"]
+    assert len(chats) == 2 and all(s["parentSpanId"] == root["spanId"] for s in chats)
+    ok, failed = sorted(chats, key=lambda s: int(s["startTimeUnixNano"]))
+    attributes = receiver.attributes(ok)
+    assert attributes[genai.INPUT] == PROMPT_WORDS
+    assert attributes[genai.CACHE_READ] == 3 and attributes[genai.REASONING] == 2
+    assert attributes["gen_ai.provider.name"] == "openai"
+    assert attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    assert failed.get("status", {}).get("code") == "STATUS_CODE_ERROR"
