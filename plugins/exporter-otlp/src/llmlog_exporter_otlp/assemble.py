@@ -38,6 +38,16 @@ from llmlog_exporter_otlp.usage import cost_attributes, usage_attributes
 
 __all__ = ["SpanAssembler"]
 
+#: The ``operation`` an SDK integration writes, as the GenAI conventions name it (the Responses
+#: and Messages APIs are chat).
+_OPERATIONS = {
+    "chat": "chat",
+    "responses": "chat",
+    "messages": "chat",
+    "completion": "text_completion",
+    "embeddings": "embeddings",
+}
+
 #: An ``llm_call``'s ``params`` that the GenAI conventions name (``gen_ai.request.*``), numbers.
 _REQUEST_NUMBERS = {
     "temperature": "gen_ai.request.temperature",
@@ -223,7 +233,9 @@ class SpanAssembler:
     def _inference(self, span: _Open, data: Mapping[str, Any]) -> None:
         model = str(data.get("model") or "")
         provider = str(data.get("provider") or "")
-        operation = "chat" if data.get("messages") is not None else "text_completion"
+        operation = _OPERATIONS.get(str(data.get("operation") or ""))
+        if operation is None:
+            operation = "chat" if data.get("messages") is not None else "text_completion"
         span.name = f"{operation} {model}".strip()
         span.kind = SpanKind.CLIENT
         attributes = span.attributes
@@ -232,6 +244,21 @@ class SpanAssembler:
             attributes["gen_ai.provider.name"] = provider
         if model:
             attributes["gen_ai.request.model"] = model
+        # What the SDK integrations (llmlog-engine-genai) add to the event.
+        if data.get("response_model"):
+            attributes["gen_ai.response.model"] = str(data["response_model"])
+        if data.get("finish_reason"):
+            attributes["gen_ai.response.finish_reasons"] = [str(data["finish_reason"])]
+        ttft = data.get("time_to_first_token_ms")
+        if isinstance(ttft, int) and not isinstance(ttft, bool):
+            attributes["gen_ai.response.time_to_first_chunk"] = ttft / 1000
+        if data.get("stream") is True:
+            attributes["gen_ai.request.stream"] = True
+        if data.get("error_type"):
+            attributes["error.type"] = str(data["error_type"])
+        status = data.get("status_code")
+        if isinstance(status, int) and not isinstance(status, bool):
+            attributes["http.response.status_code"] = status
         params = data.get("params")
         if isinstance(params, Mapping):
             _request_attributes(attributes, params)
@@ -275,7 +302,20 @@ class SpanAssembler:
                 if isinstance(m, Mapping)
             ]
             response = self._sanitizer.text(str(data.get("response", "")))
-            outputs = [{"role": "assistant", "parts": [{"type": "text", "content": response}]}]
+            parts: list[dict[str, Any]] = [{"type": "text", "content": response}]
+            for call in data.get("tool_calls") or []:
+                if isinstance(call, Mapping):
+                    parts.append(
+                        {
+                            "type": "tool_call",
+                            "id": call.get("id"),
+                            "name": call.get("name"),
+                            "arguments": self._sanitizer.text(str(call.get("arguments") or "")),
+                        }
+                    )
+            outputs = [{"role": "assistant", "parts": parts}]
+            if data.get("finish_reason"):
+                outputs[0]["finish_reason"] = str(data["finish_reason"])
             attributes["gen_ai.input.messages"] = _json(inputs)
             attributes["gen_ai.output.messages"] = _json(outputs)
             if self._oi:
