@@ -397,3 +397,30 @@ def test_the_calls_reach_a_real_otlp_receiver_as_genai_spans(tmp_path, server, r
     assert attributes["gen_ai.provider.name"] == "openai"
     assert attributes["gen_ai.request.model"] == "gpt-4o-mini"
     assert failed.get("status", {}).get("code") == "STATUS_CODE_ERROR"
+
+
+def test_the_call_is_open_in_the_callers_context_while_the_request_is_made(tmp_path, server):
+    # What an SDK integration below LiteLLM sees: the LiteLLM call as the open one, so that its
+    # own scope is nested (contributes) instead of opening a second span.
+    import httpx
+    import openai
+
+    seen: list[Any] = []
+
+    def on_request(request: httpx.Request) -> None:
+        scope = current_call()
+        seen.append((scope.source, scope.owner) if scope is not None else None)
+
+    client = openai.OpenAI(
+        base_url=server.base_url,
+        api_key="unused",
+        http_client=httpx.Client(event_hooks={"request": [on_request]}),
+    )
+    with llmlog.new_trace_session(tmp_path / "t"):
+        litellm.completion(**ask(server), client=client)
+        litellm.embedding(
+            model="openai/text-embedding-3-small", input=["x"], client=client, api_key="unused"
+        )
+        assert current_call() is None
+        assert integration.flush(20)
+    assert seen == [("litellm", True), ("litellm", True)]
