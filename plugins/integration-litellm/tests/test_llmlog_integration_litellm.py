@@ -424,3 +424,18 @@ def test_the_call_is_open_in_the_callers_context_while_the_request_is_made(tmp_p
         assert current_call() is None
         assert integration.flush(20)
     assert seen == [("litellm", True), ("litellm", True)]
+
+
+def test_a_spent_budget_with_stop_raises_before_the_next_request(tmp_path, server, read_trace):
+    with (
+        llmlog.new_trace_session(tmp_path / "t") as session,
+        llmlog.budget(tokens=5, stop=True),
+    ):
+        litellm.completion(**ask(server))  # 8 + 6 tokens: over the budget once LiteLLM reports
+        assert integration.flush(20)
+        asked = len(server.requests)
+        with pytest.raises(llmlog.BudgetExceeded):
+            litellm.completion(**ask(server))
+        assert len(server.requests) == asked  # stopped before the request
+        trace = trace_of(session, read_trace)
+    assert len(trace.calls) == 1

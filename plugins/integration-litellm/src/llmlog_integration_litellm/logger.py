@@ -73,6 +73,10 @@ _NOT_PARAMS = frozenset(
     }
 )
 
+#: Calls open at once, at most: past it the oldest is ended as it stands (LiteLLM never reported
+#: it), reported once, so a LiteLLM that stopped reporting cannot grow the table without bound.
+_MAX_OPEN = 10_000
+
 #: ``log_post_api_call`` seen before ``log_pre_api_call`` (an async stream): at most this many
 #: call ids remembered, the oldest dropped first.
 _EARLY_POSTS = 1024
@@ -282,9 +286,15 @@ class LlmlogLiteLLMLogger(CustomLogger):
                     return
             fields = _request_fields(kwargs)
             scope = start_call(CallData("litellm", **fields), options=self.options)
+            evicted: _Open | None = None
             with self._lock:
                 self._open[call_id] = _Open(scope, kwargs.get("start_time"))
                 posted = self._posted.pop(call_id, 0) is None
+                if len(self._open) > _MAX_OPEN:
+                    evicted = self._open.pop(next(iter(self._open)))
+            if evicted is not None:
+                problem("litellm: too many calls open", "the oldest was ended unreported")
+                evicted.scope.finish()
             if posted:  # the answer is in already: nothing below LiteLLM is left to nest
                 scope.detach()
             if fields["stream"]:
