@@ -439,3 +439,29 @@ def test_a_spent_budget_with_stop_raises_before_the_next_request(tmp_path, serve
         assert len(server.requests) == asked  # stopped before the request
         trace = trace_of(session, read_trace)
     assert len(trace.calls) == 1
+
+
+def test_a_timeout_ends_the_span_failed(tmp_path, server, read_trace):
+    server.enqueue(Answer("late", delay=30))  # the server's wait ends when it closes
+    with llmlog.new_trace_session(tmp_path / "t") as session:
+        with pytest.raises(litellm.Timeout):
+            litellm.completion(**ask(server, timeout=0.5))
+        trace = trace_of(session, read_trace)
+    (lm,) = trace.lm_spans()
+    assert trace.call(lm)["error_type"] == "Timeout"
+    assert trace.ends[lm]["data"]["error"].startswith("Timeout")
+
+
+def test_a_stream_that_breaks_ends_its_call_failed(tmp_path, server, read_trace):
+    server.enqueue(Answer("one two three four", stream_error_after=2))
+    with llmlog.new_trace_session(tmp_path / "t") as session, llmlog.span("root") as root:
+        stream = litellm.completion(**ask(server, stream=True))
+        with pytest.raises(Exception):  # noqa: B017 - whatever LiteLLM maps it to
+            for _chunk in stream:
+                pass
+        assert get_current().span_id == root.span_id and current_call() is None
+        trace = trace_of(session, read_trace)
+    (lm,) = trace.lm_spans()
+    call = trace.call(lm)
+    assert call["stream"] is True and call["stream_end"] == "error"
+    assert call["error_type"] and trace.ends[lm]["data"]["error"]
