@@ -465,3 +465,16 @@ def test_a_stream_that_breaks_ends_its_call_failed(tmp_path, server, read_trace)
     call = trace.call(lm)
     assert call["stream"] is True and call["stream_end"] == "error"
     assert call["error_type"] and trace.ends[lm]["data"]["error"]
+
+
+def test_the_no_content_mode_keeps_no_prompt_or_answer(tmp_path, server, read_trace):
+    with llmlog.new_trace_session(tmp_path / "t", content=False) as session:
+        litellm.completion(**ask(server))
+        for _chunk in litellm.completion(
+            **ask(server, stream=True, stream_options={"include_usage": True})
+        ):
+            pass
+        trace = trace_of(session, read_trace)
+    text = trace.path.read_text()
+    assert "Paris" not in text and "capital of France" not in text
+    assert all(c["data"]["usage"]["prompt_tokens"] == PROMPT_WORDS for c in trace.calls)
