@@ -150,10 +150,12 @@ def test_a_consumed_stream_is_one_call_with_the_assembled_answer_and_time_to_fir
 
 def test_an_async_stream_consumed(tmp_path, server, read_trace):
     async def main() -> str:
-        with llmlog.span("root"):
+        with llmlog.span("root") as root:
             stream = await litellm.acompletion(
                 **ask(server, stream=True, stream_options={"include_usage": True})
             )
+            # the stream is the caller's now: its call left the caller's context
+            assert current_call() is None and get_current().span_id == root.span_id
             parts = [c.choices[0].delta.content or "" async for c in stream if c.choices]
             assert await integration.aflush(20)
         return "".join(parts)
