@@ -457,11 +457,10 @@ def start_call(data: CallData, *, options: GenAIOptions | None = None) -> CallSc
         parent = ctx.span_id if ctx.session is session else None
         span_id = new_span_id()
         model = data.model or data.response_model or ""
+        # The parameters go with the llm_call event (once: each copy is another redaction walk).
         inputs: dict[str, Any] = {"model": model}
         if data.provider:
             inputs["provider"] = data.provider
-        if data.params:
-            inputs["params"] = data.params
         session.emit_span_start(span_id, parent, f"LM:{model}", inputs)
         record.session, record.span_id = session, span_id
         scope = CallScope(data.source, True, record)

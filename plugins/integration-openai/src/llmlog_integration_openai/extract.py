@@ -62,6 +62,29 @@ def _plain(item: Any) -> Any:
     return {"content": str(item)}
 
 
+def plain_usage(usage: Any) -> Any:
+    """The SDK's usage model as a plain mapping of its fields (nested details too): read by
+    llmlog's usage reader by key, where asking a pydantic model for a field it does not have
+    (``input_tokens`` of a chat usage) costs an exception each time."""
+    if usage is None or isinstance(usage, Mapping):
+        return usage
+    fields = getattr(usage, "__dict__", None)  # a pydantic model's field values
+    if not isinstance(fields, dict):
+        return usage
+    plain: dict[str, Any] = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, int | float | str):
+            plain[name] = value
+            continue
+        inner = getattr(value, "__dict__", None)
+        plain[name] = (
+            {k: v for k, v in inner.items() if v is not None} if isinstance(inner, dict) else value
+        )
+    return plain
+
+
 def _params(kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
     params = {k: v for k, v in kwargs.items() if k not in _NOT_PARAMS and _given(v)}
     return params or None
@@ -133,7 +156,6 @@ def chat_fields(response: Any) -> dict[str, Any]:
     texts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
     finish = None
-    message_out: dict[str, Any] | None = None
     for index, choice in enumerate(choices):
         message = _get(choice, "message")
         text = _get(message, "content")
@@ -145,16 +167,12 @@ def chat_fields(response: Any) -> dict[str, Any]:
         if index == 0:
             finish = _get(choice, "finish_reason")
             tool_calls = [_tool_call(c) for c in calls]
-            message_out = {"role": _get(message, "role") or "assistant", "content": text}
-            if tool_calls:
-                message_out["tool_calls"] = tool_calls
     return {
         "response_model": _get(response, "model"),
         "response": "\n\n".join(texts),
         "tool_calls": tool_calls or None,
-        "response_messages": [message_out] if message_out is not None else None,
         "finish_reason": finish,
-        "usage": _get(response, "usage"),
+        "usage": plain_usage(_get(response, "usage")),
     }
 
 
@@ -183,17 +201,13 @@ def responses_fields(response: Any) -> dict[str, Any]:
     status = _get(response, "status")
     incomplete = _get(_get(response, "incomplete_details"), "reason")
     text = "".join(texts)
-    message: dict[str, Any] = {"role": "assistant", "content": text}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
     error = _get(response, "error")
     fields: dict[str, Any] = {
         "response_model": _get(response, "model"),
         "response": text,
         "tool_calls": tool_calls or None,
-        "response_messages": [message],
         "finish_reason": incomplete or ("tool_calls" if tool_calls else status),
-        "usage": _get(response, "usage"),
+        "usage": plain_usage(_get(response, "usage")),
     }
     if status == "failed" and error is not None:
         fields["error_type"] = str(_get(error, "code") or "ResponseFailed")
@@ -213,7 +227,7 @@ def embedding_fields(response: Any) -> dict[str, Any]:
     return {
         "response_model": _get(response, "model"),
         "response": summary,
-        "usage": _get(response, "usage"),
+        "usage": plain_usage(_get(response, "usage")),
     }
 
 
@@ -248,7 +262,6 @@ class ChatStream:
         self._model: str | None = None
         self._finish: str | None = None
         self._usage: Any = None
-        self._role: str | None = None
 
     def add(self, chunk: Any) -> bool:
         if self._model is None:
@@ -261,8 +274,6 @@ class ChatStream:
             index = getattr(choice, "index", 0) or 0
             delta = getattr(choice, "delta", None)
             if delta is not None:
-                if self._role is None:
-                    self._role = getattr(delta, "role", None)
                 text = getattr(delta, "content", None) or getattr(delta, "refusal", None)
                 if text:
                     buffer = self._texts.get(index)
@@ -295,20 +306,12 @@ class ChatStream:
     def fields(self) -> dict[str, Any]:
         text = "\n\n".join(self._texts[i].text() for i in sorted(self._texts))
         calls = [self._calls[i].plain() for i in sorted(self._calls)] or None
-        first = self._texts.get(0)
-        message: dict[str, Any] = {
-            "role": self._role or "assistant",
-            "content": first.text() if first else None,
-        }
-        if calls:
-            message["tool_calls"] = calls
         return {
             "response_model": self._model,
             "response": text,
             "tool_calls": calls,
-            "response_messages": [message],
             "finish_reason": self._finish,
-            "usage": self._usage,
+            "usage": plain_usage(self._usage),
         }
 
 
