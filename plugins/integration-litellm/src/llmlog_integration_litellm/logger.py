@@ -87,11 +87,12 @@ class _Open:
     LiteLLM's objects of the call (its ``kwargs`` reach its logging object, whose release ends
     an abandoned stream): only the times a stream's chunks say."""
 
-    __slots__ = ("first", "scope", "start")
+    __slots__ = ("first", "scope", "start", "stream")
 
-    def __init__(self, scope: CallScope, start: Any) -> None:
+    def __init__(self, scope: CallScope, start: Any, stream: bool) -> None:
         self.scope = scope
         self.start = start
+        self.stream = stream
         self.first: Any = None
 
 
@@ -259,6 +260,12 @@ class LlmlogLiteLLMLogger(CustomLogger):
         """Calls started and not reported ended yet."""
         return len(self._open)
 
+    @property
+    def open_streams(self) -> int:
+        """Streams among :attr:`open_calls` (they may end only when released)."""
+        with self._lock:
+            return sum(1 for entry in self._open.values() if entry.stream)
+
     def _pop(self, kwargs: Mapping[str, Any]) -> _Open | None:
         call_id = kwargs.get("litellm_call_id")
         with self._lock:
@@ -288,7 +295,7 @@ class LlmlogLiteLLMLogger(CustomLogger):
             scope = start_call(CallData("litellm", **fields), options=self.options)
             evicted: _Open | None = None
             with self._lock:
-                self._open[call_id] = _Open(scope, kwargs.get("start_time"))
+                self._open[call_id] = _Open(scope, kwargs.get("start_time"), fields["stream"])
                 posted = self._posted.pop(call_id, 0) is None
                 if len(self._open) > _MAX_OPEN:
                     evicted = self._open.pop(next(iter(self._open)))
