@@ -307,7 +307,7 @@ class LlmlogLiteLLMLogger(CustomLogger):
             if fields["stream"]:
                 owner = _logging_object(kwargs)
                 if owner is not None:
-                    weakref.finalize(owner, self._abandoned, call_id)
+                    weakref.finalize(owner, self._released, call_id)
         except Exception as exc:
             problem("litellm: opening a call", exc)
 
@@ -368,6 +368,17 @@ class LlmlogLiteLLMLogger(CustomLogger):
             entry.scope.fail(exception, **fields)
         except Exception as exc:
             problem("litellm: failure", exc)
+
+    def _released(self, call_id: str) -> None:
+        # Runs wherever the logging object is collected: possibly in the middle of code holding
+        # a lock of ours, the engine's or a session's (a collection can start at any
+        # allocation). The call is ended on a thread of its own, which takes those locks freely.
+        try:
+            threading.Thread(
+                target=self._abandoned, args=(call_id,), name="llmlog-litellm-stream", daemon=True
+            ).start()
+        except Exception as exc:  # no thread at interpreter shutdown: the call stays open
+            problem("litellm: an abandoned stream", exc)
 
     def _abandoned(self, call_id: str) -> None:
         # The call's logging object was collected with no end reported: a stream the caller
