@@ -91,7 +91,7 @@ class _Open:
 
     def __init__(self, scope: CallScope, start: Any, stream: bool) -> None:
         self.scope = scope
-        self.start = start
+        self.start = start  # when the call was opened, as LiteLLM's datetimes
         self.stream = stream
         self.first: Any = None
 
@@ -295,7 +295,10 @@ class LlmlogLiteLLMLogger(CustomLogger):
             scope = start_call(CallData("litellm", **fields), options=self.options)
             evicted: _Open | None = None
             with self._lock:
-                self._open[call_id] = _Open(scope, kwargs.get("start_time"), fields["stream"])
+                # The span starts here, not at LiteLLM's own start_time (before it resolved the
+                # model): a stream's time to first token is counted from here too, in LiteLLM's
+                # clock (naive local datetimes).
+                self._open[call_id] = _Open(scope, datetime.datetime.now(), fields["stream"])
                 posted = self._posted.pop(call_id, 0) is None
                 if len(self._open) > _MAX_OPEN:
                     evicted = self._open.pop(next(iter(self._open)))
@@ -342,7 +345,7 @@ class LlmlogLiteLLMLogger(CustomLogger):
             if fields["stream"]:
                 fields["stream_end"] = "completed"
                 fields["time_to_first_token_ms"] = _ms(
-                    kwargs.get("completion_start_time"), kwargs.get("start_time") or start_time
+                    kwargs.get("completion_start_time"), entry.start
                 )
             entry.scope.finish(**fields)
         except Exception as exc:
