@@ -252,6 +252,7 @@ class LlmlogLiteLLMLogger(CustomLogger):
         self._posted: dict[str, None] = {}  # ordered: the oldest is dropped first
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        self._ending = 0  # calls taken to be ended, not written yet
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -266,19 +267,29 @@ class LlmlogLiteLLMLogger(CustomLogger):
         with self._lock:
             return sum(1 for entry in self._open.values() if entry.stream)
 
-    def _pop(self, kwargs: Mapping[str, Any]) -> _Open | None:
-        call_id = kwargs.get("litellm_call_id")
+    def _take(self, call_id: Any) -> _Open | None:
+        """Take the call to end it (once: whoever takes it ends it, then calls :meth:`_done`)."""
         with self._lock:
             entry = self._open.pop(call_id, None) if isinstance(call_id, str) else None
-            if not self._open:
-                self._idle.notify_all()
+            if entry is not None:
+                self._ending += 1
         return entry
 
+    def _done(self) -> None:
+        """A call taken by :meth:`_take` is written: :meth:`wait_idle` may return."""
+        with self._lock:
+            self._ending -= 1
+            if not self._open and not self._ending:
+                self._idle.notify_all()
+
+    def _idle_now(self) -> bool:
+        return not self._open and not self._ending
+
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until every call started has been reported ended (or ``timeout`` seconds);
-        ``True`` if none is open."""
+        """Wait until every call started has been reported ended and written (or ``timeout``
+        seconds); ``True`` if none is open."""
         with self._idle:
-            return self._idle.wait_for(lambda: not self._open, timeout)
+            return self._idle.wait_for(self._idle_now, timeout)
 
     # -- the hooks -----------------------------------------------------------------------------
 
@@ -302,9 +313,13 @@ class LlmlogLiteLLMLogger(CustomLogger):
                 posted = self._posted.pop(call_id, 0) is None
                 if len(self._open) > _MAX_OPEN:
                     evicted = self._open.pop(next(iter(self._open)))
+                    self._ending += 1
             if evicted is not None:
-                problem("litellm: too many calls open", "the oldest was ended unreported")
-                evicted.scope.finish()
+                try:
+                    problem("litellm: too many calls open", "the oldest was ended unreported")
+                    evicted.scope.finish()
+                finally:
+                    self._done()
             if posted:  # the answer is in already: nothing below LiteLLM is left to nest
                 scope.detach()
             if fields["stream"]:
@@ -334,10 +349,10 @@ class LlmlogLiteLLMLogger(CustomLogger):
             problem("litellm: post-call", exc)
 
     def _success(self, kwargs: Any, response_obj: Any, start_time: Any) -> None:
+        entry = self._take(kwargs.get("litellm_call_id"))
+        if entry is None:  # started before instrument(), or reported already
+            return
         try:
-            entry = self._pop(kwargs)
-            if entry is None:  # started before instrument(), or reported already
-                return
             fields = _request_fields(kwargs)
             response = kwargs.get("complete_streaming_response") or response_obj
             fields.update(_response_fields(response))
@@ -350,12 +365,14 @@ class LlmlogLiteLLMLogger(CustomLogger):
             entry.scope.finish(**fields)
         except Exception as exc:
             problem("litellm: success", exc)
+        finally:
+            self._done()
 
     def _failure(self, kwargs: Any, response_obj: Any) -> None:
+        entry = self._take(kwargs.get("litellm_call_id"))
+        if entry is None:
+            return
         try:
-            entry = self._pop(kwargs)
-            if entry is None:
-                return
             fields = _request_fields(kwargs)
             if fields["stream"]:
                 fields["stream_end"] = "error"
@@ -371,6 +388,8 @@ class LlmlogLiteLLMLogger(CustomLogger):
             entry.scope.fail(exception, **fields)
         except Exception as exc:
             problem("litellm: failure", exc)
+        finally:
+            self._done()
 
     def _released(self, call_id: str) -> None:
         # Runs wherever the logging object is collected: possibly in the middle of code holding
@@ -386,18 +405,17 @@ class LlmlogLiteLLMLogger(CustomLogger):
     def _abandoned(self, call_id: str) -> None:
         # The call's logging object was collected with no end reported: a stream the caller
         # stopped early, closed or dropped (LiteLLM has no callback for these).
+        entry = self._take(call_id)
+        if entry is None:  # reported (consumed, failed) before it was released
+            return
         try:
-            with self._lock:
-                entry = self._open.pop(call_id, None)
-                if not self._open:
-                    self._idle.notify_all()
-            if entry is None:
-                return
             entry.scope.finish(
                 stream_end="abandoned", time_to_first_token_ms=_ms(entry.first, entry.start)
             )
         except Exception as exc:
             problem("litellm: an abandoned stream", exc)
+        finally:
+            self._done()
 
     def _chunk(self, kwargs: Any) -> None:
         # A stream's chunk was logged (from LiteLLM's thread pool): keep the first chunk's time,
