@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import dspy
 from dspy.utils.callback import BaseCallback
 from dspy.utils.callback_context import ACTIVE_CALL_ID
@@ -32,14 +33,18 @@ from llmlog.ext import (
     get_current,
     report_problem,
     start_trace_session,
+    usage_from,
 )
+from llmlog_engine_genai import CallScope, claim
 from llmlog_integration_dspy.evaluation import EvaluationRun
 from llmlog_integration_dspy.lm import (
+    call_extra,
     history_entry,
     is_replayed,
     model_and_provider,
     prompt_of,
     request_params,
+    response_fields,
     response_of,
     usage_of,
 )
@@ -369,11 +374,16 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
             if call is not None:
                 raw = inputs.get("kwargs")
                 params = request_params(instance, raw if isinstance(raw, Mapping) else None)
+                # The call is DSPy's: LiteLLM's and the SDKs' integrations called inside it
+                # contribute their (richer) data to this span's llm_call, never a span of theirs.
+                scope = claim("dspy")
+                scope.update(model=model, provider=provider, params=params)
                 call.state = {
                     "inputs": inputs,
                     "model": model,
                     "provider": provider,
                     "params": params,
+                    "claim": scope,
                 }
 
         self._guard(begin)
@@ -385,10 +395,36 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
             state = call.state or {}
             text, messages = prompt_of(state.get("inputs") or {})
             entry = history_entry(call.instance, outputs)
-            usage = usage_of(entry)
+            usage: Any = usage_of(entry)
+            provider, extra = state.get("provider", ""), None
+            scope: CallScope | None = state.get("claim")
+            if scope is not None:
+                # DSPy's own view (rank 1) fills what no richer source said; LiteLLM's and the
+                # SDKs' fields, merged while the call ran, win.
+                scope.update(**response_fields(entry))
+                if exception is None:
+                    scope.finish()
+                else:
+                    scope.fail(exception)
+                if not scope.owner:  # inside another source's call: that one writes it
+                    return
+                data = scope.data
+                provider = data.provider or provider
+                if data.usage is not None and not is_replayed(entry):
+                    # The richer source's counts (cached and reasoning tokens); its reported
+                    # cost (LiteLLM's response_cost), else the one DSPy recorded.
+                    own_cost = usage.cost if usage is not None else None
+                    richer = (
+                        data.usage if isinstance(data.usage, TokenUsage) else usage_from(data.usage)
+                    )
+                    cost = next(
+                        (c for c in (data.cost, richer.cost, own_cost) if c is not None), None
+                    )
+                    usage = attrs.evolve(richer, cost=cost, cost_source=None)
+                extra = call_extra(data)
             call.session.emit_llm_call(
                 call.span_id,
-                state.get("provider", ""),
+                provider,
                 state.get("model", ""),
                 text,
                 response_of(outputs),
@@ -397,6 +433,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 messages=messages,
                 params=state.get("params"),
                 replayed=is_replayed(entry),
+                extra=extra,
             )
 
         self._guard(lambda: self._end(call_id, None, exception, finish))

@@ -3,6 +3,7 @@ response, tokens and cost."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,11 +11,13 @@ from llmlog.ext import TokenUsage, usage_from
 
 __all__ = [
     "TRANSPORT_KEYS",
+    "call_extra",
     "history_entry",
     "is_replayed",
     "model_and_provider",
     "prompt_of",
     "request_params",
+    "response_fields",
     "response_of",
     "usage_of",
 ]
@@ -137,3 +140,85 @@ def response_of(outputs: Any) -> str:
         texts = [str(o.get("text", o)) if isinstance(o, Mapping) else str(o) for o in outputs]
         return texts[0] if len(texts) == 1 else "\n\n".join(texts)
     return "" if outputs is None else str(outputs)
+
+
+def _get(obj: Any, name: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _tool_call(call: Any) -> dict[str, Any]:
+    function = _get(call, "function")
+    if function is not None:  # OpenAI's shape (LiteLLM's ModelResponse)
+        return {
+            "id": _get(call, "id"),
+            "name": _get(function, "name"),
+            "arguments": _get(function, "arguments"),
+        }
+    arguments = _get(call, "input")  # DSPy's own (lm15) ToolCallPart
+    if isinstance(arguments, Mapping):
+        arguments = json.dumps(dict(arguments), default=str)
+    return {"id": _get(call, "id"), "name": _get(call, "name"), "arguments": arguments}
+
+
+def response_fields(entry: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the LM's own response in the history entry says beyond the text (DSPy's
+    ``lm15.Response``, or LiteLLM's ``ModelResponse`` with ``engine="litellm"``): the model that
+    answered, the finish reason and the tool calls, as the GenAI engine's ``CallData`` fields
+    (DSPy's view, ranked below LiteLLM's and the SDKs')."""
+    if entry is None:
+        return {}
+    response = entry.get("response")
+    fields: dict[str, Any] = {}
+    model = entry.get("response_model") or _get(response, "model")
+    if isinstance(model, str) and model:
+        fields["response_model"] = model
+    reason: Any = None
+    calls: Any = None
+    choices = _get(response, "choices")
+    if isinstance(choices, list) and choices:
+        reason = _get(choices[0], "finish_reason")
+        calls = _get(_get(choices[0], "message"), "tool_calls")
+    else:
+        reason = _get(response, "finish_reason")
+        try:
+            calls = _get(response, "tool_calls")
+        except Exception:  # a property that could not read this response
+            calls = None
+    if reason is not None and not isinstance(reason, str):
+        reason = getattr(reason, "value", None) or str(reason)
+    if isinstance(reason, str) and reason:
+        fields["finish_reason"] = reason
+    if isinstance(calls, list | tuple) and calls:
+        fields["tool_calls"] = [_tool_call(call) for call in calls]
+    return fields
+
+
+#: The ``CallData`` fields written as the ``llm_call`` event's extra keys, as the GenAI engine
+#: writes them for the SDK integrations.
+_EXTRA = (
+    "operation",
+    "response_model",
+    "finish_reason",
+    "tool_calls",
+    "response_messages",
+    "time_to_first_token_ms",
+    "stream_end",
+    "error_type",
+    "status_code",
+)
+
+
+def call_extra(data: Any) -> dict[str, Any]:
+    """The extra keys of an ``llm_call`` from the merged data of the call (the GenAI engine's
+    ``CallData``): the operation, the model that answered, the finish reason, tool calls, time
+    to first token, error class and HTTP status, and the sources that saw the call."""
+    extra: dict[str, Any] = {"source": "dspy"}
+    for name in _EXTRA:
+        value = getattr(data, name, None)
+        if value is not None:
+            extra[name] = value
+    if getattr(data, "stream", False):
+        extra["stream"] = True
+    return extra
