@@ -513,6 +513,8 @@ def test_a_span_end_carries_an_evaluation_kept_without_content(fmt, tmp_path):
         assert end.data["outputs"] == (
             {"prediction": {"answer": "42"}} if content else {"prediction": None}
         )
+
+
 def test_llm_call_extra_keys_never_replace_the_events_own_and_tool_calls_are_content():
     class Collect:
         def __init__(self) -> None:
