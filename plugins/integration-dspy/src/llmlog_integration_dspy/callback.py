@@ -250,7 +250,9 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 span_id=span_id, trace_id=session.trace_id, session=session, model_id=model_id
             )
         else:
-            call.context = enter_context(span_id=span_id, trace_id=session.trace_id, session=session)
+            call.context = enter_context(
+                span_id=span_id, trace_id=session.trace_id, session=session
+            )
         return call
 
     def _end(
