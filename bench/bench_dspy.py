@@ -309,12 +309,28 @@ def expected_ok(variant: str, recorded: dict[str, Any], passes: int) -> str | No
 HOOKED = ["empty", "floor", "llmlog-dspy", "llmlog-dspy-unbuffered", "llmlog-rlm"]
 
 
+def _child_env(variant: str, base: str | None, without: str = "") -> tuple[str, dict[str, str]]:
+    """The variant to run in the child and its environment: ``NAME@base`` runs ``NAME`` on the
+    source tree ``--base`` (core and plugins' ``src`` directories put before the worktree's)."""
+    env = dict(os.environ, BENCH_DSPY_WITHOUT=without)
+    if variant.endswith("@base"):
+        if not base:
+            raise SystemExit(f"{variant}: needs --base")
+        root = Path(base)
+        paths = [str(root / "core" / "src")] + [
+            str(d / "src") for d in (root / "plugins").iterdir()
+        ]
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        variant = variant.removesuffix("@base")
+    return variant, env
+
+
 def hook_times(args: argparse.Namespace) -> None:
     """``--hooks``: a companion figure far less sensitive to this machine's noise than whole-program
     time. Each hook is wrapped with a clock; the empty callback's figure is the wrapper's own cost
     and DSPy's call into it, subtracted from the others. It leaves out what a tracer costs outside
     its hooks (garbage collection of what it keeps, its background threads)."""
-    variants = list(HOOKED)
+    variants = list(HOOKED) + [f"{v}@base" for v in args.base_variants]
     turned_off = {}  # variant -> the parts it runs without
     for parts in args.without:
         unknown = set(parts.split(",")) - set(PARTS)
@@ -325,13 +341,13 @@ def hook_times(args: argparse.Namespace) -> None:
     samples: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(args.rounds):
         for variant in variants[r % len(variants) :] + variants[: r % len(variants)]:
-            env = dict(os.environ, BENCH_DSPY_WITHOUT=turned_off.get(variant, ""))
+            name, env = _child_env(variant, args.base, turned_off.get(variant, ""))
             done = subprocess.run(
                 [
                     sys.executable,
                     __file__,
                     "--child",
-                    "llmlog-dspy" if variant in turned_off else variant,
+                    "llmlog-dspy" if variant in turned_off else name,
                     "--hooks",
                     "--passes",
                     f"{args.passes}",
@@ -380,6 +396,16 @@ def main() -> None:
         help=f"with --hooks: also run llmlog-dspy with these parts off (comma-separated: "
         f"{', '.join(PARTS)}), to see where its time goes; repeat for more variants",
     )
+    parser.add_argument(
+        "--base",
+        help="a source tree (e.g. `git archive BASE core/src plugins | tar -x -C DIR`): also run "
+        "llmlog-dspy on it, as llmlog-dspy@base, in the same rounds (a before/after comparison)",
+    )
+    parser.add_argument(
+        "--only",
+        help="whole programs: run only these variants (comma-separated; none, empty and "
+        "openinference are always run, the ratios need them)",
+    )
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "dspy.json"))
     args = parser.parse_args()
     if args.child:
@@ -387,37 +413,45 @@ def main() -> None:
         return
     if args.quick:
         args.rounds, args.passes, args.samples = 2, 40, 1
+    args.base_variants = ["llmlog-dspy"] if args.base else []
     if args.hooks:
         hook_times(args)
         return
+    variants = list(VARIANTS)
+    if args.only:
+        keep = set(args.only.split(",")) | {"none", "empty", "openinference"}
+        variants = [v for v in variants if v in keep]
+    variants += [f"{v}@base" for v in args.base_variants]
     run = Run("bench_dspy.py", rounds=args.rounds, samples=args.samples, passes=args.passes)
     for r in range(args.rounds):
-        order = VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]
+        order = variants[r % len(variants) :] + variants[: r % len(variants)]
         for variant in order:
             passes = max(10, args.passes // 10) if variant in SLOW else args.passes
+            name, env = _child_env(variant, args.base)
             for _ in range(args.samples):
                 done = subprocess.run(
-                    [sys.executable, __file__, "--child", variant, "--passes", str(passes)],
+                    [sys.executable, __file__, "--child", name, "--passes", str(passes)],
                     capture_output=True,
                     text=True,
+                    env=env,
                 )
                 if done.returncode != 0:
                     raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
                 result = json.loads(done.stdout.strip().splitlines()[-1])
-                problem = expected_ok(variant, result["recorded"], result["passes"])
+                problem = expected_ok(name, result["recorded"], result["passes"])
                 if problem:
                     raise SystemExit(f"{variant} recorded too little: {problem}")
                 run.add(variant, r, result["us_per_lm_call"])
                 print(
                     f"  round {r + 1} {variant:14} {result['us_per_lm_call']:9.1f} µs/LM call  {result['recorded']}"
                 )
-    med = {v: run.median(v) for v in VARIANTS}
+    med = {v: run.median(v) for v in variants}
     base, empty = med["none"], med["empty"]
-    floor_extra = med["floor"] - empty
+    floor_extra = med["floor"] - empty if "floor" in med else float("nan")
     print(f"\n{run.describe()}; µs per LM call\n")
     print(f"  {'variant':24} {'µs/call':>24} {'added':>9} {'beyond empty cb':>16}")
     rows = {}
-    for v in VARIANTS:
+    for v in variants:
         added = med[v] - base
         beyond = med[v] - empty
         rows[v] = {"us_per_lm_call": med[v], "added_us": added, "beyond_empty_us": beyond}
@@ -434,26 +468,30 @@ def main() -> None:
 
     ratios = {}
     print()
-    for v in ("llmlog-dspy", "llmlog-dspy-unbuffered", "llmlog-rlm"):
+    for v in [v for v in variants if v.startswith("llmlog")]:
         oi = ratios[f"{v} beyond empty / openinference beyond empty"] = per_round(
             v, "openinference"
         )
-        fl = ratios[f"{v} beyond empty / floor beyond empty"] = per_round(v, "floor")
-        added = rows[v]["added_us"]
-        print(
-            f"  {v}: beyond the empty callback {rows[v]['beyond_empty_us']:.1f} µs = "
-            f"{fl['median']:.2f}× [{fl['min']:.2f}–{fl['max']:.2f}] the orjson floor's "
-            f"{floor_extra:.1f} µs and {oi['median']:.2f}× [{oi['min']:.2f}–{oi['max']:.2f}] "
-            f"OpenInference's (target ≤ 0.33×), per round; total added {added:.1f} µs = "
-            f"1/{rows['mlflow-async']['added_us'] / added:.0f} of MLflow async's, "
-            f"1/{rows['mlflow-sync']['added_us'] / added:.0f} of MLflow sync's"
+        line = f"  {v}: beyond the empty callback {rows[v]['beyond_empty_us']:.1f} µs = "
+        if "floor" in med:
+            fl = ratios[f"{v} beyond empty / floor beyond empty"] = per_round(v, "floor")
+            line += f"{fl['median']:.2f}× [{fl['min']:.2f}–{fl['max']:.2f}] the orjson floor's "
+            line += f"{floor_extra:.1f} µs and "
+        line += (
+            f"{oi['median']:.2f}× [{oi['min']:.2f}–{oi['max']:.2f}] "
+            f"OpenInference's (target ≤ 0.33×), per round"
         )
+        added = rows[v]["added_us"]
+        for m in ("mlflow-async", "mlflow-sync"):
+            if m in rows:
+                line += f"; 1/{rows[m]['added_us'] / added:.0f} of {m}'s added time"
+        print(line)
     run.write(
         args.output,
         medians=rows,
-        figures={v: run.figure(v) for v in VARIANTS},
+        figures={v: run.figure(v) for v in variants},
         ratios=ratios,
-        samples={v: run.values(v) for v in VARIANTS},
+        samples={v: run.values(v) for v in variants},
     )
 
 

@@ -21,6 +21,8 @@ __all__ = ["DETAIL_FIELDS", "DETAIL_LABELS", "detail_items", "detail_text", "usa
 
 
 def _get(source: Any, name: str) -> Any:
+    if type(source) is dict:  # the common case (LiteLLM's, DSPy's usage): no ABC check
+        return source.get(name)
     if source is None:
         return None
     try:

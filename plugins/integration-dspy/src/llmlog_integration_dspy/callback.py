@@ -140,6 +140,19 @@ def _signature(instance: Any) -> str:
     return text
 
 
+# An adapter span's name per adapter class and step ("ChatAdapter.format"): made once.
+_adapter_names: dict[tuple[type, str], str] = {}
+
+
+def _adapter_name(kind: type, step: str) -> str:
+    name = _adapter_names.get((kind, step))
+    if name is None:
+        name = f"{kind.__name__}.{step}"
+        if len(_adapter_names) < 1024:  # classes come from code, but stay bounded anyway
+            _adapter_names[(kind, step)] = name
+    return name
+
+
 def _describe_run(session: TraceSession, about: Mapping[str, Any]) -> None:
     """Give an RLM module's settings to a session it did not open (one opened by the program
     around it, or by an earlier call): a trace format that keeps run metadata (the ``rlm``
@@ -236,12 +249,15 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         call.owns_session = owns
         self._calls[call_id] = call
         session.emit_span_start(span_id, parent_span, operation, inputs)
-        call.context = enter_context(
-            span_id=span_id,
-            trace_id=session.trace_id,
-            session=session,
-            **({"model_id": model_id} if model_id else {}),
-        )
+        # Keyword arguments spelled out: a ``**{...}`` for the optional model builds two dicts.
+        if model_id:
+            call.context = enter_context(
+                span_id=span_id, trace_id=session.trace_id, session=session, model_id=model_id
+            )
+        else:
+            call.context = enter_context(
+                span_id=span_id, trace_id=session.trace_id, session=session
+            )
         return call
 
     def _end(
@@ -442,7 +458,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
 
     def on_adapter_format_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         if self._adapters:
-            name = f"{type(instance).__name__}.format"
+            name = _adapter_name(type(instance), "format")
             self._guard(lambda: self._begin("adapter", call_id, instance, name, None))
 
     def on_adapter_format_end(
@@ -453,7 +469,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
 
     def on_adapter_parse_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         if self._adapters:
-            name = f"{type(instance).__name__}.parse"
+            name = _adapter_name(type(instance), "parse")
             self._guard(lambda: self._begin("adapter", call_id, instance, name, None))
 
     def on_adapter_parse_end(

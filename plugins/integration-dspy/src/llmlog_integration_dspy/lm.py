@@ -113,6 +113,9 @@ def usage_of(entry: Mapping[str, Any] | None) -> TokenUsage | None:
     known = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
     if not isinstance(usage, Mapping):
         return TokenUsage(0, 0, cost=known)
+    if known is None and "cost" not in usage:
+        # No cost anywhere (an unpriced model, DummyLM): read as is, not copied to add one.
+        return usage_from(usage)
     return usage_from({**usage, "cost": known})
 
 
