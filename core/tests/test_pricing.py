@@ -5,13 +5,14 @@ real trace files: ``tests/test_cost.py``."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import llmlog
@@ -206,6 +207,9 @@ _hostile_counts = (
     st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-5, 5),
     st.sampled_from(["gpt-4o-mini", "o3", "mystery", "", "\x1b[2J"]),
 )
+# a reported NaN was kept as a "reported" price (found by hypothesis, at random)
+@example((10, 5, 0, 0, 0), float("nan"), "gpt-4o-mini")
+@example((10, 5, 0, 0, 0), float("inf"), "mystery")
 def test_a_log_entrys_usage_of_any_values_gets_a_true_price_or_unknown(counts, cost, model):
     """Whatever a caller puts in a ``TokenUsage`` (NaN, text, negative, past 2^53), pricing an
     entry never raises and never invents a price: a cost comes out only as the caller's own or
@@ -226,6 +230,7 @@ def test_a_log_entrys_usage_of_any_values_gets_a_true_price_or_unknown(counts, c
         assert priced.cost_unknown and priced.cost_source is None
         return
     assert priced.cost_unknown is None
+    assert math.isfinite(priced.cost)
     if priced.cost_source == "reported":
         assert priced.cost == cost
         return

@@ -34,6 +34,7 @@ from typing import Any, Final, Protocol
 import attrs
 
 from llmlog import state
+from llmlog.numbers import as_cost
 from llmlog.records import DETAIL_FIELDS, TokenUsage
 
 __all__ = [
@@ -262,7 +263,11 @@ def price_token_usage(
     cache = state.price_cache
     try:
         data = _counts(usage)
-        cost = usage.cost if usage.cost is not None else reported
+        # A cost that is not a finite number (NaN, text, past 2^53) is no price: left out, so the
+        # counts are priced by the chain, as a trace's llm_call is (numbers.as_cost).
+        cost = None if usage.cost is None else as_cost(usage.cost, "usage.cost")
+        if cost is None and reported is not None:
+            cost = as_cost(reported, "cost")
         if cost is not None:
             data["cost"] = cost
         price_usage(data, provider, model)
