@@ -86,7 +86,11 @@ def test_calls_reach_a_real_otlp_receiver_with_the_genai_conventions(isolated, r
             "outputs": {},
             "trace": {"dir": "traces"},
             "integrations": {
-                "otlp": {"enabled": True, "endpoint": receiver.endpoint, "schedule_delay": 0.05},
+                "otlp": {
+                    "enabled": True,
+                    "endpoint": receiver.traces_endpoint,
+                    "schedule_delay": 0.05,
+                },
                 "openai": {"enabled": True},
             },
         }
