@@ -33,8 +33,9 @@ def value(any_value: dict[str, Any]) -> Any:
 class Receiver:
     """OTLP/HTTP traces and logs on one port (``base``; ``traces_endpoint`` and ``endpoint``, the
     logs URL), every request decoded and kept: ``spans``, ``requests`` (the logs requests, whole)
-    and ``records()``. ``status`` is what it answers (a 503 keeps nothing); ``headers`` what it
-    got. ``close()`` stops it."""
+    and ``records()``; ``bodies``, every request body as received (decompressed), whatever its
+    status. ``status`` is what it answers (a 503 keeps nothing decoded); ``headers`` what it got.
+    ``close()`` stops it."""
 
     def __init__(self) -> None:
         from google.protobuf.json_format import MessageToDict
@@ -48,6 +49,7 @@ class Receiver:
         self.spans: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.bodies: list[bytes] = []
         self.status = 200
         receiver = self
 
@@ -60,6 +62,7 @@ class Receiver:
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
                 receiver.headers.append(dict(self.headers))
+                receiver.bodies.append(body)
                 if receiver.status == 200:
                     if self.path.endswith("/v1/traces"):
                         request = MessageToDict(ExportTraceServiceRequest.FromString(body))
