@@ -35,10 +35,9 @@ from llmlog.ext import (
     start_trace_session,
     usage_from,
 )
-from llmlog_engine_genai import CallScope, claim
+from llmlog_engine_genai import CallScope, claim, event_extra
 from llmlog_integration_dspy.evaluation import EvaluationRun
 from llmlog_integration_dspy.lm import (
-    call_extra,
     history_entry,
     is_replayed,
     model_and_provider,
@@ -421,7 +420,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                         (c for c in (data.cost, richer.cost, own_cost) if c is not None), None
                     )
                     usage = attrs.evolve(richer, cost=cost, cost_source=None)
-                extra = call_extra(data)
+                extra = event_extra(data, ["dspy"])
             call.session.emit_llm_call(
                 call.span_id,
                 provider,
