@@ -83,6 +83,16 @@ class Receiver:
         self.endpoint = f"{self.base}/v1/logs"
         self.traces_endpoint = f"{self.base}/v1/traces"
 
+    def traces_options(self, **options: Any) -> dict[str, Any]:
+        """An ``[integrations.otlp]`` table sending spans here, exported every 50 ms unless
+        ``options`` (more of the table's keys, e.g. ``capture_content=True``) say otherwise."""
+        return {
+            "enabled": True,
+            "endpoint": self.traces_endpoint,
+            "schedule_delay": 0.05,
+            **options,
+        }
+
     def close(self) -> None:
         """Stop serving and free the port."""
         self.server.shutdown()
