@@ -329,6 +329,24 @@ def child(variant: str, base_url: str, passes: int, warmup: int, sdk: str = "ope
 # -- the parent ------------------------------------------------------------------------------
 
 
+def _child_command(variant: str, base_url: str, passes: int, warmup: int, sdk: str) -> list[str]:
+    """The command line of one measured process."""
+    return [
+        sys.executable,
+        __file__,
+        "--child",
+        variant,
+        "--base-url",
+        base_url,
+        "--passes",
+        str(passes),
+        "--warmup",
+        str(warmup),
+        "--sdk",
+        sdk,
+    ]
+
+
 def _instructions(
     variant: str, base_url: str, passes: int, warmup: int, work: Path, sdk: str = "openai"
 ) -> int:
@@ -340,18 +358,7 @@ def _instructions(
             "--tool=callgrind",
             "--separate-threads=yes",
             f"--callgrind-out-file={out}.%p",
-            sys.executable,
-            __file__,
-            "--child",
-            variant,
-            "--base-url",
-            base_url,
-            "--passes",
-            str(passes),
-            "--warmup",
-            str(warmup),
-            "--sdk",
-            sdk,
+            *_child_command(variant, base_url, passes, warmup, sdk),
         ],
         check=True,
         capture_output=True,
@@ -453,20 +460,7 @@ def main() -> None:
             for variant in order:
                 for _ in range(args.samples):
                     done = subprocess.run(
-                        [
-                            sys.executable,
-                            __file__,
-                            "--child",
-                            variant,
-                            "--base-url",
-                            base_url,
-                            "--passes",
-                            str(args.passes),
-                            "--warmup",
-                            str(args.warmup),
-                            "--sdk",
-                            args.sdk,
-                        ],
+                        _child_command(variant, base_url, args.passes, args.warmup, args.sdk),
                         capture_output=True,
                         text=True,
                         timeout=900,
