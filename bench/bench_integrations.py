@@ -1,14 +1,16 @@
 """What tracing an OpenAI SDK call costs on the application thread: llmlog's OpenAI integration
 against OpenInference's ``openinference-instrumentation-openai``, in the same run; with
 ``--sdk anthropic``, the same for an Anthropic SDK call: llmlog's Anthropic integration against
-``openinference-instrumentation-anthropic``.
+``openinference-instrumentation-anthropic``; with ``--sdk litellm``, a ``litellm.completion``
+call: llmlog's LiteLLM integration against ``openinference-instrumentation-litellm``.
 
 The fake provider (``tools/fake-provider``) runs in a process of its own, so its work is not on
 the measured thread. Each round runs every variant in a fresh process (instrumentors patch the
 SDK process-wide), in an order that rotates per round. A process warms up, then makes ``--calls``
 passes of: one chat completion, one streamed chat completion read to its end, one tool-calling
 completion (Anthropic: one ``messages.create``, one ``create(stream=True)`` read to its end, one
-tool-calling ``messages.create``); it checks afterwards that its variant recorded every call, so
+tool-calling ``messages.create``; LiteLLM: one ``litellm.completion``, one streamed completion read
+to its end, usage asked for, one tool-calling completion); it checks afterwards that its variant recorded every call, so
 no variant wins by dropping work.
 
 Two figures per call, both on the calling thread:
@@ -28,7 +30,14 @@ for its usage, so the SDK parses no extra chunk, as with OpenInference, which do
 production: a ``BatchSpanProcessor``, here to an in-memory exporter; content captured, its
 default; for Anthropic ``AnthropicInstrumentor``, the same way; llmlog's Anthropic variant is
 ``instrument()`` with the same trace file, and has no ``no-stream-usage`` twin: Anthropic always
-streams the usage). The ratio is llmlog's added CPU beyond ``none`` over OpenInference's beyond ``none``,
+streams the usage). For LiteLLM: ``none`` (no callback), ``empty`` (an empty ``CustomLogger`` in
+``litellm.callbacks``: LiteLLM's own callback machinery, which any callback switches on, llmlog's
+included), ``llmlog`` and ``openinference`` (``LiteLLMInstrumentor``, set up the same way). Where
+the work runs differs there: OpenInference wraps ``litellm.completion`` and does its span work on
+the calling thread; llmlog opens the call in LiteLLM's pre-call hook (calling thread) and writes
+it when LiteLLM reports the result, from LiteLLM's logging thread (not counted in CPU, as
+OpenTelemetry's batch thread is not); LiteLLM runs 5 rounds of 1 sample and 60 passes by
+default (``--quick``: 20). The ratio is llmlog's added CPU beyond ``none`` over OpenInference's beyond ``none``,
 per round (both measured under the same load), as a median and range. The issue's target: at most
 0.5. Run::
 
@@ -36,6 +45,7 @@ per round (both measured under the same load), as a median and range. The issue'
     .venv/bin/python bench/bench_integrations.py                   # bench/results/integrations.json
     .venv/bin/python bench/bench_integrations.py --quick
     .venv/bin/python bench/bench_integrations.py --sdk anthropic   # bench/results/integrations_anthropic.json
+    .venv/bin/python bench/bench_integrations.py --sdk litellm     # bench/results/integrations_litellm.json
     .venv/bin/python bench/bench_integrations.py --count   # instructions, bench/results/integrations-count.json
 
 ``--count`` gives a figure that does not move with the machine's load: each variant's process runs
@@ -64,7 +74,18 @@ from common import Run, fmt_range, summary
 
 VARIANTS = ["none", "llmlog", "llmlog-no-stream-usage", "openinference"]
 #: The variants per SDK (``--sdk``).
-SDK_VARIANTS = {"openai": VARIANTS, "anthropic": ["none", "llmlog", "openinference"]}
+SDK_VARIANTS = {
+    "openai": VARIANTS,
+    "anthropic": ["none", "llmlog", "openinference"],
+    "litellm": ["none", "empty", "llmlog", "openinference"],
+}
+#: The run's length per SDK: rounds, samples, passes, warm-up passes, ``--quick``'s passes
+#: (a LiteLLM call costs several times an SDK call's CPU, so fewer of them).
+SDK_LENGTH = {
+    "openai": (7, 3, 150, 20, 40),
+    "anthropic": (7, 3, 150, 20, 40),
+    "litellm": (5, 1, 60, 10, 20),
+}
 CALLS_PER_PASS = 3
 USER = [{"role": "user", "content": "what is the weather in Paris today"}]
 TOOLS = [
@@ -98,6 +119,30 @@ def serve() -> None:
 # -- the measured process -----------------------------------------------------------------------
 
 
+def _trace_calls(workdir: Path) -> Any:
+    """``recorded()`` for an llmlog variant: the ``llm_call`` events in its trace file."""
+
+    def calls() -> int:
+        (path,) = workdir.glob("*.jsonl")
+        return sum(b'"type":"llm_call"' in line for line in path.open("rb"))
+
+    return calls
+
+
+def _openinference(instrumentor: Any) -> tuple[Any, Any]:
+    """The ``openinference`` variant: ``instrumentor`` with the OpenTelemetry SDK as its docs
+    recommend for production, a ``BatchSpanProcessor`` (here to an in-memory exporter)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    instrumentor.instrument(tracer_provider=provider)
+    return provider.force_flush, (lambda: len(exporter.get_finished_spans()))
+
+
 def _setup_anthropic(variant: str, workdir: Path) -> tuple[Any, Any]:
     """:func:`_setup` for the Anthropic SDK."""
     if variant == "llmlog":
@@ -113,22 +158,41 @@ def _setup_anthropic(variant: str, workdir: Path) -> tuple[Any, Any]:
             llmlog_integration_anthropic.uninstrument()
             llmlog_engine_genai.close_shared_session()  # writes what is buffered
 
-        def calls() -> int:
-            (path,) = workdir.glob("*.jsonl")
-            return sum(b'"type":"llm_call"' in line for line in path.open("rb"))
-
-        return finish, calls
+        return finish, _trace_calls(workdir)
     if variant == "openinference":
         from openinference.instrumentation.anthropic import AnthropicInstrumentor
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-        exporter = InMemorySpanExporter()
-        provider = TracerProvider()
-        provider.add_span_processor(BatchSpanProcessor(exporter))
-        AnthropicInstrumentor().instrument(tracer_provider=provider)
-        return provider.force_flush, (lambda: len(exporter.get_finished_spans()))
+        return _openinference(AnthropicInstrumentor())
+    raise SystemExit(f"unknown variant {variant}")
+
+
+def _setup_litellm(variant: str, workdir: Path) -> tuple[Any, Any]:
+    """:func:`_setup` for LiteLLM."""
+    import litellm
+
+    if variant == "empty":
+        from litellm.integrations.custom_logger import CustomLogger
+
+        litellm.callbacks.append(CustomLogger())
+        return (lambda: None), (lambda: None)
+    if variant == "llmlog":
+        import llmlog
+        import llmlog_integration_litellm
+        from llmlog_engine_genai import close_shared_session
+
+        llmlog.configure({"trace": {"format": "dspy", "dir": str(workdir)}, "outputs": {}})
+        llmlog_integration_litellm.instrument()
+
+        def finish() -> None:
+            llmlog_integration_litellm.flush(60)
+            llmlog_integration_litellm.uninstrument()
+            close_shared_session()
+
+        return finish, _trace_calls(workdir)
+    if variant == "openinference":
+        from openinference.instrumentation.litellm import LiteLLMInstrumentor
+
+        return _openinference(LiteLLMInstrumentor())
     raise SystemExit(f"unknown variant {variant}")
 
 
@@ -139,6 +203,8 @@ def _setup(variant: str, workdir: Path, sdk: str = "openai") -> tuple[Any, Any]:
         return (lambda: None), (lambda: None)
     if sdk == "anthropic":
         return _setup_anthropic(variant, workdir)
+    if sdk == "litellm":
+        return _setup_litellm(variant, workdir)
     if variant.startswith("llmlog"):
         import llmlog
         import llmlog_integration_openai
@@ -151,23 +217,30 @@ def _setup(variant: str, workdir: Path, sdk: str = "openai") -> tuple[Any, Any]:
             llmlog_integration_openai.OpenAIOptions(stream_usage=usage)
         )
 
-        def calls() -> int:
-            (path,) = workdir.glob("*.jsonl")
-            return sum(b'"type":"llm_call"' in line for line in path.open("rb"))
-
-        return llmlog_integration_openai.uninstrument, calls  # closes (flushes) the session
+        return llmlog_integration_openai.uninstrument, _trace_calls(
+            workdir
+        )  # closes (flushes) the session
     if variant == "openinference":
         from openinference.instrumentation.openai import OpenAIInstrumentor
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-        exporter = InMemorySpanExporter()
-        provider = TracerProvider()
-        provider.add_span_processor(BatchSpanProcessor(exporter))
-        OpenAIInstrumentor().instrument(tracer_provider=provider)
-        return provider.force_flush, (lambda: len(exporter.get_finished_spans()))
+        return _openinference(OpenAIInstrumentor())
     raise SystemExit(f"unknown variant {variant}")
+
+
+def _openai_pass(base_url: str) -> Any:
+    """One pass of OpenAI SDK calls against the fake provider."""
+    import openai
+
+    client = openai.OpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
+    create = client.chat.completions.create
+
+    def one_pass() -> None:
+        create(model="gpt-4o-mini", messages=USER, temperature=0.2)
+        for _ in create(model="gpt-4o-mini", messages=USER, stream=True):
+            pass
+        create(model="gpt-4o-mini", messages=USER, tools=TOOLS)
+
+    return one_pass
 
 
 def _anthropic_pass(base_url: str) -> Any:
@@ -198,22 +271,36 @@ def _anthropic_pass(base_url: str) -> Any:
     return one_pass
 
 
-def child(variant: str, base_url: str, passes: int, warmup: int, sdk: str = "openai") -> None:
-    import openai
+def _litellm_pass(base_url: str) -> Any:
+    """One pass of ``litellm.completion`` calls against the fake provider."""
+    import litellm
 
+    # OpenInference wraps the module's functions: look them up after instrumenting
+    common = {"model": "openai/gpt-4o-mini", "api_base": base_url, "api_key": "sk-bench"}
+
+    def one_pass() -> None:
+        litellm.completion(messages=USER, temperature=0.2, **common)
+        stream = litellm.completion(
+            messages=USER, stream=True, stream_options={"include_usage": True}, **common
+        )
+        for _ in stream:
+            pass
+        litellm.completion(messages=USER, tools=TOOLS, **common)
+
+    return one_pass
+
+
+def child(variant: str, base_url: str, passes: int, warmup: int, sdk: str = "openai") -> None:
+    if sdk == "litellm":
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     with tempfile.TemporaryDirectory() as tmp:
         finish, recorded = _setup(variant, Path(tmp), sdk)
-        client = openai.OpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
-        create = client.chat.completions.create
-
-        def one_pass() -> None:
-            create(model="gpt-4o-mini", messages=USER, temperature=0.2)
-            for _ in create(model="gpt-4o-mini", messages=USER, stream=True):
-                pass
-            create(model="gpt-4o-mini", messages=USER, tools=TOOLS)
-
         if sdk == "anthropic":
             one_pass = _anthropic_pass(base_url)
+        elif sdk == "litellm":
+            one_pass = _litellm_pass(base_url)
+        else:
+            one_pass = _openai_pass(base_url)
 
         for _ in range(warmup):
             one_pass()
@@ -242,6 +329,24 @@ def child(variant: str, base_url: str, passes: int, warmup: int, sdk: str = "ope
 # -- the parent ------------------------------------------------------------------------------
 
 
+def _child_command(variant: str, base_url: str, passes: int, warmup: int, sdk: str) -> list[str]:
+    """The command line of one measured process."""
+    return [
+        sys.executable,
+        __file__,
+        "--child",
+        variant,
+        "--base-url",
+        base_url,
+        "--passes",
+        str(passes),
+        "--warmup",
+        str(warmup),
+        "--sdk",
+        sdk,
+    ]
+
+
 def _instructions(
     variant: str, base_url: str, passes: int, warmup: int, work: Path, sdk: str = "openai"
 ) -> int:
@@ -253,18 +358,7 @@ def _instructions(
             "--tool=callgrind",
             "--separate-threads=yes",
             f"--callgrind-out-file={out}.%p",
-            sys.executable,
-            __file__,
-            "--child",
-            variant,
-            "--base-url",
-            base_url,
-            "--passes",
-            str(passes),
-            "--warmup",
-            str(warmup),
-            "--sdk",
-            sdk,
+            *_child_command(variant, base_url, passes, warmup, sdk),
         ],
         check=True,
         capture_output=True,
@@ -307,11 +401,13 @@ def count(base_url: str, passes: int, out: str, sdk: str = "openai") -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--samples", type=int, default=3, help="processes per variant per round")
-    parser.add_argument("--passes", type=int, default=150)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="3 rounds, 1 sample, 40 passes")
+    parser.add_argument("--rounds", type=int, help="default 7 (litellm: 5)")
+    parser.add_argument(
+        "--samples", type=int, help="processes per variant per round (3; litellm: 1)"
+    )
+    parser.add_argument("--passes", type=int, help="default 150 (litellm: 60)")
+    parser.add_argument("--warmup", type=int, help="default 20 (litellm: 10)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, 1 sample, 40 (20) passes")
     parser.add_argument("--sdk", choices=sorted(SDK_VARIANTS), default="openai")
     parser.add_argument("--out", help="default: bench/results/integrations[_SDK].json")
     parser.add_argument("--count", action="store_true", help="instructions under callgrind")
@@ -323,6 +419,14 @@ def main() -> None:
     if args.serve:
         serve()
         return
+    if args.count and args.sdk == "litellm":
+        # llmlog writes LiteLLM's calls from LiteLLM's logging thread, not the counted one
+        parser.error("--count measures the calling thread only: not for --sdk litellm")
+    rounds, samples, passes, warmup, quick_passes = SDK_LENGTH[args.sdk]
+    args.rounds = args.rounds or rounds
+    args.samples = args.samples or samples
+    args.passes = args.passes or passes
+    args.warmup = warmup if args.warmup is None else args.warmup
     if args.child:
         child(args.child, args.base_url, args.passes, args.warmup, args.sdk)
         return
@@ -330,7 +434,7 @@ def main() -> None:
     suffix = "" if args.sdk == "openai" else f"_{args.sdk}"
     args.out = args.out or str(Path(__file__).parent / "results" / f"integrations{suffix}.json")
     if args.quick:
-        args.rounds, args.samples, args.passes = 3, 1, 40
+        args.rounds, args.samples, args.passes = 3, 1, quick_passes
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve"],
         stdin=subprocess.PIPE,
@@ -356,27 +460,14 @@ def main() -> None:
             for variant in order:
                 for _ in range(args.samples):
                     done = subprocess.run(
-                        [
-                            sys.executable,
-                            __file__,
-                            "--child",
-                            variant,
-                            "--base-url",
-                            base_url,
-                            "--passes",
-                            str(args.passes),
-                            "--warmup",
-                            str(args.warmup),
-                            "--sdk",
-                            args.sdk,
-                        ],
+                        _child_command(variant, base_url, args.passes, args.warmup, args.sdk),
                         capture_output=True,
                         text=True,
-                        timeout=600,
+                        timeout=900,
                         env=dict(os.environ, PYTHONHASHSEED="0"),
                     )
                     if done.returncode != 0:
-                        raise SystemExit(f"{variant} failed:\n{done.stderr}")
+                        raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
                     result = json.loads(done.stdout.strip().splitlines()[-1])
                     run.add(f"{variant} cpu", r, result["cpu_us"])
                     run.add(f"{variant} wall", r, result["wall_us"])
@@ -394,15 +485,16 @@ def main() -> None:
     figures = {f"{v} {c}": run.figure(f"{v} {c}") for v in variants for c in ("cpu", "wall")}
     added_figures = {
         f"{v} added {c}": summary(added(v, c))
-        for v in ("llmlog", "openinference")
+        for v in variants
+        if v in ("empty", "llmlog", "openinference")
         for c in ("cpu", "wall")
     }
     ratios = {}
     for clock in ("cpu", "wall"):
         ours, theirs = added("llmlog", clock), added("openinference", clock)
-        ratios[f"llmlog added / openinference added ({clock})"] = summary(
-            [a / b for a, b in zip(ours, theirs, strict=True) if b > 0], 3
-        )
+        per_round = [a / b for a, b in zip(ours, theirs, strict=True) if b > 0]
+        if per_round:  # none when OpenInference's added time drowned in the noise every round
+            ratios[f"llmlog added / openinference added ({clock})"] = summary(per_round, 3)
     print(run.describe())
     for name, figure in {**figures, **added_figures}.items():
         print(f"  {name:32} {fmt_range(figure, 1)} µs per call")

@@ -34,6 +34,13 @@ def records(directory: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def fake_lm(server: Any, engine: str) -> Any:
+    """A DSPy LM on the fake provider, uncached, calling it through ``engine``."""
+    return dspy.LM(
+        "openai/gpt-4o-mini", api_base=server.base_url, api_key="k", cache=False, engine=engine
+    )
+
+
 def configure(*names: str) -> None:
     llmlog.configure(
         {
@@ -82,13 +89,7 @@ def test_a_dspy_program_makes_one_llm_call_per_lm_call_with_the_richest_data(
 ):
     configure(*names)
     try:
-        lm = dspy.LM(
-            "openai/gpt-4o-mini",
-            api_base=server.base_url,
-            api_key="k",
-            cache=False,
-            engine=engine,
-        )
+        lm = fake_lm(server, engine)
         with dspy.context(lm=lm):
             predict = dspy.Predict("question -> answer")
             assert predict(question="Capital of France?").answer == "Paris"
@@ -183,13 +184,7 @@ def test_concurrent_async_dspy_calls_are_one_call_each_under_their_own_predict(
 
     configure(*names)
     try:
-        lm = dspy.LM(
-            "openai/gpt-4o-mini",
-            api_base=server.base_url,
-            api_key="k",
-            cache=False,
-            engine="litellm",
-        )
+        lm = fake_lm(server, "litellm")
 
         async def main() -> None:
             with dspy.context(lm=lm):

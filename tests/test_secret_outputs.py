@@ -14,14 +14,12 @@ in its error, a report naming it). No byte written anywhere may hold any part of
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 import textwrap
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+
+from llmlog_fake_provider.otlp import Receiver
 
 CORPUS_PATH = Path(__file__).parents[1] / "core" / "tests" / "data" / "secrets_corpus.json"
 
@@ -152,31 +150,6 @@ backend = "memory"
 """
 
 
-class Receiver:
-    """A local OTLP/HTTP endpoint keeping every request body as received (decompressed)."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                bodies.append(body)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
 def _needles(value: str) -> list[str]:
     """The parts of a secret that must not appear: each line of it (a PEM block's lines are
     written as escapes in JSON), but not a PEM header, which names a kind, not a secret."""
@@ -187,11 +160,11 @@ def test_no_secret_reaches_any_output(sh, tmp_path):
     corpus = json.loads(CORPUS_PATH.read_text())
     receiver = Receiver()
     try:
-        (tmp_path / "llmlog.toml").write_text(CONFIG.replace("{endpoint}", receiver.endpoint))
+        (tmp_path / "llmlog.toml").write_text(CONFIG.replace("{endpoint}", receiver.base))
         (tmp_path / "app.py").write_text(PROGRAM)
         done = sh([sys.executable, "app.py", str(CORPUS_PATH)], cwd=tmp_path, check=True)
     finally:
-        receiver.server.shutdown()
+        receiver.close()
     written: dict[str, bytes] = {
         "console (stdout)": done.stdout.encode(),
         "stderr": done.stderr.encode(),

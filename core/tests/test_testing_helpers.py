@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -27,3 +28,27 @@ def test_check_shows_both_outputs_of_a_failing_command():
 def test_run_llmlog_runs_the_installed_command():
     done = run_llmlog("--help")
     assert done.returncode == 0 and "usage: llmlog" in done.stdout
+
+
+def test_trace_file_reads_spans_by_id_and_records_by_type(tmp_path):
+    from llmlog.testing import TraceFile
+
+    records = [
+        {"type": "span", "span_id": "a", "data": {"event": "start", "operation": "app"}},
+        {
+            "type": "span",
+            "span_id": "b",
+            "parent_id": "a",
+            "data": {"event": "start", "operation": "LM:x"},
+        },
+        {"type": "llm_call", "span_id": "b", "data": {"model": "x"}},
+        {"type": "span", "span_id": "b", "data": {"event": "end"}},
+        {"type": "span", "span_id": "a", "data": {"event": "end"}},
+    ]
+    path = tmp_path / "trace_1.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    trace = TraceFile(path)
+    assert trace.records == records and list(trace.ends) == ["b", "a"]
+    assert trace.spans("LM:x") == ["b"] and trace.parent("b") == "a" and trace.parent("a") is None
+    assert trace.name("a") == "app" and trace.name(None) is None and trace.name("zz") is None
+    assert trace.calls == trace.events("llm_call") == [records[2]]

@@ -27,6 +27,7 @@ trace format's ``view`` gets from ``llmlog view``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import subprocess
@@ -55,6 +56,7 @@ __all__ = [
     "ENVIRONMENT_VARIABLES",
     "ConformanceError",
     "ListOutput",
+    "TraceFile",
     "capture",
     "check_formatter",
     "check_output",
@@ -67,6 +69,39 @@ __all__ = [
     "run_llmlog",
     "view_arguments",
 ]
+
+
+class TraceFile:
+    """The records of one JSON-lines trace file (the ``trace`` and ``dspy`` formats), read for a
+    test's assertions: ``records`` in order, span ``starts`` and ``ends`` by span id, the
+    ``llm_call`` records in ``calls``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: list[dict[str, Any]] = [
+            json.loads(line) for line in path.read_text().splitlines()
+        ]
+        spans = [r for r in self.records if r["type"] == "span"]
+        self.starts = {r["span_id"]: r for r in spans if r["data"]["event"] == "start"}
+        self.ends = {r["span_id"]: r for r in spans if r["data"]["event"] == "end"}
+        self.calls = self.events("llm_call")
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        """The records of type ``kind`` (``"llm_call"``, ``"error"``...), in order."""
+        return [r for r in self.records if r["type"] == kind]
+
+    def name(self, span_id: str | None) -> str | None:
+        """The operation name of a span, ``None`` for an unknown id (or ``None``)."""
+        return self.starts[span_id]["data"]["operation"] if span_id in self.starts else None
+
+    def parent(self, span_id: str) -> str | None:
+        """The parent span's id, ``None`` for a root."""
+        parent: str | None = self.starts[span_id].get("parent_id")
+        return parent
+
+    def spans(self, operation: str) -> list[str]:
+        """The ids of the spans named ``operation``, in start order."""
+        return [s for s, r in self.starts.items() if r["data"]["operation"] == operation]
 
 
 def run_cli(argv: Sequence[str]) -> int:

@@ -45,12 +45,7 @@ def test_evaluate_results_reach_a_real_receiver(receiver, content):
             "outputs": {},
             "trace": {"dir": "traces"},
             "integrations": {
-                "otlp": {
-                    "enabled": True,
-                    "endpoint": f"{receiver.base}/v1/traces",
-                    "schedule_delay": 0.05,
-                    "capture_content": content,
-                },
+                "otlp": receiver.traces_options(capture_content=content),
                 "dspy": {"enabled": True},
             },
         }

@@ -193,12 +193,9 @@ def test_a_trace_open_at_shutdown_is_exported_as_far_as_it_went_and_counted(
             {
                 "outputs": {},
                 "integrations": {
-                    "otlp": {
-                        "enabled": True,
-                        "endpoint": f"{receiver.base}/v1/traces",
-                        "schedule_delay": 0.05,
-                        "sampling": {"enabled": True, "span_names": ["kept-*"]},
-                    }
+                    "otlp": receiver.traces_options(
+                        sampling={"enabled": True, "span_names": ["kept-*"]}
+                    ),
                 },
             }
         )
@@ -233,12 +230,9 @@ def test_flush_exports_what_was_handed_to_the_sampling_worker(receiver, tmp_path
             {
                 "outputs": {},
                 "integrations": {
-                    "otlp": {
-                        "enabled": True,
-                        "endpoint": f"{receiver.base}/v1/traces",
-                        "schedule_delay": 5,
-                        "sampling": {"enabled": True, "span_names": ["kept-*"]},
-                    }
+                    "otlp": receiver.traces_options(
+                        schedule_delay=5, sampling={"enabled": True, "span_names": ["kept-*"]}
+                    ),
                 },
             }
         )

@@ -30,11 +30,7 @@ def test_a_dspy_programs_cached_and_reasoning_tokens_reach_a_real_receiver(recei
             "outputs": {},
             "trace": {"dir": "traces"},
             "integrations": {
-                "otlp": {
-                    "enabled": True,
-                    "endpoint": f"{receiver.base}/v1/traces",
-                    "schedule_delay": 0.05,
-                },
+                "otlp": receiver.traces_options(),
                 "dspy": {"enabled": True},
             },
         }

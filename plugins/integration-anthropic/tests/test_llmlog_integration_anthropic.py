@@ -489,12 +489,7 @@ def test_spans_reach_a_real_otlp_receiver_with_genai_attributes(tmp_path, receiv
                 "outputs": {},
                 "trace": {"dir": "traces"},
                 "integrations": {
-                    "otlp": {
-                        "enabled": True,
-                        "endpoint": f"{receiver.base}/v1/traces",
-                        "schedule_delay": 0.05,
-                        "capture_content": True,
-                    },
+                    "otlp": receiver.traces_options(capture_content=True),
                     "anthropic": {"enabled": True},
                 },
             }

@@ -20,7 +20,7 @@ from dspy.utils import DummyLM
 import llmlog
 import llmlog_integration_dspy as integration
 from llmlog.cli import main
-from llmlog.testing import capture, isolated_environment
+from llmlog.testing import TraceFile, capture, isolated_environment
 from llmlog_fake_provider import FakeOpenAI
 
 
@@ -46,40 +46,17 @@ def traced(tmp_path: Path):
         assert dspy.settings.callbacks is before and dspy.settings.callbacks == snapshot
 
 
-class Trace:
+class Trace(TraceFile):
     """The events of the one trace file written in a directory."""
 
     def __init__(self, directory: Path, fmt: str = "trace") -> None:
         integration.uninstrument()  # closes the shared session
         files = sorted(directory.glob(f"{fmt}_*.jsonl"))
         assert len(files) == 1, files
-        self.path = files[0]
-        self.records = [json.loads(x) for x in self.path.read_text().splitlines()]
-        self.starts = {
-            r["span_id"]: r
-            for r in self.records
-            if r["type"] == "span" and r["data"]["event"] == "start"
-        }
-        self.ends = {
-            r["span_id"]: r
-            for r in self.records
-            if r["type"] == "span" and r["data"]["event"] == "end"
-        }
-
-    def name(self, span_id: str | None) -> str | None:
-        return self.starts[span_id]["data"]["operation"] if span_id in self.starts else None
-
-    def parent(self, span_id: str) -> str | None:
-        return self.starts[span_id].get("parent_id")
-
-    def spans(self, operation: str) -> list[str]:
-        return [s for s, r in self.starts.items() if r["data"]["operation"] == operation]
+        super().__init__(files[0])
 
     def children(self, span_id: str | None) -> list[str]:
         return [self.name(s) or "" for s, r in self.starts.items() if r.get("parent_id") == span_id]
-
-    def events(self, kind: str) -> list[dict[str, Any]]:
-        return [r for r in self.records if r["type"] == kind]
 
 
 def test_predict_and_chain_of_thought_nest_adapter_and_lm_spans(traced):

@@ -371,11 +371,7 @@ def test_the_calls_reach_a_real_otlp_receiver_as_genai_spans(tmp_path, server, r
             "outputs": {},
             "trace": {"dir": "traces"},
             "integrations": {
-                "otlp": {
-                    "enabled": True,
-                    "endpoint": f"{receiver.base}/v1/traces",
-                    "schedule_delay": 0.05,
-                },
+                "otlp": receiver.traces_options(),
                 "litellm": {"enabled": True},
             },
         }

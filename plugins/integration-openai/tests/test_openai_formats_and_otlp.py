@@ -86,7 +86,7 @@ def test_calls_reach_a_real_otlp_receiver_with_the_genai_conventions(isolated, r
             "outputs": {},
             "trace": {"dir": "traces"},
             "integrations": {
-                "otlp": {"enabled": True, "endpoint": receiver.endpoint, "schedule_delay": 0.05},
+                "otlp": receiver.traces_options(),
                 "openai": {"enabled": True},
             },
         }

@@ -197,7 +197,7 @@ class _Record:
                 latency_ms,
                 messages=list(data.messages) if data.messages is not None else None,
                 params=data.params,
-                extra=_extra(data, self.sources),
+                extra=event_extra(data, self.sources),
             )
             error_text = None
             if data.error_type is not None or data.error is not None or error is not None:
@@ -232,7 +232,12 @@ _EXTRA = (
 )
 
 
-def _extra(data: CallData, sources: list[str]) -> dict[str, Any]:
+def event_extra(data: CallData, sources: list[str]) -> dict[str, Any]:
+    """The extra keys of the ``llm_call`` event of a call from its merged ``data``: the operation,
+    the model that answered, the finish reason, tool calls, time to first token, how a stream
+    ended, the error class and HTTP status, and the sources that saw the call (``source``, the
+    first; ``sources`` when there were several). DSPy's integration writes its claimed calls'
+    events with it too."""
     extra: dict[str, Any] = {"source": sources[0]}
     if len(sources) > 1:
         extra["sources"] = list(sources)

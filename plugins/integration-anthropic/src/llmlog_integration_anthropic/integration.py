@@ -204,11 +204,13 @@ def _request_attribute(manager: Any) -> str | None:
     return None
 
 
-def _wrap_stream(original: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_stream(original: Callable[..., Any], *, is_async: bool = False) -> Callable[..., Any]:
     """``messages.stream(...)`` returns a manager that makes the request when entered: its
     request is replaced by one that starts the call then and hands the SDK's ``MessageStream``
     the engine's proxy of the raw event stream, so ``text_stream``, ``get_final_message()``,
-    iteration and ``close()`` all go through it."""
+    iteration and ``close()`` all go through it. ``is_async``: the async manager, which awaits a
+    request coroutine made at the call; it is replaced by one that starts the call when awaited
+    (at ``async with``)."""
 
     @functools.wraps(original)
     def stream(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -226,70 +228,48 @@ def _wrap_stream(original: Callable[..., Any]) -> Callable[..., Any]:
             request = getattr(manager, name)
             call_kwargs = dict(kwargs)
             call_kwargs["stream"] = True
-            resource = self
-
-            def traced_request() -> Any:
-                scope = _begin(resource, call_kwargs, True)
-                if scope is None:
-                    return request()
-                try:
-                    raw = request()
-                except BaseException as exc:
-                    scope.fail(exc)
-                    raise
-                return stream_wrapper(
-                    raw, scope, MessageAggregator(scope.content_limit), is_async=False
-                )
-
-            setattr(manager, name, traced_request)
+            traced = _traced_arequest if is_async else _traced_request
+            setattr(manager, name, traced(self, call_kwargs, request))
         except Exception as exc:
             problem("anthropic: wrapping a stream helper", exc)
         return manager
 
     return stream
+
+
+def _traced_request(resource: Any, call_kwargs: dict[str, Any], request: Any) -> Any:
+    """The sync stream manager's request, starting the call when the manager calls it."""
+
+    def traced_request() -> Any:
+        scope = _begin(resource, call_kwargs, True)
+        if scope is None:
+            return request()
+        try:
+            raw = request()
+        except BaseException as exc:
+            scope.fail(exc)
+            raise
+        return stream_wrapper(raw, scope, MessageAggregator(scope.content_limit), is_async=False)
+
+    return traced_request
+
+
+async def _traced_arequest(resource: Any, call_kwargs: dict[str, Any], request: Any) -> Any:
+    """The async stream manager's request coroutine, starting the call when awaited."""
+    scope = _begin(resource, call_kwargs, True)
+    if scope is None:
+        return await request
+    try:
+        raw = await request
+    except BaseException as exc:
+        scope.fail(exc)
+        raise
+    return stream_wrapper(raw, scope, MessageAggregator(scope.content_limit), is_async=True)
 
 
 def _wrap_astream(original: Callable[..., Any]) -> Callable[..., Any]:
-    """The async ``messages.stream(...)``: its manager awaits a request coroutine made at the
-    call; it is replaced by one that starts the call when awaited (at ``async with``)."""
-
-    @functools.wraps(original)
-    def stream(self: Any, *args: Any, **kwargs: Any) -> Any:
-        manager = original(self, *args, **kwargs)
-        if stream in _disabled:
-            return manager
-        try:
-            name = _request_attribute(manager)
-            if name is None:
-                _report_once(
-                    "stream manager",
-                    "the stream helper's request was not found: its calls are not traced",
-                )
-                return manager
-            request = getattr(manager, name)
-            call_kwargs = dict(kwargs)
-            call_kwargs["stream"] = True
-            resource = self
-
-            async def traced_request() -> Any:
-                scope = _begin(resource, call_kwargs, True)
-                if scope is None:
-                    return await request
-                try:
-                    raw = await request
-                except BaseException as exc:
-                    scope.fail(exc)
-                    raise
-                return stream_wrapper(
-                    raw, scope, MessageAggregator(scope.content_limit), is_async=True
-                )
-
-            setattr(manager, name, traced_request())
-        except Exception as exc:
-            problem("anthropic: wrapping a stream helper", exc)
-        return manager
-
-    return stream
+    """The async ``messages.stream(...)``: :func:`_wrap_stream` with ``is_async``."""
+    return _wrap_stream(original, is_async=True)
 
 
 _WRAPPERS = {

@@ -35,10 +35,9 @@ from llmlog.ext import (
     start_trace_session,
     usage_from,
 )
-from llmlog_engine_genai import CallScope, claim
-from llmlog_integration_dspy.evaluation import EvaluationRun
+from llmlog_engine_genai import CallScope, claim, event_extra
+from llmlog_integration_dspy.evaluation import EvaluationRun, plain_data
 from llmlog_integration_dspy.lm import (
-    call_extra,
     history_entry,
     is_replayed,
     model_and_provider,
@@ -95,21 +94,10 @@ class _Call:
         self.run: EvaluationRun | None = None  # an Evaluate call's examples
 
 
-def _dict_of(value: Any) -> Any:
-    """A DSPy result as plain data: ``Prediction``/``Example`` as their fields."""
-    to_dict = getattr(value, "toDict", None)
-    if callable(to_dict):
-        try:
-            return to_dict()
-        except Exception:
-            pass
-    return value
-
-
 def _outputs_mapping(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
-    plain = _dict_of(value)
+    plain = plain_data(value)
     return dict(plain) if isinstance(plain, Mapping) else {"output": plain}
 
 
@@ -437,7 +425,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                         (c for c in (data.cost, richer.cost, own_cost) if c is not None), None
                     )
                     usage = attrs.evolve(richer, cost=cost, cost_source=None)
-                extra = call_extra(data)
+                extra = event_extra(data, ["dspy"])
             call.session.emit_llm_call(
                 call.span_id,
                 provider,
@@ -501,7 +489,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 call.span_id,
                 state.get("name", call.name),
                 state.get("args"),
-                _dict_of(outputs),
+                plain_data(outputs),
                 (_perf() - call.start) // 1_000_000,
                 exception is None,
                 exception,
@@ -543,7 +531,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         results = getattr(outputs, "results", None)
         summary = None
         if outputs is not None:
-            summary = {"score": score if score is not None else _dict_of(outputs)}
+            summary = {"score": score if score is not None else plain_data(outputs)}
             if isinstance(results, list):
                 summary["results"] = len(results)
         evaluation: dict[str, Any] | None = None

@@ -27,12 +27,13 @@ from typing import Any
 
 from llmlog.ext import TraceSession, new_span_id
 
-__all__ = ["EvaluationRun", "metric_result"]
+__all__ = ["EvaluationRun", "metric_result", "plain_data"]
 
 _perf = time.perf_counter_ns
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
+    """A DSPy result as plain data: ``Prediction``/``Example`` as their fields."""
     to_dict = getattr(value, "toDict", None)
     if callable(to_dict):
         try:
@@ -48,7 +49,7 @@ def metric_result(score: Any) -> tuple[Any, bool | None, str | None]:
     feedback: str | None = None
     value = score
     if not isinstance(score, (bool, int, float, str)) and score is not None:
-        plain = _plain(score)
+        plain = plain_data(score)
         if isinstance(plain, Mapping) and "score" in plain:
             value = plain.get("score")
             text = plain.get("feedback")
@@ -168,7 +169,7 @@ class EvaluationRun:
                 index = waiting.pop() if waiting else None
             if index is not None:
                 try:
-                    labels = _plain(self._devset[index].labels())
+                    labels = plain_data(self._devset[index].labels())
                 except Exception:
                     labels = None
                 example = _Example(index, new_span_id(), call_id, labels)
@@ -255,7 +256,7 @@ class EvaluationRun:
             spanned.add(example.index)
             outputs: dict[str, Any] = {}
             if example.done and example.exception is None:
-                outputs["prediction"] = _plain(prediction)
+                outputs["prediction"] = plain_data(prediction)
             if example.labels:
                 outputs["expected"] = example.labels
             if feedback is not None:

@@ -11,7 +11,6 @@ from llmlog.ext import TokenUsage, usage_from
 
 __all__ = [
     "TRANSPORT_KEYS",
-    "call_extra",
     "history_entry",
     "is_replayed",
     "model_and_provider",
@@ -196,32 +195,3 @@ def response_fields(entry: Mapping[str, Any] | None) -> dict[str, Any]:
     if isinstance(calls, list | tuple) and calls:
         fields["tool_calls"] = [_tool_call(call) for call in calls]
     return fields
-
-
-#: The ``CallData`` fields written as the ``llm_call`` event's extra keys, as the GenAI engine
-#: writes them for the SDK integrations.
-_EXTRA = (
-    "operation",
-    "response_model",
-    "finish_reason",
-    "tool_calls",
-    "response_messages",
-    "time_to_first_token_ms",
-    "stream_end",
-    "error_type",
-    "status_code",
-)
-
-
-def call_extra(data: Any) -> dict[str, Any]:
-    """The extra keys of an ``llm_call`` from the merged data of the call (the GenAI engine's
-    ``CallData``): the operation, the model that answered, the finish reason, tool calls, time
-    to first token, error class and HTTP status, and the sources that saw the call."""
-    extra: dict[str, Any] = {"source": "dspy"}
-    for name in _EXTRA:
-        value = getattr(data, name, None)
-        if value is not None:
-            extra[name] = value
-    if getattr(data, "stream", False):
-        extra["stream"] = True
-    return extra
