@@ -48,6 +48,13 @@ per round (both measured under the same load), as a median and range. The issue'
     .venv/bin/python bench/bench_integrations.py --sdk litellm     # bench/results/integrations_litellm.json
     .venv/bin/python bench/bench_integrations.py --count   # instructions, bench/results/integrations-count.json
 
+``--interleaved BLOCKS`` runs every variant in one process instead, switching each on and off
+(``instrument()``/``uninstrument()``) block by block in an order that rotates, ``--passes`` per
+block (default 30), and takes each block's added CPU against the uninstrumented block beside it:
+separate processes of the same variant differ by more than llmlog costs (how the SDK's HTTP
+client reads the answers changes from one process to the next), and pairing blocks removes that.
+``bench/results/integrations[_SDK]-interleaved.json``; not for LiteLLM.
+
 ``--count`` gives a figure that does not move with the machine's load: each variant's process runs
 under valgrind's callgrind (``--separate-threads=yes``) twice, with ``--count-passes`` and twice as
 many passes, and the calling thread's instruction difference divided by the calls is its
@@ -326,6 +333,102 @@ def child(variant: str, base_url: str, passes: int, warmup: int, sdk: str = "ope
         )
 
 
+def interleaved(base_url: str, blocks: int, passes: int, out: str, sdk: str = "openai") -> None:
+    """``--interleaved``: every variant in this one process, switched on and off block by block
+    (``instrument()``/``uninstrument()``, both tracers support it), in an order that rotates per
+    block; each block's added CPU per call is taken against the uninstrumented block beside it.
+    Separate processes differ by more than llmlog costs (the SDK's HTTP reads change from one
+    process to the next); pairing blocks inside one process removes that difference."""
+    import importlib
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import llmlog
+
+    integration = importlib.import_module(f"llmlog_integration_{sdk}")
+    if sdk == "anthropic":
+        from openinference.instrumentation.anthropic import AnthropicInstrumentor as Instrumentor
+    else:
+        from openinference.instrumentation.openai import OpenAIInstrumentor as Instrumentor
+    make_pass = _anthropic_pass if sdk == "anthropic" else _openai_pass
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    instrumentor = Instrumentor()
+
+    def close_llmlog() -> None:
+        integration.uninstrument()  # closes the shared session: its file is written
+
+    switches = {
+        "none": (lambda: None, lambda: None),
+        "llmlog": (integration.instrument, close_llmlog),
+        "openinference": (
+            lambda: instrumentor.instrument(tracer_provider=provider),
+            lambda: (instrumentor.uninstrument(), provider.force_flush()),
+        ),
+    }
+    per_call: dict[str, list[float]] = {v: [] for v in switches}
+    spans = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        llmlog.configure({"trace": {"format": "dspy", "dir": tmp}, "outputs": {}})
+        make_pass(base_url)()  # imports, connections
+        order = list(switches)
+        for block in range(blocks):
+            order = order[1:] + order[:1]
+            for variant in order:
+                start, stop = switches[variant]
+                start()
+                one_pass = make_pass(base_url)  # after instrumenting: bound methods are looked up
+                one_pass()
+                cpu_start = time.thread_time_ns()
+                for _ in range(passes):
+                    one_pass()
+                stop()  # the records written or exported, as in the per-process runs
+                per_call[variant].append(
+                    (time.thread_time_ns() - cpu_start) / 1000 / (passes * CALLS_PER_PASS)
+                )
+                spans += len(exporter.get_finished_spans())
+                exporter.clear()
+            print(f"block {block + 1}/{blocks} done", flush=True)
+        llmlog.shutdown()  # nothing left to write into the directory about to go
+        written = sum(
+            sum(b'"type":"llm_call"' in line for line in path.open("rb"))
+            for path in Path(tmp).glob("*.jsonl")
+        )
+    expected = blocks * (passes + 1) * CALLS_PER_PASS
+    if written != expected or spans < expected:
+        raise SystemExit(f"recorded {written} llm_call events and {spans} spans of {expected}")
+    added = {
+        v: [x - n for x, n in zip(per_call[v], per_call["none"], strict=True)]
+        for v in ("llmlog", "openinference")
+    }
+    ratios = [
+        llm / oi for llm, oi in zip(added["llmlog"], added["openinference"], strict=True) if oi > 0
+    ]
+    for variant, values in per_call.items():
+        print(f"  {variant:26} {fmt_range(summary(values))} µs per call (CPU)")
+    for variant, values in added.items():
+        print(f"  {variant + ' added':26} {fmt_range(summary(values))} µs per call")
+    overall = statistics.median(added["llmlog"]) / statistics.median(added["openinference"])
+    print(
+        f"  llmlog added / openinference added, per block: {fmt_range(summary(ratios, 3), 3)}; "
+        f"of the medians: {overall:.3f} (target ≤ 0.5)"
+    )
+    document = {
+        "benchmark": f"integrations-interleaved-{sdk}",
+        "config": {"sdk": sdk, "blocks": blocks, "passes": passes, "load": os.getloadavg()},
+        "cpu_us_per_call": {v: summary(x) for v, x in per_call.items()},
+        "added_us_per_call": {v: summary(x) for v, x in added.items()},
+        "ratio per block": summary(ratios, 3),
+        "ratio of the medians": round(overall, 3),
+    }
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(document, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
 # -- the parent ------------------------------------------------------------------------------
 
 
@@ -412,6 +515,13 @@ def main() -> None:
     parser.add_argument("--out", help="default: bench/results/integrations[_SDK].json")
     parser.add_argument("--count", action="store_true", help="instructions under callgrind")
     parser.add_argument("--count-passes", type=int, default=10)
+    parser.add_argument(
+        "--interleaved",
+        type=int,
+        metavar="BLOCKS",
+        help="all variants in one process, switched on and off per block (paired with the "
+        "uninstrumented block beside them); --passes per block (default 30)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -419,7 +529,7 @@ def main() -> None:
     if args.serve:
         serve()
         return
-    if args.count and args.sdk == "litellm":
+    if (args.count or args.interleaved) and args.sdk == "litellm":
         # llmlog writes LiteLLM's calls from LiteLLM's logging thread, not the counted one
         parser.error("--count measures the calling thread only: not for --sdk litellm")
     rounds, samples, passes, warmup, quick_passes = SDK_LENGTH[args.sdk]
@@ -444,6 +554,11 @@ def main() -> None:
     try:
         assert server.stdout is not None
         base_url = server.stdout.readline().strip()
+        if args.interleaved:
+            out = str(Path(args.out).with_name(f"integrations{suffix}-interleaved.json"))
+            block_passes = args.passes if args.passes != passes else 30
+            interleaved(base_url, args.interleaved, block_passes, out, args.sdk)
+            return
         if args.count:
             out = str(Path(args.out).with_name(f"integrations{suffix}-count.json"))
             count(base_url, args.count_passes, out, args.sdk)
