@@ -264,10 +264,13 @@ def price_token_usage(
     try:
         data = _counts(usage)
         # A cost that is not a finite number (NaN, text, past 2^53) is no price: left out, so the
-        # counts are priced by the chain, as a trace's llm_call is (numbers.as_cost).
-        cost = None if usage.cost is None else as_cost(usage.cost, "usage.cost")
-        if cost is None and reported is not None:
-            cost = as_cost(reported, "cost")
+        # counts are priced by the chain, as a trace's llm_call is (numbers.as_cost). A good one
+        # is kept as given (an int stays an int in the entry's bytes).
+        cost = usage.cost
+        if cost is not None and as_cost(cost, "usage.cost") is None:
+            cost = None
+        if cost is None and reported is not None and as_cost(reported, "cost") is not None:
+            cost = reported
         if cost is not None:
             data["cost"] = cost
         price_usage(data, provider, model)
