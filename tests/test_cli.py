@@ -121,7 +121,8 @@ def test_integration_tables_are_validated_with_paths_and_choices(cli, tmp_path):
     assert "expected true or false, got 'yes' @ $.integrations.dspy.enabled" in err
     assert "@ $.integrations.otlp.compression" in err and "'sessions'" in err
     assert (
-        "unknown integration 'langsmith'; installed: anthropic, dspy, litellm, openai, otlp @ $.integrations.langsmith" in err
+        "unknown integration 'langsmith'; installed: anthropic, dspy, litellm, openai, otlp @ $.integrations.langsmith"
+        in err
     )
     config.write_text("[integrations.dspy]\nenabled = true\nsessions = 'per_call'\n")
     shown = cli("config", "show", str(config))
