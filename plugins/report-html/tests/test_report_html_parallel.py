@@ -8,10 +8,13 @@ The size from which a file is split is lowered here so that small traces take th
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import os
 import random
+import re
 import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import pytest
 import llmlog
 from llmlog_report_html import ReportInputError, ReportOptions, load_run, render_html
 from llmlog_report_html import load as load_module
+from llmlog_report_html import page as page_module
 from llmlog_report_html.model import RunBuilder
 from llmlog_report_html.processes import parallel_ok
 
@@ -220,3 +224,126 @@ def test_no_process_to_be_had_reads_in_one(tmp_path, absorbed, monkeypatch):
     split = load_run([path])
     assert absorbed == []
     same_pages(split, one_process(monkeypatch, [path]))
+
+
+# -- the contents cleaned in two processes ------------------------------------------------------
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of a few hundred nodes have their contents cleaned in two parts."""
+    monkeypatch.setattr(page_module, "PARALLEL_MIN_NODES", 50)
+
+
+def assert_clean(html: str) -> None:
+    """No secret of :func:`_evaluated`'s anywhere in the page's data, decoded."""
+    blobs = re.findall(r'(?:id="llmlog-skeleton"|class="llmlog-chunk" data-n="\d+")>([^<]*)<', html)
+    text = "".join(zlib.decompress(base64.b64decode(b)).decode("utf-8") for b in blobs)
+    assert "question 59 token=" in text  # the child's part is there
+    assert "sk-proj-abcdefghijklmnopqrstuvwxyz" not in text and "hunter2" not in text
+
+
+def pages_of(monkeypatch: pytest.MonkeyPatch, run: Any, processes: str, **kw: Any) -> str:
+    with monkeypatch.context() as m:
+        m.setenv("LLMLOG_REPORT_PROCESSES", processes)
+        return render_html(run, ReportOptions(**kw))[0]
+
+
+def _evaluated(path: Path, count: int) -> Path:
+    """An evaluation run of ``count`` examples, each an example span with its result, and a
+    prompt and a prediction holding secrets (the file keeps them: redaction off)."""
+    llmlog.configure({"outputs": {}, "redact": False})
+    with llmlog.new_trace_session(path, format="dspy") as session:
+        session.emit_span_start("run", None, "Evaluate")
+        for n in range(count):
+            span = f"ex{n}"
+            session.emit_span_start(span, "run", f"Example #{n}", inputs={"question": f"q{n}"})
+            llmlog.record_llm_call(
+                model="m",
+                prompt=f"question {n} token=sk-proj-abcdefghijklmnopqrstuvwxyz{n:06d}",
+                response="r",
+                latency_ms=1,
+            )
+            session.emit_span_end(
+                span,
+                outputs={"prediction": f"answer {n} password=hunter2hunter2"},
+                evaluation={"index": n, "passed": n % 3 != 0, "score": float(n % 3 != 0)},
+            )
+        session.emit_span_end(
+            "run",
+            evaluation={"metric": "m", "score": 66.7, "examples": count, "passed": 2, "failed": 1},
+        )
+    assert session.path is not None
+    return session.path
+
+
+def test_contents_cleaned_by_a_child_make_the_bytes_of_one_process(
+    tmp_path, small_parts, monkeypatch
+):
+    path = _evaluated(tmp_path / "run.jsonl", 60)
+    assert b"sk-proj-abcdefghijklmnopqrstuvwxyz000059" in path.read_bytes()
+    run = one_process(monkeypatch, [path])
+    assert len(run.nodes) > 2 * page_module.PARALLEL_MIN_NODES
+    forks = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    for options in ({}, {"max_field": 40}, {"redact": False}):
+        alone = pages_of(monkeypatch, run, "1", **options)
+        assert not forks
+        assert pages_of(monkeypatch, run, "2", **options) == alone
+        assert forks, "the second part was cleaned by a child"
+        forks.clear()
+    assert_clean(pages_of(monkeypatch, run, "2"))
+    forks.clear()
+    # Without content, or with max_size (any content may be cut afterwards), no child.
+    pages_of(monkeypatch, run, "2", no_content=True)
+    pages_of(monkeypatch, run, "2", max_size=50_000)
+    assert not forks
+
+
+def test_the_evaluation_table_of_examples_a_child_cleaned_is_cleaned(
+    tmp_path, small_parts, monkeypatch
+):
+    run = one_process(monkeypatch, [_evaluated(tmp_path / "run.jsonl", 60)])
+    (evaluation,) = run.evaluations()
+    assert len(evaluation.examples) == 60
+    split = page_module.content_split(len(run.nodes))
+    assert split is not None and evaluation.examples[-1] > split
+    skeleton = page_module.report_data(run)[0]
+    rows = skeleton["evals"][0]["rows"]
+    assert rows[-1]["prediction"] == "answer 59 password=[REDACTED:secret]"
+    html = pages_of(monkeypatch, run, "2")
+    assert html == pages_of(monkeypatch, run, "1")
+    assert_clean(html)
+
+
+def test_a_child_that_fails_or_is_not_to_be_had_changes_nothing(tmp_path, small_parts, monkeypatch):
+    run = one_process(monkeypatch, [examples(tmp_path / "run.jsonl", 80)])
+    alone = pages_of(monkeypatch, run, "1")
+
+    def failing(*_: Any) -> Any:
+        os._exit(1)  # the child dies without sending anything
+
+    with monkeypatch.context() as m:
+        m.setattr(page_module, "_second_part", failing)
+        assert pages_of(monkeypatch, run, "2") == alone
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fork", no_fork)
+        assert pages_of(monkeypatch, run, "2") == alone
+
+
+def test_the_page_data_has_a_chunk_starting_at_the_split(tmp_path, small_parts, monkeypatch):
+    run = one_process(monkeypatch, [examples(tmp_path / "run.jsonl", 80)])
+    split = page_module.content_split(len(run.nodes))
+    skeleton, _, starts = page_module.report_data(run)
+    assert split in starts and starts[0] == 0
+    assert skeleton["nodes"]["has"] == [1 if n.content else 0 for n in run.nodes]

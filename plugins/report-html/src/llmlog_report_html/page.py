@@ -22,9 +22,10 @@ no other script or inline handler would run.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -34,7 +35,8 @@ import attrs
 import orjson
 
 from llmlog.ext import Sanitizer, serializer
-from llmlog_report_html.model import KINDS, Run, gc_paused
+from llmlog_report_html.model import KINDS, Node, Run, gc_paused
+from llmlog_report_html.processes import Child, parallel_ok
 
 __all__ = [
     "CHUNK_BYTES",
@@ -130,11 +132,25 @@ def _pack(raw: bytes) -> str:
 @attrs.define
 class _Cleaned:
     """The nodes' texts as the page gets them: names, errors and contents redacted and capped
-    (the run itself is left as it was). ``contents`` is changed in place to meet ``max_size``."""
+    (the run itself is left as it was). ``contents`` is changed in place to meet ``max_size``;
+    a content cleaned by another process is missing from it (``None``, or past its end): see
+    :meth:`content`."""
 
     names: list[str]
     errors: list[str | None]
-    contents: list[dict[str, Any]]
+    contents: list[dict[str, Any] | None]
+
+    def content(self, run: Run, index: int, sanitizer: Sanitizer) -> dict[str, Any]:
+        """Node ``index``'s content as cleaned, cleaning it here if another process did."""
+        found = self.contents[index] if index < len(self.contents) else None
+        if found is None:
+            raw = run.nodes[index].content
+            found = dict(sanitizer.fields(raw)) if raw else {}
+        return found
+
+
+def _sanitizer(options: ReportOptions) -> Sanitizer:
+    return Sanitizer(redact=options.redact, max_string_length=options.max_field)
 
 
 def _clean_nodes(
@@ -142,7 +158,7 @@ def _clean_nodes(
 ) -> tuple[_Cleaned, Sanitizer]:
     """Names, errors and (unless ``contents`` is false: :func:`_cleaned_chunks` does them)
     contents, cleaned."""
-    sanitizer = Sanitizer(redact=options.redact, max_string_length=options.max_field)
+    sanitizer = _sanitizer(options)
     text = sanitizer.text
     fields = sanitizer.fields
     cap = options.max_field * 2
@@ -157,7 +173,7 @@ def _clean_nodes(
     if not contents:
         return _Cleaned(names, errors, []), sanitizer
     if options.no_content:
-        cleaned: list[dict[str, Any]] = [{} for _ in nodes]
+        cleaned: list[dict[str, Any] | None] = [{} for _ in nodes]
     else:
         cleaned = [dict(fields(n.content)) if n.content else {} for n in nodes]
     return _Cleaned(names, errors, cleaned), sanitizer
@@ -193,7 +209,7 @@ def _skeleton(
         "csrc": [intern(n.cost_source, len(table)) for n in nodes],
         "trace": [n.trace for n in nodes],
         "sev": [intern(n.severity, len(table)) for n in nodes],
-        "has": [1 if c else 0 for c in cleaned.contents],
+        "has": [],  # each node's content size known: has_content()
     }
     import llmlog
 
@@ -259,7 +275,7 @@ def _evaluations(run: Run, cleaned: _Cleaned, sanitizer: Sanitizer) -> list[dict
         for index in evaluation.examples:
             node = run.nodes[index]
             result = node.evaluation or {}
-            content = cleaned.contents[index] if index < len(cleaned.contents) else {}
+            content = cleaned.content(run, index, sanitizer)
             outputs = content.get("outputs")
             outputs = outputs if isinstance(outputs, Mapping) else {}
             rows.append(
@@ -300,64 +316,160 @@ def _default_title(run: Run) -> str:
     return f"{first} (+{more} more)" if more else first
 
 
-def _chunks(contents: Sequence[dict[str, Any]]) -> tuple[list[int], list[bytes], list[int]]:
-    """Contents split into chunks of about :data:`CHUNK_BYTES` of JSON: each chunk's first node,
-    each chunk's JSON (an array with ``null`` for nodes without content), and each node's
-    content size."""
+#: From this many nodes a run's contents are cleaned in two parts, the second by a forked child
+#: when a CPU is free (:func:`~llmlog_report_html.processes.parallel_ok`; below it, starting a
+#: process costs more than it saves). A chunk always begins at the second part's first node, so
+#: the page is the same bytes whichever process cleaned it.
+PARALLEL_MIN_NODES = 8_000
+#: Where the second part starts, as a fraction of the nodes: this process also builds the
+#: skeleton while the child cleans.
+_CONTENT_SPLIT_AT = 0.45
+
+
+def content_split(count: int) -> int | None:
+    """The node a run of ``count`` nodes is cleaned in two parts from (``None``: one part)."""
+    return int(count * _CONTENT_SPLIT_AT) if count >= PARALLEL_MIN_NODES else None
+
+
+_Chunked = tuple[list[int], list[bytes], list[int], list[Any]]
+
+
+def _chunk_range(
+    encoded: Iterable[bytes | None], first: int, pack: Callable[[bytes], Any]
+) -> _Chunked:
+    """The JSON of consecutive nodes' contents (``None``: no content) from node ``first`` on, in
+    chunks of about :data:`CHUNK_BYTES`, each handed to ``pack`` as soon as it is complete:
+    each chunk's first node, each chunk (an array with ``null`` for nodes without content),
+    each node's content size and what ``pack`` returned for each chunk."""
     starts: list[int] = []
     chunks: list[bytes] = []
     sizes: list[int] = []
+    packed: list[Any] = []
     parts: list[bytes] = []
     size = 0
-    for index, content in enumerate(contents):
+    for index, data in enumerate(encoded, first):
         if not parts:
             starts.append(index)
-        encoded = _dumps(content) if content else b"null"
-        sizes.append(len(encoded) if content else 0)
-        parts.append(encoded)
-        size += len(encoded)
+        if data is None:
+            sizes.append(0)
+            data = b"null"
+        else:
+            sizes.append(len(data))
+        parts.append(data)
+        size += len(data)
         if size >= CHUNK_BYTES:
             chunks.append(b"[" + b",".join(parts) + b"]")
+            packed.append(pack(chunks[-1]))
             parts, size = [], 0
     if parts:
         chunks.append(b"[" + b",".join(parts) + b"]")
+        packed.append(pack(chunks[-1]))
+    return starts, chunks, sizes, packed
+
+
+def _joined(*parts: _Chunked) -> _Chunked:
+    starts: list[int] = []
+    chunks: list[bytes] = []
+    sizes: list[int] = []
+    packed: list[Any] = []
+    for part in parts:
+        starts += part[0]
+        chunks += part[1]
+        sizes += part[2]
+        packed += part[3]
+    return starts, chunks, sizes, packed
+
+
+def _chunks(
+    contents: Sequence[dict[str, Any] | None],
+) -> tuple[list[int], list[bytes], list[int]]:
+    """Cleaned contents split into chunks as the page holds them: each chunk's first node, each
+    chunk's JSON and each node's content size."""
+    encoded = [_dumps(content) if content else None for content in contents]
+    split = content_split(len(contents))
+    if split is None:
+        parts = [_chunk_range(encoded, 0, bytes)]
+    else:
+        parts = [
+            _chunk_range(encoded[:split], 0, bytes),
+            _chunk_range(encoded[split:], split, bytes),
+        ]
+    starts, chunks, sizes, _ = _joined(*parts)
     return starts, chunks, sizes
+
+
+def _cleaned_json(
+    nodes: Sequence[Node], fields: Callable[[Any], Any], out: list[Any] | None
+) -> Iterator[bytes | None]:
+    """Each node's content cleaned (appended to ``out`` as a new dict, when given), as JSON."""
+    for node in nodes:
+        if node.content:
+            content = fields(node.content)
+            if out is not None:
+                content = dict(content)
+                out.append(content)
+            yield _dumps(content) if content else None
+        else:
+            if out is not None:
+                out.append({})
+            yield None
+
+
+def _second_part(run: Run, options: ReportOptions, split: int) -> tuple[Any, ...]:
+    """What a forked child sends back: the contents from node ``split`` on, cleaned, chunked
+    and packed (the chunks' first nodes, the nodes' content sizes, the packed chunks)."""
+    fields = _sanitizer(options).fields
+    starts, _, sizes, packed = _chunk_range(
+        _cleaned_json(run.nodes[split:], fields, None), split, _pack
+    )
+    return starts, sizes, packed
 
 
 def _cleaned_chunks(
     run: Run, options: ReportOptions, sanitizer: Sanitizer, pack: Callable[[bytes], Any]
-) -> tuple[list[dict[str, Any]], list[int], list[bytes], list[int], list[Any]]:
+) -> tuple[list[dict[str, Any] | None], Callable[[], _Chunked]]:
     """The contents cleaned and split into chunks as :func:`_chunks` splits them, each chunk
     handed to ``pack`` (a thread pool's ``submit``) as soon as it is complete: zlib lets go of
     the GIL, so the chunks are compressed on other threads while this one cleans the next
-    contents. Returns the contents, the chunks' first nodes, the chunks, each node's content
-    size and what ``pack`` returned for each chunk."""
+    contents.
+
+    A large run's second part (:func:`content_split`) is cleaned, chunked and packed by a
+    forked child, when a CPU is free, while this process cleans the first and then goes on
+    (building the skeleton). Returns the contents cleaned so far (a node the child cleaned has
+    none here) and a function that waits for the rest and returns the chunks' first nodes,
+    the raw chunks (only those made here), each node's content size and, for each chunk, what
+    ``pack`` returned or its packed text.
+    """
+    nodes = run.nodes
     fields = sanitizer.fields
-    no_content = options.no_content
-    contents: list[dict[str, Any]] = []
-    starts: list[int] = []
-    chunks: list[bytes] = []
-    sizes: list[int] = []
-    packing: list[Any] = []
-    parts: list[bytes] = []
-    size = 0
-    for index, node in enumerate(run.nodes):
-        content = dict(fields(node.content)) if node.content and not no_content else {}
-        contents.append(content)
-        if not parts:
-            starts.append(index)
-        encoded = _dumps(content) if content else b"null"
-        sizes.append(len(encoded) if content else 0)
-        parts.append(encoded)
-        size += len(encoded)
-        if size >= CHUNK_BYTES:
-            chunks.append(b"[" + b",".join(parts) + b"]")
-            packing.append(pack(chunks[-1]))
-            parts, size = [], 0
-    if parts:
-        chunks.append(b"[" + b",".join(parts) + b"]")
-        packing.append(pack(chunks[-1]))
-    return contents, starts, chunks, sizes, packing
+    contents: list[dict[str, Any] | None] = []
+
+    def part(lo: int, hi: int | None) -> _Chunked:
+        chosen = nodes[lo:hi]
+        if options.no_content:
+            contents.extend({} for _ in chosen)
+            return _chunk_range([None] * len(chosen), lo, pack)
+        return _chunk_range(_cleaned_json(chosen, fields, contents), lo, pack)
+
+    split = content_split(len(nodes))
+    if split is None:
+        whole = part(0, None)
+        return contents, lambda: whole
+    child = None
+    # Under max_size any content may be cut afterwards: this process needs them all then.
+    if options.max_size is None and not options.no_content and parallel_ok():
+        with contextlib.suppress(OSError):  # no process to be had: this one cleans it all
+            child = Child(lambda: _second_part(run, options, split))
+    first = part(0, split)
+
+    def rest() -> _Chunked:
+        result = child.result() if child is not None else None
+        if result is None:  # one process, or the child failed: this one cleans the rest
+            return _joined(first, part(split, None))
+        contents.extend([None] * (len(nodes) - split))
+        return _joined(first, (result[0], [], result[1], result[2]))
+
+    return contents, rest
 
 
 def report_data(
@@ -368,8 +480,9 @@ def report_data(
     options = options or ReportOptions()
     cleaned, sanitizer = _clean_nodes(run, options)
     skeleton = _skeleton(run, cleaned, options, sanitizer)
-    starts, chunks, _ = _chunks(cleaned.contents)
+    starts, chunks, sizes = _chunks(cleaned.contents)
     skeleton["chunkStarts"] = starts
+    skeleton["nodes"]["has"] = _has(sizes)
     if compare is not None:
         skeleton["compare"] = _compare_data(compare, options, sanitizer)
     return skeleton, chunks, starts
@@ -408,7 +521,7 @@ def _render_html(
     # bytes, in order, as one thread would write).
     pool = ThreadPoolExecutor(2, thread_name_prefix="llmlog-report")
     try:
-        contents, starts, chunks, sizes, packing = _cleaned_chunks(
+        contents, rest = _cleaned_chunks(
             run, options, sanitizer, lambda chunk: pool.submit(_pack, chunk)
         )
         cleaned.contents = contents
@@ -416,7 +529,10 @@ def _render_html(
         if compare is not None:
             skeleton["compare"] = _compare_data(compare, options, sanitizer)
         chrome = _chrome(run, options)
-        packed_chunks = [future.result() for future in packing]
+        starts, chunks, sizes, packing = rest()
+        skeleton["nodes"]["has"] = _has(sizes)
+        # The child's chunks come packed already; this process's are being packed.
+        packed_chunks = [p if isinstance(p, str) else p.result() for p in packing]
     finally:
         pool.shutdown(cancel_futures=True)
     for attempt in range(6):
@@ -444,7 +560,8 @@ def _render_html(
         for index in order:
             if saved >= excess * 1.05 or sizes[index] == 0:
                 break
-            if "_cut" in contents[index]:
+            content = contents[index]
+            if content is None or "_cut" in content:  # None: cleaned by a child, never here
                 continue
             marker = {"_cut": f"{sizes[index]} bytes of content left out to meet --max-size"}
             contents[index] = marker
@@ -458,6 +575,12 @@ def _render_html(
     else:
         over = options.max_size is not None and size > options.max_size
     return document, ReportResult(None, size, len(contents), cut_contents, cut_bytes, over)
+
+
+def _has(sizes: list[int]) -> list[int]:
+    """The skeleton's column of which nodes have content (a node's content JSON is empty for
+    none)."""
+    return [1 if size else 0 for size in sizes]
 
 
 def _chrome(run: Run, options: ReportOptions) -> str | None:
