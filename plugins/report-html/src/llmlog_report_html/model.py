@@ -854,10 +854,17 @@ class RunBuilder:
         """The run: parents linked, log entries placed, nodes ordered parents first and siblings
         by time, the final answer found."""
         nodes = self.nodes
+        spans = self._spans
         for index, parent_id in self._pending_parent.items():
             root = nodes[index].parent
-            target = self._spans.get((root, parent_id))
-            if target is not None and target != index and not _is_below(nodes, target, index):
+            target = spans.get((root, parent_id))
+            # A target still directly under the root cannot be below this node: no walk up its
+            # chain for the common case of a parent linked first or a root span.
+            if (
+                target is not None
+                and target != index
+                and (nodes[target].parent == root or not _is_below(nodes, target, index))
+            ):
                 nodes[index].parent = target
         groups: dict[str, int] = {}
         for index, trace_id, span_id in self._logs:
@@ -935,6 +942,58 @@ def _ordered(nodes: list[Node]) -> list[Node]:
     """The nodes depth first, parents before children, siblings by start time (then the order
     read), with ``parent`` renumbered. A parent chain that loops (hostile ids) is cut at the
     root."""
+    if _in_order(nodes):
+        return list(nodes)
+    return _sorted_tree(nodes)
+
+
+def _in_order(nodes: list[Node]) -> bool:
+    """Whether ``nodes`` are already in :func:`_ordered`'s order (then nothing moves and no
+    parent is renumbered; a parent out of range becomes ``-1``, as a root there): what a builder
+    makes of a program that ran its spans one after the other, each node made at its start. One
+    pass: each node's parent is on the path from the last root to the node before it, after
+    that parent's earlier children (by start time, those without one last); roots by rank."""
+    count = len(nodes)
+    path: list[int] = []  # the current node's ancestors, from its root
+    last: list[Node | None] = []  # per entry of path: its last child so far
+    rank = -1
+    out_of_range = []
+    for index, node in enumerate(nodes):
+        parent = node.parent
+        if parent < 0 or parent >= count:
+            own = _root_rank(node)
+            if own < rank:
+                return False
+            rank = own
+            if parent >= count:
+                out_of_range.append(node)
+            path.clear()
+            last.clear()
+        else:
+            while path and path[-1] != parent:
+                path.pop()
+                last.pop()
+            if not path:
+                return False  # its parent comes later, or its subtree is not in one piece
+            before = last[-1]
+            if before is not None:
+                start = node.start_ns
+                earlier = before.start_ns
+                if earlier is None:
+                    if start is not None:
+                        return False
+                elif start is not None and start < earlier:
+                    return False
+            last[-1] = node
+        path.append(index)
+        last.append(None)
+    for node in out_of_range:
+        node.parent = -1
+    return True
+
+
+def _sorted_tree(nodes: list[Node]) -> list[Node]:
+    """:func:`_ordered` for nodes in any order."""
     children: dict[int, list[int]] = {}
     roots: list[int] = []
     for index, node in enumerate(nodes):
