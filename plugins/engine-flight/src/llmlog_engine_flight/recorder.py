@@ -129,7 +129,7 @@ def _line(event: dict[str, Any]) -> bytes:
         line = _dumps(event, default=_default, option=_NEWLINE)
     except Exception:  # what orjson refuses (a lone surrogate, a huge int): the slow encoder
         line = serializer.dumps(event) + b"\n"
-    return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
+    return line if line.isascii() and 0x7F not in line else escape_json_bytes(line)
 
 
 class FlightRecorder(TraceSink):
@@ -430,7 +430,7 @@ class FlightRecorder(TraceSink):
                 except Exception:  # what orjson refuses: the slow encoder (as _line)
                     data = serializer.dumps(event) + b"\n"
                 self._append(
-                    data if data.isascii() and b"\x7f" not in data else escape_json_bytes(data)
+                    data if data.isascii() and 0x7F not in data else escape_json_bytes(data)
                 )
                 if severity >= _FATAL and "fatal" in self.triggers:
                     self._auto_snapshot("fatal")
