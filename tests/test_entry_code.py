@@ -252,6 +252,17 @@ KEYS = st.one_of(
 )
 
 
+# Plain fields half the time: common entries are what is compared.
+FIELDS = st.one_of(
+    st.dictionaries(
+        st.sampled_from(["user", "attempt", "n", "a_b"]),
+        st.one_of(PLAIN, st.integers(), st.sampled_from([None, True, 1.5])),
+        max_size=4,
+    ),
+    st.dictionaries(KEYS, VALUES, max_size=5),
+)
+
+
 @settings(
     max_examples=150,
     deadline=None,
@@ -262,14 +273,7 @@ KEYS = st.one_of(
     buffered=st.booleans(),
     method=st.sampled_from(METHODS),
     message=st.one_of(PLAIN, TEXT),
-    fields=st.one_of(
-        st.dictionaries(
-            st.sampled_from(["user", "attempt", "n", "a_b"]),
-            st.one_of(PLAIN, st.integers(), st.sampled_from([None, True, 1.5])),
-            max_size=4,
-        ),
-        st.dictionaries(KEYS, VALUES, max_size=5),
-    ),
+    fields=FIELDS,
     with_args=st.sampled_from([False, False, False, True]),
 )
 def test_the_specialised_function_writes_what_the_generic_path_writes(
@@ -369,3 +373,68 @@ def test_entry_code_parts_whose_names_clash_are_refused() -> None:
         a.then(EntryCode(write="pass", namespace={"x": b"2"}))
     joined = a.then(EntryCode(write="w(data)", namespace={"x": a.namespace["x"], "w": print}))
     assert set(joined.namespace) == {"x", "w"}
+
+
+class InfoOnly(Output):
+    """An output showing INFO and up: DEBUG entries go to the flight recorder alone."""
+
+    def __init__(self) -> None:
+        self.level = Severity.INFO
+
+    def write(self, entry: LogEntry) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def recorders() -> Iterator[list[tuple[Any, Logger]]]:
+    from llmlog_engine_flight import FlightRecorder
+    from llmlog_engine_flight.recorder import RecorderOutput
+
+    made = []
+    for specialise in (True, False):
+        recorder = FlightRecorder(min_age=3600, max_bytes=1 << 26, level=Severity.DEBUG)
+        recorder.start()
+        dispatcher = Dispatcher(
+            [InfoOnly(), RecorderOutput(recorder)], level=Severity.INFO, specialise=specialise
+        )
+        made.append((recorder, Logger(Severity.DEBUG, dispatcher=dispatcher)))
+    assert made[0][1].dispatcher.emit_debug is not None
+    assert made[1][1].dispatcher.emit_debug is None
+    yield made
+    for recorder, _ in made:
+        recorder.stop()
+
+
+_SEEN: dict[int, int] = {}
+
+
+def recorded(recorder: Any) -> list[dict[str, Any]]:
+    """The log events the recorder took since the last call (sealed now), times left out."""
+    import json
+
+    recorder.ring.seal_now()
+    events = [
+        json.loads(line)
+        for chunk in recorder.ring.chunks
+        for line in chunk.data.splitlines()
+        if b'"kind":"log"' in line
+    ]
+    seen, _SEEN[id(recorder)] = _SEEN.get(id(recorder), 0), len(events)
+    new = events[seen:]
+    for item in new:
+        del item["ts"]
+    return new
+
+
+@settings(max_examples=100, deadline=None)
+@given(message=st.one_of(PLAIN, TEXT), fields=FIELDS)
+def test_the_recorders_specialised_function_records_what_record_log_records(
+    recorders: list[tuple[Any, Logger]], message: str, fields: dict[str, Any]
+) -> None:
+    with Calls() as calls:
+        for _ in range(3):
+            for _, log in recorders:
+                log.debug(message, **fields)
+    event(f"generic calls {calls.generic} of 6")
+    fast, reference = (recorded(recorder) for recorder, _ in recorders)
+    assert fast == reference and len(fast) == 3
