@@ -99,10 +99,12 @@ def pairs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, 
         pair.close()
 
 
-def log_both(pair: Pair, method: str, message: Any, args: tuple[Any, ...], fields: Any) -> None:
+def log_both(
+    pair: Pair, method: str, message: Any, args: tuple[Any, ...], fields: Any, name: str = ""
+) -> None:
     # One line for both loggers: the same caller (file, line, function) for both.
     for log in pair.loggers:
-        getattr(log, method)(message, *args, **dict(fields))
+        getattr(log.named(name) if name else log, method)(message, *args, **dict(fields))
 
 
 class Calls:
@@ -159,7 +161,7 @@ def test_anything_unusual_takes_the_generic_path(tmp_path: Path) -> None:
         lambda: log.info("plain", user="caf\u00e9"),  # not ASCII
         lambda: log.info("plain", message="reserved by the formatter"),
         lambda: log.bind(req="r1").info("plain", user="alice"),
-        lambda: log.named("app").info("plain", user="alice"),
+        lambda: log.named("app\x1b").info("plain", user="alice"),  # a name to escape
         lambda: log.info("plain", user=2**70),  # orjson refuses it: the serializer writes it
     ]
     for call in unusual:
@@ -173,7 +175,7 @@ def test_anything_unusual_takes_the_generic_path(tmp_path: Path) -> None:
     output.close()
     data = path.read_bytes()
     assert b"sk-abcdef" not in data and data.count(b"[REDACTED") >= 4
-    assert b'"logger":"app"' in data and b'"req":"r1"' in data
+    assert b'"logger":"app\\u001b"' in data and b'"req":"r1"' in data
     assert b"1180591620717411303424" in data
 
 
@@ -275,6 +277,7 @@ FIELDS = st.one_of(
     message=st.one_of(PLAIN, TEXT),
     fields=FIELDS,
     with_args=st.sampled_from([False, False, False, True]),
+    logger=st.one_of(st.just(""), st.just("app.db"), TEXT),
 )
 def test_the_specialised_function_writes_what_the_generic_path_writes(
     pairs: dict[tuple[str, bool], Pair],
@@ -284,6 +287,7 @@ def test_the_specialised_function_writes_what_the_generic_path_writes(
     message: str,
     fields: dict[str, Any],
     with_args: bool,
+    logger: str,
 ) -> None:
     pair = pairs[name, buffered]
     args = ("%s",) if with_args else ()
@@ -291,7 +295,7 @@ def test_the_specialised_function_writes_what_the_generic_path_writes(
     # strings and keys; the last is the common entry's if it is one.
     with Calls() as calls:
         for _ in range(3):
-            log_both(pair, method, message, args, fields)
+            log_both(pair, method, message, args, fields, logger)
     event(f"generic calls {calls.generic} of 6")
     fast, reference = pair.new_bytes()
     assert normalise(fast) == normalise(reference)

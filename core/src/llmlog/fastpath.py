@@ -1,8 +1,8 @@
 """The specialised per-entry functions: one flat function per severity, generated at configure
 time from the one output that takes that severity (its :class:`~llmlog.interfaces.EntryCode`).
 
-A logging method (``info``...) of a plain logger (no name, no bound fields, no level of its own)
-calls the dispatcher's function for its severity with the message and the keyword fields. In one
+A logging method (``info``...) of a plain logger (no bound fields, no level of its own) calls the
+dispatcher's function for its severity with the message, the keyword fields and its name. In one
 frame it tests that the entry is the common one (a message and field values already known clean
 by the sanitizer's caches, keys known plain and not special keywords, no context in force), reads
 the caller's frame and the time, and runs the output's code: the formatter's bytes and the sink's
@@ -37,8 +37,9 @@ _SCALARS = frozenset({int, float, bool, type(None)})
 # Strings, keys and call sites each function remembers at most (as the sanitizer's caches).
 _SAFE_SIZE = 4096
 
-#: ``emit(message, fields)``: ``None`` once written, ``True`` when the generic path must take it.
-Emit = Callable[[object, dict[str, Any]], "bool | None"]
+#: ``emit(message, fields, logger_name)``: ``None`` once written, ``True`` when the generic path
+#: must take it.
+Emit = Callable[[object, dict[str, Any], str], "bool | None"]
 
 #: A path's base name, by path: every per-entry path reads the caller's file through it.
 basenames: dict[str, str] = {}
@@ -58,9 +59,11 @@ def basename(path: str) -> str:
 _TEMPLATE = """\
 def _factory():
 {setup}
-    def emit(msg, kw):
+    def emit(msg, kw, logger):
 {declare}
         if type(msg) is not str or (msg not in _safe and not _admit(msg)):
+            return True
+        if logger and logger not in _names and not _admit_name(logger):
             return True
         if _get_current() is not _EMPTY:
             return True
@@ -117,6 +120,7 @@ def build_emitter(
     """
     keys: set[str] = set()
     safe: set[str] = set()
+    names: set[str] = set()
     sites: dict[Any, tuple[str, str]] = {}
     plain, clean = sanitizer._plain_keys, sanitizer._clean
     never = SPECIAL_KEYWORDS | code.reserved
@@ -145,6 +149,15 @@ def build_emitter(
             return True
         return False
 
+    def admit_name(name: object) -> bool:
+        # A logger's name (not redacted, as on the generic path) that needs no escaping.
+        if isinstance(name, str) and name.isascii() and name.isprintable():
+            if len(names) >= _SAFE_SIZE:
+                names.clear()
+            names.add(name)
+            return True
+        return False
+
     def site_of(code: Any) -> tuple[str, str] | None:
         # The caller's base name and function, when printable ASCII as every other string.
         site = (basename(code.co_filename), code.co_qualname)
@@ -158,6 +171,8 @@ def build_emitter(
     core: dict[str, Any] = {
         "_safe": safe,
         "_admit": admit,
+        "_names": names,
+        "_admit_name": admit_name,
         "_get_current": get_current,
         "_EMPTY": _EMPTY,
         "_keys": keys,

@@ -29,8 +29,8 @@ class EntryCode:
     inline), the way ``attrs`` and ``dataclasses`` generate their methods: one frame per entry
     instead of a call per layer. See :attr:`Output.entry_code`.
 
-    The *common entry* is the one the generated function takes: no logger name, bound or default
-    fields, trace, span, model, token usage, latency, cost or exception; a message (a ``str``)
+    The *common entry* is the one the generated function takes: no bound or default fields, trace,
+    span, model, token usage, latency, cost or exception; a message (a ``str``)
     the sanitizer found clean; fields that are a ``dict`` with ``str`` keys known not to be
     secret nor special keywords, and values that are strings the sanitizer found clean, ``int``,
     ``float``, ``bool`` or ``None``. Every other entry takes the generic path
@@ -38,9 +38,9 @@ class EntryCode:
     must write exactly what that path writes for the same entry.
 
     The statements see these locals: ``ns`` (the time, ``time.time_ns()``), ``message``,
-    ``file`` (the caller's base name), ``line``, ``function`` (its qualified name) and
-    ``fields``. Every string among them (message, file, function, field keys and string values)
-    is printable ASCII: nothing needs escaping, only quoting where a format quotes. The
+    ``file`` (the caller's base name), ``line``, ``function`` (its qualified name), ``fields``
+    and ``logger`` (the logger's name, or ``""``). Every string among them (message, file,
+    function, logger name, field keys and string values) is printable ASCII: nothing needs escaping, only quoting where a format quotes. The
     severity is fixed: the code is asked for one severity at a time.
     """
 

@@ -213,18 +213,14 @@ class Logger:
         self._level = level
         self._bound: Mapping[str, Any] = EMPTY_FIELDS
         self.name = name
-        # No name, bound fields or level of its own: its entries may take the dispatcher's flat
+        # No bound fields or level of its own: its entries may take the dispatcher's flat
         # per-severity functions (llmlog.fastpath), which write the common entry in one frame.
-        self._plain = level <= Severity.DEBUG and not name
+        self._plain = level <= Severity.DEBUG
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
-        if name in ("_bound", "_level", "name") and hasattr(self, "_plain"):
-            object.__setattr__(
-                self,
-                "_plain",
-                not self._bound and self._level <= Severity.DEBUG and not self.name,
-            )
+        if name in ("_bound", "_level") and hasattr(self, "_plain"):
+            object.__setattr__(self, "_plain", not self._bound and self._level <= Severity.DEBUG)
 
     # -- children --------------------------------------------------------------------------------
 
@@ -264,7 +260,7 @@ class Logger:
         if d.threshold <= _DEBUG:
             # The flat function when there is one (llmlog.fastpath); True: not the common entry.
             emit = d.emit_debug
-            if emit is None or args or not self._plain or emit(msg, fields):
+            if emit is None or args or not self._plain or emit(msg, fields, self.name):
                 self._log(_DEBUG, msg, args, fields)
 
     def info(self, msg: object, /, *args: Any, **fields: Any) -> None:
@@ -273,7 +269,7 @@ class Logger:
         if d.threshold <= _INFO:
             # The flat function when there is one (llmlog.fastpath); True: not the common entry.
             emit = d.emit_info
-            if emit is None or args or not self._plain or emit(msg, fields):
+            if emit is None or args or not self._plain or emit(msg, fields, self.name):
                 self._log(_INFO, msg, args, fields)
 
     def warn(self, msg: object, /, *args: Any, **fields: Any) -> None:
@@ -282,7 +278,7 @@ class Logger:
         if d.threshold <= _WARN:
             # The flat function when there is one (llmlog.fastpath); True: not the common entry.
             emit = d.emit_warn
-            if emit is None or args or not self._plain or emit(msg, fields):
+            if emit is None or args or not self._plain or emit(msg, fields, self.name):
                 self._log(_WARN, msg, args, fields)
 
     warning = warn
@@ -293,7 +289,7 @@ class Logger:
         if d.threshold <= _ERROR:
             # The flat function when there is one (llmlog.fastpath); True: not the common entry.
             emit = d.emit_error
-            if emit is None or args or not self._plain or emit(msg, fields):
+            if emit is None or args or not self._plain or emit(msg, fields, self.name):
                 self._log(_ERROR, msg, args, fields)
 
     def exception(self, msg: object, /, *args: Any, **fields: Any) -> None:

@@ -487,13 +487,13 @@ class FlightRecorder(TraceSink):
 
     def entry_code(self, severity: Severity) -> EntryCode:
         """:attr:`~llmlog.ext.Output.entry_code`: :meth:`record_log`'s common entry (a caller, no
-        optional attribute) inline, for the flat function of a severity only the recorder takes
+        optional attribute, no logger name) inline, for the flat function of a severity only the recorder takes
         (its DEBUG entries while every other output shows INFO). A thread not seen yet, a
         recorder not started and what orjson refuses (a 65-bit integer) take the generic path;
         the line needs no escape check (its strings are printable ASCII: see EntryCode)."""
         return EntryCode(
             line="""
-            if not r_recorder._enabled or not file:
+            if not r_recorder._enabled or not file or logger:
                 return True
             r_tid = r_get_ident()
             if r_tid not in r_threads:

@@ -239,18 +239,33 @@ def _line_code(severity: Severity) -> EntryCode:
             if j_low <= ns < j_high:
                 j_start = ns - ns % 1_000_000_000
                 j_cache = (j_start, j_start + 1_000_000_000, j_stamp[:19])
-        data = j_dumps(
-            {
-                "timestamp": j_stamp,
-                "level": j_level,
-                "message": message,
-                "file": file,
-                "line": line,
-                "function": function,
-                **fields,
-            },
-            option=j_newline,
-        )
+        if logger:
+            data = j_dumps(
+                {
+                    "timestamp": j_stamp,
+                    "level": j_level,
+                    "message": message,
+                    "file": file,
+                    "line": line,
+                    "function": function,
+                    "logger": logger,
+                    **fields,
+                },
+                option=j_newline,
+            )
+        else:
+            data = j_dumps(
+                {
+                    "timestamp": j_stamp,
+                    "level": j_level,
+                    "message": message,
+                    "file": file,
+                    "line": line,
+                    "function": function,
+                    **fields,
+                },
+                option=j_newline,
+            )
         """,
         namespace={
             "j_utc": rfc3339_utc,

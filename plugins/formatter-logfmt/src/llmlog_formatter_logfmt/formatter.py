@@ -227,6 +227,12 @@ def _line_code(include_caller: bool, severity: Severity) -> EntryCode:
         if not (message and l_special.isdisjoint(message)):
             message = l_quote(l_escape(message))
         l_parts = [l_stamp, l_level, f"msg={message}"]
+        if logger:
+            l_parts.append(
+                f"logger={logger}"
+                if l_special.isdisjoint(logger)
+                else f"logger={l_quote(l_escape(logger))}"
+            )
         """
         + caller
         + """

@@ -208,6 +208,8 @@ def _line_code(opts: TextOptions, severity: Severity) -> EntryCode:
         """
         + location
         + """
+        if logger:
+            t_parts.append(f"[logger={logger}]")
         for t_key, t_value in fields.items():
             t_key_text = t_keys.get(t_key)
             if t_key_text is None:
