@@ -442,3 +442,17 @@ def test_the_recorders_specialised_function_records_what_record_log_records(
     event(f"generic calls {calls.generic} of 6")
     fast, reference = (recorded(recorder) for recorder, _ in recorders)
     assert fast == reference and len(fast) == 3
+
+
+def test_an_odd_logger_name_or_message_never_raises(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    output = FileOutput(path, JsonFormatter(), FileOptions())
+    log = Logger(Severity.INFO, [output])
+    log.info("plain", n=1)
+    odd = Logger(Severity.DEBUG, dispatcher=log.dispatcher)
+    odd.name = ["not", "hashable"]  # type: ignore[assignment]
+    odd.info("plain", n=1)
+    log.info(["not a string"], n=1)  # type: ignore[arg-type]
+    output.close()
+    data = path.read_bytes()
+    assert b'"logger":["not","hashable"]' in data and b"not a string" in data

@@ -61,39 +61,36 @@ def _factory():
 {setup}
     def emit(msg, kw, logger):
 {declare}
-        if type(msg) is not str or (msg not in _safe and not _admit(msg)):
-            return True
-        if logger and logger not in _names and not _admit_name(logger):
-            return True
-        if _get_current() is not _EMPTY:
-            return True
-        for _key in kw:
-            if _key not in _keys and not _admit_key(_key):
+        try:
+            if type(msg) is not str or (msg not in _safe and not _admit(msg)):
                 return True
-            _value = kw[_key]
-            if type(_value) is str:
-                if _value not in _safe and not _admit(_value):
+            if logger and logger not in _names and not _admit_name(logger):
+                return True
+            if _get_current() is not _EMPTY:
+                return True
+            for _key in kw:
+                if _key not in _keys and not _admit_key(_key):
                     return True
-            elif type(_value) not in _SCALARS:
-                return True
-        try:
+                _value = kw[_key]
+                if type(_value) is str:
+                    if _value not in _safe and not _admit(_value):
+                        return True
+                elif type(_value) not in _SCALARS:
+                    return True
             _frame = _getframe(2)
-        except ValueError:
-            return True
-        _code = _frame.f_code
-        _site = _sites.get(_code)
-        if _site is None:
-            _site = _site_of(_code)
+            _code = _frame.f_code
+            _site = _sites.get(_code)
             if _site is None:
-                return True
-        file, function = _site
-        line = _frame.f_lineno
-        ns = _time_ns()
-        message = msg
-        fields = kw
-        try:
+                _site = _site_of(_code)
+                if _site is None:
+                    return True
+            file, function = _site
+            line = _frame.f_lineno
+            ns = _time_ns()
+            message = msg
+            fields = kw
 {line}
-        except Exception:
+        except Exception:  # nothing written yet: the generic path takes it (and reports)
             return True
         try:
 {write}
