@@ -456,3 +456,20 @@ def test_an_odd_logger_name_or_message_never_raises(tmp_path: Path) -> None:
     output.close()
     data = path.read_bytes()
     assert b'"logger":["not","hashable"]' in data and b"not a string" in data
+
+
+def test_buffered_an_error_is_in_the_file_when_the_call_returns(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    output = FileOutput(path, TextFormatter(), FileOptions(buffer_size=65536))
+    log = Logger(Severity.INFO, [output])
+    for _ in range(3):  # the first teaches the sanitizer; the others take the flat function
+        log.info("waiting", n=1)
+        log.error("failed", n=1)
+    with Calls() as calls:
+        log.info("waiting", n=2)
+        assert b"n=2" not in path.read_bytes()  # buffered
+        log.error("failed", n=2)
+        line = sys._getframe().f_lineno - 1
+    assert calls.generic == 0
+    assert path.read_bytes().endswith(b"[ERROR] failed [test_entry_code.py:%d] n=2\n" % line)
+    output.close()

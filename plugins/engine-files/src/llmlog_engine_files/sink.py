@@ -460,11 +460,13 @@ class FileSink:
         ``ns`` (the entry's time, read just now) as the clock; ``urgent`` for ERROR and above.
         Its names start with ``s_``."""
         if self._buffer_size:
+            # An urgent line (ERROR and up) is appended, then the buffer written out at once.
+            due = "True" if urgent else "len(s_buffer) >= s_size or not s_sink._appending"
             write = f"""
             if s_sink._appending:
                 s_buffer = s_sink._buffer
                 s_buffer += data
-                if {urgent!r} or len(s_buffer) >= s_size or not s_sink._appending:
+                if {due}:
                     s_sink._locked(b"", {urgent!r}, 0)
             else:
                 s_sink._locked(data, {urgent!r}, 0)
