@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from llmlog import state
+from llmlog.fastpath import build_emitter
 from llmlog.interfaces import Output
 from llmlog.records import EMPTY_FIELDS, LogEntry
 from llmlog.render import escape
@@ -64,6 +65,7 @@ class Dispatcher:
     :param default_fields: fields added to every entry (the call's own fields win).
     :param sanitizer: redaction and size caps applied to every entry.
     :param include_caller: record the caller's file, line and function.
+    :param specialise: build the flat per-severity functions (see :attr:`emit_info`).
     """
 
     def __init__(
@@ -75,7 +77,11 @@ class Dispatcher:
         default_fields: Mapping[str, Any] | None = None,
         sanitizer: Sanitizer | None = None,
         include_caller: bool = True,
+        specialise: bool = True,
     ) -> None:
+        #: Build the flat per-severity functions (:mod:`llmlog.fastpath`); ``False`` keeps every
+        #: entry on the generic path (the reference the tests compare them with).
+        self.specialise = specialise
         # Guards install/close and failure counting, never emit. Re-entrant: a signal handler
         # that logs may interrupt the counting of a failure and fail again itself.
         self._lock = threading.RLock()
@@ -145,6 +151,7 @@ class Dispatcher:
             self._reported.clear()
             self.sampled_out = 0
             self.on_first_use = None
+            self._specialise()
         return previous
 
     def ensure_configured(self) -> None:
@@ -159,12 +166,14 @@ class Dispatcher:
         with self._lock:
             self.outputs = [*self.outputs, output]
             self._reroute()
+            self._specialise()
 
     def remove_output(self, output: Output) -> None:
         """Remove one output (not closed), keeping every other setting."""
         with self._lock:
             self.outputs = [o for o in self.outputs if o is not output]
             self._reroute()
+            self._specialise()
 
     def _reroute(self) -> None:
         # An output's effective level is at least the dispatcher's, except for outputs marked
@@ -221,6 +230,51 @@ class Dispatcher:
         #: parts, positionally in :class:`~llmlog.LogEntry` field order.
         self.makers = makers
 
+    def _specialise(self) -> None:
+        # The flat function of each severity that one output alone takes, from its entry_code
+        # (llmlog.fastpath): the logging methods call it first; None where there is none. Only
+        # where the generic path would do nothing more for a common entry: no sampling, the
+        # caller recorded, no default fields, no deferred configuration.
+        emitters: dict[int, Any] = {}
+        if (
+            self.specialise
+            and self.sample_rate >= 1.0
+            and self.include_caller
+            and not self.default_fields
+            and self.on_first_use is None
+        ):
+            for severity in (Severity.DEBUG, Severity.INFO, Severity.WARN, Severity.ERROR):
+                takers = [r[2] for r in self._routes if severity >= r[0]]
+                entry_code = getattr(takers[0], "entry_code", None) if len(takers) == 1 else None
+                if entry_code is None:
+                    continue
+                output = takers[0]
+                try:
+                    code = entry_code(severity)
+                    if code is not None:
+                        emitters[severity] = build_emitter(
+                            code, self.sanitizer, self._failed_by(output)
+                        )
+                except Exception as exc:  # the generic path still writes its entries
+                    report_problem(
+                        f"output {output.name or type(output).__name__!r}: its entry code could "
+                        f"not be built ({type(exc).__name__}: {exc}); its entries take the "
+                        f"generic path"
+                    )
+        #: The flat function of each severity (see :mod:`llmlog.fastpath`), or ``None``.
+        self.emit_debug = emitters.get(Severity.DEBUG)
+        self.emit_info = emitters.get(Severity.INFO)
+        self.emit_warn = emitters.get(Severity.WARN)
+        self.emit_error = emitters.get(Severity.ERROR)
+
+    def _failed_by(self, output: Output) -> Callable[[Exception], None]:
+        failed = self._output_failed
+
+        def output_failed(exc: Exception) -> None:
+            failed(output, exc)
+
+        return output_failed
+
     def _fan_out(self, takers: list[tuple[Output, Callable[..., None]]]) -> Callable[..., None]:
         """One function handing an entry's parts to several outputs' ``write_parts``; a failing
         output is reported and counted like a failing write, and the others still get it."""
@@ -251,6 +305,7 @@ class Dispatcher:
         with self._lock:
             self.on_first_use = on_first_use
             self.threshold = min(Severity)
+            self.emit_debug = self.emit_info = self.emit_warn = self.emit_error = None
 
     def emit(self, entry: LogEntry) -> None:
         """Deliver ``entry`` to every output whose level admits it; never raises."""

@@ -30,8 +30,9 @@ Hooks and registration
 
 Interfaces and records
     ``Output``, ``Formatter``, ``Integration``: the base classes of components; ``BuildContext``:
-    what a factory gets besides its options. ``LogEntry``, ``TokenUsage``, ``TraceEvent``,
-    ``TraceEventType``: the records. ``usage_from`` reads a provider's usage (OpenAI's,
+    what a factory gets besides its options. ``EntryCode``: the source of an output's flat
+    per-entry function (``Output.entry_code``, ``Formatter.line_code``). ``LogEntry``,
+    ``TokenUsage``, ``TraceEvent``, ``TraceEventType``: the records. ``usage_from`` reads a provider's usage (OpenAI's,
     Anthropic's, LiteLLM's, DSPy's) into a ``TokenUsage`` by its counting rule;
     ``USAGE_DETAIL_FIELDS`` names its detail counts (cache read, cache creation, reasoning,
     audio, image), ``USAGE_DETAIL_LABELS`` their short labels in text, and ``usage_details(usage)`` gives those that are not zero (``usage_detail_text``: as
@@ -143,7 +144,14 @@ if TYPE_CHECKING:
         running_flight_recorder,
     )
     from llmlog.hookspecs import hookimpl, hookspec
-    from llmlog.interfaces import BuildContext, Formatter, Integration, Output, TraceSink
+    from llmlog.interfaces import (
+        BuildContext,
+        EntryCode,
+        Formatter,
+        Integration,
+        Output,
+        TraceSink,
+    )
     from llmlog.jsonout import (
         JSON_SCHEMA,
         add_json_flags,
@@ -300,7 +308,13 @@ _SOURCES: dict[str, tuple[str, str]] = {
     ),
     **_names("llmlog.hookspecs", "hookimpl", "hookspec"),
     **_names(
-        "llmlog.interfaces", "BuildContext", "Formatter", "Integration", "Output", "TraceSink"
+        "llmlog.interfaces",
+        "BuildContext",
+        "EntryCode",
+        "Formatter",
+        "Integration",
+        "Output",
+        "TraceSink",
     ),
     **_names("llmlog.state", "flush_all", "register_lifecycle"),
     **_names("llmlog.logger", "global_dispatcher"),
@@ -477,6 +491,7 @@ __all__ = [
     "Configuration",
     "Dispatcher",
     "Distribution",
+    "EntryCode",
     "FileMode",
     "FlightRecorderAPI",
     "Formatter",

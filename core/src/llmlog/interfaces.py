@@ -10,15 +10,76 @@ output whose level admits it. Outputs never see filtered entries, never raise in
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from llmlog.records import LogEntry, TraceEvent
 from llmlog.severity import Severity
 
-__all__ = ["BuildContext", "Formatter", "Integration", "Output", "TraceSink"]
+__all__ = ["BuildContext", "EntryCode", "Formatter", "Integration", "Output", "TraceSink"]
+
+
+@attrs.frozen
+class EntryCode:
+    """Python source that writes the common log entry, which the core compiles at configure time
+    into one flat function per severity (with the level check, context, redaction and caller
+    inline), the way ``attrs`` and ``dataclasses`` generate their methods: one frame per entry
+    instead of a call per layer. See :attr:`Output.entry_code`.
+
+    The *common entry* is the one the generated function takes: no bound or default fields, trace,
+    span, model, token usage, latency, cost or exception; a message (a ``str``)
+    the sanitizer found clean; fields that are a ``dict`` with ``str`` keys known not to be
+    secret nor special keywords, and values that are strings the sanitizer found clean, ``int``,
+    ``float``, ``bool`` or ``None``. Every other entry takes the generic path
+    (:meth:`Output.write` or :attr:`Output.write_parts`), which stays the reference: the code
+    must write exactly what that path writes for the same entry.
+
+    The statements see these locals: ``ns`` (the time, ``time.time_ns()``), ``message``,
+    ``file`` (the caller's base name), ``line``, ``function`` (its qualified name), ``fields``
+    and ``logger`` (the logger's name, or ``""``). Every string among them (message, file,
+    function, logger name, field keys and string values) is printable ASCII: nothing needs escaping, only quoting where a format quotes. The
+    severity is fixed: the code is asked for one severity at a time.
+    """
+
+    #: Statements that make the entry's bytes (into locals ``write`` reads). Nothing may have
+    #: been written yet: ``return True`` (or an exception) hands the entry to the generic path.
+    line: str = ""
+    #: Statements that write the bytes; an exception here is reported and counted as a failing
+    #: output's (the entry is not written twice).
+    write: str = ""
+    #: The globals the statements use; names from several parts must not clash (prefix them).
+    namespace: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Statements run once, when the function is built, around it: the state it keeps.
+    setup: str = ""
+    #: Names ``setup`` binds that the statements rebind (declared ``nonlocal``).
+    state: tuple[str, ...] = ()
+    #: Field names the code does not handle (a formatter's own keys): an entry with a field of
+    #: one of these names takes the generic path.
+    reserved: frozenset[str] = frozenset()
+
+    def then(self, other: EntryCode) -> EntryCode:
+        """This code followed by ``other`` (a formatter's line, then a sink's write).
+
+        :raises ValueError: when their namespaces bind one name to different objects.
+        """
+        clash = [
+            name
+            for name in self.namespace.keys() & other.namespace.keys()
+            if self.namespace[name] is not other.namespace[name]
+        ]
+        if clash:
+            raise ValueError(f"entry code namespaces clash on {sorted(clash)}")
+        return EntryCode(
+            line=f"{self.line}\n{other.line}",
+            write=f"{self.write}\n{other.write}",
+            namespace={**self.namespace, **other.namespace},
+            setup=f"{self.setup}\n{other.setup}",
+            state=(*self.state, *other.state),
+            reserved=self.reserved | other.reserved,
+        )
 
 
 class Formatter(abc.ABC):
@@ -37,6 +98,11 @@ class Formatter(abc.ABC):
     #: :meth:`format_bytes`. A subclass that overrides how lines are made must set it to ``None``
     #: or to a function of its own (the built-in formatters only set it for their own class).
     line_from_parts: Callable[..., bytes] | None = None
+    #: Optional: ``line_code(severity)`` returns an :class:`EntryCode` whose ``line`` makes the
+    #: common entry's line as ``data``, exactly ``line_from_parts``' bytes, for outputs that
+    #: write bytes to build their :attr:`Output.entry_code` from. Same rule for subclasses as
+    #: ``line_from_parts``.
+    line_code: Callable[[Severity], EntryCode | None] | None = None
 
     @abc.abstractmethod
     def format(self, entry: LogEntry) -> str:
@@ -69,6 +135,11 @@ class Output(abc.ABC):
     #: takes DEBUG entries this way while every other output shows INFO and up. ``None``: the
     #: core always calls :meth:`write`.
     write_parts: Callable[..., None] | None = None
+    #: Optional: ``entry_code(severity)`` returns the :class:`EntryCode` that writes the common
+    #: entry of that severity (or ``None``). When this output alone takes a severity, the core
+    #: compiles it into one flat function that the logging methods call. Build it once per
+    #: call; the generated function is rebuilt at each configuration.
+    entry_code: Callable[[Severity], EntryCode | None] | None = None
 
     @abc.abstractmethod
     def write(self, entry: LogEntry) -> None:

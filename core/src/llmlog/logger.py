@@ -26,6 +26,7 @@ from llmlog import state as _state
 from llmlog import tracing as _tracing
 from llmlog.context import LogContext, get_current
 from llmlog.dispatch import Dispatcher, report_problem
+from llmlog.fastpath import SPECIAL_KEYWORDS, basename, basenames
 from llmlog.interfaces import Output
 from llmlog.pricing import price_token_usage
 from llmlog.records import EMPTY_FIELDS, LogEntry, TokenUsage
@@ -43,20 +44,11 @@ _DEBUG, _INFO, _WARN, _ERROR, _FATAL = (
     Severity.FATAL,
 )
 # Keyword arguments that set entry attributes instead of becoming fields.
-_SPECIAL = frozenset(
-    {"exc_info", "stack_info", "stacklevel", "model_id", "token_info", "latency_ms", "cost"}
-)
+_SPECIAL = SPECIAL_KEYWORDS
 _time_ns = time.time_ns
 _getframe = sys._getframe
-_basenames: dict[str, str] = {}
-
-
-def _basename(path: str) -> str:
-    try:
-        return _basenames[path]
-    except KeyError:
-        name = _basenames[path] = os.path.basename(path)
-        return name
+_basenames = basenames
+_basename = basename
 
 
 def _interpolate(msg: object, args: tuple[Any, ...]) -> str:
@@ -154,11 +146,18 @@ def _number(kw: dict[str, Any], key: str) -> float | None:
         return None
     value = kw[key]
     if value is None or (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        isinstance(value, int | float) and not isinstance(value, bool) and _finite(value)
     ):
         del kw[key]
         return value
     return None  # stays a field, shown as given
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past any float (cost=2**1100): a field, as given
+        return False
 
 
 class Logger:
@@ -185,7 +184,7 @@ class Logger:
     is reported on stderr once and counted.
     """
 
-    __slots__ = ("_bound", "_dispatcher", "_level", "name")
+    __slots__ = ("_bound", "_dispatcher", "_level", "_plain", "name")
 
     def __init__(
         self,
@@ -214,6 +213,14 @@ class Logger:
         self._level = level
         self._bound: Mapping[str, Any] = EMPTY_FIELDS
         self.name = name
+        # No bound fields or level of its own: its entries may take the dispatcher's flat
+        # per-severity functions (llmlog.fastpath), which write the common entry in one frame.
+        self._plain = level <= Severity.DEBUG
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in ("_bound", "_level") and hasattr(self, "_plain"):
+            object.__setattr__(self, "_plain", not self._bound and self._level <= Severity.DEBUG)
 
     # -- children --------------------------------------------------------------------------------
 
@@ -249,25 +256,41 @@ class Logger:
 
     def debug(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at DEBUG."""
-        if self._dispatcher.threshold <= _DEBUG:
-            self._log(_DEBUG, msg, args, fields)
+        d = self._dispatcher
+        if d.threshold <= _DEBUG:
+            # The flat function when there is one (llmlog.fastpath); True: not the common entry.
+            emit = d.emit_debug
+            if emit is None or args or not self._plain or emit(msg, fields, self.name):
+                self._log(_DEBUG, msg, args, fields)
 
     def info(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at INFO."""
-        if self._dispatcher.threshold <= _INFO:
-            self._log(_INFO, msg, args, fields)
+        d = self._dispatcher
+        if d.threshold <= _INFO:
+            # The flat function when there is one (llmlog.fastpath); True: not the common entry.
+            emit = d.emit_info
+            if emit is None or args or not self._plain or emit(msg, fields, self.name):
+                self._log(_INFO, msg, args, fields)
 
     def warn(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at WARN."""
-        if self._dispatcher.threshold <= _WARN:
-            self._log(_WARN, msg, args, fields)
+        d = self._dispatcher
+        if d.threshold <= _WARN:
+            # The flat function when there is one (llmlog.fastpath); True: not the common entry.
+            emit = d.emit_warn
+            if emit is None or args or not self._plain or emit(msg, fields, self.name):
+                self._log(_WARN, msg, args, fields)
 
     warning = warn
 
     def error(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at ERROR."""
-        if self._dispatcher.threshold <= _ERROR:
-            self._log(_ERROR, msg, args, fields)
+        d = self._dispatcher
+        if d.threshold <= _ERROR:
+            # The flat function when there is one (llmlog.fastpath); True: not the common entry.
+            emit = d.emit_error
+            if emit is None or args or not self._plain or emit(msg, fields, self.name):
+                self._log(_ERROR, msg, args, fields)
 
     def exception(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at ERROR with the exception being handled (``exc_info=True``)."""

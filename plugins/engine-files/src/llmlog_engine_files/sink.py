@@ -26,7 +26,7 @@ Every writer holds a shared ``flock`` on the file it appends to. Rotation is coo
 processes with an exclusive ``flock`` on ``<file>.lock``: the process that finds the file over its
 limit renames it and creates the next one while holding that lock; the others notice the new file
 (its inode changed) at their next check, at least every second and every 1/16 of ``max_bytes``
-written, and until then append, whole lines still, to the just-rotated file. A rotated file is
+written (64 KiB without a size limit), and until then append, whole lines still, to the just-rotated file. A rotated file is
 compressed or deleted only by whoever gets an exclusive ``flock`` on it, which no one gets while a
 writer still appends to it, in any process: so no line is ever written into a file being
 compressed or deleted. Compression and retention are one ordered pass
@@ -65,7 +65,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from llmlog.ext import create_new, make_private_dirs, report_problem
+from llmlog.ext import EntryCode, create_new, make_private_dirs, report_problem
 from llmlog_engine_files import locks, process
 from llmlog_engine_files.locks import CLOEXEC, rotation_lock
 from llmlog_engine_files.maintenance import Maintenance
@@ -143,11 +143,14 @@ class FileSink:
         # When to look at the path again (rotation by another process, a deleted file, a new
         # clock period): when an entry's wall-clock time leaves (_check_lo, _check_hi), and
         # when _budget runs out. The budget is the bytes left before the next look by size
-        # (every 1/16 of max_bytes or 4096) and before max_bytes: one counter the fast path
-        # decrements, instead of a clock read and two size tests per line.
+        # (every 1/16 of max_bytes, at least 4 KiB; every 64 KiB without a size limit, where only
+        # a vanished file or another process's rotation is looked for, and the clock bounds
+        # the wait to a second anyway) and before max_bytes: one counter the fast path
+        # decrements, instead of a clock read and two size tests per line. (A look costs some
+        # 60,000 instructions: every 4 KiB, a sixth of a short entry's cost.)
         self._check_lo = self._check_hi = 0
         self._max_bytes = self._rotation.max_bytes
-        self._check_bytes = max(self._max_bytes // 16, 4096)
+        self._check_bytes = max(self._max_bytes // 16, 4096) if self._max_bytes else 1 << 16
         self._budget = 0
         # Buffered mode: whether lines may be appended to the buffer without the lock (see
         # entry_writer); off until the flusher thread runs, and off once closing or exiting.
@@ -156,6 +159,8 @@ class FileSink:
         self._failing = False
         self._torn = False
         self._fast = False
+        # _check_hi while _fast, else 0: the entry code's one test of both (entry_write_code).
+        self._fast_hi = 0
         self._reported: set[str] = set()
         self._flusher: threading.Thread | None = None
         self._wake = threading.Event()
@@ -312,6 +317,7 @@ class FileSink:
         now = _time_ns()
         self._check_lo = now - _BACK_NS
         self._check_hi = now + int(locks.CHECK_SECONDS * 1e9)
+        self._fast_hi = self._check_hi if self._fast else 0
         self._reset_budget()
 
     def _reset_budget(self) -> None:
@@ -327,6 +333,7 @@ class FileSink:
         self._fast = not (
             self._buffer_size or self._closed or self._failing or self._fsync_always or self._torn
         )
+        self._fast_hi = self._check_hi if self._fast else 0
 
     def write(self, line: bytes, *, urgent: bool = False) -> None:
         """Append one line (without its newline). ``urgent`` flushes a buffer at once (ERROR+)."""
@@ -446,6 +453,51 @@ class FileSink:
             sink._locked(data, severity >= urgent_at, 0)
 
         return write_direct
+
+    def entry_write_code(self, urgent: bool) -> EntryCode:
+        """The ``write`` part of an output's :class:`~llmlog.ext.EntryCode`: the line in the
+        local ``data`` (with its newline) written as :meth:`entry_writer`'s function writes it,
+        ``ns`` (the entry's time, read just now) as the clock; ``urgent`` for ERROR and above.
+        Its names start with ``s_``."""
+        if self._buffer_size:
+            # An urgent line (ERROR and up) is appended, then the buffer written out at once.
+            due = "True" if urgent else "len(s_buffer) >= s_size or not s_sink._appending"
+            write = f"""
+            if s_sink._appending:
+                s_buffer = s_sink._buffer
+                s_buffer += data
+                if {due}:
+                    s_sink._locked(b"", {urgent!r}, 0)
+            else:
+                s_sink._locked(data, {urgent!r}, 0)
+            """
+        else:
+            # _fast_hi is 0 unless _fast: one test for both, the entry's time (read just now)
+            # as the clock.
+            write = f"""
+            s_n = len(data)
+            if s_sink._check_lo < ns < s_sink._fast_hi:
+                s_budget = s_sink._budget = s_sink._budget - s_n
+                if s_budget > 0:
+                    try:
+                        s_written = s_os_write(s_sink._fd, data)
+                    except OSError:
+                        s_written = 0
+                    if s_written != s_n:
+                        if s_written:
+                            s_sink._size += s_written
+                            s_sink._locked(data, False, s_written)
+                        else:
+                            s_sink._locked(data, {urgent!r}, 0)
+                else:
+                    s_sink._locked(data, {urgent!r}, 0)
+            else:
+                s_sink._locked(data, {urgent!r}, 0)
+            """
+        return EntryCode(
+            write=write,
+            namespace={"s_sink": self, "s_size": self._buffer_size, "s_os_write": _os_write},
+        )
 
     def _locked(self, data: bytes, urgent: bool, done: int) -> None:
         me = _get_ident()
@@ -731,6 +783,7 @@ class FileSink:
             self._flush_locked()
             self._closed = True
             self._fast = False
+            self._fast_hi = 0
             fd, self._fd = self._fd, -1
         # A thread that read the number just before the close may still write through it: park
         # the number a while rather than let a new file reuse it at once. Parking also lets go

@@ -204,7 +204,7 @@ def _json(value: Any) -> bytes:
     """``value`` as JSON with every non-printable character escaped: whoever opens the file in
     a pager or a terminal sees the snapshot's text, and nothing in it acts on the terminal."""
     data = serializer.dumps(value)
-    return data if data.isascii() and b"\x7f" not in data else escape_json_bytes(data)
+    return data if data.isascii() and 0x7F not in data else escape_json_bytes(data)
 
 
 def _other_data(snapshot: Snapshot) -> dict[str, Any]:

@@ -44,6 +44,7 @@ import platformdirs
 from llmlog.ext import (
     LEVEL_NAMES,
     NO_FLIGHT_RECORDER,
+    EntryCode,
     LogEntry,
     NoFlightRecorder,
     Output,
@@ -129,7 +130,7 @@ def _line(event: dict[str, Any]) -> bytes:
         line = _dumps(event, default=_default, option=_NEWLINE)
     except Exception:  # what orjson refuses (a lone surrogate, a huge int): the slow encoder
         line = serializer.dumps(event) + b"\n"
-    return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
+    return line if line.isascii() and 0x7F not in line else escape_json_bytes(line)
 
 
 class FlightRecorder(TraceSink):
@@ -430,7 +431,7 @@ class FlightRecorder(TraceSink):
                 except Exception:  # what orjson refuses: the slow encoder (as _line)
                     data = serializer.dumps(event) + b"\n"
                 self._append(
-                    data if data.isascii() and b"\x7f" not in data else escape_json_bytes(data)
+                    data if data.isascii() and 0x7F not in data else escape_json_bytes(data)
                 )
                 if severity >= _FATAL and "fatal" in self.triggers:
                     self._auto_snapshot("fatal")
@@ -483,6 +484,49 @@ class FlightRecorder(TraceSink):
             self.counters["record_errors"] += 1
         if severity >= _FATAL and "fatal" in self.triggers:
             self._auto_snapshot("fatal")
+
+    def entry_code(self, severity: Severity) -> EntryCode:
+        """:attr:`~llmlog.ext.Output.entry_code`: :meth:`record_log`'s common entry (a caller, no
+        optional attribute, no logger name) inline, for the flat function of a severity only the recorder takes
+        (its DEBUG entries while every other output shows INFO). A thread not seen yet, a
+        recorder not started and what orjson refuses (a 65-bit integer) take the generic path;
+        the line needs no escape check (its strings are printable ASCII: see EntryCode)."""
+        return EntryCode(
+            line="""
+            if not r_recorder._enabled or not file or logger:
+                return True
+            r_tid = r_get_ident()
+            if r_tid not in r_threads:
+                return True
+            r_event = {
+                "ts": ns,
+                "kind": "log",
+                "tid": r_tid,
+                "level": r_level,
+                "msg": message,
+                "file": file,
+                "line": line,
+                "fn": function,
+            }
+            if fields:
+                r_event["fields"] = fields
+            r_task = r_current_task()
+            if r_task is not None:
+                r_event["task"] = r_task[0]
+            data = r_dumps(r_event, option=r_newline)
+            """,
+            write="r_append(data)",
+            namespace={
+                "r_recorder": self,
+                "r_get_ident": _get_ident,
+                "r_threads": self._threads,
+                "r_level": LEVEL_NAMES.get(severity) or str(severity),
+                "r_current_task": _current_task,
+                "r_dumps": _dumps,
+                "r_newline": _NEWLINE,
+                "r_append": self._append,
+            },
+        )
 
     def record_trace_event(self, event: TraceEvent) -> None:
         """Record a trace-session event (span start/end, LLM call, tool call, module, error).
@@ -1016,6 +1060,8 @@ class RecorderOutput(Output):
         self.write = recorder.record_entry  # type: ignore[method-assign]
         #: Takes an entry as its parts (see :attr:`llmlog.interfaces.Output.write_parts`).
         self.write_parts = recorder.record_log
+        #: Its common entry as code (see :attr:`llmlog.interfaces.Output.entry_code`).
+        self.entry_code = recorder.entry_code
 
     def write(self, entry: LogEntry) -> None:  # replaced per instance in __init__
         self.recorder.record_entry(entry)

@@ -11,6 +11,7 @@ from llmlog import Formatter, LogEntry, Severity
 from llmlog.ext import (
     LEVEL_NAMES,
     USAGE_DETAIL_FIELDS,
+    EntryCode,
     escape_json_bytes,
     rfc3339_utc,
     safe_field_items,
@@ -69,6 +70,8 @@ class JsonFormatter(Formatter):
         if cls.record is JsonFormatter.record and cls.format_bytes is JsonFormatter.format_bytes:
             # Only where the lines are this class's: a subclass's own record() is honoured.
             self.line_from_parts = _line_from_parts(self._flat, self.record)
+            if self._flat:
+                self.line_code = _line_code
 
     def record(self, entry: LogEntry) -> dict[str, Any]:
         """The dict that is encoded (useful to tests and to outputs that want a mapping)."""
@@ -126,7 +129,7 @@ class JsonFormatter(Formatter):
             out = orjson.dumps(data, default=self._default)
         except Exception:  # a 65-bit integer, a cycle, a non-string key: the slow path cannot fail
             out = serializer.dumps(data)
-        return out if out.isascii() and b"\x7f" not in out else escape_json_bytes(out)
+        return out if out.isascii() and 0x7F not in out else escape_json_bytes(out)
 
     def format(self, entry: LogEntry) -> str:
         return self.format_bytes(entry).decode("utf-8")
@@ -216,6 +219,63 @@ def _line_from_parts(flat: bool, record: Any) -> Any:
             out = dumps(data, default=default, option=newline)
         except Exception:  # a 65-bit integer, a cycle, a non-string key: the slow path cannot fail
             out = serializer.dumps(data) + b"\n"
-        return out if out.isascii() and b"\x7f" not in out else escape(out)
+        return out if out.isascii() and 0x7F not in out else escape(out)
 
     return line
+
+
+def _line_code(severity: Severity) -> EntryCode:
+    """:attr:`~llmlog.Formatter.line_code` of a flat JSON formatter: ``_line_from_parts``' common
+    entry inline (its second cached in ``j_cache``); fields using a reserved key (``reserved``)
+    and what orjson refuses (a 65-bit integer) go to the generic path. Its strings are printable
+    ASCII (see EntryCode), so the line needs no escape check."""
+    return EntryCode(
+        line="""
+        j_cached = j_cache
+        if j_cached[0] <= ns < j_cached[1]:
+            j_stamp = f"{j_cached[2]}.{str(ns)[10:16]}Z"
+        else:
+            j_stamp = j_utc(ns)
+            if j_low <= ns < j_high:
+                j_start = ns - ns % 1_000_000_000
+                j_cache = (j_start, j_start + 1_000_000_000, j_stamp[:19])
+        if logger:
+            data = j_dumps(
+                {
+                    "timestamp": j_stamp,
+                    "level": j_level,
+                    "message": message,
+                    "file": file,
+                    "line": line,
+                    "function": function,
+                    "logger": logger,
+                    **fields,
+                },
+                option=j_newline,
+            )
+        else:
+            data = j_dumps(
+                {
+                    "timestamp": j_stamp,
+                    "level": j_level,
+                    "message": message,
+                    "file": file,
+                    "line": line,
+                    "function": function,
+                    **fields,
+                },
+                option=j_newline,
+            )
+        """,
+        namespace={
+            "j_utc": rfc3339_utc,
+            "j_low": _NS_LOW,
+            "j_high": _NS_HIGH,
+            "j_dumps": orjson.dumps,
+            "j_level": LEVEL_NAMES[severity],
+            "j_newline": orjson.OPT_APPEND_NEWLINE,
+        },
+        setup='j_cache = (0, 0, "")',
+        state=("j_cache",),
+        reserved=RESERVED_KEYS,
+    )

@@ -9,6 +9,7 @@ import attrs
 from llmlog import Formatter, LogEntry, Severity
 from llmlog.ext import (
     SEVERITY_NAMES,
+    EntryCode,
     escape,
     format_fields,
     format_value,
@@ -65,6 +66,8 @@ class LogfmtFormatter(Formatter):
         if type(self).format is LogfmtFormatter.format:
             # Only where the lines are this class's: a subclass's own format() is honoured.
             self.line_from_parts = _line_from_parts(self._caller, self.format)
+            caller = self._caller
+            self.line_code = lambda severity: _line_code(caller, severity)
 
     def format(self, entry: LogEntry) -> str:
         pairs: list[tuple[str, Any]] = [
@@ -194,6 +197,82 @@ def _line_from_parts(include_caller: bool, format_entry: Any) -> Any:
         return (" ".join(parts) + "\n").encode("utf-8", "backslashreplace")
 
     return line
+
+
+def _line_code(include_caller: bool, severity: Severity) -> EntryCode:
+    """:attr:`~llmlog.Formatter.line_code` of a logfmt formatter: ``_line_from_parts``' common
+    entry inline (the same statements, less the escaping that printable ASCII strings never need:
+    a property test compares the lines)."""
+    caller = ""
+    if include_caller:
+        caller = """
+        if file:
+            l_caller = f"{file}:{line}"
+            if not l_special.isdisjoint(l_caller):
+                l_caller = l_quote(l_escape(l_caller))
+            if not (function and l_special.isdisjoint(function)):
+                function = l_quote(l_escape(function))
+            l_parts.append(f"caller={l_caller} function={function}")
+        """
+    line = (
+        """
+        l_cached = l_cache
+        if l_cached[0] <= ns < l_cached[1]:
+            l_stamp = f"{l_cached[2]}.{str(ns)[10:16]}Z"
+        else:
+            l_stamp = f"time={l_utc(ns)}"
+            if l_low <= ns < l_high:
+                l_start = ns - ns % 1_000_000_000
+                l_cache = (l_start, l_start + 1_000_000_000, l_stamp[:24])
+        if not (message and l_special.isdisjoint(message)):
+            message = l_quote(l_escape(message))
+        l_parts = [l_stamp, l_level, f"msg={message}"]
+        if logger:
+            l_parts.append(
+                f"logger={logger}"
+                if l_special.isdisjoint(logger)
+                else f"logger={l_quote(l_escape(logger))}"
+            )
+        """
+        + caller
+        + """
+        for l_key, l_value in fields.items():
+            l_key_text = l_keys.get(l_key)
+            if l_key_text is None:
+                l_name = f"field.{l_key}" if l_key in l_reserved else l_key
+                l_key_text = f"{l_quote(l_escape(l_name))}="
+                if len(l_keys) < 1000:
+                    l_keys[l_key] = l_key_text
+            l_kind = type(l_value)
+            if l_kind is str:
+                if not (l_value and l_special.isdisjoint(l_value)):
+                    l_value = l_quote(l_escape(l_value))
+            elif l_kind is int and -l_limit < l_value < l_limit:
+                l_value = str(l_value)
+            else:
+                l_value = l_quote(l_format_value(l_value))
+            l_parts.append(l_key_text + l_value)
+        data = (" ".join(l_parts) + "\\n").encode("utf-8", "backslashreplace")
+        """
+    )
+    return EntryCode(
+        line=line,
+        namespace={
+            "l_utc": rfc3339_utc,
+            "l_level": f"level={SEVERITY_NAMES[list(Severity).index(severity)]}",
+            "l_low": _NS_LOW,
+            "l_high": _NS_HIGH,
+            "l_escape": escape,
+            "l_quote": quote_if_needed,
+            "l_format_value": format_value,
+            "l_special": _SPECIAL,
+            "l_limit": _INT_LIMIT,
+            "l_keys": {},
+            "l_reserved": RESERVED_KEYS,
+        },
+        setup='l_cache = (0, 0, "")',
+        state=("l_cache",),
+    )
 
 
 def parse_line(line: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ import attrs
 from llmlog import Formatter, LogEntry, Severity
 from llmlog.ext import (
     LEVEL_NAMES,
+    EntryCode,
     continuation_lines,
     escape,
     format_cost,
@@ -46,6 +47,7 @@ class TextFormatter(Formatter):
         if type(self).format is TextFormatter.format:
             # Only where the lines are this class's: a subclass's own format() is honoured.
             self.line_from_parts = _line_from_parts(opts, self.format)
+            self.line_code = lambda severity: _line_code(opts, severity)
 
     def format(self, entry: LogEntry) -> str:
         parts = []
@@ -169,3 +171,77 @@ def _line_from_parts(opts: TextOptions, format_entry: Any) -> Any:
         return (" ".join(parts) + "\n").encode("utf-8", "backslashreplace")
 
     return line
+
+
+def _line_code(opts: TextOptions, severity: Severity) -> EntryCode:
+    """:attr:`~llmlog.Formatter.line_code` of a text formatter: ``_line_from_parts``' common
+    entry inline, with its options fixed (the same statements, less the escaping that printable
+    ASCII strings never need: a property test compares the lines)."""
+    digits = 16 if opts.utc else 13
+    stamp = ""
+    if opts.include_timestamp:
+        stamp = f"""
+        t_cached = t_cache
+        if t_cached[0] <= ns < t_cached[1]:
+            t_parts = [f"{{t_cached[2]}}.{{str(ns)[10:{digits}]}}{{t_cached[3]}}", t_level]
+        else:
+            t_stamp = t_clock(ns)
+            t_parts = [t_stamp, t_level]
+            if t_low <= ns < t_high:
+                t_start = ns - ns % 1_000_000_000
+                t_cache = (t_start, t_start + 1_000_000_000, t_stamp[:19], t_stamp[{digits + 10}:])
+        """
+    else:
+        stamp = """
+        t_parts = [t_level]
+        """
+    location = ""
+    if opts.include_location:
+        location = """
+        if file:
+            t_parts.append(f"[{file}:{line}]")
+        """
+    line = (
+        stamp
+        + """
+        t_parts.append(message)
+        """
+        + location
+        + """
+        if logger:
+            t_parts.append(f"[logger={logger}]")
+        for t_key, t_value in fields.items():
+            t_key_text = t_keys.get(t_key)
+            if t_key_text is None:
+                t_key_text = f"{t_quote(t_escape(t_key), strict=False)}="
+                if len(t_keys) < 1000:
+                    t_keys[t_key] = t_key_text
+            t_kind = type(t_value)
+            if t_kind is str:
+                if not (t_value and t_special.isdisjoint(t_value)):
+                    t_value = t_quote(t_escape(t_value), strict=False)
+            elif t_kind is int and -t_limit < t_value < t_limit:
+                t_value = str(t_value)
+            else:
+                t_value = t_quote(t_format_value(t_value), strict=False)
+            t_parts.append(t_key_text + t_value)
+        data = (" ".join(t_parts) + "\\n").encode("utf-8", "backslashreplace")
+        """
+    )
+    return EntryCode(
+        line=line,
+        namespace={
+            "t_clock": rfc3339_utc if opts.utc else rfc3339_local,
+            "t_level": f"[{LEVEL_NAMES[severity]}]",
+            "t_low": _NS_LOW,
+            "t_high": _NS_HIGH,
+            "t_escape": escape,
+            "t_quote": quote_if_needed,
+            "t_format_value": format_value,
+            "t_special": _SPECIAL,
+            "t_limit": _INT_LIMIT,
+            "t_keys": {},
+        },
+        setup='t_cache = (0, 0, "", "")',
+        state=("t_cache",),
+    )

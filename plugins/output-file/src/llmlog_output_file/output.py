@@ -9,7 +9,7 @@ import attrs
 import platformdirs
 
 from llmlog import Formatter, LogEntry, Output, Severity
-from llmlog.ext import Bytes, FileMode, Seconds, config_relative
+from llmlog.ext import Bytes, EntryCode, FileMode, Seconds, config_relative
 from llmlog_engine_files import FileSink, RotationPolicy
 
 __all__ = ["FileOptions", "FileOutput", "RotationOptions", "default_log_path"]
@@ -119,6 +119,21 @@ class FileOutput(Output):
             # written by the sink's fast path. The logger calls it without making a LogEntry
             # when this output is the only one that takes the entry (Output.write_parts).
             self.write_parts = self.sink.entry_writer(line_of, _ERROR)
+            line_code = getattr(formatter, "line_code", None)
+            if line_code is not None:
+                # The same, as source: the core compiles it into one flat function per
+                # severity with the logger's work inline (Output.entry_code).
+                sink = self.sink
+
+                def entry_code(severity: Severity) -> EntryCode | None:
+                    code = line_code(severity)
+                    return (
+                        None
+                        if code is None
+                        else code.then(sink.entry_write_code(severity >= _ERROR))
+                    )
+
+                self.entry_code = entry_code
 
     def write(self, entry: LogEntry) -> None:
         self._sink_write(self._format(entry), urgent=entry.severity >= _ERROR)

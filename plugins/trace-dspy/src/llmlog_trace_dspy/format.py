@@ -58,7 +58,7 @@ def encode(event: TraceEvent) -> bytes:
         line = orjson.dumps(envelope, default=_default)
     except Exception:
         line = serializer.dumps(envelope)
-    return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
+    return line if line.isascii() and 0x7F not in line else escape_json_bytes(line)
 
 
 def _timestamp(ns: int) -> str:

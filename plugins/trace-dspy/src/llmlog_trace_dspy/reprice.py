@@ -65,4 +65,4 @@ def _encode(record: dict[str, Any]) -> bytes:
         dumps(key) + b":" + dumps(value, sort_keys=key == "data") for key, value in record.items()
     ]
     line = b"{" + b",".join(parts) + b"}"
-    return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
+    return line if line.isascii() and 0x7F not in line else escape_json_bytes(line)

@@ -279,7 +279,7 @@ def encode_line(record: Mapping[str, Any]) -> bytes:
     """One RLM line as the writer encodes it (no newline): compact JSON, text outside ASCII as
     ``\\u`` escapes (so no reader meets a raw control or bidi character)."""
     line = serializer.dumps(record)
-    return line if line.isascii() and b"\x7f" not in line else escape_json_bytes(line)
+    return line if line.isascii() and 0x7F not in line else escape_json_bytes(line)
 
 
 def _skeleton(record: Mapping[str, Any], size: int) -> dict[str, Any]:

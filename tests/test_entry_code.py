@@ -1,0 +1,475 @@
+"""The specialised per-entry functions (``llmlog.fastpath``, ``Output.entry_code``) against the
+generic path they stand in for: the same bytes, the same caller, the same redaction, failures
+counted and never raised.
+
+Each comparison writes every entry through two loggers from the same line of this file: one whose
+dispatcher builds the flat functions and one whose dispatcher does not (``specialise=False``, the
+reference), each with its own file output of the same formatter and options.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+import llmlog
+from llmlog import Logger, Output, Severity
+from llmlog.dispatch import Dispatcher
+from llmlog.ext import EntryCode, LogEntry
+from llmlog_formatter_json import JsonFormatter, JsonOptions
+from llmlog_formatter_logfmt import LogfmtFormatter, LogfmtOptions
+from llmlog_formatter_text import TextFormatter, TextOptions
+from llmlog_output_file import FileOptions, FileOutput
+
+FORMATTERS: dict[str, Callable[[], Any]] = {
+    "json": JsonFormatter,
+    "json-nested": lambda: JsonFormatter(JsonOptions(flat=False)),
+    "text": TextFormatter,
+    "text-utc-bare": lambda: TextFormatter(
+        TextOptions(utc=True, include_location=False, include_timestamp=False)
+    ),
+    "logfmt": LogfmtFormatter,
+    "logfmt-no-caller": lambda: LogfmtFormatter(LogfmtOptions(include_caller=False)),
+}
+# The clock's part of each format's line: the two loggers read the clock at different times.
+_TIME = [
+    re.compile(rb'"timestamp":"[^"]*"'),
+    re.compile(rb"^\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d) ", re.MULTILINE),
+    re.compile(rb"time=\S+"),
+]
+METHODS = ("debug", "info", "warn", "error")
+
+
+def normalise(data: bytes) -> bytes:
+    for pattern in _TIME:
+        data = pattern.sub(b"T ", data)
+    return data
+
+
+class Pair:
+    """A specialised and a reference logger, each with a file output of one formatter."""
+
+    def __init__(self, directory: Path, name: str, buffered: bool) -> None:
+        self.paths: list[Path] = []
+        self.outputs: list[FileOutput] = []
+        self.loggers: list[Logger] = []
+        for specialise in (True, False):
+            path = directory / f"{name}-{buffered}-{specialise}.log"
+            output = FileOutput(
+                path, FORMATTERS[name](), FileOptions(buffer_size=65536 if buffered else 0)
+            )
+            dispatcher = Dispatcher([output], level=Severity.DEBUG, specialise=specialise)
+            self.paths.append(path)
+            self.outputs.append(output)
+            self.loggers.append(Logger(Severity.DEBUG, dispatcher=dispatcher))
+        self.sizes = [0, 0]
+
+    def new_bytes(self) -> tuple[bytes, bytes]:
+        """What each output wrote since the last call."""
+        out = []
+        for i, (output, path) in enumerate(zip(self.outputs, self.paths, strict=True)):
+            output.flush()
+            data = path.read_bytes()
+            out.append(data[self.sizes[i] :])
+            self.sizes[i] = len(data)
+        return out[0], out[1]
+
+    def close(self) -> None:
+        for output in self.outputs:
+            output.close()
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, bool], Pair]]:
+    directory = tmp_path_factory.mktemp("entry-code")
+    made = {
+        (name, buffered): Pair(directory, name, buffered)
+        for name in FORMATTERS
+        for buffered in (False, True)
+    }
+    yield made
+    for pair in made.values():
+        pair.close()
+
+
+def log_both(
+    pair: Pair, method: str, message: Any, args: tuple[Any, ...], fields: Any, name: str = ""
+) -> None:
+    # One line for both loggers: the same caller (file, line, function) for both.
+    for log in pair.loggers:
+        getattr(log.named(name) if name else log, method)(message, *args, **dict(fields))
+
+
+class Calls:
+    """Whether Logger._log (the generic path) ran, seen by a profile function."""
+
+    def __init__(self) -> None:
+        self.generic = 0
+
+    def __enter__(self) -> Calls:
+        def profile(frame: Any, what: str, arg: Any) -> None:
+            if what == "call" and frame.f_code is Logger._log.__code__:
+                self.generic += 1
+
+        sys.setprofile(profile)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.setprofile(None)
+
+
+def test_a_common_entry_takes_the_specialised_function_with_the_callers_place(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.log"
+    output = FileOutput(path, JsonFormatter(), FileOptions())
+    log = Logger(Severity.INFO, [output])
+    assert log.dispatcher.emit_info is not None and log.dispatcher.emit_error is not None
+    assert log.dispatcher.emit_debug is None  # below the level: nothing takes DEBUG
+    # The first call teaches the sanitizer the strings and keys (on the generic path).
+    log.info("answer ready", user="alice", attempt=1)
+    with Calls() as calls:
+        for attempt in range(3):
+            log.info("answer ready", user="alice", attempt=attempt); line = sys._getframe().f_lineno  # fmt: skip  # noqa: E702
+    output.close()
+    assert calls.generic == 0
+    last = path.read_bytes().splitlines()[-1]
+    function = "test_a_common_entry_takes_the_specialised_function_with_the_callers_place"
+    place = f'"file":"test_entry_code.py","line":{line},"function":"{function}"'
+    assert place.encode() in last
+    assert last.endswith(b'"user":"alice","attempt":2}')
+
+
+def test_anything_unusual_takes_the_generic_path(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    output = FileOutput(path, JsonFormatter(), FileOptions())
+    log = Logger(Severity.INFO, [output])
+    log.info("plain", user="alice")
+    unusual: list[Callable[[], None]] = [
+        lambda: log.info("with %s", "args"),
+        lambda: log.info("plain", user="alice", exc_info=False),  # a special keyword
+        lambda: log.info("plain", password="alice"),  # a secret key
+        lambda: log.info("plain", user="sk-abcdefghijklmnopqrstuvwxyz012345"),  # a secret value
+        lambda: log.info("plain", user=["a list"]),  # not a scalar
+        lambda: log.info("plain", user="caf\u00e9"),  # not ASCII
+        lambda: log.info("plain", message="reserved by the formatter"),
+        lambda: log.bind(req="r1").info("plain", user="alice"),
+        lambda: log.named("app\x1b").info("plain", user="alice"),  # a name to escape
+        lambda: log.info("plain", user=2**70),  # orjson refuses it: the serializer writes it
+    ]
+    for call in unusual:
+        call()  # whatever it is taught, the call itself is still not a common entry
+        with Calls() as calls:
+            call()
+        assert calls.generic == 1
+    with llmlog.with_fields(req="r1"), Calls() as calls:
+        log.info("plain", user="alice")
+    assert calls.generic == 1
+    output.close()
+    data = path.read_bytes()
+    assert b"sk-abcdef" not in data and data.count(b"[REDACTED") >= 4
+    assert b'"logger":"app\\u001b"' in data and b'"req":"r1"' in data
+    assert b"1180591620717411303424" in data
+
+
+def test_a_logger_renamed_after_it_was_made_writes_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    output = FileOutput(path, LogfmtFormatter(), FileOptions())
+    log = Logger(Severity.INFO, [output])
+    log.info("plain", n=1)
+    log.info("plain", n=1)
+    log.name = "renamed"
+    log.info("plain", n=2)
+    output.close()
+    assert path.read_bytes().splitlines()[-1].split(b" ")[3] == b"logger=renamed"
+
+
+HOSTILE = st.sampled_from(
+    [
+        "",
+        " ",
+        "alice",
+        "a b",
+        'say "hi"',
+        "C:\\tmp",
+        "k=v",
+        "line\nbreak",
+        "\x1b[31mred",
+        "\x7f",
+        "\u2028",
+        "\u202eevil",
+        "\ud800",
+        "caf\u00e9",
+        "sk-abcdefghijklmnopqrstuvwxyz012345",
+        "Bearer abcdefghijklmnop",
+        "password=hunter2",
+        "https://user:pw@example.com/x",
+        "x" * 70,
+    ]
+)
+# Plain strings twice as likely as each other kind: common entries are what is compared.
+PLAIN = st.sampled_from(["alice", "answer ready", "gpt-4o-mini", "ok", "a b", "x=1", "42"])
+TEXT = st.one_of(PLAIN, PLAIN, HOSTILE, st.text(st.characters(codec=None), max_size=12))
+VALUES = st.one_of(
+    TEXT,
+    st.integers(min_value=-1000, max_value=1000),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**1100, -(2**64), 0, -1, True, False, None, 1.5, float("nan"), -0.0]),
+    st.floats(allow_nan=True),
+)
+KEYS = st.one_of(
+    st.sampled_from(["user", "attempt", "n", "a_b"]),
+    st.sampled_from(
+        [
+            "user",
+            "attempt",
+            "model",
+            "api_key",
+            "password",
+            "authorization",
+            "max_tokens",
+            "level",
+            "message",
+            "msg",
+            "time",
+            "fields",
+            "caller",
+            "a b",
+            "k=v",
+            "caf\u00e9",
+            "\x1b",
+            "cost",
+            "latency_ms",
+            "model_id",
+        ]
+    ),
+    st.text(st.characters(codec=None), min_size=1, max_size=6),
+)
+
+
+# Plain fields half the time: common entries are what is compared.
+FIELDS = st.one_of(
+    st.dictionaries(
+        st.sampled_from(["user", "attempt", "n", "a_b"]),
+        st.one_of(PLAIN, st.integers(), st.sampled_from([None, True, 1.5])),
+        max_size=4,
+    ),
+    st.dictionaries(KEYS, VALUES, max_size=5),
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    name=st.sampled_from(sorted(FORMATTERS)),
+    buffered=st.booleans(),
+    method=st.sampled_from(METHODS),
+    message=st.one_of(PLAIN, TEXT),
+    fields=FIELDS,
+    with_args=st.sampled_from([False, False, False, True]),
+    logger=st.one_of(st.just(""), st.just("app.db"), TEXT),
+)
+def test_the_specialised_function_writes_what_the_generic_path_writes(
+    pairs: dict[tuple[str, bool], Pair],
+    name: str,
+    buffered: bool,
+    method: str,
+    message: str,
+    fields: dict[str, Any],
+    with_args: bool,
+    logger: str,
+) -> None:
+    pair = pairs[name, buffered]
+    args = ("%s",) if with_args else ()
+    # Three times: the first calls teach the sanitizer (and so the specialised function) the
+    # strings and keys; the last is the common entry's if it is one.
+    with Calls() as calls:
+        for _ in range(3):
+            log_both(pair, method, message, args, fields, logger)
+    event(f"generic calls {calls.generic} of 6")
+    fast, reference = pair.new_bytes()
+    assert normalise(fast) == normalise(reference)
+    assert fast.count(b"\n") == 3
+
+
+@pytest.mark.parametrize("name", sorted(FORMATTERS))
+def test_a_run_of_common_entries_is_written_alike(
+    pairs: dict[tuple[str, bool], Pair], name: str
+) -> None:
+    for buffered in (False, True):
+        pair = pairs[name, buffered]
+        pair.new_bytes()
+        with Calls() as calls:
+            for i in range(200):
+                log_both(pair, METHODS[i % 4], "answer ready", (), {"user": "alice", "i": i})
+        # The reference logger's 200, and at most the specialised one's first of each severity
+        # (which teaches the sanitizer), unless the formatter has no line code (nested JSON).
+        specialised = FORMATTERS[name]().line_code is not None
+        if specialised:
+            assert 200 <= calls.generic <= 204
+        else:
+            assert calls.generic == 400
+        fast, reference = pair.new_bytes()
+        assert normalise(fast) == normalise(reference)
+        assert fast.count(b"\n") == 200
+
+
+class Coded(Output):
+    """An output whose entry code is given: what a plugin's code may get wrong."""
+
+    name = "coded"
+
+    def __init__(self, code: EntryCode) -> None:
+        self.entries: list[LogEntry] = []
+        self.entry_code = lambda severity: code
+
+    def write(self, entry: LogEntry) -> None:
+        self.entries.append(entry)
+
+
+def test_a_failing_write_is_counted_once_reported_and_never_raised(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    output = Coded(EntryCode(write="raise OSError('disk on fire')"))
+    log = Logger(Severity.INFO, [output])
+    assert log.dispatcher.emit_info is not None
+    for _ in range(5):
+        log.info("plain", n=1)
+    failures = log.dispatcher.stats()["failures"]
+    assert failures == {"coded": 4}  # the first entry taught the sanitizer (generic path)
+    assert len(output.entries) == 1
+    assert capsys.readouterr().err.count("disk on fire") == 1
+
+
+def test_a_failing_line_hands_the_entry_to_the_generic_path() -> None:
+    output = Coded(EntryCode(line="1 / 0", write="raise AssertionError('not reached')"))
+    log = Logger(Severity.INFO, [output])
+    for _ in range(3):
+        log.info("plain", n=1)
+    assert len(output.entries) == 3
+    assert log.dispatcher.stats()["failures"] == {}
+
+
+def test_entry_code_that_does_not_compile_is_reported_and_the_generic_path_writes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    output = Coded(EntryCode(write="def ("))
+    log = Logger(Severity.INFO, [output])
+    assert log.dispatcher.emit_info is None
+    log.info("plain", n=1)
+    assert len(output.entries) == 1
+    assert "its entry code could not be built" in capsys.readouterr().err
+
+
+def test_entry_code_parts_whose_names_clash_are_refused() -> None:
+    a = EntryCode(line="data = x", namespace={"x": b"1"})
+    with pytest.raises(ValueError, match="clash"):
+        a.then(EntryCode(write="pass", namespace={"x": b"2"}))
+    joined = a.then(EntryCode(write="w(data)", namespace={"x": a.namespace["x"], "w": print}))
+    assert set(joined.namespace) == {"x", "w"}
+
+
+class InfoOnly(Output):
+    """An output showing INFO and up: DEBUG entries go to the flight recorder alone."""
+
+    def __init__(self) -> None:
+        self.level = Severity.INFO
+
+    def write(self, entry: LogEntry) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def recorders() -> Iterator[list[tuple[Any, Logger]]]:
+    from llmlog_engine_flight import FlightRecorder
+    from llmlog_engine_flight.recorder import RecorderOutput
+
+    made = []
+    for specialise in (True, False):
+        recorder = FlightRecorder(min_age=3600, max_bytes=1 << 26, level=Severity.DEBUG)
+        recorder.start()
+        dispatcher = Dispatcher(
+            [InfoOnly(), RecorderOutput(recorder)], level=Severity.INFO, specialise=specialise
+        )
+        made.append((recorder, Logger(Severity.DEBUG, dispatcher=dispatcher)))
+    assert made[0][1].dispatcher.emit_debug is not None
+    assert made[1][1].dispatcher.emit_debug is None
+    yield made
+    for recorder, _ in made:
+        recorder.stop()
+
+
+_SEEN: dict[int, int] = {}
+
+
+def recorded(recorder: Any) -> list[dict[str, Any]]:
+    """The log events the recorder took since the last call (sealed now), times left out."""
+    import json
+
+    recorder.ring.seal_now()
+    events = [
+        json.loads(line)
+        for chunk in recorder.ring.chunks
+        for line in chunk.data.splitlines()
+        if b'"kind":"log"' in line
+    ]
+    seen, _SEEN[id(recorder)] = _SEEN.get(id(recorder), 0), len(events)
+    new = events[seen:]
+    for item in new:
+        del item["ts"]
+    return new
+
+
+@settings(max_examples=100, deadline=None)
+@given(message=st.one_of(PLAIN, TEXT), fields=FIELDS)
+def test_the_recorders_specialised_function_records_what_record_log_records(
+    recorders: list[tuple[Any, Logger]], message: str, fields: dict[str, Any]
+) -> None:
+    with Calls() as calls:
+        for _ in range(3):
+            for _, log in recorders:
+                log.debug(message, **fields)
+    event(f"generic calls {calls.generic} of 6")
+    fast, reference = (recorded(recorder) for recorder, _ in recorders)
+    assert fast == reference and len(fast) == 3
+
+
+def test_an_odd_logger_name_or_message_never_raises(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    output = FileOutput(path, JsonFormatter(), FileOptions())
+    log = Logger(Severity.INFO, [output])
+    log.info("plain", n=1)
+    odd = Logger(Severity.DEBUG, dispatcher=log.dispatcher)
+    odd.name = ["not", "hashable"]  # type: ignore[assignment]
+    odd.info("plain", n=1)
+    log.info(["not a string"], n=1)  # type: ignore[arg-type]
+    output.close()
+    data = path.read_bytes()
+    assert b'"logger":["not","hashable"]' in data and b"not a string" in data
+
+
+def test_buffered_an_error_is_in_the_file_when_the_call_returns(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    output = FileOutput(path, TextFormatter(), FileOptions(buffer_size=65536))
+    log = Logger(Severity.INFO, [output])
+    for _ in range(3):  # the first teaches the sanitizer; the others take the flat function
+        log.info("waiting", n=1)
+        log.error("failed", n=1)
+    with Calls() as calls:
+        log.info("waiting", n=2)
+        assert b"n=2" not in path.read_bytes()  # buffered
+        log.error("failed", n=2)
+        line = sys._getframe().f_lineno - 1
+    assert calls.generic == 0
+    assert path.read_bytes().endswith(b"[ERROR] failed [test_entry_code.py:%d] n=2\n" % line)
+    output.close()
