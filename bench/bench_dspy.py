@@ -3,7 +3,8 @@
 Each round runs every variant in a fresh process (so no instrumentation can leak into another:
 OpenInference's uninstrument strips DSPy's own wrappers), in an order that rotates per round. A
 process warms up, then times a mix of real DSPy programs on ``DummyLM`` (Predict, ChainOfThought,
-and a ReAct agent with a tool: 5 LM calls per pass), and checks afterwards that its variant recorded
+and a ReAct agent with a tool: 5 LM calls per pass; questions and answers differ from pass to
+pass, as a real program's do), and checks afterwards that its variant recorded
 what it should, so no variant wins by dropping work.
 
 Variants: no callback (the baseline); an empty ``BaseCallback`` (DSPy's own callback machinery); a
@@ -67,23 +68,31 @@ def _programs() -> Any:
     predict = dspy.Predict("question -> answer")
     cot = dspy.ChainOfThought("question -> answer")
     react = dspy.ReAct("question -> answer", tools=[get_weather])
-    answers = [
-        {"answer": "Paris"},
-        {"reasoning": "2 and 2", "answer": "4"},
-        {
-            "next_thought": "look",
-            "next_tool_name": "get_weather",
-            "next_tool_args": {"city": "Paris"},
-        },
-        {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
-        {"reasoning": "sunny", "answer": "Sunny"},
-    ]
+    passes = iter(range(1 << 62))
 
     def one_pass() -> None:
+        # Questions and answers differ from pass to pass, as they do in a real program (only the
+        # signatures' instructions come back): no tracer may win by remembering text it saw.
+        i = next(passes)
+        answers = [
+            {"answer": f"Paris ({i})"},
+            {"reasoning": f"2 and 2, pass {i}", "answer": "4"},
+            {
+                "next_thought": f"look up the weather for pass {i}",
+                "next_tool_name": "get_weather",
+                "next_tool_args": {"city": f"Paris {i}"},
+            },
+            {
+                "next_thought": f"done with pass {i}",
+                "next_tool_name": "finish",
+                "next_tool_args": {},
+            },
+            {"reasoning": f"sunny in pass {i}", "answer": f"Sunny ({i})"},
+        ]
         with dspy.context(lm=DummyLM(answers)):
-            predict(question="Capital of France?")
-            cot(question="2+2?")
-            react(question="Weather in Paris?")
+            predict(question=f"Capital of France? ({i})")
+            cot(question=f"2+2? ({i})")
+            react(question=f"Weather in Paris? ({i})")
 
     return one_pass
 

@@ -164,6 +164,103 @@ def test_redaction_is_idempotent_and_leaves_no_secret(text):
         assert secret["value"] not in once
 
 
+class _CountingScanner:
+    """The sanitizer's own scanner, counting the texts it scans (a spy, not a stand-in)."""
+
+    def __init__(self, scanner: SecretScanner) -> None:
+        self.scanner = scanner
+        self.scanned: list[str] = []
+
+    def redact(self, text: str) -> str:
+        self.scanned.append(text)
+        return self.scanner.redact(text)
+
+
+def test_long_text_found_clean_is_scanned_once():
+    # A system prompt or a signature's instructions comes back at every LLM call: scanned the
+    # first time, remembered as clean after (an equal string, not only the same object).
+    sanitizer = Sanitizer()
+    spy = sanitizer._scanner = _CountingScanner(sanitizer._scanner)
+    prompt = "Your input fields are:\n1. `question` (str)\n" * 20
+    for _ in range(3):
+        again = "".join(list(prompt))  # equal, not the same object
+        assert sanitizer.text(again) is again
+        assert sanitizer.fields({"content": again}) == {"content": prompt}
+    assert spy.scanned == [prompt]
+
+
+@pytest.mark.parametrize("secret", SECRETS[:5], ids=lambda s: s["kind"])
+def test_long_text_with_a_secret_is_redacted_every_time(secret):
+    sanitizer = Sanitizer()
+    text = "some long context around the value. " * 4 + secret["value"] + " and after it." * 4
+    for _ in range(3):
+        out = sanitizer.text(text)
+        assert secret["value"] not in out
+        assert f"[REDACTED:{secret['kind']}]" in out
+    # The clean texts around it are remembered; the secret's never.
+    assert all(secret["value"] not in kept for kept in sanitizer._clean_long)
+
+
+def test_long_clean_texts_kept_are_bounded():
+    from llmlog.sanitize import _LONG_CLEAN_CHARS
+
+    sanitizer = Sanitizer()
+    for i in range(300):
+        sanitizer.text(f"{i:05d} " + "plain words of a long answer " * 400)  # ~12 KB each
+        assert sum(map(len, sanitizer._clean_long)) <= _LONG_CLEAN_CHARS
+    assert sanitizer._clean_long  # still remembering the recent ones
+
+
+# Pieces that could join with the text around a message's edge into a secret's shape.
+_EDGES = ["Bearer", "Bearer ", "api_key:", "password=", "token: ", "-----BEGIN PRIVATE KEY-----",
+          "sk-", "ghp_", "AKIA", "eyJ", "x://u:", "@host", "12345678:", "\n", ": ", "1234abcd"]  # fmt: skip
+message_texts = st.lists(
+    st.sampled_from(_EDGES) | corpus_texts | st.text(max_size=12), max_size=5
+).map("".join)
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def write(self, event: Any) -> None:
+        self.events.append(event)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["system", "user", "assistant", "tool", "Bearer", "api_key"]),
+            message_texts,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from([{}, {"max_string_length": 40}, {"value_patterns": [r"user: \w+"]}]),
+)
+def test_an_llm_calls_prompt_joined_from_its_messages_is_redacted_as_any_text(pairs, options):
+    # The session scans the prompt only when it is not the messages' own text (see
+    # TraceSession._clean_joined_prompt): what it writes is what a scan of the prompt gives.
+    from llmlog.tracing import TraceSession
+
+    messages = [{"role": role, "content": content} for role, content in pairs]
+    prompt = "\n\n".join(f"{role}: {content}" for role, content in pairs)
+    writer = _Events()
+    session = TraceSession(writer, sanitizer=Sanitizer(**options))
+    session.emit_llm_call("s1", "openai", "gpt-4o", prompt, "ok", messages=messages)
+    (event,) = writer.events
+    reference = Sanitizer(**options)
+    assert event.data["prompt"] == reference.text(prompt)
+    assert event.data["messages"] == reference.value(messages)
+
+
 def test_value_scanning_can_be_turned_off_and_extended():
     key = SECRETS[0]["value"]
     assert Sanitizer(redact_values=False).text(f"k {key}") == f"k {key}"

@@ -80,6 +80,11 @@ _NATIVE = (datetime.date, datetime.time, datetime.timedelta, uuid.UUID, enum.Enu
 # Strings up to this length found clean are remembered (log messages are mostly literals).
 _CLEAN_CACHE_LENGTH = 64
 _CLEAN_CACHE_SIZE = 4096
+# Longer strings found clean are remembered too, up to this many characters in all: the text
+# that comes back at every call of an LLM program (a system prompt, a signature's instructions,
+# a pricing note) and the text passed on from one event to the next (an answer in the LLM call,
+# then in the parsed outputs and the module's) cost a hash and a comparison, not a scan.
+_LONG_CLEAN_CHARS = 1 << 20
 # A string over the cap is scanned this far past it, so a secret cut by the cap is still found.
 _SCAN_MARGIN = 4096
 
@@ -139,6 +144,8 @@ class Sanitizer:
         #: The keys _is_secret holds as PLAIN: fields() tests all of an entry's keys at once.
         self._plain_keys: set[str] = set()
         self._clean: set[str] = set()
+        self._clean_long: set[str] = set()
+        self._clean_long_chars = 0
 
     @classmethod
     def from_settings(cls, settings: Any) -> Sanitizer:
@@ -152,6 +159,13 @@ class Sanitizer:
             redact_values=settings.redact_values,
             value_patterns=settings.redact_patterns,
         )
+
+    @property
+    def joins_clean(self) -> bool:
+        """Whether text joined from strings this sanitizer left unchanged, with only whitespace
+        and plain words between them, needs no scan of its own: no ``redact_patterns`` (a
+        pattern of the user's may match across the joints), only the built-in shapes or none."""
+        return self._scanner is None or self._builtin_only
 
     def is_secret_key(self, key: object) -> bool:
         """Whether a field named ``key`` can be redacted (``signature`` only when its value looks
@@ -208,7 +222,19 @@ class Sanitizer:
                     clean.clear()
                 clean.add(text)
             return out
-        return scanner.redact(text)
+        clean_long = self._clean_long
+        if text in clean_long:
+            return text
+        out = scanner.redact(text)
+        if out is text:
+            # Under threads the count is approximate: it only bounds the memory kept.
+            size = self._clean_long_chars + len(text)
+            if size > _LONG_CLEAN_CHARS:
+                clean_long.clear()
+                size = len(text)
+            self._clean_long_chars = size
+            clean_long.add(text)
+        return out
 
     def value(self, value: Any, depth: int = 0) -> Any:
         """Clean one value (strings scanned and capped, containers and objects walked)."""

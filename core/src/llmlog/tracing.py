@@ -201,6 +201,26 @@ def _llm_call_data(
     return data
 
 
+#: The chat roles a prompt joined from messages may name (plain words, no digits: see
+#: ``TraceSession._clean_joined_prompt``).
+_ROLES = frozenset({"system", "user", "assistant", "tool", "developer", "function"})
+
+
+def _joined(messages: Iterable[Any]) -> str | None:
+    """The messages as one prompt, ``role: content`` joined by blank lines, when each is a
+    mapping with a known role and a string content; ``None`` otherwise."""
+    parts = []
+    for message in messages:
+        if not isinstance(message, Mapping):
+            return None
+        role = message.get("role", "user")
+        content = message.get("content")
+        if type(role) is not str or role not in _ROLES or type(content) is not str:
+            return None
+        parts.append(f"{role}: {content}")  # prompt_of in the DSPy integration, for str contents
+    return "\n\n".join(parts)
+
+
 class TraceWriter(Protocol):
     """What a trace format's factory returns: where a session's events go."""
 
@@ -517,7 +537,31 @@ class TraceSession(TraceSink):
         self._add_usage(span_id, data["usage"]["total_tokens"] if "usage" in data else 0)
         if "usage" in data and (_state.budgets_active or _state.budget_blocks_open):
             charge(self.trace_id, data["usage"])
+        if messages and type(prompt) is str and self._content and self._sanitizer.joins_clean:
+            data = self._clean_joined_prompt(data, prompt, messages)
+            self._emit(TraceEventType.LLM_CALL, span_id, data, cleaned=True)
+            return
         self._emit(TraceEventType.LLM_CALL, span_id, data)
+
+    def _clean_joined_prompt(
+        self, data: dict[str, Any], prompt: str, messages: list[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """``data`` cleaned, the prompt scanned only when it is not the messages joined as
+        ``role: content`` (what the DSPy integration and the SDKs' chat calls write) or a message
+        changed: the prompt is then the same text as the messages, and the scan of each message
+        found it clean. A secret cannot straddle two messages: the built-in shapes hold no
+        whitespace across the ``\\n\\nrole: `` between them (the roles are plain words without
+        digits, none ending like a secret's name, so no ``role: value`` reads as an assignment),
+        and a private key's block starts inside one message and is redacted there."""
+        limit = self._sanitizer.limit
+        if (limit is not None and len(prompt) > limit) or _joined(messages) != prompt:
+            return self._clean(data)
+        data["prompt"] = ""  # the walk spends one value on it, as on the prompt
+        cleaned = self._clean(data)
+        cleaned["prompt"] = (
+            prompt if cleaned.get("messages") is messages else self._sanitizer.text(prompt)
+        )
+        return cleaned
 
     def emit_module(
         self,

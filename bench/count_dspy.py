@@ -1,0 +1,149 @@
+"""Instructions per DSPy LM call, llmlog against OpenInference, counted by valgrind's callgrind: the
+issue's DSPy figure without the machine's noise (the timed figures are ``bench_dspy.py``'s).
+
+Usage::
+
+    .venv/bin/uv sync --all-packages --group bench     # the peers
+    .venv/bin/python bench/count_dspy.py [--passes 40] [--without flight] [--base DIR]
+
+Each variant runs in its own process under callgrind (OpenInference's uninstrument strips DSPy's
+own wrappers, so no variant may follow it in a process): the process installs the variant as
+``bench_dspy.py`` does (the same DSPy programs on ``DummyLM``: a Predict, a ChainOfThought and a
+ReAct agent with a tool, 5 LM calls per pass; llmlog with the ``dspy`` format, flight recorder on,
+context and redaction on), warms up, then runs ``passes`` passes inside a ``functools.reduce``
+call, the only code collected (``--toggle-collect``), dumped when that call returns
+(``--dump-after``): imports, setup, warm-up and closing are not counted. Collection follows the
+calling thread only, so background threads (the flight recorder's compressor, OpenTelemetry's
+batch exporter) are not counted on either side.
+
+The issue's figure: (llmlog − empty callback) / (OpenInference − empty callback), target ≤ 1/3.
+``--without PARTS`` adds llmlog variants with parts off (``bench_dspy.py``'s ``--without``: flight,
+file, context, redaction) to see where its instructions go; ``--base DIR`` adds llmlog on another
+source tree (``git archive BASE core/src plugins | tar -x -C DIR``) as ``llmlog-dspy@base``.
+
+Needs valgrind (Debian's ``valgrind``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+#: What runs under callgrind; argv: bench directory, work directory, variant, passes.
+PROGRAM = r"""
+import functools, os, sys
+sys.path.insert(0, sys.argv[1])
+work, variant, passes = sys.argv[2], sys.argv[3], int(sys.argv[4])
+from pathlib import Path
+import bench_dspy
+bench_dspy._turn_off(os.environ.get("BENCH_DSPY_WITHOUT", "").split(","))
+os.chdir(work)
+one_pass = bench_dspy._programs()
+finish, count = bench_dspy._setup(variant, Path(work))
+for _ in range(10):  # warm-up, not counted
+    one_pass()
+def loop(_a, _b):
+    for _ in range(passes):
+        one_pass()
+functools.reduce(loop, [0, 0])  # collected: this call only, dumped when it returns
+finish()
+print(count())
+"""
+
+
+def count(
+    python: str, variant: str, passes: int, work: Path, without: str = "", base: str | None = None
+) -> float:
+    """Instructions per LM call of ``variant``."""
+    work.mkdir(parents=True, exist_ok=True)
+    script = work / "program.py"
+    script.write_text(PROGRAM)
+    out = work / "callgrind.out"
+    env = dict(os.environ, BENCH_DSPY_WITHOUT=without)
+    if base:
+        root = Path(base)
+        paths = [str(root / "core" / "src")] + [
+            str(d / "src") for d in (root / "plugins").iterdir()
+        ]
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            "--toggle-collect=functools_reduce",
+            "--dump-after=functools_reduce",
+            f"--callgrind-out-file={out}",
+            python,
+            str(script),
+            str(BENCH),
+            str(work),
+            variant,
+            str(passes),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
+    dumps = []
+    for path in work.glob("callgrind.out.*"):
+        found = re.search(r"^summary: (\d+)", path.read_text(errors="replace"), re.MULTILINE)
+        if found is not None:
+            dumps.append(int(found.group(1)))
+    # Libraries call functools.reduce too (at import, at setup): those calls are short.
+    return max(dumps) / (passes * 5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--passes", type=int, default=40, help="program passes counted")
+    parser.add_argument("--jobs", type=int, default=2, help="callgrind processes at once")
+    parser.add_argument("--without", action="append", default=[], help="llmlog parts off")
+    parser.add_argument("--base", help="a source tree: also llmlog-dspy on it (@base)")
+    parser.add_argument(
+        "--variants", default="none,empty,llmlog-dspy,openinference", help="comma-separated"
+    )
+    args = parser.parse_args()
+    cases: list[tuple[str, str, str, str | None]] = [
+        (v, v, "", None) for v in args.variants.split(",")
+    ]
+    cases += [(f"llmlog-dspy without {w}", "llmlog-dspy", w, None) for w in args.without]
+    if args.base:
+        cases.append(("llmlog-dspy@base", "llmlog-dspy", "", args.base))
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        concurrent.futures.ThreadPoolExecutor(args.jobs) as pool,
+    ):
+        futures = {
+            label: pool.submit(
+                count, args.python, variant, args.passes, Path(tmp) / str(i), without, base
+            )
+            for i, (label, variant, without, base) in enumerate(cases)
+        }
+        result = {label: f.result() for label, f in futures.items()}
+    empty = result.get("empty")
+    oi = result.get("openinference")
+    print(f"instructions per LM call ({args.passes} passes, 5 LM calls each, callgrind)")
+    print(f"  {'variant':40} {'per LM call':>12} {'beyond empty':>13} {'/ OpenInference':>16}")
+    for label, value in result.items():
+        line = f"  {label:40} {value:12,.0f}"
+        if empty is not None:
+            line += f" {value - empty:13,.0f}"
+            if oi is not None and oi != empty and label != "none":
+                line += f" {(value - empty) / (oi - empty):16.3f}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
