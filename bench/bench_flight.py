@@ -13,7 +13,8 @@ interleaved; medians with p10–p90, ratios per round, the load before and after
   floor: the same event (time, kind, thread, level, message, caller, fields) built by hand,
   encoded as the recorder encodes it and appended to an open chunk (``floors.flight_emitter``;
   the bytes are checked to be the recorder's, time and caller aside);
-* a native snapshot of about 100 MB of raw history (milliseconds).
+* a native snapshot of about 100 MB of raw history with each backend, and the same bytes written,
+  synced and renamed by hand (milliseconds).
 
 Run::
 
@@ -213,12 +214,18 @@ def check_debug_floor() -> None:
     assert a == b, f"the flight floor writes other bytes than the recorder:\n{a!r}\n{b!r}"
 
 
-def snapshot_cost(raw_mb: int) -> tuple[float, int, int]:
-    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend="zstd")
+def snapshot_cost(raw_mb: int, backend: str, samples: int) -> dict[str, Any]:
+    """A native snapshot of about ``raw_mb`` MB of raw history with ``backend``, ``samples``
+    times (ms, each a new file: created under a temporary name, written, synced and renamed), and
+    its floor: the same bytes written by hand the same way (``llmlog.ext.written_atomically``:
+    create, write each chunk, ``fsync``, rename), so the disk's own cost is apart."""
+    from llmlog.ext import written_atomically
+
+    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend=backend)
     fr.start()
     events = mix(3000)
     ts = time.time_ns()
-    while fr.ring._seq * 0 + sum(c.raw_bytes for c in fr.ring.chunks) < raw_mb << 20:
+    while sum(c.raw_bytes for c in fr.ring.chunks) < raw_mb << 20:
         for i, (kind, data) in enumerate(events):
             if kind == "span":
                 fr.record_trace_event(
@@ -228,13 +235,24 @@ def snapshot_cost(raw_mb: int) -> tuple[float, int, int]:
                 fr.record("log", **data)
         fr.ring.seal_now(wait=60)
     raw = sum(c.raw_bytes for c in fr.ring.chunks)
+    taken: list[float] = []
+    floor: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        path = fr.snapshot(Path(tmp) / "s.jsonl.zst")
-        elapsed = (time.perf_counter() - start) * 1000
-        size = path.stat().st_size
+        for n in range(samples):
+            start = time.perf_counter()
+            path = fr.snapshot(Path(tmp) / f"s{n}{fr.backend.suffix}")
+            taken.append((time.perf_counter() - start) * 1000)
+            size = path.stat().st_size
+            path.unlink()
+            chunks = [c.data for c in fr.ring.chunks]
+            start = time.perf_counter()
+            with written_atomically(Path(tmp) / f"floor{n}") as fh:
+                for data in chunks:
+                    fh.write(data)
+            floor.append((time.perf_counter() - start) * 1000)
+            (Path(tmp) / f"floor{n}").unlink()
     fr.stop()
-    return elapsed, raw, size
+    return {"raw_bytes": raw, "file_bytes": size, "ms": summary(taken), "floor_ms": summary(floor)}
 
 
 CASES = {
@@ -251,6 +269,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=3, help="samples per case and round")
     parser.add_argument("--snapshot-mb", type=int, default=100)
+    parser.add_argument("--snapshot-samples", type=int, default=5)
     parser.add_argument(
         "--ring-mib", type=int, default=4, help="the ring's max_bytes in the writer cases (MiB)"
     )
@@ -265,6 +284,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.events, args.rounds, args.samples, args.snapshot_mb = 6_000, 2, 2, 10
+        args.snapshot_samples = 2
         args.ring_mib = 1
     run = Run(
         "bench_flight.py",
@@ -293,7 +313,10 @@ def main() -> None:
             run.add("trace_region on ns", r, t_on)
             run.add("DEBUG log to recorder, outputs INFO ns", r, debug_log_cost(args.events))
             run.add("DEBUG floor: event by hand ns", r, debug_floor_cost(args.events))
-    snap_ms, raw, size = snapshot_cost(args.snapshot_mb)
+    snapshots = {
+        backend: snapshot_cost(args.snapshot_mb, backend, args.snapshot_samples)
+        for backend in ("memory", "zstd")
+    }
     figures = {name: run.figure(name) for name in run.samples}
     ratios: dict[str, Any] = {
         "DEBUG to recorder/floor": run.ratio(
@@ -309,13 +332,18 @@ def main() -> None:
         f"  DEBUG to recorder / floor per round: {r['median']:.2f}x [{r['min']:.2f}–{r['max']:.2f}]"
     )
     print(f"  zstd stored B/event: {min(stored['zstd']):.1f}–{max(stored['zstd']):.1f}")
-    print(f"  snapshot of {raw / 1e6:.0f} MB raw ({size / 1e6:.1f} MB zstd): {snap_ms:.1f} ms")
+    for backend, snap in snapshots.items():
+        print(
+            f"  {backend} snapshot of {snap['raw_bytes'] / 1e6:.0f} MB raw "
+            f"({snap['file_bytes'] / 1e6:.1f} MB file): {fmt_range(snap['ms'], 1)} ms, "
+            f"the same bytes written by hand {fmt_range(snap['floor_ms'], 1)} ms"
+        )
     run.write(
         args.output,
         figures=figures,
         ratios=ratios,
         stored_bytes_per_event={k: summary(v) for k, v in stored.items()},
-        snapshot={"ms": round(snap_ms, 1), "raw_bytes": raw, "file_bytes": size},
+        snapshots=snapshots,
     )
 
 
