@@ -171,7 +171,10 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
         if "flight" not in os.environ.get("BENCH_DSPY_WITHOUT", ""):
             recorder.start()
             set_global_flight_recorder(recorder)
-        llmlog_integration_dspy.instrument()
+        without = os.environ.get("BENCH_DSPY_WITHOUT", "").split(",")
+        llmlog_integration_dspy.instrument(
+            llmlog_integration_dspy.DspyOptions(adapters="off") if "adapters" in without else None
+        )
 
         def recorded() -> dict[str, Any]:
             (path,) = workdir.glob("*.jsonl")
@@ -214,14 +217,15 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
 
 
 #: Parts of llmlog that ``--without`` turns off, for the breakdown of its hook time.
-PARTS = ("flight", "file", "context", "redaction")
+PARTS = ("flight", "file", "context", "redaction", "adapters")
 
 
 def _turn_off(parts: list[str]) -> None:
     """Turn parts of llmlog off in this process (``--without``): an analysis of where its time goes,
     not a configuration anyone would run. ``flight``: no flight recorder; ``file``: trace events
     are not written; ``context``: DSPy calls do not enter llmlog's logging context;
-    ``redaction``: span inputs, outputs and event data are not redacted or capped."""
+    ``redaction``: span inputs, outputs and event data are not redacted or capped;
+    ``adapters``: the integration's ``adapters = "off"`` (no span per adapter format and parse)."""
     if "file" in parts:
         import llmlog_trace_dspy.format as dspy_format
 
