@@ -22,6 +22,9 @@ the load before and after in the results file (``common.py``). Run::
     .venv/bin/python bench/bench_dspy.py --quick
     .venv/bin/python bench/bench_dspy.py --hooks       # time inside the hooks only (steadier)
     .venv/bin/python bench/bench_dspy.py --hooks --without flight --without file,flight
+
+``bench/count_dspy.py`` counts the issue's figure (instructions per LM call, callgrind) on the same
+programs, without the machine's noise.
 """
 
 from __future__ import annotations
