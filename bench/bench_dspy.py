@@ -22,6 +22,9 @@ the load before and after in the results file (``common.py``). Run::
     .venv/bin/python bench/bench_dspy.py --quick
     .venv/bin/python bench/bench_dspy.py --hooks       # time inside the hooks only (steadier)
     .venv/bin/python bench/bench_dspy.py --hooks --without flight --without file,flight
+
+``bench/count_dspy.py`` counts the issue's figure (instructions per LM call, callgrind) on the same
+programs, without the machine's noise.
 """
 
 from __future__ import annotations
@@ -171,7 +174,10 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
         if "flight" not in os.environ.get("BENCH_DSPY_WITHOUT", ""):
             recorder.start()
             set_global_flight_recorder(recorder)
-        llmlog_integration_dspy.instrument()
+        without = os.environ.get("BENCH_DSPY_WITHOUT", "").split(",")
+        llmlog_integration_dspy.instrument(
+            llmlog_integration_dspy.DspyOptions(adapters="off") if "adapters" in without else None
+        )
 
         def recorded() -> dict[str, Any]:
             (path,) = workdir.glob("*.jsonl")
@@ -214,14 +220,15 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
 
 
 #: Parts of llmlog that ``--without`` turns off, for the breakdown of its hook time.
-PARTS = ("flight", "file", "context", "redaction")
+PARTS = ("flight", "file", "context", "redaction", "adapters")
 
 
 def _turn_off(parts: list[str]) -> None:
     """Turn parts of llmlog off in this process (``--without``): an analysis of where its time goes,
     not a configuration anyone would run. ``flight``: no flight recorder; ``file``: trace events
     are not written; ``context``: DSPy calls do not enter llmlog's logging context;
-    ``redaction``: span inputs, outputs and event data are not redacted or capped."""
+    ``redaction``: span inputs, outputs and event data are not redacted or capped;
+    ``adapters``: the integration's ``adapters = "off"`` (no span per adapter format and parse)."""
     if "file" in parts:
         import llmlog_trace_dspy.format as dspy_format
 

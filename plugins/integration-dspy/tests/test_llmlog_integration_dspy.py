@@ -653,3 +653,30 @@ def test_the_view_of_an_evaluate_run_shows_each_error_once(traced, capsys):
     (hint,) = [line for line in full.splitlines() if "hint" in line]
     assert hint.rstrip().endswith("hint: \\x1b[2Jcheck the index")  # its own line, escaped
     assert "\x1b" not in full
+
+
+def test_a_secret_in_a_repeated_prompt_is_redacted_at_every_call(traced):
+    # The sanitizer remembers long text it found clean (the signature's system message comes
+    # back at every call) and the session does not scan a prompt that is its messages joined
+    # when every message was clean: a call whose question holds a secret, before and after clean
+    # calls with the same system message, is still redacted in its prompt and its messages.
+    key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"
+    questions = ["Capital of France?", f"Use {key} to look it up", "Capital of France?"]
+    questions.append(questions[1])
+    dspy.configure(lm=DummyLM([{"answer": "Paris"}] * len(questions)))
+    predict = dspy.Predict("question -> answer")
+    for question in questions:
+        predict(question=question)
+    path = next(traced.glob("trace_*.jsonl"))
+    trace = Trace(traced)
+    assert key not in path.read_text()
+    calls = trace.events("llm_call")
+    assert len(calls) == 4
+    for call, question in zip(calls, questions, strict=True):
+        prompt, messages = call["data"]["prompt"], call["data"]["messages"]
+        assert prompt == "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
+        if question.startswith("Use"):
+            assert "[REDACTED:openai-key]" in prompt
+            assert "[REDACTED:openai-key]" in messages[-1]["content"]
+        else:
+            assert "Capital of France?" in prompt and "REDACTED" not in prompt
