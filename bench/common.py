@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -139,3 +140,30 @@ def fmt_range(figure: dict[str, Any], digits: int = 0) -> str:
     return (
         f"{figure['median']:,.{digits}f} [{figure['p10']:,.{digits}f}–{figure['p90']:,.{digits}f}]"
     )
+
+
+def callgrind_reduce(out: Path) -> list[str]:
+    """valgrind's command line (the program's follows) that counts instructions only inside
+    ``functools.reduce`` calls, dumping a count to ``out.N`` when each returns: a benchmark wraps
+    the code it measures in ``functools.reduce`` so that setup and imports are not counted."""
+    return [
+        "valgrind",
+        "--tool=callgrind",
+        "--collect-atstart=no",
+        "--toggle-collect=functools_reduce",
+        "--dump-after=functools_reduce",
+        f"--callgrind-out-file={out}",
+    ]
+
+
+def callgrind_counts(out: Path) -> list[int]:
+    """The instruction counts of :func:`callgrind_reduce`'s dumps, in the order they were made
+    (libraries call ``functools.reduce`` too, at import and setup: the caller tells those short
+    ones from its own)."""
+    counts = []
+    for path in sorted(out.parent.glob(out.name + ".*"), key=lambda p: int(p.suffix[1:])):
+        found = re.search(r"^summary: (\d+)", path.read_text(errors="replace"), re.MULTILINE)
+        if found is None:
+            raise SystemExit(f"no summary line in {path}")
+        counts.append(int(found.group(1)))
+    return counts

@@ -29,11 +29,12 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from common import callgrind_counts, callgrind_reduce
 
 BENCH = Path(__file__).resolve().parent
 
@@ -75,31 +76,14 @@ def count(
         ]
         env["PYTHONPATH"] = os.pathsep.join(paths)
     done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--collect-atstart=no",
-            "--toggle-collect=functools_reduce",
-            "--dump-after=functools_reduce",
-            f"--callgrind-out-file={out}",
-            python,
-            str(script),
-            str(BENCH),
-            str(work),
-            variant,
-            str(passes),
-        ],
+        [*callgrind_reduce(out), python, str(script), str(BENCH), str(work), variant, str(passes)],
         capture_output=True,
         text=True,
         env=env,
     )
     if done.returncode != 0:
         raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
-    dumps = []
-    for path in work.glob("callgrind.out.*"):
-        found = re.search(r"^summary: (\d+)", path.read_text(errors="replace"), re.MULTILINE)
-        if found is not None:
-            dumps.append(int(found.group(1)))
+    dumps = callgrind_counts(out)
     # Libraries call functools.reduce too (at import, at setup): those calls are short.
     return max(dumps) / (passes * 5)
 

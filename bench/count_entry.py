@@ -27,11 +27,12 @@ Needs valgrind (Debian's ``valgrind``).
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from common import callgrind_counts, callgrind_reduce
 
 BENCH = Path(__file__).resolve().parent
 
@@ -140,32 +141,13 @@ def counts(python: str, entries: int, work: Path, only: str = "") -> dict[str, f
     script.write_text(PROGRAM)
     out = work / "callgrind.out"
     subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--collect-atstart=no",
-            "--toggle-collect=functools_reduce",
-            "--dump-after=functools_reduce",
-            f"--callgrind-out-file={out}",
-            python,
-            str(script),
-            str(BENCH),
-            str(work),
-            str(entries),
-            only,
-        ],
+        [*callgrind_reduce(out), python, str(script), str(BENCH), str(work), str(entries), only],
         check=True,
         capture_output=True,
     )
     names = (work / "names").read_text().splitlines()
-    dumps = []
-    for path in sorted(work.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:])):
-        found = re.search(r"^summary: (\d+)", path.read_text(errors="replace"), re.MULTILINE)
-        if found is None:
-            raise SystemExit(f"no summary line in {path}")
-        # Libraries call functools.reduce too (at import, at setup): those calls are short.
-        if int(found.group(1)) > 50 * entries:
-            dumps.append(int(found.group(1)))
+    # Libraries call functools.reduce too (at import, at setup): those calls are short.
+    dumps = [n for n in callgrind_counts(out) if n > 50 * entries]
     if len(dumps) != len(names):
         raise SystemExit(f"{len(dumps)} measured calls for {len(names)} cases")
     return {name: count / entries for name, count in zip(names, dumps, strict=True)}
