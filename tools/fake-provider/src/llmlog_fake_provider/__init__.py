@@ -236,29 +236,23 @@ class FakeOpenAI:
         tool_calls = list(answer.tool_calls)
         finish = answer.finish_reason or ("tool_calls" if tool_calls else "stop")
         if usage is not None:  # replayed: the recorded numbers
-            return _render.Resolved(
-                number=number,
-                model=model,
-                text=answer.text,
-                tool_calls=tool_calls,
-                finish_reason=finish,
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-                cached_tokens=int(usage.get("cache_read_tokens") or 0),
-                reasoning_tokens=int(usage.get("reasoning_tokens") or 0),
-                cache_creation_tokens=int(usage.get("cache_creation_tokens") or 0),
-            )
-        reasoning = _pick(answer.reasoning_tokens, self.reasoning_tokens)
-        prompt = _pick(answer.prompt_tokens, words(prompt_text(body)))
-        if answer.completion_tokens is not None:
-            completion = answer.completion_tokens
+            prompt = int(usage.get("prompt_tokens") or 0)
+            completion = int(usage.get("completion_tokens") or 0)
+            cached = int(usage.get("cache_read_tokens") or 0)
+            reasoning = int(usage.get("reasoning_tokens") or 0)
+            created = int(usage.get("cache_creation_tokens") or 0)
         else:
-            completion = words(answer.text) + reasoning
-            completion += sum(words(call.arguments_json()) for call in tool_calls)
-        cached = min(_pick(answer.cached_tokens, self.cached_tokens), prompt)
-        created = min(
-            _pick(answer.cache_creation_tokens, self.cache_creation_tokens), prompt - cached
-        )
+            reasoning = _pick(answer.reasoning_tokens, self.reasoning_tokens)
+            prompt = _pick(answer.prompt_tokens, words(prompt_text(body)))
+            if answer.completion_tokens is not None:
+                completion = answer.completion_tokens
+            else:
+                completion = words(answer.text) + reasoning
+                completion += sum(words(call.arguments_json()) for call in tool_calls)
+            cached = min(_pick(answer.cached_tokens, self.cached_tokens), prompt)
+            created = min(
+                _pick(answer.cache_creation_tokens, self.cache_creation_tokens), prompt - cached
+            )
         return _render.Resolved(
             number=number,
             model=model,
