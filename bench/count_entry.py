@@ -27,6 +27,7 @@ Needs valgrind (Debian's ``valgrind``).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,8 @@ def counts(python: str, entries: int, work: Path, only: str = "") -> dict[str, f
         [*callgrind_reduce(out), python, str(script), str(BENCH), str(work), str(entries), only],
         check=True,
         capture_output=True,
+        # Set lookups cost what their collisions cost: one hash seed, the same count every run.
+        env=dict(os.environ, PYTHONHASHSEED="0"),
     )
     names = (work / "names").read_text().splitlines()
     # Libraries call functools.reduce too (at import, at setup): those calls are short.

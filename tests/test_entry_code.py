@@ -9,6 +9,7 @@ reference), each with its own file output of the same formatter and options.
 
 from __future__ import annotations
 
+import enum
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -214,6 +215,48 @@ HOSTILE = st.sampled_from(
         "x" * 70,
     ]
 )
+
+
+class Shout(str):
+    """A string that equals its text but prints in capitals: found among the clean strings."""
+
+    def __str__(self) -> str:
+        return self.upper()
+
+    def __format__(self, spec: str) -> str:
+        return self.upper()
+
+
+class Liar:
+    """Claims to equal every string, with the hash of a clean one."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash("alice")
+
+    def __repr__(self) -> str:
+        return "liar\x1b[31m"
+
+    __str__ = __repr__
+
+
+class Rank(enum.IntEnum):
+    LOW = 1
+
+
+class Half(float):
+    def __repr__(self) -> str:
+        return "half"
+
+    __str__ = __repr__
+
+
+#: Values that a set lookup finds among the clean strings or that look like numbers, but are not
+#: exactly str, int or float: each must take the generic path.
+LOOKALIKES = [Shout("alice"), Shout("answer ready"), Liar(), Rank.LOW, Half(1.5), True]
+
 # Plain strings twice as likely as each other kind: common entries are what is compared.
 PLAIN = st.sampled_from(["alice", "answer ready", "gpt-4o-mini", "ok", "a b", "x=1", "42"])
 TEXT = st.one_of(PLAIN, PLAIN, HOSTILE, st.text(st.characters(codec=None), max_size=12))
@@ -223,6 +266,7 @@ VALUES = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.sampled_from([2**1100, -(2**64), 0, -1, True, False, None, 1.5, float("nan"), -0.0]),
     st.floats(allow_nan=True),
+    st.sampled_from(LOOKALIKES),
 )
 KEYS = st.one_of(
     st.sampled_from(["user", "attempt", "n", "a_b"]),
@@ -274,7 +318,7 @@ FIELDS = st.one_of(
     name=st.sampled_from(sorted(FORMATTERS)),
     buffered=st.booleans(),
     method=st.sampled_from(METHODS),
-    message=st.one_of(PLAIN, TEXT),
+    message=st.one_of(PLAIN, TEXT, st.sampled_from([Shout("answer ready"), Liar()])),
     fields=FIELDS,
     with_args=st.sampled_from([False, False, False, True]),
     logger=st.one_of(st.just(""), st.just("app.db"), TEXT),
@@ -300,6 +344,31 @@ def test_the_specialised_function_writes_what_the_generic_path_writes(
     fast, reference = pair.new_bytes()
     assert normalise(fast) == normalise(reference)
     assert fast.count(b"\n") == 3
+
+
+@pytest.mark.parametrize("name", sorted(FORMATTERS))
+def test_lookalikes_of_clean_strings_and_numbers_take_the_generic_path(
+    pairs: dict[tuple[str, bool], Pair], name: str
+) -> None:
+    # Taught first: "alice", "answer ready", the keys. A lookalike equal to one of them (or
+    # claiming to be) must not be written as that string, nor an int or float subclass as a
+    # number: the generic path writes what its formatter makes of it.
+    specialised = FORMATTERS[name]().line_code is not None
+    for buffered in (False, True):
+        pair = pairs[name, buffered]
+        pair.new_bytes()
+        for _ in range(2):
+            log_both(pair, "info", "answer ready", (), {"user": "alice", "n": 1, "x": 1.5})
+        for value in LOOKALIKES:
+            for message in ("answer ready", Shout("answer ready"), Liar()):
+                with Calls() as calls:
+                    log_both(pair, "info", message, (), {"user": value, "n": 1})
+                # The reference's call, and the specialised one's unless all is plain (True).
+                plain = value is True and type(message) is str and specialised
+                assert calls.generic == (1 if plain else 2)
+        fast, reference = pair.new_bytes()
+        assert normalise(fast) == normalise(reference)
+        assert b"\x1b" not in fast
 
 
 @pytest.mark.parametrize("name", sorted(FORMATTERS))

@@ -201,6 +201,18 @@ def test_escaped_json_is_one_printable_line_with_the_same_value(text):
     assert escape_json_bytes(out + b"\n") == out + b"\n"
 
 
+def test_a_float_subclass_next_to_a_value_orjson_refuses_is_still_an_object() -> None:
+    # The huge integer sends the dict down the slow path; orjson refuses a float subclass there
+    # too, so it must go through default as it does on the fast path, not spoil the whole dict.
+    class Half(float):
+        def __str__(self) -> str:
+            return "half"
+
+    alone = orjson.loads(serializer.dumps({"a": Half(1.5)}))["a"]
+    data = orjson.loads(serializer.dumps({"a": Half(1.5), "b": 2**1100, "c": 1.5}))
+    assert data == {"a": alone, "b": "<integer of about 332 digits>", "c": 1.5}
+
+
 def test_read_only_and_other_mappings_encode_as_objects():
     from collections import ChainMap
     from types import MappingProxyType

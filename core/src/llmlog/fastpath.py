@@ -54,41 +54,58 @@ def basename(path: str) -> str:
         return name
 
 
+# The entry's tests, with the type tests (when the code does not make them itself).
+_TESTS = """\
+if type(message) is not str or (message not in _safe and not _admit(message)):
+    return True
+if logger and logger not in _names and not _admit_name(logger):
+    return True
+if _get_current() is not _EMPTY:
+    return True
+if not _keys_known(fields) and not _admit_keys(fields):
+    return True
+for _value in fields.values():
+    if type(_value) is str:
+        if _value not in _safe and not _admit(_value):
+            return True
+    elif type(_value) not in _SCALARS:
+        return True
+"""
+# Without them: a string value is one set lookup, a number one more test; a value of any other
+# type (a subclass of str or int included) is not admitted here, or makes the code raise.
+_TESTS_TYPES_CHECKED = """\
+if message not in _safe and not _admit(message):
+    return True
+if logger and logger not in _names and not _admit_name(logger):
+    return True
+if _get_current() is not _EMPTY:
+    return True
+if not _keys_known(fields) and not _admit_keys(fields):
+    return True
+for _value in fields.values():
+    if _value not in _safe and type(_value) not in _SCALARS and not _admit(_value):
+        return True
+"""
+
 # The generated function. Frame 0 is emit, 1 the logging method, 2 the application's call. The
 # tests on a hit are one set lookup each; what is not known yet is admitted by a call, once.
 _TEMPLATE = """\
 def _factory():
 {setup}
-    def emit(msg, kw, logger):
+    def emit(message, fields, logger):
 {declare}
         try:
-            if type(msg) is not str or (msg not in _safe and not _admit(msg)):
-                return True
-            if logger and logger not in _names and not _admit_name(logger):
-                return True
-            if _get_current() is not _EMPTY:
-                return True
-            for _key in kw:
-                if _key not in _keys and not _admit_key(_key):
-                    return True
-                _value = kw[_key]
-                if type(_value) is str:
-                    if _value not in _safe and not _admit(_value):
-                        return True
-                elif type(_value) not in _SCALARS:
-                    return True
+{tests}
             _frame = _getframe(2)
             _code = _frame.f_code
-            _site = _sites.get(_code)
-            if _site is None:
-                _site = _site_of(_code)
-                if _site is None:
+            file = _files.get(_code.co_filename)
+            function = _code.co_qualname
+            if file is None or function not in _functions:
+                file = _admit_site(_code)
+                if file is None:
                     return True
-            file, function = _site
             line = _frame.f_lineno
             ns = _time_ns()
-            message = msg
-            fields = kw
 {line}
         except Exception:  # nothing written yet: the generic path takes it (and reports)
             return True
@@ -118,52 +135,65 @@ def build_emitter(
     keys: set[str] = set()
     safe: set[str] = set()
     names: set[str] = set()
-    sites: dict[Any, tuple[str, str]] = {}
+    files: dict[str, str] = {}
+    functions: set[str] = set()
     plain, clean = sanitizer._plain_keys, sanitizer._clean
     never = SPECIAL_KEYWORDS | code.reserved
 
-    def admit(text: str) -> bool:
-        # A string the sanitizer found clean (the generic path taught it) and that needs no
-        # escaping in any format (printable ASCII): the formatters' code relies on it.
-        if text in clean and text.isascii() and text.isprintable():
+    def admit(text: object) -> bool:
+        # A string (exactly: a subclass may compare equal and print otherwise) the sanitizer
+        # found clean (the generic path taught it) and that needs no escaping in any format
+        # (printable ASCII): the formatters' code relies on it.
+        if type(text) is str and text in clean and text.isascii() and text.isprintable():
             if len(safe) >= _SAFE_SIZE:
                 safe.clear()
             safe.add(text)
             return True
         return False
 
-    def admit_key(key: object) -> bool:
-        # A key the sanitizer classed plain, not a special keyword nor one the code leaves out.
-        if (
-            key in plain
-            and key not in never
-            and isinstance(key, str)
-            and key.isascii()
-            and key.isprintable()
-            and len(keys) < _SAFE_SIZE
-        ):
-            keys.add(key)
-            return True
-        return False
+    def admit_keys(fields: dict[str, Any]) -> bool:
+        # Keys the sanitizer classed plain, none a special keyword nor one the code leaves out.
+        for key in fields:
+            if key in keys:
+                continue
+            if (
+                key in plain
+                and key not in never
+                and type(key) is str
+                and key.isascii()
+                and key.isprintable()
+                and len(keys) < _SAFE_SIZE
+            ):
+                keys.add(key)
+            else:
+                return False
+        return True
 
     def admit_name(name: object) -> bool:
         # A logger's name (not redacted, as on the generic path) that needs no escaping.
-        if isinstance(name, str) and name.isascii() and name.isprintable():
+        if type(name) is str and name.isascii() and name.isprintable():
             if len(names) >= _SAFE_SIZE:
                 names.clear()
             names.add(name)
             return True
         return False
 
-    def site_of(code: Any) -> tuple[str, str] | None:
-        # The caller's base name and function, when printable ASCII as every other string.
-        site = (basename(code.co_filename), code.co_qualname)
-        if not all(part.isascii() and part.isprintable() for part in site):
+    def admit_site(code: Any) -> str | None:
+        # The caller's base name (returned) and function, when printable ASCII as every other
+        # string. Remembered by file path and by function name, whose hashes strings keep: a
+        # code object's hash is computed afresh at every call (some 600 instructions).
+        file, function = basename(code.co_filename), code.co_qualname
+        if not (file.isascii() and file.isprintable()):
             return None
-        if len(sites) >= _SAFE_SIZE:
-            sites.clear()
-        sites[code] = site
-        return site
+        if not (function.isascii() and function.isprintable()):
+            return None
+        if len(files) >= _SAFE_SIZE:
+            files.clear()
+        if len(functions) >= _SAFE_SIZE:
+            functions.clear()
+        files[code.co_filename] = file
+        functions.add(function)
+        return file
 
     core: dict[str, Any] = {
         "_safe": safe,
@@ -172,12 +202,13 @@ def build_emitter(
         "_admit_name": admit_name,
         "_get_current": get_current,
         "_EMPTY": _EMPTY,
-        "_keys": keys,
-        "_admit_key": admit_key,
+        "_keys_known": keys.issuperset,
+        "_admit_keys": admit_keys,
         "_SCALARS": _SCALARS,
         "_getframe": sys._getframe,
-        "_sites": sites,
-        "_site_of": site_of,
+        "_files": files,
+        "_functions": functions,
+        "_admit_site": admit_site,
         "_time_ns": time.time_ns,
         "_failed": failed,
     }
@@ -188,6 +219,7 @@ def build_emitter(
     source = _TEMPLATE.format(
         setup=_indent(code.setup, 1),
         declare=f"        nonlocal {state}" if state else "",
+        tests=_indent(_TESTS_TYPES_CHECKED if code.types_checked else _TESTS, 3),
         line=_indent(code.line, 3),
         write=_indent(code.write, 3),
     )

@@ -59,6 +59,12 @@ class EntryCode:
     #: Field names the code does not handle (a formatter's own keys): an entry with a field of
     #: one of these names takes the generic path.
     reserved: frozenset[str] = frozenset()
+    #: Whether ``line`` raises (so the entry takes the generic path) for a message that is not
+    #: exactly a ``str`` or a field value that is not exactly a ``str``, ``int``, ``float``,
+    #: ``bool`` or ``None`` (a subclass included), as ``orjson.dumps`` does with
+    #: ``OPT_PASSTHROUGH_SUBCLASS`` and no ``default``. The generated function then leaves out
+    #: its own type tests: a value is one set lookup, and a number one more test.
+    types_checked: bool = False
 
     def then(self, other: EntryCode) -> EntryCode:
         """This code followed by ``other`` (a formatter's line, then a sink's write).
@@ -79,6 +85,7 @@ class EntryCode:
             setup=f"{self.setup}\n{other.setup}",
             state=(*self.state, *other.state),
             reserved=self.reserved | other.reserved,
+            types_checked=self.types_checked or other.types_checked,
         )
 
 

@@ -129,8 +129,8 @@ class Serializer:
 
     def to_jsonable(self, value: object, _depth: int = 0, _seen: set[int] | None = None) -> Any:
         """A copy of ``value`` made only of JSON types: the slow path orjson cannot refuse."""
-        if value is None or isinstance(value, bool | float):
-            return value
+        if value is None or type(value) is bool or type(value) is float:
+            return value  # (orjson refuses a float subclass: it goes through default below)
         if isinstance(value, str):
             return valid_text(value)
         if isinstance(value, int):

@@ -227,18 +227,18 @@ def _line_from_parts(flat: bool, record: Any) -> Any:
 def _line_code(severity: Severity) -> EntryCode:
     """:attr:`~llmlog.Formatter.line_code` of a flat JSON formatter: ``_line_from_parts``' common
     entry inline (its second cached in ``j_cache``); fields using a reserved key (``reserved``)
-    and what orjson refuses (a 65-bit integer) go to the generic path. Its strings are printable
-    ASCII (see EntryCode), so the line needs no escape check."""
+    and what orjson refuses (a 65-bit integer; with ``OPT_PASSTHROUGH_SUBCLASS``, a subclass of
+    str or int, so the generated function needs no type tests) go to the generic path. Its
+    strings are printable ASCII (see EntryCode), so the line needs no escape check."""
     return EntryCode(
         line="""
-        j_cached = j_cache
-        if j_cached[0] <= ns < j_cached[1]:
-            j_stamp = f"{j_cached[2]}.{str(ns)[10:16]}Z"
+        j_cached = j_cache  # (second, "YYYY-MM-DDTHH:MM:SS"): one tuple, swapped whole
+        if ns // 1_000_000_000 == j_cached[0]:
+            j_stamp = f"{j_cached[1]}.{str(ns)[10:16]}Z"
         else:
             j_stamp = j_utc(ns)
             if j_low <= ns < j_high:
-                j_start = ns - ns % 1_000_000_000
-                j_cache = (j_start, j_start + 1_000_000_000, j_stamp[:19])
+                j_cache = (ns // 1_000_000_000, j_stamp[:19])
         if logger:
             data = j_dumps(
                 {
@@ -273,9 +273,10 @@ def _line_code(severity: Severity) -> EntryCode:
             "j_high": _NS_HIGH,
             "j_dumps": orjson.dumps,
             "j_level": LEVEL_NAMES[severity],
-            "j_newline": orjson.OPT_APPEND_NEWLINE,
+            "j_newline": orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_SUBCLASS,
         },
-        setup='j_cache = (0, 0, "")',
+        setup='j_cache = (-1, "")',
         state=("j_cache",),
         reserved=RESERVED_KEYS,
+        types_checked=True,
     )
