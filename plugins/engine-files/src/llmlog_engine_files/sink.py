@@ -460,43 +460,46 @@ class FileSink:
         ``ns`` (the entry's time, read just now) as the clock; ``urgent`` for ERROR and above.
         Its names start with ``s_``."""
         if self._buffer_size:
-            # An urgent line (ERROR and up) is appended, then the buffer written out at once.
+            # Appended without the lock, as entry_writer's function appends (the buffer is one
+            # object for the sink's life); then the lock is taken when the buffer is full, for
+            # an urgent line (ERROR and up, written out at once), or when lines may not stay in
+            # the buffer unlocked (no flusher yet, closing, exiting): _write_locked takes them
+            # from there, in order, as it takes lines appended while the sink closed.
             due = "True" if urgent else "len(s_buffer) >= s_size or not s_sink._appending"
             write = f"""
-            if s_sink._appending:
-                s_buffer = s_sink._buffer
-                s_buffer += data
-                if {due}:
-                    s_sink._locked(b"", {urgent!r}, 0)
-            else:
-                s_sink._locked(data, {urgent!r}, 0)
+            s_extend(data)
+            if {due}:
+                s_sink._locked(b"", {urgent!r}, 0)
             """
         else:
             # _fast_hi is 0 unless _fast: one test for both, the entry's time (read just now)
-            # as the clock.
+            # as the clock. The budget is spent either way (the locked path looks when it is).
             write = f"""
             s_n = len(data)
-            if s_sink._check_lo < ns < s_sink._fast_hi:
-                s_budget = s_sink._budget = s_sink._budget - s_n
-                if s_budget > 0:
-                    try:
-                        s_written = s_os_write(s_sink._fd, data)
-                    except OSError:
-                        s_written = 0
-                    if s_written != s_n:
-                        if s_written:
-                            s_sink._size += s_written
-                            s_sink._locked(data, False, s_written)
-                        else:
-                            s_sink._locked(data, {urgent!r}, 0)
-                else:
-                    s_sink._locked(data, {urgent!r}, 0)
+            s_budget = s_sink._budget = s_sink._budget - s_n
+            if s_budget > 0 and s_sink._check_lo < ns < s_sink._fast_hi:
+                try:
+                    s_written = s_os_write(s_sink._fd, data)
+                except OSError:
+                    s_written = 0
+                if s_written != s_n:
+                    if s_written:
+                        s_sink._size += s_written
+                        s_sink._locked(data, False, s_written)
+                    else:
+                        s_sink._locked(data, {urgent!r}, 0)
             else:
                 s_sink._locked(data, {urgent!r}, 0)
             """
         return EntryCode(
             write=write,
-            namespace={"s_sink": self, "s_size": self._buffer_size, "s_os_write": _os_write},
+            namespace={
+                "s_sink": self,
+                "s_size": self._buffer_size,
+                "s_os_write": _os_write,
+                "s_buffer": self._buffer,
+                "s_extend": self._buffer.extend,
+            },
         )
 
     def _locked(self, data: bytes, urgent: bool, done: int) -> None:
@@ -820,7 +823,7 @@ class FileSink:
         self._lock = threading.Lock()
         self._inside = set()
         self._pending = collections.deque()
-        self._buffer = bytearray()
+        self._buffer.clear()  # the same object: entry code appends to it (entry_write_code)
         self._appending = False  # until this process's flusher runs
         self._flusher = None
         self._wake = threading.Event()
