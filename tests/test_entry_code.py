@@ -9,6 +9,7 @@ reference), each with its own file output of the same formatter and options.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
 import sys
@@ -309,6 +310,29 @@ FIELDS = st.one_of(
 )
 
 
+#: A trace's ids as the tracing API makes them.
+TRACE = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+IDS = st.one_of(st.none(), st.sampled_from(["", "4bf92f35", "a b", "id\x1b[2J", "caf\u00e9"]), TEXT)
+#: Contexts whose entries take the generic path: context fields, a model, a secret in the fields.
+CONTEXTS = st.sampled_from(["fields", "model", "secret"])
+
+
+def in_context(context: Any) -> contextlib.AbstractContextManager[Any]:
+    """The context a strategy drew: none, (trace id, span id), or one of CONTEXTS."""
+    if context is None:
+        return contextlib.nullcontext()
+    if context == "fields":
+        return llmlog.with_fields(req="r1")
+    if context == "model":
+        return llmlog.with_model_id("gpt-4o-mini")
+    if context == "secret":
+        return llmlog.with_fields(api_key="sk-abcdefghijklmnopqrstuvwxyz012345")
+    stack = contextlib.ExitStack()
+    stack.enter_context(llmlog.with_trace_id(context[0]))
+    stack.enter_context(llmlog.with_span_id(context[1]))
+    return stack
+
+
 @settings(
     max_examples=150,
     deadline=None,
@@ -322,6 +346,7 @@ FIELDS = st.one_of(
     fields=FIELDS,
     with_args=st.sampled_from([False, False, False, True]),
     logger=st.one_of(st.just(""), st.just("app.db"), TEXT),
+    context=st.one_of(st.none(), st.none(), st.just(TRACE), st.tuples(IDS, IDS), CONTEXTS),
 )
 def test_the_specialised_function_writes_what_the_generic_path_writes(
     pairs: dict[tuple[str, bool], Pair],
@@ -332,18 +357,55 @@ def test_the_specialised_function_writes_what_the_generic_path_writes(
     fields: dict[str, Any],
     with_args: bool,
     logger: str,
+    context: Any,
 ) -> None:
     pair = pairs[name, buffered]
     args = ("%s",) if with_args else ()
     # Three times: the first calls teach the sanitizer (and so the specialised function) the
     # strings and keys; the last is the common entry's if it is one.
-    with Calls() as calls:
+    with in_context(context), Calls() as calls:
         for _ in range(3):
             log_both(pair, method, message, args, fields, logger)
     event(f"generic calls {calls.generic} of 6")
     fast, reference = pair.new_bytes()
     assert normalise(fast) == normalise(reference)
     assert fast.count(b"\n") == 3
+
+
+@pytest.mark.parametrize("name", sorted(FORMATTERS))
+def test_an_entry_inside_a_trace_is_written_alike(
+    pairs: dict[tuple[str, bool], Pair], name: str
+) -> None:
+    # JSON writes a trace's entries in its flat function (traceId, spanId); the other formats
+    # take the generic path there. Ids that are not printable ASCII, context fields and a
+    # model in the context take the generic path everywhere.
+    traced = name == "json"
+    for buffered in (False, True):
+        pair = pairs[name, buffered]
+        pair.new_bytes()
+        for context, flat in [
+            (TRACE, traced),
+            ((TRACE[0], None), traced),
+            ((None, TRACE[1]), traced),
+            (("", ""), traced),
+            (("id\x1b[2J", TRACE[1]), False),
+            ((TRACE[0], "caf\u00e9"), False),
+            ("fields", False),
+            ("model", False),
+            ("secret", False),
+        ]:
+            with in_context(context):
+                log_both(pair, "info", "answer ready", (), {"user": "alice", "n": 1})
+                with Calls() as calls:
+                    log_both(pair, "info", "answer ready", (), {"user": "alice", "n": 2})
+            assert calls.generic == (1 if flat else 2), context
+        fast, reference = pair.new_bytes()
+        assert normalise(fast) == normalise(reference)
+        assert fast.count(b"\n") == 18
+        assert b"\x1b" not in fast and b"sk-abcdef" not in fast
+        if name.startswith("json"):
+            assert fast.count(b'"traceId":"4bf92f3577b34da6a3ce929d0e0e4736"') == 6
+            assert fast.count(b'"spanId":"00f067aa0ba902b7"') == 6
 
 
 @pytest.mark.parametrize("name", sorted(FORMATTERS))

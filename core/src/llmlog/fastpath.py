@@ -54,14 +54,35 @@ def basename(path: str) -> str:
         return name
 
 
-# The entry's tests, with the type tests (when the code does not make them itself).
-_TESTS = """\
+# The entry's tests. The message, with its type (when the code does not test types itself):
+_MESSAGE = """\
 if type(message) is not str or (message not in _safe and not _admit(message)):
     return True
+"""
+_MESSAGE_TYPES_CHECKED = """\
+if message not in _safe and not _admit(message):
+    return True
+"""
+_NAME = """\
 if logger and logger not in _names and not _admit_name(logger):
     return True
-if _get_current() is not _EMPTY:
+"""
+# Inside a context (for code that writes trace ids): a trace and span id alone, printable ASCII.
+_TRACE = """\
+_context = _get_current()
+if _context.fields or _context.model_id is not None or _context.token_info is not None:
     return True
+trace_id = _context.trace_id
+span_id = _context.span_id
+if trace_id is not None and trace_id not in _ids and not _admit_id(trace_id):
+    return True
+if span_id is not None and span_id not in _ids and not _admit_id(span_id):
+    return True
+"""
+# The fields: keys known plain; each value a string known clean or a number. Where the code tests
+# types itself, a string value is one set lookup and a number one more test (a value of any other
+# type, a subclass of str or int included, is not admitted here or makes the code raise).
+_FIELDS = """\
 if not _keys_known(fields) and not _admit_keys(fields):
     return True
 for _value in fields.values():
@@ -71,24 +92,31 @@ for _value in fields.values():
     elif type(_value) not in _SCALARS:
         return True
 """
-# Without them: a string value is one set lookup, a number one more test; a value of any other
-# type (a subclass of str or int included) is not admitted here, or makes the code raise.
-_TESTS_TYPES_CHECKED = """\
-if message not in _safe and not _admit(message):
-    return True
-if logger and logger not in _names and not _admit_name(logger):
-    return True
-if _get_current() is not _EMPTY:
-    return True
+_FIELDS_TYPES_CHECKED = """\
 if not _keys_known(fields) and not _admit_keys(fields):
     return True
 for _value in fields.values():
     if _value not in _safe and type(_value) not in _SCALARS and not _admit(_value):
         return True
 """
+# Frame 0 is emit, 1 the logging method, 2 the application's call.
+_CALLER = """\
+_frame = _getframe(2)
+_code = _frame.f_code
+file = _files.get(_code.co_filename)
+function = _code.co_qualname
+if file is None or function not in _functions:
+    file = _admit_site(_code)
+    if file is None:
+        return True
+line = _frame.f_lineno
+ns = _time_ns()
+"""
 
-# The generated function. Frame 0 is emit, 1 the logging method, 2 the application's call. The
-# tests on a hit are one set lookup each; what is not known yet is admitted by a call, once.
+# The generated function: the message's and name's tests, then outside a context the entry's
+# line, and inside one (code that writes trace ids) the same with the context's tests and the
+# traced line; the body is written twice so that the common entry pays no second context test.
+# The tests on a hit are one set lookup each; what is not known yet is admitted by a call, once.
 _TEMPLATE = """\
 def _factory():
 {setup}
@@ -96,17 +124,10 @@ def _factory():
 {declare}
         try:
 {tests}
-            _frame = _getframe(2)
-            _code = _frame.f_code
-            file = _files.get(_code.co_filename)
-            function = _code.co_qualname
-            if file is None or function not in _functions:
-                file = _admit_site(_code)
-                if file is None:
-                    return True
-            line = _frame.f_lineno
-            ns = _time_ns()
-{line}
+            if _get_current() is _EMPTY:
+{body}
+            else:
+{traced}
         except Exception:  # nothing written yet: the generic path takes it (and reports)
             return True
         try:
@@ -135,6 +156,7 @@ def build_emitter(
     keys: set[str] = set()
     safe: set[str] = set()
     names: set[str] = set()
+    ids: set[str] = set()
     files: dict[str, str] = {}
     functions: set[str] = set()
     plain, clean = sanitizer._plain_keys, sanitizer._clean
@@ -148,6 +170,15 @@ def build_emitter(
             if len(safe) >= _SAFE_SIZE:
                 safe.clear()
             safe.add(text)
+            return True
+        return False
+
+    def admit_id(value: object) -> bool:
+        # A trace or span id (written as it is, as on the generic path) that needs no escaping.
+        if type(value) is str and value.isascii() and value.isprintable():
+            if len(ids) >= _SAFE_SIZE:
+                ids.clear()
+            ids.add(value)
             return True
         return False
 
@@ -200,6 +231,8 @@ def build_emitter(
         "_admit": admit,
         "_names": names,
         "_admit_name": admit_name,
+        "_ids": ids,
+        "_admit_id": admit_id,
         "_get_current": get_current,
         "_EMPTY": _EMPTY,
         "_keys_known": keys.issuperset,
@@ -216,11 +249,17 @@ def build_emitter(
     if clash:
         raise ValueError(f"entry code binds names of the template: {sorted(clash)}")
     state = ", ".join(code.state)
+    fields = _FIELDS_TYPES_CHECKED if code.types_checked else _FIELDS
+    body = f"{fields}{_CALLER}{textwrap.dedent(code.line).strip()}"
+    traced = "return True"
+    if code.line_traced is not None:
+        traced = f"{_TRACE}{fields}{_CALLER}{textwrap.dedent(code.line_traced).strip()}"
     source = _TEMPLATE.format(
         setup=_indent(code.setup, 1),
         declare=f"        nonlocal {state}" if state else "",
-        tests=_indent(_TESTS_TYPES_CHECKED if code.types_checked else _TESTS, 3),
-        line=_indent(code.line, 3),
+        tests=_indent((_MESSAGE_TYPES_CHECKED if code.types_checked else _MESSAGE) + _NAME, 3),
+        body=_indent(body, 4),
+        traced=_indent(traced, 4),
         write=_indent(code.write, 3),
     )
     namespace = {**code.namespace, **core}

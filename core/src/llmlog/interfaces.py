@@ -30,7 +30,7 @@ class EntryCode:
     instead of a call per layer. See :attr:`Output.entry_code`.
 
     The *common entry* is the one the generated function takes: no bound or default fields, trace,
-    span, model, token usage, latency, cost or exception; a message (a ``str``)
+    span (unless the code has :attr:`line_traced`), model, token usage, latency, cost or exception; a message (a ``str``)
     the sanitizer found clean; fields that are a ``dict`` with ``str`` keys known not to be
     secret nor special keywords, and values that are strings the sanitizer found clean, ``int``,
     ``float``, ``bool`` or ``None``. Every other entry takes the generic path
@@ -47,6 +47,11 @@ class EntryCode:
     #: Statements that make the entry's bytes (into locals ``write`` reads). Nothing may have
     #: been written yet: ``return True`` (or an exception) hands the entry to the generic path.
     line: str = ""
+    #: ``line`` for an entry logged inside a trace's context (a trace or span id, no context
+    #: fields, model or token usage): it also sees ``trace_id`` and ``span_id`` (each ``None`` or
+    #: a printable ASCII ``str``, written when true, as the generic path does). ``None``: such an
+    #: entry takes the generic path.
+    line_traced: str | None = None
     #: Statements that write the bytes; an exception here is reported and counted as a failing
     #: output's (the entry is not written twice).
     write: str = ""
@@ -78,8 +83,17 @@ class EntryCode:
         ]
         if clash:
             raise ValueError(f"entry code namespaces clash on {sorted(clash)}")
+        # Inside a trace, each part's traced line; a part making no line (a sink's write) has
+        # nothing to add, one that makes its line without trace ids makes the whole untraced.
+        traced = [
+            part.line_traced
+            if part.line_traced is not None
+            else ("" if not part.line.strip() else None)
+            for part in (self, other)
+        ]
         return EntryCode(
             line=f"{self.line}\n{other.line}",
+            line_traced=None if None in traced else f"{traced[0]}\n{traced[1]}",
             write=f"{self.write}\n{other.write}",
             namespace={**self.namespace, **other.namespace},
             setup=f"{self.setup}\n{other.setup}",

@@ -224,21 +224,30 @@ def _line_from_parts(flat: bool, record: Any) -> Any:
     return line
 
 
-def _line_code(severity: Severity) -> EntryCode:
-    """:attr:`~llmlog.Formatter.line_code` of a flat JSON formatter: ``_line_from_parts``' common
-    entry inline (its second cached in ``j_cache``); fields using a reserved key (``reserved``)
-    and what orjson refuses (a 65-bit integer; with ``OPT_PASSTHROUGH_SUBCLASS``, a subclass of
-    str or int, so the generated function needs no type tests) go to the generic path. Its
-    strings are printable ASCII (see EntryCode), so the line needs no escape check."""
-    return EntryCode(
-        line="""
-        j_cached = j_cache  # (second, "YYYY-MM-DDTHH:MM:SS"): one tuple, swapped whole
+# The common entry's timestamp, its second's text cached in j_cache: (second,
+# "YYYY-MM-DDTHH:MM:SS"), one tuple, swapped whole (threads share it). Indented as the statements
+# it is joined with.
+_STAMP_CODE = """
+        j_cached = j_cache
         if ns // 1_000_000_000 == j_cached[0]:
             j_stamp = f"{j_cached[1]}.{str(ns)[10:16]}Z"
         else:
             j_stamp = j_utc(ns)
             if j_low <= ns < j_high:
                 j_cache = (ns // 1_000_000_000, j_stamp[:19])
+        """
+
+
+def _line_code(severity: Severity) -> EntryCode:
+    """:attr:`~llmlog.Formatter.line_code` of a flat JSON formatter: ``_line_from_parts``' common
+    entry inline (its second cached in ``j_cache``), inside a trace's context too (``traceId``
+    and ``spanId``); fields using a reserved key (``reserved``) and what orjson refuses (a
+    65-bit integer; with ``OPT_PASSTHROUGH_SUBCLASS``, a subclass of str or int, so the
+    generated function needs no type tests) go to the generic path. Its strings are printable
+    ASCII (see EntryCode), so the line needs no escape check."""
+    return EntryCode(
+        line=_STAMP_CODE
+        + """
         if logger:
             data = j_dumps(
                 {
@@ -266,6 +275,26 @@ def _line_code(severity: Severity) -> EntryCode:
                 },
                 option=j_newline,
             )
+        """,
+        # In JsonFormatter.record's order: the optional keys, then the fields.
+        line_traced=_STAMP_CODE
+        + """
+        j_record = {
+            "timestamp": j_stamp,
+            "level": j_level,
+            "message": message,
+            "file": file,
+            "line": line,
+            "function": function,
+        }
+        if logger:
+            j_record["logger"] = logger
+        if trace_id:
+            j_record["traceId"] = trace_id
+        if span_id:
+            j_record["spanId"] = span_id
+        j_record.update(fields)
+        data = j_dumps(j_record, option=j_newline)
         """,
         namespace={
             "j_utc": rfc3339_utc,
