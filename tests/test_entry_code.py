@@ -604,3 +604,119 @@ def test_buffered_an_error_is_in_the_file_when_the_call_returns(tmp_path: Path) 
     assert calls.generic == 0
     assert path.read_bytes().endswith(b"[ERROR] failed [test_entry_code.py:%d] n=2\n" % line)
     output.close()
+
+
+class Several:
+    """A specialised and a reference logger, each with two JSON files, a text file and the
+    flight recorder taking the same severities: one flat function writes to all four."""
+
+    def __init__(self, directory: Path) -> None:
+        from llmlog_engine_flight import FlightRecorder
+        from llmlog_engine_flight.recorder import RecorderOutput
+
+        self.paths: list[list[Path]] = []
+        self.outputs: list[list[FileOutput]] = []
+        self.recorders: list[Any] = []
+        self.loggers: list[Logger] = []
+        for specialise in (True, False):
+            paths = [directory / f"{name}-{specialise}.log" for name in ("a", "b", "c")]
+            outputs = [
+                FileOutput(paths[0], JsonFormatter(), FileOptions()),
+                FileOutput(paths[1], JsonFormatter(), FileOptions(buffer_size=65536)),
+                FileOutput(paths[2], TextFormatter(), FileOptions()),
+            ]
+            recorder = FlightRecorder(min_age=3600, max_bytes=1 << 26, level=Severity.DEBUG)
+            recorder.start()
+            dispatcher = Dispatcher(
+                [*outputs, RecorderOutput(recorder)], level=Severity.DEBUG, specialise=specialise
+            )
+            self.paths.append(paths)
+            self.outputs.append(outputs)
+            self.recorders.append(recorder)
+            self.loggers.append(Logger(Severity.DEBUG, dispatcher=dispatcher))
+        assert self.loggers[0].dispatcher.emit_info is not None
+        assert self.loggers[1].dispatcher.emit_info is None
+
+    def close(self) -> None:
+        for outputs, recorder in zip(self.outputs, self.recorders, strict=True):
+            for output in outputs:
+                output.close()
+            recorder.stop()
+
+
+@pytest.fixture(scope="module")
+def several(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Several]:
+    made = Several(tmp_path_factory.mktemp("several"))
+    yield made
+    made.close()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=st.sampled_from(METHODS),
+    message=st.one_of(PLAIN, TEXT),
+    fields=FIELDS,
+    context=st.one_of(st.none(), st.just(TRACE), CONTEXTS),
+)
+def test_one_flat_function_for_several_outputs_writes_what_each_would(
+    several: Several, method: str, message: str, fields: dict[str, Any], context: Any
+) -> None:
+    with in_context(context), Calls() as calls:
+        for _ in range(3):
+            for log in several.loggers:
+                getattr(log, method)(message, **fields)
+    event(f"generic calls {calls.generic} of 6")
+    for outputs in several.outputs:
+        for output in outputs:
+            output.flush()
+    for fast_path, reference_path in zip(*several.paths, strict=True):
+        fast, reference = fast_path.read_bytes(), reference_path.read_bytes()
+        assert normalise(fast) == normalise(reference)
+    fast_events, reference_events = (recorded(recorder) for recorder in several.recorders)
+    assert fast_events == reference_events and len(fast_events) == 3
+
+
+def test_several_outputs_a_failing_one_is_counted_and_the_others_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llmlog_engine_flight import FlightRecorder
+    from llmlog_engine_flight.recorder import RecorderOutput
+
+    recorder = FlightRecorder(min_age=3600, max_bytes=1 << 26, level=Severity.DEBUG)
+    recorder.start()
+    first, last = tmp_path / "first.log", tmp_path / "last.log"
+    # Two codes binding the same names (data, n): each output's are its own.
+    failing = Coded(
+        EntryCode(line="data = n + 1", write="raise OSError('disk on fire')", namespace={"n": 1})
+    )
+    seen: list[int] = []
+    counting = Coded(
+        EntryCode(line="data = n", write="seen.append(data)", namespace={"n": 7, "seen": seen})
+    )
+    outputs = [
+        FileOutput(first, JsonFormatter(), FileOptions()),
+        failing,
+        RecorderOutput(recorder),
+        counting,
+        FileOutput(last, TextFormatter(), FileOptions()),
+    ]
+    log = Logger(Severity.INFO, outputs)
+    assert log.dispatcher.emit_info is not None
+    try:
+        log.info("plain", n=1)  # teaches the sanitizer (the generic path)
+        with Calls() as calls:
+            for n in range(2, 6):
+                log.info("plain", n=n)
+    finally:
+        recorder.stop()
+        outputs[0].close()
+        outputs[-1].close()
+    assert calls.generic == 0
+    assert log.dispatcher.stats()["failures"] == {"coded": 4}
+    assert capsys.readouterr().err.count("disk on fire") == 1
+    assert first.read_bytes().count(b'"message":"plain"') == 5
+    assert last.read_bytes().count(b"plain") == 5
+    assert [e["fields"]["n"] for e in recorded(recorder)] == [1, 2, 3, 4, 5]
+    assert seen == [7, 7, 7, 7]

@@ -231,10 +231,10 @@ class Dispatcher:
         self.makers = makers
 
     def _specialise(self) -> None:
-        # The flat function of each severity that one output alone takes, from its entry_code
-        # (llmlog.fastpath): the logging methods call it first; None where there is none. Only
-        # where the generic path would do nothing more for a common entry: no sampling, the
-        # caller recorded, no default fields, no deferred configuration.
+        # The flat function of each severity whose outputs all offer their common entry as
+        # source (entry_code; llmlog.fastpath): the logging methods call it first; None where
+        # there is none. Only where the generic path would do nothing more for a common entry: no
+        # sampling, the caller recorded, no default fields, no deferred configuration.
         emitters: dict[int, Any] = {}
         if (
             self.specialise
@@ -245,16 +245,19 @@ class Dispatcher:
         ):
             for severity in (Severity.DEBUG, Severity.INFO, Severity.WARN, Severity.ERROR):
                 takers = [r[2] for r in self._routes if severity >= r[0]]
-                entry_code = getattr(takers[0], "entry_code", None) if len(takers) == 1 else None
-                if entry_code is None:
+                makers = [getattr(output, "entry_code", None) for output in takers]
+                if not takers or None in makers:
                     continue
                 output = takers[0]
                 try:
-                    code = entry_code(severity)
-                    if code is not None:
-                        emitters[severity] = build_emitter(
-                            code, self.sanitizer, self._failed_by(output)
-                        )
+                    parts = []
+                    for output, entry_code in zip(takers, makers, strict=True):
+                        code = entry_code(severity)  # type: ignore[misc]
+                        if code is None:
+                            break
+                        parts.append((code, self._failed_by(output)))
+                    else:
+                        emitters[severity] = build_emitter(parts, self.sanitizer)
                 except Exception as exc:  # the generic path still writes its entries
                     report_problem(
                         f"output {output.name or type(output).__name__!r}: its entry code could "

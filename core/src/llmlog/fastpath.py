@@ -1,5 +1,7 @@
 """The specialised per-entry functions: one flat function per severity, generated at configure
-time from the one output that takes that severity (its :class:`~llmlog.interfaces.EntryCode`).
+time from the outputs that take that severity, when each offers its common entry as source (its
+:class:`~llmlog.interfaces.EntryCode`): every output's line is made, then each is written (a
+failing write is reported and counted, the others still write).
 
 A logging method (``info``...) of a plain logger (no bound fields, no level of its own) calls the
 dispatcher's function for its severity with the message, the keyword fields and its name. In one
@@ -16,12 +18,15 @@ CPython costs hundreds of instructions, as much as the work of a whole field.
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import attrs
 
 from llmlog.context import _EMPTY, get_current
 from llmlog.interfaces import EntryCode
@@ -114,7 +119,7 @@ ns = _time_ns()
 """
 
 # The generated function: the message's and name's tests, then outside a context the entry's
-# line, and inside one (code that writes trace ids) the same with the context's tests and the
+# lines (one per output taking the severity), and inside one (code that writes trace ids) the same with the context's tests and the
 # traced line; the body is written twice so that the common entry pays no second context test.
 # The tests on a hit are one set lookup each; what is not known yet is admitted by a call, once.
 _TEMPLATE = """\
@@ -130,13 +135,94 @@ def _factory():
 {traced}
         except Exception:  # nothing written yet: the generic path takes it (and reports)
             return True
-        try:
-{write}
-        except Exception as _exc:
-            _failed(_exc)
+{writes}
         return None
     return emit
 """
+# Each output's write: a failing one is reported and counted, the others still write.
+_WRITE = """\
+try:
+{write}
+except Exception as _exc:
+    _failed_{index}(_exc)
+"""
+
+
+# What the template gives every code: never renamed.
+_INPUTS = frozenset(
+    {"ns", "message", "file", "line", "function", "fields", "logger", "trace_id", "span_id"}
+)
+
+
+@attrs.frozen
+class _Joined:
+    """The codes of several outputs as one: their lines in order, and each write on its own."""
+
+    line: str
+    line_traced: str | None
+    writes: tuple[EntryCode, ...]
+    namespace: dict[str, Any]
+    setup: str
+    state: tuple[str, ...]
+    reserved: frozenset[str]
+    types_checked: bool
+
+
+def _joined(codes: Sequence[EntryCode]) -> _Joined:
+    namespace: dict[str, Any] = {}
+    for code in codes:
+        namespace.update(code.namespace)
+    traced = [code.line_traced for code in codes]
+    return _Joined(
+        line="\n".join(textwrap.dedent(code.line).strip() for code in codes),
+        line_traced=None
+        if None in traced
+        else "\n".join(textwrap.dedent(t or "").strip() for t in traced),
+        writes=tuple(codes),
+        namespace=namespace,
+        setup="\n".join(textwrap.dedent(code.setup).strip() for code in codes),
+        state=tuple(name for code in codes for name in code.state),
+        reserved=frozenset().union(*(code.reserved for code in codes)),
+        types_checked=all(code.types_checked for code in codes),
+    )
+
+
+def _renamed(code: EntryCode, suffix: str) -> EntryCode:
+    """``code`` with every name it binds (its globals, state and locals) ending in ``suffix``,
+    so that two outputs' codes (two file outputs' ``data``, ``j_cache``...) do not clash."""
+    sources = [code.line, code.line_traced or "", code.write, code.setup]
+    trees = [
+        ast.parse(f"def _f():\n{textwrap.indent(textwrap.dedent(s), '    ')}\n    pass")
+        for s in sources
+    ]
+    bound = {
+        node.id
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
+    rename = (bound | code.namespace.keys() | set(code.state)) - _INPUTS
+
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            if node.id in rename:
+                node.id += suffix
+            return node
+
+    def text(tree: ast.Module) -> str:
+        body = Rename().visit(tree).body[0].body[:-1]  # without the closing pass
+        return "\n".join(ast.unparse(statement) for statement in body)
+
+    line, traced, write, setup = (text(tree) for tree in trees)
+    return attrs.evolve(
+        code,
+        line=line,
+        line_traced=None if code.line_traced is None else traced,
+        write=write,
+        setup=setup,
+        namespace={f"{name}{suffix}": value for name, value in code.namespace.items()},
+        state=tuple(f"{name}{suffix}" for name in code.state),
+    )
 
 
 def _indent(source: str, depth: int) -> str:
@@ -145,14 +231,16 @@ def _indent(source: str, depth: int) -> str:
 
 
 def build_emitter(
-    code: EntryCode, sanitizer: Sanitizer, failed: Callable[[Exception], None]
+    parts: Sequence[tuple[EntryCode, Callable[[Exception], None]]], sanitizer: Sanitizer
 ) -> Emit:
-    """The flat function of ``code`` (see the module docstring); ``failed(exc)`` is called when
-    its write fails.
+    """The flat function of the outputs' ``parts`` (see the module docstring): each output's
+    code and the function called with the exception when its write fails. Every output's line
+    is made before any is written; each write on its own, in order.
 
-    :raises ValueError: when ``code``'s namespace binds a name the template uses.
-    :raises SyntaxError: when its source does not compile.
+    :raises ValueError: when a code's namespace binds a name the template uses.
+    :raises SyntaxError: when a code's source does not compile.
     """
+    code = _joined([c if i == 0 else _renamed(c, f"_{i}") for i, (c, _) in enumerate(parts)])
     keys: set[str] = set()
     safe: set[str] = set()
     names: set[str] = set()
@@ -243,7 +331,7 @@ def build_emitter(
         "_functions": functions,
         "_admit_site": admit_site,
         "_time_ns": time.time_ns,
-        "_failed": failed,
+        **{f"_failed_{i}": failed for i, (_, failed) in enumerate(parts)},
     }
     clash = core.keys() & code.namespace.keys()
     if clash:
@@ -260,7 +348,12 @@ def build_emitter(
         tests=_indent((_MESSAGE_TYPES_CHECKED if code.types_checked else _MESSAGE) + _NAME, 3),
         body=_indent(body, 4),
         traced=_indent(traced, 4),
-        write=_indent(code.write, 3),
+        writes=_indent(
+            "".join(
+                _WRITE.format(write=_indent(c.write, 1), index=i) for i, c in enumerate(code.writes)
+            ),
+            2,
+        ),
     )
     namespace = {**code.namespace, **core}
     exec(compile(source, "<llmlog entry function>", "exec"), namespace)

@@ -157,8 +157,9 @@ class Output(abc.ABC):
     #: core always calls :meth:`write`.
     write_parts: Callable[..., None] | None = None
     #: Optional: ``entry_code(severity)`` returns the :class:`EntryCode` that writes the common
-    #: entry of that severity (or ``None``). When this output alone takes a severity, the core
-    #: compiles it into one flat function that the logging methods call. Build it once per
+    #: entry of that severity (or ``None``). When every output taking a severity offers one, the
+    #: core compiles them into one flat function that the logging methods call (each code's
+    #: names renamed apart, every line made before any write). Build it once per
     #: call; the generated function is rebuilt at each configuration.
     entry_code: Callable[[Severity], EntryCode | None] | None = None
 
