@@ -487,10 +487,13 @@ class FlightRecorder(TraceSink):
 
     def entry_code(self, severity: Severity) -> EntryCode:
         """:attr:`~llmlog.ext.Output.entry_code`: :meth:`record_log`'s common entry (a caller, no
-        optional attribute, no logger name) inline, for the flat function of a severity only the recorder takes
-        (its DEBUG entries while every other output shows INFO). A thread not seen yet, a
-        recorder not started and what orjson refuses (a 65-bit integer) take the generic path;
-        the line needs no escape check (its strings are printable ASCII: see EntryCode)."""
+        optional attribute, no logger name) inline, for the flat function of a severity only the
+        recorder takes (its DEBUG entries while every other output shows INFO), and the ring's
+        :meth:`~llmlog_engine_flight.ring.ChunkRing.append` inline after it (the same
+        statements; no lock to take). A thread not seen yet, a recorder not started and what
+        orjson refuses (a 65-bit integer) take the generic path; the line needs no escape check
+        (its strings are printable ASCII: see EntryCode)."""
+        ring = self.ring
         return EntryCode(
             line="""
             if not r_recorder._enabled or not file or logger:
@@ -498,24 +501,43 @@ class FlightRecorder(TraceSink):
             r_tid = r_get_ident()
             if r_tid not in r_threads:
                 return True
-            r_event = {
-                "ts": ns,
-                "kind": "log",
-                "tid": r_tid,
-                "level": r_level,
-                "msg": message,
-                "file": file,
-                "line": line,
-                "fn": function,
-            }
             if fields:
-                r_event["fields"] = fields
+                r_event = {
+                    "ts": ns,
+                    "kind": "log",
+                    "tid": r_tid,
+                    "level": r_level,
+                    "msg": message,
+                    "file": file,
+                    "line": line,
+                    "fn": function,
+                    "fields": fields,
+                }
+            else:
+                r_event = {
+                    "ts": ns,
+                    "kind": "log",
+                    "tid": r_tid,
+                    "level": r_level,
+                    "msg": message,
+                    "file": file,
+                    "line": line,
+                    "fn": function,
+                }
             r_task = r_current_task()
             if r_task is not None:
                 r_event["task"] = r_task[0]
             data = r_dumps(r_event, option=r_newline)
             """,
-            write="r_append(data)",
+            write="""
+            if not r_active:
+                r_ring._active_t0 = r_clock()
+            r_active += data
+            if r_next(r_count) >= r_ring._seal_at or len(r_active) >= r_chunk_bytes:
+                r_full()
+            """,
+            setup="r_active = r_ring._active",
+            state=("r_active",),
             namespace={
                 "r_recorder": self,
                 "r_get_ident": _get_ident,
@@ -524,7 +546,12 @@ class FlightRecorder(TraceSink):
                 "r_current_task": _current_task,
                 "r_dumps": _dumps,
                 "r_newline": _NEWLINE,
-                "r_append": self._append,
+                "r_ring": ring,
+                "r_clock": ring._clock,
+                "r_chunk_bytes": ring.chunk_bytes,
+                "r_next": next,
+                "r_count": ring._count,
+                "r_full": ring.full,
             },
         )
 
