@@ -214,3 +214,30 @@ def test_a_signal_handler_appending_while_its_thread_seals_never_waits_nor_loses
     result = json.loads(done.stdout)
     assert result == {"main": True, "tick": True, "ticks": result["ticks"], "events": True}
     assert result["ticks"] >= 5000
+
+
+def test_the_entry_codes_gate_follows_stop_and_start():
+    # The flat function's one test for "running, and this thread noted" is a set that stop()
+    # empties: nothing is recorded while stopped, and a restart records again.
+    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30)
+    log = Logger(Severity.INFO, [InfoOnly(), RecorderOutput(fr)])
+    assert log.dispatcher.emit_debug is not None
+
+    def steps() -> list[int]:
+        fr.ring.seal_now()
+        lines = b"".join(chunk.data for chunk in fr.ring.chunks).splitlines()
+        return [e["fields"]["i"] for e in map(json.loads, lines) if e.get("msg") == "step"]
+
+    log.debug("step", i=0)  # not started
+    fr.start()
+    for i in range(1, 4):
+        log.debug("step", i=i)  # the first one notes the thread, the others take the flat path
+    fr.stop()
+    for i in range(4, 6):
+        log.debug("step", i=i)
+    assert steps() == [1, 2, 3]
+    fr.start()
+    for i in range(6, 9):
+        log.debug("step", i=i)
+    assert steps() == [1, 2, 3, 6, 7, 8]
+    fr.stop()
