@@ -241,3 +241,40 @@ def test_the_entry_codes_gate_follows_stop_and_start():
         log.debug("step", i=i)
     assert steps() == [1, 2, 3, 6, 7, 8]
     fr.stop()
+
+
+GC_DURING_SEALS = textwrap.dedent(
+    """
+    import gc, json, threading
+    from llmlog_engine_flight import FlightRecorder
+
+    # A chunk an event and a collection at almost every allocation: the collector runs inside
+    # seals (which allocate), and the recorder's gc callback records, on the sealing thread.
+    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, gc_pauses=True, chunk_events=1)
+    fr.start()
+    def work():
+        gc.set_threshold(1)
+        for i in range(1_000):
+            fr.record("step", i=i)
+        gc.set_threshold(700)
+    worker = threading.Thread(target=work)  # not the main thread
+    worker.start()
+    worker.join()
+    assert fr.ring.seal_now(wait=5.0)
+    fr.stop()
+    events = [json.loads(line) for c in fr.ring.chunks for line in c.data.splitlines()]
+    print(json.dumps({"steps": [e["i"] for e in events if e["kind"] == "step"] == list(range(1_000)),
+                      "gc": sum(e["kind"] == "gc" for e in events)}))
+    """
+)
+
+
+def test_a_gc_callback_that_records_during_a_seal_on_another_thread_never_waits():
+    # Before, a garbage-collector callback recording while its thread held the ring's lock (in a
+    # seal) waited for that lock on any thread but the main one: forever.
+    done = subprocess.run(
+        [sys.executable, "-c", GC_DURING_SEALS], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["steps"] and result["gc"] > 50

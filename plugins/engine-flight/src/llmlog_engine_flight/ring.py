@@ -12,7 +12,8 @@ window reaches back further than ``min_age``; drop the rest. The chunk that cros
 kept, so memory stays within ``max_bytes`` plus one chunk plus the open chunk. ``max_bytes`` wins
 over ``min_age``.
 
-The writer never blocks on I/O or compression, never takes a lock and never raises. Why one
+The writer never blocks on I/O or compression, takes no lock (it waits for another thread's seal
+only in the rare case :meth:`ChunkRing.full` describes) and never raises. Why one
 ``bytearray`` rather than a list of lines: thousands of small ``bytes`` objects held until a seal
 cost the writer more in allocation than the encoding itself, and joining them needs the GIL on the
 sealer thread.
@@ -21,18 +22,19 @@ How the writer goes without a lock: the active chunk is one ``bytearray`` for th
 never swapped. An append is one ``active += line``, which CPython runs without releasing the GIL
 (``bytearray_iconcat`` calls no Python code), so no other thread and no signal handler sees half a
 line. A seal copies the chunk (``bytes(active)``, also one step under the GIL) and deletes exactly
-the copied bytes from its front (``del active[:n]``, O(1) in CPython): a line appended between the
-two steps stays for the next chunk, none is lost or taken twice. Sealers (a full chunk's writer,
-the period ticker, ``seal_now``) take a seal lock among themselves; a writer only tries it and,
-when another thread holds it, leaves the seal to the next append or the ticker (it waits only
-when the open chunk has grown to twice ``chunk_bytes`` meanwhile, see :meth:`ChunkRing.full`).
-It never waits for its own thread: a signal handler (or a garbage-collector callback) that logs
-while its thread is sealing leaves the seal to that thread. Every append takes a number from an
-``itertools.count`` (one C call, atomic under the GIL) after its line is in: the open chunk is
-full at a number, and a chunk's event count is the numbers taken since the chunk before.
+the copied bytes from its front (``del active[:n]``, which moves only what remains): a line
+appended between the two steps stays for the next chunk, none is lost or taken twice. Sealers (a
+full chunk's writer, the period ticker, ``seal_now``) take a seal lock among themselves; a writer
+only tries it and, when another thread holds it, leaves the seal to the next append or the ticker
+(it waits only when the open chunk has grown to twice ``chunk_bytes`` meanwhile, see
+:meth:`ChunkRing.full`). It never waits for its own thread: a signal handler (or a
+garbage-collector callback) that logs while its thread is sealing leaves the seal to that thread.
+Every append takes a number from an ``itertools.count`` (one C call, atomic under the GIL) after
+its line is in: the open chunk is full at a number, and a chunk's event count is the numbers
+taken since the chunk before.
 
-On a build without the GIL (3.13t) none of the single steps above is atomic: the ring is built
-for the GIL build, as CPython 3.11 and 3.12 (``requires-python``) are.
+All this relies on the GIL: on a free-threaded build (3.13t) the single steps above are not
+atomic, and the ring is not made for one.
 
 When a full chunk goes to a background sealer that is waiting for the GIL, the writer yields it
 once: a sealer starved by a busy writer would otherwise run only once per switch interval (5 ms)
@@ -224,7 +226,7 @@ class ChunkRing:
 
     def append(self, line: bytes | bytearray) -> None:
         """Add one serialised event (a JSON line ending with its newline, and holding no other);
-        seals the chunk when it is full. Takes no lock, never blocks, never raises (but
+        seals the chunk when it is full (:meth:`full`). Takes no lock, never raises (but
         ``MemoryError``); safe from any thread and from a signal handler (see the module
         docstring). ``FlightRecorder.entry_code`` writes the same statements inline."""
         active = self._active
