@@ -23,8 +23,11 @@ never raising. The ratio llmlog / floor is the price of those and of llmlog's st
 
 :func:`flight_emitter` is the same for a DEBUG entry that only the flight recorder takes: the event
 dict the recorder builds (time, kind, thread id, level, message, caller, fields), encoded as the
-recorder encodes it, appended to a ``bytearray`` (the recorder's open chunk) that is emptied at
-1 MiB (the recorder seals chunks at about that size).
+recorder encodes it, appended to a ``bytearray`` (the recorder's open chunk) that is emptied when
+the recorder's default chunk is full: 1,024 events or 1 MiB, whichever comes first (the events
+counted). How often the chunk starts again matters: the ``bytearray`` grows by reallocation, and
+emptied at 1 MiB only (about 5,000 of these events) the floor paid some 590 instructions an event
+less than emptied every 1,024 events, as the recorder seals with its defaults.
 """
 
 from __future__ import annotations
@@ -210,16 +213,18 @@ FORMATS: dict[str, Callable[[Write, Any], Emit]] = {
 }
 
 
-def flight_emitter(chunk_bytes: int = 1 << 20) -> Emit:
-    """A DEBUG entry as the flight recorder's event line, appended to an open chunk."""
+def flight_emitter(chunk_bytes: int = 1 << 20, chunk_events: int = 1024) -> Emit:
+    """A DEBUG entry as the flight recorder's event line, appended to an open chunk of at most
+    ``chunk_events`` events and ``chunk_bytes`` bytes (the recorder's defaults)."""
     getframe, time_ns, dumps, basename = sys._getframe, time.time_ns, orjson.dumps, os.path.basename
     get_ident = threading.get_ident
     option = orjson.OPT_APPEND_NEWLINE
     names: dict[str, str] = {}
     chunk = bytearray()
+    events = 0
 
     def debug(message: str, **fields: Any) -> None:
-        nonlocal chunk
+        nonlocal chunk, events
         frame = getframe(1)
         code = frame.f_code
         path = code.co_filename
@@ -240,8 +245,9 @@ def flight_emitter(chunk_bytes: int = 1 << 20) -> Emit:
             },
             option=option,
         )
-        if len(chunk) >= chunk_bytes:
-            chunk = bytearray()
+        events += 1
+        if events >= chunk_events or len(chunk) >= chunk_bytes:
+            chunk, events = bytearray(), 0
 
     debug.chunk = lambda: chunk  # type: ignore[attr-defined]
     return debug

@@ -212,6 +212,9 @@ class FlightRecorder(TraceSink):
         #: Regions entered and not yet left: id -> (start ns, name, thread id, trace task).
         self._open_regions: dict[int, tuple[int, str, int, tuple[int, str] | None]] = {}
         self._threads: dict[int, str] = {}
+        #: The threads in ``_threads`` seen since the recorder started, while it runs (emptied
+        #: by ``stop``): the entry code's one test for both (see :meth:`entry_code`).
+        self._recording_threads: set[int] = set()
         #: When each trigger kind last snapshotted (monotonic seconds): rate limits are per kind.
         self._last_auto_snapshot: dict[str, float] = {}
         #: Snapshots skipped since the last one written, by reason (for the next header).
@@ -284,6 +287,7 @@ class FlightRecorder(TraceSink):
         if not self._enabled:
             return
         self._enabled = False
+        self._recording_threads.clear()
         release_annotations(self)
         remove_trace_sink(self)
         self._uninstall_triggers()
@@ -304,8 +308,16 @@ class FlightRecorder(TraceSink):
         if len(threads) >= MAX_THREADS:
             # Another thread may add one at the same time; forgetting none this time is fine.
             with contextlib.suppress(RuntimeError, StopIteration, KeyError):
-                del threads[next(iter(threads))]
+                oldest = next(iter(threads))
+                del threads[oldest]
+                self._recording_threads.discard(oldest)
         threads[tid] = threading.current_thread().name[:200]
+        recording = self._recording_threads
+        recording.add(tid)
+        if not self._enabled:
+            # stop() ran since this thread's caller looked: it empties the set after clearing
+            # _enabled, so either it or this takes the thread out again.
+            recording.discard(tid)
 
     def record(self, kind: str, **data: Any) -> None:
         """Record one event of ``kind`` with ``data``, redacted and capped as log entries are (by
@@ -402,7 +414,7 @@ class FlightRecorder(TraceSink):
             return
         try:
             tid = _get_ident()
-            if tid not in self._threads:
+            if tid not in self._recording_threads:  # the entry code's gate (see _note_thread)
                 self._note_thread(tid)
             if (
                 file
@@ -487,44 +499,68 @@ class FlightRecorder(TraceSink):
 
     def entry_code(self, severity: Severity) -> EntryCode:
         """:attr:`~llmlog.ext.Output.entry_code`: :meth:`record_log`'s common entry (a caller, no
-        optional attribute, no logger name) inline, for the flat function of a severity only the recorder takes
-        (its DEBUG entries while every other output shows INFO). A thread not seen yet, a
-        recorder not started and what orjson refuses (a 65-bit integer) take the generic path;
-        the line needs no escape check (its strings are printable ASCII: see EntryCode)."""
+        optional attribute, no logger name) inline, for the flat function of a severity only the
+        recorder takes (its DEBUG entries while every other output shows INFO), and the ring's
+        :meth:`~llmlog_engine_flight.ring.ChunkRing.append` inline after it (the same
+        statements; no lock to take). A thread not seen yet, a recorder not started and what
+        orjson refuses (a 65-bit integer) take the generic path; the line needs no escape check
+        (its strings are printable ASCII: see EntryCode)."""
+        ring = self.ring
         return EntryCode(
             line="""
-            if not r_recorder._enabled or not file or logger:
-                return True
             r_tid = r_get_ident()
-            if r_tid not in r_threads:
+            if r_tid not in r_recording or logger or not file:
                 return True
-            r_event = {
-                "ts": ns,
-                "kind": "log",
-                "tid": r_tid,
-                "level": r_level,
-                "msg": message,
-                "file": file,
-                "line": line,
-                "fn": function,
-            }
             if fields:
-                r_event["fields"] = fields
+                r_event = {
+                    "ts": ns,
+                    "kind": "log",
+                    "tid": r_tid,
+                    "level": r_level,
+                    "msg": message,
+                    "file": file,
+                    "line": line,
+                    "fn": function,
+                    "fields": fields,
+                }
+            else:
+                r_event = {
+                    "ts": ns,
+                    "kind": "log",
+                    "tid": r_tid,
+                    "level": r_level,
+                    "msg": message,
+                    "file": file,
+                    "line": line,
+                    "fn": function,
+                }
             r_task = r_current_task()
             if r_task is not None:
                 r_event["task"] = r_task[0]
             data = r_dumps(r_event, option=r_newline)
             """,
-            write="r_append(data)",
+            write="""
+            if not r_active:
+                r_ring._active_t0 = r_clock()
+            r_active += data
+            if r_next(r_count) >= r_ring._seal_at or len(r_active) >= r_chunk_bytes:
+                r_full()
+            """,
+            setup="r_active = r_ring._active",
+            state=("r_active",),
             namespace={
-                "r_recorder": self,
                 "r_get_ident": _get_ident,
-                "r_threads": self._threads,
+                "r_recording": self._recording_threads,
                 "r_level": LEVEL_NAMES.get(severity) or str(severity),
                 "r_current_task": _current_task,
                 "r_dumps": _dumps,
                 "r_newline": _NEWLINE,
-                "r_append": self._append,
+                "r_ring": ring,
+                "r_clock": ring._clock,
+                "r_chunk_bytes": ring.chunk_bytes,
+                "r_next": next,
+                "r_count": ring._count,
+                "r_full": ring.full,
             },
         )
 

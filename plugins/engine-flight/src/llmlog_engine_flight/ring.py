@@ -12,19 +12,39 @@ window reaches back further than ``min_age``; drop the rest. The chunk that cros
 kept, so memory stays within ``max_bytes`` plus one chunk plus the open chunk. ``max_bytes`` wins
 over ``min_age``.
 
-The writer never blocks on I/O or compression and never raises. Why one ``bytearray`` rather than
-a list of lines: thousands of small ``bytes`` objects held until a seal cost the writer more in
-allocation than the encoding itself, and joining them needs the GIL on the sealer thread. A small
-lock guards the append and the swap of a full chunk for an empty one. When it hands a chunk to a
-background sealer that is waiting for the GIL, the writer yields it once: a sealer starved by a
-busy writer would otherwise run only once per switch interval (5 ms) and fall behind. If the
-sealer still falls behind by more than ``max_bytes`` of raw data, whole pending chunks are dropped
-and counted.
+The writer never blocks on I/O or compression, takes no lock (it waits for another thread's seal
+only in the rare case :meth:`ChunkRing.full` describes) and never raises. Why one
+``bytearray`` rather than a list of lines: thousands of small ``bytes`` objects held until a seal
+cost the writer more in allocation than the encoding itself, and joining them needs the GIL on the
+sealer thread.
+
+How the writer goes without a lock: the active chunk is one ``bytearray`` for the ring's life,
+never swapped. An append is one ``active += line``, which CPython runs without releasing the GIL
+(``bytearray_iconcat`` calls no Python code), so no other thread and no signal handler sees half a
+line. A seal copies the chunk (``bytes(active)``, also one step under the GIL) and deletes exactly
+the copied bytes from its front (``del active[:n]``, which moves only what remains): a line
+appended between the two steps stays for the next chunk, none is lost or taken twice. Sealers (a
+full chunk's writer, the period ticker, ``seal_now``) take a seal lock among themselves; a writer
+only tries it and, when another thread holds it, leaves the seal to the next append or the ticker
+(it waits only when the open chunk has grown to twice ``chunk_bytes`` meanwhile, see
+:meth:`ChunkRing.full`). It never waits for its own thread: a signal handler (or a
+garbage-collector callback) that logs while its thread is sealing leaves the seal to that thread.
+Every append takes a number from an ``itertools.count`` (one C call, atomic under the GIL) after
+its line is in: the open chunk is full at a number, and a chunk's event count is the numbers
+taken since the chunk before.
+
+All this relies on the GIL: on a free-threaded build (3.13t) the single steps above are not
+atomic, and the ring is not made for one.
+
+When a full chunk goes to a background sealer that is waiting for the GIL, the writer yields it
+once: a sealer starved by a busy writer would otherwise run only once per switch interval (5 ms)
+and fall behind. If the sealer still falls behind by more than ``max_bytes`` of raw data, whole
+pending chunks are dropped and counted.
 """
 
 from __future__ import annotations
 
-import collections
+import itertools
 import os
 import queue
 import threading
@@ -83,18 +103,13 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
-#: Signal handlers run on the main thread only (see ChunkRing._acquire_or_defer).
-_MAIN_THREAD = threading.main_thread().ident
 _RINGS: weakref.WeakSet[ChunkRing] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    # A lock another thread held at the fork stays held in the child; the forking thread is
-    # the child's main thread.
-    global _MAIN_THREAD
-    _MAIN_THREAD = threading.get_ident()
+    # A lock another thread held at the fork stays held in the child.
     for ring in list(_RINGS):
-        ring._lock = threading.Lock()
+        ring._seal_lock = threading.RLock()
 
 
 _fork_hook: list[bool] = []
@@ -108,13 +123,15 @@ class ChunkRing:
     __slots__ = (
         "__weakref__",
         "_active",
-        "_active_events",
         "_active_t0",
         "_clock",
-        "_deferred",
-        "_lock",
+        "_count",
+        "_counted",
+        "_empty_seals",
         "_pending",
         "_pending_bytes",
+        "_seal_at",
+        "_seal_lock",
         "_sealer",
         "_sealer_idle",
         "_seq",
@@ -150,24 +167,31 @@ class ChunkRing:
         self.chunk_bytes = chunk_bytes
         self.chunk_period = chunk_period
         self._clock = clock
-        self._lock = threading.Lock()
-        self._deferred: collections.deque[bytes] = collections.deque()
+        #: Taken by sealers only (a writer waits for it only when the open chunk is twice full).
+        # Reentrant only to know its owner (``_is_owned``, set in the same C call as the
+        # lock): no seal runs inside another.
+        self._seal_lock = threading.RLock()
         _RINGS.add(self)
         if not _fork_hook:  # registered with the first ring, not at import
             _fork_hook.append(True)
             os.register_at_fork(after_in_child=_after_fork_in_child)
+        #: The open chunk: one bytearray for the ring's life (see the module docstring).
         self._active = bytearray()
-        self._active_events = 0
         self._active_t0 = 0
+        #: One number per append (and per seal); the open chunk is full at ``_seal_at``.
+        self._count = itertools.count(1)
+        self._seal_at = chunk_events
+        self._counted = 0  # the number the last seal of a chunk took
+        self._empty_seals = 0  # seals since then that found nothing
         self._seq = 0
         #: The sealed chunks, oldest first; replaced (never mutated) on every seal.
         self.chunks: tuple[SealedChunk, ...] = ()
         self.dropped_events = 0
         self.dropped_chunks = 0
         self.evicted_events = 0
-        self._pending: queue.SimpleQueue[
-            tuple[bytes | bytearray, int, int, int, threading.Event | None]
-        ] = queue.SimpleQueue()
+        self._pending: queue.SimpleQueue[tuple[bytes, int, int, int, threading.Event | None]] = (
+            queue.SimpleQueue()
+        )
         self._sealer_idle = False  # the sealer is waiting for work (not compressing)
         self._pending_bytes = 0
         self._stop = threading.Event()
@@ -200,66 +224,78 @@ class ChunkRing:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def append(self, line: bytes) -> None:
-        """Add one serialised event (a JSON line ending with its newline); seals the chunk when it
-        is full. Never raises, never blocks for longer than the append lock, never deadlocks
-        with a signal handler that logs (see :meth:`_acquire_or_defer`)."""
-        # acquire/release costs half of ``with lock:`` here, and this runs for every event.
-        lock = self._lock
-        if not lock.acquire(False) and not self._acquire_or_defer(line):
+    def append(self, line: bytes | bytearray) -> None:
+        """Add one serialised event (a JSON line ending with its newline, and holding no other);
+        seals the chunk when it is full (:meth:`full`). Takes no lock, never raises (but
+        ``MemoryError``); safe from any thread and from a signal handler (see the module
+        docstring). ``FlightRecorder.entry_code`` writes the same statements inline."""
+        active = self._active
+        if not active:
+            self._active_t0 = self._clock()
+        active += line
+        if next(self._count) >= self._seal_at or len(active) >= self.chunk_bytes:
+            self.full()
+
+    def full(self) -> None:
+        """The open chunk holds ``chunk_bytes`` bytes or ``chunk_events`` events: seal it.
+
+        When another sealer is at work, the next append (or the ticker) tries again; a seal is
+        short, but a sealer thread can lose the GIL in the middle of one for a switch interval,
+        during which writers go on: once the open chunk holds twice ``chunk_bytes``, a writer
+        waits for that seal (up to a second), as every writer waited for the lock before. Never
+        for a seal of its own thread (a signal handler or a garbage-collector callback that logs
+        while its thread seals): that one could not end while it waits."""
+        lock = self._seal_lock
+        if lock._is_owned():  # type: ignore[attr-defined]  # this thread is in a seal (a handler)
+            return
+        if not lock.acquire(False) and (
+            len(self._active) < 2 * self.chunk_bytes or not lock.acquire(timeout=1.0)
+        ):
             return
         try:
-            if self._deferred:
-                self._take_deferred()  # older than this line
-            active = self._active
-            if not active:
-                self._active_t0 = self._clock()
-            active += line
-            self._active_events += 1
-            if len(active) < self.chunk_bytes and self._active_events < self.chunk_events:
-                return
             handed = self._seal_locked(None)
         finally:
             lock.release()
         if handed and self._sealer_idle:
             time.sleep(0)  # let the waiting sealer take the GIL and start compressing
 
-    def _acquire_or_defer(self, line: bytes) -> bool:
-        """The append lock is held. Another thread holds it only briefly: wait for it. But a
-        signal handler runs on the main thread, possibly while the main thread itself holds the
-        lock in the middle of an append, and waiting would wait forever. So the main thread
-        never waits: it leaves its line for the next append, the ticker or a snapshot to take,
-        in order, before anything else. Returns whether the lock is now held."""
-        if threading.get_ident() != _MAIN_THREAD:
-            self._lock.acquire()
-            return True
-        self._deferred.append(line)
-        return False
-
-    def _take_deferred(self) -> None:
-        # With the lock held: lines a signal handler left while the lock was held.
-        active, deferred = self._active, self._deferred
-        if not active:
-            self._active_t0 = self._clock()
-        while deferred:
-            active += deferred.popleft()
-            self._active_events += 1
-
     def seal_now(self, wait: float = 2.0) -> bool:
         """Seal the active chunk and wait (up to ``wait`` seconds) until every pending chunk is in
-        the ring. Returns whether it finished in time."""
+        the ring. Returns whether it finished in time (``False`` also when another sealer held
+        the seal lock all that time, or this thread holds it: a signal handler calling this)."""
+        deadline = time.monotonic() + wait
+        lock = self._seal_lock
+        if lock._is_owned() or not lock.acquire(timeout=wait):  # type: ignore[attr-defined]
+            return False
         done = threading.Event()
-        with self._lock:
-            if self._deferred:
-                self._take_deferred()
+        try:
             self._seal_locked(done)
-        return done.wait(wait)
+        finally:
+            lock.release()
+        return done.wait(max(0.0, deadline - time.monotonic()))
 
     def _seal_locked(self, done: threading.Event | None) -> bool:
-        """Swap the active chunk for an empty one and seal it; whether it went to the sealer."""
-        raw, self._active = self._active, bytearray()
-        events, self._active_events = self._active_events, 0
+        """Seal what the open chunk holds (the seal lock held); whether it went to the sealer."""
+        active = self._active
+        # Each step is one under the GIL: whole lines only. A writer may append (and count) a
+        # line between two of them: it stays for the next chunk and is counted in this one (a
+        # chunk's count is then off by it, the sum over chunks never).
+        count = next(self._count)
+        raw = bytes(active)
+        del active[: len(raw)]  # exactly those: what was appended since stays, in order
         t0 = self._active_t0
+        # The next chunk's first append (which sees it empty) sets its own; this one stands for
+        # a line appended between the steps above.
+        self._active_t0 = self._clock()
+        self._seal_at = count + self.chunk_events
+        # Every append takes one number after its line is in, every seal one: the appends since
+        # the last chunk sealed. An empty seal leaves its numbers to the next chunk.
+        if raw:
+            events = count - self._counted - self._empty_seals - 1
+            self._counted, self._empty_seals = count, 0
+        else:
+            events = 0
+            self._empty_seals += 1
         self._seq += 1
         seq = self._seq
         raw_bytes = len(raw)
@@ -268,7 +304,7 @@ class ChunkRing:
                 # The sealer is far behind: drop this chunk (counted) rather than grow or block.
                 self.dropped_chunks += 1
                 self.dropped_events += events
-                raw, events, raw_bytes = bytearray(), 0, 0
+                raw, events, raw_bytes = b"", 0, 0
             self._pending_bytes += raw_bytes
             self._pending.put((raw, seq, t0, events, done))
             return True
@@ -287,7 +323,7 @@ class ChunkRing:
             self._sealer_idle = False
             if raw:
                 self._store(raw, seq, t0, events)
-                with self._lock:
+                with self._seal_lock:  # a sealer thread: never interrupted by a handler
                     self._pending_bytes -= len(raw)
             if done is not None:
                 done.set()
@@ -297,9 +333,7 @@ class ChunkRing:
     def _tick_loop(self) -> None:
         period_ns = int(self.chunk_period * 1e9)
         while not self._stop.wait(self.chunk_period / 4):
-            with self._lock:
-                if self._deferred:
-                    self._take_deferred()
+            with self._seal_lock:
                 if self._active and self._clock() - self._active_t0 >= period_ns:
                     self._seal_locked(None)
 
