@@ -520,8 +520,8 @@ class InfoOnly(Output):
         pass
 
 
-@pytest.fixture(scope="module")
-def recorders() -> Iterator[list[tuple[Any, Logger]]]:
+def make_recorders() -> list[tuple[Any, Logger]]:
+    """A specialised and a reference logger, each with the flight recorder taking DEBUG alone."""
     from llmlog_engine_flight import FlightRecorder
     from llmlog_engine_flight.recorder import RecorderOutput
 
@@ -535,6 +535,14 @@ def recorders() -> Iterator[list[tuple[Any, Logger]]]:
         made.append((recorder, Logger(Severity.DEBUG, dispatcher=dispatcher)))
     assert made[0][1].dispatcher.emit_debug is not None
     assert made[1][1].dispatcher.emit_debug is None
+    return made
+
+
+@pytest.fixture(scope="module")
+def recorders() -> Iterator[list[tuple[Any, Logger]]]:
+    # Module-scoped for hypothesis: only its first test sees both running (each test's
+    # isolated environment shuts down the trace sinks at its end).
+    made = make_recorders()
     yield made
     for recorder, _ in made:
         recorder.stop()
@@ -562,17 +570,37 @@ def recorded(recorder: Any) -> list[dict[str, Any]]:
 
 
 @settings(max_examples=100, deadline=None)
-@given(message=st.one_of(PLAIN, TEXT), fields=FIELDS)
+@given(
+    message=st.one_of(PLAIN, TEXT),
+    fields=FIELDS,
+    context=st.one_of(st.none(), st.just(TRACE), st.tuples(IDS, IDS), CONTEXTS),
+)
 def test_the_recorders_specialised_function_records_what_record_log_records(
-    recorders: list[tuple[Any, Logger]], message: str, fields: dict[str, Any]
+    recorders: list[tuple[Any, Logger]], message: str, fields: dict[str, Any], context: Any
 ) -> None:
-    with Calls() as calls:
+    with in_context(context), Calls() as calls:
         for _ in range(3):
             for _, log in recorders:
                 log.debug(message, **fields)
     event(f"generic calls {calls.generic} of 6")
     fast, reference = (recorded(recorder) for recorder, _ in recorders)
     assert fast == reference and len(fast) == 3
+
+
+def test_the_recorder_records_an_entry_inside_a_trace_in_its_flat_function() -> None:
+    recorders = make_recorders()
+    with in_context(TRACE):
+        for _, log in recorders:
+            log.debug("answer ready", user="alice", n=1)
+        with Calls() as calls:
+            for _, log in recorders:
+                log.debug("answer ready", user="alice", n=2)
+    assert calls.generic == 1  # the reference's
+    fast, reference = (recorded(recorder) for recorder, _ in recorders)
+    for recorder, _ in recorders:
+        recorder.stop()
+    assert fast == reference and len(fast) == 2
+    assert fast[-1]["trace_id"] == TRACE[0] and fast[-1]["span_id"] == TRACE[1]
 
 
 def test_an_odd_logger_name_or_message_never_raises(tmp_path: Path) -> None:

@@ -56,7 +56,11 @@ class Kept(MemoryBackend):
         return raw
 
 
-def test_threads_appending_while_chunks_are_sealed_lose_no_line_and_tear_none(switch_often):
+# append_locked is what a build without the GIL appends with (ring.GIL): attacked here the same way.
+@pytest.mark.parametrize("method", ["append", "append_locked"])
+def test_threads_appending_while_chunks_are_sealed_lose_no_line_and_tear_none(
+    switch_often: None, method: str
+) -> None:
     count = 50_000
     chunk_bytes = 1_000
     backend = Kept()
@@ -73,11 +77,13 @@ def test_threads_appending_while_chunks_are_sealed_lose_no_line_and_tear_none(sw
     writing = threading.Event()
     writing.set()
 
+    append = getattr(ring, method)
+
     def writer(w: int) -> None:
         start.wait()
         for i in range(count):
             # Lengths vary so that a seal by size falls anywhere in a line.
-            ring.append(b'{"w":%d,"i":%d,"pad":"%s"}\n' % (w, i, b"x" * (i % 97)))
+            append(b'{"w":%d,"i":%d,"pad":"%s"}\n' % (w, i, b"x" * (i % 97)))
 
     def sealer() -> None:
         start.wait()

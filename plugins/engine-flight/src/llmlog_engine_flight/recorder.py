@@ -71,7 +71,7 @@ from llmlog.ext import (
     written_atomically,
 )
 from llmlog_engine_flight.options import THRESHOLD_TRIGGERS, TRIGGERS, describe_triggers
-from llmlog_engine_flight.ring import ChunkRing, RecorderBackend
+from llmlog_engine_flight.ring import GIL, ChunkRing, RecorderBackend
 
 __all__ = [
     "FORMAT",
@@ -499,53 +499,62 @@ class FlightRecorder(TraceSink):
 
     def entry_code(self, severity: Severity) -> EntryCode:
         """:attr:`~llmlog.ext.Output.entry_code`: :meth:`record_log`'s common entry (a caller, no
-        optional attribute, no logger name) inline, for the flat function of a severity only the
-        recorder takes (its DEBUG entries while every other output shows INFO), and the ring's
+        optional attribute, no logger name; inside a trace, its ids) inline, for the flat
+        function of a severity the recorder takes (alone, as its DEBUG entries while every other
+        output shows INFO, or with other outputs), and the ring's
         :meth:`~llmlog_engine_flight.ring.ChunkRing.append` inline after it (the same
-        statements; no lock to take). A thread not seen yet, a recorder not started and what
-        orjson refuses (a 65-bit integer) take the generic path; the line needs no escape check
-        (its strings are printable ASCII: see EntryCode)."""
+        statements; no lock to take; a call where the GIL does not run). A thread not seen yet,
+        a recorder not started and what orjson refuses (a 65-bit integer, and with
+        ``OPT_PASSTHROUGH_SUBCLASS`` a subclass of str or int: ``types_checked``) take the
+        generic path; the line needs no escape check (its strings are printable ASCII: see
+        EntryCode)."""
         ring = self.ring
+        event = """
+            "ts": ns,
+            "kind": "log",
+            "tid": r_tid,
+            "level": r_level,
+            "msg": message,
+            "file": file,
+            "line": line,
+            "fn": function,
+        """
+        gate = """
+        r_tid = r_get_ident()
+        if r_tid not in r_recording or logger or not file:
+            return True
+        """
+        end = """
+        r_task = r_current_task()
+        if r_task is not None:
+            r_event["task"] = r_task[0]
+        data = r_dumps(r_event, option=r_newline)
+        """
+        inline = """
+        if not r_active:
+            r_ring._active_t0 = r_clock()
+        r_active += data
+        if r_next(r_count) >= r_ring._seal_at or len(r_active) >= r_chunk_bytes:
+            r_full()
+        """
         return EntryCode(
-            line="""
-            r_tid = r_get_ident()
-            if r_tid not in r_recording or logger or not file:
-                return True
-            if fields:
-                r_event = {
-                    "ts": ns,
-                    "kind": "log",
-                    "tid": r_tid,
-                    "level": r_level,
-                    "msg": message,
-                    "file": file,
-                    "line": line,
-                    "fn": function,
-                    "fields": fields,
-                }
-            else:
-                r_event = {
-                    "ts": ns,
-                    "kind": "log",
-                    "tid": r_tid,
-                    "level": r_level,
-                    "msg": message,
-                    "file": file,
-                    "line": line,
-                    "fn": function,
-                }
-            r_task = r_current_task()
-            if r_task is not None:
-                r_event["task"] = r_task[0]
-            data = r_dumps(r_event, option=r_newline)
-            """,
-            write="""
-            if not r_active:
-                r_ring._active_t0 = r_clock()
-            r_active += data
-            if r_next(r_count) >= r_ring._seal_at or len(r_active) >= r_chunk_bytes:
-                r_full()
-            """,
+            line=f"""{gate}
+        if fields:
+            r_event = {{{event}"fields": fields}}
+        else:
+            r_event = {{{event}}}
+        {end}""",
+            # In record_log's order: the ids after the caller, then the fields.
+            line_traced=f"""{gate}
+        r_event = {{{event}}}
+        if trace_id:
+            r_event["trace_id"] = trace_id
+        if span_id:
+            r_event["span_id"] = span_id
+        if fields:
+            r_event["fields"] = fields
+        {end}""",
+            write=inline if GIL else "r_ring.append(data)",
             setup="r_active = r_ring._active",
             state=("r_active",),
             namespace={
@@ -554,7 +563,7 @@ class FlightRecorder(TraceSink):
                 "r_level": LEVEL_NAMES.get(severity) or str(severity),
                 "r_current_task": _current_task,
                 "r_dumps": _dumps,
-                "r_newline": _NEWLINE,
+                "r_newline": _NEWLINE | orjson.OPT_PASSTHROUGH_SUBCLASS,
                 "r_ring": ring,
                 "r_clock": ring._clock,
                 "r_chunk_bytes": ring.chunk_bytes,
@@ -562,6 +571,7 @@ class FlightRecorder(TraceSink):
                 "r_count": ring._count,
                 "r_full": ring.full,
             },
+            types_checked=True,
         )
 
     def record_trace_event(self, event: TraceEvent) -> None:

@@ -33,8 +33,11 @@ Every append takes a number from an ``itertools.count`` (one C call, atomic unde
 its line is in: the open chunk is full at a number, and a chunk's event count is the numbers
 taken since the chunk before.
 
-All this relies on the GIL: on a free-threaded build (3.13t) the single steps above are not
-atomic, and the ring is not made for one.
+All this relies on the GIL. On a free-threaded build running without it (3.13t and later,
+:data:`GIL` false) the single steps above are not atomic: there every append takes the seal lock
+(:meth:`ChunkRing.append_locked`; reentrant, so a handler interrupting its own thread's seal
+appends between two of the seal's steps, as above) and the recorder's flat function calls it
+instead of appending inline.
 
 When a full chunk goes to a background sealer that is waiting for the GIL, the writer yields it
 once: a sealer starved by a busy writer would otherwise run only once per switch interval (5 ms)
@@ -47,6 +50,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -102,6 +106,9 @@ class SealedChunk:
 def _now_ns() -> int:
     return time.time_ns()
 
+
+#: Whether the GIL runs (the writer's lock-free append relies on it; see the module docstring).
+GIL: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
 
 _RINGS: weakref.WeakSet[ChunkRing] = weakref.WeakSet()
 
@@ -228,13 +235,28 @@ class ChunkRing:
         """Add one serialised event (a JSON line ending with its newline, and holding no other);
         seals the chunk when it is full (:meth:`full`). Takes no lock, never raises (but
         ``MemoryError``); safe from any thread and from a signal handler (see the module
-        docstring). ``FlightRecorder.entry_code`` writes the same statements inline."""
+        docstring). ``FlightRecorder.entry_code`` writes the same statements inline. Without
+        the GIL, this is :meth:`append_locked`."""
         active = self._active
         if not active:
             self._active_t0 = self._clock()
         active += line
         if next(self._count) >= self._seal_at or len(active) >= self.chunk_bytes:
             self.full()
+
+    def append_locked(self, line: bytes | bytearray) -> None:
+        """:meth:`append` holding the seal lock, for a build without the GIL (:data:`GIL`)."""
+        with self._seal_lock:
+            active = self._active
+            if not active:
+                self._active_t0 = self._clock()
+            active += line
+            full = next(self._count) >= self._seal_at or len(active) >= self.chunk_bytes
+        if full:
+            self.full()
+
+    if not GIL:  # pragma: no cover - a free-threaded build
+        append = append_locked
 
     def full(self) -> None:
         """The open chunk holds ``chunk_bytes`` bytes or ``chunk_events`` events: seal it.
