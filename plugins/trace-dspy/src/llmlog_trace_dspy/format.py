@@ -14,6 +14,7 @@ import attrs
 import orjson
 
 from llmlog.ext import (
+    PLAIN_IDS,
     Bytes,
     FileMode,
     Seconds,
@@ -21,6 +22,7 @@ from llmlog.ext import (
     TraceEventType,
     encoded_event_data,
     escape_json_bytes,
+    plain_id,
     rfc3339_nano,
     serializer,
 )
@@ -76,15 +78,15 @@ def _file_line(event: TraceEvent) -> bytes:
     head = _HEADS.get(event.type)
     ns = event.time
     trace_id, span_id, parent_id = event.trace_id, event.span_id, event.parent_id
-    plain = _PLAIN_IDS
+    plain = PLAIN_IDS
     try:
         common = not (
             head is None
             or type(ns) is not int
             or not 10**18 <= ns < 10**19
-            or (trace_id not in plain and not _plain_id(trace_id))
-            or (span_id and span_id not in plain and not _plain_id(span_id))
-            or (parent_id and parent_id not in plain and not _plain_id(parent_id))
+            or (trace_id not in plain and not plain_id(trace_id))
+            or (span_id and span_id not in plain and not plain_id(span_id))
+            or (parent_id and parent_id not in plain and not plain_id(parent_id))
         )
     except TypeError:  # an id of the caller's that cannot be hashed
         common = False
@@ -116,19 +118,6 @@ def _file_line(event: TraceEvent) -> bytes:
 _HEADS = {t: f'{{"type":"{t.value}","timestamp":"' for t in TraceEventType}
 #: The second last written: (seconds since the epoch, ``YYYY-MM-DDTHH:MM:SS``, its offset).
 _second: tuple[int, str, str] = (-1, "", "")
-#: Ids seen to be ASCII letters and digits (written as they are); a span's id comes back in
-#: its start, end and events, and as its children's parent.
-_PLAIN_IDS: set[str] = set()
-
-
-def _plain_id(value: object) -> bool:
-    """Whether ``value`` is a non-empty string of ASCII letters and digits (remembered)."""
-    if not (type(value) is str and value.isascii() and value.isalnum()):
-        return False
-    if len(_PLAIN_IDS) >= 4096:
-        _PLAIN_IDS.clear()
-    _PLAIN_IDS.add(value)
-    return True
 
 
 def _new_second(second: int) -> tuple[int, str, str]:
