@@ -81,3 +81,17 @@ def test_an_events_encoded_data_kept_with_it_costs_about_its_size():
     tracemalloc.stop()
     assert all(event.encoded_data == b'{"n":%d}' % n for n, event in enumerate(events))
     assert kept / len(events) < 200, f"{kept / len(events):.0f} bytes kept per event"
+
+
+def test_plain_id_takes_only_what_json_writes_as_it_is():
+    from llmlog.serialize import PLAIN_IDS, plain_id
+
+    for value in ["0123456789abcdef", "a" * 32, "Z9"]:
+        assert plain_id(value) and value in PLAIN_IDS
+    for value in ["", "a-b", 'a"', "a\\b", "é", "１", "a b", "a\n", None, 12, b"ab", ["ab"]]:
+        assert not plain_id(value)
+        assert not isinstance(value, str) or value not in PLAIN_IDS
+    PLAIN_IDS.clear()
+    for n in range(5000):  # bounded
+        plain_id(f"id{n}")
+    assert 0 < len(PLAIN_IDS) <= 4096

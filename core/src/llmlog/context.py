@@ -65,6 +65,37 @@ class LogContext:
 
 
 _EMPTY = LogContext()
+
+# LogContext(...) without attrs' frozen __init__ (a generic object.__setattr__ call per field):
+# the slots' own setters, for the context changes made twice per span (a DSPy LM call opens
+# five). The same object: attrs adds no validator or converter to these fields.
+_new_context = object.__new__
+(
+    _set_model_id,
+    _set_token_info,
+    _set_trace_id,
+    _set_span_id,
+    _set_session,
+    _set_fields,
+) = (
+    LogContext.__dict__[name].__set__
+    for name in ("model_id", "token_info", "trace_id", "span_id", "session", "fields")
+)
+
+
+def _context(
+    model_id: Any, token_info: Any, trace_id: Any, span_id: Any, session: Any, fields: Any
+) -> LogContext:
+    ctx = _new_context(LogContext)
+    _set_model_id(ctx, model_id)
+    _set_token_info(ctx, token_info)
+    _set_trace_id(ctx, trace_id)
+    _set_span_id(ctx, span_id)
+    _set_session(ctx, session)
+    _set_fields(ctx, fields)
+    return ctx
+
+
 _UNSET: Any = object()
 _current: contextvars.ContextVar[LogContext] = contextvars.ContextVar(
     "llmlog_context", default=_EMPTY
@@ -99,7 +130,7 @@ class _Change:
         # A direct constructor call: attrs.evolve costs about three times as much, and spans
         # enter a context change twice per span.
         get = changes.get
-        ctx = LogContext(
+        ctx = _context(
             get("model_id", ctx.model_id),
             get("token_info", ctx.token_info),
             get("trace_id", ctx.trace_id),
@@ -129,7 +160,7 @@ def enter_context(
     """
     ctx = _current.get()
     return _current.set(
-        LogContext(
+        _context(
             ctx.model_id if model_id is _UNSET else model_id,
             ctx.token_info,
             ctx.trace_id if trace_id is _UNSET else trace_id,

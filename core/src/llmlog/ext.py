@@ -66,7 +66,8 @@ Rendering text (every text plugin escapes the same way)
 
 Serialising and sanitising
     ``serializer`` (a ``Serializer``: ``dumps``, ``default``), ``encoded_event_data`` (a trace
-    event's ``data`` encoded once, shared by every writer), ``retainable``, ``valid_text``,
+    event's ``data`` encoded once, shared by every writer), ``plain_id`` with ``PLAIN_IDS`` (an id
+    written as it is), ``retainable``, ``valid_text``,
     ``big_int_text``, ``safe_repr``. ``Sanitizer``: redaction and limits as configured.
 
 Files
@@ -213,9 +214,11 @@ if TYPE_CHECKING:
     from llmlog.sampling import SamplerHandoff, TailSampler, TraceFacts
     from llmlog.sanitize import Sanitizer
     from llmlog.serialize import (
+        PLAIN_IDS,
         Serializer,
         big_int_text,
         encoded_event_data,
+        plain_id,
         retainable,
         safe_repr,
         serializer,
@@ -384,9 +387,11 @@ _SOURCES: dict[str, tuple[str, str]] = {
     **_names("llmlog.sanitize", "Sanitizer"),
     **_names(
         "llmlog.serialize",
+        "PLAIN_IDS",
         "Serializer",
         "big_int_text",
         "encoded_event_data",
+        "plain_id",
         "retainable",
         "safe_repr",
         "serializer",
@@ -471,6 +476,7 @@ __all__ = [
     "JSON_SCHEMA",
     "LEVEL_NAMES",
     "NO_FLIGHT_RECORDER",
+    "PLAIN_IDS",
     "RED",
     "RESET",
     "SEVERITY_NAMES",
@@ -574,6 +580,7 @@ __all__ = [
     "parse_duration",
     "parse_severity",
     "parse_size",
+    "plain_id",
     "plain_line",
     "plugin_host",
     "plural",

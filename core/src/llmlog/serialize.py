@@ -32,6 +32,7 @@ __all__ = [
     "Serializer",
     "big_int_text",
     "encoded_event_data",
+    "plain_id",
     "retainable",
     "safe_repr",
     "serializer",
@@ -223,3 +224,21 @@ def retainable(data: bytes) -> bytes:
     for an 80-byte result).
     """
     return memoryview(data).tobytes()
+
+
+#: Ids found plain by :func:`plain_id` (bounded): a span's id comes back in its start, its end,
+#: its events and as its children's parent; a session's trace id in every event.
+PLAIN_IDS: set[str] = set()
+
+
+def plain_id(value: object) -> bool:
+    """Whether ``value`` is a non-empty string of ASCII letters and digits, which JSON writes as
+    it is (the ids llmlog makes, DSPy's call ids): an encoder may put it in a line between
+    quotes without orjson. Remembered in :data:`PLAIN_IDS`, so a hot path tests
+    ``value in PLAIN_IDS or plain_id(value)``."""
+    if not (type(value) is str and value.isascii() and value.isalnum()):
+        return False
+    if len(PLAIN_IDS) >= 4096:
+        PLAIN_IDS.clear()
+    PLAIN_IDS.add(value)
+    return True

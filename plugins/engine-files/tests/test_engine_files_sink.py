@@ -338,6 +338,84 @@ def test_trace_output_shares_the_machinery_and_repeats_the_header(tmp_path):
     assert [json.loads(x)["i"] for x in all_lines(path) if '"span"' in x] == list(range(60))
 
 
+def test_buffered_lines_from_threads_racing_a_close_are_written_once_or_sent_to_stderr(
+    tmp_path, capfd
+):
+    # Buffered, write() and write_line() append without the sink's lock once the flusher runs.
+    # Threads write (both ways, small buffer: many drains, by the flusher and by full buffers,
+    # some urgent) while the main thread closes the sink: every line is whole in the file or,
+    # written after the close, whole on stderr, exactly once; none is lost.
+    path = tmp_path / "trace.jsonl"
+    sink = FileSink(path, buffer_size=2048, flush_interval=0.001)
+    sink.write(b'{"t":-1,"i":-1}')  # starts the flusher: the lock-free path from here on
+    started = threading.Barrier(5)
+
+    def work(t: int) -> None:
+        started.wait()
+        for i in range(3000):
+            line = json.dumps({"t": t, "i": i}, separators=(",", ":")).encode()
+            if i % 2:
+                sink.write(line, urgent=i % 97 == 0)
+            else:
+                sink.write_line(line + b"\n", i % 89 == 0)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch between any two steps: the races happen
+    try:
+        for thread in threads:
+            thread.start()
+        started.wait()
+        time.sleep(0.005)  # a close in the middle of the writing, not a synchronisation
+        sink.close()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    stderr = capfd.readouterr().err
+    in_file = [json.loads(x) for x in path.read_text().splitlines()]
+    on_stderr = [json.loads(x) for x in stderr.splitlines() if x.startswith('{"t":')]
+    seen = sorted((r["t"], r["i"]) for r in in_file + on_stderr)
+    assert seen == [(-1, -1)] + [(t, i) for t in range(4) for i in range(3000)]
+    assert sink.counters["lines_to_stderr"] == len(on_stderr)
+
+
+KILLED_TRACE = textwrap.dedent(
+    """
+    import os, signal, sys, threading
+    import llmlog
+    from llmlog_trace_dspy import DspyOptions, DspyTraceWriter
+    session = llmlog.TraceSession(DspyTraceWriter(sys.argv[1], DspyOptions(flush_interval=60)))
+    session.emit_session()
+    def work(t):
+        for i in range(500):
+            session.emit_span_start(f"{t:08x}{i:08x}", None, "step")
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    session.emit_error("0" * 16, "TimeoutError", "an error is written at once")
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def test_buffered_trace_lines_of_threads_reach_the_file_with_an_error_before_a_kill_9(tmp_path):
+    # The dspy format buffers (a minute here): lines appended without the lock by four
+    # threads are all in the file, whole and once, when an error event returns, even if the
+    # process is killed at once afterwards.
+    path = tmp_path / "trace.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_TRACE, str(path)], capture_output=True, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    records = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [r["type"] for r in records[:1] + records[-1:]] == ["session", "error"]
+    spans = sorted(r["span_id"] for r in records if r["type"] == "span")
+    assert spans == sorted(f"{t:08x}{i:08x}" for t in range(4) for i in range(500))
+
+
 SIGNALLED = textwrap.dedent(
     """
     import json, signal, sys, llmlog

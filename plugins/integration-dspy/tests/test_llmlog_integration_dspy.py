@@ -488,6 +488,42 @@ def test_a_failure_inside_llmlog_never_reaches_the_program(traced, capfd):
     assert err.count("No space left") == 1, err
 
 
+def test_adapter_hooks_count_their_failures_and_never_raise(traced, capfd):
+    """The adapter hooks (the guard written out in each): parsed outputs that cannot be read
+    (a mapping whose items raise) are counted and reported once, and the span still ends
+    (without them; its context is left); an adapter span ended twice changes nothing; nothing
+    reaches DSPy, and the next LM call is traced whole."""
+    from collections.abc import Mapping
+
+    class Hostile(Mapping[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            raise RuntimeError("unreadable parse output")
+
+        def __iter__(self) -> Any:
+            raise RuntimeError("unreadable parse output")
+
+        def __len__(self) -> int:
+            return 1
+
+    callback = integration.instrumented()
+    assert callback is not None
+    adapter = dspy.ChatAdapter()
+    callback.on_adapter_format_start("f" * 32, adapter, {})
+    callback.on_adapter_format_end("f" * 32, None, None)
+    callback.on_adapter_format_end("f" * 32, None, None)  # ended twice: nothing to end
+    callback.on_adapter_parse_start("e" * 32, adapter, {})
+    callback.on_adapter_parse_end("e" * 32, Hostile(), None)
+    assert callback.failures == 1
+    assert capfd.readouterr().err.count("unreadable parse output") == 1
+    dspy.configure(lm=DummyLM([{"answer": "x"}]))
+    assert dspy.Predict("question -> answer")(question="q").answer == "x"
+    trace = Trace(traced)
+    names = [trace.name(s) for s in trace.starts]
+    assert names.count("ChatAdapter.format") == 2 and names.count("ChatAdapter.parse") == 2
+    assert set(trace.ends) == set(trace.starts)
+    assert "outputs" not in trace.ends["e" * 16]
+
+
 def test_toml_switch_turns_it_on_and_off(tmp_path):
     integration.uninstrument()
     llmlog.configure(

@@ -148,3 +148,52 @@ def test_every_timestamp_the_reader_accepts_is_written_back_readable(
         parse_timestamp("9999-12-31T23:59:59.999999999Z"),
     )
     assert back == min(max(ns, low), high), (text, written)
+
+
+ids = (
+    texts
+    | st.text("0123456789abcdefABCDEF", min_size=1, max_size=32)
+    | st.sampled_from(["", "a" * 32, "0" * 16, "x-y", 'q"', "\\", "é1", "１２"])
+)
+
+
+@settings(max_examples=400)
+@given(
+    kind=st.sampled_from(list(TraceEventType)) | st.sampled_from(["span", "other"]),
+    data=st.dictionaries(texts, values, max_size=4),
+    trace=ids,
+    span=st.none() | ids,
+    parent=st.none() | ids,
+    time=st.integers(10**18 - 5, 10**18 + 5)
+    | st.integers(10**19 - 5, 10**19 + 5)
+    | st.integers(1_700_000_000_000_000_000, 1_900_000_000_000_000_000)
+    | st.integers(1_800_000_000, 1_800_000_010).map(lambda s: s * 1_000_000_000)
+    | st.integers(-(10**19), 10**20),
+)
+def test_the_file_line_is_encode_with_a_newline(kind, data, trace, span, parent, time):
+    """The trace file's line, put together from cached pieces for the common event, is the bytes
+    ``encode`` (orjson) writes, for any id, type, time and data: the fast line never changes
+    the output."""
+    from llmlog_trace_dspy.format import _file_line, encode
+
+    def event() -> TraceEvent:
+        return TraceEvent(kind, time, trace, span, parent, data)  # type: ignore[arg-type]
+
+    assert _file_line(event()) == encode(event()) + b"\n"
+    assert _file_line(event()) == encode(event()) + b"\n"  # with the ids now remembered
+
+
+def test_the_file_line_takes_what_it_cannot_hash_or_read_the_slow_way():
+    """An id that is not a string (a list: unhashable; a number) and a time that is not an
+    integer go through orjson as before, never raise."""
+    from llmlog_trace_dspy.format import _file_line, encode
+
+    for trace, span, time in [
+        (["t"], "s", 1_800_000_000_123_456_789),
+        ("t", 12345, 1_800_000_000_123_456_789),
+        ("t", "s", 1.8e18),
+        ("t", "s", True),
+    ]:
+        first = TraceEvent(TraceEventType.SPAN, time, trace, span, None, {"a": 1})  # type: ignore[arg-type]
+        again = TraceEvent(TraceEventType.SPAN, time, trace, span, None, {"a": 1})  # type: ignore[arg-type]
+        assert _file_line(first) == encode(again) + b"\n"

@@ -336,8 +336,53 @@ class FileSink:
         self._fast_hi = self._check_hi if self._fast else 0
 
     def write(self, line: bytes, *, urgent: bool = False) -> None:
-        """Append one line (without its newline). ``urgent`` flushes a buffer at once (ERROR+)."""
+        """Append one line (without its newline). ``urgent`` flushes a buffer at once (ERROR+).
+        Buffered, without the lock: see :meth:`write_line`, whose body this repeats (a call
+        less on the file output's generic path)."""
         data = line + b"\n"
+        if self._appending:
+            buffer = self._buffer
+            buffer += data
+            if not urgent and len(buffer) < self._buffer_size and self._appending:
+                return
+            self._locked(b"", urgent, 0)
+            return
+        if self._fast:
+            n = len(data)
+            budget = self._budget = self._budget - n
+            if budget > 0 and self._check_lo < _time_ns() < self._check_hi:
+                try:
+                    written = _os_write(self._fd, data)
+                except OSError:
+                    written = 0
+                self._size += written
+                if written == n:
+                    return
+                if written:
+                    self._locked(data, urgent, written)
+                    return
+        self._locked(data, urgent, 0)
+
+    def write_line(self, data: bytes, urgent: bool = False) -> None:
+        """Append ``data``: one or more whole lines, each *with* its newline (what an encoder
+        that appends the newline itself gives, as ``orjson.OPT_APPEND_NEWLINE``), one call
+        less than :meth:`write`. ``urgent`` flushes a buffer at once.
+
+        Buffered, the line is appended to the buffer without the lock, as
+        :meth:`entry_writer`'s function does (appending to a ``bytearray`` is one step under the
+        GIL, and :meth:`_drain` removes only what it copied); the lock is taken only to write
+        the buffer out (full, urgent) or when appending is off (before the flusher runs, while
+        closing, from exit on: then the locked path writes the line, to the file or, once
+        closed, to stderr, never losing it)."""
+        if self._appending:
+            buffer = self._buffer
+            buffer += data
+            # Checked again after the append: close() and exit turn appending off before their
+            # last drain, so a line appended after that drain is seen here and written below.
+            if not urgent and len(buffer) < self._buffer_size and self._appending:
+                return
+            self._locked(b"", urgent, 0)
+            return
         if self._fast:
             n = len(data)
             # Approximate under threads (as _size is): it only decides when to look.

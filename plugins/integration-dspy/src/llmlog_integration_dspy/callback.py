@@ -285,12 +285,16 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         try:
             action()
         except Exception as exc:
-            self.failures += 1
-            if self.failures == 1:
-                report_problem(
-                    f"llmlog DSPy integration: a callback failed (reported once): "
-                    f"{type(exc).__name__}: {exc}"
-                )
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        """Count a hook's failure, and report the first."""
+        self.failures += 1
+        if self.failures == 1:
+            report_problem(
+                f"llmlog DSPy integration: a callback failed (reported once): "
+                f"{type(exc).__name__}: {exc}"
+            )
 
     # -- modules ---------------------------------------------------------------------------------
 
@@ -444,28 +448,46 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
 
     # -- adapters ----------------------------------------------------------------------------------
 
+    # Four hooks per LM call: the guard written out (a closure and two calls less than _guard).
+
     def on_adapter_format_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         if self._adapters:
-            name = _adapter_name(type(instance), "format")
-            self._guard(lambda: self._begin("adapter", call_id, instance, name, None))
+            try:
+                name = _adapter_name(type(instance), "format")
+                self._begin("adapter", call_id, instance, name, None)
+            except Exception as exc:
+                self._failed(exc)
 
     def on_adapter_format_end(
         self, call_id: str, outputs: Any | None, exception: BaseException | None = None
     ) -> None:
         if self._adapters:
-            self._guard(lambda: self._end(call_id, None, exception))
+            try:
+                self._end(call_id, None, exception)
+            except Exception as exc:
+                self._failed(exc)
 
     def on_adapter_parse_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         if self._adapters:
-            name = _adapter_name(type(instance), "parse")
-            self._guard(lambda: self._begin("adapter", call_id, instance, name, None))
+            try:
+                name = _adapter_name(type(instance), "parse")
+                self._begin("adapter", call_id, instance, name, None)
+            except Exception as exc:
+                self._failed(exc)
 
     def on_adapter_parse_end(
         self, call_id: str, outputs: Any | None, exception: BaseException | None = None
     ) -> None:
         if self._adapters:
-            parsed = dict(outputs) if isinstance(outputs, Mapping) else None
-            self._guard(lambda: self._end(call_id, parsed, exception))
+            parsed = None
+            try:
+                parsed = dict(outputs) if isinstance(outputs, Mapping) else None
+            except Exception as exc:  # outputs that cannot be read: the span still ends
+                self._failed(exc)
+            try:
+                self._end(call_id, parsed, exception)
+            except Exception as exc:
+                self._failed(exc)
 
     # -- tools -------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import attrs
 import orjson
 
 from llmlog.ext import (
+    PLAIN_IDS,
     Bytes,
     FileMode,
     Seconds,
@@ -21,6 +22,7 @@ from llmlog.ext import (
     TraceEventType,
     encoded_event_data,
     escape_json_bytes,
+    plain_id,
     rfc3339_nano,
     serializer,
 )
@@ -42,6 +44,11 @@ _default = serializer.default
 
 def encode(event: TraceEvent) -> bytes:
     """One event as one dspy-go JSON line (no newline)."""
+    return _encode(event, 0)
+
+
+def _encode(event: TraceEvent, option: int) -> bytes:
+    """:func:`encode`, with orjson's ``option`` (``OPT_APPEND_NEWLINE``: the line the file takes)."""
     envelope: dict[str, Any] = {
         "type": event.type,
         "timestamp": _timestamp(event.time),
@@ -55,10 +62,69 @@ def encode(event: TraceEvent) -> bytes:
         # Encoded once, shared with the flight recorder.
         envelope["data"] = orjson.Fragment(event.encoded_data or encoded_event_data(event))
     try:
-        line = orjson.dumps(envelope, default=_default)
+        line = orjson.dumps(envelope, default=_default, option=option)
     except Exception:
-        line = serializer.dumps(envelope)
+        line = serializer.dumps(envelope) + (b"\n" if option else b"")
     return line if line.isascii() and 0x7F not in line else escape_json_bytes(line)
+
+
+def _file_line(event: TraceEvent) -> bytes:
+    """:func:`encode` with its newline: the line the trace file takes, the same bytes.
+
+    The common event (a type of its own, ids of ASCII letters and digits, a time between 2001
+    and 2286, as the sessions write them) is put together from cached pieces, the nanoseconds
+    being the digits of the time itself; any other goes through orjson, as :func:`encode`.
+    orjson would write the same bytes: those ids, type names and timestamps need no escape."""
+    head = _HEADS.get(event.type)
+    ns = event.time
+    trace_id, span_id, parent_id = event.trace_id, event.span_id, event.parent_id
+    plain = PLAIN_IDS
+    try:
+        common = not (
+            head is None
+            or type(ns) is not int
+            or not 10**18 <= ns < 10**19
+            or (trace_id not in plain and not plain_id(trace_id))
+            or (span_id and span_id not in plain and not plain_id(span_id))
+            or (parent_id and parent_id not in plain and not plain_id(parent_id))
+        )
+    except TypeError:  # an id of the caller's that cannot be hashed
+        common = False
+    if not common:
+        return _encode(event, _NEWLINE)
+    second, prefix, offset = _second
+    if ns // 1_000_000_000 != second:
+        second, prefix, offset = _new_second(ns // 1_000_000_000)
+    digits = str(ns)[10:].rstrip("0")
+    text = (
+        f'{head}{prefix}.{digits}{offset}","trace_id":"{trace_id}"'
+        if digits
+        else f'{head}{prefix}{offset}","trace_id":"{trace_id}"'
+    )
+    if span_id:
+        text = f'{text},"span_id":"{span_id}"'
+    if parent_id:
+        text = f'{text},"parent_id":"{parent_id}"'
+    if event.data:
+        line = b"".join(
+            (text.encode(), b',"data":', event.encoded_data or encoded_event_data(event), b"}\n")
+        )
+    else:
+        line = text.encode() + b"}\n"
+    return line if line.isascii() and 0x7F not in line else escape_json_bytes(line)
+
+
+#: Each event type's line up to its timestamp's first character.
+_HEADS = {t: f'{{"type":"{t.value}","timestamp":"' for t in TraceEventType}
+#: The second last written: (seconds since the epoch, ``YYYY-MM-DDTHH:MM:SS``, its offset).
+_second: tuple[int, str, str] = (-1, "", "")
+
+
+def _new_second(second: int) -> tuple[int, str, str]:
+    global _second
+    whole = rfc3339_nano(second * 1_000_000_000)  # no fraction: the date, time and offset
+    _second = (second, whole[:19], whole[19:])
+    return _second
 
 
 def _timestamp(ns: int) -> str:
@@ -120,7 +186,7 @@ class DspyTraceWriter:
             mode=opts.mode,
             fsync=opts.fsync,
         )
-        self._sink_write = self.output.sink.write
+        self._write_line = self.output.sink.write_line
 
     @property
     def path(self) -> Path:
@@ -131,8 +197,9 @@ class DspyTraceWriter:
         kind = event.type
         if kind is _SESSION and self._session_line is None:
             self._session_line = encode(event)
-        # Straight to the sink (TraceOutput.write, one call less): an error is written at once.
-        self._sink_write(encode(event), urgent=kind is _ERROR)
+        # Straight to the sink (TraceOutput.write, two calls less), with its newline: an error
+        # is written at once.
+        self._write_line(_file_line(event), kind is _ERROR)
 
     def flush(self) -> None:
         self.output.flush()
@@ -142,6 +209,7 @@ class DspyTraceWriter:
 
 
 _SESSION = TraceEventType.SESSION
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 _ERROR = TraceEventType.ERROR
 _TYPES = {t.value: t for t in TraceEventType}
 # Groups: the six fields, the fraction (7), then "Z" (8) or nothing (an offset ends the text).
