@@ -77,6 +77,9 @@ __all__ = ["FileSink"]
 _monotonic = time.monotonic
 _time_ns = time.time_ns
 _os_write = os.write
+#: Whether the GIL runs: appending to the buffer without the lock relies on one ``bytearray``
+#: append being one step under it. A free-threaded build without it appends under the lock.
+_GIL: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
 # A clock read a check window accepts: a check is due when the entry's time leaves
 # (check time - _BACK_NS, check time + CHECK_SECONDS); a clock set back by more than _BACK_NS
 # makes it due at once instead of postponing it.
@@ -516,6 +519,8 @@ class FileSink:
             if {due}:
                 s_sink._locked(b"", {urgent!r}, 0)
             """
+            if not _GIL:  # pragma: no cover - a free-threaded build: under the lock
+                write = f"s_sink._locked(data, {urgent!r}, 0)"
         else:
             # _fast_hi is 0 unless _fast: one test for both, the entry's time (read just now)
             # as the clock. The budget is spent either way (the locked path looks when it is).
@@ -792,7 +797,7 @@ class FileSink:
             self._drain()
             return
         self._flusher = thread
-        self._appending = not (self._closed or process.exiting)
+        self._appending = _GIL and not (self._closed or process.exiting)
 
     def _flush_loop(self) -> None:
         while True:
