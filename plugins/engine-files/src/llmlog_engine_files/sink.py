@@ -340,31 +340,8 @@ class FileSink:
 
     def write(self, line: bytes, *, urgent: bool = False) -> None:
         """Append one line (without its newline). ``urgent`` flushes a buffer at once (ERROR+).
-        Buffered, without the lock: see :meth:`write_line`, whose body this repeats (a call
-        less on the file output's generic path)."""
-        data = line + b"\n"
-        if self._appending:
-            buffer = self._buffer
-            buffer += data
-            if not urgent and len(buffer) < self._buffer_size and self._appending:
-                return
-            self._locked(b"", urgent, 0)
-            return
-        if self._fast:
-            n = len(data)
-            budget = self._budget = self._budget - n
-            if budget > 0 and self._check_lo < _time_ns() < self._check_hi:
-                try:
-                    written = _os_write(self._fd, data)
-                except OSError:
-                    written = 0
-                self._size += written
-                if written == n:
-                    return
-                if written:
-                    self._locked(data, urgent, written)
-                    return
-        self._locked(data, urgent, 0)
+        See :meth:`write_line`."""
+        self.write_line(line + b"\n", urgent)
 
     def write_line(self, data: bytes, urgent: bool = False) -> None:
         """Append ``data``: one or more whole lines, each *with* its newline (what an encoder
