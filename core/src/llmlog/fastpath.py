@@ -6,9 +6,9 @@ failing write is reported and counted, the others still write).
 A logging method (``info``...) of a plain logger (no bound fields, no level of its own) calls the
 dispatcher's function for its severity with the message, the keyword fields and its name. In one
 frame it tests that the entry is the common one (a message and field values already known clean
-by the sanitizer's caches, keys known plain and not special keywords, no context in force), reads
-the caller's frame and the time, and runs the output's code: the formatter's bytes and the sink's
-write. For anything else it returns ``True`` before anything is written, and the logging method
+by the sanitizer's caches, keys known plain and not special keywords, no context in force, or
+only a trace's ids where every output's code writes them), reads the caller's frame and the time,
+and runs each output's code: its formatter's bytes, then its sink's write. For anything else it returns ``True`` before anything is written, and the logging method
 takes the generic path (``Logger._log``), which stays the reference: the same bytes either way
 (a property test compares them).
 
