@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -43,6 +43,21 @@ def by_writer(lines: list[bytes]) -> dict[int, list[int]]:
         record = json.loads(line)
         seen.setdefault(record["w"], []).append(record["i"])
     return seen
+
+
+def race(
+    writer: Callable[[int], None], background: Callable[[], None], writing: threading.Event
+) -> None:
+    """WRITERS threads running ``writer(w)`` and one running ``background`` (until ``writing`` is
+    cleared, once the writers are done), all started together."""
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
+    other = threading.Thread(target=background)
+    for thread in [*threads, other]:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    writing.clear()
+    other.join(timeout=30)
 
 
 class Kept(MemoryBackend):
@@ -90,14 +105,7 @@ def test_threads_appending_while_chunks_are_sealed_lose_no_line_and_tear_none(
         while writing.is_set():
             ring.seal_now(wait=5.0)
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
-    sealing = threading.Thread(target=sealer)
-    for thread in [*threads, sealing]:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    writing.clear()
-    sealing.join(timeout=30)
+    race(writer, sealer, writing)
     assert ring.seal_now(wait=5.0)
     ring.stop()
 
@@ -154,14 +162,7 @@ def test_the_flat_function_from_many_threads_while_snapshots_are_taken_loses_not
             fr.write_to(io.BytesIO(), reason="attack")
             snapshots[0] += 1
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
-    taking = threading.Thread(target=snapshotter)
-    for thread in [*threads, taking]:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    writing.clear()
-    taking.join(timeout=30)
+    race(writer, snapshotter, writing)
     # The sealer may be seconds behind (a chunk every five events, threads switching every
     # microsecond); a snapshot waits for it two seconds only.
     assert fr.ring.seal_now(wait=60)
