@@ -119,8 +119,9 @@ ns = _time_ns()
 """
 
 # The generated function: the message's and name's tests, then outside a context the entry's
-# lines (one per output taking the severity), and inside one (code that writes trace ids) the same with the context's tests and the
-# traced line; the body is written twice so that the common entry pays no second context test.
+# lines (one per output taking the severity), and inside one (where every code writes trace ids)
+# the same with the context's tests and the traced lines; the body is written twice so that the
+# common entry pays no second context test.
 # The tests on a hit are one set lookup each; what is not known yet is admitted by a call, once.
 _TEMPLATE = """\
 def _factory():
