@@ -24,7 +24,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
@@ -226,6 +226,20 @@ def _renamed(code: EntryCode, suffix: str) -> EntryCode:
     )
 
 
+def _printable(value: object) -> TypeGuard[str]:
+    """Exactly a ``str`` (a subclass may compare equal and print otherwise) of printable ASCII:
+    nothing to escape in any format."""
+    return type(value) is str and value.isascii() and value.isprintable()
+
+
+def _remember(store: set[str], value: str) -> bool:
+    """Add ``value`` to one of a flat function's bounded sets (emptied when full); ``True``."""
+    if len(store) >= _SAFE_SIZE:
+        store.clear()
+    store.add(value)
+    return True
+
+
 def _indent(source: str, depth: int) -> str:
     body = textwrap.indent(textwrap.dedent(source).strip("\n"), " " * (4 * depth))
     return body if body.strip() else " " * (4 * depth) + "pass"
@@ -252,67 +266,40 @@ def build_emitter(
     never = SPECIAL_KEYWORDS | code.reserved
 
     def admit(text: object) -> bool:
-        # A string (exactly: a subclass may compare equal and print otherwise) the sanitizer
-        # found clean (the generic path taught it) and that needs no escaping in any format
-        # (printable ASCII): the formatters' code relies on it.
-        if type(text) is str and text in clean and text.isascii() and text.isprintable():
-            if len(safe) >= _SAFE_SIZE:
-                safe.clear()
-            safe.add(text)
-            return True
-        return False
+        # A string the sanitizer found clean (the generic path taught it): the formatters' code
+        # relies on every string being printable ASCII (see _printable).
+        return _printable(text) and text in clean and _remember(safe, text)
 
     def admit_id(value: object) -> bool:
-        # A trace or span id (written as it is, as on the generic path) that needs no escaping.
-        if type(value) is str and value.isascii() and value.isprintable():
-            if len(ids) >= _SAFE_SIZE:
-                ids.clear()
-            ids.add(value)
-            return True
-        return False
+        # A trace or span id (written as it is, as on the generic path).
+        return _printable(value) and _remember(ids, value)
 
     def admit_keys(fields: dict[str, Any]) -> bool:
         # Keys the sanitizer classed plain, none a special keyword nor one the code leaves out.
         for key in fields:
             if key in keys:
                 continue
-            if (
-                key in plain
-                and key not in never
-                and type(key) is str
-                and key.isascii()
-                and key.isprintable()
-                and len(keys) < _SAFE_SIZE
-            ):
+            if key in plain and key not in never and _printable(key) and len(keys) < _SAFE_SIZE:
                 keys.add(key)
             else:
                 return False
         return True
 
     def admit_name(name: object) -> bool:
-        # A logger's name (not redacted, as on the generic path) that needs no escaping.
-        if type(name) is str and name.isascii() and name.isprintable():
-            if len(names) >= _SAFE_SIZE:
-                names.clear()
-            names.add(name)
-            return True
-        return False
+        # A logger's name (not redacted, as on the generic path).
+        return _printable(name) and _remember(names, name)
 
     def admit_site(code: Any) -> str | None:
         # The caller's base name (returned) and function, when printable ASCII as every other
         # string. Remembered by file path and by function name, whose hashes strings keep: a
         # code object's hash is computed afresh at every call (some 600 instructions).
         file, function = basename(code.co_filename), code.co_qualname
-        if not (file.isascii() and file.isprintable()):
-            return None
-        if not (function.isascii() and function.isprintable()):
+        if not (_printable(file) and _printable(function)):
             return None
         if len(files) >= _SAFE_SIZE:
             files.clear()
-        if len(functions) >= _SAFE_SIZE:
-            functions.clear()
         files[code.co_filename] = file
-        functions.add(function)
+        _remember(functions, function)
         return file
 
     core: dict[str, Any] = {

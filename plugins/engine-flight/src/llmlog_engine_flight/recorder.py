@@ -528,7 +528,7 @@ class FlightRecorder(TraceSink):
         r_task = r_current_task()
         if r_task is not None:
             r_event["task"] = r_task[0]
-        data = r_dumps(r_event, option=r_newline)
+        data = r_dumps(r_event, option=r_option)
         """
         inline = """
         if not r_active:
@@ -563,7 +563,7 @@ class FlightRecorder(TraceSink):
                 "r_level": LEVEL_NAMES.get(severity) or str(severity),
                 "r_current_task": _current_task,
                 "r_dumps": _dumps,
-                "r_newline": _NEWLINE | orjson.OPT_PASSTHROUGH_SUBCLASS,
+                "r_option": _NEWLINE | orjson.OPT_PASSTHROUGH_SUBCLASS,
                 "r_ring": ring,
                 "r_clock": ring._clock,
                 "r_chunk_bytes": ring.chunk_bytes,

@@ -245,48 +245,23 @@ def _line_code(severity: Severity) -> EntryCode:
     65-bit integer; with ``OPT_PASSTHROUGH_SUBCLASS``, a subclass of str or int, so the
     generated function needs no type tests) go to the generic path. Its strings are printable
     ASCII (see EntryCode), so the line needs no escape check."""
+    # The keys every line starts with, in JsonFormatter.record's order.
+    head = (
+        '"timestamp": j_stamp, "level": j_level, "message": message, "file": file, '
+        '"line": line, "function": function'
+    )
     return EntryCode(
         line=_STAMP_CODE
-        + """
+        + f"""
         if logger:
-            data = j_dumps(
-                {
-                    "timestamp": j_stamp,
-                    "level": j_level,
-                    "message": message,
-                    "file": file,
-                    "line": line,
-                    "function": function,
-                    "logger": logger,
-                    **fields,
-                },
-                option=j_newline,
-            )
+            data = j_dumps({{{head}, "logger": logger, **fields}}, option=j_newline)
         else:
-            data = j_dumps(
-                {
-                    "timestamp": j_stamp,
-                    "level": j_level,
-                    "message": message,
-                    "file": file,
-                    "line": line,
-                    "function": function,
-                    **fields,
-                },
-                option=j_newline,
-            )
+            data = j_dumps({{{head}, **fields}}, option=j_newline)
         """,
-        # In JsonFormatter.record's order: the optional keys, then the fields.
+        # The optional keys, then the fields.
         line_traced=_STAMP_CODE
-        + """
-        j_record = {
-            "timestamp": j_stamp,
-            "level": j_level,
-            "message": message,
-            "file": file,
-            "line": line,
-            "function": function,
-        }
+        + f"""
+        j_record = {{{head}}}
         if logger:
             j_record["logger"] = logger
         if trace_id:
