@@ -502,6 +502,64 @@ def test_entry_code_that_does_not_compile_is_reported_and_the_generic_path_write
     assert "its entry code could not be built" in capsys.readouterr().err
 
 
+def listed() -> tuple[Coded, list[object]]:
+    """An output whose entry code appends the message to a list (its generic writes go to
+    ``entries``)."""
+    lines: list[object] = []
+    code = EntryCode(line="data = message", write="c_add(data)", namespace={"c_add": lines.append})
+    return Coded(code), lines
+
+
+def test_a_plain_logger_s_methods_are_its_dispatcher_s_flat_functions() -> None:
+    output, lines = listed()
+    log = Logger(Severity.DEBUG, [output])
+    flat = type(log)
+    assert flat is not Logger and isinstance(log, Logger) and flat.__qualname__ == "Logger"
+    assert flat.info is log.dispatcher.emit_info and flat.warning is log.dispatcher.emit_warn
+    assert type(log.named("child")) is flat
+    # Bound fields or a level of its own: Logger's generic methods.
+    assert type(log.bind(a=1)) is Logger and type(log.with_level(Severity.WARN)) is Logger
+    for _ in range(2):
+        log.info("plain", n=1)  # the first teaches the sanitizer, on the generic path
+        log.warning("plain", n=1)
+    assert lines == ["plain"] * 3 and len(output.entries) == 1
+    line = sys._getframe().f_lineno + 1
+    log.info("with %s", "args")  # the generic path, called from the flat method
+    assert (output.entries[-1].message, output.entries[-1].line) == ("with args", line)
+    assert output.entries[-1].function.endswith("flat_functions")
+
+
+def test_a_held_logging_method_follows_a_new_configuration() -> None:
+    old, old_lines = listed()
+    new, new_lines = listed()
+    log = Logger(Severity.INFO, [old])
+    info = log.info  # a caller keeping the bound method (a callback, a hot loop)
+    info("plain")
+    info("plain")
+    assert old_lines == ["plain"]
+    log.dispatcher.install([new], level=Severity.INFO)
+    info("plain")  # the replaced method was retired: the generic path, the new outputs
+    info("plain")
+    log.info("plain")  # the new method
+    assert old_lines == ["plain"]
+    assert len(new.entries) + len(new_lines) == 3 and new_lines
+
+
+def test_a_subclass_of_logger_keeps_its_class_and_the_generic_path() -> None:
+    class Mine(Logger):
+        __slots__ = ()
+
+        def note(self, text: str) -> None:
+            self.info(text, by="me")
+
+    output, lines = listed()
+    log = Mine(Severity.INFO, [output])
+    for _ in range(3):
+        log.note("noted")
+    assert type(log) is Mine and type(log.bind(a=1)) is Logger
+    assert lines == [] and [e.message for e in output.entries] == ["noted"] * 3
+
+
 def test_entry_code_parts_whose_names_clash_are_refused() -> None:
     a = EntryCode(line="data = x", namespace={"x": b"1"})
     with pytest.raises(ValueError, match="clash"):

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from llmlog import state
-from llmlog.fastpath import build_emitter
+from llmlog.fastpath import Method, build_method, retire
 from llmlog.interfaces import Output
 from llmlog.records import EMPTY_FIELDS, LogEntry
 from llmlog.render import escape
@@ -65,7 +65,8 @@ class Dispatcher:
     :param default_fields: fields added to every entry (the call's own fields win).
     :param sanitizer: redaction and size caps applied to every entry.
     :param include_caller: record the caller's file, line and function.
-    :param specialise: build the flat per-severity functions (see :attr:`emit_info`).
+    :param specialise: build the flat per-severity logging methods (see :attr:`emit_info` and
+        :meth:`logger_class`).
     """
 
     def __init__(
@@ -90,6 +91,13 @@ class Dispatcher:
         self.sampled_out = 0
         #: Called once, on the first entry, if nothing was installed explicitly (lazy configure).
         self.on_first_use: Callable[[], None] | None = None
+        self._logger_class: type[Any] | None = None
+        #: The flat logging method of each severity (see :mod:`llmlog.fastpath` and
+        #: :meth:`logger_class`), or ``None``.
+        self.emit_debug: Method | None = None
+        self.emit_info: Method | None = None
+        self.emit_warn: Method | None = None
+        self.emit_error: Method | None = None
         self._install(
             outputs,
             level=level,
@@ -230,11 +238,65 @@ class Dispatcher:
         #: parts, positionally in :class:`~llmlog.LogEntry` field order.
         self.makers = makers
 
+    def logger_class(self, base: type[Any]) -> type[Any]:
+        """The class of this dispatcher's plain loggers: a subclass of ``base`` (the logger's
+        class; the same slots) whose logging methods (``debug``, ``info``, ``warn``,
+        ``warning``, ``error``) are the flat functions of :mod:`llmlog.fastpath` where there are
+        some (see :attr:`emit_info`), ``base``'s elsewhere; marked by a class attribute
+        ``_flat``. Made at the first call; every configuration installs its methods on it, and
+        retires the ones it replaces."""
+        return self._logger_class or self._make_logger_class(base)
+
+    def _make_logger_class(self, base: type[Any]) -> type[Any]:
+        with self._lock:  # one class, however many threads make their first logger at once
+            if self._logger_class is None:
+                cls = type(
+                    base.__name__,
+                    (base,),
+                    {
+                        "__slots__": (),
+                        "__module__": base.__module__,
+                        "__qualname__": base.__qualname__,
+                        "__doc__": base.__doc__,
+                        "_flat": True,
+                    },
+                )
+                self._put_methods(cls)
+                self._logger_class = cls
+            return self._logger_class
+
+    def _put_methods(self, cls: type[Any]) -> None:
+        for name, method in (
+            ("debug", self.emit_debug),
+            ("info", self.emit_info),
+            ("warn", self.emit_warn),
+            ("warning", self.emit_warn),
+            ("error", self.emit_error),
+        ):
+            if method is not None:
+                setattr(cls, name, method)
+            elif name in cls.__dict__:
+                delattr(cls, name)
+
+    def _use_methods(self, methods: dict[int, Method]) -> None:
+        # Installed on the loggers' class first, then the replaced ones retired: a call holding
+        # one (``info = log.info``) takes the generic path from then on.
+        replaced = {self.emit_debug, self.emit_info, self.emit_warn, self.emit_error}
+        self.emit_debug = methods.get(Severity.DEBUG)
+        self.emit_info = methods.get(Severity.INFO)
+        self.emit_warn = methods.get(Severity.WARN)
+        self.emit_error = methods.get(Severity.ERROR)
+        if self._logger_class is not None:
+            self._put_methods(self._logger_class)
+        for method in replaced - {None, *methods.values()}:
+            if method is not None:
+                retire(method)
+
     def _specialise(self) -> None:
-        # The flat function of each severity whose outputs all offer their common entry as
-        # source (entry_code; llmlog.fastpath): the logging methods call it first; None where
-        # there is none. Only where the generic path would do nothing more for a common entry: no
-        # sampling, the caller recorded, no default fields, no deferred configuration.
+        # The flat logging method of each severity whose outputs all offer their common entry as
+        # source (entry_code; llmlog.fastpath); None where there is none. Only where the generic
+        # path would do nothing more for a common entry: no sampling, the caller recorded, no
+        # default fields, no deferred configuration.
         emitters: dict[int, Any] = {}
         if (
             self.specialise
@@ -257,18 +319,14 @@ class Dispatcher:
                             break
                         parts.append((code, self._failed_by(output)))
                     else:
-                        emitters[severity] = build_emitter(parts, self.sanitizer)
+                        emitters[severity] = build_method(parts, self.sanitizer, severity)
                 except Exception as exc:  # the generic path still writes its entries
                     report_problem(
                         f"output {output.name or type(output).__name__!r}: its entry code could "
                         f"not be built ({type(exc).__name__}: {exc}); its entries take the "
                         f"generic path"
                     )
-        #: The flat function of each severity (see :mod:`llmlog.fastpath`), or ``None``.
-        self.emit_debug = emitters.get(Severity.DEBUG)
-        self.emit_info = emitters.get(Severity.INFO)
-        self.emit_warn = emitters.get(Severity.WARN)
-        self.emit_error = emitters.get(Severity.ERROR)
+        self._use_methods(emitters)
 
     def _failed_by(self, output: Output) -> Callable[[Exception], None]:
         failed = self._output_failed
@@ -308,7 +366,7 @@ class Dispatcher:
         with self._lock:
             self.on_first_use = on_first_use
             self.threshold = min(Severity)
-            self.emit_debug = self.emit_info = self.emit_warn = self.emit_error = None
+            self._use_methods({})
 
     def emit(self, entry: LogEntry) -> None:
         """Deliver ``entry`` to every output whose level admits it; never raises."""

@@ -1,19 +1,22 @@
-"""The specialised per-entry functions: one flat function per severity, generated at configure
-time from the outputs that take that severity, when each offers its common entry as source (its
-:class:`~llmlog.interfaces.EntryCode`): every output's line is made, then each is written (a
-failing write is reported and counted, the others still write).
+"""The specialised per-entry functions: one flat logging method per severity, generated at
+configure time from the outputs that take that severity, when each offers its common entry as
+source (its :class:`~llmlog.interfaces.EntryCode`): every output's line is made, then each is
+written (a failing write is reported and counted, the others still write).
 
-A logging method (``info``...) of a plain logger (no bound fields, no level of its own) calls the
-dispatcher's function for its severity with the message, the keyword fields and its name. In one
-frame it tests that the entry is the common one (a message and field values already known clean
-by the sanitizer's caches, keys known plain and not special keywords, no context in force, or
-only a trace's ids where every output's code writes them), reads the caller's frame and the time,
-and runs each output's code: its formatter's bytes, then its sink's write. For anything else it returns ``True`` before anything is written, and the logging method
-takes the generic path (``Logger._log``), which stays the reference: the same bytes either way
-(a property test compares them).
+Each is the logging method (``info``...) of the dispatcher's class of plain loggers (no bound
+fields, no level of its own; see :meth:`~llmlog.dispatch.Dispatcher.logger_class`). In one frame
+it tests that the entry is the common one (no ``%`` arguments, a message and field values already
+known clean by the sanitizer's caches, keys known plain and not special keywords, no context in
+force, or only a trace's ids where every output's code writes them), reads the caller's frame and
+the time, and runs each output's code: its formatter's bytes, then its sink's write. For anything
+else it calls the generic path (``Logger._log``) before anything is written; that path stays the
+reference: the same bytes either way (a property test compares them). An output's code says
+"not the common entry" with ``return True``, which the function's source turns into that call.
 
 Generated with ``exec`` as ``attrs`` and ``dataclasses`` generate methods: a call layer in
-CPython costs hundreds of instructions, as much as the work of a whole field.
+CPython costs hundreds of instructions, as much as the work of a whole field. A method that a
+new configuration replaced is retired (:func:`retire`): a caller still holding it
+(``info = log.info``) then takes the generic path, which reads the configuration in force.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ import attrs
 from llmlog.context import _EMPTY, get_current
 from llmlog.interfaces import EntryCode
 from llmlog.sanitize import Sanitizer
+from llmlog.severity import Severity
 
-__all__ = ["SPECIAL_KEYWORDS", "Emit", "basename", "basenames", "build_emitter"]
+__all__ = ["SPECIAL_KEYWORDS", "Method", "basename", "basenames", "build_method", "retire"]
 
 #: Keyword arguments that set entry attributes instead of becoming fields.
 SPECIAL_KEYWORDS = frozenset(
@@ -42,9 +46,8 @@ _SCALARS = frozenset({int, float, bool, type(None)})
 # Strings, keys and call sites each function remembers at most (as the sanitizer's caches).
 _SAFE_SIZE = 4096
 
-#: ``emit(message, fields, logger_name)``: ``None`` once written, ``True`` when the generic path
-#: must take it.
-Emit = Callable[[object, dict[str, Any], str], "bool | None"]
+#: A generated logging method: ``method(logger, message, *args, **fields)``.
+Method = Callable[..., None]
 
 #: A path's base name, by path: every per-entry path reads the caller's file through it.
 basenames: dict[str, str] = {}
@@ -104,9 +107,9 @@ for _value in fields.values():
     if _value not in _safe and type(_value) not in _SCALARS and not _admit(_value):
         return True
 """
-# Frame 0 is emit, 1 the logging method, 2 the application's call.
+# Frame 0 is the logging method, 1 the application's call.
 _CALLER = """\
-_frame = _getframe(2)
+_frame = _getframe(1)
 _code = _frame.f_code
 file = _files.get(_code.co_filename)
 function = _code.co_qualname
@@ -118,16 +121,20 @@ line = _frame.f_lineno
 ns = _time_ns()
 """
 
-# The generated function: the message's and name's tests, then outside a context the entry's
-# lines (one per output taking the severity), and inside one (where every code writes trace ids)
-# the same with the context's tests and the traced lines; the body is written twice so that the
-# common entry pays no second context test.
+# The generated method: the arguments', message's and name's tests, then outside a context the
+# entry's lines (one per output taking the severity), and inside one (where every code writes
+# trace ids) the same with the context's tests and the traced lines; the body is written twice so
+# that the common entry pays no second context test. Every ``return True`` (not the common
+# entry: nothing written yet) becomes a call of the generic path (_generic, below).
 # The tests on a hit are one set lookup each; what is not known yet is admitted by a call, once.
 _TEMPLATE = """\
 def _factory():
 {setup}
-    def emit(message, fields, logger):
+    def method(self, message, /, *args, **fields):
 {declare}
+        if args:
+            return True
+        logger = self.name
         try:
 {tests}
             if _get_current() is _EMPTY:
@@ -138,8 +145,10 @@ def _factory():
             return True
 {writes}
         return None
-    return emit
+    return method
 """
+# The generic path, called from the method itself: Logger._log finds the caller two frames up.
+_GENERIC = "self._log(_severity, message, args, fields)"
 # Each output's write: a failing one is reported and counted, the others still write.
 _WRITE = """\
 try:
@@ -245,12 +254,34 @@ def _indent(source: str, depth: int) -> str:
     return body if body.strip() else " " * (4 * depth) + "pass"
 
 
-def build_emitter(
-    parts: Sequence[tuple[EntryCode, Callable[[Exception], None]]], sanitizer: Sanitizer
-) -> Emit:
-    """The flat function of the outputs' ``parts`` (see the module docstring): each output's
-    code and the function called with the exception when its write fails. Every output's line
-    is made before any is written; each write on its own, in order.
+class _Generic(ast.NodeTransformer):
+    """``return True`` (not the common entry) as ``return <the generic path>``."""
+
+    def visit_Return(self, node: ast.Return) -> ast.Return:
+        if isinstance(node.value, ast.Constant) and node.value.value is True:
+            node.value = ast.parse(_GENERIC, mode="eval").body
+        return node
+
+
+def _never(value: object) -> bool:
+    return False
+
+
+def retire(method: Method) -> None:
+    """Send every later call of ``method`` (a function :func:`build_method` made) to the generic
+    path: it then admits no message. For a method a new configuration replaced, still held by a
+    caller (``info = log.info``); a call already past its tests finishes as it began."""
+    method.__globals__.update(_safe=frozenset(), _admit=_never)
+
+
+def build_method(
+    parts: Sequence[tuple[EntryCode, Callable[[Exception], None]]],
+    sanitizer: Sanitizer,
+    severity: int,
+) -> Method:
+    """The flat logging method of ``severity`` for the outputs' ``parts`` (see the module
+    docstring): each output's code and the function called with the exception when its write
+    fails. Every output's line is made before any is written; each write on its own, in order.
 
     :raises ValueError: when a code's namespace binds a name the template uses.
     :raises SyntaxError: when a code's source does not compile.
@@ -319,6 +350,7 @@ def build_emitter(
         "_functions": functions,
         "_admit_site": admit_site,
         "_time_ns": time.time_ns,
+        "_severity": severity,
         **{f"_failed_{i}": failed for i, (_, failed) in enumerate(parts)},
     }
     clash = core.keys() & code.namespace.keys()
@@ -344,6 +376,10 @@ def build_emitter(
         ),
     )
     namespace = {**code.namespace, **core}
-    exec(compile(source, "<llmlog entry function>", "exec"), namespace)
-    emit: Emit = namespace["_factory"]()
-    return emit
+    tree = ast.fix_missing_locations(_Generic().visit(ast.parse(source)))
+    exec(compile(tree, "<llmlog entry function>", "exec"), namespace)
+    method: Method = namespace["_factory"]()
+    name = Severity(severity).name.lower()
+    method.__name__, method.__qualname__ = name, f"Logger.{name}"
+    method.__doc__ = f"Log at {Severity(severity).name} (generated: see llmlog.fastpath)."
+    return method

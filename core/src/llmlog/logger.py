@@ -184,7 +184,7 @@ class Logger:
     is reported on stderr once and counted.
     """
 
-    __slots__ = ("_bound", "_dispatcher", "_level", "_plain", "name")
+    __slots__ = ("_bound", "_dispatcher", "_level", "name")
 
     def __init__(
         self,
@@ -209,18 +209,26 @@ class Logger:
                 sanitizer=Sanitizer(),
             )
             level = Severity.DEBUG  # the dispatcher enforces it
+        self.name = name
         self._dispatcher = dispatcher
         self._level = level
-        self._bound: Mapping[str, Any] = EMPTY_FIELDS
-        self.name = name
-        # No bound fields or level of its own: its entries may take the dispatcher's flat
-        # per-severity functions (llmlog.fastpath), which write the common entry in one frame.
-        self._plain = level <= Severity.DEBUG
+        self._bound: Mapping[str, Any] = EMPTY_FIELDS  # sets the class (_fit)
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
-        if name in ("_bound", "_level") and hasattr(self, "_plain"):
-            object.__setattr__(self, "_plain", not self._bound and self._level <= Severity.DEBUG)
+        if name in ("_bound", "_level") and hasattr(self, "_bound"):
+            self._fit()
+
+    def _fit(self) -> None:
+        # A plain Logger (no bound fields, no level of its own; not a subclass) takes its
+        # dispatcher's class, whose logging methods are the flat functions of llmlog.fastpath
+        # (they write the common entry in one frame); any other, Logger's generic methods.
+        cls = type(self)
+        if cls is Logger or "_flat" in cls.__dict__:
+            plain = not self._bound and self._level <= Severity.DEBUG
+            fit = self._dispatcher.logger_class(Logger) if plain else Logger
+            if cls is not fit:
+                object.__setattr__(self, "__class__", fit)
 
     # -- children --------------------------------------------------------------------------------
 
@@ -256,41 +264,25 @@ class Logger:
 
     def debug(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at DEBUG."""
-        d = self._dispatcher
-        if d.threshold <= _DEBUG:
-            # The flat function when there is one (llmlog.fastpath); True: not the common entry.
-            emit = d.emit_debug
-            if emit is None or args or not self._plain or emit(msg, fields, self.name):
-                self._log(_DEBUG, msg, args, fields)
+        if self._dispatcher.threshold <= _DEBUG:
+            self._log(_DEBUG, msg, args, fields)
 
     def info(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at INFO."""
-        d = self._dispatcher
-        if d.threshold <= _INFO:
-            # The flat function when there is one (llmlog.fastpath); True: not the common entry.
-            emit = d.emit_info
-            if emit is None or args or not self._plain or emit(msg, fields, self.name):
-                self._log(_INFO, msg, args, fields)
+        if self._dispatcher.threshold <= _INFO:
+            self._log(_INFO, msg, args, fields)
 
     def warn(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at WARN."""
-        d = self._dispatcher
-        if d.threshold <= _WARN:
-            # The flat function when there is one (llmlog.fastpath); True: not the common entry.
-            emit = d.emit_warn
-            if emit is None or args or not self._plain or emit(msg, fields, self.name):
-                self._log(_WARN, msg, args, fields)
+        if self._dispatcher.threshold <= _WARN:
+            self._log(_WARN, msg, args, fields)
 
     warning = warn
 
     def error(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at ERROR."""
-        d = self._dispatcher
-        if d.threshold <= _ERROR:
-            # The flat function when there is one (llmlog.fastpath); True: not the common entry.
-            emit = d.emit_error
-            if emit is None or args or not self._plain or emit(msg, fields, self.name):
-                self._log(_ERROR, msg, args, fields)
+        if self._dispatcher.threshold <= _ERROR:
+            self._log(_ERROR, msg, args, fields)
 
     def exception(self, msg: object, /, *args: Any, **fields: Any) -> None:
         """Log at ERROR with the exception being handled (``exc_info=True``)."""
