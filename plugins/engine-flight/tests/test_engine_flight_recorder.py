@@ -1296,3 +1296,57 @@ def test_llmlog_shutdown_stops_a_recorder_started_by_hand():
     llmlog.shutdown()  # the trace sinks are flushed and shut down
     assert not fr.enabled
     assert llmlog.state.annotating_recorder is None
+
+
+def _debug_to_the_recorder_alone(fr):
+    """A logger whose DEBUG entries only ``fr`` takes, through its flat function."""
+    from llmlog.testing import ListOutput
+    from llmlog_engine_flight import RecorderOutput
+
+    log = llmlog.Logger(Severity.DEBUG, [ListOutput(Severity.INFO), RecorderOutput(fr)])
+    assert log.dispatcher.emit_debug is not None
+    return log
+
+
+def _logged(fr):
+    fr.ring.seal_now()
+    lines = b"".join(c.data for c in fr.ring.chunks) + bytes(fr.ring._active)
+    return [json.loads(line)["msg"] for line in lines.splitlines() if b'"kind":"log"' in line]
+
+
+def test_a_stopped_recorder_takes_no_entry_from_the_thread_that_logged_last():
+    # The flat function passes the thread that logged last on one comparison: stopping the
+    # recorder must forget it, or that thread's entries would still go in.
+    fr = FlightRecorder()
+    fr.start()
+    log = _debug_to_the_recorder_alone(fr)
+    for n in range(3):  # the first teaches the sanitizer the message: the others take the code
+        log.debug("entry", n=n)
+    fr.stop()
+    log.debug("entry", n=3)
+    assert _logged(fr) == ["entry"] * 3
+    fr.start()
+    log.debug("entry", n=4)
+    fr.stop()
+    assert len(_logged(fr)) == 4
+
+
+def test_a_thread_evicted_from_the_thread_table_is_named_again_when_it_logs(tmp_path, monkeypatch):
+    # The thread that logged last is cached by the flat function; when another thread pushes it
+    # out of the (bounded) thread table, its next entry must note its name again.
+    monkeypatch.setattr("llmlog_engine_flight.recorder.MAX_THREADS", 1)
+    fr = FlightRecorder()
+    fr.start()
+    try:
+        log = _debug_to_the_recorder_alone(fr)
+        log.debug("entry", n=1)
+        log.debug("entry", n=2)
+        other = threading.Thread(target=log.debug, args=("entry",), name="other-thread")
+        other.start()
+        other.join()
+        assert threading.get_ident() not in fr._threads
+        log.debug("entry", n=3)
+        header = read_snapshot(fr.snapshot(tmp_path / "s.jsonl")).header
+    finally:
+        fr.stop()
+    assert header["threads"] == {str(threading.get_ident()): threading.current_thread().name}

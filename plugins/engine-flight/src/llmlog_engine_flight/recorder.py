@@ -215,6 +215,12 @@ class FlightRecorder(TraceSink):
         #: The threads in ``_threads`` seen since the recorder started, while it runs (emptied
         #: by ``stop``): the entry code's one test for both (see :meth:`entry_code`).
         self._recording_threads: set[int] = set()
+        #: The entry code's cache of its gate: the id of the thread that passed it last (one
+        #: comparison instead of a set lookup while one thread logs). Only ever a member of
+        #: ``_recording_threads`` or ``None``: :meth:`stop` and :meth:`_note_thread` empty it
+        #: after taking a thread out of the set, and the entry code looks at the set again after
+        #: filling it (see :meth:`entry_code`).
+        self._last_thread: list[int | None] = [None]
         #: When each trigger kind last snapshotted (monotonic seconds): rate limits are per kind.
         self._last_auto_snapshot: dict[str, float] = {}
         #: Snapshots skipped since the last one written, by reason (for the next header).
@@ -288,6 +294,7 @@ class FlightRecorder(TraceSink):
             return
         self._enabled = False
         self._recording_threads.clear()
+        self._last_thread[0] = None  # after the set: see _last_thread
         release_annotations(self)
         remove_trace_sink(self)
         self._uninstall_triggers()
@@ -311,6 +318,8 @@ class FlightRecorder(TraceSink):
                 oldest = next(iter(threads))
                 del threads[oldest]
                 self._recording_threads.discard(oldest)
+                if self._last_thread[0] == oldest:
+                    self._last_thread[0] = None
         threads[tid] = threading.current_thread().name[:200]
         recording = self._recording_threads
         recording.add(tid)
@@ -519,10 +528,18 @@ class FlightRecorder(TraceSink):
             "line": line,
             "fn": function,
         """
+        # The thread that passed last passes on one comparison; another is looked up in the set
+        # and cached, then looked up again: stop() (or the thread table's eviction) may have
+        # taken it out between the two steps, and empties the cache only after the set.
         gate = """
         r_tid = r_get_ident()
-        if r_tid not in r_recording or logger or not file:
-            return True
+        if r_tid != r_last[0] or logger or not file:
+            if r_tid not in r_recording or logger or not file:
+                return True
+            r_last[0] = r_tid
+            if r_tid not in r_recording:
+                r_last[0] = None
+                return True
         """
         end = """
         r_task = r_current_task()
@@ -560,6 +577,7 @@ class FlightRecorder(TraceSink):
             namespace={
                 "r_get_ident": _get_ident,
                 "r_recording": self._recording_threads,
+                "r_last": self._last_thread,
                 "r_level": LEVEL_NAMES.get(severity) or str(severity),
                 "r_current_task": _current_task,
                 "r_dumps": _dumps,
