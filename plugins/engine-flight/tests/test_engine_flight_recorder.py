@@ -2,6 +2,7 @@
 and the Chrome export checked with Perfetto's real trace processor."""
 
 import asyncio
+import contextlib
 import io
 import json
 import re
@@ -13,6 +14,8 @@ import time
 
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import llmlog
 from llmlog import Severity, TraceEvent, TraceEventType
@@ -1350,3 +1353,109 @@ def test_a_thread_evicted_from_the_thread_table_is_named_again_when_it_logs(tmp_
     finally:
         fr.stop()
     assert header["threads"] == {str(threading.get_ident()): threading.current_thread().name}
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["outside a trace", "inside a trace"])
+def test_a_named_loggers_entries_take_the_flat_function_and_are_recorded_as_by_record_log(
+    traced,
+):
+    # The logger's name goes in after "msg", as record_log writes it; without fields too.
+    from llmlog.dispatch import Dispatcher
+    from llmlog.testing import ListOutput
+    from llmlog_engine_flight import RecorderOutput
+
+    made = []
+    for specialise in (True, False):
+        fr = FlightRecorder()
+        fr.start()
+        dispatcher = Dispatcher(
+            [ListOutput(Severity.INFO), RecorderOutput(fr)],
+            level=Severity.INFO,
+            specialise=specialise,
+        )
+        made.append((fr, llmlog.Logger(Severity.DEBUG, dispatcher=dispatcher).named("app.db")))
+    context = (llmlog.with_trace_id("ab" * 16), llmlog.with_span_id("cd" * 8)) if traced else ()
+    generic = []
+
+    def profile(frame, what, arg):
+        if what == "call" and frame.f_code is llmlog.Logger._log.__code__:
+            generic.append(frame)
+
+    try:
+        with contextlib.ExitStack() as stack:
+            for manager in context:
+                stack.enter_context(manager)
+            for n in range(3):
+                for _, log in made:
+                    if n:
+                        sys.setprofile(profile)
+                    log.debug("query done", rows=n, table="users")
+                    log.debug("query done")
+                    sys.setprofile(None)
+    finally:
+        sys.setprofile(None)
+        for fr, _ in made:
+            fr.stop()
+    fast, reference = (
+        [{k: v for k, v in json.loads(line).items() if k != "ts"} for line in lines]
+        for lines in (
+            [
+                line
+                for c in fr.ring.chunks
+                for line in c.data.splitlines()
+                if b'"kind":"log"' in line
+            ]
+            for fr, _ in made
+        )
+    )
+    assert fast == reference and len(fast) == 6
+    assert list(fast[0])[:7] == ["kind", "tid", "level", "msg", "logger", "file", "line"]
+    assert fast[0]["logger"] == "app.db" and fast[0]["fields"] == {"rows": 0, "table": "users"}
+    assert "fields" not in fast[1]
+    assert ("trace_id" in fast[0]) is traced
+    # After the first round (which teaches the sanitizer the strings), only the reference's
+    # entries take the generic path.
+    assert len(generic) == 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.one_of(st.sampled_from(["app", "app.db", "a b", "x=1"]), st.text(max_size=12)),
+    fields=st.dictionaries(
+        st.sampled_from(["n", "user", "ok"]),
+        st.one_of(st.integers(), st.text(max_size=8), st.none(), st.booleans()),
+        max_size=3,
+    ),
+)
+def test_a_named_loggers_entries_are_recorded_alike_on_both_paths(name, fields):
+    from llmlog.dispatch import Dispatcher
+    from llmlog.testing import ListOutput
+    from llmlog_engine_flight import RecorderOutput
+
+    made = []
+    for specialise in (True, False):
+        fr = FlightRecorder()
+        fr.start()
+        dispatcher = Dispatcher(
+            [ListOutput(Severity.INFO), RecorderOutput(fr)],
+            level=Severity.INFO,
+            specialise=specialise,
+        )
+        made.append((fr, llmlog.Logger(Severity.DEBUG, dispatcher=dispatcher).named(name)))
+    try:
+        for _ in range(3):
+            for _, log in made:
+                log.debug("step", **fields)
+    finally:
+        for fr, _ in made:
+            fr.stop()
+    fast, reference = (
+        [
+            {k: v for k, v in json.loads(line).items() if k != "ts"}
+            for c in fr.ring.chunks
+            for line in c.data.splitlines()
+            if b'"kind":"log"' in line
+        ]
+        for fr, _ in made
+    )
+    assert fast == reference and len(fast) == 3

@@ -508,7 +508,7 @@ class FlightRecorder(TraceSink):
 
     def entry_code(self, severity: Severity) -> EntryCode:
         """:attr:`~llmlog.ext.Output.entry_code`: :meth:`record_log`'s common entry (a caller, no
-        optional attribute, no logger name; inside a trace, its ids) inline, for the flat
+        optional attribute but the logger's name; inside a trace, its ids) inline, for the flat
         function of a severity the recorder takes (alone, as its DEBUG entries while every other
         output shows INFO, or with other outputs), and the ring's
         :meth:`~llmlog_engine_flight.ring.ChunkRing.append` inline after it (the same
@@ -518,23 +518,27 @@ class FlightRecorder(TraceSink):
         generic path; the line needs no escape check (its strings are printable ASCII: see
         EntryCode)."""
         ring = self.ring
-        event = """
+        head = """
             "ts": ns,
             "kind": "log",
             "tid": r_tid,
             "level": r_level,
             "msg": message,
+        """
+        caller = """
             "file": file,
             "line": line,
             "fn": function,
         """
+        named = f'{head}"logger": logger,{caller}'  # record_log's order: the name after msg
+        event = f"{head}{caller}"
         # The thread that passed last passes on one comparison; another is looked up in the set
         # and cached, then looked up again: stop() (or the thread table's eviction) may have
         # taken it out between the two steps, and empties the cache only after the set.
         gate = """
         r_tid = r_get_ident()
-        if r_tid != r_last[0] or logger or not file:
-            if r_tid not in r_recording or logger or not file:
+        if r_tid != r_last[0] or not file:
+            if r_tid not in r_recording or not file:
                 return True
             r_last[0] = r_tid
             if r_tid not in r_recording:
@@ -556,14 +560,22 @@ class FlightRecorder(TraceSink):
         """
         return EntryCode(
             line=f"""{gate}
-        if fields:
+        if logger:
+            if fields:
+                r_event = {{{named}"fields": fields}}
+            else:
+                r_event = {{{named}}}
+        elif fields:
             r_event = {{{event}"fields": fields}}
         else:
             r_event = {{{event}}}
         {end}""",
             # In record_log's order: the ids after the caller, then the fields.
             line_traced=f"""{gate}
-        r_event = {{{event}}}
+        if logger:
+            r_event = {{{named}}}
+        else:
+            r_event = {{{event}}}
         if trace_id:
             r_event["trace_id"] = trace_id
         if span_id:
