@@ -16,7 +16,8 @@ counted. The cases, each an enabled ``info("answer ready", user=…, attempt=…
   llmlog's ``file`` output with that formatter against ``floors.py``'s by-hand entry written the
   same way (``os.write`` on an ``O_APPEND`` descriptor; a buffered file's ``write``);
 * a DEBUG entry only the flight recorder takes (every other output at INFO) against
-  ``floors.flight_emitter``;
+  ``floors.flight_emitter``, from an unnamed and from a named logger (whose events carry the
+  ``logger`` key, which the floor does not write);
 * an INFO entry a JSON file and the flight recorder both take, against the JSON file's floor
   (the ratio includes the recorder's work, which that floor does not do);
 * a filtered DEBUG call with three keyword fields, llmlog against structlog's filtering logger.
@@ -106,7 +107,9 @@ info_only = InfoOnly()
 info_only.level = Severity.INFO
 log = Logger(Severity.INFO, [info_only, RecorderOutput(fr)])
 measure("flight debug floor", floors.flight_emitter(), lambda: None)
-measure("flight debug llmlog", log.debug, fr.stop)
+measure("flight debug llmlog", log.debug, lambda: None)
+# The same from a named logger (get_logger(__name__)): the event carries "logger".
+measure("flight debug named llmlog", log.named("app.module").debug, fr.stop)
 
 # An INFO entry that a JSON file and the flight recorder both take (a common production setup).
 fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend="zstd", level=Severity.DEBUG)
@@ -139,6 +142,7 @@ PAIRS = [
         for how in ("write", "buffered")
     ],
     ("flight DEBUG only", "flight debug llmlog", "flight debug floor"),
+    ("flight DEBUG, named logger", "flight debug named llmlog", "flight debug floor"),
     ("json write + recorder", "json + recorder llmlog", "json write floor"),
     ("json write, in a trace", "json trace llmlog", "(no floor)"),
     ("filtered (vs structlog)", "filtered llmlog", "filtered structlog"),

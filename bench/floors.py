@@ -27,7 +27,9 @@ recorder encodes it, appended to a ``bytearray`` (the recorder's open chunk) tha
 the recorder's default chunk is full: 1,024 events or 1 MiB, whichever comes first (the events
 counted). How often the chunk starts again matters: the ``bytearray`` grows by reallocation, and
 emptied at 1 MiB only (about 5,000 of these events) the floor paid some 590 instructions an event
-less than emptied every 1,024 events, as the recorder seals with its defaults.
+less than emptied every 1,024 events, as the recorder seals with its defaults. It keeps its chunk's
+first time, as the recorder must to seal a chunk by its age (``chunk_period``): some 120
+instructions an event (``bench/count_entry.py``).
 """
 
 from __future__ import annotations
@@ -215,25 +217,30 @@ FORMATS: dict[str, Callable[[Write, Any], Emit]] = {
 
 def flight_emitter(chunk_bytes: int = 1 << 20, chunk_events: int = 1024) -> Emit:
     """A DEBUG entry as the flight recorder's event line, appended to an open chunk of at most
-    ``chunk_events`` events and ``chunk_bytes`` bytes (the recorder's defaults)."""
+    ``chunk_events`` events and ``chunk_bytes`` bytes (the recorder's defaults), whose first
+    event's time is kept: the recorder also seals a chunk by its age (``chunk_period``, 1 s by
+    default), which needs it."""
     getframe, time_ns, dumps, basename = sys._getframe, time.time_ns, orjson.dumps, os.path.basename
     get_ident = threading.get_ident
     option = orjson.OPT_APPEND_NEWLINE
     names: dict[str, str] = {}
     chunk = bytearray()
-    events = 0
+    events = started = 0
 
     def debug(message: str, **fields: Any) -> None:
-        nonlocal chunk, events
+        nonlocal chunk, events, started
         frame = getframe(1)
         code = frame.f_code
         path = code.co_filename
         file = names.get(path)
         if file is None:
             file = names[path] = basename(path)
+        ts = time_ns()
+        if not chunk:
+            started = ts
         chunk += dumps(
             {
-                "ts": time_ns(),
+                "ts": ts,
                 "kind": "log",
                 "tid": get_ident(),
                 "level": "DEBUG",

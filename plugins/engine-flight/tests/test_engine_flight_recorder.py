@@ -2,6 +2,7 @@
 and the Chrome export checked with Perfetto's real trace processor."""
 
 import asyncio
+import contextlib
 import io
 import json
 import re
@@ -13,6 +14,8 @@ import time
 
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import llmlog
 from llmlog import Severity, TraceEvent, TraceEventType
@@ -1296,3 +1299,163 @@ def test_llmlog_shutdown_stops_a_recorder_started_by_hand():
     llmlog.shutdown()  # the trace sinks are flushed and shut down
     assert not fr.enabled
     assert llmlog.state.annotating_recorder is None
+
+
+def _debug_to_the_recorder_alone(fr):
+    """A logger whose DEBUG entries only ``fr`` takes, through its flat function."""
+    from llmlog.testing import ListOutput
+    from llmlog_engine_flight import RecorderOutput
+
+    log = llmlog.Logger(Severity.DEBUG, [ListOutput(Severity.INFO), RecorderOutput(fr)])
+    assert log.dispatcher.emit_debug is not None
+    return log
+
+
+def _logged(fr):
+    fr.ring.seal_now()
+    lines = b"".join(c.data for c in fr.ring.chunks) + bytes(fr.ring._active)
+    return [json.loads(line)["msg"] for line in lines.splitlines() if b'"kind":"log"' in line]
+
+
+def test_a_stopped_recorder_takes_no_entry_from_the_thread_that_logged_last():
+    # The flat function passes the thread that logged last on one comparison: stopping the
+    # recorder must forget it, or that thread's entries would still go in.
+    fr = FlightRecorder()
+    fr.start()
+    log = _debug_to_the_recorder_alone(fr)
+    for n in range(3):  # the first teaches the sanitizer the message: the others take the code
+        log.debug("entry", n=n)
+    fr.stop()
+    log.debug("entry", n=3)
+    assert _logged(fr) == ["entry"] * 3
+    fr.start()
+    log.debug("entry", n=4)
+    fr.stop()
+    assert len(_logged(fr)) == 4
+
+
+def test_a_thread_evicted_from_the_thread_table_is_named_again_when_it_logs(tmp_path, monkeypatch):
+    # The thread that logged last is cached by the flat function; when another thread pushes it
+    # out of the (bounded) thread table, its next entry must note its name again.
+    monkeypatch.setattr("llmlog_engine_flight.recorder.MAX_THREADS", 1)
+    fr = FlightRecorder()
+    fr.start()
+    try:
+        log = _debug_to_the_recorder_alone(fr)
+        log.debug("entry", n=1)
+        log.debug("entry", n=2)
+        other = threading.Thread(target=log.debug, args=("entry",), name="other-thread")
+        other.start()
+        other.join()
+        assert threading.get_ident() not in fr._threads
+        log.debug("entry", n=3)
+        header = read_snapshot(fr.snapshot(tmp_path / "s.jsonl")).header
+    finally:
+        fr.stop()
+    assert header["threads"] == {str(threading.get_ident()): threading.current_thread().name}
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["outside a trace", "inside a trace"])
+def test_a_named_loggers_entries_take_the_flat_function_and_are_recorded_as_by_record_log(
+    traced,
+):
+    # The logger's name goes in after "msg", as record_log writes it; without fields too.
+    from llmlog.dispatch import Dispatcher
+    from llmlog.testing import ListOutput
+    from llmlog_engine_flight import RecorderOutput
+
+    made = []
+    for specialise in (True, False):
+        fr = FlightRecorder()
+        fr.start()
+        dispatcher = Dispatcher(
+            [ListOutput(Severity.INFO), RecorderOutput(fr)],
+            level=Severity.INFO,
+            specialise=specialise,
+        )
+        made.append((fr, llmlog.Logger(Severity.DEBUG, dispatcher=dispatcher).named("app.db")))
+    context = (llmlog.with_trace_id("ab" * 16), llmlog.with_span_id("cd" * 8)) if traced else ()
+    generic = []
+
+    def profile(frame, what, arg):
+        if what == "call" and frame.f_code is llmlog.Logger._log.__code__:
+            generic.append(frame)
+
+    try:
+        with contextlib.ExitStack() as stack:
+            for manager in context:
+                stack.enter_context(manager)
+            for n in range(3):
+                for _, log in made:
+                    if n:
+                        sys.setprofile(profile)
+                    log.debug("query done", rows=n, table="users")
+                    log.debug("query done")
+                    sys.setprofile(None)
+    finally:
+        sys.setprofile(None)
+        for fr, _ in made:
+            fr.stop()
+    fast, reference = (
+        [{k: v for k, v in json.loads(line).items() if k != "ts"} for line in lines]
+        for lines in (
+            [
+                line
+                for c in fr.ring.chunks
+                for line in c.data.splitlines()
+                if b'"kind":"log"' in line
+            ]
+            for fr, _ in made
+        )
+    )
+    assert fast == reference and len(fast) == 6
+    assert list(fast[0])[:7] == ["kind", "tid", "level", "msg", "logger", "file", "line"]
+    assert fast[0]["logger"] == "app.db" and fast[0]["fields"] == {"rows": 0, "table": "users"}
+    assert "fields" not in fast[1]
+    assert ("trace_id" in fast[0]) is traced
+    # After the first round (which teaches the sanitizer the strings), only the reference's
+    # entries take the generic path.
+    assert len(generic) == 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.one_of(st.sampled_from(["app", "app.db", "a b", "x=1"]), st.text(max_size=12)),
+    fields=st.dictionaries(
+        st.sampled_from(["n", "user", "ok"]),
+        st.one_of(st.integers(), st.text(max_size=8), st.none(), st.booleans()),
+        max_size=3,
+    ),
+)
+def test_a_named_loggers_entries_are_recorded_alike_on_both_paths(name, fields):
+    from llmlog.dispatch import Dispatcher
+    from llmlog.testing import ListOutput
+    from llmlog_engine_flight import RecorderOutput
+
+    made = []
+    for specialise in (True, False):
+        fr = FlightRecorder()
+        fr.start()
+        dispatcher = Dispatcher(
+            [ListOutput(Severity.INFO), RecorderOutput(fr)],
+            level=Severity.INFO,
+            specialise=specialise,
+        )
+        made.append((fr, llmlog.Logger(Severity.DEBUG, dispatcher=dispatcher).named(name)))
+    try:
+        for _ in range(3):
+            for _, log in made:
+                log.debug("step", **fields)
+    finally:
+        for fr, _ in made:
+            fr.stop()
+    fast, reference = (
+        [
+            {k: v for k, v in json.loads(line).items() if k != "ts"}
+            for c in fr.ring.chunks
+            for line in c.data.splitlines()
+            if b'"kind":"log"' in line
+        ]
+        for fr, _ in made
+    )
+    assert fast == reference and len(fast) == 3

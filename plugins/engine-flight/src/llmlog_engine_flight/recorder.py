@@ -215,6 +215,12 @@ class FlightRecorder(TraceSink):
         #: The threads in ``_threads`` seen since the recorder started, while it runs (emptied
         #: by ``stop``): the entry code's one test for both (see :meth:`entry_code`).
         self._recording_threads: set[int] = set()
+        #: The entry code's cache of its gate: the id of the thread that passed it last (one
+        #: comparison instead of a set lookup while one thread logs). Only ever a member of
+        #: ``_recording_threads`` or ``None``: :meth:`stop` and :meth:`_note_thread` empty it
+        #: after taking a thread out of the set, and the entry code looks at the set again after
+        #: filling it (see :meth:`entry_code`).
+        self._last_thread: list[int | None] = [None]
         #: When each trigger kind last snapshotted (monotonic seconds): rate limits are per kind.
         self._last_auto_snapshot: dict[str, float] = {}
         #: Snapshots skipped since the last one written, by reason (for the next header).
@@ -288,6 +294,7 @@ class FlightRecorder(TraceSink):
             return
         self._enabled = False
         self._recording_threads.clear()
+        self._last_thread[0] = None  # after the set: see _last_thread
         release_annotations(self)
         remove_trace_sink(self)
         self._uninstall_triggers()
@@ -311,6 +318,8 @@ class FlightRecorder(TraceSink):
                 oldest = next(iter(threads))
                 del threads[oldest]
                 self._recording_threads.discard(oldest)
+                if self._last_thread[0] == oldest:
+                    self._last_thread[0] = None
         threads[tid] = threading.current_thread().name[:200]
         recording = self._recording_threads
         recording.add(tid)
@@ -499,7 +508,7 @@ class FlightRecorder(TraceSink):
 
     def entry_code(self, severity: Severity) -> EntryCode:
         """:attr:`~llmlog.ext.Output.entry_code`: :meth:`record_log`'s common entry (a caller, no
-        optional attribute, no logger name; inside a trace, its ids) inline, for the flat
+        optional attribute but the logger's name; inside a trace, its ids) inline, for the flat
         function of a severity the recorder takes (alone, as its DEBUG entries while every other
         output shows INFO, or with other outputs), and the ring's
         :meth:`~llmlog_engine_flight.ring.ChunkRing.append` inline after it (the same
@@ -509,20 +518,32 @@ class FlightRecorder(TraceSink):
         generic path; the line needs no escape check (its strings are printable ASCII: see
         EntryCode)."""
         ring = self.ring
-        event = """
+        head = """
             "ts": ns,
             "kind": "log",
             "tid": r_tid,
             "level": r_level,
             "msg": message,
+        """
+        caller = """
             "file": file,
             "line": line,
             "fn": function,
         """
+        named = f'{head}"logger": logger,{caller}'  # record_log's order: the name after msg
+        event = f"{head}{caller}"
+        # The thread that passed last passes on one comparison; another is looked up in the set
+        # and cached, then looked up again: stop() (or the thread table's eviction) may have
+        # taken it out between the two steps, and empties the cache only after the set.
         gate = """
         r_tid = r_get_ident()
-        if r_tid not in r_recording or logger or not file:
-            return True
+        if r_tid != r_last[0] or not file:
+            if r_tid not in r_recording or not file:
+                return True
+            r_last[0] = r_tid
+            if r_tid not in r_recording:
+                r_last[0] = None
+                return True
         """
         end = """
         r_task = r_current_task()
@@ -539,14 +560,22 @@ class FlightRecorder(TraceSink):
         """
         return EntryCode(
             line=f"""{gate}
-        if fields:
+        if logger:
+            if fields:
+                r_event = {{{named}"fields": fields}}
+            else:
+                r_event = {{{named}}}
+        elif fields:
             r_event = {{{event}"fields": fields}}
         else:
             r_event = {{{event}}}
         {end}""",
             # In record_log's order: the ids after the caller, then the fields.
             line_traced=f"""{gate}
-        r_event = {{{event}}}
+        if logger:
+            r_event = {{{named}}}
+        else:
+            r_event = {{{event}}}
         if trace_id:
             r_event["trace_id"] = trace_id
         if span_id:
@@ -560,6 +589,7 @@ class FlightRecorder(TraceSink):
             namespace={
                 "r_get_ident": _get_ident,
                 "r_recording": self._recording_threads,
+                "r_last": self._last_thread,
                 "r_level": LEVEL_NAMES.get(severity) or str(severity),
                 "r_current_task": _current_task,
                 "r_dumps": _dumps,
