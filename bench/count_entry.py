@@ -87,13 +87,14 @@ for fmt, formatter in FORMATTERS.items():
         log = Logger(Severity.INFO, [out])
         measure(f"{fmt} {how} llmlog", log.info, out.close)
 
-# The JSON entry logged inside a trace (a trace and a span id in the context): the record has
-# traceId and spanId, which the floor does not write (no ratio).
+# The entry logged inside a trace (a trace and a span id in the context): the line has the ids,
+# which the floors do not write (no ratio).
 from llmlog.context import with_span_id, with_trace_id
-out = FileOutput(os.path.join(work, "json-trace.log"), JsonFormatter(), FileOptions())
-log = Logger(Severity.INFO, [out])
-with with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736"), with_span_id("00f067aa0ba902b7"):
-    measure("json trace llmlog", log.info, out.close)
+for fmt, formatter in FORMATTERS.items():
+    out = FileOutput(os.path.join(work, f"{fmt}-trace.log"), formatter(), FileOptions())
+    log = Logger(Severity.INFO, [out])
+    with with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736"), with_span_id("00f067aa0ba902b7"):
+        measure(f"{fmt} trace llmlog", log.info, out.close)
 
 # A DEBUG entry only the flight recorder takes.
 
@@ -135,16 +136,17 @@ with open(os.path.join(work, "names"), "w") as f:
     f.write("\n".join(names))
 """
 
+FORMATS = ("json", "text", "logfmt")
 PAIRS = [
     *[
         (f"{fmt} {how}", f"{fmt} {how} llmlog", f"{fmt} {how} floor")
-        for fmt in ("json", "text", "logfmt")
+        for fmt in FORMATS
         for how in ("write", "buffered")
     ],
     ("flight DEBUG only", "flight debug llmlog", "flight debug floor"),
     ("flight DEBUG, named logger", "flight debug named llmlog", "flight debug floor"),
     ("json write + recorder", "json + recorder llmlog", "json write floor"),
-    ("json write, in a trace", "json trace llmlog", "(no floor)"),
+    *[(f"{fmt} write, in a trace", f"{fmt} trace llmlog", "(no floor)") for fmt in FORMATS],
     ("filtered (vs structlog)", "filtered llmlog", "filtered structlog"),
 ]
 

@@ -376,10 +376,11 @@ def test_the_specialised_function_writes_what_the_generic_path_writes(
 def test_an_entry_inside_a_trace_is_written_alike(
     pairs: dict[tuple[str, bool], Pair], name: str
 ) -> None:
-    # JSON writes a trace's entries in its flat function (traceId, spanId); the other formats
-    # take the generic path there. Ids that are not printable ASCII, context fields and a
-    # model in the context take the generic path everywhere.
-    traced = name == "json"
+    # Each format's flat function writes a trace's entries (JSON's traceId and spanId, text's
+    # [traceId=…] [spanId=…], logfmt's trace_id and span_id, quoted where they need it); nested
+    # JSON has none. Ids that are not printable ASCII, context fields and a model in the context
+    # take the generic path everywhere.
+    traced = name != "json-nested"
     for buffered in (False, True):
         pair = pairs[name, buffered]
         pair.new_bytes()
@@ -388,6 +389,7 @@ def test_an_entry_inside_a_trace_is_written_alike(
             ((TRACE[0], None), traced),
             ((None, TRACE[1]), traced),
             (("", ""), traced),
+            (("a b", 'x="y"\\'), traced),
             (("id\x1b[2J", TRACE[1]), False),
             ((TRACE[0], "caf\u00e9"), False),
             ("fields", False),
@@ -401,7 +403,7 @@ def test_an_entry_inside_a_trace_is_written_alike(
             assert calls.generic == (1 if flat else 2), context
         fast, reference = pair.new_bytes()
         assert normalise(fast) == normalise(reference)
-        assert fast.count(b"\n") == 18
+        assert fast.count(b"\n") == 20
         assert b"\x1b" not in fast and b"sk-abcdef" not in fast
         if name.startswith("json"):
             assert fast.count(b'"traceId":"4bf92f3577b34da6a3ce929d0e0e4736"') == 6

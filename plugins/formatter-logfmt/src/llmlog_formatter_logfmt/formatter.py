@@ -202,7 +202,8 @@ def _line_from_parts(include_caller: bool, format_entry: Any) -> Any:
 def _line_code(include_caller: bool, severity: Severity) -> EntryCode:
     """:attr:`~llmlog.Formatter.line_code` of a logfmt formatter: ``_line_from_parts``' common
     entry inline (the same statements, less the escaping that printable ASCII strings never need:
-    a property test compares the lines)."""
+    a property test compares the lines); inside a trace's context too, with ``trace_id`` and
+    ``span_id`` after the caller, as :meth:`LogfmtFormatter.format` writes them."""
     caller = ""
     if include_caller:
         caller = """
@@ -214,7 +215,7 @@ def _line_code(include_caller: bool, severity: Severity) -> EntryCode:
                 function = l_quote(l_escape(function))
             l_parts.append(f"caller={l_caller} function={function}")
         """
-    line = (
+    head = (
         """
         l_cached = l_cache
         if l_cached[0] <= ns < l_cached[1]:
@@ -235,7 +236,24 @@ def _line_code(include_caller: bool, severity: Severity) -> EntryCode:
             )
         """
         + caller
-        + """
+    )
+    # The ids are printable ASCII (see EntryCode); quoted, as any value, when they hold a space,
+    # "=", a quote or a backslash.
+    ids = """
+        if trace_id:
+            l_parts.append(
+                f"trace_id={trace_id}"
+                if l_special.isdisjoint(trace_id)
+                else f"trace_id={l_quote(l_escape(trace_id))}"
+            )
+        if span_id:
+            l_parts.append(
+                f"span_id={span_id}"
+                if l_special.isdisjoint(span_id)
+                else f"span_id={l_quote(l_escape(span_id))}"
+            )
+        """
+    tail = """
         for l_key, l_value in fields.items():
             l_key_text = l_keys.get(l_key)
             if l_key_text is None:
@@ -254,9 +272,9 @@ def _line_code(include_caller: bool, severity: Severity) -> EntryCode:
             l_parts.append(l_key_text + l_value)
         data = (" ".join(l_parts) + "\\n").encode("utf-8", "backslashreplace")
         """
-    )
     return EntryCode(
-        line=line,
+        line=head + tail,
+        line_traced=head + ids + tail,
         namespace={
             "l_utc": rfc3339_utc,
             "l_level": f"level={SEVERITY_NAMES[list(Severity).index(severity)]}",

@@ -176,7 +176,9 @@ def _line_from_parts(opts: TextOptions, format_entry: Any) -> Any:
 def _line_code(opts: TextOptions, severity: Severity) -> EntryCode:
     """:attr:`~llmlog.Formatter.line_code` of a text formatter: ``_line_from_parts``' common
     entry inline, with its options fixed (the same statements, less the escaping that printable
-    ASCII strings never need: a property test compares the lines)."""
+    ASCII strings never need: a property test compares the lines); inside a trace's context too,
+    with ``[traceId=…]`` and ``[spanId=…]`` after the logger's name, as :meth:`TextFormatter.format`
+    writes them."""
     digits = 16 if opts.utc else 13
     stamp = ""
     if opts.include_timestamp:
@@ -201,7 +203,7 @@ def _line_code(opts: TextOptions, severity: Severity) -> EntryCode:
         if file:
             t_parts.append(f"[{file}:{line}]")
         """
-    line = (
+    head = (
         stamp
         + """
         t_parts.append(message)
@@ -210,6 +212,16 @@ def _line_code(opts: TextOptions, severity: Severity) -> EntryCode:
         + """
         if logger:
             t_parts.append(f"[logger={logger}]")
+        """
+    )
+    # The ids are printable ASCII (see EntryCode): escape() leaves them as they are.
+    ids = """
+        if trace_id:
+            t_parts.append(f"[traceId={trace_id}]")
+        if span_id:
+            t_parts.append(f"[spanId={span_id}]")
+        """
+    tail = """
         for t_key, t_value in fields.items():
             t_key_text = t_keys.get(t_key)
             if t_key_text is None:
@@ -227,9 +239,9 @@ def _line_code(opts: TextOptions, severity: Severity) -> EntryCode:
             t_parts.append(t_key_text + t_value)
         data = (" ".join(t_parts) + "\\n").encode("utf-8", "backslashreplace")
         """
-    )
     return EntryCode(
-        line=line,
+        line=head + tail,
+        line_traced=head + ids + tail,
         namespace={
             "t_clock": rfc3339_utc if opts.utc else rfc3339_local,
             "t_level": f"[{LEVEL_NAMES[severity]}]",
