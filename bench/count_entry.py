@@ -87,6 +87,12 @@ for fmt, formatter in FORMATTERS.items():
         log = Logger(Severity.INFO, [out])
         measure(f"{fmt} {how} llmlog", log.info, out.close)
 
+# The JSON entry from a logger with a bound field (log.bind(request_id=…)): a field more than
+# the floor writes (no ratio).
+out = FileOutput(os.path.join(work, "json-bound.log"), JsonFormatter(), FileOptions())
+log = Logger(Severity.INFO, [out]).bind(request_id="req-7f3a")
+measure("json bound llmlog", log.info, out.close)
+
 # The entry logged inside a trace (a trace and a span id in the context): the line has the ids,
 # which the floors do not write (no ratio).
 from llmlog.context import with_span_id, with_trace_id
@@ -147,6 +153,7 @@ PAIRS = [
     ("flight DEBUG, named logger", "flight debug named llmlog", "flight debug floor"),
     ("json write + recorder", "json + recorder llmlog", "json write floor"),
     *[(f"{fmt} write, in a trace", f"{fmt} trace llmlog", "(no floor)") for fmt in FORMATS],
+    ("json write, bound logger", "json bound llmlog", "(no floor)"),
     ("filtered (vs structlog)", "filtered llmlog", "filtered structlog"),
 ]
 

@@ -102,11 +102,20 @@ def pairs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, 
 
 
 def log_both(
-    pair: Pair, method: str, message: Any, args: tuple[Any, ...], fields: Any, name: str = ""
+    pair: Pair,
+    method: str,
+    message: Any,
+    args: tuple[Any, ...],
+    fields: Any,
+    name: str = "",
+    bound: Any = None,
 ) -> None:
     # One line for both loggers: the same caller (file, line, function) for both.
     for log in pair.loggers:
-        getattr(log.named(name) if name else log, method)(message, *args, **dict(fields))
+        child = log.named(name) if name else log
+        if bound is not None:
+            child = child.bind(**bound)
+        getattr(child, method)(message, *args, **dict(fields))
 
 
 class Calls:
@@ -162,7 +171,7 @@ def test_anything_unusual_takes_the_generic_path(tmp_path: Path) -> None:
         lambda: log.info("plain", user=["a list"]),  # not a scalar
         lambda: log.info("plain", user="caf\u00e9"),  # not ASCII
         lambda: log.info("plain", message="reserved by the formatter"),
-        lambda: log.bind(req="r1").info("plain", user="alice"),
+        lambda: log.bind(req="r1").with_level(Severity.INFO).info("plain", user="alice"),
         lambda: log.named("app\x1b").info("plain", user="alice"),  # a name to escape
         lambda: log.info("plain", user=2**70),  # orjson refuses it: the serializer writes it
     ]
@@ -347,6 +356,7 @@ def in_context(context: Any) -> contextlib.AbstractContextManager[Any]:
     with_args=st.sampled_from([False, False, False, True]),
     logger=st.one_of(st.just(""), st.just("app.db"), TEXT),
     context=st.one_of(st.none(), st.none(), st.just(TRACE), st.tuples(IDS, IDS), CONTEXTS),
+    bound=st.one_of(st.none(), st.none(), FIELDS),
 )
 def test_the_specialised_function_writes_what_the_generic_path_writes(
     pairs: dict[tuple[str, bool], Pair],
@@ -358,6 +368,7 @@ def test_the_specialised_function_writes_what_the_generic_path_writes(
     with_args: bool,
     logger: str,
     context: Any,
+    bound: dict[str, Any] | None,
 ) -> None:
     pair = pairs[name, buffered]
     args = ("%s",) if with_args else ()
@@ -365,7 +376,7 @@ def test_the_specialised_function_writes_what_the_generic_path_writes(
     # strings and keys; the last is the common entry's if it is one.
     with in_context(context), Calls() as calls:
         for _ in range(3):
-            log_both(pair, method, message, args, fields, logger)
+            log_both(pair, method, message, args, fields, logger, bound)
     event(f"generic calls {calls.generic} of 6")
     fast, reference = pair.new_bytes()
     assert normalise(fast) == normalise(reference)
@@ -519,8 +530,12 @@ def test_a_plain_logger_s_methods_are_its_dispatcher_s_flat_functions() -> None:
     assert flat is not Logger and isinstance(log, Logger) and flat.__qualname__ == "Logger"
     assert flat.info is log.dispatcher.emit_info and flat.warning is log.dispatcher.emit_warn
     assert type(log.named("child")) is flat
-    # Bound fields or a level of its own: Logger's generic methods.
-    assert type(log.bind(a=1)) is Logger and type(log.with_level(Severity.WARN)) is Logger
+    bound = log.bind(a=1)
+    assert type(bound) is not flat and type(bound).__qualname__ == "Logger"
+    assert type(bound).info is not flat.info and type(log.bind(b=2)) is type(bound)
+    # A level of its own: Logger's generic methods.
+    assert type(log.with_level(Severity.WARN)) is Logger
+    assert type(bound.with_level(Severity.WARN)) is Logger
     for _ in range(2):
         log.info("plain", n=1)  # the first teaches the sanitizer, on the generic path
         log.warning("plain", n=1)
@@ -547,6 +562,32 @@ def test_a_held_logging_method_follows_a_new_configuration() -> None:
     assert len(new.entries) + len(new_lines) == 3 and new_lines
 
 
+@pytest.mark.parametrize("name", sorted(FORMATTERS))
+def test_a_bound_logger_s_common_entry_takes_its_flat_function(
+    pairs: dict[tuple[str, bool], Pair], name: str
+) -> None:
+    # Bound fields first, then the call's (a call's field wins), as the generic path merges
+    # them; a bound special keyword stays a field there, so it takes the generic path here.
+    for buffered in (False, True):
+        pair = pairs[name, buffered]
+        pair.new_bytes()
+        flat = name != "json-nested"
+        for bound, fields, common in [
+            ({"request_id": "req-7f3a"}, {"user": "alice", "n": 1}, flat),
+            ({"request_id": "req-7f3a", "n": 0}, {"n": 2}, flat),
+            ({"model_id": "gpt-4o-mini"}, {"n": 3}, False),
+            ({"api_key": "sk-abcdefghijklmnopqrstuvwxyz012345"}, {"n": 4}, False),
+        ]:
+            log_both(pair, "info", "answer ready", (), fields, bound=bound)
+            with Calls() as calls:
+                log_both(pair, "info", "answer ready", (), fields, bound=bound)
+            assert calls.generic == (1 if common else 2), bound
+        fast, reference = pair.new_bytes()
+        assert normalise(fast) == normalise(reference)
+        assert fast.count(b"\n") == 8 and b"sk-abcdef" not in fast
+        assert fast.count(b"req-7f3a") == 4
+
+
 def test_a_subclass_of_logger_keeps_its_class_and_the_generic_path() -> None:
     class Mine(Logger):
         __slots__ = ()
@@ -558,7 +599,7 @@ def test_a_subclass_of_logger_keeps_its_class_and_the_generic_path() -> None:
     log = Mine(Severity.INFO, [output])
     for _ in range(3):
         log.note("noted")
-    assert type(log) is Mine and type(log.bind(a=1)) is Logger
+    assert type(log) is Mine and "_flat" in type(log.bind(a=1)).__dict__
     assert lines == [] and [e.message for e in output.entries] == ["noted"] * 3
 
 

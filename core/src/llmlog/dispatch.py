@@ -28,6 +28,15 @@ from llmlog.render import escape
 from llmlog.sanitize import Sanitizer
 from llmlog.severity import Severity
 
+# The logging methods a flat function stands for, by name.
+_METHOD_NAMES = (
+    ("debug", Severity.DEBUG),
+    ("info", Severity.INFO),
+    ("warn", Severity.WARN),
+    ("warning", Severity.WARN),
+    ("error", Severity.ERROR),
+)
+
 __all__ = ["Dispatcher", "report_problem"]
 
 _FATAL = Severity.FATAL  # enum member access is slow; the emit path reads a module constant
@@ -91,7 +100,11 @@ class Dispatcher:
         self.sampled_out = 0
         #: Called once, on the first entry, if nothing was installed explicitly (lazy configure).
         self.on_first_use: Callable[[], None] | None = None
-        self._logger_class: type[Any] | None = None
+        # The loggers' classes (False: plain, True: with bound fields), their flat methods by
+        # severity, and the outputs' parts they are built from (see logger_class).
+        self._classes: dict[bool, type[Any]] = {}
+        self._methods: dict[bool, dict[int, Method]] = {False: {}, True: {}}
+        self._parts: dict[int, list[tuple[Any, Callable[[Exception], None]]]] = {}
         #: The flat logging method of each severity (see :mod:`llmlog.fastpath` and
         #: :meth:`logger_class`), or ``None``.
         self.emit_debug: Method | None = None
@@ -238,18 +251,20 @@ class Dispatcher:
         #: parts, positionally in :class:`~llmlog.LogEntry` field order.
         self.makers = makers
 
-    def logger_class(self, base: type[Any]) -> type[Any]:
-        """The class of this dispatcher's plain loggers: a subclass of ``base`` (the logger's
-        class; the same slots) whose logging methods (``debug``, ``info``, ``warn``,
-        ``warning``, ``error``) are the flat functions of :mod:`llmlog.fastpath` where there are
-        some (see :attr:`emit_info`), ``base``'s elsewhere; marked by a class attribute
+    def logger_class(self, base: type[Any], bound: bool = False) -> type[Any]:
+        """The class of this dispatcher's loggers with no level of their own (``bound``: with
+        bound fields): a subclass of ``base`` (the logger's class; the same slots) whose logging
+        methods (``debug``, ``info``, ``warn``, ``warning``, ``error``) are the flat functions of
+        :mod:`llmlog.fastpath` where there are some (see :attr:`emit_info`; the bound class's
+        merge the bound fields first), ``base``'s elsewhere; marked by a class attribute
         ``_flat``. Made at the first call; every configuration installs its methods on it, and
         retires the ones it replaces."""
-        return self._logger_class or self._make_logger_class(base)
+        return self._classes.get(bound) or self._make_logger_class(base, bound)
 
-    def _make_logger_class(self, base: type[Any]) -> type[Any]:
+    def _make_logger_class(self, base: type[Any], bound: bool) -> type[Any]:
         with self._lock:  # one class, however many threads make their first logger at once
-            if self._logger_class is None:
+            cls = self._classes.get(bound)
+            if cls is None:
                 cls = type(
                     base.__name__,
                     (base,),
@@ -261,43 +276,59 @@ class Dispatcher:
                         "_flat": True,
                     },
                 )
-                self._put_methods(cls)
-                self._logger_class = cls
-            return self._logger_class
+                self._classes[bound] = cls
+                if bound:  # built when a bound logger is first made
+                    self._use_methods(self._build_bound(), bound=True)
+                else:
+                    self._put_methods(cls, self._methods[False])
+            return cls
 
-    def _put_methods(self, cls: type[Any]) -> None:
-        for name, method in (
-            ("debug", self.emit_debug),
-            ("info", self.emit_info),
-            ("warn", self.emit_warn),
-            ("warning", self.emit_warn),
-            ("error", self.emit_error),
-        ):
+    @staticmethod
+    def _put_methods(cls: type[Any], methods: dict[int, Method]) -> None:
+        for name, severity in _METHOD_NAMES:
+            method = methods.get(severity)
             if method is not None:
                 setattr(cls, name, method)
             elif name in cls.__dict__:
                 delattr(cls, name)
 
-    def _use_methods(self, methods: dict[int, Method]) -> None:
+    def _use_methods(self, methods: dict[int, Method], *, bound: bool = False) -> None:
         # Installed on the loggers' class first, then the replaced ones retired: a call holding
         # one (``info = log.info``) takes the generic path from then on.
-        replaced = {self.emit_debug, self.emit_info, self.emit_warn, self.emit_error}
-        self.emit_debug = methods.get(Severity.DEBUG)
-        self.emit_info = methods.get(Severity.INFO)
-        self.emit_warn = methods.get(Severity.WARN)
-        self.emit_error = methods.get(Severity.ERROR)
-        if self._logger_class is not None:
-            self._put_methods(self._logger_class)
-        for method in replaced - {None, *methods.values()}:
-            if method is not None:
-                retire(method)
+        replaced = set(self._methods[bound].values()) - set(methods.values())
+        self._methods[bound] = methods
+        if not bound:
+            self.emit_debug = methods.get(Severity.DEBUG)
+            self.emit_info = methods.get(Severity.INFO)
+            self.emit_warn = methods.get(Severity.WARN)
+            self.emit_error = methods.get(Severity.ERROR)
+        cls = self._classes.get(bound)
+        if cls is not None:
+            self._put_methods(cls, methods)
+        for method in replaced:
+            retire(method)
+
+    def _build_bound(self) -> dict[int, Method]:
+        # The bound loggers' methods of the outputs' parts the last configuration kept (built
+        # when the first bound logger is made, and at each configuration once one was).
+        methods = {}
+        for severity, parts in self._parts.items():
+            try:
+                methods[severity] = build_method(parts, self.sanitizer, severity, bound=True)
+            except Exception as exc:  # the generic path still writes its entries
+                report_problem(
+                    f"the flat logging method of {Severity(severity).name} could not be built "
+                    f"({type(exc).__name__}: {exc}); its entries take the generic path"
+                )
+        return methods
 
     def _specialise(self) -> None:
         # The flat logging method of each severity whose outputs all offer their common entry as
         # source (entry_code; llmlog.fastpath); None where there is none. Only where the generic
         # path would do nothing more for a common entry: no sampling, the caller recorded, no
         # default fields, no deferred configuration.
-        emitters: dict[int, Any] = {}
+        self._parts = {}
+        plain: dict[int, Method] = {}
         if (
             self.specialise
             and self.sample_rate >= 1.0
@@ -319,14 +350,16 @@ class Dispatcher:
                             break
                         parts.append((code, self._failed_by(output)))
                     else:
-                        emitters[severity] = build_method(parts, self.sanitizer, severity)
+                        plain[severity] = build_method(parts, self.sanitizer, severity)
+                        self._parts[severity] = parts
                 except Exception as exc:  # the generic path still writes its entries
                     report_problem(
                         f"output {output.name or type(output).__name__!r}: its entry code could "
                         f"not be built ({type(exc).__name__}: {exc}); its entries take the "
                         f"generic path"
                     )
-        self._use_methods(emitters)
+        self._use_methods(plain)
+        self._use_methods(self._build_bound() if True in self._classes else {}, bound=True)
 
     def _failed_by(self, output: Output) -> Callable[[Exception], None]:
         failed = self._output_failed
@@ -366,7 +399,9 @@ class Dispatcher:
         with self._lock:
             self.on_first_use = on_first_use
             self.threshold = min(Severity)
+            self._parts = {}
             self._use_methods({})
+            self._use_methods({}, bound=True)
 
     def emit(self, entry: LogEntry) -> None:
         """Deliver ``entry`` to every output whose level admits it; never raises."""

@@ -125,17 +125,20 @@ ns = _time_ns()
 # entry's lines (one per output taking the severity), and inside one (where every code writes
 # trace ids) the same with the context's tests and the traced lines; the body is written twice so
 # that the common entry pays no second context test. Every ``return True`` (not the common
-# entry: nothing written yet) becomes a call of the generic path (_generic, below).
+# entry: nothing written yet) becomes a call of the generic path (_GENERIC, below), with the
+# call's own keywords ({keywords}: a bound logger's method merges its bound fields into fields,
+# as the generic path does).
 # The tests on a hit are one set lookup each; what is not known yet is admitted by a call, once.
 _TEMPLATE = """\
 def _factory():
 {setup}
-    def method(self, message, /, *args, **fields):
+    def method(self, message, /, *args, **{keywords}):
 {declare}
         if args:
             return True
         logger = self.name
         try:
+{merge}
 {tests}
             if _get_current() is _EMPTY:
 {body}
@@ -148,7 +151,10 @@ def _factory():
     return method
 """
 # The generic path, called from the method itself: Logger._log finds the caller two frames up.
-_GENERIC = "self._log(_severity, message, args, fields)"
+_GENERIC = "self._log(_severity, message, args, {keywords})"
+# A bound logger's fields: its bound ones, then the call's (the generic path's order, less the
+# default and context fields, which the common entry has none of).
+_MERGE = "fields = {**self._bound, **kw}"
 # Each output's write: a failing one is reported and counted, the others still write.
 _WRITE = """\
 try:
@@ -257,9 +263,12 @@ def _indent(source: str, depth: int) -> str:
 class _Generic(ast.NodeTransformer):
     """``return True`` (not the common entry) as ``return <the generic path>``."""
 
+    def __init__(self, call: str) -> None:
+        self.call = call
+
     def visit_Return(self, node: ast.Return) -> ast.Return:
         if isinstance(node.value, ast.Constant) and node.value.value is True:
-            node.value = ast.parse(_GENERIC, mode="eval").body
+            node.value = ast.parse(self.call, mode="eval").body
         return node
 
 
@@ -278,10 +287,13 @@ def build_method(
     parts: Sequence[tuple[EntryCode, Callable[[Exception], None]]],
     sanitizer: Sanitizer,
     severity: int,
+    *,
+    bound: bool = False,
 ) -> Method:
     """The flat logging method of ``severity`` for the outputs' ``parts`` (see the module
     docstring): each output's code and the function called with the exception when its write
     fails. Every output's line is made before any is written; each write on its own, in order.
+    ``bound``: the method of loggers with bound fields (``logger._bound``), merged first.
 
     :raises ValueError: when a code's namespace binds a name the template uses.
     :raises SyntaxError: when a code's source does not compile.
@@ -362,7 +374,10 @@ def build_method(
     traced = "return True"
     if code.line_traced is not None:
         traced = f"{_TRACE}{fields}{_CALLER}{textwrap.dedent(code.line_traced).strip()}"
+    keywords = "kw" if bound else "fields"
     source = _TEMPLATE.format(
+        keywords=keywords,
+        merge=_indent(_MERGE, 3) if bound else "",
         setup=_indent(code.setup, 1),
         declare=f"        nonlocal {state}" if state else "",
         tests=_indent((_MESSAGE_TYPES_CHECKED if code.types_checked else _MESSAGE) + _NAME, 3),
@@ -376,7 +391,8 @@ def build_method(
         ),
     )
     namespace = {**code.namespace, **core}
-    tree = ast.fix_missing_locations(_Generic().visit(ast.parse(source)))
+    generic = _Generic(_GENERIC.format(keywords=keywords))
+    tree = ast.fix_missing_locations(generic.visit(ast.parse(source)))
     exec(compile(tree, "<llmlog entry function>", "exec"), namespace)
     method: Method = namespace["_factory"]()
     name = Severity(severity).name.lower()

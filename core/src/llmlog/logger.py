@@ -220,13 +220,15 @@ class Logger:
             self._fit()
 
     def _fit(self) -> None:
-        # A plain Logger (no bound fields, no level of its own; not a subclass) takes its
-        # dispatcher's class, whose logging methods are the flat functions of llmlog.fastpath
-        # (they write the common entry in one frame); any other, Logger's generic methods.
+        # A Logger (not a subclass) with no level of its own takes its dispatcher's class for
+        # loggers with or without bound fields, whose logging methods are the flat functions of
+        # llmlog.fastpath (they write the common entry in one frame); any other, Logger's
+        # generic methods.
         cls = type(self)
         if cls is Logger or "_flat" in cls.__dict__:
-            plain = not self._bound and self._level <= Severity.DEBUG
-            fit = self._dispatcher.logger_class(Logger) if plain else Logger
+            fit = Logger
+            if self._level <= Severity.DEBUG:
+                fit = self._dispatcher.logger_class(Logger, bool(self._bound))
             if cls is not fit:
                 object.__setattr__(self, "__class__", fit)
 
