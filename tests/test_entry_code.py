@@ -546,6 +546,19 @@ def test_a_plain_logger_s_methods_are_its_dispatcher_s_flat_functions() -> None:
     assert output.entries[-1].function.endswith("flat_functions")
 
 
+def test_a_copied_logger_has_its_original_s_class_and_logs() -> None:
+    import copy
+
+    output, lines = listed()
+    log = Logger(Severity.INFO, [output])
+    for original in (log, log.bind(a=1), log.with_level(Severity.WARN)):
+        twin = copy.copy(original)  # its slots restored one by one, in any order
+        assert type(twin) is type(original)
+        twin.warning("copied")
+        twin.warning("copied")
+    assert len(lines) + len(output.entries) == 6
+
+
 def test_a_held_logging_method_follows_a_new_configuration() -> None:
     old, old_lines = listed()
     new, new_lines = listed()

@@ -216,19 +216,24 @@ class Logger:
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
-        if name in ("_bound", "_level") and hasattr(self, "_bound"):
+        if name in ("_bound", "_level", "_dispatcher"):
             self._fit()
 
     def _fit(self) -> None:
         # A Logger (not a subclass) with no level of its own takes its dispatcher's class for
         # loggers with or without bound fields, whose logging methods are the flat functions of
         # llmlog.fastpath (they write the common entry in one frame); any other, Logger's
-        # generic methods.
+        # generic methods. Once the three are set (in __init__, or by copy and pickle, in any
+        # order).
         cls = type(self)
         if cls is Logger or "_flat" in cls.__dict__:
+            try:
+                level, bound, dispatcher = self._level, self._bound, self._dispatcher
+            except AttributeError:
+                return
             fit = Logger
-            if self._level <= Severity.DEBUG:
-                fit = self._dispatcher.logger_class(Logger, bool(self._bound))
+            if level <= Severity.DEBUG:
+                fit = dispatcher.logger_class(Logger, bool(bound))
             if cls is not fit:
                 object.__setattr__(self, "__class__", fit)
 
