@@ -93,6 +93,12 @@ out = FileOutput(os.path.join(work, "json-bound.log"), JsonFormatter(), FileOpti
 log = Logger(Severity.INFO, [out]).bind(request_id="req-7f3a")
 measure("json bound llmlog", log.info, out.close)
 
+# The JSON entry with the dispatcher's default fields (configure(default_fields=…)): a field
+# more than the floor writes (no ratio).
+out = FileOutput(os.path.join(work, "json-defaults.log"), JsonFormatter(), FileOptions())
+log = Logger(Severity.INFO, [out], default_fields={"service": "qa"})
+measure("json defaults llmlog", log.info, out.close)
+
 # The entry logged inside a trace (a trace and a span id in the context): the line has the ids,
 # which the floors do not write (no ratio).
 from llmlog.context import with_span_id, with_trace_id
@@ -154,6 +160,7 @@ PAIRS = [
     ("json write + recorder", "json + recorder llmlog", "json write floor"),
     *[(f"{fmt} write, in a trace", f"{fmt} trace llmlog", "(no floor)") for fmt in FORMATS],
     ("json write, bound logger", "json bound llmlog", "(no floor)"),
+    ("json write, default fields", "json defaults llmlog", "(no floor)"),
     ("filtered (vs structlog)", "filtered llmlog", "filtered structlog"),
 ]
 

@@ -601,6 +601,42 @@ def test_a_bound_logger_s_common_entry_takes_its_flat_function(
         assert fast.count(b"req-7f3a") == 4
 
 
+@pytest.mark.parametrize("name", sorted(FORMATTERS))
+@pytest.mark.parametrize(
+    ("defaults", "common"),
+    [
+        ({"service": "qa", "n": 0}, True),
+        ({"service": "qa", "api_key": "sk-abcdefghijklmnopqrstuvwxyz012345"}, False),
+    ],
+)
+def test_default_fields_are_merged_as_the_generic_path_merges_them(
+    tmp_path: Path, name: str, defaults: dict[str, Any], common: bool
+) -> None:
+    # The dispatcher's default fields first, then the bound ones, then the call's (which win);
+    # a secret among them is redacted once, at install, and its key takes the generic path.
+    pair = Pair.__new__(Pair)
+    pair.paths, pair.outputs, pair.loggers, pair.sizes = [], [], [], [0, 0]
+    for specialise in (True, False):
+        path = tmp_path / f"{specialise}.log"
+        output = FileOutput(path, FORMATTERS[name](), FileOptions())
+        dispatcher = Dispatcher(
+            [output], level=Severity.DEBUG, default_fields=defaults, specialise=specialise
+        )
+        pair.paths.append(path)
+        pair.outputs.append(output)
+        pair.loggers.append(Logger(Severity.DEBUG, dispatcher=dispatcher))
+    flat = common and name != "json-nested"
+    for bound in (None, {"request_id": "req-7f3a", "n": 1}):
+        log_both(pair, "info", "answer ready", (), {"user": "alice", "n": 2}, bound=bound)
+        with Calls() as calls:
+            log_both(pair, "info", "answer ready", (), {"user": "alice", "n": 2}, bound=bound)
+        assert calls.generic == (1 if flat else 2)
+    fast, reference = pair.new_bytes()
+    pair.close()
+    assert normalise(fast) == normalise(reference)
+    assert fast.count(b"\n") == 4 and fast.count(b"qa") == 4 and b"sk-abcdef" not in fast
+
+
 def test_a_subclass_of_logger_keeps_its_class_and_the_generic_path() -> None:
     class Mine(Logger):
         __slots__ = ()

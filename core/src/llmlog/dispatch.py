@@ -314,7 +314,9 @@ class Dispatcher:
         methods = {}
         for severity, parts in self._parts.items():
             try:
-                methods[severity] = build_method(parts, self.sanitizer, severity, bound=True)
+                methods[severity] = build_method(
+                    parts, self.sanitizer, severity, bound=True, defaults=self.default_fields
+                )
             except Exception as exc:  # the generic path still writes its entries
                 report_problem(
                     f"the flat logging method of {Severity(severity).name} could not be built "
@@ -326,14 +328,13 @@ class Dispatcher:
         # The flat logging method of each severity whose outputs all offer their common entry as
         # source (entry_code; llmlog.fastpath); None where there is none. Only where the generic
         # path would do nothing more for a common entry: no sampling, the caller recorded, no
-        # default fields, no deferred configuration.
+        # deferred configuration.
         self._parts = {}
         plain: dict[int, Method] = {}
         if (
             self.specialise
             and self.sample_rate >= 1.0
             and self.include_caller
-            and not self.default_fields
             and self.on_first_use is None
         ):
             for severity in (Severity.DEBUG, Severity.INFO, Severity.WARN, Severity.ERROR):
@@ -350,7 +351,9 @@ class Dispatcher:
                             break
                         parts.append((code, self._failed_by(output)))
                     else:
-                        plain[severity] = build_method(parts, self.sanitizer, severity)
+                        plain[severity] = build_method(
+                            parts, self.sanitizer, severity, defaults=self.default_fields
+                        )
                         self._parts[severity] = parts
                 except Exception as exc:  # the generic path still writes its entries
                     report_problem(

@@ -26,7 +26,7 @@ import os
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeGuard
 
 import attrs
@@ -126,8 +126,8 @@ ns = _time_ns()
 # trace ids) the same with the context's tests and the traced lines; the body is written twice so
 # that the common entry pays no second context test. Every ``return True`` (not the common
 # entry: nothing written yet) becomes a call of the generic path (_GENERIC, below), with the
-# call's own keywords ({keywords}: a bound logger's method merges its bound fields into fields,
-# as the generic path does).
+# call's own keywords ({keywords}: where there are default or bound fields, the method merges
+# them into fields first, as the generic path does).
 # The tests on a hit are one set lookup each; what is not known yet is admitted by a call, once.
 _TEMPLATE = """\
 def _factory():
@@ -152,9 +152,9 @@ def _factory():
 """
 # The generic path, called from the method itself: Logger._log finds the caller two frames up.
 _GENERIC = "self._log(_severity, message, args, {keywords})"
-# A bound logger's fields: its bound ones, then the call's (the generic path's order, less the
-# default and context fields, which the common entry has none of).
-_MERGE = "fields = {**self._bound, **kw}"
+# The entry's fields: the default ones, the bound ones, then the call's (the generic path's
+# order, less the context's, which the common entry has none of).
+_MERGE = "fields = {{{defaults}{bound}**kw}}"
 # Each output's write: a failing one is reported and counted, the others still write.
 _WRITE = """\
 try:
@@ -289,11 +289,13 @@ def build_method(
     severity: int,
     *,
     bound: bool = False,
+    defaults: Mapping[str, Any] | None = None,
 ) -> Method:
     """The flat logging method of ``severity`` for the outputs' ``parts`` (see the module
     docstring): each output's code and the function called with the exception when its write
     fails. Every output's line is made before any is written; each write on its own, in order.
-    ``bound``: the method of loggers with bound fields (``logger._bound``), merged first.
+    ``bound``: the method of loggers with bound fields (``logger._bound``), merged first;
+    ``defaults``: the dispatcher's default fields (sanitized), merged before them.
 
     :raises ValueError: when a code's namespace binds a name the template uses.
     :raises SyntaxError: when a code's source does not compile.
@@ -363,6 +365,7 @@ def build_method(
         "_admit_site": admit_site,
         "_time_ns": time.time_ns,
         "_severity": severity,
+        "_defaults": defaults,
         **{f"_failed_{i}": failed for i, (_, failed) in enumerate(parts)},
     }
     clash = core.keys() & code.namespace.keys()
@@ -374,10 +377,15 @@ def build_method(
     traced = "return True"
     if code.line_traced is not None:
         traced = f"{_TRACE}{fields}{_CALLER}{textwrap.dedent(code.line_traced).strip()}"
-    keywords = "kw" if bound else "fields"
+    merge = ""
+    if bound or defaults:
+        merge = _MERGE.format(
+            defaults="**_defaults, " if defaults else "", bound="**self._bound, " if bound else ""
+        )
+    keywords = "kw" if merge else "fields"
     source = _TEMPLATE.format(
         keywords=keywords,
-        merge=_indent(_MERGE, 3) if bound else "",
+        merge=_indent(merge, 3) if merge else "",
         setup=_indent(code.setup, 1),
         declare=f"        nonlocal {state}" if state else "",
         tests=_indent((_MESSAGE_TYPES_CHECKED if code.types_checked else _MESSAGE) + _NAME, 3),
