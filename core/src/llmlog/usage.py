@@ -11,7 +11,8 @@ never added twice. Anthropic's native usage counts ``input_tokens`` *without* th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count
@@ -31,14 +32,6 @@ def _get(source: Any, name: str) -> Any:
         return getattr(source, name, None)
     except Exception:
         return None
-
-
-def _first(source: Any, *names: str) -> Any:
-    for name in names:
-        value = _get(source, name)
-        if value is not None:
-            return value
-    return None
 
 
 def _sum(*values: Any) -> Any:
@@ -80,45 +73,70 @@ def usage_from(usage: Any) -> TokenUsage:
     if isinstance(usage, TokenUsage):
         return usage
     try:
-        return _usage_from(usage)
+        # A dict (LiteLLM's, DSPy's usage, once per LLM call) is read through its own ``get``:
+        # a C call per name instead of a Python one; anything else through _get's checks.
+        return _usage_from(usage.get if type(usage) is dict else functools.partial(_get, usage))
     except Exception:  # an object whose attributes raise: no usage rather than a traceback
         return TokenUsage()
 
 
-def _usage_from(usage: Any) -> TokenUsage:
-    prompt_raw = _get(usage, "prompt_tokens")
+def _usage_from(get: Callable[[str], Any]) -> TokenUsage:
+    """:func:`usage_from` of the source whose values ``get`` reads by name (``None``: absent)."""
+    prompt_raw = get("prompt_tokens")
     anthropic = prompt_raw is None
     if prompt_raw is None:
-        prompt_raw = _get(usage, "input_tokens")
-    completion_raw = _first(usage, "completion_tokens", "output_tokens")
-    total_raw = _get(usage, "total_tokens")
-    in_details = _first(usage, "prompt_tokens_details", "input_tokens_details")
-    out_details = _first(usage, "completion_tokens_details", "output_tokens_details")
+        prompt_raw = get("input_tokens")
+    completion_raw = get("completion_tokens")
+    if completion_raw is None:
+        completion_raw = get("output_tokens")
+    total_raw = get("total_tokens")
+    in_details = get("prompt_tokens_details")
+    if in_details is None:
+        in_details = get("input_tokens_details")
+    out_details = get("completion_tokens_details")
+    if out_details is None:
+        out_details = get("output_tokens_details")
 
-    anthropic_read = _get(usage, "cache_read_input_tokens")
-    anthropic_write = _get(usage, "cache_creation_input_tokens")
+    anthropic_read = get("cache_read_input_tokens")
+    anthropic_write = get("cache_creation_input_tokens")
+    # The details objects are absent in the common case: their reads are skipped, not made.
     cache_read = as_count(
-        _first(usage, "cache_read_tokens") or _get(in_details, "cached_tokens") or anthropic_read,
+        get("cache_read_tokens")
+        or (None if in_details is None else _get(in_details, "cached_tokens"))
+        or anthropic_read,
         "usage.cache_read_tokens",
     )
+    creation = get("cache_creation_tokens")
+    if creation is None:
+        creation = get("cache_write_tokens")
     cache_creation = as_count(
-        _first(usage, "cache_creation_tokens", "cache_write_tokens")
-        or _get(in_details, "cache_creation_tokens")
+        creation
+        or (None if in_details is None else _get(in_details, "cache_creation_tokens"))
         or anthropic_write,
         "usage.cache_creation_tokens",
     )
     reasoning = as_count(
-        _first(usage, "reasoning_tokens") or _get(out_details, "reasoning_tokens"),
+        get("reasoning_tokens")
+        or (None if out_details is None else _get(out_details, "reasoning_tokens")),
         "usage.reasoning_tokens",
     )
+    details = in_details is not None or out_details is not None
     audio = as_count(
-        _get(usage, "audio_tokens")
-        or _sum(_get(in_details, "audio_tokens"), _get(out_details, "audio_tokens")),
+        get("audio_tokens")
+        or (
+            _sum(_get(in_details, "audio_tokens"), _get(out_details, "audio_tokens"))
+            if details
+            else None
+        ),
         "usage.audio_tokens",
     )
     image = as_count(
-        _get(usage, "image_tokens")
-        or _sum(_get(in_details, "image_tokens"), _get(out_details, "image_tokens")),
+        get("image_tokens")
+        or (
+            _sum(_get(in_details, "image_tokens"), _get(out_details, "image_tokens"))
+            if details
+            else None
+        ),
         "usage.image_tokens",
     )
     prompt = as_count(prompt_raw, "usage.prompt_tokens")
@@ -135,7 +153,7 @@ def _usage_from(usage: Any) -> TokenUsage:
         prompt,
         completion,
         total,
-        as_cost(_get(usage, "cost"), "usage.cost"),
+        as_cost(get("cost"), "usage.cost"),
         cache_read_tokens=cache_read,
         cache_creation_tokens=cache_creation,
         reasoning_tokens=reasoning,
