@@ -603,7 +603,13 @@ class FlightRecorder(TraceSink):
             task = _current_task()
             if task is not None:
                 payload["task"] = task[0]
-            line = _line(payload)
+            # _line written out (a call less per event): the same bytes.
+            try:
+                line = _dumps(payload, default=_default, option=_NEWLINE)
+            except Exception:  # what orjson refuses: the slow encoder
+                line = serializer.dumps(payload) + b"\n"
+            if not line.isascii() or 0x7F in line:
+                line = escape_json_bytes(line)
             if span_id and event.type is _SPAN:
                 phase = data.get("event")
                 if phase == "start":
