@@ -18,11 +18,7 @@ from llmlog_engine_flight.recorder import _line
 
 texts = st.text(max_size=12) | st.sampled_from(["\x7f", "\u2028", "é", "\ud800", "plain"])
 values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False)
-    | texts,
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | texts,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
     max_leaves=8,
 )
