@@ -37,7 +37,7 @@ from llmlog.budgets import charge
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
 from llmlog.interfaces import BuildContext, TraceSink
-from llmlog.numbers import as_cost, as_count, as_seconds
+from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
 from llmlog.pricing import REPLAYED, price_usage
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
@@ -80,6 +80,14 @@ os.register_at_fork(after_in_child=lambda: _random.seed(secrets.randbits(128)))
 add_listener = _fanout.add_listener
 remove_listener = _fanout.remove_listener
 _deliver = _fanout.deliver
+
+# The event types of the per-span emits as module constants (an enum member read through its
+# class costs a lookup per event), and the clock.
+_SPAN = TraceEventType.SPAN
+_LLM_CALL = TraceEventType.LLM_CALL
+_MODULE = TraceEventType.MODULE
+_TOOL_CALL = TraceEventType.TOOL_CALL
+_time_ns = time.time_ns
 
 
 def new_trace_id() -> str:
@@ -322,7 +330,7 @@ class TraceSession(TraceSink):
     ) -> TraceEvent:
         event = TraceEvent(
             type_,
-            time.time_ns(),
+            _time_ns(),
             self.trace_id,
             span_id,
             parent_id,
@@ -445,12 +453,17 @@ class TraceSession(TraceSink):
         inputs: Mapping[str, Any] | None = None,
     ) -> None:
         """``EmitSpanStart``: a span begins (``parent_id`` empty or ``None`` for a root)."""
-        data: dict[str, Any] = {"event": "start", "operation": self._sanitizer.text(operation)}
+        sanitizer = self._sanitizer
+        # An operation name seen clean (the sanitizer's cache) is not cleaned again: the same few
+        # names come back at every span.
+        if type(operation) is not str or operation not in sanitizer._clean:
+            operation = sanitizer.text(operation)
+        data: dict[str, Any] = {"event": "start", "operation": operation}
         if inputs is not None:
             data["inputs"] = self._user_mapping(inputs)
         self._parents[span_id] = parent_id or None
         self._rollup[span_id] = [0, 0]
-        self._emit(TraceEventType.SPAN, span_id, data, parent_id or None, cleaned=True)
+        self._emit(_SPAN, span_id, data, parent_id or None, cleaned=True)
 
     def emit_span_end(
         self,
@@ -466,14 +479,20 @@ class TraceSession(TraceSink):
         pass/fail, an evaluation run's score and counts), written as the end's ``evaluation``
         key. Unlike ``outputs`` it is kept in the no-content mode (redaction and caps still
         apply): it must hold numbers, flags and names, never the program's content."""
-        data: dict[str, Any] = {"event": "end", "duration_ms": as_count(duration_ms, "duration_ms")}
+        # as_count's own first test inline: a span's duration is a small int.
+        duration = (
+            duration_ms
+            if type(duration_ms) is int and 0 <= duration_ms <= MAX_SAFE_INT
+            else as_count(duration_ms, "duration_ms")
+        )
+        data: dict[str, Any] = {"event": "end", "duration_ms": duration}
         if outputs is not None:
             data["outputs"] = self._user_mapping(outputs)
         if error is not None:
             data["error"] = self._sanitizer.text(str(error))
         if evaluation is not None:
             data["evaluation"] = dict(self._sanitizer.fields(evaluation))
-        self._emit(TraceEventType.SPAN, span_id, data, cleaned=True)
+        self._emit(_SPAN, span_id, data, cleaned=True)
         self._parents.pop(span_id, None)
         self._rollup.pop(span_id, None)
 
@@ -539,9 +558,9 @@ class TraceSession(TraceSink):
             charge(self.trace_id, data["usage"])
         if messages and type(prompt) is str and self._content and self._sanitizer.joins_clean:
             data = self._clean_joined_prompt(data, prompt, messages)
-            self._emit(TraceEventType.LLM_CALL, span_id, data, cleaned=True)
+            self._emit(_LLM_CALL, span_id, data, cleaned=True)
             return
-        self._emit(TraceEventType.LLM_CALL, span_id, data)
+        self._emit(_LLM_CALL, span_id, data)
 
     def _clean_joined_prompt(
         self, data: dict[str, Any], prompt: str, messages: list[Mapping[str, Any]]
@@ -590,7 +609,7 @@ class TraceSession(TraceSink):
             data["inputs"] = dict(inputs)
         if outputs is not None:
             data["outputs"] = dict(outputs)
-        self._emit(TraceEventType.MODULE, span_id, data)
+        self._emit(_MODULE, span_id, data)
 
     def emit_code_exec(
         self,
@@ -645,7 +664,7 @@ class TraceSession(TraceSink):
         }
         if error is not None:
             data["error"] = str(error)
-        self._emit(TraceEventType.TOOL_CALL, span_id, data)
+        self._emit(_TOOL_CALL, span_id, data)
 
     def emit_error(
         self, span_id: str, error_type: str, message: str, recoverable: bool = False
