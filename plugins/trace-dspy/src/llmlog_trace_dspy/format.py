@@ -77,22 +77,34 @@ def _file_line(event: TraceEvent) -> bytes:
     orjson would write the same bytes: those ids, type names and timestamps need no escape."""
     head = _HEADS.get(event.type)
     ns = event.time
-    key = (event.trace_id, event.span_id, event.parent_id)
+    trace_id, span_id, parent_id = event.trace_id, event.span_id, event.parent_id
+    plain = PLAIN_IDS
     try:
-        ids = _IDS.get(key)
+        common = not (
+            head is None
+            or type(ns) is not int
+            or not 10**18 <= ns < 10**19
+            or (trace_id not in plain and not plain_id(trace_id))
+            or (span_id and span_id not in plain and not plain_id(span_id))
+            or (parent_id and parent_id not in plain and not plain_id(parent_id))
+        )
     except TypeError:  # an id of the caller's that cannot be hashed
-        return _encode(event, _NEWLINE)
-    if ids is None:
-        ids = _ids_text(key)
-        if ids is None:
-            return _encode(event, _NEWLINE)
-    if head is None or type(ns) is not int or not 10**18 <= ns < 10**19:
+        common = False
+    if not common:
         return _encode(event, _NEWLINE)
     second, prefix, offset = _second
     if ns // 1_000_000_000 != second:
         second, prefix, offset = _new_second(ns // 1_000_000_000)
     digits = str(ns)[10:].rstrip("0")
-    text = f"{head}{prefix}.{digits}{offset}{ids}" if digits else f"{head}{prefix}{offset}{ids}"
+    text = (
+        f'{head}{prefix}.{digits}{offset}","trace_id":"{trace_id}"'
+        if digits
+        else f'{head}{prefix}{offset}","trace_id":"{trace_id}"'
+    )
+    if span_id:
+        text = f'{text},"span_id":"{span_id}"'
+    if parent_id:
+        text = f'{text},"parent_id":"{parent_id}"'
     if event.data:
         line = b"".join(
             (text.encode(), b',"data":', event.encoded_data or encoded_event_data(event), b"}\n")
@@ -100,35 +112,6 @@ def _file_line(event: TraceEvent) -> bytes:
     else:
         line = text.encode() + b"}\n"
     return line if line.isascii() and 0x7F not in line else escape_json_bytes(line)
-
-
-#: An event's ids as its line writes them (``","trace_id":"…","span_id":"…"`` after the
-#: timestamp), by ``(trace_id, span_id, parent_id)``, for ids found plain (bounded): a span's
-#: start, its end and its events share them, and the checks and the text are made once.
-_IDS: dict[tuple[Any, Any, Any], str] = {}
-_IDS_KEPT = 4096
-
-
-def _ids_text(key: tuple[Any, Any, Any]) -> str | None:
-    """The ids' text of :data:`_IDS` (remembered), or ``None`` when one of them is not plain
-    (the event then goes through orjson)."""
-    trace_id, span_id, parent_id = key
-    plain = PLAIN_IDS
-    if (
-        (trace_id not in plain and not plain_id(trace_id))
-        or (span_id and span_id not in plain and not plain_id(span_id))
-        or (parent_id and parent_id not in plain and not plain_id(parent_id))
-    ):
-        return None
-    text = f'","trace_id":"{trace_id}"'
-    if span_id:
-        text = f'{text},"span_id":"{span_id}"'
-    if parent_id:
-        text = f'{text},"parent_id":"{parent_id}"'
-    if len(_IDS) >= _IDS_KEPT:  # spans come and go: the ids of the recent ones are worth keeping
-        _IDS.clear()
-    _IDS[key] = text
-    return text
 
 
 #: Each event type's line up to its timestamp's first character.
