@@ -344,9 +344,11 @@ class Sanitizer:
             return CYCLE
         walk.path.add(key)
         try:
+            if kind is list:  # before the Mapping test: an ABC's isinstance is a Python call
+                return self._sequence(value, depth, walk)
             if kind is dict or isinstance(value, Mapping):
                 return self._fields(value, depth + 1, walk)
-            if kind is list or isinstance(value, list | tuple):
+            if isinstance(value, list | tuple):
                 return self._sequence(value, depth, walk)
             if isinstance(value, set | frozenset):
                 return self._sequence(list(value), depth, walk)
