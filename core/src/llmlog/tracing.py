@@ -219,7 +219,7 @@ def _joined(messages: Iterable[Any]) -> str | None:
     mapping with a known role and a string content; ``None`` otherwise."""
     parts = []
     for message in messages:
-        if not isinstance(message, Mapping):
+        if not (type(message) is dict or isinstance(message, Mapping)):
             return None
         role = message.get("role", "user")
         content = message.get("content")

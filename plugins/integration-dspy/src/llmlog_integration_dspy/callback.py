@@ -98,7 +98,7 @@ def _outputs_mapping(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     plain = plain_data(value)
-    return dict(plain) if isinstance(plain, Mapping) else {"output": plain}
+    return dict(plain) if (type(plain) is dict or isinstance(plain, Mapping)) else {"output": plain}
 
 
 # A signature's text ("question -> answer") per signature class: DSPy rebuilds it from the
@@ -299,7 +299,9 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
     # -- modules ---------------------------------------------------------------------------------
 
     def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        kwargs = inputs.get("kwargs") if isinstance(inputs.get("kwargs"), Mapping) else None
+        kwargs = inputs.get("kwargs")
+        if type(kwargs) is not dict and not isinstance(kwargs, Mapping):
+            kwargs = None
         args = inputs.get("args")
         values = dict(kwargs or {})
         if args:
@@ -376,12 +378,14 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
             model, provider = model_and_provider(instance)
             settings = getattr(instance, "kwargs", None)
             span_inputs: dict[str, Any] = {"model": model, "provider": provider}
-            if isinstance(settings, Mapping) and settings:
+            if (type(settings) is dict or isinstance(settings, Mapping)) and settings:
                 span_inputs["kwargs"] = dict(settings)  # api_key and the like are redacted
             call = self._begin("lm", call_id, instance, f"LM:{model}", span_inputs, model)
             if call is not None:
                 raw = inputs.get("kwargs")
-                params = request_params(instance, raw if isinstance(raw, Mapping) else None)
+                params = request_params(
+                    instance, raw if (type(raw) is dict or isinstance(raw, Mapping)) else None
+                )
                 # The call is DSPy's: LiteLLM's and the SDKs' integrations called inside it
                 # contribute their (richer) data to this span's llm_call, never a span of theirs.
                 scope = claim("dspy")
@@ -481,7 +485,11 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         if self._adapters:
             parsed = None
             try:
-                parsed = dict(outputs) if isinstance(outputs, Mapping) else None
+                parsed = (
+                    dict(outputs)
+                    if (type(outputs) is dict or isinstance(outputs, Mapping))
+                    else None
+                )
             except Exception as exc:  # outputs that cannot be read: the span still ends
                 self._failed(exc)
             try:
@@ -495,7 +503,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         def begin() -> None:
             name = str(getattr(instance, "name", None) or type(instance).__name__)
             raw = inputs.get("kwargs")
-            args = dict(raw) if isinstance(raw, Mapping) else dict(inputs)
+            args = dict(raw) if (type(raw) is dict or isinstance(raw, Mapping)) else dict(inputs)
             call = self._begin("tool", call_id, instance, f"Tool:{name}", args)
             if call is not None:
                 call.state = {"name": name, "args": args}
