@@ -298,31 +298,33 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
 
     # -- modules ---------------------------------------------------------------------------------
 
-    def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        kwargs = inputs.get("kwargs")
-        if type(kwargs) is not dict and not isinstance(kwargs, Mapping):
-            kwargs = None
-        args = inputs.get("args")
-        values = dict(kwargs or {})
-        if args:
-            values["args"] = list(args)
-        # What an RLM file's metadata line wants to know, when this call opens the session.
-        about: dict[str, Any] = {}
-        if isinstance(getattr(instance, "max_iters", None), int):
-            about["max_iterations"] = instance.max_iters
-        if isinstance(values.get("query"), str):
-            about["query"] = values["query"]
-        name = type(instance).__name__
-        attribute = self._attribute_name(instance)
-        if attribute:  # dspy-go's "ModuleType:ModuleName", the name being its attribute
-            name = f"{name}:{attribute}"
+    # The module, LM and tool hooks guard themselves inline, as the adapter hooks do (a closure
+    # and two calls less than _guard, six times per LM call).
 
-        def begin() -> None:
+    def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        try:
+            kwargs = inputs.get("kwargs")
+            if type(kwargs) is not dict and not isinstance(kwargs, Mapping):
+                kwargs = None
+            args = inputs.get("args")
+            values = dict(kwargs or {})
+            if args:
+                values["args"] = list(args)
+            # What an RLM file's metadata line wants to know, when this call opens the session.
+            about: dict[str, Any] = {}
+            if isinstance(getattr(instance, "max_iters", None), int):
+                about["max_iterations"] = instance.max_iters
+            if isinstance(values.get("query"), str):
+                about["query"] = values["query"]
+            name = type(instance).__name__
+            attribute = self._attribute_name(instance)
+            if attribute:  # dspy-go's "ModuleType:ModuleName", the name being its attribute
+                name = f"{name}:{attribute}"
             call = self._begin("module", call_id, instance, name, values, None, about)
             if call is not None and "max_iterations" in about and not call.owns_session:
                 _describe_run(call.session, about)
-
-        self._guard(begin)
+        except Exception as exc:
+            self._failed(exc)
 
     def _attribute_name(self, instance: Any) -> str | None:
         """The attribute of the calling module that holds ``instance`` (``react``, ``extract``)."""
@@ -356,15 +358,15 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 exception is None,
             )
 
-        def end() -> None:
+        try:
             call = self._calls.get(call_id)
             if call is not None and call.parent is not None:
                 owner = self._calls.get(call.parent)
                 if owner is not None and owner.run is not None:
                     owner.run.call_ended(call_id, outputs, exception)
             self._end(call_id, _outputs_mapping(outputs), exception, summary)
-
-        self._guard(end)
+        except Exception as exc:
+            self._failed(exc)
 
     # -- LM calls --------------------------------------------------------------------------------
 
@@ -373,8 +375,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         # BudgetExceeded (a BaseException, which DSPy's callback runner lets through) before the
         # call is made; one attribute read otherwise.
         check_budget()
-
-        def begin() -> None:
+        try:
             model, provider = model_and_provider(instance)
             settings = getattr(instance, "kwargs", None)
             span_inputs: dict[str, Any] = {"model": model, "provider": provider}
@@ -397,8 +398,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                     "params": params,
                     "claim": scope,
                 }
-
-        self._guard(begin)
+        except Exception as exc:
+            self._failed(exc)
 
     def on_lm_end(
         self, call_id: str, outputs: Any | None, exception: BaseException | None = None
@@ -448,7 +449,10 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 extra=extra,
             )
 
-        self._guard(lambda: self._end(call_id, None, exception, finish))
+        try:
+            self._end(call_id, None, exception, finish)
+        except Exception as exc:
+            self._failed(exc)
 
     # -- adapters ----------------------------------------------------------------------------------
 
@@ -500,15 +504,15 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
     # -- tools -------------------------------------------------------------------------------------
 
     def on_tool_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        def begin() -> None:
+        try:
             name = str(getattr(instance, "name", None) or type(instance).__name__)
             raw = inputs.get("kwargs")
             args = dict(raw) if (type(raw) is dict or isinstance(raw, Mapping)) else dict(inputs)
             call = self._begin("tool", call_id, instance, f"Tool:{name}", args)
             if call is not None:
                 call.state = {"name": name, "args": args}
-
-        self._guard(begin)
+        except Exception as exc:
+            self._failed(exc)
 
     def on_tool_end(
         self, call_id: str, outputs: Any | None, exception: BaseException | None = None
@@ -525,7 +529,10 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 exception,
             )
 
-        self._guard(lambda: self._end(call_id, None, exception, finish))
+        try:
+            self._end(call_id, None, exception, finish)
+        except Exception as exc:
+            self._failed(exc)
 
     # -- evaluate and compile (roots, so a threaded evaluation is one tree) -----------------------
 
