@@ -80,6 +80,7 @@ os.register_at_fork(after_in_child=lambda: _random.seed(secrets.randbits(128)))
 add_listener = _fanout.add_listener
 remove_listener = _fanout.remove_listener
 _deliver = _fanout.deliver
+_sink_failed = _fanout._failed
 
 # The event types of the per-span emits as module constants (an enum member read through its
 # class costs a lookup per event), and the clock.
@@ -336,8 +337,15 @@ class TraceSession(TraceSink):
             parent_id,
             data if cleaned else self._clean(data),
         )
-        if _state.trace_sinks:
-            _deliver(event)
+        sinks = _state.trace_sinks
+        if sinks:
+            # tracesinks.deliver written out (a call less per event): each sink in order,
+            # a failure counted and reported, never raised.
+            for sink in sinks:
+                try:
+                    sink.on_event(event)
+                except Exception as exc:
+                    _sink_failed(sink, "", exc)
         self.on_event(event)
         return event
 
@@ -596,14 +604,21 @@ class TraceSession(TraceSink):
         success: bool,
     ) -> None:
         """``EmitModule``: a module run, summarised."""
+        # as_count's first test inline for the three counts (small ints, a module per span).
         data: dict[str, Any] = {
             "module_type": module_type,
             "module_name": module_name,
             "signature": signature,
-            "duration_ms": as_count(duration_ms, "duration_ms"),
-            "llm_calls": as_count(llm_calls, "llm_calls"),
-            "total_tokens": as_count(total_tokens, "total_tokens"),
-            "success": _flag(success),
+            "duration_ms": duration_ms
+            if type(duration_ms) is int and 0 <= duration_ms <= MAX_SAFE_INT
+            else as_count(duration_ms, "duration_ms"),
+            "llm_calls": llm_calls
+            if type(llm_calls) is int and 0 <= llm_calls <= MAX_SAFE_INT
+            else as_count(llm_calls, "llm_calls"),
+            "total_tokens": total_tokens
+            if type(total_tokens) is int and 0 <= total_tokens <= MAX_SAFE_INT
+            else as_count(total_tokens, "total_tokens"),
+            "success": success if success is True or success is False else _flag(success),
         }
         if inputs is not None:
             data["inputs"] = dict(inputs)
