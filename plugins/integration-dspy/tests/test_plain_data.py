@@ -35,7 +35,7 @@ def test_plain_data_is_what_to_dict_gives(fields: dict[str, Any], prediction: bo
 
 def test_a_subclass_with_its_own_to_dict_is_asked_for_it() -> None:
     class Custom(dspy.Prediction):
-        def toDict(self) -> dict[str, Any]:  # noqa: N802 - DSPy's name
+        def toDict(self) -> dict[str, Any]:
             return {"custom": True}
 
     assert plain_data(Custom(answer="x")) == {"custom": True}
