@@ -48,8 +48,12 @@ def plain_data(value: Any) -> Any:
     # module's outputs go through here at every module end.
     if isinstance(value, _DspyExample) and getattr(type(value), "toDict", None) is _TO_DICT:
         store = value.__dict__.get("_store")
-        if type(store) is dict and all(type(v) in _SCALARS for v in store.values()):
-            return dict(store)
+        if type(store) is dict:
+            for field in store.values():  # a loop, not all(...): no generator frame
+                if type(field) not in _SCALARS:
+                    break
+            else:
+                return dict(store)
     to_dict = getattr(value, "toDict", None)
     if callable(to_dict):
         try:
