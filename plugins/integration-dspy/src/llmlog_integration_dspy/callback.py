@@ -29,7 +29,6 @@ from llmlog.ext import (
     TokenUsage,
     TraceSession,
     enter_context,
-    exit_context,
     get_current,
     report_problem,
     start_trace_session,
@@ -259,8 +258,14 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         call = self._calls.pop(call_id, None)
         if call is None:  # started before instrument(), or its start failed
             return
-        if call.context is not None:
-            exit_context(call.context)
+        token = call.context
+        if token is not None:
+            # exit_context written out (a call less per span): a token of another context (the
+            # call ended on another thread or task) does not apply and is let go.
+            try:
+                token.var.reset(token)
+            except ValueError:
+                pass
         session = call.session
         if finish is not None:
             finish(call)
