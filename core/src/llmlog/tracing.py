@@ -346,12 +346,26 @@ class TraceSession(TraceSink):
                     sink.on_event(event)
                 except Exception as exc:
                     _sink_failed(sink, "", exc)
-        self.on_event(event)
+        # on_event written out (a call less per event): see there.
+        lock = self._lock
+        lock.acquire()
+        try:
+            if not self._closed:
+                handoff = self._handoff
+                if handoff is None:
+                    self.writer.write(event)
+                else:
+                    handoff.put(event)
+        except Exception as exc:  # a trace call never raises into the application
+            self._failed(exc)
+        finally:
+            lock.release()
         return event
 
     def on_event(self, event: TraceEvent) -> None:
         """Write ``event`` through the writer (nothing after :meth:`close`); never raises: a
-        failure is counted in ``failures`` and the first one reported."""
+        failure is counted in ``failures`` and the first one reported. (:meth:`_emit` writes
+        the same statements out: change both.)"""
         lock = self._lock
         lock.acquire()  # half the cost of ``with lock:``
         try:
