@@ -1,6 +1,7 @@
-"""The ring line of a trace event: the bytes the recorder's ``_line`` makes of the event's payload,
-whatever the event holds (text orjson writes as is, text it needs escaped, values it refuses),
-and a span start kept in the open-span table with the same line."""
+"""The ring line of a trace event: the bytes the recorder's ``_line`` makes of the event's payload
+with the data as ``encoded_event_data`` encodes it, whatever the event holds (text orjson writes
+as is, text it needs escaped, values it refuses), the encoding left on the event for the trace
+file, and a span start kept in the open-span table with the same line."""
 
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ def test_the_ring_line_is_the_payload_encoded_by_line(
     if phase is not None:
         data = {**data, "event": phase}
     event = TraceEvent(kind, 1_800_000_000_123_456_789, trace, span, parent, data)
+    # The data's encoding made on an event of its own (the recorder encodes it on the event).
+    expected_data = encoded_event_data(TraceEvent(kind, event.time, trace, span, parent, data))
     seen: list[bytes] = []
     recorder._append = seen.append  # type: ignore[method-assign]
     try:
@@ -73,7 +76,8 @@ def test_the_ring_line_is_the_payload_encoded_by_line(
     if data:
         import orjson
 
-        payload["data"] = orjson.Fragment(encoded_event_data(event))
+        payload["data"] = orjson.Fragment(expected_data)
+        assert event.encoded_data == expected_data  # shared with the trace file
     assert seen == [_line(payload)]
     if span and kind is TraceEventType.SPAN and phase == "start":
         assert recorder._open_spans[span][1] == seen[0]
