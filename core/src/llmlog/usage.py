@@ -99,61 +99,68 @@ def _usage_from(get: Callable[[str], Any]) -> TokenUsage:
 
     anthropic_read = get("cache_read_input_tokens")
     anthropic_write = get("cache_creation_input_tokens")
-    # The details objects are absent in the common case: their reads are skipped, not made.
-    cache_read = as_count(
+    # The details objects are absent in the common case: their reads are skipped, not made;
+    # an absent count is 0 without a call to as_count, and an int in range is taken as it is.
+    cache_read = (
         get("cache_read_tokens")
         or (None if in_details is None else _get(in_details, "cached_tokens"))
-        or anthropic_read,
-        "usage.cache_read_tokens",
+        or anthropic_read
     )
+    cache_read = 0 if cache_read is None else as_count(cache_read, "usage.cache_read_tokens")
     creation = get("cache_creation_tokens")
     if creation is None:
         creation = get("cache_write_tokens")
-    cache_creation = as_count(
+    cache_creation = (
         creation
         or (None if in_details is None else _get(in_details, "cache_creation_tokens"))
-        or anthropic_write,
-        "usage.cache_creation_tokens",
+        or anthropic_write
     )
-    reasoning = as_count(
-        get("reasoning_tokens")
-        or (None if out_details is None else _get(out_details, "reasoning_tokens")),
-        "usage.reasoning_tokens",
+    if cache_creation is not None:
+        cache_creation = as_count(cache_creation, "usage.cache_creation_tokens")
+    else:
+        cache_creation = 0
+    reasoning = get("reasoning_tokens") or (
+        None if out_details is None else _get(out_details, "reasoning_tokens")
     )
+    reasoning = 0 if reasoning is None else as_count(reasoning, "usage.reasoning_tokens")
     details = in_details is not None or out_details is not None
-    audio = as_count(
-        get("audio_tokens")
-        or (
-            _sum(_get(in_details, "audio_tokens"), _get(out_details, "audio_tokens"))
-            if details
-            else None
-        ),
-        "usage.audio_tokens",
+    audio = get("audio_tokens") or (
+        _sum(_get(in_details, "audio_tokens"), _get(out_details, "audio_tokens"))
+        if details
+        else None
     )
-    image = as_count(
-        get("image_tokens")
-        or (
-            _sum(_get(in_details, "image_tokens"), _get(out_details, "image_tokens"))
-            if details
-            else None
-        ),
-        "usage.image_tokens",
+    audio = 0 if audio is None else as_count(audio, "usage.audio_tokens")
+    image = get("image_tokens") or (
+        _sum(_get(in_details, "image_tokens"), _get(out_details, "image_tokens"))
+        if details
+        else None
     )
-    prompt = as_count(prompt_raw, "usage.prompt_tokens")
+    image = 0 if image is None else as_count(image, "usage.image_tokens")
+    prompt = (
+        prompt_raw
+        if type(prompt_raw) is int and 0 <= prompt_raw <= MAX_SAFE_INT
+        else as_count(prompt_raw, "usage.prompt_tokens")
+    )
     if anthropic and (anthropic_read is not None or anthropic_write is not None):
         # Anthropic's input_tokens leaves the cache out; the rule counts it in.
         prompt = min(prompt + cache_read + cache_creation, MAX_SAFE_INT)
-    completion = as_count(completion_raw, "usage.completion_tokens")
-    total = (
-        min(prompt + completion, MAX_SAFE_INT)
-        if total_raw is None
-        else as_count(total_raw, "usage.total_tokens")
+    completion = (
+        completion_raw
+        if type(completion_raw) is int and 0 <= completion_raw <= MAX_SAFE_INT
+        else as_count(completion_raw, "usage.completion_tokens")
     )
+    if total_raw is None:
+        total = min(prompt + completion, MAX_SAFE_INT)
+    elif type(total_raw) is int and 0 <= total_raw <= MAX_SAFE_INT:
+        total = total_raw
+    else:
+        total = as_count(total_raw, "usage.total_tokens")
+    cost = get("cost")
     return TokenUsage(
         prompt,
         completion,
         total,
-        as_cost(get("cost"), "usage.cost"),
+        None if cost is None else as_cost(cost, "usage.cost"),
         cache_read_tokens=cache_read,
         cache_creation_tokens=cache_creation,
         reasoning_tokens=reasoning,
