@@ -126,10 +126,22 @@ def usage_data(usage: Any) -> dict[str, Any]:
     """
     parsed = usage_from(usage)
     if isinstance(usage, TokenUsage):  # a caller's own object: its numbers made safe too
+        prompt, completion, total = (
+            parsed.prompt_tokens,
+            parsed.completion_tokens,
+            parsed.total_tokens,
+        )
+        # as_count's own first test inline (the counts are safe ints as a rule: usage_from's).
         data: dict[str, Any] = {
-            "prompt_tokens": as_count(parsed.prompt_tokens, "usage.prompt_tokens"),
-            "completion_tokens": as_count(parsed.completion_tokens, "usage.completion_tokens"),
-            "total_tokens": as_count(parsed.total_tokens, "usage.total_tokens"),
+            "prompt_tokens": prompt
+            if type(prompt) is int and 0 <= prompt <= MAX_SAFE_INT
+            else as_count(prompt, "usage.prompt_tokens"),
+            "completion_tokens": completion
+            if type(completion) is int and 0 <= completion <= MAX_SAFE_INT
+            else as_count(completion, "usage.completion_tokens"),
+            "total_tokens": total
+            if type(total) is int and 0 <= total <= MAX_SAFE_INT
+            else as_count(total, "usage.total_tokens"),
         }
         for name, value in detail_items(parsed):
             data[name] = as_count(value, f"usage.{name}")

@@ -97,7 +97,9 @@ def _outputs_mapping(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     plain = plain_data(value)
-    return dict(plain) if (type(plain) is dict or isinstance(plain, Mapping)) else {"output": plain}
+    if type(plain) is dict:  # the session copies span outputs itself: no copy here
+        return plain
+    return dict(plain) if isinstance(plain, Mapping) else {"output": plain}
 
 
 # A signature's text ("question -> answer") per signature class: DSPy rebuilds it from the
@@ -414,6 +416,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
             text, messages = prompt_of(state.get("inputs") or {})
             entry = history_entry(call.instance, outputs)
             usage: Any = usage_of(entry)
+            replayed = is_replayed(entry)
             provider, extra = state.get("provider", ""), None
             scope: CallScope | None = state.get("claim")
             if scope is not None:
@@ -428,7 +431,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                     return
                 data = scope.data
                 provider = data.provider or provider
-                if data.usage is not None and not is_replayed(entry):
+                if data.usage is not None and not replayed:
                     # The richer source's counts (cached and reasoning tokens); its reported
                     # cost (LiteLLM's response_cost), else the one DSPy recorded.
                     own_cost = usage.cost if usage is not None else None
@@ -450,7 +453,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 (_perf() - call.start) // 1_000_000,
                 messages=messages,
                 params=state.get("params"),
-                replayed=is_replayed(entry),
+                replayed=replayed,
                 extra=extra,
             )
 
@@ -466,7 +469,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
     def on_adapter_format_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         if self._adapters:
             try:
-                name = _adapter_name(type(instance), "format")
+                kind = type(instance)
+                name = _adapter_names.get((kind, "format")) or _adapter_name(kind, "format")
                 self._begin("adapter", call_id, instance, name, None)
             except Exception as exc:
                 self._failed(exc)
@@ -483,7 +487,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
     def on_adapter_parse_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         if self._adapters:
             try:
-                name = _adapter_name(type(instance), "parse")
+                kind = type(instance)
+                name = _adapter_names.get((kind, "parse")) or _adapter_name(kind, "parse")
                 self._begin("adapter", call_id, instance, name, None)
             except Exception as exc:
                 self._failed(exc)
@@ -494,11 +499,11 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         if self._adapters:
             parsed = None
             try:
-                parsed = (
-                    dict(outputs)
-                    if (type(outputs) is dict or isinstance(outputs, Mapping))
-                    else None
-                )
+                # A dict as it is: the session copies span outputs itself.
+                if type(outputs) is dict:
+                    parsed = outputs
+                elif isinstance(outputs, Mapping):
+                    parsed = dict(outputs)
             except Exception as exc:  # outputs that cannot be read: the span still ends
                 self._failed(exc)
             try:
