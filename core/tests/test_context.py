@@ -95,3 +95,41 @@ def test_context_is_a_single_contextvar_copyable_with_copy_context():
     with llmlog.with_model_id("x"):
         ctx = contextvars.copy_context()
     assert ctx.run(llmlog.get_model_id) == "x"
+
+
+def test_a_context_built_on_the_fast_way_is_the_one_the_constructor_builds():
+    """enter_context and the with_* helpers build the context without LogContext's keyword
+    constructor: what they build is a LogContext equal to the constructor's, read by name,
+    immutable, and left as it was for the names not given."""
+    import pytest
+
+    from llmlog.context import LogContext, enter_context, exit_context
+
+    class Session:
+        trace_id = "ab" * 16
+
+    usage = TokenUsage(1, 2)
+    session = Session()
+    with llmlog.with_fields(user="u"), llmlog.with_token_info(usage):
+        token = enter_context(span_id="cd" * 8, trace_id=session.trace_id, session=session)
+        try:
+            ctx = llmlog.current_context()
+            assert type(ctx) is LogContext
+            expected = LogContext(
+                token_info=usage,
+                trace_id="ab" * 16,
+                span_id="cd" * 8,
+                session=session,
+                fields=ctx.fields,
+            )
+            assert ctx == expected
+            assert (ctx.model_id, ctx.token_info, ctx.span_id) == (None, usage, "cd" * 8)
+            assert dict(ctx.fields) == {"user": "u"}
+            with pytest.raises(AttributeError):
+                ctx.span_id = "other"  # type: ignore[misc]
+            with llmlog.with_model_id("m") as inner:
+                assert type(inner) is LogContext
+                assert inner == expected._replace(model_id="m")
+        finally:
+            exit_context(token)
+    assert llmlog.current_context() == LogContext()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import llmlog
+from llmlog import sanitize as sanitize_module
 from llmlog.detect import PLAIN, SECRET, SHAPED, SecretScanner, name_class
 from llmlog.logger import global_dispatcher
 from llmlog.sanitize import CYCLE, REDACTED, Sanitizer
@@ -539,3 +540,89 @@ def test_a_pair_whose_first_item_is_unhashable_is_walked_not_unrepresentable():
     assert sanitizer.value([[], ""]) == [[], ""]
     assert sanitizer.value([{"a": 1}, "b"]) == [{"a": 1}, "b"]
     assert sanitizer.key_class(["api_key"]) == PLAIN
+
+
+# -- the walk's plain-key branch -----------------------------------------------------------------
+
+
+class _FormerSanitizer(Sanitizer):
+    """The sanitizer with ``fields`` as it was before a key known plain took one set test (the
+    oracle of the test below)."""
+
+    def fields(
+        self, mapping: Mapping[Any, Any], depth: int = 0, walk: sanitize_module._Walk | None = None
+    ) -> Mapping[Any, Any]:
+        """Return ``mapping`` cleaned; the same object when nothing had to change. (``walk`` is
+        the walk's own: callers leave it out.)"""
+        # One call on the per-entry path: the walk's recursion calls this same function.
+        if depth >= sanitize_module._MAX_DEPTH:
+            return {sanitize_module.MAX_DEPTH: True}
+        known = self._is_secret
+        clean = self._clean
+        if walk is None:
+            if len(mapping) >= self._max_values:
+                walk = sanitize_module._Walk(self._max_values, mapping)
+            elif self._plain_keys.issuperset(mapping):
+                # The per-entry common case first: every key known plain (one set test), every
+                # value a string seen clean or a number. Anything else takes the full walk below.
+                for value in mapping.values():
+                    kind = type(value)
+                    if kind is str:
+                        if value not in clean:
+                            break
+                    elif kind not in sanitize_module._SCALARS:
+                        break
+                else:
+                    return mapping
+        changed: dict[Any, Any] | None = None
+        done = 0
+        # Per-entry path: the common cases (known key, short clean string, number) are inline.
+        for key, value in mapping.items():
+            if walk is not None:
+                walk.budget -= 1
+                if walk.budget < 0:
+                    return self._cut(mapping, changed, done)
+            done += 1
+            secret = known.get(key)
+            if secret is None:
+                secret = self.key_class(key)
+            if secret and (secret != SHAPED or sanitize_module.is_credential_shaped(value)):
+                new: Any = REDACTED
+            else:
+                kind = type(value)
+                if kind is str:
+                    if len(value) <= sanitize_module._CLEAN_CACHE_LENGTH and value in clean:
+                        continue
+                    new = self.text(value)
+                elif kind in sanitize_module._SCALARS:
+                    continue
+                else:
+                    if walk is None:
+                        walk = sanitize_module._Walk(self._max_values - done, mapping)
+                    new = self._value(value, depth, walk)
+            if new is not value:
+                if changed is None:
+                    changed = dict(mapping)
+                changed[key] = new
+        return mapping if changed is None else changed
+
+    _fields = fields
+
+
+@settings(max_examples=150)
+@given(shared_structures(), st.sampled_from([5, 50, 1000]))
+def test_the_walk_cleans_as_it_did_before_the_plain_key_branch(value, budget):
+    """Sanitizer.fields gives the bytes the former walk gave, and the same object when nothing
+    changed, for any structure (secret and plain keys, shared and cyclic nodes, any budget), on
+    a first walk and on a second one with the keys' classes and the clean texts remembered."""
+    new, former = Sanitizer(max_values=budget), _FormerSanitizer(max_values=budget)
+    for _ in range(2):
+        with guarded():
+            got = new.fields({"value": value, "api_key": "k", "note": "n"})
+            expected = former.fields({"value": value, "api_key": "k", "note": "n"})
+        assert serializer.dumps(got) == serializer.dumps(expected)
+        for mapping in (value if isinstance(value, dict) else {"v": value},):
+            with guarded():
+                same_new = new.fields(mapping) is mapping
+                same_former = former.fields(mapping) is mapping
+            assert same_new == same_former

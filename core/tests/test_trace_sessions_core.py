@@ -539,3 +539,26 @@ def test_llm_call_extra_keys_never_replace_the_events_own_and_tool_calls_are_con
     (without,) = [e.data for e in dropped.events]
     assert "tool_calls" not in without and "response" not in without
     assert without["finish_reason"] == "tool_calls"
+
+
+def test_span_names_and_durations_are_cleaned_each_time_however_often_they_come(fmt, tmp_path):
+    """A span's operation name is redacted and capped at every span (a name seen clean is not
+    scanned again, a secret never taken for one), and its duration made safe as any count."""
+    from llmlog.sanitize import Sanitizer
+
+    session = new_trace_session(tmp_path / "t.jsonl", format="coretest")
+    session._sanitizer = Sanitizer(max_string_length=40)
+    secret = "call with Bearer abcdefghijklmnopqrstuvwxyz0123456789"
+    names = ["Predict", secret, "Predict", secret, "x" * 60, "x" * 60]
+    for i, name in enumerate(names):
+        session.emit_span_start(str(i), None, name)
+    for i, duration in enumerate([3, -1, 2**60, float("nan"), 2.9, True]):
+        session.emit_span_end(str(i), None, None, duration)  # type: ignore[arg-type]
+    session.close()
+    got = [e.data for e in events(fmt, tmp_path / "t.jsonl") if e.type is TraceEventType.SPAN]
+    operations = [d["operation"] for d in got if d["event"] == "start"]
+    assert operations[0] == operations[2] == "Predict"
+    assert operations[1] == operations[3] and "abcdefghijklmnop" not in operations[1]
+    assert operations[4] == operations[5] == "x" * 40 + "…[truncated 20 chars]"
+    durations = [d["duration_ms"] for d in got if d["event"] == "end"]
+    assert durations == [3, 0, 2**53 - 1, 0, 2, 1]

@@ -5,7 +5,8 @@ twice), carried into a trace's ``usage`` and back, and bad numbers made safe wit
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
+from collections.abc import Mapping
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmlog import TokenUsage
-from llmlog.numbers import MAX_SAFE_INT
+from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count
 from llmlog.render import format_tokens
 from llmlog.tracing import usage_data
 from llmlog.usage import DETAIL_FIELDS, detail_items, usage_from
@@ -170,3 +171,171 @@ _count = st.integers(min_value=0, max_value=MAX_SAFE_INT)
 def test_trace_usage_reads_back_to_the_same_usage(usage: TokenUsage):
     """What a trace writes as ``usage`` is read back by ``usage_from`` to the same counts."""
     assert usage_from(usage_data(usage)) == usage
+
+
+# -- the dict fast path ----------------------------------------------------------------------------
+# usage_from as it was before a dict was read through its own ``get`` (the oracle: the same
+# TokenUsage for every source, the same counts made safe in the same order).
+
+
+def _ref_get(source: Any, name: str) -> Any:
+    if type(source) is dict:  # the common case (LiteLLM's, DSPy's usage): no ABC check
+        return source.get(name)
+    if source is None:
+        return None
+    try:
+        if isinstance(source, Mapping):
+            return source.get(name)
+        return getattr(source, name, None)
+    except Exception:
+        return None
+
+
+def _ref_first(source: Any, *names: str) -> Any:
+    for name in names:
+        value = _ref_get(source, name)
+        if value is not None:
+            return value
+    return None
+
+
+def _ref_sum(*values: Any) -> Any:
+    """The sum of the values that are given, ``None`` when none is."""
+    given = [v for v in values if v is not None]
+    if not given:
+        return None
+    if len(given) == 1:
+        return given[0]
+    return sum(as_count(v, "usage") for v in given)
+
+
+def _ref_usage_from(usage: Any) -> TokenUsage:
+    prompt_raw = _ref_get(usage, "prompt_tokens")
+    anthropic = prompt_raw is None
+    if prompt_raw is None:
+        prompt_raw = _ref_get(usage, "input_tokens")
+    completion_raw = _ref_first(usage, "completion_tokens", "output_tokens")
+    total_raw = _ref_get(usage, "total_tokens")
+    in_details = _ref_first(usage, "prompt_tokens_details", "input_tokens_details")
+    out_details = _ref_first(usage, "completion_tokens_details", "output_tokens_details")
+
+    anthropic_read = _ref_get(usage, "cache_read_input_tokens")
+    anthropic_write = _ref_get(usage, "cache_creation_input_tokens")
+    cache_read = as_count(
+        _ref_first(usage, "cache_read_tokens")
+        or _ref_get(in_details, "cached_tokens")
+        or anthropic_read,
+        "usage.cache_read_tokens",
+    )
+    cache_creation = as_count(
+        _ref_first(usage, "cache_creation_tokens", "cache_write_tokens")
+        or _ref_get(in_details, "cache_creation_tokens")
+        or anthropic_write,
+        "usage.cache_creation_tokens",
+    )
+    reasoning = as_count(
+        _ref_first(usage, "reasoning_tokens") or _ref_get(out_details, "reasoning_tokens"),
+        "usage.reasoning_tokens",
+    )
+    audio = as_count(
+        _ref_get(usage, "audio_tokens")
+        or _ref_sum(_ref_get(in_details, "audio_tokens"), _ref_get(out_details, "audio_tokens")),
+        "usage.audio_tokens",
+    )
+    image = as_count(
+        _ref_get(usage, "image_tokens")
+        or _ref_sum(_ref_get(in_details, "image_tokens"), _ref_get(out_details, "image_tokens")),
+        "usage.image_tokens",
+    )
+    prompt = as_count(prompt_raw, "usage.prompt_tokens")
+    if anthropic and (anthropic_read is not None or anthropic_write is not None):
+        # Anthropic's input_tokens leaves the cache out; the rule counts it in.
+        prompt = min(prompt + cache_read + cache_creation, MAX_SAFE_INT)
+    completion = as_count(completion_raw, "usage.completion_tokens")
+    total = (
+        min(prompt + completion, MAX_SAFE_INT)
+        if total_raw is None
+        else as_count(total_raw, "usage.total_tokens")
+    )
+    return TokenUsage(
+        prompt,
+        completion,
+        total,
+        as_cost(_ref_get(usage, "cost"), "usage.cost"),
+        cache_read_tokens=cache_read,
+        cache_creation_tokens=cache_creation,
+        reasoning_tokens=reasoning,
+        audio_tokens=audio,
+        image_tokens=image,
+    )
+
+
+def _reference_usage_from(usage: Any) -> TokenUsage:
+    if isinstance(usage, TokenUsage):
+        return usage
+    try:
+        return _ref_usage_from(usage)
+    except Exception:
+        return TokenUsage()
+
+
+_COUNT_NAMES = (
+    "prompt_tokens",
+    "input_tokens",
+    "completion_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "audio_tokens",
+    "image_tokens",
+    "cost",
+)
+_DETAIL_NAMES = (
+    "prompt_tokens_details",
+    "input_tokens_details",
+    "completion_tokens_details",
+    "output_tokens_details",
+)
+_numbers = st.one_of(
+    st.none(),
+    st.integers(-10, 2**60),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.sampled_from(["12", "lots", ""]),
+)
+_detail = st.dictionaries(
+    st.sampled_from(
+        [
+            "cached_tokens",
+            "cache_creation_tokens",
+            "reasoning_tokens",
+            "audio_tokens",
+            "image_tokens",
+        ]
+    ),
+    _numbers,
+)
+_details = st.one_of(st.none(), _detail, _detail.map(lambda d: SimpleNamespace(**d)))
+_usages = st.fixed_dictionaries(
+    {},
+    optional={**dict.fromkeys(_COUNT_NAMES, _numbers), **dict.fromkeys(_DETAIL_NAMES, _details)},
+)
+
+
+@given(_usages)
+def test_a_dict_is_read_as_the_generic_path_read_it(usage: dict[str, Any]):
+    """The dict fast path gives what usage_from gave before it, for a dict, a read-only mapping
+    and an object of the same names (the number adjustments made in the same order)."""
+    from llmlog import state
+
+    for source in (usage, MappingProxyType(usage), SimpleNamespace(**usage)):
+        before = state.number_adjustments.total()
+        expected = _reference_usage_from(source)
+        made = state.number_adjustments.total() - before
+        assert usage_from(source) == expected
+        assert state.number_adjustments.total() - before == 2 * made

@@ -15,9 +15,7 @@ import contextvars
 import functools
 from collections.abc import Callable, Mapping
 from types import MappingProxyType, TracebackType
-from typing import Any, ParamSpec, Protocol, TypeVar
-
-import attrs
+from typing import Any, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from llmlog.records import EMPTY_FIELDS, TokenUsage
 
@@ -52,9 +50,13 @@ class TraceSessionLike(Protocol):
     def trace_id(self) -> str: ...
 
 
-@attrs.frozen
-class LogContext:
-    """The llmlog values of the current context. Read it with :func:`current_context`."""
+class LogContext(NamedTuple):
+    """The llmlog values of the current context. Read it with :func:`current_context`.
+
+    Immutable: change it with the ``with_*`` helpers (or :func:`enter_context`). A named tuple:
+    a span enters and leaves a context (a DSPy LM call opens five), and a tuple is built in one
+    call where a class with slots takes one per field.
+    """
 
     model_id: str | None = None
     token_info: TokenUsage | None = None
@@ -66,34 +68,9 @@ class LogContext:
 
 _EMPTY = LogContext()
 
-# LogContext(...) without attrs' frozen __init__ (a generic object.__setattr__ call per field):
-# the slots' own setters, for the context changes made twice per span (a DSPy LM call opens
-# five). The same object: attrs adds no validator or converter to these fields.
-_new_context = object.__new__
-(
-    _set_model_id,
-    _set_token_info,
-    _set_trace_id,
-    _set_span_id,
-    _set_session,
-    _set_fields,
-) = (
-    LogContext.__dict__[name].__set__
-    for name in ("model_id", "token_info", "trace_id", "span_id", "session", "fields")
-)
-
-
-def _context(
-    model_id: Any, token_info: Any, trace_id: Any, span_id: Any, session: Any, fields: Any
-) -> LogContext:
-    ctx = _new_context(LogContext)
-    _set_model_id(ctx, model_id)
-    _set_token_info(ctx, token_info)
-    _set_trace_id(ctx, trace_id)
-    _set_span_id(ctx, span_id)
-    _set_session(ctx, session)
-    _set_fields(ctx, fields)
-    return ctx
+#: ``_new_context(LogContext, (model_id, token_info, trace_id, span_id, session, fields))``: the
+#: context built without the named tuple's keyword-argument ``__new__`` (a Python function).
+_new_context = tuple.__new__
 
 
 _UNSET: Any = object()
@@ -127,16 +104,18 @@ class _Change:
         changes = self._changes
         if self._fields:
             changes = {**changes, "fields": MappingProxyType({**ctx.fields, **self._fields})}
-        # A direct constructor call: attrs.evolve costs about three times as much, and spans
-        # enter a context change twice per span.
+        # Built directly: spans enter a context change twice per span.
         get = changes.get
-        ctx = _context(
-            get("model_id", ctx.model_id),
-            get("token_info", ctx.token_info),
-            get("trace_id", ctx.trace_id),
-            get("span_id", ctx.span_id),
-            get("session", ctx.session),
-            get("fields", ctx.fields),
+        ctx = _new_context(
+            LogContext,
+            (
+                get("model_id", ctx.model_id),
+                get("token_info", ctx.token_info),
+                get("trace_id", ctx.trace_id),
+                get("span_id", ctx.span_id),
+                get("session", ctx.session),
+                get("fields", ctx.fields),
+            ),
         )
         self._tokens.append(_current.set(ctx))
         return ctx
@@ -158,15 +137,18 @@ def enter_context(
     For integrations whose "start" and "end" are separate callbacks (DSPy's hooks), where a
     ``with`` block cannot span both. Arguments left out keep their current values.
     """
-    ctx = _current.get()
+    model, token_info, trace, span, current, fields = _current.get()
     return _current.set(
-        _context(
-            ctx.model_id if model_id is _UNSET else model_id,
-            ctx.token_info,
-            ctx.trace_id if trace_id is _UNSET else trace_id,
-            ctx.span_id if span_id is _UNSET else span_id,
-            ctx.session if session is _UNSET else session,
-            ctx.fields,
+        _new_context(
+            LogContext,
+            (
+                model if model_id is _UNSET else model_id,
+                token_info,
+                trace if trace_id is _UNSET else trace_id,
+                span if span_id is _UNSET else span_id,
+                current if session is _UNSET else session,
+                fields,
+            ),
         )
     )
 

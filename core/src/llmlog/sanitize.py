@@ -272,6 +272,7 @@ class Sanitizer:
                     return mapping
         changed: dict[Any, Any] | None = None
         done = 0
+        plain = self._plain_keys
         # Per-entry path: the common cases (known key, short clean string, number) are inline.
         for key, value in mapping.items():
             if walk is not None:
@@ -279,23 +280,29 @@ class Sanitizer:
                 if walk.budget < 0:
                     return self._cut(mapping, changed, done)
             done += 1
-            secret = known.get(key)
-            if secret is None:
-                secret = self.key_class(key)
-            if secret and (secret != SHAPED or is_credential_shaped(value)):
-                new: Any = REDACTED
-            else:
-                kind = type(value)
-                if kind is str:
-                    if len(value) <= _CLEAN_CACHE_LENGTH and value in clean:
-                        continue
-                    new = self.text(value)
-                elif kind in _SCALARS:
+            # A key known plain (the common case) takes one set test; any other is classed.
+            if key not in plain:
+                secret = known.get(key)
+                if secret is None:
+                    secret = self.key_class(key)
+                if secret and (secret != SHAPED or is_credential_shaped(value)):
+                    if value is not REDACTED:
+                        if changed is None:
+                            changed = dict(mapping)
+                        changed[key] = REDACTED
                     continue
-                else:
-                    if walk is None:
-                        walk = _Walk(self._max_values - done, mapping)
-                    new = self._value(value, depth, walk)
+            kind = type(value)
+            new: Any
+            if kind is str:
+                if len(value) <= _CLEAN_CACHE_LENGTH and value in clean:
+                    continue
+                new = self.text(value)
+            elif kind in _SCALARS:
+                continue
+            else:
+                if walk is None:
+                    walk = _Walk(self._max_values - done, mapping)
+                new = self._value(value, depth, walk)
             if new is not value:
                 if changed is None:
                     changed = dict(mapping)
@@ -344,9 +351,11 @@ class Sanitizer:
             return CYCLE
         walk.path.add(key)
         try:
+            if kind is list:  # before the Mapping test: an ABC's isinstance is a Python call
+                return self._sequence(value, depth, walk)
             if kind is dict or isinstance(value, Mapping):
                 return self._fields(value, depth + 1, walk)
-            if kind is list or isinstance(value, list | tuple):
+            if isinstance(value, list | tuple):
                 return self._sequence(value, depth, walk)
             if isinstance(value, set | frozenset):
                 return self._sequence(list(value), depth, walk)

@@ -212,7 +212,7 @@ def encoded_event_data(event: Any) -> bytes:
             encoded = serializer.dumps(data, sort_keys=True)
         # A copy of exactly its size: orjson's result keeps the 4 KiB block it was written into,
         # and an event can be kept a while (an exporter's queue holds thousands).
-        encoded = event.encoded_data = retainable(encoded)
+        encoded = event.encoded_data = memoryview(encoded).tobytes()  # retainable(), inline
     return encoded
 
 

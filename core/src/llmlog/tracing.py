@@ -37,7 +37,7 @@ from llmlog.budgets import charge
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
 from llmlog.interfaces import BuildContext, TraceSink
-from llmlog.numbers import as_cost, as_count, as_seconds
+from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
 from llmlog.pricing import REPLAYED, price_usage
 from llmlog.records import TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
@@ -80,6 +80,15 @@ os.register_at_fork(after_in_child=lambda: _random.seed(secrets.randbits(128)))
 add_listener = _fanout.add_listener
 remove_listener = _fanout.remove_listener
 _deliver = _fanout.deliver
+_sink_failed = _fanout._failed
+
+# The event types of the per-span emits as module constants (an enum member read through its
+# class costs a lookup per event), and the clock.
+_SPAN = TraceEventType.SPAN
+_LLM_CALL = TraceEventType.LLM_CALL
+_MODULE = TraceEventType.MODULE
+_TOOL_CALL = TraceEventType.TOOL_CALL
+_time_ns = time.time_ns
 
 
 def new_trace_id() -> str:
@@ -117,10 +126,22 @@ def usage_data(usage: Any) -> dict[str, Any]:
     """
     parsed = usage_from(usage)
     if isinstance(usage, TokenUsage):  # a caller's own object: its numbers made safe too
+        prompt, completion, total = (
+            parsed.prompt_tokens,
+            parsed.completion_tokens,
+            parsed.total_tokens,
+        )
+        # as_count's own first test inline (the counts are safe ints as a rule: usage_from's).
         data: dict[str, Any] = {
-            "prompt_tokens": as_count(parsed.prompt_tokens, "usage.prompt_tokens"),
-            "completion_tokens": as_count(parsed.completion_tokens, "usage.completion_tokens"),
-            "total_tokens": as_count(parsed.total_tokens, "usage.total_tokens"),
+            "prompt_tokens": prompt
+            if type(prompt) is int and 0 <= prompt <= MAX_SAFE_INT
+            else as_count(prompt, "usage.prompt_tokens"),
+            "completion_tokens": completion
+            if type(completion) is int and 0 <= completion <= MAX_SAFE_INT
+            else as_count(completion, "usage.completion_tokens"),
+            "total_tokens": total
+            if type(total) is int and 0 <= total <= MAX_SAFE_INT
+            else as_count(total, "usage.total_tokens"),
         }
         for name, value in detail_items(parsed):
             data[name] = as_count(value, f"usage.{name}")
@@ -211,7 +232,7 @@ def _joined(messages: Iterable[Any]) -> str | None:
     mapping with a known role and a string content; ``None`` otherwise."""
     parts = []
     for message in messages:
-        if not isinstance(message, Mapping):
+        if not (type(message) is dict or isinstance(message, Mapping)):
             return None
         role = message.get("role", "user")
         content = message.get("content")
@@ -322,20 +343,41 @@ class TraceSession(TraceSink):
     ) -> TraceEvent:
         event = TraceEvent(
             type_,
-            time.time_ns(),
+            _time_ns(),
             self.trace_id,
             span_id,
             parent_id,
             data if cleaned else self._clean(data),
         )
-        if _state.trace_sinks:
-            _deliver(event)
-        self.on_event(event)
+        sinks = _state.trace_sinks
+        if sinks:
+            # tracesinks.deliver written out (a call less per event): each sink in order,
+            # a failure counted and reported, never raised.
+            for sink in sinks:
+                try:
+                    sink.on_event(event)
+                except Exception as exc:
+                    _sink_failed(sink, "", exc)
+        # on_event written out (a call less per event): see there.
+        lock = self._lock
+        lock.acquire()
+        try:
+            if not self._closed:
+                handoff = self._handoff
+                if handoff is None:
+                    self.writer.write(event)
+                else:
+                    handoff.put(event)
+        except Exception as exc:  # a trace call never raises into the application
+            self._failed(exc)
+        finally:
+            lock.release()
         return event
 
     def on_event(self, event: TraceEvent) -> None:
         """Write ``event`` through the writer (nothing after :meth:`close`); never raises: a
-        failure is counted in ``failures`` and the first one reported."""
+        failure is counted in ``failures`` and the first one reported. (:meth:`_emit` writes
+        the same statements out: change both.)"""
         lock = self._lock
         lock.acquire()  # half the cost of ``with lock:``
         try:
@@ -445,12 +487,17 @@ class TraceSession(TraceSink):
         inputs: Mapping[str, Any] | None = None,
     ) -> None:
         """``EmitSpanStart``: a span begins (``parent_id`` empty or ``None`` for a root)."""
-        data: dict[str, Any] = {"event": "start", "operation": self._sanitizer.text(operation)}
+        sanitizer = self._sanitizer
+        # An operation name seen clean (the sanitizer's cache) is not cleaned again: the same few
+        # names come back at every span.
+        if type(operation) is not str or operation not in sanitizer._clean:
+            operation = sanitizer.text(operation)
+        data: dict[str, Any] = {"event": "start", "operation": operation}
         if inputs is not None:
             data["inputs"] = self._user_mapping(inputs)
         self._parents[span_id] = parent_id or None
         self._rollup[span_id] = [0, 0]
-        self._emit(TraceEventType.SPAN, span_id, data, parent_id or None, cleaned=True)
+        self._emit(_SPAN, span_id, data, parent_id or None, cleaned=True)
 
     def emit_span_end(
         self,
@@ -466,14 +513,20 @@ class TraceSession(TraceSink):
         pass/fail, an evaluation run's score and counts), written as the end's ``evaluation``
         key. Unlike ``outputs`` it is kept in the no-content mode (redaction and caps still
         apply): it must hold numbers, flags and names, never the program's content."""
-        data: dict[str, Any] = {"event": "end", "duration_ms": as_count(duration_ms, "duration_ms")}
+        # as_count's own first test inline: a span's duration is a small int.
+        duration = (
+            duration_ms
+            if type(duration_ms) is int and 0 <= duration_ms <= MAX_SAFE_INT
+            else as_count(duration_ms, "duration_ms")
+        )
+        data: dict[str, Any] = {"event": "end", "duration_ms": duration}
         if outputs is not None:
             data["outputs"] = self._user_mapping(outputs)
         if error is not None:
             data["error"] = self._sanitizer.text(str(error))
         if evaluation is not None:
             data["evaluation"] = dict(self._sanitizer.fields(evaluation))
-        self._emit(TraceEventType.SPAN, span_id, data, cleaned=True)
+        self._emit(_SPAN, span_id, data, cleaned=True)
         self._parents.pop(span_id, None)
         self._rollup.pop(span_id, None)
 
@@ -539,9 +592,9 @@ class TraceSession(TraceSink):
             charge(self.trace_id, data["usage"])
         if messages and type(prompt) is str and self._content and self._sanitizer.joins_clean:
             data = self._clean_joined_prompt(data, prompt, messages)
-            self._emit(TraceEventType.LLM_CALL, span_id, data, cleaned=True)
+            self._emit(_LLM_CALL, span_id, data, cleaned=True)
             return
-        self._emit(TraceEventType.LLM_CALL, span_id, data)
+        self._emit(_LLM_CALL, span_id, data)
 
     def _clean_joined_prompt(
         self, data: dict[str, Any], prompt: str, messages: list[Mapping[str, Any]]
@@ -577,20 +630,27 @@ class TraceSession(TraceSink):
         success: bool,
     ) -> None:
         """``EmitModule``: a module run, summarised."""
+        # as_count's first test inline for the three counts (small ints, a module per span).
         data: dict[str, Any] = {
             "module_type": module_type,
             "module_name": module_name,
             "signature": signature,
-            "duration_ms": as_count(duration_ms, "duration_ms"),
-            "llm_calls": as_count(llm_calls, "llm_calls"),
-            "total_tokens": as_count(total_tokens, "total_tokens"),
-            "success": _flag(success),
+            "duration_ms": duration_ms
+            if type(duration_ms) is int and 0 <= duration_ms <= MAX_SAFE_INT
+            else as_count(duration_ms, "duration_ms"),
+            "llm_calls": llm_calls
+            if type(llm_calls) is int and 0 <= llm_calls <= MAX_SAFE_INT
+            else as_count(llm_calls, "llm_calls"),
+            "total_tokens": total_tokens
+            if type(total_tokens) is int and 0 <= total_tokens <= MAX_SAFE_INT
+            else as_count(total_tokens, "total_tokens"),
+            "success": success if success is True or success is False else _flag(success),
         }
         if inputs is not None:
             data["inputs"] = dict(inputs)
         if outputs is not None:
             data["outputs"] = dict(outputs)
-        self._emit(TraceEventType.MODULE, span_id, data)
+        self._emit(_MODULE, span_id, data)
 
     def emit_code_exec(
         self,
@@ -645,7 +705,7 @@ class TraceSession(TraceSink):
         }
         if error is not None:
             data["error"] = str(error)
-        self._emit(TraceEventType.TOOL_CALL, span_id, data)
+        self._emit(_TOOL_CALL, span_id, data)
 
     def emit_error(
         self, span_id: str, error_type: str, message: str, recoverable: bool = False

@@ -11,7 +11,8 @@ never added twice. Anthropic's native usage counts ``input_tokens`` *without* th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count
@@ -31,14 +32,6 @@ def _get(source: Any, name: str) -> Any:
         return getattr(source, name, None)
     except Exception:
         return None
-
-
-def _first(source: Any, *names: str) -> Any:
-    for name in names:
-        value = _get(source, name)
-        if value is not None:
-            return value
-    return None
 
 
 def _sum(*values: Any) -> Any:
@@ -80,62 +73,94 @@ def usage_from(usage: Any) -> TokenUsage:
     if isinstance(usage, TokenUsage):
         return usage
     try:
-        return _usage_from(usage)
+        # A dict (LiteLLM's, DSPy's usage, once per LLM call) is read through its own ``get``:
+        # a C call per name instead of a Python one; anything else through _get's checks.
+        return _usage_from(usage.get if type(usage) is dict else functools.partial(_get, usage))
     except Exception:  # an object whose attributes raise: no usage rather than a traceback
         return TokenUsage()
 
 
-def _usage_from(usage: Any) -> TokenUsage:
-    prompt_raw = _get(usage, "prompt_tokens")
+def _usage_from(get: Callable[[str], Any]) -> TokenUsage:
+    """:func:`usage_from` of the source whose values ``get`` reads by name (``None``: absent)."""
+    prompt_raw = get("prompt_tokens")
     anthropic = prompt_raw is None
     if prompt_raw is None:
-        prompt_raw = _get(usage, "input_tokens")
-    completion_raw = _first(usage, "completion_tokens", "output_tokens")
-    total_raw = _get(usage, "total_tokens")
-    in_details = _first(usage, "prompt_tokens_details", "input_tokens_details")
-    out_details = _first(usage, "completion_tokens_details", "output_tokens_details")
+        prompt_raw = get("input_tokens")
+    completion_raw = get("completion_tokens")
+    if completion_raw is None:
+        completion_raw = get("output_tokens")
+    total_raw = get("total_tokens")
+    in_details = get("prompt_tokens_details")
+    if in_details is None:
+        in_details = get("input_tokens_details")
+    out_details = get("completion_tokens_details")
+    if out_details is None:
+        out_details = get("output_tokens_details")
 
-    anthropic_read = _get(usage, "cache_read_input_tokens")
-    anthropic_write = _get(usage, "cache_creation_input_tokens")
-    cache_read = as_count(
-        _first(usage, "cache_read_tokens") or _get(in_details, "cached_tokens") or anthropic_read,
-        "usage.cache_read_tokens",
+    anthropic_read = get("cache_read_input_tokens")
+    anthropic_write = get("cache_creation_input_tokens")
+    # The details objects are absent in the common case: their reads are skipped, not made;
+    # an absent count is 0 without a call to as_count, and an int in range is taken as it is.
+    cache_read = (
+        get("cache_read_tokens")
+        or (None if in_details is None else _get(in_details, "cached_tokens"))
+        or anthropic_read
     )
-    cache_creation = as_count(
-        _first(usage, "cache_creation_tokens", "cache_write_tokens")
-        or _get(in_details, "cache_creation_tokens")
-        or anthropic_write,
-        "usage.cache_creation_tokens",
+    cache_read = 0 if cache_read is None else as_count(cache_read, "usage.cache_read_tokens")
+    creation = get("cache_creation_tokens")
+    if creation is None:
+        creation = get("cache_write_tokens")
+    cache_creation = (
+        creation
+        or (None if in_details is None else _get(in_details, "cache_creation_tokens"))
+        or anthropic_write
     )
-    reasoning = as_count(
-        _first(usage, "reasoning_tokens") or _get(out_details, "reasoning_tokens"),
-        "usage.reasoning_tokens",
+    if cache_creation is not None:
+        cache_creation = as_count(cache_creation, "usage.cache_creation_tokens")
+    else:
+        cache_creation = 0
+    reasoning = get("reasoning_tokens") or (
+        None if out_details is None else _get(out_details, "reasoning_tokens")
     )
-    audio = as_count(
-        _get(usage, "audio_tokens")
-        or _sum(_get(in_details, "audio_tokens"), _get(out_details, "audio_tokens")),
-        "usage.audio_tokens",
+    reasoning = 0 if reasoning is None else as_count(reasoning, "usage.reasoning_tokens")
+    details = in_details is not None or out_details is not None
+    audio = get("audio_tokens") or (
+        _sum(_get(in_details, "audio_tokens"), _get(out_details, "audio_tokens"))
+        if details
+        else None
     )
-    image = as_count(
-        _get(usage, "image_tokens")
-        or _sum(_get(in_details, "image_tokens"), _get(out_details, "image_tokens")),
-        "usage.image_tokens",
+    audio = 0 if audio is None else as_count(audio, "usage.audio_tokens")
+    image = get("image_tokens") or (
+        _sum(_get(in_details, "image_tokens"), _get(out_details, "image_tokens"))
+        if details
+        else None
     )
-    prompt = as_count(prompt_raw, "usage.prompt_tokens")
+    image = 0 if image is None else as_count(image, "usage.image_tokens")
+    prompt = (
+        prompt_raw
+        if type(prompt_raw) is int and 0 <= prompt_raw <= MAX_SAFE_INT
+        else as_count(prompt_raw, "usage.prompt_tokens")
+    )
     if anthropic and (anthropic_read is not None or anthropic_write is not None):
         # Anthropic's input_tokens leaves the cache out; the rule counts it in.
         prompt = min(prompt + cache_read + cache_creation, MAX_SAFE_INT)
-    completion = as_count(completion_raw, "usage.completion_tokens")
-    total = (
-        min(prompt + completion, MAX_SAFE_INT)
-        if total_raw is None
-        else as_count(total_raw, "usage.total_tokens")
+    completion = (
+        completion_raw
+        if type(completion_raw) is int and 0 <= completion_raw <= MAX_SAFE_INT
+        else as_count(completion_raw, "usage.completion_tokens")
     )
+    if total_raw is None:
+        total = min(prompt + completion, MAX_SAFE_INT)
+    elif type(total_raw) is int and 0 <= total_raw <= MAX_SAFE_INT:
+        total = total_raw
+    else:
+        total = as_count(total_raw, "usage.total_tokens")
+    cost = get("cost")
     return TokenUsage(
         prompt,
         completion,
         total,
-        as_cost(_get(usage, "cost"), "usage.cost"),
+        None if cost is None else as_cost(cost, "usage.cost"),
         cache_read_tokens=cache_read,
         cache_creation_tokens=cache_creation,
         reasoning_tokens=reasoning,

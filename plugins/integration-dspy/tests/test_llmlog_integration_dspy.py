@@ -524,6 +524,34 @@ def test_adapter_hooks_count_their_failures_and_never_raise(traced, capfd):
     assert "outputs" not in trace.ends["e" * 16]
 
 
+def test_module_hooks_count_a_failure_reading_the_module_and_never_raise(traced, capfd):
+    """The module hooks guard themselves whole: a module whose attribute read raises (its
+    ``max_iters`` a property that fails) is counted and reported once by llmlog, not left to
+    DSPy's warning; the program's answer comes back and its LM call is still traced."""
+
+    class Odd(dspy.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.predict = dspy.Predict("question -> answer")
+
+        @property
+        def max_iters(self) -> int:
+            raise RuntimeError("max_iters cannot be read")
+
+        def forward(self, question: str) -> Any:
+            return self.predict(question=question)
+
+    callback = integration.instrumented()
+    assert callback is not None
+    dspy.configure(lm=DummyLM([{"answer": "x"}]))
+    assert Odd()(question="q").answer == "x"
+    assert callback.failures == 1
+    assert capfd.readouterr().err.count("max_iters cannot be read") == 1
+    trace = Trace(traced)
+    names = [trace.name(s) for s in trace.starts]
+    assert "Predict" in names and "LM:dummy" in names  # Odd has no span: its start failed
+
+
 def test_toml_switch_turns_it_on_and_off(tmp_path):
     integration.uninstrument()
     llmlog.configure(

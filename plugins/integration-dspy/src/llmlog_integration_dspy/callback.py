@@ -29,7 +29,6 @@ from llmlog.ext import (
     TokenUsage,
     TraceSession,
     enter_context,
-    exit_context,
     get_current,
     report_problem,
     start_trace_session,
@@ -98,6 +97,8 @@ def _outputs_mapping(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     plain = plain_data(value)
+    if type(plain) is dict:  # the session copies span outputs itself: no copy here
+        return plain
     return dict(plain) if isinstance(plain, Mapping) else {"output": plain}
 
 
@@ -259,8 +260,14 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         call = self._calls.pop(call_id, None)
         if call is None:  # started before instrument(), or its start failed
             return
-        if call.context is not None:
-            exit_context(call.context)
+        token = call.context
+        if token is not None:
+            # exit_context written out (a call less per span): a token of another context (the
+            # call ended on another thread or task) does not apply and is let go.
+            try:
+                token.var.reset(token)
+            except ValueError:
+                pass
         session = call.session
         if finish is not None:
             finish(call)
@@ -298,29 +305,33 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
 
     # -- modules ---------------------------------------------------------------------------------
 
-    def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        kwargs = inputs.get("kwargs") if isinstance(inputs.get("kwargs"), Mapping) else None
-        args = inputs.get("args")
-        values = dict(kwargs or {})
-        if args:
-            values["args"] = list(args)
-        # What an RLM file's metadata line wants to know, when this call opens the session.
-        about: dict[str, Any] = {}
-        if isinstance(getattr(instance, "max_iters", None), int):
-            about["max_iterations"] = instance.max_iters
-        if isinstance(values.get("query"), str):
-            about["query"] = values["query"]
-        name = type(instance).__name__
-        attribute = self._attribute_name(instance)
-        if attribute:  # dspy-go's "ModuleType:ModuleName", the name being its attribute
-            name = f"{name}:{attribute}"
+    # The module, LM and tool hooks guard themselves inline, as the adapter hooks do (a closure
+    # and two calls less than _guard, six times per LM call).
 
-        def begin() -> None:
+    def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        try:
+            kwargs = inputs.get("kwargs")
+            if type(kwargs) is not dict and not isinstance(kwargs, Mapping):
+                kwargs = None
+            args = inputs.get("args")
+            values = dict(kwargs or {})
+            if args:
+                values["args"] = list(args)
+            # What an RLM file's metadata line wants to know, when this call opens the session.
+            about: dict[str, Any] = {}
+            if isinstance(getattr(instance, "max_iters", None), int):
+                about["max_iterations"] = instance.max_iters
+            if isinstance(values.get("query"), str):
+                about["query"] = values["query"]
+            name = type(instance).__name__
+            attribute = self._attribute_name(instance)
+            if attribute:  # dspy-go's "ModuleType:ModuleName", the name being its attribute
+                name = f"{name}:{attribute}"
             call = self._begin("module", call_id, instance, name, values, None, about)
             if call is not None and "max_iterations" in about and not call.owns_session:
                 _describe_run(call.session, about)
-
-        self._guard(begin)
+        except Exception as exc:
+            self._failed(exc)
 
     def _attribute_name(self, instance: Any) -> str | None:
         """The attribute of the calling module that holds ``instance`` (``react``, ``extract``)."""
@@ -354,15 +365,15 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 exception is None,
             )
 
-        def end() -> None:
+        try:
             call = self._calls.get(call_id)
             if call is not None and call.parent is not None:
                 owner = self._calls.get(call.parent)
                 if owner is not None and owner.run is not None:
                     owner.run.call_ended(call_id, outputs, exception)
             self._end(call_id, _outputs_mapping(outputs), exception, summary)
-
-        self._guard(end)
+        except Exception as exc:
+            self._failed(exc)
 
     # -- LM calls --------------------------------------------------------------------------------
 
@@ -371,17 +382,18 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         # BudgetExceeded (a BaseException, which DSPy's callback runner lets through) before the
         # call is made; one attribute read otherwise.
         check_budget()
-
-        def begin() -> None:
+        try:
             model, provider = model_and_provider(instance)
             settings = getattr(instance, "kwargs", None)
             span_inputs: dict[str, Any] = {"model": model, "provider": provider}
-            if isinstance(settings, Mapping) and settings:
+            if (type(settings) is dict or isinstance(settings, Mapping)) and settings:
                 span_inputs["kwargs"] = dict(settings)  # api_key and the like are redacted
             call = self._begin("lm", call_id, instance, f"LM:{model}", span_inputs, model)
             if call is not None:
                 raw = inputs.get("kwargs")
-                params = request_params(instance, raw if isinstance(raw, Mapping) else None)
+                params = request_params(
+                    instance, raw if (type(raw) is dict or isinstance(raw, Mapping)) else None
+                )
                 # The call is DSPy's: LiteLLM's and the SDKs' integrations called inside it
                 # contribute their (richer) data to this span's llm_call, never a span of theirs.
                 scope = claim("dspy")
@@ -393,8 +405,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                     "params": params,
                     "claim": scope,
                 }
-
-        self._guard(begin)
+        except Exception as exc:
+            self._failed(exc)
 
     def on_lm_end(
         self, call_id: str, outputs: Any | None, exception: BaseException | None = None
@@ -404,6 +416,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
             text, messages = prompt_of(state.get("inputs") or {})
             entry = history_entry(call.instance, outputs)
             usage: Any = usage_of(entry)
+            replayed = is_replayed(entry)
             provider, extra = state.get("provider", ""), None
             scope: CallScope | None = state.get("claim")
             if scope is not None:
@@ -418,7 +431,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                     return
                 data = scope.data
                 provider = data.provider or provider
-                if data.usage is not None and not is_replayed(entry):
+                if data.usage is not None and not replayed:
                     # The richer source's counts (cached and reasoning tokens); its reported
                     # cost (LiteLLM's response_cost), else the one DSPy recorded.
                     own_cost = usage.cost if usage is not None else None
@@ -440,11 +453,14 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 (_perf() - call.start) // 1_000_000,
                 messages=messages,
                 params=state.get("params"),
-                replayed=is_replayed(entry),
+                replayed=replayed,
                 extra=extra,
             )
 
-        self._guard(lambda: self._end(call_id, None, exception, finish))
+        try:
+            self._end(call_id, None, exception, finish)
+        except Exception as exc:
+            self._failed(exc)
 
     # -- adapters ----------------------------------------------------------------------------------
 
@@ -453,7 +469,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
     def on_adapter_format_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         if self._adapters:
             try:
-                name = _adapter_name(type(instance), "format")
+                kind = type(instance)
+                name = _adapter_names.get((kind, "format")) or _adapter_name(kind, "format")
                 self._begin("adapter", call_id, instance, name, None)
             except Exception as exc:
                 self._failed(exc)
@@ -470,7 +487,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
     def on_adapter_parse_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         if self._adapters:
             try:
-                name = _adapter_name(type(instance), "parse")
+                kind = type(instance)
+                name = _adapter_names.get((kind, "parse")) or _adapter_name(kind, "parse")
                 self._begin("adapter", call_id, instance, name, None)
             except Exception as exc:
                 self._failed(exc)
@@ -481,7 +499,11 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         if self._adapters:
             parsed = None
             try:
-                parsed = dict(outputs) if isinstance(outputs, Mapping) else None
+                # A dict as it is: the session copies span outputs itself.
+                if type(outputs) is dict:
+                    parsed = outputs
+                elif isinstance(outputs, Mapping):
+                    parsed = dict(outputs)
             except Exception as exc:  # outputs that cannot be read: the span still ends
                 self._failed(exc)
             try:
@@ -492,15 +514,15 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
     # -- tools -------------------------------------------------------------------------------------
 
     def on_tool_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        def begin() -> None:
+        try:
             name = str(getattr(instance, "name", None) or type(instance).__name__)
             raw = inputs.get("kwargs")
-            args = dict(raw) if isinstance(raw, Mapping) else dict(inputs)
+            args = dict(raw) if (type(raw) is dict or isinstance(raw, Mapping)) else dict(inputs)
             call = self._begin("tool", call_id, instance, f"Tool:{name}", args)
             if call is not None:
                 call.state = {"name": name, "args": args}
-
-        self._guard(begin)
+        except Exception as exc:
+            self._failed(exc)
 
     def on_tool_end(
         self, call_id: str, outputs: Any | None, exception: BaseException | None = None
@@ -517,7 +539,10 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                 exception,
             )
 
-        self._guard(lambda: self._end(call_id, None, exception, finish))
+        try:
+            self._end(call_id, None, exception, finish)
+        except Exception as exc:
+            self._failed(exc)
 
     # -- evaluate and compile (roots, so a threaded evaluation is one tree) -----------------------
 

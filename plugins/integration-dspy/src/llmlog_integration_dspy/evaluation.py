@@ -25,15 +25,35 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from dspy.primitives.example import Example as _DspyExample
+
 from llmlog.ext import TraceSession, new_span_id
+
+_TO_DICT = _DspyExample.toDict
 
 __all__ = ["EvaluationRun", "metric_result", "plain_data"]
 
 _perf = time.perf_counter_ns
 
 
+#: Field values ``Example.toDict`` hands back as they are.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain_data(value: Any) -> Any:
     """A DSPy result as plain data: ``Prediction``/``Example`` as their fields."""
+    # The common case without toDict: an Example or Prediction (toDict not overridden) whose
+    # fields are all strings, numbers or None, which toDict copies as they are. toDict asks
+    # each value hasattr(toDict) and isinstance(BaseModel) (an ABC's Python-level check): a
+    # module's outputs go through here at every module end.
+    if isinstance(value, _DspyExample) and getattr(type(value), "toDict", None) is _TO_DICT:
+        store = value.__dict__.get("_store")
+        if type(store) is dict:
+            for field in store.values():  # a loop, not all(...): no generator frame
+                if type(field) not in _SCALARS:
+                    break
+            else:
+                return dict(store)
     to_dict = getattr(value, "toDict", None)
     if callable(to_dict):
         try:

@@ -65,7 +65,7 @@ def request_params(lm: Any, call_kwargs: Mapping[str, Any] | None) -> dict[str, 
     merged: dict[str, Any] = {}
     own = getattr(lm, "kwargs", None)
     for source in (own, call_kwargs):
-        if isinstance(source, Mapping):
+        if type(source) is dict or isinstance(source, Mapping):
             merged.update(source)
     return {
         str(k): v
@@ -91,11 +91,17 @@ def history_entry(lm: Any, outputs: Any) -> Mapping[str, Any] | None:
     try:
         for index in range(len(history) - 1, max(-1, len(history) - 1 - _SCAN), -1):
             entry = history[index]
-            if isinstance(entry, Mapping) and entry.get("outputs") is outputs:
+            if (type(entry) is dict or isinstance(entry, Mapping)) and entry.get(
+                "outputs"
+            ) is outputs:
                 return entry
     except IndexError:  # trimmed by another thread while we looked
         return None
     return None
+
+
+# ``type(x) is dict or isinstance(x, Mapping)`` here and in the callback: the dict (the common
+# case) is told first, as ``isinstance`` against an ABC runs a Python-level ``__instancecheck__``.
 
 
 def usage_of(entry: Mapping[str, Any] | None) -> TokenUsage | None:
@@ -110,7 +116,7 @@ def usage_of(entry: Mapping[str, Any] | None) -> TokenUsage | None:
     usage = entry.get("usage")
     cost = entry.get("cost")
     known = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
-    if not isinstance(usage, Mapping):
+    if not (type(usage) is dict or isinstance(usage, Mapping)):
         return TokenUsage(0, 0, cost=known)
     if known is None and "cost" not in usage:
         # No cost anywhere (an unpriced model, DummyLM): read as is, not copied to add one.
@@ -124,14 +130,18 @@ def prompt_of(inputs: Mapping[str, Any]) -> tuple[str, list[Mapping[str, Any]] |
     if isinstance(messages, list) and messages:
         parts = []
         for message in messages:
-            if isinstance(message, Mapping):
+            if type(message) is dict or isinstance(message, Mapping):
                 content = message.get("content")
                 if isinstance(content, list):
                     content = "\n".join(
-                        str(p.get("text", "")) for p in content if isinstance(p, Mapping)
+                        str(p.get("text", ""))
+                        for p in content
+                        if (type(p) is dict or isinstance(p, Mapping))
                     )
                 parts.append(f"{message.get('role', 'user')}: {content}")
-        return "\n\n".join(parts), [dict(m) for m in messages if isinstance(m, Mapping)]
+        return "\n\n".join(parts), [
+            dict(m) for m in messages if (type(m) is dict or isinstance(m, Mapping))
+        ]
     prompt = inputs.get("prompt")
     return ("" if prompt is None else str(prompt)), None
 
@@ -139,13 +149,16 @@ def prompt_of(inputs: Mapping[str, Any]) -> tuple[str, list[Mapping[str, Any]] |
 def response_of(outputs: Any) -> str:
     """The completion text: DSPy passes a list of completions (strings, or dicts with ``text``)."""
     if isinstance(outputs, list):
-        texts = [str(o.get("text", o)) if isinstance(o, Mapping) else str(o) for o in outputs]
+        texts = [
+            str(o.get("text", o)) if (type(o) is dict or isinstance(o, Mapping)) else str(o)
+            for o in outputs
+        ]
         return texts[0] if len(texts) == 1 else "\n\n".join(texts)
     return "" if outputs is None else str(outputs)
 
 
 def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):
         return obj.get(name)
     return getattr(obj, name, None)
 
