@@ -68,7 +68,11 @@ def count(
     script = work / "program.py"
     script.write_text(PROGRAM)
     out = work / "callgrind.out"
-    env = dict(os.environ, BENCH_DSPY_WITHOUT=without)
+    # One hash seed, as count_entry.py: set lookups (and so the count) then cost the same from
+    # one run to the next; a run with another seed moves by some 30,000 instructions per call.
+    env = dict(
+        os.environ, BENCH_DSPY_WITHOUT=without, PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0")
+    )
     if base:
         root = Path(base)
         paths = [str(root / "core" / "src")] + [
