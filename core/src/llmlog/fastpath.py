@@ -31,7 +31,7 @@ from typing import Any, TypeGuard
 
 import attrs
 
-from llmlog.context import _EMPTY, get_current
+from llmlog.context import _EMPTY, LogContext, get_current
 from llmlog.interfaces import EntryCode
 from llmlog.sanitize import Sanitizer
 from llmlog.severity import Severity
@@ -76,17 +76,18 @@ if logger and logger not in _names and not _admit_name(logger):
     return True
 """
 # Inside a context (for code that writes trace ids): a trace and span id alone, printable ASCII.
+# The context is a named tuple: unpacked in one step (its fields' order is checked below), where
+# each attribute read is a descriptor call.
 _TRACE = """\
-_context = _get_current()
-if _context.fields or _context.model_id is not None or _context.token_info is not None:
+_model, _tokens, trace_id, span_id, _session, _fields = _get_current()
+if _fields or _model is not None or _tokens is not None:
     return True
-trace_id = _context.trace_id
-span_id = _context.span_id
 if trace_id is not None and trace_id not in _ids and not _admit_id(trace_id):
     return True
 if span_id is not None and span_id not in _ids and not _admit_id(span_id):
     return True
 """
+assert LogContext._fields == ("model_id", "token_info", "trace_id", "span_id", "session", "fields")
 # The fields: keys known plain; each value a string known clean or a number. Where the code tests
 # types itself, a string value is one set lookup and a number one more test (a value of any other
 # type, a subclass of str or int included, is not admitted here or makes the code raise).
