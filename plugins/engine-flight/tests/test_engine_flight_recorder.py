@@ -1355,11 +1355,9 @@ def test_a_thread_evicted_from_the_thread_table_is_named_again_when_it_logs(tmp_
     assert header["threads"] == {str(threading.get_ident()): threading.current_thread().name}
 
 
-@pytest.mark.parametrize("traced", [False, True], ids=["outside a trace", "inside a trace"])
-def test_a_named_loggers_entries_take_the_flat_function_and_are_recorded_as_by_record_log(
-    traced,
-):
-    # The logger's name goes in after "msg", as record_log writes it; without fields too.
+def named_loggers(name):
+    """A specialised and a reference logger named ``name``, each with a started recorder taking
+    DEBUG alone (another output shows INFO)."""
     from llmlog.dispatch import Dispatcher
     from llmlog.testing import ListOutput
     from llmlog_engine_flight import RecorderOutput
@@ -1373,7 +1371,16 @@ def test_a_named_loggers_entries_take_the_flat_function_and_are_recorded_as_by_r
             level=Severity.INFO,
             specialise=specialise,
         )
-        made.append((fr, llmlog.Logger(Severity.DEBUG, dispatcher=dispatcher).named("app.db")))
+        made.append((fr, llmlog.Logger(Severity.DEBUG, dispatcher=dispatcher).named(name)))
+    return made
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["outside a trace", "inside a trace"])
+def test_a_named_loggers_entries_take_the_flat_function_and_are_recorded_as_by_record_log(
+    traced,
+):
+    # The logger's name goes in after "msg", as record_log writes it; without fields too.
+    made = named_loggers("app.db")
     context = (llmlog.with_trace_id("ab" * 16), llmlog.with_span_id("cd" * 8)) if traced else ()
     generic = []
 
@@ -1428,20 +1435,7 @@ def test_a_named_loggers_entries_take_the_flat_function_and_are_recorded_as_by_r
     ),
 )
 def test_a_named_loggers_entries_are_recorded_alike_on_both_paths(name, fields):
-    from llmlog.dispatch import Dispatcher
-    from llmlog.testing import ListOutput
-    from llmlog_engine_flight import RecorderOutput
-
-    made = []
-    for specialise in (True, False):
-        fr = FlightRecorder()
-        fr.start()
-        dispatcher = Dispatcher(
-            [ListOutput(Severity.INFO), RecorderOutput(fr)],
-            level=Severity.INFO,
-            specialise=specialise,
-        )
-        made.append((fr, llmlog.Logger(Severity.DEBUG, dispatcher=dispatcher).named(name)))
+    made = named_loggers(name)
     try:
         for _ in range(3):
             for _, log in made:
