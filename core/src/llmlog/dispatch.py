@@ -256,7 +256,7 @@ class Dispatcher:
         bound fields): a subclass of ``base`` (the logger's class; the same slots) whose logging
         methods (``debug``, ``info``, ``warn``, ``warning``, ``error``) are the flat functions of
         :mod:`llmlog.fastpath` where there are some (see :attr:`emit_info`; the bound class's
-        merge the bound fields first), ``base``'s elsewhere; marked by a class attribute
+        methods merge the bound fields first), ``base``'s elsewhere; marked by a class attribute
         ``_flat``. Made at the first call; every configuration installs its methods on it, and
         retires the ones it replaces."""
         return self._classes.get(bound) or self._make_logger_class(base, bound)

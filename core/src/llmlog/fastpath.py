@@ -3,9 +3,10 @@ configure time from the outputs that take that severity, when each offers its co
 source (its :class:`~llmlog.interfaces.EntryCode`): every output's line is made, then each is
 written (a failing write is reported and counted, the others still write).
 
-Each is the logging method (``info``...) of the dispatcher's class of plain loggers (no bound
-fields, no level of its own; see :meth:`~llmlog.dispatch.Dispatcher.logger_class`). In one frame
-it tests that the entry is the common one (no ``%`` arguments, a message and field values already
+Each is the logging method (``info``...) of the dispatcher's classes of loggers with no level of
+their own (see :meth:`~llmlog.dispatch.Dispatcher.logger_class`); for a logger with bound fields,
+and where the dispatcher has default fields, the method merges them into the call's fields first,
+as the generic path does. In one frame it tests that the entry is the common one (no ``%`` arguments, a message and field values already
 known clean by the sanitizer's caches, keys known plain and not special keywords, no context in
 force, or only a trace's ids where every output's code writes them), reads the caller's frame and
 the time, and runs each output's code: its formatter's bytes, then its sink's write. For anything

@@ -29,11 +29,12 @@ class EntryCode:
     inline), the way ``attrs`` and ``dataclasses`` generate their methods: one frame per entry
     instead of a call per layer. See :attr:`Output.entry_code`.
 
-    The *common entry* is the one the generated function takes: no bound or default fields, trace,
-    span (unless the code has :attr:`line_traced`), model, token usage, latency, cost or exception; a message (a ``str``)
-    the sanitizer found clean; fields that are a ``dict`` with ``str`` keys known not to be
-    secret nor special keywords, and values that are strings the sanitizer found clean, ``int``,
-    ``float``, ``bool`` or ``None``. Every other entry takes the generic path
+    The *common entry* is the one the generated function takes: no context fields, trace, span
+    (unless the code has :attr:`line_traced`), model, token usage, latency, cost or exception; a
+    message (a ``str``) the sanitizer found clean; fields (the dispatcher's default fields, then a
+    bound logger's, then the call's, merged as the generic path merges them) that are a ``dict``
+    with ``str`` keys known not to be secret nor special keywords, and values that are strings the
+    sanitizer found clean, ``int``, ``float``, ``bool`` or ``None``. Every other entry takes the generic path
     (:meth:`Output.write` or :attr:`Output.write_parts`), which stays the reference: the code
     must write exactly what that path writes for the same entry.
 

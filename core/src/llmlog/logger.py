@@ -182,6 +182,11 @@ class Logger:
 
     Logging never raises: a bad format string, a value that cannot be serialised or a failing output
     is reported on stderr once and counted.
+
+    A logger with no level of its own is an instance of a subclass its dispatcher makes (named
+    ``Logger`` too; :meth:`~llmlog.dispatch.Dispatcher.logger_class`), whose logging methods are
+    generated for the outputs configured (:mod:`llmlog.fastpath`): test it with ``isinstance``.
+    A subclass of ``Logger`` of your own keeps its class and takes the generic path.
     """
 
     __slots__ = ("_bound", "_dispatcher", "_level", "name")
