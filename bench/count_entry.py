@@ -20,6 +20,9 @@ counted. The cases, each an enabled ``info("answer ready", user=…, attempt=…
   ``logger`` key, which the floor does not write);
 * an INFO entry a JSON file and the flight recorder both take, against the JSON file's floor
   (the ratio includes the recorder's work, which that floor does not do);
+* with no floor (their lines hold what the floors do not write): each formatter's entry logged
+  inside a trace (a trace and a span id in the context), and the JSON entry from a logger with a
+  bound field and with the dispatcher's default field;
 * a filtered DEBUG call with three keyword fields, llmlog against structlog's filtering logger.
 
 Needs valgrind (Debian's ``valgrind``).
