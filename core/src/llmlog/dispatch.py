@@ -105,12 +105,6 @@ class Dispatcher:
         self._classes: dict[bool, type[Any]] = {}
         self._methods: dict[bool, dict[int, Method]] = {False: {}, True: {}}
         self._parts: dict[int, list[tuple[Any, Callable[[Exception], None]]]] = {}
-        #: The flat logging method of each severity (see :mod:`llmlog.fastpath` and
-        #: :meth:`logger_class`), or ``None``.
-        self.emit_debug: Method | None = None
-        self.emit_info: Method | None = None
-        self.emit_warn: Method | None = None
-        self.emit_error: Method | None = None
         self._install(
             outputs,
             level=level,
@@ -251,6 +245,28 @@ class Dispatcher:
         #: parts, positionally in :class:`~llmlog.LogEntry` field order.
         self.makers = makers
 
+    # The flat logging method of each severity for loggers without bound fields (see
+    # llmlog.fastpath and logger_class), or None: what _methods holds, by name.
+    @property
+    def emit_debug(self) -> Method | None:
+        """The flat logging method of DEBUG (:mod:`llmlog.fastpath`), or ``None``."""
+        return self._methods[False].get(Severity.DEBUG)
+
+    @property
+    def emit_info(self) -> Method | None:
+        """The flat logging method of INFO (:mod:`llmlog.fastpath`), or ``None``."""
+        return self._methods[False].get(Severity.INFO)
+
+    @property
+    def emit_warn(self) -> Method | None:
+        """The flat logging method of WARN (:mod:`llmlog.fastpath`), or ``None``."""
+        return self._methods[False].get(Severity.WARN)
+
+    @property
+    def emit_error(self) -> Method | None:
+        """The flat logging method of ERROR (:mod:`llmlog.fastpath`), or ``None``."""
+        return self._methods[False].get(Severity.ERROR)
+
     def logger_class(self, base: type[Any], bound: bool = False) -> type[Any]:
         """The class of this dispatcher's loggers with no level of their own (``bound``: with
         bound fields): a subclass of ``base`` (the logger's class; the same slots) whose logging
@@ -297,11 +313,6 @@ class Dispatcher:
         # one (``info = log.info``) takes the generic path from then on.
         replaced = set(self._methods[bound].values()) - set(methods.values())
         self._methods[bound] = methods
-        if not bound:
-            self.emit_debug = methods.get(Severity.DEBUG)
-            self.emit_info = methods.get(Severity.INFO)
-            self.emit_warn = methods.get(Severity.WARN)
-            self.emit_error = methods.get(Severity.ERROR)
         cls = self._classes.get(bound)
         if cls is not None:
             self._put_methods(cls, methods)
