@@ -5,12 +5,16 @@ counted and never raised.
 Each comparison writes every entry through two loggers from the same line of this file: one whose
 dispatcher builds the flat functions and one whose dispatcher does not (``specialise=False``, the
 reference), each with its own file output of the same formatter and options.
+
+Every test runs twice: with the flat functions' entry test in C (``llmlog._speedups``) and in
+Python (``fastpath.SPEEDUPS`` off), as where the core was built without a C compiler.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
+import importlib.util
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -22,7 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import llmlog
-from llmlog import Logger, Output, Severity
+from llmlog import Logger, Output, Severity, fastpath
 from llmlog.dispatch import Dispatcher
 from llmlog.ext import EntryCode, LogEntry
 from llmlog_formatter_json import JsonFormatter, JsonOptions
@@ -88,8 +92,22 @@ class Pair:
             output.close()
 
 
+@pytest.fixture(scope="module", autouse=True, params=["C", "Python"])
+def entry_test(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The flat functions built in this module's tests test an entry in C, then in Python."""
+    in_c = request.param == "C"
+    if in_c and importlib.util.find_spec("llmlog._speedups") is None:
+        pytest.skip("llmlog._speedups was not built (no C compiler)")
+    before = fastpath.SPEEDUPS
+    fastpath.SPEEDUPS = in_c
+    yield request.param
+    fastpath.SPEEDUPS = before
+
+
 @pytest.fixture(scope="module")
-def pairs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, bool], Pair]]:
+def pairs(
+    entry_test: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[tuple[str, bool], Pair]]:
     directory = tmp_path_factory.mktemp("entry-code")
     made = {
         (name, buffered): Pair(directory, name, buffered)
@@ -174,6 +192,8 @@ def test_anything_unusual_takes_the_generic_path(tmp_path: Path) -> None:
         lambda: log.bind(req="r1").with_level(Severity.INFO).info("plain", user="alice"),
         lambda: log.named("app\x1b").info("plain", user="alice"),  # a name to escape
         lambda: log.info("plain", user=2**70),  # orjson refuses it: the serializer writes it
+        # code whose file has no base name (compiled as "/"): the entry has no place
+        lambda: exec(compile("log.info('plain', user='alice')", "/", "exec"), {"log": log}),
     ]
     for call in unusual:
         call()  # whatever it is taught, the call itself is still not a common entry
@@ -689,7 +709,7 @@ def make_recorders() -> list[tuple[Any, Logger]]:
 
 
 @pytest.fixture(scope="module")
-def recorders() -> Iterator[list[tuple[Any, Logger]]]:
+def recorders(entry_test: str) -> Iterator[list[tuple[Any, Logger]]]:
     # Module-scoped for hypothesis: only its first test sees both running (each test's
     # isolated environment shuts down the trace sinks at its end).
     made = make_recorders()
@@ -751,6 +771,19 @@ def test_the_recorder_records_an_entry_inside_a_trace_in_its_flat_function() -> 
         recorder.stop()
     assert fast == reference and len(fast) == 2
     assert fast[-1]["trace_id"] == TRACE[0] and fast[-1]["span_id"] == TRACE[1]
+
+
+def test_the_recorder_records_an_entry_from_code_with_no_file_name_as_record_log_does() -> None:
+    recorders = make_recorders()
+    program = compile("log.debug('answer ready', user='alice')", "", "exec")
+    for _ in range(2):
+        for _, log in recorders:
+            exec(program, {"log": log})
+    fast, reference = (recorded(recorder) for recorder, _ in recorders)
+    for recorder, _ in recorders:
+        recorder.stop()
+    assert fast == reference and len(fast) == 2
+    assert "file" not in fast[-1] and "fn" not in fast[-1]
 
 
 def test_an_odd_logger_name_or_message_never_raises(tmp_path: Path) -> None:
@@ -823,7 +856,7 @@ class Several:
 
 
 @pytest.fixture(scope="module")
-def several(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Several]:
+def several(entry_test: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Several]:
     made = Several(tmp_path_factory.mktemp("several"))
     yield made
     made.close()

@@ -39,10 +39,11 @@ class EntryCode:
     must write exactly what that path writes for the same entry.
 
     The statements see these locals: ``ns`` (the time, ``time.time_ns()``), ``message``,
-    ``file`` (the caller's base name), ``line``, ``function`` (its qualified name), ``fields``
-    and ``logger`` (the logger's name, or ``""``). Every string among them (message, file,
-    function, logger name, field keys and string values) is printable ASCII: nothing needs escaping, only quoting where a format quotes. The
-    severity is fixed: the code is asked for one severity at a time.
+    ``file`` (the caller's base name, never empty), ``line``, ``function`` (its qualified name),
+    ``fields`` and ``logger`` (the logger's name, or ``""``). Every string among them (message,
+    file, function, logger name, field keys and string values) is printable ASCII: nothing needs
+    escaping, only quoting where a format quotes. The severity is fixed: the code is asked for one
+    severity at a time.
     """
 
     #: Statements that make the entry's bytes (into locals ``write`` reads). Nothing may have

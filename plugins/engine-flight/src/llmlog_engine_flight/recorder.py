@@ -537,8 +537,8 @@ class FlightRecorder(TraceSink):
         # taken it out between the two steps, and empties the cache only after the set.
         gate = """
         r_tid = r_get_ident()
-        if r_tid != r_last[0] or not file:
-            if r_tid not in r_recording or not file:
+        if r_tid != r_last[0]:
+            if r_tid not in r_recording:
                 return True
             r_last[0] = r_tid
             if r_tid not in r_recording:
