@@ -165,6 +165,46 @@ def test_retention_follows_gos_rule(tmp_path):
     assert ring2.evicted_events == 1000 - 70
 
 
+def walked(chunks, max_bytes, min_age_ns):
+    """Go's rule as a walk back from the newest chunk (the ring's former code): the reference."""
+    keep = [chunks[-1]]
+    size = len(chunks[-1].data)
+    now = chunks[-1].t_max
+    for chunk in reversed(chunks[:-1]):
+        if size > max_bytes or now - keep[-1].t_min > min_age_ns:
+            break
+        keep.append(chunk)
+        size += len(chunk.data)
+    return tuple(reversed(keep))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=40),
+    gaps=st.lists(st.integers(min_value=0, max_value=5), min_size=40, max_size=40),
+    max_bytes=st.integers(min_value=0, max_value=300),
+    min_age=st.integers(min_value=0, max_value=20),
+)
+def test_retention_after_every_seal_is_what_walking_back_from_the_newest_keeps(
+    sizes, gaps, max_bytes, min_age
+):
+    from llmlog_engine_flight.memory import MemoryBackend
+    from llmlog_engine_flight.ring import ChunkRing, SealedChunk
+
+    ring = ChunkRing(MemoryBackend(), max_bytes=max_bytes)
+    ring.min_age_ns = min_age  # in nanoseconds: no float on the way
+    sealed, t = [], 0
+    for seq, (size, gap) in enumerate(zip(sizes, gaps[: len(sizes)], strict=True)):
+        t_min, t = t, t + gap
+        chunk = SealedChunk(seq, t_min, t, 1, size, b"x" * size)
+        expected = walked([*ring.chunks, chunk], max_bytes, min_age)
+        ring._retain(chunk)
+        sealed.append(chunk)
+        assert ring.chunks == expected
+        assert ring.stored_bytes == sum(len(c.data) for c in expected)
+        assert ring.evicted_events == len(sealed) - len(expected)
+
+
 def test_open_spans_started_before_the_window_are_reemitted(tmp_path):
     fr = FlightRecorder(min_age=0.001, max_bytes=500, backend="memory", chunk_events=5)
     fr.start()
