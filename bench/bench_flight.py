@@ -12,7 +12,9 @@ interleaved; medians with p10–p90, ratios per round, the load before and after
 * a DEBUG log call while the recorder records DEBUG and every output is at INFO, against its
   floor: the same event (time, kind, thread, level, message, caller, fields) built by hand,
   encoded as the recorder encodes it and appended to an open chunk (``floors.flight_emitter``;
-  the bytes are checked to be the recorder's, time and caller aside);
+  the bytes are checked to be the recorder's, time and caller aside); with the ``zstd`` backend
+  (its sealer thread compresses each full chunk and takes the GIL from the writer to start and to
+  store it) and with ``memory``, the default, which seals on the writer's thread;
 * a native snapshot of about 100 MB of raw history with each backend, and the same bytes written,
   synced and renamed by hand (milliseconds).
 
@@ -173,16 +175,16 @@ class InfoOnly(Output):
         pass
 
 
-def debug_logger() -> tuple[Logger, FlightRecorder]:
-    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend="zstd", level=Severity.DEBUG)
+def debug_logger(backend: str) -> tuple[Logger, FlightRecorder]:
+    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend=backend, level=Severity.DEBUG)
     fr.start()
     info = InfoOnly()
     info.level = Severity.INFO
     return Logger(Severity.INFO, [info, RecorderOutput(fr)]), fr
 
 
-def debug_log_cost(n: int) -> float:
-    log, fr = debug_logger()
+def debug_log_cost(n: int, backend: str = "zstd") -> float:
+    log, fr = debug_logger(backend)
     debug = log.debug
     start = time.perf_counter_ns()
     for i in range(n):
@@ -202,7 +204,7 @@ def debug_floor_cost(n: int) -> float:
 
 def check_debug_floor() -> None:
     """The floor's event line is the recorder's, its time, thread and caller aside."""
-    log, fr = debug_logger()
+    log, fr = debug_logger("zstd")
     log.debug("cache lookup", item=7)
     ours = bytes(fr.ring._active).splitlines()[-1]
     fr.stop()
@@ -313,6 +315,11 @@ def main() -> None:
             run.add("trace_region on ns", r, t_on)
             run.add("DEBUG log to recorder, outputs INFO ns", r, debug_log_cost(args.events))
             run.add("DEBUG floor: event by hand ns", r, debug_floor_cost(args.events))
+            run.add(
+                "DEBUG log to recorder (memory), outputs INFO ns",
+                r,
+                debug_log_cost(args.events, "memory"),
+            )
     snapshots = {
         backend: snapshot_cost(args.snapshot_mb, backend, args.snapshot_samples)
         for backend in ("memory", "zstd")
@@ -322,15 +329,23 @@ def main() -> None:
         "DEBUG to recorder/floor": run.ratio(
             "DEBUG log to recorder, outputs INFO ns", "DEBUG floor: event by hand ns"
         ),
+        "DEBUG to recorder (memory)/floor": run.ratio(
+            "DEBUG log to recorder (memory), outputs INFO ns", "DEBUG floor: event by hand ns"
+        ),
         "memory writer/orjson.dumps": run.ratio("memory writer ns/event", "orjson.dumps ns/event"),
     }
     print(run.describe(), "\n")
     for name, figure in figures.items():
         print(f"  {name:42} {fmt_range(figure):>26}")
-    r = ratios["DEBUG to recorder/floor"]
-    print(
-        f"  DEBUG to recorder / floor per round: {r['median']:.2f}x [{r['min']:.2f}–{r['max']:.2f}]"
-    )
+    for backend, key in (
+        ("zstd", "DEBUG to recorder/floor"),
+        ("memory", "DEBUG to recorder (memory)/floor"),
+    ):
+        r = ratios[key]
+        print(
+            f"  DEBUG to recorder ({backend}) / floor per round: "
+            f"{r['median']:.2f}x [{r['min']:.2f}–{r['max']:.2f}]"
+        )
     print(f"  zstd stored B/event: {min(stored['zstd']):.1f}–{max(stored['zstd']):.1f}")
     for backend, snap in snapshots.items():
         print(
