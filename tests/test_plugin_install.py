@@ -455,3 +455,73 @@ def test_a_plugin_installed_beside_a_checkout_survives_the_documented_resync(sh,
     run(resync)
     run(resync)
     assert plugin_listed()
+
+
+NO_COMPILER_PROGRAM = """
+import sys
+from pathlib import Path
+import llmlog
+from llmlog import Logger, Severity, fastpath
+from llmlog_formatter_json import JsonFormatter
+from llmlog_output_file import FileOptions, FileOutput
+
+assert llmlog.__file__.startswith(sys.argv[1]), llmlog.__file__
+assert fastpath.SPEEDUPS is False
+try:
+    from llmlog import _speedups
+except ImportError:
+    pass
+else:
+    raise AssertionError(f"a C module was found: {_speedups.__file__}")
+out = FileOutput(sys.argv[2], JsonFormatter(), FileOptions())
+log = Logger(Severity.INFO, [out])
+assert log.dispatcher.emit_info is not None  # the flat function, its entry test in Python
+for attempt in range(3):
+    log.info("answer ready", user="alice", attempt=attempt, api_key="sk-secret")
+out.close()
+print(Path(sys.argv[2]).read_text())
+"""
+
+
+@pytest.mark.slow
+def test_the_core_builds_without_a_c_compiler_and_logs_the_same(sh, repo, tmp_path):
+    """The optional C module's promise (README, "Installing"): where the build finds no working
+    C compiler (``CC=false`` here) it goes on without the module, and the core logs through its
+    flat functions with the entry test in Python."""
+    source = tmp_path / "core"
+    shutil.copytree(
+        repo / "core",
+        source,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "*.so", "__pycache__", "tests"),
+    )
+    site = tmp_path / "site"
+    built = sh(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        env={"CC": "false"},
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert not [
+        p.name
+        for p in (site / "llmlog").iterdir()
+        if p.name.startswith("_speedups.") and p.suffix in (".so", ".pyd", ".c")
+    ]
+    assert (site / "llmlog" / "_speedups.pyi").exists()
+    log_file = tmp_path / "app.log"
+    ran = sh(
+        [sys.executable, "-c", NO_COMPILER_PROGRAM, str(site), str(log_file)],
+        env={"PYTHONPATH": str(site)},
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    lines = [json.loads(line) for line in ran.stdout.splitlines() if line]
+    assert [line["attempt"] for line in lines] == [0, 1, 2]
+    assert all(line["api_key"] == "[REDACTED]" and line["user"] == "alice" for line in lines)
