@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import os
 import shutil
+import sysconfig
 from typing import Any
 
 import pytest
@@ -171,7 +172,14 @@ def test_the_flat_functions_use_it_unless_told_not_to() -> None:
     assert fastpath.SPEEDUPS is ("LLMLOG_NO_SPEEDUPS" not in os.environ)
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler: the Python test is used")
+_CAN_BUILD = shutil.which("cc") is not None and os.path.exists(
+    os.path.join(sysconfig.get_paths()["include"], "Python.h")
+)
+
+
+@pytest.mark.skipif(
+    not _CAN_BUILD, reason="no C compiler or Python headers: the Python test is used"
+)
 def test_where_a_c_compiler_is_the_module_is_built() -> None:
     """A build that fell back to Python without a word would pass every other test here."""
     from llmlog import _speedups  # noqa: F401  (raises ImportError when it was not built)
