@@ -138,6 +138,9 @@ _ENTRY_SPEEDUPS = """\
 if not _clean(message, fields, _keys, _safe) and not _admit_entry(message, fields):
     return True
 """
+# _admit_entry: the Python tests above as a function of the method's namespace (answering False
+# where they say "not the common entry"), so that a retired method's (see retire) admits nothing.
+_ADMIT_ENTRY = "def _admit_entry(message, fields):\n{tests}\n    return True\n"
 # Frame 0 is the logging method, 1 the application's call.
 _CALLER = """\
 _frame = _getframe(1)
@@ -303,7 +306,7 @@ class _Generic(ast.NodeTransformer):
         return node
 
 
-def _never(*_: object) -> bool:
+def _never(value: object) -> bool:
     return False
 
 
@@ -311,7 +314,7 @@ def retire(method: Method) -> None:
     """Send every later call of ``method`` (a function :func:`build_method` made) to the generic
     path: it then admits no message. For a method a new configuration replaced, still held by a
     caller (``info = log.info``); a call already past its tests finishes as it began."""
-    method.__globals__.update(_safe=frozenset(), _admit=_never, _admit_entry=_never)
+    method.__globals__.update(_safe=frozenset(), _admit=_never)
 
 
 def build_method(
@@ -361,20 +364,6 @@ def build_method(
                 return False
         return True
 
-    def admit_entry(message: object, fields: dict[str, Any]) -> bool:
-        # What the C test did not know yet, admitted as the Python tests admit (_MESSAGE, _FIELDS).
-        if type(message) is not str or (message not in safe and not admit(message)):
-            return False
-        if not keys.issuperset(fields) and not admit_keys(fields):
-            return False
-        for value in fields.values():
-            if type(value) is str:
-                if value not in safe and not admit(value):
-                    return False
-            elif type(value) not in _SCALARS:
-                return False
-        return True
-
     def admit_name(name: object) -> bool:
         # A logger's name (not redacted, as on the generic path).
         return _printable(name) and _remember(names, name)
@@ -406,7 +395,7 @@ def build_method(
         "_keys_known": keys.issuperset,
         "_keys": keys,
         "_clean": _clean,
-        "_admit_entry": admit_entry,
+        "_admit_entry": None,  # made below where the C test is used (_ADMIT_ENTRY)
         "_admit_keys": admit_keys,
         "_SCALARS": _SCALARS,
         "_getframe": sys._getframe,
@@ -454,6 +443,9 @@ def build_method(
         ),
     )
     namespace = {**code.namespace, **core}
+    if SPEEDUPS:
+        tests = (_MESSAGE + _FIELDS).replace("return True", "return False")
+        exec(_ADMIT_ENTRY.format(tests=_indent(tests, 1)), namespace)
     generic = _Generic(_GENERIC.format(keywords=keywords))
     tree = ast.fix_missing_locations(generic.visit(ast.parse(source)))
     exec(compile(tree, "<llmlog entry function>", "exec"), namespace)
