@@ -104,6 +104,15 @@ def entry_test(request: pytest.FixtureRequest) -> Iterator[str]:
     fastpath.SPEEDUPS = before
 
 
+def test_the_flat_method_tests_an_entry_as_this_run_says(entry_test: str, tmp_path: Path) -> None:
+    output = FileOutput(tmp_path / "app.log", JsonFormatter(), FileOptions())
+    log = Logger(Severity.INFO, [output])
+    names = type(log).info.__code__.co_names
+    output.close()
+    assert ("_clean" in names) is (entry_test == "C")
+    assert ("_keys_known" in names) is (entry_test == "Python")
+
+
 @pytest.fixture(scope="module")
 def pairs(
     entry_test: str, tmp_path_factory: pytest.TempPathFactory

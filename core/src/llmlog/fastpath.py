@@ -370,10 +370,10 @@ def build_method(
 
     def admit_site(code: Any) -> str | None:
         # The caller's base name (returned) and function, when printable ASCII as every other
-        # string, the name not empty (an entry with no file has no place on the generic path,
-        # which every code would otherwise test). Remembered by file path and by function
-        # name, whose hashes strings keep: a code object's hash is computed afresh at every
-        # call (some 600 instructions).
+        # string, and the file's name not empty (a caller with none takes the generic path,
+        # which writes no place for it: no entry code tests for it). Remembered by file path and
+        # by function name, whose hashes strings keep: a code object's hash is computed afresh at
+        # every call (some 600 instructions).
         file, function = basename(code.co_filename), code.co_qualname
         if not (file and _printable(file) and _printable(function)):
             return None
