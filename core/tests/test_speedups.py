@@ -6,6 +6,8 @@ from __future__ import annotations
 import enum
 import os
 import shutil
+import subprocess
+import sys
 import sysconfig
 from typing import Any
 
@@ -29,6 +31,11 @@ def reference(message: object, fields: dict[str, Any], keys: set[str], safe: set
     """What ``clean`` answers, as its docstring says it: exact types only."""
     if type(message) is not str or message not in safe:
         return False
+    return reference_fields(fields, keys, safe)
+
+
+def reference_fields(fields: dict[str, Any], keys: set[str], safe: set[str]) -> bool:
+    """What ``clean_fields`` answers."""
     for key, value in fields.items():
         if type(key) is not str or key not in keys:
             return False
@@ -117,6 +124,7 @@ def test_clean_answers_what_its_definition_answers(
     expected = reference(message, fields, keys, safe)
     assert clean(message, fields, keys, safe) is expected
     assert clean(message, fields, frozenset(keys), frozenset(safe)) is expected
+    assert speedups.clean_fields(fields, keys, safe) is reference_fields(fields, keys, safe)
 
 
 @needs_c
@@ -164,12 +172,34 @@ def test_a_self_referencing_value_or_a_huge_dict_is_answered_without_recursion()
 def test_wrong_arguments_raise_type_error(args: tuple[Any, ...]) -> None:
     with pytest.raises(TypeError):
         clean(*args)
+    if len(args) == 4:
+        with pytest.raises(TypeError):
+            speedups.clean_fields(*args[1:])
+    with pytest.raises(TypeError):
+        speedups.clean_fields(*args[:2])
+
+
+PROBE = (
+    "from llmlog import fastpath, sanitize, speedups; "
+    "print(speedups.ENABLED, fastpath.SPEEDUPS, sanitize._clean_fields is not None)"
+)
 
 
 @needs_c
-def test_the_flat_functions_use_it_unless_told_not_to() -> None:
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, "True True True"), ({"LLMLOG_NO_SPEEDUPS": "1"}, "False False False")],
+)
+def test_the_flat_functions_and_the_sanitizer_use_it_unless_told_not_to(
+    env: dict[str, str], expected: str
+) -> None:
+    base = {k: v for k, v in os.environ.items() if k != "LLMLOG_NO_SPEEDUPS"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env={**base, **env}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
     assert getattr(fastpath, "_clean") is clean  # noqa: B009  (not exported)
-    assert fastpath.SPEEDUPS is ("LLMLOG_NO_SPEEDUPS" not in os.environ)
 
 
 _CAN_BUILD = shutil.which("cc") is not None and os.path.exists(
@@ -183,3 +213,40 @@ _CAN_BUILD = shutil.which("cc") is not None and os.path.exists(
 def test_where_a_c_compiler_is_the_module_is_built() -> None:
     """A build that fell back to Python without a word would pass every other test here."""
     from llmlog import _speedups  # noqa: F401  (raises ImportError when it was not built)
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.one_of(
+                st.sampled_from(["user", "attempt", "api_key", "password", "model", "token"]),
+                st.sampled_from(["user", "api_key"]).map(Shout),
+            ),
+            st.one_of(values, st.sampled_from(["sk-" + "a" * 40, "Bearer abcdefghijklmnop"])),
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_sanitizer_cleans_with_the_c_test_what_it_cleans_without(
+    mappings: list[dict[Any, Any]],
+) -> None:
+    """``Sanitizer.fields`` takes its common case in one C call (``clean_fields``): the same
+    results as the walk in Python, for a run of entries that teaches both sanitizers alike."""
+    from llmlog import sanitize
+    from llmlog.sanitize import Sanitizer
+
+    with_c, without = Sanitizer(), Sanitizer()
+    saved = sanitize._clean_fields
+    try:
+        for mapping in mappings:
+            sanitize._clean_fields = saved
+            got = with_c.fields(dict(mapping))
+            sanitize._clean_fields = None
+            expected = without.fields(dict(mapping))
+            assert got == expected or repr(got) == repr(expected)  # NaN is not equal to itself
+    finally:
+        sanitize._clean_fields = saved

@@ -1,6 +1,8 @@
-"""The flat logging methods' entry test in C (optional; see :mod:`llmlog.fastpath`)."""
+"""The entry tests of :mod:`llmlog.fastpath` and :mod:`llmlog.sanitize` in C (optional; see
+:mod:`llmlog.speedups`)."""
 
 from collections.abc import Set
 from typing import Any
 
 def clean(message: object, fields: dict[str, Any], keys: Set[str], safe: Set[str], /) -> bool: ...
+def clean_fields(fields: dict[Any, Any], keys: Set[str], safe: Set[str], /) -> bool: ...

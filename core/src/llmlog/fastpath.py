@@ -36,10 +36,7 @@ from typing import Any, TypeGuard
 
 import attrs
 
-try:
-    from llmlog._speedups import clean as _clean
-except ImportError:  # built without a C compiler: the same test in Python
-    _clean = None  # type: ignore[assignment]
+from llmlog import speedups
 from llmlog.context import _EMPTY, LogContext, get_current
 from llmlog.interfaces import EntryCode
 from llmlog.sanitize import Sanitizer
@@ -64,9 +61,10 @@ _SCALARS = frozenset({int, float, bool, type(None)})
 _SAFE_SIZE = 4096
 
 #: Whether the flat methods test an entry's message and fields with the optional C module
-#: (``llmlog._speedups``), read when a method is built: ``False`` where the core was built without
-#: a C compiler, or with ``LLMLOG_NO_SPEEDUPS=1`` set; the same test then runs in Python.
-SPEEDUPS = _clean is not None and not os.environ.get("LLMLOG_NO_SPEEDUPS")
+#: (:mod:`llmlog.speedups`), read when a method is built: ``False`` where the core was built
+#: without a C compiler, or with ``LLMLOG_NO_SPEEDUPS=1`` set; the same test then runs in Python.
+SPEEDUPS = speedups.ENABLED
+_clean = speedups.module.clean if speedups.module is not None else None
 
 #: A generated logging method: ``method(logger, message, *args, **fields)``.
 Method = Callable[..., None]
