@@ -1,5 +1,8 @@
-"""``llmlog._speedups.clean``, the flat logging methods' entry test in C, against its definition in
-Python for any message and fields (hostile ones included), and its refusal of wrong arguments."""
+"""``llmlog._speedups``, the core's optional C module: ``clean`` (the flat logging methods' entry
+test) and ``clean_fields`` (the sanitizer's common case) against their definitions in Python for
+any message and fields (hostile ones included), the sanitizer with them against the sanitizer
+without them, their refusal of wrong arguments, the ``LLMLOG_NO_SPEEDUPS`` switch, and the module
+built wherever it can be."""
 
 from __future__ import annotations
 
