@@ -115,10 +115,9 @@ def _usage_from(get: Callable[[str], Any]) -> TokenUsage:
         or (None if in_details is None else _get(in_details, "cache_creation_tokens"))
         or anthropic_write
     )
-    if cache_creation is not None:
-        cache_creation = as_count(cache_creation, "usage.cache_creation_tokens")
-    else:
-        cache_creation = 0
+    cache_creation = (
+        0 if cache_creation is None else as_count(cache_creation, "usage.cache_creation_tokens")
+    )
     reasoning = get("reasoning_tokens") or (
         None if out_details is None else _get(out_details, "reasoning_tokens")
     )
