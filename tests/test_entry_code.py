@@ -17,6 +17,7 @@ import enum
 import importlib.util
 import re
 import sys
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -727,7 +728,9 @@ def recorders(entry_test: str) -> Iterator[list[tuple[Any, Logger]]]:
         recorder.stop()
 
 
-_SEEN: dict[int, int] = {}
+# By the recorder itself, not its id: a recorder freed by one test may leave its id (and so its
+# count) to a recorder made by the next.
+_SEEN: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 def recorded(recorder: Any) -> list[dict[str, Any]]:
@@ -741,7 +744,7 @@ def recorded(recorder: Any) -> list[dict[str, Any]]:
         for line in chunk.data.splitlines()
         if b'"kind":"log"' in line
     ]
-    seen, _SEEN[id(recorder)] = _SEEN.get(id(recorder), 0), len(events)
+    seen, _SEEN[recorder] = _SEEN.get(recorder, 0), len(events)
     new = events[seen:]
     for item in new:
         del item["ts"]

@@ -154,6 +154,34 @@ def test_failures_are_counted_while_the_sink_is_added(capfd):
     assert capfd.readouterr().err.count("failed (reported once)") == 1
 
 
+class Leaving(TraceSink):
+    """Removes itself, then fails: a sink removed while its event was being delivered."""
+
+    name = "leaving"
+
+    def on_event(self, event: TraceEvent) -> None:
+        tracesinks.remove_sink(self)
+        raise RuntimeError("sink bug")
+
+
+def test_a_new_sink_never_inherits_the_count_of_one_removed_mid_delivery(capfd):
+    # The removed sink fails after its count was dropped. Freed, its id would be free for the
+    # next sink made: a count kept by id alone would be that sink's, and hide its first failure.
+    leaving = Leaving()
+    tracesinks.add_sink(leaving)
+    with llmlog.span("x"):
+        pass
+    freed = id(leaving)
+    del leaving
+    made = [Leaving() for _ in range(200)]  # some of the same size: an id freed is soon reused
+    assert all(tracesinks.failures(sink) == 0 for sink in made)
+    assert freed not in map(id, made)
+    tracesinks.add_sink(made[0])
+    with llmlog.span("y"):
+        pass
+    assert capfd.readouterr().err.count("'leaving' failed (reported once)") == 2
+
+
 def test_adding_a_sink_twice_delivers_once_and_remove_says_whether_it_was_added():
     sink = Collecting()
     tracesinks.add_sink(sink)

@@ -77,7 +77,8 @@ def deliver(event: TraceEvent) -> None:
 def failures(sink: TraceSink) -> int:
     """How many times ``sink`` failed (``on_event``, ``flush`` or ``shutdown`` raised) since it was
     added."""
-    return state.sink_failures.get(id(sink), 0)
+    held = state.sink_failures.get(id(sink))
+    return 0 if held is None else held[1]
 
 
 def _label(sink: TraceSink) -> str:
@@ -89,7 +90,11 @@ def _label(sink: TraceSink) -> str:
 def _failed(sink: TraceSink, step: str, exc: Exception) -> None:
     failures = state.sink_failures
     with state.trace_sinks_lock:
-        count = failures[id(sink)] = failures.get(id(sink), 0) + 1
+        # The sink is held with its count: one removed while its event was being delivered
+        # may fail after its count was dropped, and when freed would leave its id to a new one.
+        held = failures.get(id(sink))
+        count = 1 if held is None else held[1] + 1
+        failures[id(sink)] = (sink, count)
     if count == 1:
         report_problem(f"{_label(sink)} failed{step} (reported once): {type(exc).__name__}: {exc}")
 
