@@ -158,15 +158,14 @@ def test_config_check_and_configure_agree_for_an_unprivileged_user(unprivileged)
 
 
 def test_a_dry_run_of_the_otlp_output_leaves_no_thread(tmp_path, capsys):
-    import threading
-
     from llmlog.cli import main
+    from llmlog.testing import threads_started
 
     path = tmp_path / "llmlog.toml"
     path.write_text('[outputs.o]\ntype = "otlp"\nendpoint = "http://127.0.0.1:9/v1/logs"\n')
-    before = threading.active_count()
-    assert main(["config", "check", str(path)]) == 0
-    assert threading.active_count() == before
+    with threads_started() as started:
+        assert main(["config", "check", str(path)]) == 0
+    assert not started
     assert capsys.readouterr().out.startswith(f"{path}: OK")
 
 

@@ -353,7 +353,9 @@ def test_parse_timestamp_accepts_go_offsets():
 
 
 def test_session_options_reach_the_file_sink(tmp_path):
-    writer = DspyTraceWriter(tmp_path / "t.jsonl", DspyOptions(buffer_size=1 << 20))
+    # An interval no test run reaches: the line is in the file only once the writer closes.
+    options = DspyOptions(buffer_size=1 << 20, flush_interval=3600)
+    writer = DspyTraceWriter(tmp_path / "t.jsonl", options)
     writer.write(TraceEvent(TraceEventType.SESSION, time.time_ns(), "a"))
     assert (tmp_path / "t.jsonl").read_bytes() == b""
     writer.close()

@@ -14,6 +14,7 @@ from llmlog import BuildContext, ConfigError, Output, Severity, hookimpl
 from llmlog.config import FileMode, find_config
 from llmlog.logger import global_dispatcher
 from llmlog.runtime import configure_on_first_use
+from llmlog.testing import threads_started
 from llmlog.tomlout import dumps_toml
 
 
@@ -760,15 +761,15 @@ def test_check_says_what_configure_says_and_creates_nothing(tmp_path, case):
     path.parent.mkdir()
     path.write_text(dumps_toml(DRY_RUN_CASES[case]))
     plugins = [("dry", DryRunPlugin())]
-    threads = threading.active_count()
-    try:
-        llmlog.check_configuration(path, plugins=plugins, autoload=False)
-        checked = None
-    except ConfigError as exc:
-        checked = exc
+    with threads_started() as started:
+        try:
+            llmlog.check_configuration(path, plugins=plugins, autoload=False)
+            checked = None
+        except ConfigError as exc:
+            checked = exc
     # nothing created, no thread left running
     assert sorted(p.name for p in path.parent.iterdir()) == ["llmlog.toml"]
-    assert threading.active_count() == threads
+    assert not started
     try:
         llmlog.configure(path, plugins=plugins, autoload=False)
         configured = None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 
 import pytest
 
-from llmlog.testing import run_command, run_llmlog
+from llmlog.testing import run_command, run_llmlog, threads_started
 
 
 def test_run_command_captures_text_in_utf8_and_adds_to_the_environment():
@@ -52,3 +53,25 @@ def test_trace_file_reads_spans_by_id_and_records_by_type(tmp_path):
     assert trace.spans("LM:x") == ["b"] and trace.parent("b") == "a" and trace.parent("a") is None
     assert trace.name("a") == "app" and trace.name(None) is None and trace.name("zz") is None
     assert trace.calls == trace.events("llm_call") == [records[2]]
+
+
+def test_threads_started_names_the_llmlog_threads_a_block_left_running():
+    stop = threading.Event()
+    ending = threading.Thread(target=stop.wait, name="llmlog-ending")
+    ending.start()  # running before the block, ends inside it: not counted
+    with threads_started() as started:
+        stop.set()
+        ending.join()
+        left = threading.Thread(target=stop.wait, args=(0.0,), name="llmlog-left")
+        other = threading.Thread(target=stop.wait, name="not ours")
+        running = threading.Event()
+        kept = threading.Thread(target=lambda: (running.set(), stop.wait()), name="llmlog-kept")
+        stop.clear()
+        for thread in (left, other, kept):
+            thread.start()
+        left.join()
+        running.wait()
+    stop.set()
+    assert started == [kept]
+    kept.join()
+    other.join()

@@ -67,6 +67,7 @@ __all__ = [
     "run_cli",
     "run_command",
     "run_llmlog",
+    "threads_started",
     "view_arguments",
 ]
 
@@ -210,6 +211,29 @@ def isolated_environment(directory: Path) -> Iterator[Path]:
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
+
+
+@contextmanager
+def threads_started() -> Iterator[list[threading.Thread]]:
+    """The threads of llmlog's (named ``llmlog-…``, as every thread it starts is) that the block
+    started and left running: the list is filled when the block ends. A thread that was running
+    before and ended meanwhile does not count, as it would in a difference of
+    ``threading.active_count()`` (an earlier test's thread may end at any moment)::
+
+        with threads_started() as started:
+            llmlog.check_configuration(path)
+        assert not started
+    """
+    before = set(threading.enumerate())
+    started: list[threading.Thread] = []
+    try:
+        yield started
+    finally:
+        started.extend(
+            thread
+            for thread in threading.enumerate()
+            if thread not in before and thread.name.startswith("llmlog") and thread.is_alive()
+        )
 
 
 @contextmanager

@@ -4,13 +4,13 @@ creates nothing."""
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from llmlog.testing import threads_started
 from llmlog_engine_files import FileSink, check_appendable
 
 
@@ -56,13 +56,13 @@ def test_check_refuses_what_filesink_cannot_open_and_creates_nothing(tmp_path, p
         return  # only in the sandbox, and where nothing can be created anyway
     top = set(os.listdir("/"))
     before = tree(root)
-    threads = threading.active_count()
-    try:
-        check_appendable(path)
-        refused = None
-    except OSError as exc:
-        refused = exc
-    assert tree(root) == before and threading.active_count() == threads
+    with threads_started() as started:
+        try:
+            check_appendable(path)
+            refused = None
+        except OSError as exc:
+            refused = exc
+    assert tree(root) == before and not started
     try:
         try:
             FileSink(path).close()

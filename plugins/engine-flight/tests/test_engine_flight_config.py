@@ -3,7 +3,6 @@
 
 import json
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 import llmlog
 from llmlog import ConfigError, hookimpl
 from llmlog.ext import global_flight_recorder
+from llmlog.testing import threads_started
 from llmlog.tomlout import dumps_toml
 from llmlog_engine_flight import plugin as engine_plugin
 
@@ -86,14 +86,14 @@ def test_check_says_what_configure_says_and_starts_nothing(tmp_path, case):
     path = tmp_path / "conf" / "llmlog.toml"
     path.parent.mkdir()
     path.write_text(dumps_toml(DRY_RUN_CASES[case]))
-    threads = threading.active_count()
-    try:
-        llmlog.check_configuration(path, plugins=ENGINE, autoload=False)
-        checked = None
-    except ConfigError as exc:
-        checked = exc
+    with threads_started() as started:
+        try:
+            llmlog.check_configuration(path, plugins=ENGINE, autoload=False)
+            checked = None
+        except ConfigError as exc:
+            checked = exc
     assert sorted(p.name for p in path.parent.iterdir()) == ["llmlog.toml"]
-    assert threading.active_count() == threads
+    assert not started
     assert not global_flight_recorder().enabled
     try:
         llmlog.configure(path, plugins=ENGINE, autoload=False)

@@ -22,6 +22,7 @@ import llmlog
 from llmlog import TokenUsage
 from llmlog.testing import isolated_environment
 from llmlog_exporter_otlp import OtlpExporter, OtlpOptions
+from llmlog_exporter_otlp.testing import faulty_collector
 from llmlog_fake_provider import FakeOpenAI
 
 
@@ -171,16 +172,23 @@ def test_spans_without_a_session_and_unfinished_spans_at_close():
     never_ended.end()
 
 
-def _closed_port() -> int:
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture
+def dead() -> Iterator[str]:
+    """A collector's base URL where every connection is refused, for the whole test."""
+    with faulty_collector("dead") as base:
+        yield base
+
+
 @pytest.mark.slow
-def test_a_dead_collector_never_blocks_and_memory_stays_bounded(capfd):
+def test_a_dead_collector_never_blocks_and_memory_stays_bounded(capfd, dead):
     options = OtlpOptions(
-        endpoint=f"http://127.0.0.1:{_closed_port()}/v1/traces",
+        endpoint=f"{dead}/v1/traces",
         timeout=0.5,
         max_queue_size=5_000,
         schedule_delay=0.05,
@@ -289,40 +297,47 @@ def test_an_exporter_can_be_stopped_and_started_again():
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An MLflow tracking server (SQLite) on 127.0.0.1: a real OTLP/HTTP receiver."""
     root = tmp_path_factory.mktemp("mlflow")
-    port = _closed_port()  # free now, for the server to take
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
-            "--default-artifact-root",
-            str(root / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "server.log").open("w"),
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
+    deadline = time.monotonic() + 180
+    ready = False
+    for attempt in range(3):
+        # A port found free may be taken by another test's server before this one binds it:
+        # a server that exits before it answers is started again on another.
+        port = _free_port()
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("mlflow")),
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{root / 'mlflow.db'}",
+                "--default-artifact-root",
+                str(root / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(root / f"server{attempt}.log").open("w"),
+            env=env,
+        )
+        url = f"http://127.0.0.1:{port}"
+        while process.poll() is None and time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
+                    ready = response.status == 200
             except OSError:
                 pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((root / "server.log").read_text()[-3000:])
+            if ready:
+                break
             time.sleep(0.5)
+        if process.poll() is None:  # ready, or out of time
+            break
+    try:
+        if not ready:
+            raise RuntimeError((root / f"server{attempt}.log").read_text()[-3000:])
         yield url
     finally:
         process.terminate()

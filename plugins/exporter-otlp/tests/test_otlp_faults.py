@@ -229,7 +229,10 @@ def test_threads_writing_while_the_output_closes_lose_nothing_silently(capfd):
         collector.close()
     stats = output.stats()
     assert stats["exported"] + stats["dropped"] == sum(written), (stats, written)
-    assert stats["exported"] == collector.received["/v1/logs"] > 0, stats
+    # A batch the collector took as the close's deadline passed, its answer still on the way,
+    # counts as unsent: at most one (one export thread), of at most 100 records.
+    received = collector.received["/v1/logs"]
+    assert 0 < stats["exported"] <= received <= stats["exported"] + 100, (stats, received)
     err = capfd.readouterr().err
     assert err.count("were not sent") == 1 and err.count("made after the exporter closed") == 1
 
@@ -258,10 +261,17 @@ def test_large_records_with_a_dead_collector_keep_memory_bounded():
     assert totals["log records"]["full"] > 0
 
 
-def test_the_queue_is_bounded_in_bytes(capfd):
+@pytest.fixture
+def dead() -> Iterator[str]:
+    """A collector's base URL where every connection is refused, for the whole test."""
+    with faulty_collector("dead") as base:
+        yield base
+
+
+def test_the_queue_is_bounded_in_bytes(capfd, dead):
     output = OtlpLogOutput(
         OtlpLogOptions(
-            endpoint=f"{_dead()}/v1/logs",
+            endpoint=f"{dead}/v1/logs",
             max_queue_bytes=2**20,
             schedule_delay=60.0,  # the export thread stays asleep: only the queue holds them
         )
@@ -279,21 +289,16 @@ def test_the_queue_is_bounded_in_bytes(capfd):
     assert "200 of 200 log records were not sent" in err, err
 
 
-def test_a_value_whose_size_cannot_be_taken_is_still_queued():
+def test_a_value_whose_size_cannot_be_taken_is_still_queued(dead):
     class Broken(dict):  # type: ignore[type-arg]
         def __len__(self) -> int:
             raise RuntimeError("no length")
 
-    output = OtlpLogOutput(OtlpLogOptions(endpoint=f"{_dead()}/v1/logs", schedule_delay=60.0))
+    output = OtlpLogOutput(OtlpLogOptions(endpoint=f"{dead}/v1/logs", schedule_delay=60.0))
     output.write(make_entry("odd", fields={"state": Broken(a=1)}))  # never raises
     assert output.stats()["waiting"] == 1
     output.close()
     assert output.stats()["dropped"] == 1
-
-
-def _dead() -> str:
-    with faulty_collector("dead") as base:
-        return base
 
 
 @pytest.mark.slow
@@ -325,8 +330,8 @@ def test_shutdown_of_the_exporter_and_the_output_shares_one_flush_timeout(capfd)
     assert "100 of 100 log records were not sent" in err, err
 
 
-def test_entries_after_close_are_counted_and_reported_once(capfd):
-    output = OtlpLogOutput(OtlpLogOptions(endpoint=f"{_dead()}/v1/logs", schedule_delay=0.05))
+def test_entries_after_close_are_counted_and_reported_once(capfd, dead):
+    output = OtlpLogOutput(OtlpLogOptions(endpoint=f"{dead}/v1/logs", schedule_delay=0.05))
     output.close()
     for _ in range(3):
         output.write(make_entry("too late"))
@@ -335,10 +340,10 @@ def test_entries_after_close_are_counted_and_reported_once(capfd):
     assert capfd.readouterr().err.count("made after the exporter closed") == 1
 
 
-def test_reports_never_show_the_endpoints_password(capfd):
+def test_reports_never_show_the_endpoints_password(capfd, dead):
     output = OtlpLogOutput(
         OtlpLogOptions(
-            endpoint=_dead().replace("//", "//user:S3CRETPASS@") + "/v1/logs",
+            endpoint=dead.replace("//", "//user:S3CRETPASS@") + "/v1/logs",
             schedule_delay=0.05,
             flush_timeout=1.0,
         )

@@ -5,9 +5,8 @@ conformance suite, and a dead collector."""
 from __future__ import annotations
 
 import json
-import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from llmlog import Severity, TokenUsage
 from llmlog.testing import check_output, isolated_environment, make_entry
 from llmlog_exporter_otlp import OtlpLogOptions, OtlpLogOutput
 from llmlog_exporter_otlp.logs import severity_number
+from llmlog_exporter_otlp.testing import faulty_collector
 
 
 @pytest.fixture(autouse=True)
@@ -130,32 +130,35 @@ def test_the_output_conformance_suite(receiver):
     check_output(make, read_lines)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Wait for ``condition`` (polled) rather than for a time a loaded machine may overrun."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting after {timeout} s: {what}"
+        time.sleep(0.01)
 
 
 def test_a_dead_or_refusing_collector_never_blocks_and_is_reported_once(receiver, capfd):
-    dead = OtlpLogOutput(
-        OtlpLogOptions(
-            endpoint=f"http://127.0.0.1:{_closed_port()}/v1/logs",
-            timeout=0.5,
-            max_queue_size=1_000,
-            schedule_delay=0.05,
-            flush_timeout=2.0,
+    with faulty_collector("dead") as base:
+        dead = OtlpLogOutput(
+            OtlpLogOptions(
+                endpoint=f"{base}/v1/logs",
+                timeout=0.5,
+                max_queue_size=1_000,
+                schedule_delay=0.05,
+                flush_timeout=2.0,
+            )
         )
-    )
-    entry = make_entry("into the void", fields={"n": 1})
-    started = time.perf_counter()
-    for _ in range(50_000):
-        dead.write(entry)
-    writing = time.perf_counter() - started
-    time.sleep(0.3)  # the first attempt fails
-    flushing = time.perf_counter()
-    dead.flush()  # returns at once while the collector is failing
-    assert time.perf_counter() - flushing < 1.0
-    dead.close()
+        entry = make_entry("into the void", fields={"n": 1})
+        started = time.perf_counter()
+        for _ in range(50_000):
+            dead.write(entry)
+        writing = time.perf_counter() - started
+        _until(lambda: dead.stats()["failed_exports"] >= 1, "the first attempt fails")
+        flushing = time.perf_counter()
+        dead.flush()  # returns at once while the collector is failing (not its 2 s window)
+        assert time.perf_counter() - flushing < 1.0
+        dead.close()
     stats = dead.stats()
     assert stats["dropped"] == 50_000 and stats["exported"] == 0 and stats["waiting"] == 0
     assert writing < 10  # only appends ran on this thread
@@ -166,7 +169,7 @@ def test_a_dead_or_refusing_collector_never_blocks_and_is_reported_once(receiver
     )
     for n in range(3):
         flaky.write(make_entry(f"retried {n}"))
-    time.sleep(0.3)
+    _until(lambda: flaky.stats()["failed_exports"] >= 1, "a 503 answered")
     receiver.status = 200
     flaky.close()
     assert [r["body"]["stringValue"] for _, _, r in receiver.records()] == [

@@ -4,6 +4,7 @@ traced through the integration; the tree shape, parents, tokens and errors asser
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import subprocess
@@ -744,3 +745,23 @@ def test_a_secret_in_a_repeated_prompt_is_redacted_at_every_call(traced):
             assert "[REDACTED:openai-key]" in messages[-1]["content"]
         else:
             assert "Capital of France?" in prompt and "REDACTED" not in prompt
+
+
+def test_an_interpreter_freed_without_shutdown_leaves_nothing_to_a_new_one():
+    # Kept by id, a freed interpreter's id would be a new interpreter's: its bootstrap would be
+    # taken for the program's first code block.
+    from llmlog_integration_dspy.callback import LlmlogCallback
+
+    class Interpreter:
+        _process = None
+
+    callback = LlmlogCallback()
+    started = Interpreter()
+    callback.on_interpreter_startup_start("c1", started, {})
+    callback.on_interpreter_startup_end("c1", None)
+    assert callback._interpreter_started(started)
+    del started
+    gc.collect()
+    assert len(callback._started_interpreters) == 0
+    fresh = Interpreter()
+    assert not callback._interpreter_started(fresh)

@@ -263,7 +263,9 @@ def test_a_stream_that_breaks_raises_after_its_first_deltas():
 
 def test_a_stalled_stream_times_the_reader_out():
     with FakeOpenAI(lambda r: Answer(text="a b c", stall_after=1)) as server:
-        stream = _openai(server, timeout=0.5).chat.completions.create(
+        # The timeout also covers the answer's headers, which come before the stall: 2 s is
+        # far past them even on a loaded machine, and far short of the stall (30 s).
+        stream = _openai(server, timeout=2.0).chat.completions.create(
             model="m", messages=USER, stream=True
         )
         with pytest.raises(openai.APITimeoutError):

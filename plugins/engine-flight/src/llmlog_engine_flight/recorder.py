@@ -1070,7 +1070,10 @@ class FlightRecorder(TraceSink):
 
             def on_signal(signum: int, frame: Any) -> None:
                 threading.Thread(
-                    target=self._auto_snapshot, args=("signal", None, 0.0), daemon=True
+                    target=self._auto_snapshot,
+                    args=("signal", None, 0.0),
+                    name="llmlog-flight-signal",
+                    daemon=True,
                 ).start()
 
             previous = signal.signal(number, on_signal)

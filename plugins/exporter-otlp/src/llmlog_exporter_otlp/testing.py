@@ -4,7 +4,8 @@ application when the collector is down, swallowing requests, or refusing slowly.
 Three faults, each a real endpoint on 127.0.0.1 (the base URL; append ``/v1/traces`` or
 ``/v1/logs``):
 
-* ``"dead"``: a port where nothing listens (connections are refused at once);
+* ``"dead"``: a port where nothing listens (connections are refused at once), held bound
+  while the context lasts so that no other server can take it meanwhile;
 * ``"black_hole"``: a TCP server that accepts every connection, reads what is sent and never
   answers (a request waits for its timeout);
 * ``"slow_503"``: an HTTP server that answers ``503 Service Unavailable`` after ``delay`` seconds
@@ -48,10 +49,12 @@ def faulty_collector(fault: Fault, *, delay: float = 2.0) -> Iterator[str]:
     :param delay: seconds the ``slow_503`` collector waits before each answer.
     """
     if fault == "dead":
-        with socket.socket() as probe:  # a port free now: nothing listens on it
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        # Bound and never listening: a connection is refused, and the port is no one else's
+        # until the context ends (a port found free and let go may be another test's server
+        # by the time a request is sent).
+        with socket.socket() as held:
+            held.bind(("127.0.0.1", 0))
+            yield f"http://127.0.0.1:{held.getsockname()[1]}"
         return
     if fault == "black_hole":
         with _black_hole() as port:

@@ -12,6 +12,7 @@ stderr and counts them (``LlmlogCallback.failures``).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
@@ -163,8 +164,10 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         self._shared: TraceSession | None = None
         self._shared_lock = threading.Lock()
         self._opened: TraceSession | None = None  # the shared session this callback opened
-        self._started_interpreters: set[int] = set()
-        self._starting: dict[str, int] = {}
+        # The interpreters themselves, weakly: an id kept past its interpreter would be a new
+        # interpreter's, whose bootstrap would then be taken for the program's code.
+        self._started_interpreters: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._starting: dict[str, Any] = {}
         self.failures = 0
         self._adapters = self.options.adapters == "spans"
 
@@ -626,7 +629,7 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
             code = str(inputs.get("code") or "")
             # The first execute of a fresh interpreter runs the sandbox's own bootstrap code (and
             # starts the worker inside it): a span, but not a code block of the program.
-            bootstrap = id(instance) not in self._started_interpreters and (
+            bootstrap = not self._interpreter_started(instance) and (
                 getattr(instance, "_process", True) is None
             )
             if bootstrap:
@@ -687,10 +690,16 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
 
     on_interpreter_tool_call_end = on_tool_end
 
+    def _interpreter_started(self, instance: Any) -> bool:
+        try:
+            return instance in self._started_interpreters
+        except TypeError:  # unhashable: never kept
+            return False
+
     def on_interpreter_startup_start(
         self, call_id: str, instance: Any, inputs: dict[str, Any]
     ) -> None:
-        self._starting[call_id] = id(instance)
+        self._starting[call_id] = instance
         if self.options.interpreter_lifecycle:
             self._guard(
                 lambda: self._begin("lifecycle", call_id, instance, "Interpreter.startup", None)
@@ -701,14 +710,16 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
     ) -> None:
         interpreter = self._starting.pop(call_id, None)
         if exception is None and interpreter is not None:
-            self._started_interpreters.add(interpreter)
+            with contextlib.suppress(TypeError):  # one that takes no weak reference is not kept
+                self._started_interpreters.add(interpreter)
         if self.options.interpreter_lifecycle:
             self._guard(lambda: self._end(call_id, None, exception))
 
     def on_interpreter_shutdown_start(
         self, call_id: str, instance: Any, inputs: dict[str, Any]
     ) -> None:
-        self._started_interpreters.discard(id(instance))
+        with contextlib.suppress(TypeError):
+            self._started_interpreters.discard(instance)
         if self.options.interpreter_lifecycle:
             self._guard(
                 lambda: self._begin("lifecycle", call_id, instance, "Interpreter.shutdown", None)
