@@ -104,8 +104,9 @@ report_sanitizer: Sanitizer | None = None
 #: place, under ``trace_sinks_lock`` (copy-on-write: delivering reads it without a lock).
 trace_sinks: tuple[TraceSink, ...] = ()
 trace_sinks_lock = threading.Lock()
-#: Failures by sink, while the sink is added: by ``id`` (sinks need not be hashable), each count
-#: with its sink, held so that its ``id`` is never another's while the count is kept.
+#: Failures by sink, dropped when it is removed (or when it fails after being removed, during an
+#: event's delivery, kept): by ``id`` (sinks need not be hashable), each count with its sink,
+#: held so that its ``id`` is never another's while the count is kept.
 sink_failures: dict[int, tuple[TraceSink, int]] = {}
 
 # -- the flight recorder -------------------------------------------------------------------------

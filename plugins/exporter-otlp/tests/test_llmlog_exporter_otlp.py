@@ -22,7 +22,6 @@ import llmlog
 from llmlog import TokenUsage
 from llmlog.testing import isolated_environment
 from llmlog_exporter_otlp import OtlpExporter, OtlpOptions
-from llmlog_exporter_otlp.testing import faulty_collector
 from llmlog_fake_provider import FakeOpenAI
 
 
@@ -176,13 +175,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def dead() -> Iterator[str]:
-    """A collector's base URL where every connection is refused, for the whole test."""
-    with faulty_collector("dead") as base:
-        yield base
 
 
 @pytest.mark.slow

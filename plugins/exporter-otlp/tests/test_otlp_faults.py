@@ -261,13 +261,6 @@ def test_large_records_with_a_dead_collector_keep_memory_bounded():
     assert totals["log records"]["full"] > 0
 
 
-@pytest.fixture
-def dead() -> Iterator[str]:
-    """A collector's base URL where every connection is refused, for the whole test."""
-    with faulty_collector("dead") as base:
-        yield base
-
-
 def test_the_queue_is_bounded_in_bytes(capfd, dead):
     output = OtlpLogOutput(
         OtlpLogOptions(
