@@ -1,3 +1,4 @@
+import os
 import sys
 import textwrap
 import threading
@@ -484,6 +485,49 @@ def test_deep_nesting_in_a_file_is_an_error_at_its_place(tmp_path, text, where):
     error = config_error(path)
     assert error.source == f"{path}{where}"
     assert error.errors == ["arrays and inline tables nested more than 32 levels deep"]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("default_fields." + "a." * 20_000 + "a = 1\n", ":1:77"),
+        ("x = 1.5\n[default_fields." + "a ." * 40 + "a]\n", ":2:109"),
+        ('outputs = {}\n"q.u.o.t.e.d".' + "a." * 40 + "a = 1\n", ":2:76"),
+    ],
+)
+def test_a_dotted_key_of_too_many_parts_is_an_error_at_its_place(tmp_path, text, where):
+    # Before the parser sees it: tomllib's time and memory grow with the square of a dotted
+    # key's parts (20,000 parts: 5 s and 1.6 GB).
+    path = write(tmp_path / "llmlog.toml", text)
+    error = config_error(path)
+    assert error.source == f"{path}{where}"
+    assert error.errors == ["dotted keys nested more than 32 levels deep"]
+
+
+def test_a_named_pipe_as_the_configuration_file_is_refused_without_waiting(tmp_path):
+    # Opening a FIFO waits for a writer: at an application's start (llmlog.toml is found by its
+    # name), for ever.
+    path = tmp_path / "llmlog.toml"
+    os.mkfifo(path)
+    error = config_error(path)
+    assert error.source == str(path)
+    assert error.errors == ["a named pipe or socket, not a configuration file"]
+
+
+def test_dots_of_values_and_of_quoted_key_parts_are_not_nesting(tmp_path):
+    path = write(
+        tmp_path / "llmlog.toml",
+        """\
+        outputs = {}
+        [default_fields]
+        "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.0.1.2.3.4.5.6.7" = 1
+        floats = [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5, 11.5, 12.5, 13.5, 14.5, 15.5, 16.5, 17.5, 18.5, 19.5, 20.5, 21.5, 22.5, 23.5, 24.5, 25.5, 26.5, 27.5, 28.5, 29.5, 30.5, 31.5, 32.5, 33.5]
+        when = 1979-05-27T07:32:00.999999
+        """,
+    )
+    fields = llmlog.configure(path, autoload=False).settings.default_fields
+    assert len(fields["floats"]) == 33
+    assert fields["a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.0.1.2.3.4.5.6.7"] == 1
 
 
 def test_brackets_in_strings_and_comments_are_not_nesting(tmp_path):
