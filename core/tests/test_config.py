@@ -493,6 +493,7 @@ def test_deep_nesting_in_a_file_is_an_error_at_its_place(tmp_path, text, where):
         ("default_fields." + "a." * 20_000 + "a = 1\n", ":1:77"),
         ("x = 1.5\n[default_fields." + "a ." * 40 + "a]\n", ":2:109"),
         ('outputs = {}\n"q.u.o.t.e.d".' + "a." * 40 + "a = 1\n", ":2:76"),
+        ("default_fields." + '"=,".' * 40 + "a = 1\n", ":1:170"),
     ],
 )
 def test_a_dotted_key_of_too_many_parts_is_an_error_at_its_place(tmp_path, text, where):
@@ -523,10 +524,11 @@ def test_dots_of_values_and_of_quoted_key_parts_are_not_nesting(tmp_path):
         "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.0.1.2.3.4.5.6.7" = 1
         floats = [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5, 11.5, 12.5, 13.5, 14.5, 15.5, 16.5, 17.5, 18.5, 19.5, 20.5, 21.5, 22.5, 23.5, 24.5, 25.5, 26.5, 27.5, 28.5, 29.5, 30.5, 31.5, 32.5, 33.5]
         when = 1979-05-27T07:32:00.999999
-        """,
+        """
+        + "".join(f"f{n} = {n}.5\n" for n in range(40)),
     )
     fields = llmlog.configure(path, autoload=False).settings.default_fields
-    assert len(fields["floats"]) == 33
+    assert len(fields["floats"]) == 33 and fields["f39"] == 39.5
     assert fields["a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.0.1.2.3.4.5.6.7"] == 1
 
 

@@ -43,9 +43,11 @@ _OPEN_FLAGS = (
 # Anchored at one place (no leading \s*, which a search retries at every offset) and ASCII digits.
 _TOML_WHERE = re.compile(r" ?\((?:at line (\d+), column (\d+)|at end of document)\)$", re.ASCII)
 
-# What matters for nesting outside strings and comments (brackets, and the dots of a dotted key,
-# which a new key, a value or a line ends), and what ends each kind of string.
-_STRUCTURE = re.compile(r"[\[\]{}#\"'.=,\n]")
+# What matters for nesting outside strings and comments (brackets, and the dots of a dotted key),
+# what ends a key between two dots (searched only there: a line end is not a step of the scan),
+# and what ends each kind of string.
+_STRUCTURE = re.compile(r"[\[\]{}#\"'.]")
+_KEY_END = re.compile(r"[=,\n]")
 _BASIC_END = re.compile(r'\\.|["\n]', re.DOTALL)
 _LITERAL_END = re.compile(r"['\n]")
 _MULTI_BASIC_END = re.compile(r'\\.|"""', re.DOTALL)
@@ -166,22 +168,25 @@ def _too_deep(text: str, limit: int) -> tuple[int, str] | None:
     parser then reports the syntax error. (A value's dots, a float's or a time's, are counted
     too, after its ``=``: one or two, far from the limit.)
     """
-    depth, dots, position, length = 0, 0, 0, len(text)
+    # dots: of the key being read; unchecked: where the text not yet searched for a key's end
+    # starts (outside strings, which may hold "=", "," and dots of their own).
+    depth, dots, unchecked, position, length = 0, 0, 0, 0, len(text)
     while position < length:
         match = _STRUCTURE.search(text, position)
         if match is None:
             return None
         char, at = match.group(), match.start()
         position = at + 1
+        if dots and char in ".\"'" and _KEY_END.search(text, unchecked, at) is not None:
+            dots = 0  # the key ended (or its line) since its last dot
         if char == ".":
             dots += 1
             if dots >= limit:
                 return at, "dotted keys"
+            unchecked = position
             continue
         if char not in "\"'":  # a quoted part of a key is one part: its dots stay counted
             dots = 0
-            if char in "=,\n":  # a key ends, or a line
-                continue
         if char in "[{":
             depth += 1
             if depth > limit:
@@ -192,9 +197,9 @@ def _too_deep(text: str, limit: int) -> tuple[int, str] | None:
             end = text.find("\n", position)
             position = length if end < 0 else end + 1
         elif text.startswith(char * 3, at):
-            position = _end_of_multiline(text, at + 3, char)
+            position = unchecked = _end_of_multiline(text, at + 3, char)
         else:
-            position = _end_of_line_string(text, position, char)
+            position = unchecked = _end_of_line_string(text, position, char)
     return None
 
 
