@@ -64,7 +64,7 @@ _SAFE_SIZE = 4096
 #: (:mod:`llmlog.speedups`), read when a method is built: ``False`` where the core was built
 #: without a C compiler, or with ``LLMLOG_NO_SPEEDUPS=1`` set; the same test then runs in Python.
 SPEEDUPS = speedups.ENABLED
-_clean = speedups.module.clean if speedups.module is not None else None
+_clean = speedups.clean
 
 #: A generated logging method: ``method(logger, message, *args, **fields)``.
 Method = Callable[..., None]

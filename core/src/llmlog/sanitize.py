@@ -54,7 +54,7 @@ __all__ = [
 
 # Sanitizer.fields's common case (every key known plain, every value a string seen clean or a
 # number) in one C call, where the core was built with it (llmlog.speedups).
-_clean_fields = speedups.module.clean_fields if speedups.ENABLED and speedups.module else None
+_clean_fields = speedups.clean_fields if speedups.ENABLED else None
 
 REDACTED = "[REDACTED]"
 #: Stands for a container found inside itself.
