@@ -139,3 +139,35 @@ def test_autoload_off_keeps_the_default_plugins_commands(cli, tmp_path):
     done = cli("view", str(tmp_path / "t.jsonl"), env=env)
     assert done.returncode == 1
     assert "not a trace in any installed format (none installed)" in done.stderr
+
+
+def test_view_and_convert_of_a_compressed_part_name_the_file_given(tmp_path, capsys):
+    """The real trace formats' viewers print the path they read; through a decompressed copy,
+    what they print still names the file given (a name with a control character, escaped)."""
+    import gzip
+
+    import zstandard
+
+    from llmlog.testing import run_cli
+
+    llmlog.configure({"outputs": {}})
+    for fmt, compress in (("dspy", gzip.compress), ("rlm", zstandard.ZstdCompressor().compress)):
+        plain = tmp_path / f"{fmt}.jsonl"
+        with llmlog.new_trace_session(plain, format=fmt) as session, llmlog.span("s") as span:
+            session.emit_llm_call(span.span_id, "openai", "m", "q?", "a.", llmlog.TokenUsage(3, 1))
+        part = tmp_path / f"{fmt}\x1b[2J.jsonl.1"
+        part.write_bytes(compress(plain.read_bytes()))
+        for flags in ([], ["--stats", "--no-color"]):
+            assert run_cli(["view", *flags, str(plain)]) == 0
+            expected = capsys.readouterr().out.replace(
+                str(plain), str(part).replace("\x1b", "\\x1b")
+            )
+            assert run_cli(["view", *flags, str(part)]) == 0
+            shown, err = capsys.readouterr()
+            assert (shown, err) == (expected, "")
+            assert "llmlog-" not in shown and "\x1b" not in shown
+        target = "rlm" if fmt == "dspy" else "dspy"
+        assert run_cli(["convert", str(part), "--to", target, "-o", str(tmp_path / "c.jsonl")]) == 0
+        assert f"from {part} ({fmt})".replace("\x1b", "\\x1b") in capsys.readouterr().out
+        (tmp_path / "c.jsonl").unlink()
+    llmlog.shutdown()

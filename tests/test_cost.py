@@ -6,6 +6,7 @@ lines it keeps byte for byte, the property that the same table changes nothing),
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import subprocess
@@ -120,6 +121,15 @@ def test_reprice_says_what_changed_and_writes_only_with_o(tmp_path, capsys):
     assert [x for x in old_lines if b'"llm_call"' not in x] == [
         x for x in new_lines if b'"llm_call"' not in x
     ]
+    # A rotated part the file output compressed reprices the same, written plain.
+    part = tmp_path / "old.jsonl.1.gz"
+    part.write_bytes(gzip.compress(trace.read_bytes()))
+    from_part = tmp_path / "from-part.jsonl"
+    assert main(["reprice", str(part), "-o", str(from_part)]) == 0
+    assert from_part.read_bytes() == out_path.read_bytes()
+    part.write_bytes(part.read_bytes()[:-12])
+    assert main(["reprice", str(part), "-o", str(from_part)]) == 1
+    assert f"{part}: cannot decompress: " in capsys.readouterr().err
 
 
 def test_reprice_refuses_what_it_cannot_read_without_a_traceback(tmp_path, capsys):

@@ -296,3 +296,88 @@ def test_follow_calls_back_whenever_the_size_changes(tmp_path):
     missing: list[int] = []
     assert follow(tmp_path / "none", lambda: missing.append(1), interval=0, until=lambda: True) == 0
     assert missing == []
+
+
+def _compressed(kind: str, data: bytes) -> bytes:
+    import gzip
+
+    if kind == "gzip":
+        return gzip.compress(data, mtime=0)
+    zstandard = pytest.importorskip("zstandard")
+    return bytes(zstandard.ZstdCompressor().compress(data))
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_view_and_convert_read_a_compressed_part_as_the_plain_file(
+    trace, trace_formats, kind, capsys, tmp_path
+):
+    """A rotated part the file output compressed is shown and converted as its plain content,
+    every name and message naming the file given, not the private copy read."""
+    part = tmp_path / f"run.1.jsonl.{'gz' if kind == 'gzip' else 'zst'}"
+    part.write_bytes(_compressed(kind, trace.read_bytes()))
+    for flags in ([], ["--stats", "--no-color"], ["--errors"]):
+        assert run(capsys, "view", *flags, str(part)) == run(capsys, "view", *flags, str(trace))
+    status, out, err = run(capsys, "convert", str(part), "--to", "coretest-alt")
+    written = tmp_path / "coretest-alt-0.jsonl"
+    assert (status, err) == (0, "")
+    assert out == f"{written}: 7 events from {part} (coretest) written as coretest-alt\n"
+    assert list(trace_formats.read_alt(written)) == list(trace_formats.read(trace))
+    # A bad line names the part and the line in the decompressed text.
+    bad = trace.read_bytes() + b"{not json\n"
+    lines = len(bad.splitlines())
+    part.write_bytes(_compressed(kind, bad))
+    status, out, err = run(capsys, "view", str(part))
+    assert (status, out) == (1, "")
+    assert err == f"llmlog: {part}:{lines}: not a coretest event (JSONDecodeError)\n"
+    status, _, err = run(capsys, "convert", str(part), "--to", "coretest-alt", "-o", "x.jsonl")
+    assert status == 1 and err.startswith(f"llmlog: {part}:{lines}: not a coretest event")
+    status, _, err = run(capsys, "view", "--watch", str(part))
+    assert status == 2 and "--watch follows a file being written" in err
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_a_truncated_part_is_refused_or_with_lenient_shown_up_to_the_damage(
+    trace_formats, kind, capsys, tmp_path
+):
+    llmlog.configure({"outputs": {}}, plugins=[("coretest", trace_formats.plugin)], autoload=False)
+    with new_trace_session(tmp_path / "long.jsonl", format="coretest"):
+        for i in range(3000):
+            with span(f"step {i}", inputs={"i": i, "pad": os.urandom(16).hex()}):
+                pass
+    llmlog.shutdown()
+    whole = _compressed(kind, (tmp_path / "long.jsonl").read_bytes())
+    part = tmp_path / "long.jsonl.part"
+    part.write_bytes(whole[: len(whole) // 2])
+    before = sorted(tmp_path.rglob("*"))
+    status, out, err = run(capsys, "view", str(part))
+    assert (status, out) == (1, "")
+    assert err.startswith(f"llmlog: {part}: cannot decompress: ")
+    status, out, err = run(capsys, "view", "--lenient", str(part))
+    assert status == 0 and out.startswith("session -")
+    assert '"step 1"' in out and '"step 2999"' not in out  # the start, then the cut line
+    assert out.endswith("1 unreadable line skipped\n")
+    assert f"llmlog: {part}: cannot decompress: " in err and " bytes before it" in err
+    status, _, err = run(capsys, "convert", str(part), "--to", "coretest-alt")
+    assert status == 1 and err.startswith(f"llmlog: {part}: cannot decompress: ")
+    assert sorted(tmp_path.rglob("*")) == before  # nothing partial left
+
+
+def test_a_damaged_or_unknown_compressed_file_and_a_snapshot_are_named(
+    trace_formats, capsys, tmp_path
+):
+    garbage = tmp_path / "bad.gz"
+    garbage.write_bytes(b"\x1f\x8bnot really gzip\n")
+    snapshot = tmp_path / "flight.jsonl.gz"
+    snapshot.write_bytes(
+        _compressed("gzip", b'{"kind":"header","format":"llmlog-flight","version":1}\n')
+    )
+    cases = {
+        garbage: f"{garbage}: cannot decompress: ",
+        snapshot: f"{snapshot}:1: a flight-recorder snapshot, not a trace; show it with: "
+        "llmlog flight view",
+    }
+    for path, message in cases.items():
+        for command in (["view"], ["convert", "--to", "coretest"]):
+            status, out, err = run(capsys, *command, str(path))
+            assert (status, out) == (1, "")
+            assert err.startswith(f"llmlog: {message}"), err

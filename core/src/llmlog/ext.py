@@ -98,6 +98,12 @@ Viewing (for a trace format's ``view``)
     ``json_page`` (the one envelope: rows redacted, filtered and paged; ``paging(args)`` its
     keywords from the flags), ``dumps_json`` and
     ``print_json`` (no terminal escapes), ``configured_sanitizer()`` (redaction as configured).
+    Reading trace files as ``llmlog view`` does (for commands that read runs): ``compression_of``
+    (a rotated part's ``gzip``/``zstd``, by its first bytes), ``trace_first_line`` (decompressed
+    when it is), ``recognising_format`` (the installed format whose ``detect`` accepts it),
+    ``decompressed_copy`` (bounded, private, removed afterwards) and ``shown_as`` (messages
+    naming the file given, not the copy); their errors are ``TraceInputError``, and
+    ``TraceCompression`` names the two compressions.
 
 Flight recorder (for its engine, and plugins that annotate)
     ``trace_region``, ``trace_task``, ``trace_log``, ``current_task``; ``FlightRecorderAPI``,
@@ -235,6 +241,15 @@ if TYPE_CHECKING:
     from llmlog.stdlib import FORWARDED_ATTRIBUTE, StdlibCapture, StdlibOptions
     from llmlog.streamwrite import StreamLines
     from llmlog.traceconfig import SamplingOptions, default_trace_dir
+    from llmlog.traceinput import Compression as TraceCompression
+    from llmlog.traceinput import (
+        TraceInputError,
+        compression_of,
+        decompressed_copy,
+        recognising_format,
+        shown_as,
+    )
+    from llmlog.traceinput import first_line as trace_first_line
     from llmlog.tracesinks import add_sink as add_trace_sink
     from llmlog.tracesinks import added as trace_sinks
     from llmlog.tracesinks import failures as trace_sink_failures
@@ -407,6 +422,16 @@ _SOURCES: dict[str, tuple[str, str]] = {
     ),
     **_names("llmlog.stdlib", "FORWARDED_ATTRIBUTE", "StdlibCapture", "StdlibOptions"),
     **_names("llmlog.streamwrite", "StreamLines"),
+    **_names(
+        "llmlog.traceinput",
+        "TraceInputError",
+        "compression_of",
+        "decompressed_copy",
+        "recognising_format",
+        "shown_as",
+    ),
+    "trace_first_line": ("llmlog.traceinput", "first_line"),
+    "TraceCompression": ("llmlog.traceinput", "Compression"),
     **_names("llmlog.traceconfig", "SamplingOptions", "default_trace_dir"),
     "add_trace_sink": ("llmlog.tracesinks", "add_sink"),
     "flush_trace_sinks": ("llmlog.tracesinks", "flush"),
@@ -529,12 +554,14 @@ __all__ = [
     "TableRegister",
     "TailSampler",
     "TokenUsage",
+    "TraceCompression",
     "TraceEvent",
     "TraceEventType",
     "TraceFacts",
     "TraceFormat",
     "TraceFormatRegister",
     "TraceFormatSupport",
+    "TraceInputError",
     "TraceSession",
     "TraceSink",
     "TraceWriter",
@@ -544,11 +571,13 @@ __all__ = [
     "add_listener",
     "add_trace_sink",
     "big_int_text",
+    "compression_of",
     "config_relative",
     "configured_sanitizer",
     "continuation_lines",
     "create_new",
     "current_task",
+    "decompressed_copy",
     "default_trace_dir",
     "dumps_json",
     "encoded_event_data",
@@ -586,6 +615,7 @@ __all__ = [
     "plural",
     "print_json",
     "quote_if_needed",
+    "recognising_format",
     "register_lifecycle",
     "release_annotations",
     "remove_listener",
@@ -602,8 +632,10 @@ __all__ = [
     "serializer",
     "severity_from_name",
     "shown",
+    "shown_as",
     "start_trace_session",
     "take_annotations",
+    "trace_first_line",
     "trace_log",
     "trace_region",
     "trace_sink_failures",

@@ -301,6 +301,14 @@ def test_compressed_rotated_parts_are_read_and_named_as_given(trace_file, tmp_pa
     cut.write_bytes(gzip.compress(b"".join(lines))[:-20])
     with pytest.raises(ReportInputError, match=rf"^{re.escape(str(cut))}: cannot decompress"):
         load_run([cut])
+    # Lenient, a truncated part gives what decompressed before the cut, and says where it stopped.
+    cut.write_bytes(gzip.compress(b"".join(lines))[: -len(lines[-1]) // 2])
+    partial = load_run([cut], lenient=True)
+    assert partial.nodes and partial.sources == [str(cut)]
+    assert any(
+        p.startswith(f"{cut}: cannot decompress: ") and p.endswith(" bytes before it")
+        for p in partial.problems
+    )
 
 
 def test_a_text_prompt_that_only_joins_the_messages_is_not_kept_twice(tmp_path):

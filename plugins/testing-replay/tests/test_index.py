@@ -84,6 +84,24 @@ def test_each_recorded_call_answers_its_own_request_in_either_format(tmp_path, f
     assert index.take("gpt-4o-mini", user("2+2?"), {}).response == "4"
 
 
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_a_compressed_rotated_part_replays_as_the_plain_file(tmp_path, kind):
+    import gzip
+
+    import zstandard
+
+    trace = write_trace(tmp_path / "t.jsonl", [(user("2+2?"), {}, "4", 11)])
+    data = trace.read_bytes()
+    part = tmp_path / "t.jsonl.1"
+    part.write_bytes(
+        gzip.compress(data) if kind == "gzip" else zstandard.ZstdCompressor().compress(data)
+    )
+    assert ReplayIndex.load(part).take("gpt-4o-mini", user("2+2?"), {}).response == "4"
+    part.write_bytes(part.read_bytes()[: len(part.read_bytes()) * 3 // 4])
+    with pytest.raises(ReplayError, match=rf"^{part}: cannot decompress: "):
+        ReplayIndex.load(part)
+
+
 def test_a_plain_prompt_is_the_one_user_message(tmp_path):
     index = ReplayIndex.load(write_trace(tmp_path / "t.jsonl", [("say hi", {}, "hi", 2)]))
     assert index.take("gpt-4o-mini", [{"role": "user", "content": "say hi"}], {}).response == "hi"

@@ -237,6 +237,7 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
     from llmlog.config import ConfigError
     from llmlog.default_plugins.trace_commands import _detect_format
     from llmlog.runtime import validate
+    from llmlog.traceinput import TraceInputError, compression_of, decompressed_copy
 
     path = Path(args.file)
     if not args.json and (args.search or args.errors or args.limit is not None or args.offset):
@@ -271,7 +272,12 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
             table = chosen.component.factory(chosen.options, context)
     install(table, overrides, NOT_INSTALLED if table is None else "no price table in force")
     formats = host.components(ComponentKind.TRACE_FORMAT)
-    component_found, problem = _detect_format(path, formats)
+    try:
+        compression = compression_of(path)
+    except TraceInputError as exc:
+        _say(f"llmlog: {exc}")
+        return 1
+    component_found, problem = _detect_format(path, formats, compression)
     if component_found is None:
         _say(problem or f"{path}: not a trace")
         return 1
@@ -285,7 +291,15 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        result = reprice_lines(path.read_bytes().splitlines(keepends=True), reprice)
+        if compression is None:
+            data = path.read_bytes()
+        else:  # a rotated part: repriced from its decompressed copy, written plain (-o)
+            with decompressed_copy(path, compression) as plain:
+                data = plain.read_bytes()
+        result = reprice_lines(data.splitlines(keepends=True), reprice)
+    except TraceInputError as exc:
+        _say(f"llmlog: {exc}")
+        return 1
     except OSError as exc:
         _say(f"{path}: {exc.strerror or exc}")
         return 1

@@ -9,18 +9,28 @@ its own ``llmlog view`` flags (``view_arguments``); this module only finds the f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from llmlog.hookspecs import hookimpl
 from llmlog.plugins import PluginHost
 from llmlog.registry import CommandRegister, ComponentKind
 from llmlog.render import escape
+from llmlog.traceinput import (
+    Compression,
+    TraceInputError,
+    compression_of,
+    decompressed_copy,
+    first_line,
+    recognising_format,
+    shown_as,
+)
 from llmlog.tracing import STANDARD_FORMATS, open_trace_writer
 
 # Every plugin host (each configure()) imports this module to register the commands: what only
@@ -71,13 +81,12 @@ def _convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lenient", action="store_true", help="skip unreadable lines (counted)")
 
 
-def _first_line(path: Path) -> tuple[bytes | None, str | None]:
-    """The file's first line, or the message saying why it is not a trace."""
+def _first_line(path: Path, compression: Compression | None) -> tuple[bytes | None, str | None]:
+    """The file's first line (decompressed), or the message saying why it is not a trace."""
     try:
-        with path.open("rb") as fh:
-            first = fh.readline(1 << 20)
-    except OSError as exc:
-        return None, f"{path}: cannot read: {exc.strerror or exc}"
+        first = first_line(path, compression)
+    except TraceInputError as exc:
+        return None, str(exc)
     if not first.strip():
         return None, f"{path}:1: empty file"
     if b"\x00" in first:
@@ -125,19 +134,21 @@ def _formats_hint(formats: dict[str, Any]) -> tuple[str, str]:
     return ", ".join(sorted(formats)), hint
 
 
-def _detect_format(path: Path, formats: dict[str, Any]) -> tuple[Any, str | None]:
+def _detect_format(
+    path: Path, formats: dict[str, Any], compression: Compression | None
+) -> tuple[Any, str | None]:
     """The trace-format component that recognises ``path``, or the message saying none does."""
-    first, problem = _first_line(path)
+    first, problem = _first_line(path, compression)
     if first is None:
         return None, problem
-    for _, component in sorted(formats.items()):
-        detect = component.support.detect
-        try:
-            recognised = detect is not None and detect(first)
-        except Exception:  # a plugin's detect() that raises does not recognise the file
-            recognised = False
-        if recognised:
-            return component, None
+    found = recognising_format(first, formats)
+    if found is not None:
+        return found[1], None
+    if first.lstrip().startswith(b"{") and b'"llmlog-flight"' in first:
+        return (
+            None,
+            f"{path}:1: a flight-recorder snapshot, not a trace; show it with: llmlog flight view",
+        )
     known, hint = _formats_hint(formats)
     return (
         None,
@@ -145,10 +156,26 @@ def _detect_format(path: Path, formats: dict[str, Any]) -> tuple[Any, str | None
     )
 
 
-def run_view(host: PluginHost, args: argparse.Namespace) -> int:
-    """``llmlog view FILE``: the trace format that recognises the file shows it."""
-    from llmlog.viewing import ViewError
+class _ShownAs:
+    """The output stream of a viewer reading a decompressed copy: every mention of the copy
+    becomes the file given (viewers print the path they read, escaped)."""
 
+    def __init__(self, out: TextIO, copy: Path, path: Path) -> None:
+        self._out = out
+        self._names = ((escape(str(copy)), escape(str(path))), (str(copy), str(path)))
+
+    def write(self, text: str) -> int:
+        for copy, path in self._names:
+            text = text.replace(copy, path)
+        return self._out.write(text)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, flush, encoding...: the stream's own
+        return getattr(self._out, name)
+
+
+def run_view(host: PluginHost, args: argparse.Namespace) -> int:
+    """``llmlog view FILE``: the trace format that recognises the file shows it (a rotated part
+    the file output compressed, through a private decompressed copy)."""
     path = Path(args.file)
     if getattr(args, "json", False):
         return _view_json(host, path, args)
@@ -156,25 +183,54 @@ def run_view(host: PluginHost, args: argparse.Namespace) -> int:
     if paged or getattr(args, "no_content", False):
         _say("--limit, --offset and --no-content go with --json")
         return 2
+    compression: Compression | None = None
+    if path.exists() or not args.watch:
+        try:
+            compression = compression_of(path)
+        except TraceInputError as exc:
+            _say(str(exc))
+            return 1
+    if compression is not None and args.watch:
+        _say(f"{path}: a {compression} file, finished; --watch follows a file being written")
+        return 2
     if args.watch and not _await_first_line(path):
         return 0
-    component, problem = _detect_format(path, host.components(ComponentKind.TRACE_FORMAT))
+    formats = host.components(ComponentKind.TRACE_FORMAT)
+    component, problem = _detect_format(path, formats, compression)
     if component is None or component.support.view is None:
         _say(problem or f"{path}: the format cannot be shown")
         return 1
+    if compression is None:
+        return _show(component, path, path, args, sys.stdout)
+    damage: list[str] | None = [] if args.lenient else None
     try:
-        return int(component.support.view(path, args, sys.stdout) or 0)
-    except ViewError as exc:
+        with decompressed_copy(path, compression, damage=damage) as plain:
+            for problem in damage or ():  # a truncated part: what came before it is shown
+                _say(problem)
+            return _show(component, plain, path, args, _ShownAs(sys.stdout, plain, path))
+    except TraceInputError as exc:
         _say(str(exc))
+        return 1
+
+
+def _show(component: Any, source: Path, path: Path, args: argparse.Namespace, out: Any) -> int:
+    """Run the format's viewer on ``source`` (``path`` or its decompressed copy); its messages
+    name ``path``."""
+    from llmlog.viewing import ViewError
+
+    try:
+        return int(component.support.view(source, args, out) or 0)
+    except ViewError as exc:
+        _say(shown_as(str(exc), source, path))
         return 2
     except ValueError as exc:  # the readers' errors name file:line
-        _say(str(exc))
+        _say(shown_as(str(exc), source, path))
         return 1
     except BrokenPipeError:
         raise  # `llmlog view FILE | head`: main() ends quietly
     except OSError as exc:  # the file vanished or became unreadable, an export cannot be written
-        where = exc.filename if exc.filename is not None else path
-        _say(f"{where}: {exc.strerror or exc}")
+        where = exc.filename if exc.filename is not None else source
+        _say(shown_as(f"{where}: {exc.strerror or exc}", source, path))
         return 1
 
 
@@ -219,7 +275,8 @@ def _view_json(host: PluginHost, path: Path, args: argparse.Namespace) -> int:
 
 
 def run_convert(host: PluginHost, args: argparse.Namespace) -> int:
-    """``llmlog convert FILE --to FORMAT``: the file rewritten by another trace format's writer."""
+    """``llmlog convert FILE --to FORMAT``: the file rewritten by another trace format's writer
+    (a compressed part is read through a private decompressed copy; the new file is plain)."""
     import shutil
 
     path = Path(args.file)
@@ -229,7 +286,12 @@ def run_convert(host: PluginHost, args: argparse.Namespace) -> int:
         known, hint = _formats_hint(formats)
         _say(f"unknown trace format {args.to!r}; installed: {known or 'none'}{hint}")
         return 2
-    source, problem = _detect_format(path, formats)
+    try:
+        compression = compression_of(path)
+    except TraceInputError as exc:
+        _say(str(exc))
+        return 1
+    source, problem = _detect_format(path, formats, compression)
     if source is None or source.support.read is None:
         _say(problem or f"{path}: its format cannot be read")
         return 1
@@ -241,8 +303,18 @@ def run_convert(host: PluginHost, args: argparse.Namespace) -> int:
         _say(f"{output} exists; pass --force to replace it")
         return 1
     try:
-        written, count, skipped = _convert(path, source, target_format, directory, args)
-    except ValueError as exc:  # the reader's message names file:line
+        with contextlib.ExitStack() as stack:
+            plain = path
+            if compression is not None:
+                damage: list[str] | None = [] if args.lenient else None
+                plain = stack.enter_context(decompressed_copy(path, compression, damage=damage))
+                for problem in damage or ():  # a truncated part: what came before it is read
+                    _say(problem)
+            try:
+                written, count, skipped = _convert(plain, source, target_format, directory, args)
+            except ValueError as exc:  # the reader's message names file:line
+                raise TraceInputError(shown_as(str(exc), plain, path)) from None
+    except TraceInputError as exc:
         _say(str(exc))
         return 1
     except OSError as exc:

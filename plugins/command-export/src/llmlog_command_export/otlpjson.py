@@ -22,10 +22,21 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from llmlog.ext import ComponentKind, PluginHost, Sanitizer, TraceEvent, TraceEventType
+from llmlog.ext import (
+    ComponentKind,
+    PluginHost,
+    Sanitizer,
+    TraceCompression,
+    TraceEvent,
+    TraceEventType,
+    TraceInputError,
+    recognising_format,
+    shown_as,
+    trace_first_line,
+)
 from llmlog_report_html.load import (
     ReportInputError,
-    compressed_magic,
+    compressed_kind,
     decompressed_copy,
     input_files,
     is_log_line,
@@ -59,9 +70,9 @@ def trace_events(
     formats = host.components(ComponentKind.TRACE_FORMAT)
     notes = notes if notes is not None else []
     for path, directory in input_files(paths):
-        magic = compressed_magic(path)
-        if magic is not None:
-            yield from _decompressed_events(path, magic, host, lenient, notes)
+        kind = compressed_kind(path)
+        if kind is not None:
+            yield from _decompressed_events(path, kind, host, lenient, notes)
             continue
         first = _first_line(path)
         if first is None:
@@ -69,7 +80,8 @@ def trace_events(
                 notes.append(f"{path}: empty, skipped")
                 continue
             raise ReportInputError(f"{path}:1: empty file")
-        reader = _reader(first, formats)
+        found = recognising_format(first, formats)
+        reader = found[1].support.read if found is not None else None
         if reader is not None:
             skipped: list[str] = []
             try:
@@ -98,38 +110,25 @@ def trace_events(
 
 
 def _decompressed_events(
-    path: Path, magic: bytes, host: PluginHost, lenient: bool, notes: list[str]
+    path: Path, kind: TraceCompression, host: PluginHost, lenient: bool, notes: list[str]
 ) -> Iterator[TraceEvent]:
-    """The events of a compressed part, read through a private decompressed copy (the report's
-    loader makes it); every message names the file given."""
-    with decompressed_copy(path, magic) as plain:
+    """The events of a compressed part, read through a private decompressed copy; every message
+    names the file given."""
+    with decompressed_copy(path, kind, notes if lenient else None) as plain:
         inner: list[str] = []
         try:
             yield from trace_events([plain], host, lenient=lenient, notes=inner)
         except ReportInputError as exc:
-            raise ReportInputError(str(exc).replace(str(plain), str(path))) from None
-        notes.extend(note.replace(str(plain), str(path)) for note in inner)
+            raise ReportInputError(shown_as(str(exc), plain, path)) from None
+        notes.extend(shown_as(note, plain, path) for note in inner)
 
 
 def _first_line(path: Path) -> bytes | None:
     try:
-        with path.open("rb") as fh:
-            first = fh.readline(1 << 20)
-    except OSError as exc:
-        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        first = trace_first_line(path)
+    except TraceInputError as exc:
+        raise ReportInputError(str(exc)) from None
     return first if first.strip() else None
-
-
-def _reader(first: bytes, formats: dict[str, Any]) -> Any:
-    for _, component in sorted(formats.items()):
-        detect = component.support.detect
-        try:
-            recognised = bool(detect is not None and detect(first))
-        except Exception:  # a format's detect() that raises does not recognise the file
-            recognised = False
-        if recognised and component.support.read is not None:
-            return component.support.read
-    return None
 
 
 def _is_snapshot(first: bytes) -> bool:

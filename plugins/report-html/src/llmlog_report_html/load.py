@@ -18,7 +18,17 @@ from typing import Any
 
 import orjson
 
-from llmlog.ext import ComponentKind, PluginHost, plugin_host
+from llmlog.ext import (
+    ComponentKind,
+    PluginHost,
+    TraceCompression,
+    TraceInputError,
+    compression_of,
+    plugin_host,
+    shown_as,
+    trace_first_line,
+)
+from llmlog.ext import decompressed_copy as core_decompressed_copy
 from llmlog_report_html.model import Run, RunBuilder, finite, gc_paused
 from llmlog_report_html.processes import Child, parallel_ok
 
@@ -99,47 +109,36 @@ def load_run(
 
 def _first_line(path: Path) -> bytes:
     try:
-        with path.open("rb") as fh:
-            first = fh.readline(1 << 20)
-    except OSError as exc:
-        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        first = trace_first_line(path)
+    except TraceInputError as exc:
+        raise ReportInputError(str(exc)) from None
     if not first.strip():
         raise UnrecognizedInput(f"{path}:1: empty file")
     return first
 
 
-_GZIP = b"\x1f\x8b"
-_ZSTD = b"\x28\xb5\x2f\xfd"
-#: Most bytes a compressed input may decompress to (a small file can expand to gigabytes).
-MAX_DECOMPRESSED = 4 << 30
-
-
-def _magic(path: Path) -> bytes:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(4)
-    except OSError as exc:
-        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
-def compressed_magic(path: Path) -> bytes | None:
-    """The first bytes of a rotated part the file output compressed (``.gz``, ``.zst``; not a
-    zstd flight-recorder snapshot), for :func:`decompressed_copy`; ``None`` for any other file.
+def compressed_kind(path: Path) -> TraceCompression | None:
+    """``"gzip"`` or ``"zstd"`` for a rotated part the file output compressed (``.gz``,
+    ``.zst``; not a zstd flight-recorder snapshot, which its own reader reads), for
+    :func:`decompressed_copy`; ``None`` for any other file.
 
     :raises ReportInputError: the file cannot be read.
     """
-    magic = _magic(path)
-    if magic.startswith(_GZIP) or (magic == _ZSTD and not _is_zstd_snapshot(path)):
-        return magic
-    return None
+    try:
+        kind = compression_of(path)
+    except TraceInputError as exc:
+        raise ReportInputError(str(exc)) from None
+    if kind == "zstd" and _is_zstd_snapshot(path):
+        return None
+    return kind
 
 
 def _load_file(path: Path, formats: dict[str, Any], builder: RunBuilder, lenient: bool) -> None:
-    magic = compressed_magic(path)
-    if magic is not None:
+    kind = compressed_kind(path)
+    if kind is not None:
         # A rotated part compressed by the file output (.gz, .zst): read through a private
         # decompressed copy, every message naming the file given.
-        _load_decompressed(path, magic, formats, builder, lenient)
+        _load_decompressed(path, kind, formats, builder, lenient)
         return
     _load_plain(path, path, formats, builder, lenient)
 
@@ -157,57 +156,28 @@ def _is_zstd_snapshot(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def decompressed_copy(path: Path, magic: bytes) -> Iterator[Path]:
-    """A private decompressed copy of a gzip or zstd part (``magic``: its first bytes), in a
-    temporary directory removed afterwards; at most :data:`MAX_DECOMPRESSED` bytes (a larger one,
-    a damaged one, or zstd without ``zstandard`` is a :class:`ReportInputError` naming ``path``).
-    Readers of rotated parts (the report, ``llmlog export``) read through it."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="llmlog-") as scratch:
-        plain = Path(scratch) / path.name.rsplit(".", 1)[0]
-        try:
-            with _open_compressed(path, magic) as source, plain.open("wb") as target:
-                copied = 0
-                while chunk := source.read(1 << 20):
-                    copied += len(chunk)
-                    if copied > MAX_DECOMPRESSED:
-                        raise ReportInputError(
-                            f"{path}: decompresses to more than {MAX_DECOMPRESSED} bytes"
-                        )
-                    target.write(chunk)
-        except ReportInputError:
-            raise
-        except ImportError:
-            raise ReportInputError(
-                f"{path}: a zstd file; install zstandard (pip install zstandard) to read it"
-            ) from None
-        except (OSError, EOFError, ValueError) as exc:
-            raise ReportInputError(f"{path}: cannot decompress: {exc}") from None
-        except Exception as exc:  # zstandard's own errors
-            raise ReportInputError(f"{path}: cannot decompress: {exc}") from None
-        yield plain
+def decompressed_copy(
+    path: Path, kind: TraceCompression, damage: list[str] | None = None
+) -> Iterator[Path]:
+    """:func:`llmlog.ext.decompressed_copy`, its errors a :class:`ReportInputError`. Readers of
+    rotated parts (the report, ``llmlog export``) read through it; ``damage`` (when lenient)
+    takes the message for a truncated or damaged part, whose intact start is read."""
+    try:
+        with core_decompressed_copy(path, kind, damage=damage) as plain:
+            yield plain
+    except TraceInputError as exc:
+        raise ReportInputError(str(exc)) from None
 
 
 def _load_decompressed(
-    path: Path, magic: bytes, formats: dict[str, Any], builder: RunBuilder, lenient: bool
+    path: Path, kind: TraceCompression, formats: dict[str, Any], builder: RunBuilder, lenient: bool
 ) -> None:
-    with decompressed_copy(path, magic) as plain:
+    with decompressed_copy(path, kind, builder.problems if lenient else None) as plain:
         try:
             _load_plain(plain, path, formats, builder, lenient)
         except ReportInputError as exc:
-            raise type(exc)(str(exc).replace(str(plain), str(path))) from None
-        builder.problems[:] = [p.replace(str(plain), str(path)) for p in builder.problems]
-
-
-def _open_compressed(path: Path, magic: bytes) -> Any:
-    if magic.startswith(_GZIP):
-        import gzip
-
-        return gzip.open(path, "rb")
-    import zstandard
-
-    return zstandard.ZstdDecompressor().stream_reader(path.open("rb"), closefd=True)
+            raise type(exc)(shown_as(str(exc), plain, path)) from None
+        builder.problems[:] = [shown_as(p, plain, path) for p in builder.problems]
 
 
 def _load_plain(

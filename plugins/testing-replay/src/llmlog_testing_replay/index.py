@@ -31,6 +31,7 @@ capped when written (``[REDACTED…]``, ``…[truncated N chars]``) or written w
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import threading
@@ -45,9 +46,15 @@ from llmlog.ext import (
     ComponentKind,
     PluginHost,
     TraceEvent,
+    TraceInputError,
+    compression_of,
+    decompressed_copy,
     global_dispatcher,
     plugin_host,
+    recognising_format,
     serializer,
+    shown_as,
+    trace_first_line,
 )
 
 __all__ = [
@@ -465,31 +472,33 @@ def _diff(recorded: list[Any], asked: list[Any]) -> str:
 
 
 def _events(path: Path, host: PluginHost | None) -> Iterator[TraceEvent]:
+    """The events of the recorded trace at ``path`` (a rotated part the file output compressed
+    is read through a private decompressed copy); every message names ``path``."""
     formats = (host or plugin_host()).components(ComponentKind.TRACE_FORMAT)
     try:
-        with path.open("rb") as fh:
-            first = fh.readline(1 << 20)
-    except OSError as exc:
-        raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        kind = compression_of(path)
+        first = trace_first_line(path, kind)
+    except TraceInputError as exc:
+        raise ReplayError(str(exc)) from None
     if not first.strip():
         raise ReplayError(f"{path}:1: empty file, not a trace")
-    if first.startswith((b"\x1f\x8b", b"\x28\xb5\x2f\xfd")):
-        raise ReplayError(f"{path}: a compressed file; decompress it to replay it")
-    for _, component in sorted(formats.items()):
-        detect, read = component.support.detect, component.support.read
+    found = recognising_format(first, formats)
+    read = found[1].support.read if found is not None else None
+    if read is None:
+        known = ", ".join(sorted(formats)) or "none installed"
+        raise ReplayError(f"{path}:1: not a trace in any installed format ({known})")
+    with contextlib.ExitStack() as stack:
+        source = path
         try:
-            recognised = bool(detect is not None and detect(first))
-        except Exception:  # a format's detect() that raises does not recognise the file
-            recognised = False
-        if recognised and read is not None:
-            try:
-                yield from read(path, skipped=None)
-            except ReplayError:
-                raise
-            except ValueError as exc:  # the readers' errors name file:line
-                raise ReplayError(str(exc)) from None
-            except OSError as exc:
-                raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}") from None
-            return
-    known = ", ".join(sorted(formats)) or "none installed"
-    raise ReplayError(f"{path}:1: not a trace in any installed format ({known})")
+            if kind is not None:
+                source = stack.enter_context(decompressed_copy(path, kind))
+        except TraceInputError as exc:
+            raise ReplayError(str(exc)) from None
+        try:
+            yield from read(source, skipped=None)
+        except ReplayError:
+            raise
+        except ValueError as exc:  # the readers' errors name file:line
+            raise ReplayError(shown_as(str(exc), source, path)) from None
+        except OSError as exc:
+            raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}") from None
