@@ -38,7 +38,7 @@ def reference(message: object, fields: dict[str, Any], keys: set[str], safe: set
 
 
 def reference_fields(fields: dict[str, Any], keys: set[str], safe: set[str]) -> bool:
-    """What ``clean_fields`` answers."""
+    """What ``clean`` answers of the fields: flat, every key and string known."""
     for key, value in fields.items():
         if type(key) is not str or key not in keys:
             return False
@@ -48,6 +48,46 @@ def reference_fields(fields: dict[str, Any], keys: set[str], safe: set[str]) -> 
         elif type(value) not in _SCALARS:
             return False
     return True
+
+
+def reference_tree(
+    value: Any, keys: set[str], safe: set[str], safe_long: set[str], levels: int, budget: int
+) -> int:
+    """What ``clean_fields`` answers, as its docstring says it: the keys and items visited, or
+    -1."""
+    left = [budget]
+
+    def known(value: Any, levels: int) -> bool:
+        if type(value) is str:
+            return value in safe or value in safe_long
+        if type(value) in _SCALARS:
+            return True
+        if levels <= 0 or type(value) not in (dict, list):
+            return False
+        if type(value) is dict:
+            items = list(value.items())
+        else:
+            if (
+                len(value) == 2
+                and isinstance(value[0], str)
+                and isinstance(value[1], str | bytes | bytearray)
+                and not (type(value[0]) is str and value[0] in keys)
+            ):
+                return False
+            items = [(None, item) for item in value]
+        for key, item in items:
+            left[0] -= 1
+            if left[0] < 0:
+                return False
+            if type(value) is dict and (type(key) is not str or key not in keys):
+                return False
+            if not known(item, levels - 1):
+                return False
+        return True
+
+    if type(value) not in (dict, list):
+        return -1
+    return budget - left[0] if known(value, levels) else -1
 
 
 class Shout(str):
@@ -127,7 +167,51 @@ def test_clean_answers_what_its_definition_answers(
     expected = reference(message, fields, keys, safe)
     assert clean(message, fields, keys, safe) is expected
     assert clean(message, fields, frozenset(keys), frozenset(safe)) is expected
-    assert speedups.clean_fields(fields, keys, safe) is reference_fields(fields, keys, safe)
+
+
+trees = st.recursive(
+    values,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(st.sampled_from([*KNOWN, "api_key"]), texts).map(list),
+        st.dictionaries(keys_drawn, inner, max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+@needs_c
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.dictionaries(keys_drawn, trees, max_size=4),
+    st.integers(0, 6),
+    st.integers(0, 30),
+    st.data(),
+)
+def test_clean_fields_answers_what_its_definition_answers(
+    fields: dict[Any, Any], levels: int, budget: int, data: st.DataObject
+) -> None:
+    def strings(value: Any) -> list[str]:
+        if isinstance(value, dict):
+            return [s for k, v in value.items() for s in [*strings(k), *strings(v)]]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return [str.__str__(value)] if isinstance(value, str) else []
+
+    known = strings(fields)
+    keys = set(data.draw(st.sets(st.sampled_from(known))) if known else ())
+    safe = set(data.draw(st.sets(st.sampled_from(known))) if known else ())
+    safe_long = {text for text in known if data.draw(st.booleans())}
+    expected = reference_tree(fields, keys, safe, safe_long, levels, budget)
+    assert speedups.clean_fields(fields, keys, safe, safe_long, levels, budget) == expected
+    everything = set(known)
+    assert speedups.clean_fields(
+        fields, everything, everything, set(), levels, budget
+    ) == reference_tree(fields, everything, everything, set(), levels, budget)
+    listed = [fields, *fields.values()]
+    assert speedups.clean_fields(listed, everything, everything, set(), 7, 99) == reference_tree(
+        listed, everything, everything, set(), 7, 99
+    )
 
 
 @needs_c
@@ -175,11 +259,33 @@ def test_a_self_referencing_value_or_a_huge_dict_is_answered_without_recursion()
 def test_wrong_arguments_raise_type_error(args: tuple[Any, ...]) -> None:
     with pytest.raises(TypeError):
         clean(*args)
-    if len(args) == 4:
+    if len(args) == 4 and (isinstance(args[2], set) and isinstance(args[3], set)):
+        assert speedups.clean_fields(*args[1:], set(), 3, 10) in (0, -1)  # a value of any type
+    elif len(args) == 4:
         with pytest.raises(TypeError):
-            speedups.clean_fields(*args[1:])
+            speedups.clean_fields(*args[1:], set(), 3, 10)
     with pytest.raises(TypeError):
         speedups.clean_fields(*args[:2])
+    for wrong in (([], 3, 10), (set(), 3.0, 10), (set(), 3, None), (set(), 2**80, 10)):
+        with pytest.raises((TypeError, OverflowError)):
+            speedups.clean_fields({}, set(), set(), *wrong)
+
+
+@needs_c
+def test_a_self_referencing_or_deep_tree_is_answered_within_its_limits() -> None:
+    keys, safe = {"a", "b"}, {"x"}
+    looped: dict[str, Any] = {"a": "x"}
+    looped["b"] = [looped]
+    assert speedups.clean_fields(looped, keys, safe, set(), 64, 10**9) == -1
+    deep: Any = "x"
+    for _ in range(100_000):
+        deep = {"a": [deep]}
+    assert speedups.clean_fields(deep, keys, safe, set(), 10**6, 10**9) == -1
+    wide = {"a": [["x"] * 100] * 100}
+    assert speedups.clean_fields(wide, keys, safe, set(), 5, 10_200) == 10_101
+    assert speedups.clean_fields(wide, keys, safe, set(), 5, 10_101) == 10_101
+    assert speedups.clean_fields(wide, keys, safe, set(), 5, 10_100) == -1
+    assert speedups.clean_fields("x", keys, safe, set(), 5, 10) == -1
 
 
 PROBE = (
@@ -218,38 +324,80 @@ def test_where_a_c_compiler_is_the_module_is_built() -> None:
     from llmlog import _speedups  # noqa: F401  (raises ImportError when it was not built)
 
 
+_SECRET_KEYS = ["user", "attempt", "api_key", "password", "model", "token", "headers"]
+_LONG = "a long prompt that repeats itself, " * 4  # past the short cache: the long one
+_hostile = st.one_of(
+    values,
+    st.sampled_from(["sk-" + "a" * 40, "Bearer abcdefghijklmnop", _LONG, _LONG + "sk-" + "b" * 40]),
+)
+_nested = st.recursive(
+    _hostile,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(st.sampled_from(["Authorization", "user", "x"]), _hostile).map(list),
+        st.dictionaries(st.sampled_from(_SECRET_KEYS), inner, max_size=3),
+    ),
+    max_leaves=10,
+)
+
+
 @needs_c
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
         st.dictionaries(
             st.one_of(
-                st.sampled_from(["user", "attempt", "api_key", "password", "model", "token"]),
+                st.sampled_from(_SECRET_KEYS),
                 st.sampled_from(["user", "api_key"]).map(Shout),
             ),
-            st.one_of(values, st.sampled_from(["sk-" + "a" * 40, "Bearer abcdefghijklmnop"])),
+            _nested,
             max_size=5,
         ),
         min_size=1,
         max_size=6,
-    )
+    ),
+    st.sampled_from([5, 12, 10_000]),
+    st.sampled_from([40, 100, 32_768]),
 )
 def test_the_sanitizer_cleans_with_the_c_test_what_it_cleans_without(
-    mappings: list[dict[Any, Any]],
+    mappings: list[dict[Any, Any]], max_values: int, max_length: int
 ) -> None:
-    """``Sanitizer.fields`` takes its common case in one C call (``clean_fields``): the same
-    results as the walk in Python, for a run of entries that teaches both sanitizers alike."""
+    """``Sanitizer.fields`` takes its common case in one C call (``clean_fields``, nested dicts
+    and lists too): the same results as the walk in Python, for a run of entries that teaches
+    both sanitizers alike (each entry cleaned twice, so the second time the caches know it),
+    near the value budget and the length cap too."""
     from llmlog import sanitize
     from llmlog.sanitize import Sanitizer
 
-    with_c, without = Sanitizer(), Sanitizer()
+    options = {"max_values": max_values, "max_string_length": max_length}
+    with_c, without = Sanitizer(**options), Sanitizer(**options)
     saved = sanitize._clean_fields
     try:
-        for mapping in mappings:
+        for mapping in [m for m in mappings for _ in range(2)]:
             sanitize._clean_fields = saved
             got = with_c.fields(dict(mapping))
             sanitize._clean_fields = None
             expected = without.fields(dict(mapping))
             assert got == expected or repr(got) == repr(expected)  # NaN is not equal to itself
+    finally:
+        sanitize._clean_fields = saved
+
+
+@needs_c
+def test_a_tree_deeper_than_the_walk_goes_is_cut_the_same_with_the_c_test() -> None:
+    from llmlog import sanitize
+    from llmlog.sanitize import Sanitizer
+
+    deep: Any = "x"
+    for _ in range(40):
+        deep = {"user": [deep]}
+    with_c, without = Sanitizer(), Sanitizer()
+    saved = sanitize._clean_fields
+    try:
+        for _ in range(2):
+            sanitize._clean_fields = saved
+            got = with_c.fields(deep)
+            sanitize._clean_fields = None
+            assert got == without.fields(deep) and got is not deep
     finally:
         sanitize._clean_fields = saved

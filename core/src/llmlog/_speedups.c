@@ -1,5 +1,6 @@
 /* llmlog._speedups: the entry test of the flat logging methods (llmlog.fastpath) and of the
- * sanitizer's common case (llmlog.sanitize), in one C call each.
+ * sanitizer's common case (llmlog.sanitize: flat or nested, as trace events are), in one C call
+ * each.
  *
  * Optional: the core builds without it (no C compiler) and then runs the same test in Python.
  * The test only reads: it looks up exact str objects in sets of exact str objects, whose hash and
@@ -87,25 +88,127 @@ clean(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return as_bool(fields_known(args[1], args[2], args[3]));
 }
 
+/* 1 if the str `text` is in `safe` (a short one) or `safe_long` (a long one), 0 if not, -1 on
+ * error. The sanitizer keeps the two apart by length; a lookup in the wrong one only misses. */
+static int
+known_text(PyObject *text, PyObject *safe, PyObject *safe_long)
+{
+    int found = PySet_Contains(safe, text);
+    if (found != 0) {
+        return found;
+    }
+    return PySet_Contains(safe_long, text);
+}
+
+/* 1 if `value`, a dict or a list, holds (to at most `levels` more levels of dicts and lists, and
+ * at most *budget items in all) only: keys that are exact strs in `keys`; exact strs in `safe` or
+ * `safe_long`; exact ints, floats, bools and None; such dicts and lists. A list of two items whose
+ * second is a str and whose first is a str not in `keys` (a name-and-value pair, as headers are
+ * written) is not known either. 0 for anything else, -1 on error.
+ *
+ * Strictly what the sanitizer's walk in Python would leave unchanged, never more: where this
+ * says 0 the walk runs and decides. Nothing here runs Python code (exact types only, lookups in
+ * sets of exact strs), so no container can change during the walk. */
+static int
+tree_known(PyObject *value, PyObject *keys, PyObject *safe, PyObject *safe_long, int levels,
+           Py_ssize_t *budget)
+{
+    if (PyUnicode_CheckExact(value)) {
+        return known_text(value, safe, safe_long);
+    }
+    if (PyLong_CheckExact(value) || PyFloat_CheckExact(value) || PyBool_Check(value)
+        || value == Py_None) {
+        return 1;
+    }
+    if (levels <= 0) {
+        return 0;
+    }
+    if (PyDict_CheckExact(value)) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *item;
+        while (PyDict_Next(value, &pos, &key, &item)) {
+            if (--*budget < 0) {
+                return 0;
+            }
+            int found = known_str(keys, key);
+            if (found <= 0) {
+                return found;
+            }
+            found = tree_known(item, keys, safe, safe_long, levels - 1, budget);
+            if (found <= 0) {
+                return found;
+            }
+        }
+        return 1;
+    }
+    if (PyList_CheckExact(value)) {
+        Py_ssize_t size = PyList_GET_SIZE(value);
+        if (size == 2 && PyUnicode_Check(PyList_GET_ITEM(value, 0))
+            && (PyUnicode_Check(PyList_GET_ITEM(value, 1))
+                || PyBytes_Check(PyList_GET_ITEM(value, 1))
+                || PyByteArray_Check(PyList_GET_ITEM(value, 1)))) {
+            int plain = known_str(keys, PyList_GET_ITEM(value, 0));
+            if (plain <= 0) {
+                return plain;
+            }
+        }
+        /* Read by index each time: the size is read again, so no item is read past the end. */
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(value); i++) {
+            if (--*budget < 0) {
+                return 0;
+            }
+            int found = tree_known(PyList_GET_ITEM(value, i), keys, safe, safe_long, levels - 1,
+                                   budget);
+            if (found <= 0) {
+                return found;
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(clean_fields_doc,
-"clean_fields(fields, keys, safe, /) -> bool\n"
+"clean_fields(value, keys, safe, safe_long, levels, budget, /) -> int\n"
 "\n"
-"True when every key of the dict ``fields`` is an exact str in ``keys`` and every value an\n"
-"exact str in ``safe``, or exactly an int, float, bool or None. False for anything else (a\n"
-"subclass of str or int included). ``keys`` and ``safe`` are sets of str. Raises TypeError for\n"
-"arguments of other types.");
+"How many keys and items ``value`` (a dict or a list) holds in all, nested dicts and lists\n"
+"included, when every key is an exact str in ``keys`` and every other value an exact str in\n"
+"``safe`` or ``safe_long``, exactly an int, float, bool or None, or a dict or list of such,\n"
+"nested at most ``levels`` deep (``value`` itself is the first level) and at most ``budget``\n"
+"keys and items in all. A list of two items, a str and a str or bytes (a name and its value),\n"
+"also needs its first item in ``keys``. -1 for anything else (a subclass of str or int, a\n"
+"tuple, a deeper or larger tree included). ``keys``, ``safe`` and ``safe_long`` are sets of\n"
+"str. Raises TypeError for arguments of other types.");
 
 static PyObject *
 clean_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "clean_fields() takes 3 arguments (%zd given)", nargs);
+    if (nargs != 6) {
+        PyErr_Format(PyExc_TypeError, "clean_fields() takes 6 arguments (%zd given)", nargs);
         return NULL;
     }
-    if (check_sets("clean_fields", args[0], args[1], args[2]) < 0) {
+    if (!PyAnySet_Check(args[1]) || !PyAnySet_Check(args[2]) || !PyAnySet_Check(args[3])
+        || !PyLong_CheckExact(args[4]) || !PyLong_CheckExact(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "clean_fields() takes a value, three sets and two ints");
         return NULL;
     }
-    return as_bool(fields_known(args[0], args[1], args[2]));
+    long levels = PyLong_AsLong(args[4]);
+    Py_ssize_t budget = PyLong_AsSsize_t(args[5]);
+    if ((levels == -1 || budget == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (levels > 64) {
+        levels = 64; /* the C stack: the sanitizer's own limit is lower */
+    }
+    if (!PyDict_CheckExact(args[0]) && !PyList_CheckExact(args[0])) {
+        return PyLong_FromLong(-1);
+    }
+    Py_ssize_t left = budget;
+    int found = tree_known(args[0], args[1], args[2], args[3], (int)levels, &left);
+    if (found < 0) {
+        return NULL;
+    }
+    return PyLong_FromSsize_t(found ? budget - left : -1);
 }
 
 static PyMethodDef speedups_methods[] = {

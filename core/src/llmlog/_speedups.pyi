@@ -5,4 +5,12 @@ from collections.abc import Set
 from typing import Any
 
 def clean(message: object, fields: dict[str, Any], keys: Set[str], safe: Set[str], /) -> bool: ...
-def clean_fields(fields: dict[Any, Any], keys: Set[str], safe: Set[str], /) -> bool: ...
+def clean_fields(
+    value: object,
+    keys: Set[str],
+    safe: Set[str],
+    safe_long: Set[str],
+    levels: int,
+    budget: int,
+    /,
+) -> int: ...

@@ -52,8 +52,8 @@ __all__ = [
     "key_pattern",
 ]
 
-# Sanitizer.fields's common case (every key known plain, every value a string seen clean or a
-# number) in one C call, where the core was built with it (llmlog.speedups).
+# Sanitizer.fields's common case (every key known plain, every value a string seen clean, a number
+# or a dict or list of such) in one C call, where the core was built with it (llmlog.speedups).
 _clean_fields = speedups.clean_fields if speedups.ENABLED else None
 
 REDACTED = "[REDACTED]"
@@ -264,8 +264,18 @@ class Sanitizer:
             if len(mapping) >= self._max_values:
                 walk = _Walk(self._max_values, mapping)
             elif _clean_fields is not None and type(mapping) is dict:
-                # The same test in one C call (llmlog.speedups); an answer of no takes the walk.
-                if _clean_fields(mapping, self._plain_keys, clean):
+                # The same test in one C call (llmlog.speedups), nested dicts and lists too (a
+                # trace event's messages, usage, params): what the walk below would leave as it
+                # is, within its depth and size limits. An answer of no takes the walk.
+                visited = _clean_fields(
+                    mapping,
+                    self._plain_keys,
+                    clean,
+                    self._clean_long,
+                    _MAX_DEPTH - 2 - depth,
+                    self._max_values - 1,
+                )
+                if visited >= 0:
                     return mapping
             elif self._plain_keys.issuperset(mapping):
                 # The per-entry common case first: every key known plain (one set test), every
@@ -355,6 +365,20 @@ class Sanitizer:
             and isinstance(value, bytes | bytearray | memoryview)
         ):
             return self._bytes(value)
+        if _clean_fields is not None and (kind is dict or kind is list):
+            # A nested dict or list known clean (a call's usage, its parameters, a message seen
+            # before) in one C call, which counts what it visited as the walk would have.
+            visited = _clean_fields(
+                value,
+                self._plain_keys,
+                self._clean,
+                self._clean_long,
+                _MAX_DEPTH - 2 - depth,
+                walk.budget,
+            )
+            if visited >= 0:
+                walk.budget -= visited
+                return value
         key = id(value)
         if key in walk.path:
             return CYCLE
