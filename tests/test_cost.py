@@ -27,7 +27,7 @@ from llmlog.default_plugins.pricing import reprice_lines
 from llmlog.flight import global_flight_recorder
 from llmlog.logger import global_dispatcher
 from llmlog.pricing import Rates
-from llmlog.testing import ListOutput
+from llmlog.testing import ListOutput, fed_pipe
 from llmlog_trace_dspy.reprice import reprice as _dspy_reprice
 
 
@@ -127,6 +127,10 @@ def test_reprice_says_what_changed_and_writes_only_with_o(tmp_path, capsys):
     from_part = tmp_path / "from-part.jsonl"
     assert main(["reprice", str(part), "-o", str(from_part)]) == 0
     assert from_part.read_bytes() == out_path.read_bytes()
+    pipe = fed_pipe(tmp_path / "pipe", part.read_bytes())  # `llmlog reprice <(cat …)`
+    from_pipe = tmp_path / "from-pipe.jsonl"
+    assert main(["reprice", str(pipe), "-o", str(from_pipe)]) == 0
+    assert from_pipe.read_bytes() == out_path.read_bytes()
     part.write_bytes(part.read_bytes()[:-12])
     assert main(["reprice", str(part), "-o", str(from_part)]) == 1
     assert f"{part}: cannot decompress: " in capsys.readouterr().err

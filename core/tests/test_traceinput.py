@@ -4,6 +4,7 @@ private bounded copy, and never taken whole when they are truncated or damaged."
 from __future__ import annotations
 
 import gzip
+import os
 import tempfile
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmlog import traceinput
+from llmlog.testing import fed_pipe
 from llmlog.traceinput import (
     TraceInputError,
     compression_of,
@@ -19,6 +21,7 @@ from llmlog.traceinput import (
     first_line,
     recognising_format,
     shown_as,
+    spooled,
 )
 
 try:
@@ -74,7 +77,7 @@ def test_the_copy_is_the_whole_content_private_named_and_removed(kind, parts, tm
         assert copy.read_bytes() == LINES
         assert copy.name == "run.jsonl"
         assert copy.parent.stat().st_mode & 0o777 == 0o700
-        assert shown_as(f"{copy}:3: bad", copy, path) == f"{path}:3: bad"
+        assert shown_as(f"{copy}:3: bad", path, copy) == f"{path}:3: bad"
     assert not copy.parent.exists()
 
 
@@ -198,3 +201,28 @@ def test_the_first_format_by_name_that_recognises_the_line_is_chosen():
     found = recognising_format(b"[1]\n", formats)
     assert found is not None and found[0] == "c"
     assert recognising_format(b"x", {"a": _Format(boom)}) is None
+
+
+def test_a_pipe_is_read_once_into_a_private_copy_a_file_is_itself(tmp_path, monkeypatch):
+    fifo = fed_pipe(tmp_path / "pipe", LINES)
+    with spooled(fifo) as copy:
+        assert copy != fifo and copy.read_bytes() == LINES  # the first line too
+        assert copy.parent.stat().st_mode & 0o777 == 0o700
+        assert first_line(copy) == first_line_of(LINES)
+    assert not copy.parent.exists()
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(LINES)
+    for path in (plain, tmp_path, tmp_path / "missing", Path(os.devnull)):
+        with spooled(path) as same:
+            assert same is path
+    monkeypatch.setattr(traceinput, "MAX_DECOMPRESSED", 1000)
+    fed_pipe(fifo, LINES)
+    with (
+        pytest.raises(TraceInputError, match=rf"^{fifo}: gives more than 1000 bytes"),
+        spooled(fifo),
+    ):
+        pass
+
+
+def first_line_of(data: bytes) -> bytes:
+    return data.split(b"\n", 1)[0] + b"\n"

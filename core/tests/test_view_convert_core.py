@@ -16,6 +16,7 @@ import llmlog
 from llmlog import TokenUsage
 from llmlog.cli import main
 from llmlog.registry import Component, ComponentKind, TraceFormatSupport
+from llmlog.testing import fed_pipe
 from llmlog.tracing import new_trace_session, record_llm_call, span
 from llmlog.viewing import (
     ViewError,
@@ -381,3 +382,40 @@ def test_a_damaged_or_unknown_compressed_file_and_a_snapshot_are_named(
             status, out, err = run(capsys, *command, str(path))
             assert (status, out) == (1, "")
             assert err.startswith(f"llmlog: {message}"), err
+
+
+def _pipe(tmp_path: Path, data: bytes) -> Path:
+    return fed_pipe(tmp_path / "pipe", data)
+
+
+def test_a_pipe_is_viewed_and_converted_whole(trace, trace_formats, capsys, tmp_path, monkeypatch):
+    """``llmlog view <(zcat run.jsonl.gz)``: the format is recognised from the pipe's first line
+    and the whole is shown, that line included (a second open of a pipe would miss it)."""
+    expected = run(capsys, "view", str(trace))
+    assert run(capsys, "view", str(_pipe(tmp_path, trace.read_bytes()))) == expected
+    compressed = _compressed("gzip", trace.read_bytes())
+    assert run(capsys, "view", str(_pipe(tmp_path, compressed))) == expected
+    # Converted into the current directory: a pipe has none of its own.
+    (tmp_path / "into").mkdir()
+    monkeypatch.chdir(tmp_path / "into")
+    status, out, err = run(
+        capsys, "convert", str(_pipe(tmp_path, compressed)), "--to", "coretest-alt"
+    )
+    assert (status, err) == (0, "")
+    assert (
+        out
+        == f"coretest-alt-0.jsonl: 7 events from {tmp_path / 'pipe'} (coretest) written as coretest-alt\n"
+    )
+    assert list(trace_formats.read_alt(tmp_path / "into" / "coretest-alt-0.jsonl")) == list(
+        trace_formats.read(trace)
+    )
+    # A bad line names the pipe; --watch cannot follow one.
+    status, out, err = run(capsys, "view", str(_pipe(tmp_path, trace.read_bytes() + b"[1]\n")))
+    assert (status, out) == (1, "")
+    lines = len(trace.read_bytes().splitlines()) + 1
+    assert err == f"llmlog: {tmp_path / 'pipe'}:{lines}: not a coretest event (TypeError)\n"
+    status, _, err = run(capsys, "view", "--watch", str(tmp_path / "pipe"))
+    assert (
+        status == 2
+        and err == f"llmlog: {tmp_path / 'pipe'}: a pipe; --watch follows a file being written\n"
+    )

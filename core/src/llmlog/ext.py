@@ -101,8 +101,9 @@ Viewing (for a trace format's ``view``)
     Reading trace files as ``llmlog view`` does (for commands that read runs): ``compression_of``
     (a rotated part's ``gzip``/``zstd``, by its first bytes), ``trace_first_line`` (decompressed
     when it is), ``recognising_format`` (the installed format whose ``detect`` accepts it),
-    ``decompressed_copy`` (bounded, private, removed afterwards) and ``shown_as`` (messages
-    naming the file given, not the copy); their errors are ``TraceInputError``, and
+    ``decompressed_copy`` (bounded, private, removed afterwards), ``spooled`` (a pipe's
+    private copy: a reader reads its input twice) and ``shown_as`` (messages naming the file
+    given, not a copy); their errors are ``TraceInputError``, and
     ``TraceCompression`` names the two compressions.
 
 Flight recorder (for its engine, and plugins that annotate)
@@ -248,6 +249,7 @@ if TYPE_CHECKING:
         decompressed_copy,
         recognising_format,
         shown_as,
+        spooled,
     )
     from llmlog.traceinput import first_line as trace_first_line
     from llmlog.tracesinks import add_sink as add_trace_sink
@@ -429,6 +431,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "decompressed_copy",
         "recognising_format",
         "shown_as",
+        "spooled",
     ),
     "trace_first_line": ("llmlog.traceinput", "first_line"),
     "TraceCompression": ("llmlog.traceinput", "Compression"),
@@ -633,6 +636,7 @@ __all__ = [
     "severity_from_name",
     "shown",
     "shown_as",
+    "spooled",
     "start_trace_session",
     "take_annotations",
     "trace_first_line",

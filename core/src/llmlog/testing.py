@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,7 @@ __all__ = [
     "check_output",
     "check_trace_format",
     "cli_parser",
+    "fed_pipe",
     "isolated_environment",
     "make_entry",
     "run_cli",
@@ -211,6 +212,22 @@ def isolated_environment(directory: Path) -> Iterator[Path]:
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
+
+
+def fed_pipe(path: Path, data: bytes) -> Path:
+    """A named pipe at ``path`` (made if it does not exist yet) that a thread fills with
+    ``data`` and closes, as a shell's ``<(zcat trace.jsonl.gz)`` is: a reader opens it once and
+    reads ``data`` once. A reader that stops early closes the pipe and the thread gives up.
+    Returns ``path``; each call feeds one reader."""
+    if not path.exists():
+        os.mkfifo(path)
+
+    def feed() -> None:
+        with suppress(BrokenPipeError), path.open("wb") as fh:
+            fh.write(data)
+
+    threading.Thread(target=feed, name="llmlog-fed-pipe", daemon=True).start()
+    return path
 
 
 @contextmanager

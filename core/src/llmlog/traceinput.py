@@ -1,16 +1,18 @@
 """Opening a trace file whichever way it was written: plain, or a rotated part the file output
 compressed (``.gz``, ``.zst``), and finding the installed trace format that recognises it.
 
-Every reader of trace files (``llmlog view`` and ``convert``, the report, ``llmlog export``,
-replay) opens its input here, so all of them accept the same files and name them the same way:
-a compressed file is recognised by its first bytes, not its name, and read through a private
-decompressed copy of bounded size; every message names the file given, never the copy.
+Every reader of trace files (``llmlog view`` and ``convert``, ``reprice``, the report,
+``llmlog export``, replay) opens its input here, so all of them accept the same files and name
+them the same way: a pipe is read once into a private copy (:func:`spooled`), a compressed file is
+recognised by its first bytes, not its name, and read through a private decompressed copy of
+bounded size; every message names the file given, never a copy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -25,6 +27,7 @@ __all__ = [
     "first_line",
     "recognising_format",
     "shown_as",
+    "spooled",
 ]
 
 Compression = Literal["gzip", "zstd"]
@@ -122,7 +125,7 @@ def decompressed_copy(
                             raise TraceInputError(
                                 f"{path}: decompresses to more than {MAX_DECOMPRESSED} bytes"
                             )
-                        _write(target, chunk, path, scratch)
+                        _write(target, chunk, path, scratch, "decompress")
             except TraceInputError:
                 raise
             except Exception as exc:  # EOFError, zlib.error, zstandard's own errors, OSError
@@ -133,9 +136,57 @@ def decompressed_copy(
         yield plain
 
 
-def shown_as(text: str, copy: Path, path: Path) -> str:
-    """``text`` (a message, a line a viewer printed) naming ``path`` where it named ``copy``."""
-    return text.replace(str(copy), str(path))
+def shown_as(text: str, path: Path, *copies: Path) -> str:
+    """``text`` (a message, a line a viewer printed) naming ``path`` where it named one of
+    ``copies`` (:func:`spooled`'s, :func:`decompressed_copy`'s)."""
+    for copy in copies:
+        if copy != path:
+            text = text.replace(str(copy), str(path))
+    return text
+
+
+@contextlib.contextmanager
+def spooled(path: Path) -> Iterator[Path]:
+    """``path`` itself, or a private copy of what it gives when it is a pipe or a socket
+    (``llmlog view <(zcat trace.jsonl.gz)``, ``… | llmlog view /dev/stdin``): every reader reads
+    a file twice, its first line to recognise its format and then the whole, and a pipe gives
+    its bytes once. The copy is at most :data:`MAX_DECOMPRESSED` bytes, in a temporary directory
+    (mode 0700) removed afterwards; messages name it, :func:`shown_as` names ``path`` instead.
+    A regular file, a directory, a device or a path that does not exist is ``path`` itself (its
+    reader says what is wrong with it).
+
+    :raises TraceInputError: the pipe gives more than :data:`MAX_DECOMPRESSED` bytes, or cannot be
+        read.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        mode = 0
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        yield path
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="llmlog-") as scratch:
+        copy = Path(scratch) / (path.name or "input")
+        try:
+            source = path.open("rb")
+        except OSError as exc:
+            raise TraceInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        with source, copy.open("wb") as target:
+            copied = 0
+            while True:
+                try:
+                    chunk = source.read(1 << 20)
+                except OSError as exc:
+                    raise TraceInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+                if not chunk:
+                    break
+                copied += len(chunk)
+                if copied > MAX_DECOMPRESSED:
+                    raise TraceInputError(f"{path}: gives more than {MAX_DECOMPRESSED} bytes")
+                _write(target, chunk, path, scratch, "copy")
+        yield copy
 
 
 class _ReadError(TraceInputError):
@@ -150,13 +201,11 @@ def _failure(path: Path, exc: BaseException) -> TraceInputError:
     return TraceInputError(f"{path}: cannot decompress: {exc}")
 
 
-def _write(target: BinaryIO, chunk: bytes, path: Path, scratch: str) -> None:
+def _write(target: BinaryIO, chunk: bytes, path: Path, scratch: str, what: str) -> None:
     try:
         target.write(chunk)
     except OSError as exc:  # a full disk: the copy's, not the input's fault
-        raise _ReadError(
-            f"{path}: cannot decompress into {scratch}: {exc.strerror or exc}"
-        ) from None
+        raise _ReadError(f"{path}: cannot {what} into {scratch}: {exc.strerror or exc}") from None
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llmlog.testing import run_cli, run_llmlog
+from llmlog.testing import fed_pipe, run_cli, run_llmlog
 from llmlog_command_export import ROW_COLUMNS, load_examples
 
 
@@ -384,6 +384,11 @@ def test_a_compressed_rotated_part_exports_as_the_plain_file(
         )
 
     assert names(packed) == names(plain)
+    # Through a pipe (`llmlog export <(cat run.jsonl.1.gz)`): its first line is not lost.
+    piped = tmp_path / "piped.jsonl"
+    pipe = fed_pipe(tmp_path / "pipe", part.read_bytes())
+    assert run_cli(["export", str(pipe), "--to", "otlp-json", "-o", str(piped)]) == 0
+    assert names(piped) == names(plain)
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(gzip.compress(b'{"type": "span", "trace_id": \n')[:-8])
     done = run_llmlog("export", str(broken), "--to", "otlp-json", "-o", str(tmp_path / "x"))

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from llmlog.testing import fed_pipe
 from llmlog_report_html import ReportInputError, ReportOptions, load_run, render_html
 from llmlog_report_html.page import report_data
 
@@ -288,6 +289,14 @@ def test_compressed_rotated_parts_are_read_and_named_as_given(trace_file, tmp_pa
     run = load_run([tmp_path / "run.jsonl.1.gz", tmp_path / "run.jsonl.2.zst"])
     whole = load_run([trace_file])
     assert sorted(n.name for n in run.nodes) == sorted(n.name for n in whole.nodes)
+    # The same parts through pipes (`llmlog report <(cat run.jsonl.1.gz) <(cat ...)`).
+    pipes = [
+        fed_pipe(tmp_path / f"pipe{i}", (tmp_path / name).read_bytes())
+        for i, name in enumerate(["run.jsonl.1.gz", "run.jsonl.2.zst"])
+    ]
+    piped = load_run(pipes)
+    assert sorted(n.name for n in piped.nodes) == sorted(n.name for n in whole.nodes)
+    assert piped.sources == [str(p) for p in pipes] and not piped.problems
     assert run.sources == [str(tmp_path / "run.jsonl.1.gz"), str(tmp_path / "run.jsonl.2.zst")]
     assert run.formats == [
         f"{tmp_path / 'run.jsonl.1.gz'}: dspy",

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llmlog
-from llmlog.testing import isolated_environment
+from llmlog.testing import fed_pipe, isolated_environment
 from llmlog_testing_replay import NotRecorded, ReplayError, ReplayIndex, Unreplayable
 
 
@@ -97,6 +97,8 @@ def test_a_compressed_rotated_part_replays_as_the_plain_file(tmp_path, kind):
         gzip.compress(data) if kind == "gzip" else zstandard.ZstdCompressor().compress(data)
     )
     assert ReplayIndex.load(part).take("gpt-4o-mini", user("2+2?"), {}).response == "4"
+    pipe = fed_pipe(tmp_path / "pipe", part.read_bytes())  # `<(cat t.jsonl.1)`
+    assert ReplayIndex.load(pipe).take("gpt-4o-mini", user("2+2?"), {}).response == "4"
     part.write_bytes(part.read_bytes()[: len(part.read_bytes()) * 3 // 4])
     with pytest.raises(ReplayError, match=rf"^{part}: cannot decompress: "):
         ReplayIndex.load(part)

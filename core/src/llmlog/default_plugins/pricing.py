@@ -235,9 +235,8 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
     overrides and today's table, the lines that did not change copied byte for byte; prints how
     many calls changed and by how much."""
     from llmlog.config import ConfigError
-    from llmlog.default_plugins.trace_commands import _detect_format
     from llmlog.runtime import validate
-    from llmlog.traceinput import TraceInputError, compression_of, decompressed_copy
+    from llmlog.traceinput import TraceInputError, shown_as, spooled
 
     path = Path(args.file)
     if not args.json and (args.search or args.errors or args.limit is not None or args.offset):
@@ -273,13 +272,13 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
     install(table, overrides, NOT_INSTALLED if table is None else "no price table in force")
     formats = host.components(ComponentKind.TRACE_FORMAT)
     try:
-        compression = compression_of(path)
+        with spooled(path) as copy:
+            try:
+                component_found, data = _trace_bytes(path, copy, formats)
+            except TraceInputError as exc:
+                raise TraceInputError(shown_as(str(exc), path, copy)) from None
     except TraceInputError as exc:
         _say(f"llmlog: {exc}")
-        return 1
-    component_found, problem = _detect_format(path, formats, compression)
-    if component_found is None:
-        _say(problem or f"{path}: not a trace")
         return 1
     reprice = component_found.support.reprice
     if reprice is None:
@@ -290,19 +289,7 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
             f"{path} --to FORMAT first)"
         )
         return 1
-    try:
-        if compression is None:
-            data = path.read_bytes()
-        else:  # a rotated part: repriced from its decompressed copy, written plain (-o)
-            with decompressed_copy(path, compression) as plain:
-                data = plain.read_bytes()
-        result = reprice_lines(data.splitlines(keepends=True), reprice)
-    except TraceInputError as exc:
-        _say(f"llmlog: {exc}")
-        return 1
-    except OSError as exc:
-        _say(f"{path}: {exc.strerror or exc}")
-        return 1
+    result = reprice_lines(data.splitlines(keepends=True), reprice)
     if args.output:
         from llmlog.safefiles import written_atomically
 
@@ -317,6 +304,28 @@ def run_reprice(host: PluginHost, args: argparse.Namespace) -> int:
         return 0
     print(escape(result.summary(path, args.output)))
     return 0
+
+
+def _trace_bytes(path: Path, copy: Path, formats: dict[str, Any]) -> tuple[Any, bytes]:
+    """The trace format that recognises ``copy`` (``path`` or a pipe's copy) and its whole
+    text, decompressed when it is a compressed part (repriced, it is written plain with -o).
+
+    :raises TraceInputError: naming ``path`` and what is wrong.
+    """
+    from llmlog.default_plugins.trace_commands import _detect_format
+    from llmlog.traceinput import TraceInputError, compression_of, decompressed_copy
+
+    compression = compression_of(copy)
+    component, problem = _detect_format(copy, formats, compression)
+    if component is None:
+        raise TraceInputError(problem or f"{path}: not a trace")
+    try:
+        if compression is None:
+            return component, copy.read_bytes()
+        with decompressed_copy(copy, compression) as plain:
+            return component, plain.read_bytes()
+    except OSError as exc:
+        raise TraceInputError(f"{path}: {exc.strerror or exc}") from None
 
 
 def _reprice_json(path: Path, args: argparse.Namespace, result: Repriced) -> None:

@@ -30,6 +30,7 @@ from llmlog.traceinput import (
     first_line,
     recognising_format,
     shown_as,
+    spooled,
 )
 from llmlog.tracing import STANDARD_FORMATS, open_trace_writer
 
@@ -157,12 +158,13 @@ def _detect_format(
 
 
 class _ShownAs:
-    """The output stream of a viewer reading a decompressed copy: every mention of the copy
-    becomes the file given (viewers print the path they read, escaped)."""
+    """The output stream of a viewer reading a copy (a pipe's, a decompressed one): every
+    mention of a copy becomes the file given (viewers print the path they read, escaped)."""
 
-    def __init__(self, out: TextIO, copy: Path, path: Path) -> None:
+    def __init__(self, out: TextIO, path: Path, *copies: Path) -> None:
         self._out = out
-        self._names = ((escape(str(copy)), escape(str(path))), (str(copy), str(path)))
+        self._names = [(escape(str(c)), escape(str(path))) for c in copies if c != path]
+        self._names += [(str(c), str(path)) for c in copies if c != path]
 
     def write(self, text: str) -> int:
         for copy, path in self._names:
@@ -174,8 +176,8 @@ class _ShownAs:
 
 
 def run_view(host: PluginHost, args: argparse.Namespace) -> int:
-    """``llmlog view FILE``: the trace format that recognises the file shows it (a rotated part
-    the file output compressed, through a private decompressed copy)."""
+    """``llmlog view FILE``: the trace format that recognises the file shows it (a pipe through
+    a private copy, a rotated part the file output compressed through a decompressed one)."""
     path = Path(args.file)
     if getattr(args, "json", False):
         return _view_json(host, path, args)
@@ -183,54 +185,64 @@ def run_view(host: PluginHost, args: argparse.Namespace) -> int:
     if paged or getattr(args, "no_content", False):
         _say("--limit, --offset and --no-content go with --json")
         return 2
+    if args.watch and path.is_fifo():
+        _say(f"{path}: a pipe; --watch follows a file being written")
+        return 2
+    try:
+        with spooled(path) as source:
+            try:
+                return _view_file(host, path, source, args)
+            except TraceInputError as exc:
+                _say(shown_as(str(exc), path, source))
+                return 1
+    except TraceInputError as exc:  # a pipe that could not be read whole
+        _say(str(exc))
+        return 1
+
+
+def _view_file(host: PluginHost, path: Path, source: Path, args: argparse.Namespace) -> int:
+    """``llmlog view`` of ``source``: ``path`` itself or its copy (messages name ``path``)."""
     compression: Compression | None = None
-    if path.exists() or not args.watch:
-        try:
-            compression = compression_of(path)
-        except TraceInputError as exc:
-            _say(str(exc))
-            return 1
+    if source.exists() or not args.watch:
+        compression = compression_of(source)
     if compression is not None and args.watch:
         _say(f"{path}: a {compression} file, finished; --watch follows a file being written")
         return 2
     if args.watch and not _await_first_line(path):
         return 0
     formats = host.components(ComponentKind.TRACE_FORMAT)
-    component, problem = _detect_format(path, formats, compression)
+    component, problem = _detect_format(source, formats, compression)
     if component is None or component.support.view is None:
-        _say(problem or f"{path}: the format cannot be shown")
+        _say(shown_as(problem or f"{source}: the format cannot be shown", path, source))
         return 1
     if compression is None:
-        return _show(component, path, path, args, sys.stdout)
+        out = sys.stdout if source == path else _ShownAs(sys.stdout, path, source)
+        return _show(component, source, path, args, out)
     damage: list[str] | None = [] if args.lenient else None
-    try:
-        with decompressed_copy(path, compression, damage=damage) as plain:
-            for problem in damage or ():  # a truncated part: what came before it is shown
-                _say(problem)
-            return _show(component, plain, path, args, _ShownAs(sys.stdout, plain, path))
-    except TraceInputError as exc:
-        _say(str(exc))
-        return 1
+    with decompressed_copy(source, compression, damage=damage) as plain:
+        for problem in damage or ():  # a truncated part: what came before it is shown
+            _say(shown_as(problem, path, source))
+        return _show(component, plain, path, args, _ShownAs(sys.stdout, path, plain, source))
 
 
 def _show(component: Any, source: Path, path: Path, args: argparse.Namespace, out: Any) -> int:
-    """Run the format's viewer on ``source`` (``path`` or its decompressed copy); its messages
-    name ``path``."""
+    """Run the format's viewer on ``source`` (``path`` or a copy of it); its messages name
+    ``path``."""
     from llmlog.viewing import ViewError
 
     try:
         return int(component.support.view(source, args, out) or 0)
     except ViewError as exc:
-        _say(shown_as(str(exc), source, path))
+        _say(shown_as(str(exc), path, source))
         return 2
     except ValueError as exc:  # the readers' errors name file:line
-        _say(shown_as(str(exc), source, path))
+        _say(shown_as(str(exc), path, source))
         return 1
     except BrokenPipeError:
         raise  # `llmlog view FILE | head`: main() ends quietly
     except OSError as exc:  # the file vanished or became unreadable, an export cannot be written
         where = exc.filename if exc.filename is not None else source
-        _say(shown_as(f"{where}: {exc.strerror or exc}", source, path))
+        _say(shown_as(f"{where}: {exc.strerror or exc}", path, source))
         return 1
 
 
@@ -276,9 +288,8 @@ def _view_json(host: PluginHost, path: Path, args: argparse.Namespace) -> int:
 
 def run_convert(host: PluginHost, args: argparse.Namespace) -> int:
     """``llmlog convert FILE --to FORMAT``: the file rewritten by another trace format's writer
-    (a compressed part is read through a private decompressed copy; the new file is plain)."""
-    import shutil
-
+    (a pipe read through a private copy, a compressed part through a decompressed one; the new
+    file is plain)."""
     path = Path(args.file)
     formats = host.components(ComponentKind.TRACE_FORMAT)
     target_format = formats.get(args.to)
@@ -287,16 +298,32 @@ def run_convert(host: PluginHost, args: argparse.Namespace) -> int:
         _say(f"unknown trace format {args.to!r}; installed: {known or 'none'}{hint}")
         return 2
     try:
-        compression = compression_of(path)
-    except TraceInputError as exc:
+        with spooled(path) as copy:
+            try:
+                return _convert_file(path, copy, formats, target_format, args)
+            except TraceInputError as exc:
+                _say(shown_as(str(exc), path, copy))
+                return 1
+    except TraceInputError as exc:  # a pipe that could not be read whole
         _say(str(exc))
         return 1
-    source, problem = _detect_format(path, formats, compression)
+
+
+def _convert_file(
+    path: Path, copy: Path, formats: dict[str, Any], target_format: Any, args: argparse.Namespace
+) -> int:
+    """``llmlog convert`` of ``copy``: ``path`` itself or a pipe's copy (messages name
+    ``path``)."""
+    import shutil
+
+    compression = compression_of(copy)
+    source, problem = _detect_format(copy, formats, compression)
     if source is None or source.support.read is None:
-        _say(problem or f"{path}: its format cannot be read")
+        _say(shown_as(problem or f"{path}: its format cannot be read", path, copy))
         return 1
-    # A directory (the input's by default) lets the format name a new file, as sessions do.
-    output = Path(args.output) if args.output else path.parent
+    # A directory (the input's by default; the current one for a pipe) lets the format name a
+    # new file, as sessions do.
+    output = Path(args.output) if args.output else (path.parent if copy == path else Path("."))
     into_directory = output.is_dir() or str(args.output or "").endswith(os.sep)
     directory = output if into_directory else output.parent
     if not into_directory and output.exists() and not args.force:
@@ -304,19 +331,16 @@ def run_convert(host: PluginHost, args: argparse.Namespace) -> int:
         return 1
     try:
         with contextlib.ExitStack() as stack:
-            plain = path
+            plain = copy
             if compression is not None:
                 damage: list[str] | None = [] if args.lenient else None
-                plain = stack.enter_context(decompressed_copy(path, compression, damage=damage))
+                plain = stack.enter_context(decompressed_copy(copy, compression, damage=damage))
                 for problem in damage or ():  # a truncated part: what came before it is read
-                    _say(problem)
+                    _say(shown_as(problem, path, copy))
             try:
                 written, count, skipped = _convert(plain, source, target_format, directory, args)
             except ValueError as exc:  # the reader's message names file:line
-                raise TraceInputError(shown_as(str(exc), plain, path)) from None
-    except TraceInputError as exc:
-        _say(str(exc))
-        return 1
+                raise TraceInputError(shown_as(str(exc), path, plain)) from None
     except OSError as exc:
         where = exc.filename if exc.filename is not None else directory
         _say(f"{where}: {exc.strerror or exc}")

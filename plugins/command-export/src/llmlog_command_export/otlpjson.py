@@ -26,7 +26,6 @@ from llmlog.ext import (
     ComponentKind,
     PluginHost,
     Sanitizer,
-    TraceCompression,
     TraceEvent,
     TraceEventType,
     TraceInputError,
@@ -40,6 +39,7 @@ from llmlog_report_html.load import (
     decompressed_copy,
     input_files,
     is_log_line,
+    spooled,
 )
 
 __all__ = ["BATCH", "OtlpUnavailable", "trace_events", "write_otlp_json"]
@@ -70,9 +70,14 @@ def trace_events(
     formats = host.components(ComponentKind.TRACE_FORMAT)
     notes = notes if notes is not None else []
     for path, directory in input_files(paths):
+        with spooled(path) as copy:
+            if copy != path:  # a pipe: read through its private copy
+                yield from _copy_events(copy, path, host, lenient, notes)
+                continue
         kind = compressed_kind(path)
         if kind is not None:
-            yield from _decompressed_events(path, kind, host, lenient, notes)
+            with decompressed_copy(path, kind, notes if lenient else None) as plain:
+                yield from _copy_events(plain, path, host, lenient, notes)
             continue
         first = _first_line(path)
         if first is None:
@@ -109,18 +114,18 @@ def trace_events(
         notes.append(f"{message}, skipped")
 
 
-def _decompressed_events(
-    path: Path, kind: TraceCompression, host: PluginHost, lenient: bool, notes: list[str]
+def _copy_events(
+    copy: Path, path: Path, host: PluginHost, lenient: bool, notes: list[str]
 ) -> Iterator[TraceEvent]:
-    """The events of a compressed part, read through a private decompressed copy; every message
-    names the file given."""
-    with decompressed_copy(path, kind, notes if lenient else None) as plain:
-        inner: list[str] = []
-        try:
-            yield from trace_events([plain], host, lenient=lenient, notes=inner)
-        except ReportInputError as exc:
-            raise ReportInputError(shown_as(str(exc), plain, path)) from None
-        notes.extend(shown_as(note, plain, path) for note in inner)
+    """The events of ``copy`` (a pipe's private copy, a compressed part's decompressed one);
+    every message names ``path``, the file given."""
+    inner: list[str] = []
+    try:
+        yield from trace_events([copy], host, lenient=lenient, notes=inner)
+    except ReportInputError as exc:
+        raise ReportInputError(shown_as(str(exc), path, copy)) from None
+    finally:
+        notes.extend(shown_as(note, path, copy) for note in inner)
 
 
 def _first_line(path: Path) -> bytes | None:

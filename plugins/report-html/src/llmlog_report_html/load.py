@@ -29,6 +29,7 @@ from llmlog.ext import (
     trace_first_line,
 )
 from llmlog.ext import decompressed_copy as core_decompressed_copy
+from llmlog.ext import spooled as core_spooled
 from llmlog_report_html.model import Run, RunBuilder, finite, gc_paused
 from llmlog_report_html.processes import Child, parallel_ok
 
@@ -134,13 +135,15 @@ def compressed_kind(path: Path) -> TraceCompression | None:
 
 
 def _load_file(path: Path, formats: dict[str, Any], builder: RunBuilder, lenient: bool) -> None:
-    kind = compressed_kind(path)
-    if kind is not None:
-        # A rotated part compressed by the file output (.gz, .zst): read through a private
-        # decompressed copy, every message naming the file given.
-        _load_decompressed(path, kind, formats, builder, lenient)
-        return
-    _load_plain(path, path, formats, builder, lenient)
+    # A pipe is read through a private copy, a rotated part the file output compressed (.gz,
+    # .zst) through a private decompressed copy; every message names the file given.
+    with spooled(path) as copy:
+        kind = compressed_kind(copy)
+        if kind is None:
+            _load_named(copy, path, formats, builder, lenient, (copy,))
+            return
+        with decompressed_copy(copy, kind, builder.problems if lenient else None) as plain:
+            _load_named(plain, path, formats, builder, lenient, (plain, copy))
 
 
 def _is_zstd_snapshot(path: Path) -> bool:
@@ -169,15 +172,36 @@ def decompressed_copy(
         raise ReportInputError(str(exc)) from None
 
 
-def _load_decompressed(
-    path: Path, kind: TraceCompression, formats: dict[str, Any], builder: RunBuilder, lenient: bool
+@contextlib.contextmanager
+def spooled(path: Path) -> Iterator[Path]:
+    """:func:`llmlog.ext.spooled` (``path``, or a pipe's private copy), its errors a
+    :class:`ReportInputError`."""
+    try:
+        with core_spooled(path) as copy:
+            yield copy
+    except TraceInputError as exc:
+        raise ReportInputError(str(exc)) from None
+
+
+def _load_named(
+    source: Path,
+    path: Path,
+    formats: dict[str, Any],
+    builder: RunBuilder,
+    lenient: bool,
+    copies: tuple[Path, ...],
 ) -> None:
-    with decompressed_copy(path, kind, builder.problems if lenient else None) as plain:
-        try:
-            _load_plain(plain, path, formats, builder, lenient)
-        except ReportInputError as exc:
-            raise type(exc)(shown_as(str(exc), plain, path)) from None
-        builder.problems[:] = [shown_as(p, plain, path) for p in builder.problems]
+    """:func:`_load_plain` of ``source`` (``path`` or a copy of it), every message naming
+    ``path`` where it named one of ``copies``."""
+    if source == path:
+        _load_plain(path, path, formats, builder, lenient)
+        return
+    try:
+        _load_plain(source, path, formats, builder, lenient)
+    except ReportInputError as exc:
+        raise type(exc)(shown_as(str(exc), path, *copies)) from None
+    finally:
+        builder.problems[:] = [shown_as(p, path, *copies) for p in builder.problems]
 
 
 def _load_plain(

@@ -54,6 +54,7 @@ from llmlog.ext import (
     recognising_format,
     serializer,
     shown_as,
+    spooled,
     trace_first_line,
 )
 
@@ -472,33 +473,37 @@ def _diff(recorded: list[Any], asked: list[Any]) -> str:
 
 
 def _events(path: Path, host: PluginHost | None) -> Iterator[TraceEvent]:
-    """The events of the recorded trace at ``path`` (a rotated part the file output compressed
-    is read through a private decompressed copy); every message names ``path``."""
+    """The events of the recorded trace at ``path`` (a pipe read through a private copy, a
+    rotated part the file output compressed through a decompressed one); every message names
+    ``path``."""
     formats = (host or plugin_host()).components(ComponentKind.TRACE_FORMAT)
-    try:
-        kind = compression_of(path)
-        first = trace_first_line(path, kind)
-    except TraceInputError as exc:
-        raise ReplayError(str(exc)) from None
-    if not first.strip():
-        raise ReplayError(f"{path}:1: empty file, not a trace")
-    found = recognising_format(first, formats)
-    read = found[1].support.read if found is not None else None
-    if read is None:
-        known = ", ".join(sorted(formats)) or "none installed"
-        raise ReplayError(f"{path}:1: not a trace in any installed format ({known})")
     with contextlib.ExitStack() as stack:
-        source = path
+        copies: list[Path] = []
+        try:
+            source = stack.enter_context(spooled(path))
+            copies.append(source)
+            kind = compression_of(source)
+            first = trace_first_line(source, kind)
+        except TraceInputError as exc:
+            raise ReplayError(shown_as(str(exc), path, *copies)) from None
+        if not first.strip():
+            raise ReplayError(f"{path}:1: empty file, not a trace")
+        found = recognising_format(first, formats)
+        read = found[1].support.read if found is not None else None
+        if read is None:
+            known = ", ".join(sorted(formats)) or "none installed"
+            raise ReplayError(f"{path}:1: not a trace in any installed format ({known})")
         try:
             if kind is not None:
-                source = stack.enter_context(decompressed_copy(path, kind))
+                source = stack.enter_context(decompressed_copy(source, kind))
+                copies.append(source)
         except TraceInputError as exc:
-            raise ReplayError(str(exc)) from None
+            raise ReplayError(shown_as(str(exc), path, *copies)) from None
         try:
             yield from read(source, skipped=None)
         except ReplayError:
             raise
         except ValueError as exc:  # the readers' errors name file:line
-            raise ReplayError(shown_as(str(exc), source, path)) from None
+            raise ReplayError(shown_as(str(exc), path, *copies)) from None
         except OSError as exc:
             raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}") from None
