@@ -401,3 +401,102 @@ def test_a_tree_deeper_than_the_walk_goes_is_cut_the_same_with_the_c_test() -> N
             assert got == without.fields(deep) and got is not deep
     finally:
         sanitize._clean_fields = saved
+
+
+def reference_entry(
+    logger: object,
+    message: object,
+    fields: dict[str, Any],
+    sets: dict[str, Any],
+    caller: Any,
+) -> tuple[str, str, int] | None:
+    """What an ``EntryTest`` answers, as its docstring says it, but the time and the context."""
+    if logger is not None and type(logger) is not str:
+        return None
+    if logger and logger not in sets["names"]:
+        return None
+    if not reference(message, fields, sets["keys"], sets["safe"]):
+        return None
+    code = caller.f_code
+    file = sets["files"].get(code.co_filename)
+    if file is None or code.co_qualname not in sets["functions"]:
+        return None
+    return file, code.co_qualname, caller.f_lineno
+
+
+def _as_a_method(test: Any, logger: object, message: object, fields: dict[str, Any]) -> Any:
+    """The test called as a generated method calls it: its caller is this function's caller."""
+    return test(logger, message, fields)
+
+
+@needs_c
+@settings(max_examples=500, deadline=None)
+@given(entries(), st.one_of(st.none(), st.sampled_from(["", "app", "db"]), st.just(Shout("app"))))
+def test_an_entry_test_answers_what_its_definition_answers(
+    entry: tuple[object, dict[str, Any], set[str], set[str]], logger: object
+) -> None:
+    import contextvars
+    import time
+
+    message, fields, keys, safe = entry
+    here = sys._getframe()
+    var: contextvars.ContextVar[Any] = contextvars.ContextVar("test_ctx", default="ctx")
+    for names in (set(), {"app"}):
+        for known_site in (False, True):
+            files = {here.f_code.co_filename: "test_speedups.py"} if known_site else {}
+            functions = {here.f_code.co_qualname} if known_site else set()
+            sets = {
+                "names": names,
+                "keys": keys,
+                "safe": safe,
+                "files": files,
+                "functions": functions,
+            }
+            test = speedups.EntryTest(names, keys, safe, files, functions, var, time.time_ns)
+            before = time.time_ns()
+            got, called_at = _as_a_method(test, logger, message, fields), here.f_lineno
+            after = time.time_ns()
+            expected = reference_entry(logger, message, fields, sets, here)
+            if expected is None:
+                assert got is None
+                continue
+            file, function, line, ns, ctx = got
+            assert (file, function) == expected[:2] and line == called_at
+            assert before <= ns <= after and ctx == "ctx"
+
+
+@needs_c
+def test_an_entry_test_reads_the_context_and_refuses_wrong_arguments() -> None:
+    import contextvars
+    import gc
+    import time
+
+    here = sys._getframe()
+    var: contextvars.ContextVar[Any] = contextvars.ContextVar("test_ctx2")
+    sets = ({"app"}, {"user"}, {"m", "alice"}, {here.f_code.co_filename: "f.py"})
+    test = speedups.EntryTest(*sets, {here.f_code.co_qualname}, var, time.time_ns)
+    assert _as_a_method(test, "app", "m", {"user": "alice"}) is None  # no context value at all
+    token = var.set("inside")
+    try:
+        got = _as_a_method(test, "app", "m", {"user": "alice"})
+        assert (
+            got is not None and got[:2] == ("f.py", here.f_code.co_qualname) and got[4] == "inside"
+        )
+    finally:
+        var.reset(token)
+    assert set(map(id, gc.get_referents(test))) >= set(map(id, sets))  # the GC sees what it holds
+    with pytest.raises(TypeError):
+        test("app", "m", [])  # fields not a dict
+    with pytest.raises(TypeError):
+        test("app", "m")
+    with pytest.raises(TypeError):
+        test("app", "m", {}, logger="x")
+    for wrong in [
+        ([], set(), set(), {}, set(), var, time.time_ns),
+        (set(), set(), set(), [], set(), var, time.time_ns),
+        (set(), set(), set(), {}, set(), "var", time.time_ns),
+        (set(), set(), set(), {}, set(), var, None),
+        (set(), set(), set(), {}, set(), var),
+    ]:
+        with pytest.raises(TypeError):
+            speedups.EntryTest(*wrong)

@@ -1,6 +1,6 @@
-/* llmlog._speedups: the entry test of the flat logging methods (llmlog.fastpath) and of the
- * sanitizer's common case (llmlog.sanitize: flat or nested, as trace events are), in one C call
- * each.
+/* llmlog._speedups: the entry test of the flat logging methods (llmlog.fastpath: EntryTest, the
+ * name's, the entry's and the caller's tests and facts) and of the sanitizer's common case
+ * (llmlog.sanitize: flat or nested, as trace events are), in one C call each.
  *
  * Optional: the core builds without it (no C compiler) and then runs the same test in Python.
  * The test only reads: it looks up exact str objects in sets of exact str objects, whose hash and
@@ -10,6 +10,9 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <frameobject.h>
+#include <structmember.h>
+#include <time.h>
 
 /* 1 if `text` is an exact str found in `known`, 0 if not (or not an exact str), -1 on error. */
 static int
@@ -211,6 +214,252 @@ clean_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(found ? budget - left : -1);
 }
 
+/* The current Python frame's caller: the frame of the application's call when a generated
+ * logging method (whose frame is the current one) calls its EntryTest. A new reference, or NULL
+ * (with no exception set where there is no such frame). */
+static PyFrameObject *
+calling_frame(void)
+{
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed: the method's own */
+    if (frame == NULL) {
+        return NULL;
+    }
+    return PyFrame_GetBack(frame);
+}
+
+static PyObject *
+now_ns(PyObject *time_ns)
+{
+#ifdef CLOCK_REALTIME
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0) {
+        return PyLong_FromLongLong((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    }
+#endif
+    return PyObject_CallNoArgs(time_ns);
+}
+
+/* EntryTest: the common entry's tests and facts for one generated logging method, its sets bound
+ * once when the method is built (each call passes only the entry). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *names;     /* logger names known printable */
+    PyObject *keys;      /* field keys known plain */
+    PyObject *safe;      /* strings known clean */
+    PyObject *files;     /* caller's file path -> its base name, for known ones */
+    PyObject *functions; /* callers' qualified names known printable */
+    PyObject *context;   /* the ContextVar of llmlog.context */
+    PyObject *time_ns;   /* time.time_ns, where clock_gettime is missing */
+    vectorcallfunc vectorcall;
+} EntryTest;
+
+static PyObject *
+entry_test_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    EntryTest *self = (EntryTest *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 3 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0)) {
+        PyErr_SetString(PyExc_TypeError, "EntryTest takes 3 positional arguments");
+        return NULL;
+    }
+    PyObject *logger = args[0], *message = args[1], *fields = args[2];
+    if (!PyDict_CheckExact(fields)) {
+        PyErr_SetString(PyExc_TypeError, "EntryTest: the fields are a dict");
+        return NULL;
+    }
+    if (logger != Py_None) {
+        if (!PyUnicode_CheckExact(logger)) {
+            Py_RETURN_NONE;
+        }
+        if (PyUnicode_GET_LENGTH(logger) > 0) {
+            int found = PySet_Contains(self->names, logger);
+            if (found <= 0) {
+                return found < 0 ? NULL : Py_NewRef(Py_None);
+            }
+        }
+    }
+    int found = known_str(self->safe, message);
+    if (found > 0) {
+        found = fields_known(fields, self->keys, self->safe);
+    }
+    if (found <= 0) {
+        return found < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyFrameObject *caller = calling_frame();
+    if (caller == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    PyCodeObject *code = PyFrame_GetCode(caller);
+    PyObject *result = NULL;
+    PyObject *file = PyDict_GetItemWithError(self->files, code->co_filename); /* borrowed */
+    if (file == NULL) {
+        if (!PyErr_Occurred()) {
+            result = Py_NewRef(Py_None);
+        }
+        goto done;
+    }
+    found = PySet_Contains(self->functions, code->co_qualname);
+    if (found <= 0) {
+        if (found == 0) {
+            result = Py_NewRef(Py_None);
+        }
+        goto done;
+    }
+    int number = PyFrame_GetLineNumber(caller);
+    if (number < 0) { /* no line: frame.f_lineno is None there, which the Python path writes */
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    PyObject *ctx;
+    if (PyContextVar_Get(self->context, NULL, &ctx) < 0) {
+        goto done;
+    }
+    if (ctx == NULL) { /* no value and no default: the generic path says why */
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    PyObject *line = PyLong_FromLong(number);
+    PyObject *ns = line == NULL ? NULL : now_ns(self->time_ns);
+    if (ns != NULL) {
+        result = PyTuple_Pack(5, file, code->co_qualname, line, ns, ctx);
+    }
+    Py_XDECREF(line);
+    Py_XDECREF(ns);
+    Py_DECREF(ctx);
+done:
+    Py_DECREF(code);
+    Py_DECREF(caller);
+    return result;
+}
+
+static PyObject *
+entry_test_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *names, *keys, *safe, *files, *functions, *context, *time_ns;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) > 0) {
+        PyErr_SetString(PyExc_TypeError, "EntryTest() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "EntryTest", 7, 7, &names, &keys, &safe, &files, &functions,
+                           &context, &time_ns)) {
+        return NULL;
+    }
+    if (!PyAnySet_Check(names) || !PyAnySet_Check(keys) || !PyAnySet_Check(safe)
+        || !PyDict_Check(files) || !PyAnySet_Check(functions) || !PyContextVar_CheckExact(context)
+        || !PyCallable_Check(time_ns)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "EntryTest() takes three sets, a dict, a set, a ContextVar and a callable");
+        return NULL;
+    }
+    EntryTest *self = (EntryTest *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->names = Py_NewRef(names);
+    self->keys = Py_NewRef(keys);
+    self->safe = Py_NewRef(safe);
+    self->files = Py_NewRef(files);
+    self->functions = Py_NewRef(functions);
+    self->context = Py_NewRef(context);
+    self->time_ns = Py_NewRef(time_ns);
+    self->vectorcall = entry_test_call;
+    return (PyObject *)self;
+}
+
+static int
+entry_test_traverse(EntryTest *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->names);
+    Py_VISIT(self->keys);
+    Py_VISIT(self->safe);
+    Py_VISIT(self->files);
+    Py_VISIT(self->functions);
+    Py_VISIT(self->context);
+    Py_VISIT(self->time_ns);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+entry_test_clear(EntryTest *self)
+{
+    Py_CLEAR(self->names);
+    Py_CLEAR(self->keys);
+    Py_CLEAR(self->safe);
+    Py_CLEAR(self->files);
+    Py_CLEAR(self->functions);
+    Py_CLEAR(self->context);
+    Py_CLEAR(self->time_ns);
+    return 0;
+}
+
+static void
+entry_test_dealloc(EntryTest *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    entry_test_clear(self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+PyDoc_STRVAR(entry_test_doc,
+"EntryTest(names, keys, safe, files, functions, context, time_ns, /)\n"
+"\n"
+"The common entry's tests and facts in one call, for a generated logging method (llmlog.\n"
+"fastpath), its sets bound once. ``test(logger, message, fields)`` answers\n"
+"``(file, function, line, ns, ctx)`` when ``logger`` is None, empty or an exact str in\n"
+"``names``; ``message`` and ``fields`` are clean as ``clean(message, fields, keys, safe)``\n"
+"says; and the caller (the frame that called the method calling the test) is known: its\n"
+"code's file name a key of the dict ``files`` (whose value is ``file``) and its qualified name\n"
+"(``function``) in ``functions``. ``line`` is the caller's line, ``ns`` the time\n"
+"(``time.time_ns()``'s clock) and ``ctx`` the value of the ContextVar ``context``. None for\n"
+"anything else: the method then runs the same tests in Python, which admit what they can.");
+
+static PyMemberDef entry_test_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(EntryTest, vectorcall), READONLY},
+    {NULL},
+};
+
+static PyType_Slot entry_test_slots[] = {
+    {Py_tp_new, entry_test_new},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_traverse, entry_test_traverse},
+    {Py_tp_clear, entry_test_clear},
+    {Py_tp_dealloc, entry_test_dealloc},
+    {Py_tp_members, entry_test_members},
+    {Py_tp_doc, (void *)entry_test_doc},
+    {0, NULL},
+};
+
+static PyType_Spec entry_test_spec = {
+    .name = "llmlog._speedups.EntryTest",
+    .basicsize = sizeof(EntryTest),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL
+             | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = entry_test_slots,
+};
+
+static int
+speedups_exec(PyObject *module)
+{
+    PyObject *type = PyType_FromModuleAndSpec(module, &entry_test_spec, NULL);
+    if (type == NULL) {
+        return -1;
+    }
+    int added = PyModule_AddObjectRef(module, "EntryTest", type);
+    Py_DECREF(type);
+    return added;
+}
+
+static PyModuleDef_Slot speedups_slots[] = {
+    {Py_mod_exec, speedups_exec},
+    {0, NULL},
+};
+
 static PyMethodDef speedups_methods[] = {
     {"clean", (PyCFunction)(void (*)(void))clean, METH_FASTCALL, clean_doc},
     {"clean_fields", (PyCFunction)(void (*)(void))clean_fields, METH_FASTCALL, clean_fields_doc},
@@ -223,6 +472,7 @@ static struct PyModuleDef speedups_module = {
     .m_doc = "The entry tests of llmlog.fastpath and llmlog.sanitize in C (optional).",
     .m_size = 0,
     .m_methods = speedups_methods,
+    .m_slots = speedups_slots,
 };
 
 PyMODINIT_FUNC

@@ -1,7 +1,8 @@
 """The entry tests of :mod:`llmlog.fastpath` and :mod:`llmlog.sanitize` in C (optional; see
 :mod:`llmlog.speedups`)."""
 
-from collections.abc import Set
+import contextvars
+from collections.abc import Callable, Set
 from typing import Any
 
 def clean(message: object, fields: dict[str, Any], keys: Set[str], safe: Set[str], /) -> bool: ...
@@ -14,3 +15,19 @@ def clean_fields(
     budget: int,
     /,
 ) -> int: ...
+
+class EntryTest:
+    def __init__(
+        self,
+        names: Set[str],
+        keys: Set[str],
+        safe: Set[str],
+        files: dict[str, str],
+        functions: Set[str],
+        context: contextvars.ContextVar[Any],
+        time_ns: Callable[[], int],
+        /,
+    ) -> None: ...
+    def __call__(
+        self, logger: object, message: object, fields: dict[str, Any], /
+    ) -> tuple[str, str, int, int, Any] | None: ...

@@ -13,7 +13,7 @@ import importlib
 import os
 from types import ModuleType
 
-__all__ = ["ENABLED", "clean", "clean_fields", "module"]
+__all__ = ["ENABLED", "EntryTest", "clean", "clean_fields", "module"]
 
 module: ModuleType | None
 try:
@@ -26,7 +26,8 @@ except ImportError:  # built without a C compiler
 #: Whether the core uses the C module (read once, at import).
 ENABLED: bool = module is not None and not os.environ.get("LLMLOG_NO_SPEEDUPS")
 
-#: The module's two functions (``None`` without it), for the core's two users; each reads
-#: :data:`ENABLED` (or its own switch, built from it) before calling one.
+#: The module's functions and its entry test (``None`` without it), for the core's two users;
+#: each reads :data:`ENABLED` (or its own switch, built from it) before calling one.
 clean = None if module is None else module.clean
 clean_fields = None if module is None else module.clean_fields
+EntryTest = None if module is None else module.EntryTest
