@@ -172,49 +172,35 @@ def _factory():
         logger = self.name
         try:
 {merge}
-{tests}
-            if _get_current() is _EMPTY:
-{body}
-            else:
-{traced}
+{entry}
         except Exception:  # nothing written yet: the generic path takes it (and reports)
             return True
 {writes}
         return None
     return method
 """
+# The entry's tests in Python, then its lines outside a context or inside one.
+_ENTRY_PYTHON = """\
+{tests}
+if _get_current() is _EMPTY:
+{body}
+else:
+{traced}
+"""
 # With the C module: the name's, the entry's and the caller's tests, the caller's facts, the time
 # and the context in one call of the method's llmlog._speedups.EntryTest (its sets bound when the
 # method is built), some 850 instructions less than the same in bytecode; what it does not know
-# takes the tests above, in Python, which admit it for the next time.
-_TEMPLATE_SPEEDUPS = """\
-def _factory():
-{setup}
-    def method(self, message, /, *args, **{keywords}):
-{declare}
-        if args:
-            return True
-        logger = self.name
-        try:
-{merge}
-            _site = _entry(logger, message, fields)
-            if _site is not None:
-                file, function, line, ns, _ctx = _site
-                if _ctx is _EMPTY:
+# takes the tests in Python (_ENTRY_PYTHON), which admit it for the next time.
+_ENTRY_C = """\
+_site = _entry(logger, message, fields)
+if _site is not None:
+    file, function, line, ns, _ctx = _site
+    if _ctx is _EMPTY:
 {known}
-                else:
+    else:
 {known_traced}
-            else:
-{tests}
-                if _get_current() is _EMPTY:
-{body}
-                else:
-{traced}
-        except Exception:  # nothing written yet: the generic path takes it (and reports)
-            return True
-{writes}
-        return None
-    return method
+else:
+{python}
 """
 # The generic path, called from the method itself: Logger._log finds the caller two frames up.
 _GENERIC = "self._log(_severity, message, args, {keywords})"
@@ -470,31 +456,28 @@ def build_method(
         ),
         2,
     )
-    common = {
-        "keywords": keywords,
-        "merge": _indent(merge, 3) if merge else "",
-        "setup": _indent(code.setup, 1),
-        "declare": f"        nonlocal {state}" if state else "",
-        "writes": writes,
-    }
+    entry = _ENTRY_PYTHON.format(
+        tests=_indent(tests, 0), body=_indent(body, 1), traced=_indent(traced, 1)
+    )
     if SPEEDUPS:
         known_traced = "return True"
         if code.line_traced is not None:
             known_traced = (
                 _TRACE.replace("_get_current()", "_ctx") + textwrap.dedent(code.line_traced).strip()
             )
-        source = _TEMPLATE_SPEEDUPS.format(
-            **common,
-            known=_indent(textwrap.dedent(code.line).strip(), 5),
-            known_traced=_indent(known_traced, 5),
-            tests=_indent(tests, 4),
-            body=_indent(body, 5),
-            traced=_indent(traced, 5),
+        entry = _ENTRY_C.format(
+            known=_indent(textwrap.dedent(code.line).strip(), 2),
+            known_traced=_indent(known_traced, 2),
+            python=_indent(entry, 1),
         )
-    else:
-        source = _TEMPLATE.format(
-            **common, tests=_indent(tests, 3), body=_indent(body, 4), traced=_indent(traced, 4)
-        )
+    source = _TEMPLATE.format(
+        keywords=keywords,
+        merge=_indent(merge, 3) if merge else "",
+        setup=_indent(code.setup, 1),
+        declare=f"        nonlocal {state}" if state else "",
+        entry=_indent(entry, 3),
+        writes=writes,
+    )
     namespace = {**code.namespace, **core}
     if SPEEDUPS:
         entry_test = speedups.EntryTest

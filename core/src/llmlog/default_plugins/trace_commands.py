@@ -14,6 +14,7 @@ import errno
 import os
 import sys
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -188,16 +189,7 @@ def run_view(host: PluginHost, args: argparse.Namespace) -> int:
     if args.watch and path.is_fifo():
         _say(f"{path}: a pipe; --watch follows a file being written")
         return 2
-    try:
-        with spooled(path) as source:
-            try:
-                return _view_file(host, path, source, args)
-            except TraceInputError as exc:
-                _say(shown_as(str(exc), path, source))
-                return 1
-    except TraceInputError as exc:  # a pipe that could not be read whole
-        _say(str(exc))
-        return 1
+    return _through_spool(path, lambda source: _view_file(host, path, source, args))
 
 
 def _view_file(host: PluginHost, path: Path, source: Path, args: argparse.Namespace) -> int:
@@ -297,10 +289,18 @@ def run_convert(host: PluginHost, args: argparse.Namespace) -> int:
         known, hint = _formats_hint(formats)
         _say(f"unknown trace format {args.to!r}; installed: {known or 'none'}{hint}")
         return 2
+    return _through_spool(
+        path, lambda copy: _convert_file(path, copy, formats, target_format, args)
+    )
+
+
+def _through_spool(path: Path, run: Callable[[Path], int]) -> int:
+    """``run`` on ``path``, or on a pipe's private copy (:func:`llmlog.traceinput.spooled`);
+    a :class:`TraceInputError` is said (naming ``path``), and is exit status 1."""
     try:
         with spooled(path) as copy:
             try:
-                return _convert_file(path, copy, formats, target_format, args)
+                return run(copy)
             except TraceInputError as exc:
                 _say(shown_as(str(exc), path, copy))
                 return 1
