@@ -1,5 +1,6 @@
 import json
 import sys
+import tempfile
 import tomllib
 
 import llmlog
@@ -166,8 +167,37 @@ def test_view_and_convert_of_a_compressed_part_name_the_file_given(tmp_path, cap
             shown, err = capsys.readouterr()
             assert (shown, err) == (expected, "")
             assert "llmlog-" not in shown and "\x1b" not in shown
+        export = tmp_path / f"{fmt}.md"
+        assert run_cli(["view", "--export", str(export), str(part)]) == 0
+        capsys.readouterr()
+        assert f"{tempfile.gettempdir()}/llmlog-" not in export.read_text()  # the copy's
+        assert fmt == "rlm" or str(tmp_path) in export.read_text()  # dspy names the file
         target = "rlm" if fmt == "dspy" else "dspy"
         assert run_cli(["convert", str(part), "--to", target, "-o", str(tmp_path / "c.jsonl")]) == 0
         assert f"from {part} ({fmt})".replace("\x1b", "\\x1b") in capsys.readouterr().out
         (tmp_path / "c.jsonl").unlink()
     llmlog.shutdown()
+
+
+def test_ctrl_c_while_waiting_for_a_pipe_ends_quietly(tmp_path):
+    """`llmlog view FIFO` waits for a writer, as `cat` does; Ctrl-C ends it with the shell's
+    status for SIGINT and no traceback."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    fifo = tmp_path / "nobody-writes"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmlog.cli", "view", str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)  # imported and waiting in open(); a signal earlier only ends it sooner
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and out == ""
+    assert not [p for p in tmp_path.iterdir() if p != fifo]

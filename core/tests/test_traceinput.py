@@ -226,3 +226,20 @@ def test_a_pipe_is_read_once_into_a_private_copy_a_file_is_itself(tmp_path, monk
 
 def first_line_of(data: bytes) -> bytes:
     return data.split(b"\n", 1)[0] + b"\n"
+
+
+@pytest.mark.skipif(zstandard is None, reason="zstd")
+def test_damage_after_whole_zstd_frames_keeps_them(tmp_path):
+    """Garbage after complete frames (read in the same step as they are) loses none of them."""
+    for data in (LINES, b'{"n": 1}\n'):
+        path = tmp_path / "tail.zst"
+        path.write_bytes(compress("zstd", data) + b"garbage\n")
+        damage: list[str] = []
+        with decompressed_copy(path, "zstd", damage=damage) as copy:
+            assert copy.read_bytes() == data
+        assert len(damage) == 1 and damage[0].endswith(f"; read the {len(data)} bytes before it")
+        with (
+            pytest.raises(TraceInputError, match="cannot decompress"),
+            decompressed_copy(path, "zstd"),
+        ):
+            pass

@@ -261,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        # Ctrl-C while a command waits (a pipe nobody writes yet, a long read): the shell's
+        # status for SIGINT, without a traceback, as `cat` ends.
+        return 130
     return int(result or 0)
 
 

@@ -167,13 +167,13 @@ def spooled(path: Path) -> Iterator[Path]:
         return
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="llmlog-") as scratch:
+    try:
+        source = path.open("rb")  # waits for a writer, as `cat` does: before any directory
+    except OSError as exc:
+        raise TraceInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with source, tempfile.TemporaryDirectory(prefix="llmlog-") as scratch:
         copy = Path(scratch) / (path.name or "input")
-        try:
-            source = path.open("rb")
-        except OSError as exc:
-            raise TraceInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        with source, copy.open("wb") as target:
+        with copy.open("wb") as target:
             copied = 0
             while True:
                 try:
@@ -244,26 +244,34 @@ class _ZstdFrames(io.RawIOBase):
         self._frame = decompressor.decompressobj()
         self._inside = False  # fed bytes of a frame that has not ended yet
         self._pending = memoryview(b"")
+        self._error: Exception | None = None  # damage found after the pending bytes
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         while not self._pending:
+            if self._error is not None:  # after what decompressed before it was read
+                raise self._error
             data = self._raw.read(self.STEP)
             if not data:
                 if self._inside:
                     raise EOFError("the file ends inside a zstd frame (truncated)")
                 return 0
             out = bytearray()
-            while data:
-                self._inside = True
-                out += self._frame.decompress(data)
-                data = b""
-                if self._frame.eof:  # a frame ended: what follows it starts the next
-                    data = self._frame.unused_data
-                    self._frame = self._decompressor.decompressobj()
-                    self._inside = False
+            try:
+                while data:
+                    self._inside = True
+                    out += self._frame.decompress(data)
+                    data = b""
+                    if self._frame.eof:  # a frame ended: what follows it starts the next
+                        data = self._frame.unused_data
+                        self._frame = self._decompressor.decompressobj()
+                        self._inside = False
+            except Exception as exc:  # damage: the frames before it in this step still count
+                if not out:
+                    raise
+                self._error = exc
             self._pending = memoryview(out)
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]

@@ -318,6 +318,15 @@ def test_compressed_rotated_parts_are_read_and_named_as_given(trace_file, tmp_pa
         p.startswith(f"{cut}: cannot decompress: ") and p.endswith(" bytes before it")
         for p in partial.problems
     )
+    # A truncated zstd trace is no flight snapshot (whose reader would say its header is cut).
+    cut_zstd = tmp_path / "cut.jsonl.zst"
+    cut_zstd.write_bytes(zstandard.ZstdCompressor().compress(b"".join(lines))[:-30])
+    with pytest.raises(ReportInputError, match=rf"^{re.escape(str(cut_zstd))}: cannot decompress"):
+        load_run([cut_zstd])
+    # A truncated part through a pipe is named as the pipe, never as a private copy.
+    pipe = fed_pipe(tmp_path / "cut-pipe", cut.read_bytes())
+    with pytest.raises(ReportInputError, match=rf"^{re.escape(str(pipe))}: cannot decompress"):
+        load_run([pipe])
 
 
 def test_a_text_prompt_that_only_joins_the_messages_is_not_kept_twice(tmp_path):

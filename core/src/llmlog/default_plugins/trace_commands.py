@@ -158,22 +158,52 @@ def _detect_format(
     )
 
 
+def _renamed(text: str, path: Path, *copies: Path) -> str:
+    """``text`` a viewer wrote naming ``path`` where it named a copy (viewers write paths
+    escaped; messages raw)."""
+    for copy in copies:
+        if copy != path:
+            text = text.replace(escape(str(copy)), escape(str(path)))
+    return shown_as(text, path, *copies)
+
+
 class _ShownAs:
     """The output stream of a viewer reading a copy (a pipe's, a decompressed one): every
-    mention of a copy becomes the file given (viewers print the path they read, escaped)."""
+    mention of a copy becomes the file given."""
 
     def __init__(self, out: TextIO, path: Path, *copies: Path) -> None:
         self._out = out
-        self._names = [(escape(str(c)), escape(str(path))) for c in copies if c != path]
-        self._names += [(str(c), str(path)) for c in copies if c != path]
+        self._path = path
+        self._copies = copies
 
     def write(self, text: str) -> int:
-        for copy, path in self._names:
-            text = text.replace(copy, path)
-        return self._out.write(text)
+        return self._out.write(_renamed(text, self._path, *self._copies))
 
     def __getattr__(self, name: str) -> Any:  # isatty, flush, encoding...: the stream's own
         return getattr(self._out, name)
+
+
+def _show_copy(
+    component: Any, source: Path, path: Path, args: argparse.Namespace, *more: Path
+) -> int:
+    """:func:`_show` of ``source``, a copy of ``path`` (a pipe's, a decompressed one; ``more``:
+    the copies it was made from): its output, and the file ``--export`` wrote, name ``path``."""
+    copies = (source, *more)
+    status = _show(component, source, path, args, _ShownAs(sys.stdout, path, *copies))
+    export = getattr(args, "export", None)
+    if export and status == 0:
+        from llmlog.viewing import write_private_text
+
+        target = Path(export)
+        try:
+            text = target.read_text(encoding="utf-8")
+            renamed = _renamed(text, path, *copies)
+            if renamed != text:
+                write_private_text(target, renamed)
+        except OSError as exc:
+            _say(f"{target}: {exc.strerror or exc}")
+            return 1
+    return status
 
 
 def run_view(host: PluginHost, args: argparse.Namespace) -> int:
@@ -208,13 +238,14 @@ def _view_file(host: PluginHost, path: Path, source: Path, args: argparse.Namesp
         _say(shown_as(problem or f"{source}: the format cannot be shown", path, source))
         return 1
     if compression is None:
-        out = sys.stdout if source == path else _ShownAs(sys.stdout, path, source)
-        return _show(component, source, path, args, out)
+        if source == path:
+            return _show(component, path, path, args, sys.stdout)
+        return _show_copy(component, source, path, args)
     damage: list[str] | None = [] if args.lenient else None
     with decompressed_copy(source, compression, damage=damage) as plain:
         for problem in damage or ():  # a truncated part: what came before it is shown
             _say(shown_as(problem, path, source))
-        return _show(component, plain, path, args, _ShownAs(sys.stdout, path, plain, source))
+        return _show_copy(component, plain, path, args, source)
 
 
 def _show(component: Any, source: Path, path: Path, args: argparse.Namespace, out: Any) -> int:

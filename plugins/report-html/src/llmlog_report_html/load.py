@@ -142,20 +142,24 @@ def _load_file(path: Path, formats: dict[str, Any], builder: RunBuilder, lenient
         if kind is None:
             _load_named(copy, path, formats, builder, lenient, (copy,))
             return
-        with decompressed_copy(copy, kind, builder.problems if lenient else None) as plain:
-            _load_named(plain, path, formats, builder, lenient, (plain, copy))
+        try:
+            with decompressed_copy(copy, kind, builder.problems if lenient else None) as plain:
+                _load_named(plain, path, formats, builder, lenient, (plain, copy))
+        except ReportInputError as exc:  # the copy could not be made: name the file given
+            raise type(exc)(shown_as(str(exc), path, copy)) from None
+        finally:
+            builder.problems[:] = [shown_as(p, path, copy) for p in builder.problems]
 
 
 def _is_zstd_snapshot(path: Path) -> bool:
-    from llmlog_engine_flight.snapshot import NotASnapshot, SnapshotError, read_header
-
+    """Whether a zstd file is a flight-recorder snapshot, by its first line (the snapshot's
+    header names its format). One whose start does not decompress is no snapshot here: the
+    decompression then says what is wrong (a truncated trace's start is still read, lenient)."""
     try:
-        read_header(path)
-    except NotASnapshot:
+        first = trace_first_line(path, "zstd")
+    except TraceInputError:
         return False
-    except SnapshotError:
-        return True  # a damaged snapshot: its reader says what is wrong
-    return True
+    return first.lstrip().startswith(b"{") and b'"llmlog-flight"' in first
 
 
 @contextlib.contextmanager
