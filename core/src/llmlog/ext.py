@@ -101,6 +101,7 @@ Viewing (for a trace format's ``view``)
     Reading trace files as ``llmlog view`` does (for commands that read runs): ``compression_of``
     (a rotated part's ``gzip``/``zstd``, by its first bytes), ``trace_first_line`` (decompressed
     when it is), ``recognising_format`` (the installed format whose ``detect`` accepts it),
+    ``is_snapshot_header`` (a flight-recorder snapshot's first line),
     ``decompressed_copy`` (bounded, private, removed afterwards), ``spooled`` (a pipe's
     private copy: a reader reads its input twice) and ``shown_as`` (messages naming the file
     given, not a copy); their errors are ``TraceInputError``, and
@@ -247,6 +248,7 @@ if TYPE_CHECKING:
         TraceInputError,
         compression_of,
         decompressed_copy,
+        is_snapshot_header,
         recognising_format,
         shown_as,
         spooled,
@@ -429,6 +431,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "TraceInputError",
         "compression_of",
         "decompressed_copy",
+        "is_snapshot_header",
         "recognising_format",
         "shown_as",
         "spooled",
@@ -602,6 +605,7 @@ __all__ = [
     "global_flight_recorder",
     "hookimpl",
     "hookspec",
+    "is_snapshot_header",
     "json_page",
     "local_timestamp",
     "make_private_dirs",

@@ -25,6 +25,7 @@ __all__ = [
     "compression_of",
     "decompressed_copy",
     "first_line",
+    "is_snapshot_header",
     "recognising_format",
     "shown_as",
     "spooled",
@@ -78,6 +79,12 @@ def first_line(path: Path, compression: Compression | None = None) -> bytes:
         raise
     except Exception as exc:
         raise _failure(path, exc) from None
+
+
+def is_snapshot_header(first: bytes) -> bool:
+    """Whether a first line (decompressed) is a flight-recorder snapshot's header, which names
+    its format (``"llmlog-flight"``): what no trace format reads, and ``llmlog flight`` shows."""
+    return first.lstrip().startswith(b"{") and b'"llmlog-flight"' in first
 
 
 def recognising_format(first: bytes, formats: Mapping[str, Any]) -> tuple[str, Any] | None:

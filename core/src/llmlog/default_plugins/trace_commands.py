@@ -29,6 +29,7 @@ from llmlog.traceinput import (
     compression_of,
     decompressed_copy,
     first_line,
+    is_snapshot_header,
     recognising_format,
     shown_as,
     spooled,
@@ -146,7 +147,7 @@ def _detect_format(
     found = recognising_format(first, formats)
     if found is not None:
         return found[1], None
-    if first.lstrip().startswith(b"{") and b'"llmlog-flight"' in first:
+    if is_snapshot_header(first):
         return (
             None,
             f"{path}:1: a flight-recorder snapshot, not a trace; show it with: llmlog flight view",

@@ -29,6 +29,7 @@ from llmlog.ext import (
     TraceEvent,
     TraceEventType,
     TraceInputError,
+    is_snapshot_header,
     recognising_format,
     shown_as,
     trace_first_line,
@@ -141,7 +142,7 @@ def _is_snapshot(first: bytes) -> bool:
 
     if any(first.startswith(magic) for magic in KNOWN_BACKENDS):
         return True
-    return first.lstrip().startswith(b"{") and b'"llmlog-flight"' in first
+    return is_snapshot_header(first)
 
 
 def _snapshot_events(path: Path, lenient: bool, notes: list[str]) -> Iterator[TraceEvent]:

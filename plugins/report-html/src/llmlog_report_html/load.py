@@ -24,6 +24,7 @@ from llmlog.ext import (
     TraceCompression,
     TraceInputError,
     compression_of,
+    is_snapshot_header,
     plugin_host,
     shown_as,
     trace_first_line,
@@ -147,8 +148,6 @@ def _load_file(path: Path, formats: dict[str, Any], builder: RunBuilder, lenient
                 _load_named(plain, path, formats, builder, lenient, (plain, copy))
         except ReportInputError as exc:  # the copy could not be made: name the file given
             raise type(exc)(shown_as(str(exc), path, copy)) from None
-        finally:
-            builder.problems[:] = [shown_as(p, path, copy) for p in builder.problems]
 
 
 def _is_zstd_snapshot(path: Path) -> bool:
@@ -159,7 +158,7 @@ def _is_zstd_snapshot(path: Path) -> bool:
         first = trace_first_line(path, "zstd")
     except TraceInputError:
         return False
-    return first.lstrip().startswith(b"{") and b'"llmlog-flight"' in first
+    return is_snapshot_header(first)
 
 
 @contextlib.contextmanager
@@ -373,7 +372,7 @@ def _is_snapshot(path: Path, first: bytes) -> bool:
 
     if any(first.startswith(magic) for magic in KNOWN_BACKENDS):
         return True
-    return first.lstrip().startswith(b"{") and b'"llmlog-flight"' in first
+    return is_snapshot_header(first)
 
 
 def _read_snapshot(path: Path, builder: RunBuilder, lenient: bool) -> None:

@@ -9,6 +9,13 @@ from typing import Any
 
 import orjson
 
+from llmlog.ext import (
+    TraceInputError,
+    is_snapshot_header,
+    recognising_format,
+    trace_first_line,
+)
+
 __all__ = ["kind_of"]
 
 
@@ -16,24 +23,17 @@ def kind_of(path: Path, formats: Mapping[str, Any]) -> str | None:
     """``"dspy"``, ``"rlm"`` (any installed trace format's name), ``"flight snapshot"``,
     ``"llmlog JSON log"``, or ``None``."""
     try:
-        with path.open("rb") as fh:
-            first = fh.readline(1 << 20)
-    except OSError:
+        first = trace_first_line(path)
+    except TraceInputError:
         return None
     if not first.strip():
         return None
-    for name, component in sorted(formats.items()):
-        detect = component.support.detect
-        try:
-            if detect is not None and detect(first):
-                return str(name)
-        except Exception:  # a format's detect() that raises does not recognise the file
-            continue
+    found = recognising_format(first, formats)
+    if found is not None:
+        return str(found[0])
     from llmlog_engine_flight.snapshot import KNOWN_BACKENDS
 
-    if any(first.startswith(magic) for magic in KNOWN_BACKENDS) or (
-        first.lstrip().startswith(b"{") and b'"llmlog-flight"' in first
-    ):
+    if any(first.startswith(magic) for magic in KNOWN_BACKENDS) or is_snapshot_header(first):
         return "flight snapshot"
     try:
         record = orjson.loads(first)
