@@ -255,3 +255,38 @@ def test_damage_after_whole_zstd_frames_keeps_them(tmp_path):
             decompressed_copy(path, "zstd"),
         ):
             pass
+
+
+def test_a_full_disk_while_copying_is_named_and_leaves_nothing(tmp_path):
+    """The private copy hits the file-size limit (as a full disk would stop it, EFBIG for
+    ENOSPC): the error names the file given and where the copy was going; no copy is left."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.jsonl.gz"
+    path.write_bytes(compress("gzip", LINES))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    program = f"""
+import resource, signal, sys
+from pathlib import Path
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+from llmlog.traceinput import TraceInputError, decompressed_copy
+try:
+    with decompressed_copy(Path({str(path)!r}), "gzip", damage=[]):
+        print("copied")
+except TraceInputError as exc:
+    print(exc)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{path}: cannot decompress into {scratch}/llmlog-")
+    assert "File too large" in done.stdout
+    assert list(scratch.iterdir()) == []
