@@ -195,9 +195,21 @@ def test_ctrl_c_while_waiting_for_a_pipe_ends_quietly(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)  # imported and waiting in open(); a signal earlier only ends it sooner
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    # Until the command has the pipe open (a writer's non-blocking open fails before), then
+    # it waits for bytes that do not come: the signal finds it waiting, not still starting.
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, "it never opened the pipe"
+            time.sleep(0.05)
+    try:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(writer)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and out == ""
     assert not [p for p in tmp_path.iterdir() if p != fifo]
