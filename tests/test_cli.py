@@ -213,3 +213,37 @@ def test_ctrl_c_while_waiting_for_a_pipe_ends_quietly(tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and out == ""
     assert not [p for p in tmp_path.iterdir() if p != fifo]
+
+
+def test_ctrl_c_while_the_plugins_load_ends_quietly(tmp_path):
+    """Ctrl-C while a slow plugin imports (before any command runs) ends with the shell's status
+    for SIGINT and no traceback, as it does while a command waits."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    site, mark = tmp_path / "site", tmp_path / "importing"
+    info = site / "slowplug-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: slowplug\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[llmlog]\nslow = slowplug\n")
+    (site / "slowplug.py").write_text(
+        f"import pathlib, time\npathlib.Path({str(mark)!r}).touch()\ntime.sleep(120)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmlog.cli", "plugins"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while not mark.exists():  # the plugin is importing: the host is loading
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and out == ""

@@ -247,6 +247,15 @@ def _broken(command: Command, problem: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llmlog`` command."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C while a command waits (a pipe nobody writes yet, a long read) or while the
+        # plugins load: the shell's status for SIGINT, without a traceback, as `cat` ends.
+        return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
     host = PluginHost()
     parser = build_parser(host)
     args = parser.parse_args(argv)
@@ -261,10 +270,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        # Ctrl-C while a command waits (a pipe nobody writes yet, a long read): the shell's
-        # status for SIGINT, without a traceback, as `cat` ends.
-        return 130
     return int(result or 0)
 
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from llmlog.testing import threads_started
@@ -46,6 +46,12 @@ PLACES = st.sampled_from(["sandbox", "sandbox", "sandbox", "/proc", "/sys"])
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(place=PLACES, parts=st.lists(PARTS, min_size=0, max_size=4))
+# A directory made, left by "..", then a file of the same name in another directory: a file.
+@example(place="sandbox", parts=["log", "..", "dir", "log"])
+@example(place="sandbox", parts=["new", "..", "dir", "new"])
+# The same names in the same place: the directory just made.
+@example(place="sandbox", parts=["new", "..", "new"])
+@example(place="sandbox", parts=["new", "sub", "..", "sub"])
 def test_check_refuses_what_filesink_cannot_open_and_creates_nothing(tmp_path, place, parts):
     root = tmp_path / "t"
     if not root.exists():

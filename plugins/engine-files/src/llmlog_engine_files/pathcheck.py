@@ -117,7 +117,9 @@ def _check_creatable(path: Path, hops: int) -> None:
     # Walk the names as the kernel will once the directories exist: ".." in a made directory
     # goes back lexically (it is a real directory), above the existing ancestor to its parent.
     current = Path(os.path.realpath(ancestor))
-    made: list[str] = []
+    made: list[str] = []  # directories made below ``current``, the deepest last
+    # Every directory made, as (the existing directory it is made in, its names below it): "..",
+    # once ``made`` is empty, moves ``current``, and the same names then mean another place.
     made_ever: set[tuple[str, ...]] = set()
     takers: list[Path] = []  # existing directories that get a new entry
     for name in names[:-1]:
@@ -130,7 +132,7 @@ def _check_creatable(path: Path, hops: int) -> None:
             continue
         elif made:  # inside a directory made here: everything in it is new
             made.append(name)
-            made_ever.add(tuple(made))
+            made_ever.add((str(current), *made))
             _check_name(path, name, current)
         elif os.path.isdir(current / name):  # ".." led back to one that exists
             current = Path(os.path.realpath(current / name))
@@ -141,9 +143,9 @@ def _check_creatable(path: Path, hops: int) -> None:
         else:
             takers.append(current)
             made.append(name)
-            made_ever.add(tuple(made))
+            made_ever.add((str(current), *made))
             _check_name(path, name, current)
-    final = (*made, names[-1])
+    final = (str(current), *made, names[-1])
     if final in made_ever:
         raise IsADirectoryError(errno.EISDIR, f"{path} is a directory, not a file")
     existing = None
