@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmlog import fastpath
+from llmlog.detect import is_credential_shaped
 
 try:
     from llmlog import _speedups as speedups
@@ -51,15 +52,27 @@ def reference_fields(fields: dict[str, Any], keys: set[str], safe: set[str]) -> 
 
 
 def reference_tree(
-    value: Any, keys: set[str], safe: set[str], safe_long: set[str], levels: int, budget: int
+    value: Any,
+    keys: set[str],
+    safe: set[str],
+    safe_long: set[str],
+    levels: int,
+    budget: int,
+    unknown: list[str] | None = None,
+    shaped: set[str] | None = None,
 ) -> int:
     """What ``clean_fields`` answers, as its docstring says it: the keys and items visited, or
-    -1."""
+    -1; the strings known in neither set appended to ``unknown`` where it is a list."""
     left = [budget]
 
     def known(value: Any, levels: int) -> bool:
         if type(value) is str:
-            return value in safe or value in safe_long
+            if value in safe or value in safe_long:
+                return True
+            if unknown is not None:
+                unknown.append(value)
+                return True
+            return False
         if type(value) in _SCALARS:
             return True
         if levels <= 0 or type(value) not in (dict, list):
@@ -79,11 +92,23 @@ def reference_tree(
             left[0] -= 1
             if left[0] < 0:
                 return False
-            if type(value) is dict and (type(key) is not str or key not in keys):
+            if type(value) is dict and not plain_key(key, item):
                 return False
             if not known(item, levels - 1):
                 return False
         return True
+
+    def plain_key(key: Any, item: Any) -> bool:
+        if type(key) is not str:
+            return False
+        if key in keys:
+            return True
+        return (
+            shaped is not None
+            and key in shaped
+            and type(item) is str
+            and not is_credential_shaped(item)
+        )
 
     if type(value) not in (dict, list):
         return -1
@@ -115,7 +140,9 @@ class Liar:
         return hash("alice")
 
 
-KNOWN = ["alice", "answer ready", "gpt-4o-mini", "", "user", "attempt", "model"]
+KNOWN = ["alice", "answer ready", "gpt-4o-mini", "", "user", "attempt", "model", "signature"]
+# Credential-shaped or nearly: 16 token characters, 15, one outside the class, non-ASCII.
+SHAPES = ["a1b2c3d4e5f6a7b8", "a1b2c3d4e5f6a7b", "a1b2c3d4 e5f6a7b8", "a1b2c3d4é5f6a7b8c"]
 texts = st.one_of(st.sampled_from(KNOWN), st.text(max_size=8))
 values = st.one_of(
     texts,
@@ -131,6 +158,7 @@ values = st.one_of(
     st.binary(max_size=4),
     st.lists(st.integers(), max_size=2),
     st.sampled_from(["\ud800", "\x1b[31m", "a\x00b"]),
+    st.sampled_from(SHAPES),
 )
 keys_drawn = st.one_of(
     st.sampled_from(KNOWN), st.text(max_size=6), st.sampled_from(KNOWN).map(Shout)
@@ -212,6 +240,20 @@ def test_clean_fields_answers_what_its_definition_answers(
     assert speedups.clean_fields(listed, everything, everything, set(), 7, 99) == reference_tree(
         listed, everything, everything, set(), 7, 99
     )
+    # The strings known in neither set listed, not refused; the keys classed SHAPED plain for a
+    # value not credential-shaped.
+    shaped = set(data.draw(st.sets(st.sampled_from(known))) if known else ()) - keys
+    found: list[str] = []
+    expected_found: list[str] = []
+    answer = speedups.clean_fields(fields, keys, safe, safe_long, levels, budget, found, shaped)
+    assert answer == reference_tree(
+        fields, keys, safe, safe_long, levels, budget, expected_found, shaped
+    )
+    if answer >= 0:
+        assert found == expected_found
+    assert speedups.clean_fields(
+        fields, keys, safe, safe_long, levels, budget, None, shaped
+    ) == reference_tree(fields, keys, safe, safe_long, levels, budget, None, shaped)
 
 
 @needs_c
@@ -324,7 +366,7 @@ def test_where_a_c_compiler_is_the_module_is_built() -> None:
     from llmlog import _speedups  # noqa: F401  (raises ImportError when it was not built)
 
 
-_SECRET_KEYS = ["user", "attempt", "api_key", "password", "model", "token", "headers"]
+_SECRET_KEYS = ["user", "attempt", "api_key", "password", "model", "token", "headers", "signature"]
 _LONG = "a long prompt that repeats itself, " * 4  # past the short cache: the long one
 _hostile = st.one_of(
     values,

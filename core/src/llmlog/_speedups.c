@@ -103,21 +103,72 @@ known_text(PyObject *text, PyObject *safe, PyObject *safe_long)
     return PySet_Contains(safe_long, text);
 }
 
+/* Whether `text`, an exact str, is credential-shaped as llmlog.detect.is_credential_shaped says:
+ * 16 or more characters, each an ASCII letter or digit or one of "+/=_.:~%-". */
+static int
+credential_shaped(PyObject *text)
+{
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+    if (size < 16 || !PyUnicode_IS_ASCII(text)) {
+        return 0;
+    }
+    const Py_UCS1 *chars = PyUnicode_1BYTE_DATA(text);
+    for (Py_ssize_t i = 0; i < size; i++) {
+        Py_UCS1 c = chars[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '+' || c == '/' || c == '=' || c == '_' || c == '.' || c == ':' || c == '~'
+              || c == '%' || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The sets and lists one walk reads: the keys known plain, the strs known clean (short and long),
+ * where to put the strs not known yet (or NULL: they answer 0), and the keys that are secret ones
+ * only for a credential-shaped str (or NULL: such a key is not known). */
+typedef struct {
+    PyObject *keys;
+    PyObject *safe;
+    PyObject *safe_long;
+    PyObject *unknown;
+    PyObject *shaped;
+} Known;
+
+/* 1 if the dict key `key` with the value `item` is known plain: in `keys`, or in `shaped` with an
+ * exact str value that is not credential-shaped; 0 if not, -1 on error. */
+static int
+plain_key(const Known *known, PyObject *key, PyObject *item)
+{
+    int found = known_str(known->keys, key);
+    if (found != 0 || known->shaped == NULL || !PyUnicode_CheckExact(item)) {
+        return found;
+    }
+    found = known_str(known->shaped, key);
+    return found <= 0 ? found : !credential_shaped(item);
+}
+
 /* 1 if `value`, a dict or a list, holds (to at most `levels` more levels of dicts and lists, and
  * at most *budget items in all) only: keys that are exact strs in `keys`; exact strs in `safe` or
  * `safe_long`; exact ints, floats, bools and None; such dicts and lists. A list of two items whose
  * second is a str and whose first is a str not in `keys` (a name-and-value pair, as headers are
- * written) is not known either. 0 for anything else, -1 on error.
+ * written) is not known either. 0 for anything else, -1 on error. Where `known->unknown` is a list,
+ * an exact str in neither set is appended to it instead of answering 0: the caller scans those.
+ * Where `known->shaped` is a set, a key in it is plain for a str that is not credential-shaped.
  *
  * Strictly what the sanitizer's walk in Python would leave unchanged, never more: where this
  * says 0 the walk runs and decides. Nothing here runs Python code (exact types only, lookups in
- * sets of exact strs), so no container can change during the walk. */
+ * sets of exact strs, appends to a list of the caller's own), so no container can change during
+ * the walk. */
 static int
-tree_known(PyObject *value, PyObject *keys, PyObject *safe, PyObject *safe_long, int levels,
-           Py_ssize_t *budget)
+tree_known(PyObject *value, const Known *known, int levels, Py_ssize_t *budget)
 {
     if (PyUnicode_CheckExact(value)) {
-        return known_text(value, safe, safe_long);
+        int found = known_text(value, known->safe, known->safe_long);
+        if (found == 0 && known->unknown != NULL) {
+            return PyList_Append(known->unknown, value) < 0 ? -1 : 1;
+        }
+        return found;
     }
     if (PyLong_CheckExact(value) || PyFloat_CheckExact(value) || PyBool_Check(value)
         || value == Py_None) {
@@ -133,11 +184,11 @@ tree_known(PyObject *value, PyObject *keys, PyObject *safe, PyObject *safe_long,
             if (--*budget < 0) {
                 return 0;
             }
-            int found = known_str(keys, key);
+            int found = plain_key(known, key, item);
             if (found <= 0) {
                 return found;
             }
-            found = tree_known(item, keys, safe, safe_long, levels - 1, budget);
+            found = tree_known(item, known, levels - 1, budget);
             if (found <= 0) {
                 return found;
             }
@@ -150,7 +201,7 @@ tree_known(PyObject *value, PyObject *keys, PyObject *safe, PyObject *safe_long,
             && (PyUnicode_Check(PyList_GET_ITEM(value, 1))
                 || PyBytes_Check(PyList_GET_ITEM(value, 1))
                 || PyByteArray_Check(PyList_GET_ITEM(value, 1)))) {
-            int plain = known_str(keys, PyList_GET_ITEM(value, 0));
+            int plain = known_str(known->keys, PyList_GET_ITEM(value, 0));
             if (plain <= 0) {
                 return plain;
             }
@@ -160,8 +211,7 @@ tree_known(PyObject *value, PyObject *keys, PyObject *safe, PyObject *safe_long,
             if (--*budget < 0) {
                 return 0;
             }
-            int found = tree_known(PyList_GET_ITEM(value, i), keys, safe, safe_long, levels - 1,
-                                   budget);
+            int found = tree_known(PyList_GET_ITEM(value, i), known, levels - 1, budget);
             if (found <= 0) {
                 return found;
             }
@@ -172,7 +222,8 @@ tree_known(PyObject *value, PyObject *keys, PyObject *safe, PyObject *safe_long,
 }
 
 PyDoc_STRVAR(clean_fields_doc,
-"clean_fields(value, keys, safe, safe_long, levels, budget, /) -> int\n"
+"clean_fields(value, keys, safe, safe_long, levels, budget, unknown=None, shaped=None, /)\n"
+"    -> int\n"
 "\n"
 "How many keys and items ``value`` (a dict or a list) holds in all, nested dicts and lists\n"
 "included, when every key is an exact str in ``keys`` and every other value an exact str in\n"
@@ -181,13 +232,25 @@ PyDoc_STRVAR(clean_fields_doc,
 "keys and items in all. A list of two items, a str and a str or bytes (a name and its value),\n"
 "also needs its first item in ``keys``. -1 for anything else (a subclass of str or int, a\n"
 "tuple, a deeper or larger tree included). ``keys``, ``safe`` and ``safe_long`` are sets of\n"
-"str. Raises TypeError for arguments of other types.");
+"str. Where ``unknown`` is a list, each str in neither ``safe`` nor ``safe_long`` is appended to\n"
+"it instead: the count then says the tree is clean once those strs are (the caller scans them).\n"
+"Where ``shaped`` is a set of str, a dict key in it also counts as in ``keys`` where its value\n"
+"is a str that is not credential-shaped (``llmlog.detect.is_credential_shaped``).\n"
+"Raises TypeError for arguments of other types.");
 
 static PyObject *
 clean_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6) {
-        PyErr_Format(PyExc_TypeError, "clean_fields() takes 6 arguments (%zd given)", nargs);
+    if (nargs < 6 || nargs > 8) {
+        PyErr_Format(PyExc_TypeError, "clean_fields() takes 6 to 8 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *unknown = nargs >= 7 && args[6] != Py_None ? args[6] : NULL;
+    PyObject *shaped = nargs == 8 && args[7] != Py_None ? args[7] : NULL;
+    if ((unknown != NULL && !PyList_CheckExact(unknown))
+        || (shaped != NULL && !PyAnySet_Check(shaped))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "clean_fields(): unknown must be a list and shaped a set, or None");
         return NULL;
     }
     if (!PyAnySet_Check(args[1]) || !PyAnySet_Check(args[2]) || !PyAnySet_Check(args[3])
@@ -207,7 +270,8 @@ clean_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return PyLong_FromLong(-1);
     }
     Py_ssize_t left = budget;
-    int found = tree_known(args[0], args[1], args[2], args[3], (int)levels, &left);
+    Known known = {args[1], args[2], args[3], unknown, shaped};
+    int found = tree_known(args[0], &known, (int)levels, &left);
     if (found < 0) {
         return NULL;
     }

@@ -13,6 +13,8 @@ def clean_fields(
     safe_long: Set[str],
     levels: int,
     budget: int,
+    unknown: list[str] | None = None,
+    shaped: Set[str] | None = None,
     /,
 ) -> int: ...
 

@@ -148,6 +148,8 @@ class Sanitizer:
         self._is_secret: dict[Any, int] = {}
         #: The keys _is_secret holds as PLAIN: fields() tests all of an entry's keys at once.
         self._plain_keys: set[str] = set()
+        # Keys classed SHAPED (``signature``): plain for a value that is not credential-shaped.
+        self._shaped_keys: set[str] = set()
         self._clean: set[str] = set()
         self._clean_long: set[str] = set()
         self._clean_long_chars = 0
@@ -191,6 +193,8 @@ class Sanitizer:
                 self._is_secret[key] = known
                 if known == PLAIN:
                     self._plain_keys.add(key)
+                elif known == SHAPED:
+                    self._shaped_keys.add(key)
         return known
 
     def text(self, text: str) -> str:
@@ -266,7 +270,9 @@ class Sanitizer:
             elif _clean_fields is not None and type(mapping) is dict:
                 # The same test in one C call (llmlog.speedups), nested dicts and lists too (a
                 # trace event's messages, usage, params): what the walk below would leave as it
-                # is, within its depth and size limits. An answer of no takes the walk.
+                # is, within its depth and size limits, once the strings not known yet (a new
+                # prompt, a new response) are found clean. An answer of no takes the walk.
+                unknown: list[str] = []
                 visited = _clean_fields(
                     mapping,
                     self._plain_keys,
@@ -274,8 +280,10 @@ class Sanitizer:
                     self._clean_long,
                     _MAX_DEPTH - 2 - depth,
                     self._max_values - 1,
+                    unknown,
+                    self._shaped_keys,
                 )
-                if visited >= 0:
+                if visited >= 0 and (not unknown or self._all_clean(unknown)):
                     return mapping
             elif self._plain_keys.issuperset(mapping):
                 # The per-entry common case first: every key known plain (one set test), every
@@ -330,6 +338,15 @@ class Sanitizer:
 
     _fields = fields
 
+    def _all_clean(self, texts: list[str]) -> bool:
+        """Whether each string is left as it is by :meth:`text` (no secret, not too long), which
+        remembers the clean ones: a walk that follows a no finds them known."""
+        text = self.text
+        for value in texts:  # noqa: SIM110 (all() over a generator: a frame more per call)
+            if text(value) is not value:
+                return False
+        return True
+
     # -- the walk --------------------------------------------------------------------------------
 
     def _cut(
@@ -366,8 +383,10 @@ class Sanitizer:
         ):
             return self._bytes(value)
         if _clean_fields is not None and (kind is dict or kind is list):
-            # A nested dict or list known clean (a call's usage, its parameters, a message seen
-            # before) in one C call, which counts what it visited as the walk would have.
+            # A nested dict or list clean (a call's usage, its parameters, a message) in one C
+            # call, which counts what it visited as the walk would have; its new strings are
+            # scanned here.
+            unknown: list[str] = []
             visited = _clean_fields(
                 value,
                 self._plain_keys,
@@ -375,8 +394,10 @@ class Sanitizer:
                 self._clean_long,
                 _MAX_DEPTH - 2 - depth,
                 walk.budget,
+                unknown,
+                self._shaped_keys,
             )
-            if visited >= 0:
+            if visited >= 0 and (not unknown or self._all_clean(unknown)):
                 walk.budget -= visited
                 return value
         key = id(value)
