@@ -14,7 +14,8 @@ interleaved; medians with p10–p90, ratios per round, the load before and after
   encoded as the recorder encodes it and appended to an open chunk (``floors.flight_emitter``;
   the bytes are checked to be the recorder's, time and caller aside); with the ``zstd`` backend
   (its sealer thread compresses each full chunk and takes the GIL from the writer to start and to
-  store it) and with ``memory``, the default, which seals on the writer's thread;
+  store it) and with ``memory``, the default, which seals on the writer's thread; the ring full
+  and evicting, as in the writer cases, and both sides calling from the same loop;
 * a native snapshot of about 100 MB of raw history with each backend, and the same bytes written,
   synced and renamed by hand (milliseconds).
 
@@ -175,31 +176,41 @@ class InfoOnly(Output):
         pass
 
 
-def debug_logger(backend: str) -> tuple[Logger, FlightRecorder]:
-    fr = FlightRecorder(min_age=3600, max_bytes=1 << 30, backend=backend, level=Severity.DEBUG)
+def debug_logger(backend: str, ring_bytes: int = 1 << 30) -> tuple[Logger, FlightRecorder]:
+    fr = FlightRecorder(min_age=3600, max_bytes=ring_bytes, backend=backend, level=Severity.DEBUG)
     fr.start()
     info = InfoOnly()
     info.level = Severity.INFO
     return Logger(Severity.INFO, [info, RecorderOutput(fr)]), fr
 
 
-def debug_log_cost(n: int, backend: str = "zstd") -> float:
-    log, fr = debug_logger(backend)
-    debug = log.debug
+def _calls(debug: Any, n: int) -> float:
+    """ns per ``debug("cache lookup", item=i)``: the one loop both sides run. Each call reads its
+    caller's line, found by walking the caller's line table up to the call, so the same call
+    placed further into a function costs more: the same loop, in the same place, for both."""
     start = time.perf_counter_ns()
     for i in range(n):
         debug("cache lookup", item=i)
-    elapsed = (time.perf_counter_ns() - start) / n
+    return (time.perf_counter_ns() - start) / n
+
+
+def debug_log_cost(n: int, backend: str = "zstd", ring_bytes: int = 4 << 20) -> float:
+    """With the ring full and evicting, as in :func:`writer_cost`: a growing ring also pays the
+    kernel for fresh pages, which the floor's chunk, dropped when full, never does."""
+    log, fr = debug_logger(backend, ring_bytes)
+    debug = log.debug
+    for _ in range(1000):  # fill the ring (bounded: 4 MiB of zstd frames is ~650k events)
+        if fr.ring.evicted_events:
+            break
+        _calls(debug, n)
+        fr.ring.seal_now(wait=30)
+    elapsed = _calls(debug, n)
     fr.stop()
     return elapsed
 
 
 def debug_floor_cost(n: int) -> float:
-    debug = flight_emitter()
-    start = time.perf_counter_ns()
-    for i in range(n):
-        debug("cache lookup", item=i)
-    return (time.perf_counter_ns() - start) / n
+    return _calls(flight_emitter(), n)
 
 
 def check_debug_floor() -> None:
@@ -313,12 +324,16 @@ def main() -> None:
             run.add("trace_region off ns", r, t_off)
             run.add("trace_region off minus empty with ns", r, t_off - t_empty)
             run.add("trace_region on ns", r, t_on)
-            run.add("DEBUG log to recorder, outputs INFO ns", r, debug_log_cost(args.events))
+            run.add(
+                "DEBUG log to recorder, outputs INFO ns",
+                r,
+                debug_log_cost(args.events, "zstd", args.ring_mib << 20),
+            )
             run.add("DEBUG floor: event by hand ns", r, debug_floor_cost(args.events))
             run.add(
                 "DEBUG log to recorder (memory), outputs INFO ns",
                 r,
-                debug_log_cost(args.events, "memory"),
+                debug_log_cost(args.events, "memory", args.ring_mib << 20),
             )
     snapshots = {
         backend: snapshot_cost(args.snapshot_mb, backend, args.snapshot_samples)

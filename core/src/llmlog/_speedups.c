@@ -278,17 +278,33 @@ clean_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(found ? budget - left : -1);
 }
 
-/* The current Python frame's caller: the frame of the application's call when a generated
+/* The caller of the current Python frame: the frame of the application's call when a generated
  * logging method (whose frame is the current one) calls its EntryTest. A new reference, or NULL
- * (with no exception set where there is no such frame). */
+ * (with no exception set where there is no such frame). Asked of `getframe` (sys._getframe) with
+ * a depth of 1, which makes a frame object of the caller's frame only (made once for all the calls
+ * from one run of that frame); PyEval_GetFrame would make one of the method's own frame at every
+ * call, an allocation and a deallocation of a garbage-collected object per entry. */
 static PyFrameObject *
-calling_frame(void)
+calling_frame(PyObject *getframe)
 {
-    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed: the method's own */
-    if (frame == NULL) {
+    PyObject *one = PyLong_FromLong(1);
+    if (one == NULL) {
         return NULL;
     }
-    return PyFrame_GetBack(frame);
+    PyObject *frame = PyObject_CallOneArg(getframe, one);
+    Py_DECREF(one);
+    if (frame == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError)) { /* the stack is not that deep */
+            PyErr_Clear();
+        }
+        return NULL;
+    }
+    if (!PyFrame_Check(frame)) {
+        Py_DECREF(frame);
+        PyErr_SetString(PyExc_TypeError, "EntryTest: sys._getframe returned no frame");
+        return NULL;
+    }
+    return (PyFrameObject *)frame;
 }
 
 static PyObject *
@@ -314,6 +330,7 @@ typedef struct {
     PyObject *functions; /* callers' qualified names known printable */
     PyObject *context;   /* the ContextVar of llmlog.context */
     PyObject *time_ns;   /* time.time_ns, where clock_gettime is missing */
+    PyObject *getframe;  /* sys._getframe */
     vectorcallfunc vectorcall;
 } EntryTest;
 
@@ -349,7 +366,7 @@ entry_test_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObje
     if (found <= 0) {
         return found < 0 ? NULL : Py_NewRef(Py_None);
     }
-    PyFrameObject *caller = calling_frame();
+    PyFrameObject *caller = calling_frame(self->getframe);
     if (caller == NULL) {
         if (PyErr_Occurred()) {
             return NULL;
@@ -418,10 +435,16 @@ entry_test_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                         "EntryTest() takes three sets, a dict, a set, a ContextVar and a callable");
         return NULL;
     }
+    PyObject *getframe = PySys_GetObject("_getframe"); /* borrowed */
+    if (getframe == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "EntryTest() needs sys._getframe");
+        return NULL;
+    }
     EntryTest *self = (EntryTest *)type->tp_alloc(type, 0);
     if (self == NULL) {
         return NULL;
     }
+    self->getframe = Py_NewRef(getframe);
     self->names = Py_NewRef(names);
     self->keys = Py_NewRef(keys);
     self->safe = Py_NewRef(safe);
@@ -443,6 +466,7 @@ entry_test_traverse(EntryTest *self, visitproc visit, void *arg)
     Py_VISIT(self->functions);
     Py_VISIT(self->context);
     Py_VISIT(self->time_ns);
+    Py_VISIT(self->getframe);
     Py_VISIT(Py_TYPE(self));
     return 0;
 }
@@ -457,6 +481,7 @@ entry_test_clear(EntryTest *self)
     Py_CLEAR(self->functions);
     Py_CLEAR(self->context);
     Py_CLEAR(self->time_ns);
+    Py_CLEAR(self->getframe);
     return 0;
 }
 
