@@ -28,6 +28,8 @@ def sandbox(root: Path) -> None:
     (root / "dangling").symlink_to(root / "dir" / "made-by-link")
     (root / "to-dir").symlink_to(root / "dir")
     (root / "loop").symlink_to(root / "loop")
+    (root / "into-missing").symlink_to(root / "nodir" / "x")  # the kernel makes no "nodir"
+    (root / "to-new").symlink_to("new")  # relative: a directory once FileSink made "new"
 
 
 def contained(path: Path, inside: tuple[str, ...]) -> bool:
@@ -39,7 +41,10 @@ def contained(path: Path, inside: tuple[str, ...]) -> bool:
 
 
 PARTS = st.sampled_from(
-    ["dir", "sub", "file", "log", "new", "dangling", "to-dir", "loop", "..", ".", "a" * 300, "x\0y"]
+    [
+        *("dir", "sub", "file", "log", "new", "dangling", "to-dir", "loop", "..", "."),
+        *("into-missing", "to-new", "a" * 300, "x\0y"),
+    ]
 )
 PLACES = st.sampled_from(["sandbox", "sandbox", "sandbox", "/proc", "/sys"])
 
@@ -52,6 +57,11 @@ PLACES = st.sampled_from(["sandbox", "sandbox", "sandbox", "/proc", "/sys"])
 # The same names in the same place: the directory just made.
 @example(place="sandbox", parts=["new", "..", "new"])
 @example(place="sandbox", parts=["new", "sub", "..", "sub"])
+# A link to nothing: opening it makes its target's last name only; a link to a directory that
+# FileSink makes earlier in the same path leads to that directory by then.
+@example(place="sandbox", parts=["into-missing"])
+@example(place="sandbox", parts=["new", "..", "to-new"])
+@example(place="sandbox", parts=["new", "..", "to-new", "log"])
 def test_check_refuses_what_filesink_cannot_open_and_creates_nothing(tmp_path, place, parts):
     root = tmp_path / "t"
     if not root.exists():

@@ -62,7 +62,13 @@ def check_appendable(path: str | os.PathLike[str]) -> None:
         ) from None
 
 
-def _check(path: Path, hops: int) -> None:
+# The directories FileSink will have made before it opens the file, by their absolute path: where
+# each is made (an existing directory) and its names below it. A link that points at one, dangling
+# now, leads to a directory by then.
+_Made = dict[str, tuple[Path, tuple[str, ...]]]
+
+
+def _check(path: Path, hops: int, made: _Made | None = None) -> None:
     if hops > 40:
         raise OSError(
             errno.ELOOP, f"cannot open {path} for appending: Too many levels of symbolic links"
@@ -73,7 +79,7 @@ def _check(path: Path, hops: int) -> None:
         st = os.stat(path)
     except FileNotFoundError:
         if os.path.islink(path):  # a dangling link: the file is made at its target
-            _check(Path(os.path.realpath(path)), hops + 1)
+            _check_link_target(path, Path(os.path.realpath(path)), hops, made or {})
             return
         _check_creatable(path, hops)
         return
@@ -118,10 +124,16 @@ def _check_creatable(path: Path, hops: int) -> None:
     # goes back lexically (it is a real directory), above the existing ancestor to its parent.
     current = Path(os.path.realpath(ancestor))
     made: list[str] = []  # directories made below ``current``, the deepest last
-    # Every directory made, as (the existing directory it is made in, its names below it): "..",
-    # once ``made`` is empty, moves ``current``, and the same names then mean another place.
-    made_ever: set[tuple[str, ...]] = set()
+    # Every directory made, by its absolute path: "..", once ``made`` is empty, moves
+    # ``current``, and the same names then mean another place.
+    made_ever: _Made = {}
     takers: list[Path] = []  # existing directories that get a new entry
+
+    def make(name: str) -> None:
+        made.append(name)
+        made_ever[str(current.joinpath(*made))] = (current, tuple(made))
+        _check_name(path, name, current)
+
     for name in names[:-1]:
         if name == "..":
             if made:
@@ -131,22 +143,20 @@ def _check_creatable(path: Path, hops: int) -> None:
         elif name in ("", "."):
             continue
         elif made:  # inside a directory made here: everything in it is new
-            made.append(name)
-            made_ever.add((str(current), *made))
-            _check_name(path, name, current)
+            make(name)
         elif os.path.isdir(current / name):  # ".." led back to one that exists
             current = Path(os.path.realpath(current / name))
+        elif (target := _made_target(current / name, made_ever)) is not None:
+            current, below = made_ever[target]  # a link to a directory made by then
+            made[:] = below
         elif os.path.lexists(current / name):  # a file, or a link to nothing, in the way
             raise FileExistsError(
                 errno.EEXIST, _cannot(path, f"{current / name} is not a directory")
             )
         else:
             takers.append(current)
-            made.append(name)
-            made_ever.add((str(current), *made))
-            _check_name(path, name, current)
-    final = (str(current), *made, names[-1])
-    if final in made_ever:
+            make(name)
+    if str(current.joinpath(*made, names[-1])) in made_ever:
         raise IsADirectoryError(errno.EISDIR, f"{path} is a directory, not a file")
     existing = None
     if not made:
@@ -165,7 +175,32 @@ def _check_creatable(path: Path, hops: int) -> None:
         if problem is not None:
             raise OSError(problem[0], _cannot(path, problem[1]))
     if existing is not None:  # reached through "..": a file (or a link) that exists after all
-        _check(existing, hops + 1)
+        _check(existing, hops + 1, made_ever)
+
+
+def _made_target(link: Path, made: _Made) -> str | None:
+    """The absolute path of the directory FileSink will have made that ``link``, a link to
+    nothing now, points at; else ``None``."""
+    if not made or not os.path.islink(link):
+        return None
+    target = os.path.realpath(link)
+    return target if target in made else None
+
+
+def _check_link_target(path: Path, target: Path, hops: int, made: _Made) -> None:
+    """``path`` is a link to nothing (yet): opening it creates ``target``, its last name only (the
+    kernel makes no directory on a link's behalf), unless FileSink will have made ``target`` as a
+    directory, or made the directory it goes in."""
+    if str(target) in made:
+        raise IsADirectoryError(errno.EISDIR, f"{path} is a directory, not a file")
+    if str(target.parent) in made:  # made by this process: it takes the new file
+        _check_name(path, target.name, target.parent)
+        return
+    if not os.path.isdir(target.parent):
+        raise FileNotFoundError(
+            errno.ENOENT, f"cannot open {path} for appending: {target.parent} does not exist"
+        )
+    _check(target, hops + 1)
 
 
 def _cannot(path: Path, reason: str) -> str:
