@@ -29,7 +29,6 @@ from llmlog.ext import (
     TraceEvent,
     TraceEventType,
     TraceInputError,
-    is_snapshot_header,
     recognising_format,
     shown_as,
     trace_first_line,
@@ -68,6 +67,8 @@ def trace_events(
 
     :raises ReportInputError: naming ``file:line`` and what was expected.
     """
+    from llmlog_engine_flight.snapshot import starts_like_snapshot
+
     formats = host.components(ComponentKind.TRACE_FORMAT)
     notes = notes if notes is not None else []
     for path, directory in input_files(paths):
@@ -100,7 +101,7 @@ def trace_events(
                 raise ReportInputError(f"{path}: values nested too deeply") from None
             notes.extend(skipped)
             continue
-        if _is_snapshot(first):
+        if starts_like_snapshot(first):
             yield from _snapshot_events(path, lenient, notes)
             continue
         if is_log_line(first):
@@ -135,14 +136,6 @@ def _first_line(path: Path) -> bytes | None:
     except TraceInputError as exc:
         raise ReportInputError(str(exc)) from None
     return first if first.strip() else None
-
-
-def _is_snapshot(first: bytes) -> bool:
-    from llmlog_engine_flight.snapshot import KNOWN_BACKENDS
-
-    if any(first.startswith(magic) for magic in KNOWN_BACKENDS):
-        return True
-    return is_snapshot_header(first)
 
 
 def _snapshot_events(path: Path, lenient: bool, notes: list[str]) -> Iterator[TraceEvent]:

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO, cast
 import attrs
 import orjson
 
+from llmlog.ext import is_snapshot_header
 from llmlog_engine_flight.ring import RecorderBackend
 from llmlog_engine_flight.schema import check_event, check_header, is_header
 
@@ -45,6 +46,7 @@ __all__ = [
     "read_header",
     "read_snapshot",
     "recorder_backends",
+    "starts_like_snapshot",
 ]
 
 #: Longest header line read (bytes).
@@ -62,6 +64,14 @@ _KEPT_PROBLEMS = 20
 KNOWN_BACKENDS = {
     b"\x28\xb5\x2f\xfd": ("zstd", "llmlog-recorder-zstd", "zstd -dc FILE"),
 }
+
+
+def starts_like_snapshot(first: bytes) -> bool:
+    """Whether a file whose first line is ``first`` looks like a flight-recorder snapshot: it
+    starts with a known backend's magic (compressed), or is a plain snapshot's header. For
+    readers of several kinds of file (the report, ``llmlog export``, the MCP server), which then
+    read it with :func:`read_snapshot`."""
+    return any(first.startswith(magic) for magic in KNOWN_BACKENDS) or is_snapshot_header(first)
 
 
 class SnapshotError(ValueError):

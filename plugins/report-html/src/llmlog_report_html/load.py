@@ -222,7 +222,9 @@ def _load_plain(
             builder.formats.append(f"{shown}: {name}")
             _read_trace(path, component.support.read, builder, lenient)
             return
-    if _is_snapshot(path, first):
+    from llmlog_engine_flight.snapshot import starts_like_snapshot
+
+    if starts_like_snapshot(first):
         builder.formats.append(f"{shown}: flight snapshot")
         _read_snapshot(path, builder, lenient)
         return
@@ -365,14 +367,6 @@ def _read_in_two(
             skipped.extend(result[1])
         return
     _add_events(read(path, start=split, skipped=skipped), builder)
-
-
-def _is_snapshot(path: Path, first: bytes) -> bool:
-    from llmlog_engine_flight.snapshot import KNOWN_BACKENDS
-
-    if any(first.startswith(magic) for magic in KNOWN_BACKENDS):
-        return True
-    return is_snapshot_header(first)
 
 
 def _read_snapshot(path: Path, builder: RunBuilder, lenient: bool) -> None:

@@ -11,7 +11,6 @@ import orjson
 
 from llmlog.ext import (
     TraceInputError,
-    is_snapshot_header,
     recognising_format,
     trace_first_line,
 )
@@ -31,9 +30,9 @@ def kind_of(path: Path, formats: Mapping[str, Any]) -> str | None:
     found = recognising_format(first, formats)
     if found is not None:
         return str(found[0])
-    from llmlog_engine_flight.snapshot import KNOWN_BACKENDS
+    from llmlog_engine_flight.snapshot import starts_like_snapshot
 
-    if any(first.startswith(magic) for magic in KNOWN_BACKENDS) or is_snapshot_header(first):
+    if starts_like_snapshot(first):
         return "flight snapshot"
     try:
         record = orjson.loads(first)
