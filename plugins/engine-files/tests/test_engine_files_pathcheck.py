@@ -154,3 +154,38 @@ def test_an_unwritable_directory_is_refused_for_an_unprivileged_user(tmp_path, u
         f"cannot open {directory}/app.log for appending: Permission denied",
         "ok",  # /tmp is writable by everyone
     ], done.stderr
+
+
+def test_a_file_rotated_away_while_it_is_checked_is_still_appendable(tmp_path):
+    """Another process rotates the file (renames it, then makes a new one) while ``configure()``
+    checks it: whether the check finds the old file, no file or the new one, FileSink could open
+    the path, and the check says so (it raced: four processes configuring one file failed)."""
+    import subprocess
+    import sys
+    import time
+
+    path, stop = tmp_path / "shared.log", tmp_path / "stop"
+    path.write_text("")
+    rotator = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys\n"
+            "path, stop = sys.argv[1], sys.argv[2]\n"
+            "while not os.path.exists(stop):\n"
+            "    os.replace(path, path + '.1')\n"
+            "    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))\n",
+            str(path),
+            str(stop),
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "shared.log.1").exists():  # rotating
+            assert time.monotonic() < deadline and rotator.poll() is None
+            time.sleep(0.01)
+        for _ in range(20_000):
+            check_appendable(path)
+    finally:
+        stop.touch()
+        rotator.wait(timeout=30)

@@ -92,6 +92,8 @@ def _check(path: Path, hops: int, made: _Made | None = None) -> None:
     if stat.S_ISREG(st.st_mode):
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)))
+        except FileNotFoundError:  # rotated away since the stat (another process): look again
+            _check(path, hops + 1, made)
         except OSError as exc:
             raise OSError(exc.errno, f"cannot open {path} for appending: {exc.strerror}") from None
     elif not os.access(path, os.W_OK):  # a device or a pipe: opening one can block or act
