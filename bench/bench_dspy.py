@@ -22,6 +22,13 @@ the load before and after in the results file (``common.py``). Run::
     .venv/bin/python bench/bench_dspy.py --quick
     .venv/bin/python bench/bench_dspy.py --hooks       # time inside the hooks only (steadier)
     .venv/bin/python bench/bench_dspy.py --hooks --without flight --without file,flight
+    .venv/bin/python bench/bench_dspy.py --paired      # every variant in one process (steadiest)
+    .venv/bin/python bench/bench_dspy.py --paired --without file,flight
+
+``--paired`` runs every variant in one process, switched pass by pass (callbacks through
+``dspy.context``, OpenInference's wrappers through OpenTelemetry's suppression key), and takes
+each variant's cost beyond the empty callback from per-round differences: the machine's drift
+between processes, larger on a shared machine than llmlog's whole cost, drops out.
 
 ``bench/count_dspy.py`` counts the issue's figure (instructions per LM call, callgrind) on the same
 programs, without the machine's noise.
@@ -169,7 +176,8 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
         fmt: Any = variant.split("-")[1]
         if variant.endswith("-unbuffered"):  # [trace] format = { type = "dspy", buffer_size = 0 }
             fmt = {"type": fmt, "buffer_size": 0}
-        llmlog.configure({"trace": {"format": fmt, "dir": str(workdir)}, "outputs": {}})
+        trace_dir = workdir / "trace"  # its own: --paired runs the floor's file beside it
+        llmlog.configure({"trace": {"format": fmt, "dir": str(trace_dir)}, "outputs": {}})
         recorder = FlightRecorder(snapshot_dir=str(workdir / "flight"))
         if "flight" not in os.environ.get("BENCH_DSPY_WITHOUT", ""):
             recorder.start()
@@ -180,10 +188,11 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
         )
 
         def recorded() -> dict[str, Any]:
-            (path,) = workdir.glob("*.jsonl")
+            # One file; none with --without file (its session line is not written either).
+            lines = sum(1 for path in trace_dir.glob("*.jsonl") for _ in path.open("rb"))
             stats = recorder.stats()
             flight = stats["window_events"] + stats["evicted_events"]
-            return {"lines": sum(1 for _ in path.open("rb")), "flight": flight}
+            return {"lines": lines, "flight": flight}
 
         return llmlog_integration_dspy.uninstrument, recorded  # closes the session
     if variant == "openinference":
@@ -301,6 +310,157 @@ def child(variant: str, passes: int, warmup: int, hooks: bool = False) -> None:
     print(json.dumps(result))
 
 
+#: ``--paired``: the variants one process alternates pass by pass.
+PAIRED = ["none", "empty", "floor", "llmlog-dspy", "openinference"]
+
+
+def child_paired(passes: int, warmup: int, seed: int) -> None:
+    """``--paired``: every variant installed in one process, switched pass by pass.
+
+    The callbacks (the empty one, the floor's, llmlog's) are each given to DSPy for their own
+    passes with ``dspy.context(callbacks=[...])``; OpenInference's wrappers stay installed
+    throughout and are switched off with OpenTelemetry's suppression key (which each of them
+    tests first) in every pass but its own. So every variant runs through the same suppressed
+    wrappers and only the variant's own work differs. Each round runs one pass of each variant
+    in a shuffled order; a pass is timed from after its switch to before its switch back."""
+    import random
+
+    import dspy
+    from opentelemetry import context as otel
+
+    _turn_off(os.environ.get("BENCH_DSPY_WITHOUT", "").split(","))
+    suppressed = otel.set_value(otel._SUPPRESS_INSTRUMENTATION_KEY, True)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        one_pass = _programs()
+        finishes, counts, callbacks = {}, {}, {}
+        for variant in PAIRED:
+            before = list(dspy.settings.callbacks)
+            finishes[variant], counts[variant] = _setup(variant, Path(tmp))
+            added = [cb for cb in dspy.settings.callbacks if not any(cb is b for b in before)]
+            for cb in added:  # given to DSPy per pass instead
+                dspy.settings.callbacks.remove(cb)
+            callbacks[variant] = added
+        clock = time.perf_counter_ns
+        order = list(PAIRED)
+        shuffle = random.Random(seed).shuffle
+        times: dict[str, list[int]] = {v: [] for v in PAIRED}
+        for n in range(warmup + passes):
+            shuffle(order)
+            for variant in order:
+                token = None if variant == "openinference" else otel.attach(suppressed)
+                with dspy.context(callbacks=callbacks[variant]):
+                    start = clock()
+                    one_pass()
+                    elapsed = clock() - start
+                if token is not None:
+                    otel.detach(token)
+                if n >= warmup:
+                    times[variant].append(elapsed)
+        for variant in PAIRED:
+            finishes[variant]()
+        recorded = {v: counts[v]() for v in PAIRED}
+    print(json.dumps({"ns_per_pass": times, "recorded": recorded, "passes": warmup + passes}))
+
+
+def _trimmed_mean(values: list[float], cut: float = 0.1) -> float:
+    """The mean of ``values`` without the lowest and highest ``cut`` of them."""
+    ordered = sorted(values)
+    k = int(len(ordered) * cut)
+    return statistics.fmean(ordered[k : len(ordered) - k] if len(ordered) > 2 * k else ordered)
+
+
+def paired(args: argparse.Namespace) -> None:
+    """``--paired``: the issue's ratio from differences taken pass by pass in one process.
+
+    Whole-program times of separate processes move with the machine: on a shared one the empty
+    callback alone has moved by more than llmlog's whole cost between two processes. Here every
+    variant meets the same machine state, round by round, and a variant's cost beyond the empty
+    callback is taken from its per-round differences to the empty callback's pass: their median
+    (the figure), and their mean without the highest and lowest tenth (which keeps the garbage
+    collections a tracer's garbage causes in its cost, and drops the machine's rare long
+    stalls). Each process gives one ratio per variant; the figures are their median and range
+    over ``--rounds`` processes."""
+    if len(args.without) > 1:
+        raise SystemExit("--paired takes one --without (comma-separated parts)")
+    without = args.without[0] if args.without else ""
+    unknown = set(filter(None, without.split(","))) - set(PARTS)
+    if unknown:
+        raise SystemExit(f"--without: unknown part(s) {sorted(unknown)}; choose from {PARTS}")
+    run = Run("bench_dspy.py --paired", rounds=args.rounds, passes=args.passes, without=without)
+    per_call = 1000 * LM_CALLS_PER_PASS  # ns per pass -> µs per LM call
+    ways = {"median": statistics.median, "trimmed mean": _trimmed_mean}
+    beyond: dict[str, dict[str, list[float]]] = {w: {v: [] for v in PAIRED} for w in ways}
+    ratios: dict[str, dict[str, list[float]]] = {w: {v: [] for v in PAIRED} for w in ways}
+    raw = []
+    for r in range(args.rounds):
+        done = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                "paired",
+                "--passes",
+                str(args.passes),
+                "--seed",
+                str(r),
+            ],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, BENCH_DSPY_WITHOUT=without),
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"paired run failed:\n{done.stderr[-3000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        for variant in PAIRED:
+            if without and variant.startswith("llmlog"):
+                continue  # parts off: it records less, by design
+            problem = expected_ok(variant, result["recorded"][variant], result["passes"])
+            if problem:
+                raise SystemExit(f"{variant} recorded too little: {problem}")
+        times = result["ns_per_pass"]
+        raw.append(times)
+        for way, reduce in ways.items():
+            diffs = {
+                v: reduce(
+                    [(a - b) / per_call for a, b in zip(times[v], times["empty"], strict=True)]
+                )
+                for v in PAIRED
+            }
+            for v in PAIRED:
+                beyond[way][v].append(diffs[v])
+                ratios[way][v].append(diffs[v] / diffs["openinference"])
+        for v in PAIRED:
+            run.add(v, r, statistics.median(times[v]) / per_call)
+        print(
+            f"  process {r + 1}: beyond the empty callback, median µs per LM call: "
+            + ", ".join(f"{v} {beyond['median'][v][-1]:.1f}" for v in PAIRED if v != "empty")
+        )
+    print(f"\n{run.describe()}\n")
+    print(f"  {'variant':16} {'µs/LM call':>24} {'beyond empty cb':>26} {'× OpenInference':>24}")
+    for v in PAIRED:
+        b, q = summary(beyond["median"][v]), summary(ratios["median"][v], 3)
+        print(
+            f"  {v:16} {fmt_range(run.figure(v), 1):>24} {fmt_range(b, 1):>26} "
+            f"{q['median']:>9.3f} [{q['min']:.3f}–{q['max']:.3f}]"
+        )
+    print()
+    for way in ways:
+        q = summary(ratios[way]["llmlog-dspy"], 3)
+        print(
+            f"  llmlog beyond the empty callback ({way}s of the differences): "
+            f"{q['median']:.3f}× OpenInference's [{q['min']:.3f}–{q['max']:.3f} over "
+            f"{args.rounds} processes] (target ≤ 0.333×)"
+        )
+    run.write(
+        args.output,
+        figures={v: run.figure(v) for v in PAIRED},
+        beyond_empty_us={w: {v: summary(beyond[w][v]) for v in PAIRED} for w in ways},
+        ratio_to_openinference={w: {v: summary(ratios[w][v], 3) for v in PAIRED} for w in ways},
+        ns_per_pass=raw,
+    )
+
+
 # -- the parent: rounds, checks, ratios ----------------------------------------------------------
 
 
@@ -410,7 +570,8 @@ def main() -> None:
         action="append",
         default=[],
         help=f"with --hooks: also run llmlog-dspy with these parts off (comma-separated: "
-        f"{', '.join(PARTS)}), to see where its time goes; repeat for more variants",
+        f"{', '.join(PARTS)}), to see where its time goes; repeat for more variants; with "
+        "--paired (once): llmlog-dspy runs with these parts off",
     )
     parser.add_argument(
         "--base",
@@ -423,12 +584,26 @@ def main() -> None:
         "openinference are always run, the ratios need them)",
     )
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "dspy.json"))
+    parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="instead: every variant in one process, alternating pass by pass (steadiest)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "paired":
+        child_paired(args.passes, args.warmup, args.seed)
+        return
     if args.child:
         child(args.child, args.passes, args.warmup, args.hooks)
         return
     if args.quick:
         args.rounds, args.passes, args.samples = 2, 40, 1
+    if args.paired:
+        if args.output == parser.get_default("output"):
+            args.output = str(Path(__file__).parent / "results" / "dspy-paired.json")
+        paired(args)
+        return
     args.base_variants = ["llmlog-dspy"] if args.base else []
     if args.hooks:
         hook_times(args)

@@ -21,6 +21,10 @@ The issue's figure: (llmlog − empty callback) / (OpenInference − empty callb
 file, context, redaction) to see where its instructions go; ``--base DIR`` adds llmlog on another
 source tree (``git archive BASE core/src plugins | tar -x -C DIR``) as ``llmlog-dspy@base``.
 
+``--simulate`` turns on callgrind's cache and branch-prediction simulation and prints the misses
+per LM call beyond the empty callback, against OpenInference's: where the time goes that the
+instruction count does not show (``docs/performance.md``, "DSPy in time").
+
 Needs valgrind (Debian's ``valgrind``).
 """
 
@@ -34,7 +38,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import callgrind_counts, callgrind_reduce
+from common import SIMULATED, callgrind_events, callgrind_reduce
 
 BENCH = Path(__file__).resolve().parent
 
@@ -61,9 +65,16 @@ print(count())
 
 
 def count(
-    python: str, variant: str, passes: int, work: Path, without: str = "", base: str | None = None
-) -> float:
-    """Instructions per LM call of ``variant``."""
+    python: str,
+    variant: str,
+    passes: int,
+    work: Path,
+    without: str = "",
+    base: str | None = None,
+    simulate: bool = False,
+) -> dict[str, float]:
+    """Events per LM call of ``variant``: instructions (``Ir``), and with ``simulate`` callgrind's
+    cache and branch-prediction misses (``common.SIMULATED``)."""
     work.mkdir(parents=True, exist_ok=True)
     script = work / "program.py"
     script.write_text(PROGRAM)
@@ -80,16 +91,24 @@ def count(
         ]
         env["PYTHONPATH"] = os.pathsep.join(paths)
     done = subprocess.run(
-        [*callgrind_reduce(out), python, str(script), str(BENCH), str(work), variant, str(passes)],
+        [
+            *callgrind_reduce(out, simulate),
+            python,
+            str(script),
+            str(BENCH),
+            str(work),
+            variant,
+            str(passes),
+        ],
         capture_output=True,
         text=True,
         env=env,
     )
     if done.returncode != 0:
         raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
-    dumps = callgrind_counts(out)
     # Libraries call functools.reduce too (at import, at setup): those calls are short.
-    return max(dumps) / (passes * 5)
+    dump = max(callgrind_events(out), key=lambda d: d["Ir"])
+    return {event: value / (passes * 5) for event, value in dump.items()}
 
 
 def main() -> None:
@@ -101,6 +120,11 @@ def main() -> None:
     parser.add_argument("--base", help="a source tree: also llmlog-dspy on it (@base)")
     parser.add_argument(
         "--variants", default="none,empty,llmlog-dspy,openinference", help="comma-separated"
+    )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="also callgrind's cache and branch-prediction misses per LM call (slower)",
     )
     args = parser.parse_args()
     cases: list[tuple[str, str, str, str | None]] = [
@@ -115,11 +139,19 @@ def main() -> None:
     ):
         futures = {
             label: pool.submit(
-                count, args.python, variant, args.passes, Path(tmp) / str(i), without, base
+                count,
+                args.python,
+                variant,
+                args.passes,
+                Path(tmp) / str(i),
+                without,
+                base,
+                args.simulate,
             )
             for i, (label, variant, without, base) in enumerate(cases)
         }
-        result = {label: f.result() for label, f in futures.items()}
+        events = {label: f.result() for label, f in futures.items()}
+    result = {label: found["Ir"] for label, found in events.items()}
     empty = result.get("empty")
     oi = result.get("openinference")
     print(f"instructions per LM call ({args.passes} passes, 5 LM calls each, callgrind)")
@@ -131,6 +163,30 @@ def main() -> None:
             if oi is not None and oi != empty and label != "none":
                 line += f" {(value - empty) / (oi - empty):16.3f}"
         print(line)
+    if args.simulate and "empty" in events:
+        # Where time goes beside the instructions: a first-level miss costs some ten cycles, a
+        # mispredicted branch some fifteen, an instruction about a third of one. Code that runs
+        # once per LM call, between long stretches of DSPy's, finds little of itself in cache.
+        print("\nsimulated misses per LM call beyond the empty callback (callgrind's model of a")
+        print(
+            "32 KiB L1, the machine's last level and a simple branch predictor); / OpenInference's"
+        )
+        print(f"  {'variant':40} " + " ".join(f"{event:>16}" for event in SIMULATED))
+        base_events = events["empty"]
+        oi_events = events.get("openinference")
+        for label, found in events.items():
+            if label in ("none", "empty"):
+                continue
+            cells = []
+            for event in SIMULATED:
+                beyond = found[event] - base_events[event]
+                cell = f"{beyond:,.0f}"
+                if oi_events is not None and label != "openinference":
+                    oi_beyond = oi_events[event] - base_events[event]
+                    if oi_beyond > 0:
+                        cell += f" ({beyond / oi_beyond:.2f})"
+                cells.append(cell)
+            print(f"  {label:40} " + " ".join(f"{cell:>16}" for cell in cells))
 
 
 if __name__ == "__main__":
