@@ -27,8 +27,14 @@ the load before and after in the results file (``common.py``). Run::
 
 ``--paired`` runs every variant in one process, switched pass by pass (callbacks through
 ``dspy.context``, OpenInference's wrappers through OpenTelemetry's suppression key), and takes
-each variant's cost beyond the empty callback from per-round differences: the machine's drift
-between processes, larger on a shared machine than llmlog's whole cost, drops out.
+each variant's cost beyond the empty callback from per-block differences: the machine's drift
+between processes, larger on a shared machine than llmlog's whole cost, drops out. A block
+(``--block`` rounds) ends with every variant's deferred work done and timed (llmlog's held
+hooks handled, OpenInference's batch processor flushed, the floor's buffer written), so a
+tracer that defers work is charged all of it. One thing pairing cannot place: a full garbage
+collection runs in whichever variant's pass crosses the collector's threshold, whoever made the
+objects. The whole-program mode (the default) keeps each variant in its own process and charges
+it its collections.
 
 ``bench/count_dspy.py`` counts the issue's figure (instructions per LM call, callgrind) on the same
 programs, without the machine's noise.
@@ -183,8 +189,16 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
             recorder.start()
             set_global_flight_recorder(recorder)
         without = os.environ.get("BENCH_DSPY_WITHOUT", "").split(",")
+        from llmlog_integration_dspy import DspyOptions
+
         llmlog_integration_dspy.instrument(
-            llmlog_integration_dspy.DspyOptions(adapters="off") if "adapters" in without else None
+            DspyOptions(
+                adapters="off" if "adapters" in without else "spans",
+                batch=0 if "batching" in without else DspyOptions().batch,
+                # Held hooks handled by the batch size and --paired's timed settles only: the
+                # delay's thread would handle them during the other variants' passes.
+                batch_delay=3600,
+            )
         )
 
         def recorded() -> dict[str, Any]:
@@ -229,7 +243,7 @@ def _setup(variant: str, workdir: Path) -> tuple[Any, Any]:
 
 
 #: Parts of llmlog that ``--without`` turns off, for the breakdown of its hook time.
-PARTS = ("flight", "file", "context", "redaction", "adapters")
+PARTS = ("flight", "file", "context", "redaction", "adapters", "batching")
 
 
 def _turn_off(parts: list[str]) -> None:
@@ -237,7 +251,8 @@ def _turn_off(parts: list[str]) -> None:
     not a configuration anyone would run. ``flight``: no flight recorder; ``file``: trace events
     are not written; ``context``: DSPy calls do not enter llmlog's logging context;
     ``redaction``: span inputs, outputs and event data are not redacted or capped;
-    ``adapters``: the integration's ``adapters = "off"`` (no span per adapter format and parse)."""
+    ``adapters``: the integration's ``adapters = "off"`` (no span per adapter format and parse);
+    ``batching``: the integration's ``batch = 0`` (every hook handled at once)."""
     if "file" in parts:
         import llmlog_trace_dspy.format as dspy_format
 
@@ -282,12 +297,20 @@ def child(variant: str, passes: int, warmup: int, hooks: bool = False) -> None:
         if hooks:  # time spent inside the callback's own hooks only
             import dspy
 
-            total = _time_hooks(dspy.settings.callbacks[-1])
+            callback = dspy.settings.callbacks[-1]
+            total = _time_hooks(callback)
             for _ in range(warmup):
                 one_pass()
+            held = getattr(callback, "flush", None)  # llmlog's hooks held, handled in batches
+            if held is not None:
+                held()
             total[0] = 0
             for _ in range(passes):
                 one_pass()
+            if held is not None:  # the hooks still held are handled in the timed part too
+                start = time.perf_counter_ns()
+                held()
+                total[0] += time.perf_counter_ns() - start
             finish()
             print(
                 json.dumps({"hook_us_per_lm_call": total[0] / 1000 / (passes * LM_CALLS_PER_PASS)})
@@ -314,7 +337,7 @@ def child(variant: str, passes: int, warmup: int, hooks: bool = False) -> None:
 PAIRED = ["none", "empty", "floor", "llmlog-dspy", "openinference"]
 
 
-def child_paired(passes: int, warmup: int, seed: int) -> None:
+def child_paired(passes: int, warmup: int, seed: int, block: int) -> None:
     """``--paired``: every variant installed in one process, switched pass by pass.
 
     The callbacks (the empty one, the floor's, llmlog's) are each given to DSPy for their own
@@ -322,7 +345,12 @@ def child_paired(passes: int, warmup: int, seed: int) -> None:
     throughout and are switched off with OpenTelemetry's suppression key (which each of them
     tests first) in every pass but its own. So every variant runs through the same suppressed
     wrappers and only the variant's own work differs. Each round runs one pass of each variant
-    in a shuffled order; a pass is timed from after its switch to before its switch back."""
+    in a shuffled order; a pass is timed from after its switch to before its switch back.
+
+    Every ``block`` rounds, each variant's deferred work is settled and timed too: llmlog's held
+    hooks handled, OpenInference's batch processor flushed, the floor's file buffer written. A
+    block's total per variant is thus all the work its passes caused, whenever a variant does
+    it: a tracer that defers work cannot look faster than it is."""
     import random
 
     import dspy
@@ -341,10 +369,14 @@ def child_paired(passes: int, warmup: int, seed: int) -> None:
             for cb in added:  # given to DSPy per pass instead
                 dspy.settings.callbacks.remove(cb)
             callbacks[variant] = added
+        settles = {
+            v: (callbacks[v][0].flush if v.startswith("llmlog") else finishes[v]) for v in PAIRED
+        }
         clock = time.perf_counter_ns
         order = list(PAIRED)
         shuffle = random.Random(seed).shuffle
         times: dict[str, list[int]] = {v: [] for v in PAIRED}
+        settled: dict[str, list[int]] = {v: [] for v in PAIRED}
         for n in range(warmup + passes):
             shuffle(order)
             for variant in order:
@@ -357,10 +389,27 @@ def child_paired(passes: int, warmup: int, seed: int) -> None:
                     otel.detach(token)
                 if n >= warmup:
                     times[variant].append(elapsed)
+            if n + 1 == warmup or (n >= warmup and (n + 1 - warmup) % block == 0):
+                shuffle(order)
+                for variant in order:
+                    start = clock()
+                    settles[variant]()
+                    if n >= warmup:
+                        settled[variant].append(clock() - start)
         for variant in PAIRED:
             finishes[variant]()
         recorded = {v: counts[v]() for v in PAIRED}
-    print(json.dumps({"ns_per_pass": times, "recorded": recorded, "passes": warmup + passes}))
+    print(
+        json.dumps(
+            {
+                "ns_per_pass": times,
+                "settle_ns": settled,
+                "block": block,
+                "recorded": recorded,
+                "passes": warmup + passes,
+            }
+        )
+    )
 
 
 def _trimmed_mean(values: list[float], cut: float = 0.1) -> float:
@@ -370,25 +419,46 @@ def _trimmed_mean(values: list[float], cut: float = 0.1) -> float:
     return statistics.fmean(ordered[k : len(ordered) - k] if len(ordered) > 2 * k else ordered)
 
 
+def _block_costs(result: dict[str, Any], variant: str) -> list[float]:
+    """A process's blocks: each the variant's passes of the block plus its settle, in ns."""
+    times, settles, block = (
+        result["ns_per_pass"][variant],
+        result["settle_ns"][variant],
+        result["block"],
+    )
+    return [
+        sum(times[b * block : (b + 1) * block]) + settles[b]
+        for b in range(min(len(settles), len(times) // block))
+    ]
+
+
 def paired(args: argparse.Namespace) -> None:
-    """``--paired``: the issue's ratio from differences taken pass by pass in one process.
+    """``--paired``: the issue's ratio from differences taken block by block in one process.
 
     Whole-program times of separate processes move with the machine: on a shared one the empty
     callback alone has moved by more than llmlog's whole cost between two processes. Here every
-    variant meets the same machine state, round by round, and a variant's cost beyond the empty
-    callback is taken from its per-round differences to the empty callback's pass: their median
-    (the figure), and their mean without the highest and lowest tenth (which keeps the garbage
-    collections a tracer's garbage causes in its cost, and drops the machine's rare long
-    stalls). Each process gives one ratio per variant; the figures are their median and range
-    over ``--rounds`` processes."""
+    variant meets the same machine state, round by round. Rounds are grouped in blocks of
+    ``--block``, each ending with every variant's deferred work settled and timed (see
+    :func:`child_paired`). A variant's cost beyond the empty callback is taken from its
+    per-block differences to the empty callback's: their median (the figure), and their mean
+    without the highest and lowest tenth. Each process gives one ratio per variant; the figures
+    are their median and range over ``--rounds`` processes."""
     if len(args.without) > 1:
         raise SystemExit("--paired takes one --without (comma-separated parts)")
     without = args.without[0] if args.without else ""
     unknown = set(filter(None, without.split(","))) - set(PARTS)
     if unknown:
         raise SystemExit(f"--without: unknown part(s) {sorted(unknown)}; choose from {PARTS}")
-    run = Run("bench_dspy.py --paired", rounds=args.rounds, passes=args.passes, without=without)
-    per_call = 1000 * LM_CALLS_PER_PASS  # ns per pass -> µs per LM call
+    if args.passes < 2 * args.block:
+        raise SystemExit(f"--passes must be at least twice --block ({args.block})")
+    run = Run(
+        "bench_dspy.py --paired",
+        rounds=args.rounds,
+        passes=args.passes,
+        block=args.block,
+        without=without,
+    )
+    per_call = 1000 * LM_CALLS_PER_PASS * args.block  # ns per block -> µs per LM call
     ways = {"median": statistics.median, "trimmed mean": _trimmed_mean}
     beyond: dict[str, dict[str, list[float]]] = {w: {v: [] for v in PAIRED} for w in ways}
     ratios: dict[str, dict[str, list[float]]] = {w: {v: [] for v in PAIRED} for w in ways}
@@ -402,6 +472,8 @@ def paired(args: argparse.Namespace) -> None:
                 "paired",
                 "--passes",
                 str(args.passes),
+                "--block",
+                str(args.block),
                 "--seed",
                 str(r),
             ],
@@ -418,12 +490,12 @@ def paired(args: argparse.Namespace) -> None:
             problem = expected_ok(variant, result["recorded"][variant], result["passes"])
             if problem:
                 raise SystemExit(f"{variant} recorded too little: {problem}")
-        times = result["ns_per_pass"]
-        raw.append(times)
+        raw.append({"ns_per_pass": result["ns_per_pass"], "settle_ns": result["settle_ns"]})
+        blocks = {v: _block_costs(result, v) for v in PAIRED}
         for way, reduce in ways.items():
             diffs = {
                 v: reduce(
-                    [(a - b) / per_call for a, b in zip(times[v], times["empty"], strict=True)]
+                    [(a - b) / per_call for a, b in zip(blocks[v], blocks["empty"], strict=True)]
                 )
                 for v in PAIRED
             }
@@ -431,7 +503,7 @@ def paired(args: argparse.Namespace) -> None:
                 beyond[way][v].append(diffs[v])
                 ratios[way][v].append(diffs[v] / diffs["openinference"])
         for v in PAIRED:
-            run.add(v, r, statistics.median(times[v]) / per_call)
+            run.add(v, r, statistics.median(blocks[v]) / per_call)
         print(
             f"  process {r + 1}: beyond the empty callback, median µs per LM call: "
             + ", ".join(f"{v} {beyond['median'][v][-1]:.1f}" for v in PAIRED if v != "empty")
@@ -457,7 +529,7 @@ def paired(args: argparse.Namespace) -> None:
         figures={v: run.figure(v) for v in PAIRED},
         beyond_empty_us={w: {v: summary(beyond[w][v]) for v in PAIRED} for w in ways},
         ratio_to_openinference={w: {v: summary(ratios[w][v], 3) for v in PAIRED} for w in ways},
-        ns_per_pass=raw,
+        raw=raw,
     )
 
 
@@ -553,7 +625,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--passes", type=int, default=200, help="program passes per process")
+    parser.add_argument(
+        "--passes", type=int, default=200, help="program passes per process (--paired: 400)"
+    )
     parser.add_argument(
         "--samples", type=int, default=2, help="processes per variant and round (whole programs)"
     )
@@ -589,10 +663,17 @@ def main() -> None:
         action="store_true",
         help="instead: every variant in one process, alternating pass by pass (steadiest)",
     )
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=40,
+        help="with --paired: rounds per block, each block ending with every variant's deferred "
+        "work settled and timed",
+    )
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "paired":
-        child_paired(args.passes, args.warmup, args.seed)
+        child_paired(args.passes, args.warmup, args.seed, args.block)
         return
     if args.child:
         child(args.child, args.passes, args.warmup, args.hooks)
@@ -602,6 +683,9 @@ def main() -> None:
     if args.paired:
         if args.output == parser.get_default("output"):
             args.output = str(Path(__file__).parent / "results" / "dspy-paired.json")
+        if args.passes == parser.get_default("passes"):
+            args.passes = 400  # ten blocks
+        args.block = min(args.block, args.passes // 4)  # --quick: four blocks
         paired(args)
         return
     args.base_variants = ["llmlog-dspy"] if args.base else []

@@ -329,14 +329,21 @@ def _act(
             state.budget_stops = (*state.budget_stops, (found, trace))
 
 
-def check_budget() -> None:
+def check_budget(settle: Callable[[], None] | None = None) -> None:
     """The LLM call boundary: raises :class:`BudgetExceeded` if a budget with ``stop`` that this
     call falls in (a block open here, this trace's, or a session, process or day budget) has
     reached its limit. Call it before an LLM call; the DSPy integration does before each LM call.
-    Costs one attribute read when no budget stops."""
+    Costs one attribute read when no budget stops.
+
+    :param settle: called first when a budget stops, so that calls the caller holds and has not
+        emitted yet are charged before the check (the DSPy integration's hooks not handled yet).
+    """
     stops = state.budget_stops
     if not stops:
         return
+    if settle is not None:
+        settle()
+        stops = state.budget_stops
     _check(stops)
 
 

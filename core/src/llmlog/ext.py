@@ -58,7 +58,9 @@ Process and problems
     logging pipeline (a ``Dispatcher``: its ``sanitizer``, ``add_output``, ``remove_output``).
 
 Rendering text (every text plugin escapes the same way)
-    ``escape``, ``escape_lines``, ``escape_json_bytes``, ``quote_if_needed``, ``format_value``,
+    ``escape``, ``escape_lines``, ``escape_json_bytes`` (``event_line_tail``: a trace event's
+    line from its trace id on, shared by the encoders that end with it), ``quote_if_needed``,
+    ``format_value``,
     ``format_fields``, ``safe_field_items``, ``format_cost``, ``format_tokens``, ``plain_line``,
     ``continuation_lines``, ``plural``; timestamps ``rfc3339_utc``, ``rfc3339_local``,
     ``rfc3339_nano``, ``local_timestamp``. ``StreamLines`` writes whole lines to a stream shared
@@ -81,7 +83,9 @@ Tracing (for trace formats and integrations)
     ``shutdown``: the contract of whatever takes every trace event, as the flight recorder and the
     OTLP exporter do), ``add_trace_sink``, ``remove_trace_sink``, ``trace_sinks()`` (those added
     now), ``flush_trace_sinks``, ``trace_sink_failures``; ``add_listener``/``remove_listener`` for
-    a plain function. Tail sampling in front of a sink: ``SamplingOptions`` (a policy as a
+    a plain function. The other end: ``add_trace_producer``/``remove_trace_producer`` for code that
+    holds events to emit them later (in batches), each with the ``Moment`` it happened at
+    (``moment()``, given to ``emit_*`` as ``at=``); ``drain_trace_producers`` has them emit. Tail sampling in front of a sink: ``SamplingOptions`` (a policy as a
     table), ``TailSampler`` (holds each trace until its root span ends, then passes it on or
     not), ``TraceFacts`` (what a decision reads), ``SamplerHandoff`` (the sampler fed off the
     application's thread: the events handed over, decided and passed on by the sampling worker).
@@ -175,7 +179,7 @@ if TYPE_CHECKING:
     from llmlog.pricing import PriceTable, Rates
     from llmlog.records import DETAIL_FIELDS as USAGE_DETAIL_FIELDS
     from llmlog.records import DETAIL_LABELS as USAGE_DETAIL_LABELS
-    from llmlog.records import LogEntry, TokenUsage, TraceEvent, TraceEventType
+    from llmlog.records import LogEntry, Moment, TokenUsage, TraceEvent, TraceEventType
     from llmlog.records import detail_items as usage_details
     from llmlog.records import detail_text as usage_detail_text
     from llmlog.registry import (
@@ -203,6 +207,7 @@ if TYPE_CHECKING:
         escape,
         escape_json_bytes,
         escape_lines,
+        event_line_tail,
         format_cost,
         format_fields,
         format_tokens,
@@ -254,16 +259,20 @@ if TYPE_CHECKING:
         spooled,
     )
     from llmlog.traceinput import first_line as trace_first_line
+    from llmlog.tracesinks import add_producer as add_trace_producer
     from llmlog.tracesinks import add_sink as add_trace_sink
     from llmlog.tracesinks import added as trace_sinks
+    from llmlog.tracesinks import drain_producers as drain_trace_producers
     from llmlog.tracesinks import failures as trace_sink_failures
     from llmlog.tracesinks import flush as flush_trace_sinks
+    from llmlog.tracesinks import remove_producer as remove_trace_producer
     from llmlog.tracesinks import remove_sink as remove_trace_sink
     from llmlog.tracing import (
         ModuleInfo,
         TraceSession,
         TraceWriter,
         add_listener,
+        moment,
         new_span_id,
         new_trace_id,
         remove_listener,
@@ -342,7 +351,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
     **_names("llmlog.logger", "global_dispatcher"),
     **_names("llmlog.plugins", "PluginHost"),
     **_names("llmlog.pricing", "PriceTable", "Rates"),
-    **_names("llmlog.records", "LogEntry", "TokenUsage", "TraceEvent", "TraceEventType"),
+    **_names("llmlog.records", "LogEntry", "Moment", "TokenUsage", "TraceEvent", "TraceEventType"),
     **_names(
         "llmlog.registry",
         "ArgumentAdder",
@@ -370,6 +379,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "escape",
         "escape_json_bytes",
         "escape_lines",
+        "event_line_tail",
         "format_cost",
         "format_fields",
         "format_tokens",
@@ -439,7 +449,10 @@ _SOURCES: dict[str, tuple[str, str]] = {
     "trace_first_line": ("llmlog.traceinput", "first_line"),
     "TraceCompression": ("llmlog.traceinput", "Compression"),
     **_names("llmlog.traceconfig", "SamplingOptions", "default_trace_dir"),
+    "add_trace_producer": ("llmlog.tracesinks", "add_producer"),
     "add_trace_sink": ("llmlog.tracesinks", "add_sink"),
+    "drain_trace_producers": ("llmlog.tracesinks", "drain_producers"),
+    "remove_trace_producer": ("llmlog.tracesinks", "remove_producer"),
     "flush_trace_sinks": ("llmlog.tracesinks", "flush"),
     "remove_trace_sink": ("llmlog.tracesinks", "remove_sink"),
     "trace_sink_failures": ("llmlog.tracesinks", "failures"),
@@ -450,6 +463,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "TraceSession",
         "TraceWriter",
         "add_listener",
+        "moment",
         "new_span_id",
         "new_trace_id",
         "remove_listener",
@@ -536,6 +550,7 @@ __all__ = [
     "LogContext",
     "LogEntry",
     "ModuleInfo",
+    "Moment",
     "NoFlightRecorder",
     "OptionError",
     "Output",
@@ -575,6 +590,7 @@ __all__ = [
     "ViewError",
     "add_json_flags",
     "add_listener",
+    "add_trace_producer",
     "add_trace_sink",
     "big_int_text",
     "compression_of",
@@ -585,12 +601,14 @@ __all__ = [
     "current_task",
     "decompressed_copy",
     "default_trace_dir",
+    "drain_trace_producers",
     "dumps_json",
     "encoded_event_data",
     "enter_context",
     "escape",
     "escape_json_bytes",
     "escape_lines",
+    "event_line_tail",
     "exit_context",
     "export_target",
     "flush_all",
@@ -609,6 +627,7 @@ __all__ = [
     "json_page",
     "local_timestamp",
     "make_private_dirs",
+    "moment",
     "new_span_id",
     "new_trace_id",
     "paging",
@@ -626,6 +645,7 @@ __all__ = [
     "register_lifecycle",
     "release_annotations",
     "remove_listener",
+    "remove_trace_producer",
     "remove_trace_sink",
     "replace_global_flight_recorder",
     "report_problem",

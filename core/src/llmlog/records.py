@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 
@@ -22,6 +22,7 @@ __all__ = [
     "DETAIL_LABELS",
     "EMPTY_FIELDS",
     "LogEntry",
+    "Moment",
     "TokenInfo",
     "TokenUsage",
     "TraceEvent",
@@ -206,6 +207,20 @@ class TraceEventType(enum.StrEnum):
         return self.value
 
 
+class Moment(NamedTuple):
+    """When and where a trace event happened, for an event emitted later than it happened (a
+    producer that handles its hooks in batches, as the DSPy integration does): what the event
+    would have read from the clock and the thread then. Take one with
+    :func:`llmlog.tracing.moment`."""
+
+    #: Wall-clock time in nanoseconds since the epoch.
+    time: int
+    #: The thread's id (``threading.get_ident()``).
+    thread: int
+    #: The innermost ``trace_task`` then, ``(id, name)``, or ``None``.
+    task: tuple[int, str] | None
+
+
 @attrs.define(slots=True, weakref_slot=False)
 class TraceEvent:
     """One event of a trace session, shaped like dspy-go's ``TraceEvent``.
@@ -219,7 +234,10 @@ class TraceEvent:
 
     ``encoded_data`` caches ``data`` as JSON once an encoder asked for it
     (:func:`llmlog.serialize.encoded_event_data`), so the trace file and the flight recorder
-    encode it once between them.
+    encode it once between them; ``encoded_tail`` caches the line's end from the trace id on
+    (:func:`llmlog.render.event_line_tail`), shared the same way. ``origin`` is the :class:`Moment` of an event emitted later than
+    it happened (``None``: it happened where and when it was emitted): a sink that notes the
+    thread or task (the flight recorder) takes them from there.
     """
 
     type: TraceEventType
@@ -229,3 +247,5 @@ class TraceEvent:
     parent_id: str | None = None
     data: Mapping[str, Any] = EMPTY_FIELDS
     encoded_data: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    encoded_tail: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    origin: Moment | None = attrs.field(default=None, init=False, eq=False, repr=False)

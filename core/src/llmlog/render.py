@@ -14,13 +14,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmlog.records import LogEntry, TokenUsage, detail_text
-from llmlog.serialize import big_int_text, serializer
+from llmlog.serialize import PLAIN_IDS, big_int_text, encoded_event_data, plain_id, serializer
 
 __all__ = [
     "continuation_lines",
     "escape",
     "escape_json_bytes",
     "escape_lines",
+    "event_line_tail",
     "format_cost",
     "format_fields",
     "format_tokens",
@@ -112,6 +113,50 @@ def escape_json_bytes(data: bytes) -> bytes:
     if body.isprintable():
         return data
     return text.translate(_JSON_ESCAPES).encode("utf-8", "surrogateescape")
+
+
+#: What :func:`event_line_tail` caches for an event whose ids are not all plain.
+_NO_TAIL = b""
+
+
+def event_line_tail(event: Any) -> bytes | None:
+    """The end of a trace event's JSON line from its trace id on, as every encoder that writes
+    the ids and the data last writes it: ``"trace_id":"…","span_id":"…","parent_id":"…",
+    "data":{…}}`` and a newline (an empty id left out, and the data when there is none; the
+    data as :func:`~llmlog.serialize.encoded_event_data`), escaped as
+    :func:`escape_json_bytes` escapes. An encoder puts its own members before it: the trace
+    file and the flight recorder share it, computed once per event and cached on it
+    (``event.encoded_tail``). ``None`` when an id is not plain (:func:`~llmlog.serialize.
+    plain_id`): the encoder's own way with orjson then."""
+    tail = event.encoded_tail
+    if tail is None:
+        trace_id, span_id, parent_id = event.trace_id, event.span_id, event.parent_id
+        plain = PLAIN_IDS
+        try:
+            common = not (
+                (trace_id not in plain and not plain_id(trace_id))
+                or (span_id and span_id not in plain and not plain_id(span_id))
+                or (parent_id and parent_id not in plain and not plain_id(parent_id))
+            )
+        except TypeError:  # an id of the caller's that cannot be hashed
+            common = False
+        if not common:
+            event.encoded_tail = _NO_TAIL
+            return None
+        text = f'"trace_id":"{trace_id}"'
+        if span_id:
+            text = f'{text},"span_id":"{span_id}"'
+        if parent_id:
+            text = f'{text},"parent_id":"{parent_id}"'
+        if event.data:
+            tail = b"".join((text.encode(), b',"data":', encoded_event_data(event), b"}\n"))
+            if not tail.isascii() or 0x7F in tail:
+                tail = escape_json_bytes(tail)
+        else:
+            tail = text.encode() + b"}\n"
+        event.encoded_tail = tail
+        return tail
+    return tail or None
 
 
 def format_value(value: Any) -> str:

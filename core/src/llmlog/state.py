@@ -108,6 +108,11 @@ trace_sinks_lock = threading.Lock()
 #: event's delivery, kept): by ``id`` (sinks need not be hashable), each count with its sink,
 #: held so that its ``id`` is never another's while the count is kept.
 sink_failures: dict[int, tuple[TraceSink, int]] = {}
+#: Producers holding trace events they have not emitted yet (an integration that handles its
+#: hooks in batches): each a callable that emits what its producer holds, called before anything
+#: else is emitted, flushed or closed (``llmlog.tracesinks.add_producer``). Replaced, never
+#: changed in place, under ``trace_sinks_lock``.
+trace_producers: tuple[Callable[[], None], ...] = ()
 
 # -- the flight recorder -------------------------------------------------------------------------
 
@@ -238,7 +243,11 @@ def flush_all() -> None:
     never raises.
 
     The loggers' outputs are not among them: those are the dispatcher's to flush
-    (:meth:`llmlog.dispatch.Dispatcher.flush`)."""
+    (:meth:`llmlog.dispatch.Dispatcher.flush`). The trace producers (``trace_producers``) emit
+    what they hold first, so that the files flushed next have it."""
+    for drain in trace_producers:
+        with contextlib.suppress(Exception):
+            drain()
     for flush in tuple(_flushers):
         with contextlib.suppress(Exception):
             flush()

@@ -13,6 +13,11 @@ anyone listens to session-less spans (nothing is built for them otherwise).
 
 A sink whose ``on_event`` raises is reported once on stderr and counted (:func:`failures`); the
 other sinks still get the event and the application never sees the exception.
+
+A **producer** (:func:`add_producer`) is the other end: code that holds events it has taken but
+not emitted yet, as the DSPy integration holds its hooks to handle them in batches. Before any
+other event is emitted, and before a session flushes or closes, :func:`drain_producers` has each
+emit what it holds, so every file and sink gets the events in the order they happened.
 ``llmlog.shutdown()`` and interpreter exit call :func:`shutdown`: each sink is flushed, then shut
 down, and removed.
 """
@@ -31,12 +36,15 @@ from llmlog.records import TraceEvent
 __all__ = [
     "TraceSink",
     "add_listener",
+    "add_producer",
     "add_sink",
     "added",
     "deliver",
+    "drain_producers",
     "failures",
     "flush",
     "remove_listener",
+    "remove_producer",
     "remove_sink",
     "shutdown",
     "shutdown_at_exit",
@@ -163,6 +171,47 @@ def _at_exit() -> None:
 def _after_fork_in_child() -> None:
     # Another thread may have held the lock at the fork; the child has only this thread.
     state.trace_sinks_lock = threading.Lock()
+
+
+# -- producers that hold events ---------------------------------------------------------------------
+
+
+def add_producer(drain: Callable[[], None]) -> None:
+    """Register a producer by the callable that emits what it holds (through its sessions'
+    ``emit_*``, with each event's :class:`~llmlog.Moment`). ``drain`` is called before any other
+    event is emitted while it is registered, before a session flushes or closes, and by
+    ``llmlog.ext.flush_all`` (so at exit, on FATAL and before a flight-recorder snapshot). It must
+    return at once when it holds nothing or is called again from inside its own emits, and should
+    not raise (an exception is reported once and swallowed). Adding one already added changes
+    nothing."""
+    with state.trace_sinks_lock:
+        if any(d == drain for d in state.trace_producers):
+            return
+        state.trace_producers = (*state.trace_producers, drain)
+
+
+def remove_producer(drain: Callable[[], None]) -> None:
+    """Unregister a producer (no error if it was not registered); it should drain first."""
+    with state.trace_sinks_lock:
+        state.trace_producers = tuple(d for d in state.trace_producers if d != drain)
+
+
+_producer_failed = [False]
+
+
+def drain_producers() -> None:
+    """Have every producer emit what it holds, in the order they were added; never raises. The
+    tracing API calls this (after checking that ``state.trace_producers`` is not empty)."""
+    for drain in state.trace_producers:
+        try:
+            drain()
+        except Exception as exc:
+            if not _producer_failed[0]:
+                _producer_failed[0] = True
+                report_problem(
+                    f"a trace producer failed to emit what it held (reported once): "
+                    f"{type(exc).__name__}: {exc}"
+                )
 
 
 # -- plain functions as sinks -----------------------------------------------------------------------

@@ -36,10 +36,11 @@ from llmlog import tracesinks as _fanout
 from llmlog.budgets import charge
 from llmlog.context import _Change, get_current
 from llmlog.dispatch import report_problem
+from llmlog.flight.annotations import current_task
 from llmlog.interfaces import BuildContext, TraceSink
 from llmlog.numbers import MAX_SAFE_INT, as_cost, as_count, as_seconds
 from llmlog.pricing import REPLAYED, price_usage
-from llmlog.records import TokenUsage, TraceEvent, TraceEventType
+from llmlog.records import Moment, TokenUsage, TraceEvent, TraceEventType
 from llmlog.render import rfc3339_nano
 from llmlog.sampling import SamplerHandoff, TailSampler, TraceFacts
 from llmlog.sanitize import Sanitizer
@@ -51,6 +52,7 @@ __all__ = [
     "TraceSession",
     "TraceWriter",
     "add_listener",
+    "moment",
     "new_span_id",
     "new_trace_id",
     "new_trace_session",
@@ -81,6 +83,7 @@ add_listener = _fanout.add_listener
 remove_listener = _fanout.remove_listener
 _deliver = _fanout.deliver
 _sink_failed = _fanout._failed
+_drain_producers = _fanout.drain_producers
 
 # The event types of the per-span emits as module constants (an enum member read through its
 # class costs a lookup per event), and the clock.
@@ -89,6 +92,14 @@ _LLM_CALL = TraceEventType.LLM_CALL
 _MODULE = TraceEventType.MODULE
 _TOOL_CALL = TraceEventType.TOOL_CALL
 _time_ns = time.time_ns
+_get_ident = threading.get_ident
+
+
+def moment() -> Moment:
+    """Now and here, as a :class:`~llmlog.Moment`: what a producer that emits an event later
+    (:func:`llmlog.tracesinks.add_producer`) keeps with what it took, and gives the session's
+    ``emit_*`` as ``at=``, so the event carries the time, thread and task it happened at."""
+    return Moment(_time_ns(), _get_ident(), current_task())
 
 
 def new_trace_id() -> str:
@@ -340,15 +351,25 @@ class TraceSession(TraceSink):
         data: dict[str, Any],
         parent_id: str | None = None,
         cleaned: bool = False,
+        at: Moment | None = None,
     ) -> TraceEvent:
+        if at is None:
+            if _state.trace_producers:
+                # Events a producer still holds happened before this one: they go first.
+                _drain_producers()
+            when = _time_ns()
+        else:
+            when = at.time
         event = TraceEvent(
             type_,
-            _time_ns(),
+            when,
             self.trace_id,
             span_id,
             parent_id,
             data if cleaned else self._clean(data),
         )
+        if at is not None:
+            event.origin = at
         sinks = _state.trace_sinks
         if sinks:
             # tracesinks.deliver written out (a call less per event): each sink in order,
@@ -485,8 +506,13 @@ class TraceSession(TraceSink):
         parent_id: str | None,
         operation: str,
         inputs: Mapping[str, Any] | None = None,
+        *,
+        at: Moment | None = None,
     ) -> None:
-        """``EmitSpanStart``: a span begins (``parent_id`` empty or ``None`` for a root)."""
+        """``EmitSpanStart``: a span begins (``parent_id`` empty or ``None`` for a root).
+
+        ``at``, here and in every ``emit_*``: the :class:`~llmlog.Moment` the event happened at,
+        for a producer that emits it later (:func:`moment`); ``None``: now."""
         sanitizer = self._sanitizer
         # An operation name seen clean (the sanitizer's cache) is not cleaned again: the same few
         # names come back at every span.
@@ -497,7 +523,7 @@ class TraceSession(TraceSink):
             data["inputs"] = self._user_mapping(inputs)
         self._parents[span_id] = parent_id or None
         self._rollup[span_id] = [0, 0]
-        self._emit(_SPAN, span_id, data, parent_id or None, cleaned=True)
+        self._emit(_SPAN, span_id, data, parent_id or None, cleaned=True, at=at)
 
     def emit_span_end(
         self,
@@ -506,6 +532,8 @@ class TraceSession(TraceSink):
         error: BaseException | str | None = None,
         duration_ms: float = 0,
         evaluation: Mapping[str, Any] | None = None,
+        *,
+        at: Moment | None = None,
     ) -> None:
         """``EmitSpanEnd``: a span ends, with its outputs or error.
 
@@ -526,7 +554,7 @@ class TraceSession(TraceSink):
             data["error"] = self._sanitizer.text(str(error))
         if evaluation is not None:
             data["evaluation"] = dict(self._sanitizer.fields(evaluation))
-        self._emit(_SPAN, span_id, data, cleaned=True)
+        self._emit(_SPAN, span_id, data, cleaned=True, at=at)
         self._parents.pop(span_id, None)
         self._rollup.pop(span_id, None)
 
@@ -559,6 +587,7 @@ class TraceSession(TraceSink):
         params: Mapping[str, Any] | None = None,
         replayed: bool = False,
         extra: Mapping[str, Any] | None = None,
+        at: Moment | None = None,
     ) -> None:
         """``EmitLLMCall``: one LLM call, with token usage and latency. An unknown cost stays absent.
 
@@ -592,9 +621,9 @@ class TraceSession(TraceSink):
             charge(self.trace_id, data["usage"])
         if messages and type(prompt) is str and self._content and self._sanitizer.joins_clean:
             data = self._clean_joined_prompt(data, prompt, messages)
-            self._emit(_LLM_CALL, span_id, data, cleaned=True)
+            self._emit(_LLM_CALL, span_id, data, cleaned=True, at=at)
             return
-        self._emit(_LLM_CALL, span_id, data)
+        self._emit(_LLM_CALL, span_id, data, at=at)
 
     def _clean_joined_prompt(
         self, data: dict[str, Any], prompt: str, messages: list[Mapping[str, Any]]
@@ -628,6 +657,8 @@ class TraceSession(TraceSink):
         llm_calls: int,
         total_tokens: int,
         success: bool,
+        *,
+        at: Moment | None = None,
     ) -> None:
         """``EmitModule``: a module run, summarised."""
         # as_count's first test inline for the three counts (small ints, a module per span).
@@ -650,7 +681,7 @@ class TraceSession(TraceSink):
             data["inputs"] = dict(inputs)
         if outputs is not None:
             data["outputs"] = dict(outputs)
-        self._emit(_MODULE, span_id, data)
+        self._emit(_MODULE, span_id, data, at=at)
 
     def emit_code_exec(
         self,
@@ -664,6 +695,7 @@ class TraceSession(TraceSink):
         sub_llm_calls: list[Mapping[str, Any]] | None = None,
         *,
         final_answer: Any = None,
+        at: Moment | None = None,
     ) -> None:
         """``EmitCodeExec``: one code execution (an RLM REPL step).
 
@@ -683,7 +715,7 @@ class TraceSession(TraceSink):
             data["sub_llm_calls"] = [_sub_call_numbers(c) for c in sub_llm_calls]
         if final_answer is not None:
             data["final_answer"] = final_answer
-        self._emit(TraceEventType.CODE_EXEC, span_id, data)
+        self._emit(TraceEventType.CODE_EXEC, span_id, data, at=at)
 
     def emit_tool_call(
         self,
@@ -694,6 +726,8 @@ class TraceSession(TraceSink):
         duration_ms: float = 0,
         success: bool = True,
         error: BaseException | str | None = None,
+        *,
+        at: Moment | None = None,
     ) -> None:
         """``EmitToolCall``: one tool call."""
         data: dict[str, Any] = {
@@ -705,16 +739,23 @@ class TraceSession(TraceSink):
         }
         if error is not None:
             data["error"] = str(error)
-        self._emit(_TOOL_CALL, span_id, data)
+        self._emit(_TOOL_CALL, span_id, data, at=at)
 
     def emit_error(
-        self, span_id: str, error_type: str, message: str, recoverable: bool = False
+        self,
+        span_id: str,
+        error_type: str,
+        message: str,
+        recoverable: bool = False,
+        *,
+        at: Moment | None = None,
     ) -> None:
         """``EmitError``: an error in a span."""
         self._emit(
             TraceEventType.ERROR,
             span_id,
             {"error_type": error_type, "message": message, "recoverable": _flag(recoverable)},
+            at=at,
         )
 
     @property
@@ -741,7 +782,10 @@ class TraceSession(TraceSink):
     def flush(self, timeout: float | None = None) -> bool:
         """Push buffered events to the file (the writer's flush; ``timeout`` is not used). While
         sampling, the events handed to the sampling worker are decided first (on this thread):
-        every trace whose root has ended is written or summed up."""
+        every trace whose root has ended is written or summed up. Events the producers hold
+        (:func:`llmlog.tracesinks.add_producer`) are emitted first."""
+        if _state.trace_producers:
+            _drain_producers()
         with self._lock:
             if not self._closed:
                 handoff = self._handoff
@@ -752,7 +796,9 @@ class TraceSession(TraceSink):
         return True
 
     def close(self) -> None:
-        """Flush and close (idempotent)."""
+        """Flush and close (idempotent); events the producers hold are emitted first."""
+        if _state.trace_producers and not self._closed:
+            _drain_producers()
         with self._lock:
             if self._closed:
                 return

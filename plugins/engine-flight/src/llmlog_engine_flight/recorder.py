@@ -57,6 +57,7 @@ from llmlog.ext import (
     current_task,
     encoded_event_data,
     escape_json_bytes,
+    event_line_tail,
     flush_all,
     global_flight_recorder,
     release_annotations,
@@ -105,6 +106,8 @@ _WAIT_FOR_SNAPSHOT = 10.0
 _FATAL = Severity.FATAL
 _current_task = current_task
 _SPAN = TraceEventType.SPAN  # enum member access is slow; compare with a module constant
+#: Each event type's name in a ring line.
+_KIND_NAMES = {t: t.value for t in TraceEventType}
 _LLM_CALL = TraceEventType.LLM_CALL
 _ERROR_EVENT = TraceEventType.ERROR
 _get_ident = threading.get_ident
@@ -307,10 +310,11 @@ class FlightRecorder(TraceSink):
     # one encoded line to the ring. Each reads the thread id inline (``_note_thread`` only the
     # first time a thread is seen): a method call per event would cost more than the lookup.
 
-    def _note_thread(self, tid: int) -> None:
-        """Note the current thread's name under its id (for snapshot headers). The table keeps the
-        :data:`MAX_THREADS` threads seen last, names cut to 200 characters: it goes into every
-        header, which readers cap."""
+    def _note_thread(self, tid: int, other: bool = False) -> None:
+        """Note the current thread's name under its id (for snapshot headers); ``other``: of the
+        thread ``tid``, which is not this one (an event emitted later than it happened), looked
+        up among the threads alive. The table keeps the :data:`MAX_THREADS` threads seen last,
+        names cut to 200 characters: it goes into every header, which readers cap."""
         threads = self._threads
         if len(threads) >= MAX_THREADS:
             # Another thread may add one at the same time; forgetting none this time is fine.
@@ -320,7 +324,11 @@ class FlightRecorder(TraceSink):
                 self._recording_threads.discard(oldest)
                 if self._last_thread[0] == oldest:
                     self._last_thread[0] = None
-        threads[tid] = threading.current_thread().name[:200]
+        if other:
+            found = next((t for t in threading.enumerate() if t.ident == tid), None)
+            threads[tid] = found.name[:200] if found is not None else f"thread {tid}"
+        else:
+            threads[tid] = threading.current_thread().name[:200]
         recording = self._recording_threads
         recording.add(tid)
         if not self._enabled:
@@ -612,46 +620,35 @@ class FlightRecorder(TraceSink):
         if not self._enabled:
             return
         try:
-            tid = _get_ident()
+            origin = event.origin  # an event emitted later than it happened: where it happened
+            if origin is None:
+                tid, task = _get_ident(), _current_task()
+            else:
+                tid, task = origin.thread, origin.task
             if tid not in self._threads:
-                self._note_thread(tid)
-            data = event.data
+                self._note_thread(tid, origin is not None)
+            ts = event.time
+            kind = _KIND_NAMES.get(event.type)
+            # The common event: its own members, then the line's end from the trace id on, made
+            # once and shared with the trace file (event_line_tail). Else orjson, the same bytes.
+            tail = event.encoded_tail or event_line_tail(event)
+            if tail is not None and kind is not None and type(ts) is int and type(tid) is int:
+                if task is None:
+                    line = f'{{"ts":{ts},"kind":"{kind}","tid":{tid},'.encode() + tail
+                elif type(task[0]) is int:
+                    line = (
+                        f'{{"ts":{ts},"kind":"{kind}","tid":{tid},"task":{task[0]},'.encode() + tail
+                    )
+                else:
+                    line = self._trace_line(event, tid, task)
+            else:
+                line = self._trace_line(event, tid, task)
             span_id = event.span_id
-            payload: dict[str, Any] = {
-                "ts": event.time,
-                "kind": event.type,
-                "tid": tid,
-                "trace_id": event.trace_id,
-            }
-            if span_id:
-                payload["span_id"] = span_id
-            if event.parent_id:
-                payload["parent_id"] = event.parent_id
-            if data:
-                # Encoded once, shared with the trace file (the recorder, first of the fan-out,
-                # is the one that encodes it as a rule): encoded_event_data written out.
-                encoded = event.encoded_data
-                if encoded is None:
-                    try:
-                        encoded = _dumps(data, default=_default, option=_SORT_KEYS)
-                        encoded = event.encoded_data = memoryview(encoded).tobytes()
-                    except Exception:  # what orjson refuses: encoded_event_data's slow way
-                        encoded = encoded_event_data(event)
-                payload["data"] = _Fragment(encoded)
-            task = _current_task()
-            if task is not None:
-                payload["task"] = task[0]
-            # _line written out (a call less per event): the same bytes.
-            try:
-                line = _dumps(payload, default=_default, option=_NEWLINE)
-            except Exception:  # what orjson refuses: the slow encoder
-                line = serializer.dumps(payload) + b"\n"
-            if not line.isascii() or 0x7F in line:
-                line = escape_json_bytes(line)
             if span_id and event.type is _SPAN:
-                phase = data.get("event")
+                phase = event.data.get("event")
                 if phase == "start":
                     if len(self._open_spans) < self.max_open_spans:
+                        # retainable: an orjson line holds the 4 KiB block it was written into.
                         self._open_spans[span_id] = (self.ring._seq + 1, retainable(line))
                     else:
                         self.counters["open_spans_dropped"] += 1
@@ -660,6 +657,27 @@ class FlightRecorder(TraceSink):
             self._append(line)
         except Exception:
             self.counters["record_errors"] += 1
+
+    def _trace_line(self, event: TraceEvent, tid: Any, task: tuple[int, str] | None) -> bytes:
+        """A trace event's ring line through orjson: :meth:`record_trace_event`'s way for an
+        event with an id that is not plain (or anything else unusual)."""
+        payload: dict[str, Any] = {"ts": event.time, "kind": event.type, "tid": tid}
+        if task is not None:
+            payload["task"] = task[0]
+        payload["trace_id"] = event.trace_id
+        if event.span_id:
+            payload["span_id"] = event.span_id
+        if event.parent_id:
+            payload["parent_id"] = event.parent_id
+        if event.data:
+            payload["data"] = _Fragment(encoded_event_data(event))
+        try:
+            line = _dumps(payload, default=_default, option=_NEWLINE)
+        except Exception:  # what orjson refuses: the slow encoder
+            line = serializer.dumps(payload) + b"\n"
+        if not line.isascii() or 0x7F in line:
+            line = escape_json_bytes(line)
+        return line
 
     # -- as a trace sink ------------------------------------------------------------------------
 

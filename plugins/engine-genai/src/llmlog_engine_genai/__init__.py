@@ -11,13 +11,16 @@ from llmlog_engine_genai.data import RANK, CallData, prompt_text
 from llmlog_engine_genai.options import GenAIOptions
 from llmlog_engine_genai.scope import (
     CallScope,
+    announce_source,
     claim,
+    claims_needed,
     close_shared_session,
     current_call,
     event_extra,
     problem,
     start_call,
     stats,
+    unclaimed_data,
 )
 from llmlog_engine_genai.streams import (
     AsyncStream,
@@ -36,7 +39,9 @@ __all__ = [
     "StreamAggregator",
     "SyncStream",
     "TextBuffer",
+    "announce_source",
     "claim",
+    "claims_needed",
     "close_shared_session",
     "current_call",
     "event_extra",
@@ -45,4 +50,5 @@ __all__ = [
     "start_call",
     "stats",
     "stream_wrapper",
+    "unclaimed_data",
 ]

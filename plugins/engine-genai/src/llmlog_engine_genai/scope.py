@@ -42,16 +42,20 @@ from llmlog_engine_genai.options import GenAIOptions
 
 __all__ = [
     "CallScope",
+    "announce_source",
     "claim",
+    "claims_needed",
     "close_shared_session",
     "current_call",
     "problem",
     "start_call",
     "stats",
+    "unclaimed_data",
 ]
 
 _perf = time.perf_counter_ns
 _DEFAULT_OPTIONS = GenAIOptions()
+_FIELD_NAMES = frozenset(FIELDS)
 
 _current: contextvars.ContextVar[CallScope | None] = contextvars.ContextVar(
     "llmlog_genai_call", default=None
@@ -64,6 +68,23 @@ _shared: TraceSession | None = None
 #: Failures by kind (the first of each reported), and data dropped because it came too late.
 _failures: dict[str, int] = {}
 _late = [0]
+#: The sources that start calls of their own in this process (their integrations are on, or one
+#: has started a call): while there is none, no call can be nested in a claimed one.
+_sources: set[str] = set()
+
+
+def announce_source(source: str) -> None:
+    """Say that ``source`` starts calls of its own with :func:`start_call` in this process (an
+    SDK integration says so when it instruments; :func:`start_call` says so for its caller
+    too). From then on :func:`claims_needed` is ``True``."""
+    _sources.add(source)
+
+
+def claims_needed() -> bool:
+    """Whether a :func:`claim` can matter: some source starts calls of its own, which would be
+    nested in the claimed call. While none does, a source that would claim (DSPy's
+    integration) can write its call from what it knows alone, with :func:`unclaimed_data`."""
+    return bool(_sources)
 
 
 def problem(kind: str, exc: BaseException | str) -> None:
@@ -444,6 +465,8 @@ def start_call(data: CallData, *, options: GenAIOptions | None = None) -> CallSc
     never raises.
     """
     check_budget()
+    if data.source not in _sources:
+        _sources.add(data.source)
     try:
         nested = _nested(data)
         if nested is not None:
@@ -474,6 +497,22 @@ def start_call(data: CallData, *, options: GenAIOptions | None = None) -> CallSc
     except Exception as exc:
         problem("start", exc)
         return _dead(data)
+
+
+def unclaimed_data(source: str, exception: BaseException | None = None, **fields: Any) -> CallData:
+    """The data a :func:`claim` of ``source`` would hold at its end when nothing was nested in
+    it: ``fields`` (``CallData`` fields, ``None`` ones left out), and the error's fields when
+    the call failed with ``exception`` (as :meth:`CallScope.fail` merges them)."""
+    # One source, so no ranks to weigh: what _Record.merge keeps of its fields, set at once.
+    if exception is not None:
+        fields = {**fields, **_error_fields(exception)}
+    known = {}
+    for name, value in fields.items():
+        if name not in _FIELD_NAMES:
+            problem("update", f"CallData has no field {name!r}")
+        elif value is not None and not (name == "stream" and value is False):
+            known[name] = value
+    return CallData(source, **known)
 
 
 def claim(source: str) -> CallScope:

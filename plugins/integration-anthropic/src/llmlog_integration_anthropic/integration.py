@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llmlog.ext import Integration
-from llmlog_engine_genai import CallScope, problem, start_call, stream_wrapper
+from llmlog_engine_genai import CallScope, announce_source, problem, start_call, stream_wrapper
 from llmlog_integration_anthropic.extract import (
     MessageAggregator,
     call_data,
@@ -302,6 +302,7 @@ def instrument(options: AnthropicOptions | None = None) -> bool:
             "left alone, its calls are not traced",
         )
         return False
+    announce_source("anthropic")  # DSPy's LM calls are claimed from now on: see the engine
     with _lock:
         _options[:] = [options or AnthropicOptions()]
         if _patched:

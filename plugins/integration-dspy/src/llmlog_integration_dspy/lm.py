@@ -13,6 +13,7 @@ __all__ = [
     "TRANSPORT_KEYS",
     "history_entry",
     "is_replayed",
+    "merged_params",
     "model_and_provider",
     "prompt_of",
     "request_params",
@@ -62,8 +63,13 @@ def request_params(lm: Any, call_kwargs: Mapping[str, Any] | None) -> dict[str, 
     ``tools``, ``response_format``...), without the transport settings (:data:`TRANSPORT_KEYS`,
     ``api_*``) and without the ``None`` values (a parameter not sent). Written as the
     ``llm_call``'s ``params`` and used by a replay as part of its key."""
+    return merged_params(getattr(lm, "kwargs", None), call_kwargs)
+
+
+def merged_params(own: Any, call_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """:func:`request_params` from the LM's ``kwargs`` as they were (``own``, a copy taken when
+    the call started) rather than from the LM."""
     merged: dict[str, Any] = {}
-    own = getattr(lm, "kwargs", None)
     for source in (own, call_kwargs):
         if type(source) is dict or isinstance(source, Mapping):
             merged.update(source)

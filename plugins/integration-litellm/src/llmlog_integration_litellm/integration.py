@@ -11,7 +11,7 @@ import time
 import litellm
 
 from llmlog.ext import Integration
-from llmlog_engine_genai import problem
+from llmlog_engine_genai import announce_source, problem
 from llmlog_integration_litellm.logger import LlmlogLiteLLMLogger
 from llmlog_integration_litellm.options import LiteLLMOptions
 
@@ -66,6 +66,7 @@ def instrument(options: LiteLLMOptions | None = None) -> LlmlogLiteLLMLogger:
                 f"callback API anyway",
             )
         logger = LlmlogLiteLLMLogger(options)
+        announce_source("litellm")  # DSPy's LM calls are claimed from now on: see the engine
         litellm.logging_callback_manager.add_litellm_callback(logger)
         _installed = logger
         return logger

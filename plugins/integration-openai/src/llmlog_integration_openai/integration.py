@@ -30,6 +30,7 @@ from llmlog.ext import Integration
 from llmlog_engine_genai import (
     CallData,
     CallScope,
+    announce_source,
     close_shared_session,
     problem,
     start_call,
@@ -219,6 +220,7 @@ def instrument(options: OpenAIOptions | None = None) -> bool:
                 )
             return False
         _options = options or OpenAIOptions()
+        announce_source("openai")  # DSPy's LM calls are claimed from now on: see the engine
         if _patched:
             return True
         for module_name, class_name, method, operation, is_async in _TARGETS:

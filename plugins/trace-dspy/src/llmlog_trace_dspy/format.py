@@ -14,7 +14,6 @@ import attrs
 import orjson
 
 from llmlog.ext import (
-    PLAIN_IDS,
     Bytes,
     FileMode,
     Seconds,
@@ -22,7 +21,7 @@ from llmlog.ext import (
     TraceEventType,
     encoded_event_data,
     escape_json_bytes,
-    plain_id,
+    event_line_tail,
     rfc3339_nano,
     serializer,
 )
@@ -71,47 +70,26 @@ def _encode(event: TraceEvent, option: int) -> bytes:
 def _file_line(event: TraceEvent) -> bytes:
     """:func:`encode` with its newline: the line the trace file takes, the same bytes.
 
-    The common event (a type of its own, ids of ASCII letters and digits, a time between 2001
-    and 2286, as the sessions write them) is put together from cached pieces, the nanoseconds
-    being the digits of the time itself; any other goes through orjson, as :func:`encode`.
-    orjson would write the same bytes: those ids, type names and timestamps need no escape."""
+    The common event (a type of its own, plain ids, a time between 2001 and 2286, as the
+    sessions write them) is its type and timestamp put together from cached pieces (the
+    nanoseconds being the digits of the time itself), then the line's end from the trace id on,
+    shared with the flight recorder (:func:`llmlog.ext.event_line_tail`); any other goes
+    through orjson, as :func:`encode`. orjson would write the same bytes: those type names and
+    timestamps need no escape."""
     head = _HEADS.get(event.type)
     ns = event.time
-    trace_id, span_id, parent_id = event.trace_id, event.span_id, event.parent_id
-    plain = PLAIN_IDS
-    try:
-        common = not (
-            head is None
-            or type(ns) is not int
-            or not 10**18 <= ns < 10**19
-            or (trace_id not in plain and not plain_id(trace_id))
-            or (span_id and span_id not in plain and not plain_id(span_id))
-            or (parent_id and parent_id not in plain and not plain_id(parent_id))
-        )
-    except TypeError:  # an id of the caller's that cannot be hashed
-        common = False
-    if not common:
+    if head is None or type(ns) is not int or not 10**18 <= ns < 10**19:
+        return _encode(event, _NEWLINE)
+    tail = event.encoded_tail or event_line_tail(event)
+    if tail is None:
         return _encode(event, _NEWLINE)
     second, prefix, offset = _second
     if ns // 1_000_000_000 != second:
         second, prefix, offset = _new_second(ns // 1_000_000_000)
     digits = str(ns)[10:].rstrip("0")
-    text = (
-        f'{head}{prefix}.{digits}{offset}","trace_id":"{trace_id}"'
-        if digits
-        else f'{head}{prefix}{offset}","trace_id":"{trace_id}"'
-    )
-    if span_id:
-        text = f'{text},"span_id":"{span_id}"'
-    if parent_id:
-        text = f'{text},"parent_id":"{parent_id}"'
-    if event.data:
-        line = b"".join(
-            (text.encode(), b',"data":', event.encoded_data or encoded_event_data(event), b"}\n")
-        )
-    else:
-        line = text.encode() + b"}\n"
-    return line if line.isascii() and 0x7F not in line else escape_json_bytes(line)
+    if digits:
+        return f'{head}{prefix}.{digits}{offset}",'.encode() + tail
+    return f'{head}{prefix}{offset}",'.encode() + tail
 
 
 #: Each event type's line up to its timestamp's first character.
