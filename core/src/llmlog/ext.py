@@ -60,8 +60,7 @@ Process and problems
 Rendering text (every text plugin escapes the same way)
     ``escape``, ``escape_lines``, ``escape_json_bytes`` (``event_line_tail``: a trace event's
     line from its trace id on, shared by the encoders that end with it), ``quote_if_needed``,
-    ``format_value``,
-    ``format_fields``, ``safe_field_items``, ``format_cost``, ``format_tokens``, ``plain_line``,
+    ``format_value``, ``format_fields``, ``safe_field_items``, ``format_cost``, ``format_tokens``, ``plain_line``,
     ``continuation_lines``, ``plural``; timestamps ``rfc3339_utc``, ``rfc3339_local``,
     ``rfc3339_nano``, ``local_timestamp``. ``StreamLines`` writes whole lines to a stream shared
     by threads.
@@ -83,10 +82,10 @@ Tracing (for trace formats and integrations)
     ``shutdown``: the contract of whatever takes every trace event, as the flight recorder and the
     OTLP exporter do), ``add_trace_sink``, ``remove_trace_sink``, ``trace_sinks()`` (those added
     now), ``flush_trace_sinks``, ``trace_sink_failures``; ``add_listener``/``remove_listener`` for
-    a plain function. The other end: ``add_trace_producer``/``remove_trace_producer`` for code that
-    holds events to emit them later (in batches), each with the ``Moment`` it happened at
-    (``moment()``, given to ``emit_*`` as ``at=``); ``drain_trace_producers`` has them emit. Tail sampling in front of a sink: ``SamplingOptions`` (a policy as a
-    table), ``TailSampler`` (holds each trace until its root span ends, then passes it on or
+    a plain function. The other end: ``add_trace_producer``/``remove_trace_producer`` for code
+    that holds events to emit them later (in batches), each with the ``Moment`` it happened at
+    (``moment()``, given to ``emit_*`` as ``at=``); ``drain_trace_producers`` has them emit.
+    Tail sampling in front of a sink: ``SamplingOptions`` (a policy as a table), ``TailSampler`` (holds each trace until its root span ends, then passes it on or
     not), ``TraceFacts`` (what a decision reads), ``SamplerHandoff`` (the sampler fed off the
     application's thread: the events handed over, decided and passed on by the sampling worker).
     ``LogContext``, ``get_current``, ``enter_context``, ``exit_context``: the context a trace

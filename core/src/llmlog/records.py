@@ -235,9 +235,10 @@ class TraceEvent:
     ``encoded_data`` caches ``data`` as JSON once an encoder asked for it
     (:func:`llmlog.serialize.encoded_event_data`), so the trace file and the flight recorder
     encode it once between them; ``encoded_tail`` caches the line's end from the trace id on
-    (:func:`llmlog.render.event_line_tail`), shared the same way. ``origin`` is the :class:`Moment` of an event emitted later than
-    it happened (``None``: it happened where and when it was emitted): a sink that notes the
-    thread or task (the flight recorder) takes them from there.
+    (:func:`llmlog.render.event_line_tail`), shared the same way. ``origin`` is the
+    :class:`Moment` of an event emitted later than it happened (``None``: it happened where and
+    when it was emitted): a sink that notes the thread or task (the flight recorder) takes them
+    from there.
     """
 
     type: TraceEventType

@@ -13,13 +13,13 @@ anyone listens to session-less spans (nothing is built for them otherwise).
 
 A sink whose ``on_event`` raises is reported once on stderr and counted (:func:`failures`); the
 other sinks still get the event and the application never sees the exception.
+``llmlog.shutdown()`` and interpreter exit call :func:`shutdown`: each sink is flushed, then shut
+down, and removed.
 
 A **producer** (:func:`add_producer`) is the other end: code that holds events it has taken but
 not emitted yet, as the DSPy integration holds its hooks to handle them in batches. Before any
 other event is emitted, and before a session flushes or closes, :func:`drain_producers` has each
 emit what it holds, so every file and sink gets the events in the order they happened.
-``llmlog.shutdown()`` and interpreter exit call :func:`shutdown`: each sink is flushed, then shut
-down, and removed.
 """
 
 from __future__ import annotations

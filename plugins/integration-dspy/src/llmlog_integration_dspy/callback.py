@@ -8,7 +8,8 @@ tasks). A DSPy call with no DSPy parent hangs under the current llmlog span if t
 
 **Hooks in batches.** A hook does at once only what cannot wait: it finds the call's parent and
 session, enters llmlog's context (so the program's log entries inside the call carry its span),
-checks the budgets before an LM call, claims the LM call from the GenAI engine, and takes what
+checks the budgets before an LM call, claims the LM call from the GenAI engine (while an SDK or
+LiteLLM integration is on: they add their fields to it), and takes what
 the call's objects say then (the LM's history entry, the outputs as plain data) with the time,
 thread and trace task (a :class:`~llmlog.Moment`). The rest (building, redacting, encoding and
 writing the events) waits in the callback's queue and is handled ``batch`` hooks at a time, in
@@ -306,6 +307,8 @@ _waiter: list[threading.Thread | None] = [None]
 #: The shortest and longest wait of the waiting thread between two looks at the queues (s).
 _MIN_TICK = 0.05
 _MAX_TICK = 1.0
+#: The longest a flush waits for another thread handling held hooks (seconds).
+_FLUSH_WAIT = 5.0
 
 
 def _drain_all() -> None:
@@ -339,8 +342,8 @@ def _join(callback: LlmlogCallback) -> None:
             thread.start()  # RuntimeError at interpreter exit: the caller handles hooks at once
             _waiter[0] = thread
             add_trace_producer(_drain_all)
-            # At exit after the trace files' own exit handler (registered when the first session
-            # opened, before this): those write every later line at once.
+            # At exit before the trace files' own exit handler (registered earlier, when the
+            # first session opened), which then writes out what this handled.
             register_lifecycle(
                 at_exit=_drain_all, before_fork=_drain_all, after_fork_in_child=_after_fork_in_child
             )
@@ -454,7 +457,12 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
         me = _get_ident()
         if self._handler == me:
             return
-        with self._handling:
+        # Bounded: a signal handler's flush (a FATAL entry) on a thread that was interrupted
+        # while holding a session's lock must not wait forever for a handler that waits for
+        # that lock. The handling thread writes the held hooks anyway.
+        if not self._handling.acquire(timeout=_FLUSH_WAIT):
+            return
+        try:
             self._handler = me
             try:
                 pop = queue.popleft
@@ -471,6 +479,8 @@ class LlmlogCallback(BaseCallback):  # type: ignore[misc]
                         self._failed(exc)
             finally:
                 self._handler = None
+        finally:
+            self._handling.release()
 
     # -- sessions ------------------------------------------------------------------------------
 
