@@ -671,13 +671,7 @@ class FlightRecorder(TraceSink):
             payload["parent_id"] = event.parent_id
         if event.data:
             payload["data"] = _Fragment(encoded_event_data(event))
-        try:
-            line = _dumps(payload, default=_default, option=_NEWLINE)
-        except Exception:  # what orjson refuses: the slow encoder
-            line = serializer.dumps(payload) + b"\n"
-        if not line.isascii() or 0x7F in line:
-            line = escape_json_bytes(line)
-        return line
+        return _line(payload)
 
     # -- as a trace sink ------------------------------------------------------------------------
 

@@ -178,12 +178,8 @@ class _Record:
                 self.sources.append(source)
             data, ranks = self.data, self.ranks
             for name, value in fields.items():
-                if value is None or name not in ranks:
-                    if name not in ranks and name != "source":
-                        problem("update", f"CallData has no field {name!r}")
+                if not _kept(name, value):
                     continue
-                if name == "stream" and value is False:
-                    continue  # the default, not knowledge
                 current = getattr(data, name)
                 if current is None or rank >= ranks[name] or (name == "stream"):
                     setattr(data, name, value)
@@ -499,6 +495,16 @@ def start_call(data: CallData, *, options: GenAIOptions | None = None) -> CallSc
         return _dead(data)
 
 
+def _kept(name: str, value: Any) -> bool:
+    """Whether a source's field is merged: a ``CallData`` field (another name is reported, but
+    ``source``), said (not ``None``), and not a stream's default ``False`` (not knowledge)."""
+    if name not in _FIELD_NAMES:
+        if name != "source":
+            problem("update", f"CallData has no field {name!r}")
+        return False
+    return value is not None and not (name == "stream" and value is False)
+
+
 def unclaimed_data(source: str, exception: BaseException | None = None, **fields: Any) -> CallData:
     """The data a :func:`claim` of ``source`` would hold at its end when nothing was nested in
     it: ``fields`` (``CallData`` fields, ``None`` ones left out), and the error's fields when
@@ -506,13 +512,7 @@ def unclaimed_data(source: str, exception: BaseException | None = None, **fields
     # One source, so no ranks to weigh: what _Record.merge keeps of its fields, set at once.
     if exception is not None:
         fields = {**fields, **_error_fields(exception)}
-    known = {}
-    for name, value in fields.items():
-        if name not in _FIELD_NAMES:
-            problem("update", f"CallData has no field {name!r}")
-        elif value is not None and not (name == "stream" and value is False):
-            known[name] = value
-    return CallData(source, **known)
+    return CallData(source, **{name: v for name, v in fields.items() if _kept(name, v)})
 
 
 def claim(source: str) -> CallScope:

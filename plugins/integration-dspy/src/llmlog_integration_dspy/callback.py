@@ -315,8 +315,7 @@ def _drain_all() -> None:
     """Handle every callback's held hooks (a trace producer's drain: see
     :func:`llmlog.ext.add_trace_producer`; also at fork and exit)."""
     for callback in list(_holders):
-        if callback._queue:
-            callback.flush()
+        callback.flush()  # at once when it holds nothing and nothing is being handled
 
 
 def _wait_loop() -> None:
